@@ -1,0 +1,105 @@
+"""One DAG `ledgerbridge__<entity_id>` per enabled legal entity of include/config/legal_entities.yaml.
+
+Wiring only: reads the registry (one YAML file) and builds the DAGs. An entity that fails validation
+gets a one-task DAG that fails with the registry's message, so the mistake is visible in the UI and
+every other entity still parses.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import (
+    DAG,
+    CronDataIntervalTimetable,
+    ExceptionRetryPolicy,
+    Param,
+    RetryAction,
+    RetryRule,
+    get_parsing_context,
+)
+
+from ledgerbridge.registry import LegalEntity, RegistryError, load_registry
+from ledgerbridge.steps import STEP_NAMES
+from ledgerbridge_airflow.operators import LedgerBridgeStepOperator
+from ledgerbridge_airflow.operators.registry_error import RegistryErrorOperator
+
+START = datetime(2026, 1, 1)
+RETRY_POLICY = ExceptionRetryPolicy(
+    rules=[
+        RetryRule(
+            exception=[
+                "ledgerbridge.connectors.errors.ReconnectRequired",
+                "ledgerbridge.connectors.errors.CompanyMismatch",
+            ],
+            action=RetryAction.FAIL,
+            reason="needs a person: reconnect the company or fix the connection",
+        ),
+    ]
+)
+DEFAULT_ARGS = {
+    "retries": 3,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=15),
+    "retry_policy": RETRY_POLICY,
+}
+PARAMS = {
+    "full_refresh": Param(False, type="boolean", description="Re-read every reference list from the beginning."),
+    "sync_from": Param(None, type=["null", "string"], format="date",
+                       description="Re-read reference data changed since this date (YYYY-MM-DD)."),
+    "dry_run": Param(False, type="boolean", description="Check and prepare everything; send nothing."),
+}
+
+
+def build(entity: LegalEntity) -> DAG:
+    with DAG(
+        dag_id=f"ledgerbridge__{entity.id}",
+        description=f"Sync {entity.name} ({entity.base_currency}) with {entity.accounting.kind.value}",
+        doc_md=f"""### {entity.name}
+Syncs legal entity `{entity.id}` with its {entity.accounting.kind.value} company through connection
+`{entity.accounting.conn_id}`. Flows: {", ".join(f.value for f in entity.flows)}.
+Each task logs what it did; `reconcile` ends with the hub-vs-accounting report. See docs/operations.md.""",
+        schedule=CronDataIntervalTimetable(entity.schedule, timezone="UTC") if entity.schedule else None,
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        params=PARAMS,
+        tags=["ledgerbridge", entity.accounting.kind.value, entity.base_currency],
+    ) as dag:
+        previous = None
+        for step in STEP_NAMES:
+            task = LedgerBridgeStepOperator(task_id=step, step=step, entity_id=entity.id)
+            if previous is not None:
+                previous >> task
+            previous = task
+    return dag
+
+
+def build_invalid(error: RegistryError, dag_id: str) -> DAG:
+    with DAG(
+        dag_id=dag_id,
+        description="Invalid registry entry: fix include/config/legal_entities.yaml",
+        doc_md=f"**This legal entity is not synced.** {error}",
+        schedule=None,
+        start_date=START,
+        tags=["ledgerbridge", "invalid-registry"],
+    ) as dag:
+        RegistryErrorOperator(task_id="invalid_registry_entry", message=str(error))
+    return dag
+
+
+def _wanted(dag_id: str) -> bool:
+    # A worker running one task only needs that task's DAG.
+    requested = get_parsing_context().dag_id
+    return requested is None or requested == dag_id
+
+
+_registry = load_registry()
+for _entity in _registry.enabled:
+    if _wanted(f"ledgerbridge__{_entity.id}"):
+        globals()[f"ledgerbridge__{_entity.id}"] = build(_entity)
+for _error in _registry.errors:
+    _dag_id = _error.dag_id(taken={e.id for e in _registry.entities})
+    if _wanted(_dag_id):
+        globals()[_dag_id] = build_invalid(_error, _dag_id)

@@ -1,0 +1,1 @@
+"""Connectors to accounting systems. Every connector raises the errors of `connectors.errors`."""

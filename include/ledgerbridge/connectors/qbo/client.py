@@ -1,0 +1,215 @@
+"""A small QuickBooks Online Accounting API client over `requests`.
+
+Every create carries a `requestid` so that QuickBooks answers a repeat with the original response
+instead of creating a second object; that is what makes retrying a create safe.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import requests
+
+from ledgerbridge import jsonutil
+from ledgerbridge.connectors.errors import OutcomeUnknown, ReconnectRequired, TransientError
+from ledgerbridge.connectors.qbo.faults import AuthenticationFailed, QBOFault, SystemFault, Throttled, fault_from_body
+from ledgerbridge.connectors.qbo.tokens import LedgerTokenStore, TokenSet, expires_in
+from ledgerbridge.ledger.types import utcnow
+
+log = logging.getLogger(__name__)
+
+INTUIT_API = "https://quickbooks.api.intuit.com"
+INTUIT_TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+PAGE_SIZE = 1000  # the most QuickBooks returns per query
+MINOR_VERSION = 75
+
+
+class QBOClient:
+    def __init__(
+        self,
+        base_url: str,
+        realm_id: str,
+        client_id: str,
+        client_secret: str,
+        tokens: LedgerTokenStore,
+        token_url: str | None = None,
+        minorversion: int = MINOR_VERSION,
+        timeout: tuple[float, float] = (10, 120),
+        max_attempts: int = 5,
+        backoff_seconds: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        http: requests.Session | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.realm_id = realm_id
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.tokens = tokens
+        self.token_url = token_url or INTUIT_TOKEN_URL
+        self.minorversion = minorversion
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self.sleep = sleep
+        self.http = http or requests.Session()
+        self._access: TokenSet | None = None
+        self.requests_sent = 0
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def create(self, entity: str, body: dict[str, Any], request_id: str) -> dict[str, Any]:
+        """Create an object; a repeat with the same `request_id` returns the first result."""
+        reply = self._call("POST", entity.lower(), params={"requestid": request_id}, body=body, idempotent=False)
+        return reply[entity]
+
+    def read(self, entity: str, object_id: str) -> dict[str, Any]:
+        return self._call("GET", f"{entity.lower()}/{object_id}")[entity]
+
+    def query(self, statement: str) -> dict[str, Any]:
+        """One page of a query: the `QueryResponse` mapping ({} past the last page)."""
+        return self._call("POST", "query", text=statement)["QueryResponse"]
+
+    def query_all(self, entity: str, where: str = "", order_by: str = "") -> Iterator[dict[str, Any]]:
+        """Every object matching `where`, page by page (STARTPOSITION is 1-based)."""
+        clause = f" WHERE {where}" if where else ""
+        order = f" ORDERBY {order_by}" if order_by else ""
+        start = 1
+        while True:
+            page = self.query(f"SELECT * FROM {entity}{clause}{order} STARTPOSITION {start} MAXRESULTS {PAGE_SIZE}")
+            objects = page.get(entity, [])
+            yield from objects
+            if len(objects) < PAGE_SIZE:
+                return
+            start += PAGE_SIZE
+
+    def preferences(self) -> dict[str, Any]:
+        return self._call("GET", "preferences")["Preferences"]
+
+    # -- tokens -------------------------------------------------------------------------------
+
+    def _access_token(self, rejected: str | None = None) -> str:
+        now = utcnow()
+        if self._access and self._access.access_valid(now) and self._access.access_token != rejected:
+            return self._access.access_token  # type: ignore[return-value]
+        stored = self.tokens.current()
+        if stored.access_valid(now) and stored.access_token != rejected:
+            self._access = stored
+        else:
+            self._access = self.tokens.refresh(self._exchange_refresh_token, rejected=rejected)
+        return self._access.access_token  # type: ignore[return-value]
+
+    def _exchange_refresh_token(self, refresh_token: str) -> TokenSet:
+        try:
+            response = self.http.post(
+                self.token_url,
+                data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+                auth=(self.client_id, self.client_secret),
+                headers={"Accept": "application/json"},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            raise TransientError(f"token endpoint {self.token_url} unreachable: {exc}") from exc
+        if response.status_code in (400, 401):
+            error = _json_or_empty(response).get("error", f"HTTP {response.status_code}")
+            raise ReconnectRequired(
+                f"QuickBooks refused to refresh the tokens of company {self.realm_id} ({error}): "
+                "reconnect the company and update the connection's refresh_token"
+            )
+        if response.status_code >= 300:
+            raise TransientError(f"token endpoint answered HTTP {response.status_code}")
+        body = response.json()
+        return TokenSet(body["refresh_token"], body["access_token"], expires_in(body["expires_in"]))
+
+    # -- transport ----------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+        text: str | None = None,
+        idempotent: bool = True,
+    ) -> dict[str, Any]:
+        """Send with retries. Reads retry freely; creates retry only because they carry a requestid.
+
+        A create whose every attempt may have reached QuickBooks (timeout, dropped connection, 5xx)
+        ends in OutcomeUnknown, never in a silent failure.
+        """
+        url = f"{self.base_url}/v3/company/{self.realm_id}/{path}"
+        query = {"minorversion": str(self.minorversion), **(params or {})}
+        if body is not None:
+            data, content_type = jsonutil.dumps(body), "application/json"
+        else:
+            data, content_type = text, "application/text"
+        refreshed = False
+        maybe_applied = False
+        last_problem = ""
+        for attempt in range(1, self.max_attempts + 1):
+            token = self._access_token()
+            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+            if data is not None:
+                headers["Content-Type"] = content_type
+            try:
+                self.requests_sent += 1
+                response = self.http.request(method, url, params=query, data=data, headers=headers, timeout=self.timeout)
+            except requests.ConnectionError as exc:
+                # A refused connection never reached the server; a reset may have.
+                maybe_applied = maybe_applied or not _never_sent(exc)
+                last_problem = f"connection error: {exc}"
+            except requests.Timeout as exc:
+                maybe_applied = True
+                last_problem = f"timed out: {exc}"
+            else:
+                if response.status_code == 401 and not refreshed:
+                    refreshed = True
+                    self._access_token(rejected=token)
+                    continue
+                if response.status_code < 300:
+                    reply = _json_or_empty(response)
+                    if "Fault" in reply:
+                        raise fault_from_body(reply, response.status_code)
+                    return reply
+                fault = _fault(response)
+                if isinstance(fault, AuthenticationFailed):
+                    raise ReconnectRequired(
+                        f"QuickBooks rejected the credentials of company {self.realm_id} ({fault}): reconnect the company"
+                    ) from fault
+                if not isinstance(fault, (Throttled, SystemFault)):
+                    raise fault
+                maybe_applied = maybe_applied or isinstance(fault, SystemFault)
+                last_problem = str(fault)
+            if attempt < self.max_attempts:
+                delay = self.backoff_seconds * 2 ** (attempt - 1)
+                self.sleep(delay + random.uniform(0, delay / 2))
+        message = f"{method} {path} failed after {self.max_attempts} attempts: {last_problem}"
+        if not idempotent and maybe_applied:
+            raise OutcomeUnknown(message)
+        raise TransientError(message)
+
+
+def _never_sent(exc: requests.ConnectionError) -> bool:
+    text = str(exc)
+    return "Connection refused" in text or "NewConnectionError" in text or "Name or service not known" in text
+
+
+def _json_or_empty(response: requests.Response) -> dict[str, Any]:
+    try:
+        return response.json(parse_float=Decimal)
+    except ValueError:
+        return {}
+
+
+def _fault(response: requests.Response) -> QBOFault:
+    if response.status_code == 429:
+        return Throttled("ThrottleExceeded", response.text[:300], status=429)
+    body = _json_or_empty(response)
+    if "Fault" in body:
+        return fault_from_body(body, response.status_code)
+    if response.status_code >= 500:
+        return SystemFault(f"HTTP {response.status_code}", response.text[:300], status=response.status_code)
+    return QBOFault(f"HTTP {response.status_code}", response.text[:300], status=response.status_code)

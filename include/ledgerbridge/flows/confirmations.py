@@ -1,0 +1,115 @@
+"""collect_confirmations and write_back: settle what is still open, then confirm it onto the hub records.
+
+For an API system the confirmation of a create arrives with its answer; what is left to collect is
+(1) the outcome of any row still uncertain, looked up in the accounting system, and (2) what the
+accounting system now says about our documents: their open balance (paid, partially paid).
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import select
+
+from ledgerbridge.flows.audit import record
+from ledgerbridge.flows.outbox import UNSETTLED
+from ledgerbridge.ledger.models import (
+    Document,
+    OutboxEntry,
+    OutboxState,
+    PaidStatus,
+    Party,
+    Payment,
+    RecordType,
+)
+from ledgerbridge.ledger.types import utcnow
+
+
+def collect_confirmations(ctx) -> dict:
+    connector = ctx.connector
+    counts: Counter = Counter()
+    with ctx.ledger.session() as session:
+        unsettled = session.scalars(
+            select(OutboxEntry).where(
+                OutboxEntry.entity_id == ctx.entity.id,
+                OutboxEntry.state.in_((OutboxState.SENDING, OutboxState.UNCERTAIN)),
+            )
+        ).all()
+        for row in unsettled:
+            existing = connector.find_existing(row.target, row.payload, row.idempotency_key)
+            if existing is not None:
+                row.state, row.external_id, row.confirmed_at, row.error = OutboxState.CONFIRMED, existing, utcnow(), None
+                record(session, ctx.entity.id, "pipeline", "outbox_confirmed", row.record_type, row.record_id,
+                       {"outbox_id": row.id, "external_id": existing, "adopted": True, "run_id": ctx.run_id})
+                counts["settled_by_lookup"] += 1
+            else:
+                counts["still_uncertain"] += 1
+    if counts["still_uncertain"]:
+        ctx.log.warning("%d record(s) still of unknown outcome and not found in the accounting system: "
+                        "they are re-sent with the same idempotency key on the next run", counts["still_uncertain"])
+    counts.update(_refresh_balances(ctx))
+    ctx.log.info("confirmations: %d settled by look-up, %d still uncertain; balances read for %d bill(s), "
+                 "%d changed", counts["settled_by_lookup"], counts["still_uncertain"], counts["balances_read"],
+                 counts["balances_changed"])
+    return dict(counts)
+
+
+def _refresh_balances(ctx) -> Counter:
+    """Paid status from the accounting system's balance of every exported, not fully paid bill."""
+    counts: Counter = Counter()
+    with ctx.ledger.session() as session:
+        rows = session.execute(
+            select(Document, OutboxEntry.external_id)
+            .join(OutboxEntry, (OutboxEntry.record_id == Document.id) & (OutboxEntry.record_type == RecordType.DOCUMENT)
+                  & (OutboxEntry.entity_id == Document.entity_id))
+            .where(Document.entity_id == ctx.entity.id, OutboxEntry.state == OutboxState.CONFIRMED,
+                   OutboxEntry.target == "Bill", Document.paid_status != PaidStatus.PAID)
+        ).all()
+        if not rows:
+            return counts
+        remote = ctx.connector.fetch_documents("Bill", [external_id for _, external_id in rows])
+        for document, external_id in rows:
+            found = remote.get(external_id)
+            if found is None:
+                counts["missing_remotely"] += 1
+                ctx.log.warning("bill %s (QuickBooks id %s) was not found in the accounting system",
+                                document.hub_id, external_id)
+                continue
+            counts["balances_read"] += 1
+            status = (PaidStatus.PAID if found.balance == 0
+                      else PaidStatus.PARTIALLY_PAID if found.balance < found.total else PaidStatus.UNPAID)
+            if document.open_balance != found.balance or document.paid_status != status:
+                document.open_balance, document.paid_status = found.balance, status
+                counts["balances_changed"] += 1
+    return counts
+
+
+def write_back(ctx) -> dict:
+    """Put external ids onto the hub's records, once per confirmed outbox row."""
+    counts: Counter = Counter()
+    with ctx.ledger.session() as session:
+        rows = session.scalars(
+            select(OutboxEntry).where(
+                OutboxEntry.entity_id == ctx.entity.id,
+                OutboxEntry.state == OutboxState.CONFIRMED,
+                OutboxEntry.written_back_at.is_(None),
+            )
+        ).all()
+        models = {RecordType.DOCUMENT: Document, RecordType.PAYMENT: Payment, RecordType.PARTY: Party}
+        for row in rows:
+            target = session.get(models[RecordType(row.record_type)], row.record_id)
+            if target is None or target.entity_id != ctx.entity.id:
+                raise RuntimeError(f"outbox row {row.id} points at a missing or foreign {row.record_type}")
+            if isinstance(target, (Document, Payment)):
+                target.external_id = row.external_id
+                target.synced_at = utcnow()
+            row.written_back_at = utcnow()
+            record(session, ctx.entity.id, "pipeline", "written_back", row.record_type, row.record_id,
+                   {"external_id": row.external_id, "run_id": ctx.run_id})
+            counts[row.record_type] += 1
+        unsettled = session.scalars(
+            select(OutboxEntry.id).where(OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.state.in_(UNSETTLED))
+        ).all()
+    ctx.log.info("written back: %d document(s), %d payment(s), %d part(y/ies); %d outbox row(s) not settled yet",
+                 counts[RecordType.DOCUMENT], counts[RecordType.PAYMENT], counts[RecordType.PARTY], len(unsettled))
+    return {"documents": counts[RecordType.DOCUMENT], "payments": counts[RecordType.PAYMENT],
+            "parties": counts[RecordType.PARTY], "not_settled": len(unsettled)}

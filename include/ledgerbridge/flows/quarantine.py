@@ -1,0 +1,88 @@
+"""Holding bad records back with reasons a person can act on, and letting them go once fixed."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ledgerbridge.ledger.models import QuarantineEntry, QuarantineStatus
+from ledgerbridge.ledger.types import utcnow
+
+
+@dataclass(frozen=True)
+class Reason:
+    field: str
+    problem: str
+    value: Any = None
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.problem}"
+
+
+def hold(session: Session, entity_id: str, dataset: str, record_key: str, reasons: list[Reason],
+         payload: dict[str, Any]) -> QuarantineEntry:
+    """Quarantine (or keep quarantined) one record; a dismissed record stays dismissed."""
+    entry = session.scalars(
+        select(QuarantineEntry).where(
+            QuarantineEntry.entity_id == entity_id,
+            QuarantineEntry.dataset == dataset,
+            QuarantineEntry.record_key == record_key,
+        )
+    ).one_or_none()
+    now = utcnow()
+    if entry is None:
+        entry = QuarantineEntry(entity_id=entity_id, dataset=dataset, record_key=record_key, first_seen_at=now)
+        session.add(entry)
+    if entry.status != QuarantineStatus.DISMISSED:
+        entry.status = QuarantineStatus.OPEN
+        entry.resolved_at = None
+    entry.reasons = [_jsonable(asdict(r)) for r in reasons]
+    entry.payload = payload
+    entry.last_seen_at = now
+    return entry
+
+
+def resolve(session: Session, entity_id: str, dataset: str, record_keys: Iterable[str]) -> int:
+    """Mark open entries of records that now pass as resolved; returns how many."""
+    keys = list(record_keys)
+    if not keys:
+        return 0
+    entries = session.scalars(
+        select(QuarantineEntry).where(
+            QuarantineEntry.entity_id == entity_id,
+            QuarantineEntry.dataset == dataset,
+            QuarantineEntry.status == QuarantineStatus.OPEN,
+            QuarantineEntry.record_key.in_(keys),
+        )
+    ).all()
+    for entry in entries:
+        entry.status = QuarantineStatus.RESOLVED
+        entry.resolved_at = utcnow()
+    return len(entries)
+
+
+def is_open(session: Session, entity_id: str, dataset: str, record_key: str) -> bool:
+    return session.scalars(
+        select(QuarantineEntry.id).where(
+            QuarantineEntry.entity_id == entity_id, QuarantineEntry.dataset == dataset,
+            QuarantineEntry.record_key == record_key, QuarantineEntry.status == QuarantineStatus.OPEN)
+    ).first() is not None
+
+
+def open_count(session: Session, entity_id: str, dataset: str | None = None) -> int:
+    query = select(func.count(QuarantineEntry.id)).where(
+        QuarantineEntry.entity_id == entity_id, QuarantineEntry.status == QuarantineStatus.OPEN
+    )
+    if dataset:
+        query = query.where(QuarantineEntry.dataset == dataset)
+    return session.scalar(query)
+
+
+def _jsonable(reason: dict[str, Any]) -> dict[str, Any]:
+    value = reason.get("value")
+    if value is not None and not isinstance(value, (str, int, bool)) and not hasattr(value, "as_tuple"):
+        reason["value"] = str(value)
+    return reason

@@ -1,0 +1,390 @@
+"""The ledger: the hub's store and the sync state of every legal entity.
+
+Every row that belongs to a legal entity carries `entity_id`; queries always filter on it, which is
+what keeps one entity's data out of another's accounting company.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from ledgerbridge.ledger.types import DecimalJSON, Money, UTCDateTime, utcnow
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {
+        Decimal: Money(),
+        datetime: UTCDateTime(),
+        date: Date(),
+        dict[str, Any]: DecimalJSON(),
+        list[Any]: DecimalJSON(),
+    }
+
+
+def _enum(cls: type[StrEnum]) -> String:
+    # Plain strings (not native enums) so adding a state is a code change, not a schema migration.
+    return String(max(len(m.value) for m in cls) + 8)
+
+
+class ReferenceKind(StrEnum):
+    ACCOUNT = "account"
+    VENDOR = "vendor"
+    CUSTOMER = "customer"
+    CLASS = "class"
+    DEPARTMENT = "department"
+    TERM = "term"
+    TAX_CODE = "tax_code"
+    ITEM = "item"
+
+
+class PartyKind(StrEnum):
+    VENDOR = "vendor"
+    CUSTOMER = "customer"
+
+
+class LinkStatus(StrEnum):
+    LINKED = "linked"  # decided: by the engine (auto) or by a person
+    PENDING_CREATE = "pending_create"  # nothing matched; the party is being created in the accounting system
+    REVIEW = "review"  # a person must decide
+    UNMATCHED = "unmatched"  # nothing matched and the policy does not create it
+
+
+class DocumentKind(StrEnum):
+    BILL = "bill"
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+    JOURNAL_ENTRY = "journal_entry"
+
+
+class DocumentStatus(StrEnum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    VOID = "void"
+
+
+class PaidStatus(StrEnum):
+    UNPAID = "unpaid"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+
+
+class PaymentKind(StrEnum):
+    BILL_PAYMENT = "bill_payment"
+    CUSTOMER_PAYMENT = "customer_payment"
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    UNCERTAIN = "uncertain"
+
+
+class RecordType(StrEnum):
+    PARTY = "party"
+    DOCUMENT = "document"
+    PAYMENT = "payment"
+
+
+class QuarantineStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"  # the record changed upstream and passed its checks
+    RELEASED = "released"  # a person let it through
+    DISMISSED = "dismissed"  # a person decided it will never be exported
+
+
+class LegalEntityRow(Base):
+    __tablename__ = "legal_entities"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    base_currency: Mapped[str] = mapped_column(String(3))
+    accounting_kind: Mapped[str] = mapped_column(String(40))
+    conn_id: Mapped[str] = mapped_column(String(200))
+    # The accounting company this entity was first connected to; a connection that later points
+    # elsewhere is refused rather than sending this entity's records to another company.
+    company_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ReferenceRecord(Base):
+    """A mirror of one list object of the accounting system (account, vendor, class, term, ...)."""
+
+    __tablename__ = "reference_records"
+    __table_args__ = (UniqueConstraint("entity_id", "kind", "external_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"), index=True)
+    kind: Mapped[str] = mapped_column(_enum(ReferenceKind))
+    external_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(500))
+    number: Mapped[str | None] = mapped_column(String(100))  # account number (AcctNum)
+    account_type: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(320))
+    tax_id: Mapped[str | None] = mapped_column(String(100))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    active: Mapped[bool] = mapped_column(default=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source_updated_at: Mapped[datetime | None]
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Party(Base):
+    """A vendor or customer as the hub knows it."""
+
+    __tablename__ = "parties"
+    __table_args__ = (UniqueConstraint("entity_id", "kind", "hub_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"), index=True)
+    kind: Mapped[str] = mapped_column(_enum(PartyKind))
+    hub_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(500))
+    email: Mapped[str | None] = mapped_column(String(320))
+    tax_id: Mapped[str | None] = mapped_column(String(100))
+    city: Mapped[str | None] = mapped_column(String(200))
+    postcode: Mapped[str | None] = mapped_column(String(40))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    link: Mapped[PartyLink | None] = relationship(back_populates="party", uselist=False)
+
+
+class PartyLink(Base):
+    """How a hub party maps to a party of the accounting system; a person's decision is final."""
+
+    __tablename__ = "party_links"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), unique=True)
+    entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(_enum(LinkStatus))
+    method: Mapped[str] = mapped_column(String(40))  # tax_id, email, name, created, person, ...
+    score: Mapped[float | None]
+    decided_by: Mapped[str] = mapped_column(String(100), default="engine")
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    party: Mapped[Party] = relationship(back_populates="link")
+
+
+class Document(Base):
+    """A bill, invoice, credit note or journal entry of the hub."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("entity_id", "kind", "hub_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"), index=True)
+    kind: Mapped[str] = mapped_column(_enum(DocumentKind))
+    hub_id: Mapped[str] = mapped_column(String(100))
+    party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
+    doc_number: Mapped[str | None] = mapped_column(String(100))
+    doc_date: Mapped[date]
+    due_date: Mapped[date | None]
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[Decimal]
+    memo: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(_enum(DocumentStatus), default=DocumentStatus.DRAFT)
+    # Confirmation written back from the accounting system.
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    synced_at: Mapped[datetime | None]
+    paid_status: Mapped[str] = mapped_column(_enum(PaidStatus), default=PaidStatus.UNPAID)
+    open_balance: Mapped[Decimal | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    party: Mapped[Party | None] = relationship()
+    lines: Mapped[list[DocumentLine]] = relationship(
+        back_populates="document", order_by="DocumentLine.line_no", cascade="all, delete-orphan"
+    )
+
+
+class DocumentLine(Base):
+    __tablename__ = "document_lines"
+    __table_args__ = (UniqueConstraint("document_id", "line_no"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    line_no: Mapped[int]
+    description: Mapped[str | None] = mapped_column(Text)
+    account_code: Mapped[str | None] = mapped_column(String(100))  # the account's number or name
+    class_code: Mapped[str | None] = mapped_column(String(100))
+    item_code: Mapped[str | None] = mapped_column(String(100))
+    quantity: Mapped[Decimal | None]
+    unit_price: Mapped[Decimal | None]
+    amount: Mapped[Decimal]
+    posting_type: Mapped[str | None] = mapped_column(String(6))  # debit / credit, journal entries only
+    document: Mapped[Document] = relationship(back_populates="lines")
+
+
+class Payment(Base):
+    """A payment made (bill payment) or received (customer payment), applied to documents."""
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("entity_id", "kind", "hub_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"), index=True)
+    kind: Mapped[str] = mapped_column(_enum(PaymentKind))
+    hub_id: Mapped[str] = mapped_column(String(100))
+    party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
+    payment_date: Mapped[date]
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    bank_account_code: Mapped[str | None] = mapped_column(String(100))
+    reference: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(_enum(DocumentStatus), default=DocumentStatus.DRAFT)
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    synced_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    party: Mapped[Party | None] = relationship()
+    applications: Mapped[list[PaymentApplication]] = relationship(
+        back_populates="payment", cascade="all, delete-orphan"
+    )
+
+
+class PaymentApplication(Base):
+    """The part of a payment applied to one document; partial payments are ordinary."""
+
+    __tablename__ = "payment_applications"
+    __table_args__ = (UniqueConstraint("payment_id", "document_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    amount: Mapped[Decimal]
+    payment: Mapped[Payment] = relationship(back_populates="applications")
+    document: Mapped[Document] = relationship()
+
+
+class PurchaseOrder(Base):
+    """A purchase order mirrored from the accounting system."""
+
+    __tablename__ = "purchase_orders"
+    __table_args__ = (UniqueConstraint("entity_id", "external_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"), index=True)
+    external_id: Mapped[str] = mapped_column(String(64))
+    vendor_external_id: Mapped[str | None] = mapped_column(String(64))
+    doc_number: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str | None] = mapped_column(String(20))
+    txn_date: Mapped[date | None]
+    total: Mapped[Decimal | None]
+    currency: Mapped[str | None] = mapped_column(String(3))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source_updated_at: Mapped[datetime | None]
+
+
+class OutboxEntry(Base):
+    """One record to create in the accounting system, exactly once.
+
+    pending -> sending -> confirmed | rejected | uncertain. The idempotency key never changes, so a
+    re-send after a crash or an unknown outcome is recognised by the accounting system (or looked up).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("entity_id", "record_type", "record_id", "operation"),
+        Index("ix_outbox_entity_state", "entity_id", "state"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"))
+    record_type: Mapped[str] = mapped_column(_enum(RecordType))
+    record_id: Mapped[int]
+    operation: Mapped[str] = mapped_column(String(20), default="create")
+    target: Mapped[str] = mapped_column(String(40))  # the accounting system's object: Bill, Vendor, ...
+    company_id: Mapped[str | None] = mapped_column(String(64))  # the company it was sent to
+    state: Mapped[str] = mapped_column(_enum(OutboxState), default=OutboxState.PENDING)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    payload: Mapped[dict[str, Any]]
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    last_attempt_at: Mapped[datetime | None]
+    confirmed_at: Mapped[datetime | None]
+    written_back_at: Mapped[datetime | None]
+
+
+class QuarantineEntry(Base):
+    """A record held back with every reason a person needs to fix it."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (UniqueConstraint("entity_id", "dataset", "record_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"), index=True)
+    dataset: Mapped[str] = mapped_column(String(60))
+    record_key: Mapped[str] = mapped_column(String(200))
+    reasons: Mapped[list[Any]]
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(_enum(QuarantineStatus), default=QuarantineStatus.OPEN)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+
+
+class SyncRun(Base):
+    """One step of one DAG run of one entity, with the summary it returned."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (UniqueConstraint("entity_id", "run_id", "step"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"), index=True)
+    run_id: Mapped[str] = mapped_column(String(250))
+    step: Mapped[str] = mapped_column(String(60))
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class Watermark(Base):
+    """How far an incremental stream has read, per entity (never moves backwards)."""
+
+    __tablename__ = "watermarks"
+    entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AuditEvent(Base):
+    """Append-only: who did what to which record, and when."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    entity_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60))
+    subject_type: Mapped[str | None] = mapped_column(String(40))
+    subject_id: Mapped[str | None] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class OAuthToken(Base):
+    """The newest OAuth tokens of one accounting company, encrypted at rest."""
+
+    __tablename__ = "oauth_tokens"
+    __table_args__ = (UniqueConstraint("conn_id", "company_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conn_id: Mapped[str] = mapped_column(String(200))
+    company_id: Mapped[str] = mapped_column(String(64))
+    # Fingerprint of the connection's own refresh token: when a person reconnects the company and
+    # puts a new token in the connection, it wins over the one rotated here.
+    seed_fingerprint: Mapped[str] = mapped_column(String(64))
+    refresh_token: Mapped[str] = mapped_column(Text)
+    access_token: Mapped[str | None] = mapped_column(Text)
+    access_expires_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

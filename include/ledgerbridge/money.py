@@ -1,0 +1,31 @@
+"""Money is Decimal with its currency beside it; these helpers refuse anything that would lose a cent."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+MAX_AMOUNT = Decimal("1e13")  # above what any ledger column (Numeric(19, 4)) holds
+
+
+class MoneyError(ValueError):
+    pass
+
+
+def to_money(value: object, field: str = "amount") -> Decimal:
+    """Parse an amount exactly. Floats are refused: they have already lost precision."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise MoneyError(f"{field}: {value!r} is a {type(value).__name__}; give amounts as strings or Decimal")
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise MoneyError(f"{field}: {value!r} is not a number") from None
+    if not amount.is_finite():
+        raise MoneyError(f"{field}: {value!r} is not a finite number")
+    if abs(amount) >= MAX_AMOUNT:
+        raise MoneyError(f"{field}: {value!r} is larger than the ledger can hold")
+    if amount.as_tuple().exponent < -4:
+        raise MoneyError(f"{field}: {value!r} has more than 4 decimal places")
+    return amount
+
+
+def money_sum(amounts) -> Decimal:
+    return sum((Decimal(a) for a in amounts), Decimal("0"))

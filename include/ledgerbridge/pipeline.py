@@ -1,0 +1,115 @@
+"""The steps of a legal entity's sync, in order, as plain functions of a RunContext.
+
+Airflow runs one step per task (plugins/ledgerbridge_airflow); `run_all` runs them in one process
+(CLI, tests). Steps hand data to each other through the ledger, and return a small summary.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from ledgerbridge.connectors.base import AccountingConnector
+from ledgerbridge.ledger import Ledger
+from ledgerbridge.ledger.models import SyncRun
+from ledgerbridge.ledger.types import utcnow
+from ledgerbridge.registry import LegalEntity
+from ledgerbridge.steps import STEP_NAMES, STEPS
+
+
+@dataclass(frozen=True)
+class RunParams:
+    full_refresh: bool = False
+    sync_from: date | None = None
+    dry_run: bool = False
+
+    @classmethod
+    def from_mapping(cls, raw: dict[str, Any] | None) -> RunParams:
+        raw = raw or {}
+        sync_from = raw.get("sync_from") or None
+        if isinstance(sync_from, str):
+            try:
+                sync_from = date.fromisoformat(sync_from[:10])
+            except ValueError:
+                raise ValueError(f"param sync_from: {sync_from!r} is not a date (YYYY-MM-DD)") from None
+        return cls(bool(raw.get("full_refresh")), sync_from, bool(raw.get("dry_run")))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "full_refresh": self.full_refresh,
+            "sync_from": self.sync_from.isoformat() if self.sync_from else None,
+            "dry_run": self.dry_run,
+        }
+
+
+@dataclass
+class RunContext:
+    entity: LegalEntity
+    ledger: Ledger
+    run_id: str
+    params: RunParams = field(default_factory=RunParams)
+    # Returns the entity's connector; called only by steps that talk to the accounting system.
+    connect: Callable[[], AccountingConnector] | None = None
+    data_interval_start: datetime | None = None
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("ledgerbridge"))
+    _connector: AccountingConnector | None = None
+
+    @property
+    def connector(self) -> AccountingConnector:
+        if self._connector is None:
+            if self.connect is None:
+                raise RuntimeError(f"step needs the accounting system of {self.entity.id} but no connector was given")
+            self._connector = self.connect()
+            from ledgerbridge.flows.entities import pin_company
+
+            pin_company(self, self._connector.company_id)
+        return self._connector
+
+
+Step = Callable[[RunContext], dict[str, Any]]
+
+
+def _step(name: str) -> Step:
+    module = importlib.import_module(f"ledgerbridge.flows.{dict(STEPS)[name]}")
+    return getattr(module, name)
+
+
+def run_step(ctx: RunContext, name: str) -> dict[str, Any]:
+    """Run one step, recording it in sync_runs (a retried task updates the same row)."""
+    from ledgerbridge.flows.entities import ensure_entity
+
+    step = _step(name)
+    with ctx.ledger.session() as session:
+        ensure_entity(session, ctx.entity)
+        run = session.scalars(
+            select(SyncRun).where(SyncRun.entity_id == ctx.entity.id, SyncRun.run_id == ctx.run_id, SyncRun.step == name)
+        ).one_or_none()
+        if run is None:
+            run = SyncRun(entity_id=ctx.entity.id, run_id=ctx.run_id, step=name)
+            session.add(run)
+        run.status, run.params, run.started_at, run.error = "running", ctx.params.as_dict(), utcnow(), None
+        session.flush()
+        run_pk = run.id
+    ctx.log.info("%s: %s starting (run %s%s)", ctx.entity.id, name, ctx.run_id, ", dry run" if ctx.params.dry_run else "")
+    try:
+        summary = step(ctx)
+    except Exception as exc:
+        with ctx.ledger.session() as session:
+            run = session.get(SyncRun, run_pk)
+            run.status, run.finished_at = "failed", utcnow()
+            run.error = "".join(traceback.format_exception_only(exc)).strip()
+        raise
+    with ctx.ledger.session() as session:
+        run = session.get(SyncRun, run_pk)
+        run.status, run.summary, run.finished_at = "success", summary, utcnow()
+    return summary
+
+
+def run_all(ctx: RunContext) -> dict[str, dict[str, Any]]:
+    return {name: run_step(ctx, name) for name in STEP_NAMES}

@@ -1,0 +1,142 @@
+"""The registry of legal entities (include/config/legal_entities.yaml), validated entity by entity.
+
+Imported at DAG parse time: only yaml and pydantic here, no I/O beyond reading the one file.
+A bad entity yields a `RegistryError` naming the entity and the field; the others load regardless.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ledgerbridge import settings
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_ENTITY_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class AccountingKind(StrEnum):
+    QUICKBOOKS_ONLINE = "quickbooks_online"
+
+
+class Flow(StrEnum):
+    REFERENCE = "reference"
+    PARTIES = "parties"
+    BILLS = "bills"
+    BILL_PAYMENTS = "bill_payments"
+
+
+class AccountingSystem(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: AccountingKind
+    conn_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+class MatchingPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    create_missing_vendors: bool = False
+    create_missing_customers: bool = False
+
+
+class LegalEntity(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(pattern=_ENTITY_ID.pattern)
+    name: str = Field(min_length=1, max_length=200)
+    base_currency: str = Field(pattern=r"^[A-Z]{3}$")
+    accounting: AccountingSystem
+    schedule: str | None = "0 2 * * *"
+    enabled: bool = True
+    flows: tuple[Flow, ...] = (Flow.REFERENCE, Flow.PARTIES, Flow.BILLS, Flow.BILL_PAYMENTS)
+    matching: MatchingPolicy = MatchingPolicy()
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron_has_five_fields(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("@") and len(value.split()) != 5:
+            raise ValueError(f"{value!r} is not a 5-field cron expression")
+        return value
+
+    def runs(self, flow: Flow) -> bool:
+        return flow in self.flows
+
+
+@dataclass(frozen=True)
+class RegistryError:
+    position: int
+    entity_id: str | None
+    message: str
+
+    def __str__(self) -> str:
+        who = f"legal entity {self.entity_id!r}" if self.entity_id else f"legal entity #{self.position + 1}"
+        return f"registry: {who}: {self.message}"
+
+    def dag_id(self, taken: set[str]) -> str:
+        """The DAG that shows this error: the entity's own id when usable, else its position."""
+        if self.entity_id and _ENTITY_ID.fullmatch(self.entity_id) and self.entity_id not in taken:
+            return f"ledgerbridge__{self.entity_id}"
+        return f"ledgerbridge__invalid_entry_{self.position + 1}"
+
+
+@dataclass(frozen=True)
+class Registry:
+    entities: tuple[LegalEntity, ...]
+    errors: tuple[RegistryError, ...]
+
+    def get(self, entity_id: str) -> LegalEntity:
+        for entity in self.entities:
+            if entity.id == entity_id:
+                return entity
+        problem = next((e for e in self.errors if e.entity_id == entity_id), None)
+        raise KeyError(str(problem) if problem else f"registry: no legal entity {entity_id!r}")
+
+    @property
+    def enabled(self) -> tuple[LegalEntity, ...]:
+        return tuple(e for e in self.entities if e.enabled)
+
+
+class RegistryFileError(ValueError):
+    """The file itself is unreadable (not YAML, wrong top-level shape): nothing can be loaded."""
+
+
+def load_registry(path: Path | str | None = None) -> Registry:
+    path = Path(path) if path else settings.registry_path()
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+    except (OSError, yaml.YAMLError) as exc:
+        raise RegistryFileError(f"registry {path}: {exc}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("legal_entities"), list):
+        raise RegistryFileError(f"registry {path}: expected a mapping with a 'legal_entities' list")
+    return parse_entities(document["legal_entities"])
+
+
+def parse_entities(raw_entities: list) -> Registry:
+    entities: list[LegalEntity] = []
+    errors: list[RegistryError] = []
+    seen: set[str] = set()
+    for position, raw in enumerate(raw_entities):
+        entity_id = raw.get("id") if isinstance(raw, dict) else None
+        entity_id = entity_id if isinstance(entity_id, str) else None
+        try:
+            entity = LegalEntity.model_validate(raw)
+        except ValidationError as exc:
+            errors.append(RegistryError(position, entity_id, _describe(exc)))
+            continue
+        if entity.id in seen:
+            errors.append(RegistryError(position, entity.id, "field 'id': duplicate of an earlier entity"))
+            continue
+        seen.add(entity.id)
+        entities.append(entity)
+    entities.sort(key=lambda e: e.id)
+    return Registry(tuple(entities), tuple(errors))
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error["loc"]) or "(entity)"
+        parts.append(f"field '{field}': {error['msg']} (got {error.get('input')!r})")
+    return "; ".join(parts)

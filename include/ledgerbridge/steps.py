@@ -1,0 +1,22 @@
+"""The steps of a legal entity's sync, in run order, and the ledgerbridge.flows module defining each.
+
+Kept free of imports: the DAG file reads it at parse time.
+"""
+
+STEPS = (
+    ("pull_reference", "reference"),
+    ("check_reference", "checks"),
+    ("match_parties", "parties"),
+    ("prepare_exports", "exports"),
+    ("export_documents", "exports"),
+    ("export_payments", "exports"),
+    ("collect_confirmations", "confirmations"),
+    ("write_back", "confirmations"),
+    ("reconcile", "reconcile"),
+)
+STEP_NAMES = tuple(name for name, _ in STEPS)
+
+# Steps that talk to the accounting system (the others only read and write the ledger).
+CONNECTED_STEPS = frozenset(
+    {"pull_reference", "match_parties", "export_documents", "export_payments", "collect_confirmations", "reconcile"}
+)

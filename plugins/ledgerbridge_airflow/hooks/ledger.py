@@ -1,0 +1,43 @@
+"""The ledger database, from the `ledgerbridge_ledger` connection or, without one, LEDGERBRIDGE_DB_URL."""
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowNotFoundException
+
+
+class LedgerHook(BaseHook):
+    conn_name_attr = "ledger_conn_id"
+    default_conn_name = "ledgerbridge_ledger"
+    conn_type = "ledgerbridge_ledger"
+    hook_name = "LedgerBridge ledger"
+
+    def __init__(self, ledger_conn_id: str = default_conn_name):
+        super().__init__()
+        self.ledger_conn_id = ledger_conn_id
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            "hidden_fields": ["extra"],
+            "relabeling": {"schema": "Database", "host": "Host (empty: SQLite file in the data dir)"},
+        }
+
+    def url(self) -> str | None:
+        """The connection's SQLAlchemy URL, or None to use the environment's default."""
+        try:
+            conn = self.get_connection(self.ledger_conn_id)
+        except AirflowNotFoundException:
+            return None
+        if not conn.host:
+            return None
+        scheme = "postgresql+psycopg2" if conn.conn_type in ("postgres", "ledgerbridge_ledger") else conn.conn_type
+        auth = f"{conn.login}:{conn.password}@" if conn.password else (f"{conn.login}@" if conn.login else "")
+        port = f":{conn.port}" if conn.port else ""
+        return f"{scheme}://{auth}{conn.host}{port}/{conn.schema or 'ledgerbridge'}"
+
+    def get_conn(self):
+        from ledgerbridge.ledger import Ledger
+
+        return Ledger(self.url())

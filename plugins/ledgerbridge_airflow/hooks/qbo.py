@@ -1,0 +1,53 @@
+"""A QuickBooks Online company, from an Airflow connection, as LedgerBridge's connector."""
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseHook
+
+
+class QuickBooksOnlineHook(BaseHook):
+    conn_name_attr = "qbo_conn_id"
+    default_conn_name = "quickbooks_online_default"
+    conn_type = "quickbooks_online"
+    hook_name = "QuickBooks Online"
+
+    def __init__(self, qbo_conn_id: str = default_conn_name):
+        super().__init__()
+        self.qbo_conn_id = qbo_conn_id
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            "hidden_fields": ["port"],
+            "relabeling": {
+                "host": "API base URL",
+                "schema": "Realm ID",
+                "login": "Client ID",
+                "password": "Client Secret",
+            },
+            "placeholders": {
+                "host": "https://quickbooks.api.intuit.com",
+                "schema": "the company's realmId, e.g. 9130354564453",
+                "extra": '{"refresh_token": "...", "token_url": "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"}',
+            },
+        }
+
+    def settings(self):
+        from ledgerbridge.connectors.factory import ConnectionSettings
+
+        conn = self.get_connection(self.qbo_conn_id)
+        return ConnectionSettings(
+            conn_id=self.qbo_conn_id,
+            host=conn.host,
+            login=conn.login,
+            password=conn.password,
+            schema=conn.schema,
+            extra=conn.extra_dejson,
+        )
+
+    def get_conn(self, ledger=None):
+        from ledgerbridge.connectors.factory import quickbooks_online
+        from ledgerbridge.ledger import Ledger
+
+        return quickbooks_online(self.settings(), ledger or Ledger())

@@ -1,0 +1,3 @@
+from ledgerbridge_airflow.operators.sync import LedgerBridgeStepOperator
+
+__all__ = ["LedgerBridgeStepOperator"]

@@ -1,0 +1,69 @@
+"""One step of a legal entity's sync as an Airflow task: read the connections, call the core, return
+its small summary (XCom carries only that; the data itself stays in the ledger)."""
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+HOOKS_BY_KIND = {"quickbooks_online": "ledgerbridge_airflow.hooks.qbo.QuickBooksOnlineHook"}
+
+
+class LedgerBridgeStepOperator(BaseOperator):
+    ui_color = "#dbeafe"
+
+    def __init__(self, *, step: str, entity_id: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.step = step
+        self.entity_id = entity_id
+
+    def execute(self, context) -> dict[str, Any]:
+        import logging
+
+        from ledgerbridge.pipeline import RunContext, RunParams, run_step
+        from ledgerbridge.registry import load_registry
+        from ledgerbridge.steps import CONNECTED_STEPS
+        from ledgerbridge_airflow.hooks.ledger import LedgerHook
+
+        entity = load_registry().get(self.entity_id)
+        ledger = LedgerHook().get_conn()
+        connect = None
+        if self.step in CONNECTED_STEPS:
+            def connect():
+                from ledgerbridge.connectors.factory import build_connector
+
+                return build_connector(entity, self._connection_settings(entity), ledger)
+        dag_run = context.get("dag_run")
+        ctx = RunContext(
+            entity=entity,
+            ledger=ledger,
+            run_id=context["run_id"],
+            params=RunParams.from_mapping(dict(context.get("params") or {})),
+            connect=connect,
+            data_interval_start=getattr(dag_run, "data_interval_start", None) if dag_run else None,
+            log=logging.getLogger(f"ledgerbridge.{entity.id}.{self.step}"),
+        )
+        try:
+            return _jsonable(run_step(ctx, self.step))
+        finally:
+            ledger.dispose()
+
+    def _connection_settings(self, entity):
+        from importlib import import_module
+
+        module, _, name = HOOKS_BY_KIND[entity.accounting.kind.value].rpartition(".")
+        hook = getattr(import_module(module), name)(entity.accounting.conn_id)
+        return hook.settings()
+
+
+def _jsonable(value: Any) -> Any:
+    """XCom-safe copy of a summary (Decimal -> str)."""
+    from decimal import Decimal
+
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
