@@ -16,7 +16,9 @@ STEPS = (
 )
 STEP_NAMES = tuple(name for name, _ in STEPS)
 
-# Steps that talk to the accounting system (the others only read and write the ledger).
-CONNECTED_STEPS = frozenset(
-    {"pull_reference", "match_parties", "export_documents", "export_payments", "collect_confirmations", "reconcile"}
-)
+# Steps that need the entity's connector: to talk to the accounting system, or (prepare_exports) to
+# shape the payloads it will receive. The others only read and write the ledger.
+CONNECTED_STEPS = frozenset({
+    "pull_reference", "match_parties", "prepare_exports", "export_documents", "export_payments",
+    "collect_confirmations", "reconcile",
+})

@@ -40,7 +40,7 @@ def reconcile(ctx) -> dict:
         held = set(session.scalars(select(QuarantineEntry.record_key).where(
             QuarantineEntry.entity_id == ctx.entity.id, QuarantineEntry.dataset == BILLS,
             QuarantineEntry.status.in_((QuarantineStatus.OPEN, QuarantineStatus.DISMISSED)))))
-        exported_this_run = _exported_this_run(session, ctx)
+        exported_this_run = created_in_run(session, ctx.entity.id, ctx.run_id)
         open_quarantine = quarantine.open_count(session, ctx.entity.id)
     buckets: Counter = Counter()
     amounts: dict[str, Decimal] = {}
@@ -93,11 +93,11 @@ class ReconciliationError(Exception):
     pass
 
 
-def _exported_this_run(session, ctx) -> int:
-    """Records created in the accounting system by this run (adoptions of earlier sends excluded)."""
+def created_in_run(session, entity_id: str, run_id: str) -> int:
+    """Documents and payments created in the accounting system by a run (adoptions of earlier sends excluded)."""
     summaries = session.scalars(select(SyncRun.summary).where(
-        SyncRun.entity_id == ctx.entity.id, SyncRun.run_id == ctx.run_id,
-        SyncRun.step.in_(("match_parties", "export_documents", "export_payments"))))
+        SyncRun.entity_id == entity_id, SyncRun.run_id == run_id,
+        SyncRun.step.in_(("export_documents", "export_payments"))))
     return sum(int(summary.get("created", 0)) for summary in summaries)
 
 
@@ -110,6 +110,6 @@ def _log(ctx, report: dict) -> None:
             lines.append(f"    {bucket:<22}: {report['buckets'][bucket]:>6}  {report['amounts'][bucket]:>14} {currency}")
     lines.append(f"  confirmed, per accounting: {report['buckets'].get('confirmed', 0):>6}  "
                  f"{report['accounting_total_of_confirmed']:>14} {currency}")
-    lines.append(f"  created this run: {report['exported_this_run']}; open quarantine entries: "
+    lines.append(f"  documents and payments created this run: {report['exported_this_run']}; open quarantine entries: "
                  f"{report['open_quarantine']}; mismatches: {len(report['mismatches'])}")
     ctx.log.info("\n".join(lines))

@@ -1,0 +1,50 @@
+# The two commands that matter: `make demo` and `make test` (both work on a fresh machine).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export PATH := $(BIN):$(PATH)
+export AIRFLOW_HOME ?= $(CURDIR)/.airflow
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PARALLELISM := 4
+
+.PHONY: venv demo airflow test bench registry-check clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+venv: $(STAMP)
+
+$(AIRFLOW_HOME)/.migrated: $(STAMP)
+	mkdir -p $(AIRFLOW_HOME)
+	airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
+	touch $@
+
+## make demo: install, migrate, seed two legal entities and sync them into sandbox QuickBooks companies
+demo: $(STAMP) $(AIRFLOW_HOME)/.migrated
+	ledgerbridge demo
+
+## make airflow: the same demo under `airflow standalone`, UI on http://localhost:8080
+airflow: $(STAMP) $(AIRFLOW_HOME)/.migrated
+	ledgerbridge demo --airflow
+
+## make test: install and run the whole suite (PostgreSQL tests skip when 127.0.0.1:5432 does not answer)
+test: $(STAMP)
+	pytest
+
+## make bench: the benchmarks (never part of the tests)
+bench: $(STAMP)
+	python bench/dag_parse.py
+
+registry-check: $(STAMP)
+	ledgerbridge registry check
+
+clean:
+	rm -rf $(VENV) .airflow data .pytest_cache

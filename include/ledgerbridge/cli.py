@@ -1,0 +1,97 @@
+"""`ledgerbridge` command line: ledger migrations, registry check, sandboxes, the demo, quarantine."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["sandbox", "qbo"]:
+        from ledgerbridge.sandbox.qbo import main as sandbox_main
+
+        return sandbox_main(argv[2:])
+
+    parser = argparse.ArgumentParser(prog="ledgerbridge", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    db = commands.add_parser("db", help="the ledger database").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="apply the ledger's migrations (LEDGERBRIDGE_DB_URL, default a SQLite file)")
+    registry = commands.add_parser("registry", help="the registry of legal entities").add_subparsers(
+        dest="action", required=True)
+    check = registry.add_parser("check", help="validate include/config/legal_entities.yaml")
+    check.add_argument("--file", help="another registry file")
+    commands.add_parser("sandbox", help="sandboxes: `ledgerbridge sandbox qbo --help`")
+    demo = commands.add_parser("demo", help="seed and sync the two demo entities (what `make demo` runs)")
+    demo.add_argument("--airflow", action="store_true", help="seed, then serve the Airflow UI instead")
+    quarantine = commands.add_parser("quarantine", help="records held back").add_subparsers(dest="action", required=True)
+    listing = quarantine.add_parser("list", help="open quarantine entries with their reasons")
+    listing.add_argument("--entity", help="only this legal entity")
+    args = parser.parse_args(argv)
+
+    if args.command == "db":
+        from ledgerbridge import settings
+        from ledgerbridge.ledger import migrate
+
+        url = settings.ledger_url()
+        migrate(url)
+        print(f"ledger schema up to date ({_redact(url)})")
+        return 0
+    if args.command == "registry":
+        return _registry_check(args.file)
+    if args.command == "sandbox":
+        parser.error("which sandbox? `ledgerbridge sandbox qbo --help`")
+    if args.command == "demo":
+        from ledgerbridge.demo import main as demo_main
+
+        return demo_main(airflow_ui=args.airflow)
+    if args.command == "quarantine":
+        return _quarantine_list(args.entity)
+    return 2
+
+
+def _registry_check(path: str | None) -> int:
+    from ledgerbridge.registry import RegistryFileError, load_registry
+
+    try:
+        registry = load_registry(path)
+    except RegistryFileError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    for entity in registry.entities:
+        state = "enabled" if entity.enabled else "disabled"
+        print(f"ok    {entity.id}: {entity.name} ({entity.base_currency}, {entity.accounting.kind.value} via "
+              f"{entity.accounting.conn_id}, {state})")
+    for error in registry.errors:
+        print(f"error {error}", file=sys.stderr)
+    return 1 if registry.errors else 0
+
+
+def _quarantine_list(entity_id: str | None) -> int:
+    from sqlalchemy import select
+
+    from ledgerbridge.ledger import Ledger
+    from ledgerbridge.ledger.models import QuarantineEntry, QuarantineStatus
+
+    ledger = Ledger()
+    with ledger.session() as session:
+        query = select(QuarantineEntry).where(QuarantineEntry.status == QuarantineStatus.OPEN)
+        if entity_id:
+            query = query.where(QuarantineEntry.entity_id == entity_id)
+        entries = session.scalars(query.order_by(QuarantineEntry.entity_id, QuarantineEntry.dataset,
+                                                 QuarantineEntry.record_key)).all()
+        for entry in entries:
+            reasons = "; ".join(f"{r['field']}: {r['problem']}" for r in entry.reasons)
+            print(f"{entry.entity_id}  {entry.dataset}  {entry.record_key}  since {entry.first_seen_at:%Y-%m-%d %H:%M}"
+                  f"  {reasons}")
+    print(f"{len(entries)} open quarantine entr{'y' if len(entries) == 1 else 'ies'}")
+    return 0
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

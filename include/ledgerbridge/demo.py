@@ -1,0 +1,189 @@
+"""`make demo`: two legal entities, each with its own sandbox QuickBooks Online company, synced by
+their Airflow DAGs (`airflow dags test`), ending with one line per entity.
+
+Everything is idempotent: the sandbox keeps its companies in data/sandbox/qbo.json, the ledger keeps
+the hub data and the sync state, so a second run seeds nothing and exports nothing new.
+Connections reach Airflow as AIRFLOW_CONN_* variables of the child processes only: no secret is
+written to a file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+import yaml
+from sqlalchemy import func, select
+
+from ledgerbridge import settings
+from ledgerbridge.connectors.errors import RecordRejected
+from ledgerbridge.connectors.factory import ConnectionSettings, quickbooks_online
+from ledgerbridge.flows.reconcile import created_in_run
+from ledgerbridge.hub_import import import_hub_data
+from ledgerbridge.ledger import Ledger, migrate
+from ledgerbridge.ledger.models import OutboxEntry, OutboxState, QuarantineEntry, QuarantineStatus, RecordType, SyncRun
+from ledgerbridge.registry import load_registry
+
+DEMO_DATA = settings.PROJECT_ROOT / "include" / "config" / "demo_data.yaml"
+CLIENT_ID, CLIENT_SECRET = "ledgerbridge-demo", "demo-secret"
+SEED_LISTS = (("accounts", "Account"), ("classes", "Class"), ("terms", "Term"), ("vendors", "Vendor"),
+              ("customers", "Customer"))
+
+
+def sandbox_port() -> int:
+    return int(os.environ.get("LEDGERBRIDGE_SANDBOX_PORT", "8765"))
+
+
+@contextmanager
+def running_sandbox(port: int):
+    """The QBO sandbox on `port`: reused if one already answers there, else started (and stopped after)."""
+    url = f"http://127.0.0.1:{port}"
+    if _healthy(url):
+        yield url
+        return
+    state = settings.data_dir() / "sandbox" / "qbo.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    log = open(settings.data_dir() / "sandbox" / "qbo.log", "ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ledgerbridge.cli", "sandbox", "qbo", "--port", str(port), "--state-file", str(state),
+         "--client", f"{CLIENT_ID}:{CLIENT_SECRET}"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not _healthy(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the QBO sandbox did not start on port {port}: see {log.name}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)  # graceful: the sandbox saves its companies on shutdown
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/_sandbox/health", timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
+def connection_json(url: str, realm_id: str, refresh_token: str) -> str:
+    return json.dumps({
+        "conn_type": "quickbooks_online", "host": url, "login": CLIENT_ID, "password": CLIENT_SECRET,
+        "schema": realm_id, "extra": {"refresh_token": refresh_token, "token_url": f"{url}/oauth2/v1/tokens/bearer"},
+    })
+
+
+def prepare(url: str, ledger: Ledger, out=print) -> dict[str, str]:
+    """Seed the sandbox companies and the hub; returns the AIRFLOW_CONN_* variables of the entities."""
+    registry = load_registry()
+    demo = yaml.safe_load(DEMO_DATA.read_text(encoding="utf-8"))["entities"]
+    env = {}
+    for entity in registry.enabled:
+        data = demo.get(entity.id)
+        if data is None:
+            continue
+        reply = requests.post(f"{url}/_sandbox/realms", json={
+            "client_id": CLIENT_ID, "company_name": data["company_name"], "realm_id": data["realm_id"]}, timeout=10)
+        reply.raise_for_status()
+        refresh_token = reply.json()["refresh_token"]
+        conn = ConnectionSettings(entity.accounting.conn_id, url, CLIENT_ID, CLIENT_SECRET, data["realm_id"],
+                                  {"refresh_token": refresh_token, "token_url": f"{url}/oauth2/v1/tokens/bearer"})
+        seeded = _seed_company(quickbooks_online(conn, ledger).client, entity.id, data["accounting"])
+        with ledger.session() as session:
+            imported = import_hub_data(session, entity, data["hub"])
+        out(f"{entity.id}: sandbox company {data['realm_id']} ({seeded} list objects in place), hub: "
+            + ", ".join(f"{n} {k}" for k, n in imported.items()) + " imported")
+        env[f"AIRFLOW_CONN_{entity.accounting.conn_id.upper()}"] = connection_json(url, data["realm_id"], refresh_token)
+    return env
+
+
+def _seed_company(client, entity_id: str, lists: dict) -> int:
+    """Create the company's lists; a requestid per object makes a re-run replay instead of duplicate."""
+    seeded = 0
+    for key, entity in SEED_LISTS:
+        for item in lists.get(key) or []:
+            body = {"Name": item} if isinstance(item, str) else dict(item)
+            name = body.get("DisplayName") or body.get("Name")
+            try:
+                client.create(entity, body, request_id=f"demo-{entity_id}-{entity}-{name}"[:50])
+                seeded += 1
+            except RecordRejected as exc:
+                if exc.code not in ("6240", "6000"):  # already there from an earlier demo run
+                    raise
+    return seeded
+
+
+def run_dags(entity_ids: list[str], env: dict[str, str], out=print) -> bool:
+    logs = settings.data_dir() / "demo-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    ok = True
+    for entity_id in entity_ids:
+        log_path = logs / f"{entity_id}.log"
+        out(f"{entity_id}: running DAG ledgerbridge__{entity_id} (airflow dags test; log: {log_path})")
+        with open(log_path, "w") as log:
+            result = subprocess.run(["airflow", "dags", "test", f"ledgerbridge__{entity_id}"],
+                                    env={**os.environ, "LEDGERBRIDGE_TASK_RETRIES": "0", **env},
+                                    stdout=log, stderr=subprocess.STDOUT)
+        if result.returncode != 0:
+            ok = False
+            out(f"{entity_id}: the DAG run FAILED (exit {result.returncode}); last lines of {log_path}:")
+            out("".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-25:]))
+    return ok
+
+
+def summary_line(ledger: Ledger, entity_id: str) -> str:
+    """`<entity>: exported=N confirmed=N quarantined=N` — created by the latest run, confirmed in
+    total, open in quarantine."""
+    with ledger.session() as session:
+        latest = session.scalar(select(SyncRun.run_id).where(SyncRun.entity_id == entity_id, SyncRun.step == "reconcile")
+                                .order_by(SyncRun.started_at.desc()).limit(1))
+        exported = created_in_run(session, entity_id, latest) if latest else 0
+        confirmed = session.scalar(select(func.count(OutboxEntry.id)).where(
+            OutboxEntry.entity_id == entity_id, OutboxEntry.state == OutboxState.CONFIRMED,
+            OutboxEntry.record_type.in_((RecordType.DOCUMENT, RecordType.PAYMENT))))
+        quarantined = session.scalar(select(func.count(QuarantineEntry.id)).where(
+            QuarantineEntry.entity_id == entity_id, QuarantineEntry.status == QuarantineStatus.OPEN))
+    return f"{entity_id}: exported={exported} confirmed={confirmed} quarantined={quarantined}"
+
+
+def main(airflow_ui: bool = False) -> int:
+    ledger_url = settings.ledger_url()
+    migrate(ledger_url)
+    ledger = Ledger(ledger_url)
+    entity_ids = [e.id for e in load_registry().enabled]
+    with running_sandbox(sandbox_port()) as url:
+        print(f"QuickBooks Online sandbox: {url}")
+        env = prepare(url, ledger)
+        if airflow_ui:
+            return _standalone(env)
+        ok = run_dags([e for e in entity_ids if f"AIRFLOW_CONN_{_conn(e).upper()}" in env], env)
+    print()
+    for entity_id in entity_ids:
+        print(summary_line(ledger, entity_id))
+    return 0 if ok else 1
+
+
+def _conn(entity_id: str) -> str:
+    return load_registry().get(entity_id).accounting.conn_id
+
+
+def _standalone(env: dict[str, str]) -> int:
+    home = Path(os.environ.get("AIRFLOW_HOME", settings.PROJECT_ROOT / ".airflow"))
+    print(f"Starting Airflow on http://localhost:8080 — user 'admin', password in "
+          f"{home / 'simple_auth_manager_passwords.json.generated'} (Ctrl-C stops Airflow and the sandbox)")
+    try:
+        return subprocess.run(["airflow", "standalone"], env={**os.environ, **env}).returncode
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,99 @@
+"""HTTP routes of the QBO sandbox: Intuit's OAuth token endpoint, the v3 accounting API, and
+sandbox-only admin endpoints under /_sandbox."""
+from __future__ import annotations
+
+import json
+import uuid
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from . import errors
+from .codec import loads
+from .company import Company
+from .sandbox import QBOSandbox
+
+
+def _json_body(raw: bytes) -> object:
+    try:
+        return loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.malformed_request(f"the request body is not valid JSON: {exc}") from None
+
+
+def create_app(sandbox: QBOSandbox) -> FastAPI:
+    app = FastAPI(title="QuickBooks Online sandbox (LedgerBridge)", openapi_url=None)
+
+    async def api(request: Request, realm_id: str, action, *, requestid: str | None = None,
+                  batch: bool = False, mutating: bool = False) -> Response:
+        # State work runs in the thread pool so concurrent requests really overlap (and can be throttled).
+        status, text, media_type = await run_in_threadpool(
+            sandbox.api, realm_id, request.headers.get("authorization"), action,
+            requestid=requestid, batch=batch, mutating=mutating)
+        return Response(text, status_code=status, media_type=media_type,
+                        headers={"intuit_tid": uuid.uuid4().hex})
+
+    @app.post("/oauth2/v1/tokens/bearer")
+    async def token(request: Request) -> Response:
+        form = {key: values[0] for key, values in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+        status, body = await run_in_threadpool(sandbox.exchange_token, request.headers.get("authorization"), form)
+        return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+    @app.get("/_sandbox/health")
+    async def health() -> dict:
+        return {"ok": True}
+
+    @app.post("/_sandbox/realms")
+    async def create_realm(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body() or b"{}")
+            realm_id, refresh_token = await run_in_threadpool(
+                sandbox.create_realm, body.get("client_id", ""), body.get("realm_id"),
+                body.get("company_name") or "Sandbox Company")
+        except (ValueError, AttributeError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"realm_id": realm_id, "refresh_token": refresh_token}, status_code=201)
+
+    @app.get("/_sandbox/realms/{realm_id}/stats")
+    async def stats(realm_id: str) -> Response:
+        found = await run_in_threadpool(sandbox.stats, realm_id)
+        if found is None:
+            return JSONResponse({"error": f"no realm {realm_id}"}, status_code=404)
+        return JSONResponse(found)
+
+    @app.get("/v3/company/{realm_id}/query")
+    async def query_get(realm_id: str, request: Request) -> Response:
+        text = request.query_params.get("query")
+        return await api(request, realm_id, lambda company: company.query(text))
+
+    @app.post("/v3/company/{realm_id}/query")
+    async def query_post(realm_id: str, request: Request) -> Response:
+        text = (await request.body()).decode("utf-8", "replace")
+        return await api(request, realm_id, lambda company: company.query(text))
+
+    @app.get("/v3/company/{realm_id}/preferences")
+    async def preferences(realm_id: str, request: Request) -> Response:
+        return await api(request, realm_id, Company.preferences)
+
+    @app.post("/v3/company/{realm_id}/batch")
+    async def batch(realm_id: str, request: Request) -> Response:
+        raw, requestid = await request.body(), request.query_params.get("requestid")
+        return await api(request, realm_id, lambda company: company.batch(_json_body(raw), requestid),
+                         batch=True, mutating=True)
+
+    @app.get("/v3/company/{realm_id}/{entity}/{object_id}")
+    async def read(realm_id: str, entity: str, object_id: str, request: Request) -> Response:
+        return await api(request, realm_id, lambda company: company.read(entity, object_id))
+
+    @app.post("/v3/company/{realm_id}/{entity}")
+    async def write(realm_id: str, entity: str, request: Request) -> Response:
+        raw, params = await request.body(), request.query_params
+        includes = {part.strip().lower() for part in params.get("include", "").split(",")}
+        return await api(request, realm_id,
+                         lambda company: company.write(entity, _json_body(raw), params.get("operation"),
+                                                       "allowduplicatedocnum" in includes),
+                         requestid=params.get("requestid"), mutating=True)
+
+    return app

@@ -1,0 +1,685 @@
+"""One QuickBooks Online company (realm): its objects and the rules QBO enforces on them.
+
+Every method runs under the sandbox lock and either completes or raises a QBOFault before it
+changes anything, so a failed request or batch item leaves no trace.
+"""
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Callable
+
+from . import errors
+from .codec import company_today, format_ms, to_decimal
+from .errors import QBOFault
+from .query import Condition, parse, run
+
+LIST_ENTITIES = ("Account", "Vendor", "Customer", "Employee", "Class", "Department", "Term",
+                 "TaxCode", "Item")
+TXN_ENTITIES = ("Bill", "BillPayment", "Invoice", "Payment", "PurchaseOrder", "JournalEntry")
+ENTITIES = LIST_ENTITIES + TXN_ENTITIES
+ENTITY_BY_PATH = {name.lower(): name for name in ENTITIES}
+PARTIES = ("Customer", "Vendor", "Employee")
+
+BATCH_MAX_ITEMS = 30
+BATCH_REQUESTID_MAX = 36
+BATCH_ID_MAX = 10
+DOC_NUMBER_MAX = 21
+ZERO = Decimal("0")
+
+# Which entity a reference field points to, wherever it appears in an object.
+REF_TARGETS = {
+    "VendorRef": "Vendor", "CustomerRef": "Customer", "EmployeeRef": "Employee",
+    "AccountRef": "Account", "APAccountRef": "Account", "ARAccountRef": "Account",
+    "BankAccountRef": "Account", "CCAccountRef": "Account", "DepositToAccountRef": "Account",
+    "IncomeAccountRef": "Account", "ExpenseAccountRef": "Account", "AssetAccountRef": "Account",
+    "ItemRef": "Item", "ClassRef": "Class", "DepartmentRef": "Department",
+    "SalesTermRef": "Term", "TermRef": "Term", "TaxCodeRef": "TaxCode",
+}
+
+SERVER_FIELDS = {"Id", "SyncToken", "domain", "sparse", "MetaData", "status"}
+COMPUTED_FIELDS = {
+    "Vendor": {"Balance"}, "Customer": {"Balance"},
+    "Account": {"Classification", "FullyQualifiedName", "CurrentBalance", "SubAccount"},
+    "Class": {"FullyQualifiedName", "SubClass"}, "Department": {"FullyQualifiedName", "SubDepartment"},
+    "Item": {"FullyQualifiedName"},
+    "Bill": {"TotalAmt", "Balance"}, "Invoice": {"TotalAmt", "Balance"},
+    "PurchaseOrder": {"TotalAmt"}, "JournalEntry": {"TotalAmt"}, "Payment": {"UnappliedAmt"},
+}
+
+ACCOUNT_CLASSIFICATION = {
+    "Bank": "Asset", "Accounts Receivable": "Asset", "Other Current Asset": "Asset",
+    "Fixed Asset": "Asset", "Other Asset": "Asset",
+    "Accounts Payable": "Liability", "Credit Card": "Liability", "Other Current Liability": "Liability",
+    "Long Term Liability": "Liability", "Equity": "Equity",
+    "Income": "Revenue", "Other Income": "Revenue",
+    "Expense": "Expense", "Other Expense": "Expense", "Cost of Goods Sold": "Expense",
+}
+
+EXPENSE_DETAILS = {"AccountBasedExpenseLineDetail": "AccountRef", "ItemBasedExpenseLineDetail": "ItemRef"}
+SALES_DETAILS = {"SalesItemLineDetail": "ItemRef"}
+JOURNAL_DETAILS = {"JournalEntryLineDetail": "AccountRef"}
+NON_POSTING_DETAILS = frozenset({"SubTotalLineDetail", "DescriptionOnly"})
+
+# Payments: (party reference, the document entity its lines pay).
+PAYMENT_RULES = {"BillPayment": ("VendorRef", "Bill"), "Payment": ("CustomerRef", "Invoice")}
+# Open documents and whose read-only Balance they add up to.
+DOCUMENT_PARTIES = {"Bill": "Vendor", "Invoice": "Customer"}
+PAYMENT_LINK_TYPES = {"BillPaymentCheck", "BillPaymentCreditCard", "Payment"}
+
+
+class Company:
+    def __init__(self, realm_id: str, company_name: str, clock: Callable[[], float]) -> None:
+        self.realm_id, self.company_name, self.clock = realm_id, company_name, clock
+        self.objects: dict[str, dict[str, dict]] = {name: {} for name in ENTITIES}
+        self.next_id = 1
+        self.last_stamp_ms = 0
+        self.created = format_ms(int(clock() * 1000))
+        self.responses: dict[str, dict] = {}        # requestid -> {"status", "body" (exact text)}
+        self.batch_responses: dict[str, dict] = {}  # "requestid/bId" -> the item's response
+        self.api_requests = 0
+        self.requestid_replays = 0
+        self._batch_created: set[str] | None = None  # ids created by the running batch
+
+    # -- persistence ---------------------------------------------------------------------------
+    def to_state(self) -> dict:
+        return {"realm_id": self.realm_id, "company_name": self.company_name, "created": self.created,
+                "objects": self.objects, "next_id": self.next_id, "last_stamp_ms": self.last_stamp_ms,
+                "responses": self.responses, "batch_responses": self.batch_responses,
+                "api_requests": self.api_requests, "requestid_replays": self.requestid_replays}
+
+    @classmethod
+    def from_state(cls, state: dict, clock: Callable[[], float]) -> "Company":
+        company = cls(state["realm_id"], state["company_name"], clock)
+        company.objects.update(state["objects"])
+        for key in ("created", "next_id", "last_stamp_ms", "responses", "batch_responses",
+                    "api_requests", "requestid_replays"):
+            setattr(company, key, state[key])
+        return company
+
+    def seed(self) -> None:
+        """The starting data of a new QBO company: a small chart of accounts, terms, tax codes, items."""
+        accounts = {}
+        for name, account_type, sub_type in (
+                ("Accounts Payable (A/P)", "Accounts Payable", "AccountsPayable"),
+                ("Accounts Receivable (A/R)", "Accounts Receivable", "AccountsReceivable"),
+                ("Checking", "Bank", "Checking"),
+                ("Mastercard", "Credit Card", "CreditCard"),
+                ("Office Expenses", "Expense", "OfficeGeneralAdministrativeExpenses"),
+                ("Rent or Lease", "Expense", "RentOrLeaseOfBuildings"),
+                ("Legal & Professional Fees", "Expense", "LegalProfessionalFees"),
+                ("Cost of Goods Sold", "Cost of Goods Sold", "SuppliesMaterialsCogs"),
+                ("Services", "Income", "ServiceFeeIncome"),
+                ("Sales of Product Income", "Income", "SalesOfProductIncome")):
+            accounts[name] = self._create("Account", {"Name": name, "AccountType": account_type,
+                                                      "AccountSubType": sub_type})["Id"]
+        self._create("Term", {"Name": "Net 30", "DueDays": 30})
+        self._create("Term", {"Name": "Due on receipt", "DueDays": 0})
+        for code, name, taxable in (("TAX", "Taxable", True), ("NON", "Non-taxable", False)):
+            object_id = self._new_id()
+            stamp = self._stamp()
+            self.objects["TaxCode"][object_id] = {
+                "Name": code, "Description": name, "Taxable": taxable, "Active": True,
+                "Id": object_id, "SyncToken": "0", "domain": "QBO", "sparse": False,
+                "MetaData": {"CreateTime": stamp, "LastUpdatedTime": stamp}}
+        self._create("Item", {"Name": "Services", "Type": "Service",
+                              "IncomeAccountRef": {"value": accounts["Services"]}})
+        self._create("Item", {"Name": "Materials", "Type": "NonInventory",
+                              "IncomeAccountRef": {"value": accounts["Sales of Product Income"]},
+                              "ExpenseAccountRef": {"value": accounts["Cost of Goods Sold"]}})
+
+    # -- clock ---------------------------------------------------------------------------------
+    def now(self) -> str:
+        return format_ms(int(self.clock() * 1000))
+
+    def _stamp(self) -> str:
+        """A LastUpdatedTime strictly after every earlier one, so watermark queries never miss."""
+        self.last_stamp_ms = max(int(self.clock() * 1000), self.last_stamp_ms + 1)
+        return format_ms(self.last_stamp_ms)
+
+    def _new_id(self) -> str:
+        object_id = str(self.next_id)
+        self.next_id += 1
+        return object_id
+
+    # -- reads ---------------------------------------------------------------------------------
+    def read(self, path_entity: str, object_id: str) -> dict:
+        if path_entity.lower() == "companyinfo":
+            return {"CompanyInfo": self.company_info()}
+        entity = self._entity(path_entity)
+        obj = self._visible(entity, object_id)
+        if obj is None:
+            raise errors.not_found(entity, object_id)
+        return {entity: obj}
+
+    def company_info(self) -> dict:
+        return {"CompanyName": self.company_name, "LegalName": self.company_name, "Country": "US",
+                "Id": "1", "SyncToken": "0", "domain": "QBO", "sparse": False,
+                "MetaData": {"CreateTime": self.created, "LastUpdatedTime": self.created}}
+
+    def query(self, text: str | None) -> dict:
+        if not text or not text.strip():
+            raise errors.required("query")
+        query = parse(text)
+        entity = ENTITY_BY_PATH.get(query.entity.lower())
+        if entity is None:
+            raise errors.query_invalid(f"{query.entity} is not a queryable entity")
+        query.entity = entity
+        # Like QBO, name lists hide inactive objects unless the query filters on Active itself.
+        if entity in LIST_ENTITIES and not query.mentions("Active"):
+            query.conditions.append(Condition(("active",), "=", (True,)))
+        visible = [obj for object_id, obj in self.objects[entity].items()
+                   if self._visible(entity, object_id) is not None]
+        return {"QueryResponse": run(query, visible)}
+
+    def preferences(self) -> dict:
+        net30 = next((o["Id"] for o in self.objects["Term"].values() if o["Name"] == "Net 30"), None)
+        other = {"WarnDuplicateBillNumber": "true", "WarnDuplicateCheckNumber": "true",
+                 "SalesFormsPrefs.DefaultCustomerMessage": "", "VendorAndPurchasesPrefs.UseItemsOnPurchaseForms": "true"}
+        return {"Preferences": {
+            "AccountingInfoPrefs": {"TrackDepartments": True, "DepartmentTerminology": "Department",
+                                    "ClassTrackingPerTxn": True, "ClassTrackingPerTxnLine": True,
+                                    "CustomerTerminology": "Customers"},
+            "ProductAndServicesPrefs": {"ForSales": True, "ForPurchase": True},
+            "SalesFormsPrefs": {"CustomTxnNumbers": True, "AllowDiscount": True},
+            "VendorAndPurchasesPrefs": {"TrackingByCustomer": True, "BillableExpenseTracking": True,
+                                        **({"DefaultTerms": {"value": net30}} if net30 else {})},
+            "CurrencyPrefs": {"MultiCurrencyEnabled": False, "HomeCurrency": {"value": "USD"}},
+            "OtherPrefs": {"NameValue": [{"Name": k, "Value": v} for k, v in other.items()]},
+            "Id": "1", "SyncToken": "0", "domain": "QBO", "sparse": False,
+            "MetaData": {"CreateTime": self.created, "LastUpdatedTime": self.created}}}
+
+    def stats(self) -> dict:
+        return {"realm_id": self.realm_id, "company_name": self.company_name,
+                "objects": {name: len(items) for name, items in self.objects.items()},
+                "api_requests": self.api_requests, "requestid_replays": self.requestid_replays}
+
+    # -- writes --------------------------------------------------------------------------------
+    def write(self, path_entity: str, body: object, operation: str | None = None,
+              allow_duplicate_doc_number: bool = False) -> dict:
+        """POST /{entity}: create, update (Id + SyncToken) or, with operation=delete, delete."""
+        entity = self._entity(path_entity)
+        if not isinstance(body, dict):
+            raise errors.malformed_request(f"the request body must be a JSON object with the {entity}")
+        if operation == "delete":
+            return {entity: self._delete(entity, body)}
+        if operation not in (None, "create", "update"):
+            raise errors.unsupported(f"Operation {operation} is not supported by the sandbox for {entity}")
+        if body.get("Id") not in (None, ""):
+            return {entity: self._update(entity, body, allow_duplicate_doc_number)}
+        return {entity: self._create(entity, body, allow_duplicate_doc_number)}
+
+    def _create(self, entity: str, body: dict, allow_duplicate_doc_number: bool = False) -> dict:
+        if entity == "TaxCode":
+            raise errors.unsupported("Operation Create is not supported for TaxCode (read-only)")
+        obj = self._prepare(entity, _writable(entity, body), None, allow_duplicate_doc_number)
+        stamp = self._stamp()
+        obj.update(Id=self._new_id(), SyncToken="0", domain="QBO", sparse=False,
+                   MetaData={"CreateTime": stamp, "LastUpdatedTime": stamp})
+        self.objects[entity][obj["Id"]] = obj
+        if self._batch_created is not None:
+            self._batch_created.add(obj["Id"])
+        self._after_write(entity, None, obj)
+        return obj
+
+    def _update(self, entity: str, body: dict, allow_duplicate_doc_number: bool) -> dict:
+        current = self._current(entity, body)
+        if entity == "TaxCode":
+            raise errors.unsupported("Operation Update is not supported for TaxCode (read-only)")
+        incoming = _writable(entity, body)
+        if body.get("sparse") is True:  # a sparse update changes only the top-level fields sent
+            incoming = {**_writable(entity, current), **incoming}
+        obj = self._prepare(entity, incoming, current, allow_duplicate_doc_number)
+        obj.update(Id=current["Id"], SyncToken=str(int(current["SyncToken"]) + 1), domain="QBO",
+                   sparse=False, MetaData={"CreateTime": current["MetaData"]["CreateTime"],
+                                           "LastUpdatedTime": self._stamp()})
+        self.objects[entity][obj["Id"]] = obj
+        self._after_write(entity, current, obj)
+        return obj
+
+    def _delete(self, entity: str, body: dict) -> dict:
+        if entity in LIST_ENTITIES:
+            raise errors.unsupported(f"Operation Delete is not supported for {entity}: "
+                                     "make it inactive with Active=false")
+        current = self._current(entity, body)
+        payments = [link["TxnId"] for link in current.get("LinkedTxn", [])
+                    if link.get("TxnType") in PAYMENT_LINK_TYPES]
+        if payments:
+            raise errors.business(f"{entity} {current['Id']} has payments applied "
+                                  f"(TxnId {', '.join(payments)}); delete them first")
+        del self.objects[entity][current["Id"]]
+        self._after_write(entity, current, None)
+        return {"status": "Deleted", "Id": current["Id"], "domain": "QBO"}
+
+    def _current(self, entity: str, body: dict) -> dict:
+        """The stored object an update/delete names, checking its SyncToken is the latest."""
+        object_id = str(body.get("Id") or "")
+        if not object_id:
+            raise errors.required("Id")
+        current = self._visible(entity, object_id)
+        if current is None:
+            raise errors.not_found(entity, object_id)
+        sync_token = body.get("SyncToken")
+        if sync_token in (None, ""):
+            raise errors.required("SyncToken")
+        if str(sync_token) != current["SyncToken"]:
+            raise errors.stale_object(entity, object_id, sync_token, current["SyncToken"])
+        return current
+
+    # -- batch ---------------------------------------------------------------------------------
+    def batch(self, body: object, requestid: str | None) -> dict:
+        items = body.get("BatchItemRequest") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            raise errors.required("BatchItemRequest")
+        if len(items) > BATCH_MAX_ITEMS:
+            raise QBOFault("1040", "Batch request exceeds the maximum number of items",
+                           f"The batch has {len(items)} BatchItemRequest items; the limit is "
+                           f"{BATCH_MAX_ITEMS}", "BatchItemRequest")
+        if requestid is not None and len(requestid) > BATCH_REQUESTID_MAX:
+            raise errors.business(f"requestid is longer than {BATCH_REQUESTID_MAX} characters on a batch",
+                                  "requestid")
+        batch_ids = [item.get("bId") if isinstance(item, dict) else None for item in items]
+        if not all(isinstance(b, str) and b for b in batch_ids):
+            raise errors.required("bId")
+        if any(len(b) > BATCH_ID_MAX for b in batch_ids) or len(set(batch_ids)) != len(batch_ids):
+            raise errors.business(f"every bId must be unique and at most {BATCH_ID_MAX} characters", "bId")
+        # QBO runs items in order but a later item cannot see an object an earlier one created:
+        # objects created by this batch stay invisible to its reads, references and queries.
+        self._batch_created = set()
+        try:
+            return {"BatchItemResponse": [self._batch_item(item, requestid) for item in items]}
+        finally:
+            self._batch_created = None
+
+    def _batch_item(self, item: dict, requestid: str | None) -> dict:
+        key = f"{requestid}/{item['bId']}" if requestid is not None else None
+        if key in self.batch_responses:
+            self.requestid_replays += 1
+            return copy.deepcopy(self.batch_responses[key])
+        try:
+            if "Query" in item:
+                return {"bId": item["bId"], **self.query(item["Query"])}
+            names = [name for name in item if name in ENTITIES]
+            if len(names) != 1:
+                raise errors.malformed_request("a BatchItemRequest needs exactly one entity or a Query")
+            entity = names[0]
+            operation = item.get("operation")
+            if operation is None:
+                raise errors.required("operation")
+            if item.get("optionsData") or operation not in ("create", "update", "delete"):
+                raise errors.unsupported(f"batch operation {operation!r} with optionsData "
+                                         f"{item.get('optionsData')!r} is not supported by the sandbox")
+            body = item[entity]
+            if not isinstance(body, dict):
+                raise errors.malformed_request(f"{entity} must be a JSON object")
+            if operation == "create":
+                result = self._create(entity, body)
+            elif operation == "update":
+                result = self._update(entity, body, False)
+            else:
+                result = self._delete(entity, body)
+            response = {"bId": item["bId"], entity: result}
+        except QBOFault as fault:
+            response = {"bId": item["bId"], "Fault": fault.fault()}
+        if key is not None:
+            self.batch_responses[key] = copy.deepcopy(response)
+        return response
+
+    # -- validation ----------------------------------------------------------------------------
+    def _entity(self, path_entity: str) -> str:
+        entity = ENTITY_BY_PATH.get(path_entity.lower())
+        if entity is None:
+            raise errors.unsupported(f"the sandbox does not implement the {path_entity} entity")
+        return entity
+
+    def _visible(self, entity: str, object_id: str) -> dict | None:
+        if self._batch_created and object_id in self._batch_created:
+            return None
+        return self.objects[entity].get(object_id)
+
+    def _prepare(self, entity: str, obj: dict, current: dict | None, allow_duplicate_doc_number: bool) -> dict:
+        if entity in PARTIES:
+            self._prepare_party(entity, obj, current)
+        elif entity in LIST_ENTITIES:
+            self._prepare_named(entity, obj, current)
+        elif entity in PAYMENT_RULES:
+            self._prepare_payment(entity, obj, current)
+        elif entity == "JournalEntry":
+            self._prepare_journal_entry(obj)
+        else:
+            self._prepare_document(entity, obj, current, allow_duplicate_doc_number)
+        self._check_refs(entity, obj)
+        return obj
+
+    def _prepare_party(self, entity: str, obj: dict, current: dict | None) -> None:
+        given = " ".join(str(obj[k]) for k in ("GivenName", "MiddleName", "FamilyName") if obj.get(k))
+        name = str(obj.get("DisplayName") or obj.get("CompanyName") or given).strip()
+        if not name:
+            raise errors.required("DisplayName")
+        if any(c in name for c in ":\t\n\r"):
+            raise errors.business("DisplayName cannot contain a colon (:), a tab or a newline", "DisplayName")
+        if len(name) > 500:
+            raise errors.business("DisplayName is longer than 500 characters", "DisplayName")
+        own_id = current["Id"] if current else None
+        for party in PARTIES:  # inactive parties keep their names too
+            for other in self.objects[party].values():
+                if other["DisplayName"].casefold() == name.casefold() and not (party == entity and other["Id"] == own_id):
+                    raise errors.duplicate_name(other["Id"])
+        obj["DisplayName"] = name
+        obj.setdefault("Active", True)
+        if entity != "Employee":
+            obj["Balance"] = current.get("Balance", ZERO) if current else ZERO
+
+    def _prepare_named(self, entity: str, obj: dict, current: dict | None) -> None:
+        name = str(obj.get("Name") or "").strip()
+        if not name:
+            raise errors.required("Name")
+        forbidden = ':"' if entity == "Account" else ":"
+        if any(c in name for c in forbidden + "\t\n\r") or len(name) > 100:
+            raise errors.business(f"{entity} Name must be at most 100 characters without "
+                                  f"{' or '.join(forbidden)}, tabs or newlines", "Name")
+        full_name = name
+        if entity in ("Account", "Class", "Department", "Item") and obj.get("ParentRef"):
+            parent = self._resolve_ref(entity, obj["ParentRef"], "ParentRef")
+            if current and parent["Id"] == current["Id"]:
+                raise errors.business(f"a {entity} cannot be its own parent", "ParentRef")
+            full_name = f"{parent['FullyQualifiedName']}:{name}"
+            if full_name.count(":") > 4:
+                raise errors.business(f"{entity} hierarchy is deeper than 5 levels", "ParentRef")
+        if entity in ("Account", "Class", "Department", "Item"):
+            own_id = current["Id"] if current else None
+            for other in self.objects[entity].values():
+                if other["FullyQualifiedName"].casefold() == full_name.casefold() and other["Id"] != own_id:
+                    raise errors.duplicate_name(other["Id"])
+            obj["FullyQualifiedName"] = full_name
+            sub_flag = {"Account": "SubAccount", "Class": "SubClass", "Department": "SubDepartment"}.get(entity)
+            if sub_flag:
+                obj[sub_flag] = bool(obj.get("ParentRef"))
+        elif entity == "Term":
+            own_id = current["Id"] if current else None
+            for other in self.objects["Term"].values():
+                if other["Name"].casefold() == name.casefold() and other["Id"] != own_id:
+                    raise errors.duplicate_name(other["Id"])
+            obj.setdefault("Type", "STANDARD")
+        obj["Name"] = name
+        obj.setdefault("Active", True)
+        if entity == "Account":
+            account_type = obj.get("AccountType")
+            if not account_type:
+                raise errors.required("AccountType")
+            if account_type not in ACCOUNT_CLASSIFICATION:
+                raise errors.business(f"AccountType {account_type!r} is not a QBO account type", "AccountType")
+            obj["Classification"] = ACCOUNT_CLASSIFICATION[account_type]
+            obj["CurrentBalance"] = current.get("CurrentBalance", ZERO) if current else ZERO
+        elif entity == "Item":
+            obj.setdefault("Type", "Service")
+
+    def _prepare_document(self, entity: str, obj: dict, current: dict | None,
+                          allow_duplicate_doc_number: bool) -> None:
+        """Bill, Invoice, PurchaseOrder: totals from the lines, balance net of applied payments."""
+        party_key = "CustomerRef" if entity == "Invoice" else "VendorRef"
+        _require_ref(obj, party_key)
+        total = _sum_lines(obj, SALES_DETAILS if entity == "Invoice" else EXPENSE_DETAILS)
+        _check_doc_number(obj)
+        if entity == "Bill" and obj.get("DocNumber") and not allow_duplicate_doc_number:
+            for other in self.objects["Bill"].values():
+                if (other.get("DocNumber") == obj["DocNumber"] and other["Id"] != (current or {}).get("Id")
+                        and other["VendorRef"]["value"] == str(obj["VendorRef"]["value"])):
+                    raise errors.duplicate_doc_number(obj["DocNumber"], "Bill", other["Id"])
+        obj["TotalAmt"] = total
+        obj.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
+        if entity == "PurchaseOrder":
+            _default_dates(obj, self.clock())
+            obj.setdefault("POStatus", "Open")
+            if obj["POStatus"] not in ("Open", "Closed"):
+                raise errors.business("POStatus must be Open or Closed", "POStatus")
+            return
+        _default_dates(obj, self.clock(), self._term_days(obj.get("SalesTermRef")))
+        # Payment links are written by the payments themselves; a client may only link a PurchaseOrder.
+        payment_links = [l for l in (current or {}).get("LinkedTxn", []) if l["TxnType"] in PAYMENT_LINK_TYPES]
+        client_links = [l for l in obj.get("LinkedTxn") or [] if isinstance(l, dict) and l.get("TxnType") == "PurchaseOrder"]
+        for link in client_links:
+            if self._visible("PurchaseOrder", str(link.get("TxnId"))) is None:
+                raise errors.invalid_reference("LinkedTxn", "PurchaseOrder", link.get("TxnId"))
+        paid = current["TotalAmt"] - current["Balance"] if current else ZERO
+        if total < paid:
+            raise errors.business(f"TotalAmt {total} would be less than the {paid} already paid", "Line.Amount")
+        obj["Balance"] = total - paid
+        if client_links or payment_links:
+            obj["LinkedTxn"] = client_links + payment_links
+        else:
+            obj.pop("LinkedTxn", None)
+
+    def _prepare_journal_entry(self, obj: dict) -> None:
+        _sum_lines(obj, JOURNAL_DETAILS, frozenset())
+        totals = {"Debit": ZERO, "Credit": ZERO}
+        for line in obj["Line"]:
+            posting = line["JournalEntryLineDetail"].get("PostingType")
+            if not posting:
+                raise errors.required("Line.JournalEntryLineDetail.PostingType")
+            if posting not in totals:
+                raise errors.business(f"PostingType {posting!r} must be Debit or Credit", "PostingType")
+            totals[posting] += line["Amount"]
+            entity_ref = line["JournalEntryLineDetail"].get("Entity")
+            if isinstance(entity_ref, dict) and entity_ref.get("Type") not in PARTIES:
+                raise errors.business("Entity.Type must be Customer, Vendor or Employee", "Entity.Type")
+        if totals["Debit"] != totals["Credit"]:
+            raise errors.business(f"Journal entry does not balance: debits {totals['Debit']} and "
+                                  f"credits {totals['Credit']} must be equal", "Line")
+        _check_doc_number(obj)
+        obj["TotalAmt"] = totals["Debit"]
+        _default_dates(obj, self.clock())
+        obj.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
+
+    def _prepare_payment(self, entity: str, obj: dict, current: dict | None) -> None:
+        """BillPayment / Payment: every line applies its Amount to one open Bill / Invoice of the party."""
+        party_key, doc_entity = PAYMENT_RULES[entity]
+        party_id = _require_ref(obj, party_key)
+        total = to_decimal(obj.get("TotalAmt"))
+        if total is None:
+            raise errors.required("TotalAmt")
+        if entity == "BillPayment":
+            self._check_pay_type(obj)
+        lines = obj.get("Line")
+        if not isinstance(lines, list) or not lines:
+            raise errors.required("Line")
+        applied: dict[str, Decimal] = defaultdict(Decimal)
+        for number, line in enumerate(lines, 1):
+            amount = to_decimal(line.get("Amount")) if isinstance(line, dict) else None
+            if amount is None:
+                raise errors.required("Line.Amount")
+            if amount <= 0:
+                raise errors.business(f"Line {number} Amount must be more than zero", "Line.Amount")
+            links = line.get("LinkedTxn")
+            if not isinstance(links, list) or not links or not isinstance(links[0], dict):
+                raise errors.required("Line.LinkedTxn")
+            if len(links) != 1 or links[0].get("TxnType") != doc_entity:
+                raise errors.business(f"Line {number} must link exactly one {doc_entity} "
+                                      f"(TxnType {doc_entity})", "Line.LinkedTxn")
+            doc_id = str(links[0].get("TxnId") or "")
+            if not doc_id:
+                raise errors.required("Line.LinkedTxn.TxnId")
+            doc = self._visible(doc_entity, doc_id)
+            if doc is None:
+                raise errors.invalid_reference("LinkedTxn.TxnId", doc_entity, doc_id)
+            if doc[party_key]["value"] != party_id:
+                raise errors.business(f"{doc_entity} {doc_id} belongs to another {party_key[:-3]}", party_key)
+            line.update(Amount=amount, LinkedTxn=[{"TxnId": doc_id, "TxnType": doc_entity}])
+            applied[doc_id] += amount
+        if sum(applied.values()) != total:
+            raise errors.business(f"the line amounts ({sum(applied.values())}) must add up to "
+                                  f"TotalAmt ({total})", "TotalAmt")
+        already = _applications(current) if current else {}
+        for doc_id, amount in applied.items():
+            open_balance = self.objects[doc_entity][doc_id]["Balance"] + already.get(doc_id, ZERO)
+            if amount > open_balance:
+                raise errors.business(f"the payment applies {amount} to {doc_entity} {doc_id}, more than "
+                                      f"its open balance of {open_balance}", "Line.Amount")
+        obj["TotalAmt"] = total
+        if entity == "Payment":
+            obj["UnappliedAmt"] = ZERO
+        _default_dates(obj, self.clock())
+        obj.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
+
+    def _check_pay_type(self, obj: dict) -> None:
+        pay_type = obj.get("PayType")
+        if not pay_type:
+            raise errors.required("PayType")
+        detail_key, ref_key, account_type = {
+            "Check": ("CheckPayment", "BankAccountRef", "Bank"),
+            "CreditCard": ("CreditCardPayment", "CCAccountRef", "Credit Card"),
+        }.get(pay_type, (None, None, None))
+        if detail_key is None:
+            raise errors.business("PayType must be Check or CreditCard", "PayType")
+        element = f"{detail_key}.{ref_key}"
+        ref = (obj.get(detail_key) or {}).get(ref_key)
+        if not isinstance(ref, dict) or not ref.get("value"):
+            raise errors.required(element)
+        if self._resolve_ref("Account", ref, element).get("AccountType") != account_type:
+            raise errors.business(f"{element} must be a {account_type} account", element)
+
+    def _term_days(self, term_ref: object) -> int:
+        term = self._visible("Term", str(term_ref.get("value"))) if isinstance(term_ref, dict) else None
+        return int(term.get("DueDays") or 0) if term else 0
+
+    def _check_refs(self, owner: str, node: object) -> None:
+        """Every reference must name an existing (2500), active (610) object; fill in its name."""
+        if isinstance(node, list):
+            for item in node:
+                self._check_refs(owner, item)
+            return
+        if not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            target = REF_TARGETS.get(key) or (owner if key == "ParentRef" else None)
+            if key == "EntityRef" and node.get("Type") in PARTIES:
+                target = node["Type"]
+            if target and isinstance(value, dict):
+                self._resolve_ref(target, value, key)
+            else:
+                self._check_refs(owner, value)
+
+    def _resolve_ref(self, entity: str, ref: dict, element: str) -> dict:
+        value = ref.get("value")
+        if value in (None, ""):
+            raise errors.required(element)
+        target = self._visible(entity, str(value))
+        if target is None:
+            raise errors.invalid_reference(element, entity, value)
+        if target.get("Active") is False:
+            raise errors.inactive_reference(element, entity, value)
+        ref["value"] = str(value)
+        ref["name"] = target.get("DisplayName") or target.get("FullyQualifiedName") or target.get("Name")
+        return target
+
+    # -- side effects --------------------------------------------------------------------------
+    def _after_write(self, entity: str, old: dict | None, new: dict | None) -> None:
+        """Apply payments to their documents and keep the parties' read-only Balance current."""
+        if entity in PAYMENT_RULES:
+            if old:
+                self._apply_payment(entity, old, -1)
+            if new:
+                self._apply_payment(entity, new, +1)
+        elif entity in DOCUMENT_PARTIES:
+            for doc, sign in ((old, -1), (new, +1)):
+                if doc:
+                    self._adjust_party_balance(entity, doc, sign * doc["Balance"])
+
+    def _apply_payment(self, entity: str, payment: dict, sign: int) -> None:
+        doc_entity = PAYMENT_RULES[entity][1]
+        link_type = {"Payment": "Payment", "Check": "BillPaymentCheck", "CreditCard": "BillPaymentCreditCard"}[
+            "Payment" if entity == "Payment" else payment["PayType"]]
+        for doc_id, amount in _applications(payment).items():
+            doc = self.objects[doc_entity][doc_id]
+            links = [l for l in doc.get("LinkedTxn", []) if l["TxnId"] != payment["Id"]]
+            if sign > 0:
+                links.append({"TxnId": payment["Id"], "TxnType": link_type})
+            doc["LinkedTxn"] = links
+            if not links:
+                del doc["LinkedTxn"]
+            doc["Balance"] -= sign * amount
+            self._adjust_party_balance(doc_entity, doc, -sign * amount)
+            # The document changed, so incremental pulls must see it again.
+            doc["SyncToken"] = str(int(doc["SyncToken"]) + 1)
+            doc["MetaData"] = {**doc["MetaData"], "LastUpdatedTime": self._stamp()}
+
+    def _adjust_party_balance(self, doc_entity: str, doc: dict, delta: Decimal) -> None:
+        """A party's Balance is the sum of its documents' open balances, kept by deltas."""
+        party_entity = DOCUMENT_PARTIES[doc_entity]
+        party = self.objects[party_entity].get(doc[f"{party_entity}Ref"]["value"])
+        if party is not None:
+            party["Balance"] += delta
+
+
+def _writable(entity: str, obj: dict) -> dict:
+    """A deep copy without the fields QBO owns (ids, metadata) or computes (totals, balances)."""
+    dropped = SERVER_FIELDS | COMPUTED_FIELDS.get(entity, set())
+    return {k: copy.deepcopy(v) for k, v in obj.items() if k not in dropped}
+
+
+def _require_ref(obj: dict, key: str) -> str:
+    ref = obj.get(key)
+    if not isinstance(ref, dict) or ref.get("value") in (None, ""):
+        raise errors.required(key)
+    return str(ref["value"])
+
+
+def _sum_lines(obj: dict, details: dict[str, str], non_posting: frozenset[str] = NON_POSTING_DETAILS) -> Decimal:
+    """Validate the lines and return the sum of their posting Amounts (exact Decimal)."""
+    lines = obj.get("Line")
+    if not isinstance(lines, list) or not lines:
+        raise errors.required("Line")
+    total = ZERO
+    for number, line in enumerate(lines, 1):
+        if not isinstance(line, dict):
+            raise errors.malformed_request(f"Line {number} must be a JSON object")
+        detail_type = line.get("DetailType")
+        if not detail_type:
+            raise errors.required("Line.DetailType")
+        if detail_type not in details and detail_type not in non_posting:
+            raise errors.business(f"Line {number} DetailType {detail_type} is not valid here "
+                                  f"(use {', '.join(details)})", "Line.DetailType")
+        line.setdefault("Id", str(number))
+        line["LineNum"] = number
+        if detail_type in non_posting:
+            continue
+        amount = to_decimal(line.get("Amount"))
+        if amount is None:
+            raise errors.required("Line.Amount")
+        detail = line.get(detail_type)
+        if not isinstance(detail, dict):
+            raise errors.required(f"Line.{detail_type}")
+        _require_ref(detail, details[detail_type])
+        line["Amount"] = amount
+        total += amount
+    if total < 0:
+        raise errors.business(f"the total {total} cannot be negative", "Line.Amount")
+    return total
+
+
+def _check_doc_number(obj: dict) -> None:
+    doc_number = obj.get("DocNumber")
+    if doc_number is not None and len(str(doc_number)) > DOC_NUMBER_MAX:
+        raise errors.business(f"DocNumber {doc_number} is longer than {DOC_NUMBER_MAX} characters", "DocNumber")
+
+
+def _default_dates(obj: dict, now: float, due_days: int | None = None) -> None:
+    """TxnDate defaults to today in company time; DueDate, where the entity has one, to TxnDate
+    plus the term's days."""
+    obj.setdefault("TxnDate", company_today(now))
+    try:
+        txn_date = date.fromisoformat(str(obj["TxnDate"]))
+    except ValueError:
+        raise errors.business(f"TxnDate {obj['TxnDate']!r} is not a date (YYYY-MM-DD)", "TxnDate") from None
+    if due_days is not None:
+        obj.setdefault("DueDate", (txn_date + timedelta(days=due_days)).isoformat())
+
+
+def _applications(payment: dict) -> dict[str, Decimal]:
+    """How much a (validated) payment applies to each document Id."""
+    applied: dict[str, Decimal] = defaultdict(Decimal)
+    for line in payment.get("Line", []):
+        applied[line["LinkedTxn"][0]["TxnId"]] += line["Amount"]
+    return applied

@@ -1,0 +1,200 @@
+"""The sandbox's whole state: companies (realms), OAuth tokens, throttling, persistence."""
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from . import errors
+from .codec import dumps, format_ms, loads
+from .company import Company
+from .errors import QBOFault
+from .limits import RealmLimiter
+
+DEFAULT_CLIENTS = {"ledgerbridge-demo": "demo-secret"}
+REFRESH_TOKEN_TTL = 8726400  # 101 days, what Intuit reports in x_refresh_token_expires_in
+REQUESTID_MAX = 50
+STATE_FORMAT = 1
+
+JSON = "application/json"
+XML = "application/xml"
+
+
+class QBOSandbox:
+    """An in-memory QuickBooks Online: every public method is thread-safe."""
+
+    def __init__(self, clients: dict[str, str] | None = None, access_token_ttl: int = 3600,
+                 clock: Callable[[], float] = time.time, rotate_refresh_tokens: bool = True,
+                 rate_limits: bool = True, *, requests_per_minute: int = 500, concurrent_requests: int = 10,
+                 batch_requests_per_minute: int = 40, refresh_token_ttl: int = REFRESH_TOKEN_TTL) -> None:
+        self.clients = dict(DEFAULT_CLIENTS if clients is None else clients)
+        self.access_token_ttl = access_token_ttl
+        self.refresh_token_ttl = refresh_token_ttl
+        self.clock = clock
+        self.rotate_refresh_tokens = rotate_refresh_tokens
+        self.limiter = (RealmLimiter(clock, requests_per_minute, concurrent_requests, batch_requests_per_minute)
+                        if rate_limits else None)
+        self.lock = threading.RLock()
+        self.realms: dict[str, Company] = {}
+        self._refresh_tokens: dict[str, dict] = {}  # token -> {client_id, realm_id, expires_at}
+        self._access_tokens: dict[str, dict] = {}   # token -> {client_id, realm_id, expires_at}
+        self.revision = 0  # goes up on every change, so a saver knows when to write
+
+    # -- realms and OAuth ----------------------------------------------------------------------
+    def create_realm(self, client_id: str, realm_id: str | None = None,
+                     company_name: str = "Sandbox Company") -> tuple[str, str]:
+        """Create a company (or reconnect an existing one) and return (realm_id, a refresh token)
+        for the client, as the OAuth authorization step would."""
+        if client_id not in self.clients:
+            raise ValueError(f"unknown client_id {client_id!r}")
+        with self.lock:
+            if realm_id is None:
+                realm_id = str(secrets.randbelow(9 * 10**15) + 10**15)  # 16 digits, like real realm ids
+                while realm_id in self.realms:
+                    realm_id = str(secrets.randbelow(9 * 10**15) + 10**15)
+            realm_id = str(realm_id)
+            if not realm_id.isdigit():
+                raise ValueError(f"realm_id must be numeric, got {realm_id!r}")
+            if realm_id not in self.realms:
+                company = Company(realm_id, company_name, self.clock)
+                company.seed()
+                self.realms[realm_id] = company
+            self.revision += 1
+            return realm_id, self._issue_refresh_token(client_id, realm_id)
+
+    def exchange_token(self, authorization: str | None, form: dict[str, str]) -> tuple[int, dict]:
+        """POST /oauth2/v1/tokens/bearer (grant_type=refresh_token)."""
+        client_id = self._client(authorization)
+        if client_id is None:
+            return 401, {"error": "invalid_client"}
+        if form.get("grant_type") != "refresh_token":
+            return 400, {"error": "unsupported_grant_type"}
+        with self.lock:
+            now = self.clock()
+            token = form.get("refresh_token") or ""
+            grant = self._refresh_tokens.get(token)
+            if grant is None or grant["client_id"] != client_id or now >= grant["expires_at"]:
+                return 400, {"error": "invalid_grant"}
+            if self.rotate_refresh_tokens:
+                del self._refresh_tokens[token]
+                token = self._issue_refresh_token(client_id, grant["realm_id"])
+            else:
+                grant["expires_at"] = now + self.refresh_token_ttl  # rolling expiry
+            self._access_tokens = {t: g for t, g in self._access_tokens.items() if g["expires_at"] > now}
+            access_token = secrets.token_urlsafe(48)
+            self._access_tokens[access_token] = {"client_id": client_id, "realm_id": grant["realm_id"],
+                                                 "expires_at": now + self.access_token_ttl}
+            self.revision += 1
+        return 200, {"token_type": "bearer", "access_token": access_token, "expires_in": self.access_token_ttl,
+                     "refresh_token": token, "x_refresh_token_expires_in": self.refresh_token_ttl}
+
+    def _issue_refresh_token(self, client_id: str, realm_id: str) -> str:
+        token = "RT1-" + secrets.token_urlsafe(36)
+        self._refresh_tokens[token] = {"client_id": client_id, "realm_id": realm_id,
+                                       "expires_at": self.clock() + self.refresh_token_ttl}
+        return token
+
+    def _client(self, authorization: str | None) -> str | None:
+        """The client id of valid HTTP Basic credentials, else None."""
+        scheme, _, encoded = (authorization or "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            client_id, _, secret = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        expected = self.clients.get(client_id)
+        return client_id if expected is not None and secrets.compare_digest(expected, secret) else None
+
+    def _authenticate(self, realm_id: str, authorization: str | None) -> None:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise errors.authentication_failed("Authorization header with a Bearer access token is missing")
+        grant = self._access_tokens.get(token.strip())
+        if grant is None:
+            raise errors.authentication_failed("The access token is not valid")
+        if self.clock() >= grant["expires_at"]:
+            raise errors.authentication_failed("Token expired: the access token is older than "
+                                               f"{self.access_token_ttl} seconds; refresh it")
+        if grant["realm_id"] != realm_id:
+            raise errors.authorization_failed(f"The access token was issued for another company, "
+                                              f"not realmId {realm_id}")
+
+    # -- the accounting API --------------------------------------------------------------------
+    def api(self, realm_id: str, authorization: str | None, action: Callable[[Company], dict], *,
+            requestid: str | None = None, batch: bool = False, mutating: bool = False) -> tuple[int, str, str]:
+        """Serve one /v3/company/{realm} request: authenticate, throttle, run action(company) and
+        return (status, body text, media type). With a requestid, a repeat replays the first reply."""
+        with self.lock:
+            try:
+                self._authenticate(realm_id, authorization)
+            except QBOFault as fault:
+                return fault.status, dumps({"Fault": fault.fault(), "time": format_ms(int(self.clock() * 1000))}), JSON
+        if self.limiter is not None and not self.limiter.enter(realm_id, batch):
+            return 429, errors.THROTTLED_XML, XML
+        try:
+            with self.lock:
+                company = self.realms[realm_id]
+                company.api_requests += 1
+                if requestid is not None and requestid in company.responses:
+                    company.requestid_replays += 1
+                    remembered = company.responses[requestid]
+                    return remembered["status"], remembered["body"], JSON
+                status, body = 200, None
+                try:
+                    if requestid is not None and len(requestid) > REQUESTID_MAX:
+                        raise errors.business(f"requestid is longer than {REQUESTID_MAX} characters", "requestid")
+                    body = action(company)
+                except QBOFault as fault:
+                    status, body = fault.status, {"Fault": fault.fault()}
+                text = dumps({**body, "time": company.now()})
+                if requestid is not None and len(requestid) <= REQUESTID_MAX:
+                    company.responses[requestid] = {"status": status, "body": text}
+                if mutating:
+                    self.revision += 1
+                return status, text, JSON
+        finally:
+            if self.limiter is not None:
+                self.limiter.leave(realm_id)
+
+    def stats(self, realm_id: str) -> dict | None:
+        with self.lock:
+            company = self.realms.get(realm_id)
+            return company.stats() if company else None
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write all state as JSON (money stays exact), atomically."""
+        with self.lock:
+            text = dumps({"format": STATE_FORMAT,
+                          "realms": {realm_id: c.to_state() for realm_id, c in self.realms.items()},
+                          "refresh_tokens": self._refresh_tokens, "access_tokens": self._access_tokens})
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(temporary, target)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, **kwargs) -> "QBOSandbox":
+        state = loads(Path(path).read_text(encoding="utf-8"))
+        if state.get("format") != STATE_FORMAT:
+            raise ValueError(f"{path}: unknown sandbox state format {state.get('format')!r}")
+        sandbox = cls(**kwargs)
+        sandbox.realms = {realm_id: Company.from_state(data, sandbox.clock)
+                          for realm_id, data in state["realms"].items()}
+        for kind, tokens in (("refresh", sandbox._refresh_tokens), ("access", sandbox._access_tokens)):
+            for token, grant in state[f"{kind}_tokens"].items():
+                tokens[token] = {**grant, "expires_at": float(grant["expires_at"])}
+        return sandbox

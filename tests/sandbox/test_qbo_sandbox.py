@@ -1,0 +1,464 @@
+"""The QBO sandbox over real HTTP: OAuth, CRUD, queries, faults, batch, payments, limits, persistence."""
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import threading
+from datetime import timezone
+from decimal import Decimal
+
+import pytest
+import requests
+
+from ledgerbridge.sandbox.qbo import QBOSandbox, serve_in_thread
+from ledgerbridge.sandbox.qbo.codec import dumps, parse_instant
+from ledgerbridge.sandbox.qbo.limits import RealmLimiter
+
+CLIENT = ("ledgerbridge-demo", "demo-secret")
+START = 1_780_000_000.0  # 2026-05-28
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Api:
+    """A minimal QBO client for one realm."""
+
+    def __init__(self, url: str, realm_id: str, refresh_token: str) -> None:
+        self.url, self.realm_id, self.refresh_token = url, realm_id, refresh_token
+        self.refresh()
+
+    def refresh(self) -> dict:
+        reply = requests.post(f"{self.url}/oauth2/v1/tokens/bearer", auth=CLIENT,
+                              data={"grant_type": "refresh_token", "refresh_token": self.refresh_token})
+        assert reply.status_code == 200, reply.text
+        self.refresh_token, self.access_token = reply.json()["refresh_token"], reply.json()["access_token"]
+        return reply.json()
+
+    def _send(self, method: str, path: str, realm_id: str | None = None, **kwargs) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.access_token}", "Accept": "application/json",
+                   **kwargs.pop("headers", {})}
+        return requests.request(method, f"{self.url}/v3/company/{realm_id or self.realm_id}/{path}",
+                                headers=headers, params={"minorversion": "75", **kwargs.pop("params", {})},
+                                **kwargs)
+
+    def post(self, entity: str, body: dict, **params) -> requests.Response:
+        return self._send("POST", entity.lower(), params=params, data=dumps(body),
+                          headers={"Content-Type": "application/json"})
+
+    def get(self, path: str, realm_id: str | None = None) -> requests.Response:
+        return self._send("GET", path, realm_id)
+
+    def query(self, text: str) -> requests.Response:
+        return self._send("GET", "query", params={"query": text})
+
+    def create(self, entity: str, body: dict, **params) -> dict:
+        reply = self.post(entity, body, **params)
+        assert reply.status_code == 200, reply.text
+        return body_of(reply)[entity]
+
+    def account_id(self, name: str) -> str:
+        return body_of(self.query(f"select * from Account where Name = '{name}'"))["QueryResponse"]["Account"][0]["Id"]
+
+
+def body_of(reply: requests.Response) -> dict:
+    return json.loads(reply.text, parse_float=Decimal)
+
+
+def fault_of(reply: requests.Response, status: int = 400) -> dict:
+    assert reply.status_code == status, reply.text
+    body = body_of(reply)
+    assert set(body) == {"Fault", "time"}
+    return body["Fault"]["Error"][0]
+
+
+def bill(vendor_id: str, account_id: str, *amounts: str, **fields) -> dict:
+    return {"VendorRef": {"value": vendor_id}, **fields,
+            "Line": [{"DetailType": "AccountBasedExpenseLineDetail", "Amount": Decimal(a),
+                      "AccountBasedExpenseLineDetail": {"AccountRef": {"value": account_id}}} for a in amounts]}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sandbox(clock) -> QBOSandbox:
+    return QBOSandbox(clock=clock, rate_limits=False)
+
+
+@pytest.fixture
+def server(sandbox):
+    running = serve_in_thread(sandbox)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def api(sandbox, server) -> Api:
+    return Api(server.url, *sandbox.create_realm(client_id=CLIENT[0], company_name="Acme US"))
+
+
+@pytest.fixture
+def vendor(api) -> dict:
+    return api.create("Vendor", {"DisplayName": "Acme Widgets"})
+
+
+@pytest.fixture
+def expense(api) -> str:
+    return api.account_id("Office Expenses")
+
+
+# -- OAuth -------------------------------------------------------------------------------------
+def test_refresh_rotates_token_and_old_one_is_invalid_grant(api, server):
+    old = api.refresh_token
+    reply = api.refresh()
+    assert reply["refresh_token"] != old and reply["expires_in"] == 3600
+    assert reply["token_type"] == "bearer" and reply["x_refresh_token_expires_in"] == 8726400
+    for token in (old, "never-issued"):
+        again = requests.post(f"{server.url}/oauth2/v1/tokens/bearer", auth=CLIENT,
+                              data={"grant_type": "refresh_token", "refresh_token": token})
+        assert (again.status_code, again.json()) == (400, {"error": "invalid_grant"})
+    wrong = requests.post(f"{server.url}/oauth2/v1/tokens/bearer", auth=(CLIENT[0], "nope"),
+                          data={"grant_type": "refresh_token", "refresh_token": api.refresh_token})
+    assert (wrong.status_code, wrong.json()) == (401, {"error": "invalid_client"})
+
+
+def test_access_token_expires_on_the_clock(api, clock):
+    assert api.get("preferences").status_code == 200
+    clock.advance(3599)
+    assert api.get("preferences").status_code == 200
+    clock.advance(1)
+    error = fault_of(api.get("preferences"), 401)
+    assert error["code"] == "3200"
+    assert error["Message"] == "message=AuthenticationFailed; errorCode=003200; statusCode=401"
+    assert body_of(api.get("preferences"))["Fault"]["type"] == "AUTHENTICATION"
+    api.refresh()
+    assert api.get("preferences").status_code == 200
+
+
+def test_access_token_is_bound_to_its_realm(api, sandbox):
+    other_realm, _ = sandbox.create_realm(client_id=CLIENT[0], company_name="Acme EU")
+    reply = api.get("preferences", realm_id=other_realm)
+    assert fault_of(reply, 403)["code"] == "3100"
+    assert body_of(reply)["Fault"]["type"] == "AuthorizationFault"
+    api.access_token = "forged"
+    assert fault_of(api.get("preferences"), 401)["code"] == "3200"
+
+
+# -- CRUD and queries --------------------------------------------------------------------------
+def test_create_read_sparse_update_and_stale_sync_token(api, vendor):
+    assert vendor["SyncToken"] == "0" and vendor["domain"] == "QBO" and vendor["Balance"] == 0
+    read = body_of(api.get(f"vendor/{vendor['Id']}"))["Vendor"]
+    assert read == vendor
+    updated = api.create("Vendor", {"Id": vendor["Id"], "SyncToken": "0", "sparse": True, "AcctNum": "A-1"})
+    assert updated["SyncToken"] == "1" and updated["DisplayName"] == "Acme Widgets" and updated["AcctNum"] == "A-1"
+    assert parse_instant(updated["MetaData"]["LastUpdatedTime"]) > parse_instant(vendor["MetaData"]["LastUpdatedTime"])
+    assert fault_of(api.post("Vendor", {"Id": vendor["Id"], "SyncToken": "0", "DisplayName": "X"}))["code"] == "5010"
+    assert fault_of(api.get("vendor/9999"))["code"] == "610"
+
+
+def test_last_updated_time_strictly_increases_on_a_frozen_clock(api):
+    stamps = [api.create("Class", {"Name": f"C{i}"})["MetaData"]["LastUpdatedTime"] for i in range(3)]
+    instants = [parse_instant(s) for s in stamps]
+    assert instants == sorted(set(instants)) and stamps[0].endswith("-07:00")
+
+
+def test_query_paging_count_order_like_in_and_limits(api):
+    batch = [{"bId": str(i), "operation": "create", "Vendor": {"DisplayName": f"Vendor {i:02d}"}} for i in range(25)]
+    assert api.post("batch", {"BatchItemRequest": batch}).status_code == 200
+
+    def rows(text: str) -> dict:
+        reply = api.query(text)
+        assert reply.status_code == 200, reply.text
+        return body_of(reply)["QueryResponse"]
+
+    assert rows("SELECT count(*) FROM Vendor") == {"totalCount": 25}
+    page = rows("select * from vendor orderby DisplayName desc startposition 11 maxresults 10")
+    assert [v["DisplayName"] for v in page["Vendor"]] == [f"Vendor {i:02d}" for i in range(14, 4, -1)]
+    assert (page["startPosition"], page["maxResults"]) == (11, 10)
+    assert rows("select * from Vendor STARTPOSITION 26") == {}
+    assert len(rows("select * from Vendor where DisplayName like 'vendor 1%'")["Vendor"]) == 10
+    assert len(rows("select * from Vendor where DisplayName IN ('Vendor 01', 'Vendor 02', 'nobody')")["Vendor"]) == 2
+    assert len(rows("select * from Vendor")["Vendor"]) == 25  # default MAXRESULTS is 100
+    # Timestamps compare as instants whatever the offset; Metadata == MetaData.
+    first = rows("select * from Vendor orderby Metadata.LastUpdatedTime")["Vendor"][0]
+    utc = parse_instant(first["MetaData"]["LastUpdatedTime"]).astimezone(timezone.utc)
+    since = rows(f"select * from Vendor where Metadata.LastUpdatedTime > '{utc:%Y-%m-%dT%H:%M:%S.%f}Z'")["Vendor"]
+    assert len(since) == 24 and first["Id"] not in {v["Id"] for v in since}
+
+    too_many = fault_of(api.query("select * from Vendor maxresults 1500"))
+    assert too_many["code"] == "4001" and "value 1500 is too large. Max allowed value is 1000" in too_many["Detail"]
+    assert fault_of(api.query("select * from Vendor where"))["code"] == "4000"
+    assert fault_of(api.query("select * from Vendor where DisplayName = 'a' or Id = '1'"))["code"] == "4000"
+
+
+def test_inactive_list_objects_only_when_the_query_asks(api, vendor):
+    api.create("Vendor", {"Id": vendor["Id"], "SyncToken": "0", "sparse": True, "Active": False})
+    api.create("Vendor", {"DisplayName": "Still Active"})
+
+    def names(where: str) -> list[str]:
+        found = body_of(api.query(f"select * from Vendor {where}"))["QueryResponse"].get("Vendor", [])
+        return sorted(v["DisplayName"] for v in found)
+
+    assert names("") == ["Still Active"]
+    assert names("where Active = false") == ["Acme Widgets"]
+    assert names("where Active IN (true, false)") == ["Acme Widgets", "Still Active"]
+    assert body_of(api.get(f"vendor/{vendor['Id']}"))["Vendor"]["Active"] is False
+
+
+# -- faults ------------------------------------------------------------------------------------
+def test_6140_duplicate_bill_number_per_vendor(api, vendor, expense):
+    first = api.create("Bill", bill(vendor["Id"], expense, "10.00", DocNumber="INV-1"))
+    error = fault_of(api.post("Bill", bill(vendor["Id"], expense, "12.00", DocNumber="INV-1")))
+    assert error["code"] == "6140" and f"TxnId={first['Id']}" in error["Detail"]
+    assert api.post("Bill", bill(vendor["Id"], expense, "12.00", DocNumber="INV-1"),
+                    include="allowduplicatedocnum").status_code == 200
+    other = api.create("Vendor", {"DisplayName": "Other Co"})
+    assert api.post("Bill", bill(other["Id"], expense, "12.00", DocNumber="INV-1")).status_code == 200
+
+
+def test_6240_display_name_unique_across_parties_including_inactive(api, vendor):
+    error = fault_of(api.post("Customer", {"DisplayName": "ACME widgets"}))
+    assert error["code"] == "6240" and f"Id={vendor['Id']}" in error["Detail"]
+    api.create("Vendor", {"Id": vendor["Id"], "SyncToken": "0", "sparse": True, "Active": False})
+    assert fault_of(api.post("Employee", {"GivenName": "Acme", "FamilyName": "Widgets"}))["code"] == "6240"
+
+
+def test_2020_required_parameters_name_the_element(api, vendor, expense):
+    cases = [("Bill", {"Line": bill(vendor["Id"], expense, "1")["Line"]}, "VendorRef"),
+             ("Bill", {"VendorRef": {"value": vendor["Id"]}}, "Line"),
+             ("Bill", {**bill(vendor["Id"], expense, "1"), "Line": [{"DetailType": "AccountBasedExpenseLineDetail",
+                       "AccountBasedExpenseLineDetail": {"AccountRef": {"value": expense}}}]}, "Line.Amount"),
+             ("Invoice", {"Line": []}, "CustomerRef"),
+             ("Customer", {"Notes": "no name"}, "DisplayName"),
+             ("Class", {}, "Name")]
+    for entity, body, element in cases:
+        error = fault_of(api.post(entity, body))
+        assert (error["code"], error["element"]) == ("2020", element), (entity, error)
+
+
+def test_2500_unknown_reference_and_610_inactive_reference(api, vendor, expense):
+    error = fault_of(api.post("Bill", bill("99999", expense, "1")))
+    assert (error["code"], error["element"]) == ("2500", "VendorRef")
+    assert fault_of(api.post("Bill", bill(vendor["Id"], "99999", "1")))["element"] == "AccountRef"
+    error = fault_of(api.post("BillPayment", {
+        "VendorRef": {"value": vendor["Id"]}, "TotalAmt": 5, "PayType": "Check",
+        "CheckPayment": {"BankAccountRef": {"value": api.account_id("Checking")}},
+        "Line": [{"Amount": 5, "LinkedTxn": [{"TxnId": "99999", "TxnType": "Bill"}]}]}))
+    assert error["code"] == "2500"
+    api.create("Vendor", {"Id": vendor["Id"], "SyncToken": "0", "sparse": True, "Active": False})
+    assert fault_of(api.post("Bill", bill(vendor["Id"], expense, "1")))["code"] == "610"
+
+
+def test_6000_business_rules(api, vendor, expense):
+    checking = api.account_id("Checking")
+    assert fault_of(api.post("Bill", bill(vendor["Id"], expense, "1", DocNumber="X" * 22)))["code"] == "6000"
+    assert fault_of(api.post("Vendor", {"DisplayName": "Smith: John"}))["code"] == "6000"
+    unbalanced = {"Line": [
+        {"DetailType": "JournalEntryLineDetail", "Amount": Decimal("100.00"),
+         "JournalEntryLineDetail": {"PostingType": "Debit", "AccountRef": {"value": expense}}},
+        {"DetailType": "JournalEntryLineDetail", "Amount": Decimal("99.99"),
+         "JournalEntryLineDetail": {"PostingType": "Credit", "AccountRef": {"value": checking}}}]}
+    assert fault_of(api.post("JournalEntry", unbalanced))["code"] == "6000"
+    unbalanced["Line"][1]["Amount"] = Decimal("100.00")
+    assert api.create("JournalEntry", unbalanced)["TotalAmt"] == Decimal("100.00")
+    assert fault_of(api.post("Vendor", {"Id": vendor["Id"], "SyncToken": "0"}, operation="delete"))["code"] == "500"
+
+
+# -- payments ----------------------------------------------------------------------------------
+def test_bill_payment_applies_partially_and_lowers_balances(api, vendor, expense):
+    checking = api.account_id("Checking")
+    created = api.create("Bill", bill(vendor["Id"], expense, "60.10", "39.90", DocNumber="B-7"))
+    assert (created["TotalAmt"], created["Balance"]) == (Decimal("100.00"), Decimal("100.00"))
+
+    def pay(amount: str) -> requests.Response:
+        return api.post("BillPayment", {
+            "VendorRef": {"value": vendor["Id"]}, "TotalAmt": Decimal(amount), "PayType": "Check",
+            "CheckPayment": {"BankAccountRef": {"value": checking}},
+            "Line": [{"Amount": Decimal(amount), "LinkedTxn": [{"TxnId": created["Id"], "TxnType": "Bill"}]}]})
+
+    payment = body_of(pay("40.00"))["BillPayment"]
+    after = body_of(api.get(f"bill/{created['Id']}"))["Bill"]
+    assert after["Balance"] == Decimal("60.00") and after["SyncToken"] == "1"
+    assert after["LinkedTxn"] == [{"TxnId": payment["Id"], "TxnType": "BillPaymentCheck"}]
+    assert body_of(api.get(f"vendor/{vendor['Id']}"))["Vendor"]["Balance"] == Decimal("60.00")
+    assert body_of(api.query("select * from Bill where Balance > '0'"))["QueryResponse"]["totalCount"] == 1
+
+    over = fault_of(pay("60.01"))
+    assert over["code"] == "6000" and "60.00" in over["Detail"]
+    assert fault_of(api.post("Bill", {"Id": created["Id"], "SyncToken": "1"}, operation="delete"))["code"] == "6000"
+    deleted = api.post("BillPayment", {"Id": payment["Id"], "SyncToken": "0"}, operation="delete")
+    assert body_of(deleted)["BillPayment"] == {"status": "Deleted", "Id": payment["Id"], "domain": "QBO"}
+    restored = body_of(api.get(f"bill/{created['Id']}"))["Bill"]
+    assert restored["Balance"] == Decimal("100.00") and "LinkedTxn" not in restored
+
+
+def test_customer_payment_partially_pays_an_invoice(api):
+    customer = api.create("Customer", {"DisplayName": "Brown, Nick"})
+    services = body_of(api.query("select * from Item where Name = 'Services'"))["QueryResponse"]["Item"][0]
+    invoice = api.create("Invoice", {"CustomerRef": {"value": customer["Id"]}, "Line": [
+        {"DetailType": "SalesItemLineDetail", "Amount": Decimal("250.00"),
+         "SalesItemLineDetail": {"ItemRef": {"value": services["Id"]}, "Qty": 2, "UnitPrice": Decimal("125.00")}}]})
+    api.create("Payment", {"CustomerRef": {"value": customer["Id"]}, "TotalAmt": Decimal("100.00"),
+                           "Line": [{"Amount": Decimal("100.00"),
+                                     "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]})
+    assert body_of(api.get(f"invoice/{invoice['Id']}"))["Invoice"]["Balance"] == Decimal("150.00")
+    assert body_of(api.get(f"customer/{customer['Id']}"))["Customer"]["Balance"] == Decimal("150.00")
+
+
+# -- idempotency and batch ---------------------------------------------------------------------
+def test_requestid_replays_the_first_reply_and_creates_nothing(api, sandbox, vendor, expense):
+    first = api.post("Bill", bill(vendor["Id"], expense, "10.00"), requestid="req-1")
+    again = api.post("Bill", bill(vendor["Id"], expense, "10.00"), requestid="req-1")
+    assert (again.status_code, again.text) == (first.status_code, first.text)
+    failed = api.post("Bill", {"VendorRef": {"value": vendor["Id"]}}, requestid="req-2")
+    assert api.post("Bill", bill(vendor["Id"], expense, "10.00"), requestid="req-2").text == failed.text
+    stats = sandbox.stats(api.realm_id)
+    assert stats["objects"]["Bill"] == 1 and stats["requestid_replays"] == 2
+    assert fault_of(api.post("Bill", bill(vendor["Id"], expense, "1"), requestid="x" * 51))["code"] == "6000"
+
+
+def test_batch_mixed_results_and_size_limit(api, vendor, expense):
+    items = [
+        {"bId": "v", "operation": "create", "Vendor": {"DisplayName": "Batch Vendor"}},
+        {"bId": "b1", "operation": "create", "Bill": bill("__later__", expense, "5.00")},
+        {"bId": "b2", "operation": "create", "Bill": bill(vendor["Id"], expense, "7.25")},
+        {"bId": "dup", "operation": "create", "Vendor": {"DisplayName": "Acme Widgets"}},
+        {"bId": "q", "Query": "select count(*) from Vendor"},
+    ]
+    reply = api.post("batch", {"BatchItemRequest": items}, requestid="batch-1")
+    assert reply.status_code == 200
+    results = {item["bId"]: item for item in body_of(reply)["BatchItemResponse"]}
+    assert list(results) == ["v", "b1", "b2", "dup", "q"]
+    new_vendor = results["v"]["Vendor"]["Id"]
+    assert results["b1"]["Fault"]["Error"][0]["code"] == "2500"
+    assert results["b2"]["Bill"]["TotalAmt"] == Decimal("7.25")
+    assert results["dup"]["Fault"]["Error"][0]["code"] == "6240"
+    assert results["q"]["QueryResponse"] == {"totalCount": 1}  # the batch's own vendor is not visible yet
+
+    # A later item cannot use what an earlier one created; a later request can.
+    items[1]["Bill"]["VendorRef"]["value"] = new_vendor
+    second = body_of(api.post("batch", {"BatchItemRequest": items[1:2]}))["BatchItemResponse"][0]
+    assert "Bill" in second
+    replayed = api.post("batch", {"BatchItemRequest": items}, requestid="batch-1")
+    assert body_of(replayed)["BatchItemResponse"][:4] == body_of(reply)["BatchItemResponse"][:4]
+    assert body_of(api.query("select count(*) from Bill"))["QueryResponse"]["totalCount"] == 2
+
+    too_big = [{"bId": str(i), "Query": "select * from Vendor"} for i in range(31)]
+    assert fault_of(api.post("batch", {"BatchItemRequest": too_big}))["code"] == "1040"
+
+
+# -- limits ------------------------------------------------------------------------------------
+def test_rate_limits_answer_429_with_the_qbo_xml(clock):
+    sandbox = QBOSandbox(clock=clock, requests_per_minute=3, batch_requests_per_minute=1)
+    running = serve_in_thread(sandbox)
+    try:
+        api = Api(running.url, *sandbox.create_realm(client_id=CLIENT[0]))
+        assert [api.get("preferences").status_code for _ in range(3)] == [200, 200, 200]
+        throttled = api.get("preferences")
+        assert throttled.status_code == 429 and throttled.headers["content-type"].startswith("application/xml")
+        assert '<Error code="3001">' in throttled.text and "ThrottleExceeded" in throttled.text
+        clock.advance(61)
+        batch = {"BatchItemRequest": [{"bId": "1", "Query": "select * from Term"}]}
+        assert api.post("batch", batch).status_code == 200
+        assert api.post("batch", batch).status_code == 429
+        assert api.get("preferences").status_code == 200
+    finally:
+        running.stop()
+
+
+def test_concurrent_requests_over_the_limit_are_refused(clock):
+    limiter = RealmLimiter(clock, requests_per_minute=100, concurrent_requests=2, batch_requests_per_minute=10)
+    assert limiter.enter("1", batch=False) and limiter.enter("1", batch=False)
+    assert not limiter.enter("1", batch=False) and limiter.enter("2", batch=False)
+    limiter.leave("1")
+    assert limiter.enter("1", batch=False)
+
+
+def test_parallel_creates_with_one_requestid_create_once(api, sandbox, vendor, expense):
+    replies: list[str] = []
+
+    def create() -> None:
+        replies.append(api.post("Bill", bill(vendor["Id"], expense, "3.00"), requestid="same").text)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(replies)) == 1 and sandbox.stats(api.realm_id)["objects"]["Bill"] == 1
+
+
+# -- persistence and isolation -----------------------------------------------------------------
+def test_save_and_load_keep_everything_exact(api, sandbox, vendor, expense, clock, tmp_path):
+    created = api.post("Bill", bill(vendor["Id"], expense, "0.10", "0.20", "1234567890.123456789"), requestid="r1")
+    assert body_of(created)["Bill"]["TotalAmt"] == Decimal("1234567890.423456789")
+    path = tmp_path / "qbo.json"
+    sandbox.save(path)
+    restored = QBOSandbox.load(path, clock=clock, rate_limits=False)
+    running = serve_in_thread(restored)
+    try:
+        again = Api(running.url, api.realm_id, api.refresh_token)  # the rotated refresh token survives
+        bill_id = body_of(created)["Bill"]["Id"]
+        assert body_of(again.get(f"bill/{bill_id}"))["Bill"] == body_of(created)["Bill"]
+        replay = again.post("Bill", bill(vendor["Id"], expense, "9"), requestid="r1")
+        assert replay.text == created.text
+        assert restored.stats(api.realm_id)["objects"] == sandbox.stats(api.realm_id)["objects"]
+        later = again.create("Class", {"Name": "After restart"})
+        assert int(later["Id"]) > int(bill_id)
+    finally:
+        running.stop()
+
+
+def test_two_realms_are_isolated(api, sandbox, server, vendor, expense):
+    created = api.create("Bill", bill(vendor["Id"], expense, "1.00"))
+    other = Api(server.url, *sandbox.create_realm(client_id=CLIENT[0], company_name="Acme EU"))
+    assert fault_of(other.get(f"vendor/{vendor['Id']}"))["code"] == "610"
+    assert fault_of(other.get(f"bill/{created['Id']}"))["code"] == "610"
+    assert body_of(other.query("select * from Vendor"))["QueryResponse"] == {}
+    assert other.create("Vendor", {"DisplayName": "Acme Widgets"})["DisplayName"] == "Acme Widgets"
+    assert body_of(other.query("select count(*) from Bill"))["QueryResponse"] == {"totalCount": 0}
+    assert sandbox.stats(api.realm_id)["objects"]["Vendor"] == 1
+    assert sandbox.stats(other.realm_id)["objects"]["Vendor"] == 1
+
+
+def test_admin_endpoints(server):
+    assert requests.get(f"{server.url}/_sandbox/health").json() == {"ok": True}
+    created = requests.post(f"{server.url}/_sandbox/realms",
+                            json={"client_id": CLIENT[0], "company_name": "Admin Co", "realm_id": "123456"})
+    assert created.status_code == 201 and created.json()["realm_id"] == "123456"
+    api = Api(server.url, "123456", created.json()["refresh_token"])
+    api.get("preferences")
+    stats = requests.get(f"{server.url}/_sandbox/realms/123456/stats").json()
+    assert stats["api_requests"] == 1 and stats["objects"]["Account"] >= 4
+    assert requests.post(f"{server.url}/_sandbox/realms", json={"client_id": "nobody"}).status_code == 400
+    preferences = body_of(api.get("preferences"))["Preferences"]["OtherPrefs"]["NameValue"]
+    assert {"Name": "WarnDuplicateBillNumber", "Value": "true"} in preferences
+
+
+def test_command_line_server_saves_its_state_on_shutdown(tmp_path):
+    state = tmp_path / "state" / "qbo.json"
+    process = subprocess.Popen([sys.executable, "-m", "ledgerbridge.sandbox.qbo", "--port", "0",
+                                "--state-file", str(state), "--client", "cli:secret"],
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        url = re.search(r"listening on (http://\S+)", process.stderr.readline()).group(1)
+        created = requests.post(f"{url}/_sandbox/realms", json={"client_id": "cli", "realm_id": "42"})
+        assert created.status_code == 201
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    assert "42" in QBOSandbox.load(state, clients={"cli": "secret"}).realms
