@@ -185,7 +185,7 @@ def _prepare_bill_payments(ctx) -> dict:
         applied_total = _applied_per_document(session, ctx.entity.id)
         payments = _not_in_outbox(session, ctx.entity.id, Payment, RecordType.PAYMENT).where(
             Payment.kind == PaymentKind.BILL_PAYMENT, Payment.status == DocumentStatus.APPROVED
-        ).options(selectinload(Payment.applications).selectinload(PaymentApplication.document),
+        ).order_by(None).order_by(Payment.payment_date, Payment.id).options(selectinload(Payment.applications).selectinload(PaymentApplication.document),
                   selectinload(Payment.party).selectinload(Party.link))
         passed = []
         for payment in session.scalars(payments):
@@ -203,6 +203,9 @@ def _prepare_bill_payments(ctx) -> dict:
                 ctx.log.warning("bill payment %s quarantined: %s", payment.hub_id, "; ".join(map(str, reasons)))
                 continue
             outbox.enqueue(session, ctx, RecordType.PAYMENT, payment.id, f"bill_payment:{payment.hub_id}", export)
+            for application in payment.applications:
+                applied_total[application.document_id] = (
+                    applied_total.get(application.document_id, Decimal(0)) + application.amount)
             passed.append(payment.hub_id)
             counts["queued"] += 1
         counts["released_from_quarantine"] = quarantine.resolve(session, ctx.entity.id, BILL_PAYMENTS, passed)
@@ -240,7 +243,7 @@ def _payment_export(ctx, session, payment: Payment, banks: CodeIndex, confirmed:
         where = f"applications[{document.hub_id}]"
         if application.amount <= 0:
             reasons.append(Reason(f"{where}.amount", "must be positive", application.amount))
-        open_balance = document.total - (applied_total.get(document.id, Decimal(0)) - application.amount)
+        open_balance = document.total - applied_total.get(document.id, Decimal(0))
         if application.amount > open_balance:
             reasons.append(Reason(f"{where}.amount", f"more than the bill's open balance {open_balance}",
                                   application.amount))
@@ -266,11 +269,17 @@ def _payment_export(ctx, session, payment: Payment, banks: CodeIndex, confirmed:
 
 
 def _applied_per_document(session, entity_id: str) -> dict[int, Decimal]:
-    """What all approved bill payments of the entity apply to each document."""
+    """What the bill payments already on their way (queued, sent or confirmed) apply to each document.
+
+    Payments are then taken in date order, so the one that would over-pay a bill is the one held back.
+    """
     totals: dict[int, Decimal] = {}
     rows = session.execute(
-        select(PaymentApplication.document_id, PaymentApplication.amount).join(Payment).where(
-            Payment.entity_id == entity_id, Payment.status == DocumentStatus.APPROVED)
+        select(PaymentApplication.document_id, PaymentApplication.amount)
+        .join(Payment)
+        .join(OutboxEntry, (OutboxEntry.record_id == Payment.id) & (OutboxEntry.record_type == RecordType.PAYMENT)
+              & (OutboxEntry.entity_id == Payment.entity_id))
+        .where(Payment.entity_id == entity_id, OutboxEntry.state != OutboxState.REJECTED)
     ).all()
     for document_id, amount in rows:
         totals[document_id] = totals.get(document_id, Decimal(0)) + amount
