@@ -1,0 +1,128 @@
+"""The DAG file parses, builds one DAG per enabled entity, wires the steps in order, survives a bad
+registry entry, and does no I/O at parse time beyond reading the registry."""
+from __future__ import annotations
+
+import builtins
+import io
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ledgerbridge.steps import STEP_NAMES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _entity(entity_id: str, **overrides) -> dict:
+    return {"id": entity_id, "name": entity_id.title(), "base_currency": "USD",
+            "accounting": {"kind": "quickbooks_online", "conn_id": f"qbo_{entity_id}"}, **overrides}
+
+
+def _dagbag(monkeypatch, tmp_path, entities: list[dict]):
+    from airflow.dag_processing.dagbag import DagBag
+
+    registry = tmp_path / "legal_entities.yaml"
+    registry.write_text(yaml.safe_dump({"legal_entities": entities}))
+    monkeypatch.setenv("LEDGERBRIDGE_REGISTRY", str(registry))
+    return DagBag(dag_folder=str(ROOT / "dags"))
+
+
+def test_the_shipped_registry_parses_into_one_dag_per_enabled_entity():
+    from airflow.dag_processing.dagbag import DagBag
+
+    from ledgerbridge.registry import load_registry
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    expected = {f"ledgerbridge__{e.id}" for e in load_registry().enabled}
+    assert expected and set(bag.dag_ids) == expected
+
+
+def test_steps_are_chained_in_order_with_params_tags_and_docs(monkeypatch, tmp_path):
+    bag = _dagbag(monkeypatch, tmp_path, [_entity("acme"), _entity("off", enabled=False)])
+    assert set(bag.dag_ids) == {"ledgerbridge__acme"}
+    dag = bag.dags["ledgerbridge__acme"]
+    assert [t.task_id for t in dag.topological_sort()] == list(STEP_NAMES)
+    for upstream, downstream in zip(STEP_NAMES, STEP_NAMES[1:]):
+        assert dag.get_task(downstream).upstream_task_ids == {upstream}
+    assert set(dag.params.keys()) == {"full_refresh", "sync_from", "dry_run"}
+    assert "ledgerbridge" in dag.tags and "quickbooks_online" in dag.tags
+    assert "acme" in dag.doc_md
+    assert dag.max_active_runs == 1
+
+
+def test_an_invalid_entity_gets_a_failing_dag_naming_the_field_and_the_others_still_parse(monkeypatch, tmp_path):
+    bag = _dagbag(monkeypatch, tmp_path, [
+        _entity("good"),
+        _entity("bad_currency", base_currency="dollars"),
+        _entity("good"),  # duplicate id
+        {"name": "no id at all"},
+    ])
+    assert bag.import_errors == {}
+    assert {"ledgerbridge__good", "ledgerbridge__bad_currency"} <= set(bag.dag_ids)
+    broken = bag.dags["ledgerbridge__bad_currency"]
+    assert [t.task_id for t in broken.tasks] == ["invalid_registry_entry"]
+    assert "base_currency" in broken.doc_md and "bad_currency" in broken.doc_md
+    assert any("duplicate" in (bag.dags[d].doc_md or "") for d in bag.dag_ids if "invalid_entry" in d)
+    assert len(bag.dags["ledgerbridge__good"].tasks) == len(STEP_NAMES)
+
+
+def test_parsing_opens_no_socket_and_reads_only_the_registry(monkeypatch, tmp_path):
+    from airflow.dag_processing.dagbag import DagBag
+
+    registry = tmp_path / "legal_entities.yaml"
+    registry.write_text(yaml.safe_dump({"legal_entities": [_entity("acme"), _entity("globex")]}))
+    monkeypatch.setenv("LEDGERBRIDGE_REGISTRY", str(registry))
+    # Import what the DAG file imports first, so that only the parse itself is watched.
+    import ledgerbridge.registry  # noqa: F401
+    import ledgerbridge_airflow.operators  # noqa: F401
+
+    opened: list[str] = []
+    real_open = builtins.open
+
+    def watching_open(file, *args, **kwargs):
+        opened.append(str(file))
+        return real_open(file, *args, **kwargs)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the DAG file opened a network connection at parse time")
+
+    monkeypatch.setattr(builtins, "open", watching_open)
+    monkeypatch.setattr(io, "open", watching_open)  # what pathlib uses
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    heavy_before = {m for m in ("pandas", "great_expectations", "paramiko") if m in sys.modules}
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    monkeypatch.undo()
+
+    assert bag.import_errors == {}
+    data_files = [f for f in opened if not f.endswith((".py", ".pyc")) and "ledgerbridge_sync" not in f]
+    assert data_files == [str(registry)]
+    assert {m for m in ("pandas", "great_expectations", "paramiko") if m in sys.modules} == heavy_before
+
+
+def test_parsing_imports_neither_the_ledger_nor_the_pipeline():
+    """Checked in a fresh interpreter: the core's heavy parts load in the task, not in the parser."""
+    code = (
+        "import sys\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(ROOT / 'dags')!r})\n"
+        "assert bag.import_errors == {}, bag.import_errors\n"
+        "print(sorted(m for m in ('ledgerbridge.ledger.models', 'ledgerbridge.pipeline', "
+        "'ledgerbridge.connectors.qbo.client', 'fastapi') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("schedule", ["every day", "0 2 * *"])
+def test_a_bad_schedule_is_a_registry_error_naming_the_field(schedule):
+    from ledgerbridge.registry import parse_entities
+
+    registry = parse_entities([_entity("acme", schedule=schedule)])
+    assert registry.entities == ()
+    assert "schedule" in str(registry.errors[0]) and "acme" in str(registry.errors[0])

@@ -1,0 +1,77 @@
+"""A whole entity DAG run with `dag.test()` against the QBO sandbox, twice: the second changes nothing."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from ledgerbridge.hub_import import import_hub_data
+from ledgerbridge.ledger import Ledger, migrate
+from ledgerbridge.ledger.models import Document, OutboxEntry, SyncRun
+from support import bill, bills_in_company, connect_company, hub_data, make_entity
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def airflow_db():
+    result = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_entity_dag_exports_approved_bills_once_and_a_second_run_changes_nothing(
+        airflow_db, qbo_server, tmp_path, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    ledger_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    migrate(ledger_url)
+    ledger = Ledger(ledger_url)
+    entity = make_entity("dagrun")
+    conn = connect_company(qbo_server, ledger, entity)
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([
+            bill("B-1", "V-1", "1350.50"), bill("B-2", "V-2", "342.19"), bill("B-3", "V-3", "75.25"),
+            bill("B-BAD", "V-1", "10.00", account="9999"),
+        ]))
+    registry = tmp_path / "legal_entities.yaml"
+    registry.write_text(yaml.safe_dump({"legal_entities": [json.loads(entity.model_dump_json())]}))
+    monkeypatch.setenv("LEDGERBRIDGE_REGISTRY", str(registry))
+    monkeypatch.setenv("LEDGERBRIDGE_DB_URL", ledger_url)
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn.conn_id.upper()}", json.dumps({
+        "conn_type": "quickbooks_online", "host": conn.host, "login": conn.login, "password": conn.password,
+        "schema": conn.schema, "extra": conn.extra}))
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    dag = bag.dags["ledgerbridge__dagrun"]
+
+    first = dag.test()
+    assert first.state == "success"
+    remote = Counter(b["DocNumber"] for b in bills_in_company(qbo_server, conn, ledger))
+    assert remote == {"B-1": 1, "B-2": 1, "B-3": 1}
+    by_number = {b["DocNumber"]: b for b in bills_in_company(qbo_server, conn, ledger)}
+    with ledger.session() as session:
+        documents = {d.hub_id: d for d in session.scalars(select(Document))}
+        steps = {r.step: r.status for r in session.scalars(select(SyncRun).where(SyncRun.run_id == first.run_id))}
+    for hub_id in ("B-1", "B-2", "B-3"):
+        assert documents[hub_id].external_id == by_number[hub_id]["Id"]
+    assert by_number["B-1"]["TotalAmt"] == documents["B-1"].total
+    assert documents["B-BAD"].external_id is None
+    assert set(steps.values()) == {"success"} and len(steps) == 9
+
+    with ledger.session() as session:
+        outbox_before = [(r.id, r.state, r.external_id, r.attempts) for r in session.scalars(select(OutboxEntry))]
+    second = dag.test()
+    assert second.state == "success"
+    assert Counter(b["DocNumber"] for b in bills_in_company(qbo_server, conn, ledger)) == remote
+    with ledger.session() as session:
+        assert [(r.id, r.state, r.external_id, r.attempts) for r in session.scalars(select(OutboxEntry))] == outbox_before
+    ledger.dispose()

@@ -1,0 +1,63 @@
+"""The registry of legal entities: validated entity by entity, errors naming the entity and the field."""
+from __future__ import annotations
+
+import pytest
+
+from ledgerbridge.registry import RegistryFileError, load_registry, parse_entities
+
+
+def _entity(entity_id="acme", **overrides):
+    return {"id": entity_id, "name": "Acme", "base_currency": "USD",
+            "accounting": {"kind": "quickbooks_online", "conn_id": "qbo_acme"}, **overrides}
+
+
+def test_the_shipped_registry_is_valid():
+    registry = load_registry()
+    assert registry.errors == ()
+    assert len(registry.enabled) >= 2
+    assert len({e.accounting.conn_id for e in registry.entities}) == len(registry.entities)
+
+
+def test_defaults_and_sorting():
+    registry = parse_entities([_entity("zeta"), _entity("alpha")])
+    assert [e.id for e in registry.entities] == ["alpha", "zeta"]
+    assert registry.entities[0].schedule == "0 2 * * *" and registry.entities[0].enabled
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"base_currency": "usd"}, "base_currency"),
+    ({"accounting": {"kind": "sage_x3", "conn_id": "c"}}, "accounting.kind"),
+    ({"accounting": {"kind": "quickbooks_online"}}, "accounting.conn_id"),
+    ({"flows": ["bills", "teleportation"]}, "flows.1"),
+    ({"matching": {"create_missing_vendors": "perhaps"}}, "matching.create_missing_vendors"),
+    ({"unexpected": 1}, "unexpected"),
+    ({"id": "Has Spaces"}, "id"),
+])
+def test_a_bad_entity_names_itself_and_the_field_and_the_others_still_load(overrides, field):
+    registry = parse_entities([_entity("good"), _entity("bad", **overrides)])
+    assert [e.id for e in registry.entities] == ["good"]
+    (error,) = registry.errors
+    assert f"field '{field}'" in str(error)
+    assert ("'bad'" in str(error)) or overrides.get("id") in str(error)
+
+
+def test_a_duplicate_id_is_an_error_and_the_first_wins():
+    registry = parse_entities([_entity("acme", name="First"), _entity("acme", name="Second")])
+    assert [e.name for e in registry.entities] == ["First"]
+    assert "duplicate" in str(registry.errors[0])
+
+
+def test_get_explains_why_an_entity_is_missing():
+    registry = parse_entities([_entity("bad", base_currency="x")])
+    with pytest.raises(KeyError, match="base_currency"):
+        registry.get("bad")
+    with pytest.raises(KeyError, match="no legal entity 'nope'"):
+        registry.get("nope")
+
+
+@pytest.mark.parametrize("text", ["legal_entities: [unclosed", "just a string", "legal_entities: {}"])
+def test_an_unreadable_file_says_so(tmp_path, text):
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    with pytest.raises(RegistryFileError, match=str(path)):
+        load_registry(path)
