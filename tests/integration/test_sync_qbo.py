@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -19,7 +20,7 @@ from ledgerbridge.ledger.models import (
     QuarantineEntry,
     QuarantineStatus,
 )
-from ledgerbridge.pipeline import run_step
+from ledgerbridge.pipeline import run_all, run_step
 from support import bill, bills_in_company, connect_company, context, hub_data, make_entity, query, sync
 
 
@@ -239,3 +240,21 @@ def test_a_revoked_refresh_token_fails_fast_asking_to_reconnect(ledger, qbo_serv
                         {**conn.extra, "refresh_token": "RT-not-issued"})
     with pytest.raises(ReconnectRequired, match="reconnect the company"):
         sync(entity, ledger, broken)
+
+
+def test_a_backfill_rereads_its_window_and_exports_nothing_twice(ledger, qbo_server):
+    entity = make_entity("backfill")
+    conn = connect_company(qbo_server, ledger, entity)
+    _load(ledger, entity, hub_data([bill("B-1", "V-1", "10.00")]))
+    sync(entity, ledger, conn)
+    before = company_objects(qbo_server, conn)
+
+    # A backfill run for a window that starts before the watermark re-reads that window ...
+    ctx = context(entity, ledger, conn, run_id="backfill__2026-01-01")
+    ctx.data_interval_start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    report = run_all(ctx)
+
+    assert report["pull_reference"]["vendor"]["received"] == 2  # both vendors again
+    # ... and exports nothing twice: exports follow the outbox, not the run's dates.
+    assert report["export_documents"]["sent"] == 0
+    assert company_objects(qbo_server, conn) == before
