@@ -254,7 +254,7 @@ def test_a_backfill_rereads_its_window_and_exports_nothing_twice(ledger, qbo_ser
     ctx.data_interval_start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     report = run_all(ctx)
 
-    assert report["pull_reference"]["vendor"]["received"] == 2  # both vendors again
+    assert report["pull_reference"]["vendor"]["received"] == 3  # all vendors again (one was created)
     # ... and exports nothing twice: exports follow the outbox, not the run's dates.
     assert report["export_documents"]["sent"] == 0
     assert company_objects(qbo_server, conn) == before
