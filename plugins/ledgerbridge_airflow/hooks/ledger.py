@@ -6,12 +6,14 @@ from typing import Any
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
+from ledgerbridge_airflow import HOOK_NAMES, UI_FIELDS
+
 
 class LedgerHook(BaseHook):
     conn_name_attr = "ledger_conn_id"
     default_conn_name = "ledgerbridge_ledger"
     conn_type = "ledgerbridge_ledger"
-    hook_name = "LedgerBridge ledger"
+    hook_name = HOOK_NAMES["ledgerbridge_ledger"]
 
     def __init__(self, ledger_conn_id: str = default_conn_name):
         super().__init__()
@@ -19,10 +21,7 @@ class LedgerHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["extra"],
-            "relabeling": {"schema": "Database", "host": "Host (empty: SQLite file in the data dir)"},
-        }
+        return UI_FIELDS[cls.conn_type]
 
     def url(self) -> str | None:
         """The connection's SQLAlchemy URL, or None to use the environment's default."""

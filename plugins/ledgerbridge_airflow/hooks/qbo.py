@@ -5,12 +5,14 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
+from ledgerbridge_airflow import HOOK_NAMES, UI_FIELDS
+
 
 class QuickBooksOnlineHook(BaseHook):
     conn_name_attr = "qbo_conn_id"
     default_conn_name = "quickbooks_online_default"
     conn_type = "quickbooks_online"
-    hook_name = "QuickBooks Online"
+    hook_name = HOOK_NAMES["quickbooks_online"]
 
     def __init__(self, qbo_conn_id: str = default_conn_name):
         super().__init__()
@@ -18,20 +20,7 @@ class QuickBooksOnlineHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["port"],
-            "relabeling": {
-                "host": "API base URL",
-                "schema": "Realm ID",
-                "login": "Client ID",
-                "password": "Client Secret",
-            },
-            "placeholders": {
-                "host": "https://quickbooks.api.intuit.com",
-                "schema": "the company's realmId, e.g. 9130354564453",
-                "extra": '{"refresh_token": "...", "token_url": "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"}',
-            },
-        }
+        return UI_FIELDS[cls.conn_type]
 
     def settings(self):
         from ledgerbridge.connectors.factory import ConnectionSettings
