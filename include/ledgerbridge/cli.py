@@ -69,6 +69,7 @@ def _registry_check(path: str | None) -> int:
 def _quarantine_list(entity_id: str | None) -> int:
     from sqlalchemy import select
 
+    from ledgerbridge.flows.quarantine import describe
     from ledgerbridge.ledger import Ledger
     from ledgerbridge.ledger.models import QuarantineEntry, QuarantineStatus
 
@@ -80,7 +81,7 @@ def _quarantine_list(entity_id: str | None) -> int:
         entries = session.scalars(query.order_by(QuarantineEntry.entity_id, QuarantineEntry.dataset,
                                                  QuarantineEntry.record_key)).all()
         for entry in entries:
-            reasons = "; ".join(f"{r['field']}: {r['problem']}" for r in entry.reasons)
+            reasons = "; ".join(describe(r) for r in entry.reasons)
             print(f"{entry.entity_id}  {entry.dataset}  {entry.record_key}  since {entry.first_seen_at:%Y-%m-%d %H:%M}"
                   f"  {reasons}")
     print(f"{len(entries)} open quarantine entr{'y' if len(entries) == 1 else 'ies'}")

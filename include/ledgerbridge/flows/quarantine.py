@@ -19,7 +19,14 @@ class Reason:
     value: Any = None
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.problem}"
+        return describe(asdict(self))
+
+
+def describe(reason: dict[str, Any]) -> str:
+    """'lines[1].account_code: no active account with this number or name (got '9999')'."""
+    value = reason.get("value")
+    shown = "" if value is None or str(value) in reason["problem"] else f" (got {str(value)!r})"
+    return f"{reason['field']}: {reason['problem']}{shown}"
 
 
 def hold(session: Session, entity_id: str, dataset: str, record_key: str, reasons: list[Reason],

@@ -1,0 +1,35 @@
+"""The `ledgerbridge` command line, in-process against real ledgers."""
+from __future__ import annotations
+
+import yaml
+
+from ledgerbridge.cli import main
+from ledgerbridge.hub_import import import_hub_data
+from support import bill, connect_company, hub_data, make_entity, sync
+
+
+def test_registry_check_names_the_bad_entity_and_field(tmp_path, capsys):
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump({"legal_entities": [
+        {"id": "good", "name": "Good", "base_currency": "USD",
+         "accounting": {"kind": "quickbooks_online", "conn_id": "qbo_good"}},
+        {"id": "bad", "name": "Bad", "base_currency": "usd",
+         "accounting": {"kind": "quickbooks_online", "conn_id": "qbo_bad"}}]}))
+    assert main(["registry", "check", "--file", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert "ok    good" in out
+    assert "legal entity 'bad'" in err and "base_currency" in err
+
+
+def test_quarantine_list_shows_each_reason_with_the_offending_value(ledger, ledger_url, qbo_server, monkeypatch,
+                                                                   capsys):
+    entity = make_entity("cli")
+    conn = connect_company(qbo_server, ledger, entity)
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([bill("B-1", "V-1", "10.00", account="9999")]))
+    sync(entity, ledger, conn)
+    monkeypatch.setenv("LEDGERBRIDGE_DB_URL", ledger_url)
+    assert main(["quarantine", "list", "--entity", "cli"]) == 0
+    out = capsys.readouterr().out
+    assert "B-1" in out and "lines[1].account_code" in out and "'9999'" in out
+    assert "1 open quarantine entry" in out
