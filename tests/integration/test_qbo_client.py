@@ -43,7 +43,9 @@ def test_rotated_refresh_tokens_are_stored_encrypted_and_used_after_expiry(ledge
     with ledger.session() as session:
         row = session.scalars(select(OAuthToken)).one()
         first_version, stored = row.version, row.refresh_token
-    assert conn.extra["refresh_token"] not in stored and "RT" not in stored  # encrypted at rest
+    newest = client.tokens.current().refresh_token
+    assert newest != conn.extra["refresh_token"]  # rotated on the first refresh
+    assert newest not in stored and stored.startswith("gAAAAA")  # kept as a Fernet token, not in clear
 
     # Two hours later the access token is dead on the server; the client refreshes on the 401,
     # with the rotated refresh token from the ledger (the connection's seed no longer works).

@@ -29,7 +29,7 @@ def test_each_code_maps_to_its_error(code, cls, kind):
     error = faults.fault_from_body(_body(code, element="VendorRef"), 400)
     assert type(error) is cls and isinstance(error, kind)
     assert error.code == code.lstrip("0") and error.element == "VendorRef"
-    assert f"QuickBooks error {error.code}: msg (detail)" == str(error)
+    assert f"QuickBooks error {error.code}: msg (detail) [field VendorRef]" == str(error)
 
 
 def test_an_unknown_validation_code_is_still_a_rejection_with_its_code():

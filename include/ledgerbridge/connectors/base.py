@@ -78,6 +78,12 @@ class BillPaymentExport:
 
 
 @dataclass(frozen=True)
+class Created:
+    external_id: str
+    adopted: bool = False  # it already existed: created by an earlier attempt whose answer was lost
+
+
+@dataclass(frozen=True)
 class RemoteDocument:
     """What the accounting system holds for a document we exported."""
 
@@ -97,12 +103,12 @@ class AccountingConnector(Protocol):
         """(target object name, payload) for the outbox; the payload carries `key` where it can."""
         ...
 
-    def create(self, target: str, payload: dict[str, Any], key: str) -> str:
-        """Create once; returns the external id. Raises connectors.errors on failure."""
+    def create(self, target: str, payload: dict[str, Any], key: str) -> Created:
+        """Create once. Raises connectors.errors on failure."""
         ...
 
-    def find_existing(self, target: str, payload: dict[str, Any], key: str) -> str | None:
-        """The external id of an object created from this payload earlier, if any."""
+    def find_existing(self, target: str, payload: dict[str, Any], key: str, queued_at: datetime) -> str | None:
+        """The external id of an object created from this payload (queued at `queued_at`), if any."""
         ...
 
     def fetch_documents(self, target: str, external_ids: list[str]) -> dict[str, RemoteDocument]: ...

@@ -35,7 +35,7 @@ def collect_confirmations(ctx) -> dict:
             )
         ).all()
         for row in unsettled:
-            existing = connector.find_existing(row.target, row.payload, row.idempotency_key)
+            existing = connector.find_existing(row.target, row.payload, row.idempotency_key, row.created_at)
             if existing is not None:
                 row.state, row.external_id, row.confirmed_at, row.error = OutboxState.CONFIRMED, existing, utcnow(), None
                 record(session, ctx.entity.id, "pipeline", "outbox_confirmed", row.record_type, row.record_id,

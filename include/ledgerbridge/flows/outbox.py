@@ -7,14 +7,19 @@ system before it is sent again, and always re-sent with the same idempotency key
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ledgerbridge.connectors.errors import OutcomeUnknown, ReconnectRequired, RecordRejected, TransientError
+from ledgerbridge.connectors.errors import (
+    CompanyMismatch,
+    OutcomeUnknown,
+    ReconnectRequired,
+    RecordRejected,
+    TransientError,
+)
 from ledgerbridge.flows.audit import record
 from ledgerbridge.ledger.models import OutboxEntry, OutboxState
 from ledgerbridge.ledger.types import utcnow
@@ -29,7 +34,11 @@ def idempotency_key(entity_id: str, record_type: str, hub_key: str, operation: s
 
 
 def enqueue(session: Session, ctx, record_type: str, record_id: int, hub_key: str, export: Any) -> OutboxEntry:
-    """Add the outbox row of a record, or return the one it already has (one row per record, ever)."""
+    """Add the outbox row of a record, or return the one it already has (one row per record, ever).
+
+    The row is bound to the company its payload was resolved against: its ids (vendor, accounts)
+    mean nothing in any other company.
+    """
     existing = session.scalars(
         select(OutboxEntry).where(
             OutboxEntry.entity_id == ctx.entity.id,
@@ -46,7 +55,9 @@ def enqueue(session: Session, ctx, record_type: str, record_id: int, hub_key: st
         entity_id=ctx.entity.id,
         record_type=record_type,
         record_id=record_id,
+        record_key=hub_key,
         target=target,
+        company_id=ctx.connector.company_id,
         idempotency_key=key,
         payload=payload,
         state=OutboxState.PENDING,
@@ -78,7 +89,6 @@ class SendReport:
 def send(ctx, targets: tuple[str, ...], actor: str = "pipeline") -> SendReport:
     """Send every unsettled row of `targets` for the entity; one commit per row."""
     report = SendReport()
-    connector = ctx.connector
     with ctx.ledger.session() as session:
         row_ids = session.scalars(
             select(OutboxEntry.id)
@@ -90,6 +100,7 @@ def send(ctx, targets: tuple[str, ...], actor: str = "pipeline") -> SendReport:
         report.would_send = len(row_ids)
         ctx.log.info("dry run: %d %s record(s) would be sent; nothing sent", len(row_ids), "/".join(targets))
         return report
+    connector = ctx.connector
     total = len(row_ids)
     for position, row_id in enumerate(row_ids, start=1):
         try:
@@ -109,46 +120,60 @@ def send(ctx, targets: tuple[str, ...], actor: str = "pipeline") -> SendReport:
 def _send_one(ctx, connector, row_id: int, report: SendReport, actor: str) -> None:
     with ctx.ledger.session() as session:
         row = session.get(OutboxEntry, row_id)
-        if row.company_id not in (None, connector.company_id):
-            raise RuntimeError(f"outbox row {row.id} belongs to company {row.company_id}, not {connector.company_id}")
-        unknown_outcome = row.state in (OutboxState.SENDING, OutboxState.UNCERTAIN)
-        target, payload, key = row.target, row.payload, row.idempotency_key
-    if unknown_outcome:
-        existing = connector.find_existing(target, payload, key)
+        if row.company_id != connector.company_id:
+            raise CompanyMismatch(
+                f"{row.record_key} (outbox #{row.id}) was prepared for company {row.company_id}, but the "
+                f"connection now reaches company {connector.company_id}: not sent")
+        seen_state = row.state
+        target, payload, key, label = row.target, row.payload, row.idempotency_key, row.record_key
+        queued_at = row.created_at
+    if seen_state in (OutboxState.SENDING, OutboxState.UNCERTAIN):
+        existing = connector.find_existing(target, payload, key, queued_at)
         if existing is not None:
             _settle(ctx, row_id, OutboxState.CONFIRMED, actor, external_id=existing, adopted=True)
             report.adopted += 1
             report.confirmed += 1
             report.confirmed_rows.append(row_id)
             return
-    with ctx.ledger.session() as session:
-        row = session.get(OutboxEntry, row_id)
-        row.state = OutboxState.SENDING
-        row.company_id = connector.company_id
-        row.attempts += 1
-        row.last_attempt_at = utcnow()
+    if not _claim(ctx, row_id, seen_state):
+        ctx.log.info("%s (outbox #%d) was taken by another sender meanwhile: skipped", label, row_id)
+        return
     report.sent += 1
     try:
-        external_id = connector.create(target, payload, key)
+        created = connector.create(target, payload, key)
     except RecordRejected as exc:
         _settle(ctx, row_id, OutboxState.REJECTED, actor, error=str(exc))
         report.rejected += 1
-        report.errors.append(f"{target} outbox #{row_id}: {exc}")
-        ctx.log.warning("rejected %s (outbox #%d): %s", target, row_id, exc)
+        report.errors.append(f"{label}: {exc}")
+        ctx.log.warning("rejected %s (%s, outbox #%d): %s", label, target, row_id, exc)
     except OutcomeUnknown as exc:
         _settle(ctx, row_id, OutboxState.UNCERTAIN, actor, error=str(exc))
         report.uncertain += 1
-        ctx.log.warning("outcome unknown for %s (outbox #%d): %s; it will be looked up before any re-send",
-                        target, row_id, exc)
+        ctx.log.warning("outcome unknown for %s (%s, outbox #%d): %s; it will be looked up before any re-send",
+                        label, target, row_id, exc)
     except (TransientError, ReconnectRequired) as exc:
-        # Nothing was applied: back to pending, sent again next time with the same key.
+        # The client raises these only when nothing can have been applied: back to pending,
+        # sent again next time with the same key.
         _settle(ctx, row_id, OutboxState.PENDING, actor, error=str(exc))
         report.sent -= 1
         raise
     else:
-        _settle(ctx, row_id, OutboxState.CONFIRMED, actor, external_id=external_id)
+        _settle(ctx, row_id, OutboxState.CONFIRMED, actor, external_id=created.external_id, adopted=created.adopted)
         report.confirmed += 1
+        report.adopted += 1 if created.adopted else 0
         report.confirmed_rows.append(row_id)
+
+
+def _claim(ctx, row_id: int, seen_state: str) -> bool:
+    """Mark the row `sending` only if nobody changed it since we read it (one sender per row)."""
+    with ctx.ledger.session() as session:
+        claimed = session.execute(
+            update(OutboxEntry)
+            .where(OutboxEntry.id == row_id, OutboxEntry.state == seen_state)
+            .values(state=OutboxState.SENDING, attempts=OutboxEntry.attempts + 1, last_attempt_at=utcnow(),
+                    updated_at=utcnow())
+        ).rowcount
+    return claimed == 1
 
 
 def _settle(ctx, row_id: int, state: OutboxState, actor: str, external_id: str | None = None,
@@ -162,12 +187,5 @@ def _settle(ctx, row_id: int, state: OutboxState, actor: str, external_id: str |
             row.confirmed_at = utcnow()
         if state != OutboxState.PENDING:
             record(session, ctx.entity.id, actor, f"outbox_{state.value}", row.record_type, row.record_id,
-                   {"outbox_id": row.id, "target": row.target, "external_id": external_id, "error": error,
+                   {"outbox_id": row.id, "record": row.record_key, "target": row.target, "external_id": external_id, "error": error,
                     "adopted": adopted, "company_id": row.company_id, "run_id": ctx.run_id})
-
-
-def states(session: Session, entity_id: str, targets: tuple[str, ...]) -> Counter:
-    rows = session.scalars(
-        select(OutboxEntry.state).where(OutboxEntry.entity_id == entity_id, OutboxEntry.target.in_(targets))
-    ).all()
-    return Counter(rows)

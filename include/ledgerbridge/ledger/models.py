@@ -298,6 +298,7 @@ class OutboxEntry(Base):
     entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"))
     record_type: Mapped[str] = mapped_column(_enum(RecordType))
     record_id: Mapped[int]
+    record_key: Mapped[str] = mapped_column(String(200))  # the hub's name for it, e.g. "bill:B-1001"
     operation: Mapped[str] = mapped_column(String(20), default="create")
     target: Mapped[str] = mapped_column(String(40))  # the accounting system's object: Bill, Vendor, ...
     company_id: Mapped[str | None] = mapped_column(String(64))  # the company it was sent to

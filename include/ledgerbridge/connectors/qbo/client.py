@@ -15,7 +15,7 @@ from typing import Any
 import requests
 
 from ledgerbridge import jsonutil
-from ledgerbridge.connectors.errors import OutcomeUnknown, ReconnectRequired, TransientError
+from ledgerbridge.connectors.errors import ConnectorError, OutcomeUnknown, ReconnectRequired, TransientError
 from ledgerbridge.connectors.qbo.faults import AuthenticationFailed, QBOFault, SystemFault, Throttled, fault_from_body
 from ledgerbridge.connectors.qbo.tokens import LedgerTokenStore, TokenSet, expires_in
 from ledgerbridge.ledger.types import utcnow
@@ -86,9 +86,6 @@ class QBOClient:
                 return
             start += PAGE_SIZE
 
-    def preferences(self) -> dict[str, Any]:
-        return self._call("GET", "preferences")["Preferences"]
-
     # -- tokens -------------------------------------------------------------------------------
 
     def _access_token(self, rejected: str | None = None) -> str:
@@ -137,8 +134,8 @@ class QBOClient:
     ) -> dict[str, Any]:
         """Send with retries. Reads retry freely; creates retry only because they carry a requestid.
 
-        A create whose every attempt may have reached QuickBooks (timeout, dropped connection, 5xx)
-        ends in OutcomeUnknown, never in a silent failure.
+        A create that may have reached QuickBooks (timeout, dropped connection, 5xx) and then fails
+        in any way ends in OutcomeUnknown, never in "nothing happened".
         """
         url = f"{self.base_url}/v3/company/{self.realm_id}/{path}"
         query = {"minorversion": str(self.minorversion), **(params or {})}
@@ -146,8 +143,19 @@ class QBOClient:
             data, content_type = jsonutil.dumps(body), "application/json"
         else:
             data, content_type = text, "application/text"
+        state = {"maybe_applied": False}
+        try:
+            return self._attempts(method, path, url, query, data, content_type, state)
+        except ConnectorError as exc:
+            # A create that may already have been applied is never reported as "nothing happened",
+            # whatever failed afterwards: the row must be looked up before any re-send.
+            if not idempotent and state["maybe_applied"]:
+                raise OutcomeUnknown(f"{method} {path}: an earlier attempt may have been applied, then: {exc}") from exc
+            raise
+
+    def _attempts(self, method: str, path: str, url: str, query: dict[str, str], data: str | None,
+                  content_type: str, state: dict[str, bool]) -> dict[str, Any]:
         refreshed = False
-        maybe_applied = False
         last_problem = ""
         for attempt in range(1, self.max_attempts + 1):
             token = self._access_token()
@@ -159,14 +167,14 @@ class QBOClient:
                 response = self.http.request(method, url, params=query, data=data, headers=headers, timeout=self.timeout)
             except requests.ConnectionError as exc:
                 # A refused connection never reached the server; a reset may have.
-                maybe_applied = maybe_applied or not _never_sent(exc)
+                state["maybe_applied"] = state["maybe_applied"] or not _never_sent(exc)
                 last_problem = f"connection error: {exc}"
             except requests.Timeout as exc:
-                maybe_applied = True
+                state["maybe_applied"] = True
                 last_problem = f"timed out: {exc}"
             else:
                 if response.status_code == 401 and not refreshed:
-                    refreshed = True
+                    refreshed, last_problem = True, "HTTP 401 (access token refused; refreshed)"
                     self._access_token(rejected=token)
                     continue
                 if response.status_code < 300:
@@ -181,15 +189,12 @@ class QBOClient:
                     ) from fault
                 if not isinstance(fault, (Throttled, SystemFault)):
                     raise fault
-                maybe_applied = maybe_applied or isinstance(fault, SystemFault)
+                state["maybe_applied"] = state["maybe_applied"] or isinstance(fault, SystemFault)
                 last_problem = str(fault)
             if attempt < self.max_attempts:
                 delay = self.backoff_seconds * 2 ** (attempt - 1)
                 self.sleep(delay + random.uniform(0, delay / 2))
-        message = f"{method} {path} failed after {self.max_attempts} attempts: {last_problem}"
-        if not idempotent and maybe_applied:
-            raise OutcomeUnknown(message)
-        raise TransientError(message)
+        raise TransientError(f"{method} {path} failed after {self.max_attempts} attempts: {last_problem}")
 
 
 def _never_sent(exc: requests.ConnectionError) -> bool:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.connectors.base import (
     BillExport,
+    Created,
     BillPaymentExport,
     PartyExport,
     ReferenceData,
@@ -27,6 +29,9 @@ _REFERENCE_ENTITIES = {
 }
 _PARTY_ENTITIES = {"vendor": "Vendor", "customer": "Customer"}
 _ID_CHUNK = 100  # ids per `Id IN (...)` query
+PRIVATE_NOTE_MAX = 4000
+# How far QuickBooks' clock may be behind ours when judging "created after we queued it".
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class QuickBooksOnlineConnector:
@@ -59,22 +64,26 @@ class QuickBooksOnlineConnector:
             return "BillPayment", _bill_payment(record, key)
         raise TypeError(f"QuickBooks Online cannot export {type(record).__name__}")
 
-    def create(self, target: str, payload: dict[str, Any], key: str) -> str:
+    def create(self, target: str, payload: dict[str, Any], key: str) -> Created:
         try:
-            return str(self.client.create(target, payload, request_id=key)["Id"])
+            return Created(str(self.client.create(target, payload, request_id=key)["Id"]))
         except DuplicateDocNumber:
             # Ours from an earlier attempt whose answer was lost? Adopt it; otherwise it is a real clash.
-            existing = self.find_existing(target, payload, key)
+            existing = self.find_existing(target, payload, key, queued_at=None)
             if existing is None:
                 raise
-            return existing
+            return Created(existing, adopted=True)
 
-    def find_existing(self, target: str, payload: dict[str, Any], key: str) -> str | None:
+    def find_existing(self, target: str, payload: dict[str, Any], key: str, queued_at: datetime | None) -> str | None:
         if target in ("Vendor", "Customer"):
-            # DisplayName is unique in the company: the same name is the same party.
+            # A party carries no key of ours: adopt only an active one of that exact name created
+            # after the record was queued; an older one is somebody else's and goes to review.
             name = _quote(payload["DisplayName"])
-            matches = list(self.client.query_all(target, where=f"DisplayName = '{name}' AND Active IN (true, false)"))
-            return str(matches[0]["Id"]) if matches else None
+            for obj in self.client.query_all(target, where=f"DisplayName = '{name}'"):
+                created = _created_at(obj)
+                if queued_at is None or (created is not None and created >= queued_at - CLOCK_SKEW):
+                    return str(obj["Id"])
+            return None
         if target == "Bill" and payload.get("DocNumber"):
             where = f"DocNumber = '{_quote(payload['DocNumber'])}'"
         else:
@@ -90,8 +99,20 @@ class QuickBooksOnlineConnector:
         for start in range(0, len(external_ids), _ID_CHUNK):
             ids = ", ".join(f"'{_quote(i)}'" for i in external_ids[start : start + _ID_CHUNK])
             for obj in self.client.query_all(target, where=f"Id IN ({ids})"):
-                found[str(obj["Id"])] = RemoteDocument(str(obj["Id"]), obj["TotalAmt"], obj.get("Balance", obj["TotalAmt"]))
+                total = _money(obj["TotalAmt"])
+                balance = _money(obj["Balance"]) if "Balance" in obj else total
+                found[str(obj["Id"])] = RemoteDocument(str(obj["Id"]), total, balance)
         return found
+
+
+def _money(value: Any) -> Decimal:
+    # JSON numbers without a decimal point ("Balance": 0) arrive as int.
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _created_at(obj: dict[str, Any]) -> datetime | None:
+    created = (obj.get("MetaData") or {}).get("CreateTime")
+    return datetime.fromisoformat(created).astimezone(timezone.utc) if created else None
 
 
 def _reference(kind: str, obj: dict[str, Any]) -> ReferenceData:
@@ -165,8 +186,9 @@ def _bill_payment(payment: BillPaymentExport, key: str) -> dict[str, Any]:
 
 
 def _note(key: str, origin: str, memo: str | None) -> str:
+    """Our key first, so a long memo can never push it out of QuickBooks' 4000 characters."""
     note = f"{KEY_PREFIX} {key} ({origin})"
-    return f"{memo}\n{note}" if memo else note
+    return f"{note}\n{memo}"[:PRIVATE_NOTE_MAX] if memo else note
 
 
 def _quote(value: str) -> str:

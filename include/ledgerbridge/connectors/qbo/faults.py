@@ -14,6 +14,8 @@ class QBOFault(ConnectorError):
     ):
         self.code = code or type(self).code
         text = f"QuickBooks error {self.code}: {message}" + (f" ({detail})" if detail and detail != message else "")
+        if element:
+            text += f" [field {element}]"
         Exception.__init__(self, text)
         self.message = message
         self.detail = detail

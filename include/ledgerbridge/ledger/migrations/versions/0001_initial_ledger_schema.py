@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 10:47:07.762696
+Create Date: 2026-11-21 11:12:07.503302
 """
 from alembic import op
 import sqlalchemy as sa
@@ -60,6 +60,7 @@ def upgrade() -> None:
     sa.Column('entity_id', sa.String(length=64), nullable=False),
     sa.Column('record_type', sa.String(length=16), nullable=False),
     sa.Column('record_id', sa.Integer(), nullable=False),
+    sa.Column('record_key', sa.String(length=200), nullable=False),
     sa.Column('operation', sa.String(length=20), nullable=False),
     sa.Column('target', sa.String(length=40), nullable=False),
     sa.Column('company_id', sa.String(length=64), nullable=True),
