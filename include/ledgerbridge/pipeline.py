@@ -31,14 +31,19 @@ class RunParams:
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any] | None) -> RunParams:
-        raw = raw or {}
+        """Strict: a typo ("dryrun") or "false" as a string must never turn into a real send."""
+        raw = dict(raw or {})
+        unknown = sorted(set(raw) - {"full_refresh", "sync_from", "dry_run"})
+        if unknown:
+            raise ValueError(f"unknown run param(s) {', '.join(map(repr, unknown))}: "
+                             "known are full_refresh, sync_from, dry_run")
         sync_from = raw.get("sync_from") or None
         if isinstance(sync_from, str):
             try:
                 sync_from = date.fromisoformat(sync_from[:10])
             except ValueError:
                 raise ValueError(f"param sync_from: {sync_from!r} is not a date (YYYY-MM-DD)") from None
-        return cls(bool(raw.get("full_refresh")), sync_from, bool(raw.get("dry_run")))
+        return cls(_flag(raw, "full_refresh"), sync_from, _flag(raw, "dry_run"))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +51,17 @@ class RunParams:
             "sync_from": self.sync_from.isoformat() if self.sync_from else None,
             "dry_run": self.dry_run,
         }
+
+
+def _flag(raw: dict[str, Any], name: str) -> bool:
+    value = raw.get(name, False)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if value is None:
+        return False
+    raise ValueError(f"param {name}: {value!r} is not true or false")
 
 
 @dataclass

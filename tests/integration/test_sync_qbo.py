@@ -69,7 +69,7 @@ def test_approved_bills_land_exactly_once_with_ids_written_back(ledger, qbo_serv
         assert documents[hub_id].synced_at is not None
     assert documents["B-4"].external_id is None
     assert first["export_documents"]["created"] == 3
-    assert first["reconcile"]["buckets"] == {"confirmed": 3}
+    assert first["reconcile"]["bills"]["buckets"] == {"confirmed": 3}
     assert first["reconcile"]["mismatches"] == []
 
     # A second run changes nothing, here or there.
@@ -258,3 +258,25 @@ def test_a_backfill_rereads_its_window_and_exports_nothing_twice(ledger, qbo_ser
     # ... and exports nothing twice: exports follow the outbox, not the run's dates.
     assert report["export_documents"]["sent"] == 0
     assert company_objects(qbo_server, conn) == before
+
+
+def test_a_payment_of_a_bill_that_will_never_be_exported_is_quarantined_not_left_waiting(ledger, qbo_server):
+    entity = make_entity("orphans")
+    conn = connect_company(qbo_server, ledger, entity)
+    _load(ledger, entity, hub_data(
+        [bill("DRAFT", "V-1", "10.00", status="draft"), bill("BAD", "V-1", "10.00", account="9999"),
+         bill("LATER", "V-3", "10.00")],
+        payments=[
+            {"hub_id": "P-DRAFT", "vendor": "V-1", "payment_date": "2026-11-20", "amount": "10.00",
+             "bank_account": "1000", "applied": {"DRAFT": "10.00"}},
+            {"hub_id": "P-BAD", "vendor": "V-1", "payment_date": "2026-11-20", "amount": "10.00",
+             "bank_account": "1000", "applied": {"BAD": "10.00"}},
+        ]))
+
+    report = sync(entity, ledger, conn, dry_run=True)  # LATER's vendor is not created: its bill waits
+
+    held = _quarantine(ledger, "orphans")
+    assert "draft, not approved" in held["P-DRAFT"].reasons[0]["problem"]
+    assert "quarantined" in held["P-BAD"].reasons[0]["problem"]
+    assert report["reconcile"]["bill_payments"]["buckets"] == {"quarantined": 2}
+    assert report["reconcile"]["bills"]["buckets"] == {"quarantined": 1, "waiting": 1}

@@ -61,3 +61,28 @@ def test_an_unreadable_file_says_so(tmp_path, text):
     path.write_text(text)
     with pytest.raises(RegistryFileError, match=str(path)):
         load_registry(path)
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ({}, (False, None, False)),
+    ({"dry_run": "false", "full_refresh": "TRUE"}, (True, None, False)),
+    ({"sync_from": "2026-10-01", "dry_run": True}, (False, "2026-10-01", True)),
+    ({"sync_from": None}, (False, None, False)),
+])
+def test_run_params_parse_strictly(raw, expected):
+    from ledgerbridge.pipeline import RunParams
+
+    params = RunParams.from_mapping(raw)
+    assert (params.full_refresh, params.sync_from and params.sync_from.isoformat(), params.dry_run) == expected
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"dryrun": True}, "unknown run param"),
+    ({"dry_run": "yes"}, "dry_run"),
+    ({"sync_from": "last tuesday"}, "sync_from"),
+])
+def test_bad_run_params_are_refused(raw, message):
+    from ledgerbridge.pipeline import RunParams
+
+    with pytest.raises(ValueError, match=message):
+        RunParams.from_mapping(raw)

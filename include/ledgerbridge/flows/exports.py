@@ -177,11 +177,10 @@ def _prepare_bill_payments(ctx) -> dict:
     counts: Counter = Counter()
     with ctx.ledger.session() as session:
         banks = CodeIndex([a for a in usable_references(session, ctx.entity.id, "account") if a.account_type == "Bank"])
-        confirmed = dict(session.execute(
-            select(OutboxEntry.record_id, OutboxEntry.external_id).where(
-                OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.record_type == RecordType.DOCUMENT,
-                OutboxEntry.state == OutboxState.CONFIRMED)
-        ).all())
+        bill_outbox = {record_id: (state, external_id) for record_id, state, external_id in session.execute(
+            select(OutboxEntry.record_id, OutboxEntry.state, OutboxEntry.external_id).where(
+                OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.record_type == RecordType.DOCUMENT))}
+        held_bills = quarantine.held_keys(session, ctx.entity.id, BILLS)
         applied_total = _applied_per_document(session, ctx.entity.id)
         payments = _not_in_outbox(session, ctx.entity.id, Payment, RecordType.PAYMENT).where(
             Payment.kind == PaymentKind.BILL_PAYMENT, Payment.status == DocumentStatus.APPROVED
@@ -190,7 +189,7 @@ def _prepare_bill_payments(ctx) -> dict:
         passed = []
         for payment in session.scalars(payments):
             try:
-                export, reasons = _payment_export(ctx, session, payment, banks, confirmed, applied_total)
+                export, reasons = _payment_export(ctx, payment, banks, bill_outbox, held_bills, applied_total)
             except Waiting as wait:
                 counts["waiting"] += 1
                 ctx.log.info("bill payment %s waits: %s", payment.hub_id, wait)
@@ -214,8 +213,9 @@ def _prepare_bill_payments(ctx) -> dict:
     return dict(counts)
 
 
-def _payment_export(ctx, session, payment: Payment, banks: CodeIndex, confirmed: dict[int, str],
-                    applied_total: dict[int, Decimal]) -> tuple[BillPaymentExport | None, list[Reason]]:
+def _payment_export(ctx, payment: Payment, banks: CodeIndex, bill_outbox: dict[int, tuple[str, str | None]],
+                    held_bills: set[str], applied_total: dict[int, Decimal]
+                    ) -> tuple[BillPaymentExport | None, list[Reason]]:
     reasons: list[Reason] = []
     vendor_id = None
     try:
@@ -252,14 +252,17 @@ def _payment_export(ctx, session, payment: Payment, banks: CodeIndex, confirmed:
         if payment.payment_date < document.doc_date:
             reasons.append(Reason("payment_date", f"before the date of bill {document.hub_id}",
                                   str(payment.payment_date)))
-        external_id = confirmed.get(document.id)
-        if external_id is None:
-            if quarantine.is_open(session, ctx.entity.id, BILLS, document.hub_id):
-                reasons.append(Reason(where, "the bill it pays is quarantined", document.hub_id))
-            else:
-                waiting_for.append(document.hub_id)
-        else:
+        state, external_id = bill_outbox.get(document.id, (None, None))
+        if state == OutboxState.CONFIRMED:
             applied.append(AppliedTo(external_id, application.amount))
+        elif document.status != DocumentStatus.APPROVED:
+            reasons.append(Reason(where, f"the bill it pays is {document.status}, not approved", document.hub_id))
+        elif state == OutboxState.REJECTED:
+            reasons.append(Reason(where, "the bill it pays was rejected by the accounting system", document.hub_id))
+        elif document.hub_id in held_bills:
+            reasons.append(Reason(where, "the bill it pays is quarantined", document.hub_id))
+        else:
+            waiting_for.append(document.hub_id)  # queued, on its way, or waiting for its vendor
     if reasons:
         return None, reasons
     if waiting_for:

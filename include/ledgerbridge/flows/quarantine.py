@@ -71,12 +71,13 @@ def resolve(session: Session, entity_id: str, dataset: str, record_keys: Iterabl
     return len(entries)
 
 
-def is_open(session: Session, entity_id: str, dataset: str, record_key: str) -> bool:
-    return session.scalars(
-        select(QuarantineEntry.id).where(
+def held_keys(session: Session, entity_id: str, dataset: str) -> set[str]:
+    """Records of `dataset` held back: open, or dismissed for good by a person."""
+    return set(session.scalars(
+        select(QuarantineEntry.record_key).where(
             QuarantineEntry.entity_id == entity_id, QuarantineEntry.dataset == dataset,
-            QuarantineEntry.record_key == record_key, QuarantineEntry.status == QuarantineStatus.OPEN)
-    ).first() is not None
+            QuarantineEntry.status.in_((QuarantineStatus.OPEN, QuarantineStatus.DISMISSED)))
+    ))
 
 
 def open_count(session: Session, entity_id: str, dataset: str | None = None) -> int:

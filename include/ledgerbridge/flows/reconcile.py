@@ -1,7 +1,8 @@
 """reconcile: hub vs accounting system, counts and amounts, for the person reading the task log.
 
-Every approved bill is in exactly one bucket: confirmed, rejected, quarantined, or still on its way
-(queued / waiting). Confirmed bills are read back from the accounting system and their amounts compared.
+Every approved bill and bill payment is in exactly one bucket: confirmed, rejected, quarantined, or
+still on its way (pending / sending / uncertain / waiting). Confirmed bills are read back from the
+accounting system and their amounts compared; a difference fails the task.
 """
 from __future__ import annotations
 
@@ -11,18 +12,24 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from ledgerbridge.flows import quarantine
-from ledgerbridge.flows.exports import BILLS
+from ledgerbridge.flows.exports import BILL_PAYMENTS, BILLS
 from ledgerbridge.ledger.models import (
     Document,
     DocumentKind,
     DocumentStatus,
     OutboxEntry,
     OutboxState,
-    QuarantineEntry,
-    QuarantineStatus,
+    Payment,
+    PaymentKind,
     RecordType,
     SyncRun,
 )
+
+BUCKET_ORDER = ("confirmed", "quarantined", "rejected", "waiting", "pending", "sending", "uncertain")
+
+
+class ReconciliationError(Exception):
+    pass
 
 
 def reconcile(ctx) -> dict:
@@ -32,52 +39,40 @@ def reconcile(ctx) -> dict:
             .where(Document.entity_id == ctx.entity.id, Document.kind == DocumentKind.BILL,
                    Document.status == DocumentStatus.APPROVED)
         ).all()
-        outbox_rows = {
-            row.record_id: row
-            for row in session.scalars(select(OutboxEntry).where(
-                OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.record_type == RecordType.DOCUMENT))
-        }
-        held = set(session.scalars(select(QuarantineEntry.record_key).where(
-            QuarantineEntry.entity_id == ctx.entity.id, QuarantineEntry.dataset == BILLS,
-            QuarantineEntry.status.in_((QuarantineStatus.OPEN, QuarantineStatus.DISMISSED)))))
+        payments = session.execute(
+            select(Payment.id, Payment.hub_id, Payment.amount)
+            .where(Payment.entity_id == ctx.entity.id, Payment.kind == PaymentKind.BILL_PAYMENT,
+                   Payment.status == DocumentStatus.APPROVED)
+        ).all()
+        outbox = {(row.record_type, row.record_id): row for row in session.scalars(
+            select(OutboxEntry).where(OutboxEntry.entity_id == ctx.entity.id,
+                                      OutboxEntry.record_type.in_((RecordType.DOCUMENT, RecordType.PAYMENT))))}
+        bill_report = _buckets(bills, RecordType.DOCUMENT, outbox, quarantine.held_keys(session, ctx.entity.id, BILLS))
+        payment_report = _buckets(payments, RecordType.PAYMENT, outbox,
+                                  quarantine.held_keys(session, ctx.entity.id, BILL_PAYMENTS))
         exported_this_run = created_in_run(session, ctx.entity.id, ctx.run_id)
         open_quarantine = quarantine.open_count(session, ctx.entity.id)
-    buckets: Counter = Counter()
-    amounts: dict[str, Decimal] = {}
-    confirmed: dict[str, tuple[str, Decimal]] = {}
-    for document_id, hub_id, total in bills:
-        row = outbox_rows.get(document_id)
-        if row is not None and row.state == OutboxState.CONFIRMED:
-            bucket = "confirmed"
-            confirmed[row.external_id] = (hub_id, total)
-        elif row is not None:
-            bucket = row.state  # pending / sending / uncertain / rejected
-        elif hub_id in held:
-            bucket = "quarantined"
-        else:
-            bucket = "waiting"
-        buckets[bucket] += 1
-        amounts[bucket] = amounts.get(bucket, Decimal(0)) + total
 
+    confirmed_bills = {outbox[(RecordType.DOCUMENT, record_id)].external_id: (hub_id, total)
+                       for record_id, hub_id, total in bills
+                       if outbox.get((RecordType.DOCUMENT, record_id)) is not None
+                       and outbox[(RecordType.DOCUMENT, record_id)].state == OutboxState.CONFIRMED}
     mismatches = []
     remote_total = Decimal(0)
-    if confirmed and not ctx.params.dry_run:
-        remote = ctx.connector.fetch_documents("Bill", list(confirmed))
-        for external_id, (hub_id, total) in confirmed.items():
+    if confirmed_bills and not ctx.params.dry_run:
+        remote = ctx.connector.fetch_documents("Bill", list(confirmed_bills))
+        for external_id, (hub_id, total) in confirmed_bills.items():
             found = remote.get(external_id)
             if found is None:
-                mismatches.append(f"bill {hub_id}: QuickBooks id {external_id} not found")
-            else:
-                remote_total += found.total
-                if found.total != total:
-                    mismatches.append(f"bill {hub_id}: hub total {total} but accounting total {found.total}")
-    hub_total = sum(amounts.values(), Decimal(0))
+                mismatches.append(f"bill {hub_id}: accounting id {external_id} not found")
+                continue
+            remote_total += found.total
+            if found.total != total:
+                mismatches.append(f"bill {hub_id}: hub total {total} but accounting total {found.total}")
     report = {
-        "approved_bills": len(bills),
-        "approved_total": hub_total,
-        "buckets": dict(buckets),
-        "amounts": amounts,
-        "accounting_total_of_confirmed": remote_total,
+        "bills": bill_report,
+        "bill_payments": payment_report,
+        "accounting_total_of_confirmed_bills": remote_total,
         "mismatches": mismatches,
         "exported_this_run": exported_this_run,
         "open_quarantine": open_quarantine,
@@ -89,8 +84,21 @@ def reconcile(ctx) -> dict:
     return report
 
 
-class ReconciliationError(Exception):
-    pass
+def _buckets(records, record_type: RecordType, outbox: dict, held: set[str]) -> dict:
+    counts: Counter = Counter()
+    amounts: dict[str, Decimal] = {}
+    for record_id, hub_id, amount in records:
+        row = outbox.get((record_type, record_id))
+        if row is not None:
+            bucket = str(row.state)
+        elif hub_id in held:
+            bucket = "quarantined"
+        else:
+            bucket = "waiting"
+        counts[bucket] += 1
+        amounts[bucket] = amounts.get(bucket, Decimal(0)) + amount
+    return {"approved": len(records), "approved_total": sum(amounts.values(), Decimal(0)),
+            "buckets": dict(counts), "amounts": amounts}
 
 
 def created_in_run(session, entity_id: str, run_id: str) -> int:
@@ -103,13 +111,14 @@ def created_in_run(session, entity_id: str, run_id: str) -> int:
 
 def _log(ctx, report: dict) -> None:
     currency = ctx.entity.base_currency
-    lines = [f"reconciliation of {ctx.entity.id} ({ctx.entity.name}), run {ctx.run_id}",
-             f"  approved bills in the hub : {report['approved_bills']:>6}  {report['approved_total']:>14} {currency}"]
-    for bucket in ("confirmed", "quarantined", "rejected", "waiting", "pending", "sending", "uncertain"):
-        if report["buckets"].get(bucket):
-            lines.append(f"    {bucket:<22}: {report['buckets'][bucket]:>6}  {report['amounts'][bucket]:>14} {currency}")
-    lines.append(f"  confirmed, per accounting: {report['buckets'].get('confirmed', 0):>6}  "
-                 f"{report['accounting_total_of_confirmed']:>14} {currency}")
-    lines.append(f"  documents and payments created this run: {report['exported_this_run']}; open quarantine entries: "
-                 f"{report['open_quarantine']}; mismatches: {len(report['mismatches'])}")
+    lines = [f"reconciliation of {ctx.entity.id} ({ctx.entity.name}), run {ctx.run_id}"]
+    for title, part in (("bills", report["bills"]), ("bill payments", report["bill_payments"])):
+        lines.append(f"  approved {title:<14}: {part['approved']:>6}  {part['approved_total']:>14} {currency}")
+        for bucket in BUCKET_ORDER:
+            if part["buckets"].get(bucket):
+                lines.append(f"    {bucket:<21}: {part['buckets'][bucket]:>6}  {part['amounts'][bucket]:>14} {currency}")
+    lines.append(f"  confirmed bills, per the accounting system: {report['bills']['buckets'].get('confirmed', 0)}, "
+                 f"{report['accounting_total_of_confirmed_bills']} {currency}")
+    lines.append(f"  documents and payments created this run: {report['exported_this_run']}; open quarantine "
+                 f"entries: {report['open_quarantine']}; mismatches: {len(report['mismatches'])}")
     ctx.log.info("\n".join(lines))
