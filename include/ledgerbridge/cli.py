@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> int:
         dest="action", required=True)
     check = registry.add_parser("check", help="validate include/config/legal_entities.yaml")
     check.add_argument("--file", help="another registry file")
+    entity = commands.add_parser("entity", help="legal entities in the ledger").add_subparsers(
+        dest="action", required=True)
+    repin = entity.add_parser("repin", help="let an entity move to another accounting company on its next run")
+    repin.add_argument("entity_id")
     commands.add_parser("sandbox", help="sandboxes: `ledgerbridge sandbox qbo --help`")
     demo = commands.add_parser("demo", help="seed and sync the two demo entities (what `make demo` runs)")
     demo.add_argument("--airflow", action="store_true", help="seed, then serve the Airflow UI instead")
@@ -38,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "registry":
         return _registry_check(args.file)
+    if args.command == "entity":
+        return _repin(args.entity_id)
     if args.command == "sandbox":
         parser.error("which sandbox? `ledgerbridge sandbox qbo --help`")
     if args.command == "demo":
@@ -64,6 +70,18 @@ def _registry_check(path: str | None) -> int:
     for error in registry.errors:
         print(f"error {error}", file=sys.stderr)
     return 1 if registry.errors else 0
+
+
+def _repin(entity_id: str) -> int:
+    import getpass
+
+    from ledgerbridge.flows.entities import repin
+    from ledgerbridge.ledger import Ledger
+
+    with Ledger().session() as session:
+        previous = repin(session, entity_id, actor=f"cli:{getpass.getuser()}")
+    print(f"{entity_id}: unpinned from company {previous}; its next run pins the company its connection reaches")
+    return 0
 
 
 def _quarantine_list(entity_id: str | None) -> int:

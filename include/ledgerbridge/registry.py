@@ -117,6 +117,7 @@ def parse_entities(raw_entities: list) -> Registry:
     entities: list[LegalEntity] = []
     errors: list[RegistryError] = []
     seen: set[str] = set()
+    connections: dict[str, str] = {}
     for position, raw in enumerate(raw_entities):
         entity_id = raw.get("id") if isinstance(raw, dict) else None
         entity_id = entity_id if isinstance(entity_id, str) else None
@@ -128,7 +129,14 @@ def parse_entities(raw_entities: list) -> Registry:
         if entity.id in seen:
             errors.append(RegistryError(position, entity.id, "field 'id': duplicate of an earlier entity"))
             continue
+        other = connections.get(entity.accounting.conn_id)
+        if other is not None:
+            # Two entities on one connection would write into one accounting company.
+            errors.append(RegistryError(position, entity.id, f"field 'accounting.conn_id': "
+                                        f"{entity.accounting.conn_id!r} is already the connection of {other!r}"))
+            continue
         seen.add(entity.id)
+        connections[entity.accounting.conn_id] = entity.id
         entities.append(entity)
     entities.sort(key=lambda e: e.id)
     return Registry(tuple(entities), tuple(errors))

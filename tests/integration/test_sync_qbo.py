@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ledgerbridge.connectors.errors import CompanyMismatch, ReconnectRequired
+from ledgerbridge.flows.entities import repin
 from ledgerbridge.hub_import import import_hub_data
 from ledgerbridge.ledger.models import (
     Document,
@@ -280,3 +282,24 @@ def test_a_payment_of_a_bill_that_will_never_be_exported_is_quarantined_not_left
     assert "quarantined" in held["P-BAD"].reasons[0]["problem"]
     assert report["reconcile"]["bill_payments"]["buckets"] == {"quarantined": 2}
     assert report["reconcile"]["bills"]["buckets"] == {"quarantined": 1, "waiting": 1}
+
+
+def test_two_entities_never_share_a_company_and_a_repin_moves_one(ledger, qbo_server):
+    first, second = make_entity("share_a"), make_entity("share_b")
+    conn_a = connect_company(qbo_server, ledger, first)
+    _load(ledger, first, hub_data([bill("A-1", "V-1", "10.00")]))
+    sync(first, ledger, conn_a)
+    _load(ledger, second, hub_data([bill("B-1", "V-1", "10.00")]))
+    with pytest.raises(CompanyMismatch, match="'share_a' already syncs"):
+        sync(second, ledger, replace(conn_a, conn_id=second.accounting.conn_id))
+    assert [b["DocNumber"] for b in bills_in_company(qbo_server, conn_a, ledger)] == ["A-1"]
+
+    # The first entity really moves: a person re-pins it, its next run pins the new company.
+    new_company = connect_company(qbo_server, ledger, first)
+    with ledger.session() as session:
+        assert repin(session, "share_a", actor="test") == conn_a.schema
+    _load(ledger, first, hub_data([bill("A-2", "V-1", "11.00")]))
+    sync(first, ledger, new_company)
+    with ledger.session() as session:
+        assert session.get(LegalEntityRow, "share_a").company_id == new_company.schema
+    assert [b["DocNumber"] for b in bills_in_company(qbo_server, new_company, ledger)] == ["A-2"]

@@ -8,7 +8,7 @@ from ledgerbridge.registry import RegistryFileError, load_registry, parse_entiti
 
 def _entity(entity_id="acme", **overrides):
     return {"id": entity_id, "name": "Acme", "base_currency": "USD",
-            "accounting": {"kind": "quickbooks_online", "conn_id": "qbo_acme"}, **overrides}
+            "accounting": {"kind": "quickbooks_online", "conn_id": f"qbo_{entity_id}"}, **overrides}
 
 
 def test_the_shipped_registry_is_valid():
@@ -86,3 +86,10 @@ def test_bad_run_params_are_refused(raw, message):
 
     with pytest.raises(ValueError, match=message):
         RunParams.from_mapping(raw)
+
+
+def test_two_entities_on_one_connection_is_an_error():
+    shared = {"kind": "quickbooks_online", "conn_id": "qbo_shared"}
+    registry = parse_entities([_entity("acme", accounting=shared), _entity("globex", accounting=shared)])
+    assert [e.id for e in registry.entities] == ["acme"]
+    assert "accounting.conn_id" in str(registry.errors[0]) and "'acme'" in str(registry.errors[0])

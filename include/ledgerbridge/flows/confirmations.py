@@ -31,6 +31,7 @@ def collect_confirmations(ctx) -> dict:
         unsettled = session.scalars(
             select(OutboxEntry).where(
                 OutboxEntry.entity_id == ctx.entity.id,
+                OutboxEntry.company_id == connector.company_id,
                 OutboxEntry.state.in_((OutboxState.SENDING, OutboxState.UNCERTAIN)),
             )
         ).all()
@@ -62,7 +63,8 @@ def _refresh_balances(ctx) -> Counter:
             .join(OutboxEntry, (OutboxEntry.record_id == Document.id) & (OutboxEntry.record_type == RecordType.DOCUMENT)
                   & (OutboxEntry.entity_id == Document.entity_id))
             .where(Document.entity_id == ctx.entity.id, OutboxEntry.state == OutboxState.CONFIRMED,
-                   OutboxEntry.target == "Bill", Document.paid_status != PaidStatus.PAID)
+                   OutboxEntry.target == "Bill", OutboxEntry.company_id == ctx.connector.company_id,
+                   Document.paid_status != PaidStatus.PAID)
         ).all()
         if not rows:
             return counts

@@ -53,10 +53,13 @@ def reconcile(ctx) -> dict:
         exported_this_run = created_in_run(session, ctx.entity.id, ctx.run_id)
         open_quarantine = quarantine.open_count(session, ctx.entity.id)
 
-    confirmed_bills = {outbox[(RecordType.DOCUMENT, record_id)].external_id: (hub_id, total)
-                       for record_id, hub_id, total in bills
-                       if outbox.get((RecordType.DOCUMENT, record_id)) is not None
-                       and outbox[(RecordType.DOCUMENT, record_id)].state == OutboxState.CONFIRMED}
+    confirmed_rows = [(outbox.get((RecordType.DOCUMENT, record_id)), hub_id, total) for record_id, hub_id, total in bills]
+    confirmed_rows = [(row, hub_id, total) for row, hub_id, total in confirmed_rows
+                      if row is not None and row.state == OutboxState.CONFIRMED]
+    company_id = ctx.connector.company_id
+    # Bills confirmed in a company the entity was pinned to before a re-pin are not in this one.
+    confirmed_bills = {row.external_id: (hub_id, total) for row, hub_id, total in confirmed_rows
+                       if row.company_id == company_id}
     mismatches = []
     remote_total = Decimal(0)
     if confirmed_bills and not ctx.params.dry_run:
@@ -73,6 +76,7 @@ def reconcile(ctx) -> dict:
         "bills": bill_report,
         "bill_payments": payment_report,
         "accounting_total_of_confirmed_bills": remote_total,
+        "confirmed_in_earlier_companies": len(confirmed_rows) - len(confirmed_bills),
         "mismatches": mismatches,
         "exported_this_run": exported_this_run,
         "open_quarantine": open_quarantine,
@@ -117,8 +121,11 @@ def _log(ctx, report: dict) -> None:
         for bucket in BUCKET_ORDER:
             if part["buckets"].get(bucket):
                 lines.append(f"    {bucket:<21}: {part['buckets'][bucket]:>6}  {part['amounts'][bucket]:>14} {currency}")
-    lines.append(f"  confirmed bills, per the accounting system: {report['bills']['buckets'].get('confirmed', 0)}, "
-                 f"{report['accounting_total_of_confirmed_bills']} {currency}")
+    earlier = report["confirmed_in_earlier_companies"]
+    lines.append(f"  confirmed bills, per the accounting system: "
+                 f"{report['bills']['buckets'].get('confirmed', 0) - earlier}, "
+                 f"{report['accounting_total_of_confirmed_bills']} {currency}"
+                 + (f" ({earlier} more in a company the entity was pinned to before)" if earlier else ""))
     lines.append(f"  documents and payments created this run: {report['exported_this_run']}; open quarantine "
                  f"entries: {report['open_quarantine']}; mismatches: {len(report['mismatches'])}")
     ctx.log.info("\n".join(lines))
