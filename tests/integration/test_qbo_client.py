@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from datetime import timedelta
 
@@ -174,3 +175,29 @@ def test_a_revoked_connection_never_reaches_the_api(ledger, qbo_server):
         quickbooks_online(broken, ledger).client.query("SELECT * FROM Account")
     ctx = context(entity, ledger, conn)
     assert ctx.connector.company_id == conn.schema
+
+
+def test_parallel_tasks_never_race_a_refresh(ledger, qbo_server):
+    """Refresh tokens rotate and the old one dies at once: only one of four clients may refresh."""
+    entity = make_entity("parallel")
+    conn = connect_company(qbo_server, ledger, entity, lists={})
+    clients = [quickbooks_online(conn, ledger).client for _ in range(4)]
+    with ledger.session() as session:
+        session.query(OAuthToken).delete()  # as before the very first refresh
+    errors = []
+
+    def work(client):
+        try:
+            for _ in range(3):
+                client.query("SELECT * FROM Account")
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with ledger.session() as session:
+        assert session.scalars(select(OAuthToken)).one().version == 1

@@ -23,8 +23,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 class Ledger:
-    def __init__(self, url: str | None = None, engine: Engine | None = None):
-        self.url = url or settings.ledger_url()
+    def __init__(self, url=None, engine: Engine | None = None):
+        self.url = url or settings.ledger_url()  # a string or a sqlalchemy URL
         self.engine = engine or create_engine(self.url, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)

@@ -23,18 +23,19 @@ class LedgerHook(BaseHook):
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         return UI_FIELDS[cls.conn_type]
 
-    def url(self) -> str | None:
-        """The connection's SQLAlchemy URL, or None to use the environment's default."""
+    def url(self):
+        """The connection's PostgreSQL URL, or None to use the environment's default."""
         try:
             conn = self.get_connection(self.ledger_conn_id)
         except AirflowNotFoundException:
             return None
         if not conn.host:
             return None
-        scheme = "postgresql+psycopg2" if conn.conn_type in ("postgres", "ledgerbridge_ledger") else conn.conn_type
-        auth = f"{conn.login}:{conn.password}@" if conn.password else (f"{conn.login}@" if conn.login else "")
-        port = f":{conn.port}" if conn.port else ""
-        return f"{scheme}://{auth}{conn.host}{port}/{conn.schema or 'ledgerbridge'}"
+        from sqlalchemy.engine import URL
+
+        # URL.create escapes what a password may contain ("@", "#", "/"), so none of it leaks into the host.
+        return URL.create("postgresql+psycopg2", username=conn.login or None, password=conn.password or None,
+                          host=conn.host, port=conn.port or None, database=conn.schema or "ledgerbridge")
 
     def get_conn(self):
         from ledgerbridge.ledger import Ledger

@@ -36,7 +36,8 @@ class QuickBooksOnlineHook(BaseHook):
         )
 
     def get_conn(self, ledger=None):
+        """The connector; its rotated tokens live in the same ledger the tasks use."""
         from ledgerbridge.connectors.factory import quickbooks_online
-        from ledgerbridge.ledger import Ledger
+        from ledgerbridge_airflow.hooks.ledger import LedgerHook
 
-        return quickbooks_online(self.settings(), ledger or Ledger())
+        return quickbooks_online(self.settings(), ledger or LedgerHook().get_conn())

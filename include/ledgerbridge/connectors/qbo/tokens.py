@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from ledgerbridge.connectors.errors import ReconnectRequired
 from ledgerbridge.ledger import Ledger
@@ -73,6 +74,7 @@ class LedgerTokenStore:
 
         `rejected` is an access token the server just refused: never hand it out again.
         """
+        self._ensure_row()
         with self.ledger.session() as session:
             self._lock(session)
             row = self._row(session, for_update=True)
@@ -80,15 +82,24 @@ class LedgerTokenStore:
             if stored.access_valid(now()) and stored.access_token != rejected:
                 return stored
             fresh = exchange(stored.refresh_token)
-            if row is None:
-                row = OAuthToken(conn_id=self.conn_id, company_id=self.company_id, refresh_token="")
-                session.add(row)
             row.seed_fingerprint = _fingerprint(self.seed_refresh_token)
             row.refresh_token = self._fernet.encrypt(fresh.refresh_token.encode()).decode()
             row.access_token = self._fernet.encrypt(fresh.access_token.encode()).decode() if fresh.access_token else None
             row.access_expires_at = fresh.access_expires_at
             row.version = (row.version or 0) + 1
             return fresh
+
+    def _ensure_row(self) -> None:
+        """A row to lock exists before the first refresh, so two first refreshes cannot both use the seed."""
+        with self.ledger.session() as session:
+            if self._row(session) is not None:
+                return
+            try:
+                with session.begin_nested():
+                    session.add(OAuthToken(conn_id=self.conn_id, company_id=self.company_id,
+                                           seed_fingerprint="", refresh_token="", version=0))
+            except IntegrityError:
+                pass  # another task created it first: fine, we lock it next
 
     def _lock(self, session) -> None:
         # SQLite has no row locks; a write takes the database lock until commit, which serialises
@@ -107,7 +118,7 @@ class LedgerTokenStore:
         return session.scalars(query).one_or_none()
 
     def _stored(self, row: OAuthToken | None) -> TokenSet:
-        if row is None or row.seed_fingerprint != _fingerprint(self.seed_refresh_token):
+        if row is None or not row.refresh_token or row.seed_fingerprint != _fingerprint(self.seed_refresh_token):
             # Never refreshed, or the connection was reconnected: its own token is the newest.
             return TokenSet(self.seed_refresh_token)
         return self._decode(row)
