@@ -31,10 +31,12 @@ def _read_message(sock: socket.socket, buffer: bytes) -> tuple[bytes | None, byt
 
 
 class DroppingProxy:
-    def __init__(self, upstream_url: str, drop: Callable[[bytes], bool]):
+    def __init__(self, upstream_url: str, drop: Callable[[bytes], bool],
+                 rewrite: Callable[[bytes], bytes] = lambda request: request):
         parts = urlsplit(upstream_url)
         self.upstream = (parts.hostname, parts.port)
         self.drop = drop
+        self.rewrite = rewrite  # changes a request on its way (e.g. spoils a token)
         self.dropped = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
@@ -60,6 +62,7 @@ class DroppingProxy:
                 request, buffer = _read_message(client, buffer)
                 if request is None:
                     return
+                request = self.rewrite(request)
                 with socket.create_connection(self.upstream) as upstream:
                     upstream.sendall(request)
                     response, _ = _read_message(upstream, b"")

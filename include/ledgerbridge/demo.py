@@ -8,6 +8,7 @@ written to a file.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -117,12 +118,17 @@ def _seed_company(client, entity_id: str, lists: dict) -> int:
             body = {"Name": item} if isinstance(item, str) else dict(item)
             name = body.get("DisplayName") or body.get("Name")
             try:
-                client.create(entity, body, request_id=f"demo-{entity_id}-{entity}-{name}"[:50])
+                client.create(entity, body, request_id=_seed_request_id(entity_id, entity, name))
                 seeded += 1
             except RecordRejected as exc:
                 if exc.code not in ("6240", "6000"):  # already there from an earlier demo run
                     raise
     return seeded
+
+
+def _seed_request_id(entity_id: str, entity: str, name: str) -> str:
+    # Deterministic, so a re-run replays instead of creating; hashed, so long names never collide.
+    return "demo-" + hashlib.sha256(f"{entity_id}/{entity}/{name}".encode()).hexdigest()[:40]
 
 
 def run_dags(entity_ids: list[str], env: dict[str, str], out=print) -> bool:

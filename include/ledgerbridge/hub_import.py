@@ -93,11 +93,22 @@ def _parse(model: type[_Record], raw: Any, what: str, position: int) -> Any:
         raise HubRecordError(f"{who}: {problems}") from None
 
 
+def _refuse_repeats(what: str, records: list) -> None:
+    seen: dict[str, int] = {}
+    for position, record in enumerate(records):
+        if record.hub_id in seen:
+            raise HubRecordError(f"{what} {record.hub_id!r}: field 'hub_id': repeated (records #{seen[record.hub_id] + 1}"
+                                 f" and #{position + 1} of the feed)")
+        seen[record.hub_id] = position
+
+
 def import_hub_data(session: Session, entity: LegalEntity, data: dict[str, Any]) -> dict[str, int]:
     """Insert the vendors, bills and bill payments of `data` that the ledger does not have yet."""
     vendors = [_parse(HubVendor, r, "vendor", i) for i, r in enumerate(data.get("vendors") or [])]
     bills = [_parse(HubBill, r, "bill", i) for i, r in enumerate(data.get("bills") or [])]
     payments = [_parse(HubBillPayment, r, "bill payment", i) for i, r in enumerate(data.get("bill_payments") or [])]
+    for what, records in (("vendor", vendors), ("bill", bills), ("bill payment", payments)):
+        _refuse_repeats(what, records)
     ensure_entity(session, entity)
     counts = {"vendors": 0, "bills": 0, "bill_payments": 0}
 

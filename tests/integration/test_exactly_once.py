@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections import Counter
 from dataclasses import replace
 
@@ -64,3 +65,33 @@ def test_an_answer_lost_on_every_attempt_ends_uncertain_and_is_settled_by_lookup
         assert {r.state for r in rows} == {OutboxState.CONFIRMED}
         dark = next(r for r in rows if json.dumps(r.payload, default=str).count("DARK"))
         assert dark.attempts == 1 and dark.external_id
+
+
+def test_a_create_that_may_have_landed_stays_uncertain_whatever_fails_after_it(ledger, qbo_server):
+    """Lost answer, then the company's authorisation breaks: the bill is not put back to `pending`
+    (which would re-send it blindly later) but marked uncertain and found by the look-up."""
+    entity = make_entity("authloss")
+    conn = connect_company(qbo_server, ledger, entity)
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([bill("B-1", "V-1", "5.00")]))
+    creates = itertools.count()
+
+    def spoil_after_first_create(request: bytes) -> bytes:
+        if _bill_creates(request) and next(creates) > 0:
+            request = re.sub(rb"Authorization: Bearer \S+", b"Authorization: Bearer revoked", request)
+        if request.startswith(b"POST /oauth2/"):
+            # Same length: the body's Content-Length must stay true.
+            request = re.sub(rb"refresh_token=([^&\s]+)", lambda m: b"refresh_token=" + b"x" * len(m.group(1)),
+                             request)
+        return request
+
+    proxy = DroppingProxy(qbo_server.url, lambda r: _bill_creates(r) and b"revoked" not in r,
+                          rewrite=spoil_after_first_create)
+    try:
+        report = run_all(context(entity, ledger, _through(proxy, conn)))
+    finally:
+        proxy.close()
+
+    assert report["export_documents"]["uncertain"] == 1
+    assert report["collect_confirmations"]["settled_by_lookup"] == 1
+    assert [b["DocNumber"] for b in bills_in_company(qbo_server, conn, ledger)] == ["B-1"]

@@ -303,3 +303,15 @@ def test_two_entities_never_share_a_company_and_a_repin_moves_one(ledger, qbo_se
     with ledger.session() as session:
         assert session.get(LegalEntityRow, "share_a").company_id == new_company.schema
     assert [b["DocNumber"] for b in bills_in_company(qbo_server, new_company, ledger)] == ["A-2"]
+
+
+def test_an_amount_quickbooks_would_round_is_quarantined(ledger, qbo_server):
+    entity = make_entity("cents")
+    conn = connect_company(qbo_server, ledger, entity)
+    _load(ledger, entity, hub_data([bill("B-1", "V-1", "10.005"), bill("B-2", "V-1", "100")]))
+    sync(entity, ledger, conn)
+    held = _quarantine(ledger, "cents")
+    assert set(held) == {"B-1"} and held["B-1"].reasons[0]["field"] == "lines[1].amount"
+    # A whole-number amount is fine, also when QuickBooks answers it without a decimal point.
+    assert [(b["DocNumber"], b["TotalAmt"]) for b in bills_in_company(qbo_server, conn, ledger)] == [
+        ("B-2", Decimal("100"))]

@@ -46,3 +46,10 @@ def test_import_is_idempotent_and_keeps_amounts_exact(ledger):
         assert import_hub_data(session, entity, data) == {"vendors": 0, "bills": 0, "bill_payments": 0}
         totals = {d.hub_id: d.total for d in session.scalars(select(Document))}
     assert totals == {"B-1": Decimal("1234567.89"), "B-2": Decimal("0.30")}
+
+
+def test_a_hub_id_repeated_in_one_feed_is_refused(ledger):
+    with pytest.raises(HubRecordError, match=r"bill 'B-1': field 'hub_id': repeated \(records #1 and #2"):
+        with ledger.session() as session:
+            import_hub_data(session, make_entity("acme"), hub_data([bill("B-1", amount="1.00"),
+                                                                    bill("B-1", amount="999.00")]))

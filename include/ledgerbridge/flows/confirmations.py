@@ -97,8 +97,14 @@ def write_back(ctx) -> dict:
             )
         ).all()
         models = {RecordType.DOCUMENT: Document, RecordType.PAYMENT: Payment, RecordType.PARTY: Party}
+        records = {}
+        for record_type, model in models.items():
+            ids = [row.record_id for row in rows if row.record_type == record_type]
+            for start in range(0, len(ids), 500):
+                for record_ in session.scalars(select(model).where(model.id.in_(ids[start:start + 500]))):
+                    records[(record_type, record_.id)] = record_
         for row in rows:
-            target = session.get(models[RecordType(row.record_type)], row.record_id)
+            target = records.get((row.record_type, row.record_id))
             if target is None or target.entity_id != ctx.entity.id:
                 raise RuntimeError(f"outbox row {row.id} points at a missing or foreign {row.record_type}")
             if isinstance(target, (Document, Payment)):

@@ -34,6 +34,7 @@ from ledgerbridge.money import money_sum
 from ledgerbridge.registry import Flow
 
 MAX_DOC_NUMBER = 21  # QuickBooks Online's DocNumber limit
+MONEY_PLACES = 2  # QuickBooks Online keeps amounts in cents; more places would be rounded there
 BILLS = "bills"
 BILL_PAYMENTS = "bill_payments"
 
@@ -149,6 +150,8 @@ def _bill_export(ctx, bill: Document, accounts: CodeIndex, classes: CodeIndex) -
         where = f"lines[{line.line_no}]"
         if line.amount <= 0:
             reasons.append(Reason(f"{where}.amount", "must be positive", line.amount))
+        if _too_precise(line.amount):
+            reasons.append(Reason(f"{where}.amount", f"more than {MONEY_PLACES} decimal places", line.amount))
         account = accounts.get(line.account_code)
         if account is None:
             problem = "missing" if not line.account_code else "no active account with this number or name"
@@ -163,6 +166,10 @@ def _bill_export(ctx, bill: Document, accounts: CodeIndex, classes: CodeIndex) -
         return None, reasons
     return BillExport(bill.hub_id, vendor_id, bill.doc_number, bill.doc_date, bill.due_date, bill.currency,
                       bill.total, tuple(lines), bill.memo), []
+
+
+def _too_precise(amount: Decimal) -> bool:
+    return amount != amount.quantize(Decimal(1).scaleb(-MONEY_PLACES))
 
 
 def _bill_snapshot(bill: Document) -> dict:
@@ -224,6 +231,8 @@ def _payment_export(ctx, payment: Payment, banks: CodeIndex, bill_outbox: dict[i
         reasons.append(bad.reason)
     if payment.amount <= 0:
         reasons.append(Reason("amount", "must be positive", payment.amount))
+    if _too_precise(payment.amount) or any(_too_precise(a.amount) for a in payment.applications):
+        reasons.append(Reason("amount", f"more than {MONEY_PLACES} decimal places", payment.amount))
     if payment.currency != ctx.entity.base_currency:
         reasons.append(Reason("currency", f"{payment.currency} is not the entity's currency "
                                           f"{ctx.entity.base_currency}", payment.currency))

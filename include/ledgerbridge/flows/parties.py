@@ -80,8 +80,12 @@ def _match_kind(ctx, kind: PartyKind) -> dict:
             if link is not None and link.status == LinkStatus.LINKED:
                 counts["already_linked"] += 1
                 continue
-            if link is not None and (link.decided_by != "engine" or link.status == LinkStatus.PENDING_CREATE):
-                counts["held" if link.status != LinkStatus.PENDING_CREATE else "to_create"] += 1
+            if link is not None and link.status == LinkStatus.PENDING_CREATE:
+                counts["to_create"] += 1
+                continue
+            if link is not None and (link.decided_by != "engine" or link.method == "created"):
+                # A person decided, or the accounting system refused to create it: a person must act.
+                counts["review" if link.status == LinkStatus.REVIEW else "held"] += 1
                 continue
             method, candidates = index.candidates(party)
             candidates = [c for c in candidates if c.external_id not in taken]
