@@ -103,10 +103,12 @@ def _not_in_outbox(session, entity_id: str, model, record_type: RecordType):
     return select(model).where(model.entity_id == entity_id, model.id.not_in(queued)).order_by(model.id)
 
 
-def _vendor_id(party: Party | None, record: str) -> str:
-    """The linked vendor's external id; raises Waiting while it is being created."""
+def _vendor_id(party: Party | None, record: str, reasons: list[Reason]) -> str | None:
+    """The linked vendor's external id, or a reason why there is none; raises Waiting while it is
+    being created."""
     if party is None:
-        raise _Bad(Reason("vendor", f"{record} has no vendor"))
+        reasons.append(Reason("vendor", f"{record} has no vendor"))
+        return None
     link = party.link
     if link is not None and link.status == LinkStatus.LINKED and link.external_id:
         return link.external_id
@@ -114,26 +116,21 @@ def _vendor_id(party: Party | None, record: str) -> str:
         raise Waiting(f"vendor {party.hub_id} {party.name!r} is being created in the accounting system")
     state = "in review" if link is not None and link.status == LinkStatus.REVIEW else "not linked"
     note = f" ({link.note})" if link is not None and link.note else ""
-    raise _Bad(Reason("vendor", f"vendor {party.hub_id} {party.name!r} is {state} to a vendor of the accounting "
-                                f"system{note}: link it, or allow create_missing_vendors", party.hub_id))
+    reasons.append(Reason("vendor", f"vendor {party.hub_id} {party.name!r} is {state} to a vendor of the "
+                                    f"accounting system{note}: link it, or allow create_missing_vendors", party.hub_id))
+    return None
 
 
-class _Bad(Exception):
-    def __init__(self, reason: Reason):
-        super().__init__(str(reason))
-        self.reason = reason
+def _check_currency(ctx, currency: str, reasons: list[Reason]) -> None:
+    if currency != ctx.entity.base_currency:
+        reasons.append(Reason("currency", f"{currency} is not the entity's currency {ctx.entity.base_currency}",
+                              currency))
 
 
 def _bill_export(ctx, bill: Document, accounts: CodeIndex, classes: CodeIndex) -> tuple[BillExport | None, list[Reason]]:
     reasons: list[Reason] = []
-    vendor_id = None
-    try:
-        vendor_id = _vendor_id(bill.party, f"bill {bill.hub_id}")
-    except _Bad as bad:
-        reasons.append(bad.reason)
-    if bill.currency != ctx.entity.base_currency:
-        reasons.append(Reason("currency", f"{bill.currency} is not the entity's currency {ctx.entity.base_currency}",
-                              bill.currency))
+    vendor_id = _vendor_id(bill.party, f"bill {bill.hub_id}", reasons)
+    _check_currency(ctx, bill.currency, reasons)
     if bill.doc_number and len(bill.doc_number) > MAX_DOC_NUMBER:
         reasons.append(Reason("doc_number", f"longer than {MAX_DOC_NUMBER} characters", bill.doc_number))
     if bill.due_date and bill.due_date < bill.doc_date:
@@ -224,18 +221,12 @@ def _payment_export(ctx, payment: Payment, banks: CodeIndex, bill_outbox: dict[i
                     held_bills: set[str], applied_total: dict[int, Decimal]
                     ) -> tuple[BillPaymentExport | None, list[Reason]]:
     reasons: list[Reason] = []
-    vendor_id = None
-    try:
-        vendor_id = _vendor_id(payment.party, f"bill payment {payment.hub_id}")
-    except _Bad as bad:
-        reasons.append(bad.reason)
+    vendor_id = _vendor_id(payment.party, f"bill payment {payment.hub_id}", reasons)
     if payment.amount <= 0:
         reasons.append(Reason("amount", "must be positive", payment.amount))
     if _too_precise(payment.amount) or any(_too_precise(a.amount) for a in payment.applications):
         reasons.append(Reason("amount", f"more than {MONEY_PLACES} decimal places", payment.amount))
-    if payment.currency != ctx.entity.base_currency:
-        reasons.append(Reason("currency", f"{payment.currency} is not the entity's currency "
-                                          f"{ctx.entity.base_currency}", payment.currency))
+    _check_currency(ctx, payment.currency, reasons)
     bank = banks.get(payment.bank_account_code)
     if bank is None:
         reasons.append(Reason("bank_account_code", "no active Bank account with this number or name",
