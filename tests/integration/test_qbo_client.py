@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from datetime import timedelta
 
 import pytest
 import requests
@@ -12,7 +11,7 @@ from sqlalchemy import select
 
 from ledgerbridge.connectors.errors import ReconnectRequired
 from ledgerbridge.connectors.factory import ConnectionSettings, ConnectionSettingsError, quickbooks_online
-from ledgerbridge.connectors.qbo.faults import DuplicateDocNumber, DuplicateName, InvalidReference, QueryError
+from ledgerbridge.connectors.qbo.faults import DuplicateName, InvalidReference, QueryError
 from ledgerbridge.hub_import import import_hub_data
 from ledgerbridge.ledger.models import LinkStatus, OAuthToken, Party, ReferenceRecord
 from ledgerbridge.sandbox.qbo import QBOSandbox, serve_in_thread
