@@ -77,10 +77,9 @@ class SendReport:
     left_pending: int = 0
     would_send: int = 0
     errors: list[str] = field(default_factory=list)
-    confirmed_rows: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        summary = {k: v for k, v in self.__dict__.items() if k not in ("errors", "confirmed_rows")}
+        summary = {k: v for k, v in self.__dict__.items() if k != "errors"}
         summary["created"] = self.confirmed - self.adopted
         summary["errors"] = self.errors[:20]
         return summary
@@ -133,7 +132,6 @@ def _send_one(ctx, connector, row_id: int, report: SendReport, actor: str) -> No
             _settle(ctx, row_id, OutboxState.CONFIRMED, actor, external_id=existing, adopted=True)
             report.adopted += 1
             report.confirmed += 1
-            report.confirmed_rows.append(row_id)
             return
     if not _claim(ctx, row_id, seen_state):
         ctx.log.info("%s (outbox #%d) was taken by another sender meanwhile: skipped", label, row_id)
@@ -161,7 +159,6 @@ def _send_one(ctx, connector, row_id: int, report: SendReport, actor: str) -> No
         _settle(ctx, row_id, OutboxState.CONFIRMED, actor, external_id=created.external_id, adopted=created.adopted)
         report.confirmed += 1
         report.adopted += 1 if created.adopted else 0
-        report.confirmed_rows.append(row_id)
 
 
 def _claim(ctx, row_id: int, seen_state: str) -> bool:
@@ -187,5 +184,5 @@ def _settle(ctx, row_id: int, state: OutboxState, actor: str, external_id: str |
             row.confirmed_at = utcnow()
         if state != OutboxState.PENDING:
             record(session, ctx.entity.id, actor, f"outbox_{state.value}", row.record_type, row.record_id,
-                   {"outbox_id": row.id, "record": row.record_key, "target": row.target, "external_id": external_id, "error": error,
-                    "adopted": adopted, "company_id": row.company_id, "run_id": ctx.run_id})
+                   {"outbox_id": row.id, "record": row.record_key, "target": row.target, "external_id": external_id,
+                    "error": error, "adopted": adopted, "company_id": row.company_id, "run_id": ctx.run_id})
