@@ -1,0 +1,288 @@
+"""Linking hub parties to accounting parties: exact keys, then blocked fuzzy scoring, one to one.
+
+1. Exact keys first: the tax id (normalised) is decisive; an email shared by exactly one party on
+   each side, with names that do not contradict it, is too.
+2. Blocking keeps the cost near-linear: a pair is scored only when both sides share a rare name
+   token, an email, a postcode, or the first letters of their name.
+3. Scoring (rapidfuzz) of the normalised names, adjusted by the other evidence (email, email domain,
+   postcode, city, legal form).
+4. One-to-one assignment, best scores first; a hub party whose best candidate is not clearly ahead
+   of the next goes to review rather than to an automatic link.
+
+Three outcomes per hub party: "auto" (linked), "review" (a person decides), "none" (nothing close).
+"""
+from __future__ import annotations
+
+import csv
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rapidfuzz import fuzz
+
+from ledgerbridge.matching.names import NameKey, name_key
+
+AUTO, REVIEW, NONE = "auto", "review", "none"
+
+
+@dataclass(frozen=True)
+class PartyRecord:
+    id: str
+    name: str
+    kind: str | None = None
+    email: str | None = None
+    tax_id: str | None = None
+    city: str | None = None
+    postcode: str | None = None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    auto: float = 0.90  # at or above: linked without asking
+    review: float = 0.80  # at or above (and below auto, or ambiguous): a person decides
+    margin: float = 0.06  # an auto link must beat the runner-up by this much
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    hub_id: str
+    accounting_id: str | None
+    score: float
+    decision: str
+    method: str
+    candidates: tuple[tuple[str, float], ...] = field(default=(), compare=False)
+
+
+class PartyFileError(ValueError):
+    pass
+
+
+COLUMNS = ("id", "name", "kind", "email", "tax_id", "city", "postcode")
+
+
+def read_parties(path: str | Path) -> list[PartyRecord]:
+    """Parties from a CSV with columns id,name[,kind,email,tax_id,city,postcode]; errors name row and column."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in ("id", "name") if c not in (reader.fieldnames or [])]
+            if missing:
+                raise PartyFileError(f"{path}: missing column(s) {', '.join(missing)} (has: {reader.fieldnames})")
+            records, seen = [], set()
+            for line, row in enumerate(reader, start=2):
+                record_id, name = (row.get("id") or "").strip(), (row.get("name") or "").strip()
+                if not record_id or not name:
+                    raise PartyFileError(f"{path}, line {line}: column '{'id' if not record_id else 'name'}' is empty")
+                if record_id in seen:
+                    raise PartyFileError(f"{path}, line {line}: id {record_id!r} appears twice")
+                seen.add(record_id)
+                records.append(PartyRecord(record_id, name, *(_blank(row.get(c)) for c in COLUMNS[2:])))
+    except UnicodeDecodeError as exc:
+        raise PartyFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise PartyFileError(f"{path}: not a readable CSV file ({exc})") from None
+    return records
+
+
+def _blank(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+# -- features ------------------------------------------------------------------------------------
+
+@dataclass
+class _Party:
+    record: PartyRecord
+    key: NameKey
+    tokens: tuple[str, ...]
+    email: str | None
+    domain: str | None
+    tax_id: str | None
+    postcode: str | None
+    city: str | None
+
+
+_FREE_MAIL = frozenset({"gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "aol.com", "icloud.com",
+                        "gmx.de", "web.de", "orange.fr", "free.fr", "live.com", "mail.com", "proton.me"})
+
+
+def _features(record: PartyRecord) -> _Party:
+    key = name_key(record.name)
+    email = record.email.strip().casefold() if record.email else None
+    domain = email.rpartition("@")[2] if email and "@" in email else None
+    return _Party(
+        record=record,
+        key=key,
+        tokens=tuple(sorted(set(key.base.split()))),
+        email=email,
+        domain=None if domain in _FREE_MAIL else domain,
+        tax_id=_normal_tax_id(record.tax_id),
+        postcode=re.sub(r"\s+", "", record.postcode).upper() if record.postcode else None,
+        city=re.sub(r"\W+", "", record.city).casefold() if record.city else None,
+    )
+
+
+def _normal_tax_id(value: str | None) -> str | None:
+    if not value:
+        return None
+    digits = re.sub(r"[^0-9A-Za-z]", "", value).upper()
+    # QuickBooks masks all but the last four characters ("XXXXX1234"): not comparable.
+    return None if not digits or digits.startswith("XXX") else digits
+
+
+FORM_CONFLICT = 0.25  # "Acme Inc" / "Acme LLC": different companies more often than not
+ONE_SIDED_FORM = 0.08
+PERSON_VS_COMPANY = 0.08  # "H. Harris" the person, "Harris LLC" the company
+INITIAL_MATCH = 0.90  # "V. Smith" for "Virginia Smith": likely, not certain
+
+
+def _name_similarity(a: _Party, b: _Party) -> float:
+    if not a.key.base or not b.key.base:
+        return 0.0
+    if a.key.base == b.key.base:
+        return 1.0
+    if a.key.person and b.key.person:
+        expanded = _expand_initials(a.tokens, b.tokens) or _expand_initials(b.tokens, a.tokens)
+        if expanded is not None:
+            return INITIAL_MATCH * fuzz.token_sort_ratio(*expanded) / 100
+    sorted_score = fuzz.token_sort_ratio(a.key.base, b.key.base)
+    # "hubert oln" vs "hubert solutions": a mangled word costs less with partial alignment, but
+    # partial scores alone would link "acme" to "acme widgets": use them only to lift a close call.
+    compact = fuzz.ratio(a.key.base.replace(" ", ""), b.key.base.replace(" ", ""))
+    return max(sorted_score, compact) / 100
+
+
+def _expand_initials(short: tuple[str, ...], full: tuple[str, ...]) -> tuple[str, str] | None:
+    """('v', 'smith') against ('smith', 'virginia'): the initial stands for the word it starts."""
+    initials = [t for t in short if len(t) == 1]
+    if not initials:
+        return None
+    rest = [t for t in full if t not in short]
+    expanded = list(short)
+    for initial in initials:
+        word = next((t for t in rest if t.startswith(initial)), None)
+        if word is None:
+            return None
+        rest.remove(word)
+        expanded[expanded.index(initial)] = word
+    return " ".join(sorted(expanded)), " ".join(sorted(full))
+
+
+def score_pair(a: _Party, b: _Party) -> tuple[float, str]:
+    """A score in [0, 1] and the evidence that decided it."""
+    if a.tax_id and b.tax_id:
+        if a.tax_id == b.tax_id:
+            return 1.0, "tax_id"
+        return 0.0, "tax_id_differs"
+    name = _name_similarity(a, b)
+    score = name
+    method = "name"
+    if a.key.forms_conflict(b.key):
+        score -= FORM_CONFLICT
+    elif a.key.forms_differ(b.key) and not (a.key.person or b.key.person):
+        score -= ONE_SIDED_FORM  # "Rose & Bonbach" vs "Rose & Bonbach Corp": often two companies
+    if a.key.person != b.key.person:
+        score -= PERSON_VS_COMPANY
+    if a.email and b.email and a.email == b.email:
+        score += 0.12
+        method = "email+name"
+    elif a.domain and b.domain and a.domain == b.domain:
+        score += 0.05
+    if a.postcode and b.postcode:
+        score += 0.06 if a.postcode == b.postcode else -0.10
+    if a.city and b.city and a.city == b.city:
+        score += 0.02
+    return max(0.0, min(score, 1.0)), method
+
+
+# -- blocking ------------------------------------------------------------------------------------
+
+_MAX_BLOCK = 200  # a key shared by more parties than this says nothing (e.g. "ap@gmail.com", "ltd")
+
+
+class _Blocks:
+    def __init__(self, parties: Sequence[_Party]):
+        self.index: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for position, party in enumerate(parties):
+            for block in _block_keys(party):
+                self.index[block].append(position)
+
+    def candidates(self, party: _Party) -> set[int]:
+        found: set[int] = set()
+        for block in _block_keys(party):
+            members = self.index.get(block)
+            if members and len(members) <= _MAX_BLOCK:
+                found.update(members)
+        return found
+
+
+def _block_keys(party: _Party) -> Iterable[tuple[str, str]]:
+    kind = party.record.kind or ""
+    if party.tax_id:
+        yield ("tax", party.tax_id)
+    if party.email:
+        yield ("email", party.email)
+    if party.postcode:
+        yield ("postcode", kind + party.postcode)
+    for token in party.tokens:
+        if len(token) >= 3 and token not in ("and", "the"):
+            yield ("token", kind + token)
+            yield ("prefix", kind + token[:4])  # survives a typo late in the word
+    compact = party.key.base.replace(" ", "")
+    if compact:
+        yield ("start", kind + compact[:3])
+
+
+# -- matching ------------------------------------------------------------------------------------
+
+def match(hub: Sequence[PartyRecord], accounting: Sequence[PartyRecord],
+          thresholds: Thresholds = Thresholds()) -> list[MatchResult]:
+    """One result per hub party, in the order given. Parties match only within their kind."""
+    hub_parties = [_features(r) for r in hub]
+    accounting_parties = [_features(r) for r in accounting]
+    blocks = _Blocks(accounting_parties)
+
+    scored: list[list[tuple[float, str, int]]] = []
+    for party in hub_parties:
+        options = []
+        for position in blocks.candidates(party):
+            other = accounting_parties[position]
+            if party.record.kind and other.record.kind and party.record.kind != other.record.kind:
+                continue
+            score, method = score_pair(party, other)
+            if score >= thresholds.review:
+                options.append((score, method, position))
+        options.sort(key=lambda option: (-option[0], accounting_parties[option[2]].record.id))
+        scored.append(options)
+
+    # One to one, greedily: the best-scored pairs claim their parties first.
+    chosen: dict[int, tuple[float, str, int]] = {}
+    taken: set[int] = set()
+    pairs = sorted(((score, h, method, position) for h, options in enumerate(scored)
+                    for score, method, position in options), key=lambda pair: (-pair[0], pair[1], pair[3]))
+    for score, h, method, position in pairs:
+        if h not in chosen and position not in taken:
+            chosen[h] = (score, method, position)
+            taken.add(position)
+
+    results = []
+    for h, party in enumerate(hub_parties):
+        options = scored[h]
+        candidates = tuple((accounting_parties[p].record.id, round(s, 4)) for s, _, p in options[:5])
+        best = chosen.get(h)
+        if best is None:
+            top = options[0] if options else None
+            # Its candidates were all linked to hub parties that matched them better.
+            results.append(MatchResult(party.record.id, None, round(top[0], 4) if top else 0.0, NONE,
+                                       "taken" if top else "none", candidates))
+            continue
+        score, method, position = best
+        runner_up = next((s for s, _, p in options if p != position), 0.0)
+        clear = score >= thresholds.auto and (score - runner_up >= thresholds.margin or method == "tax_id")
+        results.append(MatchResult(party.record.id, accounting_parties[position].record.id, round(score, 4),
+                                   AUTO if clear else REVIEW, method, candidates))
+    return results
