@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ledgerbridge import settings
 
@@ -40,6 +40,17 @@ class MatchingPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     create_missing_vendors: bool = False
     create_missing_customers: bool = False
+    # Bring parties that exist only in the accounting system into the hub.
+    adopt_accounting_parties: bool = False
+    auto_link_threshold: float = Field(default=0.90, gt=0, le=1)
+    review_threshold: float = Field(default=0.80, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _review_below_auto(self) -> MatchingPolicy:
+        if self.review_threshold > self.auto_link_threshold:
+            raise ValueError(f"review_threshold {self.review_threshold} is above auto_link_threshold "
+                             f"{self.auto_link_threshold}")
+        return self
 
 
 class LegalEntity(BaseModel):

@@ -126,7 +126,7 @@ def test_a_doc_number_taken_by_someone_else_is_rejected_not_adopted(ledger, qbo_
     assert len(client.query("SELECT * FROM Bill")["Bill"]) == 1
 
 
-def test_a_refused_vendor_creation_goes_to_review_with_the_reason(ledger, qbo_server):
+def test_a_vendor_whose_name_a_customer_holds_is_not_created_but_reviewed(ledger, qbo_server):
     entity = make_entity("refused")
     conn = connect_company(qbo_server, ledger, entity)
     with ledger.session() as session:
@@ -136,7 +136,9 @@ def test_a_refused_vendor_creation_goes_to_review_with_the_reason(ledger, qbo_se
     sync(entity, ledger, conn)
     with ledger.session() as session:
         link = session.scalars(select(Party)).one().link
-        assert link.status == LinkStatus.REVIEW and "6240" in link.note
+        assert link.status == LinkStatus.REVIEW and "unique across customers and vendors" in link.note
+    vendors = quickbooks_online(conn, ledger).client.query("SELECT * FROM Vendor").get("Vendor", [])
+    assert "Vance Refrigeration" not in {v["DisplayName"] for v in vendors}
 
 
 def test_incremental_pull_reads_only_changes_and_sees_deactivations(ledger, clocked_server):

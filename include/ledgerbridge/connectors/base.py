@@ -25,6 +25,8 @@ class ReferenceData:
     account_type: str | None = None
     email: str | None = None
     tax_id: str | None = None
+    city: str | None = None
+    postcode: str | None = None
     currency: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 

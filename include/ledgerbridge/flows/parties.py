@@ -1,14 +1,15 @@
-"""match_parties: link hub vendors/customers to the accounting system's, creating them only when allowed.
+"""match_parties: link hub vendors/customers to the accounting system's, without creating duplicates.
 
-Order of evidence: an existing link, then tax id, then email, then the normalised name. Links are
-one-to-one. A person's decision (decided_by != "engine") is never changed by a run. A party is created
-in the accounting system only when nothing matches and the entity's policy says so; an ambiguous
-match goes to review instead.
+The matching engine (ledgerbridge.matching) decides auto / review / none for every hub party not
+settled yet. Settled, and never touched again by a run: a link, a person's decision, a creation in
+flight, a creation the accounting system refused. A party is created in the accounting system only
+when nothing matches (no review candidate either), the entity's policy says so, and its name is free
+among all the company's customers and vendors (QuickBooks DisplayNames are unique across both).
+Parties that exist only in the accounting system are adopted into the hub when the policy says so.
 """
 from __future__ import annotations
 
-import re
-from collections import Counter, defaultdict
+from collections import Counter
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -28,10 +29,11 @@ from ledgerbridge.ledger.models import (
     ReferenceRecord,
 )
 from ledgerbridge.ledger.types import utcnow
-from ledgerbridge.matching.names import name_key
+from ledgerbridge.matching.engine import AUTO, REVIEW, PartyRecord, Thresholds, match
 from ledgerbridge.registry import Flow
 
 PARTY_TARGETS = ("Vendor", "Customer")
+ENGINE = "engine"
 
 
 def match_parties(ctx) -> dict:
@@ -44,75 +46,137 @@ def match_parties(ctx) -> dict:
     report = outbox.send(ctx, PARTY_TARGETS)
     summary["party_creation"] = report.as_dict()
     summary["created"] = report.confirmed - report.adopted
-    settled = _settle_created(ctx)
+    summary["settled"] = _settle_created(ctx)
     for kind in (PartyKind.VENDOR, PartyKind.CUSTOMER):
         counts = summary[kind.value]
         ctx.log.info(
-            "%ss: %d linked before, %d newly linked (%s), %d to create, %d in review, %d unmatched",
+            "%ss: %d linked before, %d newly linked (%s), %d to create, %d adopted from the accounting system, "
+            "%d in review, %d unmatched, %d held by a person's decision",
             kind.value, counts.get("already_linked", 0), counts.get("linked", 0),
             ", ".join(f"{m} {n}" for m, n in sorted(counts.get("by_method", {}).items())) or "none",
-            counts.get("to_create", 0), counts.get("review", 0), counts.get("unmatched", 0),
+            counts.get("to_create", 0), counts.get("adopted", 0), counts.get("review", 0),
+            counts.get("unmatched", 0), counts.get("held", 0),
         )
-    if report.sent or report.adopted or settled["rejected"]:
+    if report.sent or report.adopted or summary["settled"]["rejected"]:
         ctx.log.info("created in the accounting system: %d, adopted after an unknown outcome: %d, refused: %d",
-                     report.confirmed - report.adopted, report.adopted, settled["rejected"])
-    summary["settled"] = settled
+                     summary["created"], report.adopted, summary["settled"]["rejected"])
+    _log_review_queue(ctx)
     return summary
 
 
+def _thresholds(ctx) -> Thresholds:
+    policy = ctx.entity.matching
+    return Thresholds(auto=policy.auto_link_threshold, review=policy.review_threshold)
+
+
 def _match_kind(ctx, kind: PartyKind) -> dict:
-    create_missing = (
-        ctx.entity.matching.create_missing_vendors if kind == PartyKind.VENDOR
-        else ctx.entity.matching.create_missing_customers
-    )
+    policy = ctx.entity.matching
+    create_missing = policy.create_missing_vendors if kind == PartyKind.VENDOR else policy.create_missing_customers
     counts: Counter = Counter()
     by_method: Counter = Counter()
     with ctx.ledger.session() as session:
         mirror = usable_references(session, ctx.entity.id, kind.value)
         parties = session.scalars(
-            select(Party).where(Party.entity_id == ctx.entity.id, Party.kind == kind).options(selectinload(Party.link))
-            .order_by(Party.id)
+            select(Party).where(Party.entity_id == ctx.entity.id, Party.kind == kind)
+            .options(selectinload(Party.link)).order_by(Party.id)
         ).all()
         taken = {p.link.external_id for p in parties if p.link and p.link.status == LinkStatus.LINKED}
-        index = _Index(mirror)
+        open_parties = []
         for party in parties:
-            link = party.link
-            if link is not None and link.status == LinkStatus.LINKED:
-                counts["already_linked"] += 1
-                continue
-            if link is not None and link.status == LinkStatus.PENDING_CREATE:
-                counts["to_create"] += 1
-                continue
-            if link is not None and (link.decided_by != "engine" or link.method == "created"):
-                # A person decided, or the accounting system refused to create it: a person must act.
-                counts["review" if link.status == LinkStatus.REVIEW else "held"] += 1
-                continue
-            method, candidates = index.candidates(party)
-            candidates = [c for c in candidates if c.external_id not in taken]
-            if link is None:
-                link = PartyLink(party=party, entity_id=ctx.entity.id, status=LinkStatus.UNMATCHED, method="none")
-                session.add(link)
-            if len(candidates) == 1:
-                _set(link, LinkStatus.LINKED, method, candidates[0].external_id, 1.0, None)
-                taken.add(candidates[0].external_id)
+            settled = _settled(party.link)
+            if settled:
+                counts[settled] += 1
+            else:
+                open_parties.append(party)
+        results = match(
+            [PartyRecord(str(p.id), p.name, kind.value, p.email, p.tax_id, p.city, p.postcode) for p in open_parties],
+            [PartyRecord(r.external_id, r.name or "", kind.value, r.email, r.tax_id, r.city, r.postcode)
+             for r in mirror if r.external_id not in taken and r.name],
+            _thresholds(ctx),
+        ) if open_parties else []
+        names = {r.external_id: r.name for r in mirror}
+        taken_names = _display_names(session, ctx.entity.id)
+        for party, result in zip(open_parties, results, strict=True):
+            link = party.link or PartyLink(party=party, entity_id=ctx.entity.id, status=LinkStatus.UNMATCHED,
+                                           method="none")
+            session.add(link)
+            candidates = [{"external_id": c, "name": names.get(c), "score": s} for c, s in result.candidates]
+            if result.decision == AUTO:
+                _set(link, LinkStatus.LINKED, result.method, result.accounting_id, result.score, None, candidates)
                 counts["linked"] += 1
-                by_method[method] += 1
-                record(session, ctx.entity.id, "engine", "party_linked", "party", party.id,
-                       {"external_id": candidates[0].external_id, "method": method})
-            elif candidates:
-                names = ", ".join(f"{c.external_id} {c.name!r}" for c in candidates[:5])
-                _set(link, LinkStatus.REVIEW, method, None, None, f"several {kind.value}s match by {method}: {names}")
+                by_method[result.method] += 1
+                record(session, ctx.entity.id, ENGINE, "party_linked", "party", party.id,
+                       {"external_id": result.accounting_id, "method": result.method, "score": result.score})
+            elif result.decision == REVIEW:
+                best = candidates[0] if candidates else {}
+                _set(link, LinkStatus.REVIEW, result.method, result.accounting_id, result.score,
+                     f"best candidate {best.get('external_id')} {best.get('name')!r} scores {result.score}: "
+                     "not sure enough to link", candidates)
+                counts["review"] += 1
+            elif create_missing and party.name.casefold() in taken_names:
+                _set(link, LinkStatus.REVIEW, "name_taken", None, None,
+                     f"no {kind.value} matches, but the accounting system already has a party named "
+                     f"{party.name!r} (names are unique across customers and vendors): link it or rename",
+                     candidates)
                 counts["review"] += 1
             elif create_missing:
-                _set(link, LinkStatus.PENDING_CREATE, "created", None, None, None)
+                _set(link, LinkStatus.PENDING_CREATE, "created", None, None, None, candidates)
                 outbox.enqueue(session, ctx, RecordType.PARTY, party.id, f"{kind.value}:{party.hub_id}",
                                PartyExport(kind.value, party.name, party.email, party.currency, party.hub_id))
+                taken_names.add(party.name.casefold())
                 counts["to_create"] += 1
             else:
                 _set(link, LinkStatus.UNMATCHED, "none", None, None,
-                     f"no {kind.value} in the accounting system matches and the policy does not create one")
+                     f"no {kind.value} in the accounting system matches and the policy does not create one",
+                     candidates)
                 counts["unmatched"] += 1
+        if policy.adopt_accounting_parties:
+            counts["adopted"] = _adopt(session, ctx, kind, mirror)
     return {**counts, "by_method": dict(by_method)}
+
+
+def _settled(link: PartyLink | None) -> str | None:
+    """Why a run must leave this party alone, or None if the engine may (re)decide it."""
+    if link is None:
+        return None
+    if link.status == LinkStatus.LINKED:
+        return "already_linked"
+    if link.status == LinkStatus.PENDING_CREATE:
+        return "to_create"
+    if link.decided_by != ENGINE or link.method == "created":
+        return "held"  # a person decided, or the accounting system refused to create it
+    return None
+
+
+def _display_names(session, entity_id: str) -> set[str]:
+    """Every customer's and vendor's name in the accounting company, inactive ones included."""
+    rows = session.scalars(select(ReferenceRecord.name).where(
+        ReferenceRecord.entity_id == entity_id, ReferenceRecord.kind.in_(("vendor", "customer"))))
+    return {name.casefold() for name in rows if name}
+
+
+def _adopt(session, ctx, kind: PartyKind, mirror: list[ReferenceRecord]) -> int:
+    """Hub parties for accounting parties nobody links to, nor has as a review candidate."""
+    links = session.scalars(select(PartyLink).join(Party).where(
+        PartyLink.entity_id == ctx.entity.id, Party.kind == kind)).all()
+    claimed = {link.external_id for link in links if link.external_id}
+    claimed |= {c["external_id"] for link in links if link.status == LinkStatus.REVIEW for c in link.candidates or []}
+    adopted = 0
+    for reference in mirror:
+        if reference.external_id in claimed:
+            continue
+        party = Party(entity_id=ctx.entity.id, kind=kind, hub_id=f"{ctx.entity.accounting.kind.value}:"
+                      f"{reference.external_id}", name=reference.name, email=reference.email,
+                      tax_id=reference.tax_id, city=reference.city, postcode=reference.postcode,
+                      currency=reference.currency)
+        session.add(party)
+        session.add(PartyLink(party=party, entity_id=ctx.entity.id, external_id=reference.external_id,
+                              status=LinkStatus.LINKED, method="adopted", score=1.0, decided_by=ENGINE))
+        session.flush()
+        record(session, ctx.entity.id, ENGINE, "party_adopted", "party", party.id,
+               {"external_id": reference.external_id, "name": reference.name})
+        adopted += 1
+    return adopted
 
 
 def _settle_created(ctx) -> dict:
@@ -127,45 +191,35 @@ def _settle_created(ctx) -> dict:
         ).all()
         for link, row in rows:
             if row.state == OutboxState.CONFIRMED:
-                _set(link, LinkStatus.LINKED, "created", row.external_id, 1.0, None)
+                _set(link, LinkStatus.LINKED, "created", row.external_id, 1.0, None, link.candidates)
                 settled["linked"] += 1
             elif row.state == OutboxState.REJECTED:
-                _set(link, LinkStatus.REVIEW, "created", None, None, f"creation refused: {row.error}")
+                _set(link, LinkStatus.REVIEW, "created", None, None, f"creation refused: {row.error}", link.candidates)
                 settled["rejected"] += 1
     return {"linked": settled["linked"], "rejected": settled["rejected"]}
 
 
+def _log_review_queue(ctx, shown: int = 10) -> None:
+    with ctx.ledger.session() as session:
+        queue = session.execute(
+            select(Party, PartyLink).join(PartyLink)
+            .where(PartyLink.entity_id == ctx.entity.id, PartyLink.status == LinkStatus.REVIEW)
+            .order_by(Party.kind, Party.hub_id)
+        ).all()
+    if not queue:
+        return
+    lines = [f"review queue: {len(queue)} part{'y' if len(queue) == 1 else 'ies'} wait for a person "
+             f"(`ledgerbridge review list --entity {ctx.entity.id}`)"]
+    for party, link in queue[:shown]:
+        lines.append(f"  {party.kind} {party.hub_id} {party.name!r}: {link.note}")
+    if len(queue) > shown:
+        lines.append(f"  ... and {len(queue) - shown} more")
+    ctx.log.info("\n".join(lines))
+
+
 def _set(link: PartyLink, status: LinkStatus, method: str, external_id: str | None, score: float | None,
-         note: str | None) -> None:
+         note: str | None, candidates: list) -> None:
     link.status, link.method, link.external_id, link.score, link.note = status, method, external_id, score, note
-    link.decided_by = "engine"
+    link.candidates = candidates
+    link.decided_by = ENGINE
     link.decided_at = utcnow()
-
-
-class _Index:
-    def __init__(self, mirror: list[ReferenceRecord]):
-        self.by_tax_id: dict[str, list[ReferenceRecord]] = defaultdict(list)
-        self.by_email: dict[str, list[ReferenceRecord]] = defaultdict(list)
-        self.by_base: dict[str, list[tuple]] = defaultdict(list)
-        for record_ in mirror:
-            if record_.tax_id and _tax_id(record_.tax_id):
-                self.by_tax_id[_tax_id(record_.tax_id)].append(record_)
-            if record_.email:
-                self.by_email[record_.email.strip().casefold()].append(record_)
-            if record_.name:
-                key = name_key(record_.name)
-                self.by_base[key.base].append((key, record_))
-
-    def candidates(self, party: Party) -> tuple[str, list[ReferenceRecord]]:
-        if party.tax_id and self.by_tax_id.get(_tax_id(party.tax_id)):
-            return "tax_id", self.by_tax_id[_tax_id(party.tax_id)]
-        if party.email and self.by_email.get(party.email.strip().casefold()):
-            return "email", self.by_email[party.email.strip().casefold()]
-        key = name_key(party.name)
-        return "name", [r for other, r in self.by_base.get(key.base, []) if key.matches(other)]
-
-
-def _tax_id(value: str) -> str:
-    # QuickBooks masks all but the last four characters of a tax id; compare what both sides show.
-    digits = re.sub(r"[^0-9A-Za-z]", "", value).upper()
-    return digits if "X" not in digits[:-4] else ""

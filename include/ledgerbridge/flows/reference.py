@@ -101,6 +101,8 @@ def _upsert(ctx, kind: str, batch: list[ReferenceData], counts: dict[str, int]) 
             row.account_type = ref.account_type
             row.email = ref.email
             row.tax_id = ref.tax_id
+            row.city = ref.city
+            row.postcode = ref.postcode
             row.currency = ref.currency
             row.active = ref.active
             row.data = ref.raw

@@ -56,7 +56,7 @@ class PartyKind(StrEnum):
 
 
 class LinkStatus(StrEnum):
-    LINKED = "linked"  # decided: by the engine (auto) or by a person
+    LINKED = "linked"  # decided: by the engine (auto), by a person, or adopted from the accounting system
     PENDING_CREATE = "pending_create"  # nothing matched; the party is being created in the accounting system
     REVIEW = "review"  # a person must decide
     UNMATCHED = "unmatched"  # nothing matched and the policy does not create it
@@ -135,6 +135,8 @@ class ReferenceRecord(Base):
     account_type: Mapped[str | None] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(320))
     tax_id: Mapped[str | None] = mapped_column(String(100))
+    city: Mapped[str | None] = mapped_column(String(200))
+    postcode: Mapped[str | None] = mapped_column(String(40))
     currency: Mapped[str | None] = mapped_column(String(3))
     active: Mapped[bool] = mapped_column(default=True)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -175,6 +177,8 @@ class PartyLink(Base):
     score: Mapped[float | None]
     decided_by: Mapped[str] = mapped_column(String(100), default="engine")
     note: Mapped[str | None] = mapped_column(Text)
+    # For review: [{"external_id", "name", "score"}, ...], best first.
+    candidates: Mapped[list[Any]] = mapped_column(default=list)
     decided_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     party: Mapped[Party] = relationship(back_populates="link")
 

@@ -127,6 +127,8 @@ def _reference(kind: str, obj: dict[str, Any]) -> ReferenceData:
         account_type=obj.get("AccountType"),
         email=(obj.get("PrimaryEmailAddr") or {}).get("Address"),
         tax_id=obj.get("TaxIdentifier"),
+        city=(obj.get("BillAddr") or {}).get("City"),
+        postcode=(obj.get("BillAddr") or {}).get("PostalCode"),
         currency=(obj.get("CurrencyRef") or {}).get("value"),
         raw=obj,
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 11:12:07.503302
+Create Date: 2026-11-21 11:49:53.619845
 """
 from alembic import op
 import sqlalchemy as sa
@@ -150,6 +150,8 @@ def upgrade() -> None:
     sa.Column('account_type', sa.String(length=100), nullable=True),
     sa.Column('email', sa.String(length=320), nullable=True),
     sa.Column('tax_id', sa.String(length=100), nullable=True),
+    sa.Column('city', sa.String(length=200), nullable=True),
+    sa.Column('postcode', sa.String(length=40), nullable=True),
     sa.Column('currency', sa.String(length=3), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('data', ledgerbridge.ledger.types.DecimalJSON(), nullable=False),
@@ -225,6 +227,7 @@ def upgrade() -> None:
     sa.Column('score', sa.Double(), nullable=True),
     sa.Column('decided_by', sa.String(length=100), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('candidates', ledgerbridge.ledger.types.DecimalJSON(), nullable=False),
     sa.Column('decided_at', ledgerbridge.ledger.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['entity_id'], ['legal_entities.id'], ),
     sa.ForeignKeyConstraint(['party_id'], ['parties.id'], ),
