@@ -307,6 +307,8 @@ class Generator:
                 text = f"{last} {first}"
             else:
                 text = f"{first} {last}"
+            if maybe(0.12):
+                text = self.typo(text)
             if maybe(0.20):
                 text = text.upper()
         else:
@@ -315,9 +317,11 @@ class Generator:
                 words[words.index("&")] = "and"
             if maybe(0.60):
                 words = [_ABBREVIATIONS.get(w, w) for w in words]
-            if maybe(0.12):
-                words.insert(0, "The")
             text = " ".join(words)
+            if maybe(0.17):
+                text = self.typo(text)  # in the name proper: the labeled set never misspells a legal form
+            if maybe(0.12):
+                text = "The " + text
             if name.form and not maybe(0.16):  # the form is sometimes left out
                 form = rnd.choice(_LEGAL_FORMS[name.form])
                 text += (", " if maybe(0.45) else " ") + form
@@ -332,8 +336,6 @@ class Generator:
                 text = "  " + text.replace(" ", "  ", 1) + " "  # "  The  KEMP ASSOCIATES LTD "
         if maybe(0.35) and not text.isascii():
             text = fold_accents(text)
-        if maybe(0.12 if name.person else 0.17):
-            text = self.typo(text)
         return text
 
     # --- hard negatives ----------------------------------------------------------------------

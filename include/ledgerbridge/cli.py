@@ -24,6 +24,22 @@ def main(argv: list[str] | None = None) -> int:
         dest="action", required=True)
     repin = entity.add_parser("repin", help="let an entity move to another accounting company on its next run")
     repin.add_argument("entity_id")
+    matcher = commands.add_parser("match", help="preview party matching of two CSV files (before a first sync)")
+    matcher.add_argument("hub_csv")
+    matcher.add_argument("accounting_csv")
+    matcher.add_argument("--out", required=True, help="pairs CSV: hub_id,accounting_id,score,decision")
+    matcher.add_argument("--auto", type=float, default=0.90, help="auto-link threshold (default 0.90)")
+    matcher.add_argument("--review", type=float, default=0.80, help="review threshold (default 0.80)")
+    review = commands.add_parser("review", help="the party review queue").add_subparsers(dest="action", required=True)
+    review_list = review.add_parser("list", help="parties waiting for a person, with their candidates")
+    review_list.add_argument("--entity")
+    confirm = review.add_parser("confirm", help="link a hub party to an accounting party (final)")
+    reject = review.add_parser("reject", help="say a hub party matches none of its candidates (final)")
+    for sub in (confirm, reject):
+        sub.add_argument("entity_id")
+        sub.add_argument("hub_id", help="the hub party's id (vendor or customer)")
+        sub.add_argument("--kind", choices=("vendor", "customer"), help="when the id exists for both kinds")
+    confirm.add_argument("accounting_id", help="the accounting system's id of the party")
     commands.add_parser("sandbox", help="sandboxes: `ledgerbridge sandbox qbo --help`")
     demo = commands.add_parser("demo", help="seed and sync the two demo entities (what `make demo` runs)")
     demo.add_argument("--airflow", action="store_true", help="seed, then serve the Airflow UI instead")
@@ -44,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         return _registry_check(args.file)
     if args.command == "entity":
         return _repin(args.entity_id)
+    if args.command == "match":
+        return _match_files(args)
+    if args.command == "review":
+        return _review(args)
     if args.command == "sandbox":
         parser.error("which sandbox? `ledgerbridge sandbox qbo --help`")
     if args.command == "demo":
@@ -70,6 +90,56 @@ def _registry_check(path: str | None) -> int:
     for error in registry.errors:
         print(f"error {error}", file=sys.stderr)
     return 1 if registry.errors else 0
+
+
+def _match_files(args) -> int:
+    import csv
+
+    from ledgerbridge.matching.engine import PartyFileError, Thresholds, match, read_parties
+
+    try:
+        hub, accounting = read_parties(args.hub_csv), read_parties(args.accounting_csv)
+        thresholds = Thresholds(auto=args.auto, review=args.review)
+    except (PartyFileError, ValueError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    results = match(hub, accounting, thresholds)
+    with open(args.out, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("hub_id", "accounting_id", "score", "decision"))
+        for result in results:
+            linked = result.decision != "none"
+            writer.writerow((result.hub_id, result.accounting_id if linked and result.accounting_id else "",
+                             f"{result.score:.4f}" if linked else "", result.decision))
+    decisions = {d: sum(1 for r in results if r.decision == d) for d in ("auto", "review", "none")}
+    print(f"{len(hub)} hub parties against {len(accounting)}: {decisions['auto']} auto, {decisions['review']} "
+          f"review, {decisions['none']} none -> {args.out}")
+    return 0
+
+
+def _review(args) -> int:
+    import getpass
+
+    from ledgerbridge.ledger import Ledger
+    from ledgerbridge.matching import review
+
+    ledger = Ledger()
+    actor = f"cli:{getpass.getuser()}"
+    try:
+        with ledger.session() as session:
+            if args.action == "list":
+                rows = review.queue(session, args.entity)
+                for row in rows:
+                    print(review.describe(row))
+                print(f"{len(rows)} part{'y' if len(rows) == 1 else 'ies'} in review")
+            elif args.action == "confirm":
+                print(review.confirm(session, args.entity_id, args.hub_id, args.accounting_id, actor, args.kind))
+            else:
+                print(review.reject(session, args.entity_id, args.hub_id, actor, args.kind))
+    except review.ReviewError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
 
 
 def _repin(entity_id: str) -> int:

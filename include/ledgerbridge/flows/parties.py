@@ -81,10 +81,12 @@ def _match_kind(ctx, kind: PartyKind) -> dict:
             .options(selectinload(Party.link)).order_by(Party.id)
         ).all()
         taken = {p.link.external_id for p in parties if p.link and p.link.status == LinkStatus.LINKED}
-        open_parties = []
+        open_parties, rejected_by_person = [], []
         for party in parties:
             settled = _settled(party.link)
-            if settled:
+            if settled == "held" and create_missing and party.link.status == LinkStatus.UNMATCHED:
+                rejected_by_person.append(party)  # a person said "none of these": create it
+            elif settled:
                 counts[settled] += 1
             else:
                 open_parties.append(party)
@@ -130,6 +132,15 @@ def _match_kind(ctx, kind: PartyKind) -> dict:
                      f"no {kind.value} in the accounting system matches and the policy does not create one",
                      candidates)
                 counts["unmatched"] += 1
+        for party in rejected_by_person:
+            if party.name.casefold() in taken_names:
+                counts["held"] += 1
+                continue
+            party.link.status = LinkStatus.PENDING_CREATE
+            outbox.enqueue(session, ctx, RecordType.PARTY, party.id, f"{kind.value}:{party.hub_id}",
+                           PartyExport(kind.value, party.name, party.email, party.currency, party.hub_id))
+            taken_names.add(party.name.casefold())
+            counts["to_create"] += 1
         if policy.adopt_accounting_parties:
             counts["adopted"] = _adopt(session, ctx, kind, mirror)
     return {**counts, "by_method": dict(by_method)}

@@ -137,7 +137,7 @@ def _normal_tax_id(value: str | None) -> str | None:
 FORM_CONFLICT = 0.25  # "Acme Inc" / "Acme LLC": different companies more often than not
 ONE_SIDED_FORM = 0.08
 PERSON_VS_COMPANY = 0.08  # "H. Harris" the person, "Harris LLC" the company
-INITIAL_MATCH = 0.90  # "V. Smith" for "Virginia Smith": likely, not certain
+INITIAL_MATCH = 0.88  # "V. Smith" for "Virginia Smith": likely, not certain; other evidence decides
 
 
 def _name_similarity(a: _Party, b: _Party) -> float:

@@ -1,0 +1,115 @@
+"""Party matching inside a sync against the QBO sandbox: review, a person's final say, adoption."""
+from __future__ import annotations
+
+import csv
+from collections import Counter
+
+from sqlalchemy import select
+
+from ledgerbridge.cli import main
+from ledgerbridge.hub_import import import_hub_data
+from ledgerbridge.ledger.models import LinkStatus, Party, PartyLink
+from ledgerbridge.matching import review
+from ledgerbridge.registry import LegalEntity
+from support import bill, bills_in_company, connect_company, hub_data, make_entity, query, sync
+
+LISTS = {
+    "accounts": [{"Name": "Supplies", "AcctNum": "6010", "AccountType": "Expense"}],
+    "vendors": [{"DisplayName": "V. Smith"}, {"DisplayName": "Initech LLC"}],
+    "customers": [{"DisplayName": "Vance Refrigeration"}],
+}
+
+
+def _entity(entity_id: str, **matching) -> LegalEntity:
+    base = make_entity(entity_id)
+    return base.model_copy(update={"matching": base.matching.model_copy(update=matching)})
+
+
+def _link(ledger, hub_id: str) -> PartyLink:
+    with ledger.session() as session:
+        return session.scalars(select(PartyLink).join(Party).where(Party.hub_id == hub_id)).one()
+
+
+def test_an_unclear_match_waits_for_a_person_whose_decision_survives_later_runs(ledger, qbo_server):
+    entity = _entity("reviewed", create_missing_vendors=True)
+    conn = connect_company(qbo_server, ledger, entity, LISTS)
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([bill("B-1", "V-1", "10.00")],
+                                                  vendors=[{"hub_id": "V-1", "name": "Virginia Smith"}]))
+    sync(entity, ledger, conn)
+    link = _link(ledger, "V-1")
+    assert link.status == LinkStatus.REVIEW  # "V. Smith" may be her: nobody creates a duplicate meanwhile
+    assert bills_in_company(qbo_server, conn, ledger) == []
+    assert Counter(v["DisplayName"] for v in query(qbo_server, conn, ledger, "SELECT * FROM Vendor"))["Virginia Smith"] == 0
+
+    with ledger.session() as session:
+        review.confirm(session, "reviewed", "V-1", link.candidates[0]["external_id"], actor="alice")
+    sync(entity, ledger, conn)
+    sync(entity, ledger, conn)
+
+    after = _link(ledger, "V-1")
+    assert (after.status, after.decided_by, after.external_id) == (LinkStatus.LINKED, "alice", link.candidates[0]["external_id"])
+    (exported,) = bills_in_company(qbo_server, conn, ledger)
+    assert exported["VendorRef"]["value"] == after.external_id
+
+
+def test_a_rejected_candidate_leads_to_creation_when_the_policy_allows(ledger, qbo_server):
+    entity = _entity("rejected", create_missing_vendors=True)
+    conn = connect_company(qbo_server, ledger, entity, LISTS)
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([bill("B-1", "V-1", "10.00")],
+                                                  vendors=[{"hub_id": "V-1", "name": "Virginia Smith"}]))
+    sync(entity, ledger, conn)
+    with ledger.session() as session:
+        review.reject(session, "rejected", "V-1", actor="bob")
+    sync(entity, ledger, conn)
+    sync(entity, ledger, conn)
+
+    names = Counter(v["DisplayName"] for v in query(qbo_server, conn, ledger, "SELECT * FROM Vendor"))
+    assert names["Virginia Smith"] == 1 and names["V. Smith"] == 1
+    assert _link(ledger, "V-1").status == LinkStatus.LINKED
+    assert len(bills_in_company(qbo_server, conn, ledger)) == 1
+
+
+def test_accounting_only_parties_are_adopted_into_the_hub_once(ledger, qbo_server):
+    entity = _entity("adopter", adopt_accounting_parties=True)
+    conn = connect_company(qbo_server, ledger, entity, LISTS)
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([], vendors=[{"hub_id": "V-1", "name": "Initech"}]))
+    sync(entity, ledger, conn)
+    sync(entity, ledger, conn)
+    with ledger.session() as session:
+        parties = {(p.kind, p.name): p.link for p in session.scalars(select(Party).where(Party.entity_id == "adopter"))}
+    assert parties[("vendor", "Initech")].method in ("name", "email+name")  # matched, not adopted twice
+    assert parties[("vendor", "V. Smith")].method == "adopted"
+    assert parties[("customer", "Vance Refrigeration")].status == LinkStatus.LINKED
+    assert len(parties) == 3
+
+
+def test_match_cli_writes_the_pairs_file(tmp_path, capsys):
+    hub, accounting, out = tmp_path / "hub.csv", tmp_path / "acc.csv", tmp_path / "pairs.csv"
+    hub.write_text("id,name,kind,email\nH1,\"Brown, Nick\",vendor,\nH2,Virginia Smith,vendor,\nH3,Nobody Known,vendor,\n")
+    accounting.write_text("id,name,kind\nQ1,Nick Brown,vendor\nQ2,V. Smith,vendor\n")
+    assert main(["match", str(hub), str(accounting), "--out", str(out)]) == 0
+    rows = {r["hub_id"]: r for r in csv.DictReader(out.open())}
+    assert list(rows["H1"].values())[1:] == ["Q1", "1.0000", "auto"]
+    assert (rows["H2"]["accounting_id"], rows["H2"]["decision"]) == ("Q2", "review")
+    assert (rows["H3"]["accounting_id"], rows["H3"]["score"], rows["H3"]["decision"]) == ("", "", "none")
+    assert "1 auto, 1 review, 1 none" in capsys.readouterr().out
+
+
+def test_review_cli_lists_and_refuses_a_second_link_to_one_party(ledger, ledger_url, qbo_server, monkeypatch, capsys):
+    entity = _entity("reviewcli")
+    conn = connect_company(qbo_server, ledger, entity, LISTS)
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([], vendors=[{"hub_id": "V-1", "name": "Virginia Smith"},
+                                                               {"hub_id": "V-2", "name": "Valerie Smith"}]))
+    sync(entity, ledger, conn)
+    monkeypatch.setenv("LEDGERBRIDGE_DB_URL", ledger_url)
+    assert main(["review", "list", "--entity", "reviewcli"]) == 0
+    listing = capsys.readouterr().out
+    assert "V-1 'Virginia Smith'" in listing and "V. Smith" in listing
+    smith = _link(ledger, "V-1").candidates[0]["external_id"]
+    assert main(["review", "confirm", "reviewcli", "V-1", smith]) == 0
+    assert main(["review", "confirm", "reviewcli", "V-2", smith]) == 1
+    assert "one to one" in capsys.readouterr().err
