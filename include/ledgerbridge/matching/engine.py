@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from ledgerbridge.matching.names import NameKey, name_key
 
@@ -99,6 +99,8 @@ class _Party:
     record: PartyRecord
     key: NameKey
     tokens: tuple[str, ...]
+    compact: str  # the base without spaces: "butlermurphy"
+    has_initial: bool  # a one-letter word, as in "V. Smith"
     email: str | None
     domain: str | None
     tax_id: str | None
@@ -114,10 +116,13 @@ def _features(record: PartyRecord) -> _Party:
     key = name_key(record.name)
     email = record.email.strip().casefold() if record.email else None
     domain = email.rpartition("@")[2] if email and "@" in email else None
+    tokens = tuple(sorted(set(key.base.split())))
     return _Party(
         record=record,
         key=key,
-        tokens=tuple(sorted(set(key.base.split()))),
+        tokens=tokens,
+        compact=key.base.replace(" ", ""),
+        has_initial=any(len(t) == 1 for t in tokens),
         email=email,
         domain=None if domain in _FREE_MAIL else domain,
         tax_id=_normal_tax_id(record.tax_id),
@@ -137,23 +142,24 @@ def _normal_tax_id(value: str | None) -> str | None:
 FORM_CONFLICT = 0.25  # "Acme Inc" / "Acme LLC": different companies more often than not
 ONE_SIDED_FORM = 0.08
 PERSON_VS_COMPANY = 0.08  # "H. Harris" the person, "Harris LLC" the company
+POSTCODE_CONFLICT_CAP = 0.89  # below the default auto threshold
 INITIAL_MATCH = 0.88  # "V. Smith" for "Virginia Smith": likely, not certain; other evidence decides
 
 
-def _name_similarity(a: _Party, b: _Party) -> float:
+def _name_similarity(a: _Party, b: _Party, sorted_score: float | None = None) -> float:
+    """`sorted_score`: token_sort_ratio of the two bases, when the caller has it already."""
     if not a.key.base or not b.key.base:
         return 0.0
     if a.key.base == b.key.base:
         return 1.0
-    if a.key.person and b.key.person:
+    if a.key.person and b.key.person and (a.has_initial or b.has_initial):
         expanded = _expand_initials(a.tokens, b.tokens) or _expand_initials(b.tokens, a.tokens)
         if expanded is not None:
             return INITIAL_MATCH * fuzz.token_sort_ratio(*expanded) / 100
-    sorted_score = fuzz.token_sort_ratio(a.key.base, b.key.base)
-    # "hubert oln" vs "hubert solutions": a mangled word costs less with partial alignment, but
-    # partial scores alone would link "acme" to "acme widgets": use them only to lift a close call.
-    compact = fuzz.ratio(a.key.base.replace(" ", ""), b.key.base.replace(" ", ""))
-    return max(sorted_score, compact) / 100
+    if sorted_score is None:
+        sorted_score = fuzz.token_sort_ratio(a.key.base, b.key.base)
+    # "butler murphy" / "butlermurphy": the words may be split differently on each side.
+    return max(sorted_score, fuzz.ratio(a.compact, b.compact)) / 100
 
 
 def _expand_initials(short: tuple[str, ...], full: tuple[str, ...]) -> tuple[str, str] | None:
@@ -172,13 +178,13 @@ def _expand_initials(short: tuple[str, ...], full: tuple[str, ...]) -> tuple[str
     return " ".join(sorted(expanded)), " ".join(sorted(full))
 
 
-def score_pair(a: _Party, b: _Party) -> tuple[float, str]:
+def score_pair(a: _Party, b: _Party, sorted_score: float | None = None) -> tuple[float, str]:
     """A score in [0, 1] and the evidence that decided it."""
     if a.tax_id and b.tax_id:
         if a.tax_id == b.tax_id:
             return 1.0, "tax_id"
         return 0.0, "tax_id_differs"
-    name = _name_similarity(a, b)
+    name = _name_similarity(a, b, sorted_score)
     score = name
     method = "name"
     if a.key.forms_conflict(b.key):
@@ -192,10 +198,13 @@ def score_pair(a: _Party, b: _Party) -> tuple[float, str]:
         method = "email+name"
     elif a.domain and b.domain and a.domain == b.domain:
         score += 0.05
-    if a.postcode and b.postcode:
-        score += 0.06 if a.postcode == b.postcode else -0.10
     if a.city and b.city and a.city == b.city:
         score += 0.02
+    if a.postcode and b.postcode and a.postcode != b.postcode:
+        # Same name, another place: maybe a branch, maybe a namesake. Never linked without a person.
+        return max(0.0, min(score - 0.10, POSTCODE_CONFLICT_CAP)), method
+    if a.postcode and a.postcode == b.postcode:
+        score += 0.06
     return max(0.0, min(score, 1.0)), method
 
 
@@ -208,19 +217,28 @@ class _Blocks:
     def __init__(self, parties: Sequence[_Party]):
         self.index: dict[tuple[str, str], list[int]] = defaultdict(list)
         for position, party in enumerate(parties):
-            for block in _block_keys(party):
+            for block in _block_keys(party, rarest=None):
                 self.index[block].append(position)
 
-    def candidates(self, party: _Party) -> set[int]:
-        found: set[int] = set()
-        for block in _block_keys(party):
+    def candidates(self, party: _Party) -> tuple[set[int], set[int]]:
+        """(sharing a tax id or an email, sharing only name or place blocks)."""
+        strong: set[int] = set()
+        weak: set[int] = set()
+        for block in _block_keys(party, rarest=self._rarest_tokens(party)):
             members = self.index.get(block)
             if members and len(members) <= _MAX_BLOCK:
-                found.update(members)
-        return found
+                (strong if block[0] in ("tax", "email") else weak).update(members)
+        return strong, weak - strong
+
+    def _rarest_tokens(self, party: _Party) -> list[str]:
+        # Common words ("partners", "group") find hundreds of parties and decide nothing: a party is
+        # looked up by its two rarest words only.
+        kind = party.record.kind or ""
+        tokens = [t for t in party.tokens if len(t) >= 3 and t not in ("and", "the")]
+        return sorted(tokens, key=lambda t: len(self.index.get(("token", kind + t), ())))[:2]
 
 
-def _block_keys(party: _Party) -> Iterable[tuple[str, str]]:
+def _block_keys(party: _Party, rarest: list[str] | None) -> Iterable[tuple[str, str]]:
     kind = party.record.kind or ""
     if party.tax_id:
         yield ("tax", party.tax_id)
@@ -228,16 +246,30 @@ def _block_keys(party: _Party) -> Iterable[tuple[str, str]]:
         yield ("email", party.email)
     if party.postcode:
         yield ("postcode", kind + party.postcode)
-    for token in party.tokens:
-        if len(token) >= 3 and token not in ("and", "the"):
-            yield ("token", kind + token)
-            yield ("prefix", kind + token[:4])  # survives a typo late in the word
+    tokens = rarest if rarest is not None else [t for t in party.tokens if len(t) >= 3 and t not in ("and", "the")]
+    for token in tokens:
+        yield ("token", kind + token)
     compact = party.key.base.replace(" ", "")
     if compact:
         yield ("start", kind + compact[:3])
 
 
 # -- matching ------------------------------------------------------------------------------------
+
+# Names less alike than this cannot reach the review threshold, whatever else agrees: skip them
+# before the (slower) full scoring. rapidfuzz compares them in C, many at a time.
+_NAME_FLOOR = 60
+
+
+def _near_names(party: _Party, positions: set[int], bases: list[str]) -> dict[int, float]:
+    """The candidates whose names come close enough, with their token_sort_ratio."""
+    if not positions or not party.key.base:
+        return {}
+    ordered = list(positions)
+    near = process.extract(party.key.base, [bases[p] for p in ordered], scorer=fuzz.token_sort_ratio,
+                           score_cutoff=_NAME_FLOOR, limit=None)
+    return {ordered[index]: score for _, score, index in near}
+
 
 def match(hub: Sequence[PartyRecord], accounting: Sequence[PartyRecord],
           thresholds: Thresholds = Thresholds()) -> list[MatchResult]:
@@ -246,14 +278,19 @@ def match(hub: Sequence[PartyRecord], accounting: Sequence[PartyRecord],
     accounting_parties = [_features(r) for r in accounting]
     blocks = _Blocks(accounting_parties)
 
+    bases = [p.key.base for p in accounting_parties]
     scored: list[list[tuple[float, str, int]]] = []
     for party in hub_parties:
         options = []
-        for position in blocks.candidates(party):
+        strong, weak = blocks.candidates(party)
+        near = _near_names(party, weak, bases)
+        for position in strong:
+            near.setdefault(position, None)
+        for position, sorted_score in near.items():
             other = accounting_parties[position]
             if party.record.kind and other.record.kind and party.record.kind != other.record.kind:
                 continue
-            score, method = score_pair(party, other)
+            score, method = score_pair(party, other, sorted_score)
             if score >= thresholds.review:
                 options.append((score, method, position))
         options.sort(key=lambda option: (-option[0], accounting_parties[option[2]].record.id))

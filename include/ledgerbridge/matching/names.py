@@ -36,7 +36,8 @@ _COMPANY_WORDS = frozenset(
     "logistics management manufacturing partners plumbing services solutions supply systems technologies "
     "trading department store stores bank".split()
 )
-_GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe", "Ü": "ue"})
+# "ae", "oe", "ue" are how umlauts are typed without them; folded on both sides alike.
+_UMLAUT_DIGRAPH = re.compile(r"([aou])e")
 _DOTTED_FORM = re.compile(r"\b(?:[a-z]\.){2,}[a-z]?\.?")  # g.m.b.h., l.l.c., s.a.r.l.
 
 
@@ -63,10 +64,11 @@ class NameKey:
 
 
 def fold(text: str) -> str:
-    """Lower case, German umlauts spelled out, other accents removed."""
-    text = text.translate(_GERMAN)
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    """Lower case, accents removed, and umlauts equal whether written "ü", "ue" or "u":
+    "Müller", "Mueller" and "Muller" all fold to "muller"."""
+    decomposed = unicodedata.normalize("NFKD", text.replace("ß", "ss"))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return _UMLAUT_DIGRAPH.sub(r"\1", plain)
 
 
 @lru_cache(maxsize=200_000)
