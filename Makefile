@@ -41,7 +41,7 @@ test: $(STAMP)
 
 ## make bench: the benchmarks (never part of the tests)
 bench: $(STAMP)
-	python bench/dag_parse.py
+	python bench/dag_parse.py; python bench/matching.py
 
 registry-check: $(STAMP)
 	ledgerbridge registry check
