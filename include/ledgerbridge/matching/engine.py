@@ -259,16 +259,24 @@ def _block_keys(party: _Party, rarest: list[str] | None) -> Iterable[tuple[str, 
 # Names less alike than this cannot reach the review threshold, whatever else agrees: skip them
 # before the (slower) full scoring. rapidfuzz compares them in C, many at a time.
 _NAME_FLOOR = 60
+_COMPACT_FLOOR = 85  # only nearly the same letters: a split word, not a different name
 
 
-def _near_names(party: _Party, positions: set[int], bases: list[str]) -> dict[int, float]:
-    """The candidates whose names come close enough, with their token_sort_ratio."""
+def _near_names(party: _Party, positions: set[int], bases: list[str], compacts: list[str]) -> dict[int, float | None]:
+    """The candidates whose names come close enough, by word or by spacing-blind comparison, with
+    their token_sort_ratio when that was the one that found them."""
     if not positions or not party.key.base:
         return {}
     ordered = list(positions)
-    near = process.extract(party.key.base, [bases[p] for p in ordered], scorer=fuzz.token_sort_ratio,
-                           score_cutoff=_NAME_FLOOR, limit=None)
-    return {ordered[index]: score for _, score, index in near}
+    near: dict[int, float | None] = {
+        ordered[index]: score for _, score, index in process.extract(
+            party.key.base, [bases[p] for p in ordered], scorer=fuzz.token_sort_ratio,
+            score_cutoff=_NAME_FLOOR, limit=None)}
+    # "lisa johnson" / "lisaj ohnson": words split elsewhere, found only without the spaces.
+    for _, _, index in process.extract(party.compact, [compacts[p] for p in ordered], scorer=fuzz.ratio,
+                                       score_cutoff=_COMPACT_FLOOR, limit=None):
+        near.setdefault(ordered[index], None)
+    return near
 
 
 def match(hub: Sequence[PartyRecord], accounting: Sequence[PartyRecord],
@@ -279,11 +287,12 @@ def match(hub: Sequence[PartyRecord], accounting: Sequence[PartyRecord],
     blocks = _Blocks(accounting_parties)
 
     bases = [p.key.base for p in accounting_parties]
+    compacts = [p.compact for p in accounting_parties]
     scored: list[list[tuple[float, str, int]]] = []
     for party in hub_parties:
         options = []
         strong, weak = blocks.candidates(party)
-        near = _near_names(party, weak, bases)
+        near = _near_names(party, weak, bases, compacts)
         for position in strong:
             near.setdefault(position, None)
         for position, sorted_score in near.items():
