@@ -1,11 +1,12 @@
 """Linking hub parties to accounting parties: exact keys, then blocked fuzzy scoring, one to one.
 
-1. Exact keys first: the tax id (normalised) is decisive; an email shared by exactly one party on
-   each side, with names that do not contradict it, is too.
-2. Blocking keeps the cost near-linear: a pair is scored only when both sides share a rare name
-   token, an email, a postcode, or the first letters of their name.
+1. Exact keys first: the tax id (normalised) decides both ways. An equal email is strong evidence
+   but not proof ("ap@" addresses are shared by namesakes), so it adds to the name's score.
+2. Blocking keeps the cost near-linear: a pair is compared only when both sides share a tax id, an
+   email, a postcode, one of the party's two rarest name words, or the first letters of the name;
+   rapidfuzz then drops, in C, the candidates whose names are too far apart.
 3. Scoring (rapidfuzz) of the normalised names, adjusted by the other evidence (email, email domain,
-   postcode, city, legal form).
+   postcode, city, legal form, person vs company).
 4. One-to-one assignment, best scores first; a hub party whose best candidate is not clearly ahead
    of the next goes to review rather than to an automatic link.
 
