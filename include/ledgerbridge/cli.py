@@ -46,6 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     quarantine = commands.add_parser("quarantine", help="records held back").add_subparsers(dest="action", required=True)
     listing = quarantine.add_parser("list", help="open quarantine entries with their reasons")
     listing.add_argument("--entity", help="only this legal entity")
+    dismiss = quarantine.add_parser("dismiss", help="a record that must never be exported (final until reopened)")
+    reopen = quarantine.add_parser("reopen", help="check a dismissed record again on the next run")
+    for sub in (dismiss, reopen):
+        sub.add_argument("entity_id")
+        sub.add_argument("dataset", help="bills, bill_payments, reference.<kind>")
+        sub.add_argument("record_key", help="the hub id (or the accounting id for reference data)")
+    dismiss.add_argument("--reason", required=True, help="why: kept in the audit log")
     args = parser.parse_args(argv)
 
     if args.command == "db":
@@ -71,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return demo_main(airflow_ui=args.airflow)
     if args.command == "quarantine":
-        return _quarantine_list(args.entity)
+        return _quarantine_list(args.entity) if args.action == "list" else _quarantine_decide(args)
     return 2
 
 
@@ -151,6 +158,26 @@ def _repin(entity_id: str) -> int:
     with Ledger().session() as session:
         previous = repin(session, entity_id, actor=f"cli:{getpass.getuser()}")
     print(f"{entity_id}: unpinned from company {previous}; its next run pins the company its connection reaches")
+    return 0
+
+
+def _quarantine_decide(args) -> int:
+    import getpass
+
+    from ledgerbridge.flows import quarantine
+    from ledgerbridge.ledger import Ledger
+
+    actor = f"cli:{getpass.getuser()}"
+    try:
+        with Ledger().session() as session:
+            if args.action == "dismiss":
+                quarantine.dismiss(session, args.entity_id, args.dataset, args.record_key, actor, args.reason)
+            else:
+                quarantine.reopen(session, args.entity_id, args.dataset, args.record_key, actor)
+    except KeyError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 1
+    print(f"{args.entity_id} {args.dataset} {args.record_key}: {'dismissed' if args.action == 'dismiss' else 'reopened'}")
     return 0
 
 

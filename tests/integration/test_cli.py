@@ -33,3 +33,27 @@ def test_quarantine_list_shows_each_reason_with_the_offending_value(ledger, ledg
     out = capsys.readouterr().out
     assert "B-1" in out and "lines[1].account_code" in out and "'9999'" in out
     assert "1 open quarantine entry" in out
+
+
+def test_a_dismissed_record_is_never_exported_even_once_it_passes(ledger, ledger_url, qbo_server, monkeypatch):
+    from sqlalchemy import select
+
+    from ledgerbridge.ledger.models import Document
+    from support import bills_in_company
+
+    entity = make_entity("dismiss")
+    conn = connect_company(qbo_server, ledger, entity)
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([bill("B-1", "V-1", "10.00", account="9999")]))
+    sync(entity, ledger, conn)
+    monkeypatch.setenv("LEDGERBRIDGE_DB_URL", ledger_url)
+    assert main(["quarantine", "dismiss", "dismiss", "bills", "B-1", "--reason", "duplicate of B-0"]) == 0
+    with ledger.session() as session:
+        session.scalars(select(Document)).one().lines[0].account_code = "6010"  # now it would pass
+    sync(entity, ledger, conn)
+    assert bills_in_company(qbo_server, conn, ledger) == []
+
+    assert main(["quarantine", "reopen", "dismiss", "bills", "B-1"]) == 0
+    sync(entity, ledger, conn)
+    assert [b["DocNumber"] for b in bills_in_company(qbo_server, conn, ledger)] == ["B-1"]
+    assert main(["quarantine", "dismiss", "dismiss", "bills", "B-404", "--reason", "x"]) == 1

@@ -54,8 +54,12 @@ def prepare_exports(ctx) -> dict:
         bills = _not_in_outbox(session, ctx.entity.id, Document, RecordType.DOCUMENT).where(
             Document.kind == DocumentKind.BILL, Document.status == DocumentStatus.APPROVED
         ).options(selectinload(Document.lines), selectinload(Document.party).selectinload(Party.link))
+        dismissed = quarantine.dismissed_keys(session, ctx.entity.id, BILLS)
         passed = []
         for bill in session.scalars(bills):
+            if bill.hub_id in dismissed:
+                counts["dismissed"] += 1  # a person decided it is never exported
+                continue
             try:
                 export, reasons = _bill_export(ctx, bill, accounts, classes)
             except Waiting as wait:
@@ -71,8 +75,9 @@ def prepare_exports(ctx) -> dict:
             passed.append(bill.hub_id)
             counts["queued"] += 1
         counts["released_from_quarantine"] = quarantine.resolve(session, ctx.entity.id, BILLS, passed)
-    ctx.log.info("bills: %d queued for export, %d quarantined, %d waiting, %d fixed since last quarantined",
-                 counts["queued"], counts["quarantined"], counts["waiting"], counts["released_from_quarantine"])
+    ctx.log.info("bills: %d queued for export, %d quarantined, %d waiting, %d fixed since last quarantined, "
+                 "%d dismissed by a person", counts["queued"], counts["quarantined"], counts["waiting"],
+                 counts["released_from_quarantine"], counts["dismissed"])
     return dict(counts)
 
 
@@ -188,10 +193,15 @@ def _prepare_bill_payments(ctx) -> dict:
         applied_total = _applied_per_document(session, ctx.entity.id)
         payments = _not_in_outbox(session, ctx.entity.id, Payment, RecordType.PAYMENT).where(
             Payment.kind == PaymentKind.BILL_PAYMENT, Payment.status == DocumentStatus.APPROVED
-        ).order_by(None).order_by(Payment.payment_date, Payment.id).options(selectinload(Payment.applications).selectinload(PaymentApplication.document),
-                  selectinload(Payment.party).selectinload(Party.link))
+        ).order_by(None).order_by(Payment.payment_date, Payment.id).options(
+            selectinload(Payment.applications).selectinload(PaymentApplication.document),
+            selectinload(Payment.party).selectinload(Party.link))
+        dismissed = quarantine.dismissed_keys(session, ctx.entity.id, BILL_PAYMENTS)
         passed = []
         for payment in session.scalars(payments):
+            if payment.hub_id in dismissed:
+                counts["dismissed"] += 1
+                continue
             try:
                 export, reasons = _payment_export(ctx, payment, banks, bill_outbox, held_bills, applied_total)
             except Waiting as wait:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ledgerbridge.flows.audit import record
 from ledgerbridge.ledger.models import QuarantineEntry, QuarantineStatus
 from ledgerbridge.ledger.types import utcnow
 
@@ -69,6 +70,37 @@ def resolve(session: Session, entity_id: str, dataset: str, record_keys: Iterabl
         entry.status = QuarantineStatus.RESOLVED
         entry.resolved_at = utcnow()
     return len(entries)
+
+
+def dismissed_keys(session: Session, entity_id: str, dataset: str) -> set[str]:
+    return set(session.scalars(select(QuarantineEntry.record_key).where(
+        QuarantineEntry.entity_id == entity_id, QuarantineEntry.dataset == dataset,
+        QuarantineEntry.status == QuarantineStatus.DISMISSED)))
+
+
+def dismiss(session: Session, entity_id: str, dataset: str, record_key: str, actor: str, reason: str) -> QuarantineEntry:
+    """A person's decision that the record is never exported (until they reopen it)."""
+    entry = _entry(session, entity_id, dataset, record_key)
+    entry.status, entry.resolved_at = QuarantineStatus.DISMISSED, utcnow()
+    record(session, entity_id, actor, "quarantine_dismissed", dataset, record_key, {"reason": reason})
+    return entry
+
+
+def reopen(session: Session, entity_id: str, dataset: str, record_key: str, actor: str) -> QuarantineEntry:
+    """Undo a dismissal: the record is checked again on the next run."""
+    entry = _entry(session, entity_id, dataset, record_key)
+    entry.status, entry.resolved_at = QuarantineStatus.OPEN, None
+    record(session, entity_id, actor, "quarantine_reopened", dataset, record_key, {})
+    return entry
+
+
+def _entry(session: Session, entity_id: str, dataset: str, record_key: str) -> QuarantineEntry:
+    entry = session.scalars(select(QuarantineEntry).where(
+        QuarantineEntry.entity_id == entity_id, QuarantineEntry.dataset == dataset,
+        QuarantineEntry.record_key == record_key)).one_or_none()
+    if entry is None:
+        raise KeyError(f"{entity_id}: no quarantine entry for {dataset} {record_key!r}")
+    return entry
 
 
 def held_keys(session: Session, entity_id: str, dataset: str) -> set[str]:
