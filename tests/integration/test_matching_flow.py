@@ -113,3 +113,21 @@ def test_review_cli_lists_and_refuses_a_second_link_to_one_party(ledger, ledger_
     assert main(["review", "confirm", "reviewcli", "V-1", smith]) == 0
     assert main(["review", "confirm", "reviewcli", "V-2", smith]) == 1
     assert "one to one" in capsys.readouterr().err
+
+
+def test_a_creation_the_accounting_system_refuses_goes_to_review_and_is_not_retried(ledger, qbo_server):
+    """An employee's name is not in the mirror, so only QuickBooks knows it is taken (6240)."""
+    entity = _entity("refusal", create_missing_vendors=True)
+    conn = connect_company(qbo_server, ledger, entity, {**LISTS, "employees": []})
+    qbo_server.sandbox.realms[conn.schema].write("employee", {"DisplayName": "Pam Beesly", "GivenName": "Pam",
+                                                              "FamilyName": "Beesly"})
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([bill("B-1", "V-1", "10.00")],
+                                                  vendors=[{"hub_id": "V-1", "name": "Pam Beesly"}]))
+    sync(entity, ledger, conn)
+    second = sync(entity, ledger, conn)
+
+    link = _link(ledger, "V-1")
+    assert link.status == LinkStatus.REVIEW and "6240" in link.note
+    assert second["match_parties"]["party_creation"]["sent"] == 0  # refused once, not hammered every run
+    assert bills_in_company(qbo_server, conn, ledger) == []
