@@ -131,3 +131,21 @@ def test_a_creation_the_accounting_system_refuses_goes_to_review_and_is_not_retr
     assert link.status == LinkStatus.REVIEW and "6240" in link.note
     assert second["match_parties"]["party_creation"]["sent"] == 0  # refused once, not hammered every run
     assert bills_in_company(qbo_server, conn, ledger) == []
+
+
+def test_a_duplicate_in_the_hub_is_never_created_beside_its_twin(ledger, qbo_server):
+    entity = _entity("twins", create_missing_vendors=True)
+    conn = connect_company(qbo_server, ledger, entity, LISTS)
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data(
+            [bill("B-1", "V-1", "10.00"), bill("B-2", "V-2", "11.00")],
+            vendors=[{"hub_id": "V-1", "name": "Initech LLC"}, {"hub_id": "V-2", "name": "INITECH, L.L.C."}]))
+    sync(entity, ledger, conn)
+    sync(entity, ledger, conn)
+
+    names = [v["DisplayName"] for v in query(qbo_server, conn, ledger, "SELECT * FROM Vendor")]
+    assert sorted(names) == ["Initech LLC", "V. Smith"]
+    links = {hub_id: _link(ledger, hub_id) for hub_id in ("V-1", "V-2")}
+    assert sorted(link.status for link in links.values()) == [LinkStatus.LINKED, LinkStatus.REVIEW]
+    twin = next(link for link in links.values() if link.status == LinkStatus.REVIEW)
+    assert "already linked" in twin.note

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ledgerbridge.matching.engine import PartyFileError, PartyRecord, match, read_parties
+from ledgerbridge.matching.engine import PartyFileError, PartyRecord, Thresholds, match, read_parties
 
 # The team's labeled set lives in shared/, beside the repository (CI has it there too).
 SHARED = Path(os.environ.get("LEDGERBRIDGE_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
@@ -74,8 +74,26 @@ def test_links_are_one_to_one():
 
 
 def test_a_customer_never_matches_a_vendor():
-    hub = [PartyRecord("H1", "Acme Widgets Inc", "customer")]
-    assert match(hub, [PartyRecord("A1", "Acme Widgets Inc", "vendor")])[0].decision == "none"
+    hub = [PartyRecord("H1", "Acme Widgets Inc", "customer", email="ap@acme.example", tax_id="12-3456789")]
+    accounting = [PartyRecord("A1", "Acme Widgets Inc", "vendor", email="ap@acme.example", tax_id="12-3456789")]
+    assert match(hub, accounting)[0].decision == "none"
+
+
+def test_a_different_postcode_never_auto_links_whatever_the_thresholds():
+    hub = [PartyRecord("H1", "Merinford Manufacturing", "vendor", postcode="32053")]
+    accounting = [PartyRecord("A1", "Merinford Manufacturing", "vendor", postcode="99926")]
+    assert match(hub, accounting, Thresholds(auto=0.80, review=0.70))[0].decision == "review"
+
+
+def test_two_accounting_parties_sharing_a_tax_id_go_to_review():
+    accounting = [PartyRecord("A1", "Initech", "vendor", tax_id="12-3456789"),
+                  PartyRecord("A2", "Initech Holdings", "vendor", tax_id="12-3456789")]
+    assert _one("Initech LLC", accounting, tax_id="123456789").decision == "review"
+
+
+def test_a_file_without_kinds_matches_across_kinds():
+    hub = [PartyRecord("H1", "Brown,Nick")]
+    assert match(hub, [PartyRecord("A1", "Nick Brown", "Vendor")])[0].accounting_id == "A1"
 
 
 @pytest.mark.skipif(not LABELED.is_dir(), reason=f"labeled set not found at {LABELED} (set LEDGERBRIDGE_SHARED_DIR)")

@@ -41,8 +41,10 @@ def match_parties(ctx) -> dict:
         ctx.log.info("parties flow is not enabled for %s: skipped", ctx.entity.id)
         return {"skipped": "parties flow not enabled"}
     summary: dict = {}
+    with ctx.ledger.session() as session:
+        taken_names = _taken_names(session, ctx.entity.id)  # one set for both kinds: names are unique across
     for kind in (PartyKind.VENDOR, PartyKind.CUSTOMER):
-        summary[kind.value] = _match_kind(ctx, kind)
+        summary[kind.value] = _match_kind(ctx, kind, taken_names)
     report = outbox.send(ctx, PARTY_TARGETS)
     summary["party_creation"] = report.as_dict()
     summary["created"] = report.confirmed - report.adopted
@@ -69,7 +71,7 @@ def _thresholds(ctx) -> Thresholds:
     return Thresholds(auto=policy.auto_link_threshold, review=policy.review_threshold)
 
 
-def _match_kind(ctx, kind: PartyKind) -> dict:
+def _match_kind(ctx, kind: PartyKind, taken_names: set[str]) -> dict:
     policy = ctx.entity.matching
     create_missing = policy.create_missing_vendors if kind == PartyKind.VENDOR else policy.create_missing_customers
     counts: Counter = Counter()
@@ -80,30 +82,40 @@ def _match_kind(ctx, kind: PartyKind) -> dict:
             select(Party).where(Party.entity_id == ctx.entity.id, Party.kind == kind)
             .options(selectinload(Party.link)).order_by(Party.id)
         ).all()
-        taken = {p.link.external_id for p in parties if p.link and p.link.status == LinkStatus.LINKED}
+        linked_to = {p.link.external_id: p for p in parties if p.link and p.link.status == LinkStatus.LINKED}
+        refused = set(session.scalars(select(OutboxEntry.record_id).where(
+            OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.record_type == RecordType.PARTY,
+            OutboxEntry.state == OutboxState.REJECTED)))
         open_parties, rejected_by_person = [], []
         for party in parties:
             settled = _settled(party.link)
-            if settled == "held" and create_missing and party.link.status == LinkStatus.UNMATCHED:
+            if (settled == "held" and create_missing and party.link.status == LinkStatus.UNMATCHED
+                    and party.id not in refused):
                 rejected_by_person.append(party)  # a person said "none of these": create it
             elif settled:
                 counts[settled] += 1
             else:
                 open_parties.append(party)
+        # Linked accounting parties stay in: a hub party that matches one is likely a duplicate in the hub.
         results = match(
             [PartyRecord(str(p.id), p.name, kind.value, p.email, p.tax_id, p.city, p.postcode) for p in open_parties],
             [PartyRecord(r.external_id, r.name or "", kind.value, r.email, r.tax_id, r.city, r.postcode)
-             for r in mirror if r.external_id not in taken and r.name],
+             for r in mirror if r.name],
             _thresholds(ctx),
         ) if open_parties else []
         names = {r.external_id: r.name for r in mirror}
-        taken_names = _display_names(session, ctx.entity.id)
         for party, result in zip(open_parties, results, strict=True):
             link = party.link or PartyLink(party=party, entity_id=ctx.entity.id, status=LinkStatus.UNMATCHED,
                                            method="none")
             session.add(link)
             candidates = [{"external_id": c, "name": names.get(c), "score": s} for c, s in result.candidates]
-            if result.decision == AUTO:
+            owner = linked_to.get(result.accounting_id) if result.accounting_id else None
+            if owner is not None:
+                _set(link, LinkStatus.REVIEW, result.method, None, result.score,
+                     f"matches {result.accounting_id} {names.get(result.accounting_id)!r}, already linked to hub "
+                     f"{kind.value} {owner.hub_id} {owner.name!r}: a duplicate in the hub?", candidates)
+                counts["review"] += 1
+            elif result.decision == AUTO:
                 _set(link, LinkStatus.LINKED, result.method, result.accounting_id, result.score, None, candidates)
                 counts["linked"] += 1
                 by_method[result.method] += 1
@@ -115,7 +127,13 @@ def _match_kind(ctx, kind: PartyKind) -> dict:
                      f"best candidate {best.get('external_id')} {best.get('name')!r} scores {result.score}: "
                      "not sure enough to link", candidates)
                 counts["review"] += 1
-            elif create_missing and party.name.casefold() in taken_names:
+            elif candidates:
+                # Candidates came close but were taken or unclear: never create beside them.
+                _set(link, LinkStatus.REVIEW, result.method, None, result.score,
+                     f"close to {candidates[0]['external_id']} {candidates[0]['name']!r} ({candidates[0]['score']}), "
+                     "which is linked to another hub party", candidates)
+                counts["review"] += 1
+            elif create_missing and _name(party.name) in taken_names:
                 _set(link, LinkStatus.REVIEW, "name_taken", None, None,
                      f"no {kind.value} matches, but the accounting system already has a party named "
                      f"{party.name!r} (names are unique across customers and vendors): link it or rename",
@@ -125,7 +143,7 @@ def _match_kind(ctx, kind: PartyKind) -> dict:
                 _set(link, LinkStatus.PENDING_CREATE, "created", None, None, None, candidates)
                 outbox.enqueue(session, ctx, RecordType.PARTY, party.id, f"{kind.value}:{party.hub_id}",
                                PartyExport(kind.value, party.name, party.email, party.currency, party.hub_id))
-                taken_names.add(party.name.casefold())
+                taken_names.add(_name(party.name))
                 counts["to_create"] += 1
             else:
                 _set(link, LinkStatus.UNMATCHED, "none", None, None,
@@ -133,13 +151,13 @@ def _match_kind(ctx, kind: PartyKind) -> dict:
                      candidates)
                 counts["unmatched"] += 1
         for party in rejected_by_person:
-            if party.name.casefold() in taken_names:
+            if _name(party.name) in taken_names:
                 counts["held"] += 1
                 continue
             party.link.status = LinkStatus.PENDING_CREATE
             outbox.enqueue(session, ctx, RecordType.PARTY, party.id, f"{kind.value}:{party.hub_id}",
                            PartyExport(kind.value, party.name, party.email, party.currency, party.hub_id))
-            taken_names.add(party.name.casefold())
+            taken_names.add(_name(party.name))
             counts["to_create"] += 1
         if policy.adopt_accounting_parties:
             counts["adopted"] = _adopt(session, ctx, kind, mirror)
@@ -159,11 +177,18 @@ def _settled(link: PartyLink | None) -> str | None:
     return None
 
 
-def _display_names(session, entity_id: str) -> set[str]:
-    """Every customer's and vendor's name in the accounting company, inactive ones included."""
-    rows = session.scalars(select(ReferenceRecord.name).where(
+def _name(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def _taken_names(session, entity_id: str) -> set[str]:
+    """Names a new party may not take: every customer and vendor of the accounting company (inactive
+    ones included), and the hub parties being created there right now."""
+    mirrored = session.scalars(select(ReferenceRecord.name).where(
         ReferenceRecord.entity_id == entity_id, ReferenceRecord.kind.in_(("vendor", "customer"))))
-    return {name.casefold() for name in rows if name}
+    in_flight = session.scalars(select(Party.name).join(PartyLink).where(
+        PartyLink.entity_id == entity_id, PartyLink.status == LinkStatus.PENDING_CREATE))
+    return {_name(name) for name in [*mirrored, *in_flight] if name}
 
 
 def _adopt(session, ctx, kind: PartyKind, mirror: list[ReferenceRecord]) -> int:
@@ -172,9 +197,11 @@ def _adopt(session, ctx, kind: PartyKind, mirror: list[ReferenceRecord]) -> int:
         PartyLink.entity_id == ctx.entity.id, Party.kind == kind)).all()
     claimed = {link.external_id for link in links if link.external_id}
     claimed |= {c["external_id"] for link in links if link.status == LinkStatus.REVIEW for c in link.candidates or []}
+    # A party we are creating may already be there (its answer lost): it is ours, not one to adopt.
+    being_created = {_name(link.party.name) for link in links if link.status == LinkStatus.PENDING_CREATE}
     adopted = 0
     for reference in mirror:
-        if reference.external_id in claimed:
+        if reference.external_id in claimed or _name(reference.name or "") in being_created:
             continue
         party = Party(entity_id=ctx.entity.id, kind=kind, hub_id=f"{ctx.entity.accounting.kind.value}:"
                       f"{reference.external_id}", name=reference.name, email=reference.email,

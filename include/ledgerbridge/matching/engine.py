@@ -98,6 +98,7 @@ def _blank(value: str | None) -> str | None:
 @dataclass
 class _Party:
     record: PartyRecord
+    kind: str  # "" when kinds are not compared
     key: NameKey
     tokens: tuple[str, ...]
     compact: str  # the base without spaces: "butlermurphy"
@@ -113,13 +114,14 @@ _FREE_MAIL = frozenset({"gmail.com", "yahoo.com", "hotmail.com", "outlook.com", 
                         "gmx.de", "web.de", "orange.fr", "free.fr", "live.com", "mail.com", "proton.me"})
 
 
-def _features(record: PartyRecord) -> _Party:
+def _features(record: PartyRecord, use_kind: bool) -> _Party:
     key = name_key(record.name)
     email = record.email.strip().casefold() if record.email else None
     domain = email.rpartition("@")[2] if email and "@" in email else None
     tokens = tuple(sorted(set(key.base.split())))
     return _Party(
         record=record,
+        kind=(record.kind or "").strip().casefold() if use_kind else "",
         key=key,
         tokens=tokens,
         compact=key.base.replace(" ", ""),
@@ -143,7 +145,7 @@ def _normal_tax_id(value: str | None) -> str | None:
 FORM_CONFLICT = 0.25  # "Acme Inc" / "Acme LLC": different companies more often than not
 ONE_SIDED_FORM = 0.08
 PERSON_VS_COMPANY = 0.08  # "H. Harris" the person, "Harris LLC" the company
-POSTCODE_CONFLICT_CAP = 0.89  # below the default auto threshold
+POSTCODE_DIFFERS = ",postcode_differs"  # marks a score that may not auto-link
 INITIAL_MATCH = 0.88  # "V. Smith" for "Virginia Smith": likely, not certain; other evidence decides
 
 
@@ -203,7 +205,7 @@ def score_pair(a: _Party, b: _Party, sorted_score: float | None = None) -> tuple
         score += 0.02
     if a.postcode and b.postcode and a.postcode != b.postcode:
         # Same name, another place: maybe a branch, maybe a namesake. Never linked without a person.
-        return max(0.0, min(score - 0.10, POSTCODE_CONFLICT_CAP)), method
+        return max(0.0, min(score - 0.10, 1.0)), method + POSTCODE_DIFFERS
     if a.postcode and a.postcode == b.postcode:
         score += 0.06
     return max(0.0, min(score, 1.0)), method
@@ -234,13 +236,14 @@ class _Blocks:
     def _rarest_tokens(self, party: _Party) -> list[str]:
         # Common words ("partners", "group") find hundreds of parties and decide nothing: a party is
         # looked up by its two rarest words only.
-        kind = party.record.kind or ""
-        tokens = [t for t in party.tokens if len(t) >= 3 and t not in ("and", "the")]
-        return sorted(tokens, key=lambda t: len(self.index.get(("token", kind + t), ())))[:2]
+        kind = party.kind
+        tokens = [t for t in party.tokens if len(t) >= 3 and t not in ("and", "the")
+                  and ("token", kind + t) in self.index]  # a misspelt word finds nobody: skip it
+        return sorted(tokens, key=lambda t: len(self.index[("token", kind + t)]))[:2]
 
 
 def _block_keys(party: _Party, rarest: list[str] | None) -> Iterable[tuple[str, str]]:
-    kind = party.record.kind or ""
+    kind = party.kind
     if party.tax_id:
         yield ("tax", party.tax_id)
     if party.email:
@@ -283,8 +286,10 @@ def _near_names(party: _Party, positions: set[int], bases: list[str], compacts: 
 def match(hub: Sequence[PartyRecord], accounting: Sequence[PartyRecord],
           thresholds: Thresholds = Thresholds()) -> list[MatchResult]:
     """One result per hub party, in the order given. Parties match only within their kind."""
-    hub_parties = [_features(r) for r in hub]
-    accounting_parties = [_features(r) for r in accounting]
+    # Kinds are compared only when every party has one (a file without the column matches across).
+    use_kind = all(r.kind for r in hub) and all(r.kind for r in accounting)
+    hub_parties = [_features(r, use_kind) for r in hub]
+    accounting_parties = [_features(r, use_kind) for r in accounting]
     blocks = _Blocks(accounting_parties)
 
     bases = [p.key.base for p in accounting_parties]
@@ -298,7 +303,7 @@ def match(hub: Sequence[PartyRecord], accounting: Sequence[PartyRecord],
             near.setdefault(position, None)
         for position, sorted_score in near.items():
             other = accounting_parties[position]
-            if party.record.kind and other.record.kind and party.record.kind != other.record.kind:
+            if party.kind != other.kind:
                 continue
             score, method = score_pair(party, other, sorted_score)
             if score >= thresholds.review:
@@ -329,7 +334,8 @@ def match(hub: Sequence[PartyRecord], accounting: Sequence[PartyRecord],
             continue
         score, method, position = best
         runner_up = next((s for s, _, p in options if p != position), 0.0)
-        clear = score >= thresholds.auto and (score - runner_up >= thresholds.margin or method == "tax_id")
+        clear = (score >= thresholds.auto and not method.endswith(POSTCODE_DIFFERS)
+                 and (score - runner_up >= thresholds.margin or (method == "tax_id" and runner_up < 1.0)))
         results.append(MatchResult(party.record.id, accounting_parties[position].record.id, round(score, 4),
                                    AUTO if clear else REVIEW, method, candidates))
     return results

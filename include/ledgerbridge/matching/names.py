@@ -36,8 +36,7 @@ _COMPANY_WORDS = frozenset(
     "logistics management manufacturing partners plumbing services solutions supply systems technologies "
     "trading department store stores bank".split()
 )
-# "ae", "oe", "ue" are how umlauts are typed without them; folded on both sides alike.
-_UMLAUT_DIGRAPH = re.compile(r"([aou])e")
+_GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe", "Ü": "ue"})
 _DOTTED_FORM = re.compile(r"\b(?:[a-z]\.){2,}[a-z]?\.?")  # g.m.b.h., l.l.c., s.a.r.l.
 
 
@@ -64,18 +63,16 @@ class NameKey:
 
 
 def fold(text: str) -> str:
-    """Lower case, accents removed, and umlauts equal whether written "ü", "ue" or "u":
-    "Müller", "Mueller" and "Muller" all fold to "muller"."""
-    decomposed = unicodedata.normalize("NFKD", text.replace("ß", "ss"))
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    return _UMLAUT_DIGRAPH.sub(r"\1", plain)
+    """Lower case, German umlauts spelled out ("Müller" = "Mueller"), other accents removed."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_GERMAN))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 @lru_cache(maxsize=200_000)
 def name_key(name: str) -> NameKey:
     text = fold(name.strip())
     text = _DOTTED_FORM.sub(lambda m: m.group(0).replace(".", ""), text)
-    text = re.sub(r",+", ",", text.replace("&", " and "))
+    text = re.sub(r"\s*,+\s*", ", ", text.replace("&", " and "))  # "Brown,Nick" = "Brown, Nick"
     text = re.sub(r"\s+", " ", re.sub(r"[^\w\s,']", " ", text).replace("'", ""))
     for phrase, form in _MULTIWORD_FORMS:
         text = text.replace(phrase, form)

@@ -69,6 +69,9 @@ def _party(session: Session, entity_id: str, hub_id: str, kind: str | None) -> P
 
 def _link(session: Session, party: Party) -> PartyLink:
     link = session.scalars(select(PartyLink).where(PartyLink.party_id == party.id)).one_or_none()
+    if link is not None and link.status == LinkStatus.PENDING_CREATE:
+        raise ReviewError(f"{party.entity_id}: {party.kind} {party.hub_id} {party.name!r} is being created in the "
+                          "accounting system: decide after the next run, once it is settled")
     if link is None:
         link = PartyLink(party_id=party.id, entity_id=party.entity_id, status=LinkStatus.UNMATCHED, method="person")
         session.add(link)
