@@ -12,7 +12,7 @@ class MoneyError(ValueError):
 
 def to_money(value: object, field: str = "amount") -> Decimal:
     """Parse an amount exactly. Floats are refused: they have already lost precision."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise MoneyError(f"{field}: {value!r} is a {type(value).__name__}; give amounts as strings or Decimal")
     try:
         amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
