@@ -95,3 +95,34 @@ def test_a_create_that_may_have_landed_stays_uncertain_whatever_fails_after_it(l
     assert report["export_documents"]["uncertain"] == 1
     assert report["collect_confirmations"]["settled_by_lookup"] == 1
     assert [b["DocNumber"] for b in bills_in_company(qbo_server, conn, ledger)] == ["B-1"]
+
+
+def test_under_injected_faults_every_bill_lands_exactly_once(ledger):
+    """10% 429, 5% 500 and 3% slow commits (answer after the client's read timeout), 150 bills."""
+    from ledgerbridge.sandbox.qbo import Faults, QBOSandbox, serve_in_thread
+    from support import CLIENT_ID, CLIENT_SECRET
+
+    server = serve_in_thread(QBOSandbox(clients={CLIENT_ID: CLIENT_SECRET}, rate_limits=False))
+    try:
+        entity = make_entity("faulty")
+        conn = connect_company(server, ledger, entity)
+        with ledger.session() as session:
+            import_hub_data(session, entity, hub_data([bill(f"F-{n:04d}", "V-1", f"{n}.25") for n in range(1, 151)]))
+        server.sandbox.faults = Faults(throttle_rate=0.10, error_rate=0.05, slow_commit_rate=0.03,
+                                       slow_commit_seconds=1.5, seed=7)
+        options = {"timeout": (2, 0.5), "max_attempts": 8}
+        reports = [run_all(context(entity, ledger, conn, client_options=options)) for _ in range(2)]
+        server.sandbox.faults = Faults()
+        run_all(context(entity, ledger, conn))  # settles whatever the faults left uncertain
+    finally:
+        server.stop()
+
+    numbers = Counter(b["DocNumber"] for b in server.sandbox.realms[conn.schema].objects["Bill"].values())
+    assert len(numbers) == 150 and set(numbers.values()) == {1}  # all there, none twice
+    with ledger.session() as session:
+        rows = session.scalars(select(OutboxEntry).where(OutboxEntry.target == "Bill")).all()
+    assert len(rows) == 150 and {r.state for r in rows} == {OutboxState.CONFIRMED}
+    assert reports[0]["export_documents"]["sent"] > 0
+    # The faults did bite: slow commits were answered again from the requestid memory.
+    assert server.sandbox.realms[conn.schema].requestid_replays > 0
+    assert max(r.attempts for r in rows) >= 1

@@ -462,3 +462,24 @@ def test_command_line_server_saves_its_state_on_shutdown(tmp_path):
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
     assert "42" in QBOSandbox.load(state, clients={"cli": "secret"}).realms
+
+
+def test_fault_knobs_are_set_over_http_and_refuse_nonsense():
+    import requests as http
+
+    from ledgerbridge.sandbox.qbo import QBOSandbox, serve_in_thread
+
+    server = serve_in_thread(QBOSandbox())
+    try:
+        reply = http.post(f"{server.url}/_sandbox/faults", json={"throttle_rate": 1.0}, timeout=5)
+        assert reply.status_code == 200 and server.sandbox.faults.throttle_rate == 1.0
+        realm, refresh = server.sandbox.create_realm("ledgerbridge-demo")
+        token = http.post(f"{server.url}/oauth2/v1/tokens/bearer", auth=("ledgerbridge-demo", "demo-secret"),
+                          data={"grant_type": "refresh_token", "refresh_token": refresh}, timeout=5).json()
+        throttled = http.get(f"{server.url}/v3/company/{realm}/query", params={"query": "SELECT * FROM Account"},
+                             headers={"Authorization": f"Bearer {token['access_token']}"}, timeout=5)
+        assert throttled.status_code == 429 and "ThrottleExceeded" in throttled.text
+        assert http.post(f"{server.url}/_sandbox/faults", json={"throttle_rate": 2}, timeout=5).status_code == 400
+        assert http.post(f"{server.url}/_sandbox/faults", json={"chaos": 1}, timeout=5).status_code == 400
+    finally:
+        server.stop()

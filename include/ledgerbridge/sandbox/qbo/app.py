@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from . import errors
 from .codec import loads
 from .company import Company
+from .faults import Faults
 from .sandbox import QBOSandbox
 
 
@@ -55,6 +56,15 @@ def create_app(sandbox: QBOSandbox) -> FastAPI:
         except (ValueError, AttributeError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"realm_id": realm_id, "refresh_token": refresh_token}, status_code=201)
+
+    @app.post("/_sandbox/faults")
+    async def set_faults(request: Request) -> Response:
+        """Replace the fault knobs, e.g. {"throttle_rate": 0.1, "error_rate": 0.05}; {} turns them off."""
+        try:
+            sandbox.faults = Faults.from_mapping(json.loads(await request.body() or b"{}"))
+        except (ValueError, TypeError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"faults": {k: v for k, v in vars(sandbox.faults).items() if not k.startswith("_")}})
 
     @app.get("/_sandbox/realms/{realm_id}/stats")
     async def stats(realm_id: str) -> Response:

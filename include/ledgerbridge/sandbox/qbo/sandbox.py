@@ -15,6 +15,7 @@ from . import errors
 from .codec import dumps, format_ms, loads
 from .company import Company
 from .errors import QBOFault
+from .faults import Faults
 from .limits import RealmLimiter
 
 DEFAULT_CLIENTS = {"ledgerbridge-demo": "demo-secret"}
@@ -32,7 +33,8 @@ class QBOSandbox:
     def __init__(self, clients: dict[str, str] | None = None, access_token_ttl: int = 3600,
                  clock: Callable[[], float] = time.time, rotate_refresh_tokens: bool = True,
                  rate_limits: bool = True, *, requests_per_minute: int = 500, concurrent_requests: int = 10,
-                 batch_requests_per_minute: int = 40, refresh_token_ttl: int = REFRESH_TOKEN_TTL) -> None:
+                 batch_requests_per_minute: int = 40, refresh_token_ttl: int = REFRESH_TOKEN_TTL,
+                 faults: Faults | None = None) -> None:
         self.clients = dict(DEFAULT_CLIENTS if clients is None else clients)
         self.access_token_ttl = access_token_ttl
         self.refresh_token_ttl = refresh_token_ttl
@@ -45,6 +47,7 @@ class QBOSandbox:
         self._refresh_tokens: dict[str, dict] = {}  # token -> {client_id, realm_id, expires_at}
         self._access_tokens: dict[str, dict] = {}   # token -> {client_id, realm_id, expires_at}
         self.revision = 0  # goes up on every change, so a saver knows when to write
+        self.faults = faults or Faults()
 
     # -- realms and OAuth ----------------------------------------------------------------------
     def create_realm(self, client_id: str, realm_id: str | None = None,
@@ -138,7 +141,18 @@ class QBOSandbox:
                 return fault.status, dumps({"Fault": fault.fault(), "time": format_ms(int(self.clock() * 1000))}), JSON
         if self.limiter is not None and not self.limiter.enter(realm_id, batch):
             return 429, errors.THROTTLED_XML, XML
+        faults = self.faults
+        if faults.latency_seconds:
+            time.sleep(faults.latency_seconds)
+        slow_commit = False
         try:
+            if faults.roll(faults.throttle_rate):
+                return 429, errors.THROTTLED_XML, XML
+            if faults.roll(faults.error_rate):
+                return 500, dumps({"Fault": {"Error": [{"Message": "An application error has occurred while "
+                                  "processing your request", "Detail": "System Failure Error: injected by the sandbox",
+                                  "code": "10000"}], "type": "SystemFault"},
+                                  "time": format_ms(int(self.clock() * 1000))}), JSON
             with self.lock:
                 company = self.realms[realm_id]
                 company.api_requests += 1
@@ -158,8 +172,11 @@ class QBOSandbox:
                     company.responses[requestid] = {"status": status, "body": text}
                 if mutating:
                     self.revision += 1
+                    slow_commit = faults.roll(faults.slow_commit_rate)
                 return status, text, JSON
         finally:
+            if slow_commit:
+                time.sleep(faults.slow_commit_seconds)  # committed; the answer comes too late
             if self.limiter is not None:
                 self.limiter.leave(realm_id)
 
