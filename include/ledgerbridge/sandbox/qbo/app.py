@@ -42,6 +42,22 @@ def create_app(sandbox: QBOSandbox) -> FastAPI:
         status, body = await run_in_threadpool(sandbox.exchange_token, request.headers.get("authorization"), form)
         return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
+    @app.get("/.well-known/openid_configuration")
+    async def discovery(request: Request) -> dict:
+        """Intuit's OpenID discovery document, pointing at this sandbox: OAuth libraries (intuit-oauth)
+        read their endpoints from it, so they work against the sandbox given this URL."""
+        base = str(request.base_url).rstrip("/")
+        return {
+            "issuer": base,
+            "authorization_endpoint": f"{base}/connect/oauth2",
+            "token_endpoint": f"{base}/oauth2/v1/tokens/bearer",
+            "userinfo_endpoint": f"{base}/v1/openid_connect/userinfo",
+            "revocation_endpoint": f"{base}/oauth2/v1/tokens/revoke",
+            "jwks_uri": f"{base}/oauth2/v1/keys",
+            "response_types_supported": ["code"],
+            "scopes_supported": ["openid", "email", "profile", "address", "phone", "com.intuit.quickbooks.accounting"],
+        }
+
     @app.get("/_sandbox/health")
     async def health() -> dict:
         return {"ok": True}

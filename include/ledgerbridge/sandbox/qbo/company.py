@@ -283,8 +283,12 @@ class Company:
         batch_ids = [item.get("bId") if isinstance(item, dict) else None for item in items]
         if not all(isinstance(b, str) and b for b in batch_ids):
             raise errors.required("bId")
-        if any(len(b) > BATCH_ID_MAX for b in batch_ids) or len(set(batch_ids)) != len(batch_ids):
-            raise errors.business(f"every bId must be unique and at most {BATCH_ID_MAX} characters", "bId")
+        if len(set(batch_ids)) != len(batch_ids):
+            raise errors.business("every bId must be unique in the batch", "bId")
+        # The 10-character limit belongs to idempotent batches (requestid + bId keys the item);
+        # without a requestid, clients such as python-quickbooks send 36-character uuid bIds.
+        if requestid is not None and any(len(b) > BATCH_ID_MAX for b in batch_ids):
+            raise errors.business(f"with a requestid, every bId must be at most {BATCH_ID_MAX} characters", "bId")
         # QBO runs items in order but a later item cannot see an object an earlier one created:
         # objects created by this batch stay invisible to its reads, references and queries.
         self._batch_created = set()
@@ -667,7 +671,10 @@ def _check_doc_number(obj: dict) -> None:
 
 def _default_dates(obj: dict, now: float, due_days: int | None = None) -> None:
     """TxnDate defaults to today in company time; DueDate, where the entity has one, to TxnDate
-    plus the term's days."""
+    plus the term's days. An empty string counts as absent (python-quickbooks sends "" for unset dates)."""
+    for key in ("TxnDate", "DueDate"):
+        if obj.get(key) == "":
+            del obj[key]
     obj.setdefault("TxnDate", company_today(now))
     try:
         txn_date = date.fromisoformat(str(obj["TxnDate"]))
