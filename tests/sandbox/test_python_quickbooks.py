@@ -80,3 +80,35 @@ def test_batch_create_reports_successes_and_faults(quickbooks):
     results = batch_create(vendors, qb=client)
     assert len(results.successes) == 2
     assert len(results.faults) == 1 and results.faults[0].Error[0].code == "6240"
+
+
+def test_change_data_capture_reports_changes_and_deletions(quickbooks):
+    from datetime import datetime, timedelta, timezone
+
+    from quickbooks.cdc import change_data_capture
+    from quickbooks.objects.account import Account
+    from quickbooks.objects.bill import Bill
+    from quickbooks.objects.detailline import AccountBasedExpenseLine, AccountBasedExpenseLineDetail
+    from quickbooks.objects.vendor import Vendor
+
+    client, _ = quickbooks
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    vendor = Vendor()
+    vendor.DisplayName = "Globochem"
+    vendor.save(qb=client)
+    line = AccountBasedExpenseLine()
+    line.Amount = Decimal("10.00")
+    line.AccountBasedExpenseLineDetail = AccountBasedExpenseLineDetail()
+    line.AccountBasedExpenseLineDetail.AccountRef = next(
+        a for a in Account.all(qb=client) if a.AccountType == "Expense").to_ref()
+    bill = Bill()
+    bill.VendorRef = vendor.to_ref()
+    bill.Line.append(line)
+    bill.save(qb=client)
+    Bill.get(bill.Id, qb=client).delete(qb=client)
+
+    changes = change_data_capture([Vendor, Bill], since.strftime("%Y-%m-%dT%H:%M:%SZ"), qb=client)
+
+    assert [v.DisplayName for v in changes.Vendor] == ["Globochem"]
+    (deleted,) = changes.Bill
+    assert (deleted.Id, deleted.status) == (bill.Id, "Deleted")

@@ -483,3 +483,30 @@ def test_fault_knobs_are_set_over_http_and_refuse_nonsense():
         assert http.post(f"{server.url}/_sandbox/faults", json={"chaos": 1}, timeout=5).status_code == 400
     finally:
         server.stop()
+
+
+def test_cdc_refuses_more_than_30_days_back_and_unknown_entities():
+    from datetime import datetime, timedelta, timezone
+
+    import requests as http
+
+    from ledgerbridge.sandbox.qbo import QBOSandbox, serve_in_thread
+
+    server = serve_in_thread(QBOSandbox())
+    try:
+        realm, refresh = server.sandbox.create_realm("ledgerbridge-demo")
+        token = http.post(f"{server.url}/oauth2/v1/tokens/bearer", auth=("ledgerbridge-demo", "demo-secret"),
+                          data={"grant_type": "refresh_token", "refresh_token": refresh}, timeout=5).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}", "Accept": "application/json"}
+        old = http.get(f"{server.url}/v3/company/{realm}/cdc", headers=headers, timeout=5,
+                       params={"entities": "Vendor", "changedSince": "2020-01-01T00:00:00Z"})
+        assert old.status_code == 400 and "30 days" in old.text
+        unknown = http.get(f"{server.url}/v3/company/{realm}/cdc", headers=headers, timeout=5,
+                           params={"entities": "Spaceship", "changedSince": "2026-11-20T00:00:00Z"})
+        assert unknown.status_code == 400 and "Spaceship" in unknown.text
+        an_hour_ago = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        recent = http.get(f"{server.url}/v3/company/{realm}/cdc", headers=headers, timeout=5,
+                          params={"entities": "Account", "changedSince": an_hour_ago})
+        assert recent.status_code == 200 and recent.json()["CDCResponse"][0]["QueryResponse"][0]["Account"]
+    finally:
+        server.stop()

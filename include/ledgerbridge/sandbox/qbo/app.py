@@ -99,6 +99,11 @@ def create_app(sandbox: QBOSandbox) -> FastAPI:
         text = (await request.body()).decode("utf-8", "replace")
         return await api(request, realm_id, lambda company: company.query(text))
 
+    @app.get("/v3/company/{realm_id}/cdc")
+    async def cdc(realm_id: str, request: Request) -> Response:
+        entities, since = request.query_params.get("entities"), request.query_params.get("changedSince")
+        return await api(request, realm_id, lambda company: company.cdc(entities, since))
+
     @app.get("/v3/company/{realm_id}/preferences")
     async def preferences(realm_id: str, request: Request) -> Response:
         return await api(request, realm_id, Company.preferences)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Callable
 
 from . import errors
-from .codec import company_today, format_ms, to_decimal
+from .codec import parse_instant, company_today, format_ms, to_decimal
 from .errors import QBOFault
 from .query import Condition, parse, run
 
@@ -21,6 +21,8 @@ LIST_ENTITIES = ("Account", "Vendor", "Customer", "Employee", "Class", "Departme
 TXN_ENTITIES = ("Bill", "BillPayment", "Invoice", "Payment", "PurchaseOrder", "JournalEntry")
 ENTITIES = LIST_ENTITIES + TXN_ENTITIES
 ENTITY_BY_PATH = {name.lower(): name for name in ENTITIES}
+CDC_MAX_DAYS = 30
+CDC_MAX_OBJECTS = 1000
 PARTIES = ("Customer", "Vendor", "Employee")
 
 BATCH_MAX_ITEMS = 30
@@ -74,6 +76,8 @@ class Company:
     def __init__(self, realm_id: str, company_name: str, clock: Callable[[], float]) -> None:
         self.realm_id, self.company_name, self.clock = realm_id, company_name, clock
         self.objects: dict[str, dict[str, dict]] = {name: {} for name in ENTITIES}
+        # Deleted transactions, as Change Data Capture reports them: {Id, status, MetaData}.
+        self.deleted: dict[str, dict[str, dict]] = {name: {} for name in TXN_ENTITIES}
         self.next_id = 1
         self.last_stamp_ms = 0
         self.created = format_ms(int(clock() * 1000))
@@ -86,7 +90,8 @@ class Company:
     # -- persistence ---------------------------------------------------------------------------
     def to_state(self) -> dict:
         return {"realm_id": self.realm_id, "company_name": self.company_name, "created": self.created,
-                "objects": self.objects, "next_id": self.next_id, "last_stamp_ms": self.last_stamp_ms,
+                "objects": self.objects, "deleted": self.deleted, "next_id": self.next_id,
+                "last_stamp_ms": self.last_stamp_ms,
                 "responses": self.responses, "batch_responses": self.batch_responses,
                 "api_requests": self.api_requests, "requestid_replays": self.requestid_replays}
 
@@ -94,6 +99,7 @@ class Company:
     def from_state(cls, state: dict, clock: Callable[[], float]) -> "Company":
         company = cls(state["realm_id"], state["company_name"], clock)
         company.objects.update(state["objects"])
+        company.deleted.update(state.get("deleted", {}))  # absent in state files written before CDC
         for key in ("created", "next_id", "last_stamp_ms", "responses", "batch_responses",
                     "api_requests", "requestid_replays"):
             setattr(company, key, state[key])
@@ -174,6 +180,40 @@ class Company:
                    if self._visible(entity, object_id) is not None]
         return {"QueryResponse": run(query, visible)}
 
+    def cdc(self, entities: str | None, changed_since: str | None) -> dict:
+        """Change Data Capture: what changed since a moment, deletions included, at most 30 days
+        back and 1000 objects (the oldest changes first when there are more)."""
+        if not entities:
+            raise errors.required("entities")
+        if not changed_since:
+            raise errors.required("changedSince")
+        names = []
+        for raw in entities.split(","):
+            entity = ENTITY_BY_PATH.get(raw.strip().lower())
+            if entity is None:
+                raise errors.business(f"{raw.strip()!r} is not an entity Change Data Capture covers", "entities")
+            names.append(entity)
+        since = parse_instant(changed_since)
+        if since is None:
+            raise errors.business(f"changedSince {changed_since!r} is not a timestamp", "changedSince")
+        if since.timestamp() < self.clock() - CDC_MAX_DAYS * 86400:
+            raise errors.business(f"changedSince {changed_since!r} is more than {CDC_MAX_DAYS} days ago: "
+                                  "query by Metadata.LastUpdatedTime instead", "changedSince")
+        changed = []
+        for entity in names:
+            pool = list(self.objects[entity].values()) + list(self.deleted.get(entity, {}).values())
+            for obj in pool:
+                stamp = parse_instant(obj["MetaData"]["LastUpdatedTime"])
+                if stamp is not None and stamp >= since:
+                    changed.append((stamp, entity, obj))
+        changed.sort(key=lambda item: item[0])
+        by_entity: dict[str, list[dict]] = {entity: [] for entity in names}
+        for _, entity, obj in changed[:CDC_MAX_OBJECTS]:
+            by_entity[entity].append(obj)
+        responses = [{entity: objects, "startPosition": 1, "maxResults": len(objects), "totalCount": len(objects)}
+                     for entity, objects in by_entity.items() if objects]
+        return {"CDCResponse": [{"QueryResponse": responses}]}
+
     def preferences(self) -> dict:
         net30 = next((o["Id"] for o in self.objects["Term"].values() if o["Name"] == "Net 30"), None)
         other = {"WarnDuplicateBillNumber": "true", "WarnDuplicateCheckNumber": "true",
@@ -250,6 +290,8 @@ class Company:
             raise errors.business(f"{entity} {current['Id']} has payments applied "
                                   f"(TxnId {', '.join(payments)}); delete them first")
         del self.objects[entity][current["Id"]]
+        self.deleted[entity][current["Id"]] = {"Id": current["Id"], "status": "Deleted", "domain": "QBO",
+                                               "MetaData": {"LastUpdatedTime": self._stamp()}}
         self._after_write(entity, current, None)
         return {"status": "Deleted", "Id": current["Id"], "domain": "QBO"}
 
