@@ -168,21 +168,18 @@ def main(airflow_ui: bool = False) -> int:
     ledger_url = settings.ledger_url()
     migrate(ledger_url)
     ledger = Ledger(ledger_url)
-    entity_ids = [e.id for e in load_registry().enabled]
+    entities = load_registry().enabled
     with running_sandbox(sandbox_port()) as url:
         print(f"QuickBooks Online sandbox: {url}")
         env = prepare(url, ledger)
         if airflow_ui:
             return _standalone(env)
-        ok = run_dags([e for e in entity_ids if f"AIRFLOW_CONN_{_conn(e).upper()}" in env], env)
+        seeded = [e.id for e in entities if f"AIRFLOW_CONN_{e.accounting.conn_id.upper()}" in env]
+        ok = run_dags(seeded, env)
     print()
-    for entity_id in entity_ids:
-        print(summary_line(ledger, entity_id))
+    for entity in entities:
+        print(summary_line(ledger, entity.id))
     return 0 if ok else 1
-
-
-def _conn(entity_id: str) -> str:
-    return load_registry().get(entity_id).accounting.conn_id
 
 
 def _standalone(env: dict[str, str]) -> int:

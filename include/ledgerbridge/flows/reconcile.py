@@ -53,8 +53,8 @@ def reconcile(ctx) -> dict:
         exported_this_run = created_in_run(session, ctx.entity.id, ctx.run_id)
         open_quarantine = quarantine.open_count(session, ctx.entity.id)
 
-    confirmed_rows = [(outbox.get((RecordType.DOCUMENT, record_id)), hub_id, total) for record_id, hub_id, total in bills]
-    confirmed_rows = [(row, hub_id, total) for row, hub_id, total in confirmed_rows
+    rows = ((outbox.get((RecordType.DOCUMENT, record_id)), hub_id, total) for record_id, hub_id, total in bills)
+    confirmed_rows = [(row, hub_id, total) for row, hub_id, total in rows
                       if row is not None and row.state == OutboxState.CONFIRMED]
     company_id = ctx.connector.company_id
     # Bills confirmed in a company the entity was pinned to before a re-pin are not in this one.
