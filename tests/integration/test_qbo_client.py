@@ -159,7 +159,8 @@ def test_incremental_pull_reads_only_changes_and_sees_deactivations(ledger, cloc
     second = sync(entity, ledger, conn)
 
     # The watermark's second (Late Vendor) and the change (Dunder Mifflin), not Nick Brown.
-    assert second["pull_reference"]["vendor"] == {"received": 2, "new": 0, "updated": 2, "inactive": 1}
+    assert second["pull_reference"]["vendor"] == {
+        "source": "change data capture", "received": 2, "new": 0, "updated": 2, "inactive": 1, "deleted": 0}
     with ledger.session() as session:
         mirrored = session.scalars(select(ReferenceRecord).where(ReferenceRecord.external_id == vendor["Id"],
                                                                  ReferenceRecord.kind == "vendor")).one()

@@ -21,7 +21,9 @@ class ReferenceData:
     name: str | None
     active: bool
     updated_at: datetime | None
-    number: str | None = None
+    deleted: bool = False  # deleted in the accounting system (transactions; lists are deactivated)
+    party_external_id: str | None = None  # a transaction's vendor or customer
+    number: str | None = None  # account number, or a transaction's document number
     account_type: str | None = None
     email: str | None = None
     tax_id: str | None = None
@@ -86,6 +88,24 @@ class Created:
 
 
 @dataclass(frozen=True)
+class Outgoing:
+    """One outbox row on its way: `ref` names it inside a batch (<= 10 chars)."""
+
+    ref: str
+    target: str
+    payload: dict[str, Any]
+    key: str
+    queued_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """What changed per reference kind since a moment, deletions included."""
+
+    changes: dict[str, list[ReferenceData]]
+
+
+@dataclass(frozen=True)
 class RemoteDocument:
     """What the accounting system holds for a document we exported."""
 
@@ -98,19 +118,30 @@ class AccountingConnector(Protocol):
     kind: str
     company_id: str
     reference_kinds: tuple[str, ...]
+    batch_size: int  # rows per create_many call
 
     def fetch_reference(self, kind: str, since: datetime | None) -> Iterator[ReferenceData]: ...
+
+    def fetch_changes(self, kinds: tuple[str, ...], since: datetime, now: datetime) -> ChangeSet | None:
+        """Every change since `since`, deletions included; None when the system cannot tell completely."""
+        ...
+
+    def warns_on_duplicate_bill_numbers(self) -> bool: ...
 
     def payload(self, record: PartyExport | BillExport | BillPaymentExport, key: str) -> tuple[str, dict[str, Any]]:
         """(target object name, payload) for the outbox; the payload carries `key` where it can."""
         ...
 
-    def create(self, target: str, payload: dict[str, Any], key: str) -> Created:
-        """Create once. Raises connectors.errors on failure."""
+    def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | Exception]:
+        """Create each item once; per item ref, Created or the RecordRejected/OutcomeUnknown for it.
+
+        Raises TransientError or ReconnectRequired when nothing was applied, OutcomeUnknown when
+        the outcome of the whole call is unknown.
+        """
         ...
 
-    def find_existing(self, target: str, payload: dict[str, Any], key: str, queued_at: datetime) -> str | None:
-        """The external id of an object created from this payload (queued at `queued_at`), if any."""
+    def find_existing_many(self, items: list[Outgoing]) -> dict[str, str]:
+        """ref -> external id of the object an earlier attempt created from that item, if any."""
         ...
 
     def fetch_documents(self, target: str, external_ids: list[str]) -> dict[str, RemoteDocument]: ...

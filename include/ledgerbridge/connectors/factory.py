@@ -32,6 +32,7 @@ def build_connector(entity: LegalEntity, conn: ConnectionSettings, ledger: Ledge
 def quickbooks_online(conn: ConnectionSettings, ledger: Ledger, **options):
     from ledgerbridge.connectors.qbo.client import INTUIT_API, QBOClient
     from ledgerbridge.connectors.qbo.connector import QuickBooksOnlineConnector
+    from ledgerbridge.connectors.qbo.limits import RealmLimits
     from ledgerbridge.connectors.qbo.tokens import LedgerTokenStore
 
     realm_id = conn.schema or conn.extra.get("realm_id")
@@ -42,7 +43,24 @@ def quickbooks_online(conn: ConnectionSettings, ledger: Ledger, **options):
         raise ConnectionSettingsError(f"connection {conn.conn_id!r} lacks {', '.join(missing)}")
     host = conn.host or INTUIT_API
     base_url = host if "://" in host else f"https://{host}"
+    options.setdefault("limits", _limits(conn, RealmLimits))
     tokens = LedgerTokenStore(ledger, conn.conn_id, str(realm_id), conn.extra["refresh_token"], conn.password)
     client = QBOClient(base_url, str(realm_id), conn.login, conn.password, tokens,
                        token_url=conn.extra.get("token_url"), **options)
     return QuickBooksOnlineConnector(client)
+
+
+def _limits(conn: ConnectionSettings, limits_type):
+    """QuickBooks' per-realm limits, overridable in the connection's extra (production allows 120
+    batch requests a minute since 2025-10-31; the sandbox and the default keep to 40)."""
+    values = {}
+    for name in ("requests_per_minute", "concurrent_requests", "batch_requests_per_minute"):
+        if conn.extra.get(name) is not None:
+            try:
+                values[name] = int(conn.extra[name])
+            except (TypeError, ValueError):
+                raise ConnectionSettingsError(
+                    f"connection {conn.conn_id!r}: extra {name!r} must be a whole number, not {conn.extra[name]!r}")
+            if values[name] < 1:
+                raise ConnectionSettingsError(f"connection {conn.conn_id!r}: extra {name!r} must be at least 1")
+    return limits_type(**values)

@@ -10,6 +10,7 @@ from collections import Counter
 
 from sqlalchemy import select
 
+from ledgerbridge.connectors.base import Outgoing
 from ledgerbridge.flows.audit import record
 from ledgerbridge.flows.outbox import UNSETTLED
 from ledgerbridge.ledger.models import (
@@ -35,8 +36,10 @@ def collect_confirmations(ctx) -> dict:
                 OutboxEntry.state.in_((OutboxState.SENDING, OutboxState.UNCERTAIN)),
             )
         ).all()
+        found = connector.find_existing_many([
+            Outgoing(str(row.id), row.target, row.payload, row.idempotency_key, row.created_at) for row in unsettled])
         for row in unsettled:
-            existing = connector.find_existing(row.target, row.payload, row.idempotency_key, row.created_at)
+            existing = found.get(str(row.id))
             if existing is not None:
                 row.state, row.external_id, row.confirmed_at, row.error = OutboxState.CONFIRMED, existing, utcnow(), None
                 record(session, ctx.entity.id, "pipeline", "outbox_confirmed", row.record_type, row.record_id,

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ledgerbridge.connectors.base import Created, Outgoing
 from ledgerbridge.connectors.errors import (
     CompanyMismatch,
     OutcomeUnknown,
@@ -86,103 +87,155 @@ class SendReport:
 
 
 def send(ctx, targets: tuple[str, ...], actor: str = "pipeline") -> SendReport:
-    """Send every unsettled row of `targets` for the entity; one commit per row."""
+    """Send every unsettled row of `targets` for the entity, in batches of the connector's size.
+
+    Rows whose outcome is unknown are looked up first and adopted when found. Each batch is
+    claimed (`sending`) and committed before it leaves, and settled in one commit when it returns.
+    """
     report = SendReport()
     with ctx.ledger.session() as session:
-        row_ids = session.scalars(
-            select(OutboxEntry.id)
+        rows = session.execute(
+            select(OutboxEntry.id, OutboxEntry.state)
             .where(OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.target.in_(targets),
                    OutboxEntry.state.in_(UNSETTLED))
             .order_by(OutboxEntry.id)
         ).all()
+    what = "/".join(targets)
     if ctx.params.dry_run:
-        report.would_send = len(row_ids)
-        ctx.log.info("dry run: %d %s record(s) would be sent; nothing sent", len(row_ids), "/".join(targets))
+        report.would_send = len(rows)
+        ctx.log.info("dry run: %d %s record(s) would be sent; nothing sent", len(rows), what)
+        return report
+    if not rows:
+        ctx.log.info("%s: nothing to send", what)
         return report
     connector = ctx.connector
-    total = len(row_ids)
-    for position, row_id in enumerate(row_ids, start=1):
+    unknown = [row.id for row in rows if row.state in (OutboxState.SENDING, OutboxState.UNCERTAIN)]
+    adopted = _adopt_existing(ctx, connector, unknown, report, actor) if unknown else set()
+    to_send = [(row.id, row.state) for row in rows if row.id not in adopted]
+    size = max(1, connector.batch_size)
+    for done in range(0, len(to_send), size):
         try:
-            _send_one(ctx, connector, row_id, report, actor)
+            _send_batch(ctx, connector, to_send[done: done + size], report, actor)
         except TransientError as exc:
-            report.left_pending = total - position + 1
+            report.left_pending = len(to_send) - done
             report.errors.append(f"stopped: {exc}")
-            ctx.log.warning("stopped sending after %d of %d: %s; the rest stay pending for the next run",
-                            position - 1, total, exc)
+            ctx.log.warning("stopped sending after %d of %d %s: %s; the rest stay pending for the next run",
+                            done, len(to_send), what, exc)
             break
-        if position % 100 == 0 or position == total:
-            ctx.log.info("sent %d/%d %s (confirmed %d, rejected %d, uncertain %d)", position, total,
-                         "/".join(targets), report.confirmed, report.rejected, report.uncertain)
+        sent = min(done + size, len(to_send))
+        if sent % (size * 10) == 0 or sent == len(to_send):
+            ctx.log.info("sent %d/%d %s (confirmed %d, rejected %d, uncertain %d)", sent, len(to_send), what,
+                         report.confirmed, report.rejected, report.uncertain)
     return report
 
 
-def _send_one(ctx, connector, row_id: int, report: SendReport, actor: str) -> None:
+def _outgoing(row: OutboxEntry) -> Outgoing:
+    return Outgoing(ref=str(row.id), target=row.target, payload=row.payload, key=row.idempotency_key,
+                    queued_at=row.created_at)
+
+
+def _load(ctx, connector, row_ids: list[int]) -> list[OutboxEntry]:
+    """The rows, refusing any prepared for another company than the connection reaches now."""
     with ctx.ledger.session() as session:
-        row = session.get(OutboxEntry, row_id)
-        if row.company_id != connector.company_id:
-            raise CompanyMismatch(
-                f"{row.record_key} (outbox #{row.id}) was prepared for company {row.company_id}, but the "
-                f"connection now reaches company {connector.company_id}: not sent")
-        seen_state = row.state
-        target, payload, key, label = row.target, row.payload, row.idempotency_key, row.record_key
-        queued_at = row.created_at
-    if seen_state in (OutboxState.SENDING, OutboxState.UNCERTAIN):
-        existing = connector.find_existing(target, payload, key, queued_at)
-        if existing is not None:
-            _settle(ctx, row_id, OutboxState.CONFIRMED, actor, external_id=existing, adopted=True)
-            report.adopted += 1
-            report.confirmed += 1
-            return
-    if not _claim(ctx, row_id, seen_state):
-        ctx.log.info("%s (outbox #%d) was taken by another sender meanwhile: skipped", label, row_id)
+        rows = session.scalars(select(OutboxEntry).where(OutboxEntry.id.in_(row_ids)).order_by(OutboxEntry.id)).all()
+        for row in rows:
+            if row.company_id != connector.company_id:
+                raise CompanyMismatch(
+                    f"{row.record_key} (outbox #{row.id}) was prepared for company {row.company_id}, but the "
+                    f"connection now reaches company {connector.company_id}: not sent")
+        session.expunge_all()
+    return list(rows)
+
+
+def _adopt_existing(ctx, connector, row_ids: list[int], report: SendReport, actor: str) -> set[int]:
+    """Look up rows of unknown outcome; settle those found. Returns the ids settled."""
+    rows = _load(ctx, connector, row_ids)
+    found = connector.find_existing_many([_outgoing(row) for row in rows])
+    settled = {int(ref): Created(external_id, adopted=True) for ref, external_id in found.items()}
+    _settle_many(ctx, settled, actor)
+    report.adopted += len(settled)
+    report.confirmed += len(settled)
+    ctx.log.info("%d record(s) of unknown outcome looked up: %d found and adopted, %d to send again "
+                 "with the same key", len(rows), len(settled), len(rows) - len(settled))
+    return set(settled)
+
+
+def _send_batch(ctx, connector, batch: list[tuple[int, str]], report: SendReport, actor: str) -> None:
+    claimed_ids = _claim(ctx, batch)
+    if len(claimed_ids) < len(batch):
+        ctx.log.info("%d row(s) were taken by another sender meanwhile: skipped", len(batch) - len(claimed_ids))
+    if not claimed_ids:
         return
-    report.sent += 1
+    rows = _load(ctx, connector, claimed_ids)
+    report.sent += len(rows)
+    key = batch_key([row.idempotency_key for row in rows])
     try:
-        created = connector.create(target, payload, key)
-    except RecordRejected as exc:
-        _settle(ctx, row_id, OutboxState.REJECTED, actor, error=str(exc))
-        report.rejected += 1
-        report.errors.append(f"{label}: {exc}")
-        ctx.log.warning("rejected %s (%s, outbox #%d): %s", label, target, row_id, exc)
+        outcomes = connector.create_many([_outgoing(row) for row in rows], key)
     except OutcomeUnknown as exc:
-        _settle(ctx, row_id, OutboxState.UNCERTAIN, actor, error=str(exc))
-        report.uncertain += 1
-        ctx.log.warning("outcome unknown for %s (%s, outbox #%d): %s; it will be looked up before any re-send",
-                        label, target, row_id, exc)
+        outcomes = {str(row.id): exc for row in rows}
     except (TransientError, ReconnectRequired) as exc:
-        # The client raises these only when nothing can have been applied: back to pending,
-        # sent again next time with the same key.
-        _settle(ctx, row_id, OutboxState.PENDING, actor, error=str(exc))
-        report.sent -= 1
+        # Raised only when nothing can have been applied: back to pending, re-sent with the same keys.
+        _settle_many(ctx, {row.id: exc for row in rows}, actor, state=OutboxState.PENDING)
+        report.sent -= len(rows)
         raise
-    else:
-        _settle(ctx, row_id, OutboxState.CONFIRMED, actor, external_id=created.external_id, adopted=created.adopted)
-        report.confirmed += 1
-        report.adopted += 1 if created.adopted else 0
+    results: dict[int, Created | Exception] = {}
+    for row in rows:
+        outcome = outcomes.get(str(row.id)) or OutcomeUnknown(f"no outcome reported for outbox #{row.id}")
+        results[row.id] = outcome
+        if isinstance(outcome, Created):
+            report.confirmed += 1
+            report.adopted += outcome.adopted
+        elif isinstance(outcome, RecordRejected):
+            report.rejected += 1
+            report.errors.append(f"{row.record_key}: {outcome}")
+            ctx.log.warning("rejected %s (%s, outbox #%d): %s", row.record_key, row.target, row.id, outcome)
+        else:
+            report.uncertain += 1
+            ctx.log.warning("outcome unknown for %s (%s, outbox #%d): %s; it will be looked up before any re-send",
+                            row.record_key, row.target, row.id, outcome)
+    _settle_many(ctx, results, actor)
 
 
-def _claim(ctx, row_id: int, seen_state: str) -> bool:
-    """Mark the row `sending` only if nobody changed it since we read it (one sender per row)."""
+def batch_key(keys: list[str]) -> str:
+    """The batch's requestid: the same rows sent again form the same key (36 chars, QBO's batch limit)."""
+    return str(uuid.uuid5(_KEY_NAMESPACE, "batch/" + "/".join(sorted(keys))))
+
+
+def _claim(ctx, batch: list[tuple[int, str]]) -> list[int]:
+    """Mark rows `sending` only if nobody changed them since we read them (one sender per row)."""
+    claimed = []
     with ctx.ledger.session() as session:
-        claimed = session.execute(
-            update(OutboxEntry)
-            .where(OutboxEntry.id == row_id, OutboxEntry.state == seen_state)
-            .values(state=OutboxState.SENDING, attempts=OutboxEntry.attempts + 1, last_attempt_at=utcnow(),
-                    updated_at=utcnow())
-        ).rowcount
-    return claimed == 1
+        for row_id, seen_state in batch:
+            changed = session.execute(
+                update(OutboxEntry)
+                .where(OutboxEntry.id == row_id, OutboxEntry.state == seen_state)
+                .values(state=OutboxState.SENDING, attempts=OutboxEntry.attempts + 1, last_attempt_at=utcnow(),
+                        updated_at=utcnow())
+            ).rowcount
+            if changed == 1:
+                claimed.append(row_id)
+    return claimed
 
 
-def _settle(ctx, row_id: int, state: OutboxState, actor: str, external_id: str | None = None,
-            error: str | None = None, adopted: bool = False) -> None:
+def _settle_many(ctx, outcomes: dict[int, Created | Exception], actor: str, state: OutboxState | None = None) -> None:
+    """Record each row's outcome in one commit: confirmed, rejected, uncertain (or `state` for all)."""
+    if not outcomes:
+        return
     with ctx.ledger.session() as session:
-        row = session.get(OutboxEntry, row_id)
-        row.state = state
-        row.error = error
-        if external_id is not None:
-            row.external_id = external_id
-            row.confirmed_at = utcnow()
-        if state != OutboxState.PENDING:
-            record(session, ctx.entity.id, actor, f"outbox_{state.value}", row.record_type, row.record_id,
-                   {"outbox_id": row.id, "record": row.record_key, "target": row.target, "external_id": external_id,
-                    "error": error, "adopted": adopted, "company_id": row.company_id, "run_id": ctx.run_id})
+        rows = session.scalars(select(OutboxEntry).where(OutboxEntry.id.in_(list(outcomes)))).all()
+        for row in rows:
+            outcome = outcomes[row.id]
+            external_id, error, adopted = None, None, False
+            if isinstance(outcome, Created):
+                row.state, external_id, adopted = OutboxState.CONFIRMED, outcome.external_id, outcome.adopted
+                row.external_id, row.confirmed_at = external_id, utcnow()
+            else:
+                error = str(outcome)
+                row.state = state or (OutboxState.REJECTED if isinstance(outcome, RecordRejected)
+                                      else OutboxState.UNCERTAIN)
+            row.error = error
+            if row.state != OutboxState.PENDING:
+                record(session, ctx.entity.id, actor, f"outbox_{row.state}", row.record_type, row.record_id,
+                       {"outbox_id": row.id, "record": row.record_key, "target": row.target,
+                        "external_id": external_id, "error": error, "adopted": adopted,
+                        "company_id": row.company_id, "run_id": ctx.run_id})

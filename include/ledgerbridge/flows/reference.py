@@ -1,45 +1,127 @@
 """pull_reference: mirror the accounting system's lists (accounts, vendors, ...) into the ledger."""
 from __future__ import annotations
 
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 
-from ledgerbridge.connectors.base import ReferenceData
-from ledgerbridge.ledger.models import ReferenceRecord, Watermark
+from ledgerbridge.connectors.base import ChangeSet, ReferenceData
+from ledgerbridge.ledger.models import (
+    OutboxEntry,
+    OutboxState,
+    ReferenceRecord,
+    Watermark,
+)
 from ledgerbridge.ledger.types import utcnow
 from ledgerbridge.registry import Flow
 
 _BATCH = 500
+# A full pull may mark at most this share of a list deleted; more looks like a broken answer.
+MAX_DELETED_SHARE = 0.5
+_KIND_OF_TARGET = {"Bill": "bill", "BillPayment": "bill_payment", "Vendor": "vendor", "Customer": "customer",
+                   "Invoice": "invoice", "Payment": "payment", "JournalEntry": "journal_entry"}
 
 
 def pull_reference(ctx) -> dict:
+    """Mirror every reference kind: by Change Data Capture where the connector and the watermark
+    allow it (one request for all kinds, deletions included), else by query."""
     if not ctx.entity.runs(Flow.REFERENCE):
         ctx.log.info("reference flow is not enabled for %s: skipped", ctx.entity.id)
         return {"skipped": "reference flow not enabled"}
+    connector = ctx.connector
+    started = utcnow()
+    starts = {kind: _since(ctx, f"reference.{kind}") for kind in connector.reference_kinds}
+    changes = _changes(ctx, connector, starts, started)
     summary = {}
-    for kind in ctx.connector.reference_kinds:
-        stream = f"reference.{kind}"
-        since = _since(ctx, stream)
-        counts = {"received": 0, "new": 0, "updated": 0, "inactive": 0}
-        newest: datetime | None = None
-        batch: list[ReferenceData] = []
-        for ref in ctx.connector.fetch_reference(kind, since):
-            batch.append(ref)
-            if ref.updated_at and (newest is None or ref.updated_at > newest):
-                newest = ref.updated_at
-            if len(batch) >= _BATCH:
-                _upsert(ctx, kind, batch, counts)
-                batch = []
-        _upsert(ctx, kind, batch, counts)
-        _advance(ctx, stream, newest)
+    for kind in connector.reference_kinds:
+        since = starts[kind]
+        if changes is not None and kind in changes.changes:
+            # One request served every kind from the oldest watermark: keep this kind's own changes.
+            stream = (ref for ref in changes.changes[kind] if ref.updated_at is None or ref.updated_at >= since)
+            source = "change data capture"
+        else:
+            stream, source = connector.fetch_reference(kind, since), "query"
+        counts = {"source": source, **_mirror(ctx, kind, stream, full=since is None)}
+        _advance(ctx, f"reference.{kind}", counts.pop("newest"))
         ctx.log.info(
-            "%s: %d received since %s (%d new, %d updated, %d inactive)",
-            kind, counts["received"], since.isoformat() if since else "the beginning (full pull)",
-            counts["new"], counts["updated"], counts["inactive"],
+            "%s: %d received by %s since %s (%d new, %d updated, %d inactive, %d deleted)",
+            kind, counts["received"], source, since.isoformat() if since else "the beginning (full pull)",
+            counts["new"], counts["updated"], counts["inactive"], counts["deleted"],
         )
         summary[kind] = counts
+    _warn_about_deleted_exports(ctx)
     return summary
+
+
+def _changes(ctx, connector, starts: dict[str, datetime | None], now: datetime) -> ChangeSet | None:
+    incremental = tuple(kind for kind, since in starts.items() if since is not None)
+    if not incremental or not hasattr(connector, "fetch_changes"):
+        return None
+    since = min(starts[kind] for kind in incremental)
+    changes = connector.fetch_changes(incremental, since, now)
+    if changes is None:
+        ctx.log.info("change data capture cannot answer for changes since %s (over 30 days, or 1000 changes or "
+                     "more): reading each list by its last-updated time instead", since.isoformat())
+    return changes
+
+
+def _mirror(ctx, kind: str, stream, full: bool) -> dict:
+    counts = {"received": 0, "new": 0, "updated": 0, "inactive": 0, "deleted": 0, "newest": None}
+    seen: set[str] = set()
+    batch: list[ReferenceData] = []
+    for ref in stream:
+        batch.append(ref)
+        seen.add(ref.external_id)
+        if ref.updated_at and (counts["newest"] is None or ref.updated_at > counts["newest"]):
+            counts["newest"] = ref.updated_at
+        if len(batch) >= _BATCH:
+            _upsert(ctx, kind, batch, counts)
+            batch = []
+    _upsert(ctx, kind, batch, counts)
+    if full:
+        _mark_missing_as_deleted(ctx, kind, seen, counts)
+    return counts
+
+
+def _mark_missing_as_deleted(ctx, kind: str, seen: set[str], counts: dict) -> None:
+    """A full pull is the whole list: what the mirror holds beyond it was deleted or merged away.
+
+    Unless that is most of the list: a half-empty answer must not wipe the mirror."""
+    with ctx.ledger.session() as session:
+        rows = session.scalars(select(ReferenceRecord).where(
+            ReferenceRecord.entity_id == ctx.entity.id, ReferenceRecord.kind == kind,
+            ReferenceRecord.deleted_at.is_(None))).all()
+        missing = [row for row in rows if row.external_id not in seen]
+        if not missing:
+            return
+        if len(missing) > len(rows) * MAX_DELETED_SHARE:
+            ctx.log.warning("%s: the full pull lacks %d of the %d objects mirrored; that looks like an incomplete "
+                            "answer, so none is marked deleted (check the connection, then run a full refresh)",
+                            kind, len(missing), len(rows))
+            return
+        now = utcnow()
+        for row in missing:
+            row.active, row.deleted_at = False, now
+        counts["deleted"] += len(missing)
+
+
+def _warn_about_deleted_exports(ctx) -> None:
+    """Documents we created that were deleted in the accounting system need a person."""
+    with ctx.ledger.session() as session:
+        exported = session.execute(
+            select(OutboxEntry.record_key, OutboxEntry.target, OutboxEntry.external_id, ReferenceRecord.kind)
+            .join(ReferenceRecord, (ReferenceRecord.entity_id == OutboxEntry.entity_id)
+                  & (ReferenceRecord.external_id == OutboxEntry.external_id))
+            .where(OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.state == OutboxState.CONFIRMED,
+                   OutboxEntry.company_id == ctx.connector.company_id, ReferenceRecord.deleted_at.is_not(None))
+        ).all()
+    # Ids are unique per object type only: the mirror's kind must be the target's.
+    deleted = [(key, target, external_id) for key, target, external_id, kind in exported
+               if _KIND_OF_TARGET.get(target) == kind]
+    for record_key, target, external_id in deleted:
+        ctx.log.warning("%s was exported as %s %s, which has been deleted in the accounting system: it is not "
+                        "re-sent; re-create or void it there, or re-open it in the hub", record_key, target,
+                        external_id)
 
 
 def _since(ctx, stream: str) -> datetime | None:
@@ -48,7 +130,7 @@ def _since(ctx, stream: str) -> datetime | None:
     A run whose data interval starts before the watermark (a backfill) re-reads from its window.
     """
     if ctx.params.sync_from:
-        return datetime.combine(ctx.params.sync_from, time.min, tzinfo=timezone.utc)
+        return datetime.combine(ctx.params.sync_from, time.min, tzinfo=UTC)
     if ctx.params.full_refresh:
         return None
     with ctx.ledger.session() as session:
@@ -89,6 +171,12 @@ def _upsert(ctx, kind: str, batch: list[ReferenceData], counts: dict[str, int]) 
         }
         for ref in batch:
             row = existing.get(ref.external_id)
+            counts["received"] += 1
+            if ref.deleted:
+                if row is not None and row.deleted_at is None:
+                    row.active, row.deleted_at, row.source_updated_at = False, ref.updated_at or utcnow(), ref.updated_at
+                    counts["deleted"] += 1
+                continue
             if row is None:
                 row = ReferenceRecord(entity_id=ctx.entity.id, kind=kind, external_id=ref.external_id)
                 session.add(row)
@@ -96,6 +184,8 @@ def _upsert(ctx, kind: str, batch: list[ReferenceData], counts: dict[str, int]) 
                 counts["new"] += 1
             else:
                 counts["updated"] += 1
+            row.deleted_at = None
+            row.party_external_id = ref.party_external_id
             row.name = ref.name
             row.number = ref.number
             row.account_type = ref.account_type
@@ -107,5 +197,4 @@ def _upsert(ctx, kind: str, batch: list[ReferenceData], counts: dict[str, int]) 
             row.active = ref.active
             row.data = ref.raw
             row.source_updated_at = ref.updated_at
-            counts["received"] += 1
             counts["inactive"] += 0 if ref.active else 1

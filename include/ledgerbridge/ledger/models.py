@@ -48,6 +48,13 @@ class ReferenceKind(StrEnum):
     TERM = "term"
     TAX_CODE = "tax_code"
     ITEM = "item"
+    # Transactions, mirrored to see what exists (duplicate bill numbers) and what was deleted.
+    PURCHASE_ORDER = "purchase_order"
+    BILL = "bill"
+    BILL_PAYMENT = "bill_payment"
+    INVOICE = "invoice"
+    PAYMENT = "payment"
+    JOURNAL_ENTRY = "journal_entry"
 
 
 class PartyKind(StrEnum):
@@ -122,7 +129,8 @@ class LegalEntityRow(Base):
 
 
 class ReferenceRecord(Base):
-    """A mirror of one list object of the accounting system (account, vendor, class, term, ...)."""
+    """A mirror of one object of the accounting system: a list object (account, vendor, class, ...)
+    or a transaction (bill, payment, ...; `number` is its document number)."""
 
     __tablename__ = "reference_records"
     __table_args__ = (UniqueConstraint("entity_id", "kind", "external_id"),)
@@ -139,6 +147,8 @@ class ReferenceRecord(Base):
     postcode: Mapped[str | None] = mapped_column(String(40))
     currency: Mapped[str | None] = mapped_column(String(3))
     active: Mapped[bool] = mapped_column(default=True)
+    party_external_id: Mapped[str | None] = mapped_column(String(64))  # a transaction's vendor/customer
+    deleted_at: Mapped[datetime | None]  # deleted (or merged away) in the accounting system
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     source_updated_at: Mapped[datetime | None]
     synced_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -15,8 +15,24 @@ from typing import Any
 import requests
 
 from ledgerbridge import jsonutil
-from ledgerbridge.connectors.errors import ConnectorError, OutcomeUnknown, ReconnectRequired, TransientError
-from ledgerbridge.connectors.qbo.faults import AuthenticationFailed, QBOFault, SystemFault, Throttled, fault_from_body
+from ledgerbridge.connectors.errors import (
+    ConnectorError,
+    OutcomeUnknown,
+    ReconnectRequired,
+    TransientError,
+)
+from ledgerbridge.connectors.qbo.faults import (
+    AuthenticationFailed,
+    QBOFault,
+    SystemFault,
+    Throttled,
+    fault_from_body,
+)
+from ledgerbridge.connectors.qbo.limits import (
+    RealmLimits,
+    RealmRateLimiter,
+    limiter_for,
+)
 from ledgerbridge.connectors.qbo.tokens import LedgerTokenStore, TokenSet, expires_in
 from ledgerbridge.ledger.types import utcnow
 
@@ -25,6 +41,8 @@ log = logging.getLogger(__name__)
 INTUIT_API = "https://quickbooks.api.intuit.com"
 INTUIT_TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
 PAGE_SIZE = 1000  # the most QuickBooks returns per query
+BATCH_MAX_ITEMS = 30
+DEFAULT_LIMITS = RealmLimits()
 MINOR_VERSION = 75
 
 
@@ -43,6 +61,7 @@ class QBOClient:
         backoff_seconds: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         http: requests.Session | None = None,
+        limits: RealmLimits = DEFAULT_LIMITS,
     ):
         self.base_url = base_url.rstrip("/")
         self.realm_id = realm_id
@@ -56,6 +75,7 @@ class QBOClient:
         self.backoff_seconds = backoff_seconds
         self.sleep = sleep
         self.http = http or requests.Session()
+        self.limiter: RealmRateLimiter = limiter_for(realm_id, limits)
         self._access: TokenSet | None = None
         self.requests_sent = 0
 
@@ -65,6 +85,25 @@ class QBOClient:
         """Create an object; a repeat with the same `request_id` returns the first result."""
         reply = self._call("POST", entity.lower(), params={"requestid": request_id}, body=body, idempotent=False)
         return reply[entity]
+
+    def batch(self, items: list[dict[str, Any]], request_id: str) -> dict[str, dict[str, Any]]:
+        """Run up to 30 items (each with a `bId`) in one request; their answers by bId.
+
+        The batch's `request_id` (<= 36 chars) with each `bId` (<= 10 chars) makes a repeat of the
+        same batch answer with the first results instead of applying anything twice.
+        """
+        if len(items) > BATCH_MAX_ITEMS:
+            raise ValueError(f"a batch holds at most {BATCH_MAX_ITEMS} items, not {len(items)}")
+        reply = self._call("POST", "batch", params={"requestid": request_id}, body={"BatchItemRequest": items},
+                           idempotent=False)
+        return {str(item["bId"]): item for item in reply.get("BatchItemResponse", [])}
+
+    def cdc(self, entities: list[str], changed_since: str) -> dict[str, Any]:
+        """Change Data Capture: the objects of `entities` changed since then, deleted ones included."""
+        return self._call("GET", "cdc", params={"entities": ",".join(entities), "changedSince": changed_since})
+
+    def preferences(self) -> dict[str, Any]:
+        return self._call("GET", "preferences")["Preferences"]
 
     def read(self, entity: str, object_id: str) -> dict[str, Any]:
         return self._call("GET", f"{entity.lower()}/{object_id}")[entity]
@@ -158,13 +197,16 @@ class QBOClient:
         refreshed = False
         last_problem = ""
         for attempt in range(1, self.max_attempts + 1):
+            retry_after = 0.0
             token = self._access_token()
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if data is not None:
                 headers["Content-Type"] = content_type
             try:
                 self.requests_sent += 1
-                response = self.http.request(method, url, params=query, data=data, headers=headers, timeout=self.timeout)
+                with self.limiter.slot(batch=path == "batch"):
+                    response = self.http.request(method, url, params=query, data=data, headers=headers,
+                                                 timeout=self.timeout)
             except requests.ConnectionError as exc:
                 # A refused connection never reached the server; a reset may have.
                 state["maybe_applied"] = state["maybe_applied"] or not _never_sent(exc)
@@ -191,15 +233,24 @@ class QBOClient:
                     raise fault
                 state["maybe_applied"] = state["maybe_applied"] or isinstance(fault, SystemFault)
                 last_problem = str(fault)
+                retry_after = _retry_after(response)
             if attempt < self.max_attempts:
                 delay = self.backoff_seconds * 2 ** (attempt - 1)
-                self.sleep(delay + random.uniform(0, delay / 2))
+                self.sleep(max(delay + random.uniform(0, delay / 2), retry_after))
         raise TransientError(f"{method} {path} failed after {self.max_attempts} attempts: {last_problem}")
 
 
 def _never_sent(exc: requests.ConnectionError) -> bool:
     text = str(exc)
     return "Connection refused" in text or "NewConnectionError" in text or "Name or service not known" in text
+
+
+def _retry_after(response: requests.Response) -> float:
+    """Seconds a 429 asks us to wait (Intuit does not promise the header; capped at a minute)."""
+    try:
+        return min(float(response.headers.get("Retry-After", 0)), 60.0)
+    except ValueError:
+        return 0.0
 
 
 def _json_or_empty(response: requests.Response) -> dict[str, Any]:

@@ -2,56 +2,120 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.connectors.base import (
     BillExport,
-    Created,
     BillPaymentExport,
+    ChangeSet,
+    Created,
+    Outgoing,
     PartyExport,
     ReferenceData,
     RemoteDocument,
 )
-from ledgerbridge.connectors.qbo.client import QBOClient
-from ledgerbridge.connectors.qbo.faults import DuplicateDocNumber
+from ledgerbridge.connectors.errors import (
+    ConnectorError,
+    OutcomeUnknown,
+    RecordRejected,
+)
+from ledgerbridge.connectors.qbo.client import BATCH_MAX_ITEMS, QBOClient
+from ledgerbridge.connectors.qbo.faults import (
+    DuplicateDocNumber,
+    SystemFault,
+    Throttled,
+    fault_from_body,
+)
 
 # Our key goes into the object's private note, so that an uncertain create can be found again.
 KEY_PREFIX = "LedgerBridge key:"
 
-_REFERENCE_ENTITIES = {
+# Our reference kind -> QuickBooks entity. Lists carry `Active`; transactions are deleted instead.
+LIST_ENTITIES = {
     "account": "Account",
     "vendor": "Vendor",
     "customer": "Customer",
     "class": "Class",
+    "department": "Department",
     "term": "Term",
+    "tax_code": "TaxCode",
+    "item": "Item",
 }
+TRANSACTION_ENTITIES = {
+    "purchase_order": "PurchaseOrder",
+    "bill": "Bill",
+    "bill_payment": "BillPayment",
+    "invoice": "Invoice",
+    "payment": "Payment",
+    "journal_entry": "JournalEntry",
+}
+_REFERENCE_ENTITIES = {**LIST_ENTITIES, **TRANSACTION_ENTITIES}
+_KIND_BY_ENTITY = {entity: kind for kind, entity in _REFERENCE_ENTITIES.items()}
 _PARTY_ENTITIES = {"vendor": "Vendor", "customer": "Customer"}
 _ID_CHUNK = 100  # ids per `Id IN (...)` query
+_LOOKUP_CHUNK = 50  # values per look-up query
 PRIVATE_NOTE_MAX = 4000
 # How far QuickBooks' clock may be behind ours when judging "created after we queued it".
 CLOCK_SKEW = timedelta(minutes=5)
+# Change Data Capture answers for 30 days back and at most 1000 objects; keep a margin on the days.
+CDC_MAX_AGE = timedelta(days=29)
+CDC_MAX_OBJECTS = 1000
 
 
 class QuickBooksOnlineConnector:
     kind = "quickbooks_online"
     reference_kinds = tuple(_REFERENCE_ENTITIES)
+    batch_size = BATCH_MAX_ITEMS
 
     def __init__(self, client: QBOClient):
         self.client = client
         self.company_id = client.realm_id
+        self._preferences: dict[str, Any] | None = None
 
     # -- reference data in ----------------------------------------------------------------------
 
     def fetch_reference(self, kind: str, since: datetime | None) -> Iterator[ReferenceData]:
+        """Every object of `kind` changed since `since` (all of them without), by query."""
         entity = _REFERENCE_ENTITIES[kind]
-        # Inactive objects too: a deactivation must reach the mirror.
-        where = "Active IN (true, false)"
+        conditions = []
+        if kind in LIST_ENTITIES:
+            conditions.append("Active IN (true, false)")  # a deactivation must reach the mirror
         if since is not None:
-            where += f" AND Metadata.LastUpdatedTime >= '{_qbo_time(since)}'"
-        for obj in self.client.query_all(entity, where=where, order_by="Metadata.LastUpdatedTime"):
+            conditions.append(f"Metadata.LastUpdatedTime >= '{_qbo_time(since)}'")
+        for obj in self.client.query_all(entity, where=" AND ".join(conditions), order_by="Metadata.LastUpdatedTime"):
             yield _reference(kind, obj)
+
+    def fetch_changes(self, kinds: tuple[str, ...], since: datetime, now: datetime) -> ChangeSet | None:
+        """Change Data Capture for `kinds` in one request, deletions included.
+
+        None when CDC cannot answer completely: `since` older than 30 days, or 1000 objects (the
+        answer is cut there), so the caller falls back to querying by LastUpdatedTime.
+        """
+        if since < now - CDC_MAX_AGE:
+            return None
+        entities = [_REFERENCE_ENTITIES[kind] for kind in kinds]
+        reply = self.client.cdc(entities, _qbo_time(since))
+        changes: dict[str, list[ReferenceData]] = {kind: [] for kind in kinds}
+        received = 0
+        for response in reply.get("CDCResponse", []):
+            for page in response.get("QueryResponse", []):
+                for entity, objects in page.items():
+                    if entity in _KIND_BY_ENTITY and isinstance(objects, list):
+                        kind = _KIND_BY_ENTITY[entity]
+                        changes.setdefault(kind, []).extend(_reference(kind, obj) for obj in objects)
+                        received += len(objects)
+        if received >= CDC_MAX_OBJECTS:
+            return None
+        return ChangeSet(changes)
+
+    def warns_on_duplicate_bill_numbers(self) -> bool:
+        """The company's preference: QuickBooks refuses a vendor's bill number twice when it is on."""
+        if self._preferences is None:
+            self._preferences = self.client.preferences()
+        names = (self._preferences.get("OtherPrefs") or {}).get("NameValue") or []
+        return any(p.get("Name") == "WarnDuplicateBillNumber" and str(p.get("Value")).lower() == "true" for p in names)
 
     # -- documents out --------------------------------------------------------------------------
 
@@ -64,35 +128,53 @@ class QuickBooksOnlineConnector:
             return "BillPayment", _bill_payment(record, key)
         raise TypeError(f"QuickBooks Online cannot export {type(record).__name__}")
 
-    def create(self, target: str, payload: dict[str, Any], key: str) -> Created:
-        try:
-            return Created(str(self.client.create(target, payload, request_id=key)["Id"]))
-        except DuplicateDocNumber:
-            # Ours from an earlier attempt whose answer was lost? Adopt it; otherwise it is a real clash.
-            existing = self.find_existing(target, payload, key, queued_at=None)
-            if existing is None:
-                raise
-            return Created(existing, adopted=True)
+    def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | ConnectorError]:
+        """Create up to 30 objects in one batch request; per item ref, what became of it.
 
-    def find_existing(self, target: str, payload: dict[str, Any], key: str, queued_at: datetime | None) -> str | None:
-        if target in ("Vendor", "Customer"):
-            # A party carries no key of ours: adopt only an active one of that exact name created
-            # after the record was queued; an older one is somebody else's and goes to review.
-            name = _quote(payload["DisplayName"])
-            for obj in self.client.query_all(target, where=f"DisplayName = '{name}'"):
-                created = _created_at(obj)
-                if queued_at is None or (created is not None and created >= queued_at - CLOCK_SKEW):
-                    return str(obj["Id"])
-            return None
-        if target == "Bill" and payload.get("DocNumber"):
-            where = f"DocNumber = '{_quote(payload['DocNumber'])}'"
-        else:
-            where = f"TxnDate = '{payload['TxnDate']}'"
-        vendor = payload["VendorRef"]["value"]
-        for obj in self.client.query_all(target, where=where):
-            if obj.get("VendorRef", {}).get("value") == vendor and key in (obj.get("PrivateNote") or ""):
-                return str(obj["Id"])
-        return None
+        An item QuickBooks refused comes back as its RecordRejected; an item without an answer, or
+        answered with a system fault, as OutcomeUnknown. If nothing can have been applied the
+        client raises (TransientError, ReconnectRequired); if the whole batch's outcome is unknown,
+        OutcomeUnknown.
+        """
+        requests = [{"bId": item.ref, "operation": "create", item.target: item.payload} for item in items]
+        answers = self.client.batch(requests, request_id=batch_key)
+        outcomes: dict[str, Created | ConnectorError] = {}
+        duplicates: list[Outgoing] = []
+        for item in items:
+            answer = answers.get(item.ref)
+            if answer is None:
+                outcomes[item.ref] = OutcomeUnknown(f"batch {batch_key}: no answer for item {item.ref}")
+            elif item.target in answer:
+                outcomes[item.ref] = Created(str(answer[item.target]["Id"]))
+            else:
+                fault = fault_from_body({"Fault": answer.get("Fault") or {}}, 400)
+                if isinstance(fault, DuplicateDocNumber):
+                    duplicates.append(item)
+                if isinstance(fault, (SystemFault, Throttled)) or not isinstance(fault, RecordRejected):
+                    outcomes[item.ref] = OutcomeUnknown(f"batch {batch_key}, item {item.ref}: {fault}")
+                else:
+                    outcomes[item.ref] = fault
+        # A 6140 for our own record from an earlier attempt whose answer was lost: adopt it.
+        for ref, external_id in self.find_existing_many(duplicates).items():
+            outcomes[ref] = Created(external_id, adopted=True)
+        return outcomes
+
+    def find_existing_many(self, items: list[Outgoing]) -> dict[str, str]:
+        """For items whose create may have been applied: ref -> external id of what exists."""
+        found: dict[str, str] = {}
+        by_search: dict[tuple[str, str], list[Outgoing]] = {}
+        for item in items:
+            by_search.setdefault((item.target, _search_field(item)), []).append(item)
+        for (target, field_name), group in by_search.items():
+            values = sorted({str(item.payload[field_name]) for item in group})
+            for start in range(0, len(values), _LOOKUP_CHUNK):
+                listed = ", ".join(f"'{_quote(v)}'" for v in values[start: start + _LOOKUP_CHUNK])
+                candidates = list(self.client.query_all(target, where=f"{field_name} IN ({listed})"))
+                for item in group:
+                    match = _ours(item, candidates, field_name)
+                    if match is not None:
+                        found[item.ref] = match
+        return found
 
     def fetch_documents(self, target: str, external_ids: list[str]) -> dict[str, RemoteDocument]:
         found: dict[str, RemoteDocument] = {}
@@ -105,6 +187,31 @@ class QuickBooksOnlineConnector:
         return found
 
 
+def _search_field(item: Outgoing) -> str:
+    if item.target in _PARTY_ENTITIES.values():
+        return "DisplayName"
+    return "DocNumber" if item.payload.get("DocNumber") else "TxnDate"
+
+
+def _ours(item: Outgoing, candidates: list[dict[str, Any]], field_name: str) -> str | None:
+    """The candidate that is this item's object, if any."""
+    wanted = item.payload[field_name]
+    for obj in candidates:
+        if str(obj.get(field_name)) != str(wanted):
+            continue
+        if field_name == "DisplayName":
+            # A party carries no key of ours: adopt only an active one of that exact name created
+            # after the record was queued; an older one is somebody else's and goes to review.
+            created = _created_at(obj)
+            if obj.get("Active", True) and (item.queued_at is None or (
+                    created is not None and created >= item.queued_at - CLOCK_SKEW)):
+                return str(obj["Id"])
+        elif (obj.get("VendorRef", {}).get("value") == item.payload["VendorRef"]["value"]
+              and item.key in (obj.get("PrivateNote") or "")):
+            return str(obj["Id"])
+    return None
+
+
 def _money(value: Any) -> Decimal:
     # JSON numbers without a decimal point ("Balance": 0) arrive as int.
     return value if isinstance(value, Decimal) else Decimal(str(value))
@@ -112,18 +219,22 @@ def _money(value: Any) -> Decimal:
 
 def _created_at(obj: dict[str, Any]) -> datetime | None:
     created = (obj.get("MetaData") or {}).get("CreateTime")
-    return datetime.fromisoformat(created).astimezone(timezone.utc) if created else None
+    return datetime.fromisoformat(created).astimezone(UTC) if created else None
 
 
 def _reference(kind: str, obj: dict[str, Any]) -> ReferenceData:
     meta = obj.get("MetaData") or {}
     updated = meta.get("LastUpdatedTime")
+    deleted = obj.get("status") == "Deleted"
+    party = obj.get("VendorRef") or obj.get("CustomerRef") or {}
     return ReferenceData(
         external_id=str(obj["Id"]),
-        name=obj.get("DisplayName") or obj.get("FullyQualifiedName") or obj.get("Name"),
-        active=bool(obj.get("Active", True)),
-        updated_at=datetime.fromisoformat(updated).astimezone(timezone.utc) if updated else None,
-        number=obj.get("AcctNum"),
+        name=obj.get("DisplayName") or obj.get("FullyQualifiedName") or obj.get("Name") or obj.get("DocNumber"),
+        active=not deleted and bool(obj.get("Active", True)),
+        updated_at=datetime.fromisoformat(updated).astimezone(UTC) if updated else None,
+        deleted=deleted,
+        party_external_id=party.get("value"),
+        number=obj.get("AcctNum") or obj.get("DocNumber"),
         account_type=obj.get("AccountType"),
         email=(obj.get("PrimaryEmailAddr") or {}).get("Address"),
         tax_id=obj.get("TaxIdentifier"),
@@ -198,4 +309,4 @@ def _quote(value: str) -> str:
 
 
 def _qbo_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
