@@ -126,6 +126,10 @@ class AccountingConnector(Protocol):
         """Every change since `since`, deletions included; None when the system cannot tell completely."""
         ...
 
+    def server_time(self) -> datetime | None:
+        """The accounting system's clock at its last answer, if it tells."""
+        ...
+
     def warns_on_duplicate_bill_numbers(self) -> bool: ...
 
     def payload(self, record: PartyExport | BillExport | BillPaymentExport, key: str) -> tuple[str, dict[str, Any]]:

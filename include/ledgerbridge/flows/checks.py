@@ -20,12 +20,16 @@ KNOWN_ACCOUNT_TYPES = frozenset({
     "Other Current Liability", "Income", "Other Income",
 })
 PARTY_KINDS = ("vendor", "customer")
+# Lists things are exported against; mirrored transactions are only looked at, and not checked here.
+LIST_KINDS = ("account", "vendor", "customer", "class", "department", "term", "tax_code", "item")
 
 
 def check_reference(ctx) -> dict:
     summary = {}
     with ctx.ledger.session() as session:
-        rows = session.scalars(select(ReferenceRecord).where(ReferenceRecord.entity_id == ctx.entity.id)).all()
+        rows = session.scalars(select(ReferenceRecord).where(
+            ReferenceRecord.entity_id == ctx.entity.id, ReferenceRecord.deleted_at.is_(None),
+            ReferenceRecord.kind.in_(LIST_KINDS))).all()
         by_kind: dict[str, list[ReferenceRecord]] = defaultdict(list)
         for row in rows:
             by_kind[row.kind].append(row)

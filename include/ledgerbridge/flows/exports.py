@@ -13,7 +13,12 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ledgerbridge.connectors.base import AppliedTo, BillExport, BillPaymentExport, LineExport
+from ledgerbridge.connectors.base import (
+    AppliedTo,
+    BillExport,
+    BillPaymentExport,
+    LineExport,
+)
 from ledgerbridge.flows import outbox, quarantine
 from ledgerbridge.flows.quarantine import Reason
 from ledgerbridge.flows.resolve import CodeIndex, usable_references
@@ -29,6 +34,8 @@ from ledgerbridge.ledger.models import (
     PaymentApplication,
     PaymentKind,
     RecordType,
+    ReferenceKind,
+    ReferenceRecord,
 )
 from ledgerbridge.money import money_sum
 from ledgerbridge.registry import Flow
@@ -55,6 +62,7 @@ def prepare_exports(ctx) -> dict:
             Document.kind == DocumentKind.BILL, Document.status == DocumentStatus.APPROVED
         ).options(selectinload(Document.lines), selectinload(Document.party).selectinload(Party.link))
         dismissed = quarantine.dismissed_keys(session, ctx.entity.id, BILLS)
+        taken = _bill_numbers_taken(ctx, session)
         passed = []
         for bill in session.scalars(bills):
             if bill.hub_id in dismissed:
@@ -62,6 +70,8 @@ def prepare_exports(ctx) -> dict:
                 continue
             try:
                 export, reasons = _bill_export(ctx, bill, accounts, classes)
+                if export is not None and taken is not None:
+                    reasons = _duplicate_number(export, taken)
             except Waiting as wait:
                 counts["waiting"] += 1
                 ctx.log.info("bill %s waits: %s", bill.hub_id, wait)
@@ -106,6 +116,36 @@ def _not_in_outbox(session, entity_id: str, model, record_type: RecordType):
         OutboxEntry.entity_id == entity_id, OutboxEntry.record_type == record_type
     )
     return select(model).where(model.entity_id == entity_id, model.id.not_in(queued)).order_by(model.id)
+
+
+def _bill_numbers_taken(ctx, session) -> dict[tuple[str, str], str] | None:
+    """(vendor id, bill number) -> which bill holds it, when the company refuses a vendor's bill number
+    twice; None when it allows duplicates. From the mirrored bills and the bills on their way."""
+    if not ctx.connector.warns_on_duplicate_bill_numbers():
+        return None
+    taken = {(vendor, number): f"bill {external_id} in the accounting system"
+             for vendor, number, external_id in session.execute(
+                 select(ReferenceRecord.party_external_id, ReferenceRecord.number, ReferenceRecord.external_id)
+                 .where(ReferenceRecord.entity_id == ctx.entity.id, ReferenceRecord.kind == ReferenceKind.BILL,
+                        ReferenceRecord.deleted_at.is_(None), ReferenceRecord.number.is_not(None)))}
+    for key, payload in session.execute(
+            select(OutboxEntry.record_key, OutboxEntry.payload).where(
+                OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.target == "Bill",
+                OutboxEntry.state.in_(outbox.UNSETTLED))):
+        if payload.get("DocNumber"):
+            taken.setdefault((payload["VendorRef"]["value"], payload["DocNumber"]), f"{key}, on its way")
+    return taken
+
+
+def _duplicate_number(export: BillExport, taken: dict[tuple[str, str], str]) -> list[Reason]:
+    """QuickBooks would refuse the number (6140): say so before sending, naming the holder."""
+    if not export.doc_number:
+        return []
+    holder = taken.setdefault((export.vendor_id, export.doc_number), f"bill:{export.hub_id}")
+    if holder == f"bill:{export.hub_id}":
+        return []
+    return [Reason("doc_number", f"the vendor already has a bill with this number ({holder}); the company "
+                                 "refuses duplicate bill numbers", export.doc_number)]
 
 
 def _vendor_id(party: Party | None, record: str, reasons: list[Reason]) -> str | None:

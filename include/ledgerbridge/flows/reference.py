@@ -18,6 +18,7 @@ from ledgerbridge.registry import Flow
 _BATCH = 500
 # A full pull may mark at most this share of a list deleted; more looks like a broken answer.
 MAX_DELETED_SHARE = 0.5
+QUIET_MARGIN = timedelta(minutes=1)
 _KIND_OF_TARGET = {"Bill": "bill", "BillPayment": "bill_payment", "Vendor": "vendor", "Customer": "customer",
                    "Invoice": "invoice", "Payment": "payment", "JournalEntry": "journal_entry"}
 
@@ -31,6 +32,7 @@ def pull_reference(ctx) -> dict:
     connector = ctx.connector
     started = utcnow()
     starts = {kind: _since(ctx, f"reference.{kind}") for kind in connector.reference_kinds}
+    before_changes = _server_time(connector)
     changes = _changes(ctx, connector, starts, started)
     summary = {}
     for kind in connector.reference_kinds:
@@ -38,11 +40,11 @@ def pull_reference(ctx) -> dict:
         if changes is not None and kind in changes.changes:
             # One request served every kind from the oldest watermark: keep this kind's own changes.
             stream = (ref for ref in changes.changes[kind] if ref.updated_at is None or ref.updated_at >= since)
-            source = "change data capture"
+            source, before = "change data capture", before_changes
         else:
-            stream, source = connector.fetch_reference(kind, since), "query"
+            stream, source, before = connector.fetch_reference(kind, since), "query", _server_time(connector)
         counts = {"source": source, **_mirror(ctx, kind, stream, full=since is None)}
-        _advance(ctx, f"reference.{kind}", counts.pop("newest"))
+        _advance(ctx, f"reference.{kind}", _watermark(counts.pop("newest"), before or _server_time(connector)))
         ctx.log.info(
             "%s: %d received by %s since %s (%d new, %d updated, %d inactive, %d deleted)",
             kind, counts["received"], source, since.isoformat() if since else "the beginning (full pull)",
@@ -51,6 +53,17 @@ def pull_reference(ctx) -> dict:
         summary[kind] = counts
     _warn_about_deleted_exports(ctx)
     return summary
+
+
+def _server_time(connector) -> datetime | None:
+    return connector.server_time() if hasattr(connector, "server_time") else None
+
+
+def _watermark(newest: datetime | None, pull_began: datetime | None) -> datetime | None:
+    """Where the next pull starts: past the newest change seen, and past the moment (on the
+    accounting system's clock, less a margin) this pull began, so a quiet list keeps up too."""
+    marks = [mark for mark in (newest, pull_began - QUIET_MARGIN if pull_began else None) if mark is not None]
+    return max(marks, default=None)
 
 
 def _changes(ctx, connector, starts: dict[str, datetime | None], now: datetime) -> ChangeSet | None:
@@ -173,7 +186,11 @@ def _upsert(ctx, kind: str, batch: list[ReferenceData], counts: dict[str, int]) 
             row = existing.get(ref.external_id)
             counts["received"] += 1
             if ref.deleted:
-                if row is not None and row.deleted_at is None:
+                if row is None:  # created and deleted between two pulls: the deletion is still worth knowing
+                    row = ReferenceRecord(entity_id=ctx.entity.id, kind=kind, external_id=ref.external_id)
+                    session.add(row)
+                    existing[ref.external_id] = row
+                if row.deleted_at is None:
                     row.active, row.deleted_at, row.source_updated_at = False, ref.updated_at or utcnow(), ref.updated_at
                     counts["deleted"] += 1
                 continue

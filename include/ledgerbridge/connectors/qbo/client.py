@@ -9,6 +9,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -78,6 +79,7 @@ class QBOClient:
         self.limiter: RealmRateLimiter = limiter_for(realm_id, limits)
         self._access: TokenSet | None = None
         self.requests_sent = 0
+        self.server_time: datetime | None = None  # QuickBooks' clock, from the last answer's "time"
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -97,6 +99,12 @@ class QBOClient:
         reply = self._call("POST", "batch", params={"requestid": request_id}, body={"BatchItemRequest": items},
                            idempotent=False)
         return {str(item["bId"]): item for item in reply.get("BatchItemResponse", [])}
+
+    def delete(self, entity: str, object_id: str, sync_token: str, request_id: str) -> dict[str, Any]:
+        """Delete a transaction (lists cannot be deleted in QuickBooks, only made inactive)."""
+        reply = self._call("POST", entity.lower(), params={"operation": "delete", "requestid": request_id},
+                           body={"Id": object_id, "SyncToken": sync_token}, idempotent=False)
+        return reply[entity]
 
     def cdc(self, entities: list[str], changed_since: str) -> dict[str, Any]:
         """Change Data Capture: the objects of `entities` changed since then, deleted ones included."""
@@ -223,6 +231,7 @@ class QBOClient:
                     reply = _json_or_empty(response)
                     if "Fault" in reply:
                         raise fault_from_body(reply, response.status_code)
+                    self.server_time = _instant(reply.get("time")) or self.server_time
                     return reply
                 fault = _fault(response)
                 if isinstance(fault, AuthenticationFailed):
@@ -243,6 +252,13 @@ class QBOClient:
 def _never_sent(exc: requests.ConnectionError) -> bool:
     text = str(exc)
     return "Connection refused" in text or "NewConnectionError" in text or "Name or service not known" in text
+
+
+def _instant(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value).astimezone(UTC) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _retry_after(response: requests.Response) -> float:

@@ -110,6 +110,10 @@ class QuickBooksOnlineConnector:
             return None
         return ChangeSet(changes)
 
+    def server_time(self) -> datetime | None:
+        """QuickBooks' own clock at its last answer: watermarks follow it, not ours."""
+        return self.client.server_time
+
     def warns_on_duplicate_bill_numbers(self) -> bool:
         """The company's preference: QuickBooks refuses a vendor's bill number twice when it is on."""
         if self._preferences is None:

@@ -3,7 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledgerbridge.connectors.errors import ConnectorError, ReconnectRequired, RecordRejected, TransientError
+from ledgerbridge.connectors.errors import (
+    ConnectorError,
+    ReconnectRequired,
+    RecordRejected,
+    TransientError,
+)
 
 
 class QBOFault(ConnectorError):
