@@ -35,7 +35,7 @@ class TokenSet:
     access_expires_at: datetime | None = None
 
     def access_valid(self, now: datetime) -> bool:
-        return bool(self.access_token and self.access_expires_at and now + EXPIRY_MARGIN < self.access_expires_at)
+        return bool(self.access_token and self.access_expires_at and now < self.access_expires_at)
 
 
 def _fernet(secret: str) -> Fernet:
@@ -136,4 +136,7 @@ class LedgerTokenStore:
 
 
 def expires_in(seconds: int | str, now: datetime | None = None) -> datetime:
-    return (now or utcnow()) + timedelta(seconds=int(seconds))
+    """When to stop using an access token that lives `seconds`: a minute early, or a tenth of its
+    life early when it lives less than ten minutes, so no request leaves with a dying token."""
+    lifetime = timedelta(seconds=int(seconds))
+    return (now or utcnow()) + lifetime - min(EXPIRY_MARGIN, lifetime / 10)
