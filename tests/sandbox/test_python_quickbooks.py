@@ -2,10 +2,10 @@
 sandbox unchanged, but for where it finds the API and the OAuth endpoints."""
 from __future__ import annotations
 
+from datetime import UTC
 from decimal import Decimal
 
 import pytest
-
 from ledgerbridge.sandbox.qbo import QBOSandbox, serve_in_thread
 
 CLIENT_ID, CLIENT_SECRET = "third-party-app", "third-party-secret"
@@ -46,7 +46,10 @@ def test_vendor_create_read_and_query(quickbooks):
 def test_bill_with_an_expense_line(quickbooks):
     from quickbooks.objects.account import Account
     from quickbooks.objects.bill import Bill
-    from quickbooks.objects.detailline import AccountBasedExpenseLine, AccountBasedExpenseLineDetail
+    from quickbooks.objects.detailline import (
+        AccountBasedExpenseLine,
+        AccountBasedExpenseLineDetail,
+    )
     from quickbooks.objects.vendor import Vendor
 
     client, _ = quickbooks
@@ -83,16 +86,19 @@ def test_batch_create_reports_successes_and_faults(quickbooks):
 
 
 def test_change_data_capture_reports_changes_and_deletions(quickbooks):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from quickbooks.cdc import change_data_capture
     from quickbooks.objects.account import Account
     from quickbooks.objects.bill import Bill
-    from quickbooks.objects.detailline import AccountBasedExpenseLine, AccountBasedExpenseLineDetail
+    from quickbooks.objects.detailline import (
+        AccountBasedExpenseLine,
+        AccountBasedExpenseLineDetail,
+    )
     from quickbooks.objects.vendor import Vendor
 
     client, _ = quickbooks
-    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    since = datetime.now(UTC) - timedelta(minutes=1)
     vendor = Vendor()
     vendor.DisplayName = "Globochem"
     vendor.save(qb=client)
@@ -112,3 +118,120 @@ def test_change_data_capture_reports_changes_and_deletions(quickbooks):
     assert [v.DisplayName for v in changes.Vendor] == ["Globochem"]
     (deleted,) = changes.Bill
     assert (deleted.Id, deleted.status) == (bill.Id, "Deleted")
+
+
+def _bill(client, vendor_name: str, amount: str):
+    from quickbooks.objects.account import Account
+    from quickbooks.objects.bill import Bill
+    from quickbooks.objects.detailline import (
+        AccountBasedExpenseLine,
+        AccountBasedExpenseLineDetail,
+    )
+    from quickbooks.objects.vendor import Vendor
+
+    vendor = Vendor()
+    vendor.DisplayName = vendor_name
+    vendor.save(qb=client)
+    line = AccountBasedExpenseLine()
+    line.Amount = Decimal(amount)
+    line.AccountBasedExpenseLineDetail = AccountBasedExpenseLineDetail()
+    line.AccountBasedExpenseLineDetail.AccountRef = next(
+        a for a in Account.all(qb=client) if a.AccountType == "Expense").to_ref()
+    bill = Bill()
+    bill.VendorRef = vendor.to_ref()
+    bill.Line.append(line)
+    bill.save(qb=client)
+    return vendor, bill
+
+
+def test_attachable_upload_query_and_note(quickbooks):
+    """Attachable.save with _FileBytes posts python-quickbooks' own multipart body (LF line ends,
+    base64 content) to /upload; without a file it creates a note with POST /attachable."""
+    from quickbooks.objects.attachable import Attachable
+    from quickbooks.objects.base import AttachableRef
+
+    client, server = quickbooks
+    _, bill = _bill(client, "Initech", "75.00")
+    content = b"%PDF-1.4\n" + bytes(range(256))
+    attachable = Attachable()
+    ref = AttachableRef()
+    ref.EntityRef = bill.to_ref()
+    attachable.AttachableRef.append(ref)
+    attachable.FileName = "invoice-7731.pdf"
+    attachable.ContentType = "application/pdf"
+    attachable._FileBytes = content
+    saved = attachable.save(qb=client)
+
+    assert (saved.FileName, saved.Size, saved.AttachableRef[0].EntityRef.value) == ("invoice-7731.pdf", len(content),
+                                                                                    bill.Id)
+    assert server.sandbox.realms[client.company_id].files[saved.Id] == content
+    assert Attachable.get(saved.Id, qb=client).FileName == "invoice-7731.pdf"
+    linked = Attachable.where(f"AttachableRef.EntityRef.Value = '{bill.Id}'", qb=client)
+    assert [a.Id for a in linked] == [saved.Id]
+
+    note = Attachable()
+    note.Note = "Approved by Pam"
+    note.AttachableRef.append(ref)
+    created = note.save(qb=client)
+    assert Attachable.get(created.Id, qb=client).Note == "Approved by Pam"
+    assert Attachable.count(qb=client) == 2
+    Attachable.get(created.Id, qb=client).delete(qb=client)
+    assert Attachable.count(qb=client) == 1
+
+
+def test_void_payments_and_invoices(quickbooks):
+    from quickbooks.objects.account import Account
+    from quickbooks.objects.base import LinkedTxn
+    from quickbooks.objects.bill import Bill
+    from quickbooks.objects.billpayment import (
+        BillPayment,
+        BillPaymentLine,
+        CheckPayment,
+    )
+    from quickbooks.objects.customer import Customer
+    from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
+    from quickbooks.objects.invoice import Invoice
+    from quickbooks.objects.item import Item
+    from quickbooks.objects.payment import Payment, PaymentLine
+
+    client, _ = quickbooks
+    vendor, bill = _bill(client, "Initech", "75.00")
+    bill_payment = BillPayment()
+    bill_payment.VendorRef, bill_payment.PayType, bill_payment.TotalAmt = vendor.to_ref(), "Check", Decimal("75.00")
+    bill_payment.CheckPayment = CheckPayment()
+    bill_payment.CheckPayment.BankAccountRef = next(
+        a for a in Account.all(qb=client) if a.AccountType == "Bank").to_ref()
+    paid_bill = BillPaymentLine()
+    paid_bill.Amount = Decimal("75.00")
+    paid_bill.LinkedTxn.append(LinkedTxn())
+    paid_bill.LinkedTxn[0].TxnId, paid_bill.LinkedTxn[0].TxnType = bill.Id, "Bill"
+    bill_payment.Line.append(paid_bill)
+    bill_payment.save(qb=client)
+    assert Decimal(str(Bill.get(bill.Id, qb=client).Balance)) == 0
+    BillPayment.get(bill_payment.Id, qb=client).void(qb=client)
+    assert Decimal(str(Bill.get(bill.Id, qb=client).Balance)) == Decimal("75.00")
+    assert BillPayment.get(bill_payment.Id, qb=client).PrivateNote == "Voided"
+
+    customer = Customer()
+    customer.DisplayName = "Brown, Nick"
+    customer.save(qb=client)
+    line = SalesItemLine()
+    line.Amount = Decimal("120.00")
+    line.SalesItemLineDetail = SalesItemLineDetail()
+    line.SalesItemLineDetail.ItemRef = Item.filter(Name="Services", qb=client)[0].to_ref()
+    invoice = Invoice()
+    invoice.CustomerRef = customer.to_ref()
+    invoice.Line.append(line)
+    invoice.save(qb=client)
+    received = Payment()
+    received.CustomerRef, received.TotalAmt = customer.to_ref(), Decimal("20.00")
+    paid_invoice = PaymentLine()
+    paid_invoice.Amount = Decimal("20.00")
+    paid_invoice.LinkedTxn.append(LinkedTxn())
+    paid_invoice.LinkedTxn[0].TxnId, paid_invoice.LinkedTxn[0].TxnType = invoice.Id, "Invoice"
+    received.Line.append(paid_invoice)
+    received.save(qb=client)
+    Payment.get(received.Id, qb=client).void(qb=client)
+    Invoice.get(invoice.Id, qb=client).void(qb=client)
+    voided = Invoice.get(invoice.Id, qb=client)
+    assert (Decimal(str(voided.TotalAmt)), Decimal(str(voided.Balance)), voided.PrivateNote) == (0, 0, "Voided")

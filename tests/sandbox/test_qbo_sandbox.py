@@ -1,4 +1,5 @@
-"""The QBO sandbox over real HTTP: OAuth, CRUD, queries, faults, batch, payments, limits, persistence."""
+"""The QBO sandbox over real HTTP: OAuth, CRUD, queries, faults, payments, void, attachments, batch, limits,
+persistence."""
 from __future__ import annotations
 
 import json
@@ -7,12 +8,11 @@ import signal
 import subprocess
 import sys
 import threading
-from datetime import timezone
+from datetime import UTC
 from decimal import Decimal
 
 import pytest
 import requests
-
 from ledgerbridge.sandbox.qbo import QBOSandbox, serve_in_thread
 from ledgerbridge.sandbox.qbo.codec import dumps, parse_instant
 from ledgerbridge.sandbox.qbo.limits import RealmLimiter
@@ -89,6 +89,40 @@ def bill(vendor_id: str, account_id: str, *amounts: str, **fields) -> dict:
                       "AccountBasedExpenseLineDetail": {"AccountRef": {"value": account_id}}} for a in amounts]}
 
 
+def invoice(customer_id: str, item_id: str, *amounts: str, **fields) -> dict:
+    return {"CustomerRef": {"value": customer_id}, **fields,
+            "Line": [{"DetailType": "SalesItemLineDetail", "Amount": Decimal(a),
+                      "SalesItemLineDetail": {"ItemRef": {"value": item_id}, "Qty": 1, "UnitPrice": Decimal(a)}}
+                     for a in amounts]}
+
+
+def bill_payment(vendor_id: str, bank_id: str, applied: dict[str, str]) -> dict:
+    """A BillPayment by check paying {bill Id: amount}."""
+    return {"VendorRef": {"value": vendor_id}, "PayType": "Check",
+            "CheckPayment": {"BankAccountRef": {"value": bank_id}},
+            "TotalAmt": sum(Decimal(a) for a in applied.values()),
+            "Line": [{"Amount": Decimal(a), "LinkedTxn": [{"TxnId": i, "TxnType": "Bill"}]}
+                     for i, a in applied.items()]}
+
+
+def payment(customer_id: str, applied: dict[str, str]) -> dict:
+    """A customer Payment paying {invoice Id: amount}."""
+    return {"CustomerRef": {"value": customer_id}, "TotalAmt": sum(Decimal(a) for a in applied.values()),
+            "Line": [{"Amount": Decimal(a), "LinkedTxn": [{"TxnId": i, "TxnType": "Invoice"}]}
+                     for i, a in applied.items()]}
+
+
+def upload(api: Api, metadata: dict | None, content: bytes | None, file_name: str = "receipt.pdf",
+           **params) -> requests.Response:
+    """POST /upload as Intuit documents it: file_metadata_0 (JSON) and file_content_0 (the bytes)."""
+    files = {}
+    if metadata is not None:
+        files["file_metadata_0"] = (None, dumps(metadata), "application/json")
+    if content is not None:
+        files["file_content_0"] = (file_name, content, "application/pdf")
+    return api._send("POST", "upload", params=params, files=files)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -119,6 +153,16 @@ def vendor(api) -> dict:
 @pytest.fixture
 def expense(api) -> str:
     return api.account_id("Office Expenses")
+
+
+@pytest.fixture
+def customer(api) -> dict:
+    return api.create("Customer", {"DisplayName": "Brown, Nick"})
+
+
+@pytest.fixture
+def services(api) -> str:
+    return body_of(api.query("select * from Item where Name = 'Services'"))["QueryResponse"]["Item"][0]["Id"]
 
 
 # -- OAuth -------------------------------------------------------------------------------------
@@ -195,7 +239,7 @@ def test_query_paging_count_order_like_in_and_limits(api):
     assert len(rows("select * from Vendor")["Vendor"]) == 25  # default MAXRESULTS is 100
     # Timestamps compare as instants whatever the offset; Metadata == MetaData.
     first = rows("select * from Vendor orderby Metadata.LastUpdatedTime")["Vendor"][0]
-    utc = parse_instant(first["MetaData"]["LastUpdatedTime"]).astimezone(timezone.utc)
+    utc = parse_instant(first["MetaData"]["LastUpdatedTime"]).astimezone(UTC)
     since = rows(f"select * from Vendor where Metadata.LastUpdatedTime > '{utc:%Y-%m-%dT%H:%M:%S.%f}Z'")["Vendor"]
     assert len(since) == 24 and first["Id"] not in {v["Id"] for v in since}
 
@@ -217,6 +261,66 @@ def test_inactive_list_objects_only_when_the_query_asks(api, vendor):
     assert names("where Active = false") == ["Acme Widgets"]
     assert names("where Active IN (true, false)") == ["Acme Widgets", "Still Active"]
     assert body_of(api.get(f"vendor/{vendor['Id']}"))["Vendor"]["Active"] is False
+
+
+def test_query_grammar_fields_and_operators(api, clock, vendor, expense, customer, services):
+    other = api.create("Vendor", {"DisplayName": "Globex"})
+    bills = []
+    for number, (vendor_id, txn_date) in enumerate([(vendor["Id"], "2026-01-05"), (vendor["Id"], "2026-01-10"),
+                                                    (other["Id"], "2026-01-20"), (other["Id"], "2026-02-01")], 1):
+        clock.advance(60)
+        bills.append(api.create("Bill", bill(vendor_id, expense, f"{number}0.00", DocNumber=f"INV-{number}",
+                                             TxnDate=txn_date)))
+    sales = api.create("Invoice", invoice(customer["Id"], services, "5.00"))
+    b = [created["Id"] for created in bills]
+
+    def ids(entity: str, rest: str = "") -> list[str]:
+        reply = api.query(f"select * from {entity} {rest}")
+        assert reply.status_code == 200, reply.text
+        return [obj["Id"] for obj in body_of(reply)["QueryResponse"].get(entity, [])]
+
+    assert ids("Bill", "where TxnDate >= '2026-01-10' and TxnDate < '2026-02-01'") == b[1:3]
+    assert ids("Bill", "where TxnDate <= '2026-01-10' orderby TxnDate desc") == [b[1], b[0]]
+    assert ids("Bill", "WHERE TxnDate > '2026-01-10' ORDERBY TxnDate ASC") == b[2:]
+    assert ids("Bill", "where DocNumber = 'inv-3'") == [b[2]]
+    assert ids("Bill", "where DocNumber like '%-4'") == [b[3]]
+    assert ids("Bill", "where DocNumber like 'INV-%'") == b
+    assert ids("Bill", "where DocNumber like 'INV-_'") == []  # only % is a wildcard
+    assert ids("Bill", "where DocNumber like 'INV-2'") == [b[1]]
+    assert ids("Bill", f"where VendorRef = '{other['Id']}' orderby DocNumber DESC") == [b[3], b[2]]
+    assert ids("Bill", f"where VendorRef IN ('{vendor['Id']}', '99999')") == b[:2]
+    assert ids("Bill", "orderby VendorRef desc, TxnDate") == [b[2], b[3], b[0], b[1]]
+    assert ids("Bill", f"where Id > '{b[1]}' and Id <= '{b[3]}'") == b[2:]
+    assert ids("Bill", f"where Id IN ('{b[0]}', '{b[3]}')") == [b[0], b[3]]
+    assert ids("Invoice", f"where CustomerRef = '{customer['Id']}'") == [sales["Id"]]
+    assert ids("Account", "where Name = 'Checking'") == [api.account_id("Checking")]
+    assert ids("Account", "where Name like '%Expenses'") == [expense]
+    assert ids("Vendor", "where DisplayName = 'globex'") == [other["Id"]]
+    assert ids("Vendor", "where Active = true orderby DisplayName") == [vendor["Id"], other["Id"]]
+    assert ids("Bill", f"where Metadata.CreateTime <= '{bills[2]['MetaData']['CreateTime']}'") == b[:3]
+    since = bills[1]["MetaData"]["LastUpdatedTime"]  # the incremental pattern peers use
+    assert ids("Bill", f"where Metadata.LastUpdatedTime >= '{since}' ORDERBY Metadata.LastUpdatedTime "
+                       "STARTPOSITION 2 MAXRESULTS 1000") == b[2:]
+    counted = body_of(api.query(f"select count(*) from Bill where VendorRef = '{vendor['Id']}'"))
+    assert counted["QueryResponse"] == {"totalCount": 2}
+    posted = api._send("POST", "query", data="select * from Bill where DocNumber = 'INV-1'",
+                       headers={"Content-Type": "application/text"})
+    assert [obj["Id"] for obj in body_of(posted)["QueryResponse"]["Bill"]] == [b[0]]
+    error = fault_of(api.query("select * from Bill maxresults 1001"))
+    assert error["code"] == "4001" and "value 1001 is too large. Max allowed value is 1000" in error["Detail"]
+    assert fault_of(api.query("select * from Bill startposition 0"))["code"] == "4001"
+    assert fault_of(api.query("select Id from Bill"))["code"] == "4000"
+
+
+def test_delete_a_transaction(api, vendor, expense):
+    created = api.create("Bill", bill(vendor["Id"], expense, "12.00"))
+    assert fault_of(api.post("Bill", {"Id": created["Id"], "SyncToken": "7"}, operation="delete"))["code"] == "5010"
+    deleted = api.post("Bill", {"Id": created["Id"], "SyncToken": "0"}, operation="delete")
+    assert body_of(deleted)["Bill"] == {"status": "Deleted", "Id": created["Id"], "domain": "QBO"}
+    assert fault_of(api.get(f"bill/{created['Id']}"))["code"] == "610"
+    assert body_of(api.query("select count(*) from Bill"))["QueryResponse"] == {"totalCount": 0}
+    assert fault_of(api.post("Bill", {"Id": created["Id"], "SyncToken": "0"}, operation="delete"))["code"] == "610"
+    assert body_of(api.get(f"vendor/{vendor['Id']}"))["Vendor"]["Balance"] == 0
 
 
 # -- faults ------------------------------------------------------------------------------------
@@ -319,6 +423,168 @@ def test_customer_payment_partially_pays_an_invoice(api):
     assert body_of(api.get(f"customer/{customer['Id']}"))["Customer"]["Balance"] == Decimal("150.00")
 
 
+# -- void ----------------------------------------------------------------------------------------
+def test_void_invoice_zeroes_it_and_keeps_it(api, clock, customer, services):
+    created = api.create("Invoice", invoice(customer["Id"], services, "100.00", "50.00", PrivateNote="Spring order"))
+    clock.advance(5)
+    assert fault_of(api.post("Invoice", {"Id": created["Id"], "SyncToken": "3"}, operation="void"))["code"] == "5010"
+    voided = api.create("Invoice", {"Id": created["Id"], "SyncToken": "0"}, operation="void")
+    assert (voided["TotalAmt"], voided["Balance"], voided["SyncToken"]) == (0, 0, "1")
+    assert [(line["Amount"], line["SalesItemLineDetail"]["Qty"]) for line in voided["Line"]] == [(0, 0), (0, 0)]
+    assert voided["PrivateNote"] == "Voided - Spring order"
+    assert parse_instant(voided["MetaData"]["LastUpdatedTime"]) > parse_instant(created["MetaData"]["LastUpdatedTime"])
+    assert body_of(api.get(f"invoice/{created['Id']}"))["Invoice"] == voided
+    queried = body_of(api.query(f"select * from Invoice where Id = '{created['Id']}'"))["QueryResponse"]
+    assert queried["Invoice"] == [voided]
+    assert body_of(api.get(f"customer/{customer['Id']}"))["Customer"]["Balance"] == 0
+    # A voided invoice takes no payment, no change and no second void.
+    assert fault_of(api.post("Payment", payment(customer["Id"], {created["Id"]: "1.00"})))["code"] == "6000"
+    sparse = {"Id": created["Id"], "SyncToken": "1", "sparse": True, "PrivateNote": "Revived"}
+    assert fault_of(api.post("Invoice", sparse))["code"] == "6000"
+    assert fault_of(api.post("Invoice", {"Id": created["Id"], "SyncToken": "1"}, operation="void"))["code"] == "6000"
+
+
+def test_void_bill_payment_gives_the_bills_their_balance_back(api, vendor, expense):
+    checking = api.account_id("Checking")
+    first = api.create("Bill", bill(vendor["Id"], expense, "100.00"))
+    second = api.create("Bill", bill(vendor["Id"], expense, "50.00"))
+    paid = api.create("BillPayment", bill_payment(vendor["Id"], checking,
+                                                  {first["Id"]: "40.00", second["Id"]: "50.00"}))
+    assert body_of(api.get(f"vendor/{vendor['Id']}"))["Vendor"]["Balance"] == Decimal("60.00")
+    stale = {"Id": paid["Id"], "SyncToken": "1", "sparse": True}
+    assert fault_of(api.post("BillPayment", stale, operation="update", include="void"))["code"] == "5010"
+
+    voided = api.create("BillPayment", {"Id": paid["Id"], "SyncToken": "0", "sparse": True},
+                        operation="update", include="void")
+    assert (voided["TotalAmt"], voided["Line"], voided["PrivateNote"], voided["SyncToken"]) == (0, [], "Voided", "1")
+    assert voided["VendorRef"]["value"] == vendor["Id"] and voided["PayType"] == "Check"
+    assert body_of(api.get(f"billpayment/{paid['Id']}"))["BillPayment"] == voided
+    for document, total in ((first, "100.00"), (second, "50.00")):
+        reopened = body_of(api.get(f"bill/{document['Id']}"))["Bill"]
+        assert (reopened["Balance"], reopened["SyncToken"]) == (Decimal(total), "2") and "LinkedTxn" not in reopened
+    assert body_of(api.get(f"vendor/{vendor['Id']}"))["Vendor"]["Balance"] == Decimal("150.00")
+    # The bills are free again: paid anew or deleted; the voided payment can be deleted; bills are not voided.
+    assert api.post("BillPayment", bill_payment(vendor["Id"], checking, {first["Id"]: "100.00"})).status_code == 200
+    assert api.post("Bill", {"Id": second["Id"], "SyncToken": "2"}, operation="delete").status_code == 200
+    assert api.post("BillPayment", {"Id": paid["Id"], "SyncToken": "1"}, operation="delete").status_code == 200
+    assert fault_of(api.post("Bill", {"Id": first["Id"], "SyncToken": "3"}, operation="void"))["code"] == "500"
+
+
+def test_void_customer_payment_reopens_the_invoice(api, customer, services):
+    created = api.create("Invoice", invoice(customer["Id"], services, "80.00"))
+    paid = api.create("Payment", payment(customer["Id"], {created["Id"]: "30.00"}))
+    refused = fault_of(api.post("Invoice", {"Id": created["Id"], "SyncToken": "1"}, operation="void"))
+    assert refused["code"] == "6000" and paid["Id"] in refused["Detail"]
+
+    voided = api.create("Payment", {"Id": paid["Id"], "SyncToken": "0", "sparse": True},
+                        operation="update", include="void")
+    assert (voided["TotalAmt"], voided["UnappliedAmt"], voided["Line"], voided["PrivateNote"]) == (0, 0, [], "Voided")
+    reopened = body_of(api.get(f"invoice/{created['Id']}"))["Invoice"]
+    assert reopened["Balance"] == Decimal("80.00") and "LinkedTxn" not in reopened
+    assert body_of(api.get(f"customer/{customer['Id']}"))["Customer"]["Balance"] == Decimal("80.00")
+    # Older Intuit pages void a Payment with operation=void: the sandbox takes that spelling too.
+    again = api.create("Payment", payment(customer["Id"], {created["Id"]: "80.00"}))
+    assert api.create("Payment", {"Id": again["Id"], "SyncToken": "0"}, operation="void")["TotalAmt"] == 0
+    reopened = body_of(api.get(f"invoice/{created['Id']}"))["Invoice"]
+    assert reopened["Balance"] == Decimal("80.00")
+    assert api.create("Invoice", {"Id": created["Id"], "SyncToken": reopened["SyncToken"]},
+                      operation="void")["TotalAmt"] == 0
+
+
+def test_batch_voids_with_options_data(api, customer, services):
+    first = api.create("Invoice", invoice(customer["Id"], services, "10.00"))
+    second = api.create("Invoice", invoice(customer["Id"], services, "20.00"))
+    items = [
+        {"bId": "1", "operation": "update", "optionsData": "void", "Invoice": {"Id": first["Id"], "SyncToken": "0"}},
+        {"bId": "2", "operation": "update", "optionsData": "void", "Invoice": {"Id": second["Id"], "SyncToken": "5"}},
+        {"bId": "3", "operation": "delete", "optionsData": "void", "Invoice": {"Id": second["Id"], "SyncToken": "0"}},
+    ]
+    results = body_of(api.post("batch", {"BatchItemRequest": items}))["BatchItemResponse"]
+    assert (results[0]["Invoice"]["TotalAmt"], results[0]["Invoice"]["PrivateNote"]) == (0, "Voided")
+    assert [result["Fault"]["Error"][0]["code"] for result in results[1:]] == ["5010", "500"]
+    assert body_of(api.get(f"invoice/{second['Id']}"))["Invoice"]["TotalAmt"] == Decimal("20.00")
+
+
+# -- attachments -------------------------------------------------------------------------------
+def test_upload_attaches_a_file_to_a_bill(api, sandbox, vendor, expense):
+    target = api.create("Bill", bill(vendor["Id"], expense, "10.00"))
+    content = b"%PDF-1.7\n" + bytes(range(256)) * 4
+    metadata = {"AttachableRef": [{"EntityRef": {"type": "Bill", "value": target["Id"]}}],
+                "FileName": "receipt.pdf", "ContentType": "application/pdf"}
+    reply = upload(api, metadata, content, requestid="up-1")
+    assert reply.status_code == 200, reply.text
+    assert set(body_of(reply)) == {"AttachableResponse", "time"}
+    (attachable,) = [item["Attachable"] for item in body_of(reply)["AttachableResponse"]]
+    assert (attachable["FileName"], attachable["ContentType"], attachable["Size"]) == ("receipt.pdf", "application/pdf",
+                                                                                       len(content))
+    assert attachable["AttachableRef"] == [{"EntityRef": {"type": "Bill", "value": target["Id"]},
+                                            "IncludeOnSend": False}]
+    assert attachable["SyncToken"] == "0" and set(attachable["MetaData"]) == {"CreateTime", "LastUpdatedTime"}
+    assert sandbox.realms[api.realm_id].files[attachable["Id"]] == content
+    assert body_of(api.get(f"attachable/{attachable['Id']}"))["Attachable"] == attachable
+    # A repeat with the same requestid answers the same and stores nothing more.
+    assert upload(api, metadata, content, requestid="up-1").text == reply.text
+    assert sandbox.stats(api.realm_id)["objects"]["Attachable"] == 1
+
+    def found(where: str) -> list[dict]:
+        return body_of(api.query(f"SELECT * FROM Attachable {where}"))["QueryResponse"].get("Attachable", [])
+
+    api.create("Attachable", {"Note": "Call them",
+                              "AttachableRef": [{"EntityRef": {"type": "Vendor", "value": vendor["Id"]}}]})
+    assert found(f"WHERE AttachableRef.EntityRef.Value = '{target['Id']}'") == [attachable]
+    assert found("WHERE AttachableRef.EntityRef.Type = 'bill'") == [attachable]
+    assert found("WHERE AttachableRef.EntityRef.Value = '99999'") == []
+    assert len(found("")) == 2
+
+
+def test_attachable_update_keeps_the_file_and_delete_drops_it(api, sandbox, vendor, expense):
+    target = api.create("Bill", bill(vendor["Id"], expense, "10.00"))
+    metadata = {"AttachableRef": [{"EntityRef": {"type": "Bill", "value": target["Id"]}}]}
+    stored = body_of(upload(api, metadata, b"12345", file_name="scan.pdf"))["AttachableResponse"][0]["Attachable"]
+    assert (stored["FileName"], stored["ContentType"], stored["Size"]) == ("scan.pdf", "application/pdf", 5)
+    noted = api.create("Attachable", {"Id": stored["Id"], "SyncToken": "0", "sparse": True, "Note": "Paid"})
+    assert (noted["Note"], noted["FileName"], noted["Size"], noted["SyncToken"]) == ("Paid", "scan.pdf", 5, "1")
+    gone = api.post("Attachable", {"Id": stored["Id"], "SyncToken": "1"}, operation="delete")
+    assert body_of(gone)["Attachable"]["status"] == "Deleted"
+    assert stored["Id"] not in sandbox.realms[api.realm_id].files
+    assert fault_of(api.get(f"attachable/{stored['Id']}"))["code"] == "610"
+
+
+def test_upload_faults(api, sandbox, vendor, expense):
+    target = api.create("Bill", bill(vendor["Id"], expense, "10.00"))
+
+    def attached_to(entity_type: str, value: str) -> dict:
+        return {"AttachableRef": [{"EntityRef": {"type": entity_type, "value": value}}], "FileName": "a.pdf",
+                "ContentType": "application/pdf"}
+
+    for metadata in (attached_to("Bill", "99999"), attached_to("Spaceship", target["Id"]),
+                     attached_to("Invoice", target["Id"])):
+        error = fault_of(upload(api, metadata, b"data"))
+        assert (error["code"], error["element"]) == ("2500", "AttachableRef.EntityRef"), metadata
+    error = fault_of(upload(api, attached_to("Bill", target["Id"]), None))
+    assert (error["code"], error["element"]) == ("2020", "file_content_0")
+    not_multipart = api._send("POST", "upload", data=b"{}", headers={"Content-Type": "application/json"})
+    assert fault_of(not_multipart)["code"] == "2010"
+    note_only_without_note = {"AttachableRef": attached_to("Bill", target["Id"])["AttachableRef"]}
+    note_missing = fault_of(api.post("Attachable", note_only_without_note))
+    assert (note_missing["code"], note_missing["element"]) == ("2020", "Note")
+    assert sandbox.stats(api.realm_id)["objects"]["Attachable"] == 0
+
+
+def test_upload_over_the_size_limit_is_refused(clock):
+    sandbox = QBOSandbox(clock=clock, rate_limits=False, max_upload_bytes=4096)
+    running = serve_in_thread(sandbox)
+    try:
+        api = Api(running.url, *sandbox.create_realm(client_id=CLIENT[0]))
+        small = body_of(upload(api, None, b"x" * 1000))["AttachableResponse"][0]["Attachable"]
+        assert (small["FileName"], small["Size"]) == ("receipt.pdf", 1000) and "AttachableRef" not in small
+        error = fault_of(upload(api, None, b"x" * 5000))
+        assert error["code"] == "6000" and "at most 4096 bytes" in error["Detail"]
+        assert sandbox.stats(api.realm_id)["objects"]["Attachable"] == 1
+    finally:
+        running.stop()
+
+
 # -- idempotency and batch ---------------------------------------------------------------------
 def test_requestid_replays_the_first_reply_and_creates_nothing(api, sandbox, vendor, expense):
     first = api.post("Bill", bill(vendor["Id"], expense, "10.00"), requestid="req-1")
@@ -359,6 +625,7 @@ def test_batch_mixed_results_and_size_limit(api, vendor, expense):
 
     too_big = [{"bId": str(i), "Query": "select * from Vendor"} for i in range(31)]
     assert fault_of(api.post("batch", {"BatchItemRequest": too_big}))["code"] == "1040"
+    assert len(body_of(api.post("batch", {"BatchItemRequest": too_big[:30]}))["BatchItemResponse"]) == 30
 
 
 # -- limits ------------------------------------------------------------------------------------
@@ -423,6 +690,28 @@ def test_save_and_load_keep_everything_exact(api, sandbox, vendor, expense, cloc
         running.stop()
 
 
+def test_save_and_load_keep_uploaded_files_and_voids(api, sandbox, vendor, expense, customer, services, clock,
+                                                     tmp_path):
+    target = api.create("Bill", bill(vendor["Id"], expense, "10.00"))
+    content = bytes(range(256))
+    metadata = {"AttachableRef": [{"EntityRef": {"type": "Bill", "value": target["Id"]}}]}
+    attachable = body_of(upload(api, metadata, content))["AttachableResponse"][0]["Attachable"]
+    sales = api.create("Invoice", invoice(customer["Id"], services, "9.00"))
+    api.create("Invoice", {"Id": sales["Id"], "SyncToken": "0"}, operation="void")
+    path = tmp_path / "qbo.json"
+    sandbox.save(path)
+    restored = QBOSandbox.load(path, clock=clock, rate_limits=False)
+    assert restored.realms[api.realm_id].files == {attachable["Id"]: content}
+    running = serve_in_thread(restored)
+    try:
+        again = Api(running.url, api.realm_id, api.refresh_token)
+        assert body_of(again.get(f"attachable/{attachable['Id']}"))["Attachable"] == attachable
+        still_voided = again.post("Invoice", {"Id": sales["Id"], "SyncToken": "1"}, operation="void")
+        assert fault_of(still_voided)["code"] == "6000"
+    finally:
+        running.stop()
+
+
 def test_two_realms_are_isolated(api, sandbox, server, vendor, expense):
     created = api.create("Bill", bill(vendor["Id"], expense, "1.00"))
     other = Api(server.url, *sandbox.create_realm(client_id=CLIENT[0], company_name="Acme EU"))
@@ -466,7 +755,6 @@ def test_command_line_server_saves_its_state_on_shutdown(tmp_path):
 
 def test_fault_knobs_are_set_over_http_and_refuse_nonsense():
     import requests as http
-
     from ledgerbridge.sandbox.qbo import QBOSandbox, serve_in_thread
 
     server = serve_in_thread(QBOSandbox())
@@ -486,10 +774,9 @@ def test_fault_knobs_are_set_over_http_and_refuse_nonsense():
 
 
 def test_cdc_refuses_more_than_30_days_back_and_unknown_entities():
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     import requests as http
-
     from ledgerbridge.sandbox.qbo import QBOSandbox, serve_in_thread
 
     server = serve_in_thread(QBOSandbox())
@@ -504,7 +791,7 @@ def test_cdc_refuses_more_than_30_days_back_and_unknown_entities():
         unknown = http.get(f"{server.url}/v3/company/{realm}/cdc", headers=headers, timeout=5,
                            params={"entities": "Spaceship", "changedSince": "2026-11-20T00:00:00Z"})
         assert unknown.status_code == 400 and "Spaceship" in unknown.text
-        an_hour_ago = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
         recent = http.get(f"{server.url}/v3/company/{realm}/cdc", headers=headers, timeout=5,
                           params={"entities": "Account", "changedSince": an_hour_ago})
         assert recent.status_code == 200 and recent.json()["CDCResponse"][0]["QueryResponse"][0]["Account"]

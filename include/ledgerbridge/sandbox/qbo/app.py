@@ -15,6 +15,7 @@ from .codec import loads
 from .company import Company
 from .faults import Faults
 from .sandbox import QBOSandbox
+from .upload import uploaded_files
 
 
 def _json_body(raw: bytes) -> object:
@@ -114,6 +115,13 @@ def create_app(sandbox: QBOSandbox) -> FastAPI:
         return await api(request, realm_id, lambda company: company.batch(_json_body(raw), requestid),
                          batch=True, mutating=True)
 
+    @app.post("/v3/company/{realm_id}/upload")
+    async def upload(realm_id: str, request: Request) -> Response:
+        raw, content_type = await request.body(), request.headers.get("content-type")
+        return await api(request, realm_id,
+                         lambda company: company.upload(uploaded_files(raw, content_type, sandbox.max_upload_bytes)),
+                         requestid=request.query_params.get("requestid"), mutating=True)
+
     @app.get("/v3/company/{realm_id}/{entity}/{object_id}")
     async def read(realm_id: str, entity: str, object_id: str, request: Request) -> Response:
         return await api(request, realm_id, lambda company: company.read(entity, object_id))
@@ -124,7 +132,7 @@ def create_app(sandbox: QBOSandbox) -> FastAPI:
         includes = {part.strip().lower() for part in params.get("include", "").split(",")}
         return await api(request, realm_id,
                          lambda company: company.write(entity, _json_body(raw), params.get("operation"),
-                                                       "allowduplicatedocnum" in includes),
+                                                       "allowduplicatedocnum" in includes, "void" in includes),
                          requestid=params.get("requestid"), mutating=True)
 
     return app

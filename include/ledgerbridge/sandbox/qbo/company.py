@@ -5,21 +5,25 @@ changes anything, so a failed request or batch item leaves no trace.
 """
 from __future__ import annotations
 
+import base64
 import copy
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Callable
 
 from . import errors
-from .codec import parse_instant, company_today, format_ms, to_decimal
+from .codec import company_today, format_ms, parse_instant, to_decimal
 from .errors import QBOFault
 from .query import Condition, parse, run
+from .upload import UploadedFile
 
 LIST_ENTITIES = ("Account", "Vendor", "Customer", "Employee", "Class", "Department", "Term",
                  "TaxCode", "Item")
 TXN_ENTITIES = ("Bill", "BillPayment", "Invoice", "Payment", "PurchaseOrder", "JournalEntry")
-ENTITIES = LIST_ENTITIES + TXN_ENTITIES
+DELETABLE_ENTITIES = TXN_ENTITIES + ("Attachable",)
+ENTITIES = LIST_ENTITIES + DELETABLE_ENTITIES
+VOIDABLE_ENTITIES = ("Invoice", "Payment", "BillPayment")
 ENTITY_BY_PATH = {name.lower(): name for name in ENTITIES}
 CDC_MAX_DAYS = 30
 CDC_MAX_OBJECTS = 1000
@@ -29,7 +33,8 @@ BATCH_MAX_ITEMS = 30
 BATCH_REQUESTID_MAX = 36
 BATCH_ID_MAX = 10
 DOC_NUMBER_MAX = 21
-ZERO = Decimal("0")
+ATTACHABLE_TEXT_MAX = {"FileName": 1000, "Note": 2000}
+ZERO = Decimal(0)
 
 # Which entity a reference field points to, wherever it appears in an object.
 REF_TARGETS = {
@@ -49,6 +54,7 @@ COMPUTED_FIELDS = {
     "Item": {"FullyQualifiedName"},
     "Bill": {"TotalAmt", "Balance"}, "Invoice": {"TotalAmt", "Balance"},
     "PurchaseOrder": {"TotalAmt"}, "JournalEntry": {"TotalAmt"}, "Payment": {"UnappliedAmt"},
+    "Attachable": {"Size", "FileAccessUri", "TempDownloadUri", "ThumbnailFileAccessUri", "ThumbnailTempDownloadUri"},
 }
 
 ACCOUNT_CLASSIFICATION = {
@@ -76,8 +82,10 @@ class Company:
     def __init__(self, realm_id: str, company_name: str, clock: Callable[[], float]) -> None:
         self.realm_id, self.company_name, self.clock = realm_id, company_name, clock
         self.objects: dict[str, dict[str, dict]] = {name: {} for name in ENTITIES}
-        # Deleted transactions, as Change Data Capture reports them: {Id, status, MetaData}.
-        self.deleted: dict[str, dict[str, dict]] = {name: {} for name in TXN_ENTITIES}
+        # Deleted transactions and attachables, as Change Data Capture reports them: {Id, status, MetaData}.
+        self.deleted: dict[str, dict[str, dict]] = {name: {} for name in DELETABLE_ENTITIES}
+        self.files: dict[str, bytes] = {}  # Attachable Id -> the uploaded file's bytes
+        self.voided: set[str] = set()      # Ids of voided transactions
         self.next_id = 1
         self.last_stamp_ms = 0
         self.created = format_ms(int(clock() * 1000))
@@ -91,15 +99,19 @@ class Company:
     def to_state(self) -> dict:
         return {"realm_id": self.realm_id, "company_name": self.company_name, "created": self.created,
                 "objects": self.objects, "deleted": self.deleted, "next_id": self.next_id,
-                "last_stamp_ms": self.last_stamp_ms,
+                "last_stamp_ms": self.last_stamp_ms, "voided": sorted(self.voided, key=int),
+                "files": {object_id: base64.b64encode(data).decode("ascii") for object_id, data in self.files.items()},
                 "responses": self.responses, "batch_responses": self.batch_responses,
                 "api_requests": self.api_requests, "requestid_replays": self.requestid_replays}
 
     @classmethod
-    def from_state(cls, state: dict, clock: Callable[[], float]) -> "Company":
+    def from_state(cls, state: dict, clock: Callable[[], float]) -> Company:
         company = cls(state["realm_id"], state["company_name"], clock)
         company.objects.update(state["objects"])
         company.deleted.update(state.get("deleted", {}))  # absent in state files written before CDC
+        # Absent in state files written before void and attachments.
+        company.voided = set(state.get("voided", []))
+        company.files = {object_id: base64.b64decode(text) for object_id, text in state.get("files", {}).items()}
         for key in ("created", "next_id", "last_stamp_ms", "responses", "batch_responses",
                     "api_requests", "requestid_replays"):
             setattr(company, key, state[key])
@@ -238,13 +250,16 @@ class Company:
 
     # -- writes --------------------------------------------------------------------------------
     def write(self, path_entity: str, body: object, operation: str | None = None,
-              allow_duplicate_doc_number: bool = False) -> dict:
-        """POST /{entity}: create, update (Id + SyncToken) or, with operation=delete, delete."""
+              allow_duplicate_doc_number: bool = False, include_void: bool = False) -> dict:
+        """POST /{entity}: create, update (Id + SyncToken), delete (operation=delete) or void
+        (operation=void, or operation=update with include=void)."""
         entity = self._entity(path_entity)
         if not isinstance(body, dict):
             raise errors.malformed_request(f"the request body must be a JSON object with the {entity}")
         if operation == "delete":
             return {entity: self._delete(entity, body)}
+        if operation == "void" or (include_void and operation in (None, "update")):
+            return {entity: self._void(entity, body)}
         if operation not in (None, "create", "update"):
             raise errors.unsupported(f"Operation {operation} is not supported by the sandbox for {entity}")
         if body.get("Id") not in (None, ""):
@@ -254,7 +269,10 @@ class Company:
     def _create(self, entity: str, body: dict, allow_duplicate_doc_number: bool = False) -> dict:
         if entity == "TaxCode":
             raise errors.unsupported("Operation Create is not supported for TaxCode (read-only)")
-        obj = self._prepare(entity, _writable(entity, body), None, allow_duplicate_doc_number)
+        return self._insert(entity, self._prepare(entity, _writable(entity, body), None, allow_duplicate_doc_number))
+
+    def _insert(self, entity: str, obj: dict) -> dict:
+        """Store a prepared new object under a new Id."""
         stamp = self._stamp()
         obj.update(Id=self._new_id(), SyncToken="0", domain="QBO", sparse=False,
                    MetaData={"CreateTime": stamp, "LastUpdatedTime": stamp})
@@ -268,10 +286,15 @@ class Company:
         current = self._current(entity, body)
         if entity == "TaxCode":
             raise errors.unsupported("Operation Update is not supported for TaxCode (read-only)")
+        if current["Id"] in self.voided:
+            raise errors.business(f"{entity} {current['Id']} is voided and cannot be changed")
         incoming = _writable(entity, body)
         if body.get("sparse") is True:  # a sparse update changes only the top-level fields sent
             incoming = {**_writable(entity, current), **incoming}
-        obj = self._prepare(entity, incoming, current, allow_duplicate_doc_number)
+        return self._replace(entity, current, self._prepare(entity, incoming, current, allow_duplicate_doc_number))
+
+    def _replace(self, entity: str, current: dict, obj: dict) -> dict:
+        """Store the next version of an object: same Id, SyncToken + 1, a new LastUpdatedTime."""
         obj.update(Id=current["Id"], SyncToken=str(int(current["SyncToken"]) + 1), domain="QBO",
                    sparse=False, MetaData={"CreateTime": current["MetaData"]["CreateTime"],
                                            "LastUpdatedTime": self._stamp()})
@@ -279,17 +302,35 @@ class Company:
         self._after_write(entity, current, obj)
         return obj
 
+    def _void(self, entity: str, body: dict) -> dict:
+        """Void an Invoice, Payment or BillPayment: the object stays, with every amount zeroed."""
+        if entity not in VOIDABLE_ENTITIES:
+            raise errors.unsupported(f"Operation Void is not supported for {entity} "
+                                     f"(only {', '.join(VOIDABLE_ENTITIES)})")
+        current = self._current(entity, body)
+        if current["Id"] in self.voided:
+            raise errors.business(f"{entity} {current['Id']} is already voided")
+        payments = _payment_links(current)
+        if payments:
+            # The sandbox keeps no unapplied credit, so the payments would have nowhere to go.
+            raise errors.business(f"{entity} {current['Id']} has payments applied "
+                                  f"(TxnId {', '.join(payments)}); void or delete them first")
+        voided = self._replace(entity, current, _voided(entity, current))
+        self.voided.add(voided["Id"])
+        return voided
+
     def _delete(self, entity: str, body: dict) -> dict:
         if entity in LIST_ENTITIES:
             raise errors.unsupported(f"Operation Delete is not supported for {entity}: "
                                      "make it inactive with Active=false")
         current = self._current(entity, body)
-        payments = [link["TxnId"] for link in current.get("LinkedTxn", [])
-                    if link.get("TxnType") in PAYMENT_LINK_TYPES]
+        payments = _payment_links(current)
         if payments:
             raise errors.business(f"{entity} {current['Id']} has payments applied "
                                   f"(TxnId {', '.join(payments)}); delete them first")
         del self.objects[entity][current["Id"]]
+        self.voided.discard(current["Id"])
+        self.files.pop(current["Id"], None)
         self.deleted[entity][current["Id"]] = {"Id": current["Id"], "status": "Deleted", "domain": "QBO",
                                                "MetaData": {"LastUpdatedTime": self._stamp()}}
         self._after_write(entity, current, None)
@@ -351,27 +392,87 @@ class Company:
             if len(names) != 1:
                 raise errors.malformed_request("a BatchItemRequest needs exactly one entity or a Query")
             entity = names[0]
-            operation = item.get("operation")
-            if operation is None:
-                raise errors.required("operation")
-            if item.get("optionsData") or operation not in ("create", "update", "delete"):
-                raise errors.unsupported(f"batch operation {operation!r} with optionsData "
-                                         f"{item.get('optionsData')!r} is not supported by the sandbox")
             body = item[entity]
             if not isinstance(body, dict):
                 raise errors.malformed_request(f"{entity} must be a JSON object")
-            if operation == "create":
-                result = self._create(entity, body)
-            elif operation == "update":
-                result = self._update(entity, body, False)
-            else:
-                result = self._delete(entity, body)
-            response = {"bId": item["bId"], entity: result}
+            response = {"bId": item["bId"], entity: self._batch_write(entity, item, body)}
         except QBOFault as fault:
             response = {"bId": item["bId"], "Fault": fault.fault()}
         if key is not None:
             self.batch_responses[key] = copy.deepcopy(response)
         return response
+
+    def _batch_write(self, entity: str, item: dict, body: dict) -> dict:
+        """One batch item's create, update, delete or void (operation update + optionsData void)."""
+        operation, options = item.get("operation"), item.get("optionsData")
+        if operation is None:
+            raise errors.required("operation")
+        if operation == "update" and options == "void":
+            return self._void(entity, body)
+        if options or operation not in ("create", "update", "delete"):
+            raise errors.unsupported(f"batch operation {operation!r} with optionsData {options!r} is not "
+                                     "supported by the sandbox")
+        if operation == "create":
+            return self._create(entity, body)
+        if operation == "update":
+            return self._update(entity, body, False)
+        return self._delete(entity, body)
+
+    # -- attachments ---------------------------------------------------------------------------
+    def upload(self, files: list[UploadedFile]) -> dict:
+        """POST /upload: one Attachable per file. Every file is checked before any is stored."""
+        prepared = [(self._prepare_upload(upload), upload.data) for upload in files]
+        created = []
+        for obj, data in prepared:
+            attachable = self._insert("Attachable", obj)
+            self.files[attachable["Id"]] = data
+            created.append({"Attachable": attachable})
+        return {"AttachableResponse": created}
+
+    def _prepare_upload(self, upload: UploadedFile) -> dict:
+        if upload.metadata.get("Id") not in (None, ""):
+            raise errors.unsupported("an upload creates new attachables; change one with "
+                                     "POST /attachable (Id and SyncToken)")
+        obj = _writable("Attachable", upload.metadata)
+        obj["FileName"] = str(obj.get("FileName") or upload.file_name or "")
+        if not obj["FileName"]:
+            raise errors.required("FileName")
+        obj["ContentType"] = obj.get("ContentType") or upload.content_type or "application/octet-stream"
+        obj = self._prepare("Attachable", obj, None, False)
+        obj["Size"] = len(upload.data)
+        return obj
+
+    def _prepare_attachable(self, obj: dict, current: dict | None) -> None:
+        refs = obj.get("AttachableRef")
+        if refs is not None and not isinstance(refs, list):
+            raise errors.malformed_request("AttachableRef must be a list")
+        for ref in refs or []:
+            self._check_attachable_ref(ref)
+        if current is not None and current["Id"] in self.files:  # the uploaded file keeps its name, type, size
+            for key in ("FileName", "ContentType"):
+                obj[key] = obj.get(key) or current.get(key)
+            obj["Size"] = current["Size"]
+        if not obj.get("FileName") and not obj.get("Note"):
+            raise errors.required("Note")
+        for key, limit in ATTACHABLE_TEXT_MAX.items():
+            if len(str(obj.get(key) or "")) > limit:
+                raise errors.business(f"{key} is longer than {limit} characters", key)
+
+    def _check_attachable_ref(self, ref: object) -> None:
+        """AttachableRef.EntityRef {type, value} must name an existing object of a sandbox entity."""
+        entity_ref = ref.get("EntityRef") if isinstance(ref, dict) else None
+        if not isinstance(entity_ref, dict):
+            raise errors.required("AttachableRef.EntityRef")
+        type_name, value = str(entity_ref.get("type") or ""), entity_ref.get("value")
+        if not type_name:
+            raise errors.required("AttachableRef.EntityRef.type")
+        if value in (None, ""):
+            raise errors.required("AttachableRef.EntityRef.value")
+        target = ENTITY_BY_PATH.get(type_name.lower())
+        if target in (None, "Attachable") or self._visible(target, str(value)) is None:
+            raise errors.invalid_reference("AttachableRef.EntityRef", target or type_name, value)
+        entity_ref.update(type=target, value=str(value))
+        ref.setdefault("IncludeOnSend", False)
 
     # -- validation ----------------------------------------------------------------------------
     def _entity(self, path_entity: str) -> str:
@@ -394,6 +495,8 @@ class Company:
             self._prepare_payment(entity, obj, current)
         elif entity == "JournalEntry":
             self._prepare_journal_entry(obj)
+        elif entity == "Attachable":
+            self._prepare_attachable(obj, current)
         else:
             self._prepare_document(entity, obj, current, allow_duplicate_doc_number)
         self._check_refs(entity, obj)
@@ -663,6 +766,31 @@ def _writable(entity: str, obj: dict) -> dict:
     """A deep copy without the fields QBO owns (ids, metadata) or computes (totals, balances)."""
     dropped = SERVER_FIELDS | COMPUTED_FIELDS.get(entity, set())
     return {k: copy.deepcopy(v) for k, v in obj.items() if k not in dropped}
+
+
+def _payment_links(doc: dict) -> list[str]:
+    """Ids of the payments applied to a Bill or Invoice."""
+    return [link["TxnId"] for link in doc.get("LinkedTxn", []) if link.get("TxnType") in PAYMENT_LINK_TYPES]
+
+
+def _voided(entity: str, current: dict) -> dict:
+    """What QBO makes of a voided transaction: every amount and quantity zeroed (a payment loses its
+    lines, an invoice keeps them), "Voided" prepended to PrivateNote."""
+    obj = copy.deepcopy(current)
+    if entity in PAYMENT_RULES:
+        obj["Line"] = []
+    for line in obj.get("Line", []):
+        if "Amount" in line:
+            line["Amount"] = ZERO
+        detail = line.get(line.get("DetailType"))
+        if isinstance(detail, dict) and "Qty" in detail:
+            detail["Qty"] = ZERO
+    for key in ("TotalAmt", "Balance", "UnappliedAmt"):
+        if key in obj:
+            obj[key] = ZERO
+    note = obj.get("PrivateNote")
+    obj["PrivateNote"] = f"Voided - {note}" if note else "Voided"
+    return obj
 
 
 def _require_ref(obj: dict, key: str) -> str:

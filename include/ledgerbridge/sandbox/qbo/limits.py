@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict, deque
-from typing import Callable
+from collections.abc import Callable
 
 WINDOW_SECONDS = 60.0
 

@@ -170,16 +170,28 @@ def _order_key(tokens: _Tokens) -> tuple[tuple[str, ...], bool]:
     return path, False
 
 
-def resolve(obj: dict, path: tuple[str, ...]):
-    """The value at a case-insensitive dotted path; a reference compares as its `value`."""
-    value = obj
+def resolve_all(obj: dict, path: tuple[str, ...]) -> list:
+    """Every value at a case-insensitive dotted path, looking into lists on the way (so
+    AttachableRef.EntityRef.Value reaches each reference); a reference compares as its `value`."""
+    found: list = [obj]
     for part in path:
-        if not isinstance(value, dict):
-            return None
-        value = next((v for k, v in value.items() if k.lower() == part), None)
-    if isinstance(value, dict) and "value" in value:
-        return value["value"]
-    return value
+        found = [value for node in _flatten(found) if isinstance(node, dict)
+                 if (value := _member(node, part)) is not None]
+    return [value["value"] if isinstance(value, dict) and "value" in value else value for value in _flatten(found)]
+
+
+def _flatten(values: list) -> list:
+    return [item for value in values for item in (value if isinstance(value, list) else [value])]
+
+
+def _member(node: dict, name: str):
+    return next((value for key, value in node.items() if key.lower() == name), None)
+
+
+def resolve(obj: dict, path: tuple[str, ...]):
+    """The first value at a dotted path, None when there is none."""
+    values = resolve_all(obj, path)
+    return values[0] if values else None
 
 
 def compare(left, right) -> int | None:
@@ -208,7 +220,11 @@ def _number(value) -> Decimal | None:
 
 
 def matches(obj: dict, condition: Condition) -> bool:
-    actual = resolve(obj, condition.path)
+    """Whether any value at the condition's path satisfies it."""
+    return any(_satisfies(actual, condition) for actual in resolve_all(obj, condition.path))
+
+
+def _satisfies(actual, condition: Condition) -> bool:
     if condition.op == "like":
         pattern = "".join(".*" if part == "%" else re.escape(part)
                           for part in re.split(r"(%)", condition.values[0]))

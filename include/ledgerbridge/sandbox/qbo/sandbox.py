@@ -8,8 +8,8 @@ import secrets
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from . import errors
 from .codec import dumps, format_ms, loads
@@ -17,6 +17,7 @@ from .company import Company
 from .errors import QBOFault
 from .faults import Faults
 from .limits import RealmLimiter
+from .upload import MAX_UPLOAD_BYTES
 
 DEFAULT_CLIENTS = {"ledgerbridge-demo": "demo-secret"}
 REFRESH_TOKEN_TTL = 8726400  # 101 days, what Intuit reports in x_refresh_token_expires_in
@@ -34,7 +35,7 @@ class QBOSandbox:
                  clock: Callable[[], float] = time.time, rotate_refresh_tokens: bool = True,
                  rate_limits: bool = True, *, requests_per_minute: int = 500, concurrent_requests: int = 10,
                  batch_requests_per_minute: int = 40, refresh_token_ttl: int = REFRESH_TOKEN_TTL,
-                 faults: Faults | None = None) -> None:
+                 faults: Faults | None = None, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> None:
         self.clients = dict(DEFAULT_CLIENTS if clients is None else clients)
         self.access_token_ttl = access_token_ttl
         self.refresh_token_ttl = refresh_token_ttl
@@ -48,6 +49,7 @@ class QBOSandbox:
         self._access_tokens: dict[str, dict] = {}   # token -> {client_id, realm_id, expires_at}
         self.revision = 0  # goes up on every change, so a saver knows when to write
         self.faults = faults or Faults()
+        self.max_upload_bytes = max_upload_bytes  # the largest POST /upload request body
 
     # -- realms and OAuth ----------------------------------------------------------------------
     def create_realm(self, client_id: str, realm_id: str | None = None,
@@ -204,7 +206,7 @@ class QBOSandbox:
             raise
 
     @classmethod
-    def load(cls, path: str | os.PathLike, **kwargs) -> "QBOSandbox":
+    def load(cls, path: str | os.PathLike, **kwargs) -> QBOSandbox:
         state = loads(Path(path).read_text(encoding="utf-8"))
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"{path}: unknown sandbox state format {state.get('format')!r}")
