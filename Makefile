@@ -25,6 +25,7 @@ venv: $(STAMP)
 $(AIRFLOW_HOME)/.migrated: $(STAMP)
 	mkdir -p $(AIRFLOW_HOME)
 	airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
+	airflow pools set ledgerbridge_quickbooks_online 8 "LedgerBridge steps talking to QuickBooks Online" > /dev/null
 	touch $@
 
 ## make demo: install, migrate, seed two legal entities and sync them into sandbox QuickBooks companies
@@ -41,7 +42,7 @@ test: $(STAMP)
 
 ## make bench: the benchmarks (never part of the tests)
 bench: $(STAMP)
-	python bench/dag_parse.py; python bench/matching.py
+	python bench/dag_parse.py; python bench/matching.py; python bench/qbo_export.py
 
 registry-check: $(STAMP)
 	ledgerbridge registry check

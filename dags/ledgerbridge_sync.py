@@ -20,7 +20,7 @@ from airflow.sdk import (
 )
 
 from ledgerbridge.registry import LegalEntity, RegistryError, load_registry
-from ledgerbridge.steps import STEP_NAMES
+from ledgerbridge.steps import CONNECTED_STEPS, STEP_NAMES, connector_pool
 from ledgerbridge_airflow.operators import LedgerBridgeStepOperator
 from ledgerbridge_airflow.operators.registry_error import RegistryErrorOperator
 
@@ -71,7 +71,10 @@ Each task logs what it did; `reconcile` ends with the hub-vs-accounting report. 
     ) as dag:
         previous = None
         for step in STEP_NAMES:
-            task = LedgerBridgeStepOperator(task_id=step, step=step, entity_id=entity.id)
+            # Steps that talk to the accounting system share one pool per connector kind, so that
+            # many entities never run more of them at once than the system's app-wide limits allow.
+            pool = connector_pool(entity.accounting.kind.value) if step in CONNECTED_STEPS else "default_pool"
+            task = LedgerBridgeStepOperator(task_id=step, step=step, entity_id=entity.id, pool=pool)
             if previous is not None:
                 previous >> task
             previous = task

@@ -22,3 +22,8 @@ CONNECTED_STEPS = frozenset({
     "pull_reference", "match_parties", "prepare_exports", "export_documents", "export_payments",
     "collect_confirmations", "reconcile",
 })
+
+
+def connector_pool(kind: str) -> str:
+    """The Airflow pool of the connected steps of every entity using connector `kind`."""
+    return f"ledgerbridge_{kind}"
