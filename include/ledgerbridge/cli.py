@@ -7,6 +7,10 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["sandbox", "desktop-agent"]:
+        from ledgerbridge.sandbox.desktop.runner import main as agent_main
+
+        return agent_main(argv[2:])
     if argv[:2] == ["sandbox", "qbo"]:
         from ledgerbridge.sandbox.qbo import main as sandbox_main
 
@@ -40,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("hub_id", help="the hub party's id (vendor or customer)")
         sub.add_argument("--kind", choices=("vendor", "customer"), help="when the id exists for both kinds")
     confirm.add_argument("accounting_id", help="the accounting system's id of the party")
-    commands.add_parser("sandbox", help="sandboxes: `ledgerbridge sandbox qbo --help`")
+    commands.add_parser("sandbox", help="sandboxes: `ledgerbridge sandbox qbo --help`, "
+                                        "`ledgerbridge sandbox desktop-agent --help`")
     demo = commands.add_parser("demo", help="seed and sync the two demo entities (what `make demo` runs)")
     demo.add_argument("--airflow", action="store_true", help="seed, then serve the Airflow UI instead")
     quarantine = commands.add_parser("quarantine", help="records held back").add_subparsers(dest="action", required=True)
@@ -72,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "review":
         return _review(args)
     if args.command == "sandbox":
-        parser.error("which sandbox? `ledgerbridge sandbox qbo --help`")
+        parser.error("which sandbox? `ledgerbridge sandbox qbo --help` or `ledgerbridge sandbox desktop-agent --help`")
     if args.command == "demo":
         from ledgerbridge.demo import main as demo_main
 

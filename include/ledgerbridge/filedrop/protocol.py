@@ -1,0 +1,91 @@
+"""The file-drop protocol, version 1: directory layout, message kinds and file names.
+
+docs/file-drop-protocol.md is the specification; this module is its single source of constants.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+PROTOCOL_VERSION = 1
+DEFAULT_MAX_BYTES = 8 * 1024 * 1024  # a 500-bill file is ~1 MiB; 8 MiB leaves room without inviting abuse
+PART_SUFFIX = ".part"
+ERROR_SUFFIX = ".error.json"
+
+TO_ACCOUNTING = "to_accounting"
+FROM_ACCOUNTING = "from_accounting"
+CONFIRMATIONS = "confirmations"
+PROCESSED = "processed"
+REJECTED = "rejected"
+
+# Inbox directory (relative to the entity root) -> the message kinds it holds.
+INBOX_KINDS: dict[str, tuple[str, ...]] = {
+    f"{TO_ACCOUNTING}/bills": ("bills",),
+    f"{TO_ACCOUNTING}/invoices": ("invoices",),
+    f"{TO_ACCOUNTING}/payments": ("payments",),
+    f"{TO_ACCOUNTING}/journal_entries": ("journal_entries",),
+    f"{FROM_ACCOUNTING}/lists": ("lists",),
+    f"{FROM_ACCOUNTING}/purchase_orders": ("purchase_orders",),
+    f"{FROM_ACCOUNTING}/payments": ("payments_made", "payments_received"),
+    CONFIRMATIONS: ("confirmations",),
+}
+TO_ACCOUNTING_KINDS = ("bills", "invoices", "payments", "journal_entries")
+FROM_ACCOUNTING_KINDS = ("lists", "purchase_orders", "payments_made", "payments_received")
+KINDS = TO_ACCOUNTING_KINDS + FROM_ACCOUNTING_KINDS + ("confirmations",)
+ENTITY_DIRECTORIES = tuple(INBOX_KINDS) + (PROCESSED, REJECTED)
+
+ENTITY_ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
+BATCH_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+TIMESTAMP_FORMAT = "%Y%m%dT%H%M%S"
+# <kind>-<UTC timestamp>-<batch key>[~N].json; kinds and timestamps hold no '-', batch keys may.
+FILE_NAME = re.compile(
+    r"(?P<kind>[a-z_]{1,40})-(?P<stamp>\d{8}T\d{6}(?:\.\d{3})?Z)-(?P<batch_key>[A-Za-z0-9][A-Za-z0-9_-]{0,63})"
+    r"(?:~(?P<copy>[1-9]\d{0,3}))?\.json"
+)
+
+
+@dataclass(frozen=True)
+class FileName:
+    kind: str
+    stamp: str
+    batch_key: str
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.strptime(self.stamp[:15], TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+
+
+def inbox_directory(kind: str) -> str:
+    """Where files of a kind land, relative to the entity root."""
+    for directory, kinds in INBOX_KINDS.items():
+        if kind in kinds:
+            return directory
+    raise ValueError(f"unknown message kind {kind!r}; known: {', '.join(KINDS)}")
+
+
+def file_stamp(moment: datetime) -> str:
+    """UTC, to the millisecond, so two files of one batch key written in a second still differ."""
+    moment = moment.astimezone(UTC)
+    return f"{moment.strftime(TIMESTAMP_FORMAT)}.{moment.microsecond // 1000:03d}Z"
+
+
+def make_file_name(kind: str, batch_key: str, moment: datetime) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"unknown message kind {kind!r}")
+    if not BATCH_KEY.fullmatch(batch_key):
+        raise ValueError(f"batch key {batch_key!r} must match {BATCH_KEY.pattern}")
+    return f"{kind}-{file_stamp(moment)}-{batch_key}.json"
+
+
+def parse_file_name(name: str) -> FileName | None:
+    match = FILE_NAME.fullmatch(name)
+    if not match:
+        return None
+    return FileName(match["kind"], match["stamp"], match["batch_key"])
+
+
+def utc_timestamp(moment: datetime) -> str:
+    """The envelope's created_at: ISO 8601 in UTC with a Z, to the millisecond."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

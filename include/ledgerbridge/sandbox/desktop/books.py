@@ -1,0 +1,248 @@
+"""What QuickBooks Desktop checks before it records a transaction, and the recording itself.
+
+Each poster checks everything first and changes nothing until every check passed, so a refused
+record leaves no trace. A refusal names the field inside the record (a JSON pointer).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .company import DesktopCompany, fingerprint
+
+
+class Refused(Exception):
+    def __init__(self, field: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.code, self.message = field, code, message
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One record's line in a confirmation file."""
+
+    key: str
+    record_index: int
+    status: str  # confirmed | duplicate | rejected
+    external_id: str | None = None
+    error: dict | None = None
+
+    def as_record(self) -> dict:
+        record = {"key": self.key, "record_index": self.record_index, "status": self.status}
+        if self.external_id:
+            record["external_id"] = self.external_id
+        if self.error:
+            record["error"] = self.error
+        return record
+
+
+def rejected(key: str, index: int, field: str, code: str, message: str) -> Answer:
+    # Clipped to the confirmation schema's limits: a hostile record must not stop the answer.
+    return Answer(key, index, "rejected", error={"field": field[:500], "message": message[:2000], "code": code})
+
+
+def answer(company: DesktopCompany, kind: str, record: dict, index: int) -> Answer:
+    """Create the record once: a key seen before is answered with what it created the first time."""
+    key = record["key"]
+    created = company.created_by_key(key)
+    if created is not None:
+        if created.fingerprint == fingerprint(record):
+            return Answer(key, index, "duplicate", created.txn_id)
+        return rejected(key, index, f"/records/{index}/key", "key_reused",
+                        f"key {key!r} already created {created.txn_type} {created.txn_id} from a record with "
+                        "different content; a changed record needs a new key")
+    try:
+        txn_id = POSTERS[kind](company, record)
+    except Refused as refused:
+        return rejected(key, index, f"/records/{index}{refused.field}", refused.code, refused.message)
+    return Answer(key, index, "confirmed", txn_id)
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+def _describe(ref: dict) -> str:
+    return f"ListID {ref['external_id']!r}" if "external_id" in ref else f"named {ref['name']!r}"
+
+
+def ref_of(entry: dict) -> dict:
+    return {"external_id": entry["key"], "name": entry["name"]}
+
+
+def require(company: DesktopCompany, list_type: str, ref: dict, field: str,
+            account_types: tuple[str, ...] | None = None) -> dict:
+    entry = company.resolve(list_type, ref)
+    if entry is None:
+        raise Refused(field, "unknown_reference", f"no {list_type} {_describe(ref)} in the company file")
+    if not entry["active"]:
+        raise Refused(field, "inactive_reference", f"{list_type} {entry['name']!r} is inactive")
+    if account_types and entry.get("account_type") not in account_types:
+        raise Refused(field, "wrong_account_type", f"account {entry['name']!r} is {entry.get('account_type')}; "
+                      f"this needs {' or '.join(account_types)}")
+    return entry
+
+
+def require_party(company: DesktopCompany, ref: dict, field: str) -> dict:
+    """A journal line's name: a vendor or a customer, as QuickBooks Desktop's EntityRef."""
+    for list_type in ("vendor", "customer"):
+        entry = company.resolve(list_type, ref)
+        if entry is not None:
+            return require(company, list_type, ref, field)
+    raise Refused(field, "unknown_reference", f"no vendor or customer {_describe(ref)} in the company file")
+
+
+def open_period(company: DesktopCompany, record: dict) -> None:
+    if company.in_closed_period(record["txn_date"]):
+        raise Refused("/txn_date", "closed_period", f"txn_date {record['txn_date']} is on or before the closing date "
+                      f"{company.closing_date}; QuickBooks refuses changes to a closed period")
+
+
+def same_currency(company: DesktopCompany, record: dict, party: dict) -> None:
+    expected = party.get("currency", company.home_currency)
+    if record["currency"] != expected:
+        raise Refused("/currency", "wrong_currency", f"{party['list_type']} {party['name']!r} deals in {expected}, "
+                      f"not {record['currency']}")
+
+
+def _optional(company: DesktopCompany, record: dict, field: str, list_type: str, pointer: str,
+              account_types: tuple[str, ...] | None = None) -> dict:
+    """The record's field with its reference resolved (and normalised to ListID + name), if present."""
+    if field not in record:
+        return {}
+    return {field: ref_of(require(company, list_type, record[field], f"{pointer}/{field}", account_types))}
+
+
+def _unique_number(company: DesktopCompany, txn_type: str, number_field: str, record: dict,
+                   party_field: str | None) -> None:
+    """Bill numbers are unique per vendor; invoice numbers are unique in the company."""
+    number = record[number_field].casefold()
+    for existing in company.transactions[txn_type].values():
+        same_party = party_field is None or existing[party_field]["external_id"] == record[party_field]["external_id"]
+        if same_party and existing[number_field].casefold() == number:
+            raise Refused(f"/{number_field}", "duplicate_document_number",
+                          f"{number_field.replace('_', ' ')} {record[number_field]!r} is already used by "
+                          f"{txn_type} {existing['txn_id']}")
+
+
+# --- posters: check everything, then record --------------------------------------------------
+
+def _bill_line(company: DesktopCompany, line: dict, pointer: str) -> dict:
+    account = require(company, "account", line["account"], f"{pointer}/account")
+    if account["account_type"] in ("AccountsPayable", "NonPosting"):
+        # The bill itself credits A/P; an expense line there would cancel it out.
+        raise Refused(f"{pointer}/account", "wrong_account_type", f"an expense line cannot post to "
+                      f"{account['name']!r} ({account['account_type']})")
+    return {**line, "account": ref_of(account), **_optional(company, line, "class", "class", pointer),
+            **_optional(company, line, "customer", "customer", pointer)}
+
+
+def post_bill(company: DesktopCompany, bill: dict) -> str:
+    open_period(company, bill)
+    vendor = require(company, "vendor", bill["vendor"], "/vendor")
+    same_currency(company, bill, vendor)
+    stored = {**bill, "vendor": ref_of(vendor), "open_balance": bill["total"],
+              **_optional(company, bill, "ap_account", "account", "", ("AccountsPayable",)),
+              **_optional(company, bill, "terms", "term", ""),
+              "lines": [_bill_line(company, line, f"/lines/{j}") for j, line in enumerate(bill["lines"])]}
+    _unique_number(company, "bill", "bill_number", stored, "vendor")
+    return company.add_transaction("bill", stored, created_from=bill)
+
+
+def _invoice_line(company: DesktopCompany, line: dict, pointer: str) -> dict:
+    return {**line, "item": ref_of(require(company, "item", line["item"], f"{pointer}/item")),
+            **_optional(company, line, "class", "class", pointer)}
+
+
+def post_invoice(company: DesktopCompany, invoice: dict) -> str:
+    open_period(company, invoice)
+    customer = require(company, "customer", invoice["customer"], "/customer")
+    same_currency(company, invoice, customer)
+    stored = {**invoice, "customer": ref_of(customer), "open_balance": invoice["total"],
+              **_optional(company, invoice, "ar_account", "account", "", ("AccountsReceivable",)),
+              **_optional(company, invoice, "terms", "term", ""),
+              "lines": [_invoice_line(company, line, f"/lines/{j}") for j, line in enumerate(invoice["lines"])]}
+    _unique_number(company, "invoice", "invoice_number", stored, None)
+    return company.add_transaction("invoice", stored, created_from=invoice)
+
+
+def _journal_line(company: DesktopCompany, line: dict, pointer: str) -> dict:
+    account = require(company, "account", line["account"], f"{pointer}/account")
+    resolved = {**line, "account": ref_of(account), **_optional(company, line, "class", "class", pointer)}
+    party = require_party(company, line["party"], f"{pointer}/party") if "party" in line else None
+    needs = {"AccountsPayable": "vendor", "AccountsReceivable": "customer"}.get(account["account_type"])
+    if needs and (party is None or party["list_type"] != needs):
+        raise Refused(f"{pointer}/party", "missing_party", f"a line on {account['name']!r} needs a {needs} as its "
+                      "party (QuickBooks keeps A/P and A/R per name)")
+    return {**resolved, "party": ref_of(party)} if party else resolved
+
+
+def post_journal_entry(company: DesktopCompany, entry: dict) -> str:
+    open_period(company, entry)
+    if entry["currency"] != company.home_currency:
+        raise Refused("/currency", "wrong_currency", f"journal entries are in the home currency "
+                      f"{company.home_currency}, not {entry['currency']}")
+    stored = {**entry, "lines": [_journal_line(company, line, f"/lines/{j}") for j, line in enumerate(entry["lines"])]}
+    return company.add_transaction("journal_entry", stored, created_from=entry)
+
+
+# payment_type -> (party list, document type, document field, accounts money may come from or go to)
+PAYMENT_RULES = {
+    "bill_payment": ("vendor", "bill", "bill", ("Bank", "CreditCard")),
+    "customer_payment": ("customer", "invoice", "invoice", ("Bank", "OtherCurrentAsset")),
+}
+
+
+def _applied_documents(company: DesktopCompany, payment: dict, party: dict) -> list[tuple[dict, Decimal]]:
+    party_type, doc_type, doc_field, _ = PAYMENT_RULES[payment["payment_type"]]
+    applied: dict[str, Decimal] = defaultdict(Decimal)
+    documents = []
+    for j, application in enumerate(payment["applications"]):
+        document = company.document(doc_type, application[doc_field])
+        if document is None:
+            raise Refused(f"/applications/{j}/{doc_field}", "unknown_document",
+                          f"no {doc_type} {_describe_document(application[doc_field])} in the company file")
+        if document[party_type]["external_id"] != party["key"]:
+            raise Refused(f"/applications/{j}/{doc_field}", "wrong_party",
+                          f"{doc_type} {document['txn_id']} belongs to {document[party_type]['name']!r}, "
+                          f"not {party['name']!r}")
+        applied[document["txn_id"]] += application["amount"]
+        if applied[document["txn_id"]] > document["open_balance"]:
+            raise Refused(f"/applications/{j}/amount", "over_open_balance",
+                          f"{application['amount']} is more than the open balance {document['open_balance']} "
+                          f"of {doc_type} {document['txn_id']}")
+        documents.append((document, application["amount"]))
+    return documents
+
+
+def _describe_document(ref: dict) -> str:
+    return f"TxnID {ref['external_id']!r}" if "external_id" in ref else f"created from key {ref['key']!r}"
+
+
+def post_payment(company: DesktopCompany, payment: dict, created_from: dict | None = None) -> str:
+    party_type, _, doc_field, bank_types = PAYMENT_RULES[payment["payment_type"]]
+    open_period(company, payment)
+    party = require(company, party_type, payment[party_type], f"/{party_type}")
+    same_currency(company, payment, party)
+    bank = require(company, "account", payment["bank_account"], "/bank_account", bank_types)
+    documents = _applied_documents(company, payment, party)
+    for document, amount in documents:
+        document["open_balance"] -= amount
+        company.touch(document)
+    stored = {**payment, party_type: ref_of(party), "bank_account": ref_of(bank), "applications": [
+        {doc_field: _document_ref(document), "amount": amount} for document, amount in documents]}
+    return company.add_transaction(payment["payment_type"], stored, created_from=created_from)
+
+
+def _document_ref(document: dict) -> dict:
+    ref = {"external_id": document["txn_id"]}
+    if "key" in document:
+        ref["key"] = document["key"]
+    return ref
+
+
+POSTERS = {
+    "bills": post_bill,
+    "invoices": post_invoice,
+    "journal_entries": post_journal_entry,
+    "payments": lambda company, payment: post_payment(company, payment, created_from=payment),
+}

@@ -1,0 +1,199 @@
+"""A QuickBooks Desktop company as the agent sees it: lists, transactions, ids, and its state file.
+
+Lists and transactions are kept in the protocol's own record shapes (money as Decimal), so
+publishing them is a matter of choosing fields, and the state file is plain JSON.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ledgerbridge.filedrop.wire import from_wire, to_wire
+
+LIST_TYPES = ("vendor", "customer", "account", "class", "term", "item")
+TXN_TYPES = ("bill", "invoice", "journal_entry", "bill_payment", "customer_payment", "purchase_order")
+STATE_VERSION = 1
+FIRST_TXN_SEQUENCE = 0x1A2B  # QuickBooks Desktop TxnIDs look like "1A2B-1700000000"
+FIRST_LIST_SEQUENCE = 0x80000001  # and ListIDs like "80000001-1700000000"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def fingerprint(record: dict) -> str:
+    """What a record said, so a key sent again with different content is told apart from a retry."""
+    canonical = json.dumps(to_wire(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class CreatedRecord:
+    """What an idempotency key created: kept forever so a re-send is answered, never re-created."""
+
+    txn_id: str
+    txn_type: str
+    fingerprint: str
+
+
+@dataclass
+class DesktopCompany:
+    company_id: str
+    entity_id: str
+    home_currency: str = "USD"
+    closing_date: date | None = None
+    clock: Callable[[], datetime] = utcnow
+    lists: dict[str, dict[str, dict]] = field(default_factory=lambda: {t: {} for t in LIST_TYPES})
+    transactions: dict[str, dict[str, dict]] = field(default_factory=lambda: {t: {} for t in TXN_TYPES})
+    keys: dict[str, CreatedRecord] = field(default_factory=dict)
+    txn_sequence: int = FIRST_TXN_SEQUENCE
+    list_sequence: int = FIRST_LIST_SEQUENCE
+    change_sequence: int = 0  # bumps on every change; publishing sends what changed since last time
+    published_sequence: int = 0
+    publish_count: int = 0
+
+    # --- ids and change tracking -------------------------------------------------------------
+
+    def _epoch(self) -> int:
+        return int(self.clock().timestamp())
+
+    def new_txn_id(self) -> str:
+        self.txn_sequence += 1
+        return f"{self.txn_sequence:X}-{self._epoch()}"
+
+    def new_list_id(self) -> str:
+        self.list_sequence += 1
+        return f"{self.list_sequence:X}-{self._epoch()}"
+
+    def touch(self, record: dict) -> dict:
+        self.change_sequence += 1
+        record["modified_at"] = self.clock()
+        record["_changed"] = self.change_sequence  # internal: never published (see publish.py)
+        return record
+
+    # --- lists -------------------------------------------------------------------------------
+
+    def add_list_entry(self, list_type: str, name: str, **fields: Any) -> str:
+        """Enter a list entry the way a person would in QuickBooks; returns its ListID."""
+        if list_type not in LIST_TYPES:
+            raise ValueError(f"unknown list type {list_type!r}")
+        if self.find_by_name(list_type, name):
+            raise ValueError(f"a {list_type} named {name!r} already exists")
+        list_id = self.new_list_id()
+        entry = {"key": list_id, "list_type": list_type, "name": name, "active": True, **fields}
+        self.lists[list_type][list_id] = self.touch(entry)
+        return list_id
+
+    def find_by_name(self, list_type: str, name: str) -> dict | None:
+        # QuickBooks Desktop names are unique per list, compared without regard to case.
+        folded = name.casefold()
+        return next((e for e in self.lists[list_type].values() if e["name"].casefold() == folded), None)
+
+    def resolve(self, list_type: str, ref: dict) -> dict | None:
+        """A reference's list entry: by ListID when given (QuickBooks uses it over the name), else by name."""
+        if "external_id" in ref:
+            return self.lists[list_type].get(ref["external_id"])
+        return self.find_by_name(list_type, ref["name"])
+
+    # --- transactions ------------------------------------------------------------------------
+
+    def add_transaction(self, txn_type: str, record: dict, created_from: dict | None = None) -> str:
+        """Store a transaction; `created_from` is the inbound record whose key now belongs to it."""
+        txn_id = self.new_txn_id()
+        self.transactions[txn_type][txn_id] = self.touch({**record, "txn_id": txn_id})
+        if created_from is not None:
+            self.keys[created_from["key"]] = CreatedRecord(txn_id, txn_type, fingerprint(created_from))
+        return txn_id
+
+    def created_by_key(self, key: str) -> CreatedRecord | None:
+        return self.keys.get(key)
+
+    def document(self, txn_type: str, ref: dict) -> dict | None:
+        """A bill or invoice by its TxnID, or by the key that created it."""
+        if "external_id" in ref:
+            return self.transactions[txn_type].get(ref["external_id"])
+        created = self.keys.get(ref["key"])
+        if created is None or created.txn_type != txn_type:
+            return None
+        return self.transactions[txn_type].get(created.txn_id)
+
+    def in_closed_period(self, txn_date: date | str) -> bool:
+        day = date.fromisoformat(txn_date) if isinstance(txn_date, str) else txn_date
+        return self.closing_date is not None and day <= self.closing_date
+
+    # --- state file --------------------------------------------------------------------------
+
+    def to_state(self) -> dict:
+        return to_wire({
+            "state_version": STATE_VERSION, "company_id": self.company_id, "entity_id": self.entity_id,
+            "home_currency": self.home_currency, "closing_date": self.closing_date,
+            "lists": self.lists, "transactions": self.transactions,
+            "keys": {key: vars(created) for key, created in self.keys.items()},
+            "sequences": {"txn": self.txn_sequence, "list": self.list_sequence, "change": self.change_sequence,
+                          "published": self.published_sequence, "publish_count": self.publish_count},
+        })
+
+    @classmethod
+    def from_state(cls, state: dict, clock: Callable[[], datetime] = utcnow) -> DesktopCompany:
+        if state.get("state_version") != STATE_VERSION:
+            raise ValueError(f"state file version {state.get('state_version')!r}; this agent reads {STATE_VERSION}")
+        sequences = state["sequences"]
+        closing = state.get("closing_date")
+        return cls(
+            company_id=state["company_id"], entity_id=state["entity_id"], home_currency=state["home_currency"],
+            closing_date=date.fromisoformat(closing) if closing else None, clock=clock,
+            lists=from_wire(state["lists"]), transactions=from_wire(state["transactions"]),
+            keys={key: CreatedRecord(**created) for key, created in state["keys"].items()},
+            txn_sequence=sequences["txn"], list_sequence=sequences["list"], change_sequence=sequences["change"],
+            published_sequence=sequences["published"], publish_count=sequences["publish_count"],
+        )
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the state file atomically: a crash leaves the old state or the new one, never half."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            json.dump(self.to_state(), file, indent=1, ensure_ascii=False)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, clock: Callable[[], datetime] = utcnow) -> DesktopCompany:
+        return cls.from_state(json.loads(Path(path).read_text(encoding="utf-8")), clock=clock)
+
+
+def seed_demo(company: DesktopCompany) -> DesktopCompany:
+    """The lists a small US company starts with, a purchase order, and a payment entered in QuickBooks."""
+    add = company.add_list_entry
+    add("account", "Checking", account_type="Bank", number="1000")
+    add("account", "Undeposited Funds", account_type="OtherCurrentAsset", number="1499")
+    add("account", "Accounts Receivable", account_type="AccountsReceivable", number="1200")
+    add("account", "Accounts Payable", account_type="AccountsPayable", number="2000")
+    add("account", "Sales", account_type="Income", number="4000")
+    add("account", "Office Supplies", account_type="Expense", number="6010")
+    add("account", "Professional Fees", account_type="Expense", number="6030")
+    add("class", "Operations")
+    net30 = add("term", "Net 30", due_days=30)
+    add("vendor", "Nick Brown", email="nick@brown.example", terms={"external_id": net30, "name": "Net 30"})
+    paper = add("vendor", "Dunder Mifflin Paper", company_name="Dunder Mifflin Inc.")
+    add("customer", "Vance Refrigeration")
+    add("item", "Consulting", item_type="service", unit_price=Decimal("150.00"),
+        income_account={"name": "Sales"})
+    company.add_transaction("purchase_order", {
+        "po_number": "PO-1001", "vendor": {"external_id": paper, "name": "Dunder Mifflin Paper"},
+        "txn_date": "2025-01-15", "currency": company.home_currency, "status": "open", "total": Decimal("250.00"),
+        "lines": [{"line_id": company.new_txn_id(), "account": {"name": "Office Supplies"},
+                   "description": "Copy paper, 50 cases", "quantity": Decimal(50), "received_quantity": Decimal(0),
+                   "unit_price": Decimal("5.00"), "amount": Decimal("250.00")}],
+    })
+    return company
