@@ -8,7 +8,6 @@ from functools import cache
 from typing import Any
 
 import requests
-
 from ledgerbridge.connectors.factory import ConnectionSettings, quickbooks_online
 from ledgerbridge.demo import _seed_company
 from ledgerbridge.pipeline import RunContext, RunParams, run_all
@@ -43,11 +42,13 @@ def postgres_available() -> bool:
 
 
 def make_entity(entity_id: str, currency: str = "USD", create_missing_vendors: bool = True,
-                flows: tuple[str, ...] = ("reference", "parties", "bills", "bill_payments")) -> LegalEntity:
+                flows: tuple[str, ...] = ("reference", "parties", "bills", "bill_payments"),
+                create_missing_customers: bool = False) -> LegalEntity:
     return LegalEntity.model_validate({
         "id": entity_id, "name": f"{entity_id} Ltd", "base_currency": currency,
         "accounting": {"kind": "quickbooks_online", "conn_id": f"qbo_{entity_id}"},
-        "flows": list(flows), "matching": {"create_missing_vendors": create_missing_vendors},
+        "flows": list(flows), "matching": {"create_missing_vendors": create_missing_vendors,
+                                                     "create_missing_customers": create_missing_customers},
     })
 
 

@@ -11,7 +11,14 @@ from enum import StrEnum
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ledgerbridge import settings
 
@@ -28,6 +35,9 @@ class Flow(StrEnum):
     PARTIES = "parties"
     BILLS = "bills"
     BILL_PAYMENTS = "bill_payments"
+    INVOICES = "invoices"
+    CUSTOMER_PAYMENTS = "customer_payments"
+    JOURNAL_ENTRIES = "journal_entries"
 
 
 class AccountingSystem(BaseModel):
@@ -61,7 +71,7 @@ class LegalEntity(BaseModel):
     accounting: AccountingSystem
     schedule: str | None = "0 2 * * *"
     enabled: bool = True
-    flows: tuple[Flow, ...] = (Flow.REFERENCE, Flow.PARTIES, Flow.BILLS, Flow.BILL_PAYMENTS)
+    flows: tuple[Flow, ...] = tuple(Flow)
     matching: MatchingPolicy = MatchingPolicy()
 
     @field_validator("schedule")

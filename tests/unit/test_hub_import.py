@@ -43,7 +43,7 @@ def test_import_is_idempotent_and_keeps_amounts_exact(ledger):
     with ledger.session() as session:
         assert import_hub_data(session, entity, data)["bills"] == 2
     with ledger.session() as session:
-        assert import_hub_data(session, entity, data) == {"vendors": 0, "bills": 0, "bill_payments": 0}
+        assert set(import_hub_data(session, entity, data).values()) == {0}
         totals = {d.hub_id: d.total for d in session.scalars(select(Document))}
     assert totals == {"B-1": Decimal("1234567.89"), "B-2": Decimal("0.30")}
 

@@ -82,6 +82,75 @@ class BillPaymentExport:
 
 
 @dataclass(frozen=True)
+class SalesLineExport:
+    amount: Decimal
+    item_id: str
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    description: str | None = None
+    class_id: str | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceExport:
+    hub_id: str
+    customer_id: str
+    doc_number: str | None
+    doc_date: date
+    due_date: date | None
+    currency: str
+    total: Decimal
+    lines: tuple[SalesLineExport, ...]
+    memo: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomerPaymentExport:
+    hub_id: str
+    customer_id: str
+    payment_date: date
+    amount: Decimal
+    currency: str
+    deposit_account_id: str | None
+    applied: tuple[AppliedTo, ...]  # partial application: an amount below the invoice's balance
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class JournalLineExport:
+    posting_type: str  # Debit | Credit
+    amount: Decimal
+    account_id: str
+    description: str | None = None
+    class_id: str | None = None
+
+
+@dataclass(frozen=True)
+class JournalEntryExport:
+    hub_id: str
+    doc_number: str | None
+    doc_date: date
+    currency: str
+    lines: tuple[JournalLineExport, ...]
+    memo: str | None = None
+
+
+@dataclass(frozen=True)
+class AttachmentExport:
+    """A file to attach to a document already in the accounting system (its bytes travel apart)."""
+
+    hub_id: str
+    file_name: str
+    content_type: str
+    document_target: str  # Bill, Invoice, JournalEntry
+    document_external_id: str
+
+
+Export = (PartyExport | BillExport | BillPaymentExport | InvoiceExport | CustomerPaymentExport
+          | JournalEntryExport | AttachmentExport)
+
+
+@dataclass(frozen=True)
 class Created:
     external_id: str
     adopted: bool = False  # it already existed: created by an earlier attempt whose answer was lost
@@ -96,6 +165,7 @@ class Outgoing:
     payload: dict[str, Any]
     key: str
     queued_at: datetime | None = None
+    content: bytes | None = None  # an attachment's file
 
 
 @dataclass(frozen=True)
@@ -132,7 +202,7 @@ class AccountingConnector(Protocol):
 
     def warns_on_duplicate_bill_numbers(self) -> bool: ...
 
-    def payload(self, record: PartyExport | BillExport | BillPaymentExport, key: str) -> tuple[str, dict[str, Any]]:
+    def payload(self, record: Export, key: str) -> tuple[str, dict[str, Any]]:
         """(target object name, payload) for the outbox; the payload carries `key` where it can."""
         ...
 

@@ -14,6 +14,7 @@ from ledgerbridge.connectors.base import Outgoing
 from ledgerbridge.flows.audit import record
 from ledgerbridge.flows.outbox import UNSETTLED
 from ledgerbridge.ledger.models import (
+    Attachment,
     Document,
     OutboxEntry,
     OutboxState,
@@ -51,40 +52,41 @@ def collect_confirmations(ctx) -> dict:
         ctx.log.warning("%d record(s) still of unknown outcome and not found in the accounting system: "
                         "they are re-sent with the same idempotency key on the next run", counts["still_uncertain"])
     counts.update(_refresh_balances(ctx))
-    ctx.log.info("confirmations: %d settled by look-up, %d still uncertain; balances read for %d bill(s), "
-                 "%d changed", counts["settled_by_lookup"], counts["still_uncertain"], counts["balances_read"],
+    ctx.log.info("confirmations: %d settled by look-up, %d still uncertain; balances read for %d bill(s) and "
+                 "invoice(s), %d changed", counts["settled_by_lookup"], counts["still_uncertain"], counts["balances_read"],
                  counts["balances_changed"])
     return dict(counts)
 
 
 def _refresh_balances(ctx) -> Counter:
-    """Paid status from the accounting system's balance of every exported, not fully paid bill."""
+    """Paid status from the accounting system's balance of every exported, not fully paid bill and invoice."""
     counts: Counter = Counter()
-    with ctx.ledger.session() as session:
-        rows = session.execute(
-            select(Document, OutboxEntry.external_id)
-            .join(OutboxEntry, (OutboxEntry.record_id == Document.id) & (OutboxEntry.record_type == RecordType.DOCUMENT)
-                  & (OutboxEntry.entity_id == Document.entity_id))
-            .where(Document.entity_id == ctx.entity.id, OutboxEntry.state == OutboxState.CONFIRMED,
-                   OutboxEntry.target == "Bill", OutboxEntry.company_id == ctx.connector.company_id,
-                   Document.paid_status != PaidStatus.PAID)
-        ).all()
-        if not rows:
-            return counts
-        remote = ctx.connector.fetch_documents("Bill", [external_id for _, external_id in rows])
-        for document, external_id in rows:
-            found = remote.get(external_id)
-            if found is None:
-                counts["missing_remotely"] += 1
-                ctx.log.warning("bill %s (QuickBooks id %s) was not found in the accounting system",
-                                document.hub_id, external_id)
+    for target in ("Bill", "Invoice"):
+        with ctx.ledger.session() as session:
+            rows = session.execute(
+                select(Document, OutboxEntry.external_id)
+                .join(OutboxEntry, (OutboxEntry.record_id == Document.id)
+                      & (OutboxEntry.record_type == RecordType.DOCUMENT) & (OutboxEntry.entity_id == Document.entity_id))
+                .where(Document.entity_id == ctx.entity.id, OutboxEntry.state == OutboxState.CONFIRMED,
+                       OutboxEntry.target == target, OutboxEntry.company_id == ctx.connector.company_id,
+                       Document.paid_status != PaidStatus.PAID)
+            ).all()
+            if not rows:
                 continue
-            counts["balances_read"] += 1
-            status = (PaidStatus.PAID if found.balance == 0
-                      else PaidStatus.PARTIALLY_PAID if found.balance < found.total else PaidStatus.UNPAID)
-            if document.open_balance != found.balance or document.paid_status != status:
-                document.open_balance, document.paid_status = found.balance, status
-                counts["balances_changed"] += 1
+            remote = ctx.connector.fetch_documents(target, [external_id for _, external_id in rows])
+            for document, external_id in rows:
+                found = remote.get(external_id)
+                if found is None:
+                    counts["missing_remotely"] += 1
+                    ctx.log.warning("%s %s (QuickBooks id %s) was not found in the accounting system",
+                                    document.kind, document.hub_id, external_id)
+                    continue
+                counts["balances_read"] += 1
+                status = (PaidStatus.PAID if found.balance == 0
+                          else PaidStatus.PARTIALLY_PAID if found.balance < found.total else PaidStatus.UNPAID)
+                if document.open_balance != found.balance or document.paid_status != status:
+                    document.open_balance, document.paid_status = found.balance, status
+                    counts["balances_changed"] += 1
     return counts
 
 
@@ -99,7 +101,8 @@ def write_back(ctx) -> dict:
                 OutboxEntry.written_back_at.is_(None),
             )
         ).all()
-        models = {RecordType.DOCUMENT: Document, RecordType.PAYMENT: Payment, RecordType.PARTY: Party}
+        models = {RecordType.DOCUMENT: Document, RecordType.PAYMENT: Payment, RecordType.PARTY: Party,
+                  RecordType.ATTACHMENT: Attachment}
         records = {}
         for record_type, model in models.items():
             ids = [row.record_id for row in rows if row.record_type == record_type]

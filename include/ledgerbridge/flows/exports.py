@@ -1,13 +1,14 @@
 """prepare_exports, export_documents, export_payments: approved hub records into the outbox, then out.
 
-Each approved record is checked and resolved against the mirror (vendor link, accounts, classes).
-A record that fails goes to quarantine with every reason; one that passes gets its single outbox row.
-A record waiting on something that is not its fault (its vendor is being created, the bill it pays
-is not confirmed yet) simply waits for a later run.
+Documents (bills, invoices, journal entries) are checked and resolved against the mirror (party
+link, accounts, classes, items) in prepare_exports and sent in export_documents, followed by their
+attachments once they exist in the accounting system. Payments (bill payments, customer payments)
+are prepared and sent in export_payments, after the documents they pay are confirmed.
 """
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -15,18 +16,34 @@ from sqlalchemy.orm import selectinload
 
 from ledgerbridge.connectors.base import (
     AppliedTo,
+    AttachmentExport,
     BillExport,
     BillPaymentExport,
+    CustomerPaymentExport,
+    InvoiceExport,
+    JournalEntryExport,
+    JournalLineExport,
     LineExport,
+    SalesLineExport,
 )
 from ledgerbridge.flows import outbox, quarantine
+from ledgerbridge.flows.preparing import (
+    MONEY_PLACES,
+    Waiting,
+    check_currency,
+    check_doc_number,
+    linked_party_id,
+    not_in_outbox,
+    queue_checked,
+    too_precise,
+)
 from ledgerbridge.flows.quarantine import Reason
 from ledgerbridge.flows.resolve import CodeIndex, usable_references
 from ledgerbridge.ledger.models import (
+    Attachment,
     Document,
     DocumentKind,
     DocumentStatus,
-    LinkStatus,
     OutboxEntry,
     OutboxState,
     Party,
@@ -40,82 +57,224 @@ from ledgerbridge.ledger.models import (
 from ledgerbridge.money import money_sum
 from ledgerbridge.registry import Flow
 
-MAX_DOC_NUMBER = 21  # QuickBooks Online's DocNumber limit
-MONEY_PLACES = 2  # QuickBooks Online keeps amounts in cents; more places would be rounded there
+# Quarantine datasets.
 BILLS = "bills"
+INVOICES = "invoices"
+JOURNAL_ENTRIES = "journal_entries"
 BILL_PAYMENTS = "bill_payments"
+CUSTOMER_PAYMENTS = "customer_payments"
+DOCUMENT_TARGETS = {Flow.BILLS: "Bill", Flow.INVOICES: "Invoice", Flow.JOURNAL_ENTRIES: "JournalEntry"}
+PAYMENT_TARGETS = {Flow.BILL_PAYMENTS: "BillPayment", Flow.CUSTOMER_PAYMENTS: "Payment"}
 
 
-class Waiting(Exception):
-    """Not exportable yet, through no fault of the record."""
+class _Resolver:
+    """The entity's usable accounts, classes and items, by code."""
+
+    def __init__(self, session, entity_id: str):
+        self.accounts = CodeIndex(usable_references(session, entity_id, "account"))
+        self.classes = CodeIndex(usable_references(session, entity_id, "class"))
+        self.items = CodeIndex(usable_references(session, entity_id, "item"))
+
+    def account(self, code: str | None, where: str, reasons: list[Reason]):
+        account = self.accounts.get(code)
+        if account is None:
+            problem = "missing" if not code else "no active account with this number or name"
+            reasons.append(Reason(f"{where}.account_code", problem, code))
+        return account
+
+    def class_id(self, code: str | None, where: str, reasons: list[Reason]) -> str | None:
+        if not code:
+            return None
+        klass = self.classes.get(code)
+        if klass is None:
+            reasons.append(Reason(f"{where}.class_code", "no active class with this name", code))
+            return None
+        return klass.external_id
+
+    def item(self, code: str | None, where: str, reasons: list[Reason]):
+        item = self.items.get(code)
+        if item is None:
+            problem = "missing" if not code else "no active product or service with this name"
+            reasons.append(Reason(f"{where}.item_code", problem, code))
+        return item
 
 
 def prepare_exports(ctx) -> dict:
-    if not ctx.entity.runs(Flow.BILLS):
-        ctx.log.info("bills flow is not enabled for %s: skipped", ctx.entity.id)
-        return {"skipped": "bills flow not enabled"}
-    counts: Counter = Counter()
+    enabled = [flow for flow in DOCUMENT_TARGETS if ctx.entity.runs(flow)]
+    if not enabled:
+        ctx.log.info("no document flow (bills, invoices, journal_entries) is enabled for %s: skipped", ctx.entity.id)
+        return {"skipped": "no document flow enabled"}
+    summary: dict = {}
     with ctx.ledger.session() as session:
-        accounts = CodeIndex(usable_references(session, ctx.entity.id, "account"))
-        classes = CodeIndex(usable_references(session, ctx.entity.id, "class"))
-        bills = _not_in_outbox(session, ctx.entity.id, Document, RecordType.DOCUMENT).where(
-            Document.kind == DocumentKind.BILL, Document.status == DocumentStatus.APPROVED
-        ).options(selectinload(Document.lines), selectinload(Document.party).selectinload(Party.link))
-        dismissed = quarantine.dismissed_keys(session, ctx.entity.id, BILLS)
-        taken = _bill_numbers_taken(ctx, session)
-        passed = []
-        for bill in session.scalars(bills):
-            if bill.hub_id in dismissed:
-                counts["dismissed"] += 1  # a person decided it is never exported
-                continue
-            try:
-                export, reasons = _bill_export(ctx, bill, accounts, classes)
-                if export is not None and taken is not None:
-                    reasons = _duplicate_number(export, taken)
-            except Waiting as wait:
-                counts["waiting"] += 1
-                ctx.log.info("bill %s waits: %s", bill.hub_id, wait)
-                continue
-            if reasons:
-                quarantine.hold(session, ctx.entity.id, BILLS, bill.hub_id, reasons, _bill_snapshot(bill))
-                counts["quarantined"] += 1
-                ctx.log.warning("bill %s quarantined: %s", bill.hub_id, "; ".join(map(str, reasons)))
-                continue
-            outbox.enqueue(session, ctx, RecordType.DOCUMENT, bill.id, f"bill:{bill.hub_id}", export)
-            passed.append(bill.hub_id)
-            counts["queued"] += 1
-        counts["released_from_quarantine"] = quarantine.resolve(session, ctx.entity.id, BILLS, passed)
-    ctx.log.info("bills: %d queued for export, %d quarantined, %d waiting, %d fixed since last quarantined, "
-                 "%d dismissed by a person", counts["queued"], counts["quarantined"], counts["waiting"],
-                 counts["released_from_quarantine"], counts["dismissed"])
-    return dict(counts)
+        resolve = _Resolver(session, ctx.entity.id)
+        if Flow.BILLS in enabled:
+            summary.update(_prepare_bills(ctx, session, resolve))  # bills' counts stay at the top level
+        if Flow.INVOICES in enabled:
+            summary["invoices"] = dict(_prepare_documents(
+                ctx, session, DocumentKind.INVOICE, INVOICES, "invoice",
+                lambda invoice: _invoice_export(ctx, invoice, resolve)))
+        if Flow.JOURNAL_ENTRIES in enabled:
+            summary["journal_entries"] = dict(_prepare_documents(
+                ctx, session, DocumentKind.JOURNAL_ENTRY, JOURNAL_ENTRIES, "journal entry",
+                lambda entry: _journal_entry_export(ctx, entry, resolve)))
+    return summary
 
 
 def export_documents(ctx) -> dict:
-    if not ctx.entity.runs(Flow.BILLS):
-        return {"skipped": "bills flow not enabled"}
-    report = outbox.send(ctx, ("Bill",))
-    ctx.log.info("bills: %d sent, %d confirmed (%d adopted after an unknown outcome), %d rejected, %d uncertain",
-                 report.sent, report.confirmed, report.adopted, report.rejected, report.uncertain)
-    return report.as_dict()
+    targets = tuple(target for flow, target in DOCUMENT_TARGETS.items() if ctx.entity.runs(flow))
+    if not targets:
+        return {"skipped": "no document flow enabled"}
+    report = outbox.send(ctx, targets)
+    ctx.log.info("documents (%s): %d sent, %d confirmed (%d adopted after an unknown outcome), %d rejected, "
+                 "%d uncertain", "/".join(targets), report.sent, report.confirmed, report.adopted, report.rejected,
+                 report.uncertain)
+    summary = report.as_dict()
+    summary["attachments"] = _export_attachments(ctx, targets)
+    return summary
 
 
 def export_payments(ctx) -> dict:
-    if not ctx.entity.runs(Flow.BILL_PAYMENTS):
-        ctx.log.info("bill_payments flow is not enabled for %s: skipped", ctx.entity.id)
-        return {"skipped": "bill_payments flow not enabled"}
-    prepared = _prepare_bill_payments(ctx)
-    report = outbox.send(ctx, ("BillPayment",))
-    ctx.log.info("bill payments: %d sent, %d confirmed, %d rejected, %d uncertain",
+    flows = [flow for flow in PAYMENT_TARGETS if ctx.entity.runs(flow)]
+    if not flows:
+        ctx.log.info("no payment flow (bill_payments, customer_payments) is enabled for %s: skipped", ctx.entity.id)
+        return {"skipped": "no payment flow enabled"}
+    prepared = {flow.value: dict(_prepare_payments(ctx, PAYMENT_KINDS[flow])) for flow in flows}
+    targets = tuple(PAYMENT_TARGETS[flow] for flow in flows)
+    report = outbox.send(ctx, targets)
+    ctx.log.info("payments (%s): %d sent, %d confirmed, %d rejected, %d uncertain", "/".join(targets),
                  report.sent, report.confirmed, report.rejected, report.uncertain)
-    return {"prepared": prepared, **report.as_dict()}
+    # A bill-payments-only entity keeps the flat shape: {"prepared": counts, ...}.
+    return {"prepared": prepared[flows[0].value] if len(flows) == 1 else prepared, **report.as_dict()}
 
 
-def _not_in_outbox(session, entity_id: str, model, record_type: RecordType):
-    queued = select(OutboxEntry.record_id).where(
-        OutboxEntry.entity_id == entity_id, OutboxEntry.record_type == record_type
-    )
-    return select(model).where(model.entity_id == entity_id, model.id.not_in(queued)).order_by(model.id)
+# -- documents ---------------------------------------------------------------------------------
+
+def _approved(session, ctx, kind: DocumentKind):
+    return not_in_outbox(session, ctx.entity.id, Document, RecordType.DOCUMENT).where(
+        Document.kind == kind, Document.status == DocumentStatus.APPROVED
+    ).options(selectinload(Document.lines), selectinload(Document.party).selectinload(Party.link))
+
+
+def _prepare_documents(ctx, session, kind: DocumentKind, dataset: str, label: str, build) -> Counter:
+    return queue_checked(ctx, session, dataset, label, session.scalars(_approved(session, ctx, kind)), build,
+                         RecordType.DOCUMENT, _document_snapshot)
+
+
+def _prepare_bills(ctx, session, resolve: _Resolver) -> Counter:
+    taken = _bill_numbers_taken(ctx, session)
+
+    def build(bill: Document):
+        export, reasons = _bill_export(ctx, bill, resolve)
+        if export is not None and taken is not None:
+            reasons = _duplicate_number(export, taken)
+        return export, reasons
+
+    return _prepare_documents(ctx, session, DocumentKind.BILL, BILLS, "bill", build)
+
+
+def _check_document(ctx, document: Document, reasons: list[Reason], positive_lines: bool = True) -> None:
+    """What every document must satisfy: currency, number, dates, a positive total equal to its lines."""
+    what = document.kind.replace("_", " ")
+    check_currency(ctx, document.currency, reasons)
+    check_doc_number(document.doc_number, reasons)
+    if document.due_date and document.due_date < document.doc_date:
+        reasons.append(Reason("due_date", f"before the document date {document.doc_date}", str(document.due_date)))
+    if document.total <= 0:
+        reasons.append(Reason("total", "must be positive", document.total))
+    if not document.lines:
+        reasons.append(Reason("lines", f"the {what} has no lines"))
+    for line in document.lines:
+        where = f"lines[{line.line_no}]"
+        if positive_lines and line.amount <= 0:
+            reasons.append(Reason(f"{where}.amount", "must be positive", line.amount))
+        if too_precise(line.amount):
+            reasons.append(Reason(f"{where}.amount", f"more than {MONEY_PLACES} decimal places", line.amount))
+
+
+def _check_total(document: Document, reasons: list[Reason]) -> None:
+    lines_total = money_sum(line.amount for line in document.lines)
+    if document.lines and lines_total != document.total:
+        reasons.append(Reason("total", f"{document.total} differs from the sum of its lines {lines_total}",
+                              document.total))
+
+
+def _bill_export(ctx, bill: Document, resolve: _Resolver) -> tuple[BillExport | None, list[Reason]]:
+    reasons: list[Reason] = []
+    vendor_id = linked_party_id(bill.party, "vendor", f"bill {bill.hub_id}", reasons)
+    _check_document(ctx, bill, reasons)
+    _check_total(bill, reasons)
+    lines = []
+    for line in bill.lines:
+        where = f"lines[{line.line_no}]"
+        account = resolve.account(line.account_code, where, reasons)
+        class_id = resolve.class_id(line.class_code, where, reasons)
+        if account is not None:
+            lines.append(LineExport(line.amount, account.external_id, line.description, class_id))
+    if reasons:
+        return None, reasons
+    return BillExport(bill.hub_id, vendor_id, bill.doc_number, bill.doc_date, bill.due_date, bill.currency,
+                      bill.total, tuple(lines), bill.memo), []
+
+
+def _invoice_export(ctx, invoice: Document, resolve: _Resolver) -> tuple[InvoiceExport | None, list[Reason]]:
+    reasons: list[Reason] = []
+    customer_id = linked_party_id(invoice.party, "customer", f"invoice {invoice.hub_id}", reasons)
+    _check_document(ctx, invoice, reasons)
+    _check_total(invoice, reasons)
+    lines = []
+    for line in invoice.lines:
+        where = f"lines[{line.line_no}]"
+        if line.quantity is not None and line.quantity <= 0:
+            reasons.append(Reason(f"{where}.quantity", "must be positive", line.quantity))
+        if line.quantity is not None and line.unit_price is not None and \
+                (line.quantity * line.unit_price).quantize(Decimal("0.01")) != line.amount:
+            reasons.append(Reason(f"{where}.amount", f"differs from quantity x unit price "
+                                                     f"{line.quantity * line.unit_price}", line.amount))
+        item = resolve.item(line.item_code, where, reasons)
+        class_id = resolve.class_id(line.class_code, where, reasons)
+        if item is not None:
+            lines.append(SalesLineExport(line.amount, item.external_id, line.quantity, line.unit_price,
+                                         line.description, class_id))
+    if reasons:
+        return None, reasons
+    return InvoiceExport(invoice.hub_id, customer_id, invoice.doc_number, invoice.doc_date, invoice.due_date,
+                         invoice.currency, invoice.total, tuple(lines), invoice.memo), []
+
+
+def _journal_entry_export(ctx, entry: Document, resolve: _Resolver) -> tuple[JournalEntryExport | None, list[Reason]]:
+    reasons: list[Reason] = []
+    _check_document(ctx, entry, reasons)
+    debits = money_sum(line.amount for line in entry.lines if line.posting_type == "debit")
+    credits = money_sum(line.amount for line in entry.lines if line.posting_type == "credit")
+    if debits != credits:
+        reasons.append(Reason("lines", f"debits {debits} and credits {credits} do not balance", debits - credits))
+    elif entry.lines and debits != entry.total:
+        reasons.append(Reason("total", f"{entry.total} differs from the total of its debits {debits}", entry.total))
+    lines = []
+    for line in entry.lines:
+        where = f"lines[{line.line_no}]"
+        if line.posting_type not in ("debit", "credit"):
+            reasons.append(Reason(f"{where}.posting_type", "must be debit or credit", line.posting_type))
+            continue
+        account = resolve.account(line.account_code, where, reasons)
+        class_id = resolve.class_id(line.class_code, where, reasons)
+        if account is not None:
+            lines.append(JournalLineExport(line.posting_type.capitalize(), line.amount, account.external_id,
+                                           line.description, class_id))
+    if reasons:
+        return None, reasons
+    return JournalEntryExport(entry.hub_id, entry.doc_number, entry.doc_date, entry.currency, tuple(lines),
+                              entry.memo), []
+
+
+def _document_snapshot(document: Document) -> dict:
+    return {
+        "hub_id": document.hub_id, "doc_number": document.doc_number,
+        "party": document.party.hub_id if document.party else None,
+        "doc_date": document.doc_date.isoformat(), "currency": document.currency, "total": document.total,
+        "lines": [{"line_no": line.line_no, "amount": line.amount, "account_code": line.account_code,
+                   "item_code": line.item_code, "posting_type": line.posting_type} for line in document.lines],
+    }
 
 
 def _bill_numbers_taken(ctx, session) -> dict[tuple[str, str], str] | None:
@@ -148,184 +307,162 @@ def _duplicate_number(export: BillExport, taken: dict[tuple[str, str], str]) -> 
                                  "refuses duplicate bill numbers", export.doc_number)]
 
 
-def _vendor_id(party: Party | None, record: str, reasons: list[Reason]) -> str | None:
-    """The linked vendor's external id, or a reason why there is none; raises Waiting while it is
-    being created."""
-    if party is None:
-        reasons.append(Reason("vendor", f"{record} has no vendor"))
-        return None
-    link = party.link
-    if link is not None and link.status == LinkStatus.LINKED and link.external_id:
-        return link.external_id
-    if link is not None and link.status == LinkStatus.PENDING_CREATE:
-        raise Waiting(f"vendor {party.hub_id} {party.name!r} is being created in the accounting system")
-    state = "in review" if link is not None and link.status == LinkStatus.REVIEW else "not linked"
-    note = f" ({link.note})" if link is not None and link.note else ""
-    reasons.append(Reason("vendor", f"vendor {party.hub_id} {party.name!r} is {state} to a vendor of the "
-                                    f"accounting system{note}: link it, or allow create_missing_vendors", party.hub_id))
-    return None
+# -- attachments -------------------------------------------------------------------------------
 
-
-def _check_currency(ctx, currency: str, reasons: list[Reason]) -> None:
-    if currency != ctx.entity.base_currency:
-        reasons.append(Reason("currency", f"{currency} is not the entity's currency {ctx.entity.base_currency}",
-                              currency))
-
-
-def _bill_export(ctx, bill: Document, accounts: CodeIndex, classes: CodeIndex) -> tuple[BillExport | None, list[Reason]]:
-    reasons: list[Reason] = []
-    vendor_id = _vendor_id(bill.party, f"bill {bill.hub_id}", reasons)
-    _check_currency(ctx, bill.currency, reasons)
-    if bill.doc_number and len(bill.doc_number) > MAX_DOC_NUMBER:
-        reasons.append(Reason("doc_number", f"longer than {MAX_DOC_NUMBER} characters", bill.doc_number))
-    if bill.due_date and bill.due_date < bill.doc_date:
-        reasons.append(Reason("due_date", f"before the document date {bill.doc_date}", str(bill.due_date)))
-    if bill.total <= 0:
-        reasons.append(Reason("total", "must be positive", bill.total))
-    if not bill.lines:
-        reasons.append(Reason("lines", "the bill has no lines"))
-    elif money_sum(line.amount for line in bill.lines) != bill.total:
-        reasons.append(Reason("total", f"{bill.total} differs from the sum of its lines "
-                                       f"{money_sum(line.amount for line in bill.lines)}", bill.total))
-    lines = []
-    for line in bill.lines:
-        where = f"lines[{line.line_no}]"
-        if line.amount <= 0:
-            reasons.append(Reason(f"{where}.amount", "must be positive", line.amount))
-        if _too_precise(line.amount):
-            reasons.append(Reason(f"{where}.amount", f"more than {MONEY_PLACES} decimal places", line.amount))
-        account = accounts.get(line.account_code)
-        if account is None:
-            problem = "missing" if not line.account_code else "no active account with this number or name"
-            reasons.append(Reason(f"{where}.account_code", problem, line.account_code))
-        klass = classes.get(line.class_code) if line.class_code else None
-        if line.class_code and klass is None:
-            reasons.append(Reason(f"{where}.class_code", "no active class with this name", line.class_code))
-        if account is not None:
-            lines.append(LineExport(line.amount, account.external_id, line.description,
-                                    klass.external_id if klass else None))
-    if reasons:
-        return None, reasons
-    return BillExport(bill.hub_id, vendor_id, bill.doc_number, bill.doc_date, bill.due_date, bill.currency,
-                      bill.total, tuple(lines), bill.memo), []
-
-
-def _too_precise(amount: Decimal) -> bool:
-    return amount != amount.quantize(Decimal(1).scaleb(-MONEY_PLACES))
-
-
-def _bill_snapshot(bill: Document) -> dict:
-    return {
-        "hub_id": bill.hub_id, "doc_number": bill.doc_number, "vendor": bill.party.hub_id if bill.party else None,
-        "doc_date": bill.doc_date.isoformat(), "currency": bill.currency, "total": bill.total,
-        "lines": [{"line_no": l.line_no, "amount": l.amount, "account_code": l.account_code} for l in bill.lines],
-    }
-
-
-def _prepare_bill_payments(ctx) -> dict:
-    counts: Counter = Counter()
+def _export_attachments(ctx, targets: tuple[str, ...]) -> dict:
+    """Queue the files of documents now confirmed in the accounting system, then send them."""
     with ctx.ledger.session() as session:
-        banks = CodeIndex([a for a in usable_references(session, ctx.entity.id, "account") if a.account_type == "Bank"])
-        bill_outbox = {record_id: (state, external_id) for record_id, state, external_id in session.execute(
+        rows = session.execute(
+            select(Attachment, Document.hub_id, OutboxEntry.target, OutboxEntry.external_id)
+            .join(Document, Attachment.document_id == Document.id)
+            .join(OutboxEntry, (OutboxEntry.record_id == Document.id)
+                  & (OutboxEntry.record_type == RecordType.DOCUMENT) & (OutboxEntry.entity_id == Document.entity_id))
+            .where(Attachment.entity_id == ctx.entity.id, OutboxEntry.state == OutboxState.CONFIRMED,
+                   OutboxEntry.target.in_(targets),
+                   Attachment.id.not_in(select(OutboxEntry.record_id).where(
+                       OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.record_type == RecordType.ATTACHMENT)))
+            .order_by(Attachment.id)
+        ).all()
+        for attachment, hub_id, target, external_id in rows:
+            key = f"{hub_id}/{attachment.file_name}"
+            export = AttachmentExport(key, attachment.file_name, attachment.content_type, target, external_id)
+            outbox.enqueue(session, ctx, RecordType.ATTACHMENT, attachment.id, f"attachment:{key}", export)
+    report = outbox.send(ctx, ("Attachable",))
+    if rows or report.sent:
+        ctx.log.info("attachments: %d queued, %d sent, %d confirmed, %d rejected, %d uncertain", len(rows),
+                     report.sent, report.confirmed, report.rejected, report.uncertain)
+    return {"queued": len(rows), **report.as_dict()}
+
+
+# -- payments ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PaymentKindRules:
+    kind: PaymentKind
+    label: str  # "bill payment"
+    dataset: str
+    party: str  # vendor | customer
+    document: str  # bill | invoice
+    document_dataset: str
+    account_types: frozenset[str]  # where the money comes from / goes to
+    account_required: bool
+
+
+PAYMENT_KINDS = {
+    Flow.BILL_PAYMENTS: PaymentKindRules(PaymentKind.BILL_PAYMENT, "bill payment", BILL_PAYMENTS, "vendor", "bill",
+                                         BILLS, frozenset({"Bank"}), True),
+    # Without a deposit account QuickBooks puts a customer payment in Undeposited Funds.
+    Flow.CUSTOMER_PAYMENTS: PaymentKindRules(PaymentKind.CUSTOMER_PAYMENT, "customer payment", CUSTOMER_PAYMENTS,
+                                             "customer", "invoice", INVOICES,
+                                             frozenset({"Bank", "Other Current Asset"}), False),
+}
+
+
+def _prepare_payments(ctx, rules: PaymentKindRules) -> Counter:
+    with ctx.ledger.session() as session:
+        accounts = CodeIndex([a for a in usable_references(session, ctx.entity.id, "account")
+                              if a.account_type in rules.account_types])
+        document_outbox = {record_id: (state, external_id) for record_id, state, external_id in session.execute(
             select(OutboxEntry.record_id, OutboxEntry.state, OutboxEntry.external_id).where(
                 OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.record_type == RecordType.DOCUMENT))}
-        held_bills = quarantine.held_keys(session, ctx.entity.id, BILLS)
+        held = quarantine.held_keys(session, ctx.entity.id, rules.document_dataset)
         applied_total = _applied_per_document(session, ctx.entity.id)
-        payments = _not_in_outbox(session, ctx.entity.id, Payment, RecordType.PAYMENT).where(
-            Payment.kind == PaymentKind.BILL_PAYMENT, Payment.status == DocumentStatus.APPROVED
+        # In date order, so the payment that would over-pay a document is the one held back.
+        payments = not_in_outbox(session, ctx.entity.id, Payment, RecordType.PAYMENT).where(
+            Payment.kind == rules.kind, Payment.status == DocumentStatus.APPROVED
         ).order_by(None).order_by(Payment.payment_date, Payment.id).options(
             selectinload(Payment.applications).selectinload(PaymentApplication.document),
             selectinload(Payment.party).selectinload(Party.link))
-        dismissed = quarantine.dismissed_keys(session, ctx.entity.id, BILL_PAYMENTS)
-        passed = []
-        for payment in session.scalars(payments):
-            if payment.hub_id in dismissed:
-                counts["dismissed"] += 1
-                continue
-            try:
-                export, reasons = _payment_export(ctx, payment, banks, bill_outbox, held_bills, applied_total)
-            except Waiting as wait:
-                counts["waiting"] += 1
-                ctx.log.info("bill payment %s waits: %s", payment.hub_id, wait)
-                continue
-            if reasons:
-                quarantine.hold(session, ctx.entity.id, BILL_PAYMENTS, payment.hub_id, reasons,
-                                {"hub_id": payment.hub_id, "amount": payment.amount,
-                                 "applied": {a.document.hub_id: a.amount for a in payment.applications}})
-                counts["quarantined"] += 1
-                ctx.log.warning("bill payment %s quarantined: %s", payment.hub_id, "; ".join(map(str, reasons)))
-                continue
-            outbox.enqueue(session, ctx, RecordType.PAYMENT, payment.id, f"bill_payment:{payment.hub_id}", export)
-            for application in payment.applications:
-                applied_total[application.document_id] = (
-                    applied_total.get(application.document_id, Decimal(0)) + application.amount)
-            passed.append(payment.hub_id)
-            counts["queued"] += 1
-        counts["released_from_quarantine"] = quarantine.resolve(session, ctx.entity.id, BILL_PAYMENTS, passed)
-    ctx.log.info("bill payments: %d queued, %d quarantined, %d waiting for their bills",
-                 counts["queued"], counts["quarantined"], counts["waiting"])
-    return dict(counts)
+
+        def build(payment: Payment):
+            export, reasons = _payment_export(ctx, rules, payment, accounts, document_outbox, held, applied_total)
+            if export is not None:
+                for application in payment.applications:
+                    applied_total[application.document_id] = (
+                        applied_total.get(application.document_id, Decimal(0)) + application.amount)
+            return export, reasons
+
+        def snapshot(payment: Payment) -> dict:
+            return {"hub_id": payment.hub_id, "amount": payment.amount,
+                    "applied": {a.document.hub_id: a.amount for a in payment.applications}}
+
+        return queue_checked(ctx, session, rules.dataset, rules.label, session.scalars(payments), build,
+                             RecordType.PAYMENT, snapshot)
 
 
-def _payment_export(ctx, payment: Payment, banks: CodeIndex, bill_outbox: dict[int, tuple[str, str | None]],
-                    held_bills: set[str], applied_total: dict[int, Decimal]
-                    ) -> tuple[BillPaymentExport | None, list[Reason]]:
+def _payment_export(ctx, rules: PaymentKindRules, payment: Payment, accounts: CodeIndex,
+                    document_outbox: dict[int, tuple[str, str | None]], held: set[str],
+                    applied_total: dict[int, Decimal]):
     reasons: list[Reason] = []
-    vendor_id = _vendor_id(payment.party, f"bill payment {payment.hub_id}", reasons)
+    party_id = linked_party_id(payment.party, rules.party, f"{rules.label} {payment.hub_id}", reasons)
     if payment.amount <= 0:
         reasons.append(Reason("amount", "must be positive", payment.amount))
-    if _too_precise(payment.amount) or any(_too_precise(a.amount) for a in payment.applications):
+    if too_precise(payment.amount) or any(too_precise(a.amount) for a in payment.applications):
         reasons.append(Reason("amount", f"more than {MONEY_PLACES} decimal places", payment.amount))
-    _check_currency(ctx, payment.currency, reasons)
-    bank = banks.get(payment.bank_account_code)
-    if bank is None:
-        reasons.append(Reason("bank_account_code", "no active Bank account with this number or name",
+    check_currency(ctx, payment.currency, reasons)
+    account = accounts.get(payment.bank_account_code)
+    if account is None and (rules.account_required or payment.bank_account_code):
+        kinds = " or ".join(sorted(rules.account_types))
+        reasons.append(Reason("bank_account_code", f"no active {kinds} account with this number or name",
                               payment.bank_account_code))
     if not payment.applications:
-        reasons.append(Reason("applications", "the payment is not applied to any bill"))
+        reasons.append(Reason("applications", f"the payment is not applied to any {rules.document}"))
     elif money_sum(a.amount for a in payment.applications) != payment.amount:
-        reasons.append(Reason("amount", f"{payment.amount} differs from the sum applied to bills "
+        reasons.append(Reason("amount", f"{payment.amount} differs from the sum applied to {rules.document}s "
                                         f"{money_sum(a.amount for a in payment.applications)}", payment.amount))
-    applied = []
-    waiting_for = []
+    applied, waiting_for = [], []
     for application in payment.applications:
-        document = application.document
-        where = f"applications[{document.hub_id}]"
-        if application.amount <= 0:
-            reasons.append(Reason(f"{where}.amount", "must be positive", application.amount))
-        open_balance = document.total - applied_total.get(document.id, Decimal(0))
-        if application.amount > open_balance:
-            reasons.append(Reason(f"{where}.amount", f"more than the bill's open balance {open_balance}",
-                                  application.amount))
-        if document.party_id != payment.party_id:
-            reasons.append(Reason(where, "the bill belongs to another vendor", document.hub_id))
-        if payment.payment_date < document.doc_date:
-            reasons.append(Reason("payment_date", f"before the date of bill {document.hub_id}",
-                                  str(payment.payment_date)))
-        state, external_id = bill_outbox.get(document.id, (None, None))
-        if state == OutboxState.CONFIRMED:
-            applied.append(AppliedTo(external_id, application.amount))
-        elif document.status != DocumentStatus.APPROVED:
-            reasons.append(Reason(where, f"the bill it pays is {document.status}, not approved", document.hub_id))
-        elif state == OutboxState.REJECTED:
-            reasons.append(Reason(where, "the bill it pays was rejected by the accounting system", document.hub_id))
-        elif document.hub_id in held_bills:
-            reasons.append(Reason(where, "the bill it pays is quarantined", document.hub_id))
-        else:
-            waiting_for.append(document.hub_id)  # queued, on its way, or waiting for its vendor
+        applied_to = _check_application(rules, payment, application, document_outbox, held, applied_total, reasons)
+        if applied_to == "waiting":
+            waiting_for.append(application.document.hub_id)  # queued, on its way, or waiting for its party
+        elif applied_to is not None:
+            applied.append(applied_to)
     if reasons:
         return None, reasons
     if waiting_for:
-        raise Waiting(f"bill(s) {', '.join(waiting_for)} not confirmed in the accounting system yet")
-    return BillPaymentExport(payment.hub_id, vendor_id, payment.payment_date, payment.amount, payment.currency,
-                             bank.external_id, tuple(applied), payment.reference), []
+        raise Waiting(f"{rules.document}(s) {', '.join(waiting_for)} not confirmed in the accounting system yet")
+    if rules.kind == PaymentKind.BILL_PAYMENT:
+        return BillPaymentExport(payment.hub_id, party_id, payment.payment_date, payment.amount, payment.currency,
+                                 account.external_id, tuple(applied), payment.reference), []
+    return CustomerPaymentExport(payment.hub_id, party_id, payment.payment_date, payment.amount, payment.currency,
+                                 account.external_id if account else None, tuple(applied), payment.reference), []
+
+
+def _check_application(rules: PaymentKindRules, payment: Payment, application: PaymentApplication,
+                       document_outbox: dict, held: set[str], applied_total: dict[int, Decimal],
+                       reasons: list[Reason]) -> AppliedTo | str | None:
+    """What the application pays in the accounting system; "waiting" while that is not confirmed."""
+    document = application.document
+    where = f"applications[{document.hub_id}]"
+    if application.amount <= 0:
+        reasons.append(Reason(f"{where}.amount", "must be positive", application.amount))
+    open_balance = document.total - applied_total.get(document.id, Decimal(0))
+    if application.amount > open_balance:
+        reasons.append(Reason(f"{where}.amount", f"more than the {rules.document}'s open balance {open_balance}",
+                              application.amount))
+    if document.party_id != payment.party_id:
+        reasons.append(Reason(where, f"the {rules.document} belongs to another {rules.party}", document.hub_id))
+    if payment.payment_date < document.doc_date:
+        reasons.append(Reason("payment_date", f"before the date of {rules.document} {document.hub_id}",
+                              str(payment.payment_date)))
+    state, external_id = document_outbox.get(document.id, (None, None))
+    if state == OutboxState.CONFIRMED:
+        return AppliedTo(external_id, application.amount)
+    if document.status != DocumentStatus.APPROVED:
+        reasons.append(Reason(where, f"the {rules.document} it pays is {document.status}, not approved",
+                              document.hub_id))
+    elif state == OutboxState.REJECTED:
+        reasons.append(Reason(where, f"the {rules.document} it pays was rejected by the accounting system",
+                              document.hub_id))
+    elif document.hub_id in held:
+        reasons.append(Reason(where, f"the {rules.document} it pays is quarantined", document.hub_id))
+    else:
+        return "waiting"
+    return None
 
 
 def _applied_per_document(session, entity_id: str) -> dict[int, Decimal]:
-    """What the bill payments already on their way (queued, sent or confirmed) apply to each document.
-
-    Payments are then taken in date order, so the one that would over-pay a bill is the one held back.
-    """
+    """What the payments already on their way (queued, sent or confirmed) apply to each document."""
     totals: dict[int, Decimal] = {}
     rows = session.execute(
         select(PaymentApplication.document_id, PaymentApplication.amount)

@@ -22,7 +22,7 @@ from ledgerbridge.connectors.errors import (
     TransientError,
 )
 from ledgerbridge.flows.audit import record
-from ledgerbridge.ledger.models import OutboxEntry, OutboxState
+from ledgerbridge.ledger.models import Attachment, OutboxEntry, OutboxState, RecordType
 from ledgerbridge.ledger.types import utcnow
 
 _KEY_NAMESPACE = uuid.UUID("6f1d7c52-3a1e-4e55-9a57-1d1b5c2b7a10")
@@ -129,13 +129,14 @@ def send(ctx, targets: tuple[str, ...], actor: str = "pipeline") -> SendReport:
     return report
 
 
-def _outgoing(row: OutboxEntry) -> Outgoing:
+def _outgoing(row: OutboxEntry, content: bytes | None = None) -> Outgoing:
     return Outgoing(ref=str(row.id), target=row.target, payload=row.payload, key=row.idempotency_key,
-                    queued_at=row.created_at)
+                    queued_at=row.created_at, content=content)
 
 
-def _load(ctx, connector, row_ids: list[int]) -> list[OutboxEntry]:
-    """The rows, refusing any prepared for another company than the connection reaches now."""
+def _load(ctx, connector, row_ids: list[int]) -> tuple[list[Outgoing], dict[int, str]]:
+    """The rows as they leave (and their hub names, for the log), refusing any prepared for another
+    company than the connection reaches now."""
     with ctx.ledger.session() as session:
         rows = session.scalars(select(OutboxEntry).where(OutboxEntry.id.in_(row_ids)).order_by(OutboxEntry.id)).all()
         for row in rows:
@@ -143,14 +144,18 @@ def _load(ctx, connector, row_ids: list[int]) -> list[OutboxEntry]:
                 raise CompanyMismatch(
                     f"{row.record_key} (outbox #{row.id}) was prepared for company {row.company_id}, but the "
                     f"connection now reaches company {connector.company_id}: not sent")
-        session.expunge_all()
-    return list(rows)
+        files = {row.record_id for row in rows if row.record_type == RecordType.ATTACHMENT}
+        contents = dict(session.execute(select(Attachment.id, Attachment.content).where(Attachment.id.in_(files)))
+                        .tuples().all()) if files else {}
+        items = [_outgoing(row, contents.get(row.record_id) if row.record_type == RecordType.ATTACHMENT else None)
+                 for row in rows]
+        return items, {row.id: row.record_key for row in rows}
 
 
 def _adopt_existing(ctx, connector, row_ids: list[int], report: SendReport, actor: str) -> set[int]:
     """Look up rows of unknown outcome; settle those found. Returns the ids settled."""
-    rows = _load(ctx, connector, row_ids)
-    found = connector.find_existing_many([_outgoing(row) for row in rows])
+    rows, _ = _load(ctx, connector, row_ids)
+    found = connector.find_existing_many(rows)
     settled = {int(ref): Created(external_id, adopted=True) for ref, external_id in found.items()}
     _settle_many(ctx, settled, actor)
     report.adopted += len(settled)
@@ -166,33 +171,35 @@ def _send_batch(ctx, connector, batch: list[tuple[int, str]], report: SendReport
         ctx.log.info("%d row(s) were taken by another sender meanwhile: skipped", len(batch) - len(claimed_ids))
     if not claimed_ids:
         return
-    rows = _load(ctx, connector, claimed_ids)
+    items, labels = _load(ctx, connector, claimed_ids)
+    rows = {int(item.ref): item for item in items}
     report.sent += len(rows)
-    key = batch_key([row.idempotency_key for row in rows])
+    key = batch_key([item.key for item in rows.values()])
     try:
-        outcomes = connector.create_many([_outgoing(row) for row in rows], key)
+        outcomes = connector.create_many(list(rows.values()), key)
     except OutcomeUnknown as exc:
-        outcomes = {str(row.id): exc for row in rows}
+        outcomes = {str(row_id): exc for row_id in rows}
     except (TransientError, ReconnectRequired) as exc:
         # Raised only when nothing can have been applied: back to pending, re-sent with the same keys.
-        _settle_many(ctx, {row.id: exc for row in rows}, actor, state=OutboxState.PENDING)
+        _settle_many(ctx, {row_id: exc for row_id in rows}, actor, state=OutboxState.PENDING)
         report.sent -= len(rows)
         raise
     results: dict[int, Created | Exception] = {}
-    for row in rows:
-        outcome = outcomes.get(str(row.id)) or OutcomeUnknown(f"no outcome reported for outbox #{row.id}")
-        results[row.id] = outcome
+    for row_id, item in rows.items():
+        outcome = outcomes.get(item.ref) or OutcomeUnknown(f"no outcome reported for outbox #{row_id}")
+        results[row_id] = outcome
+        label = labels[row_id]
         if isinstance(outcome, Created):
             report.confirmed += 1
             report.adopted += outcome.adopted
         elif isinstance(outcome, RecordRejected):
             report.rejected += 1
-            report.errors.append(f"{row.record_key}: {outcome}")
-            ctx.log.warning("rejected %s (%s, outbox #%d): %s", row.record_key, row.target, row.id, outcome)
+            report.errors.append(f"{label}: {outcome}")
+            ctx.log.warning("rejected %s (%s, outbox #%d): %s", label, item.target, row_id, outcome)
         else:
             report.uncertain += 1
             ctx.log.warning("outcome unknown for %s (%s, outbox #%d): %s; it will be looked up before any re-send",
-                            row.record_key, row.target, row.id, outcome)
+                            label, item.target, row_id, outcome)
     _settle_many(ctx, results, actor)
 
 

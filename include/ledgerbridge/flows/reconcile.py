@@ -1,8 +1,9 @@
 """reconcile: hub vs accounting system, counts and amounts, for the person reading the task log.
 
-Every approved bill and bill payment is in exactly one bucket: confirmed, rejected, quarantined, or
-still on its way (pending / sending / uncertain / waiting). Confirmed bills are read back from the
-accounting system and their amounts compared; a difference fails the task.
+Every approved bill, invoice, journal entry, bill payment and customer payment is in exactly one
+bucket: confirmed, rejected, quarantined, or still on its way (pending / sending / uncertain /
+waiting). Confirmed documents are read back from the accounting system and their totals compared;
+a difference, or a document gone from the accounting system, fails the task.
 """
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from ledgerbridge.flows import quarantine
-from ledgerbridge.flows.exports import BILL_PAYMENTS, BILLS
+from ledgerbridge.flows.exports import (
+    BILL_PAYMENTS,
+    BILLS,
+    CUSTOMER_PAYMENTS,
+    INVOICES,
+    JOURNAL_ENTRIES,
+)
 from ledgerbridge.ledger.models import (
     Document,
     DocumentKind,
@@ -32,60 +39,79 @@ class ReconciliationError(Exception):
     pass
 
 
+# (report key, title, model, kind, record type, quarantine dataset, accounting object to compare totals with)
+SECTIONS = (
+    ("bills", "bills", Document, DocumentKind.BILL, RecordType.DOCUMENT, BILLS, "Bill"),
+    ("invoices", "invoices", Document, DocumentKind.INVOICE, RecordType.DOCUMENT, INVOICES, "Invoice"),
+    ("journal_entries", "journal entries", Document, DocumentKind.JOURNAL_ENTRY, RecordType.DOCUMENT,
+     JOURNAL_ENTRIES, "JournalEntry"),
+    ("bill_payments", "bill payments", Payment, PaymentKind.BILL_PAYMENT, RecordType.PAYMENT, BILL_PAYMENTS, None),
+    ("customer_payments", "customer payments", Payment, PaymentKind.CUSTOMER_PAYMENT, RecordType.PAYMENT,
+     CUSTOMER_PAYMENTS, None),
+)
+ALWAYS_SHOWN = ("bills", "bill_payments")
+SINGULAR = {"bills": "bill", "invoices": "invoice", "journal_entries": "journal entry"}
+
+
 def reconcile(ctx) -> dict:
+    report: dict = {}
+    records = {}
     with ctx.ledger.session() as session:
-        bills = session.execute(
-            select(Document.id, Document.hub_id, Document.total)
-            .where(Document.entity_id == ctx.entity.id, Document.kind == DocumentKind.BILL,
-                   Document.status == DocumentStatus.APPROVED)
-        ).all()
-        payments = session.execute(
-            select(Payment.id, Payment.hub_id, Payment.amount)
-            .where(Payment.entity_id == ctx.entity.id, Payment.kind == PaymentKind.BILL_PAYMENT,
-                   Payment.status == DocumentStatus.APPROVED)
-        ).all()
         outbox = {(row.record_type, row.record_id): row for row in session.scalars(
             select(OutboxEntry).where(OutboxEntry.entity_id == ctx.entity.id,
                                       OutboxEntry.record_type.in_((RecordType.DOCUMENT, RecordType.PAYMENT))))}
-        bill_report = _buckets(bills, RecordType.DOCUMENT, outbox, quarantine.held_keys(session, ctx.entity.id, BILLS))
-        payment_report = _buckets(payments, RecordType.PAYMENT, outbox,
-                                  quarantine.held_keys(session, ctx.entity.id, BILL_PAYMENTS))
+        for key, _, model, kind, record_type, dataset, _ in SECTIONS:
+            amount = model.total if model is Document else model.amount
+            records[key] = session.execute(
+                select(model.id, model.hub_id, amount)
+                .where(model.entity_id == ctx.entity.id, model.kind == kind, model.status == DocumentStatus.APPROVED)
+            ).all()
+            report[key] = _buckets(records[key], record_type, outbox, quarantine.held_keys(session, ctx.entity.id,
+                                                                                           dataset))
         exported_this_run = created_in_run(session, ctx.entity.id, ctx.run_id)
         open_quarantine = quarantine.open_count(session, ctx.entity.id)
 
-    rows = ((outbox.get((RecordType.DOCUMENT, record_id)), hub_id, total) for record_id, hub_id, total in bills)
-    confirmed_rows = [(row, hub_id, total) for row, hub_id, total in rows
-                      if row is not None and row.state == OutboxState.CONFIRMED]
     company_id = ctx.connector.company_id
-    # Bills confirmed in a company the entity was pinned to before a re-pin are not in this one.
-    confirmed_bills = {row.external_id: (hub_id, total) for row, hub_id, total in confirmed_rows
-                       if row.company_id == company_id}
-    mismatches = []
-    remote_total = Decimal(0)
-    if confirmed_bills and not ctx.params.dry_run:
-        remote = ctx.connector.fetch_documents("Bill", list(confirmed_bills))
-        for external_id, (hub_id, total) in confirmed_bills.items():
-            found = remote.get(external_id)
-            if found is None:
-                mismatches.append(f"bill {hub_id}: accounting id {external_id} not found")
-                continue
-            remote_total += found.total
-            if found.total != total:
-                mismatches.append(f"bill {hub_id}: hub total {total} but accounting total {found.total}")
-    report = {
-        "bills": bill_report,
-        "bill_payments": payment_report,
-        "accounting_total_of_confirmed_bills": remote_total,
-        "confirmed_in_earlier_companies": len(confirmed_rows) - len(confirmed_bills),
+    mismatches: list[str] = []
+    earlier = 0
+    for key, title, _, _, record_type, _, target in SECTIONS:
+        if target is None:
+            continue
+        confirmed = [(outbox[(record_type, record_id)], hub_id, total) for record_id, hub_id, total in records[key]
+                     if (record_type, record_id) in outbox
+                     and outbox[(record_type, record_id)].state == OutboxState.CONFIRMED]
+        # Documents confirmed in a company the entity was pinned to before a re-pin are not in this one.
+        here = {row.external_id: (hub_id, total) for row, hub_id, total in confirmed if row.company_id == company_id}
+        earlier += len(confirmed) - len(here)
+        report[f"accounting_total_of_confirmed_{key}"] = _compare(ctx, target, SINGULAR[key], here, mismatches)
+    report.update({
+        "confirmed_in_earlier_companies": earlier,
         "mismatches": mismatches,
         "exported_this_run": exported_this_run,
         "open_quarantine": open_quarantine,
-    }
+    })
     _log(ctx, report)
     if mismatches:
         raise ReconciliationError(f"{ctx.entity.id}: {len(mismatches)} mismatch(es) between hub and accounting "
                                   f"system: " + "; ".join(mismatches[:10]))
     return report
+
+
+def _compare(ctx, target: str, what: str, confirmed: dict[str, tuple[str, Decimal]], mismatches: list[str]) -> Decimal:
+    """Read the confirmed documents back; note each that is missing or whose total differs."""
+    remote_total = Decimal(0)
+    if not confirmed or ctx.params.dry_run:
+        return remote_total
+    remote = ctx.connector.fetch_documents(target, list(confirmed))
+    for external_id, (hub_id, total) in confirmed.items():
+        found = remote.get(external_id)
+        if found is None:
+            mismatches.append(f"{what} {hub_id}: accounting id {external_id} not found")
+            continue
+        remote_total += found.total
+        if found.total != total:
+            mismatches.append(f"{what} {hub_id}: hub total {total} but accounting total {found.total}")
+    return remote_total
 
 
 def _buckets(records, record_type: RecordType, outbox: dict, held: set[str]) -> dict:
@@ -116,16 +142,21 @@ def created_in_run(session, entity_id: str, run_id: str) -> int:
 def _log(ctx, report: dict) -> None:
     currency = ctx.entity.base_currency
     lines = [f"reconciliation of {ctx.entity.id} ({ctx.entity.name}), run {ctx.run_id}"]
-    for title, part in (("bills", report["bills"]), ("bill payments", report["bill_payments"])):
-        lines.append(f"  approved {title:<14}: {part['approved']:>6}  {part['approved_total']:>14} {currency}")
+    for key, title, *_ in SECTIONS:
+        part = report[key]
+        if not part["approved"] and key not in ALWAYS_SHOWN:
+            continue
+        lines.append(f"  approved {title:<17}: {part['approved']:>6}  {part['approved_total']:>14} {currency}")
         for bucket in BUCKET_ORDER:
             if part["buckets"].get(bucket):
-                lines.append(f"    {bucket:<21}: {part['buckets'][bucket]:>6}  {part['amounts'][bucket]:>14} {currency}")
+                lines.append(f"    {bucket:<24}: {part['buckets'][bucket]:>6}  {part['amounts'][bucket]:>14} {currency}")
+    for key, title, *_, target in SECTIONS:
+        if target is not None and (report[key]["buckets"].get("confirmed") or key in ALWAYS_SHOWN):
+            lines.append(f"  confirmed {title}, per the accounting system: "
+                         f"{report[f'accounting_total_of_confirmed_{key}']} {currency}")
     earlier = report["confirmed_in_earlier_companies"]
-    lines.append(f"  confirmed bills, per the accounting system: "
-                 f"{report['bills']['buckets'].get('confirmed', 0) - earlier}, "
-                 f"{report['accounting_total_of_confirmed_bills']} {currency}"
-                 + (f" ({earlier} more in a company the entity was pinned to before)" if earlier else ""))
+    if earlier:
+        lines.append(f"  ({earlier} more confirmed in a company the entity was pinned to before)")
     lines.append(f"  documents and payments created this run: {report['exported_this_run']}; open quarantine "
                  f"entries: {report['open_quarantine']}; mismatches: {len(report['mismatches'])}")
     ctx.log.info("\n".join(lines))

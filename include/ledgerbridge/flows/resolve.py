@@ -4,7 +4,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledgerbridge.ledger.models import QuarantineEntry, QuarantineStatus, ReferenceRecord
+from ledgerbridge.ledger.models import (
+    QuarantineEntry,
+    QuarantineStatus,
+    ReferenceRecord,
+)
 
 
 def usable_references(session: Session, entity_id: str, kind: str) -> list[ReferenceRecord]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     Date,
+    LargeBinary,
     ForeignKey,
     Index,
     Integer,
@@ -105,6 +106,7 @@ class RecordType(StrEnum):
     PARTY = "party"
     DOCUMENT = "document"
     PAYMENT = "payment"
+    ATTACHMENT = "attachment"
 
 
 class QuarantineStatus(StrEnum):
@@ -238,6 +240,24 @@ class DocumentLine(Base):
     amount: Mapped[Decimal]
     posting_type: Mapped[str | None] = mapped_column(String(6))  # debit / credit, journal entries only
     document: Mapped[Document] = relationship(back_populates="lines")
+
+
+class Attachment(Base):
+    """A supporting document (the scanned invoice, a receipt) to attach to a hub document once it
+    exists in the accounting system."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (UniqueConstraint("document_id", "file_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    document: Mapped[Document] = relationship()
 
 
 class Payment(Base):

@@ -100,6 +100,15 @@ class QBOClient:
                            idempotent=False)
         return {str(item["bId"]): item for item in reply.get("BatchItemResponse", [])}
 
+    def upload(self, metadata: dict[str, Any], content: bytes, request_id: str) -> dict[str, Any]:
+        """Upload a file as an Attachable linked by `metadata["AttachableRef"]` (multipart, Intuit's part names)."""
+        files = {
+            "file_metadata_0": ("metadata.json", jsonutil.dumps(metadata), "application/json"),
+            "file_content_0": (metadata["FileName"], content, metadata["ContentType"]),
+        }
+        reply = self._call("POST", "upload", params={"requestid": request_id}, files=files, idempotent=False)
+        return reply["AttachableResponse"][0]["Attachable"]
+
     def delete(self, entity: str, object_id: str, sync_token: str, request_id: str) -> dict[str, Any]:
         """Delete a transaction (lists cannot be deleted in QuickBooks, only made inactive)."""
         reply = self._call("POST", entity.lower(), params={"operation": "delete", "requestid": request_id},
@@ -178,6 +187,7 @@ class QBOClient:
         body: dict[str, Any] | None = None,
         text: str | None = None,
         idempotent: bool = True,
+        files: dict[str, tuple] | None = None,
     ) -> dict[str, Any]:
         """Send with retries. Reads retry freely; creates retry only because they carry a requestid.
 
@@ -188,11 +198,13 @@ class QBOClient:
         query = {"minorversion": str(self.minorversion), **(params or {})}
         if body is not None:
             data, content_type = jsonutil.dumps(body), "application/json"
+        elif files is not None:
+            data, content_type = None, None  # requests writes the multipart body and its boundary
         else:
             data, content_type = text, "application/text"
         state = {"maybe_applied": False}
         try:
-            return self._attempts(method, path, url, query, data, content_type, state)
+            return self._attempts(method, path, url, query, data, content_type, state, files)
         except ConnectorError as exc:
             # A create that may already have been applied is never reported as "nothing happened",
             # whatever failed afterwards: the row must be looked up before any re-send.
@@ -201,20 +213,21 @@ class QBOClient:
             raise
 
     def _attempts(self, method: str, path: str, url: str, query: dict[str, str], data: str | None,
-                  content_type: str, state: dict[str, bool]) -> dict[str, Any]:
+                  content_type: str | None, state: dict[str, bool], files: dict[str, tuple] | None = None
+                  ) -> dict[str, Any]:
         refreshed = False
         last_problem = ""
         for attempt in range(1, self.max_attempts + 1):
             retry_after = 0.0
             token = self._access_token()
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-            if data is not None:
+            if data is not None and content_type:
                 headers["Content-Type"] = content_type
             try:
                 self.requests_sent += 1
                 with self.limiter.slot(batch=path == "batch"):
-                    response = self.http.request(method, url, params=query, data=data, headers=headers,
-                                                 timeout=self.timeout)
+                    response = self.http.request(method, url, params=query, data=data, files=files,
+                                                 headers=headers, timeout=self.timeout)
             except requests.ConnectionError as exc:
                 # A refused connection never reached the server; a reset may have.
                 state["maybe_applied"] = state["maybe_applied"] or not _never_sent(exc)

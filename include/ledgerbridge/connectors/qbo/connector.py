@@ -7,10 +7,15 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.connectors.base import (
+    AttachmentExport,
     BillExport,
     BillPaymentExport,
     ChangeSet,
     Created,
+    CustomerPaymentExport,
+    Export,
+    InvoiceExport,
+    JournalEntryExport,
     Outgoing,
     PartyExport,
     ReferenceData,
@@ -123,14 +128,16 @@ class QuickBooksOnlineConnector:
 
     # -- documents out --------------------------------------------------------------------------
 
-    def payload(self, record: PartyExport | BillExport | BillPaymentExport, key: str) -> tuple[str, dict[str, Any]]:
+    def payload(self, record: Export, key: str) -> tuple[str, dict[str, Any]]:
         if isinstance(record, PartyExport):
             return _PARTY_ENTITIES[record.kind], _party(record, key)
-        if isinstance(record, BillExport):
-            return "Bill", _bill(record, key)
-        if isinstance(record, BillPaymentExport):
-            return "BillPayment", _bill_payment(record, key)
-        raise TypeError(f"QuickBooks Online cannot export {type(record).__name__}")
+        builders = {BillExport: ("Bill", _bill), BillPaymentExport: ("BillPayment", _bill_payment),
+                    InvoiceExport: ("Invoice", _invoice), CustomerPaymentExport: ("Payment", _customer_payment),
+                    JournalEntryExport: ("JournalEntry", _journal_entry), AttachmentExport: ("Attachable", _attachable)}
+        if type(record) not in builders:
+            raise TypeError(f"QuickBooks Online cannot export {type(record).__name__}")
+        target, build = builders[type(record)]
+        return target, build(record, key)
 
     def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | ConnectorError]:
         """Create up to 30 objects in one batch request; per item ref, what became of it.
@@ -140,6 +147,8 @@ class QuickBooksOnlineConnector:
         client raises (TransientError, ReconnectRequired); if the whole batch's outcome is unknown,
         OutcomeUnknown.
         """
+        if all(item.target == "Attachable" for item in items):
+            return self._upload_many(items)
         requests = [{"bId": item.ref, "operation": "create", item.target: item.payload} for item in items]
         answers = self.client.batch(requests, request_id=batch_key)
         outcomes: dict[str, Created | ConnectorError] = {}
@@ -163,6 +172,16 @@ class QuickBooksOnlineConnector:
             outcomes[ref] = Created(external_id, adopted=True)
         return outcomes
 
+    def _upload_many(self, items: list[Outgoing]) -> dict[str, Created | ConnectorError]:
+        """Files cannot go in a batch: one upload each, each with its own requestid."""
+        outcomes: dict[str, Created | ConnectorError] = {}
+        for item in items:
+            try:
+                outcomes[item.ref] = Created(str(self.client.upload(item.payload, item.content or b"", item.key)["Id"]))
+            except (RecordRejected, OutcomeUnknown) as exc:
+                outcomes[item.ref] = exc
+        return outcomes
+
     def find_existing_many(self, items: list[Outgoing]) -> dict[str, str]:
         """For items whose create may have been applied: ref -> external id of what exists."""
         found: dict[str, str] = {}
@@ -170,7 +189,7 @@ class QuickBooksOnlineConnector:
         for item in items:
             by_search.setdefault((item.target, _search_field(item)), []).append(item)
         for (target, field_name), group in by_search.items():
-            values = sorted({str(item.payload[field_name]) for item in group})
+            values = sorted({_search_value(item, field_name) for item in group})
             for start in range(0, len(values), _LOOKUP_CHUNK):
                 listed = ", ".join(f"'{_quote(v)}'" for v in values[start: start + _LOOKUP_CHUNK])
                 candidates = list(self.client.query_all(target, where=f"{field_name} IN ({listed})"))
@@ -194,25 +213,29 @@ class QuickBooksOnlineConnector:
 def _search_field(item: Outgoing) -> str:
     if item.target in _PARTY_ENTITIES.values():
         return "DisplayName"
+    if item.target == "Attachable":
+        return "AttachableRef.EntityRef.Value"
     return "DocNumber" if item.payload.get("DocNumber") else "TxnDate"
+
+
+def _search_value(item: Outgoing, field_name: str) -> str:
+    if field_name == "AttachableRef.EntityRef.Value":
+        return str(item.payload["AttachableRef"][0]["EntityRef"]["value"])
+    return str(item.payload[field_name])
 
 
 def _ours(item: Outgoing, candidates: list[dict[str, Any]], field_name: str) -> str | None:
     """The candidate that is this item's object, if any."""
-    wanted = item.payload[field_name]
     for obj in candidates:
-        if str(obj.get(field_name)) != str(wanted):
-            continue
         if field_name == "DisplayName":
             # A party carries no key of ours: adopt only an active one of that exact name created
             # after the record was queued; an older one is somebody else's and goes to review.
             created = _created_at(obj)
-            if obj.get("Active", True) and (item.queued_at is None or (
-                    created is not None and created >= item.queued_at - CLOCK_SKEW)):
+            if obj.get("DisplayName") == item.payload["DisplayName"] and obj.get("Active", True) and (
+                    item.queued_at is None or (created is not None and created >= item.queued_at - CLOCK_SKEW)):
                 return str(obj["Id"])
-        elif (obj.get("VendorRef", {}).get("value") == item.payload["VendorRef"]["value"]
-              and item.key in (obj.get("PrivateNote") or "")):
-            return str(obj["Id"])
+        elif item.key in (obj.get("Note" if item.target == "Attachable" else "PrivateNote") or ""):
+            return str(obj["Id"])  # our key, a uuid, in its note: nobody else's
     return None
 
 
@@ -299,6 +322,84 @@ def _bill_payment(payment: BillPaymentExport, key: str) -> dict[str, Any]:
             for applied in payment.applied
         ],
         "PrivateNote": _note(key, f"hub payment {payment.hub_id}", payment.reference),
+    }
+
+
+def _invoice(invoice: InvoiceExport, key: str) -> dict[str, Any]:
+    lines = []
+    for line in invoice.lines:
+        detail: dict[str, Any] = {"ItemRef": {"value": line.item_id}}
+        if line.quantity is not None:
+            detail["Qty"] = line.quantity
+        if line.unit_price is not None:
+            detail["UnitPrice"] = line.unit_price
+        if line.class_id:
+            detail["ClassRef"] = {"value": line.class_id}
+        entry: dict[str, Any] = {"Amount": line.amount, "DetailType": "SalesItemLineDetail",
+                                 "SalesItemLineDetail": detail}
+        if line.description:
+            entry["Description"] = line.description
+        lines.append(entry)
+    body: dict[str, Any] = {
+        "CustomerRef": {"value": invoice.customer_id},
+        "TxnDate": invoice.doc_date.isoformat(),
+        "CurrencyRef": {"value": invoice.currency},
+        "Line": lines,
+        "PrivateNote": _note(key, f"hub invoice {invoice.hub_id}", invoice.memo),
+    }
+    if invoice.doc_number:
+        body["DocNumber"] = invoice.doc_number
+    if invoice.due_date:
+        body["DueDate"] = invoice.due_date.isoformat()
+    return body
+
+
+def _customer_payment(payment: CustomerPaymentExport, key: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "CustomerRef": {"value": payment.customer_id},
+        "TxnDate": payment.payment_date.isoformat(),
+        "CurrencyRef": {"value": payment.currency},
+        "TotalAmt": payment.amount,
+        "Line": [
+            {"Amount": applied.amount, "LinkedTxn": [{"TxnId": applied.document_external_id, "TxnType": "Invoice"}]}
+            for applied in payment.applied
+        ],
+        "PrivateNote": _note(key, f"hub payment {payment.hub_id}", payment.reference),
+    }
+    if payment.deposit_account_id:
+        body["DepositToAccountRef"] = {"value": payment.deposit_account_id}
+    return body
+
+
+def _journal_entry(entry: JournalEntryExport, key: str) -> dict[str, Any]:
+    lines = []
+    for line in entry.lines:
+        detail: dict[str, Any] = {"PostingType": line.posting_type, "AccountRef": {"value": line.account_id}}
+        if line.class_id:
+            detail["ClassRef"] = {"value": line.class_id}
+        posting: dict[str, Any] = {"Amount": line.amount, "DetailType": "JournalEntryLineDetail",
+                                   "JournalEntryLineDetail": detail}
+        if line.description:
+            posting["Description"] = line.description
+        lines.append(posting)
+    body: dict[str, Any] = {
+        "TxnDate": entry.doc_date.isoformat(),
+        "CurrencyRef": {"value": entry.currency},
+        "Line": lines,
+        "PrivateNote": _note(key, f"hub journal entry {entry.hub_id}", entry.memo),
+    }
+    if entry.doc_number:
+        body["DocNumber"] = entry.doc_number
+    return body
+
+
+def _attachable(attachment: AttachmentExport, key: str) -> dict[str, Any]:
+    return {
+        "FileName": attachment.file_name,
+        "ContentType": attachment.content_type,
+        "AttachableRef": [{"EntityRef": {"type": attachment.document_target,
+                                         "value": attachment.document_external_id}}],
+        "Note": _note(key, f"hub attachment {attachment.hub_id}", None),
     }
 
 
