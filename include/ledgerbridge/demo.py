@@ -104,8 +104,8 @@ def prepare(url: str, ledger: Ledger, out=print) -> dict[str, str]:
         seeded = _seed_company(quickbooks_online(conn, ledger).client, entity.id, data["accounting"])
         with ledger.session() as session:
             imported = import_hub_data(session, entity, data["hub"])
-        out(f"{entity.id}: sandbox company {data['realm_id']} ({seeded} list objects in place), hub: "
-            + ", ".join(f"{n} {k}" for k, n in imported.items()) + " imported")
+        new = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in imported.items() if n) or "nothing new"
+        out(f"{entity.id}: sandbox company {data['realm_id']} ({seeded} list objects in place), hub: {new} imported")
         env[f"AIRFLOW_CONN_{entity.accounting.conn_id.upper()}"] = connection_json(url, data["realm_id"], refresh_token)
     return env
 

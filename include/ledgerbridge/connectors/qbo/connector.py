@@ -281,32 +281,36 @@ def _party(party: PartyExport, key: str) -> dict[str, Any]:
     return body
 
 
-def _bill(bill: BillExport, key: str) -> dict[str, Any]:
-    lines = []
-    for line in bill.lines:
-        detail: dict[str, Any] = {"AccountRef": {"value": line.account_id}}
-        if line.class_id:
-            detail["ClassRef"] = {"value": line.class_id}
-        entry: dict[str, Any] = {
-            "Amount": line.amount,
-            "DetailType": "AccountBasedExpenseLineDetail",
-            "AccountBasedExpenseLineDetail": detail,
-        }
-        if line.description:
-            entry["Description"] = line.description
-        lines.append(entry)
-    body: dict[str, Any] = {
-        "VendorRef": {"value": bill.vendor_id},
-        "TxnDate": bill.doc_date.isoformat(),
-        "CurrencyRef": {"value": bill.currency},
-        "Line": lines,
-        "PrivateNote": _note(key, f"hub bill {bill.hub_id}", bill.memo),
-    }
-    if bill.doc_number:
-        body["DocNumber"] = bill.doc_number
-    if bill.due_date:
-        body["DueDate"] = bill.due_date.isoformat()
+def _line(amount: Decimal, detail_type: str, detail: dict[str, Any], description: str | None) -> dict[str, Any]:
+    line: dict[str, Any] = {"Amount": amount, "DetailType": detail_type, detail_type: detail}
+    if description:
+        line["Description"] = description
+    return line
+
+
+def _class(detail: dict[str, Any], class_id: str | None) -> dict[str, Any]:
+    if class_id:
+        detail["ClassRef"] = {"value": class_id}
+    return detail
+
+
+def _document(head: dict[str, Any], doc_date, currency: str, lines: list[dict[str, Any]], note: str,
+              doc_number: str | None, due_date=None) -> dict[str, Any]:
+    body: dict[str, Any] = {**head, "TxnDate": doc_date.isoformat(), "CurrencyRef": {"value": currency},
+                            "Line": lines, "PrivateNote": note}
+    if doc_number:
+        body["DocNumber"] = doc_number
+    if due_date:
+        body["DueDate"] = due_date.isoformat()
     return body
+
+
+def _bill(bill: BillExport, key: str) -> dict[str, Any]:
+    lines = [_line(line.amount, "AccountBasedExpenseLineDetail",
+                   _class({"AccountRef": {"value": line.account_id}}, line.class_id), line.description)
+             for line in bill.lines]
+    return _document({"VendorRef": {"value": bill.vendor_id}}, bill.doc_date, bill.currency, lines,
+                     _note(key, f"hub bill {bill.hub_id}", bill.memo), bill.doc_number, bill.due_date)
 
 
 def _bill_payment(payment: BillPaymentExport, key: str) -> dict[str, Any]:
@@ -333,25 +337,9 @@ def _invoice(invoice: InvoiceExport, key: str) -> dict[str, Any]:
             detail["Qty"] = line.quantity
         if line.unit_price is not None:
             detail["UnitPrice"] = line.unit_price
-        if line.class_id:
-            detail["ClassRef"] = {"value": line.class_id}
-        entry: dict[str, Any] = {"Amount": line.amount, "DetailType": "SalesItemLineDetail",
-                                 "SalesItemLineDetail": detail}
-        if line.description:
-            entry["Description"] = line.description
-        lines.append(entry)
-    body: dict[str, Any] = {
-        "CustomerRef": {"value": invoice.customer_id},
-        "TxnDate": invoice.doc_date.isoformat(),
-        "CurrencyRef": {"value": invoice.currency},
-        "Line": lines,
-        "PrivateNote": _note(key, f"hub invoice {invoice.hub_id}", invoice.memo),
-    }
-    if invoice.doc_number:
-        body["DocNumber"] = invoice.doc_number
-    if invoice.due_date:
-        body["DueDate"] = invoice.due_date.isoformat()
-    return body
+        lines.append(_line(line.amount, "SalesItemLineDetail", _class(detail, line.class_id), line.description))
+    return _document({"CustomerRef": {"value": invoice.customer_id}}, invoice.doc_date, invoice.currency, lines,
+                     _note(key, f"hub invoice {invoice.hub_id}", invoice.memo), invoice.doc_number, invoice.due_date)
 
 
 def _customer_payment(payment: CustomerPaymentExport, key: str) -> dict[str, Any]:
@@ -372,25 +360,12 @@ def _customer_payment(payment: CustomerPaymentExport, key: str) -> dict[str, Any
 
 
 def _journal_entry(entry: JournalEntryExport, key: str) -> dict[str, Any]:
-    lines = []
-    for line in entry.lines:
-        detail: dict[str, Any] = {"PostingType": line.posting_type, "AccountRef": {"value": line.account_id}}
-        if line.class_id:
-            detail["ClassRef"] = {"value": line.class_id}
-        posting: dict[str, Any] = {"Amount": line.amount, "DetailType": "JournalEntryLineDetail",
-                                   "JournalEntryLineDetail": detail}
-        if line.description:
-            posting["Description"] = line.description
-        lines.append(posting)
-    body: dict[str, Any] = {
-        "TxnDate": entry.doc_date.isoformat(),
-        "CurrencyRef": {"value": entry.currency},
-        "Line": lines,
-        "PrivateNote": _note(key, f"hub journal entry {entry.hub_id}", entry.memo),
-    }
-    if entry.doc_number:
-        body["DocNumber"] = entry.doc_number
-    return body
+    lines = [_line(line.amount, "JournalEntryLineDetail",
+                   _class({"PostingType": line.posting_type, "AccountRef": {"value": line.account_id}}, line.class_id),
+                   line.description)
+             for line in entry.lines]
+    return _document({}, entry.doc_date, entry.currency, lines,
+                     _note(key, f"hub journal entry {entry.hub_id}", entry.memo), entry.doc_number)
 
 
 def _attachable(attachment: AttachmentExport, key: str) -> dict[str, Any]:
