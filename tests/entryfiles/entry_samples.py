@@ -1,0 +1,49 @@
+"""Ledger documents built in memory (no database) for the entry-file tests."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from ledgerbridge.entryfiles import EntryConfig
+from ledgerbridge.ledger.models import Document, DocumentLine, Party, PartyLink
+
+ENTITY = "acme_fr"
+CONFIG = EntryConfig(payables_account="401000", receivables_account="411000", currency="EUR")
+
+
+def vendor(hub_id: str = "V-7", name: str = "Société Générale d'Électricité", linked_to: str | None = None) -> Party:
+    party = Party(entity_id=ENTITY, kind="vendor", hub_id=hub_id, name=name)
+    if linked_to:
+        party.link = PartyLink(entity_id=ENTITY, external_id=linked_to, status="linked", method="person")
+    return party
+
+
+def bill(*amounts: str, total: str | None = None, party: Party | None = None, hub_id: str = "B-1001",
+         doc_number: str | None = "F-2025-0042", currency: str = "EUR", with_vendor: bool = True) -> Document:
+    lines = [DocumentLine(line_no=n, amount=Decimal(amount), account_code=f"60{n}000",
+                          description=f"Dépense {n}") for n, amount in enumerate(amounts, start=1)]
+    total = Decimal(total) if total is not None else sum((Decimal(a) for a in amounts), Decimal(0))
+    return Document(id=1, entity_id=ENTITY, kind="bill", hub_id=hub_id, doc_number=doc_number,
+                    doc_date=date(2025, 3, 31), currency=currency, total=total, status="approved",
+                    party=(party or vendor()) if with_vendor else None, lines=lines)
+
+
+def journal_entry(*lines: tuple[str, str, str], party: Party | None = None, hub_id: str = "JE-9") -> Document:
+    """lines: (account, posting type, amount)."""
+    document_lines = [DocumentLine(line_no=n, account_code=account, posting_type=posting, amount=Decimal(amount),
+                                   description=f"Écriture {n}") for n, (account, posting, amount) in enumerate(lines, 1)]
+    return Document(id=2, entity_id=ENTITY, kind="journal_entry", hub_id=hub_id, doc_number=None,
+                    doc_date=date(2025, 4, 1), currency="EUR", total=Decimal(0), status="approved",
+                    memo="Régularisation", party=party, lines=document_lines)
+
+
+def sample_rows():
+    """A bill and a journal entry with amounts a float would spoil and labels beyond ASCII."""
+    from ledgerbridge.entryfiles import bill_entry, journal_entry_entry, rows_for
+
+    purchase = bill("746.07", "0.10", "9999999999.99", party=vendor("V-ø", "Søren & Müller, Grüße"))
+    purchase.lines[0].description = "Café; «crème» et thé, \"spécial\""
+    accrual = journal_entry(("408100", "debit", "75632761.01"), ("401000", "credit", "75632761.01"),
+                            party=vendor("V-ø", "Søren & Müller, Grüße"))
+    return rows_for([bill_entry(purchase, CONFIG, ["facture-été.pdf", "reçu ø.png"]),
+                     journal_entry_entry(accrual, CONFIG)])
