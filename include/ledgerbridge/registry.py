@@ -28,6 +28,12 @@ _ENTITY_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 class AccountingKind(StrEnum):
     QUICKBOOKS_ONLINE = "quickbooks_online"
+    # Through the file drop (docs/file-drop-protocol.md): the agent beside the desktop system.
+    QUICKBOOKS_DESKTOP = "quickbooks_desktop"
+    DESKTOP_FILE_DROP = "desktop_file_drop"
+
+
+FILE_DROP_KINDS = frozenset({AccountingKind.QUICKBOOKS_DESKTOP, AccountingKind.DESKTOP_FILE_DROP})
 
 
 class Flow(StrEnum):
@@ -80,6 +86,15 @@ class LegalEntity(BaseModel):
         if value is not None and not value.startswith("@") and len(value.split()) != 5:
             raise ValueError(f"{value!r} is not a 5-field cron expression")
         return value
+
+    @model_validator(mode="after")
+    def _file_drop_creates_no_parties(self) -> LegalEntity:
+        if self.accounting.kind in FILE_DROP_KINDS and (
+                self.matching.create_missing_vendors or self.matching.create_missing_customers):
+            raise ValueError(f"{self.accounting.kind.value} cannot create vendors or customers through the file drop: "
+                             "set matching.create_missing_vendors and create_missing_customers to false and create "
+                             "them in the company file (they arrive with its lists)")
+        return self
 
     def runs(self, flow: Flow) -> bool:
         return flow in self.flows

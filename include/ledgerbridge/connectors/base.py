@@ -176,6 +176,13 @@ class ChangeSet:
 
 
 @dataclass(frozen=True)
+class Awaiting:
+    """Handed over; the accounting system answers later (a file-drop agent's confirmation file)."""
+
+    where: str
+
+
+@dataclass(frozen=True)
 class RemoteDocument:
     """What the accounting system holds for a document we exported."""
 
@@ -206,16 +213,18 @@ class AccountingConnector(Protocol):
         """(target object name, payload) for the outbox; the payload carries `key` where it can."""
         ...
 
-    def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | Exception]:
-        """Create each item once; per item ref, Created or the RecordRejected/OutcomeUnknown for it.
+    def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | Exception | Awaiting]:
+        """Create each item once; per item ref, Created, the RecordRejected/OutcomeUnknown for it, or
+        Awaiting when the answer comes later.
 
         Raises TransientError or ReconnectRequired when nothing was applied, OutcomeUnknown when
         the outcome of the whole call is unknown.
         """
         ...
 
-    def find_existing_many(self, items: list[Outgoing]) -> dict[str, str]:
-        """ref -> external id of the object an earlier attempt created from that item, if any."""
+    def find_existing_many(self, items: list[Outgoing]) -> dict[str, Created | Exception | Awaiting]:
+        """For items whose outcome is not known here: ref -> Created (it exists), RecordRejected (the
+        system refused it), Awaiting (still on its way); absent when it never arrived."""
         ...
 
     def fetch_documents(self, target: str, external_ids: list[str]) -> dict[str, RemoteDocument]: ...

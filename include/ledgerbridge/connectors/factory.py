@@ -6,7 +6,7 @@ from typing import Any
 
 from ledgerbridge.connectors.base import AccountingConnector
 from ledgerbridge.ledger import Ledger
-from ledgerbridge.registry import AccountingKind, LegalEntity
+from ledgerbridge.registry import FILE_DROP_KINDS, AccountingKind, LegalEntity
 
 
 class ConnectionSettingsError(ValueError):
@@ -21,11 +21,14 @@ class ConnectionSettings:
     password: str | None = field(default=None, repr=False)
     schema: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    port: int | None = None
 
 
 def build_connector(entity: LegalEntity, conn: ConnectionSettings, ledger: Ledger, **options) -> AccountingConnector:
     if entity.accounting.kind == AccountingKind.QUICKBOOKS_ONLINE:
         return quickbooks_online(conn, ledger, **options)
+    if entity.accounting.kind in FILE_DROP_KINDS:
+        return file_drop(entity, conn)
     raise ConnectionSettingsError(f"legal entity {entity.id!r}: no connector for {entity.accounting.kind}")
 
 
@@ -64,3 +67,47 @@ def _limits(conn: ConnectionSettings, limits_type):
             if values[name] < 1:
                 raise ConnectionSettingsError(f"connection {conn.conn_id!r}: extra {name!r} must be at least 1")
     return limits_type(**values)
+
+
+def file_drop(entity: LegalEntity, conn: ConnectionSettings):
+    """The file drop of an entity: an SFTP server (host, port, login, password or extra private_key,
+    extra host_key), or a local folder (extra local_root) such as a mounted share.
+
+    Extras: `company_id` (the company file the agent serves; required), `root` (the drop folder on
+    the server, holding one directory per entity), `host_key`, `no_host_key_check` (sandbox only).
+    """
+    from contextlib import nullcontext
+
+    from ledgerbridge.connectors.filedrop import FileDropConnector
+    from ledgerbridge.filedrop.fs import LocalFileSystem
+
+    extra = conn.extra
+    company_id = extra.get("company_id")
+    if not company_id:
+        raise ConnectionSettingsError(f"connection {conn.conn_id!r} lacks company_id (extra): the company file "
+                                      "the agent serves, as its files name it")
+    if extra.get("local_root"):
+        def open_fs():
+            return nullcontext(LocalFileSystem(extra["local_root"]))
+    else:
+        open_fs = _sftp_opener(conn)
+    return FileDropConnector(open_fs, entity.id, str(company_id), kind=entity.accounting.kind.value)
+
+
+def _sftp_opener(conn: ConnectionSettings):
+    from ledgerbridge.filedrop.sftp import open_sftp
+
+    extra = conn.extra
+    missing = [name for name, value in (("host", conn.host), ("login", conn.login)) if not value]
+    if not (conn.password or extra.get("private_key")):
+        missing.append("password or private_key (extra)")
+    if not (extra.get("host_key") or extra.get("no_host_key_check")):
+        missing.append("host_key (extra; `ssh-keyscan -t ed25519 <host>` shows it)")
+    if missing:
+        raise ConnectionSettingsError(f"connection {conn.conn_id!r} lacks {', '.join(missing)}")
+
+    def open_fs():
+        return open_sftp(conn.host, conn.port or 22, conn.login, password=conn.password,
+                         private_key=extra.get("private_key"), host_key=extra.get("host_key"),
+                         no_host_key_check=bool(extra.get("no_host_key_check")), root=extra.get("root", ""))
+    return open_fs

@@ -10,9 +10,10 @@ from collections import Counter
 
 from sqlalchemy import select
 
-from ledgerbridge.connectors.base import Outgoing
+from ledgerbridge.connectors.base import Awaiting, Created, Outgoing
+from ledgerbridge.connectors.errors import RecordRejected
 from ledgerbridge.flows.audit import record
-from ledgerbridge.flows.outbox import UNSETTLED
+from ledgerbridge.flows.outbox import UNSETTLED, settle_many
 from ledgerbridge.ledger.models import (
     Attachment,
     Document,
@@ -27,6 +28,7 @@ from ledgerbridge.ledger.types import utcnow
 
 
 def collect_confirmations(ctx) -> dict:
+    """Settle every row whose outcome is still open, from what the accounting system says of it."""
     connector = ctx.connector
     counts: Counter = Counter()
     with ctx.ledger.session() as session:
@@ -37,23 +39,33 @@ def collect_confirmations(ctx) -> dict:
                 OutboxEntry.state.in_((OutboxState.SENDING, OutboxState.UNCERTAIN)),
             )
         ).all()
-        found = connector.find_existing_many([
-            Outgoing(str(row.id), row.target, row.payload, row.idempotency_key, row.created_at) for row in unsettled])
-        for row in unsettled:
-            existing = found.get(str(row.id))
-            if existing is not None:
-                row.state, row.external_id, row.confirmed_at, row.error = OutboxState.CONFIRMED, existing, utcnow(), None
-                record(session, ctx.entity.id, "pipeline", "outbox_confirmed", row.record_type, row.record_id,
-                       {"outbox_id": row.id, "external_id": existing, "adopted": True, "run_id": ctx.run_id})
-                counts["settled_by_lookup"] += 1
-            else:
-                counts["still_uncertain"] += 1
+        items = [Outgoing(str(row.id), row.target, row.payload, row.idempotency_key, row.created_at)
+                 for row in unsettled]
+    found = connector.find_existing_many(items) if items else {}
+    outcomes = {int(ref): outcome for ref, outcome in found.items() if not isinstance(outcome, Awaiting)}
+    settle_many(ctx, outcomes, "pipeline")
+    if hasattr(connector, "acknowledge"):
+        connector.acknowledge()  # the answers are committed: their files may go to processed/
+    counts["settled_by_lookup"] = sum(isinstance(o, Created) for o in outcomes.values())
+    counts["rejected"] = sum(isinstance(o, RecordRejected) for o in outcomes.values())
+    counts["awaiting"] = sum(isinstance(o, Awaiting) for o in found.values())
+    counts["still_uncertain"] = len(items) - len(found)
+    for outcome in outcomes.values():
+        if isinstance(outcome, RecordRejected):
+            ctx.log.warning("refused by the accounting system: %s", outcome)
+    if counts["awaiting"]:
+        ctx.log.info("%d record(s) handed over and awaiting the accounting system's answer", counts["awaiting"])
     if counts["still_uncertain"]:
         ctx.log.warning("%d record(s) still of unknown outcome and not found in the accounting system: "
                         "they are re-sent with the same idempotency key on the next run", counts["still_uncertain"])
-    counts.update(_refresh_balances(ctx))
-    ctx.log.info("confirmations: %d settled by look-up, %d still uncertain; balances read for %d bill(s) and "
-                 "invoice(s), %d changed", counts["settled_by_lookup"], counts["still_uncertain"], counts["balances_read"],
+    if getattr(connector, "reads_documents", True):
+        counts.update(_refresh_balances(ctx))
+    else:
+        ctx.log.info("the accounting system cannot be read back document by document: open balances come in "
+                     "with its payments")
+    ctx.log.info("confirmations: %d settled by look-up, %d refused, %d awaiting an answer, %d still uncertain; "
+                 "balances read for %d bill(s) and invoice(s), %d changed", counts["settled_by_lookup"],
+                 counts["rejected"], counts["awaiting"], counts["still_uncertain"], counts["balances_read"],
                  counts["balances_changed"])
     return dict(counts)
 

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from ledgerbridge.connectors.base import (
@@ -176,7 +176,7 @@ def _check_document(ctx, document: Document, reasons: list[Reason], positive_lin
     """What every document must satisfy: currency, number, dates, a positive total equal to its lines."""
     what = document.kind.replace("_", " ")
     check_currency(ctx, document.currency, reasons)
-    check_doc_number(document.doc_number, reasons)
+    check_doc_number(ctx, document.doc_number, reasons, required=document.kind != DocumentKind.JOURNAL_ENTRY)
     if document.due_date and document.due_date < document.doc_date:
         reasons.append(Reason("due_date", f"before the document date {document.doc_date}", str(document.due_date)))
     if document.total <= 0:
@@ -311,6 +311,13 @@ def _duplicate_number(export: BillExport, taken: dict[tuple[str, str], str]) -> 
 
 def _export_attachments(ctx, targets: tuple[str, ...]) -> dict:
     """Queue the files of documents now confirmed in the accounting system, then send them."""
+    if not getattr(ctx.connector, "supports_attachments", True):
+        with ctx.ledger.session() as session:
+            waiting = session.scalar(select(func.count(Attachment.id)).where(Attachment.entity_id == ctx.entity.id))
+        if waiting:
+            ctx.log.info("attachments: %d file(s) kept in the ledger, not sent: the accounting connector takes no "
+                         "attachments", waiting)
+        return {"skipped": "the accounting connector takes no attachments", "kept": waiting}
     with ctx.ledger.session() as session:
         rows = session.execute(
             select(Attachment, Document.hub_id, OutboxEntry.target, OutboxEntry.external_id)

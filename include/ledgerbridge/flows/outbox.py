@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ledgerbridge.connectors.base import Created, Outgoing
+from ledgerbridge.connectors.base import Awaiting, Created, Outgoing
 from ledgerbridge.connectors.errors import (
     CompanyMismatch,
     OutcomeUnknown,
@@ -75,6 +75,7 @@ class SendReport:
     adopted: int = 0  # found already in the accounting system after an unknown outcome
     rejected: int = 0
     uncertain: int = 0
+    awaiting: int = 0  # handed over, the accounting system's answer comes later (file drop)
     left_pending: int = 0
     would_send: int = 0
     errors: list[str] = field(default_factory=list)
@@ -153,16 +154,38 @@ def _load(ctx, connector, row_ids: list[int]) -> tuple[list[Outgoing], dict[int,
 
 
 def _adopt_existing(ctx, connector, row_ids: list[int], report: SendReport, actor: str) -> set[int]:
-    """Look up rows of unknown outcome; settle those found. Returns the ids settled."""
-    rows, _ = _load(ctx, connector, row_ids)
+    """Look up rows of unknown outcome; settle those found (or refused), leave those still on their
+    way. Returns the ids not to send again."""
+    rows, labels = _load(ctx, connector, row_ids)
     found = connector.find_existing_many(rows)
-    settled = {int(ref): Created(external_id, adopted=True) for ref, external_id in found.items()}
-    _settle_many(ctx, settled, actor)
-    report.adopted += len(settled)
-    report.confirmed += len(settled)
-    ctx.log.info("%d record(s) of unknown outcome looked up: %d found and adopted, %d to send again "
-                 "with the same key", len(rows), len(settled), len(rows) - len(settled))
-    return set(settled)
+    settled = {int(ref): outcome for ref, outcome in found.items() if not isinstance(outcome, Awaiting)}
+    waiting = {int(ref) for ref, outcome in found.items() if isinstance(outcome, Awaiting)}
+    settle_many(ctx, settled, actor)
+    for row_id, outcome in settled.items():
+        _count(report, outcome, labels[row_id], ctx)
+    report.awaiting += len(waiting)
+    ctx.log.info("%d record(s) of unknown outcome looked up: %d found, %d refused, %d still awaiting an answer, "
+                 "%d to send again with the same key", len(rows),
+                 sum(isinstance(o, Created) for o in settled.values()),
+                 sum(isinstance(o, RecordRejected) for o in settled.values()), len(waiting),
+                 len(rows) - len(settled) - len(waiting))
+    return set(settled) | waiting
+
+
+def _count(report: SendReport, outcome, label: str, ctx, target: str = "", row_id: int | None = None) -> None:
+    if isinstance(outcome, Created):
+        report.confirmed += 1
+        report.adopted += outcome.adopted
+    elif isinstance(outcome, Awaiting):
+        report.awaiting += 1
+    elif isinstance(outcome, RecordRejected):
+        report.rejected += 1
+        report.errors.append(f"{label}: {outcome}")
+        ctx.log.warning("rejected %s (%s, outbox #%s): %s", label, target, row_id, outcome)
+    else:
+        report.uncertain += 1
+        ctx.log.warning("outcome unknown for %s (%s, outbox #%s): %s; it will be looked up before any re-send",
+                        label, target, row_id, outcome)
 
 
 def _send_batch(ctx, connector, batch: list[tuple[int, str]], report: SendReport, actor: str) -> None:
@@ -181,26 +204,16 @@ def _send_batch(ctx, connector, batch: list[tuple[int, str]], report: SendReport
         outcomes = {str(row_id): exc for row_id in rows}
     except (TransientError, ReconnectRequired) as exc:
         # Raised only when nothing can have been applied: back to pending, re-sent with the same keys.
-        _settle_many(ctx, {row_id: exc for row_id in rows}, actor, state=OutboxState.PENDING)
+        settle_many(ctx, {row_id: exc for row_id in rows}, actor, state=OutboxState.PENDING)
         report.sent -= len(rows)
         raise
     results: dict[int, Created | Exception] = {}
     for row_id, item in rows.items():
         outcome = outcomes.get(item.ref) or OutcomeUnknown(f"no outcome reported for outbox #{row_id}")
-        results[row_id] = outcome
-        label = labels[row_id]
-        if isinstance(outcome, Created):
-            report.confirmed += 1
-            report.adopted += outcome.adopted
-        elif isinstance(outcome, RecordRejected):
-            report.rejected += 1
-            report.errors.append(f"{label}: {outcome}")
-            ctx.log.warning("rejected %s (%s, outbox #%d): %s", label, item.target, row_id, outcome)
-        else:
-            report.uncertain += 1
-            ctx.log.warning("outcome unknown for %s (%s, outbox #%d): %s; it will be looked up before any re-send",
-                            label, item.target, row_id, outcome)
-    _settle_many(ctx, results, actor)
+        _count(report, outcome, labels[row_id], ctx, item.target, row_id)
+        if not isinstance(outcome, Awaiting):  # handed over: stays `sending` until the answer comes
+            results[row_id] = outcome
+    settle_many(ctx, results, actor)
 
 
 def batch_key(keys: list[str]) -> str:
@@ -224,7 +237,7 @@ def _claim(ctx, batch: list[tuple[int, str]]) -> list[int]:
     return claimed
 
 
-def _settle_many(ctx, outcomes: dict[int, Created | Exception], actor: str, state: OutboxState | None = None) -> None:
+def settle_many(ctx, outcomes: dict[int, Created | Exception], actor: str, state: OutboxState | None = None) -> None:
     """Record each row's outcome in one commit: confirmed, rejected, uncertain (or `state` for all)."""
     if not outcomes:
         return

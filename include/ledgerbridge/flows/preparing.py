@@ -35,9 +35,13 @@ def check_currency(ctx, currency: str, reasons: list[Reason]) -> None:
                               currency))
 
 
-def check_doc_number(doc_number: str | None, reasons: list[Reason]) -> None:
-    if doc_number and len(doc_number) > MAX_DOC_NUMBER:
-        reasons.append(Reason("doc_number", f"longer than {MAX_DOC_NUMBER} characters", doc_number))
+def check_doc_number(ctx, doc_number: str | None, reasons: list[Reason], required: bool = False) -> None:
+    """Within the accounting system's limit (QuickBooks Online 21 characters, Desktop 20)."""
+    limit = getattr(ctx.connector, "doc_number_limit", MAX_DOC_NUMBER)
+    if doc_number and len(doc_number) > limit:
+        reasons.append(Reason("doc_number", f"longer than {limit} characters", doc_number))
+    if required and not doc_number and getattr(ctx.connector, "doc_number_required", False):
+        reasons.append(Reason("doc_number", "missing; the accounting system needs a document number"))
 
 
 def not_in_outbox(session, entity_id: str, model, record_type: RecordType):

@@ -100,7 +100,7 @@ def reconcile(ctx) -> dict:
 def _compare(ctx, target: str, what: str, confirmed: dict[str, tuple[str, Decimal]], mismatches: list[str]) -> Decimal:
     """Read the confirmed documents back; note each that is missing or whose total differs."""
     remote_total = Decimal(0)
-    if not confirmed or ctx.params.dry_run:
+    if not confirmed or ctx.params.dry_run or not getattr(ctx.connector, "reads_documents", True):
         return remote_total
     remote = ctx.connector.fetch_documents(target, list(confirmed))
     for external_id, (hub_id, total) in confirmed.items():
@@ -150,8 +150,12 @@ def _log(ctx, report: dict) -> None:
         for bucket in BUCKET_ORDER:
             if part["buckets"].get(bucket):
                 lines.append(f"    {bucket:<24}: {part['buckets'][bucket]:>6}  {part['amounts'][bucket]:>14} {currency}")
+    readable = getattr(ctx.connector, "reads_documents", True)
+    if not readable:
+        lines.append("  the accounting system cannot be read back document by document (file drop): "
+                     "totals are those its agent confirmed")
     for key, title, *_, target in SECTIONS:
-        if target is not None and (report[key]["buckets"].get("confirmed") or key in ALWAYS_SHOWN):
+        if readable and target is not None and (report[key]["buckets"].get("confirmed") or key in ALWAYS_SHOWN):
             lines.append(f"  confirmed {title}, per the accounting system: "
                          f"{report[f'accounting_total_of_confirmed_{key}']} {currency}")
     earlier = report["confirmed_in_earlier_companies"]

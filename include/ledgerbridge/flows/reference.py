@@ -33,25 +33,35 @@ def pull_reference(ctx) -> dict:
     started = utcnow()
     starts = {kind: _since(ctx, f"reference.{kind}") for kind in connector.reference_kinds}
     before_changes = _server_time(connector)
-    changes = _changes(ctx, connector, starts, started)
+    if getattr(connector, "changes_only", False):
+        # The system sends its changes (a file-drop agent's uploads): take them all, never a full list.
+        changes = connector.fetch_changes(connector.reference_kinds, None, started)
+    else:
+        changes = _changes(ctx, connector, starts, started)
     summary = {}
+    changes_only = getattr(connector, "changes_only", False)
     for kind in connector.reference_kinds:
         since = starts[kind]
-        if changes is not None and kind in changes.changes:
+        if changes_only:
+            stream, source, before = iter(changes.changes[kind]), "uploaded files", None
+        elif changes is not None and kind in changes.changes:
             # One request served every kind from the oldest watermark: keep this kind's own changes.
             stream = (ref for ref in changes.changes[kind] if ref.updated_at is None or ref.updated_at >= since)
             source, before = "change data capture", before_changes
         else:
             stream, source, before = connector.fetch_reference(kind, since), "query", _server_time(connector)
-        counts = {"source": source, **_mirror(ctx, kind, stream, full=since is None)}
+        counts = {"source": source, **_mirror(ctx, kind, stream, full=since is None and not changes_only)}
         _advance(ctx, f"reference.{kind}", _watermark(counts.pop("newest"), before or _server_time(connector)))
         ctx.log.info(
             "%s: %d received by %s since %s (%d new, %d updated, %d inactive, %d deleted)",
-            kind, counts["received"], source, since.isoformat() if since else "the beginning (full pull)",
+            kind, counts["received"], source,
+            "the last run" if changes_only else since.isoformat() if since else "the beginning (full pull)",
             counts["new"], counts["updated"], counts["inactive"], counts["deleted"],
         )
         summary[kind] = counts
     _warn_about_deleted_exports(ctx)
+    if hasattr(connector, "acknowledge"):
+        connector.acknowledge()  # what the files said is committed: they may go to processed/
     return summary
 
 

@@ -168,8 +168,7 @@ class QuickBooksOnlineConnector:
                 else:
                     outcomes[item.ref] = fault
         # A 6140 for our own record from an earlier attempt whose answer was lost: adopt it.
-        for ref, external_id in self.find_existing_many(duplicates).items():
-            outcomes[ref] = Created(external_id, adopted=True)
+        outcomes.update(self.find_existing_many(duplicates))
         return outcomes
 
     def _upload_many(self, items: list[Outgoing]) -> dict[str, Created | ConnectorError]:
@@ -182,9 +181,9 @@ class QuickBooksOnlineConnector:
                 outcomes[item.ref] = exc
         return outcomes
 
-    def find_existing_many(self, items: list[Outgoing]) -> dict[str, str]:
-        """For items whose create may have been applied: ref -> external id of what exists."""
-        found: dict[str, str] = {}
+    def find_existing_many(self, items: list[Outgoing]) -> dict[str, Created]:
+        """For items whose create may have been applied: ref -> what exists, adopted."""
+        found: dict[str, Created] = {}
         by_search: dict[tuple[str, str], list[Outgoing]] = {}
         for item in items:
             by_search.setdefault((item.target, _search_field(item)), []).append(item)
@@ -196,7 +195,7 @@ class QuickBooksOnlineConnector:
                 for item in group:
                     match = _ours(item, candidates, field_name)
                     if match is not None:
-                        found[item.ref] = match
+                        found[item.ref] = Created(match, adopted=True)
         return found
 
     def fetch_documents(self, target: str, external_ids: list[str]) -> dict[str, RemoteDocument]:

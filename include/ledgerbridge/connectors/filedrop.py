@@ -1,0 +1,335 @@
+"""Desktop accounting systems (QuickBooks Desktop, Sage, on-premise ERPs) through the file drop.
+
+Exports become files in `<entity>/to_accounting/<kind>/`, one per batch, written atomically; the
+agent beside the accounting system answers each with a confirmation file. Until it has, the outbox
+rows stay `sending` (handed over, answer pending). Lists, purchase orders and payments the agent
+uploads come in as changes. The protocol: docs/file-drop-protocol.md.
+
+A file read is moved to processed/ only when `acknowledge()` is called, after the ledger committed
+what it said: a crash in between reads it again, and every consumer upserts by key.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from ledgerbridge.connectors.base import (
+    AttachmentExport,
+    Awaiting,
+    BillExport,
+    BillPaymentExport,
+    ChangeSet,
+    Created,
+    CustomerPaymentExport,
+    Export,
+    InvoiceExport,
+    JournalEntryExport,
+    Outgoing,
+    PartyExport,
+    ReferenceData,
+    RemoteDocument,
+)
+from ledgerbridge.connectors.errors import (
+    ConnectorError,
+    RecordRejected,
+    TransientError,
+)
+from ledgerbridge.filedrop.files import (
+    ensure_layout,
+    move_to,
+    reject_file,
+    write_message,
+)
+from ledgerbridge.filedrop.fs import FileSystem, join
+from ledgerbridge.filedrop.protocol import (
+    CONFIRMATIONS,
+    PROCESSED,
+    REJECTED,
+    TO_ACCOUNTING,
+    inbox_directory,
+)
+from ledgerbridge.filedrop.reader import (
+    LEAVE_IN_PLACE,
+    InboundMessage,
+    Rejection,
+    list_inbound,
+    read_inbound,
+)
+from ledgerbridge.filedrop.wire import build_message
+
+log = logging.getLogger(__name__)
+
+FileSystemOpener = Callable[[], AbstractContextManager[FileSystem]]
+# What the agent uploads, and the reference kind each record becomes in the mirror.
+_LIST_KINDS = {"vendor": "vendor", "customer": "customer", "account": "account", "class": "class",
+               "term": "term", "item": "item"}
+_INBOUND = (("from_accounting/lists", "lists"), ("from_accounting/purchase_orders", "purchase_orders"),
+            ("from_accounting/payments", "payments"))
+_TRANSACTION_KINDS = {"purchase_orders": "purchase_order", "payments_made": "bill_payment",
+                      "payments_received": "payment"}
+DOC_NUMBER_LIMIT = 20  # QuickBooks Desktop's RefNumber
+# The pipeline's targets (QuickBooks Online's object names) -> the protocol's message kinds.
+MESSAGE_KINDS = {"Bill": "bills", "Invoice": "invoices", "JournalEntry": "journal_entries",
+                 "BillPayment": "payments", "Payment": "payments"}
+
+
+class FileDropConnector:
+    """An AccountingConnector over the file drop; `kind` names the system behind the agent."""
+
+    reference_kinds = ("account", "vendor", "customer", "class", "term", "item", "purchase_order",
+                       "bill_payment", "payment")
+    batch_size = 500  # records per file: ~1 MiB, well under the reader's 8 MiB limit
+    changes_only = True  # the agent uploads changes; a missing record is not a deleted one
+    supports_attachments = False  # not in protocol version 1
+    reads_documents = False  # documents cannot be read back; balances arrive as payments
+    doc_number_limit = DOC_NUMBER_LIMIT
+    doc_number_required = True
+
+    def __init__(self, open_fs: FileSystemOpener, entity_id: str, company_id: str, kind: str = "quickbooks_desktop",
+                 max_bytes: int | None = None):
+        self.open_fs = open_fs
+        self.entity_id = entity_id
+        self.company_id = company_id
+        self.kind = kind
+        self.max_bytes = max_bytes
+        self._read: set[str] = set()  # files whose content the caller has yet to commit
+
+    # -- reference data in ----------------------------------------------------------------------
+
+    def fetch_changes(self, kinds: tuple[str, ...], since: datetime | None, now: datetime) -> ChangeSet:
+        """Every record the agent uploaded and nobody acknowledged yet, by kind (`since` is not needed:
+        the files are the changes)."""
+        changes: dict[str, list[ReferenceData]] = {kind: [] for kind in kinds}
+        with self.open_fs() as fs:
+            ensure_layout(fs, self.entity_id)
+            for directory, _ in _INBOUND:
+                for message in self._read_inbox(fs, directory):
+                    for record in message.records:
+                        ref = _reference(message.kind, record)
+                        if ref[0] in changes:
+                            changes[ref[0]].append(ref[1])
+        return ChangeSet(changes)
+
+    def fetch_reference(self, kind: str, since: datetime | None) -> Iterator[ReferenceData]:
+        yield from self.fetch_changes((kind,), since, datetime.now(UTC)).changes[kind]
+
+    def server_time(self) -> None:
+        return None
+
+    def warns_on_duplicate_bill_numbers(self) -> bool:
+        return True  # QuickBooks Desktop refuses a vendor's bill number twice
+
+    def acknowledge(self) -> int:
+        """Move every file read so far to processed/: what it said is committed in the ledger."""
+        moved = 0
+        with self.open_fs() as fs:
+            for path in sorted(self._read):
+                if fs.exists(path):
+                    move_to(fs, path, join(self.entity_id, PROCESSED))
+                    moved += 1
+        self._read.clear()
+        return moved
+
+    # -- documents out --------------------------------------------------------------------------
+
+    def payload(self, record: Export, key: str) -> tuple[str, dict[str, Any]]:
+        if isinstance(record, (PartyExport, AttachmentExport)):
+            raise TypeError(f"the file drop cannot carry a {type(record).__name__} (protocol version 1)")
+        builders = {BillExport: ("Bill", _bill), InvoiceExport: ("Invoice", _invoice),
+                    JournalEntryExport: ("JournalEntry", _journal_entry),
+                    BillPaymentExport: ("BillPayment", _bill_payment), CustomerPaymentExport: ("Payment", _customer_payment)}
+        target, build = builders[type(record)]
+        return target, {"key": key, **build(record)}
+
+    def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | ConnectorError | Awaiting]:
+        """One file per kind for the batch; every record then awaits the agent's confirmation."""
+        outcomes: dict[str, Created | ConnectorError | Awaiting] = {}
+        by_kind: dict[str, list[Outgoing]] = {}
+        for item in items:
+            by_kind.setdefault(MESSAGE_KINDS[item.target], []).append(item)
+        try:
+            with self.open_fs() as fs:
+                ensure_layout(fs, self.entity_id)
+                for kind, group in by_kind.items():
+                    message = build_message(kind, entity_id=self.entity_id, company_id=self.company_id,
+                                            batch_key=batch_key, records=[item.payload for item in group],
+                                            created_at=datetime.now(UTC))
+                    path = write_message(fs, self.entity_id, message)
+                    outcomes.update({item.ref: Awaiting(path) for item in group})
+        except OSError as exc:
+            # A file that did land is harmless to send again: the agent answers a known key with
+            # "duplicate" and the original id.
+            raise TransientError(f"file drop of {self.entity_id}: upload failed ({exc}); sent again next run") from exc
+        return outcomes
+
+    def find_existing_many(self, items: list[Outgoing]) -> dict[str, Created | RecordRejected | Awaiting]:
+        """What the agent said about each item (its confirmation), or that its file still waits."""
+        wanted = {item.key: item.ref for item in items}
+        found: dict[str, Created | RecordRejected | Awaiting] = {}
+        with self.open_fs() as fs:
+            for message in self._read_inbox(fs, CONFIRMATIONS):
+                for key, outcome in self._answers(fs, message).items():
+                    if key in wanted:
+                        found[wanted[key]] = outcome
+            for kind in {MESSAGE_KINDS[item.target] for item in items}:
+                for path, keys in self._waiting_files(fs, kind):
+                    for key in keys & wanted.keys():
+                        found.setdefault(wanted[key], Awaiting(path))
+        return found
+
+    def fetch_documents(self, target: str, external_ids: list[str]) -> dict[str, RemoteDocument]:
+        return {}
+
+    # -- files ----------------------------------------------------------------------------------
+
+    def _read_inbox(self, fs: FileSystem, directory: str) -> Iterator[InboundMessage]:
+        """Sound files of an inbox; a bad one goes to rejected/ with its reason and blocks nothing."""
+        for path in list_inbound(fs, join(self.entity_id, directory)):
+            options = {"max_bytes": self.max_bytes} if self.max_bytes else {}
+            result = read_inbound(fs, path, entity_id=self.entity_id, company_id=self.company_id, **options)
+            if isinstance(result, Rejection):
+                if result.code not in LEAVE_IN_PLACE:
+                    reject_file(fs, path, result, join(self.entity_id, REJECTED))
+                log.warning("file drop of %s: %s %s", self.entity_id, path,
+                            "left in place" if result.code in LEAVE_IN_PLACE else f"rejected: {result}")
+                continue
+            self._read.add(path)
+            yield result
+
+    def _answers(self, fs: FileSystem, message: InboundMessage) -> dict[str, Created | RecordRejected]:
+        """key -> outcome of one confirmation file."""
+        error = message.envelope.get("file_error")
+        if error:
+            # The whole file was refused: every record in it is, with the file's reason.
+            refused = _file_keys(fs, self.entity_id, message.envelope["in_reply_to"])
+            reason = error.get("message") or error.get("reason") or "file refused by the agent"
+            return {key: RecordRejected(f"the agent refused the whole file: {reason}", error.get("code"),
+                                        error.get("field")) for key in refused}
+        answers: dict[str, Created | RecordRejected] = {}
+        for record in message.records:
+            if record["status"] in ("confirmed", "duplicate"):
+                answers[record["key"]] = Created(record["external_id"], adopted=record["status"] == "duplicate")
+            else:
+                problem = record.get("error") or {}
+                answers[record["key"]] = RecordRejected(
+                    f"{problem.get('message', 'refused by the agent')} [field {problem.get('field')}]",
+                    problem.get("code"), problem.get("field"))
+        return answers
+
+    def _waiting_files(self, fs: FileSystem, kind: str) -> Iterator[tuple[str, set[str]]]:
+        """Our files the agent has not consumed yet, with the keys they carry."""
+        for path in list_inbound(fs, join(self.entity_id, inbox_directory(kind))):
+            result = read_inbound(fs, path, entity_id=self.entity_id, company_id=self.company_id)
+            if not isinstance(result, Rejection):
+                yield path, {record["key"] for record in result.records}
+
+
+def _file_keys(fs: FileSystem, entity_id: str, in_reply_to: dict) -> set[str]:
+    """The record keys of a to_accounting file the agent refused whole (it lies in rejected/)."""
+    for directory in (REJECTED, PROCESSED, join(TO_ACCOUNTING, in_reply_to["kind"])):
+        path = join(entity_id, directory, in_reply_to["file"])
+        if fs.exists(path):
+            result = read_inbound(fs, path, entity_id=entity_id, strict=False)
+            if not isinstance(result, Rejection):
+                return {record["key"] for record in result.records if isinstance(record, dict) and "key" in record}
+            return _keys_in_raw(fs, path)
+    return set()
+
+
+def _keys_in_raw(fs: FileSystem, path: str) -> set[str]:
+    """Keys in a file too broken to parse as a message: our keys are UUIDs, found by their shape."""
+    text = fs.read_bytes(path, 64 * 1024 * 1024).decode("utf-8", errors="replace")
+    return set(re.findall(r'"key"\s*:\s*"([0-9a-f-]{36})"', text))
+
+
+# -- records in ----------------------------------------------------------------------------------
+
+def _reference(message_kind: str, record: dict) -> tuple[str, ReferenceData]:
+    modified = record.get("modified_at")
+    updated = datetime.fromisoformat(modified) if modified else None
+    if message_kind == "lists":
+        kind = _LIST_KINDS[record["list_type"]]
+        return kind, ReferenceData(
+            external_id=record["key"], name=record["name"], active=record["active"], updated_at=updated,
+            number=record.get("number"), account_type=_account_type(record.get("account_type")),
+            email=record.get("email"), tax_id=record.get("tax_id"), currency=record.get("currency"), raw=record)
+    kind = _TRANSACTION_KINDS[message_kind]
+    party = record.get("vendor") or record.get("customer") or {}
+    return kind, ReferenceData(
+        external_id=record["key"], name=record.get("po_number") or record.get("reference"), active=True,
+        updated_at=updated, number=record.get("po_number") or record.get("reference"),
+        party_external_id=party.get("external_id"), currency=record.get("currency"), raw=record)
+
+
+def _account_type(desktop_type: str | None) -> str | None:
+    """QuickBooks Desktop's "AccountsPayable" in the mirror's vocabulary ("Accounts Payable")."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", desktop_type) if desktop_type else None
+
+
+# -- records out ---------------------------------------------------------------------------------
+
+def _money(amount: Decimal) -> str:
+    return f"{amount:.2f}"
+
+
+def _ref(external_id: str) -> dict[str, str]:
+    return {"external_id": external_id}
+
+
+def _optional(**fields: Any) -> dict[str, Any]:
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _bill(bill: BillExport) -> dict[str, Any]:
+    lines = [{"account": _ref(line.account_id), "amount": _money(line.amount),
+              **_optional(description=line.description, **({"class": _ref(line.class_id)} if line.class_id else {}))}
+             for line in bill.lines]
+    return {"vendor": _ref(bill.vendor_id), "bill_number": bill.doc_number, "txn_date": bill.doc_date.isoformat(),
+            "currency": bill.currency, "lines": lines, "total": _money(bill.total),
+            **_optional(due_date=bill.due_date.isoformat() if bill.due_date else None, memo=bill.memo)}
+
+
+def _invoice(invoice: InvoiceExport) -> dict[str, Any]:
+    lines = [{"item": _ref(line.item_id), "amount": _money(line.amount),
+              **_optional(quantity=str(line.quantity) if line.quantity is not None else None,
+                          unit_price=str(line.unit_price) if line.unit_price is not None else None,
+                          description=line.description),
+              **({"class": _ref(line.class_id)} if line.class_id else {})}
+             for line in invoice.lines]
+    return {"customer": _ref(invoice.customer_id), "invoice_number": invoice.doc_number,
+            "txn_date": invoice.doc_date.isoformat(), "currency": invoice.currency, "lines": lines,
+            "total": _money(invoice.total),
+            **_optional(due_date=invoice.due_date.isoformat() if invoice.due_date else None, memo=invoice.memo)}
+
+
+def _journal_entry(entry: JournalEntryExport) -> dict[str, Any]:
+    lines = [{"account": _ref(line.account_id), line.posting_type.lower(): _money(line.amount),
+              **_optional(description=line.description), **({"class": _ref(line.class_id)} if line.class_id else {})}
+             for line in entry.lines]
+    return {"txn_date": entry.doc_date.isoformat(), "currency": entry.currency, "lines": lines,
+            **_optional(journal_number=entry.doc_number, memo=entry.memo)}
+
+
+def _bill_payment(payment: BillPaymentExport) -> dict[str, Any]:
+    return {"payment_type": "bill_payment", "vendor": _ref(payment.vendor_id), "bank_account": _ref(payment.bank_account_id),
+            "txn_date": payment.payment_date.isoformat(), "currency": payment.currency,
+            "amount": _money(payment.amount),
+            "applications": [{"bill": {"external_id": a.document_external_id}, "amount": _money(a.amount)}
+                             for a in payment.applied],
+            **_optional(reference=payment.reference)}
+
+
+def _customer_payment(payment: CustomerPaymentExport) -> dict[str, Any]:
+    if payment.deposit_account_id is None:
+        raise ValueError(f"customer payment {payment.hub_id}: the file drop needs a deposit_account")
+    return {"payment_type": "customer_payment", "customer": _ref(payment.customer_id),
+            "bank_account": _ref(payment.deposit_account_id), "txn_date": payment.payment_date.isoformat(),
+            "currency": payment.currency, "amount": _money(payment.amount),
+            "applications": [{"invoice": {"external_id": a.document_external_id}, "amount": _money(a.amount)}
+                             for a in payment.applied],
+            **_optional(reference=payment.reference)}

@@ -1,0 +1,128 @@
+"""A desktop entity's sync through the file drop, against the QuickBooks Desktop agent sandbox: bills
+and payments leave as files, confirmations settle every outbox row, external ids are written back,
+lists come in; a run with nothing new writes nothing."""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import pytest
+from ledgerbridge.connectors.factory import ConnectionSettings, build_connector
+from ledgerbridge.filedrop.fs import LocalFileSystem
+from ledgerbridge.hub_import import import_hub_data
+from ledgerbridge.ledger.models import (
+    Document,
+    OutboxEntry,
+    OutboxState,
+    Payment,
+    QuarantineEntry,
+    ReferenceRecord,
+)
+from ledgerbridge.pipeline import RunContext, RunParams, run_all
+from ledgerbridge.registry import LegalEntity
+from ledgerbridge.sandbox.desktop.agent import DesktopAgent
+from ledgerbridge.sandbox.desktop.company import DesktopCompany, seed_demo
+from sqlalchemy import select
+from support import bill
+
+ENTITY = "acme_desk"
+
+
+def _entity() -> LegalEntity:
+    return LegalEntity.model_validate({
+        "id": ENTITY, "name": "Acme Desktop", "base_currency": "USD",
+        "accounting": {"kind": "quickbooks_desktop", "conn_id": "drop_acme_desk"},
+        "flows": ["reference", "parties", "bills", "bill_payments"],
+    })
+
+
+@pytest.fixture
+def drop(tmp_path: Path):
+    root = tmp_path / "drop"
+    root.mkdir()
+    company = seed_demo(DesktopCompany(company_id=f"QBD-{ENTITY}", entity_id=ENTITY))
+    agent = DesktopAgent(company, state_file=tmp_path / "qbd.json")
+    fs = LocalFileSystem(root)
+    conn = ConnectionSettings("drop_acme_desk", extra={"local_root": str(root), "company_id": f"QBD-{ENTITY}"})
+    return agent, fs, conn, root
+
+
+def _run(ledger, conn) -> dict:
+    entity = _entity()
+    return run_all(RunContext(entity=entity, ledger=ledger, run_id=f"test__{uuid.uuid4().hex[:8]}",
+                              params=RunParams.from_mapping({}), connect=lambda: build_connector(entity, conn, ledger),
+                              log=logging.getLogger(f"ledgerbridge.test.{ENTITY}")))
+
+
+def _files(root: Path, directory: str) -> list[str]:
+    return sorted(p.name for p in (root / ENTITY / directory).glob("*") if p.is_file())
+
+
+def test_bills_and_payments_round_trip_through_the_agent(ledger, drop):
+    agent, fs, conn, root = drop
+    agent.publish_lists(fs, ENTITY, full=True)
+    with ledger.session() as session:
+        import_hub_data(session, _entity(), {
+            "vendors": [{"hub_id": "V-1", "name": "Brown, Nick"}, {"hub_id": "V-2", "name": "Dunder Mifflin Paper"}],
+            "bills": [bill("B-1", "V-1", "1200.00", account="6030"), bill("B-2", "V-2", "80.00", account="Office Supplies"),
+                      bill("B-3", "V-1", "5.00", account="9999")],
+            "bill_payments": [{"hub_id": "P-1", "vendor": "V-1", "payment_date": "2026-11-20", "amount": "500.00",
+                               "bank_account": "1000", "applied": {"B-1": "500.00"}}],
+        })
+
+    first = _run(ledger, conn)
+
+    assert first["pull_reference"]["vendor"]["received"] == 2 and first["pull_reference"]["account"]["received"] >= 7
+    assert first["export_documents"]["awaiting"] == 2  # two bills handed over in one file
+    assert _files(root, "to_accounting/bills") and not _files(root, "to_accounting/payments")  # P-1 waits for B-1
+    assert _files(root, "from_accounting/lists") == []  # imported, then moved to processed/
+
+    agent.process(fs, ENTITY)
+    second = _run(ledger, conn)
+    assert second["export_documents"]["confirmed"] == 2  # settled from the agent's confirmation
+    assert second["export_payments"]["awaiting"] == 1
+    agent.process(fs, ENTITY)
+    third = _run(ledger, conn)
+    assert third["export_payments"]["confirmed"] == 1  # settled from its confirmation before anything is sent
+
+    with ledger.session() as session:
+        rows = session.scalars(select(OutboxEntry)).all()
+        assert Counter(r.state for r in rows) == {OutboxState.CONFIRMED: 3}
+        txn_ids = {r.record_key: r.external_id for r in rows}
+        bills = {d.hub_id: d.external_id for d in session.scalars(select(Document))}
+        payment = session.scalars(select(Payment)).one()
+        held = [q.record_key for q in session.scalars(select(QuarantineEntry).where(QuarantineEntry.status == "open"))]
+        vendors = session.scalars(select(ReferenceRecord).where(ReferenceRecord.kind == "vendor")).all()
+    books = {b["bill_number"]: b for b in agent.company.transactions["bill"].values()}
+    assert {number: b["txn_id"] for number, b in books.items()} == {"B-1": bills["B-1"], "B-2": bills["B-2"]}
+    assert txn_ids["bill:B-1"] == bills["B-1"] and payment.external_id == txn_ids["bill_payment:P-1"]
+    assert held == ["B-3"]  # account 9999 is not in the company file
+    assert len(vendors) == 2
+
+    written = _files(root, "processed")
+    fourth = _run(ledger, conn)
+    agent.process(fs, ENTITY)
+    assert fourth["export_documents"]["sent"] == 0 and fourth["export_payments"]["sent"] == 0
+    assert _files(root, "to_accounting/bills") == [] and _files(root, "processed") == written
+    assert len(agent.company.transactions["bill"]) == 2
+
+
+def test_a_file_the_agent_refuses_rejects_its_records_with_the_reason(ledger, drop):
+    agent, fs, conn, _ = drop
+    agent.company.closing_date = date(2026, 12, 31)  # the whole of November is closed
+    agent.publish_lists(fs, ENTITY, full=True)
+    with ledger.session() as session:
+        import_hub_data(session, _entity(), {"vendors": [{"hub_id": "V-1", "name": "Nick Brown"}],
+                                             "bills": [bill("B-1", "V-1", "10.00", account="6030")]})
+    _run(ledger, conn)
+    agent.process(fs, ENTITY)
+
+    report = _run(ledger, conn)
+
+    assert report["export_documents"]["rejected"] == 1
+    with ledger.session() as session:
+        row = session.scalars(select(OutboxEntry)).one()
+    assert row.state == OutboxState.REJECTED and "closed" in row.error and "txn_date" in row.error
