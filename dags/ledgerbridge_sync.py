@@ -18,7 +18,6 @@ from airflow.sdk import (
     RetryRule,
     get_parsing_context,
 )
-
 from ledgerbridge.registry import LegalEntity, RegistryError, load_registry
 from ledgerbridge.steps import CONNECTED_STEPS, STEP_NAMES, connector_pool
 from ledgerbridge_airflow.operators import LedgerBridgeStepOperator
@@ -69,15 +68,50 @@ Each task logs what it did; `reconcile` ends with the hub-vs-accounting report. 
         params=PARAMS,
         tags=["ledgerbridge", entity.accounting.kind.value, entity.base_currency],
     ) as dag:
-        previous = None
-        for step in STEP_NAMES:
-            # Steps that talk to the accounting system share one pool per connector kind, so that
-            # many entities never run more of them at once than the system's app-wide limits allow.
-            pool = connector_pool(entity.accounting.kind.value) if step in CONNECTED_STEPS else "default_pool"
-            task = LedgerBridgeStepOperator(task_id=step, step=step, entity_id=entity.id, pool=pool)
-            if previous is not None:
-                previous >> task
-            previous = task
+        _chain(entity, STEP_NAMES)
+    return dag
+
+
+INBOUND_STEPS = ("pull_reference", "collect_confirmations", "write_back")
+
+
+def _chain(entity: LegalEntity, steps: tuple[str, ...]) -> None:
+    previous = None
+    for step in steps:
+        # Steps that talk to the accounting system share one pool per connector kind, so that
+        # many entities never run more of them at once than the system's app-wide limits allow.
+        pool = connector_pool(entity.accounting.kind.value) if step in CONNECTED_STEPS else "default_pool"
+        task = LedgerBridgeStepOperator(task_id=step, step=step, entity_id=entity.id, pool=pool)
+        if previous is not None:
+            previous >> task
+        previous = task
+
+
+def build_inbound(entity: LegalEntity) -> DAG:
+    """Runs when files land in the entity's file drop (an asset watched in the triggerer)."""
+    from airflow.sdk import Asset, AssetWatcher
+    from ledgerbridge_airflow.triggers.filedrop import FileDropArrivalTrigger
+
+    arrivals = Asset(
+        f"ledgerbridge_file_drop_{entity.id}",
+        watchers=[AssetWatcher(name=f"ledgerbridge_file_drop_{entity.id}_watcher",
+                               trigger=FileDropArrivalTrigger(entity.id, entity.realtime_poll_seconds))],
+    )
+    with DAG(
+        dag_id=f"ledgerbridge__{entity.id}__inbound",
+        description=f"Import what {entity.name}'s agent uploads, as soon as it lands",
+        doc_md=f"""### {entity.name}: inbound files
+Started by the files themselves: the triggerer looks at `{entity.id}/from_accounting/` and
+`{entity.id}/confirmations/` every {entity.realtime_poll_seconds:g} s and starts a run only when new
+files are there. Imports lists, purchase orders and payments, settles confirmations, writes back.""",
+        schedule=[arrivals],
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["ledgerbridge", entity.accounting.kind.value, "inbound"],
+    ) as dag:
+        _chain(entity, INBOUND_STEPS)
     return dag
 
 
@@ -104,6 +138,8 @@ _registry = load_registry()
 for _entity in _registry.enabled:
     if _wanted(f"ledgerbridge__{_entity.id}"):
         globals()[f"ledgerbridge__{_entity.id}"] = build(_entity)
+    if _entity.realtime_poll_seconds and _wanted(f"ledgerbridge__{_entity.id}__inbound"):
+        globals()[f"ledgerbridge__{_entity.id}__inbound"] = build_inbound(_entity)
 for _error in _registry.errors:
     _dag_id = _error.dag_id(taken={e.id for e in _registry.entities})
     if _wanted(_dag_id):

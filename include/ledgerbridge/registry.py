@@ -79,6 +79,9 @@ class LegalEntity(BaseModel):
     enabled: bool = True
     flows: tuple[Flow, ...] = tuple(Flow)
     matching: MatchingPolicy = MatchingPolicy()
+    # File drop only: watch the inbound directories every N seconds and import what lands at once
+    # (DAG ledgerbridge__<id>__inbound, started by the files themselves, not by a schedule).
+    realtime_poll_seconds: float | None = Field(default=None, ge=1, le=3600)
 
     @field_validator("schedule")
     @classmethod
@@ -86,6 +89,13 @@ class LegalEntity(BaseModel):
         if value is not None and not value.startswith("@") and len(value.split()) != 5:
             raise ValueError(f"{value!r} is not a 5-field cron expression")
         return value
+
+    @model_validator(mode="after")
+    def _realtime_is_for_the_file_drop(self) -> LegalEntity:
+        if self.realtime_poll_seconds is not None and self.accounting.kind not in FILE_DROP_KINDS:
+            raise ValueError("realtime_poll_seconds applies to file-drop connectors only "
+                             f"({', '.join(sorted(k.value for k in FILE_DROP_KINDS))})")
+        return self
 
     @model_validator(mode="after")
     def _file_drop_creates_no_parties(self) -> LegalEntity:

@@ -129,11 +129,19 @@ class FileDropConnector:
         moved = 0
         with self.open_fs() as fs:
             for path in sorted(self._read):
-                if fs.exists(path):
+                try:
                     move_to(fs, path, join(self.entity_id, PROCESSED))
                     moved += 1
+                except FileNotFoundError:
+                    pass  # a concurrent run (the inbound DAG) consumed it first: same content, same upserts
         self._read.clear()
         return moved
+
+    def inbound_files(self) -> set[str]:
+        """Ready files waiting for us (uploads and confirmations): what the real-time watcher polls."""
+        with self.open_fs() as fs:
+            return {path for directory in (*(d for d, _ in _INBOUND), CONFIRMATIONS)
+                    for path in list_inbound(fs, join(self.entity_id, directory))}
 
     # -- documents out --------------------------------------------------------------------------
 

@@ -23,21 +23,14 @@ class QuickBooksOnlineHook(BaseHook):
         return UI_FIELDS[cls.conn_type]
 
     def settings(self):
-        from ledgerbridge.connectors.factory import ConnectionSettings
+        from ledgerbridge_airflow.hooks.connections import connection_settings
 
-        conn = self.get_connection(self.qbo_conn_id)
-        return ConnectionSettings(
-            conn_id=self.qbo_conn_id,
-            host=conn.host,
-            login=conn.login,
-            password=conn.password,
-            schema=conn.schema,
-            extra=conn.extra_dejson,
-        )
+        return connection_settings(self.qbo_conn_id)
 
     def get_conn(self, ledger=None):
         """The connector; its rotated tokens live in the same ledger the tasks use."""
         from ledgerbridge.connectors.factory import quickbooks_online
+
         from ledgerbridge_airflow.hooks.ledger import LedgerHook
 
         return quickbooks_online(self.settings(), ledger or LedgerHook().get_conn())

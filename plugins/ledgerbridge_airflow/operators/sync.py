@@ -6,8 +6,6 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-HOOKS_BY_KIND = {"quickbooks_online": "ledgerbridge_airflow.hooks.qbo.QuickBooksOnlineHook"}
-
 
 class LedgerBridgeStepOperator(BaseOperator):
     ui_color = "#dbeafe"
@@ -23,6 +21,7 @@ class LedgerBridgeStepOperator(BaseOperator):
         from ledgerbridge.pipeline import RunContext, RunParams, run_step
         from ledgerbridge.registry import load_registry
         from ledgerbridge.steps import CONNECTED_STEPS
+
         from ledgerbridge_airflow.hooks.ledger import LedgerHook
 
         entity = load_registry().get(self.entity_id)
@@ -32,7 +31,9 @@ class LedgerBridgeStepOperator(BaseOperator):
             def connect():
                 from ledgerbridge.connectors.factory import build_connector
 
-                return build_connector(entity, self._connection_settings(entity), ledger)
+                from ledgerbridge_airflow.hooks.connections import connection_settings
+
+                return build_connector(entity, connection_settings(entity.accounting.conn_id), ledger)
         dag_run = context.get("dag_run")
         ctx = RunContext(
             entity=entity,
@@ -47,13 +48,6 @@ class LedgerBridgeStepOperator(BaseOperator):
             return _jsonable(run_step(ctx, self.step))
         finally:
             ledger.dispose()
-
-    def _connection_settings(self, entity):
-        from importlib import import_module
-
-        module, _, name = HOOKS_BY_KIND[entity.accounting.kind.value].rpartition(".")
-        hook = getattr(import_module(module), name)(entity.accounting.conn_id)
-        return hook.settings()
 
 
 def _jsonable(value: Any) -> Any:
