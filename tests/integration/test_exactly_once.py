@@ -149,3 +149,54 @@ def test_2000_bills_under_throttling_errors_timeouts_and_dropped_answers_land_ex
     # The faults did bite: answers were lost and recovered by replay or by look-up.
     assert proxy.dropped > 0
     assert company.requestid_replays > 0
+
+
+def test_rows_a_live_sender_holds_are_left_to_it_until_its_lease_ends(ledger, qbo_server):
+    """Another run is sending these bills right now (its request in flight): this run neither looks
+    them up nor sends them again; once the lease is over, they are looked up, then sent once."""
+    from datetime import timedelta
+
+    from ledgerbridge.ledger.types import utcnow
+    from ledgerbridge.pipeline import run_step
+
+    entity = make_entity("leased")
+    conn = connect_company(qbo_server, ledger, entity)
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([bill(f"L-{n}", "V-1", f"{n}.00") for n in range(1, 4)]))
+    ctx = context(entity, ledger, conn)
+    for step in ("pull_reference", "check_reference", "match_parties", "prepare_exports"):
+        run_step(ctx, step)
+    with ledger.session() as session:
+        for row in session.scalars(select(OutboxEntry).where(OutboxEntry.target == "Bill")):
+            row.state, row.claimed_by, row.claim_expires_at = OutboxState.SENDING, "other-run", utcnow() + timedelta(
+                minutes=10)
+
+    while_held = run_step(ctx, "export_documents")
+
+    assert while_held["sent"] == 0 and bills_in_company(qbo_server, conn, ledger) == []
+    with ledger.session() as session:
+        for row in session.scalars(select(OutboxEntry).where(OutboxEntry.target == "Bill")):
+            row.claim_expires_at = utcnow() - timedelta(seconds=1)  # that run died
+
+    after_lease = run_step(ctx, "export_documents")
+
+    assert after_lease["sent"] == 3 and after_lease["confirmed"] == 3
+    assert Counter(b["DocNumber"] for b in bills_in_company(qbo_server, conn, ledger)) == {"L-1": 1, "L-2": 1, "L-3": 1}
+
+
+def test_a_batch_refused_as_a_whole_is_halved_and_every_record_still_lands_once(ledger, qbo_server, monkeypatch):
+    """QuickBooks refuses a batch above its item limit (1040) without applying anything: the sender
+    halves it instead of failing on it every run."""
+    from ledgerbridge.connectors.qbo.connector import QuickBooksOnlineConnector
+
+    monkeypatch.setattr(QuickBooksOnlineConnector, "batch_size", 45)  # more than QuickBooks takes
+    entity = make_entity("halved")
+    conn = connect_company(qbo_server, ledger, entity)
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([bill(f"H-{n:02d}", "V-1", f"{n}.00") for n in range(1, 46)]))
+
+    report = run_all(context(entity, ledger, conn))
+
+    assert report["export_documents"]["confirmed"] == 45 and report["export_documents"]["rejected"] == 0
+    assert Counter(b["DocNumber"] for b in bills_in_company(qbo_server, conn, ledger)) == {
+        f"H-{n:02d}": 1 for n in range(1, 46)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from ledgerbridge.connectors.base import Awaiting, Created, Outgoing
 from ledgerbridge.connectors.errors import RecordRejected
@@ -37,6 +37,8 @@ def collect_confirmations(ctx) -> dict:
                 OutboxEntry.entity_id == ctx.entity.id,
                 OutboxEntry.company_id == connector.company_id,
                 OutboxEntry.state.in_((OutboxState.SENDING, OutboxState.UNCERTAIN)),
+                # Rows a live sender holds are its business; their answer is on its way.
+                or_(OutboxEntry.claim_expires_at.is_(None), OutboxEntry.claim_expires_at <= utcnow()),
             )
         ).all()
         items = [Outgoing(str(row.id), row.target, row.payload, row.idempotency_key, row.created_at)

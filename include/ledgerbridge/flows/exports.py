@@ -65,6 +65,7 @@ BILL_PAYMENTS = "bill_payments"
 CUSTOMER_PAYMENTS = "customer_payments"
 DOCUMENT_TARGETS = {Flow.BILLS: "Bill", Flow.INVOICES: "Invoice", Flow.JOURNAL_ENTRIES: "JournalEntry"}
 PAYMENT_TARGETS = {Flow.BILL_PAYMENTS: "BillPayment", Flow.CUSTOMER_PAYMENTS: "Payment"}
+DOCUMENT_KINDS_BY_TARGET = {"Bill": "bill", "Invoice": "invoice", "JournalEntry": "journal_entry"}
 
 
 class _Resolver:
@@ -331,7 +332,8 @@ def _export_attachments(ctx, targets: tuple[str, ...]) -> dict:
             .order_by(Attachment.id)
         ).all()
         for attachment, hub_id, target, external_id in rows:
-            key = f"{hub_id}/{attachment.file_name}"
+            # The document's kind too: a bill and an invoice may share a hub id and a file name.
+            key = f"{DOCUMENT_KINDS_BY_TARGET[target]}:{hub_id}/{attachment.file_name}"
             export = AttachmentExport(key, attachment.file_name, attachment.content_type, target, external_id)
             outbox.enqueue(session, ctx, RecordType.ATTACHMENT, attachment.id, f"attachment:{key}", export)
     report = outbox.send(ctx, ("Attachable",))

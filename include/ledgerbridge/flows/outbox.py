@@ -1,16 +1,18 @@
 """The outbox: every record to create in the accounting system, sent exactly once.
 
-A row is committed as `sending` before the request leaves, so a worker killed mid-request leaves a
-trace; any row whose outcome is unknown (`sending` or `uncertain`) is looked up in the accounting
-system before it is sent again, and always re-sent with the same idempotency key.
+A row is committed as `sending`, leased to its sender, before the request leaves, so a worker killed
+mid-request leaves a trace; any row whose outcome is unknown (`sending` past its lease, or
+`uncertain`) is looked up in the accounting system before it is sent again, and always re-sent with
+the same idempotency key. A row leased to a live sender is left to it.
 """
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from ledgerbridge.connectors.base import Awaiting, Created, Outgoing
@@ -27,6 +29,9 @@ from ledgerbridge.ledger.types import utcnow
 
 _KEY_NAMESPACE = uuid.UUID("6f1d7c52-3a1e-4e55-9a57-1d1b5c2b7a10")
 UNSETTLED = (OutboxState.PENDING, OutboxState.SENDING, OutboxState.UNCERTAIN)
+# How long a sender holds the rows it claimed: longer than a batch can take with every retry
+# (QuickBooks: 5 attempts x 120 s read timeout + backoff). Past it, another run may look them up.
+CLAIM_SECONDS = 15 * 60
 
 
 def idempotency_key(entity_id: str, record_type: str, hub_key: str, operation: str = "create") -> str:
@@ -91,12 +96,14 @@ def send(ctx, targets: tuple[str, ...], actor: str = "pipeline") -> SendReport:
     """Send every unsettled row of `targets` for the entity, in batches of the connector's size.
 
     Rows whose outcome is unknown are looked up first and adopted when found. Each batch is
-    claimed (`sending`) and committed before it leaves, and settled in one commit when it returns.
+    claimed (`sending`, leased to this sender) and committed before it leaves, and settled in one
+    commit when it returns. A row another sender holds a live lease on is left to it.
     """
     report = SendReport()
+    now = utcnow()
     with ctx.ledger.session() as session:
         rows = session.execute(
-            select(OutboxEntry.id, OutboxEntry.state)
+            select(OutboxEntry.id, OutboxEntry.state, OutboxEntry.claim_expires_at)
             .where(OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.target.in_(targets),
                    OutboxEntry.state.in_(UNSETTLED))
             .order_by(OutboxEntry.id)
@@ -106,17 +113,22 @@ def send(ctx, targets: tuple[str, ...], actor: str = "pipeline") -> SendReport:
         report.would_send = len(rows)
         ctx.log.info("dry run: %d %s record(s) would be sent; nothing sent", len(rows), what)
         return report
+    held = [row.id for row in rows if _leased(row.claim_expires_at, now)]
+    if held:
+        ctx.log.info("%d %s record(s) are being sent by another run right now: left to it", len(held), what)
+    rows = [row for row in rows if not _leased(row.claim_expires_at, now)]
     if not rows:
         ctx.log.info("%s: nothing to send", what)
         return report
     connector = ctx.connector
     unknown = [row.id for row in rows if row.state in (OutboxState.SENDING, OutboxState.UNCERTAIN)]
-    adopted = _adopt_existing(ctx, connector, unknown, report, actor) if unknown else set()
-    to_send = [(row.id, row.state) for row in rows if row.id not in adopted]
+    done_with = _adopt_existing(ctx, connector, unknown, report, actor) if unknown else set()
+    to_send = [(row.id, row.state) for row in rows if row.id not in done_with]
     size = max(1, connector.batch_size)
+    sender = uuid.uuid4().hex
     for done in range(0, len(to_send), size):
         try:
-            _send_batch(ctx, connector, to_send[done: done + size], report, actor)
+            _send_batch(ctx, connector, to_send[done: done + size], report, actor, sender)
         except TransientError as exc:
             report.left_pending = len(to_send) - done
             report.errors.append(f"stopped: {exc}")
@@ -125,9 +137,13 @@ def send(ctx, targets: tuple[str, ...], actor: str = "pipeline") -> SendReport:
             break
         sent = min(done + size, len(to_send))
         if sent % (size * 10) == 0 or sent == len(to_send):
-            ctx.log.info("sent %d/%d %s (confirmed %d, rejected %d, uncertain %d)", sent, len(to_send), what,
-                         report.confirmed, report.rejected, report.uncertain)
+            ctx.log.info("sent %d/%d %s (confirmed %d, rejected %d, uncertain %d, awaiting an answer %d)", sent,
+                         len(to_send), what, report.confirmed, report.rejected, report.uncertain, report.awaiting)
     return report
+
+
+def _leased(expires_at, now) -> bool:
+    return expires_at is not None and expires_at > now
 
 
 def _outgoing(row: OutboxEntry, content: bytes | None = None) -> Outgoing:
@@ -165,7 +181,7 @@ def _adopt_existing(ctx, connector, row_ids: list[int], report: SendReport, acto
         _count(report, outcome, labels[row_id], ctx)
     report.awaiting += len(waiting)
     ctx.log.info("%d record(s) of unknown outcome looked up: %d found, %d refused, %d still awaiting an answer, "
-                 "%d to send again with the same key", len(rows),
+                 "%d to send again (each keeps its idempotency key)", len(rows),
                  sum(isinstance(o, Created) for o in settled.values()),
                  sum(isinstance(o, RecordRejected) for o in settled.values()), len(waiting),
                  len(rows) - len(settled) - len(waiting))
@@ -182,20 +198,22 @@ def _count(report: SendReport, outcome, label: str, ctx, target: str = "", row_i
         report.rejected += 1
         report.errors.append(f"{label}: {outcome}")
         ctx.log.warning("rejected %s (%s, outbox #%s): %s", label, target, row_id, outcome)
+    elif isinstance(outcome, (TransientError, ReconnectRequired)):
+        report.sent -= 1  # not sent after all: pending again
     else:
         report.uncertain += 1
         ctx.log.warning("outcome unknown for %s (%s, outbox #%s): %s; it will be looked up before any re-send",
                         label, target, row_id, outcome)
 
 
-def _send_batch(ctx, connector, batch: list[tuple[int, str]], report: SendReport, actor: str) -> None:
-    claimed_ids = _claim(ctx, batch)
+def _send_batch(ctx, connector, batch: list[tuple[int, str]], report: SendReport, actor: str, sender: str) -> None:
+    items, labels = _load(ctx, connector, [row_id for row_id, _ in batch])  # refuses another company's rows first
+    claimed_ids = set(_claim(ctx, batch, sender, getattr(connector, "claim_seconds", CLAIM_SECONDS)))
     if len(claimed_ids) < len(batch):
         ctx.log.info("%d row(s) were taken by another sender meanwhile: skipped", len(batch) - len(claimed_ids))
-    if not claimed_ids:
+    rows = {int(item.ref): item for item in items if int(item.ref) in claimed_ids}
+    if not rows:
         return
-    items, labels = _load(ctx, connector, claimed_ids)
-    rows = {int(item.ref): item for item in items}
     report.sent += len(rows)
     key = batch_key([item.key for item in rows.values()])
     try:
@@ -204,58 +222,85 @@ def _send_batch(ctx, connector, batch: list[tuple[int, str]], report: SendReport
         outcomes = {str(row_id): exc for row_id in rows}
     except (TransientError, ReconnectRequired) as exc:
         # Raised only when nothing can have been applied: back to pending, re-sent with the same keys.
-        settle_many(ctx, {row_id: exc for row_id in rows}, actor, state=OutboxState.PENDING)
+        settle_many(ctx, {row_id: exc for row_id in rows}, actor, sender=sender)
         report.sent -= len(rows)
         raise
-    results: dict[int, Created | Exception] = {}
+    results: dict[int, Created | Exception | Awaiting] = {}
     for row_id, item in rows.items():
         outcome = outcomes.get(item.ref) or OutcomeUnknown(f"no outcome reported for outbox #{row_id}")
         _count(report, outcome, labels[row_id], ctx, item.target, row_id)
-        if not isinstance(outcome, Awaiting):  # handed over: stays `sending` until the answer comes
-            results[row_id] = outcome
-    settle_many(ctx, results, actor)
+        results[row_id] = outcome
+    settle_many(ctx, results, actor, sender=sender)
+    stop = next((o for o in results.values() if isinstance(o, (TransientError, ReconnectRequired))), None)
+    if stop is not None:
+        raise stop  # what was applied is settled; the rest waits for the next run
 
 
 def batch_key(keys: list[str]) -> str:
-    """The batch's requestid: the same rows sent again form the same key (36 chars, QBO's batch limit)."""
+    """The batch's requestid: the same rows sent again form the same key (36 chars, QBO's batch limit).
+
+    Rows regrouped later get another key: their safety then is the look-up before any re-send."""
     return str(uuid.uuid5(_KEY_NAMESPACE, "batch/" + "/".join(sorted(keys))))
 
 
-def _claim(ctx, batch: list[tuple[int, str]]) -> list[int]:
-    """Mark rows `sending` only if nobody changed them since we read them (one sender per row)."""
+def _claim(ctx, batch: list[tuple[int, str]], sender: str, lease_seconds: float) -> list[int]:
+    """Mark rows `sending` and lease them to this sender, only if nobody changed or leased them since
+    we read them (one sender per row at a time)."""
     claimed = []
+    now = utcnow()
     with ctx.ledger.session() as session:
         for row_id, seen_state in batch:
             changed = session.execute(
                 update(OutboxEntry)
-                .where(OutboxEntry.id == row_id, OutboxEntry.state == seen_state)
-                .values(state=OutboxState.SENDING, attempts=OutboxEntry.attempts + 1, last_attempt_at=utcnow(),
-                        updated_at=utcnow())
+                .where(OutboxEntry.id == row_id, OutboxEntry.state == seen_state,
+                       or_(OutboxEntry.claim_expires_at.is_(None), OutboxEntry.claim_expires_at <= now))
+                .values(state=OutboxState.SENDING, attempts=OutboxEntry.attempts + 1, last_attempt_at=now,
+                        updated_at=now, claimed_by=sender, claim_expires_at=now + timedelta(seconds=lease_seconds))
             ).rowcount
             if changed == 1:
                 claimed.append(row_id)
     return claimed
 
 
-def settle_many(ctx, outcomes: dict[int, Created | Exception], actor: str, state: OutboxState | None = None) -> None:
-    """Record each row's outcome in one commit: confirmed, rejected, uncertain (or `state` for all)."""
+def settle_many(ctx, outcomes: dict[int, Created | Exception | Awaiting], actor: str, sender: str | None = None) -> None:
+    """Record each row's outcome in one commit and release its lease: confirmed, rejected, uncertain,
+    pending again (nothing was sent), or still `sending` (handed over, awaiting the answer).
+
+    With `sender`, only rows still leased to it; without, only rows nobody holds a live lease on.
+    """
     if not outcomes:
         return
+    now = utcnow()
     with ctx.ledger.session() as session:
-        rows = session.scalars(select(OutboxEntry).where(OutboxEntry.id.in_(list(outcomes)))).all()
+        owned = OutboxEntry.claimed_by == sender if sender else or_(
+            OutboxEntry.claim_expires_at.is_(None), OutboxEntry.claim_expires_at <= now)
+        rows = session.scalars(select(OutboxEntry).where(OutboxEntry.id.in_(list(outcomes)), owned)).all()
+        if len(rows) < len(outcomes):
+            ctx.log.warning("%d outcome(s) not recorded: another sender holds those rows now; they are looked up "
+                            "before any re-send", len(outcomes) - len(rows))
         for row in rows:
-            outcome = outcomes[row.id]
-            external_id, error, adopted = None, None, False
-            if isinstance(outcome, Created):
-                row.state, external_id, adopted = OutboxState.CONFIRMED, outcome.external_id, outcome.adopted
-                row.external_id, row.confirmed_at = external_id, utcnow()
-            else:
-                error = str(outcome)
-                row.state = state or (OutboxState.REJECTED if isinstance(outcome, RecordRejected)
-                                      else OutboxState.UNCERTAIN)
-            row.error = error
-            if row.state != OutboxState.PENDING:
-                record(session, ctx.entity.id, actor, f"outbox_{row.state}", row.record_type, row.record_id,
-                       {"outbox_id": row.id, "record": row.record_key, "target": row.target,
-                        "external_id": external_id, "error": error, "adopted": adopted,
-                        "company_id": row.company_id, "run_id": ctx.run_id})
+            _settle(session, ctx, row, outcomes[row.id], actor)
+            row.claimed_by, row.claim_expires_at = None, None
+
+
+def _settle(session, ctx, row: OutboxEntry, outcome, actor: str) -> None:
+    external_id, error, adopted = None, None, False
+    if isinstance(outcome, Awaiting):
+        row.error = None
+        return  # stays `sending`: the answer comes later, and is looked up then
+    if isinstance(outcome, Created):
+        row.state, external_id, adopted = OutboxState.CONFIRMED, outcome.external_id, outcome.adopted
+        row.external_id, row.confirmed_at = external_id, utcnow()
+    else:
+        error = str(outcome)
+        if isinstance(outcome, RecordRejected):
+            row.state = OutboxState.REJECTED
+        elif isinstance(outcome, (TransientError, ReconnectRequired)):
+            row.state = OutboxState.PENDING  # the connector says nothing was applied
+        else:
+            row.state = OutboxState.UNCERTAIN
+    row.error = error
+    if row.state != OutboxState.PENDING:
+        record(session, ctx.entity.id, actor, f"outbox_{row.state}", row.record_type, row.record_id,
+               {"outbox_id": row.id, "record": row.record_key, "target": row.target, "external_id": external_id,
+                "error": error, "adopted": adopted, "company_id": row.company_id, "run_id": ctx.run_id})

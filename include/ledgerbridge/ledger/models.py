@@ -345,6 +345,9 @@ class OutboxEntry(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     last_attempt_at: Mapped[datetime | None]
+    # The sender holding a `sending` row, until when: another run leaves the row to it meanwhile.
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
+    claim_expires_at: Mapped[datetime | None]
     confirmed_at: Mapped[datetime | None]
     written_back_at: Mapped[datetime | None]
 

@@ -89,13 +89,12 @@ class QBOClient:
         return reply[entity]
 
     def batch(self, items: list[dict[str, Any]], request_id: str) -> dict[str, dict[str, Any]]:
-        """Run up to 30 items (each with a `bId`) in one request; their answers by bId.
+        """Run up to 30 items (each with a `bId`) in one request; their answers by bId. More are
+        refused by QuickBooks (1040, BatchLimitExceeded) without anything applied.
 
         The batch's `request_id` (<= 36 chars) with each `bId` (<= 10 chars) makes a repeat of the
         same batch answer with the first results instead of applying anything twice.
         """
-        if len(items) > BATCH_MAX_ITEMS:
-            raise ValueError(f"a batch holds at most {BATCH_MAX_ITEMS} items, not {len(items)}")
         reply = self._call("POST", "batch", params={"requestid": request_id}, body={"BatchItemRequest": items},
                            idempotent=False)
         return {str(item["bId"]): item for item in reply.get("BatchItemResponse", [])}
@@ -107,7 +106,11 @@ class QBOClient:
             "file_content_0": (metadata["FileName"], content, metadata["ContentType"]),
         }
         reply = self._call("POST", "upload", params={"requestid": request_id}, files=files, idempotent=False)
-        return reply["AttachableResponse"][0]["Attachable"]
+        answer = (reply.get("AttachableResponse") or [{}])[0]
+        if "Attachable" not in answer:
+            # QuickBooks reports a refused file inside a 200 answer, per file.
+            raise fault_from_body({"Fault": answer.get("Fault") or {}}, 400)
+        return answer["Attachable"]
 
     def delete(self, entity: str, object_id: str, sync_token: str, request_id: str) -> dict[str, Any]:
         """Delete a transaction (lists cannot be deleted in QuickBooks, only made inactive)."""
@@ -235,6 +238,10 @@ class QBOClient:
             except requests.Timeout as exc:
                 state["maybe_applied"] = True
                 last_problem = f"timed out: {exc}"
+            except requests.RequestException as exc:
+                # An answer cut short (chunked encoding, decoding): the request did arrive.
+                state["maybe_applied"] = True
+                last_problem = f"answer broken off: {exc}"
             else:
                 if response.status_code == 401 and not refreshed:
                     refreshed, last_problem = True, "HTTP 401 (access token refused; refreshed)"

@@ -1,6 +1,7 @@
 """QuickBooks Online as an AccountingConnector: hub exports to QBO objects and back."""
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -24,13 +25,16 @@ from ledgerbridge.connectors.base import (
 from ledgerbridge.connectors.errors import (
     ConnectorError,
     OutcomeUnknown,
+    ReconnectRequired,
     RecordRejected,
+    TransientError,
 )
 from ledgerbridge.connectors.qbo.client import BATCH_MAX_ITEMS, QBOClient
 from ledgerbridge.connectors.qbo.faults import (
+    BatchLimitExceeded,
     DuplicateDocNumber,
-    SystemFault,
-    Throttled,
+    DuplicateName,
+    QBOValidationFault,
     fault_from_body,
 )
 
@@ -145,14 +149,26 @@ class QuickBooksOnlineConnector:
         An item QuickBooks refused comes back as its RecordRejected; an item without an answer, or
         answered with a system fault, as OutcomeUnknown. If nothing can have been applied the
         client raises (TransientError, ReconnectRequired); if the whole batch's outcome is unknown,
-        OutcomeUnknown.
+        OutcomeUnknown. Once QuickBooks answered, nothing is raised: what it applied is reported.
         """
         if all(item.target == "Attachable" for item in items):
             return self._upload_many(items)
+        return self._create_batch(items, batch_key)
+
+    def _create_batch(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | ConnectorError]:
         requests = [{"bId": item.ref, "operation": "create", item.target: item.payload} for item in items]
-        answers = self.client.batch(requests, request_id=batch_key)
+        try:
+            answers = self.client.batch(requests, request_id=batch_key)
+        except (BatchLimitExceeded, QBOValidationFault) as fault:
+            # The request as a whole was refused and nothing applied: halve it until the item at
+            # fault is alone and rejected, so one bad payload never holds back the rest.
+            if len(items) == 1:
+                return {items[0].ref: fault}
+            half = len(items) // 2
+            return {**self._create_batch(items[:half], _part_key(batch_key, "a")),
+                    **self._create_batch(items[half:], _part_key(batch_key, "b"))}
         outcomes: dict[str, Created | ConnectorError] = {}
-        duplicates: list[Outgoing] = []
+        clashes: list[Outgoing] = []
         for item in items:
             answer = answers.get(item.ref)
             if answer is None:
@@ -160,25 +176,36 @@ class QuickBooksOnlineConnector:
             elif item.target in answer:
                 outcomes[item.ref] = Created(str(answer[item.target]["Id"]))
             else:
-                fault = fault_from_body({"Fault": answer.get("Fault") or {}}, 400)
-                if isinstance(fault, DuplicateDocNumber):
-                    duplicates.append(item)
-                if isinstance(fault, (SystemFault, Throttled)) or not isinstance(fault, RecordRejected):
-                    outcomes[item.ref] = OutcomeUnknown(f"batch {batch_key}, item {item.ref}: {fault}")
-                else:
+                # Only a validation fault is a verdict on the record; anything else may have applied.
+                fault = fault_from_body({"Fault": answer.get("Fault") or {}}, 200)
+                if isinstance(fault, (DuplicateDocNumber, DuplicateName)):
+                    clashes.append(item)
+                if isinstance(fault, RecordRejected):
                     outcomes[item.ref] = fault
-        # A 6140 for our own record from an earlier attempt whose answer was lost: adopt it.
-        outcomes.update(self.find_existing_many(duplicates))
+                else:
+                    outcomes[item.ref] = OutcomeUnknown(f"batch {batch_key}, item {item.ref}: {fault}")
+        # A 6140 / 6240 for our own record from an earlier attempt whose answer was lost: adopt it.
+        try:
+            outcomes.update(self.find_existing_many(clashes))
+        except ConnectorError as exc:
+            for item in clashes:
+                outcomes[item.ref] = OutcomeUnknown(f"{outcomes[item.ref]}; and the look-up for it failed: {exc}")
         return outcomes
 
     def _upload_many(self, items: list[Outgoing]) -> dict[str, Created | ConnectorError]:
-        """Files cannot go in a batch: one upload each, each with its own requestid."""
+        """Files cannot go in a batch: one upload each, each with its own requestid. When one cannot
+        go now, it and the rest are reported not sent; those uploaded before it stand."""
         outcomes: dict[str, Created | ConnectorError] = {}
-        for item in items:
+        for position, item in enumerate(items):
             try:
                 outcomes[item.ref] = Created(str(self.client.upload(item.payload, item.content or b"", item.key)["Id"]))
             except (RecordRejected, OutcomeUnknown) as exc:
                 outcomes[item.ref] = exc
+            except (TransientError, ReconnectRequired) as exc:
+                outcomes[item.ref] = exc
+                for later in items[position + 1:]:
+                    outcomes[later.ref] = TransientError(f"not sent: an earlier upload could not go ({exc})")
+                break
         return outcomes
 
     def find_existing_many(self, items: list[Outgoing]) -> dict[str, Created]:
@@ -188,15 +215,25 @@ class QuickBooksOnlineConnector:
         for item in items:
             by_search.setdefault((item.target, _search_field(item)), []).append(item)
         for (target, field_name), group in by_search.items():
-            values = sorted({_search_value(item, field_name) for item in group})
-            for start in range(0, len(values), _LOOKUP_CHUNK):
-                listed = ", ".join(f"'{_quote(v)}'" for v in values[start: start + _LOOKUP_CHUNK])
-                candidates = list(self.client.query_all(target, where=f"{field_name} IN ({listed})"))
-                for item in group:
+            for where, candidates_for in self._searches(target, field_name, group):
+                candidates = list(self.client.query_all(target, where=where))
+                for item in candidates_for:
                     match = _ours(item, candidates, field_name)
                     if match is not None:
                         found[item.ref] = Created(match, adopted=True)
         return found
+
+    @staticmethod
+    def _searches(target: str, field_name: str, group: list[Outgoing]):
+        """(WHERE clause, items it serves): `IN` lists, or `=` where QuickBooks documents only that."""
+        values = sorted({_search_value(item, field_name) for item in group})
+        if target == "Attachable":
+            for value in values:
+                yield f"{field_name} = '{_quote(value)}'", [i for i in group if _search_value(i, field_name) == value]
+            return
+        for start in range(0, len(values), _LOOKUP_CHUNK):
+            listed = ", ".join(f"'{_quote(v)}'" for v in values[start: start + _LOOKUP_CHUNK])
+            yield f"{field_name} IN ({listed})", group
 
     def fetch_documents(self, target: str, external_ids: list[str]) -> dict[str, RemoteDocument]:
         found: dict[str, RemoteDocument] = {}
@@ -224,8 +261,8 @@ def _search_value(item: Outgoing, field_name: str) -> str:
 
 
 def _ours(item: Outgoing, candidates: list[dict[str, Any]], field_name: str) -> str | None:
-    """The candidate that is this item's object, if any."""
-    for obj in candidates:
+    """The candidate that is this item's object, if any; the oldest when QuickBooks holds copies."""
+    for obj in sorted(candidates, key=lambda o: (_created_at(o) or datetime.max.replace(tzinfo=UTC))):
         if field_name == "DisplayName":
             # A party carries no key of ours: adopt only an active one of that exact name created
             # after the record was queued; an older one is somebody else's and goes to review.
@@ -233,9 +270,26 @@ def _ours(item: Outgoing, candidates: list[dict[str, Any]], field_name: str) -> 
             if obj.get("DisplayName") == item.payload["DisplayName"] and obj.get("Active", True) and (
                     item.queued_at is None or (created is not None and created >= item.queued_at - CLOCK_SKEW)):
                 return str(obj["Id"])
-        elif item.key in (obj.get("Note" if item.target == "Attachable" else "PrivateNote") or ""):
+            continue
+        note = obj.get("Note" if item.target == "Attachable" else "PrivateNote") or ""
+        party_ref = next((ref for ref in ("VendorRef", "CustomerRef") if ref in item.payload), None)
+        same_party = party_ref is None or (obj.get(party_ref) or {}).get("value") == item.payload[party_ref]["value"]
+        if item.key in note and same_party:
             return str(obj["Id"])  # our key, a uuid, in its note: nobody else's
     return None
+
+
+def _part_key(batch_key: str, part: str) -> str:
+    """The requestid of half a refused batch: as stable as the batch's own."""
+    return str(uuid.uuid5(uuid.UUID(batch_key), part)) if _is_uuid(batch_key) else f"{batch_key[:34]}-{part}"
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _money(value: Any) -> Decimal:

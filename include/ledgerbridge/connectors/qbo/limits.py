@@ -57,7 +57,7 @@ class RealmRateLimiter:
                 self._condition.wait(timeout=wait)
             self._in_flight += 1
             self._batches_in_flight += batch
-        self.waited_seconds += self.clock() - started
+            self.waited_seconds += self.clock() - started
 
     def _wait_needed(self, batch: bool) -> float:
         """Seconds until a slot may free up; 0 when the request may go now."""
@@ -90,14 +90,16 @@ class RealmRateLimiter:
             self._condition.notify_all()
 
 
-_LIMITERS: dict[tuple[str, RealmLimits], RealmRateLimiter] = {}
+_LIMITERS: dict[str, RealmRateLimiter] = {}
 _LIMITERS_LOCK = threading.Lock()
 
 
 def limiter_for(realm_id: str, limits: RealmLimits) -> RealmRateLimiter:
-    """The process-wide limiter of a realm (one per realm and set of limits)."""
+    """The process-wide limiter of a realm. QuickBooks counts per realm, so every client of a realm
+    shares one, with the limits of the latest connection built for it."""
     with _LIMITERS_LOCK:
-        key = (realm_id, limits)
-        if key not in _LIMITERS:
-            _LIMITERS[key] = RealmRateLimiter(limits)
-        return _LIMITERS[key]
+        limiter = _LIMITERS.get(realm_id)
+        if limiter is None:
+            limiter = _LIMITERS[realm_id] = RealmRateLimiter(limits)
+        limiter.limits = limits
+        return limiter

@@ -1,4 +1,4 @@
-"""reference mirror: deletions, transactions' party, longer kinds; attachments
+"""reference mirror: deletions, transactions' party, longer kinds; attachments; outbox leases
 
 Revision ID: 0002
 Revises: 0001
@@ -37,6 +37,9 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.alter_column('record_type', existing_type=sa.String(length=16), type_=sa.String(length=18),
                               existing_nullable=False)
+        batch_op.add_column(sa.Column('claimed_by', sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column('claim_expires_at', ledgerbridge.ledger.types.UTCDateTime(timezone=True),
+                                      nullable=True))
     with op.batch_alter_table('reference_records', schema=None) as batch_op:
         batch_op.add_column(sa.Column('party_external_id', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('deleted_at', ledgerbridge.ledger.types.UTCDateTime(timezone=True),
@@ -47,6 +50,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_column('claim_expires_at')
+        batch_op.drop_column('claimed_by')
         batch_op.alter_column('record_type', existing_type=sa.String(length=18), type_=sa.String(length=16),
                               existing_nullable=False)
     with op.batch_alter_table('attachments', schema=None) as batch_op:
