@@ -68,9 +68,11 @@ def test_a_thousand_changes_fall_back_to_querying_by_last_updated_time(ledger, q
 
     second = sync(entity, ledger, conn)
 
-    # Change Data Capture stops at 1000 objects: a query by LastUpdatedTime reads them all.
+    # Change Data Capture stops at 1000 objects: a query by LastUpdatedTime reads them all; the
+    # other kinds are still asked by CDC, each alone.
     assert second["pull_reference"]["customer"]["source"] == "query"
     assert second["pull_reference"]["customer"]["new"] == 1000
+    assert second["pull_reference"]["vendor"]["source"] == "change data capture"
 
 
 def test_a_full_refresh_marks_what_quickbooks_no_longer_has_but_never_most_of_a_list(ledger, qbo_server, caplog):
@@ -116,3 +118,27 @@ def test_an_exported_bill_deleted_in_quickbooks_is_reported_and_not_sent_again(l
 
     assert "has been deleted in the accounting system" in caplog.text
     assert client.query("SELECT count(*) FROM Bill")["totalCount"] == 0  # not re-created behind anyone's back
+
+
+def test_an_object_changed_while_a_long_list_is_read_is_not_skipped(ledger, qbo_server):
+    """Paging by position would shift the rest of the list behind the changed object and skip one;
+    paging by LastUpdatedTime reads the changed object again at the end, and skips none."""
+    entity = make_entity("keyset", flows=("reference",))
+    conn = connect_company(qbo_server, ledger, entity, lists={})
+    client = quickbooks_online(conn, ledger).client
+    for start in range(0, 1010, 30):
+        client.batch([{"bId": str(n), "operation": "create", "Vendor": {"DisplayName": f"Vendor {n:04d}"}}
+                      for n in range(start, min(start + 30, 1010))], request_id=f"vendors-{start}")
+    every_id = {v["Id"] for v in client.query_all("Vendor")}
+    connector = quickbooks_online(conn, ledger)
+
+    read = []
+    for ref in connector.fetch_reference("vendor", None):
+        read.append(ref.external_id)
+        if len(read) == 10:  # somebody edits the first vendor while we read
+            first = client.read("Vendor", read[0])
+            client.create("Vendor", {"Id": first["Id"], "SyncToken": first["SyncToken"], "sparse": True,
+                                     "CompanyName": "Renamed Inc."}, request_id="edit-first")
+
+    assert set(read) == every_id
+    assert read.count(read[0]) == 2  # read again after its change

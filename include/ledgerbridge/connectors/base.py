@@ -170,9 +170,11 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class ChangeSet:
-    """What changed per reference kind since a moment, deletions included."""
+    """What changed per reference kind since a moment, deletions included; `as_of` is the system's
+    time of the answer (the next pull of those kinds starts a little before it)."""
 
     changes: dict[str, list[ReferenceData]]
+    as_of: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -199,8 +201,9 @@ class AccountingConnector(Protocol):
 
     def fetch_reference(self, kind: str, since: datetime | None) -> Iterator[ReferenceData]: ...
 
-    def fetch_changes(self, kinds: tuple[str, ...], since: datetime, now: datetime) -> ChangeSet | None:
-        """Every change since `since`, deletions included; None when the system cannot tell completely."""
+    def fetch_changes(self, starts: dict[str, datetime], now: datetime) -> ChangeSet:
+        """Every change of each kind since its start, deletions included, for the kinds the system can
+        tell completely; the others are left out of the ChangeSet and read by `fetch_reference`."""
         ...
 
     def server_time(self) -> datetime | None:

@@ -101,10 +101,10 @@ class FileDropConnector:
 
     # -- reference data in ----------------------------------------------------------------------
 
-    def fetch_changes(self, kinds: tuple[str, ...], since: datetime | None, now: datetime) -> ChangeSet:
-        """Every record the agent uploaded and nobody acknowledged yet, by kind (`since` is not needed:
-        the files are the changes)."""
-        changes: dict[str, list[ReferenceData]] = {kind: [] for kind in kinds}
+    def fetch_changes(self, starts: dict[str, datetime | None], now: datetime) -> ChangeSet:
+        """Every record the agent uploaded and nobody acknowledged yet, for the kinds of `starts` (the
+        starts themselves are not needed: the files are the changes)."""
+        changes: dict[str, list[ReferenceData]] = {kind: [] for kind in starts}
         with self.open_fs() as fs:
             ensure_layout(fs, self.entity_id)
             for directory, _ in _INBOUND:
@@ -116,7 +116,7 @@ class FileDropConnector:
         return ChangeSet(changes)
 
     def fetch_reference(self, kind: str, since: datetime | None) -> Iterator[ReferenceData]:
-        yield from self.fetch_changes((kind,), since, datetime.now(UTC)).changes[kind]
+        yield from self.fetch_changes({kind: since}, datetime.now(UTC)).changes[kind]
 
     def server_time(self) -> None:
         return None

@@ -25,33 +25,32 @@ _KIND_OF_TARGET = {"Bill": "bill", "BillPayment": "bill_payment", "Vendor": "ven
 
 def pull_reference(ctx) -> dict:
     """Mirror every reference kind: by Change Data Capture where the connector and the watermark
-    allow it (one request for all kinds, deletions included), else by query."""
+    allow it (deletions included), else by query."""
     if not ctx.entity.runs(Flow.REFERENCE):
         ctx.log.info("reference flow is not enabled for %s: skipped", ctx.entity.id)
         return {"skipped": "reference flow not enabled"}
     connector = ctx.connector
     started = utcnow()
     starts = {kind: _since(ctx, f"reference.{kind}") for kind in connector.reference_kinds}
-    before_changes = _server_time(connector)
-    if getattr(connector, "changes_only", False):
-        # The system sends its changes (a file-drop agent's uploads): take them all, never a full list.
-        changes = connector.fetch_changes(connector.reference_kinds, None, started)
-    else:
-        changes = _changes(ctx, connector, starts, started)
-    summary = {}
     changes_only = getattr(connector, "changes_only", False)
+    if changes_only:
+        # The system sends its changes (a file-drop agent's uploads): take them all, never a full list.
+        changes = connector.fetch_changes(dict.fromkeys(connector.reference_kinds), started)
+    else:
+        changes, starts = _changes(ctx, connector, starts, started)
+    summary = {}
     for kind in connector.reference_kinds:
         since = starts[kind]
         if changes_only:
-            stream, source, before = iter(changes.changes[kind]), "uploaded files", None
+            stream, source, began = iter(changes.changes[kind]), "uploaded files", None
         elif changes is not None and kind in changes.changes:
-            # One request served every kind from the oldest watermark: keep this kind's own changes.
+            # One request may have served several kinds from the oldest start: keep this kind's own.
             stream = (ref for ref in changes.changes[kind] if ref.updated_at is None or ref.updated_at >= since)
-            source, before = "change data capture", before_changes
+            source, began = "change data capture", changes.as_of
         else:
-            stream, source, before = connector.fetch_reference(kind, since), "query", _server_time(connector)
+            stream, source, began = connector.fetch_reference(kind, since), "query", _server_time(connector)
         counts = {"source": source, **_mirror(ctx, kind, stream, full=since is None and not changes_only)}
-        _advance(ctx, f"reference.{kind}", _watermark(counts.pop("newest"), before or _server_time(connector)))
+        _advance(ctx, f"reference.{kind}", _watermark(counts.pop("newest"), began or _server_time(connector)))
         ctx.log.info(
             "%s: %d received by %s since %s (%d new, %d updated, %d inactive, %d deleted)",
             kind, counts["received"], source,
@@ -76,16 +75,25 @@ def _watermark(newest: datetime | None, pull_began: datetime | None) -> datetime
     return max(marks, default=None)
 
 
-def _changes(ctx, connector, starts: dict[str, datetime | None], now: datetime) -> ChangeSet | None:
-    incremental = tuple(kind for kind, since in starts.items() if since is not None)
+def _changes(ctx, connector, starts: dict[str, datetime | None], now: datetime
+             ) -> tuple[ChangeSet | None, dict[str, datetime | None]]:
+    """Change Data Capture for the kinds with a watermark, and where each kind starts reading.
+
+    A transaction kind CDC cannot answer (its watermark over 29 days old, or 1000 changes or more)
+    is read in full: a query never shows a deletion, a full pull does (what is gone is marked)."""
+    incremental = {kind: since for kind, since in starts.items() if since is not None}
     if not incremental or not hasattr(connector, "fetch_changes"):
-        return None
-    since = min(starts[kind] for kind in incremental)
-    changes = connector.fetch_changes(incremental, since, now)
-    if changes is None:
-        ctx.log.info("change data capture cannot answer for changes since %s (over 30 days, or 1000 changes or "
-                     "more): reading each list by its last-updated time instead", since.isoformat())
-    return changes
+        return None, starts
+    changes = connector.fetch_changes(incremental, now)
+    unanswered = sorted(set(incremental) - set(changes.changes))
+    if not unanswered:
+        return changes, starts
+    deletable = set(getattr(connector, "deletable_kinds", ()))
+    ctx.log.info("change data capture cannot answer for %s (over 29 days since the last pull, or 1000 changes or "
+                 "more): read by query instead, transactions in full so that deletions are still seen",
+                 ", ".join(unanswered))
+    return changes, {kind: None if kind in unanswered and kind in deletable else since
+                     for kind, since in starts.items()}
 
 
 def _mirror(ctx, kind: str, stream, full: bool) -> dict:
@@ -122,6 +130,13 @@ def _mark_missing_as_deleted(ctx, kind: str, seen: set[str], counts: dict) -> No
                             "answer, so none is marked deleted (check the connection, then run a full refresh)",
                             kind, len(missing), len(rows))
             return
+        if hasattr(ctx.connector, "existing_ids"):
+            # A second look by id: an object changed while the list was read is not a deleted one.
+            still_there = ctx.connector.existing_ids(kind, [row.external_id for row in missing])
+            if still_there:
+                ctx.log.info("%s: %d object(s) missing from the full pull are still there when asked by id",
+                             kind, len(still_there))
+            missing = [row for row in missing if row.external_id not in still_there]
         now = utcnow()
         for row in missing:
             row.active, row.deleted_at = False, now

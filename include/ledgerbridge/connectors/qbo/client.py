@@ -145,6 +145,34 @@ class QBOClient:
                 return
             start += PAGE_SIZE
 
+    def query_by_last_update(self, entity: str, where: str = "", since: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every object matching `where` changed at or after `since`, oldest change first.
+
+        Pages by keyset, not by position: each page starts at the newest LastUpdatedTime of the
+        last one. An object changed while we read moves behind the cursor and is read again; with
+        STARTPOSITION paging it would shift the rest and one unread object would be skipped.
+        """
+        seen: dict[str, Any] = {}  # Id -> the LastUpdatedTime already yielded
+        cursor, offset = since, 1
+        while True:
+            conditions = [c for c in (where, f"Metadata.LastUpdatedTime >= '{cursor}'" if cursor else "") if c]
+            clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+            page = self.query(f"SELECT * FROM {entity}{clause} ORDERBY Metadata.LastUpdatedTime "
+                              f"STARTPOSITION {offset} MAXRESULTS {PAGE_SIZE}")
+            objects = page.get(entity, [])
+            for obj in objects:
+                stamp = (obj.get("MetaData") or {}).get("LastUpdatedTime")
+                if seen.get(obj["Id"]) != stamp:
+                    seen[obj["Id"]] = stamp
+                    yield obj
+            if len(objects) < PAGE_SIZE:
+                return
+            newest = (objects[-1].get("MetaData") or {}).get("LastUpdatedTime")
+            if newest == cursor:
+                offset += PAGE_SIZE  # a whole page changed in one instant: page on within it
+            else:
+                cursor, offset = newest, 1
+
     # -- tokens -------------------------------------------------------------------------------
 
     def _access_token(self, rejected: str | None = None) -> str:

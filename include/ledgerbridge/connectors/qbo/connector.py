@@ -76,6 +76,7 @@ CDC_MAX_OBJECTS = 1000
 class QuickBooksOnlineConnector:
     kind = "quickbooks_online"
     reference_kinds = tuple(_REFERENCE_ENTITIES)
+    deletable_kinds = tuple(TRANSACTION_ENTITIES)  # lists are deactivated, transactions deleted
     batch_size = BATCH_MAX_ITEMS
 
     def __init__(self, client: QBOClient):
@@ -88,24 +89,44 @@ class QuickBooksOnlineConnector:
     def fetch_reference(self, kind: str, since: datetime | None) -> Iterator[ReferenceData]:
         """Every object of `kind` changed since `since` (all of them without), by query."""
         entity = _REFERENCE_ENTITIES[kind]
-        conditions = []
-        if kind in LIST_ENTITIES:
-            conditions.append("Active IN (true, false)")  # a deactivation must reach the mirror
-        if since is not None:
-            conditions.append(f"Metadata.LastUpdatedTime >= '{_qbo_time(since)}'")
-        for obj in self.client.query_all(entity, where=" AND ".join(conditions), order_by="Metadata.LastUpdatedTime"):
+        # Inactive list objects too: a deactivation must reach the mirror.
+        where = "Active IN (true, false)" if kind in LIST_ENTITIES else ""
+        for obj in self.client.query_by_last_update(entity, where, _qbo_time(since) if since else None):
             yield _reference(kind, obj)
 
-    def fetch_changes(self, kinds: tuple[str, ...], since: datetime, now: datetime) -> ChangeSet | None:
-        """Change Data Capture for `kinds` in one request, deletions included.
+    def existing_ids(self, kind: str, external_ids: list[str]) -> set[str]:
+        """Which of these ids the company still has (a second look before calling them deleted)."""
+        entity, found = _REFERENCE_ENTITIES[kind], set()
+        active = "Active IN (true, false) AND " if kind in LIST_ENTITIES else ""
+        for start in range(0, len(external_ids), _ID_CHUNK):
+            ids = ", ".join(f"'{_quote(i)}'" for i in external_ids[start: start + _ID_CHUNK])
+            found.update(str(obj["Id"]) for obj in self.client.query_all(entity, where=f"{active}Id IN ({ids})"))
+        return found
 
-        None when CDC cannot answer completely: `since` older than 30 days, or 1000 objects (the
-        answer is cut there), so the caller falls back to querying by LastUpdatedTime.
+    def fetch_changes(self, starts: dict[str, datetime], now: datetime) -> ChangeSet:
+        """Change Data Capture, deletions included, for the kinds it can answer completely.
+
+        One request for every kind from the oldest start; if that answer is cut at 1000 objects, one
+        request per kind from its own start. A kind whose start is over 29 days back, or whose own
+        answer is cut, is left out: the caller reads it by query.
         """
-        if since < now - CDC_MAX_AGE:
-            return None
-        entities = [_REFERENCE_ENTITIES[kind] for kind in kinds]
-        reply = self.client.cdc(entities, _qbo_time(since))
+        eligible = {kind: since for kind, since in starts.items() if since >= now - CDC_MAX_AGE}
+        if not eligible:
+            return ChangeSet({}, None)
+        changes, as_of = self._cdc(tuple(eligible), min(eligible.values()))
+        if changes is not None:
+            return ChangeSet(changes, as_of)
+        answered: dict[str, list[ReferenceData]] = {}
+        for kind, since in eligible.items():
+            alone, stamp = self._cdc((kind,), since)
+            if alone is not None:
+                answered.update(alone)
+                as_of = min(filter(None, (as_of, stamp)), default=None)
+        return ChangeSet(answered, as_of)
+
+    def _cdc(self, kinds: tuple[str, ...], since: datetime) -> tuple[dict[str, list[ReferenceData]] | None, datetime | None]:
+        """One CDC request: the changes by kind (None when cut at 1000 objects) and QuickBooks' time of it."""
+        reply = self.client.cdc([_REFERENCE_ENTITIES[kind] for kind in kinds], _qbo_time(since))
         changes: dict[str, list[ReferenceData]] = {kind: [] for kind in kinds}
         received = 0
         for response in reply.get("CDCResponse", []):
@@ -115,9 +136,9 @@ class QuickBooksOnlineConnector:
                         kind = _KIND_BY_ENTITY[entity]
                         changes.setdefault(kind, []).extend(_reference(kind, obj) for obj in objects)
                         received += len(objects)
-        if received >= CDC_MAX_OBJECTS:
-            return None
-        return ChangeSet(changes)
+        stamp = reply.get("time")
+        as_of = datetime.fromisoformat(stamp).astimezone(UTC) if isinstance(stamp, str) else self.client.server_time
+        return (None if received >= CDC_MAX_OBJECTS else changes), as_of
 
     def server_time(self) -> datetime | None:
         """QuickBooks' own clock at its last answer: watermarks follow it, not ours."""
