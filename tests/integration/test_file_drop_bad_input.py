@@ -15,14 +15,13 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "filedrop"))  # the reader's catalogue
 
-from drop_samples import COMPANY, ENTITY, START, drop, file_name, message  # noqa: E402
-from test_filedrop_reader import BAD_FILES, LIMIT  # noqa: E402
-
-from ledgerbridge.connectors.filedrop import FileDropConnector  # noqa: E402
-from ledgerbridge.filedrop.fs import LocalFileSystem  # noqa: E402
-from ledgerbridge.ledger.models import ReferenceRecord  # noqa: E402
-from ledgerbridge.pipeline import RunContext, RunParams, run_step  # noqa: E402
-from ledgerbridge.registry import LegalEntity  # noqa: E402
+from drop_samples import COMPANY, ENTITY, START, drop, file_name, message
+from ledgerbridge.connectors.filedrop import FileDropConnector
+from ledgerbridge.filedrop.fs import LocalFileSystem
+from ledgerbridge.ledger.models import ReferenceRecord
+from ledgerbridge.pipeline import RunContext, RunParams, run_step
+from ledgerbridge.registry import LegalEntity
+from test_filedrop_reader import BAD_FILES, LIMIT
 
 
 def test_bad_inbound_files_are_rejected_with_their_reason_and_the_good_ones_imported(ledger, tmp_path):
