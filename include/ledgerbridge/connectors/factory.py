@@ -69,12 +69,13 @@ def _limits(conn: ConnectionSettings, limits_type):
     return limits_type(**values)
 
 
-def file_drop(entity: LegalEntity, conn: ConnectionSettings):
-    """The file drop of an entity: an SFTP server (host, port, login, password or extra private_key,
+def file_drop(entity: LegalEntity, conn: ConnectionSettings, open_fs=None):
+    """The file drop of an entity: an SFTP server (host, port, login, password or extra key_file,
     extra host_key), or a local folder (extra local_root) such as a mounted share.
 
     Extras: `company_id` (the company file the agent serves; required), `root` (the drop folder on
-    the server, holding one directory per entity), `host_key`, `no_host_key_check` (sandbox only).
+    the server, holding one directory per entity), `host_key` or `known_hosts`, `no_host_key_check`
+    (the local sandbox only). `open_fs` replaces the transport (Airflow's SFTP hook does).
     """
     from contextlib import nullcontext
 
@@ -86,10 +87,10 @@ def file_drop(entity: LegalEntity, conn: ConnectionSettings):
     if not company_id:
         raise ConnectionSettingsError(f"connection {conn.conn_id!r} lacks company_id (extra): the company file "
                                       "the agent serves, as its files name it")
-    if extra.get("local_root"):
+    if open_fs is None and extra.get("local_root"):
         def open_fs():
             return nullcontext(LocalFileSystem(extra["local_root"]))
-    else:
+    elif open_fs is None:
         open_fs = _sftp_opener(conn)
     return FileDropConnector(open_fs, entity.id, str(company_id), kind=entity.accounting.kind.value)
 
@@ -99,15 +100,17 @@ def _sftp_opener(conn: ConnectionSettings):
 
     extra = conn.extra
     missing = [name for name, value in (("host", conn.host), ("login", conn.login)) if not value]
-    if not (conn.password or extra.get("private_key")):
-        missing.append("password or private_key (extra)")
-    if not (extra.get("host_key") or extra.get("no_host_key_check")):
+    if not (conn.password or extra.get("key_file")):
+        missing.append("password or key_file (extra)")
+    if not (extra.get("host_key") or extra.get("known_hosts") or extra.get("no_host_key_check")):
         missing.append("host_key (extra; `ssh-keyscan -t ed25519 <host>` shows it)")
     if missing:
         raise ConnectionSettingsError(f"connection {conn.conn_id!r} lacks {', '.join(missing)}")
 
     def open_fs():
         return open_sftp(conn.host, conn.port or 22, conn.login, password=conn.password,
-                         private_key=extra.get("private_key"), host_key=extra.get("host_key"),
-                         no_host_key_check=bool(extra.get("no_host_key_check")), root=extra.get("root", ""))
+                         private_key=extra.get("key_file"), host_key=extra.get("host_key"),
+                         known_hosts=extra.get("known_hosts"),
+                         no_host_key_check=str(extra.get("no_host_key_check")).lower() == "true",
+                         root=extra.get("root", ""))
     return open_fs

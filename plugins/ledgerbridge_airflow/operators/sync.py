@@ -29,11 +29,9 @@ class LedgerBridgeStepOperator(BaseOperator):
         connect = None
         if self.step in CONNECTED_STEPS:
             def connect():
-                from ledgerbridge.connectors.factory import build_connector
+                from ledgerbridge_airflow.hooks.connections import connector_for
 
-                from ledgerbridge_airflow.hooks.connections import connection_settings
-
-                return build_connector(entity, connection_settings(entity.accounting.conn_id), ledger)
+                return connector_for(entity, ledger)
         dag_run = context.get("dag_run")
         ctx = RunContext(
             entity=entity,
