@@ -1,15 +1,19 @@
 """A desktop entity's sync through the file drop, against the QuickBooks Desktop agent sandbox: bills
 and payments leave as files, confirmations settle every outbox row, external ids are written back,
-lists come in; a run with nothing new writes nothing."""
+lists come in; a run with nothing new writes nothing. Over a local folder, a real OpenSSH sshd and
+the embedded SFTP server; the agent works on the served directory, as it would beside the server."""
 from __future__ import annotations
 
 import logging
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+
 from ledgerbridge.connectors.factory import ConnectionSettings, build_connector
 from ledgerbridge.filedrop.fs import LocalFileSystem
 from ledgerbridge.hub_import import import_hub_data
@@ -25,7 +29,8 @@ from ledgerbridge.pipeline import RunContext, RunParams, run_all
 from ledgerbridge.registry import LegalEntity
 from ledgerbridge.sandbox.desktop.agent import DesktopAgent
 from ledgerbridge.sandbox.desktop.company import DesktopCompany, seed_demo
-from sqlalchemy import select
+from ledgerbridge.sandbox.sftp import serve_in_thread
+from sshd import running_sshd
 from support import bill
 
 ENTITY = "acme_desk"
@@ -39,15 +44,34 @@ def _entity() -> LegalEntity:
     })
 
 
-@pytest.fixture
-def drop(tmp_path: Path):
+@pytest.fixture(params=["local", "sshd", "embedded_sftp"])
+def drop(request, tmp_path: Path):
     root = tmp_path / "drop"
     root.mkdir()
     company = seed_demo(DesktopCompany(company_id=f"QBD-{ENTITY}", entity_id=ENTITY))
     agent = DesktopAgent(company, state_file=tmp_path / "qbd.json")
-    fs = LocalFileSystem(root)
-    conn = ConnectionSettings("drop_acme_desk", extra={"local_root": str(root), "company_id": f"QBD-{ENTITY}"})
-    return agent, fs, conn, root
+    extra = {"company_id": f"QBD-{ENTITY}"}
+    with _transport(request.param, tmp_path, root) as (host, port, login, password, transport_extra):
+        conn = ConnectionSettings("drop_acme_desk", host=host, port=port, login=login, password=password,
+                                  extra={**extra, **transport_extra})
+        yield agent, LocalFileSystem(root), conn, root
+
+
+@contextmanager
+def _transport(kind: str, tmp_path: Path, root: Path):
+    if kind == "local":
+        yield None, None, None, None, {"local_root": str(root)}
+    elif kind == "sshd":
+        (tmp_path / "sshd").mkdir()
+        with running_sshd(tmp_path / "sshd") as sshd:
+            yield sshd.host, sshd.port, sshd.user, None, {"key_file": str(sshd.client_key), "root": str(root),
+                                                          "host_key": sshd.host_key_line}
+    else:
+        server = serve_in_thread(root, users={"agent": "drop-secret"}, host_key_path=tmp_path / "host_key")
+        try:
+            yield server.host, server.port, "agent", "drop-secret", {"root": "/", "host_key": server.host_key_line}
+        finally:
+            server.stop()
 
 
 def _run(ledger, conn) -> dict:
@@ -126,3 +150,58 @@ def test_a_file_the_agent_refuses_rejects_its_records_with_the_reason(ledger, dr
     with ledger.session() as session:
         row = session.scalars(select(OutboxEntry)).one()
     assert row.state == OutboxState.REJECTED and "closed" in row.error and "txn_date" in row.error
+
+
+def test_a_connection_dropped_mid_upload_loses_nothing_and_duplicates_nothing(ledger, tmp_path, monkeypatch):
+    """The SFTP session dies halfway through the second file of an export: the half `.part` is never
+    consumed, the rows of that file and the next are sent again later (same keys), and every bill
+    exists once in the company file."""
+    from ledgerbridge.connectors.filedrop import FileDropConnector
+    from ledgerbridge.filedrop.sftp import SFTPFileSystem
+
+    root = tmp_path / "drop"
+    root.mkdir()
+    server = serve_in_thread(root, users={"agent": "drop-secret"}, host_key_path=tmp_path / "host_key")
+    agent = DesktopAgent(seed_demo(DesktopCompany(company_id=f"QBD-{ENTITY}", entity_id=ENTITY)),
+                         state_file=tmp_path / "qbd.json")
+    conn = ConnectionSettings("drop_acme_desk", host=server.host, port=server.port, login="agent",
+                              password="drop-secret", extra={"company_id": f"QBD-{ENTITY}", "root": "/",
+                                                             "host_key": server.host_key_line})
+    monkeypatch.setattr(FileDropConnector, "batch_size", 2)  # 5 bills: files of 2, 2 and 1
+    uploads = {"bills": 0}
+    real_write = SFTPFileSystem.write_bytes
+
+    def write_then_cut(self, path, data):
+        if "to_accounting/bills/" in path:
+            uploads["bills"] += 1
+            if uploads["bills"] == 2:
+                real_write(self, path, data[: len(data) // 2])
+                server.drop_connections()
+                raise ConnectionError(f"{path}: connection lost mid-upload")
+        real_write(self, path, data)
+
+    try:
+        agent.publish_lists(LocalFileSystem(root), ENTITY, full=True)
+        with ledger.session() as session:
+            import_hub_data(session, _entity(), {"vendors": [{"hub_id": "V-1", "name": "Nick Brown"}],
+                                                 "bills": [bill(f"B-{n}", "V-1", f"{n}.00", account="6030")
+                                                           for n in range(1, 6)]})
+        monkeypatch.setattr(SFTPFileSystem, "write_bytes", write_then_cut)
+        first = _run(ledger, conn)
+        assert first["export_documents"]["awaiting"] == 2 and first["export_documents"]["left_pending"] == 3
+        assert len(list((root / ENTITY / "to_accounting" / "bills").glob("*.part"))) == 1
+        for _ in range(3):
+            agent.process(LocalFileSystem(root), ENTITY)
+            _run(ledger, conn)
+    finally:
+        server.stop()
+
+    with ledger.session() as session:
+        rows = session.scalars(select(OutboxEntry)).all()
+    assert Counter(r.state for r in rows) == {OutboxState.CONFIRMED: 5}
+    books = Counter(b["bill_number"] for b in agent.company.transactions["bill"].values())
+    assert books == {f"B-{n}": 1 for n in range(1, 6)}
+    assert {r.external_id for r in rows} == {b["txn_id"] for b in agent.company.transactions["bill"].values()}
+    # The half file was never taken for a message: it is still a `.part`, and nothing was rejected.
+    assert len(list((root / ENTITY / "to_accounting" / "bills").glob("*.part"))) == 1
+    assert not (root / ENTITY / "rejected").exists() or list((root / ENTITY / "rejected").iterdir()) == []
