@@ -1,7 +1,9 @@
-"""`make demo`: two legal entities, each with its own sandbox QuickBooks Online company, synced by
-their Airflow DAGs (`airflow dags test`), ending with one line per entity.
+"""`make demo`: the demo legal entities synced by their Airflow DAGs (`airflow dags test`), ending
+with one line per entity. Two keep their books in sandbox QuickBooks Online companies; one in a
+sandbox QuickBooks Desktop company behind its agent, reached through a file drop on an embedded SFTP
+server (the agent answers between the DAG's runs, as it would between polls).
 
-Everything is idempotent: the sandbox keeps its companies in data/sandbox/qbo.json, the ledger keeps
+Everything is idempotent: the sandboxes keep their companies in data/sandbox/, the ledger keeps
 the hub data and the sync state, so a second run seeds nothing and exports nothing new.
 Connections reach Airflow as AIRFLOW_CONN_* variables of the child processes only: no secret is
 written to a file.
@@ -29,7 +31,7 @@ from ledgerbridge.flows.reconcile import created_in_run
 from ledgerbridge.hub_import import import_hub_data
 from ledgerbridge.ledger import Ledger, migrate
 from ledgerbridge.ledger.models import OutboxEntry, OutboxState, QuarantineEntry, QuarantineStatus, RecordType, SyncRun
-from ledgerbridge.registry import load_registry
+from ledgerbridge.registry import FILE_DROP_KINDS, load_registry
 
 DEMO_DATA = settings.PROJECT_ROOT / "include" / "config" / "demo_data.yaml"
 CLIENT_ID, CLIENT_SECRET = "ledgerbridge-demo", "demo-secret"
@@ -37,8 +39,31 @@ SEED_LISTS = (("accounts", "Account"), ("classes", "Class"), ("terms", "Term"), 
               ("customers", "Customer"))
 
 
+DROP_USER, DROP_PASSWORD = "agent", "demo-drop-secret"
+DESKTOP_ROUNDS = 3  # export; the agent answers and the payments follow; the agent answers them
+
+
 def sandbox_port() -> int:
     return int(os.environ.get("LEDGERBRIDGE_SANDBOX_PORT", "8765"))
+
+
+def drop_port() -> int:
+    return int(os.environ.get("LEDGERBRIDGE_SFTP_PORT", "8722"))
+
+
+@contextmanager
+def running_file_drop(port: int):
+    """The embedded SFTP server on `port`, serving data/drop, for the length of the demo."""
+    from ledgerbridge.sandbox.sftp import serve_in_thread
+
+    root = settings.data_dir() / "drop"
+    root.mkdir(parents=True, exist_ok=True)
+    server = serve_in_thread(root, port=port, users={DROP_USER: DROP_PASSWORD},
+                             host_key_path=settings.data_dir() / "sandbox" / "sftp_host_key")
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @contextmanager
@@ -93,7 +118,7 @@ def prepare(url: str, ledger: Ledger, out=print) -> dict[str, str]:
     env = {}
     for entity in registry.enabled:
         data = demo.get(entity.id)
-        if data is None:
+        if data is None or entity.accounting.kind in FILE_DROP_KINDS:
             continue
         reply = requests.post(f"{url}/_sandbox/realms", json={
             "client_id": CLIENT_ID, "company_name": data["company_name"], "realm_id": data["realm_id"]}, timeout=10)
@@ -108,6 +133,53 @@ def prepare(url: str, ledger: Ledger, out=print) -> dict[str, str]:
         out(f"{entity.id}: sandbox company {data['realm_id']} ({seeded} list objects in place), hub: {new} imported")
         env[f"AIRFLOW_CONN_{entity.accounting.conn_id.upper()}"] = connection_json(url, data["realm_id"], refresh_token)
     return env
+
+
+def prepare_desktop(drop, ledger: Ledger, out=print) -> tuple[dict[str, str], dict]:
+    """Seed each file-drop entity's desktop company and hub; its connection and its agent."""
+    from ledgerbridge.filedrop.fs import LocalFileSystem
+    from ledgerbridge.sandbox.desktop.agent import DesktopAgent
+    from ledgerbridge.sandbox.desktop.company import DesktopCompany, seed_demo
+
+    demo = yaml.safe_load(DEMO_DATA.read_text(encoding="utf-8"))["entities"]
+    env, agents = {}, {}
+    fs = LocalFileSystem(drop.root)
+    for entity in load_registry().enabled:
+        data = demo.get(entity.id)
+        if data is None or entity.accounting.kind not in FILE_DROP_KINDS:
+            continue
+        state = settings.data_dir() / "sandbox" / f"qbd-{entity.id}.json"
+        existed = state.exists()
+        company = DesktopCompany.load(state) if existed else seed_demo(
+            DesktopCompany(company_id=data["company_id"], entity_id=entity.id))
+        agents[entity.id] = agent = DesktopAgent(company, state_file=state)
+        agent.save()
+        published = agent.publish_lists(fs, entity.id, full=not existed)
+        with ledger.session() as session:
+            imported = import_hub_data(session, entity, data["hub"])
+        new = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in imported.items() if n) or "nothing new"
+        out(f"{entity.id}: desktop company {data['company_id']} behind its agent, file drop "
+            f"sftp://{DROP_USER}@127.0.0.1:{drop.port}/{entity.id} ({sum(published.values())} list change(s) uploaded), "
+            f"hub: {new} imported")
+        env[f"AIRFLOW_CONN_{entity.accounting.conn_id.upper()}"] = json.dumps({
+            "conn_type": "sftp", "host": "127.0.0.1", "port": drop.port, "login": DROP_USER, "password": DROP_PASSWORD,
+            "extra": {"root": "/", "host_key": drop.host_key_line, "company_id": data["company_id"]}})
+    return env, agents
+
+
+def run_desktop(agents: dict, drop, env: dict[str, str], out=print) -> bool:
+    """Each desktop entity's DAG a few times, its agent answering the files in between."""
+    from ledgerbridge.filedrop.fs import LocalFileSystem
+
+    ok = True
+    for entity_id, agent in agents.items():
+        for round_ in range(1, DESKTOP_ROUNDS + 1):
+            ok = run_dags([entity_id], env, out, note=f"round {round_} of {DESKTOP_ROUNDS}") and ok
+            outcomes = agent.process(LocalFileSystem(drop.root), entity_id)
+            agent.publish_lists(LocalFileSystem(drop.root), entity_id)
+            if outcomes:
+                out(f"{entity_id}: the agent answered {len(outcomes)} file(s)")
+    return ok
 
 
 def _seed_company(client, entity_id: str, lists: dict) -> int:
@@ -131,14 +203,15 @@ def _seed_request_id(entity_id: str, entity: str, name: str) -> str:
     return "demo-" + hashlib.sha256(f"{entity_id}/{entity}/{name}".encode()).hexdigest()[:40]
 
 
-def run_dags(entity_ids: list[str], env: dict[str, str], out=print) -> bool:
+def run_dags(entity_ids: list[str], env: dict[str, str], out=print, note: str = "") -> bool:
     logs = settings.data_dir() / "demo-logs"
     logs.mkdir(parents=True, exist_ok=True)
     ok = True
     for entity_id in entity_ids:
         log_path = logs / f"{entity_id}.log"
-        out(f"{entity_id}: running DAG ledgerbridge__{entity_id} (airflow dags test; log: {log_path})")
-        with open(log_path, "w") as log:
+        out(f"{entity_id}: running DAG ledgerbridge__{entity_id}{f' ({note})' if note else ''} "
+            f"(airflow dags test; log: {log_path})")
+        with open(log_path, "a" if note and not note.startswith("round 1 ") else "w") as log:
             result = subprocess.run(["airflow", "dags", "test", f"ledgerbridge__{entity_id}"],
                                     env={**os.environ, "LEDGERBRIDGE_TASK_RETRIES": "0", **env},
                                     stdout=log, stderr=subprocess.STDOUT)
@@ -149,13 +222,16 @@ def run_dags(entity_ids: list[str], env: dict[str, str], out=print) -> bool:
     return ok
 
 
-def summary_line(ledger: Ledger, entity_id: str) -> str:
-    """`<entity>: exported=N confirmed=N quarantined=N` — created by the latest run, confirmed in
-    total, open in quarantine."""
+def summary_line(ledger: Ledger, entity_id: str, since=None) -> str:
+    """`<entity>: exported=N confirmed=N quarantined=N` — created by the runs since `since` (the
+    latest run without), confirmed in total, open in quarantine."""
     with ledger.session() as session:
-        latest = session.scalar(select(SyncRun.run_id).where(SyncRun.entity_id == entity_id, SyncRun.step == "reconcile")
-                                .order_by(SyncRun.started_at.desc()).limit(1))
-        exported = created_in_run(session, entity_id, latest) if latest else 0
+        runs = select(SyncRun.run_id).where(SyncRun.entity_id == entity_id, SyncRun.step == "reconcile")
+        if since is None:
+            run_ids = [session.scalar(runs.order_by(SyncRun.started_at.desc()).limit(1))]
+        else:
+            run_ids = list(session.scalars(runs.where(SyncRun.started_at >= since)))
+        exported = sum(created_in_run(session, entity_id, run_id) for run_id in run_ids if run_id)
         confirmed = session.scalar(select(func.count(OutboxEntry.id)).where(
             OutboxEntry.entity_id == entity_id, OutboxEntry.state == OutboxState.CONFIRMED,
             OutboxEntry.record_type.in_((RecordType.DOCUMENT, RecordType.PAYMENT))))
@@ -165,20 +241,27 @@ def summary_line(ledger: Ledger, entity_id: str) -> str:
 
 
 def main(airflow_ui: bool = False) -> int:
+    from ledgerbridge.ledger.types import utcnow
+
     ledger_url = settings.ledger_url()
     migrate(ledger_url)
     ledger = Ledger(ledger_url)
     entities = load_registry().enabled
-    with running_sandbox(sandbox_port()) as url:
-        print(f"QuickBooks Online sandbox: {url}")
+    started = utcnow()
+    with running_sandbox(sandbox_port()) as url, running_file_drop(drop_port()) as drop:
+        print(f"QuickBooks Online sandbox: {url}; file drop: sftp://127.0.0.1:{drop.port} ({drop.root})")
         env = prepare(url, ledger)
+        desktop_env, agents = prepare_desktop(drop, ledger)
+        env.update(desktop_env)
         if airflow_ui:
             return _standalone(env)
-        seeded = [e.id for e in entities if f"AIRFLOW_CONN_{e.accounting.conn_id.upper()}" in env]
+        seeded = [e.id for e in entities if f"AIRFLOW_CONN_{e.accounting.conn_id.upper()}" in env
+                  and e.id not in agents]
         ok = run_dags(seeded, env)
+        ok = run_desktop(agents, drop, env) and ok
     print()
     for entity in entities:
-        print(summary_line(ledger, entity.id))
+        print(summary_line(ledger, entity.id, since=started))
     return 0 if ok else 1
 
 

@@ -38,7 +38,9 @@ def test_the_shipped_registry_parses_into_one_dag_per_enabled_entity():
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
-    expected = {f"ledgerbridge__{e.id}" for e in load_registry().enabled}
+    enabled = load_registry().enabled
+    expected = {f"ledgerbridge__{e.id}" for e in enabled} | {
+        f"ledgerbridge__{e.id}__inbound" for e in enabled if e.realtime_poll_seconds}
     assert expected and set(bag.dag_ids) == expected
 
 
