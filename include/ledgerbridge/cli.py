@@ -11,6 +11,10 @@ def main(argv: list[str] | None = None) -> int:
         from ledgerbridge.sandbox.desktop.runner import main as agent_main
 
         return agent_main(argv[2:])
+    if argv[:2] == ["sandbox", "sftp"]:
+        from ledgerbridge.sandbox.sftp.runner import main as sftp_main
+
+        return sftp_main(argv[2:])
     if argv[:2] == ["sandbox", "qbo"]:
         from ledgerbridge.sandbox.qbo import main as sandbox_main
 
@@ -45,7 +49,16 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--kind", choices=("vendor", "customer"), help="when the id exists for both kinds")
     confirm.add_argument("accounting_id", help="the accounting system's id of the party")
     commands.add_parser("sandbox", help="sandboxes: `ledgerbridge sandbox qbo --help`, "
-                                        "`ledgerbridge sandbox desktop-agent --help`")
+                                        "`ledgerbridge sandbox desktop-agent --help`, `ledgerbridge sandbox sftp --help`")
+    entry_files = commands.add_parser("entry-files", help="approved bills and journal entries as CSV/XLSX entry "
+                                                          "files, for accounting software with no connector")
+    entry_files.add_argument("entity_id")
+    entry_files.add_argument("--out", required=True, help="the folder to write into")
+    entry_files.add_argument("--payables-account", required=True, help="the vendors' control account, e.g. 401000")
+    entry_files.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    entry_files.add_argument("--from", dest="date_from", help="documents dated on or after (YYYY-MM-DD)")
+    entry_files.add_argument("--to", dest="date_to", help="documents dated on or before (YYYY-MM-DD)")
+    entry_files.add_argument("--french", action="store_true", help="';' between columns and a decimal comma")
     demo = commands.add_parser("demo", help="seed and sync the two demo entities (what `make demo` runs)")
     demo.add_argument("--airflow", action="store_true", help="seed, then serve the Airflow UI instead")
     quarantine = commands.add_parser("quarantine", help="records held back").add_subparsers(dest="action", required=True)
@@ -76,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         return _match_files(args)
     if args.command == "review":
         return _review(args)
+    if args.command == "entry-files":
+        return _entry_files(args)
     if args.command == "sandbox":
         parser.error("which sandbox? `ledgerbridge sandbox qbo --help` or `ledgerbridge sandbox desktop-agent --help`")
     if args.command == "demo":
@@ -205,6 +220,54 @@ def _quarantine_list(entity_id: str | None) -> int:
             print(f"{entry.entity_id}  {entry.dataset}  {entry.record_key}  since {entry.first_seen_at:%Y-%m-%d %H:%M}"
                   f"  {reasons}")
     print(f"{len(entries)} open quarantine entr{'y' if len(entries) == 1 else 'ies'}")
+    return 0
+
+
+def _entry_files(args) -> int:
+    from datetime import date
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from ledgerbridge import settings
+    from ledgerbridge.entryfiles import (
+        PLAIN_CSV,
+        CsvFormat,
+        EntryConfig,
+        attachment_names_by_document,
+        convert_documents,
+        rows_for,
+        write_entry_file,
+    )
+    from ledgerbridge.ledger import Ledger
+    from ledgerbridge.ledger.models import Document, DocumentStatus, Party
+    from ledgerbridge.registry import load_registry
+
+    entity = load_registry().get(args.entity_id)
+    csv_format = CsvFormat.french() if args.french else PLAIN_CSV
+    config = EntryConfig(payables_account=args.payables_account, currency=entity.base_currency)
+    written = 0
+    with Ledger(settings.ledger_url()).session() as session:
+        for kind, file_kind in (("bill", "bills"), ("journal_entry", "journal_entries")):
+            query = select(Document).where(Document.entity_id == entity.id, Document.kind == kind,
+                                           Document.status == DocumentStatus.APPROVED).order_by(Document.doc_date)
+            if args.date_from:
+                query = query.where(Document.doc_date >= date.fromisoformat(args.date_from))
+            if args.date_to:
+                query = query.where(Document.doc_date <= date.fromisoformat(args.date_to))
+            documents = session.scalars(query.options(selectinload(Document.lines), selectinload(
+                Document.party).selectinload(Party.link))).all()
+            converted = convert_documents(documents, config, attachment_names_by_document(
+                session, entity.id, [d.id for d in documents]))
+            for refused in converted.refused:
+                print(f"not exported: {refused}", file=sys.stderr)
+            if converted.entries:
+                path = write_entry_file(args.out, entity.id, file_kind, rows_for(converted.entries),
+                                        file_format=args.format, csv_format=csv_format)
+                print(f"{len(converted.entries)} {kind.replace('_', ' ')}(s) -> {args.out}/{path}")
+                written += 1
+    if not written:
+        print(f"{entity.id}: no approved bill or journal entry to export")
     return 0
 
 

@@ -57,3 +57,33 @@ def test_a_dismissed_record_is_never_exported_even_once_it_passes(ledger, ledger
     sync(entity, ledger, conn)
     assert [b["DocNumber"] for b in bills_in_company(qbo_server, conn, ledger)] == ["B-1"]
     assert main(["quarantine", "dismiss", "dismiss", "bills", "B-404", "--reason", "x"]) == 1
+
+
+def test_entry_files_writes_balanced_bills_and_journal_entries_and_names_what_it_leaves_out(
+        ledger, ledger_url, monkeypatch, tmp_path, capsys):
+    import csv
+    from decimal import Decimal
+
+    entity = make_entity("entries")
+    registry = tmp_path / "r.yaml"
+    registry.write_text(yaml.safe_dump({"legal_entities": [
+        {"id": "entries", "name": "Entries", "base_currency": "USD",
+         "accounting": {"kind": "quickbooks_online", "conn_id": "qbo_entries"}}]}))
+    monkeypatch.setenv("LEDGERBRIDGE_REGISTRY", str(registry))
+    monkeypatch.setenv("LEDGERBRIDGE_DB_URL", ledger_url)
+    with ledger.session() as session:
+        import_hub_data(session, entity, {
+            **hub_data([bill("B-1", "V-1", "120.00"), bill("B-BAD", "V-1", "10.00", total="11.00")]),
+            "journal_entries": [{"hub_id": "JE-1", "doc_date": "2026-11-30", "status": "approved", "lines": [
+                {"account": "6030", "debit": "50.00"}, {"account": "2000", "credit": "50.00"}]}]})
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+
+    assert main(["entry-files", "entries", "--out", str(out_dir), "--payables-account", "2000"]) == 0
+
+    out, err = capsys.readouterr()
+    assert "1 bill(s)" in out and "1 journal entry(s)" in out
+    assert "bill B-BAD" in err and "does not balance" in err
+    [bills] = out_dir.glob("entries-bills-*.csv")
+    rows = list(csv.DictReader(bills.open(encoding="utf-8")))
+    assert sum(Decimal(r["debit"] or 0) for r in rows) == sum(Decimal(r["credit"] or 0) for r in rows) == Decimal("120.00")
