@@ -162,8 +162,8 @@ def _load(ctx, connector, row_ids: list[int]) -> tuple[list[Outgoing], dict[int,
                     f"{row.record_key} (outbox #{row.id}) was prepared for company {row.company_id}, but the "
                     f"connection now reaches company {connector.company_id}: not sent")
         files = {row.record_id for row in rows if row.record_type == RecordType.ATTACHMENT}
-        contents = dict(session.execute(select(Attachment.id, Attachment.content).where(Attachment.id.in_(files)))
-                        .tuples().all()) if files else {}
+        contents = {attachment_id: content for attachment_id, content in session.execute(
+            select(Attachment.id, Attachment.content).where(Attachment.id.in_(files)))} if files else {}
         items = [_outgoing(row, contents.get(row.record_id) if row.record_type == RecordType.ATTACHMENT else None)
                  for row in rows]
         return items, {row.id: row.record_key for row in rows}
