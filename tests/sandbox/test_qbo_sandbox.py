@@ -797,3 +797,25 @@ def test_cdc_refuses_more_than_30_days_back_and_unknown_entities():
         assert recent.status_code == 200 and recent.json()["CDCResponse"][0]["QueryResponse"][0]["Account"]
     finally:
         server.stop()
+
+
+def test_commit_then_drop_cuts_the_answer_after_the_object_is_created():
+    import requests as http
+
+    from ledgerbridge.sandbox.qbo import Faults, QBOSandbox, serve_in_thread
+
+    sandbox = QBOSandbox(clients={"c": "s"}, rate_limits=False)
+    realm, refresh = sandbox.create_realm(client_id="c", company_name="Dropped")
+    server = serve_in_thread(sandbox)
+    try:
+        token = http.post(f"{server.url}/oauth2/v1/tokens/bearer", auth=("c", "s"),
+                          data={"grant_type": "refresh_token", "refresh_token": refresh}, timeout=10).json()
+        sandbox.faults = Faults(drop_rate=1.0)
+        with pytest.raises(http.exceptions.RequestException):
+            http.post(f"{server.url}/v3/company/{realm}/vendor?requestid=drop-1", json={"DisplayName": "Cut Off"},
+                      headers={"Authorization": f"Bearer {token['access_token']}", "Accept": "application/json"},
+                      timeout=10)
+        sandbox.faults = Faults()
+        assert [v["DisplayName"] for v in sandbox.realms[realm].objects["Vendor"].values()] == ["Cut Off"]
+    finally:
+        server.stop()

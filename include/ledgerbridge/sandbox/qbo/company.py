@@ -93,6 +93,7 @@ class Company:
         self.batch_responses: dict[str, dict] = {}  # "requestid/bId" -> the item's response
         self.api_requests = 0
         self.requestid_replays = 0
+        self.answers_dropped = 0  # fault injection: commits whose answer was cut off (not persisted)
         self._batch_created: set[str] | None = None  # ids created by the running batch
 
     # -- persistence ---------------------------------------------------------------------------
@@ -246,7 +247,8 @@ class Company:
     def stats(self) -> dict:
         return {"realm_id": self.realm_id, "company_name": self.company_name,
                 "objects": {name: len(items) for name, items in self.objects.items()},
-                "api_requests": self.api_requests, "requestid_replays": self.requestid_replays}
+                "api_requests": self.api_requests, "requestid_replays": self.requestid_replays,
+                "answers_dropped": self.answers_dropped}
 
     # -- writes --------------------------------------------------------------------------------
     def write(self, path_entity: str, body: object, operation: str | None = None,

@@ -20,6 +20,7 @@ from .limits import RealmLimiter
 from .upload import MAX_UPLOAD_BYTES
 
 DEFAULT_CLIENTS = {"ledgerbridge-demo": "demo-secret"}
+DROPPED = -1  # the status api() gives when the connection is to be cut after the commit
 REFRESH_TOKEN_TTL = 8726400  # 101 days, what Intuit reports in x_refresh_token_expires_in
 REQUESTID_MAX = 50
 STATE_FORMAT = 1
@@ -175,6 +176,9 @@ class QBOSandbox:
                 if mutating:
                     self.revision += 1
                     slow_commit = faults.roll(faults.slow_commit_rate)
+                    if faults.roll(faults.drop_rate):
+                        company.answers_dropped += 1
+                        return DROPPED, "", JSON  # committed; the answer will be cut off
                 return status, text, JSON
         finally:
             if slow_commit:
