@@ -133,3 +133,36 @@ def test_an_upload_whose_answer_is_lost_is_attached_once(ledger, qbo_server):
     with ledger.session() as session:
         rows = session.scalars(select(OutboxEntry).where(OutboxEntry.target == "Attachable")).all()
         assert {r.state for r in rows} == {OutboxState.CONFIRMED}
+
+
+def test_a_payment_entered_in_quickbooks_lowers_what_a_hub_payment_may_apply(ledger, qbo_server):
+    from ledgerbridge.connectors.factory import quickbooks_online
+
+    entity = make_entity("paid_there", flows=("reference", "parties", "invoices", "customer_payments"),
+                         create_missing_customers=True)
+    conn = connect_company(qbo_server, ledger, entity)
+    feed = {"customers": [{"hub_id": "C-1", "name": "Acme Widgets"}],
+            "invoices": [{"hub_id": "I-1", "customer": "C-1", "doc_number": "INV-1", "doc_date": "2026-11-02",
+                          "status": "approved", "lines": [{"item": "Materials", "amount": "80.00"}]}]}
+    with ledger.session() as session:
+        import_hub_data(session, entity, feed)
+    sync(entity, ledger, conn)
+    [invoice] = company(qbo_server, conn).objects["Invoice"].values()
+    # Somebody records 50.00 received against it, in QuickBooks directly.
+    quickbooks_online(conn, ledger).client.create("Payment", {
+        "CustomerRef": invoice["CustomerRef"], "TotalAmt": "50.00",
+        "Line": [{"Amount": "50.00", "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]},
+        request_id="paid-in-qbo")
+    sync(entity, ledger, conn)  # reads the invoice's balance back: 30.00
+    with ledger.session() as session:
+        import_hub_data(session, entity, {**feed, "customer_payments": [
+            {"hub_id": "CP-1", "customer": "C-1", "payment_date": "2026-11-20", "amount": "40.00",
+             "applied": {"I-1": "40.00"}}]})
+
+    report = sync(entity, ledger, conn)
+
+    assert report["export_payments"]["sent"] == 0
+    with ledger.session() as session:
+        [held] = session.scalars(select(QuarantineEntry).where(QuarantineEntry.record_key == "CP-1")).all()
+    assert held.reasons[0]["field"] == "applications[I-1].amount"
+    assert "open balance 30.00" in held.reasons[0]["problem"]

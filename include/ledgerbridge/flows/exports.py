@@ -375,7 +375,7 @@ def _prepare_payments(ctx, rules: PaymentKindRules) -> Counter:
             select(OutboxEntry.record_id, OutboxEntry.state, OutboxEntry.external_id).where(
                 OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.record_type == RecordType.DOCUMENT))}
         held = quarantine.held_keys(session, ctx.entity.id, rules.document_dataset)
-        applied_total = _applied_per_document(session, ctx.entity.id)
+        applied_total, unconfirmed = _applied_per_document(session, ctx.entity.id)
         # In date order, so the payment that would over-pay a document is the one held back.
         payments = not_in_outbox(session, ctx.entity.id, Payment, RecordType.PAYMENT).where(
             Payment.kind == rules.kind, Payment.status == DocumentStatus.APPROVED
@@ -384,11 +384,13 @@ def _prepare_payments(ctx, rules: PaymentKindRules) -> Counter:
             selectinload(Payment.party).selectinload(Party.link))
 
         def build(payment: Payment):
-            export, reasons = _payment_export(ctx, rules, payment, accounts, document_outbox, held, applied_total)
+            export, reasons = _payment_export(ctx, rules, payment, accounts, document_outbox, held,
+                                              (applied_total, unconfirmed))
             if export is not None:
                 for application in payment.applications:
-                    applied_total[application.document_id] = (
-                        applied_total.get(application.document_id, Decimal(0)) + application.amount)
+                    for totals in (applied_total, unconfirmed):
+                        totals[application.document_id] = (
+                            totals.get(application.document_id, Decimal(0)) + application.amount)
             return export, reasons
 
         def snapshot(payment: Payment) -> dict:
@@ -401,7 +403,7 @@ def _prepare_payments(ctx, rules: PaymentKindRules) -> Counter:
 
 def _payment_export(ctx, rules: PaymentKindRules, payment: Payment, accounts: CodeIndex,
                     document_outbox: dict[int, tuple[str, str | None]], held: set[str],
-                    applied_total: dict[int, Decimal]):
+                    applied_so_far: tuple[dict[int, Decimal], dict[int, Decimal]]):
     reasons: list[Reason] = []
     party_id = linked_party_id(payment.party, rules.party, f"{rules.label} {payment.hub_id}", reasons)
     if payment.amount <= 0:
@@ -421,7 +423,7 @@ def _payment_export(ctx, rules: PaymentKindRules, payment: Payment, accounts: Co
                                         f"{money_sum(a.amount for a in payment.applications)}", payment.amount))
     applied, waiting_for = [], []
     for application in payment.applications:
-        applied_to = _check_application(rules, payment, application, document_outbox, held, applied_total, reasons)
+        applied_to = _check_application(rules, payment, application, document_outbox, held, applied_so_far, reasons)
         if applied_to == "waiting":
             waiting_for.append(application.document.hub_id)  # queued, on its way, or waiting for its party
         elif applied_to is not None:
@@ -438,14 +440,15 @@ def _payment_export(ctx, rules: PaymentKindRules, payment: Payment, accounts: Co
 
 
 def _check_application(rules: PaymentKindRules, payment: Payment, application: PaymentApplication,
-                       document_outbox: dict, held: set[str], applied_total: dict[int, Decimal],
+                       document_outbox: dict, held: set[str],
+                       applied_so_far: tuple[dict[int, Decimal], dict[int, Decimal]],
                        reasons: list[Reason]) -> AppliedTo | str | None:
     """What the application pays in the accounting system; "waiting" while that is not confirmed."""
     document = application.document
     where = f"applications[{document.hub_id}]"
     if application.amount <= 0:
         reasons.append(Reason(f"{where}.amount", "must be positive", application.amount))
-    open_balance = document.total - applied_total.get(document.id, Decimal(0))
+    open_balance = _open_balance(document, *applied_so_far)
     if application.amount > open_balance:
         reasons.append(Reason(f"{where}.amount", f"more than the {rules.document}'s open balance {open_balance}",
                               application.amount))
@@ -470,16 +473,30 @@ def _check_application(rules: PaymentKindRules, payment: Payment, application: P
     return None
 
 
-def _applied_per_document(session, entity_id: str) -> dict[int, Decimal]:
-    """What the payments already on their way (queued, sent or confirmed) apply to each document."""
+def _open_balance(document, applied_total: dict[int, Decimal], unconfirmed: dict[int, Decimal]) -> Decimal:
+    """What a new payment may still apply to the document: the hub's view (total less our payments on
+    their way), and the accounting system's last-read balance less our payments it has not seen yet
+    (someone may have paid there directly): the lower of the two."""
+    open_balance = document.total - applied_total.get(document.id, Decimal(0))
+    if document.open_balance is not None:
+        open_balance = min(open_balance, document.open_balance - unconfirmed.get(document.id, Decimal(0)))
+    return open_balance
+
+
+def _applied_per_document(session, entity_id: str) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
+    """What our payments on their way (queued, sent or confirmed) apply to each document, and the
+    part of it not confirmed yet."""
     totals: dict[int, Decimal] = {}
+    unconfirmed: dict[int, Decimal] = {}
     rows = session.execute(
-        select(PaymentApplication.document_id, PaymentApplication.amount)
+        select(PaymentApplication.document_id, PaymentApplication.amount, OutboxEntry.state)
         .join(Payment)
         .join(OutboxEntry, (OutboxEntry.record_id == Payment.id) & (OutboxEntry.record_type == RecordType.PAYMENT)
               & (OutboxEntry.entity_id == Payment.entity_id))
         .where(Payment.entity_id == entity_id, OutboxEntry.state != OutboxState.REJECTED)
     ).all()
-    for document_id, amount in rows:
+    for document_id, amount, state in rows:
         totals[document_id] = totals.get(document_id, Decimal(0)) + amount
-    return totals
+        if state != OutboxState.CONFIRMED:
+            unconfirmed[document_id] = unconfirmed.get(document_id, Decimal(0)) + amount
+    return totals, unconfirmed
