@@ -89,12 +89,6 @@ def test_every_expectation_failed_once(outcome):
     assert {s.expectation for s in outcome.expectations if s.failed} == record_level
 
 
-def test_known_account_types_are_the_flows_ones():
-    from ledgerbridge.flows.checks import KNOWN_ACCOUNT_TYPES
-
-    assert reference.KNOWN_ACCOUNT_TYPES == KNOWN_ACCOUNT_TYPES
-
-
 # -- the row count against the last run ------------------------------------------------------------
 
 def accounts(n):
