@@ -115,13 +115,30 @@ def _optional(company: DesktopCompany, record: dict, field: str, list_type: str,
 def _unique_number(company: DesktopCompany, txn_type: str, number_field: str, record: dict,
                    party_field: str | None) -> None:
     """Bill numbers are unique per vendor; invoice numbers are unique in the company."""
-    number = record[number_field].casefold()
-    for existing in company.transactions[txn_type].values():
-        same_party = party_field is None or existing[party_field]["external_id"] == record[party_field]["external_id"]
-        if same_party and existing[number_field].casefold() == number:
-            raise Refused(f"/{number_field}", "duplicate_document_number",
-                          f"{number_field.replace('_', ' ')} {record[number_field]!r} is already used by "
-                          f"{txn_type} {existing['txn_id']}")
+    key = _number_key(record, number_field, party_field)
+    holder = _number_index(company, txn_type, number_field, party_field).get(key)
+    if holder is not None:
+        raise Refused(f"/{number_field}", "duplicate_document_number",
+                      f"{number_field.replace('_', ' ')} {record[number_field]!r} is already used by "
+                      f"{txn_type} {holder}")
+
+
+def _number_key(record: dict, number_field: str, party_field: str | None) -> tuple:
+    party = record[party_field]["external_id"] if party_field else None
+    return party, record[number_field].casefold()
+
+
+def _number_index(company: DesktopCompany, txn_type: str, number_field: str, party_field: str | None) -> dict:
+    """(party, number) -> TxnID of the company's documents, brought up to date with what was added
+    since (documents are only ever added): one look-up per new document, not a scan of all of them."""
+    indexes = company.__dict__.setdefault("_number_indexes", {})
+    index, seen = indexes.setdefault(txn_type, ({}, 0))
+    documents = company.transactions[txn_type]
+    if seen < len(documents):
+        for existing in list(documents.values())[seen:]:
+            index.setdefault(_number_key(existing, number_field, party_field), existing["txn_id"])
+        indexes[txn_type] = (index, len(documents))
+    return index
 
 
 # --- posters: check everything, then record --------------------------------------------------
