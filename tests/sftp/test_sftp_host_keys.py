@@ -9,7 +9,7 @@ import subprocess
 import asyncssh
 import paramiko
 import pytest
-from ledgerbridge.filedrop.sftp import HostKeyRefused, parse_host_key
+from ledgerbridge.filedrop.sftp import HostKeyRefused, open_sftp, parse_host_key
 from ledgerbridge.sandbox.sftp import public_key_line
 
 
@@ -103,3 +103,10 @@ def test_parse_host_key_reads_the_notations_and_refuses_the_rest():
     for garbage in ("", "ssh-ed25519", "not a key", "ssh-ed25519 AAAA!!!!", "AAAAC3NzaC1", "AAAA/////w=="):
         with pytest.raises(ValueError):
             parse_host_key(garbage)
+
+
+def test_skipping_the_host_key_check_is_refused_for_any_server_but_this_machine():
+    with pytest.raises(HostKeyRefused, match="sandbox on this machine only"):
+        with open_sftp("sftp.example.com", 22, "ledgerbridge", password="x", host_key=None, known_hosts=None,
+                       no_host_key_check=True):
+            pass

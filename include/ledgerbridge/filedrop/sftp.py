@@ -10,6 +10,7 @@ import base64
 import binascii
 import errno
 import functools
+import ipaddress
 import logging
 import os
 import posixpath
@@ -103,12 +104,22 @@ def _known_host_name(host: str, port: int) -> str:
     return host if port == 22 else f"[{host}]:{port}"  # how known_hosts (and paramiko) name a host
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _ssh_client(host: str, port: int, host_key: str | None, known_hosts: str | None,
                 no_host_key_check: bool) -> paramiko.SSHClient:
     client = paramiko.SSHClient()  # loads no system known_hosts: only what this connection names counts
     if no_host_key_check:
         if host_key or known_hosts:
             raise ValueError("no_host_key_check contradicts the host_key / known_hosts given; choose one")
+        if not _is_loopback(host):
+            raise HostKeyRefused(f"sftp {host}:{port}: no_host_key_check is for a sandbox on this machine only "
+                                 "(127.0.0.1, ::1, localhost); give the server's host_key: refusing to connect")
         log.warning("sftp %s:%s: host key NOT verified (no_host_key_check); acceptable for the local sandbox only, "
                     "anyone between here and the server could read and change the files", host, port)
         client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
