@@ -34,6 +34,11 @@ RETRY_POLICY = ExceptionRetryPolicy(
             action=RetryAction.FAIL,
             reason="needs a person: reconnect the company or fix the connection",
         ),
+        RetryRule(
+            exception=["ledgerbridge.flows.errors.SystemicQualityFailure"],
+            action=RetryAction.FAIL,
+            reason="a systemic data-quality failure: a retry sees the same data; fix the mapping or the pull",
+        ),
     ]
 )
 DEFAULT_ARGS = {

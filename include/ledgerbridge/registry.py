@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import (
@@ -69,6 +70,40 @@ class MatchingPolicy(BaseModel):
         return self
 
 
+class QualityPolicy(BaseModel):
+    """The entity's data-quality settings (docs/data-quality.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Currencies documents and payments may carry besides the base currency (a multi-currency company).
+    allowed_currencies: tuple[str, ...] = ()
+    # Share of a batch's new records that may fail before the batch counts as systemic, per suite
+    # (reference, documents, payments); the suite's own default otherwise.
+    max_failure_rates: dict[Literal["reference", "documents", "payments"], float] = {}
+
+    @field_validator("allowed_currencies")
+    @classmethod
+    def _iso_currencies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from ledgerbridge.quality.currencies import ISO_4217
+
+        unknown = [code for code in value if code not in ISO_4217]
+        if unknown:
+            raise ValueError(f"not ISO 4217 currency codes: {', '.join(unknown)}")
+        return value
+
+    @field_validator("max_failure_rates")
+    @classmethod
+    def _rates_are_shares(cls, value: dict[str, float]) -> dict[str, float]:
+        wrong = {suite: rate for suite, rate in value.items() if not 0 <= rate <= 1}
+        if wrong:
+            raise ValueError(f"a failure rate is a share between 0 and 1: {wrong}")
+        return value
+
+    def max_failure_rate(self, suite: str) -> float:
+        from ledgerbridge.quality import get_suite
+
+        return self.max_failure_rates.get(suite, get_suite(suite).max_failure_rate)
+
+
 class LegalEntity(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str = Field(pattern=_ENTITY_ID.pattern)
@@ -79,6 +114,7 @@ class LegalEntity(BaseModel):
     enabled: bool = True
     flows: tuple[Flow, ...] = tuple(Flow)
     matching: MatchingPolicy = MatchingPolicy()
+    quality: QualityPolicy = QualityPolicy()
     # File drop only: watch the inbound directories every N seconds and import what lands at once
     # (DAG ledgerbridge__<id>__inbound, started by the files themselves, not by a schedule).
     realtime_poll_seconds: float | None = Field(default=None, ge=1, le=3600)

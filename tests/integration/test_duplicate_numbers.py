@@ -46,4 +46,4 @@ def test_a_bill_number_the_vendor_already_has_is_quarantined_before_sending(ledg
     assert set(held) == {"B-1", "B-3"}
     assert held["B-1"][0]["field"] == "doc_number"
     assert f"bill {theirs['Id']} in the accounting system" in held["B-1"][0]["problem"]
-    assert "bill:B-2" in held["B-3"][0]["problem"]
+    assert "B-2, in this batch" in held["B-3"][0]["problem"]

@@ -233,8 +233,8 @@ def test_a_failure_rate_above_the_threshold_is_systemic():
     result = check("documents", records, DocumentParams())
     assert result.failed == 30 and result.failure_rate == 0.30
     assert result.systemic
-    assert result.message.startswith("SYSTEMIC problem in suite documents 1.0.0: 30 of 100 records failed (30.0%, "
-                                     "above the suite's 10.0%)")
+    assert result.message.startswith(f"SYSTEMIC problem in suite documents {documents.SUITE_VERSION}: 30 of 100 "
+                                     "records failed (30.0%, above the suite's 10.0%)")
     assert "currency_allowed (30)" in result.message
     assert "wrong mapping" in result.message
     assert result.message in format_table(result)
@@ -264,7 +264,7 @@ def test_format_table_is_compact_and_names_examples():
     result = check("documents", records, DocumentParams(taken_numbers=TAKEN))
     table = format_table(result)
     lines = table.splitlines()
-    assert lines[0] == "suite documents 1.0.0: 200 checked, 190 passed, 10 failed (5.0%; systemic above 10.0%)"
+    assert lines[0] == f"suite documents {documents.SUITE_VERSION}: 200 checked, 190 passed, 10 failed (5.0%; systemic above 10.0%)"
     assert lines[1].startswith("expectation ") and lines[1].endswith(" | checked | failed | examples")
     row = next(line for line in lines if line.startswith("total_equals_lines "))
     assert [cell.strip() for cell in row.split("|")] == ["total_equals_lines", "200", "1", "D-0019"]

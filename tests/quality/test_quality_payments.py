@@ -74,7 +74,7 @@ CASES = [
     case("target_confirmed",
          lambda k: payment(k, applications=[application(f"B-{k}", document_state="rejected")]),
          {"target_confirmed"}, "applications[B-target_confirmed-bad]",
-         "the bill it pays (B-target_confirmed-bad) is rejected, not confirmed in the accounting system",
+         "the bill it pays (B-target_confirmed-bad) is rejected: it will not be confirmed in the accounting system as it is",
          "B-target_confirmed-bad", payment),
     case("target_same_party", lambda k: payment(k, applications=[application(f"B-{k}", same_party=False)]),
          {"target_same_party"}, "applications[B-target_same_party-bad]", "the bill belongs to another party",

@@ -3,7 +3,8 @@
 The checks are the reference suite of ledgerbridge.quality (Great Expectations, docs/data-quality.md).
 A failing list record is quarantined (dataset `reference.<kind>`) with every failed expectation and is
 then invisible to matching and to reference resolution, so no document is exported against it. Too
-many failures at once (or a list that suddenly shrank) fail the task: that is a systemic problem.
+many failures at once (or a list that suddenly shrank) fail the task: that is a systemic problem, and
+no record is quarantined for it (records held by earlier runs do not count toward the rate).
 """
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from collections import defaultdict
 from sqlalchemy import select
 
 from ledgerbridge.flows import quarantine
+from ledgerbridge.flows.errors import SystemicQualityFailure
+from ledgerbridge.flows.preparing import store_result
 from ledgerbridge.flows.quarantine import Reason
-from ledgerbridge.ledger.models import ReferenceRecord, SyncRun
+from ledgerbridge.ledger.models import QuarantineEntry, QuarantineStatus, ReferenceRecord, SyncRun
 
 # Lists things are exported against; mirrored transactions are only looked at, and not checked here.
 LIST_KINDS = ("account", "vendor", "customer", "class", "department", "term", "tax_code", "item")
@@ -30,33 +33,40 @@ def check_reference(ctx) -> dict:
             ReferenceRecord.kind.in_(LIST_KINDS))).all()
         records = [{"kind": row.kind, "external_id": row.external_id, "name": row.name, "active": row.active,
                     "account_type": row.account_type, "currency": row.currency} for row in rows]
-        result = check("reference", records, ReferenceParams(last_counts=_last_counts(session, ctx.entity.id)))
+        params = ReferenceParams(last_counts=_last_counts(session, ctx.entity.id),
+                                 max_failure_rate=ctx.entity.quality.max_failure_rate("reference"))
+        result = check("reference", records, params, carried_over=_held(session, ctx.entity.id))
         summary = {}
         by_kind: dict[str, list[ReferenceRecord]] = defaultdict(list)
         for row in rows:
             by_kind[row.kind].append(row)
         for kind, kind_rows in sorted(by_kind.items()):
-            dataset, passed, failed = f"reference.{kind}", [], 0
-            for row in kind_rows:
-                reasons = result.reasons(f"{kind}:{row.external_id}")
-                if reasons:
-                    failed += 1
-                    quarantine.hold(session, ctx.entity.id, dataset, row.external_id, [Reason(**r) for r in reasons],
-                                    {"external_id": row.external_id, "name": row.name, "kind": kind})
-                else:
-                    passed.append(row.external_id)
-            quarantine.resolve(session, ctx.entity.id, dataset, passed)
-            summary[kind] = {"checked": len(kind_rows), "failed": failed}
+            failed = [row for row in kind_rows if f"{kind}:{row.external_id}" in result.failures]
+            summary[kind] = {"checked": len(kind_rows), "failed": len(failed)}
+            if result.systemic:
+                continue  # a systemic failure holds no record: the cause is upstream, and the step fails
+            dataset = f"reference.{kind}"
+            for row in failed:
+                reasons = [Reason(**r) for r in result.reasons(f"{kind}:{row.external_id}")]
+                quarantine.hold(session, ctx.entity.id, dataset, row.external_id, reasons,
+                                {"external_id": row.external_id, "name": row.name, "kind": kind})
+            quarantine.resolve(session, ctx.entity.id, dataset,
+                               [row.external_id for row in kind_rows if row not in failed])
             log = ctx.log.warning if failed else ctx.log.info
-            log("%s: %d checked, %d quarantined", kind, len(kind_rows), failed)
+            log("%s: %d checked, %d quarantined", kind, len(kind_rows), len(failed))
+        store_result(session, ctx, "check_reference", "reference", result)
     ctx.log.info("reference suite %s:\n%s", result.version, format_table(result))
     if result.systemic:
         raise SystemicQualityFailure(f"{ctx.entity.id}: reference data: {result.message}")
     return summary
 
 
-class SystemicQualityFailure(Exception):
-    """Too many records fail at once: a wrong mapping or a half-empty pull, not bad records."""
+def _held(session, entity_id: str) -> set[str]:
+    """The reference suite's keys of list records already held by an earlier run."""
+    return {f"{dataset.removeprefix('reference.')}:{key}" for dataset, key in session.execute(
+        select(QuarantineEntry.dataset, QuarantineEntry.record_key).where(
+            QuarantineEntry.entity_id == entity_id, QuarantineEntry.dataset.startswith("reference."),
+            QuarantineEntry.status == QuarantineStatus.OPEN))}
 
 
 def _last_counts(session, entity_id: str) -> dict[str, int]:

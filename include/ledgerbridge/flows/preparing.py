@@ -1,47 +1,29 @@
-"""What every kind of export shares: checks, resolving a linked party, and the check-then-queue loop.
+"""What every kind of export shares: resolving a linked party, and the check-then-queue gate.
 
-A record that fails a check goes to quarantine with every reason; one that passes gets its single
-outbox row; one waiting on something that is not its fault (its party is being created, the
-document it pays is not confirmed yet) simply waits for a later run.
+The gate runs a data-quality suite (Great Expectations, ledgerbridge.quality) over a batch of
+records about to be queued: a record that passes gets its single outbox row; one that fails goes to
+quarantine with every failed expectation; one waiting on something that is not its fault (its party
+is being created, the document it pays is on its way) simply waits for a later run. When too many
+fail at once the batch is systemic: nothing of it is queued or quarantined, and the step fails.
 """
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from ledgerbridge.flows import outbox, quarantine
 from ledgerbridge.flows.quarantine import Reason
-from ledgerbridge.ledger.models import LinkStatus, OutboxEntry, Party, RecordType
+from ledgerbridge.ledger.models import LinkStatus, OutboxEntry, Party, QualityResult, RecordType
 
-MAX_DOC_NUMBER = 21  # QuickBooks Online's DocNumber limit
-MONEY_PLACES = 2  # QuickBooks Online keeps amounts in cents; more places would be rounded there
+STORED_FAILURES = 200  # per suite result in the ledger; every failure of a held record is on its entry
 
 
 class Waiting(Exception):
     """Not exportable yet, through no fault of the record."""
-
-
-def too_precise(amount: Decimal) -> bool:
-    return amount != amount.quantize(Decimal(1).scaleb(-MONEY_PLACES))
-
-
-def check_currency(ctx, currency: str, reasons: list[Reason]) -> None:
-    if currency != ctx.entity.base_currency:
-        reasons.append(Reason("currency", f"{currency} is not the entity's currency {ctx.entity.base_currency}",
-                              currency))
-
-
-def check_doc_number(ctx, doc_number: str | None, reasons: list[Reason], required: bool = False) -> None:
-    """Within the accounting system's limit (QuickBooks Online 21 characters, Desktop 20)."""
-    limit = getattr(ctx.connector, "doc_number_limit", MAX_DOC_NUMBER)
-    if doc_number and len(doc_number) > limit:
-        reasons.append(Reason("doc_number", f"longer than {limit} characters", doc_number))
-    if required and not doc_number and getattr(ctx.connector, "doc_number_required", False):
-        reasons.append(Reason("doc_number", "missing; the accounting system needs a document number"))
 
 
 def not_in_outbox(session, entity_id: str, model, record_type: RecordType):
@@ -69,34 +51,116 @@ def linked_party_id(party: Party | None, kind: str, record: str, reasons: list[R
     return None
 
 
-def queue_checked(ctx, session, dataset: str, label: str, records: Iterable[Any],
-                  build: Callable[[Any], tuple[Any, list[Reason]]], record_type: RecordType,
-                  snapshot: Callable[[Any], dict]) -> Counter:
-    """Check each record with `build`; queue what passes, quarantine what fails, skip what waits."""
+def party_fields(party: Party | None, kind: str, record: str) -> dict:
+    """The suite's party fields (party, party_ref, party_linked, party_problem); raises Waiting."""
+    reasons: list[Reason] = []
+    external_id = linked_party_id(party, kind, record, reasons)
+    return {"party": party.hub_id if party else None, "party_ref": external_id, "party_linked": external_id is not None,
+            "party_problem": reasons[0].problem if reasons else None}
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One dataset's batch through one suite, inside one step."""
+
+    step: str  # the step running it, e.g. "prepare_exports"
+    suite: str  # "documents" | "payments"
+    dataset: str  # the quarantine dataset, e.g. "bills"
+    label: str  # "bill", for the log
+    record_type: RecordType
+    params: Any  # the suite's params
+
+
+def check_and_queue(ctx, session, gate: Gate, records: Iterable[Any],
+                    prepare: Callable[[Any], tuple[dict, Callable[[], Any]]],
+                    snapshot: Callable[[Any], dict]) -> tuple[Counter, str | None]:
+    """Check `records` with the gate's suite; queue what passes, quarantine what fails, skip what waits.
+
+    `prepare(record)` returns the suite's record (a dict) and a function building the export, called
+    only for a record that passed (it may still raise Waiting); it raises Waiting itself when the
+    record cannot be checked yet. Returns the counts and, for a systemic failure, its message (the
+    caller fails the step once the ledger has the result).
+    """
+    from ledgerbridge.quality import check, format_table
+
     counts: Counter = Counter()
-    dismissed = quarantine.dismissed_keys(session, ctx.entity.id, dataset)
-    passed = []
+    dismissed = quarantine.dismissed_keys(session, ctx.entity.id, gate.dataset)
+    releases = quarantine.releases(session, ctx.entity.id, gate.dataset)
+    held_before = quarantine.open_keys(session, ctx.entity.id, gate.dataset)
+    candidates = []
     for record in records:
         if record.hub_id in dismissed:
             counts["dismissed"] += 1  # a person decided it is never exported
             continue
         try:
-            export, reasons = build(record)
+            checked, build = prepare(record)
         except Waiting as wait:
             counts["waiting"] += 1
-            ctx.log.info("%s %s waits: %s", label, record.hub_id, wait)
+            ctx.log.info("%s %s waits: %s", gate.label, record.hub_id, wait)
             continue
-        if reasons:
-            quarantine.hold(session, ctx.entity.id, dataset, record.hub_id, reasons, snapshot(record))
+        candidates.append((record, checked, build))
+    plural = _plural(gate.label)
+    if not candidates:
+        ctx.log.info("%s: nothing to check (%d waiting, %d dismissed by a person)", plural, counts["waiting"],
+                     counts["dismissed"])
+        return counts, None
+
+    result = check(gate.suite, [checked for _, checked, _ in candidates], gate.params,
+                   carried_over=held_before)
+    ctx.log.info("%s, %s:\n%s", gate.suite, plural, format_table(result))
+    store_result(session, ctx, gate.step, f"{gate.suite}.{gate.dataset}", result)
+    counts["checked"] = result.checked
+    if result.systemic:
+        counts["failed"] = result.failed
+        ctx.log.error("%s: %s Nothing of this batch is queued or quarantined.", plural, result.message)
+        return counts, f"{plural}: {result.message}"
+
+    passed = []
+    for record, _, build in candidates:
+        failures = result.failures.get(record.hub_id, [])
+        failed = {failure.expectation for failure in failures}
+        if failures and not failed <= releases.get(record.hub_id, set()):
+            quarantine.hold(session, ctx.entity.id, gate.dataset, record.hub_id,
+                            [Reason(**failure.reason()) for failure in failures], snapshot(record))
             counts["quarantined"] += 1
-            ctx.log.warning("%s %s quarantined: %s", label, record.hub_id, "; ".join(map(str, reasons)))
+            ctx.log.warning("%s %s quarantined: %s", gate.label, record.hub_id,
+                            "; ".join(failure.message() for failure in failures))
             continue
-        outbox.enqueue(session, ctx, record_type, record.id, f"{label.replace(' ', '_')}:{record.hub_id}", export)
+        try:
+            export = build()
+        except Waiting as wait:
+            counts["waiting"] += 1
+            ctx.log.info("%s %s waits: %s", gate.label, record.hub_id, wait)
+            continue
+        if failures:
+            counts["released_by_a_person"] += 1
+            ctx.log.warning("%s %s goes out as released by a person, who waived: %s", gate.label, record.hub_id,
+                            "; ".join(failure.message() for failure in failures))
+        outbox.enqueue(session, ctx, gate.record_type, record.id, f"{gate.label.replace(' ', '_')}:{record.hub_id}",
+                       export)
         passed.append(record.hub_id)
         counts["queued"] += 1
-    counts["released_from_quarantine"] = quarantine.resolve(session, ctx.entity.id, dataset, passed)
-    plural = f"{label[:-1]}ies" if label.endswith("y") else f"{label}s"
+    counts["released_from_quarantine"] = quarantine.resolve(session, ctx.entity.id, gate.dataset, passed)
     ctx.log.info("%s: %d queued for export, %d quarantined, %d waiting, %d fixed since last quarantined, "
-                 "%d dismissed by a person", plural, counts["queued"], counts["quarantined"], counts["waiting"],
-                 counts["released_from_quarantine"], counts["dismissed"])
-    return counts
+                 "%d released by a person, %d dismissed by a person", plural, counts["queued"],
+                 counts["quarantined"], counts["waiting"], counts["released_from_quarantine"],
+                 counts["released_by_a_person"], counts["dismissed"])
+    return counts, None
+
+
+def store_result(session, ctx, step: str, suite: str, result) -> None:
+    """The suite's result for this run and step (a retried step replaces its earlier result)."""
+    session.execute(delete(QualityResult).where(
+        QualityResult.entity_id == ctx.entity.id, QualityResult.run_id == ctx.run_id, QualityResult.step == step,
+        QualityResult.suite == suite))
+    stored = result.as_dict()
+    failures = stored.pop("failures")
+    stored["failures"] = dict(list(failures.items())[:STORED_FAILURES])
+    stored["failures_not_stored"] = max(0, len(failures) - STORED_FAILURES)
+    session.add(QualityResult(entity_id=ctx.entity.id, run_id=ctx.run_id, step=step, suite=suite,
+                              suite_version=result.version, checked=result.checked, failed=result.failed,
+                              systemic=result.systemic, message=result.message, result=stored))
+
+
+def _plural(label: str) -> str:
+    return f"{label[:-1]}ies" if label.endswith("y") else f"{label}s"

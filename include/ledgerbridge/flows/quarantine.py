@@ -1,7 +1,7 @@
 """Holding bad records back with reasons a person can act on, and letting them go once fixed."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,12 +18,13 @@ class Reason:
     field: str
     problem: str
     value: Any = None
+    expectation: str | None = None  # the data-quality expectation that failed (ledgerbridge.quality)
 
     def __str__(self) -> str:
         return describe(asdict(self))
 
 
-def describe(reason: dict[str, Any]) -> str:
+def describe(reason: Mapping[str, Any]) -> str:
     """'lines[1].account_code: no active account with this number or name (got '9999')'."""
     value = reason.get("value")
     shown = "" if value is None or str(value) in reason["problem"] else f" (got {str(value)!r})"
@@ -45,8 +46,9 @@ def hold(session: Session, entity_id: str, dataset: str, record_key: str, reason
         entry = QuarantineEntry(entity_id=entity_id, dataset=dataset, record_key=record_key, first_seen_at=now)
         session.add(entry)
     if entry.status != QuarantineStatus.DISMISSED:
-        entry.status = QuarantineStatus.OPEN
+        entry.status = QuarantineStatus.OPEN  # a released record failing something new is held again
         entry.resolved_at = None
+        entry.waived = []
     entry.reasons = [_jsonable(asdict(r)) for r in reasons]
     entry.payload = payload
     entry.last_seen_at = now
@@ -82,14 +84,51 @@ def dismiss(session: Session, entity_id: str, dataset: str, record_key: str, act
     """A person's decision that the record is never exported (until they reopen it)."""
     entry = _entry(session, entity_id, dataset, record_key)
     entry.status, entry.resolved_at = QuarantineStatus.DISMISSED, utcnow()
+    entry.decided_by, entry.decision_note, entry.waived = actor, reason, []
     record(session, entity_id, actor, "quarantine_dismissed", dataset, record_key, {"reason": reason})
     return entry
 
 
+class NotReleasable(Exception):
+    """A release asked for a record that fails something only a fix upstream can cure."""
+
+
+def release(session: Session, entity_id: str, dataset: str, record_key: str, actor: str, note: str,
+            overridable: Collection[str]) -> QuarantineEntry:
+    """A person's decision to export the record as it is: the expectations it fails now are waived
+    for it (a different failure later quarantines it again). Only `overridable` expectations can be
+    waived: for the others the accounting system would refuse the record or post it wrong."""
+    entry = _entry(session, entity_id, dataset, record_key)
+    if entry.status not in (QuarantineStatus.OPEN, QuarantineStatus.RELEASED):
+        raise NotReleasable(f"{entity_id}: {dataset} {record_key!r} is {entry.status}, not held: nothing to release"
+                            + (" (reopen it first)" if entry.status == QuarantineStatus.DISMISSED else ""))
+    blocking = [reason for reason in entry.reasons if reason.get("expectation") not in overridable]
+    if blocking:
+        raise NotReleasable(
+            f"{entity_id}: {dataset} {record_key!r} cannot be released: " + "; ".join(map(describe, blocking)) +
+            ". The accounting system would refuse it or post it wrong as it is: fix it upstream (it is checked "
+            "again on every run and goes out once it passes), or dismiss it.")
+    entry.status, entry.resolved_at = QuarantineStatus.RELEASED, utcnow()
+    entry.waived = sorted({reason["expectation"] for reason in entry.reasons})
+    entry.decided_by, entry.decision_note = actor, note
+    record(session, entity_id, actor, "quarantine_released", dataset, record_key,
+           {"reason": note, "waived": entry.waived})
+    return entry
+
+
+def releases(session: Session, entity_id: str, dataset: str) -> dict[str, set[str]]:
+    """Released records of `dataset`: key -> the expectations a person waived for it."""
+    return {key: set(waived or ()) for key, waived in session.execute(
+        select(QuarantineEntry.record_key, QuarantineEntry.waived).where(
+            QuarantineEntry.entity_id == entity_id, QuarantineEntry.dataset == dataset,
+            QuarantineEntry.status == QuarantineStatus.RELEASED))}
+
+
 def reopen(session: Session, entity_id: str, dataset: str, record_key: str, actor: str) -> QuarantineEntry:
-    """Undo a dismissal: the record is checked again on the next run."""
+    """Undo a dismissal or a release: the record is checked again on the next run."""
     entry = _entry(session, entity_id, dataset, record_key)
     entry.status, entry.resolved_at = QuarantineStatus.OPEN, None
+    entry.decided_by, entry.decision_note, entry.waived = actor, None, []
     record(session, entity_id, actor, "quarantine_reopened", dataset, record_key, {})
     return entry
 
@@ -101,6 +140,13 @@ def _entry(session: Session, entity_id: str, dataset: str, record_key: str) -> Q
     if entry is None:
         raise KeyError(f"{entity_id}: no quarantine entry for {dataset} {record_key!r}")
     return entry
+
+
+def open_keys(session: Session, entity_id: str, dataset: str) -> set[str]:
+    """Records of `dataset` held back by a check and not fixed yet."""
+    return set(session.scalars(select(QuarantineEntry.record_key).where(
+        QuarantineEntry.entity_id == entity_id, QuarantineEntry.dataset == dataset,
+        QuarantineEntry.status == QuarantineStatus.OPEN)))
 
 
 def held_keys(session: Session, entity_id: str, dataset: str) -> set[str]:

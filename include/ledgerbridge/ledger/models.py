@@ -367,6 +367,30 @@ class QuarantineEntry(Base):
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
+    # A person's release: the expectations they waived for this record, who, and why.
+    waived: Mapped[list[Any]] = mapped_column(default=list)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+
+class QualityResult(Base):
+    """One data-quality suite run by one step of one DAG run: counts, the per-expectation table, and
+    the first failures (every failure of a held record is on its quarantine entry)."""
+
+    __tablename__ = "quality_results"
+    __table_args__ = (UniqueConstraint("entity_id", "run_id", "step", "suite"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"), index=True)
+    run_id: Mapped[str] = mapped_column(String(250))
+    step: Mapped[str] = mapped_column(String(60))
+    suite: Mapped[str] = mapped_column(String(60))  # "documents", or "documents.bills" per dataset
+    suite_version: Mapped[str] = mapped_column(String(20))
+    checked: Mapped[int]
+    failed: Mapped[int]
+    systemic: Mapped[bool]
+    message: Mapped[str] = mapped_column(Text)
+    result: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SyncRun(Base):

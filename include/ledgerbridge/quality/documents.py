@@ -51,7 +51,7 @@ from ledgerbridge.quality.spec import (
 )
 
 NAME = "documents"
-SUITE_VERSION = "1.0.0"
+SUITE_VERSION = "1.1.0"
 MAX_FAILURE_RATE = 0.10  # more than 10% of a batch failing: a wrong mapping, not ten bad bills
 DOC_NUMBER_LIMITS = {"quickbooks_online": 21, "quickbooks_desktop": 20}
 KINDS = ("bill", "invoice", "journal_entry")
@@ -121,6 +121,7 @@ def build(records: list[dict], params: DocumentParams) -> dict[str, list[dict]]:
             "imbalance": debits - credits if debits is not None and credits is not None else None,
             "line_count": len(doc_lines), "party": party,
             "party_linked": bool(record.get("party_linked")) if party_kind else None,
+            "doc_number_given": doc_number is not None if kind != "journal_entry" else None,
             "party_problem": text(record.get("party_problem")),
             "earlier_same_number": earlier, "taken_by": taken_by,
         })
@@ -242,14 +243,14 @@ EXPECTATIONS = (
                 lambda params: {"column": "doc_number", "max_value": params.doc_number_limit},
                 "doc_number", lambda row, params: f"longer than {params.doc_number_limit} characters", "doc_number",
                 why="QuickBooks Online takes 21 characters, Desktop 20; a longer number is refused or cut."),
-    Expectation("doc_number_present", "documents", "ExpectColumnValuesToNotBeNull",
-                {"column": "doc_number", "row_condition": 'kind != "journal_entry"', "condition_parser": "pandas"},
-                "doc_number", "missing; the accounting system needs a document number",
+    Expectation("doc_number_present", "documents", "ExpectColumnValuesToBeInSet",
+                {"column": "doc_number_given", "value_set": [True]}, "doc_number",
+                "missing; the accounting system needs a document number",
                 when=lambda params: params.doc_number_required,
                 why="Some targets (the desktop file drop) need a number on bills and invoices."),
     Expectation("due_date_not_before_doc_date", "documents", "ExpectColumnPairValuesAToBeGreaterThanB",
                 {"column_A": "due_date", "column_B": "doc_date", "or_equal": True, **_PAIR},
-                "due_date", "before the document date {doc_date}", "due_date",
+                "due_date", "before the document date {doc_date}", "due_date", overridable=True,
                 why="A due date before the document date is a typo that would show the document overdue."),
     Expectation("doc_number_unique_in_batch", "documents", "ExpectColumnValuesToBeNull",
                 {"column": "earlier_same_number"}, "doc_number",
@@ -303,7 +304,8 @@ EXPECTATIONS = (
 COLUMNS = {
     "documents": {"kind": STR, "doc_date": DATE, "due_date": DATE, "party_linked": BOOL, "line_count": INT,
                   "total": MONEY, "total_places": INT, "lines_total": MONEY, "debits": MONEY, "credits": MONEY,
-                  "currency": STR, "doc_number": STR, "earlier_same_number": STR, "taken_by": STR},
+                  "currency": STR, "doc_number": STR, "doc_number_given": BOOL, "earlier_same_number": STR,
+                  "taken_by": STR},
     "lines": {"amount": MONEY, "amount_places": INT, "account_resolved": BOOL, "item_resolved": BOOL,
               "class_resolved": BOOL, "posting_type": STR, "quantity": MONEY, "extended": MONEY},
 }

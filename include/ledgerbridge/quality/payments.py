@@ -12,12 +12,16 @@ Records are dicts, one per payment, with what the caller knows about each docume
                        "amount": Decimal("80.00"),
                        "open_balance": Decimal("120.00"),   # the document's open balance before this batch
                        "document_date": date,
-                       "document_state": "confirmed",       # confirmed | pending | rejected | quarantined | ...
+                       "document_state": "confirmed",       # confirmed | on its way | rejected | quarantined | ...
                        "same_party": True}]}                # the document belongs to the payment's party
 
 The open balance each application is checked against is the caller's `open_balance` less what the
 earlier payments of this batch (by payment date, then input order) apply to the same document, so
 a batch never pays more than is open. The key is `hub_id`.
+
+A document "on its way" (queued, being sent, or waiting for its party to be created) does not fail
+the payment: it is not a defect of the payment, and the caller holds the payment back until the
+document is confirmed. Any other state (draft, rejected, quarantined, ...) fails `target_confirmed`.
 """
 from __future__ import annotations
 
@@ -43,9 +47,10 @@ from ledgerbridge.quality.spec import (
 )
 
 NAME = "payments"
-SUITE_VERSION = "1.0.0"
+SUITE_VERSION = "1.1.0"
 MAX_FAILURE_RATE = 0.10
 CONFIRMED = "confirmed"
+ON_ITS_WAY = "on its way"  # the payment waits for the document; not a failure
 DOCUMENT_OF = {"bill_payment": "bill", "customer_payment": "invoice"}
 PARTY_OF = {"bill_payment": "vendor", "customer_payment": "customer"}
 
@@ -140,8 +145,8 @@ def _open_balance(row: dict, params) -> str:
 
 def _confirmed(row: dict, params) -> str:
     state = row["document_state"]
-    return (f"the {row['document_kind']} it pays ({row['document']}) is {state}, not confirmed in the accounting "
-            "system")
+    return (f"the {row['document_kind']} it pays ({row['document']}) is {state}: it will not be confirmed in the "
+            "accounting system as it is")
 
 
 _POSITIVE = {"min_value": 0, "strict_min": True}
@@ -197,7 +202,7 @@ EXPECTATIONS = (
                 "applications[{document}].amount", _open_balance, "amount",
                 why="Paying more than is open would over-pay the document."),
     Expectation("target_confirmed", "applications", "ExpectColumnValuesToBeInSet",
-                {"column": "document_state", "value_set": [CONFIRMED]},
+                {"column": "document_state", "value_set": [CONFIRMED, ON_ITS_WAY]},
                 "applications[{document}]", _confirmed, "document",
                 why="A payment can only be applied to a document the accounting system has."),
     Expectation("target_same_party", "applications", "ExpectColumnValuesToBeInSet",
@@ -207,7 +212,7 @@ EXPECTATIONS = (
     Expectation("payment_date_not_before_document", "applications", "ExpectColumnPairValuesAToBeGreaterThanB",
                 {"column_A": "payment_date", "column_B": "document_date", "or_equal": True, **_PAIR},
                 "payment_date", "before the date {document_date} of {document_kind} {document}", "payment_date",
-                why="A document cannot be paid before it exists."),
+                overridable=True, why="A document cannot be paid before it exists."),
 )
 
 COLUMNS = {

@@ -20,7 +20,7 @@ class Failure:
 
     def reason(self) -> dict[str, Any]:
         """The quarantine Reason's fields: ``Reason(**failure.reason())``."""
-        return {"field": self.field, "problem": self.problem, "value": self.value}
+        return {"field": self.field, "problem": self.problem, "value": self.value, "expectation": self.expectation}
 
     def message(self) -> str:
         """'total: 100.00 differs from the sum of its lines 90.00' (quarantine.describe's format)."""
@@ -67,13 +67,14 @@ class SuiteResult:
     failures: dict[str, list[Failure]]  # key -> every failed expectation of that record, in input order
     expectations: list[ExpectationStat]
     batch_failures: list[Failure]  # expectations about the batch (row-count drop): no record fails
-    failure_rate: float  # failed records / checked records
+    failure_rate: float  # failed records / checked records, both without the carried-over ones
     max_failure_rate: float
     systemic: bool
     message: str
     group_rates: dict[str, tuple[int, int]] = field(default_factory=dict)  # group -> (failed, checked)
     gx_version: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # build, frames, gx, map, total (seconds)
+    carried_over: int = 0  # records held from earlier runs: checked, not in the failure rate
 
     @property
     def failed(self) -> int:
@@ -94,7 +95,7 @@ class SuiteResult:
             "suite": self.suite, "version": self.version, "gx_version": self.gx_version,
             "checked": self.checked, "passed": len(self.passed), "failed": self.failed,
             "failure_rate": self.failure_rate, "max_failure_rate": self.max_failure_rate,
-            "systemic": self.systemic, "message": self.message,
+            "systemic": self.systemic, "message": self.message, "carried_over": self.carried_over,
             "expectations": [stat.as_dict() for stat in self.expectations],
             "batch_failures": [failure.as_dict() for failure in self.batch_failures],
             "failures": {key: [f.as_dict() for f in failures] for key, failures in self.failures.items()},
@@ -109,7 +110,11 @@ class SuiteResult:
 
 def format_table(result: SuiteResult, only_failed: bool = False) -> str:
     """The compact per-suite table for a task log: expectation | checked | failed | examples."""
-    header = (f"suite {result.suite} {result.version}: {result.checked:,} checked, {len(result.passed):,} passed, "
+    carried = f", {result.carried_over:,} of them held from earlier runs" if result.carried_over else ""
+    header = (f"suite {result.suite} {result.version}: {result.checked:,} checked{carried}, "
+              f"{len(result.passed):,} passed, {result.failed:,} failed (rate {result.failure_rate:.1%} of the new "
+              f"ones; systemic above {result.max_failure_rate:.1%})" if result.carried_over else
+              f"suite {result.suite} {result.version}: {result.checked:,} checked, {len(result.passed):,} passed, "
               f"{result.failed:,} failed ({result.failure_rate:.1%}; systemic above {result.max_failure_rate:.1%})")
     rows = [(stat.expectation, f"{stat.checked:,}", f"{stat.failed:,}", ", ".join(stat.examples))
             for stat in result.expectations if stat.failed or not only_failed]

@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Collection
 from typing import Any
 
 from ledgerbridge.quality.results import ExpectationStat, Failure, SuiteResult
@@ -96,8 +97,13 @@ def gx_context() -> _GX:
         return _state
 
 
-def check(suite: Suite | str, records: list[dict], params: Any = None) -> SuiteResult:
-    """Run `suite` over `records`; every record either passes or has its failures, with reasons."""
+def check(suite: Suite | str, records: list[dict], params: Any = None, carried_over: Collection[str] = ()) -> SuiteResult:
+    """Run `suite` over `records`; every record either passes or has its failures, with reasons.
+
+    `carried_over`: keys of records already held from an earlier run. They are checked (so a fixed one
+    passes) but left out of the failure rate: records that stay bad for weeks must not make every
+    later batch look systemic, nor hide a new systemic problem.
+    """
     from ledgerbridge.quality import get_suite
 
     started = time.perf_counter()
@@ -154,7 +160,7 @@ def check(suite: Suite | str, records: list[dict], params: Any = None) -> SuiteR
     mapped = time.perf_counter()
     order = {exp.name: n for n, exp in enumerate(expectations)}
     stats.sort(key=lambda stat: order[stat.expectation])
-    return _result(suite, params, records, keys, per_record, batch_failures, stats, state.version,
+    return _result(suite, params, records, keys, set(carried_over), per_record, batch_failures, stats, state.version,
                    {"build": built - started, "gx_startup": started_gx - built, "frames": frames_s, "gx": gx_s,
                     "map": mapped - started_gx - frames_s - gx_s, "total": mapped - started})
 
@@ -245,24 +251,29 @@ def _shown(value: Any) -> Any:
     return value.replace(_SEP, " / ") if isinstance(value, str) else value
 
 
-def _result(suite: Suite, params: Any, records: list[dict], keys: list[str], per_record: dict[int, list[Failure]],
-            batch_failures: list[Failure], stats: list[ExpectationStat], gx_version: str,
-            timings: dict[str, float]) -> SuiteResult:
+def _result(suite: Suite, params: Any, records: list[dict], keys: list[str], carried_over: set[str],
+            per_record: dict[int, list[Failure]], batch_failures: list[Failure], stats: list[ExpectationStat],
+            gx_version: str, timings: dict[str, float]) -> SuiteResult:
     failures: dict[str, list[Failure]] = {}
     for position in sorted(per_record):
         failures.setdefault(keys[position], []).extend(per_record[position])
     passed = [k for k in dict.fromkeys(keys) if k not in failures]
     checked = len(records)
-    rate = len(failures) / checked if checked else 0.0
+    counted = [position for position in range(checked) if keys[position] not in carried_over]
+    failed_counted = sum(position in per_record for position in counted)
+    rate = failed_counted / len(counted) if counted else 0.0
     limit = getattr(params, "max_failure_rate", suite.max_failure_rate)
     groups: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for position, record in enumerate(records):
+    for position in counted:
+        record = records[position]
         counts = groups[suite.group(record)]
         counts[1] += 1
         counts[0] += position in per_record
     why = []
-    if checked >= suite.min_records_for_rate and rate > limit:
-        why.append(f"{len(failures):,} of {checked:,} records failed ({rate:.1%}, above the suite's {limit:.1%})")
+    carried = f" (besides {checked - len(counted):,} held from earlier runs)" if len(counted) < checked else ""
+    if len(counted) >= suite.min_records_for_rate and rate > limit:
+        why.append(f"{failed_counted:,} of {len(counted):,} records failed ({rate:.1%}, above the suite's "
+                   f"{limit:.1%}){carried}")
     if len(groups) > 1:
         for group, (failed, total) in sorted(groups.items()):
             if total >= suite.min_records_for_rate and failed / total > limit:
@@ -278,9 +289,10 @@ def _result(suite: Suite, params: Any, records: list[dict], keys: list[str], per
                    "before anything is exported.")
     else:
         message = (f"suite {suite.name} {suite.version}: {checked:,} checked, {len(passed):,} passed, "
-                   f"{len(failures):,} failed ({rate:.1%}; systemic above {limit:.1%})")
+                   f"{len(failures):,} failed{carried} ({rate:.1%}; systemic above {limit:.1%})")
     return SuiteResult(suite.name, suite.version, checked, passed, failures, stats, batch_failures, rate, limit,
-                       systemic, message, {g: (c[0], c[1]) for g, c in groups.items()}, gx_version, timings)
+                       systemic, message, {g: (c[0], c[1]) for g, c in groups.items()}, gx_version, timings,
+                       checked - len(counted))
 
 
 def _snake(name: str) -> str:

@@ -91,6 +91,9 @@ class Expectation:
     why: str = ""  # one line for docs/data-quality.md
     record_level: bool = True  # False: about the batch (row counts); a failure is systemic, no record fails
     when: Callable[[Any], bool] | None = None  # run only when this is true for the params
+    # A person may release a record failing it (`ledgerbridge quarantine release`): the accounting
+    # system would take the record as it is, and only a person can tell whether it is right.
+    overridable: bool = False
 
     def arguments(self, params: Any) -> dict[str, Any]:
         return dict(self.kwargs(params) if callable(self.kwargs) else self.kwargs)
