@@ -62,15 +62,23 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="seed and sync the two demo entities (what `make demo` runs)")
     demo.add_argument("--airflow", action="store_true", help="seed, then serve the Airflow UI instead")
     quarantine = commands.add_parser("quarantine", help="records held back").add_subparsers(dest="action", required=True)
-    listing = quarantine.add_parser("list", help="open quarantine entries with their reasons")
+    listing = quarantine.add_parser("list", help="quarantine entries with every failed expectation")
     listing.add_argument("--entity", help="only this legal entity")
+    listing.add_argument("--dataset", help="only this dataset: bills, invoices, bill_payments, reference.account, ...")
+    listing.add_argument("--status", choices=("open", "released", "dismissed", "resolved", "all"), default="open",
+                         help="which entries (default: open, i.e. held now)")
+    release = quarantine.add_parser(
+        "release", help="export a held record as it is: a person waives what it fails (only where the "
+                        "accounting system would take it, e.g. a due date before the document date)")
     dismiss = quarantine.add_parser("dismiss", help="a record that must never be exported (final until reopened)")
-    reopen = quarantine.add_parser("reopen", help="check a dismissed record again on the next run")
-    for sub in (dismiss, reopen):
+    reopen = quarantine.add_parser("reopen", help="undo a release or a dismissal: check the record again next run")
+    for sub in (release, dismiss, reopen):
         sub.add_argument("entity_id")
-        sub.add_argument("dataset", help="bills, bill_payments, reference.<kind>")
+        sub.add_argument("dataset", help="bills, invoices, journal_entries, bill_payments, customer_payments, "
+                                         "reference.<kind>")
         sub.add_argument("record_key", help="the hub id (or the accounting id for reference data)")
-    dismiss.add_argument("--reason", required=True, help="why: kept in the audit log")
+    for sub in (release, dismiss):
+        sub.add_argument("--reason", required=True, help="why: kept on the entry and in the audit log")
     args = parser.parse_args(argv)
 
     if args.command == "db":
@@ -98,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return demo_main(airflow_ui=args.airflow)
     if args.command == "quarantine":
-        return _quarantine_list(args.entity) if args.action == "list" else _quarantine_decide(args)
+        return _quarantine_list(args) if args.action == "list" else _quarantine_decide(args)
     return 2
 
 
@@ -186,40 +194,61 @@ def _quarantine_decide(args) -> int:
 
     from ledgerbridge.flows import quarantine
     from ledgerbridge.ledger import Ledger
+    from ledgerbridge.quality import overridable_expectations
 
     actor = f"cli:{getpass.getuser()}"
     try:
         with Ledger().session() as session:
-            if args.action == "dismiss":
+            if args.action == "release":
+                entry = quarantine.release(session, args.entity_id, args.dataset, args.record_key, actor, args.reason,
+                                           overridable_expectations())
+                done = f"released: waived {', '.join(entry.waived)}; it goes out on the next run unless it fails " \
+                       "something else"
+            elif args.action == "dismiss":
                 quarantine.dismiss(session, args.entity_id, args.dataset, args.record_key, actor, args.reason)
+                done = "dismissed: never exported (until reopened)"
             else:
                 quarantine.reopen(session, args.entity_id, args.dataset, args.record_key, actor)
-    except KeyError as exc:
+                done = "reopened: checked again on the next run"
+    except (KeyError, quarantine.NotReleasable) as exc:
         print(exc.args[0], file=sys.stderr)
         return 1
-    print(f"{args.entity_id} {args.dataset} {args.record_key}: {'dismissed' if args.action == 'dismiss' else 'reopened'}")
+    print(f"{args.entity_id} {args.dataset} {args.record_key}: {done}")
     return 0
 
 
-def _quarantine_list(entity_id: str | None) -> int:
+def _quarantine_list(args) -> int:
     from sqlalchemy import select
 
     from ledgerbridge.flows.quarantine import describe
     from ledgerbridge.ledger import Ledger
-    from ledgerbridge.ledger.models import QuarantineEntry, QuarantineStatus
+    from ledgerbridge.ledger.models import QuarantineEntry
+    from ledgerbridge.quality import overridable_expectations
 
-    ledger = Ledger()
-    with ledger.session() as session:
-        query = select(QuarantineEntry).where(QuarantineEntry.status == QuarantineStatus.OPEN)
-        if entity_id:
-            query = query.where(QuarantineEntry.entity_id == entity_id)
+    overridable = overridable_expectations()
+    with Ledger().session() as session:
+        query = select(QuarantineEntry)
+        if args.status != "all":
+            query = query.where(QuarantineEntry.status == args.status)
+        if args.entity:
+            query = query.where(QuarantineEntry.entity_id == args.entity)
+        if args.dataset:
+            query = query.where(QuarantineEntry.dataset == args.dataset)
         entries = session.scalars(query.order_by(QuarantineEntry.entity_id, QuarantineEntry.dataset,
                                                  QuarantineEntry.record_key)).all()
         for entry in entries:
-            reasons = "; ".join(describe(r) for r in entry.reasons)
-            print(f"{entry.entity_id}  {entry.dataset}  {entry.record_key}  since {entry.first_seen_at:%Y-%m-%d %H:%M}"
-                  f"  {reasons}")
-    print(f"{len(entries)} open quarantine entr{'y' if len(entries) == 1 else 'ies'}")
+            print(f"{entry.entity_id}  {entry.dataset}  {entry.record_key}  {entry.status}  since "
+                  f"{entry.first_seen_at:%Y-%m-%d %H:%M}, last checked {entry.last_seen_at:%Y-%m-%d %H:%M}")
+            for reason in entry.reasons:
+                expectation = reason.get("expectation")
+                tag = f"[{expectation}{', may be released' if expectation in overridable else ''}] " \
+                    if expectation else ""
+                print(f"    {tag}{describe(reason)}")
+            if entry.decided_by:
+                waived = f", waived {', '.join(entry.waived)}" if entry.waived else ""
+                print(f"    {entry.status} by {entry.decided_by}{waived}: {entry.decision_note or ''}".rstrip(": "))
+    status = "" if args.status == "all" else f"{args.status} "
+    print(f"{len(entries)} {status}quarantine entr{'y' if len(entries) == 1 else 'ies'}")
     return 0
 
 

@@ -270,4 +270,6 @@ def test_format_table_is_compact_and_names_examples():
     assert [cell.strip() for cell in row.split("|")] == ["total_equals_lines", "200", "1", "D-0019"]
     assert not result.systemic and len(lines) == 3 + len(result.expectations)
     only_failed = format_table(result, only_failed=True).splitlines()
-    assert len(only_failed) == 3 + sum(1 for s in result.expectations if s.failed)
+    assert len(only_failed) == 4 + sum(1 for s in result.expectations if s.failed)
+    assert only_failed[-1] == f"(and {sum(1 for s in result.expectations if not s.failed)} more expectations with no " \
+                              "failure)"

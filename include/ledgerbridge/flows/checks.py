@@ -54,8 +54,9 @@ def check_reference(ctx) -> dict:
                                [row.external_id for row in kind_rows if row not in failed])
             log = ctx.log.warning if failed else ctx.log.info
             log("%s: %d checked, %d quarantined", kind, len(kind_rows), len(failed))
-        store_result(session, ctx, "check_reference", "reference", result)
-    ctx.log.info("reference suite %s:\n%s", result.version, format_table(result))
+        store_result(session, ctx, "check_reference", "reference", result,
+                     {} if result.systemic else {"accepted": len(result.passed), "quarantined": result.failed})
+    ctx.log.info("reference suite %s:\n%s", result.version, format_table(result, only_failed=True))
     if result.systemic:
         raise SystemicQualityFailure(f"{ctx.entity.id}: reference data: {result.message}")
     return summary

@@ -86,7 +86,7 @@ def check_and_queue(ctx, session, gate: Gate, records: Iterable[Any],
     counts: Counter = Counter()
     dismissed = quarantine.dismissed_keys(session, ctx.entity.id, gate.dataset)
     releases = quarantine.releases(session, ctx.entity.id, gate.dataset)
-    held_before = quarantine.open_keys(session, ctx.entity.id, gate.dataset)
+    held_before = quarantine.open_keys(session, ctx.entity.id, gate.dataset) | set(releases)
     candidates = []
     for record in records:
         if record.hub_id in dismissed:
@@ -107,11 +107,11 @@ def check_and_queue(ctx, session, gate: Gate, records: Iterable[Any],
 
     result = check(gate.suite, [checked for _, checked, _ in candidates], gate.params,
                    carried_over=held_before)
-    ctx.log.info("%s, %s:\n%s", gate.suite, plural, format_table(result))
-    store_result(session, ctx, gate.step, f"{gate.suite}.{gate.dataset}", result)
+    ctx.log.info("%s, %s:\n%s", gate.suite, plural, format_table(result, only_failed=True))
     counts["checked"] = result.checked
     if result.systemic:
         counts["failed"] = result.failed
+        store_result(session, ctx, gate.step, f"{gate.suite}.{gate.dataset}", result, counts)
         ctx.log.error("%s: %s Nothing of this batch is queued or quarantined.", plural, result.message)
         return counts, f"{plural}: {result.message}"
 
@@ -141,6 +141,7 @@ def check_and_queue(ctx, session, gate: Gate, records: Iterable[Any],
         passed.append(record.hub_id)
         counts["queued"] += 1
     counts["released_from_quarantine"] = quarantine.resolve(session, ctx.entity.id, gate.dataset, passed)
+    store_result(session, ctx, gate.step, f"{gate.suite}.{gate.dataset}", result, counts)
     ctx.log.info("%s: %d queued for export, %d quarantined, %d waiting, %d fixed since last quarantined, "
                  "%d released by a person, %d dismissed by a person", plural, counts["queued"],
                  counts["quarantined"], counts["waiting"], counts["released_from_quarantine"],
@@ -148,8 +149,9 @@ def check_and_queue(ctx, session, gate: Gate, records: Iterable[Any],
     return counts, None
 
 
-def store_result(session, ctx, step: str, suite: str, result) -> None:
-    """The suite's result for this run and step (a retried step replaces its earlier result)."""
+def store_result(session, ctx, step: str, suite: str, result, outcome: Counter | dict | None = None) -> None:
+    """The suite's result for this run and step (a retried step replaces its earlier result), with what
+    the step then did with the records (`outcome`: queued, quarantined, waiting, ...)."""
     session.execute(delete(QualityResult).where(
         QualityResult.entity_id == ctx.entity.id, QualityResult.run_id == ctx.run_id, QualityResult.step == step,
         QualityResult.suite == suite))
@@ -157,6 +159,7 @@ def store_result(session, ctx, step: str, suite: str, result) -> None:
     failures = stored.pop("failures")
     stored["failures"] = dict(list(failures.items())[:STORED_FAILURES])
     stored["failures_not_stored"] = max(0, len(failures) - STORED_FAILURES)
+    stored["outcome"] = dict(outcome or {})
     session.add(QualityResult(entity_id=ctx.entity.id, run_id=ctx.run_id, step=step, suite=suite,
                               suite_version=result.version, checked=result.checked, failed=result.failed,
                               systemic=result.systemic, message=result.message, result=stored))

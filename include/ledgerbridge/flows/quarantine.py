@@ -167,6 +167,13 @@ def open_count(session: Session, entity_id: str, dataset: str | None = None) -> 
     return session.scalar(query)
 
 
+def open_counts_by_dataset(session: Session, entity_id: str) -> dict[str, int]:
+    return dict(session.execute(
+        select(QuarantineEntry.dataset, func.count(QuarantineEntry.id)).where(
+            QuarantineEntry.entity_id == entity_id, QuarantineEntry.status == QuarantineStatus.OPEN)
+        .group_by(QuarantineEntry.dataset).order_by(QuarantineEntry.dataset)).all())
+
+
 def _jsonable(reason: dict[str, Any]) -> dict[str, Any]:
     value = reason.get("value")
     if value is not None and not isinstance(value, (str, int, bool)) and not hasattr(value, "as_tuple"):

@@ -28,11 +28,14 @@ from ledgerbridge.ledger.models import (
     OutboxState,
     Payment,
     PaymentKind,
+    QualityResult,
     RecordType,
     SyncRun,
 )
 
 BUCKET_ORDER = ("confirmed", "quarantined", "rejected", "waiting", "pending", "sending", "uncertain")
+# What a data-quality gate did with the records it checked (flows.preparing.check_and_queue).
+OUTCOMES = ("accepted", "queued", "quarantined", "released_by_a_person", "released_from_quarantine", "waiting")
 
 
 class ReconciliationError(Exception):
@@ -70,6 +73,8 @@ def reconcile(ctx) -> dict:
                                                                                            dataset))
         exported_this_run = created_in_run(session, ctx.entity.id, ctx.run_id)
         open_quarantine = quarantine.open_count(session, ctx.entity.id)
+        open_by_dataset = quarantine.open_counts_by_dataset(session, ctx.entity.id)
+        data_quality = quality_this_run(session, ctx.entity.id, ctx.run_id)
 
     company_id = ctx.connector.company_id
     mismatches: list[str] = []
@@ -89,6 +94,8 @@ def reconcile(ctx) -> dict:
         "mismatches": mismatches,
         "exported_this_run": exported_this_run,
         "open_quarantine": open_quarantine,
+        "open_quarantine_by_dataset": open_by_dataset,
+        "data_quality": data_quality,
     })
     _log(ctx, report)
     if mismatches:
@@ -139,6 +146,19 @@ def created_in_run(session, entity_id: str, run_id: str) -> int:
     return sum(int(summary.get("created", 0)) for summary in summaries)
 
 
+def quality_this_run(session, entity_id: str, run_id: str) -> list[dict]:
+    """The data-quality suites the run's steps ran, in step order: counts and whether systemic."""
+    rows = session.scalars(select(QualityResult).where(
+        QualityResult.entity_id == entity_id, QualityResult.run_id == run_id).order_by(QualityResult.id)).all()
+    return [{"step": row.step, "suite": row.suite, "version": row.suite_version, "checked": row.checked,
+             "failed": row.failed, "carried_over": row.result.get("carried_over", 0), "systemic": row.systemic,
+             "outcome": row.result.get("outcome", {}),
+             "most_failed": [(stat["expectation"], stat["failed_records"]) for stat in sorted(
+                 row.result.get("expectations", ()), key=lambda stat: -stat["failed_records"])
+                 if stat["failed_records"]][:3]}
+            for row in rows]
+
+
 def _log(ctx, report: dict) -> None:
     currency = ctx.entity.base_currency
     lines = [f"reconciliation of {ctx.entity.id} ({ctx.entity.name}), run {ctx.run_id}"]
@@ -161,6 +181,19 @@ def _log(ctx, report: dict) -> None:
     earlier = report["confirmed_in_earlier_companies"]
     if earlier:
         lines.append(f"  ({earlier} more confirmed in a company the entity was pinned to before)")
+    lines.append("  data quality this run:" if report["data_quality"] else
+                 "  data quality this run: no suite ran (nothing new to check)")
+    for result in report["data_quality"]:
+        held = f", {result['carried_over']:,} of them held from earlier runs" if result["carried_over"] else ""
+        outcome = result["outcome"]
+        verdict = "SYSTEMIC, nothing of the batch queued or held" if result["systemic"] else ", ".join(
+            f"{outcome[name]:,} {name.replace('_', ' ')}" for name in OUTCOMES if outcome.get(name)) or "nothing to do"
+        most = "; most failed: " + ", ".join(f"{name} ({count:,})" for name, count in result["most_failed"]) \
+            if result["most_failed"] else ""
+        lines.append(f"    {result['step']:<15} {result['suite']} {result['version']}: {result['checked']:,} "
+                     f"checked{held}, {result['failed']:,} failed: {verdict}{most}")
+    by_dataset = ", ".join(f"{dataset} {count}" for dataset, count in report["open_quarantine_by_dataset"].items())
     lines.append(f"  documents and payments created this run: {report['exported_this_run']}; open quarantine "
-                 f"entries: {report['open_quarantine']}; mismatches: {len(report['mismatches'])}")
+                 f"entries: {report['open_quarantine']}{f' ({by_dataset})' if by_dataset else ''}; mismatches: "
+                 f"{len(report['mismatches'])}")
     ctx.log.info("\n".join(lines))

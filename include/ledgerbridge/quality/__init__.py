@@ -33,7 +33,13 @@ def get_suite(name: str) -> Suite:
         raise KeyError(f"no data-quality suite {name!r}; there are {', '.join(sorted(SUITES))}") from None
 
 
+def overridable_expectations() -> frozenset[str]:
+    """Expectations a person may waive for one record (`ledgerbridge quarantine release`)."""
+    return frozenset(exp.name for suite in SUITES.values() for exp in suite.expectations if exp.overridable)
+
+
 __all__ = [
     "SUITES", "DocumentParams", "Expectation", "ExpectationStat", "Failure", "PaymentParams", "QualityError",
     "ReferenceParams", "Suite", "SuiteResult", "check", "format_table", "get_suite", "gx_context",
+    "overridable_expectations",
 ]

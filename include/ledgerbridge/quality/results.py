@@ -127,6 +127,9 @@ def format_table(result: SuiteResult, only_failed: bool = False) -> str:
         lines.append(f"{name:<{widths[0]}} | {checked:>{widths[1]}} | {failed:>{widths[2]}} | {examples}".rstrip())
     for failure in result.batch_failures:
         lines.append(f"BATCH {failure.expectation}: {failure.message()}")
+    quiet = len(result.expectations) - len(rows)
+    if quiet:
+        lines.append(f"(and {quiet} more expectation{'s' if quiet > 1 else ''} with no failure)")
     if result.systemic:
         lines.append(result.message)
     return "\n".join(lines)
