@@ -229,3 +229,20 @@ def test_a_payment_dated_before_its_bill_is_held_until_a_person_releases_it(ledg
 
     assert report["export_payments"]["created"] == 1
     assert _held(ledger, "paydate") == {}
+
+
+def test_a_currency_the_entity_allows_is_queued_and_another_is_held(ledger, qbo_server):
+    from ledgerbridge.registry import LegalEntity
+
+    entity = LegalEntity.model_validate({**make_entity("currencies").model_dump(mode="json"),
+                                         "quality": {"allowed_currencies": ["EUR"]}})
+    conn = connect_company(qbo_server, ledger, entity)
+    _load(ledger, entity, hub_data([bill("B-USD"), bill("B-EUR", currency="EUR"), bill("B-GBP", currency="GBP")]))
+    ctx = context(entity, ledger, conn)
+    for step in ("pull_reference", "check_reference", "match_parties", "prepare_exports"):
+        report = run_step(ctx, step)
+
+    assert (report["queued"], report["quarantined"]) == (2, 1)
+    [held] = _held(ledger, "currencies").values()
+    assert held.record_key == "B-GBP"
+    assert held.reasons[0]["problem"] == "GBP is not the entity's currency USD nor one allowed (EUR, USD)"

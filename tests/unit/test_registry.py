@@ -32,6 +32,9 @@ def test_defaults_and_sorting():
     ({"matching": {"create_missing_vendors": "perhaps"}}, "matching.create_missing_vendors"),
     ({"unexpected": 1}, "unexpected"),
     ({"id": "Has Spaces"}, "id"),
+    ({"quality": {"allowed_currencies": ["EURO"]}}, "quality.allowed_currencies"),
+    ({"quality": {"max_failure_rates": {"documents": 2}}}, "quality.max_failure_rates"),
+    ({"quality": {"max_failure_rates": {"bills": 0.2}}}, "quality.max_failure_rates.bills.[key]"),
 ])
 def test_a_bad_entity_names_itself_and_the_field_and_the_others_still_load(overrides, field):
     registry = parse_entities([_entity("good"), _entity("bad", **overrides)])
@@ -39,6 +42,14 @@ def test_a_bad_entity_names_itself_and_the_field_and_the_others_still_load(overr
     (error,) = registry.errors
     assert f"field '{field}'" in str(error)
     assert ("'bad'" in str(error)) or overrides.get("id") in str(error)
+
+
+def test_the_quality_policy_falls_back_to_each_suite_s_threshold():
+    [entity] = parse_entities([_entity(quality={"allowed_currencies": ["EUR"],
+                                                "max_failure_rates": {"documents": 0.25}})]).entities
+    assert entity.quality.allowed_currencies == ("EUR",)
+    assert entity.quality.max_failure_rate("documents") == 0.25
+    assert (entity.quality.max_failure_rate("payments"), entity.quality.max_failure_rate("reference")) == (0.10, 0.05)
 
 
 def test_a_duplicate_id_is_an_error_and_the_first_wins():
