@@ -57,6 +57,19 @@ def test_steps_are_chained_in_order_with_params_tags_and_docs(monkeypatch, tmp_p
     assert dag.max_active_runs == 1
 
 
+def test_failures_a_retry_cannot_cure_are_not_retried(monkeypatch, tmp_path):
+    from airflow.sdk import RetryAction
+
+    from ledgerbridge.connectors.errors import ReconnectRequired
+    from ledgerbridge.flows.errors import SystemicQualityFailure
+
+    bag = _dagbag(monkeypatch, tmp_path, [_entity("acme")])
+    policy = bag.dags["ledgerbridge__acme"].get_task("prepare_exports").retry_policy
+    for failure in (SystemicQualityFailure("acme: bills: SYSTEMIC problem"), ReconnectRequired("reconnect")):
+        assert policy.evaluate(failure, try_number=1, max_tries=4).action == RetryAction.FAIL
+    assert policy.evaluate(ConnectionError("reset"), try_number=1, max_tries=4).action != RetryAction.FAIL
+
+
 def test_an_invalid_entity_gets_a_failing_dag_naming_the_field_and_the_others_still_parse(monkeypatch, tmp_path):
     bag = _dagbag(monkeypatch, tmp_path, [
         _entity("good"),
