@@ -75,6 +75,7 @@ class SuiteResult:
     gx_version: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # build, frames, gx, map, total (seconds)
     carried_over: int = 0  # records held from earlier runs: checked, not in the failure rate
+    min_records_for_rate: int = 0  # fewer new records than this: no rate is judged
 
     @property
     def failed(self) -> int:
@@ -111,11 +112,14 @@ class SuiteResult:
 def format_table(result: SuiteResult, only_failed: bool = False) -> str:
     """The compact per-suite table for a task log: expectation | checked | failed | examples."""
     carried = f", {result.carried_over:,} of them held from earlier runs" if result.carried_over else ""
+    new = result.checked - result.carried_over
+    rate = (f"rate {result.failure_rate:.1%} of the new ones" if result.carried_over else f"{result.failure_rate:.1%}")
+    judged = (f"systemic above {result.max_failure_rate:.1%}" if new >= result.min_records_for_rate else
+              f"too few new records to judge a rate: from {result.min_records_for_rate}")
     header = (f"suite {result.suite} {result.version}: {result.checked:,} checked{carried}, "
-              f"{len(result.passed):,} passed, {result.failed:,} failed (rate {result.failure_rate:.1%} of the new "
-              f"ones; systemic above {result.max_failure_rate:.1%})" if result.carried_over else
-              f"suite {result.suite} {result.version}: {result.checked:,} checked, {len(result.passed):,} passed, "
-              f"{result.failed:,} failed ({result.failure_rate:.1%}; systemic above {result.max_failure_rate:.1%})")
+              f"{len(result.passed):,} passed, {result.failed:,} failed ({rate}; {judged})")
+    if only_failed and not result.failures and not result.batch_failures:
+        return f"{header}; all {len(result.expectations)} expectations passed"
     rows = [(stat.expectation, f"{stat.checked:,}", f"{stat.failed:,}", ", ".join(stat.examples))
             for stat in result.expectations if stat.failed or not only_failed]
     titles = ("expectation", "checked", "failed", "examples")

@@ -292,7 +292,7 @@ def _result(suite: Suite, params: Any, records: list[dict], keys: list[str], car
                    f"{len(failures):,} failed{carried} ({rate:.1%}; systemic above {limit:.1%})")
     return SuiteResult(suite.name, suite.version, checked, passed, failures, stats, batch_failures, rate, limit,
                        systemic, message, {g: (c[0], c[1]) for g, c in groups.items()}, gx_version, timings,
-                       checked - len(counted))
+                       checked - len(counted), suite.min_records_for_rate)
 
 
 def _snake(name: str) -> str:
