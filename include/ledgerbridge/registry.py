@@ -77,8 +77,8 @@ class QualityPolicy(BaseModel):
     # Currencies documents and payments may carry besides the base currency (a multi-currency company).
     allowed_currencies: tuple[str, ...] = ()
     # Share of a batch's new records that may fail before the batch counts as systemic, per suite
-    # (reference, documents, payments); the suite's own default otherwise.
-    max_failure_rates: dict[Literal["reference", "documents", "payments"], float] = {}
+    # (reference, parties, documents, payments); the suite's own default otherwise.
+    max_failure_rates: dict[Literal["reference", "parties", "documents", "payments"], float] = {}
 
     @field_validator("allowed_currencies")
     @classmethod

@@ -17,13 +17,14 @@ from ledgerbridge.ledger.models import (
     AuditEvent,
     Document,
     OutboxEntry,
+    Party,
     QualityResult,
     QuarantineEntry,
     QuarantineStatus,
     RecordType,
 )
 from ledgerbridge.pipeline import run_step
-from support import bill, bills_in_company, connect_company, context, hub_data, make_entity, sync
+from support import bill, bills_in_company, connect_company, context, hub_data, make_entity, query, sync
 
 # defect -> (how a good bill is spoiled, the expectations it must fail)
 DEFECTS = {
@@ -246,3 +247,32 @@ def test_a_currency_the_entity_allows_is_queued_and_another_is_held(ledger, qbo_
     [held] = _held(ledger, "currencies").values()
     assert held.record_key == "B-GBP"
     assert held.reasons[0]["problem"] == "GBP is not the entity's currency USD nor one allowed (EUR, USD)"
+
+
+def test_a_vendor_quickbooks_would_refuse_is_held_before_its_creation_and_created_once_renamed(ledger, qbo_server):
+    entity = make_entity("partyq")  # creates the vendors nothing matches
+    conn = connect_company(qbo_server, ledger, entity)
+    _load(ledger, entity, hub_data([bill("B-1", "V-9", "10.00")], vendors=[
+        {"hub_id": "V-9", "name": "Initrode: West Coast", "email": "ap at initrode"}]))
+
+    report = sync(entity, ledger, conn)
+
+    assert report["match_parties"]["vendor"]["quarantined"] == 1 and report["match_parties"]["created"] == 0
+    assert not [v for v in query(qbo_server, conn, ledger, "SELECT * FROM Vendor") if "Initrode" in v["DisplayName"]]
+    with ledger.session() as session:  # never sent, so nothing for QuickBooks to refuse
+        assert session.scalars(select(OutboxEntry).where(OutboxEntry.entity_id == "partyq")).all() == []
+    held = _held(ledger, "partyq")
+    assert (held["V-9"].dataset, _expectations(held["V-9"])) == ("vendors", {"name_characters", "email_format"})
+    assert held["B-1"].reasons[0]["expectation"] == "party_linked"
+    assert "held in quarantine before its creation: name: contains a colon" in held["B-1"].reasons[0]["problem"]
+
+    with ledger.session() as session:
+        vendor = session.scalars(select(Party).where(Party.entity_id == "partyq", Party.hub_id == "V-9")).one()
+        vendor.name, vendor.email = "Initrode West Coast", "ap@initrode.example"
+    report = sync(entity, ledger, conn)
+
+    assert report["match_parties"]["created"] == 1
+    [created] = [v for v in query(qbo_server, conn, ledger, "SELECT * FROM Vendor") if "Initrode" in v["DisplayName"]]
+    [exported] = bills_in_company(qbo_server, conn, ledger)
+    assert exported["VendorRef"]["value"] == created["Id"] and exported["DocNumber"] == "B-1"
+    assert _held(ledger, "partyq") == {}

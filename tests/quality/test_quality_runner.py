@@ -18,6 +18,7 @@ from ledgerbridge.quality import (
     check,
     documents,
     get_suite,
+    parties,
     payments,
     reference,
 )
@@ -38,8 +39,8 @@ def test_importing_the_package_imports_neither_gx_nor_pandas():
 
 
 def test_suites_are_versioned_and_registered():
-    assert set(SUITES) == {"reference", "documents", "payments"}
-    for module in (reference, documents, payments):
+    assert set(SUITES) == {"reference", "parties", "documents", "payments"}
+    for module in (reference, parties, documents, payments):
         assert module.SUITE.version == module.SUITE_VERSION
         assert module.SUITE.gx_name == f"ledgerbridge.{module.NAME}@{module.SUITE_VERSION}"
         assert 0 < module.SUITE.max_failure_rate < 1
@@ -53,7 +54,7 @@ def test_suites_are_versioned_and_registered():
 
 def test_docs_describe_every_suite_and_expectation():
     text = (ROOT / "docs" / "data-quality.md").read_text()
-    for module in (reference, documents, payments):
+    for module in (reference, parties, documents, payments):
         assert f"`{module.NAME}` {module.SUITE_VERSION}" in text
         for exp in module.EXPECTATIONS:
             assert f"`{exp.name}`" in text, exp.name

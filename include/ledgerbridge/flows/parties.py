@@ -3,8 +3,9 @@
 The matching engine (ledgerbridge.matching) decides auto / review / none for every hub party not
 settled yet. Settled, and never touched again by a run: a link, a person's decision, a creation in
 flight, a creation the accounting system refused. A party is created in the accounting system only
-when nothing matches (no review candidate either), the entity's policy says so, and its name is free
-among all the company's customers and vendors (QuickBooks DisplayNames are unique across both).
+when nothing matches (no review candidate either), the entity's policy says so, its name is free
+among all the company's customers and vendors (QuickBooks DisplayNames are unique across both), and
+it passes the `parties` data-quality suite (a name QuickBooks would refuse is quarantined, not sent).
 Parties that exist only in the accounting system are adopted into the hub when the policy says so.
 """
 from __future__ import annotations
@@ -15,8 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ledgerbridge.connectors.base import PartyExport
-from ledgerbridge.flows import outbox
+from ledgerbridge.flows import outbox, quarantine
 from ledgerbridge.flows.audit import record
+from ledgerbridge.flows.errors import SystemicQualityFailure
+from ledgerbridge.flows.preparing import store_result
+from ledgerbridge.flows.quarantine import Reason
 from ledgerbridge.flows.resolve import usable_references
 from ledgerbridge.ledger.models import (
     LinkStatus,
@@ -41,10 +45,13 @@ def match_parties(ctx) -> dict:
         ctx.log.info("parties flow is not enabled for %s: skipped", ctx.entity.id)
         return {"skipped": "parties flow not enabled"}
     summary: dict = {}
+    systemic = []
     with ctx.ledger.session() as session:
         taken_names = _taken_names(session, ctx.entity.id)  # one set for both kinds: names are unique across
     for kind in (PartyKind.VENDOR, PartyKind.CUSTOMER):
-        summary[kind.value] = _match_kind(ctx, kind, taken_names)
+        summary[kind.value], problem = _match_kind(ctx, kind, taken_names)
+        if problem:
+            systemic.append(problem)
     report = outbox.send(ctx, PARTY_TARGETS)
     summary["party_creation"] = report.as_dict()
     summary["created"] = report.confirmed - report.adopted
@@ -52,17 +59,19 @@ def match_parties(ctx) -> dict:
     for kind in (PartyKind.VENDOR, PartyKind.CUSTOMER):
         counts = summary[kind.value]
         ctx.log.info(
-            "%ss: %d linked before, %d newly linked (%s), %d to create, %d adopted from the accounting system, "
-            "%d in review, %d unmatched, %d held by a person's decision",
+            "%ss: %d linked before, %d newly linked (%s), %d to create, %d quarantined before creation, %d adopted "
+            "from the accounting system, %d in review, %d unmatched, %d held by a person's decision",
             kind.value, counts.get("already_linked", 0), counts.get("linked", 0),
             ", ".join(f"{m} {n}" for m, n in sorted(counts.get("by_method", {}).items())) or "none",
-            counts.get("to_create", 0), counts.get("adopted", 0), counts.get("review", 0),
-            counts.get("unmatched", 0), counts.get("held", 0),
+            counts.get("to_create", 0), counts.get("quarantined", 0), counts.get("adopted", 0),
+            counts.get("review", 0), counts.get("unmatched", 0), counts.get("held", 0),
         )
     if report.sent or report.adopted or summary["settled"]["rejected"]:
         ctx.log.info("created in the accounting system: %d, adopted after an unknown outcome: %d, refused: %d",
                      summary["created"], report.adopted, summary["settled"]["rejected"])
     _log_review_queue(ctx)
+    if systemic:  # what passed elsewhere is created first
+        raise SystemicQualityFailure(f"{ctx.entity.id}: " + " | ".join(systemic))
     return summary
 
 
@@ -87,6 +96,7 @@ def _match_kind(ctx, kind: PartyKind, taken_names: set[str]) -> dict:
             OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.record_type == RecordType.PARTY,
             OutboxEntry.state == OutboxState.REJECTED)))
         open_parties, rejected_by_person = [], []
+        to_create: list[tuple[Party, PartyLink, list | None]] = []
         for party in parties:
             settled = _settled(party.link)
             if (settled == "held" and create_missing and party.link.status == LinkStatus.UNMATCHED
@@ -140,11 +150,8 @@ def _match_kind(ctx, kind: PartyKind, taken_names: set[str]) -> dict:
                      candidates)
                 counts["review"] += 1
             elif create_missing:
-                _set(link, LinkStatus.PENDING_CREATE, "created", None, None, None, candidates)
-                outbox.enqueue(session, ctx, RecordType.PARTY, party.id, f"{kind.value}:{party.hub_id}",
-                               PartyExport(kind.value, party.name, party.email, party.currency, party.hub_id))
-                taken_names.add(_name(party.name))
-                counts["to_create"] += 1
+                to_create.append((party, link, candidates))
+                taken_names.add(_name(party.name))  # reserved, even if the checks hold it back
             else:
                 _set(link, LinkStatus.UNMATCHED, "none", None, None,
                      f"no {kind.value} in the accounting system matches and the policy does not create one",
@@ -154,14 +161,61 @@ def _match_kind(ctx, kind: PartyKind, taken_names: set[str]) -> dict:
             if _name(party.name) in taken_names:
                 counts["held"] += 1
                 continue
-            party.link.status = LinkStatus.PENDING_CREATE
-            outbox.enqueue(session, ctx, RecordType.PARTY, party.id, f"{kind.value}:{party.hub_id}",
-                           PartyExport(kind.value, party.name, party.email, party.currency, party.hub_id))
+            to_create.append((party, party.link, None))  # a person's "none of these": the link keeps it
             taken_names.add(_name(party.name))
-            counts["to_create"] += 1
+        problem = _create_checked(ctx, session, kind, to_create, counts)
         if policy.adopt_accounting_parties:
             counts["adopted"] = _adopt(session, ctx, kind, mirror)
-    return {**counts, "by_method": dict(by_method)}
+    return {**counts, "by_method": dict(by_method)}, problem
+
+
+def _create_checked(ctx, session, kind: PartyKind, to_create: list[tuple[Party, PartyLink, list | None]],
+                    counts: Counter) -> str | None:
+    """The parties suite over what is about to be created: queue what passes, quarantine what fails
+    (dataset vendors / customers; the party stays unmatched, with the reasons on its link). Returns
+    the message of a systemic batch, of which nothing is created or held."""
+    if not to_create:
+        return None
+    from ledgerbridge.quality import PartyParams, check, format_table
+
+    dataset = f"{kind.value}s"
+    policy = ctx.entity.quality
+    params = PartyParams(currency=ctx.entity.base_currency, allowed_currencies=frozenset(policy.allowed_currencies),
+                         max_failure_rate=policy.max_failure_rate("parties"))
+    records = [{"hub_id": party.hub_id, "kind": kind.value, "name": party.name, "email": party.email,
+                "currency": party.currency} for party, _, _ in to_create]
+    result = check("parties", records, params, carried_over=quarantine.open_keys(session, ctx.entity.id, dataset))
+    ctx.log.info("parties, %ss to create:\n%s", kind.value, format_table(result, only_failed=True))
+    if result.systemic:
+        store_result(session, ctx, "match_parties", f"parties.{dataset}", result, {})
+        ctx.log.error("%ss to create: %s Nothing of this batch is created or quarantined.", kind.value, result.message)
+        return f"{kind.value}s to create: {result.message}"
+    outcome: Counter = Counter()
+    for party, link, candidates in to_create:
+        failures = result.failures.get(party.hub_id)
+        if failures:
+            reasons = [Reason(**failure.reason()) for failure in failures]
+            quarantine.hold(session, ctx.entity.id, dataset, party.hub_id, reasons,
+                            {"hub_id": party.hub_id, "name": party.name, "email": party.email})
+            if candidates is not None:
+                _set(link, LinkStatus.UNMATCHED, "none", None, None,
+                     "held in quarantine before its creation: " + "; ".join(map(str, reasons)), candidates)
+            outcome["quarantined"] += 1
+            ctx.log.warning("%s %s %r not created, quarantined: %s", kind.value, party.hub_id, party.name,
+                            "; ".join(map(str, reasons)))
+            continue
+        if candidates is not None:
+            _set(link, LinkStatus.PENDING_CREATE, "created", None, None, None, candidates)
+        else:
+            link.status = LinkStatus.PENDING_CREATE
+        outbox.enqueue(session, ctx, RecordType.PARTY, party.id, f"{kind.value}:{party.hub_id}",
+                       PartyExport(kind.value, party.name, party.email, party.currency, party.hub_id))
+        outcome["queued"] += 1
+    outcome["released_from_quarantine"] = quarantine.resolve(session, ctx.entity.id, dataset, result.passed)
+    store_result(session, ctx, "match_parties", f"parties.{dataset}", result, outcome)
+    counts["to_create"] += outcome["queued"]
+    counts["quarantined"] += outcome["quarantined"]
+    return None
 
 
 def _settled(link: PartyLink | None) -> str | None:

@@ -10,8 +10,9 @@ the first `check`, so the DAG parse path stays free of them.
 """
 from __future__ import annotations
 
-from ledgerbridge.quality import documents, payments, reference
+from ledgerbridge.quality import documents, parties, payments, reference
 from ledgerbridge.quality.documents import DocumentParams
+from ledgerbridge.quality.parties import PartyParams
 from ledgerbridge.quality.payments import PaymentParams
 from ledgerbridge.quality.reference import ReferenceParams
 from ledgerbridge.quality.results import (
@@ -23,7 +24,7 @@ from ledgerbridge.quality.results import (
 from ledgerbridge.quality.runner import QualityError, check, gx_context
 from ledgerbridge.quality.spec import Expectation, Suite
 
-SUITES: dict[str, Suite] = {module.SUITE.name: module.SUITE for module in (reference, documents, payments)}
+SUITES: dict[str, Suite] = {module.SUITE.name: module.SUITE for module in (reference, parties, documents, payments)}
 
 
 def get_suite(name: str) -> Suite:
@@ -39,7 +40,7 @@ def overridable_expectations() -> frozenset[str]:
 
 
 __all__ = [
-    "SUITES", "DocumentParams", "Expectation", "ExpectationStat", "Failure", "PaymentParams", "QualityError",
-    "ReferenceParams", "Suite", "SuiteResult", "check", "format_table", "get_suite", "gx_context",
+    "SUITES", "DocumentParams", "Expectation", "ExpectationStat", "Failure", "PartyParams", "PaymentParams",
+    "QualityError", "ReferenceParams", "Suite", "SuiteResult", "check", "format_table", "get_suite", "gx_context",
     "overridable_expectations",
 ]
