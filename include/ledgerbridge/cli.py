@@ -202,15 +202,15 @@ def _quarantine_decide(args) -> int:
             if args.action == "release":
                 entry = quarantine.release(session, args.entity_id, args.dataset, args.record_key, actor, args.reason,
                                            overridable_expectations())
-                done = f"released: waived {', '.join(entry.waived)}; it goes out on the next run unless it fails " \
-                       "something else"
+                waived = "; ".join(f"{w['expectation']} ({w['field']} {w['value']})" for w in entry.waived)
+                done = f"released: waived {waived}; it goes out on the next run unless it fails something else"
             elif args.action == "dismiss":
                 quarantine.dismiss(session, args.entity_id, args.dataset, args.record_key, actor, args.reason)
                 done = "dismissed: never exported (until reopened)"
             else:
                 quarantine.reopen(session, args.entity_id, args.dataset, args.record_key, actor)
                 done = "reopened: checked again on the next run"
-    except (KeyError, quarantine.NotReleasable) as exc:
+    except (KeyError, quarantine.DecisionRefused) as exc:
         print(exc.args[0], file=sys.stderr)
         return 1
     print(f"{args.entity_id} {args.dataset} {args.record_key}: {done}")
@@ -245,7 +245,7 @@ def _quarantine_list(args) -> int:
                     if expectation else ""
                 print(f"    {tag}{describe(reason)}")
             if entry.decided_by:
-                waived = f", waived {', '.join(entry.waived)}" if entry.waived else ""
+                waived = ", waived " + ", ".join(w["expectation"] for w in entry.waived) if entry.waived else ""
                 print(f"    {entry.status} by {entry.decided_by}{waived}: {entry.decision_note or ''}".rstrip(": "))
     status = "" if args.status == "all" else f"{args.status} "
     print(f"{len(entries)} {status}quarantine entr{'y' if len(entries) == 1 else 'ies'}")

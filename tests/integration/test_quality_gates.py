@@ -5,6 +5,7 @@ goes out on the next run, and a person can release or dismiss what is held."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -176,38 +177,45 @@ def test_a_person_releases_what_the_accounting_system_would_take_and_nothing_els
     _load(ledger, entity, hub_data(
         [bill("EARLY", due_date="2026-11-01"),  # due before its date: a typo, or a deliberate back-dated term
          bill("LATER", due_date="2026-11-01"),
+         bill("SHIFTED", due_date="2026-11-01"),
          bill("NOWHERE", account="9999")]))
     sync(entity, ledger, conn)
-    assert set(_held(ledger, "release")) == {"EARLY", "LATER", "NOWHERE"}
+    assert set(_held(ledger, "release")) == {"EARLY", "LATER", "SHIFTED", "NOWHERE"}
     monkeypatch.setenv("LEDGERBRIDGE_DB_URL", ledger_url)
 
     assert main(["quarantine", "list", "--entity", "release"]) == 0
     listing = capsys.readouterr().out
     assert "[due_date_not_before_doc_date, may be released] due_date: before the document date 2026-11-02" in listing
-    assert "[line_account_resolves] lines[1].account_code" in listing and "3 open quarantine entries" in listing
+    assert "[line_account_resolves] lines[1].account_code" in listing and "4 open quarantine entries" in listing
 
     assert main(["quarantine", "release", "release", "bills", "NOWHERE", "--reason", "ship it"]) == 1
     error = capsys.readouterr().err
     assert "cannot be released: lines[1].account_code: no active account" in error and "dismiss it" in error
-    for key in ("EARLY", "LATER"):
+    for key in ("EARLY", "LATER", "SHIFTED"):
         assert main(["quarantine", "release", "release", "bills", key, "--reason", "30-day terms back-dated"]) == 0
-    assert "waived due_date_not_before_doc_date" in capsys.readouterr().out
-    with ledger.session() as session:  # LATER changes before the next run, and now fails something else
+    assert "waived due_date_not_before_doc_date (due_date 2026-11-01)" in capsys.readouterr().out
+    with ledger.session() as session:  # before the next run, LATER fails something else, SHIFTED another date
         session.scalars(select(Document).where(Document.hub_id == "LATER")).one().lines[0].account_code = "9999"
+        session.scalars(select(Document).where(Document.hub_id == "SHIFTED")).one().due_date = date(2026, 10, 1)
 
     report = sync(entity, ledger, conn)
 
     assert [b["DocNumber"] for b in bills_in_company(qbo_server, conn, ledger)] == ["EARLY"]
     assert report["prepare_exports"]["released_by_a_person"] == 1
     held = _held(ledger, "release")
-    assert set(held) == {"LATER", "NOWHERE"} and held["LATER"].waived == []
+    assert set(held) == {"LATER", "SHIFTED", "NOWHERE"}
+    assert held["LATER"].waived == [] and held["LATER"].decided_by is None
     assert _expectations(held["LATER"]) == {"due_date_not_before_doc_date", "line_account_resolves"}
+    assert held["SHIFTED"].reasons[0]["value"] == "2026-10-01"  # not the date the person waived
     released = _held(ledger, "release", QuarantineStatus.RELEASED)["EARLY"]
-    assert released.waived == ["due_date_not_before_doc_date"] and released.decided_by.startswith("cli:")
+    assert released.waived == [{"expectation": "due_date_not_before_doc_date", "field": "due_date",
+                                "value": "2026-11-01"}]
+    assert released.decided_by.startswith("cli:")
+    assert main(["quarantine", "reopen", "release", "bills", "NOWHERE"]) == 1  # held, not decided: nothing to undo
     with ledger.session() as session:
         actions = [event.action for event in session.scalars(select(AuditEvent).where(
             AuditEvent.entity_id == "release", AuditEvent.action.like("quarantine_%")))]
-    assert actions.count("quarantine_released") == 2
+    assert actions.count("quarantine_released") == 3
 
 
 def test_a_payment_dated_before_its_bill_is_held_until_a_person_releases_it(ledger, ledger_url, qbo_server,

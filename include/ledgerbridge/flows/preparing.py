@@ -118,7 +118,7 @@ def check_and_queue(ctx, session, gate: Gate, records: Iterable[Any],
     passed = []
     for record, _, build in candidates:
         failures = result.failures.get(record.hub_id, [])
-        failed = {failure.expectation for failure in failures}
+        failed = {quarantine.waiver(failure.expectation, failure.field, failure.value) for failure in failures}
         if failures and not failed <= releases.get(record.hub_id, set()):
             quarantine.hold(session, ctx.entity.id, gate.dataset, record.hub_id,
                             [Reason(**failure.reason()) for failure in failures], snapshot(record))

@@ -45,8 +45,10 @@ def hold(session: Session, entity_id: str, dataset: str, record_key: str, reason
     if entry is None:
         entry = QuarantineEntry(entity_id=entity_id, dataset=dataset, record_key=record_key, first_seen_at=now)
         session.add(entry)
+    if entry.status == QuarantineStatus.RELEASED:  # it fails something the person did not waive
+        entry.decided_by = entry.decision_note = None
     if entry.status != QuarantineStatus.DISMISSED:
-        entry.status = QuarantineStatus.OPEN  # a released record failing something new is held again
+        entry.status = QuarantineStatus.OPEN
         entry.resolved_at = None
         entry.waived = []
     entry.reasons = [_jsonable(asdict(r)) for r in reasons]
@@ -80,53 +82,68 @@ def dismissed_keys(session: Session, entity_id: str, dataset: str) -> set[str]:
         QuarantineEntry.status == QuarantineStatus.DISMISSED)))
 
 
+class DecisionRefused(Exception):
+    """A person's decision that cannot apply: a release of what only a fix upstream can cure, a
+    dismissal of a record already exported, ..."""
+
+
 def dismiss(session: Session, entity_id: str, dataset: str, record_key: str, actor: str, reason: str) -> QuarantineEntry:
     """A person's decision that the record is never exported (until they reopen it)."""
     entry = _entry(session, entity_id, dataset, record_key)
+    if entry.status == QuarantineStatus.RESOLVED:
+        raise DecisionRefused(f"{entity_id}: {dataset} {record_key!r} passed its checks since it was held and has "
+                              "gone on: there is nothing left to dismiss")
     entry.status, entry.resolved_at = QuarantineStatus.DISMISSED, utcnow()
     entry.decided_by, entry.decision_note, entry.waived = actor, reason, []
     record(session, entity_id, actor, "quarantine_dismissed", dataset, record_key, {"reason": reason})
     return entry
 
 
-class NotReleasable(Exception):
-    """A release asked for a record that fails something only a fix upstream can cure."""
-
-
 def release(session: Session, entity_id: str, dataset: str, record_key: str, actor: str, note: str,
             overridable: Collection[str]) -> QuarantineEntry:
-    """A person's decision to export the record as it is: the expectations it fails now are waived
-    for it (a different failure later quarantines it again). Only `overridable` expectations can be
-    waived: for the others the accounting system would refuse the record or post it wrong."""
+    """A person's decision to export the record as it is: what it fails now (each expectation, field
+    and offending value) is waived for it; any other failure later quarantines it again. Only
+    `overridable` expectations can be waived: for the others the accounting system would refuse the
+    record or post it wrong."""
     entry = _entry(session, entity_id, dataset, record_key)
     if entry.status not in (QuarantineStatus.OPEN, QuarantineStatus.RELEASED):
-        raise NotReleasable(f"{entity_id}: {dataset} {record_key!r} is {entry.status}, not held: nothing to release"
+        raise DecisionRefused(f"{entity_id}: {dataset} {record_key!r} is {entry.status}, not held: nothing to release"
                             + (" (reopen it first)" if entry.status == QuarantineStatus.DISMISSED else ""))
     blocking = [reason for reason in entry.reasons if reason.get("expectation") not in overridable]
     if blocking:
-        raise NotReleasable(
+        raise DecisionRefused(
             f"{entity_id}: {dataset} {record_key!r} cannot be released: " + "; ".join(map(describe, blocking)) +
             ". The accounting system would refuse it or post it wrong as it is: fix it upstream (it is checked "
             "again on every run and goes out once it passes), or dismiss it.")
     entry.status, entry.resolved_at = QuarantineStatus.RELEASED, utcnow()
-    entry.waived = sorted({reason["expectation"] for reason in entry.reasons})
+    entry.waived = [{"expectation": reason["expectation"], "field": reason["field"],
+                     "value": _shown(reason.get("value"))} for reason in entry.reasons]
     entry.decided_by, entry.decision_note = actor, note
     record(session, entity_id, actor, "quarantine_released", dataset, record_key,
            {"reason": note, "waived": entry.waived})
     return entry
 
 
-def releases(session: Session, entity_id: str, dataset: str) -> dict[str, set[str]]:
-    """Released records of `dataset`: key -> the expectations a person waived for it."""
-    return {key: set(waived or ()) for key, waived in session.execute(
-        select(QuarantineEntry.record_key, QuarantineEntry.waived).where(
-            QuarantineEntry.entity_id == entity_id, QuarantineEntry.dataset == dataset,
-            QuarantineEntry.status == QuarantineStatus.RELEASED))}
+def waiver(expectation: str, field: str, value: Any) -> tuple[str, str, str | None]:
+    """What a release waives, and what a failure must match to be waived."""
+    return expectation, field, _shown(value)
+
+
+def releases(session: Session, entity_id: str, dataset: str) -> dict[str, set[tuple[str, str, str | None]]]:
+    """Released records of `dataset`: key -> what a person waived for it (expectation, field, value)."""
+    return {key: {waiver(w["expectation"], w["field"], w["value"]) for w in waived or ()}
+            for key, waived in session.execute(
+                select(QuarantineEntry.record_key, QuarantineEntry.waived).where(
+                    QuarantineEntry.entity_id == entity_id, QuarantineEntry.dataset == dataset,
+                    QuarantineEntry.status == QuarantineStatus.RELEASED))}
 
 
 def reopen(session: Session, entity_id: str, dataset: str, record_key: str, actor: str) -> QuarantineEntry:
     """Undo a dismissal or a release: the record is checked again on the next run."""
     entry = _entry(session, entity_id, dataset, record_key)
+    if entry.status not in (QuarantineStatus.DISMISSED, QuarantineStatus.RELEASED):
+        raise DecisionRefused(f"{entity_id}: {dataset} {record_key!r} is {entry.status}: only a dismissed or "
+                              "released record can be reopened")
     entry.status, entry.resolved_at = QuarantineStatus.OPEN, None
     entry.decided_by, entry.decision_note, entry.waived = actor, None, []
     record(session, entity_id, actor, "quarantine_reopened", dataset, record_key, {})
@@ -172,6 +189,10 @@ def open_counts_by_dataset(session: Session, entity_id: str) -> dict[str, int]:
         select(QuarantineEntry.dataset, func.count(QuarantineEntry.id)).where(
             QuarantineEntry.entity_id == entity_id, QuarantineEntry.status == QuarantineStatus.OPEN)
         .group_by(QuarantineEntry.dataset).order_by(QuarantineEntry.dataset)).all())
+
+
+def _shown(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _jsonable(reason: dict[str, Any]) -> dict[str, Any]:
