@@ -284,3 +284,30 @@ def test_a_vendor_quickbooks_would_refuse_is_held_before_its_creation_and_create
     [exported] = bills_in_company(qbo_server, conn, ledger)
     assert exported["VendorRef"]["value"] == created["Id"] and exported["DocNumber"] == "B-1"
     assert _held(ledger, "partyq") == {}
+
+
+def test_a_dismissed_vendor_is_never_created_and_one_linked_by_hand_leaves_quarantine(ledger, qbo_server):
+    from ledgerbridge.flows import quarantine
+    from ledgerbridge.ledger.models import LinkStatus
+
+    entity = make_entity("partydecide")
+    conn = connect_company(qbo_server, ledger, entity)
+    _load(ledger, entity, hub_data([bill("B-8", "V-8"), bill("B-9", "V-9")], vendors=[
+        {"hub_id": "V-8", "name": "Vandelay: Imports"}, {"hub_id": "V-9", "name": "Kramerica:\tIndustries"}]))
+    sync(entity, ledger, conn)
+    assert {"V-8", "V-9"} <= set(_held(ledger, "partydecide"))
+
+    with ledger.session() as session:
+        quarantine.dismiss(session, "partydecide", "vendors", "V-8", "test", "not a real supplier")
+        for vendor in session.scalars(select(Party).where(Party.entity_id == "partydecide")):
+            vendor.name = vendor.name.replace(":", "").replace("\t", " ")  # both would pass now
+        v9 = session.scalars(select(Party).where(Party.hub_id == "V-9")).one()
+        v9.link.status, v9.link.external_id, v9.link.decided_by = LinkStatus.LINKED, "56", "test"  # linked by hand
+    report = sync(entity, ledger, conn)
+
+    assert report["match_parties"]["created"] == 0 and report["match_parties"]["vendor"]["dismissed"] == 1
+    assert not [v for v in query(qbo_server, conn, ledger, "SELECT * FROM Vendor") if "Vandelay" in v["DisplayName"]]
+    held = _held(ledger, "partydecide")
+    assert "V-9" not in held and "B-8" in held  # V-9's entry ended with its link; B-8's vendor is never created
+    assert "dismissed by a person" in held["B-8"].reasons[0]["problem"]
+    assert set(_held(ledger, "partydecide", QuarantineStatus.DISMISSED)) == {"V-8"}

@@ -42,6 +42,7 @@ def check_reference(ctx) -> dict:
             by_kind[row.kind].append(row)
         for kind, kind_rows in sorted(by_kind.items()):
             failed = [row for row in kind_rows if f"{kind}:{row.external_id}" in result.failures]
+            failed_ids = {row.external_id for row in failed}
             summary[kind] = {"checked": len(kind_rows), "failed": len(failed)}
             if result.systemic:
                 continue  # a systemic failure holds no record: the cause is upstream, and the step fails
@@ -51,7 +52,7 @@ def check_reference(ctx) -> dict:
                 quarantine.hold(session, ctx.entity.id, dataset, row.external_id, reasons,
                                 {"external_id": row.external_id, "name": row.name, "kind": kind})
             quarantine.resolve(session, ctx.entity.id, dataset,
-                               [row.external_id for row in kind_rows if row not in failed])
+                               [row.external_id for row in kind_rows if row.external_id not in failed_ids])
             log = ctx.log.warning if failed else ctx.log.info
             log("%s: %d checked, %d quarantined", kind, len(kind_rows), len(failed))
         store_result(session, ctx, "check_reference", "reference", result,
@@ -63,11 +64,12 @@ def check_reference(ctx) -> dict:
 
 
 def _held(session, entity_id: str) -> set[str]:
-    """The reference suite's keys of list records already held by an earlier run."""
+    """The reference suite's keys of list records held by an earlier run, or dismissed or released by a person."""
     return {f"{dataset.removeprefix('reference.')}:{key}" for dataset, key in session.execute(
         select(QuarantineEntry.dataset, QuarantineEntry.record_key).where(
             QuarantineEntry.entity_id == entity_id, QuarantineEntry.dataset.startswith("reference."),
-            QuarantineEntry.status == QuarantineStatus.OPEN))}
+            QuarantineEntry.status.in_((QuarantineStatus.OPEN, QuarantineStatus.DISMISSED,
+                                        QuarantineStatus.RELEASED))))}
 
 
 def _last_counts(session, entity_id: str) -> dict[str, int]:

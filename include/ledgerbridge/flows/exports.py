@@ -42,6 +42,7 @@ from ledgerbridge.ledger.models import (
     Document,
     DocumentKind,
     DocumentStatus,
+    LinkStatus,
     OutboxEntry,
     OutboxState,
     Party,
@@ -320,7 +321,8 @@ def _prepare_payments(ctx, rules: PaymentKindRules) -> tuple[Counter, str | None
         payments = not_in_outbox(session, ctx.entity.id, Payment, RecordType.PAYMENT).where(
             Payment.kind == rules.kind, Payment.status == DocumentStatus.APPROVED
         ).order_by(None).order_by(Payment.payment_date, Payment.id).options(
-            selectinload(Payment.applications).selectinload(PaymentApplication.document),
+            selectinload(Payment.applications).selectinload(PaymentApplication.document)
+            .selectinload(Document.party).selectinload(Party.link),
             selectinload(Payment.party).selectinload(Party.link))
 
         def snapshot(payment: Payment) -> dict:
@@ -352,9 +354,10 @@ class _DocumentStates:
             return "rejected by the accounting system"
         if document.hub_id in self.dismissed:
             return "dismissed by a person (never exported)"
-        if document.hub_id in self.quarantined:
+        link = document.party.link if document.party else None
+        if document.hub_id in self.quarantined and not (link and link.status == LinkStatus.PENDING_CREATE):
             return "quarantined"
-        return ON_ITS_WAY  # queued, being sent, or waiting for its party
+        return ON_ITS_WAY  # queued, being sent, or waiting for its party to be created
 
     def external_id(self, document: Document) -> str:
         return self.outbox[document.id][1]
@@ -392,9 +395,6 @@ def _payment_check(rules: PaymentKindRules, payment: Payment, accounts: CodeInde
         waiting_for = [a.document.hub_id for a in payment.applications if states[a.document_id] == ON_ITS_WAY]
         if waiting_for:
             raise Waiting(f"{rules.document}(s) {', '.join(waiting_for)} not confirmed in the accounting system yet")
-        for application in payment.applications:  # later payments of this run see what this one applies
-            for totals in (documents.applied_total, documents.unconfirmed):
-                totals[application.document_id] = totals.get(application.document_id, Decimal(0)) + application.amount
         applied = tuple(AppliedTo(documents.external_id(a.document), a.amount) for a in payment.applications)
         if rules.kind == PaymentKind.BILL_PAYMENT:
             return BillPaymentExport(payment.hub_id, party["party_ref"], payment.payment_date, payment.amount,

@@ -97,6 +97,7 @@ def _match_kind(ctx, kind: PartyKind, taken_names: set[str]) -> dict:
             OutboxEntry.state == OutboxState.REJECTED)))
         open_parties, rejected_by_person = [], []
         to_create: list[tuple[Party, PartyLink, list | None]] = []
+        dismissed = quarantine.dismissed_keys(session, ctx.entity.id, f"{kind.value}s")
         for party in parties:
             settled = _settled(party.link)
             if (settled == "held" and create_missing and party.link.status == LinkStatus.UNMATCHED
@@ -149,6 +150,11 @@ def _match_kind(ctx, kind: PartyKind, taken_names: set[str]) -> dict:
                      f"{party.name!r} (names are unique across customers and vendors): link it or rename",
                      candidates)
                 counts["review"] += 1
+            elif create_missing and party.hub_id in dismissed:
+                _set(link, LinkStatus.UNMATCHED, "none", None, None,
+                     f"held in quarantine and dismissed by a person: never created (`ledgerbridge quarantine "
+                     f"reopen {ctx.entity.id} {kind.value}s {party.hub_id}` undoes it)", candidates)
+                counts["dismissed"] += 1
             elif create_missing:
                 to_create.append((party, link, candidates))
                 taken_names.add(_name(party.name))  # reserved, even if the checks hold it back
@@ -158,12 +164,16 @@ def _match_kind(ctx, kind: PartyKind, taken_names: set[str]) -> dict:
                      candidates)
                 counts["unmatched"] += 1
         for party in rejected_by_person:
-            if _name(party.name) in taken_names:
+            if _name(party.name) in taken_names or party.hub_id in dismissed:
                 counts["held"] += 1
                 continue
             to_create.append((party, party.link, None))  # a person's "none of these": the link keeps it
             taken_names.add(_name(party.name))
         problem = _create_checked(ctx, session, kind, to_create, counts)
+        # A held party no longer up for creation (linked since, in review, the policy changed): its entry ends.
+        up_for_creation = {party.hub_id for party, _, _ in to_create}
+        quarantine.resolve(session, ctx.entity.id, f"{kind.value}s",
+                           [party.hub_id for party in parties if party.hub_id not in up_for_creation])
         if policy.adopt_accounting_parties:
             counts["adopted"] = _adopt(session, ctx, kind, mirror)
     return {**counts, "by_method": dict(by_method)}, problem
@@ -184,7 +194,7 @@ def _create_checked(ctx, session, kind: PartyKind, to_create: list[tuple[Party, 
                          max_failure_rate=policy.max_failure_rate("parties"))
     records = [{"hub_id": party.hub_id, "kind": kind.value, "name": party.name, "email": party.email,
                 "currency": party.currency} for party, _, _ in to_create]
-    result = check("parties", records, params, carried_over=quarantine.open_keys(session, ctx.entity.id, dataset))
+    result = check("parties", records, params, carried_over=quarantine.held_keys(session, ctx.entity.id, dataset))
     ctx.log.info("parties, %ss to create:\n%s", kind.value, format_table(result, only_failed=True))
     if result.systemic:
         store_result(session, ctx, "match_parties", f"parties.{dataset}", result, {})

@@ -12,11 +12,12 @@ from ledgerbridge.ledger.models import (
 
 
 def usable_references(session: Session, entity_id: str, kind: str) -> list[ReferenceRecord]:
-    """Active mirrored records of `kind` that passed check_reference."""
+    """Active mirrored records of `kind` that passed check_reference (or that a person released; a
+    dismissed one is never used)."""
     held = select(QuarantineEntry.record_key).where(
         QuarantineEntry.entity_id == entity_id,
         QuarantineEntry.dataset == f"reference.{kind}",
-        QuarantineEntry.status == QuarantineStatus.OPEN,
+        QuarantineEntry.status.in_((QuarantineStatus.OPEN, QuarantineStatus.DISMISSED)),
     )
     return list(
         session.scalars(

@@ -74,7 +74,7 @@ class SuiteResult:
     group_rates: dict[str, tuple[int, int]] = field(default_factory=dict)  # group -> (failed, checked)
     gx_version: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # build, frames, gx, map, total (seconds)
-    carried_over: int = 0  # records held from earlier runs: checked, not in the failure rate
+    carried_over: int = 0  # held from earlier runs, or failing only out-of-rate checks: not in the failure rate
     min_records_for_rate: int = 0  # fewer new records than this: no rate is judged
 
     @property
@@ -111,7 +111,8 @@ class SuiteResult:
 
 def format_table(result: SuiteResult, only_failed: bool = False) -> str:
     """The compact per-suite table for a task log: expectation | checked | failed | examples."""
-    carried = f", {result.carried_over:,} of them held from earlier runs" if result.carried_over else ""
+    carried = (f", {result.carried_over:,} of them held from earlier runs or waiting on a review"
+               if result.carried_over else "")
     new = result.checked - result.carried_over
     rate = (f"rate {result.failure_rate:.1%} of the new ones" if result.carried_over else f"{result.failure_rate:.1%}")
     judged = (f"systemic above {result.max_failure_rate:.1%}" if new >= result.min_records_for_rate else
