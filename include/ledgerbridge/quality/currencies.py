@@ -8,6 +8,9 @@ record should carry. Update by adding a code here and noting it in docs/data-qua
 """
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+
 ISO_4217 = frozenset((
     "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BHD", "BIF",
     "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHE", "CHF", "CHW", "CLF",
@@ -22,3 +25,25 @@ ISO_4217 = frozenset((
     "XAF", "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XCD", "XCG", "XDR", "XOF", "XPD", "XPF", "XPT", "XSU", "XUA",
     "YER", "ZAR", "ZMW", "ZWG", "ZWL",
 ))
+
+
+@dataclass(frozen=True)
+class CurrencyParams:
+    """What the suites checking money share: the entity's currency and the others it allows."""
+
+    currency: str = "USD"  # the entity's base currency
+    allowed_currencies: AbstractSet[str] = frozenset()  # explicitly allowed besides the base currency
+
+    def __post_init__(self):
+        for code in (self.currency, *self.allowed_currencies):
+            if code not in ISO_4217:
+                raise ValueError(f"{type(self).__name__}: currency {code!r} is not an ISO 4217 code")
+
+    def currencies(self) -> list[str]:
+        return sorted({self.currency, *self.allowed_currencies})
+
+
+def currency_problem(row: dict, params: CurrencyParams) -> str:
+    """'GBP is not the entity's currency USD[ nor one allowed (CAD, USD)]'."""
+    return f"{row['currency']} is not the entity's currency {params.currency}" + (
+        f" nor one allowed ({', '.join(params.currencies())})" if len(params.currencies()) > 1 else "")

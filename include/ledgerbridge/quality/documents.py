@@ -33,7 +33,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ledgerbridge.quality.currencies import ISO_4217
+from ledgerbridge.quality.currencies import CurrencyParams, currency_problem
 from ledgerbridge.quality.spec import (
     BOOL,
     DATE,
@@ -60,23 +60,13 @@ _SEP = "\x1f"
 
 
 @dataclass(frozen=True)
-class DocumentParams:
-    currency: str = "USD"  # the entity's base currency
-    allowed_currencies: AbstractSet[str] = frozenset()  # explicitly allowed besides the base currency
+class DocumentParams(CurrencyParams):
     doc_number_limit: int = DOC_NUMBER_LIMITS["quickbooks_online"]
     doc_number_required: bool = False  # the target needs a number on bills and invoices
     unique_bill_numbers: bool = True  # the target refuses a vendor's bill number twice
     taken_numbers: AbstractSet[tuple[str, str]] | Mapping[tuple[str, str], str] = field(default_factory=frozenset)
     positive_lines: bool = True
     max_failure_rate: float = MAX_FAILURE_RATE
-
-    def __post_init__(self):
-        for code in (self.currency, *self.allowed_currencies):
-            if code not in ISO_4217:
-                raise ValueError(f"{type(self).__name__}: currency {code!r} is not an ISO 4217 code")
-
-    def currencies(self) -> list[str]:
-        return sorted({self.currency, *self.allowed_currencies})
 
 
 def key(record: dict, position: int) -> str:
@@ -169,13 +159,6 @@ def _party(row: dict, params) -> str:
             f"create_missing_{kind}s")
 
 
-def _currency(row: dict, params: DocumentParams) -> str:
-    allowed = params.currencies()
-    if len(allowed) == 1:
-        return f"{row['currency']} is not the entity's currency {params.currency}"
-    return f"{row['currency']} is not the entity's currency {params.currency} nor one allowed ({', '.join(allowed)})"
-
-
 def _total(row: dict, params) -> str:
     if row["kind"] == "journal_entry":
         return f"{row['total']} differs from the total of its debits {row['lines_total']}"
@@ -238,7 +221,7 @@ EXPECTATIONS = (
                 "currency", "missing", why="Money is never without its currency."),
     Expectation("currency_allowed", "documents", "ExpectColumnValuesToBeInSet",
                 lambda params: {"column": "currency", "value_set": params.currencies()},
-                "currency", _currency, "currency",
+                "currency", currency_problem, "currency",
                 why="A document in another currency would be booked at the wrong amount."),
     Expectation("doc_number_length", "documents", "ExpectColumnValueLengthsToBeBetween",
                 lambda params: {"column": "doc_number", "max_value": params.doc_number_limit},

@@ -13,10 +13,9 @@ the target's `name_limit` (QuickBooks Online: 500 characters).
 """
 from __future__ import annotations
 
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
-from ledgerbridge.quality.currencies import ISO_4217
+from ledgerbridge.quality.currencies import CurrencyParams, currency_problem
 from ledgerbridge.quality.spec import KEY, RECORD, STR, Expectation, Suite, text
 
 NAME = "parties"
@@ -29,19 +28,9 @@ EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
 
 
 @dataclass(frozen=True)
-class PartyParams:
-    currency: str = "USD"
-    allowed_currencies: AbstractSet[str] = frozenset()
+class PartyParams(CurrencyParams):
     name_limit: int = NAME_LIMIT
     max_failure_rate: float = MAX_FAILURE_RATE
-
-    def __post_init__(self):
-        for code in (self.currency, *self.allowed_currencies):
-            if code not in ISO_4217:
-                raise ValueError(f"{type(self).__name__}: currency {code!r} is not an ISO 4217 code")
-
-    def currencies(self) -> list[str]:
-        return sorted({self.currency, *self.allowed_currencies})
 
 
 def key(record: dict, position: int) -> str:
@@ -55,11 +44,6 @@ def build(records: list[dict], params: PartyParams) -> dict[str, list[dict]]:
         "name": text(record.get("name")), "email": text(record.get("email")),
         "currency": text(record.get("currency")),
     } for position, record in enumerate(records)]}
-
-
-def _currency(row: dict, params: PartyParams) -> str:
-    return f"{row['currency']} is not the entity's currency {params.currency}" + (
-        f" nor one allowed ({', '.join(params.currencies())})" if params.allowed_currencies else "")
 
 
 EXPECTATIONS = (
@@ -81,7 +65,7 @@ EXPECTATIONS = (
                 why="A malformed address is refused by QuickBooks, or sends remittances nowhere."),
     Expectation("currency_allowed", "parties", "ExpectColumnValuesToBeInSet",
                 lambda params: {"column": "currency", "value_set": params.currencies()},
-                "currency", _currency, "currency",
+                "currency", currency_problem, "currency",
                 why="A party in another currency could only take documents in that currency."),
 )
 

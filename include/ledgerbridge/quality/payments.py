@@ -25,11 +25,10 @@ document is confirmed. Any other state (draft, rejected, quarantined, ...) fails
 """
 from __future__ import annotations
 
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ledgerbridge.quality.currencies import ISO_4217
+from ledgerbridge.quality.currencies import CurrencyParams, currency_problem
 from ledgerbridge.quality.spec import (
     BOOL,
     DATE,
@@ -56,18 +55,8 @@ PARTY_OF = {"bill_payment": "vendor", "customer_payment": "customer"}
 
 
 @dataclass(frozen=True)
-class PaymentParams:
-    currency: str = "USD"
-    allowed_currencies: AbstractSet[str] = frozenset()
+class PaymentParams(CurrencyParams):
     max_failure_rate: float = MAX_FAILURE_RATE
-
-    def __post_init__(self):
-        for code in (self.currency, *self.allowed_currencies):
-            if code not in ISO_4217:
-                raise ValueError(f"{type(self).__name__}: currency {code!r} is not an ISO 4217 code")
-
-    def currencies(self) -> list[str]:
-        return sorted({self.currency, *self.allowed_currencies})
 
 
 def key(record: dict, position: int) -> str:
@@ -133,11 +122,6 @@ def _party(row: dict, params) -> str:
     return f"{kind} {row['party']} is not linked to a {kind} of the accounting system"
 
 
-def _currency(row: dict, params: PaymentParams) -> str:
-    return f"{row['currency']} is not the entity's currency {params.currency}" + (
-        f" nor one allowed ({', '.join(params.currencies())})" if params.allowed_currencies else "")
-
-
 def _open_balance(row: dict, params) -> str:
     after = f" after {row['earlier_payments']} in this batch" if row["earlier_payments"] else ""
     return f"more than the {row['document_kind']}'s open balance {row['open_balance']}{after}"
@@ -186,7 +170,7 @@ EXPECTATIONS = (
                 "currency", "missing", why="Money is never without its currency."),
     Expectation("currency_allowed", "payments", "ExpectColumnValuesToBeInSet",
                 lambda params: {"column": "currency", "value_set": params.currencies()},
-                "currency", _currency, "currency", why="A payment in another currency pays the wrong amount."),
+                "currency", currency_problem, "currency", why="A payment in another currency pays the wrong amount."),
     # -- applications
     Expectation("applied_amount_positive", "applications", "ExpectColumnValuesToBeBetween",
                 {"column": "amount", **_POSITIVE}, "applications[{document}].amount", "must be positive", "amount",
