@@ -311,3 +311,23 @@ def test_a_dismissed_vendor_is_never_created_and_one_linked_by_hand_leaves_quara
     assert "V-9" not in held and "B-8" in held  # V-9's entry ended with its link; B-8's vendor is never created
     assert "dismissed by a person" in held["B-8"].reasons[0]["problem"]
     assert set(_held(ledger, "partydecide", QuarantineStatus.DISMISSED)) == {"V-8"}
+
+
+def test_a_release_in_one_entity_never_lets_the_same_record_of_another_through(ledger, qbo_server):
+    from ledgerbridge.flows import quarantine
+    from ledgerbridge.quality import overridable_expectations
+
+    first, second = make_entity("tenant_a"), make_entity("tenant_b")
+    conns = {entity.id: connect_company(qbo_server, ledger, entity) for entity in (first, second)}
+    for entity in (first, second):  # the same hub id, the same defect
+        _load(ledger, entity, hub_data([bill("B-1", due_date="2026-11-01")]))
+        sync(entity, ledger, conns[entity.id])
+    with ledger.session() as session:
+        quarantine.release(session, "tenant_a", "bills", "B-1", "test", "ok for A", overridable_expectations())
+
+    reports = {entity.id: sync(entity, ledger, conns[entity.id]) for entity in (first, second)}
+
+    assert [b["DocNumber"] for b in bills_in_company(qbo_server, conns["tenant_a"], ledger)] == ["B-1"]
+    assert bills_in_company(qbo_server, conns["tenant_b"], ledger) == []
+    assert set(_held(ledger, "tenant_b")) == {"B-1"} and _held(ledger, "tenant_a") == {}
+    assert [q["suite"] for q in reports["tenant_b"]["reconcile"]["data_quality"]] == ["reference", "documents.bills"]

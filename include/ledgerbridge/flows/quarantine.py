@@ -59,17 +59,13 @@ def hold(session: Session, entity_id: str, dataset: str, record_key: str, reason
 
 def resolve(session: Session, entity_id: str, dataset: str, record_keys: Iterable[str]) -> int:
     """Mark open entries of records that now pass as resolved; returns how many."""
-    keys = list(record_keys)
+    keys = set(record_keys)
     if not keys:
         return 0
-    entries = session.scalars(
-        select(QuarantineEntry).where(
-            QuarantineEntry.entity_id == entity_id,
-            QuarantineEntry.dataset == dataset,
-            QuarantineEntry.status == QuarantineStatus.OPEN,
-            QuarantineEntry.record_key.in_(keys),
-        )
-    ).all()
+    # The dataset's open entries are few; the keys that passed may be a whole batch (too many for IN).
+    entries = [entry for entry in session.scalars(select(QuarantineEntry).where(
+        QuarantineEntry.entity_id == entity_id, QuarantineEntry.dataset == dataset,
+        QuarantineEntry.status == QuarantineStatus.OPEN)) if entry.record_key in keys]
     for entry in entries:
         entry.status = QuarantineStatus.RESOLVED
         entry.resolved_at = utcnow()
