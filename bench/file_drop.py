@@ -752,7 +752,7 @@ def report_realtime(r: RealtimeResult) -> list[tuple[str, bool | None, str]]:
     lat = [s.latency for s in r.stages]
     p50, p95 = percentile(lat, 50), percentile(lat, 95)
     base50 = percentile(r.baseline, 50)
-    print(f"\n== real time: file landed -> its records in the ledger, under airflow standalone ==")
+    print("\n== real time: file landed -> its records in the ledger, under airflow standalone ==")
     kinds = Counter(u.kind for u in r.uploads)
     print(f"   {len(r.uploads)} uploads over SFTP, one at a time ({kinds['lists']} lists files of 2 vendors, "
           f"{kinds['payments_made']} payments_made files of 1 bill payment); each waits for the previous file's "
@@ -1039,7 +1039,7 @@ def report_throughput(drops: list[Drop]) -> list[tuple[str, bool | None, str]]:
                      f"{p.schema_s:.2f}", f"{p.seconds - p.fs.total_s - p.schema_s:.2f}", f"{p.cpu_s:.2f}", server(p)])
     print_table(headers, rows)
     e_local, e_sftp = local.phases["export"], sftp.phases["export"]
-    print(f"   one file per batch of {sftp.connector.batch_size} bills (FileDropConnector.batch_size), one FileSystem "
+    print(f"   one file per batch of {sftp.connector.capabilities.batch_size} bills (FileDropConnector.capabilities.batch_size), one FileSystem "
           f"session per batch; the baseline writes the same files to a local folder (LocalFileSystem)")
     print("   x baseline = bills/s divided by the local folder's; connect = opening sessions (TCP, SSH handshake, "
           "password login, SFTP subsystem, ensure_layout not included); other transport = every other FileSystem "
@@ -1091,7 +1091,7 @@ def report_throughput(drops: list[Drop]) -> list[tuple[str, bool | None, str]]:
     for d in drops:
         print(f"   setup of {d.label} (not in any figure): {d.setup_s:.1f} s")
     return [(f"throughput, {d.label}: every bill in one of {d.files} files, booked once, confirmed",
-             d.confirmed == d.bills and d.in_books == d.bills and d.files == -(-d.bills // d.connector.batch_size),
+             d.confirmed == d.bills and d.in_books == d.bills and d.files == -(-d.bills // d.connector.capabilities.batch_size),
              f"{d.files} files, {d.in_books:,} bills in the books, {d.confirmed:,} outbox rows confirmed")
             for d in drops]
 

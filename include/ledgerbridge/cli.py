@@ -180,7 +180,7 @@ def _review(args) -> int:
 def _repin(entity_id: str) -> int:
     import getpass
 
-    from ledgerbridge.flows.entities import repin
+    from ledgerbridge.context import repin
     from ledgerbridge.ledger import Ledger
 
     with Ledger().session() as session:
@@ -192,7 +192,7 @@ def _repin(entity_id: str) -> int:
 def _quarantine_decide(args) -> int:
     import getpass
 
-    from ledgerbridge.flows import quarantine
+    from ledgerbridge.ledger import quarantine
     from ledgerbridge.ledger import Ledger
     from ledgerbridge.quality import overridable_expectations
 
@@ -220,7 +220,7 @@ def _quarantine_decide(args) -> int:
 def _quarantine_list(args) -> int:
     from sqlalchemy import select
 
-    from ledgerbridge.flows.quarantine import describe
+    from ledgerbridge.ledger.quarantine import describe
     from ledgerbridge.ledger import Ledger
     from ledgerbridge.ledger.models import QuarantineEntry
     from ledgerbridge.quality import overridable_expectations

@@ -26,7 +26,7 @@ from pydantic import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledgerbridge.flows.entities import ensure_entity
+from ledgerbridge.context import ensure_entity
 from ledgerbridge.ledger.models import (
     Attachment,
     Document,

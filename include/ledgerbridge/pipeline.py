@@ -5,102 +5,48 @@ Airflow runs one step per task (plugins/ledgerbridge_airflow); `run_all` runs th
 """
 from __future__ import annotations
 
-import importlib
-import logging
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 
-from ledgerbridge.connectors.base import AccountingConnector
-from ledgerbridge.ledger import Ledger
+from ledgerbridge.context import RunContext, RunParams, ensure_entity
+from ledgerbridge.flows.checks import check_reference
+from ledgerbridge.flows.confirmations import collect_confirmations, write_back
+from ledgerbridge.flows.exports import (
+    export_documents,
+    export_payments,
+    prepare_exports,
+)
+from ledgerbridge.flows.parties import match_parties
+from ledgerbridge.flows.reconcile import reconcile
+from ledgerbridge.flows.reference import pull_reference
 from ledgerbridge.ledger.models import SyncRun
 from ledgerbridge.ledger.types import utcnow
-from ledgerbridge.registry import LegalEntity
-from ledgerbridge.steps import STEP_NAMES, STEPS
-
-
-@dataclass(frozen=True)
-class RunParams:
-    full_refresh: bool = False
-    sync_from: date | None = None
-    dry_run: bool = False
-
-    @classmethod
-    def from_mapping(cls, raw: dict[str, Any] | None) -> RunParams:
-        """Strict: a typo ("dryrun") or "false" as a string must never turn into a real send."""
-        raw = dict(raw or {})
-        unknown = sorted(set(raw) - {"full_refresh", "sync_from", "dry_run"})
-        if unknown:
-            raise ValueError(f"unknown run param(s) {', '.join(map(repr, unknown))}: "
-                             "known are full_refresh, sync_from, dry_run")
-        sync_from = raw.get("sync_from") or None
-        if isinstance(sync_from, str):
-            try:
-                sync_from = date.fromisoformat(sync_from[:10])
-            except ValueError:
-                raise ValueError(f"param sync_from: {sync_from!r} is not a date (YYYY-MM-DD)") from None
-        return cls(_flag(raw, "full_refresh"), sync_from, _flag(raw, "dry_run"))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "full_refresh": self.full_refresh,
-            "sync_from": self.sync_from.isoformat() if self.sync_from else None,
-            "dry_run": self.dry_run,
-        }
-
-
-def _flag(raw: dict[str, Any], name: str) -> bool:
-    value = raw.get(name, False)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    if value is None:
-        return False
-    raise ValueError(f"param {name}: {value!r} is not true or false")
-
-
-@dataclass
-class RunContext:
-    entity: LegalEntity
-    ledger: Ledger
-    run_id: str
-    params: RunParams = field(default_factory=RunParams)
-    # Returns the entity's connector; called only by steps that talk to the accounting system.
-    connect: Callable[[], AccountingConnector] | None = None
-    data_interval_start: datetime | None = None
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("ledgerbridge"))
-    _connector: AccountingConnector | None = None
-
-    @property
-    def connector(self) -> AccountingConnector:
-        if self._connector is None:
-            if self.connect is None:
-                raise RuntimeError(f"step needs the accounting system of {self.entity.id} but no connector was given")
-            self._connector = self.connect()
-            from ledgerbridge.flows.entities import pin_company
-
-            pin_company(self, self._connector.company_id)
-        return self._connector
-
+from ledgerbridge.steps import STEP_NAMES
 
 Step = Callable[[RunContext], dict[str, Any]]
 
+# Every step of ledgerbridge.steps.STEP_NAMES, by name (a test keeps the two the same).
+STEPS: dict[str, Step] = {
+    "pull_reference": pull_reference,
+    "check_reference": check_reference,
+    "match_parties": match_parties,
+    "prepare_exports": prepare_exports,
+    "export_documents": export_documents,
+    "export_payments": export_payments,
+    "collect_confirmations": collect_confirmations,
+    "write_back": write_back,
+    "reconcile": reconcile,
+}
 
-def _step(name: str) -> Step:
-    module = importlib.import_module(f"ledgerbridge.flows.{dict(STEPS)[name]}")
-    return getattr(module, name)
+__all__ = ["RunContext", "RunParams", "STEPS", "run_step", "run_all"]
 
 
 def run_step(ctx: RunContext, name: str) -> dict[str, Any]:
     """Run one step, recording it in sync_runs (a retried task updates the same row)."""
-    from ledgerbridge.flows.entities import ensure_entity
-
-    step = _step(name)
+    step = STEPS[name]
     with ctx.ledger.session() as session:
         ensure_entity(session, ctx.entity)
         run = session.scalars(

@@ -1,20 +1,19 @@
-"""The steps of a legal entity's sync, in run order, and the ledgerbridge.flows module defining each.
+"""The steps of a legal entity's sync, in run order (ledgerbridge.pipeline.STEPS holds each one's function).
 
 Kept free of imports: the DAG file reads it at parse time.
 """
 
-STEPS = (
-    ("pull_reference", "reference"),
-    ("check_reference", "checks"),
-    ("match_parties", "parties"),
-    ("prepare_exports", "exports"),
-    ("export_documents", "exports"),
-    ("export_payments", "exports"),
-    ("collect_confirmations", "confirmations"),
-    ("write_back", "confirmations"),
-    ("reconcile", "reconcile"),
+STEP_NAMES = (
+    "pull_reference",
+    "check_reference",
+    "match_parties",
+    "prepare_exports",
+    "export_documents",
+    "export_payments",
+    "collect_confirmations",
+    "write_back",
+    "reconcile",
 )
-STEP_NAMES = tuple(name for name, _ in STEPS)
 
 # Steps that need the entity's connector: to talk to the accounting system, or (prepare_exports) to
 # shape the payloads it will receive. The others only read and write the ledger.

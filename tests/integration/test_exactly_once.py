@@ -72,7 +72,7 @@ def test_an_answer_lost_on_every_attempt_ends_uncertain_and_is_settled_by_lookup
     assert report["collect_confirmations"]["settled_by_lookup"] == 2
     assert Counter(b["DocNumber"] for b in bills_in_company(qbo_server, conn, ledger)) == {"OK-1": 1, "DARK": 1}
     with ledger.session() as session:
-        rows = session.scalars(select(OutboxEntry).where(OutboxEntry.target == "Bill")).all()
+        rows = session.scalars(select(OutboxEntry).where(OutboxEntry.kind == "bill")).all()
         assert {r.state for r in rows} == {OutboxState.CONFIRMED}
         dark = next(r for r in rows if json.dumps(r.payload, default=str).count("DARK"))
         assert dark.attempts == 1 and dark.external_id
@@ -137,7 +137,7 @@ def test_2000_bills_under_throttling_errors_timeouts_and_dropped_answers_land_ex
     numbers = Counter(b["DocNumber"] for b in company.objects["Bill"].values())
     assert len(numbers) == bills and set(numbers.values()) == {1}  # all there, none twice
     with ledger.session() as session:
-        rows = session.scalars(select(OutboxEntry).where(OutboxEntry.target == "Bill")).all()
+        rows = session.scalars(select(OutboxEntry).where(OutboxEntry.kind == "bill")).all()
         assert len(rows) == bills and Counter(r.state for r in rows) == {OutboxState.CONFIRMED: bills}
         assert {r.external_id for r in rows} == set(company.objects["Bill"])
     assert reports[1]["export_documents"]["sent"] == 0
@@ -161,7 +161,7 @@ def test_rows_a_live_sender_holds_are_left_to_it_until_its_lease_ends(ledger, qb
     for step in ("pull_reference", "check_reference", "match_parties", "prepare_exports"):
         run_step(ctx, step)
     with ledger.session() as session:
-        for row in session.scalars(select(OutboxEntry).where(OutboxEntry.target == "Bill")):
+        for row in session.scalars(select(OutboxEntry).where(OutboxEntry.kind == "bill")):
             row.state, row.claimed_by, row.claim_expires_at = OutboxState.SENDING, "other-run", utcnow() + timedelta(
                 minutes=10)
 
@@ -169,7 +169,7 @@ def test_rows_a_live_sender_holds_are_left_to_it_until_its_lease_ends(ledger, qb
 
     assert while_held["sent"] == 0 and bills_in_company(qbo_server, conn, ledger) == []
     with ledger.session() as session:
-        for row in session.scalars(select(OutboxEntry).where(OutboxEntry.target == "Bill")):
+        for row in session.scalars(select(OutboxEntry).where(OutboxEntry.kind == "bill")):
             row.claim_expires_at = utcnow() - timedelta(seconds=1)  # that run died
 
     after_lease = run_step(ctx, "export_documents")
@@ -183,7 +183,8 @@ def test_a_batch_refused_as_a_whole_is_halved_and_every_record_still_lands_once(
     halves it instead of failing on it every run."""
     from ledgerbridge.connectors.qbo.connector import QuickBooksOnlineConnector
 
-    monkeypatch.setattr(QuickBooksOnlineConnector, "batch_size", 45)  # more than QuickBooks takes
+    monkeypatch.setattr(QuickBooksOnlineConnector, "capabilities",  # more than QuickBooks takes
+                        replace(QuickBooksOnlineConnector.capabilities, batch_size=45))
     entity = make_entity("halved")
     conn = connect_company(qbo_server, ledger, entity)
     with ledger.session() as session:

@@ -5,6 +5,7 @@ the embedded SFTP server; the agent works on the served directory, as it would b
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 import uuid
 from collections import Counter
 from contextlib import contextmanager
@@ -167,7 +168,8 @@ def test_a_connection_dropped_mid_upload_loses_nothing_and_duplicates_nothing(le
     conn = ConnectionSettings("drop_acme_desk", host=server.host, port=server.port, login="agent",
                               password="drop-secret", extra={"company_id": f"QBD-{ENTITY}", "root": "/",
                                                              "host_key": server.host_key_line})
-    monkeypatch.setattr(FileDropConnector, "batch_size", 2)  # 5 bills: files of 2, 2 and 1
+    monkeypatch.setattr(FileDropConnector, "capabilities",  # 5 bills: files of 2, 2 and 1
+                        replace(FileDropConnector.capabilities, batch_size=2))
     uploads = {"bills": 0}
     real_write = SFTPFileSystem.write_bytes
 

@@ -287,7 +287,7 @@ def test_a_vendor_quickbooks_would_refuse_is_held_before_its_creation_and_create
 
 
 def test_a_dismissed_vendor_is_never_created_and_one_linked_by_hand_leaves_quarantine(ledger, qbo_server):
-    from ledgerbridge.flows import quarantine
+    from ledgerbridge.ledger import quarantine
     from ledgerbridge.ledger.models import LinkStatus
 
     entity = make_entity("partydecide")
@@ -314,7 +314,7 @@ def test_a_dismissed_vendor_is_never_created_and_one_linked_by_hand_leaves_quara
 
 
 def test_a_release_in_one_entity_never_lets_the_same_record_of_another_through(ledger, qbo_server):
-    from ledgerbridge.flows import quarantine
+    from ledgerbridge.ledger import quarantine
     from ledgerbridge.quality import overridable_expectations
 
     first, second = make_entity("tenant_a"), make_entity("tenant_b")

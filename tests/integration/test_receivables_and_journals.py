@@ -131,7 +131,7 @@ def test_an_upload_whose_answer_is_lost_is_attached_once(ledger, qbo_server):
     assert report["export_documents"]["attachments"]["uncertain"] >= 1
     assert sorted(company(qbo_server, conn).files.values()) == sorted([SCAN, RECEIPT])  # each once
     with ledger.session() as session:
-        rows = session.scalars(select(OutboxEntry).where(OutboxEntry.target == "Attachable")).all()
+        rows = session.scalars(select(OutboxEntry).where(OutboxEntry.kind == "attachment")).all()
         assert {r.state for r in rows} == {OutboxState.CONFIRMED}
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from ledgerbridge.flows.checks import SystemicQualityFailure
-from ledgerbridge.flows.entities import ensure_entity
+from ledgerbridge.context import ensure_entity
 from ledgerbridge.ledger.models import QuarantineEntry, ReferenceRecord
 from ledgerbridge.pipeline import RunContext, RunParams, run_step
 from support import make_entity

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ledgerbridge.connectors.errors import CompanyMismatch, ReconnectRequired
-from ledgerbridge.flows.entities import repin
+from ledgerbridge.context import repin
 from ledgerbridge.hub_import import import_hub_data
 from ledgerbridge.ledger.models import (
     Document,
@@ -173,7 +173,7 @@ def test_a_worker_killed_mid_send_never_duplicates(ledger, qbo_server):
     sync(entity, ledger, conn)
     # The worker died after LANDED reached QuickBooks but before its answer was recorded ...
     with ledger.session() as session:
-        row = session.scalars(select(OutboxEntry).where(OutboxEntry.target == "Bill")).one()
+        row = session.scalars(select(OutboxEntry).where(OutboxEntry.kind == "bill")).one()
         row.state, row.external_id = OutboxState.SENDING, None
     # ... and after LOST was marked `sending` but before its request left.
     _load(ledger, entity, hub_data([bill("LOST", "V-2", "20.00")]))

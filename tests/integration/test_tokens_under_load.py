@@ -56,7 +56,7 @@ def test_four_tasks_export_while_tokens_expire_and_rotate(ledger):
         assert errors == []  # no invalid_grant, which would have raised ReconnectRequired
         with ledger.session() as session:
             rotations = session.scalars(select(OAuthToken)).one().version - version_before
-            rows = session.scalars(select(OutboxEntry).where(OutboxEntry.target == "Bill")).all()
+            rows = session.scalars(select(OutboxEntry).where(OutboxEntry.kind == "bill")).all()
         assert elapsed > 2 * TOKEN_SECONDS and rotations >= 2  # tokens really did die and rotate during the export
         assert Counter(r.state for r in rows) == {OutboxState.CONFIRMED: BILLS}
         assert sum(r["sent"] for r in reports) == BILLS  # each row claimed by exactly one task

@@ -61,7 +61,7 @@ def test_docs_describe_every_suite_and_expectation():
 
 
 def test_failures_become_quarantine_reasons():
-    from ledgerbridge.flows.quarantine import Reason
+    from ledgerbridge.ledger.quarantine import Reason
 
     record = bill("B-1", total=D("130.00"))
     result = check("documents", [record], DocumentParams())

@@ -1,8 +1,10 @@
 """The seam between the pipeline and an accounting system.
 
 The pipeline resolves hub records into `*Export` values (every reference already an external id of
-the target company); a connector turns them into its own payloads, creates them, looks them up when
-an outcome is uncertain, and reads back what the accounting system holds.
+the target company), each of a record kind (ledgerbridge.kinds: "bill", "customer_payment", ...); a
+connector maps each kind to its own object and payload, creates them, looks them up when an outcome
+is uncertain, and reads back what the accounting system holds. What it can do is declared once, in
+its `capabilities`: the flows never probe a connector.
 """
 from __future__ import annotations
 
@@ -62,6 +64,10 @@ class BillExport:
     lines: tuple[LineExport, ...]
     memo: str | None = None
 
+    @property
+    def party_ref(self) -> str:
+        return self.vendor_id
+
 
 @dataclass(frozen=True)
 class AppliedTo:
@@ -79,6 +85,10 @@ class BillPaymentExport:
     bank_account_id: str
     applied: tuple[AppliedTo, ...]
     reference: str | None = None
+
+    @property
+    def party_ref(self) -> str:
+        return self.vendor_id
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,10 @@ class InvoiceExport:
     lines: tuple[SalesLineExport, ...]
     memo: str | None = None
 
+    @property
+    def party_ref(self) -> str:
+        return self.customer_id
+
 
 @dataclass(frozen=True)
 class CustomerPaymentExport:
@@ -114,6 +128,10 @@ class CustomerPaymentExport:
     deposit_account_id: str | None
     applied: tuple[AppliedTo, ...]  # partial application: an amount below the invoice's balance
     reference: str | None = None
+
+    @property
+    def party_ref(self) -> str:
+        return self.customer_id
 
 
 @dataclass(frozen=True)
@@ -134,6 +152,8 @@ class JournalEntryExport:
     lines: tuple[JournalLineExport, ...]
     memo: str | None = None
 
+    party_ref = None
+
 
 @dataclass(frozen=True)
 class AttachmentExport:
@@ -142,7 +162,7 @@ class AttachmentExport:
     hub_id: str
     file_name: str
     content_type: str
-    document_target: str  # Bill, Invoice, JournalEntry
+    document_kind: str  # bill, invoice, journal_entry
     document_external_id: str
 
 
@@ -158,10 +178,11 @@ class Created:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One outbox row on its way: `ref` names it inside a batch (<= 10 chars)."""
+    """One outbox row on its way: `ref` names it inside a batch (<= 10 chars); `kind` is the record
+    kind (the connector maps it to its own object)."""
 
     ref: str
-    target: str
+    kind: str
     payload: dict[str, Any]
     key: str
     queued_at: datetime | None = None
@@ -193,11 +214,38 @@ class RemoteDocument:
     balance: Decimal
 
 
+# How long a sender holds the rows it claimed by default: longer than a batch can take with every
+# retry (QuickBooks: 5 attempts x 120 s read timeout + backoff). Past it, another run may look them up.
+CLAIM_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an accounting connector can do, declared in one value the flows read."""
+
+    kinds: frozenset[str]  # the record kinds it creates (ledgerbridge.kinds)
+    reference_kinds: tuple[str, ...]  # what it mirrors into the ledger
+    batch_size: int = 1  # records per create_many call
+    deletable_kinds: frozenset[str] = frozenset()  # reference kinds deleted there (lists are deactivated)
+    change_capture: bool = False  # fetch_changes answers every change since a moment, deletions included
+    changes_only: bool = False  # it sends its changes (uploaded files) and cannot be listed in full
+    reads_documents: bool = True  # a document can be read back by id (totals, open balances)
+    attachments: bool = True
+    doc_number_limit: int = 21
+    doc_number_required: bool = False
+    name_limit: int = 500  # a vendor's or customer's display name
+    # Account types a payment of each kind may draw on (bill_payment) or deposit to (customer_payment).
+    payment_account_types: dict[str, frozenset[str]] = field(default_factory=lambda: {
+        "bill_payment": frozenset({"Bank"}), "customer_payment": frozenset({"Bank", "Other Current Asset"})})
+    claim_seconds: float = CLAIM_SECONDS
+    acknowledges: bool = False  # what it handed over is consumed only once acknowledge() says it is committed
+    inbound_files: bool = False  # arrivals can be watched (inbound_files()) for a real-time DAG
+
+
 class AccountingConnector(Protocol):
-    kind: str
+    kind: str  # the registry's accounting kind
     company_id: str
-    reference_kinds: tuple[str, ...]
-    batch_size: int  # rows per create_many call
+    capabilities: Capabilities
 
     def fetch_reference(self, kind: str, since: datetime | None) -> Iterator[ReferenceData]: ...
 
@@ -206,14 +254,19 @@ class AccountingConnector(Protocol):
         tell completely; the others are left out of the ChangeSet and read by `fetch_reference`."""
         ...
 
+    def existing_ids(self, kind: str, external_ids: list[str]) -> set[str]:
+        """Which of these ids of reference kind `kind` the company still has (a second look before a
+        full pull marks anything deleted)."""
+        ...
+
     def server_time(self) -> datetime | None:
         """The accounting system's clock at its last answer, if it tells."""
         ...
 
     def warns_on_duplicate_bill_numbers(self) -> bool: ...
 
-    def payload(self, record: Export, key: str) -> tuple[str, dict[str, Any]]:
-        """(target object name, payload) for the outbox; the payload carries `key` where it can."""
+    def payload(self, kind: str, record: Export, key: str) -> dict[str, Any]:
+        """The payload of a record of `kind` for the outbox; it carries `key` where it can."""
         ...
 
     def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | Exception | Awaiting]:
@@ -230,4 +283,14 @@ class AccountingConnector(Protocol):
         system refused it), Awaiting (still on its way); absent when it never arrived."""
         ...
 
-    def fetch_documents(self, target: str, external_ids: list[str]) -> dict[str, RemoteDocument]: ...
+    def fetch_documents(self, kind: str, external_ids: list[str]) -> dict[str, RemoteDocument]:
+        """What the accounting system holds for these documents of record kind `kind`."""
+        ...
+
+    def acknowledge(self) -> int:
+        """What was read is committed in the ledger: consume it (a file drop moves its files)."""
+        ...
+
+    def inbound_files(self) -> set[str]:
+        """Ready inbound files waiting (the real-time watcher polls this); empty where there are none."""
+        ...

@@ -19,10 +19,10 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.connectors.base import (
-    AttachmentExport,
     Awaiting,
     BillExport,
     BillPaymentExport,
+    Capabilities,
     ChangeSet,
     Created,
     CustomerPaymentExport,
@@ -30,7 +30,6 @@ from ledgerbridge.connectors.base import (
     InvoiceExport,
     JournalEntryExport,
     Outgoing,
-    PartyExport,
     ReferenceData,
     RemoteDocument,
 )
@@ -73,22 +72,23 @@ _INBOUND = (("from_accounting/lists", "lists"), ("from_accounting/purchase_order
 _TRANSACTION_KINDS = {"purchase_orders": "purchase_order", "payments_made": "bill_payment",
                       "payments_received": "payment"}
 DOC_NUMBER_LIMIT = 20  # QuickBooks Desktop's RefNumber
-# The pipeline's targets (QuickBooks Online's object names) -> the protocol's message kinds.
-MESSAGE_KINDS = {"Bill": "bills", "Invoice": "invoices", "JournalEntry": "journal_entries",
-                 "BillPayment": "payments", "Payment": "payments"}
+# Our record kinds -> the protocol's message kinds.
+MESSAGE_KINDS = {"bill": "bills", "invoice": "invoices", "journal_entry": "journal_entries",
+                 "bill_payment": "payments", "customer_payment": "payments"}
 
 
 class FileDropConnector:
     """An AccountingConnector over the file drop; `kind` names the system behind the agent."""
 
-    reference_kinds = ("account", "vendor", "customer", "class", "term", "item", "purchase_order",
-                       "bill_payment", "payment")
-    batch_size = 500  # records per file: ~1 MiB, well under the reader's 8 MiB limit
-    changes_only = True  # the agent uploads changes; a missing record is not a deleted one
-    supports_attachments = False  # not in protocol version 1
-    reads_documents = False  # documents cannot be read back; balances arrive as payments
-    doc_number_limit = DOC_NUMBER_LIMIT
-    doc_number_required = True
+    capabilities = Capabilities(
+        kinds=frozenset(MESSAGE_KINDS),  # no vendors, customers or attachments in protocol version 1
+        reference_kinds=("account", "vendor", "customer", "class", "term", "item", "purchase_order",
+                         "bill_payment", "payment"),
+        batch_size=500,  # records per file: ~1 MiB, well under the reader's 8 MiB limit
+        changes_only=True,  # the agent uploads changes; a missing record is not a deleted one
+        reads_documents=False,  # documents cannot be read back; balances arrive as payments
+        attachments=False, doc_number_limit=DOC_NUMBER_LIMIT, doc_number_required=True, name_limit=41,
+        acknowledges=True, inbound_files=True)
 
     def __init__(self, open_fs: FileSystemOpener, entity_id: str, company_id: str, kind: str = "quickbooks_desktop",
                  max_bytes: int | None = None):
@@ -118,6 +118,9 @@ class FileDropConnector:
     def fetch_reference(self, kind: str, since: datetime | None) -> Iterator[ReferenceData]:
         yield from self.fetch_changes({kind: since}, datetime.now(UTC)).changes[kind]
 
+    def existing_ids(self, kind: str, external_ids: list[str]) -> set[str]:
+        return set(external_ids)  # never asked: its lists arrive as changes, never in full
+
     def server_time(self) -> None:
         return None
 
@@ -145,21 +148,18 @@ class FileDropConnector:
 
     # -- documents out --------------------------------------------------------------------------
 
-    def payload(self, record: Export, key: str) -> tuple[str, dict[str, Any]]:
-        if isinstance(record, (PartyExport, AttachmentExport)):
-            raise TypeError(f"the file drop cannot carry a {type(record).__name__} (protocol version 1)")
-        builders = {BillExport: ("Bill", _bill), InvoiceExport: ("Invoice", _invoice),
-                    JournalEntryExport: ("JournalEntry", _journal_entry),
-                    BillPaymentExport: ("BillPayment", _bill_payment), CustomerPaymentExport: ("Payment", _customer_payment)}
-        target, build = builders[type(record)]
-        return target, {"key": key, **build(record)}
+    def payload(self, kind: str, record: Export, key: str) -> dict[str, Any]:
+        build = _BUILDERS.get(kind)
+        if build is None:
+            raise TypeError(f"the file drop cannot carry a record of kind {kind!r} (protocol version 1)")
+        return {"key": key, **build(record)}
 
     def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | ConnectorError | Awaiting]:
         """One file per kind for the batch; every record then awaits the agent's confirmation."""
         outcomes: dict[str, Created | ConnectorError | Awaiting] = {}
         by_kind: dict[str, list[Outgoing]] = {}
         for item in items:
-            by_kind.setdefault(MESSAGE_KINDS[item.target], []).append(item)
+            by_kind.setdefault(MESSAGE_KINDS[item.kind], []).append(item)
         try:
             with self.open_fs() as fs:
                 ensure_layout(fs, self.entity_id)
@@ -184,14 +184,14 @@ class FileDropConnector:
                 for key, outcome in self._answers(fs, message).items():
                     if key in wanted:
                         found[wanted[key]] = outcome
-            for kind in {MESSAGE_KINDS[item.target] for item in items}:
+            for kind in {MESSAGE_KINDS[item.kind] for item in items}:
                 for path, keys in self._waiting_files(fs, kind):
                     for key in keys & wanted.keys():
                         found.setdefault(wanted[key], Awaiting(path))
         return found
 
-    def fetch_documents(self, target: str, external_ids: list[str]) -> dict[str, RemoteDocument]:
-        return {}
+    def fetch_documents(self, kind: str, external_ids: list[str]) -> dict[str, RemoteDocument]:
+        return {}  # never asked: capabilities.reads_documents is False
 
     # -- files ----------------------------------------------------------------------------------
 
@@ -341,3 +341,7 @@ def _customer_payment(payment: CustomerPaymentExport) -> dict[str, Any]:
             "applications": [{"invoice": {"external_id": a.document_external_id}, "amount": _money(a.amount)}
                              for a in payment.applied],
             **_optional(reference=payment.reference)}
+
+
+_BUILDERS = {"bill": _bill, "invoice": _invoice, "journal_entry": _journal_entry, "bill_payment": _bill_payment,
+             "customer_payment": _customer_payment}

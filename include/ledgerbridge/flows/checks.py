@@ -12,17 +12,23 @@ from collections import defaultdict
 
 from sqlalchemy import select
 
-from ledgerbridge.flows import quarantine
+from ledgerbridge.context import RunContext
 from ledgerbridge.flows.errors import SystemicQualityFailure
 from ledgerbridge.flows.preparing import store_result
-from ledgerbridge.flows.quarantine import Reason
-from ledgerbridge.ledger.models import QuarantineEntry, QuarantineStatus, ReferenceRecord, SyncRun
+from ledgerbridge.ledger import quarantine
+from ledgerbridge.ledger.models import (
+    QuarantineEntry,
+    QuarantineStatus,
+    ReferenceRecord,
+    SyncRun,
+)
+from ledgerbridge.ledger.quarantine import Reason
 
 # Lists things are exported against; mirrored transactions are only looked at, and not checked here.
 LIST_KINDS = ("account", "vendor", "customer", "class", "department", "term", "tax_code", "item")
 
 
-def check_reference(ctx) -> dict:
+def check_reference(ctx: RunContext) -> dict:
     """The reference suite (Great Expectations, ledgerbridge.quality.reference) over the mirrored lists."""
     from ledgerbridge.quality import check, format_table
     from ledgerbridge.quality.reference import ReferenceParams

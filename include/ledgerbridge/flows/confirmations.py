@@ -10,24 +10,24 @@ from collections import Counter
 
 from sqlalchemy import or_, select
 
+from ledgerbridge import kinds
 from ledgerbridge.connectors.base import Awaiting, Created, Outgoing
 from ledgerbridge.connectors.errors import RecordRejected
-from ledgerbridge.flows.audit import record
+from ledgerbridge.context import RunContext
 from ledgerbridge.flows.outbox import UNSETTLED, settle_many
+from ledgerbridge.ledger.audit import record
 from ledgerbridge.ledger.models import (
-    Attachment,
     Document,
     OutboxEntry,
     OutboxState,
     PaidStatus,
-    Party,
     Payment,
     RecordType,
 )
 from ledgerbridge.ledger.types import utcnow
 
 
-def collect_confirmations(ctx) -> dict:
+def collect_confirmations(ctx: RunContext) -> dict:
     """Settle every row whose outcome is still open, from what the accounting system says of it."""
     connector = ctx.connector
     counts: Counter = Counter()
@@ -41,13 +41,12 @@ def collect_confirmations(ctx) -> dict:
                 or_(OutboxEntry.claim_expires_at.is_(None), OutboxEntry.claim_expires_at <= utcnow()),
             )
         ).all()
-        items = [Outgoing(str(row.id), row.target, row.payload, row.idempotency_key, row.created_at)
+        items = [Outgoing(str(row.id), row.kind, row.payload, row.idempotency_key, row.created_at)
                  for row in unsettled]
     found = connector.find_existing_many(items) if items else {}
     outcomes = {int(ref): outcome for ref, outcome in found.items() if not isinstance(outcome, Awaiting)}
     settle_many(ctx, outcomes, "pipeline")
-    if hasattr(connector, "acknowledge"):
-        connector.acknowledge()  # the answers are committed: their files may go to processed/
+    connector.acknowledge()  # the answers are committed: a file drop's files may go to processed/
     counts["settled_by_lookup"] = sum(isinstance(o, Created) for o in outcomes.values())
     counts["rejected"] = sum(isinstance(o, RecordRejected) for o in outcomes.values())
     counts["awaiting"] = sum(isinstance(o, Awaiting) for o in found.values())
@@ -60,7 +59,7 @@ def collect_confirmations(ctx) -> dict:
     if counts["still_uncertain"]:
         ctx.log.warning("%d record(s) still of unknown outcome and not found in the accounting system: "
                         "they are re-sent with the same idempotency key on the next run", counts["still_uncertain"])
-    if getattr(connector, "reads_documents", True):
+    if connector.capabilities.reads_documents:
         counts.update(_refresh_balances(ctx))
     else:
         ctx.log.info("the accounting system cannot be read back document by document: open balances come in "
@@ -72,22 +71,24 @@ def collect_confirmations(ctx) -> dict:
     return dict(counts)
 
 
-def _refresh_balances(ctx) -> Counter:
+def _refresh_balances(ctx: RunContext) -> Counter:
     """Paid status from the accounting system's balance of every exported, not fully paid bill and invoice."""
     counts: Counter = Counter()
-    for target in ("Bill", "Invoice"):
+    for kind in kinds.documents():
+        if not kind.tracks_payment:
+            continue
         with ctx.ledger.session() as session:
             rows = session.execute(
                 select(Document, OutboxEntry.external_id)
                 .join(OutboxEntry, (OutboxEntry.record_id == Document.id)
                       & (OutboxEntry.record_type == RecordType.DOCUMENT) & (OutboxEntry.entity_id == Document.entity_id))
                 .where(Document.entity_id == ctx.entity.id, OutboxEntry.state == OutboxState.CONFIRMED,
-                       OutboxEntry.target == target, OutboxEntry.company_id == ctx.connector.company_id,
+                       OutboxEntry.kind == kind.name, OutboxEntry.company_id == ctx.connector.company_id,
                        Document.paid_status != PaidStatus.PAID)
             ).all()
             if not rows:
                 continue
-            remote = ctx.connector.fetch_documents(target, [external_id for _, external_id in rows])
+            remote = ctx.connector.fetch_documents(kind.name, [external_id for _, external_id in rows])
             for document, external_id in rows:
                 found = remote.get(external_id)
                 if found is None:
@@ -104,7 +105,7 @@ def _refresh_balances(ctx) -> Counter:
     return counts
 
 
-def write_back(ctx) -> dict:
+def write_back(ctx: RunContext) -> dict:
     """Put external ids onto the hub's records, once per confirmed outbox row."""
     counts: Counter = Counter()
     with ctx.ledger.session() as session:
@@ -115,8 +116,7 @@ def write_back(ctx) -> dict:
                 OutboxEntry.written_back_at.is_(None),
             )
         ).all()
-        models = {RecordType.DOCUMENT: Document, RecordType.PAYMENT: Payment, RecordType.PARTY: Party,
-                  RecordType.ATTACHMENT: Attachment}
+        models = {kind.record_type: kind.model for kind in kinds.KINDS.values()}
         records = {}
         for record_type, model in models.items():
             ids = [row.record_id for row in rows if row.record_type == record_type]

@@ -23,15 +23,14 @@ from ledgerbridge.connectors.errors import (
     RecordRejected,
     TransientError,
 )
-from ledgerbridge.flows.audit import record
+from ledgerbridge.context import RunContext
+from ledgerbridge.kinds import RecordKind
+from ledgerbridge.ledger.audit import record
 from ledgerbridge.ledger.models import Attachment, OutboxEntry, OutboxState, RecordType
 from ledgerbridge.ledger.types import utcnow
 
 _KEY_NAMESPACE = uuid.UUID("6f1d7c52-3a1e-4e55-9a57-1d1b5c2b7a10")
 UNSETTLED = (OutboxState.PENDING, OutboxState.SENDING, OutboxState.UNCERTAIN)
-# How long a sender holds the rows it claimed: longer than a batch can take with every retry
-# (QuickBooks: 5 attempts x 120 s read timeout + backoff). Past it, another run may look them up.
-CLAIM_SECONDS = 15 * 60
 
 
 def idempotency_key(entity_id: str, record_type: str, hub_key: str, operation: str = "create") -> str:
@@ -39,7 +38,7 @@ def idempotency_key(entity_id: str, record_type: str, hub_key: str, operation: s
     return str(uuid.uuid5(_KEY_NAMESPACE, f"{entity_id}/{record_type}/{hub_key}/{operation}"))
 
 
-def enqueue(session: Session, ctx, record_type: str, record_id: int, hub_key: str, export: Any) -> OutboxEntry:
+def enqueue(session: Session, ctx, kind: RecordKind, record_id: int, hub_key: str, export: Any) -> OutboxEntry:
     """Add the outbox row of a record, or return the one it already has (one row per record, ever).
 
     The row is bound to the company its payload was resolved against: its ids (vendor, accounts)
@@ -48,24 +47,26 @@ def enqueue(session: Session, ctx, record_type: str, record_id: int, hub_key: st
     existing = session.scalars(
         select(OutboxEntry).where(
             OutboxEntry.entity_id == ctx.entity.id,
-            OutboxEntry.record_type == record_type,
+            OutboxEntry.record_type == kind.record_type,
             OutboxEntry.record_id == record_id,
             OutboxEntry.operation == "create",
         )
     ).one_or_none()
     if existing is not None:
         return existing
-    key = idempotency_key(ctx.entity.id, record_type, hub_key)
-    target, payload = ctx.connector.payload(export, key)
+    key = idempotency_key(ctx.entity.id, kind.record_type, hub_key)
+    doc_number, party_ref = kind.outbox_columns(export)
     row = OutboxEntry(
         entity_id=ctx.entity.id,
-        record_type=record_type,
+        record_type=kind.record_type,
         record_id=record_id,
         record_key=hub_key,
-        target=target,
+        kind=kind.name,
+        doc_number=doc_number,
+        party_ref=party_ref,
         company_id=ctx.connector.company_id,
         idempotency_key=key,
-        payload=payload,
+        payload=ctx.connector.payload(kind.name, export, key),
         state=OutboxState.PENDING,
     )
     session.add(row)
@@ -92,8 +93,8 @@ class SendReport:
         return summary
 
 
-def send(ctx, targets: tuple[str, ...], actor: str = "pipeline") -> SendReport:
-    """Send every unsettled row of `targets` for the entity, in batches of the connector's size.
+def send(ctx: RunContext, kinds: tuple[str, ...], actor: str = "pipeline") -> SendReport:
+    """Send every unsettled row of these record kinds for the entity, in batches of the connector's size.
 
     Rows whose outcome is unknown are looked up first and adopted when found. Each batch is
     claimed (`sending`, leased to this sender) and committed before it leaves, and settled in one
@@ -104,11 +105,11 @@ def send(ctx, targets: tuple[str, ...], actor: str = "pipeline") -> SendReport:
     with ctx.ledger.session() as session:
         rows = session.execute(
             select(OutboxEntry.id, OutboxEntry.state, OutboxEntry.claim_expires_at)
-            .where(OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.target.in_(targets),
+            .where(OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.kind.in_(kinds),
                    OutboxEntry.state.in_(UNSETTLED))
             .order_by(OutboxEntry.id)
         ).all()
-    what = "/".join(targets)
+    what = "/".join(kinds)
     if ctx.params.dry_run:
         report.would_send = len(rows)
         ctx.log.info("dry run: %d %s record(s) would be sent; nothing sent", len(rows), what)
@@ -124,7 +125,7 @@ def send(ctx, targets: tuple[str, ...], actor: str = "pipeline") -> SendReport:
     unknown = [row.id for row in rows if row.state in (OutboxState.SENDING, OutboxState.UNCERTAIN)]
     done_with = _adopt_existing(ctx, connector, unknown, report, actor) if unknown else set()
     to_send = [(row.id, row.state) for row in rows if row.id not in done_with]
-    size = max(1, connector.batch_size)
+    size = max(1, connector.capabilities.batch_size)
     sender = uuid.uuid4().hex
     for done in range(0, len(to_send), size):
         try:
@@ -147,11 +148,11 @@ def _leased(expires_at, now) -> bool:
 
 
 def _outgoing(row: OutboxEntry, content: bytes | None = None) -> Outgoing:
-    return Outgoing(ref=str(row.id), target=row.target, payload=row.payload, key=row.idempotency_key,
+    return Outgoing(ref=str(row.id), kind=row.kind, payload=row.payload, key=row.idempotency_key,
                     queued_at=row.created_at, content=content)
 
 
-def _load(ctx, connector, row_ids: list[int]) -> tuple[list[Outgoing], dict[int, str]]:
+def _load(ctx: RunContext, connector, row_ids: list[int]) -> tuple[list[Outgoing], dict[int, str]]:
     """The rows as they leave (and their hub names, for the log), refusing any prepared for another
     company than the connection reaches now."""
     with ctx.ledger.session() as session:
@@ -169,7 +170,7 @@ def _load(ctx, connector, row_ids: list[int]) -> tuple[list[Outgoing], dict[int,
         return items, {row.id: row.record_key for row in rows}
 
 
-def _adopt_existing(ctx, connector, row_ids: list[int], report: SendReport, actor: str) -> set[int]:
+def _adopt_existing(ctx: RunContext, connector, row_ids: list[int], report: SendReport, actor: str) -> set[int]:
     """Look up rows of unknown outcome; settle those found (or refused), leave those still on their
     way. Returns the ids not to send again."""
     rows, labels = _load(ctx, connector, row_ids)
@@ -188,7 +189,7 @@ def _adopt_existing(ctx, connector, row_ids: list[int], report: SendReport, acto
     return set(settled) | waiting
 
 
-def _count(report: SendReport, outcome, label: str, ctx, target: str = "", row_id: int | None = None) -> None:
+def _count(report: SendReport, outcome, label: str, ctx, kind: str = "", row_id: int | None = None) -> None:
     if isinstance(outcome, Created):
         report.confirmed += 1
         report.adopted += outcome.adopted
@@ -197,18 +198,18 @@ def _count(report: SendReport, outcome, label: str, ctx, target: str = "", row_i
     elif isinstance(outcome, RecordRejected):
         report.rejected += 1
         report.errors.append(f"{label}: {outcome}")
-        ctx.log.warning("rejected %s (%s, outbox #%s): %s", label, target, row_id, outcome)
+        ctx.log.warning("rejected %s (%s, outbox #%s): %s", label, kind, row_id, outcome)
     elif isinstance(outcome, (TransientError, ReconnectRequired)):
         report.sent -= 1  # not sent after all: pending again
     else:
         report.uncertain += 1
         ctx.log.warning("outcome unknown for %s (%s, outbox #%s): %s; it will be looked up before any re-send",
-                        label, target, row_id, outcome)
+                        label, kind, row_id, outcome)
 
 
-def _send_batch(ctx, connector, batch: list[tuple[int, str]], report: SendReport, actor: str, sender: str) -> None:
+def _send_batch(ctx: RunContext, connector, batch: list[tuple[int, str]], report: SendReport, actor: str, sender: str) -> None:
     items, labels = _load(ctx, connector, [row_id for row_id, _ in batch])  # refuses another company's rows first
-    claimed_ids = set(_claim(ctx, batch, sender, getattr(connector, "claim_seconds", CLAIM_SECONDS)))
+    claimed_ids = set(_claim(ctx, batch, sender, connector.capabilities.claim_seconds))
     if len(claimed_ids) < len(batch):
         ctx.log.info("%d row(s) were taken by another sender meanwhile: skipped", len(batch) - len(claimed_ids))
     rows = {int(item.ref): item for item in items if int(item.ref) in claimed_ids}
@@ -228,7 +229,7 @@ def _send_batch(ctx, connector, batch: list[tuple[int, str]], report: SendReport
     results: dict[int, Created | Exception | Awaiting] = {}
     for row_id, item in rows.items():
         outcome = outcomes.get(item.ref) or OutcomeUnknown(f"no outcome reported for outbox #{row_id}")
-        _count(report, outcome, labels[row_id], ctx, item.target, row_id)
+        _count(report, outcome, labels[row_id], ctx, item.kind, row_id)
         results[row_id] = outcome
     settle_many(ctx, results, actor, sender=sender)
     stop = next((o for o in results.values() if isinstance(o, (TransientError, ReconnectRequired))), None)
@@ -243,7 +244,7 @@ def batch_key(keys: list[str]) -> str:
     return str(uuid.uuid5(_KEY_NAMESPACE, "batch/" + "/".join(sorted(keys))))
 
 
-def _claim(ctx, batch: list[tuple[int, str]], sender: str, lease_seconds: float) -> list[int]:
+def _claim(ctx: RunContext, batch: list[tuple[int, str]], sender: str, lease_seconds: float) -> list[int]:
     """Mark rows `sending` and lease them to this sender, only if nobody changed or leased them since
     we read them (one sender per row at a time)."""
     claimed = []
@@ -262,7 +263,7 @@ def _claim(ctx, batch: list[tuple[int, str]], sender: str, lease_seconds: float)
     return claimed
 
 
-def settle_many(ctx, outcomes: dict[int, Created | Exception | Awaiting], actor: str, sender: str | None = None) -> None:
+def settle_many(ctx: RunContext, outcomes: dict[int, Created | Exception | Awaiting], actor: str, sender: str | None = None) -> None:
     """Record each row's outcome in one commit and release its lease: confirmed, rejected, uncertain,
     pending again (nothing was sent), or still `sending` (handed over, awaiting the answer).
 
@@ -302,5 +303,5 @@ def _settle(session, ctx, row: OutboxEntry, outcome, actor: str) -> None:
     row.error = error
     if row.state != OutboxState.PENDING:
         record(session, ctx.entity.id, actor, f"outbox_{row.state}", row.record_type, row.record_id,
-               {"outbox_id": row.id, "record": row.record_key, "target": row.target, "external_id": external_id,
+               {"outbox_id": row.id, "record": row.record_key, "kind": row.kind, "external_id": external_id,
                 "error": error, "adopted": adopted, "company_id": row.company_id, "run_id": ctx.run_id})

@@ -15,13 +15,14 @@ from collections import Counter
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ledgerbridge.connectors.base import PartyExport
-from ledgerbridge.flows import outbox, quarantine
-from ledgerbridge.flows.audit import record
+from ledgerbridge import kinds
+from ledgerbridge.context import RunContext
+from ledgerbridge.flows import outbox
 from ledgerbridge.flows.errors import SystemicQualityFailure
 from ledgerbridge.flows.preparing import store_result
-from ledgerbridge.flows.quarantine import Reason
-from ledgerbridge.flows.resolve import usable_references
+from ledgerbridge.ledger import quarantine
+from ledgerbridge.ledger.audit import record
+from ledgerbridge.ledger.mirror import usable_references
 from ledgerbridge.ledger.models import (
     LinkStatus,
     OutboxEntry,
@@ -32,15 +33,15 @@ from ledgerbridge.ledger.models import (
     RecordType,
     ReferenceRecord,
 )
+from ledgerbridge.ledger.quarantine import Reason
 from ledgerbridge.ledger.types import utcnow
 from ledgerbridge.matching.engine import AUTO, REVIEW, PartyRecord, Thresholds, match
 from ledgerbridge.registry import Flow
 
-PARTY_TARGETS = ("Vendor", "Customer")
 ENGINE = "engine"
 
 
-def match_parties(ctx) -> dict:
+def match_parties(ctx: RunContext) -> dict:
     if not ctx.entity.runs(Flow.PARTIES):
         ctx.log.info("parties flow is not enabled for %s: skipped", ctx.entity.id)
         return {"skipped": "parties flow not enabled"}
@@ -52,7 +53,7 @@ def match_parties(ctx) -> dict:
         summary[kind.value], problem = _match_kind(ctx, kind, taken_names)
         if problem:
             systemic.append(problem)
-    report = outbox.send(ctx, PARTY_TARGETS)
+    report = outbox.send(ctx, tuple(kind.name for kind in kinds.parties()))
     summary["party_creation"] = report.as_dict()
     summary["created"] = report.confirmed - report.adopted
     summary["settled"] = _settle_created(ctx)
@@ -75,12 +76,12 @@ def match_parties(ctx) -> dict:
     return summary
 
 
-def _thresholds(ctx) -> Thresholds:
+def _thresholds(ctx: RunContext) -> Thresholds:
     policy = ctx.entity.matching
     return Thresholds(auto=policy.auto_link_threshold, review=policy.review_threshold)
 
 
-def _match_kind(ctx, kind: PartyKind, taken_names: set[str]) -> dict:
+def _match_kind(ctx: RunContext, kind: PartyKind, taken_names: set[str]) -> dict:
     policy = ctx.entity.matching
     create_missing = policy.create_missing_vendors if kind == PartyKind.VENDOR else policy.create_missing_customers
     counts: Counter = Counter()
@@ -179,7 +180,7 @@ def _match_kind(ctx, kind: PartyKind, taken_names: set[str]) -> dict:
     return {**counts, "by_method": dict(by_method)}, problem
 
 
-def _create_checked(ctx, session, kind: PartyKind, to_create: list[tuple[Party, PartyLink, list | None]],
+def _create_checked(ctx: RunContext, session, kind: PartyKind, to_create: list[tuple[Party, PartyLink, list | None]],
                     counts: Counter) -> str | None:
     """The parties suite over what is about to be created: queue what passes, quarantine what fails
     (dataset vendors / customers; the party stays unmatched, with the reasons on its link). Returns
@@ -191,6 +192,7 @@ def _create_checked(ctx, session, kind: PartyKind, to_create: list[tuple[Party, 
     dataset = f"{kind.value}s"
     policy = ctx.entity.quality
     params = PartyParams(currency=ctx.entity.base_currency, allowed_currencies=frozenset(policy.allowed_currencies),
+                         name_limit=ctx.connector.capabilities.name_limit,
                          max_failure_rate=policy.max_failure_rate("parties"))
     records = [{"hub_id": party.hub_id, "kind": kind.value, "name": party.name, "email": party.email,
                 "currency": party.currency} for party, _, _ in to_create]
@@ -218,8 +220,9 @@ def _create_checked(ctx, session, kind: PartyKind, to_create: list[tuple[Party, 
             _set(link, LinkStatus.PENDING_CREATE, "created", None, None, None, candidates)
         else:
             link.status = LinkStatus.PENDING_CREATE
-        outbox.enqueue(session, ctx, RecordType.PARTY, party.id, f"{kind.value}:{party.hub_id}",
-                       PartyExport(kind.value, party.name, party.email, party.currency, party.hub_id))
+        record_kind = kinds.get(kind.value)
+        outbox.enqueue(session, ctx, record_kind, party.id, record_kind.record_key(party.hub_id),
+                       record_kind.export(party))
         outcome["queued"] += 1
     outcome["released_from_quarantine"] = quarantine.resolve(session, ctx.entity.id, dataset, result.passed)
     store_result(session, ctx, "match_parties", f"parties.{dataset}", result, outcome)
@@ -281,7 +284,7 @@ def _adopt(session, ctx, kind: PartyKind, mirror: list[ReferenceRecord]) -> int:
     return adopted
 
 
-def _settle_created(ctx) -> dict:
+def _settle_created(ctx: RunContext) -> dict:
     """Turn confirmed party creations into links; a refused creation goes to review with the reason."""
     settled = Counter()
     with ctx.ledger.session() as session:
@@ -301,7 +304,7 @@ def _settle_created(ctx) -> dict:
     return {"linked": settled["linked"], "rejected": settled["rejected"]}
 
 
-def _log_review_queue(ctx, shown: int = 10) -> None:
+def _log_review_queue(ctx: RunContext, shown: int = 10) -> None:
     with ctx.ledger.session() as session:
         queue = session.execute(
             select(Party, PartyLink).join(PartyLink)

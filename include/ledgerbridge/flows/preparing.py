@@ -1,4 +1,4 @@
-"""What every kind of export shares: resolving a linked party, and the check-then-queue gate.
+"""The check-then-queue gate every kind of export goes through.
 
 The gate runs a data-quality suite (Great Expectations, ledgerbridge.quality) over a batch of
 records about to be queued: a record that passes gets its single outbox row; one that fails goes to
@@ -13,65 +13,29 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
-from ledgerbridge.flows import outbox, quarantine
-from ledgerbridge.flows.quarantine import Reason
-from ledgerbridge.ledger.models import LinkStatus, OutboxEntry, Party, QualityResult, RecordType
+from ledgerbridge.context import RunContext
+from ledgerbridge.flows import outbox
+from ledgerbridge.kinds import RecordKind, Waiting
+from ledgerbridge.ledger import quarantine
+from ledgerbridge.ledger.models import QualityResult
+from ledgerbridge.ledger.quarantine import Reason
 
 STORED_FAILURES = 200  # per suite result in the ledger; every failure of a held record is on its entry
 
 
-class Waiting(Exception):
-    """Not exportable yet, through no fault of the record."""
-
-
-def not_in_outbox(session, entity_id: str, model, record_type: RecordType):
-    queued = select(OutboxEntry.record_id).where(
-        OutboxEntry.entity_id == entity_id, OutboxEntry.record_type == record_type
-    )
-    return select(model).where(model.entity_id == entity_id, model.id.not_in(queued)).order_by(model.id)
-
-
-def linked_party_id(party: Party | None, kind: str, record: str, reasons: list[Reason]) -> str | None:
-    """The linked vendor's or customer's external id, or a reason why there is none; raises Waiting
-    while it is being created."""
-    if party is None:
-        reasons.append(Reason(kind, f"{record} has no {kind}"))
-        return None
-    link = party.link
-    if link is not None and link.status == LinkStatus.LINKED and link.external_id:
-        return link.external_id
-    if link is not None and link.status == LinkStatus.PENDING_CREATE:
-        raise Waiting(f"{kind} {party.hub_id} {party.name!r} is being created in the accounting system")
-    state = "in review" if link is not None and link.status == LinkStatus.REVIEW else "not linked"
-    note = f" ({link.note})" if link is not None and link.note else ""
-    reasons.append(Reason(kind, f"{kind} {party.hub_id} {party.name!r} is {state} to a {kind} of the "
-                                f"accounting system{note}: link it, or allow create_missing_{kind}s", party.hub_id))
-    return None
-
-
-def party_fields(party: Party | None, kind: str, record: str) -> dict:
-    """The suite's party fields (party, party_ref, party_linked, party_problem); raises Waiting."""
-    reasons: list[Reason] = []
-    external_id = linked_party_id(party, kind, record, reasons)
-    return {"party": party.hub_id if party else None, "party_ref": external_id, "party_linked": external_id is not None,
-            "party_problem": reasons[0].problem if reasons else None}
-
-
 @dataclass(frozen=True)
 class Gate:
-    """One dataset's batch through one suite, inside one step."""
+    """One kind's batch through one suite, inside one step."""
 
     step: str  # the step running it, e.g. "prepare_exports"
     suite: str  # "documents" | "payments"
-    dataset: str  # the quarantine dataset, e.g. "bills"
-    label: str  # "bill", for the log
-    record_type: RecordType
+    kind: RecordKind  # what is checked: its quarantine dataset, its outbox kind
     params: Any  # the suite's params
 
 
-def check_and_queue(ctx, session, gate: Gate, records: Iterable[Any],
+def check_and_queue(ctx: RunContext, session, gate: Gate, records: Iterable[Any],
                     prepare: Callable[[Any], tuple[dict, Callable[[], Any]]],
                     snapshot: Callable[[Any], dict]) -> tuple[Counter, str | None]:
     """Check `records` with the gate's suite; queue what passes, quarantine what fails, skip what waits.
@@ -84,9 +48,9 @@ def check_and_queue(ctx, session, gate: Gate, records: Iterable[Any],
     from ledgerbridge.quality import check, format_table
 
     counts: Counter = Counter()
-    dismissed = quarantine.dismissed_keys(session, ctx.entity.id, gate.dataset)
-    releases = quarantine.releases(session, ctx.entity.id, gate.dataset)
-    held_before = quarantine.open_keys(session, ctx.entity.id, gate.dataset) | set(releases)
+    dismissed = quarantine.dismissed_keys(session, ctx.entity.id, gate.kind.dataset)
+    releases = quarantine.releases(session, ctx.entity.id, gate.kind.dataset)
+    held_before = quarantine.open_keys(session, ctx.entity.id, gate.kind.dataset) | set(releases)
     candidates = []
     for record in records:
         if record.hub_id in dismissed:
@@ -96,10 +60,10 @@ def check_and_queue(ctx, session, gate: Gate, records: Iterable[Any],
             checked, build = prepare(record)
         except Waiting as wait:
             counts["waiting"] += 1
-            ctx.log.info("%s %s waits: %s", gate.label, record.hub_id, wait)
+            ctx.log.info("%s %s waits: %s", gate.kind.label, record.hub_id, wait)
             continue
         candidates.append((record, checked, build))
-    plural = _plural(gate.label)
+    plural = gate.kind.plural
     if not candidates:
         ctx.log.info("%s: nothing to check (%d waiting, %d dismissed by a person)", plural, counts["waiting"],
                      counts["dismissed"])
@@ -111,7 +75,7 @@ def check_and_queue(ctx, session, gate: Gate, records: Iterable[Any],
     counts["checked"] = result.checked
     if result.systemic:
         counts["failed"] = result.failed
-        store_result(session, ctx, gate.step, f"{gate.suite}.{gate.dataset}", result, counts)
+        store_result(session, ctx, gate.step, f"{gate.suite}.{gate.kind.dataset}", result, counts)
         ctx.log.error("%s: %s Nothing of this batch is queued or quarantined.", plural, result.message)
         return counts, f"{plural}: {result.message}"
 
@@ -120,28 +84,27 @@ def check_and_queue(ctx, session, gate: Gate, records: Iterable[Any],
         failures = result.failures.get(record.hub_id, [])
         failed = {quarantine.waiver(failure.expectation, failure.field, failure.value) for failure in failures}
         if failures and not failed <= releases.get(record.hub_id, set()):
-            quarantine.hold(session, ctx.entity.id, gate.dataset, record.hub_id,
+            quarantine.hold(session, ctx.entity.id, gate.kind.dataset, record.hub_id,
                             [Reason(**failure.reason()) for failure in failures], snapshot(record))
             counts["quarantined"] += 1
-            ctx.log.warning("%s %s quarantined: %s", gate.label, record.hub_id,
+            ctx.log.warning("%s %s quarantined: %s", gate.kind.label, record.hub_id,
                             "; ".join(failure.message() for failure in failures))
             continue
         try:
             export = build()
         except Waiting as wait:
             counts["waiting"] += 1
-            ctx.log.info("%s %s waits: %s", gate.label, record.hub_id, wait)
+            ctx.log.info("%s %s waits: %s", gate.kind.label, record.hub_id, wait)
             continue
         if failures:
             counts["released_by_a_person"] += 1
-            ctx.log.warning("%s %s goes out as released by a person, who waived: %s", gate.label, record.hub_id,
+            ctx.log.warning("%s %s goes out as released by a person, who waived: %s", gate.kind.label, record.hub_id,
                             "; ".join(failure.message() for failure in failures))
-        outbox.enqueue(session, ctx, gate.record_type, record.id, f"{gate.label.replace(' ', '_')}:{record.hub_id}",
-                       export)
+        outbox.enqueue(session, ctx, gate.kind, record.id, gate.kind.record_key(record.hub_id), export)
         passed.append(record.hub_id)
         counts["queued"] += 1
-    counts["released_from_quarantine"] = quarantine.resolve(session, ctx.entity.id, gate.dataset, passed)
-    store_result(session, ctx, gate.step, f"{gate.suite}.{gate.dataset}", result, counts)
+    counts["released_from_quarantine"] = quarantine.resolve(session, ctx.entity.id, gate.kind.dataset, passed)
+    store_result(session, ctx, gate.step, f"{gate.suite}.{gate.kind.dataset}", result, counts)
     ctx.log.info("%s: %d queued for export, %d quarantined, %d waiting, %d fixed since last quarantined, "
                  "%d released by a person, %d dismissed by a person", plural, counts["queued"],
                  counts["quarantined"], counts["waiting"], counts["released_from_quarantine"],
@@ -163,7 +126,3 @@ def store_result(session, ctx, step: str, suite: str, result, outcome: Counter |
     session.add(QualityResult(entity_id=ctx.entity.id, run_id=ctx.run_id, step=step, suite=suite,
                               suite_version=result.version, checked=result.checked, failed=result.failed,
                               systemic=result.systemic, message=result.message, result=stored))
-
-
-def _plural(label: str) -> str:
-    return f"{label[:-1]}ies" if label.endswith("y") else f"{label}s"

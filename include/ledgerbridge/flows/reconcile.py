@@ -12,22 +12,16 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from ledgerbridge.flows import quarantine
-from ledgerbridge.flows.exports import (
-    BILL_PAYMENTS,
-    BILLS,
-    CUSTOMER_PAYMENTS,
-    INVOICES,
-    JOURNAL_ENTRIES,
-)
+from ledgerbridge import kinds
+from ledgerbridge.context import RunContext
+from ledgerbridge.kinds import RecordKind
+from ledgerbridge.kinds.document import DocumentRecordKind
+from ledgerbridge.ledger import quarantine
 from ledgerbridge.ledger.models import (
     Document,
-    DocumentKind,
     DocumentStatus,
     OutboxEntry,
     OutboxState,
-    Payment,
-    PaymentKind,
     QualityResult,
     RecordType,
     SyncRun,
@@ -42,35 +36,31 @@ class ReconciliationError(Exception):
     pass
 
 
-# (report key, title, model, kind, record type, quarantine dataset, accounting object to compare totals with)
-SECTIONS = (
-    ("bills", "bills", Document, DocumentKind.BILL, RecordType.DOCUMENT, BILLS, "Bill"),
-    ("invoices", "invoices", Document, DocumentKind.INVOICE, RecordType.DOCUMENT, INVOICES, "Invoice"),
-    ("journal_entries", "journal entries", Document, DocumentKind.JOURNAL_ENTRY, RecordType.DOCUMENT,
-     JOURNAL_ENTRIES, "JournalEntry"),
-    ("bill_payments", "bill payments", Payment, PaymentKind.BILL_PAYMENT, RecordType.PAYMENT, BILL_PAYMENTS, None),
-    ("customer_payments", "customer payments", Payment, PaymentKind.CUSTOMER_PAYMENT, RecordType.PAYMENT,
-     CUSTOMER_PAYMENTS, None),
-)
-ALWAYS_SHOWN = ("bills", "bill_payments")
-SINGULAR = {"bills": "bill", "invoices": "invoice", "journal_entries": "journal entry"}
+def reconciled_kinds() -> tuple[RecordKind, ...]:
+    """Documents and payments, in report order; each report section is keyed by the kind's flow."""
+    return (*kinds.documents(), *kinds.payments())
 
 
-def reconcile(ctx) -> dict:
+ALWAYS_SHOWN = (kinds.BILL.name, "bill_payment")
+
+
+def reconcile(ctx: RunContext) -> dict:
     report: dict = {}
     records = {}
     with ctx.ledger.session() as session:
         outbox = {(row.record_type, row.record_id): row for row in session.scalars(
             select(OutboxEntry).where(OutboxEntry.entity_id == ctx.entity.id,
                                       OutboxEntry.record_type.in_((RecordType.DOCUMENT, RecordType.PAYMENT))))}
-        for key, _, model, kind, record_type, dataset, _ in SECTIONS:
+        for kind in reconciled_kinds():
+            model = kind.model
             amount = model.total if model is Document else model.amount
-            records[key] = session.execute(
+            records[kind.name] = session.execute(
                 select(model.id, model.hub_id, amount)
-                .where(model.entity_id == ctx.entity.id, model.kind == kind, model.status == DocumentStatus.APPROVED)
+                .where(model.entity_id == ctx.entity.id, model.kind == kind.ledger_kind,
+                       model.status == DocumentStatus.APPROVED)
             ).all()
-            report[key] = _buckets(records[key], record_type, outbox, quarantine.held_keys(session, ctx.entity.id,
-                                                                                           dataset))
+            report[kind.flow.value] = _buckets(records[kind.name], kind.record_type, outbox,
+                                               quarantine.held_keys(session, ctx.entity.id, kind.dataset))
         exported_this_run = created_in_run(session, ctx.entity.id, ctx.run_id)
         open_quarantine = quarantine.open_count(session, ctx.entity.id)
         open_by_dataset = quarantine.open_counts_by_dataset(session, ctx.entity.id)
@@ -79,16 +69,15 @@ def reconcile(ctx) -> dict:
     company_id = ctx.connector.company_id
     mismatches: list[str] = []
     earlier = 0
-    for key, title, _, _, record_type, _, target in SECTIONS:
-        if target is None:
-            continue
-        confirmed = [(outbox[(record_type, record_id)], hub_id, total) for record_id, hub_id, total in records[key]
+    for kind in kinds.documents():
+        record_type = kind.record_type
+        confirmed = [(outbox[(record_type, record_id)], hub_id, total) for record_id, hub_id, total in records[kind.name]
                      if (record_type, record_id) in outbox
                      and outbox[(record_type, record_id)].state == OutboxState.CONFIRMED]
         # Documents confirmed in a company the entity was pinned to before a re-pin are not in this one.
         here = {row.external_id: (hub_id, total) for row, hub_id, total in confirmed if row.company_id == company_id}
         earlier += len(confirmed) - len(here)
-        report[f"accounting_total_of_confirmed_{key}"] = _compare(ctx, target, SINGULAR[key], here, mismatches)
+        report[f"accounting_total_of_confirmed_{kind.flow.value}"] = _compare(ctx, kind, here, mismatches)
     report.update({
         "confirmed_in_earlier_companies": earlier,
         "mismatches": mismatches,
@@ -104,12 +93,14 @@ def reconcile(ctx) -> dict:
     return report
 
 
-def _compare(ctx, target: str, what: str, confirmed: dict[str, tuple[str, Decimal]], mismatches: list[str]) -> Decimal:
+def _compare(ctx: RunContext, kind: DocumentRecordKind, confirmed: dict[str, tuple[str, Decimal]],
+             mismatches: list[str]) -> Decimal:
     """Read the confirmed documents back; note each that is missing or whose total differs."""
     remote_total = Decimal(0)
-    if not confirmed or ctx.params.dry_run or not getattr(ctx.connector, "reads_documents", True):
+    what = kind.label
+    if not confirmed or ctx.params.dry_run or not ctx.connector.capabilities.reads_documents:
         return remote_total
-    remote = ctx.connector.fetch_documents(target, list(confirmed))
+    remote = ctx.connector.fetch_documents(kind.name, list(confirmed))
     for external_id, (hub_id, total) in confirmed.items():
         found = remote.get(external_id)
         if found is None:
@@ -159,24 +150,25 @@ def quality_this_run(session, entity_id: str, run_id: str) -> list[dict]:
             for row in rows]
 
 
-def _log(ctx, report: dict) -> None:
+def _log(ctx: RunContext, report: dict) -> None:
     currency = ctx.entity.base_currency
     lines = [f"reconciliation of {ctx.entity.id} ({ctx.entity.name}), run {ctx.run_id}"]
-    for key, title, *_ in SECTIONS:
-        part = report[key]
-        if not part["approved"] and key not in ALWAYS_SHOWN:
+    for kind in reconciled_kinds():
+        part = report[kind.flow.value]
+        if not part["approved"] and kind.name not in ALWAYS_SHOWN:
             continue
-        lines.append(f"  approved {title:<17}: {part['approved']:>6}  {part['approved_total']:>14} {currency}")
+        lines.append(f"  approved {kind.plural:<17}: {part['approved']:>6}  {part['approved_total']:>14} {currency}")
         for bucket in BUCKET_ORDER:
             if part["buckets"].get(bucket):
                 lines.append(f"    {bucket:<24}: {part['buckets'][bucket]:>6}  {part['amounts'][bucket]:>14} {currency}")
-    readable = getattr(ctx.connector, "reads_documents", True)
+    readable = ctx.connector.capabilities.reads_documents
     if not readable:
         lines.append("  the accounting system cannot be read back document by document (file drop): "
                      "totals are those its agent confirmed")
-    for key, title, *_, target in SECTIONS:
-        if readable and target is not None and (report[key]["buckets"].get("confirmed") or key in ALWAYS_SHOWN):
-            lines.append(f"  confirmed {title}, per the accounting system: "
+    for kind in kinds.documents():
+        key = kind.flow.value
+        if readable and (report[key]["buckets"].get("confirmed") or kind.name in ALWAYS_SHOWN):
+            lines.append(f"  confirmed {kind.plural}, per the accounting system: "
                          f"{report[f'accounting_total_of_confirmed_{key}']} {currency}")
     earlier = report["confirmed_in_earlier_companies"]
     if earlier:

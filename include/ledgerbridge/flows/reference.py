@@ -5,7 +5,9 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 
+from ledgerbridge import kinds
 from ledgerbridge.connectors.base import ChangeSet, ReferenceData
+from ledgerbridge.context import RunContext
 from ledgerbridge.ledger.models import (
     OutboxEntry,
     OutboxState,
@@ -19,27 +21,26 @@ _BATCH = 500
 # A full pull may mark at most this share of a list deleted; more looks like a broken answer.
 MAX_DELETED_SHARE = 0.5
 QUIET_MARGIN = timedelta(minutes=1)
-_KIND_OF_TARGET = {"Bill": "bill", "BillPayment": "bill_payment", "Vendor": "vendor", "Customer": "customer",
-                   "Invoice": "invoice", "Payment": "payment", "JournalEntry": "journal_entry"}
 
 
-def pull_reference(ctx) -> dict:
+def pull_reference(ctx: RunContext) -> dict:
     """Mirror every reference kind: by Change Data Capture where the connector and the watermark
     allow it (deletions included), else by query."""
     if not ctx.entity.runs(Flow.REFERENCE):
         ctx.log.info("reference flow is not enabled for %s: skipped", ctx.entity.id)
         return {"skipped": "reference flow not enabled"}
     connector = ctx.connector
+    capabilities = connector.capabilities
     started = utcnow()
-    starts = {kind: _since(ctx, f"reference.{kind}") for kind in connector.reference_kinds}
-    changes_only = getattr(connector, "changes_only", False)
+    starts = {kind: _since(ctx, f"reference.{kind}") for kind in capabilities.reference_kinds}
+    changes_only = capabilities.changes_only
     if changes_only:
         # The system sends its changes (a file-drop agent's uploads): take them all, never a full list.
-        changes = connector.fetch_changes(dict.fromkeys(connector.reference_kinds), started)
+        changes = connector.fetch_changes(dict.fromkeys(capabilities.reference_kinds), started)
     else:
         changes, starts = _changes(ctx, connector, starts, started)
     summary = {}
-    for kind in connector.reference_kinds:
+    for kind in capabilities.reference_kinds:
         since = starts[kind]
         if changes_only:
             stream, source, began = iter(changes.changes[kind]), "uploaded files", None
@@ -48,9 +49,9 @@ def pull_reference(ctx) -> dict:
             stream = (ref for ref in changes.changes[kind] if ref.updated_at is None or ref.updated_at >= since)
             source, began = "change data capture", changes.as_of
         else:
-            stream, source, began = connector.fetch_reference(kind, since), "query", _server_time(connector)
+            stream, source, began = connector.fetch_reference(kind, since), "query", connector.server_time()
         counts = {"source": source, **_mirror(ctx, kind, stream, full=since is None and not changes_only)}
-        _advance(ctx, f"reference.{kind}", _watermark(counts.pop("newest"), began or _server_time(connector)))
+        _advance(ctx, f"reference.{kind}", _watermark(counts.pop("newest"), began or connector.server_time()))
         ctx.log.info(
             "%s: %d received by %s since %s (%d new, %d updated, %d inactive, %d deleted)",
             kind, counts["received"], source,
@@ -59,13 +60,8 @@ def pull_reference(ctx) -> dict:
         )
         summary[kind] = counts
     _warn_about_deleted_exports(ctx)
-    if hasattr(connector, "acknowledge"):
-        connector.acknowledge()  # what the files said is committed: they may go to processed/
+    connector.acknowledge()  # what a file drop's files said is committed: they may go to processed/
     return summary
-
-
-def _server_time(connector) -> datetime | None:
-    return connector.server_time() if hasattr(connector, "server_time") else None
 
 
 def _watermark(newest: datetime | None, pull_began: datetime | None) -> datetime | None:
@@ -75,20 +71,20 @@ def _watermark(newest: datetime | None, pull_began: datetime | None) -> datetime
     return max(marks, default=None)
 
 
-def _changes(ctx, connector, starts: dict[str, datetime | None], now: datetime
+def _changes(ctx: RunContext, connector, starts: dict[str, datetime | None], now: datetime
              ) -> tuple[ChangeSet | None, dict[str, datetime | None]]:
     """Change Data Capture for the kinds with a watermark, and where each kind starts reading.
 
     A transaction kind CDC cannot answer (its watermark over 29 days old, or 1000 changes or more)
     is read in full: a query never shows a deletion, a full pull does (what is gone is marked)."""
     incremental = {kind: since for kind, since in starts.items() if since is not None}
-    if not incremental or not hasattr(connector, "fetch_changes"):
+    if not incremental or not connector.capabilities.change_capture:
         return None, starts
     changes = connector.fetch_changes(incremental, now)
     unanswered = sorted(set(incremental) - set(changes.changes))
     if not unanswered:
         return changes, starts
-    deletable = set(getattr(connector, "deletable_kinds", ()))
+    deletable = connector.capabilities.deletable_kinds
     ctx.log.info("change data capture cannot answer for %s (over 29 days since the last pull, or 1000 changes or "
                  "more): read by query instead, transactions in full so that deletions are still seen",
                  ", ".join(unanswered))
@@ -96,7 +92,7 @@ def _changes(ctx, connector, starts: dict[str, datetime | None], now: datetime
                      for kind, since in starts.items()}
 
 
-def _mirror(ctx, kind: str, stream, full: bool) -> dict:
+def _mirror(ctx: RunContext, kind: str, stream, full: bool) -> dict:
     counts = {"received": 0, "new": 0, "updated": 0, "inactive": 0, "deleted": 0, "newest": None}
     seen: set[str] = set()
     batch: list[ReferenceData] = []
@@ -114,7 +110,7 @@ def _mirror(ctx, kind: str, stream, full: bool) -> dict:
     return counts
 
 
-def _mark_missing_as_deleted(ctx, kind: str, seen: set[str], counts: dict) -> None:
+def _mark_missing_as_deleted(ctx: RunContext, kind: str, seen: set[str], counts: dict) -> None:
     """A full pull is the whole list: what the mirror holds beyond it was deleted or merged away.
 
     Unless that is most of the list: a half-empty answer must not wipe the mirror."""
@@ -130,39 +126,38 @@ def _mark_missing_as_deleted(ctx, kind: str, seen: set[str], counts: dict) -> No
                             "answer, so none is marked deleted (check the connection, then run a full refresh)",
                             kind, len(missing), len(rows))
             return
-        if hasattr(ctx.connector, "existing_ids"):
-            # A second look by id: an object changed while the list was read is not a deleted one.
-            still_there = ctx.connector.existing_ids(kind, [row.external_id for row in missing])
-            if still_there:
-                ctx.log.info("%s: %d object(s) missing from the full pull are still there when asked by id",
-                             kind, len(still_there))
-            missing = [row for row in missing if row.external_id not in still_there]
+        # A second look by id: an object changed while the list was read is not a deleted one.
+        still_there = ctx.connector.existing_ids(kind, [row.external_id for row in missing])
+        if still_there:
+            ctx.log.info("%s: %d object(s) missing from the full pull are still there when asked by id",
+                         kind, len(still_there))
+        missing = [row for row in missing if row.external_id not in still_there]
         now = utcnow()
         for row in missing:
             row.active, row.deleted_at = False, now
         counts["deleted"] += len(missing)
 
 
-def _warn_about_deleted_exports(ctx) -> None:
+def _warn_about_deleted_exports(ctx: RunContext) -> None:
     """Documents we created that were deleted in the accounting system need a person."""
     with ctx.ledger.session() as session:
         exported = session.execute(
-            select(OutboxEntry.record_key, OutboxEntry.target, OutboxEntry.external_id, ReferenceRecord.kind)
+            select(OutboxEntry.record_key, OutboxEntry.kind, OutboxEntry.external_id, ReferenceRecord.kind)
             .join(ReferenceRecord, (ReferenceRecord.entity_id == OutboxEntry.entity_id)
                   & (ReferenceRecord.external_id == OutboxEntry.external_id))
             .where(OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.state == OutboxState.CONFIRMED,
                    OutboxEntry.company_id == ctx.connector.company_id, ReferenceRecord.deleted_at.is_not(None))
         ).all()
-    # Ids are unique per object type only: the mirror's kind must be the target's.
-    deleted = [(key, target, external_id) for key, target, external_id, kind in exported
-               if _KIND_OF_TARGET.get(target) == kind]
-    for record_key, target, external_id in deleted:
+    # Ids are unique per object type only: the mirror's kind must be the one the record kind appears as.
+    deleted = [(key, kind, external_id) for key, kind, external_id, mirror_kind in exported
+               if kinds.get(kind).mirror_kind == mirror_kind]
+    for record_key, kind, external_id in deleted:
         ctx.log.warning("%s was exported as %s %s, which has been deleted in the accounting system: it is not "
-                        "re-sent; re-create or void it there, or re-open it in the hub", record_key, target,
-                        external_id)
+                        "re-sent; re-create or void it there, or re-open it in the hub", record_key,
+                        kinds.get(kind).label, external_id)
 
 
-def _since(ctx, stream: str) -> datetime | None:
+def _since(ctx: RunContext, stream: str) -> datetime | None:
     """Where to start reading: sync_from, nothing for a full refresh, else the watermark.
 
     A run whose data interval starts before the watermark (a backfill) re-reads from its window.
@@ -181,7 +176,7 @@ def _since(ctx, stream: str) -> datetime | None:
     return watermark
 
 
-def _advance(ctx, stream: str, newest: datetime | None) -> None:
+def _advance(ctx: RunContext, stream: str, newest: datetime | None) -> None:
     if newest is None:
         return
     with ctx.ledger.session() as session:
@@ -193,7 +188,7 @@ def _advance(ctx, stream: str, newest: datetime | None) -> None:
             mark.updated_at = utcnow()
 
 
-def _upsert(ctx, kind: str, batch: list[ReferenceData], counts: dict[str, int]) -> None:
+def _upsert(ctx: RunContext, kind: str, batch: list[ReferenceData], counts: dict[str, int]) -> None:
     if not batch:
         return
     with ctx.ledger.session() as session:

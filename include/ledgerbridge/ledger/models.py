@@ -334,7 +334,10 @@ class OutboxEntry(Base):
     record_id: Mapped[int]
     record_key: Mapped[str] = mapped_column(String(200))  # the hub's name for it, e.g. "bill:B-1001"
     operation: Mapped[str] = mapped_column(String(20), default="create")
-    target: Mapped[str] = mapped_column(String(40))  # the accounting system's object: Bill, Vendor, ...
+    kind: Mapped[str] = mapped_column(String(40))  # the record kind (ledgerbridge.kinds): bill, vendor, ...
+    # Beside the payload, in the core's terms: checks (bill numbers on their way) never parse a payload.
+    doc_number: Mapped[str | None] = mapped_column(String(100))
+    party_ref: Mapped[str | None] = mapped_column(String(64))  # the vendor's or customer's external id
     company_id: Mapped[str | None] = mapped_column(String(64))  # the company it was sent to
     state: Mapped[str] = mapped_column(_enum(OutboxState), default=OutboxState.PENDING)
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledgerbridge.flows.audit import record
+from ledgerbridge.ledger.audit import record
 from ledgerbridge.ledger.models import LinkStatus, Party, PartyLink, ReferenceRecord
 from ledgerbridge.ledger.types import utcnow
 

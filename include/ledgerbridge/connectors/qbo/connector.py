@@ -11,6 +11,7 @@ from ledgerbridge.connectors.base import (
     AttachmentExport,
     BillExport,
     BillPaymentExport,
+    Capabilities,
     ChangeSet,
     Created,
     CustomerPaymentExport,
@@ -62,7 +63,11 @@ TRANSACTION_ENTITIES = {
 }
 _REFERENCE_ENTITIES = {**LIST_ENTITIES, **TRANSACTION_ENTITIES}
 _KIND_BY_ENTITY = {entity: kind for kind, entity in _REFERENCE_ENTITIES.items()}
-_PARTY_ENTITIES = {"vendor": "Vendor", "customer": "Customer"}
+# Our record kinds -> the QuickBooks object each becomes, and how its payload is built.
+OBJECTS = {"vendor": "Vendor", "customer": "Customer", "bill": "Bill", "bill_payment": "BillPayment",
+           "invoice": "Invoice", "customer_payment": "Payment", "journal_entry": "JournalEntry",
+           "attachment": "Attachable"}
+_PARTY_KINDS = ("vendor", "customer")
 _ID_CHUNK = 100  # ids per `Id IN (...)` query
 _LOOKUP_CHUNK = 50  # values per look-up query
 PRIVATE_NOTE_MAX = 4000
@@ -75,9 +80,10 @@ CDC_MAX_OBJECTS = 1000
 
 class QuickBooksOnlineConnector:
     kind = "quickbooks_online"
-    reference_kinds = tuple(_REFERENCE_ENTITIES)
-    deletable_kinds = tuple(TRANSACTION_ENTITIES)  # lists are deactivated, transactions deleted
-    batch_size = BATCH_MAX_ITEMS
+    capabilities = Capabilities(
+        kinds=frozenset(OBJECTS), reference_kinds=tuple(_REFERENCE_ENTITIES), batch_size=BATCH_MAX_ITEMS,
+        deletable_kinds=frozenset(TRANSACTION_ENTITIES),  # lists are deactivated, transactions deleted
+        change_capture=True, doc_number_limit=21, name_limit=500)
 
     def __init__(self, client: QBOClient):
         self.client = client
@@ -153,16 +159,17 @@ class QuickBooksOnlineConnector:
 
     # -- documents out --------------------------------------------------------------------------
 
-    def payload(self, record: Export, key: str) -> tuple[str, dict[str, Any]]:
-        if isinstance(record, PartyExport):
-            return _PARTY_ENTITIES[record.kind], _party(record, key)
-        builders = {BillExport: ("Bill", _bill), BillPaymentExport: ("BillPayment", _bill_payment),
-                    InvoiceExport: ("Invoice", _invoice), CustomerPaymentExport: ("Payment", _customer_payment),
-                    JournalEntryExport: ("JournalEntry", _journal_entry), AttachmentExport: ("Attachable", _attachable)}
-        if type(record) not in builders:
-            raise TypeError(f"QuickBooks Online cannot export {type(record).__name__}")
-        target, build = builders[type(record)]
-        return target, build(record, key)
+    def acknowledge(self) -> int:
+        return 0  # every answer arrives with its request: nothing waits to be consumed
+
+    def inbound_files(self) -> set[str]:
+        return set()
+
+    def payload(self, kind: str, record: Export, key: str) -> dict[str, Any]:
+        build = _BUILDERS.get(kind)
+        if build is None:
+            raise TypeError(f"QuickBooks Online cannot export a record of kind {kind!r}")
+        return build(record, key)
 
     def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | ConnectorError]:
         """Create up to 30 objects in one batch request; per item ref, what became of it.
@@ -172,12 +179,12 @@ class QuickBooksOnlineConnector:
         client raises (TransientError, ReconnectRequired); if the whole batch's outcome is unknown,
         OutcomeUnknown. Once QuickBooks answered, nothing is raised: what it applied is reported.
         """
-        if all(item.target == "Attachable" for item in items):
+        if all(item.kind == "attachment" for item in items):
             return self._upload_many(items)
         return self._create_batch(items, batch_key)
 
     def _create_batch(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | ConnectorError]:
-        requests = [{"bId": item.ref, "operation": "create", item.target: item.payload} for item in items]
+        requests = [{"bId": item.ref, "operation": "create", OBJECTS[item.kind]: item.payload} for item in items]
         try:
             answers = self.client.batch(requests, request_id=batch_key)
         except (BatchLimitExceeded, QBOValidationFault) as fault:
@@ -194,8 +201,8 @@ class QuickBooksOnlineConnector:
             answer = answers.get(item.ref)
             if answer is None:
                 outcomes[item.ref] = OutcomeUnknown(f"batch {batch_key}: no answer for item {item.ref}")
-            elif item.target in answer:
-                outcomes[item.ref] = Created(str(answer[item.target]["Id"]))
+            elif OBJECTS[item.kind] in answer:
+                outcomes[item.ref] = Created(str(answer[OBJECTS[item.kind]]["Id"]))
             else:
                 # Only a validation fault is a verdict on the record; anything else may have applied.
                 fault = fault_from_body({"Fault": answer.get("Fault") or {}}, 200)
@@ -234,10 +241,10 @@ class QuickBooksOnlineConnector:
         found: dict[str, Created] = {}
         by_search: dict[tuple[str, str], list[Outgoing]] = {}
         for item in items:
-            by_search.setdefault((item.target, _search_field(item)), []).append(item)
-        for (target, field_name), group in by_search.items():
-            for where, candidates_for in self._searches(target, field_name, group):
-                candidates = list(self.client.query_all(target, where=where))
+            by_search.setdefault((OBJECTS[item.kind], _search_field(item)), []).append(item)
+        for (entity, field_name), group in by_search.items():
+            for where, candidates_for in self._searches(entity, field_name, group):
+                candidates = list(self.client.query_all(entity, where=where))
                 for item in candidates_for:
                     match = _ours(item, candidates, field_name)
                     if match is not None:
@@ -245,10 +252,10 @@ class QuickBooksOnlineConnector:
         return found
 
     @staticmethod
-    def _searches(target: str, field_name: str, group: list[Outgoing]):
+    def _searches(entity: str, field_name: str, group: list[Outgoing]):
         """(WHERE clause, items it serves): `IN` lists, or `=` where QuickBooks documents only that."""
         values = sorted({_search_value(item, field_name) for item in group})
-        if target == "Attachable":
+        if entity == "Attachable":
             for value in values:
                 yield f"{field_name} = '{_quote(value)}'", [i for i in group if _search_value(i, field_name) == value]
             return
@@ -256,11 +263,11 @@ class QuickBooksOnlineConnector:
             listed = ", ".join(f"'{_quote(v)}'" for v in values[start: start + _LOOKUP_CHUNK])
             yield f"{field_name} IN ({listed})", group
 
-    def fetch_documents(self, target: str, external_ids: list[str]) -> dict[str, RemoteDocument]:
+    def fetch_documents(self, kind: str, external_ids: list[str]) -> dict[str, RemoteDocument]:
         found: dict[str, RemoteDocument] = {}
         for start in range(0, len(external_ids), _ID_CHUNK):
             ids = ", ".join(f"'{_quote(i)}'" for i in external_ids[start : start + _ID_CHUNK])
-            for obj in self.client.query_all(target, where=f"Id IN ({ids})"):
+            for obj in self.client.query_all(OBJECTS[kind], where=f"Id IN ({ids})"):
                 total = _money(obj["TotalAmt"])
                 balance = _money(obj["Balance"]) if "Balance" in obj else total
                 found[str(obj["Id"])] = RemoteDocument(str(obj["Id"]), total, balance)
@@ -268,9 +275,9 @@ class QuickBooksOnlineConnector:
 
 
 def _search_field(item: Outgoing) -> str:
-    if item.target in _PARTY_ENTITIES.values():
+    if item.kind in _PARTY_KINDS:
         return "DisplayName"
-    if item.target == "Attachable":
+    if item.kind == "attachment":
         return "AttachableRef.EntityRef.Value"
     return "DocNumber" if item.payload.get("DocNumber") else "TxnDate"
 
@@ -292,7 +299,7 @@ def _ours(item: Outgoing, candidates: list[dict[str, Any]], field_name: str) -> 
                     item.queued_at is None or (created is not None and created >= item.queued_at - CLOCK_SKEW)):
                 return str(obj["Id"])
             continue
-        note = obj.get("Note" if item.target == "Attachable" else "PrivateNote") or ""
+        note = obj.get("Note" if item.kind == "attachment" else "PrivateNote") or ""
         party_ref = next((ref for ref in ("VendorRef", "CustomerRef") if ref in item.payload), None)
         same_party = party_ref is None or (obj.get(party_ref) or {}).get("value") == item.payload[party_ref]["value"]
         if item.key in note and same_party:
@@ -446,10 +453,15 @@ def _attachable(attachment: AttachmentExport, key: str) -> dict[str, Any]:
     return {
         "FileName": attachment.file_name,
         "ContentType": attachment.content_type,
-        "AttachableRef": [{"EntityRef": {"type": attachment.document_target,
+        "AttachableRef": [{"EntityRef": {"type": OBJECTS[attachment.document_kind],
                                          "value": attachment.document_external_id}}],
         "Note": _note(key, f"hub attachment {attachment.hub_id}", None),
     }
+
+
+_BUILDERS = {"vendor": _party, "customer": _party, "bill": _bill, "bill_payment": _bill_payment,
+             "invoice": _invoice, "customer_payment": _customer_payment, "journal_entry": _journal_entry,
+             "attachment": _attachable}
 
 
 def _note(key: str, origin: str, memo: str | None) -> str:

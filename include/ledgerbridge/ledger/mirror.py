@@ -44,3 +44,15 @@ class CodeIndex:
             return None
         code = code.strip()
         return self.by_number.get(code) or self.by_name.get(code) or self.by_folded.get(code.casefold())
+
+
+class Resolver:
+    """The entity's usable accounts, classes and items, by code."""
+
+    def __init__(self, session: Session, entity_id: str):
+        self.accounts = CodeIndex(usable_references(session, entity_id, "account"))
+        self.classes = CodeIndex(usable_references(session, entity_id, "class"))
+        self.items = CodeIndex(usable_references(session, entity_id, "item"))
+
+    def class_id(self, code: str | None) -> str | None:
+        return self.classes.get(code).external_id if code else None

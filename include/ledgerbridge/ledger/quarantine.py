@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledgerbridge.flows.audit import record
+from ledgerbridge.ledger.audit import record
 from ledgerbridge.ledger.models import QuarantineEntry, QuarantineStatus
 from ledgerbridge.ledger.types import utcnow
 

@@ -1,0 +1,140 @@
+"""What every step of a legal entity's sync is given: the entity, the ledger, the run, its params,
+and (for the steps that talk to it) the accounting connector, pinned to the entity's one company.
+
+Below the flows: every flow is a function of a RunContext.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledgerbridge.connectors.base import AccountingConnector
+from ledgerbridge.connectors.errors import CompanyMismatch
+from ledgerbridge.ledger import Ledger
+from ledgerbridge.ledger.audit import record
+from ledgerbridge.ledger.models import LegalEntityRow
+from ledgerbridge.registry import LegalEntity
+
+RUN_PARAMS = ("full_refresh", "sync_from", "dry_run")
+
+
+@dataclass(frozen=True)
+class RunParams:
+    full_refresh: bool = False
+    sync_from: date | None = None
+    dry_run: bool = False
+
+    @classmethod
+    def from_mapping(cls, raw: dict[str, Any] | None) -> RunParams:
+        """Strict: a typo ("dryrun") or "false" as a string must never turn into a real send."""
+        raw = dict(raw or {})
+        unknown = sorted(set(raw) - set(RUN_PARAMS))
+        if unknown:
+            raise ValueError(f"unknown run param(s) {', '.join(map(repr, unknown))}: "
+                             f"known are {', '.join(RUN_PARAMS)}")
+        sync_from = raw.get("sync_from") or None
+        if isinstance(sync_from, str):
+            try:
+                sync_from = date.fromisoformat(sync_from[:10])
+            except ValueError:
+                raise ValueError(f"param sync_from: {sync_from!r} is not a date (YYYY-MM-DD)") from None
+        return cls(_flag(raw, "full_refresh"), sync_from, _flag(raw, "dry_run"))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "full_refresh": self.full_refresh,
+            "sync_from": self.sync_from.isoformat() if self.sync_from else None,
+            "dry_run": self.dry_run,
+        }
+
+
+def _flag(raw: dict[str, Any], name: str) -> bool:
+    value = raw.get(name, False)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if value is None:
+        return False
+    raise ValueError(f"param {name}: {value!r} is not true or false")
+
+
+@dataclass
+class RunContext:
+    entity: LegalEntity
+    ledger: Ledger
+    run_id: str
+    params: RunParams = field(default_factory=RunParams)
+    # Returns the entity's connector; called only by steps that talk to the accounting system.
+    connect: Callable[[], AccountingConnector] | None = None
+    data_interval_start: datetime | None = None
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("ledgerbridge"))
+    _connector: AccountingConnector | None = None
+
+    @property
+    def connector(self) -> AccountingConnector:
+        if self._connector is None:
+            if self.connect is None:
+                raise RuntimeError(f"step needs the accounting system of {self.entity.id} but no connector was given")
+            self._connector = self.connect()
+            pin_company(self, self._connector.company_id)
+        return self._connector
+
+
+def ensure_entity(session: Session, entity: LegalEntity) -> LegalEntityRow:
+    row = session.get(LegalEntityRow, entity.id)
+    if row is None:
+        row = LegalEntityRow(id=entity.id)
+        session.add(row)
+    row.name = entity.name
+    row.base_currency = entity.base_currency
+    row.accounting_kind = entity.accounting.kind.value
+    row.conn_id = entity.accounting.conn_id
+    session.flush()
+    return row
+
+
+def pin_company(ctx: RunContext, company_id: str) -> None:
+    """Refuse a connection that points at another company than the entity's first one.
+
+    This is the isolation guard: without it, editing a connection would silently send this
+    entity's bills into someone else's books.
+    """
+    with ctx.ledger.session() as session:
+        row = ensure_entity(session, ctx.entity)
+        owner = session.scalars(select(LegalEntityRow.id).where(
+            LegalEntityRow.company_id == company_id, LegalEntityRow.id != ctx.entity.id)).first()
+        if owner is not None:
+            raise CompanyMismatch(
+                f"legal entity {ctx.entity.id!r}: connection {ctx.entity.accounting.conn_id!r} reaches accounting "
+                f"company {company_id}, which legal entity {owner!r} already syncs with: nothing was sent")
+        if row.company_id is None:
+            row.company_id = company_id
+            record(session, ctx.entity.id, "pipeline", "company_pinned", "legal_entity", ctx.entity.id,
+                   {"company_id": company_id, "conn_id": ctx.entity.accounting.conn_id})
+        elif row.company_id != company_id:
+            raise CompanyMismatch(
+                f"legal entity {ctx.entity.id!r} syncs with accounting company {row.company_id}, but connection "
+                f"{ctx.entity.accounting.conn_id!r} now points at company {company_id}: nothing was sent. If the "
+                f"entity really moved to a new company, re-pin it: `ledgerbridge entity repin {ctx.entity.id}`."
+            )
+
+
+def repin(session: Session, entity_id: str, actor: str) -> str | None:
+    """Forget the company an entity is pinned to; its next run pins the company it then reaches.
+
+    Outbox rows still unsettled were resolved against the old company and stay bound to it: the
+    sender refuses them rather than send old ids into the new company.
+    """
+    row = session.get(LegalEntityRow, entity_id)
+    if row is None:
+        raise KeyError(f"legal entity {entity_id!r} has never run: nothing to re-pin")
+    previous, row.company_id = row.company_id, None
+    record(session, entity_id, actor, "company_unpinned", "legal_entity", entity_id, {"previous": previous})
+    return previous

@@ -1,0 +1,16 @@
+"""A vendor's bill: accounts payable."""
+from ledgerbridge.connectors.base import BillExport, LineExport
+from ledgerbridge.kinds.document import DocumentRecordKind
+from ledgerbridge.ledger.models import Document, RecordType
+from ledgerbridge.registry import Flow
+
+
+def _export(bill: Document, vendor_id: str, resolve) -> BillExport:
+    lines = tuple(LineExport(line.amount, resolve.accounts.get(line.account_code).external_id, line.description,
+                             resolve.class_id(line.class_code)) for line in bill.lines)
+    return BillExport(bill.hub_id, vendor_id, bill.doc_number, bill.doc_date, bill.due_date, bill.currency,
+                      bill.total, lines, bill.memo)
+
+
+KIND = DocumentRecordKind(name="bill", record_type=RecordType.DOCUMENT, model=Document, dataset="bills", flow=Flow.BILLS,
+                    party_role="vendor", mirror_kind="bill", ledger_kind="bill", build=_export, tracks_payment=True)

@@ -1,0 +1,63 @@
+"""Documents (bills, invoices, journal entries): checked by the `documents` suite in prepare_exports,
+exported with every reference resolved against the mirror, their totals read back by reconcile."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ledgerbridge.kinds.base import RecordKind, party_fields
+from ledgerbridge.ledger.mirror import Resolver
+from ledgerbridge.ledger.models import Document, DocumentStatus, OutboxEntry, Party
+
+# (document, the party's external id or None, resolver) -> the neutral export
+ExportBuilder = Callable[[Document, str | None, Resolver], Any]
+
+
+@dataclass(frozen=True)
+class DocumentRecordKind(RecordKind):
+    ledger_kind: str = ""  # Document.kind
+    build: ExportBuilder | None = None
+    tracks_payment: bool = False  # paid / partially paid status read back from the accounting system
+
+    def approved(self, entity_id: str):
+        """Approved documents of this kind without an outbox row yet, oldest first."""
+        queued = select(OutboxEntry.record_id).where(OutboxEntry.entity_id == entity_id,
+                                                     OutboxEntry.record_type == self.record_type)
+        return (select(Document).where(Document.entity_id == entity_id, Document.id.not_in(queued),
+                                       Document.kind == self.ledger_kind, Document.status == DocumentStatus.APPROVED)
+                .order_by(Document.id)
+                .options(selectinload(Document.lines), selectinload(Document.party).selectinload(Party.link)))
+
+    def check(self, document: Document, resolve: Resolver) -> tuple[dict, Callable[[], Any]]:
+        """The suite's record of a document (references resolved against the mirror), and its export."""
+        party = party_fields(document.party, self.party_role, f"{self.label} {document.hub_id}") \
+            if self.party_role else {}
+        lines = [{
+            "line_no": line.line_no, "amount": line.amount, "posting_type": line.posting_type,
+            "account_code": line.account_code, "account_resolved": resolve.accounts.get(line.account_code) is not None,
+            "item_code": line.item_code, "item_resolved": resolve.items.get(line.item_code) is not None,
+            "class_code": line.class_code,
+            "class_resolved": resolve.classes.get(line.class_code) is not None if line.class_code else None,
+            "quantity": line.quantity, "unit_price": line.unit_price,
+        } for line in document.lines]
+        record = {"hub_id": document.hub_id, "kind": str(document.kind), "doc_number": document.doc_number,
+                  "doc_date": document.doc_date, "due_date": document.due_date, "currency": document.currency,
+                  "total": document.total, "lines": lines, **party}
+        return record, lambda: self.build(document, party.get("party_ref"), resolve)
+
+    @staticmethod
+    def snapshot(document: Document) -> dict:
+        return {
+            "hub_id": document.hub_id, "doc_number": document.doc_number,
+            "party": document.party.hub_id if document.party else None,
+            "doc_date": document.doc_date.isoformat(), "currency": document.currency, "total": document.total,
+            "lines": [{"line_no": line.line_no, "amount": line.amount, "account_code": line.account_code,
+                       "item_code": line.item_code, "posting_type": line.posting_type} for line in document.lines],
+        }
+
+    def outbox_columns(self, export: Any) -> tuple[str | None, str | None]:
+        return export.doc_number, export.party_ref

@@ -1,0 +1,18 @@
+"""A customer invoice: accounts receivable, lines by item."""
+from ledgerbridge.connectors.base import InvoiceExport, SalesLineExport
+from ledgerbridge.kinds.document import DocumentRecordKind
+from ledgerbridge.ledger.models import Document, RecordType
+from ledgerbridge.registry import Flow
+
+
+def _export(invoice: Document, customer_id: str, resolve) -> InvoiceExport:
+    lines = tuple(SalesLineExport(line.amount, resolve.items.get(line.item_code).external_id, line.quantity,
+                                  line.unit_price, line.description, resolve.class_id(line.class_code))
+                  for line in invoice.lines)
+    return InvoiceExport(invoice.hub_id, customer_id, invoice.doc_number, invoice.doc_date, invoice.due_date,
+                         invoice.currency, invoice.total, lines, invoice.memo)
+
+
+KIND = DocumentRecordKind(name="invoice", record_type=RecordType.DOCUMENT, model=Document, dataset="invoices",
+                    flow=Flow.INVOICES, party_role="customer", mirror_kind="invoice", ledger_kind="invoice",
+                    build=_export, tracks_payment=True)
