@@ -1,12 +1,14 @@
-"""Building an entity's connector from its connection settings (an Airflow Connection, or the CLI's)."""
+"""Building an entity's connector from its connection settings (an Airflow Connection, or the CLI's),
+through the spec of its kind (connectors/specs.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledgerbridge.connectors.base import AccountingConnector
+from ledgerbridge.connectors.specs import accounting_spec
 from ledgerbridge.ledger import Ledger
-from ledgerbridge.registry import FILE_DROP_KINDS, AccountingKind, LegalEntity
+from ledgerbridge.registry import LegalEntity
 
 
 class ConnectionSettingsError(ValueError):
@@ -25,11 +27,7 @@ class ConnectionSettings:
 
 
 def build_connector(entity: LegalEntity, conn: ConnectionSettings, ledger: Ledger, **options) -> AccountingConnector:
-    if entity.accounting.kind == AccountingKind.QUICKBOOKS_ONLINE:
-        return quickbooks_online(conn, ledger, **options)
-    if entity.accounting.kind in FILE_DROP_KINDS:
-        return file_drop(entity, conn)
-    raise ConnectionSettingsError(f"legal entity {entity.id!r}: no connector for {entity.accounting.kind}")
+    return accounting_spec(entity.accounting.kind).build(entity, conn, ledger, **options)
 
 
 def quickbooks_online(conn: ConnectionSettings, ledger: Ledger, **options):
@@ -69,7 +67,7 @@ def _limits(conn: ConnectionSettings, limits_type):
     return limits_type(**values)
 
 
-def file_drop(entity: LegalEntity, conn: ConnectionSettings, open_fs=None):
+def file_drop(entity: LegalEntity, conn: ConnectionSettings, ledger: Ledger | None = None, open_fs=None):
     """The file drop of an entity: an SFTP server (host, port, login, password or extra key_file,
     extra host_key), or a local folder (extra local_root) such as a mounted share.
 
