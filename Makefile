@@ -25,9 +25,7 @@ venv: $(STAMP)
 $(AIRFLOW_HOME)/.migrated: $(STAMP)
 	mkdir -p $(AIRFLOW_HOME)
 	airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
-	airflow pools set ledgerbridge_quickbooks_online 8 "LedgerBridge steps talking to QuickBooks Online" > /dev/null
-	airflow pools set ledgerbridge_quickbooks_desktop 8 "LedgerBridge steps using QuickBooks Desktop file drops" > /dev/null
-	airflow pools set ledgerbridge_desktop_file_drop 8 "LedgerBridge steps using other desktop file drops" > /dev/null
+	ledgerbridge-airflow setup
 	touch $@
 
 ## make demo: install, migrate, seed two legal entities and sync them into sandbox QuickBooks companies

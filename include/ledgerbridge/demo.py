@@ -162,7 +162,8 @@ def prepare_desktop(drop, ledger: Ledger, out=print) -> tuple[dict[str, str], di
             f"sftp://{DROP_USER}@127.0.0.1:{drop.port}/{entity.id} ({sum(published.values())} list change(s) uploaded), "
             f"hub: {new} imported")
         env[f"AIRFLOW_CONN_{entity.accounting.conn_id.upper()}"] = json.dumps({
-            "conn_type": "sftp", "host": "127.0.0.1", "port": drop.port, "login": DROP_USER, "password": DROP_PASSWORD,
+            "conn_type": "ledgerbridge_file_drop", "host": "127.0.0.1", "port": drop.port, "login": DROP_USER,
+            "password": DROP_PASSWORD,
             "extra": {"root": "/", "host_key": drop.host_key_line, "company_id": data["company_id"]}})
     return env, agents
 

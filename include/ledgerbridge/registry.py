@@ -22,19 +22,18 @@ from pydantic import (
 )
 
 from ledgerbridge import settings
+from ledgerbridge.connectors.specs import ACCOUNTING_SPECS
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ENTITY_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
-class AccountingKind(StrEnum):
-    QUICKBOOKS_ONLINE = "quickbooks_online"
-    # Through the file drop (docs/file-drop-protocol.md): the agent beside the desktop system.
-    QUICKBOOKS_DESKTOP = "quickbooks_desktop"
-    DESKTOP_FILE_DROP = "desktop_file_drop"
-
-
-FILE_DROP_KINDS = frozenset({AccountingKind.QUICKBOOKS_DESKTOP, AccountingKind.DESKTOP_FILE_DROP})
+# One member per connector spec (connectors/specs.py), e.g. AccountingKind.QUICKBOOKS_ONLINE: a new
+# accounting system is a spec, not an edit here.
+AccountingKind = StrEnum("AccountingKind", [(spec.kind.upper(), spec.kind) for spec in ACCOUNTING_SPECS],
+                         module=__name__)
+# Through the file drop (docs/file-drop-protocol.md): the agent beside the desktop system.
+FILE_DROP_KINDS = frozenset(AccountingKind(spec.kind) for spec in ACCOUNTING_SPECS if spec.file_drop)
 
 
 class Flow(StrEnum):

@@ -24,5 +24,7 @@ CONNECTED_STEPS = frozenset({
 
 
 def connector_pool(kind: str) -> str:
-    """The Airflow pool of the connected steps of every entity using connector `kind`."""
-    return f"ledgerbridge_{kind}"
+    """The Airflow pool of the connected steps of every entity using connector `kind` (its spec's)."""
+    from ledgerbridge.connectors.specs import accounting_spec
+
+    return accounting_spec(kind).pool.name

@@ -46,3 +46,50 @@ def test_without_a_ledger_connection_the_environment_decides(monkeypatch):
 
     monkeypatch.delenv("AIRFLOW_CONN_LEDGERBRIDGE_LEDGER", raising=False)
     assert LedgerHook().url() is None
+
+
+def test_the_provider_info_declares_the_connection_types_of_the_specs():
+    from ledgerbridge.connectors.specs import ACCOUNTING_SPECS, connection_types
+    from ledgerbridge_airflow import get_provider_info
+
+    declared = {t["connection-type"]: t for t in get_provider_info()["connection-types"]}
+    assert list(declared) == [c.conn_type for c in connection_types()]
+    assert {spec.connection.conn_type for spec in ACCOUNTING_SPECS} | {"ledgerbridge_ledger"} == set(declared)
+    for connection in connection_types():
+        entry = declared[connection.conn_type]
+        assert (entry["hook-class-name"], entry["hook-name"]) == (connection.hook, connection.hook_name)
+        assert entry["ui-field-behaviour"]["relabeling"] == dict(connection.form.relabeling)
+
+
+def test_each_connection_type_maps_to_its_hook_with_a_test_button():
+    from importlib import import_module
+
+    from airflow.providers_manager import ProvidersManager
+    from ledgerbridge.connectors.specs import connection_types
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        manager = ProvidersManager()
+        registered = {c.conn_type: manager.hooks[c.conn_type] for c in connection_types()}
+    for connection in connection_types():
+        module, _, name = connection.hook.rpartition(".")
+        hook_class = getattr(import_module(module), name)
+        assert (hook_class.conn_type, hook_class.hook_name) == (connection.conn_type, connection.hook_name)
+        assert hook_class.get_ui_field_behaviour() == connection.form.behaviour()
+        assert registered[connection.conn_type].hook_class_name == connection.hook
+        assert registered[connection.conn_type].connection_testable
+
+
+def test_an_entity_reaches_its_connector_through_the_hook_its_spec_names():
+    from ledgerbridge.registry import LegalEntity
+    from ledgerbridge_airflow.hooks.connections import accounting_hook
+    from ledgerbridge_airflow.hooks.qbo import QuickBooksOnlineHook
+    from ledgerbridge_airflow.hooks.sftp_drop import FileDropHook
+
+    def entity(kind):
+        return LegalEntity.model_validate({"id": "acme", "name": "Acme", "base_currency": "USD",
+                                           "accounting": {"kind": kind, "conn_id": "conn_acme"}})
+
+    online, desktop = accounting_hook(entity("quickbooks_online")), accounting_hook(entity("quickbooks_desktop"))
+    assert isinstance(online, QuickBooksOnlineHook) and online.qbo_conn_id == "conn_acme"
+    assert isinstance(desktop, FileDropHook) and desktop.drop_conn_id == "conn_acme"

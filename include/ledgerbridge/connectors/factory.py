@@ -1,12 +1,19 @@
-"""Building an entity's connector from its connection settings (an Airflow Connection, or the CLI's)."""
+"""Building an entity's connector from its connection settings (an Airflow Connection, or the CLI's),
+through the spec of its kind (connectors/specs.py)."""
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledgerbridge.connectors.base import AccountingConnector
+from ledgerbridge.connectors.specs import accounting_spec
 from ledgerbridge.ledger import Ledger
-from ledgerbridge.registry import FILE_DROP_KINDS, AccountingKind, LegalEntity
+from ledgerbridge.registry import LegalEntity
+
+log = logging.getLogger(__name__)
 
 
 class ConnectionSettingsError(ValueError):
@@ -25,11 +32,7 @@ class ConnectionSettings:
 
 
 def build_connector(entity: LegalEntity, conn: ConnectionSettings, ledger: Ledger, **options) -> AccountingConnector:
-    if entity.accounting.kind == AccountingKind.QUICKBOOKS_ONLINE:
-        return quickbooks_online(conn, ledger, **options)
-    if entity.accounting.kind in FILE_DROP_KINDS:
-        return file_drop(entity, conn)
-    raise ConnectionSettingsError(f"legal entity {entity.id!r}: no connector for {entity.accounting.kind}")
+    return accounting_spec(entity.accounting.kind).build(entity, conn, ledger, **options)
 
 
 def quickbooks_online(conn: ConnectionSettings, ledger: Ledger, **options):
@@ -69,48 +72,64 @@ def _limits(conn: ConnectionSettings, limits_type):
     return limits_type(**values)
 
 
-def file_drop(entity: LegalEntity, conn: ConnectionSettings, open_fs=None):
-    """The file drop of an entity: an SFTP server (host, port, login, password or extra key_file,
-    extra host_key), or a local folder (extra local_root) such as a mounted share.
-
-    Extras: `company_id` (the company file the agent serves; required), `root` (the drop folder on
-    the server, holding one directory per entity), `host_key` or `known_hosts`, `no_host_key_check`
-    (the local sandbox only). `open_fs` replaces the transport (Airflow's SFTP hook does).
-    """
-    from contextlib import nullcontext
-
+def file_drop(entity: LegalEntity, conn: ConnectionSettings, ledger: Ledger | None = None):
+    """The file drop of an entity (the file-drop kinds' factory): the transport of `drop_opener`, and
+    the extra `company_id`, the company file the agent serves (required). The ledger is not needed."""
     from ledgerbridge.connectors.filedrop import FileDropConnector
-    from ledgerbridge.filedrop.fs import LocalFileSystem
 
-    extra = conn.extra
-    company_id = extra.get("company_id")
+    company_id = conn.extra.get("company_id")
     if not company_id:
         raise ConnectionSettingsError(f"connection {conn.conn_id!r} lacks company_id (extra): the company file "
                                       "the agent serves, as its files name it")
-    if open_fs is None and extra.get("local_root"):
-        def open_fs():
-            return nullcontext(LocalFileSystem(extra["local_root"]))
-    elif open_fs is None:
-        open_fs = _sftp_opener(conn)
-    return FileDropConnector(open_fs, entity.id, str(company_id), kind=entity.accounting.kind.value)
+    return FileDropConnector(drop_opener(conn), entity.id, str(company_id), kind=entity.accounting.kind.value)
 
 
-def _sftp_opener(conn: ConnectionSettings):
-    from ledgerbridge.filedrop.sftp import open_sftp
+def drop_opener(conn: ConnectionSettings) -> Callable[[], AbstractContextManager]:
+    """How to open the drop a connection names: the one reading of a file-drop connection (the tasks,
+    the real-time trigger, FileDropHook and its Test button). Each call opens one session for a batch.
+
+    A local folder (extra `local_root`, e.g. a mounted share), or an SFTP server: host, port (22), login,
+    password or extra `private_key` (its text, with `private_key_passphrase`) or `key_file` (a path on
+    the workers), extra `host_key` or `known_hosts` (always verified; `no_host_key_check` only for a
+    sandbox on this machine), `root` (the drop folder holding one directory per entity), `conn_timeout`.
+    """
+    from contextlib import nullcontext
+    from functools import partial
 
     extra = conn.extra
+    if extra.get("local_root"):
+        from ledgerbridge.filedrop.fs import LocalFileSystem
+
+        root = extra["local_root"]
+        return lambda: nullcontext(LocalFileSystem(root))
+
+    from ledgerbridge.filedrop.sftp import DEFAULT_TIMEOUT, load_private_key, open_sftp
+
     missing = [name for name, value in (("host", conn.host), ("login", conn.login)) if not value]
-    if not (conn.password or extra.get("key_file")):
-        missing.append("password or key_file (extra)")
-    if not (extra.get("host_key") or extra.get("known_hosts") or extra.get("no_host_key_check")):
-        missing.append("host_key (extra; `ssh-keyscan -t ed25519 <host>` shows it)")
+    if not (conn.password or extra.get("private_key") or extra.get("key_file")):
+        missing.append("password or private_key / key_file (extra)")
     if missing:
         raise ConnectionSettingsError(f"connection {conn.conn_id!r} lacks {', '.join(missing)}")
+    if is_true(extra.get("allow_host_key_change")):
+        log.warning("connection %s: allow_host_key_change is ignored; the host key is always verified", conn.conn_id)
+    private_key = extra.get("key_file") or None
+    if extra.get("private_key"):
+        try:
+            private_key = load_private_key(extra["private_key"], extra.get("private_key_passphrase") or None)
+        except ValueError as exc:
+            raise ConnectionSettingsError(f"connection {conn.conn_id!r}: extra private_key: {exc}") from None
+    try:
+        timeout = float(extra.get("conn_timeout") or DEFAULT_TIMEOUT)
+    except (TypeError, ValueError):
+        raise ConnectionSettingsError(f"connection {conn.conn_id!r}: extra conn_timeout must be a number of "
+                                      f"seconds, not {extra['conn_timeout']!r}") from None
+    return partial(open_sftp, conn.host, conn.port or 22, conn.login, password=conn.password or None,
+                   private_key=private_key, host_key=extra.get("host_key") or None,
+                   known_hosts=extra.get("known_hosts") or None,
+                   no_host_key_check=is_true(extra.get("no_host_key_check")),
+                   root=str(extra.get("root") or ""), timeout=timeout)
 
-    def open_fs():
-        return open_sftp(conn.host, conn.port or 22, conn.login, password=conn.password,
-                         private_key=extra.get("key_file"), host_key=extra.get("host_key"),
-                         known_hosts=extra.get("known_hosts"),
-                         no_host_key_check=str(extra.get("no_host_key_check")).lower() == "true",
-                         root=extra.get("root", ""))
-    return open_fs
+
+def is_true(value: Any) -> bool:
+    """Only an explicit true (JSON true or "true") switches a safety off."""
+    return str(value).strip().lower() == "true"

@@ -10,6 +10,7 @@ import base64
 import binascii
 import errno
 import functools
+import io
 import ipaddress
 import logging
 import os
@@ -134,6 +135,26 @@ def _ssh_client(host: str, port: int, host_key: str | None, known_hosts: str | N
                              f"verified (get it with `ssh-keyscan -p {port} -t ed25519 {host}`): refusing to connect")
     client.set_missing_host_key_policy(_RefuseUnknownHost(None if host_key else known_hosts))
     return client
+
+
+def load_private_key(text: str, passphrase: str | None = None) -> paramiko.PKey:
+    """A client key from its text (OpenSSH or PEM format; Ed25519, ECDSA or RSA), as a connection holds it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    data, password = text.encode(), passphrase.encode() if passphrase else None
+    try:
+        try:
+            loaded = serialization.load_ssh_private_key(data, password)
+        except ValueError:
+            loaded = serialization.load_pem_private_key(data, password)
+    except (ValueError, TypeError) as exc:  # TypeError: a passphrase missing, or given for a plain key
+        raise ValueError(f"not a readable private key ({exc})") from None
+    for key_type, key_class in ((ed25519.Ed25519PrivateKey, paramiko.Ed25519Key),
+                                (ec.EllipticCurvePrivateKey, paramiko.ECDSAKey), (rsa.RSAPrivateKey, paramiko.RSAKey)):
+        if isinstance(loaded, key_type):
+            return key_class.from_private_key(io.StringIO(text), password=passphrase)
+    raise ValueError(f"{type(loaded).__name__} keys are not supported (use Ed25519, ECDSA or RSA)")
 
 
 def _auth(password: str | None, private_key: paramiko.PKey | str | os.PathLike | None) -> dict:

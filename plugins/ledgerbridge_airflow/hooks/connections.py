@@ -1,4 +1,5 @@
-"""An Airflow connection as the core's ConnectionSettings (the core never imports Airflow)."""
+"""An Airflow connection as the core's ConnectionSettings (the core never imports Airflow), and the
+hook of an entity's accounting connection, named by the spec of its kind."""
 from __future__ import annotations
 
 from airflow.sdk import BaseHook
@@ -12,15 +13,12 @@ def connection_settings(conn_id: str):
                               schema=conn.schema, extra=conn.extra_dejson, port=conn.port)
 
 
-def connector_for(entity, ledger=None):
-    """The entity's connector from its Airflow connection. A file drop on SFTP goes through the
-    Airflow SFTP provider (FileDropHook), host key verified."""
-    from ledgerbridge.connectors.factory import build_connector, file_drop
-    from ledgerbridge.registry import FILE_DROP_KINDS
+def accounting_hook(entity):
+    """The hook that builds the entity's connector (`accounting_hook(entity).connector(entity, ledger)`)."""
+    from importlib import import_module
 
-    settings = connection_settings(entity.accounting.conn_id)
-    if entity.accounting.kind in FILE_DROP_KINDS and not settings.extra.get("local_root"):
-        from ledgerbridge_airflow.hooks.sftp_drop import FileDropHook
+    from ledgerbridge.connectors.specs import accounting_spec
 
-        return file_drop(entity, settings, open_fs=FileDropHook(entity.accounting.conn_id).get_conn)
-    return build_connector(entity, settings, ledger)
+    module, _, name = accounting_spec(entity.accounting.kind).connection.hook.rpartition(".")
+    hook_class = getattr(import_module(module), name)
+    return hook_class(**{hook_class.conn_name_attr: entity.accounting.conn_id})

@@ -1,27 +1,19 @@
 """The ledger database, from the `ledgerbridge_ledger` connection or, without one, LEDGERBRIDGE_DB_URL."""
 from __future__ import annotations
 
-from typing import Any
-
-from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-from ledgerbridge_airflow import HOOK_NAMES, UI_FIELDS
+from ledgerbridge_airflow.hooks.base import LedgerBridgeHook
 
 
-class LedgerHook(BaseHook):
+class LedgerHook(LedgerBridgeHook):
     conn_name_attr = "ledger_conn_id"
     default_conn_name = "ledgerbridge_ledger"
     conn_type = "ledgerbridge_ledger"
-    hook_name = HOOK_NAMES["ledgerbridge_ledger"]
 
     def __init__(self, ledger_conn_id: str = default_conn_name):
         super().__init__()
         self.ledger_conn_id = ledger_conn_id
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return UI_FIELDS[cls.conn_type]
 
     def url(self):
         """The connection's PostgreSQL URL, or None to use the environment's default."""
@@ -41,3 +33,9 @@ class LedgerHook(BaseHook):
         from ledgerbridge.ledger import Ledger
 
         return Ledger(self.url())
+
+    def check(self) -> tuple[bool, str]:
+        from ledgerbridge import settings
+        from ledgerbridge.connection_checks import ledger_schema
+
+        return ledger_schema(self.url() or settings.ledger_url())

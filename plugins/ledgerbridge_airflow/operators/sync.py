@@ -29,9 +29,9 @@ class LedgerBridgeStepOperator(BaseOperator):
         connect = None
         if self.step in CONNECTED_STEPS:
             def connect():
-                from ledgerbridge_airflow.hooks.connections import connector_for
+                from ledgerbridge_airflow.hooks.connections import accounting_hook
 
-                return connector_for(entity, ledger)
+                return accounting_hook(entity).connector(entity, ledger)
         dag_run = context.get("dag_run")
         ctx = RunContext(
             entity=entity,

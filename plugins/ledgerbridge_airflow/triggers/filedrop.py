@@ -42,10 +42,9 @@ class FileDropArrivalTrigger(BaseEventTrigger):
             await asyncio.sleep(self.poke_interval)
 
     def _ready_files(self) -> set[str]:
-        from ledgerbridge.connectors.factory import file_drop
         from ledgerbridge.registry import load_registry
 
-        from ledgerbridge_airflow.hooks.connections import connection_settings
+        from ledgerbridge_airflow.hooks.connections import accounting_hook
 
         entity = load_registry().get(self.entity_id)
-        return file_drop(entity, connection_settings(entity.accounting.conn_id)).inbound_files()
+        return accounting_hook(entity).connector(entity).inbound_files()

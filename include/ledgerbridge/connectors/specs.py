@@ -1,0 +1,157 @@
+"""One spec per kind of accounting connector: the registry kind, how its connector is built, the
+Airflow connection type (hook, connection form) that reaches it, and the pool its steps share.
+
+The registry's `AccountingKind`, `build_connector`, the Airflow provider info and the pool command
+(`ledgerbridge-airflow setup`) all read these specs: adding an accounting system is its folder under
+connectors/, one entry in ACCOUNTING_SPECS and its sandbox (docs/extending.md).
+
+Read at DAG parse time: only the standard library here; a factory is imported when it is called.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ConnectionForm:
+    """How the Airflow UI's connection form shows a connection type (the provider info's ui-field-behaviour)."""
+
+    hidden_fields: tuple[str, ...] = ()
+    relabeling: Mapping[str, str] = field(default_factory=dict)
+    placeholders: Mapping[str, str] = field(default_factory=dict)
+
+    def behaviour(self) -> dict[str, Any]:
+        """In the shape of a hook's get_ui_field_behaviour()."""
+        return {"hidden_fields": list(self.hidden_fields), "relabeling": dict(self.relabeling),
+                "placeholders": dict(self.placeholders)}
+
+
+@dataclass(frozen=True)
+class ConnectionType:
+    """An Airflow connection type of LedgerBridge's provider and the hook Airflow maps it to."""
+
+    conn_type: str
+    hook_name: str
+    hook: str  # "module.Class" under plugins/ledgerbridge_airflow: a name, the core never imports Airflow
+    form: ConnectionForm
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The Airflow pool shared by the connected steps of every entity of a kind, so that together they
+    stay within what the system allows one app (operators may resize it; the command keeps their size)."""
+
+    name: str
+    slots: int
+    description: str
+
+
+@dataclass(frozen=True)
+class ConnectorSpec:
+    kind: str  # the registry's `accounting.kind`
+    label: str
+    connection: ConnectionType
+    # "module:function", called as function(entity, conn: ConnectionSettings, ledger, **options)
+    # and returning the entity's AccountingConnector.
+    factory: str
+    pool: Pool
+    file_drop: bool = False  # exchanges files with an agent beside the system (docs/file-drop-protocol.md)
+
+    def build(self, entity, conn, ledger, **options):
+        module, _, function = self.factory.partition(":")
+        return getattr(import_module(module), function)(entity, conn, ledger, **options)
+
+
+LEDGER_CONNECTION = ConnectionType(
+    conn_type="ledgerbridge_ledger",
+    hook_name="LedgerBridge ledger",
+    hook="ledgerbridge_airflow.hooks.ledger.LedgerHook",
+    form=ConnectionForm(
+        hidden_fields=("extra",),
+        relabeling={"schema": "Database", "host": "Host (empty: SQLite file in the data dir)"},
+    ),
+)
+
+QUICKBOOKS_ONLINE_CONNECTION = ConnectionType(
+    conn_type="quickbooks_online",
+    hook_name="QuickBooks Online",
+    hook="ledgerbridge_airflow.hooks.qbo.QuickBooksOnlineHook",
+    form=ConnectionForm(
+        hidden_fields=("port",),
+        relabeling={"host": "API base URL", "schema": "Realm ID", "login": "Client ID", "password": "Client Secret"},
+        placeholders={
+            "host": "https://quickbooks.api.intuit.com",
+            "schema": "the company's realmId, e.g. 9130354564453",
+            "extra": '{"refresh_token": "...", '
+                     '"token_url": "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"}',
+        },
+    ),
+)
+
+FILE_DROP_CONNECTION = ConnectionType(
+    conn_type="ledgerbridge_file_drop",
+    hook_name="LedgerBridge file drop (SFTP or folder)",
+    hook="ledgerbridge_airflow.hooks.sftp_drop.FileDropHook",
+    form=ConnectionForm(
+        hidden_fields=("schema",),
+        relabeling={"host": "SFTP host", "login": "Username"},
+        placeholders={
+            "host": "sftp.example.com (empty for a local folder: extra local_root)",
+            "extra": '{"host_key": "ssh-ed25519 AAAA...", "root": "/srv/drop", "company_id": "QBD-acme", '
+                     '"private_key": "-----BEGIN OPENSSH PRIVATE KEY-----..."}',
+        },
+    ),
+)
+
+ACCOUNTING_SPECS: tuple[ConnectorSpec, ...] = (
+    ConnectorSpec(
+        kind="quickbooks_online",
+        label="QuickBooks Online",
+        connection=QUICKBOOKS_ONLINE_CONNECTION,
+        factory="ledgerbridge.connectors.qbo:connect",
+        pool=Pool("ledgerbridge_quickbooks_online", 8, "LedgerBridge steps talking to QuickBooks Online"),
+    ),
+    ConnectorSpec(
+        kind="quickbooks_desktop",
+        label="QuickBooks Desktop (file drop)",
+        connection=FILE_DROP_CONNECTION,
+        factory="ledgerbridge.connectors.factory:file_drop",
+        pool=Pool("ledgerbridge_quickbooks_desktop", 8, "LedgerBridge steps using QuickBooks Desktop file drops"),
+        file_drop=True,
+    ),
+    ConnectorSpec(
+        kind="desktop_file_drop",
+        label="Other desktop system (file drop)",
+        connection=FILE_DROP_CONNECTION,
+        factory="ledgerbridge.connectors.factory:file_drop",
+        pool=Pool("ledgerbridge_desktop_file_drop", 8, "LedgerBridge steps using other desktop file drops"),
+        file_drop=True,
+    ),
+)
+
+_BY_KIND = {spec.kind: spec for spec in ACCOUNTING_SPECS}
+
+
+def accounting_spec(kind: str) -> ConnectorSpec:
+    try:
+        return _BY_KIND[str(kind)]
+    except KeyError:
+        raise KeyError(f"no accounting connector of kind {kind!r} (known: {', '.join(_BY_KIND)})") from None
+
+
+def connection_types() -> tuple[ConnectionType, ...]:
+    """Every connection type LedgerBridge declares: the ledger's, then each accounting one once."""
+    types = {LEDGER_CONNECTION.conn_type: LEDGER_CONNECTION}
+    for spec in ACCOUNTING_SPECS:
+        types.setdefault(spec.connection.conn_type, spec.connection)
+    return tuple(types.values())
+
+
+def connection_type(conn_type: str) -> ConnectionType:
+    for declared in connection_types():
+        if declared.conn_type == conn_type:
+            return declared
+    raise KeyError(f"LedgerBridge declares no connection type {conn_type!r}")

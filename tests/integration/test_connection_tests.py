@@ -1,0 +1,164 @@
+"""The Test button of the QuickBooks Online and ledger connections (hook.test_connection(), what the
+Airflow UI and `airflow connections test` call): against the QBO sandbox and real ledger databases."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import yaml
+from sqlalchemy import make_url
+
+from ledgerbridge.ledger import Ledger, migrate
+from support import CLIENT_SECRET, connect_company, make_entity
+
+
+def _set_connection(monkeypatch, conn_id: str, conn, **changes) -> None:
+    fields = {"conn_type": "quickbooks_online", "host": conn.host, "login": conn.login, "password": conn.password,
+              "schema": conn.schema, "extra": conn.extra, **changes}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
+
+
+@pytest.fixture
+def company(qbo_server, tmp_path, monkeypatch):
+    """An entity of the registry, its sandbox company (already used once: its token has rotated) and connection."""
+    ledger_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    migrate(ledger_url)
+    ledger = Ledger(ledger_url)
+    entity = make_entity(f"conntest_{uuid.uuid4().hex[:8]}")
+    conn = connect_company(qbo_server, ledger, entity, lists={})
+    registry = tmp_path / "legal_entities.yaml"
+    registry.write_text(yaml.safe_dump({"legal_entities": [json.loads(entity.model_dump_json())]}))
+    monkeypatch.setenv("LEDGERBRIDGE_REGISTRY", str(registry))
+    monkeypatch.setenv("LEDGERBRIDGE_DB_URL", ledger_url)
+    monkeypatch.delenv("AIRFLOW_CONN_LEDGERBRIDGE_LEDGER", raising=False)
+    _set_connection(monkeypatch, conn.conn_id, conn)
+    yield entity, conn, ledger
+    ledger.dispose()
+
+
+def _expire_access_tokens(ledger) -> None:
+    """As an hour later: the next call must refresh, with the newest refresh token the ledger holds."""
+    from ledgerbridge.ledger.models import OAuthToken
+    from sqlalchemy import update
+
+    with ledger.session() as session:
+        session.execute(update(OAuthToken).values(access_expires_at=datetime(2000, 1, 1, tzinfo=UTC)))
+
+
+def _qbo_hook(conn_id: str):
+    from ledgerbridge_airflow.hooks.qbo import QuickBooksOnlineHook
+
+    return QuickBooksOnlineHook(conn_id)
+
+
+def test_the_test_button_names_the_company_it_reached(company):
+    entity, conn, _ = company
+    ok, message = _qbo_hook(conn.conn_id).test_connection()
+    assert ok, message
+    assert f"QuickBooks Online company {entity.name!r} (realm {conn.schema})" in message
+
+
+def test_the_uis_throwaway_connection_id_uses_the_entitys_tokens_and_leaves_them_working(company):
+    """The UI tests a copy of the connection under a random id; a refresh there (which rotates the
+    refresh token) must store the new token where the entity's tasks look for it."""
+    entity, conn, ledger = company
+    transient = f"t{uuid.uuid4().hex[:10]}"
+    with pytest.MonkeyPatch.context() as patch:
+        _set_connection(patch, transient, conn)
+        for _ in range(2):
+            _expire_access_tokens(ledger)
+            ok, message = _qbo_hook(transient).test_connection()
+            assert ok, message
+    _expire_access_tokens(ledger)
+    client = _qbo_hook(conn.conn_id).get_conn(ledger).client
+    assert client.read("CompanyInfo", conn.schema)["CompanyName"] == entity.name
+
+
+def test_an_invalid_refresh_token_fails_saying_to_reconnect_without_quoting_secrets(company, monkeypatch):
+    _, conn, _ = company
+    bad_token = f"revoked-{uuid.uuid4().hex}"
+    _set_connection(monkeypatch, conn.conn_id, conn, extra={**conn.extra, "refresh_token": bad_token})
+    ok, message = _qbo_hook(conn.conn_id).test_connection()
+    assert not ok
+    assert message.startswith("ReconnectRequired:") and "invalid_grant" in message and "reconnect" in message
+    assert bad_token not in message and CLIENT_SECRET not in message
+
+
+def test_a_connection_no_entity_uses_is_not_tested_rather_than_used_up(company, monkeypatch):
+    _, conn, _ = company
+    _set_connection(monkeypatch, "qbo_stranger", conn, schema="4620816365171004567")
+    ok, message = _qbo_hook("qbo_stranger").test_connection()
+    assert not ok and message.startswith("not tested: no legal entity of the registry") and "4620816365171004567" in message
+
+
+def test_a_connection_lacking_fields_says_which(company, monkeypatch):
+    _, conn, _ = company
+    _set_connection(monkeypatch, conn.conn_id, conn, schema=None, extra={})
+    ok, message = _qbo_hook(conn.conn_id).test_connection()
+    assert not ok and "lacks Realm ID" in message and "refresh_token" in message
+
+
+# -- the ledger ---------------------------------------------------------------------------------
+
+
+def _point_ledger_hook_at(monkeypatch, url: str) -> None:
+    """SQLite through LEDGERBRIDGE_DB_URL, PostgreSQL through the ledgerbridge_ledger connection."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        monkeypatch.setenv("LEDGERBRIDGE_DB_URL", url)
+        monkeypatch.delenv("AIRFLOW_CONN_LEDGERBRIDGE_LEDGER", raising=False)
+        return
+    # trust authentication ignores the password; it is there to be kept out of the message
+    monkeypatch.setenv("AIRFLOW_CONN_LEDGERBRIDGE_LEDGER", json.dumps({
+        "conn_type": "ledgerbridge_ledger", "host": parsed.host, "port": parsed.port, "login": parsed.username,
+        "password": "ledger-s3cret", "schema": parsed.database}))
+
+
+def _ledger_test():
+    from ledgerbridge_airflow.hooks.ledger import LedgerHook
+
+    return LedgerHook().test_connection()
+
+
+def test_a_ledger_at_head_passes(monkeypatch, ledger_url):
+    _point_ledger_hook_at(monkeypatch, ledger_url)
+    ok, message = _ledger_test()
+    assert ok, message
+    assert "connected; schema at revision" in message and "(head)" in message
+    assert "ledger-s3cret" not in message
+
+
+def test_a_ledger_behind_head_fails_saying_how_to_upgrade(monkeypatch, ledger_url):
+    from alembic import command
+    from ledgerbridge.ledger.db import alembic_config
+
+    command.downgrade(alembic_config(ledger_url), "-1")
+    _point_ledger_hook_at(monkeypatch, ledger_url)
+    ok, message = _ledger_test()
+    assert not ok
+    assert "behind this LedgerBridge's" in message and "run `ledgerbridge db upgrade`" in message
+    migrate(ledger_url)
+    assert _ledger_test()[0]
+
+
+def test_an_empty_or_missing_ledger_fails_saying_how_to_create_it(monkeypatch, tmp_path):
+    empty = tmp_path / "empty.db"
+    Ledger(f"sqlite:///{empty}").dispose()
+    empty.touch()
+    _point_ledger_hook_at(monkeypatch, f"sqlite:///{empty}")
+    ok, message = _ledger_test()
+    assert not ok and "holds no LedgerBridge schema" in message and "ledgerbridge db upgrade" in message
+    _point_ledger_hook_at(monkeypatch, f"sqlite:///{tmp_path / 'missing.db'}")
+    ok, message = _ledger_test()
+    assert not ok and "no such database file" in message
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_an_unreachable_ledger_fails_with_the_reason(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_LEDGERBRIDGE_LEDGER", json.dumps({
+        "conn_type": "ledgerbridge_ledger", "host": "127.0.0.1", "port": 1, "login": "lb",
+        "password": "ledger-s3cret", "schema": "ledger"}))
+    ok, message = _ledger_test()
+    assert not ok and message.startswith("OperationalError:") and "ledger-s3cret" not in message

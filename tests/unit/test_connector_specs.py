@@ -1,0 +1,76 @@
+"""The connector specs are the one list of accounting kinds: the registry's kinds, the factory's
+dispatch, the pools and the connection types all come from them."""
+from __future__ import annotations
+
+from importlib import import_module
+
+import pytest
+from ledgerbridge.connectors.factory import ConnectionSettings, ConnectionSettingsError, build_connector
+from ledgerbridge.connectors.specs import ACCOUNTING_SPECS, LEDGER_CONNECTION, accounting_spec, connection_types
+from ledgerbridge.registry import FILE_DROP_KINDS, AccountingKind, LegalEntity, parse_entities
+from ledgerbridge.steps import connector_pool
+
+
+def _entity(kind: str, entity_id: str = "acme") -> dict:
+    return {"id": entity_id, "name": "Acme", "base_currency": "USD",
+            "accounting": {"kind": kind, "conn_id": f"conn_{entity_id}"}}
+
+
+def test_every_spec_kind_is_a_registry_kind_and_every_registry_kind_has_a_spec():
+    kinds = [spec.kind for spec in ACCOUNTING_SPECS]
+    assert len(kinds) == len(set(kinds))
+    assert set(kinds) == {kind.value for kind in AccountingKind}
+    assert FILE_DROP_KINDS == {AccountingKind(spec.kind) for spec in ACCOUNTING_SPECS if spec.file_drop}
+    assert AccountingKind.QUICKBOOKS_ONLINE == "quickbooks_online"  # members keep their names
+
+
+def test_the_registry_accepts_each_spec_kind_and_names_them_all_when_refusing_another():
+    registry = parse_entities([_entity(spec.kind, f"e{i}") for i, spec in enumerate(ACCOUNTING_SPECS)])
+    assert registry.errors == ()
+    assert [e.accounting.kind for e in registry.entities] == [spec.kind for spec in ACCOUNTING_SPECS]
+    [error] = parse_entities([_entity("xero")]).errors
+    assert "accounting.kind" in str(error)
+    assert all(spec.kind in str(error) for spec in ACCOUNTING_SPECS)
+
+
+def test_each_kind_has_its_own_pool_from_its_spec():
+    names = [connector_pool(spec.kind) for spec in ACCOUNTING_SPECS]
+    assert names == [spec.pool.name for spec in ACCOUNTING_SPECS]
+    assert len(set(names)) == len(names)
+    assert all(name.startswith("ledgerbridge_") and spec.pool.slots > 0 and spec.pool.description
+               for name, spec in zip(names, ACCOUNTING_SPECS))
+
+
+def test_each_factory_is_a_function_where_its_spec_says():
+    for spec in ACCOUNTING_SPECS:
+        module, _, function = spec.factory.partition(":")
+        assert callable(getattr(import_module(module), function)), spec.factory
+
+
+@pytest.mark.parametrize("spec", [s for s in ACCOUNTING_SPECS if s.file_drop], ids=lambda s: s.kind)
+def test_build_connector_builds_a_file_drop_kind_through_its_spec(spec, tmp_path):
+    entity = LegalEntity.model_validate(_entity(spec.kind))
+    conn = ConnectionSettings("conn_acme", extra={"local_root": str(tmp_path), "company_id": "QBD-acme"})
+    connector = build_connector(entity, conn, None)
+    assert connector.kind == spec.kind
+    with connector.open_fs() as fs:
+        assert fs.list("") == []
+
+
+def test_build_connector_builds_quickbooks_online_through_its_spec():
+    entity = LegalEntity.model_validate(_entity("quickbooks_online"))
+    # The QuickBooks factory checks the connection before it needs the ledger.
+    with pytest.raises(ConnectionSettingsError, match="Realm ID.*refresh_token"):
+        build_connector(entity, ConnectionSettings("conn_acme"), None)
+
+
+def test_an_unknown_kind_is_refused_naming_the_known_ones():
+    with pytest.raises(KeyError, match="xero.*quickbooks_online"):
+        accounting_spec("xero")
+
+
+def test_connection_types_are_the_ledgers_and_each_accounting_type_once():
+    declared = [c.conn_type for c in connection_types()]
+    assert declared[0] == LEDGER_CONNECTION.conn_type
+    assert len(declared) == len(set(declared))
+    assert set(declared[1:]) == {spec.connection.conn_type for spec in ACCOUNTING_SPECS}
