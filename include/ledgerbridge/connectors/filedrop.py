@@ -103,16 +103,21 @@ class FileDropConnector:
 
     def fetch_changes(self, starts: dict[str, datetime | None], now: datetime) -> ChangeSet:
         """Every record the agent uploaded and nobody acknowledged yet, for the kinds of `starts` (the
-        starts themselves are not needed: the files are the changes)."""
+        starts themselves are not needed: the files are the changes).
+
+        Only a file all of whose records were handed over is consumed by `acknowledge()`; one that also
+        carries other kinds stays for the read that asks for them."""
         changes: dict[str, list[ReferenceData]] = {kind: [] for kind in starts}
         with self.open_fs() as fs:
             ensure_layout(fs, self.entity_id)
             for directory, _ in _INBOUND:
-                for message in self._read_inbox(fs, directory):
-                    for record in message.records:
-                        ref = _reference(message.kind, record)
-                        if ref[0] in changes:
-                            changes[ref[0]].append(ref[1])
+                for path, message in self._read_inbox(fs, directory):
+                    refs = [_reference(message.kind, record) for record in message.records]
+                    for kind, ref in refs:
+                        if kind in changes:
+                            changes[kind].append(ref)
+                    if all(kind in changes for kind, _ in refs):
+                        self._read.add(path)
         return ChangeSet(changes)
 
     def fetch_reference(self, kind: str, since: datetime | None) -> Iterator[ReferenceData]:
@@ -180,7 +185,8 @@ class FileDropConnector:
         wanted = {item.key: item.ref for item in items}
         found: dict[str, Created | RecordRejected | Awaiting] = {}
         with self.open_fs() as fs:
-            for message in self._read_inbox(fs, CONFIRMATIONS):
+            for path, message in self._read_inbox(fs, CONFIRMATIONS):
+                self._read.add(path)
                 for key, outcome in self._answers(fs, message).items():
                     if key in wanted:
                         found[wanted[key]] = outcome
@@ -195,8 +201,9 @@ class FileDropConnector:
 
     # -- files ----------------------------------------------------------------------------------
 
-    def _read_inbox(self, fs: FileSystem, directory: str) -> Iterator[InboundMessage]:
-        """Sound files of an inbox; a bad one goes to rejected/ with its reason and blocks nothing."""
+    def _read_inbox(self, fs: FileSystem, directory: str) -> Iterator[tuple[str, InboundMessage]]:
+        """Sound files of an inbox, by path; a bad one goes to rejected/ with its reason and blocks
+        nothing. The caller marks what `acknowledge()` may consume."""
         for path in list_inbound(fs, join(self.entity_id, directory)):
             options = {"max_bytes": self.max_bytes} if self.max_bytes else {}
             result = read_inbound(fs, path, entity_id=self.entity_id, company_id=self.company_id, **options)
@@ -206,8 +213,7 @@ class FileDropConnector:
                 log.warning("file drop of %s: %s %s", self.entity_id, path,
                             "left in place" if result.code in LEAVE_IN_PLACE else f"rejected: {result}")
                 continue
-            self._read.add(path)
-            yield result
+            yield path, result
 
     def _answers(self, fs: FileSystem, message: InboundMessage) -> dict[str, Created | RecordRejected]:
         """key -> outcome of one confirmation file."""
