@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
@@ -259,7 +258,3 @@ def file_drop_harness(root: Path, state_dir: Path, transport: Callable[[str], Co
     agent.publish_lists(LocalFileSystem(root), entity_id, full=True)  # the agent's first upload: everything
     connector = file_drop(desktop_entity(entity_id), transport(company_id))
     yield FileDropHarness(agent, root, entity_id, connector)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
