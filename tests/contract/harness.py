@@ -1,0 +1,260 @@
+"""One harness per accounting connector: the real connector against its real sandbox on loopback,
+plus what a person sitting at the accounting system's books would do (add a vendor, delete a bill)
+and what an asynchronous system needs to answer (`settle`).
+
+The contract tests (test_accounting_contract.py) see a connector only through `ConnectorHarness`;
+everything below the protocol (HTTP, files, the sandboxes' objects) stays in here. A new
+connector joins the suite with one class implementing `ConnectorHarness` and one entry in
+`tests/contract/conftest.py` (see the module docstring of test_accounting_contract.py).
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+from ledgerbridge.connectors.base import AccountingConnector, BillExport
+from ledgerbridge.connectors.factory import ConnectionSettings, file_drop, quickbooks_online
+from ledgerbridge.filedrop.fs import LocalFileSystem
+from ledgerbridge.registry import LegalEntity
+from ledgerbridge.sandbox.desktop.agent import DesktopAgent
+from ledgerbridge.sandbox.desktop.company import DesktopCompany, seed_demo
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A bill the accounting system refuses, and the field its refusal must name (a word that
+    appears in the rejection's `element`, e.g. "account" in "AccountRef" or "/records/1/lines/0/account")."""
+
+    bill: BillExport
+    field: str
+
+
+class ConnectorHarness(Protocol):
+    """What the contract suite needs of a connector and its sandbox."""
+
+    name: str
+    connector: AccountingConnector
+    vendor_id: str  # external id of an active vendor the books hold
+    expense_account_id: str  # external id of an expense account a bill line may post to
+    currency: str  # the company's home currency
+    # Resolution of the system's change times: a change less than this before a watermark may be
+    # read again (QuickBooks' timestamps are whole seconds); the suite waits this long when it matters.
+    clock_resolution: float
+
+    def refuse(self, bill: BillExport) -> Refusal:
+        """`bill` spoiled so that the system refuses it, naming a field (e.g. an unknown account)."""
+        ...
+
+    def settle(self) -> None:
+        """Let an asynchronous system answer (a file-drop agent's poll); a no-op for an API."""
+        ...
+
+    def bills(self) -> dict[str, Decimal]:
+        """The bills the books hold: external id -> total, read from the sandbox itself."""
+        ...
+
+    def delete(self, kind: str, external_id: str) -> None:
+        """Delete an object of reference kind `kind` in the books, as a person would. Raises
+        ValueError for a kind the system never deletes (QuickBooks Online deactivates lists)."""
+        ...
+
+    def add_vendor(self, name: str) -> str:
+        """Enter a vendor in the books, as a person would; its external id."""
+        ...
+
+    def enter(self, kind: str) -> str:
+        """Enter one object of reference kind `kind` in the books, as a person would; its external
+        id. Needed for every kind in `capabilities.deletable_kinds` (the deletion contract)."""
+        ...
+
+
+# -- QuickBooks Online ---------------------------------------------------------------------------
+
+QBO_ENTITIES = {"bill": "Bill", "bill_payment": "BillPayment", "invoice": "Invoice", "payment": "Payment",
+                "purchase_order": "PurchaseOrder", "journal_entry": "JournalEntry"}
+
+
+@dataclass
+class QBOHarness:
+    """QuickBooks Online: the connector over HTTP to a company (realm) of the QBO sandbox."""
+
+    server: Any  # the running sandbox (tests/conftest.py `qbo_server`)
+    conn: ConnectionSettings
+    connector: AccountingConnector
+    vendor_id: str = ""
+    expense_account_id: str = ""
+    bank_account_id: str = ""
+    customer_id: str = ""
+    item_id: str = ""
+    name: str = "quickbooks_online"
+    currency: str = "USD"
+    clock_resolution: float = 1.0  # the connector asks QuickBooks for changes by whole seconds
+
+    def __post_init__(self) -> None:
+        self.vendor_id = self._id("Vendor", "DisplayName", "Nick Brown")
+        self.expense_account_id = self._id("Account", "Name", "Supplies")
+        self.bank_account_id = self._id("Account", "Name", "Operating Bank")
+        self.customer_id = self._id("Customer", "DisplayName", "Vance Refrigeration")
+        self.item_id = self._id("Item", "Name", "Services")
+
+    @property
+    def company(self):
+        return self.server.sandbox.realms[self.conn.schema]
+
+    def _id(self, entity: str, field_name: str, value: str) -> str:
+        with self.server.sandbox.lock:
+            return next(o["Id"] for o in self.company.objects[entity].values() if o.get(field_name) == value)
+
+    def _write(self, entity: str, body: dict, operation: str | None = None) -> dict:
+        with self.server.sandbox.lock:
+            return self.company.write(entity.lower(), body, operation=operation)[entity]
+
+    def refuse(self, bill: BillExport) -> Refusal:
+        lines = tuple(replace(line, account_id="987654321") for line in bill.lines)  # no such account
+        return Refusal(replace(bill, lines=lines), "account")
+
+    def settle(self) -> None:
+        pass  # QuickBooks answers every request in its reply
+
+    def bills(self) -> dict[str, Decimal]:
+        with self.server.sandbox.lock:
+            return {o["Id"]: o["TotalAmt"] for o in self.company.objects["Bill"].values()}
+
+    def delete(self, kind: str, external_id: str) -> None:
+        entity = QBO_ENTITIES.get(kind)
+        if entity is None:
+            raise ValueError(f"QuickBooks Online deletes no {kind}: list objects are made inactive")
+        with self.server.sandbox.lock:
+            current = self.company.objects[entity][external_id]
+            self.company.write(entity.lower(), {"Id": external_id, "SyncToken": current["SyncToken"]}, "delete")
+
+    def add_vendor(self, name: str) -> str:
+        return self._write("Vendor", {"DisplayName": name})["Id"]
+
+    def _expense_line(self, amount: str) -> dict:
+        return {"Amount": Decimal(amount), "DetailType": "AccountBasedExpenseLineDetail",
+                "AccountBasedExpenseLineDetail": {"AccountRef": {"value": self.expense_account_id}}}
+
+    def enter(self, kind: str) -> str:
+        vendor, customer = {"value": self.vendor_id}, {"value": self.customer_id}
+        if kind == "bill":
+            return self._write("Bill", {"VendorRef": vendor, "Line": [self._expense_line("12.34")]})["Id"]
+        if kind == "purchase_order":
+            return self._write("PurchaseOrder", {"VendorRef": vendor, "Line": [self._expense_line("56.78")]})["Id"]
+        if kind == "invoice":
+            return self._write("Invoice", {"CustomerRef": customer, "Line": [
+                {"Amount": Decimal("90.12"), "DetailType": "SalesItemLineDetail",
+                 "SalesItemLineDetail": {"ItemRef": {"value": self.item_id}}}]})["Id"]
+        if kind == "journal_entry":
+            return self._write("JournalEntry", {"Line": [
+                {"Amount": Decimal("34.56"), "DetailType": "JournalEntryLineDetail",
+                 "JournalEntryLineDetail": {"PostingType": posting, "AccountRef": {"value": account}}}
+                for posting, account in (("Debit", self.expense_account_id), ("Credit", self.bank_account_id))]})["Id"]
+        if kind == "bill_payment":
+            bill = self.enter("bill")
+            return self._write("BillPayment", {
+                "VendorRef": vendor, "PayType": "Check", "TotalAmt": Decimal("12.34"),
+                "CheckPayment": {"BankAccountRef": {"value": self.bank_account_id}},
+                "Line": [{"Amount": Decimal("12.34"), "LinkedTxn": [{"TxnId": bill, "TxnType": "Bill"}]}]})["Id"]
+        if kind == "payment":
+            invoice = self.enter("invoice")
+            return self._write("Payment", {
+                "CustomerRef": customer, "TotalAmt": Decimal("90.12"),
+                "Line": [{"Amount": Decimal("90.12"), "LinkedTxn": [{"TxnId": invoice, "TxnType": "Invoice"}]}]})["Id"]
+        raise ValueError(f"the QuickBooks Online harness cannot enter a {kind}")
+
+
+@contextmanager
+def qbo_harness(server, ledger) -> Iterator[QBOHarness]:
+    from support import connect_company, make_entity
+
+    entity = make_entity(f"contract_{uuid.uuid4().hex[:10]}")
+    conn = connect_company(server, ledger, entity)  # a new realm with the standard lists, through the API
+    yield QBOHarness(server, conn, quickbooks_online(conn, ledger, backoff_seconds=0.01))
+
+
+# -- The file drop, with the QuickBooks Desktop agent sandbox answering --------------------------
+
+# Where the desktop company keeps each reference kind.
+_DESKTOP_TRANSACTIONS = {"bill": "bill", "bill_payment": "bill_payment", "payment": "customer_payment",
+                         "purchase_order": "purchase_order", "invoice": "invoice", "journal_entry": "journal_entry"}
+_DESKTOP_LISTS = ("vendor", "customer", "account", "class", "term", "item")
+
+
+@dataclass
+class FileDropHarness:
+    """The file drop to QuickBooks Desktop: the connector writes and reads files (a local folder or
+    SFTP); the agent sandbox works on the same directory, as it would beside the server."""
+
+    agent: DesktopAgent
+    root: Path  # the drop folder on this machine (what the SFTP server serves)
+    entity_id: str
+    connector: AccountingConnector
+    name: str = "file_drop"
+    currency: str = "USD"
+    clock_resolution: float = 0.0  # changes are files, not timestamps
+    vendor_id: str = field(init=False)
+    expense_account_id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.vendor_id = self.agent.company.find_by_name("vendor", "Nick Brown")["key"]
+        self.expense_account_id = self.agent.company.find_by_name("account", "Office Supplies")["key"]
+
+    @property
+    def fs(self) -> LocalFileSystem:
+        return LocalFileSystem(self.root)
+
+    def refuse(self, bill: BillExport) -> Refusal:
+        lines = tuple(replace(line, account_id="8FFFFFFF-1700000000") for line in bill.lines)  # no such ListID
+        return Refusal(replace(bill, lines=lines), "account")
+
+    def settle(self) -> None:
+        """One poll of the agent: it answers every file, then uploads what changed in its lists."""
+        self.agent.process(self.fs, self.entity_id)
+        self.agent.publish_lists(self.fs, self.entity_id)
+
+    def bills(self) -> dict[str, Decimal]:
+        return {txn_id: bill["total"] for txn_id, bill in self.agent.company.transactions["bill"].items()}
+
+    def delete(self, kind: str, external_id: str) -> None:
+        company = self.agent.company
+        if kind in _DESKTOP_TRANSACTIONS:
+            del company.transactions[_DESKTOP_TRANSACTIONS[kind]][external_id]
+        elif kind in _DESKTOP_LISTS:
+            del company.lists[kind][external_id]
+        else:
+            raise ValueError(f"QuickBooks Desktop keeps no {kind}")
+        self.agent.save()
+
+    def add_vendor(self, name: str) -> str:
+        list_id = self.agent.company.add_list_entry("vendor", name)
+        self.agent.save()
+        return list_id
+
+    def enter(self, kind: str) -> str:
+        raise ValueError("the file drop declares no deletable kinds: nothing to enter for the deletion contract")
+
+
+def desktop_entity(entity_id: str) -> LegalEntity:
+    return LegalEntity.model_validate({
+        "id": entity_id, "name": f"{entity_id} Desktop", "base_currency": "USD",
+        "accounting": {"kind": "quickbooks_desktop", "conn_id": f"drop_{entity_id}"},
+        "flows": ["reference", "parties", "bills", "bill_payments"]})
+
+
+@contextmanager
+def file_drop_harness(root: Path, state_dir: Path, transport: Callable[[str], ConnectionSettings]
+                      ) -> Iterator[FileDropHarness]:
+    """`root`: the drop folder; `transport(company_id)`: the connection reaching it (local or SFTP)."""
+    entity_id = f"ct_{uuid.uuid4().hex[:10]}"
+    company_id = f"QBD-{entity_id}"
+    company = seed_demo(DesktopCompany(company_id=company_id, entity_id=entity_id))
+    agent = DesktopAgent(company, state_file=state_dir / f"{entity_id}.json")
+    agent.publish_lists(LocalFileSystem(root), entity_id, full=True)  # the agent's first upload: everything
+    connector = file_drop(desktop_entity(entity_id), transport(company_id))
+    yield FileDropHarness(agent, root, entity_id, connector)
