@@ -82,14 +82,8 @@ HARNESSES = {
 
 
 # Defects the suite found, per (harness, test): the test runs and must fail (strict xfail) until fixed.
-_PER_KIND_READ = ("FileDropConnector.fetch_reference(kind) reads every inbound file but returns only that kind's "
-                  "records, and acknowledge() then moves the whole files to processed/: the other kinds' records in "
-                  "them are consumed without ever being handed over (flows/reference.py is safe only because it "
-                  "reads all reference kinds in one fetch_changes call)")
-KNOWN_DEFECTS = {
-    ("file_drop_local", "test_acknowledging_a_read_of_one_kind_consumes_no_change_of_another"): _PER_KIND_READ,
-    ("file_drop_sftp", "test_acknowledging_a_read_of_one_kind_consumes_no_change_of_another"): _PER_KIND_READ,
-}
+# None open now.
+KNOWN_DEFECTS: dict[tuple[str, str], str] = {}
 
 
 @pytest.fixture(params=list(HARNESSES))

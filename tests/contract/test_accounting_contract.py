@@ -118,11 +118,12 @@ def ids(refs: list[ReferenceData]) -> set[str]:
 
 
 def full_read(h: ConnectorHarness, kinds: list[str]) -> dict[str, list[ReferenceData]]:
-    """A first read of reference kinds, as pull_reference does it without a watermark (all kinds in
-    one call where the system sends its changes, then acknowledged)."""
+    """A first read of reference kinds, as pull_reference does it without a watermark (where the system
+    sends its changes: every kind it mirrors in one call, then acknowledged, so that every file read is
+    consumed)."""
     connector = h.connector
     if connector.capabilities.changes_only:
-        changes = connector.fetch_changes(dict.fromkeys(kinds), now()).changes
+        changes = connector.fetch_changes(dict.fromkeys(connector.capabilities.reference_kinds), now()).changes
         connector.acknowledge()
         return {kind: changes[kind] for kind in kinds}
     return {kind: list(connector.fetch_reference(kind, None)) for kind in kinds}
