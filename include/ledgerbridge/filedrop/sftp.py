@@ -217,7 +217,7 @@ def _over_session(operation):
         except (paramiko.SSHException, EOFError, OSError) as exc:
             if isinstance(exc, socket.timeout):
                 self._sftp.close()  # a reply may still be on its way: the session is out of step for good
-            elif isinstance(exc, OSError) and self._alive():
+            elif isinstance(exc, OSError) and self._answered(exc):
                 raise  # an answer from the server (no such file, permission denied, ...)
             raise SFTPConnectionLost(f"sftp {self.where}: connection lost during {operation.__name__} of {path!r} "
                                      f"({type(exc).__name__}: {exc})") from exc
@@ -246,6 +246,20 @@ class SFTPFileSystem:
             is_directory = False
         if not is_directory:
             raise FileNotFoundError(errno.ENOENT, f"sftp {where}: the drop root is not a directory", root)
+
+    def _answered(self, exc: OSError) -> bool:
+        """Whether an OSError is the server's own answer rather than a session dying under us. A killed
+        session may fail an operation before the transport notices: unless the error is one the server
+        sends (no such file, permission denied), one more round trip tells."""
+        if not self._alive():
+            return False
+        if exc.errno in (errno.ENOENT, errno.EACCES):
+            return True
+        try:
+            self._sftp.normalize(".")
+        except (paramiko.SSHException, EOFError, OSError):
+            return False
+        return True
 
     def _alive(self) -> bool:
         channel = self._sftp.get_channel()
