@@ -1,0 +1,46 @@
+"""Building an entity's source from its connection settings (an Airflow Connection, or the CLI's)."""
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+from ledgerbridge.connectors.factory import ConnectionSettings, ConnectionSettingsError, _sftp_opener
+from ledgerbridge.registry import LegalEntity, SourceKind
+from ledgerbridge.sources.base import SourceConnector
+from ledgerbridge.sources.feed import DEFAULT_MAX_BYTES, FeedSource
+
+
+def build_source(entity: LegalEntity, conn: ConnectionSettings, open_fs=None) -> SourceConnector:
+    if entity.source is None:
+        raise ConnectionSettingsError(f"legal entity {entity.id!r} has no source in the registry")
+    if entity.source.kind == SourceKind.FEED:
+        return feed(entity, conn, open_fs)
+    raise ConnectionSettingsError(f"legal entity {entity.id!r}: no source connector for {entity.source.kind}")
+
+
+def feed(entity: LegalEntity, conn: ConnectionSettings, open_fs=None) -> FeedSource:
+    """The entity's feed: a local folder (extra `local_root`, e.g. a mounted share), or an SFTP server
+    (host, port, login, password or extra `key_file`, extra `host_key` or `known_hosts`, extra `root`:
+    the folder holding one directory per entity). Extra `max_bytes` caps one file (64 MiB by default).
+    `open_fs` replaces the transport."""
+    extra = conn.extra
+    if open_fs is None and extra.get("local_root"):
+        from ledgerbridge.filedrop.fs import LocalFileSystem
+
+        root = extra["local_root"]
+
+        def open_fs():
+            return nullcontext(LocalFileSystem(root))
+        where = f"folder {root}"
+    elif open_fs is None:
+        open_fs = _sftp_opener(conn)  # checks host, login, credentials and host key, as for the file drop
+        where = f"sftp://{conn.login}@{conn.host}:{conn.port or 22}/{extra.get('root', '').lstrip('/')}"
+    else:
+        where = f"connection {conn.conn_id}"
+    try:
+        max_bytes = int(extra.get("max_bytes") or DEFAULT_MAX_BYTES)
+    except (TypeError, ValueError):
+        raise ConnectionSettingsError(f"connection {conn.conn_id!r}: extra 'max_bytes' must be a whole number, "
+                                      f"not {extra.get('max_bytes')!r}") from None
+    if max_bytes < 1:
+        raise ConnectionSettingsError(f"connection {conn.conn_id!r}: extra 'max_bytes' must be at least 1")
+    return FeedSource(open_fs, entity.id, max_bytes=max_bytes, where=where)
