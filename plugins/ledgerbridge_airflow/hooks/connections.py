@@ -24,3 +24,10 @@ def connector_for(entity, ledger=None):
 
         return file_drop(entity, settings, open_fs=FileDropHook(entity.accounting.conn_id).get_conn)
     return build_connector(entity, settings, ledger)
+
+
+def source_for(entity):
+    """The entity's source (registry `source:`) from its Airflow connection."""
+    from ledgerbridge.sources.factory import build_source
+
+    return build_source(entity, connection_settings(entity.source.conn_id))
