@@ -155,7 +155,8 @@ def write_back_to_source(ctx) -> dict:
         for row in rows:
             row.batch_key, row.attempts = batch_key, row.attempts + 1
     if not items:
-        ctx.log.info("write-back to the source: nothing new to tell (%d found written by an earlier attempt)", found)
+        ctx.log.info("write-back to the source: nothing new to tell it%s",
+                     f" ({found} item(s) found written by an earlier attempt)" if found else "")
         return {"written": 0, "found_written": found, "new": 0}
     written = source.write_back(items, batch_key)
     with ctx.ledger.session() as session:

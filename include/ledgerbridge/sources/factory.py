@@ -4,6 +4,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 
 from ledgerbridge.connectors.factory import ConnectionSettings, ConnectionSettingsError, _sftp_opener
+from ledgerbridge.filedrop.fs import join
 from ledgerbridge.registry import LegalEntity, SourceKind
 from ledgerbridge.sources.base import SourceConnector
 from ledgerbridge.sources.feed import DEFAULT_MAX_BYTES, FeedSource
@@ -30,10 +31,10 @@ def feed(entity: LegalEntity, conn: ConnectionSettings, open_fs=None) -> FeedSou
 
         def open_fs():
             return nullcontext(LocalFileSystem(root))
-        where = f"folder {root}"
+        where = f"folder {root.rstrip('/')}/{entity.id}"
     elif open_fs is None:
         open_fs = _sftp_opener(conn)  # checks host, login, credentials and host key, as for the file drop
-        where = f"sftp://{conn.login}@{conn.host}:{conn.port or 22}/{extra.get('root', '').lstrip('/')}"
+        where = f"sftp://{conn.login}@{conn.host}:{conn.port or 22}{join('/', extra.get('root', ''), entity.id)}"
     else:
         where = f"connection {conn.conn_id}"
     try:
