@@ -164,6 +164,7 @@ def test_a_newer_version_quarantined_at_intake_keeps_the_older_one_from_export(l
 
     assert first["pull_source"]["kinds"]["bills"] == {"new": 1, "quarantined": 1}
     assert first["prepare_exports"]["held_at_source"] == 1 and not bills_in_company(qbo_server, conn, ledger)
+    assert first["reconcile"]["bills"]["buckets"] == {"quarantined": 1}
 
     feed.drop({"bills": [bill("B-1", amount="12.50")]})
     run()

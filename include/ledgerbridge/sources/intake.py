@@ -128,11 +128,12 @@ def take_in(session: Session, entity: LegalEntity, records: Iterable[SourceRecor
     """Upsert `records` (in order: a later record of the same hub id wins) into the entity's ledger."""
     ensure_entity(session, entity)
     by_kind: dict[str, list[SourceRecord]] = defaultdict(list)
-    for record in records:
+    intake = _Intake(session, entity, strict)
+    for sequence, record in enumerate(records):
         if record.kind not in KINDS_BY_KEY:
             raise ValueError(f"unknown record kind {record.kind!r}; known: {', '.join(KINDS_BY_KEY)}")
         by_kind[record.kind].append(record)
-    intake = _Intake(session, entity, strict)
+        intake.sequence[id(record)] = sequence
     parsed = {kind.key: intake.parse(kind, by_kind.get(kind.key, [])) for kind in RECORD_KINDS}
     intake.load_ledger(parsed)
     for kind in PARTY_KINDS:
@@ -165,7 +166,10 @@ class _Intake:
         self.attachments: dict[int, list[Attachment]] = defaultdict(list)
         self.in_outbox: dict[RecordType, set[int]] = defaultdict(set)
         self.refused_ids: dict[str, set[str]] = defaultdict(set)  # kind key -> hub ids refused in this batch
-        self.taken: dict[str, dict[str, bool]] = defaultdict(dict)  # dataset -> hub id -> taken in (last word)
+        # dataset -> hub id -> (place in the batch, taken in?): the latest record of a hub id has the last word,
+        # whichever phase (validation, then applying) decided about it.
+        self.taken: dict[str, dict[str, tuple[int, bool]]] = defaultdict(dict)
+        self.sequence: dict[int, int] = {}  # id(record) -> its place in the batch
 
     # -- validation ------------------------------------------------------------------------------
 
@@ -211,7 +215,7 @@ class _Intake:
         self.report.counts[kind.key][Outcome.QUARANTINED] += 1
         if hub_id:
             self.refused_ids[kind.key].add(hub_id)
-            self.taken[kind.quarantine_dataset][hub_id] = False
+            self._decided(kind, record, hub_id, taken=False)
 
     # -- what the ledger has ---------------------------------------------------------------------
 
@@ -270,8 +274,13 @@ class _Intake:
                 self.refuse(kind, record, model.hub_id, [Reason("record", f"the ledger refused it: {_first_line(exc)}")])
                 continue
             self.report.counts[kind.key][outcome] += 1
-            if outcome != Outcome.CHANGED_AFTER_EXPORT:
-                self.taken[kind.quarantine_dataset][model.hub_id] = True
+            self._decided(kind, record, model.hub_id, taken=outcome != Outcome.CHANGED_AFTER_EXPORT)
+
+    def _decided(self, kind: RecordKind, record: SourceRecord, hub_id: str, taken: bool) -> None:
+        place = self.sequence.get(id(record), 0)
+        latest = self.taken[kind.quarantine_dataset].get(hub_id)
+        if latest is None or place >= latest[0]:
+            self.taken[kind.quarantine_dataset][hub_id] = (place, taken)
 
     def _forget(self, kind: RecordKind, hub_id: str) -> None:
         """A record whose savepoint rolled back: an object inserted there is gone from the session."""
@@ -441,7 +450,6 @@ class _Intake:
         audit(self.session, self.entity.id, "source", "changed_after_export", kind.ledger_kind, hub_id,
               {"fields": changed, "origin": str(record.origin)})
         self.report.held_after_export.append(HeldAfterExport(kind, hub_id, record.origin, tuple(changed)))
-        self.taken[kind.quarantine_dataset][hub_id] = False
         return Outcome.CHANGED_AFTER_EXPORT
 
     def _audit_update(self, kind: RecordKind, hub_id: str, changed: list[str]) -> None:
@@ -451,7 +459,7 @@ class _Intake:
     def settle_quarantine(self) -> None:
         """Records held at intake before and taken in now (their last word in this batch) leave quarantine."""
         for dataset, outcomes in self.taken.items():
-            taken = [hub_id for hub_id, ok in outcomes.items() if ok]
+            taken = [hub_id for hub_id, (_, ok) in outcomes.items() if ok]
             self.report.released += quarantine.resolve(self.session, self.entity.id, dataset, taken)
 
 
