@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -163,7 +164,7 @@ class _Intake:
         self.parties: dict[str, dict[str, Party]] = {kind.ledger_kind: {} for kind in PARTY_KINDS}
         self.documents: dict[str, dict[str, Document]] = {kind.ledger_kind: {} for kind in DOCUMENT_KINDS}
         self.payments: dict[str, dict[str, Payment]] = {kind.ledger_kind: {} for kind in PAYMENT_KINDS}
-        self.attachments: dict[int, list[Attachment]] = defaultdict(list)
+        self.attachments: dict[Document, list[Attachment]] = defaultdict(list)
         self.in_outbox: dict[RecordType, set[int]] = defaultdict(set)
         self.refused_ids: dict[str, set[str]] = defaultdict(set)  # kind key -> hub ids refused in this batch
         # dataset -> hub id -> (place in the batch, taken in?): the latest record of a hub id has the last word,
@@ -245,10 +246,11 @@ class _Intake:
                     Payment.entity_id == entity_id, Payment.kind == kind, Payment.hub_id.in_(chunk))
                     .options(selectinload(Payment.party),
                              selectinload(Payment.applications).selectinload(PaymentApplication.document))))
-        document_ids = [d.id for documents in self.documents.values() for d in documents.values()]
+        by_id = {d.id: d for documents in self.documents.values() for d in documents.values()}
+        document_ids = list(by_id)
         for chunk in _chunks(document_ids):
             for attachment in self.session.scalars(select(Attachment).where(Attachment.document_id.in_(chunk))):
-                self.attachments[attachment.document_id].append(attachment)
+                self.attachments[by_id[attachment.document_id]].append(attachment)
         for record_type, ids in ((RecordType.PARTY, [p.id for ps in self.parties.values() for p in ps.values()]),
                                  (RecordType.DOCUMENT, document_ids),
                                  (RecordType.PAYMENT, [p.id for ps in self.payments.values() for p in ps.values()])):
@@ -263,9 +265,11 @@ class _Intake:
         for record, model in parsed:
             try:
                 # A savepoint per record: whatever the database still refuses costs this record only.
-                with self.session.begin_nested():
+                # (Strict intake is all or nothing: the caller's transaction is the unit.)
+                with nullcontext() if self.strict else self.session.begin_nested():
                     outcome = upsert(kind, record, model)
-                    self.session.flush()
+                    if not self.strict:
+                        self.session.flush()
             except _Refused as refused:
                 self.refuse(kind, record, model.hub_id, list(refused.reasons))
                 continue
@@ -296,7 +300,6 @@ class _Intake:
         if party is None:
             party = Party(entity_id=self.entity.id, kind=kind.ledger_kind, hub_id=model.hub_id, **values)
             self.session.add(party)
-            self.session.flush()
             self.parties[kind.ledger_kind][model.hub_id] = party
             return Outcome.NEW
         changed = _changed({name: getattr(party, name) for name in values}, values)
@@ -331,16 +334,14 @@ class _Intake:
                                 status=DocumentStatus(model.status), lines=[DocumentLine(**line) for line in lines],
                                 **{name: values[name] for name in scalars})
             self.session.add(document)
-            added = self._attach(document, attachments)
-            self.session.flush()
+            self.attachments[document] = self._attach(document, attachments)
             self.documents[kind.ledger_kind][model.hub_id] = document
-            self.attachments[document.id] = added
             return Outcome.NEW
         current = {"party": document.party.hub_id if document.party else None,
                    **{name: getattr(document, name) for name in scalars}, "status": document.status,
                    "lines": [_line_values(line) for line in document.lines],
                    "attachments": sorted((a.file_name, a.content_type, a.sha256)
-                                         for a in self.attachments[document.id])}
+                                         for a in self.attachments[document])}
         changed = _changed(current, values)
         if not changed:
             return Outcome.UNCHANGED
@@ -360,10 +361,10 @@ class _Intake:
             self.session.flush()  # the old line numbers leave before the new ones arrive (unique per document)
             document.lines.extend(DocumentLine(**line) for line in lines)
         if "attachments" in changed:
-            for attachment in self.attachments.pop(document.id, []):
+            for attachment in self.attachments.pop(document, []):
                 self.session.delete(attachment)
             self.session.flush()  # file names are unique per document: the old ones leave first
-            self.attachments[document.id] = self._attach(document, attachments)
+            self.attachments[document] = self._attach(document, attachments)
         self._audit_update(kind, model.hub_id, changed)
         return Outcome.UPDATED
 
@@ -393,7 +394,6 @@ class _Intake:
                               applications=self._applications(kind, model.applied),
                               **{name: values[name] for name in scalars})
             self.session.add(payment)
-            self.session.flush()
             self.payments[kind.ledger_kind][model.hub_id] = payment
             return Outcome.NEW
         current = {"party": payment.party.hub_id if payment.party else None,
