@@ -470,7 +470,7 @@ class SourceWriteBack(Base):
     entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"))
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     record_kind: Mapped[str] = mapped_column(String(30))
-    record_key: Mapped[str] = mapped_column(String(200))  # the hub id, or where a record without one was
+    record_key: Mapped[str] = mapped_column(String(200))  # the hub id ("" for a record refused before it was read)
     status: Mapped[str] = mapped_column(String(30))
     item: Mapped[dict[str, Any]]  # as sent (sources.base.WriteBack.as_record)
     state: Mapped[str] = mapped_column(_enum(WriteBackState), default=WriteBackState.SENDING)
