@@ -51,6 +51,7 @@ def test_bad_records_are_quarantined_naming_record_and_field_and_the_good_ones_g
             bill("B-GOOD"),
             bill("B-LONG", doc_number="N" * 101),
             bill("B-NUL", memo="line one\x00line two"),
+            bill("B-HALF", memo="\ud800"),  # what JSON's "\ud800" escape gives: no UTF-8 for it
             bill("B-FLOAT", amount=12.5),
             bill("B-VENDOR", vendor="V-404"),
             bill("B-OF-NUL", vendor="V-NUL"),
@@ -78,10 +79,11 @@ def test_bad_records_are_quarantined_naming_record_and_field_and_the_good_ones_g
     fields = {key: [(r["field"], r["expectation"]) for r in entry.reasons] for key, entry in held.items()}
     assert fields == {
         "B-LONG": [("doc_number", REFUSED_AT_INTAKE)], "B-NUL": [("memo", REFUSED_AT_INTAKE)],
+        "B-HALF": [("memo", REFUSED_AT_INTAKE)],
         "B-FLOAT": [("lines.0.amount", REFUSED_AT_INTAKE)], "B-VENDOR": [("vendor", REFUSED_AT_INTAKE)],
         "B-OF-NUL": [("vendor", REFUSED_AT_INTAKE)], "B-HUGE": [("lines.0.amount", REFUSED_AT_INTAKE)],
-        "B-SUM": [("total", REFUSED_AT_INTAKE)], "hub.json #9": [("bill", REFUSED_AT_INTAKE)],
-        "hub.json #10": [("hub_id", REFUSED_AT_INTAKE)], "B-TWICE": [("hub_id", REFUSED_AT_INTAKE)]}
+        "B-SUM": [("total", REFUSED_AT_INTAKE)], "hub.json #10": [("bill", REFUSED_AT_INTAKE)],
+        "hub.json #11": [("hub_id", REFUSED_AT_INTAKE)], "B-TWICE": [("hub_id", REFUSED_AT_INTAKE)]}
     problems = {key: entry.reasons[0]["problem"] for key, entry in held.items()}
     assert "at most 100 characters" in problems["B-LONG"]
     assert "NUL byte" in problems["B-NUL"]
@@ -90,12 +92,13 @@ def test_bad_records_are_quarantined_naming_record_and_field_and_the_good_ones_g
     assert "its own record is quarantined" in problems["B-OF-NUL"]
     assert "larger than the ledger can hold" in problems["B-HUGE"]
     assert "more than the ledger can hold" in problems["B-SUM"]
-    assert problems["B-TWICE"] == "repeated (records #11 and #12 of hub.json)"
-    assert held["B-FLOAT"].payload["origin"] == "hub.json #4" and held["B-FLOAT"].payload["record"]["hub_id"] == "B-FLOAT"
+    assert problems["B-TWICE"] == "repeated (records #12 and #13 of hub.json)"
+    assert "unable to parse raw data as a unicode string" in problems["B-HALF"]
+    assert held["B-FLOAT"].payload["origin"] == "hub.json #5" and held["B-FLOAT"].payload["record"]["hub_id"] == "B-FLOAT"
     assert _held(ledger, "source.vendors")["V-NUL"].reasons[0]["field"] == "name"
     assert _held(ledger, "source.bill_payments")["P-BAD"].reasons[0]["field"] == "applied.B-FLOAT"
-    assert report.counts["bills"] == {Outcome.NEW: 1, Outcome.QUARANTINED: 10}
-    assert report.count(Outcome.QUARANTINED) == 12
+    assert report.counts["bills"] == {Outcome.NEW: 1, Outcome.QUARANTINED: 11}
+    assert report.count(Outcome.QUARANTINED) == 13
 
 
 def test_records_are_upserted_by_hub_id_and_unchanged_ones_are_only_counted(ledger):

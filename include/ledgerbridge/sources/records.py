@@ -53,6 +53,7 @@ class _Record(BaseModel):
     @field_validator("*")
     @classmethod
     def _no_nul_byte(cls, value: Any) -> Any:
+        # (A lone surrogate, from JSON's "\ud800" escape, pydantic refuses itself.)
         if isinstance(value, str) and "\x00" in value:
             raise ValueError("holds a NUL byte, which no ledger column takes")
         return value
@@ -67,9 +68,6 @@ class HubParty(_Record):
     tax_id: str | None = Field(default=None, max_length=_length(Party.tax_id))
     city: str | None = Field(default=None, max_length=_length(Party.city))
     postcode: str | None = Field(default=None, max_length=_length(Party.postcode))
-
-
-HubVendor = HubParty  # the name earlier code used for both
 
 
 class HubLine(_Record):
