@@ -20,6 +20,7 @@ from ledgerbridge.ledger import Ledger
 from ledgerbridge.ledger.audit import record
 from ledgerbridge.ledger.models import LegalEntityRow
 from ledgerbridge.registry import LegalEntity
+from ledgerbridge.sources.base import SourceConnector
 
 RUN_PARAMS = ("full_refresh", "sync_from", "dry_run")
 
@@ -73,9 +74,12 @@ class RunContext:
     params: RunParams = field(default_factory=RunParams)
     # Returns the entity's connector; called only by steps that talk to the accounting system.
     connect: Callable[[], AccountingConnector] | None = None
+    # Returns the entity's source (registry `source:`); called only by the steps reading or writing back to it.
+    connect_source: Callable[[], SourceConnector] | None = None
     data_interval_start: datetime | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("ledgerbridge"))
     _connector: AccountingConnector | None = None
+    _source: SourceConnector | None = None
 
     @property
     def connector(self) -> AccountingConnector:
@@ -85,6 +89,14 @@ class RunContext:
             self._connector = self.connect()
             pin_company(self, self._connector.company_id)
         return self._connector
+
+    @property
+    def source(self) -> SourceConnector:
+        if self._source is None:
+            if self.connect_source is None:
+                raise RuntimeError(f"step needs the source of {self.entity.id} but no source was given")
+            self._source = self.connect_source()
+        return self._source
 
 
 def ensure_entity(session: Session, entity: LegalEntity) -> LegalEntityRow:

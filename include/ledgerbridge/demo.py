@@ -1,7 +1,9 @@
 """`make demo`: the demo legal entities synced by their Airflow DAGs (`airflow dags test`), ending
 with one line per entity. Two keep their books in sandbox QuickBooks Online companies; one in a
 sandbox QuickBooks Desktop company behind its agent, reached through a file drop on an embedded SFTP
-server (the agent answers between the DAG's runs, as it would between polls).
+server (the agent answers between the DAG's runs, as it would between polls). Their hub data arrives
+the way a hub sends it: as feed files in data/feed/<entity>/inbound/, which each DAG's pull_source takes
+in; what happened to each record is written back to data/feed/<entity>/outbound/.
 
 Everything is idempotent: the sandboxes keep their companies in data/sandbox/, the ledger keeps
 the hub data and the sync state, so a second run seeds nothing and exports nothing new.
@@ -28,7 +30,6 @@ from ledgerbridge import settings
 from ledgerbridge.connectors.errors import RecordRejected
 from ledgerbridge.connectors.factory import ConnectionSettings, quickbooks_online
 from ledgerbridge.flows.reconcile import created_in_run
-from ledgerbridge.hub_import import import_hub_data
 from ledgerbridge.ledger import Ledger, migrate
 from ledgerbridge.ledger.models import OutboxEntry, OutboxState, QuarantineEntry, QuarantineStatus, RecordType, SyncRun
 from ledgerbridge.registry import FILE_DROP_KINDS, load_registry
@@ -127,12 +128,41 @@ def prepare(url: str, ledger: Ledger, out=print) -> dict[str, str]:
         conn = ConnectionSettings(entity.accounting.conn_id, url, CLIENT_ID, CLIENT_SECRET, data["realm_id"],
                                   {"refresh_token": refresh_token, "token_url": f"{url}/oauth2/v1/tokens/bearer"})
         seeded = _seed_company(quickbooks_online(conn, ledger).client, entity.id, data["accounting"])
-        with ledger.session() as session:
-            imported = import_hub_data(session, entity, data["hub"])
-        new = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in imported.items() if n) or "nothing new"
-        out(f"{entity.id}: sandbox company {data['realm_id']} ({seeded} list objects in place), hub: {new} imported")
+        out(f"{entity.id}: sandbox company {data['realm_id']} ({seeded} list objects in place), {feed_hub(entity, data)}")
         env[f"AIRFLOW_CONN_{entity.accounting.conn_id.upper()}"] = connection_json(url, data["realm_id"], refresh_token)
+        env.update(feed_connection(entity))
     return env
+
+
+def feed_root() -> Path:
+    return settings.data_dir() / "feed"
+
+
+def feed_hub(entity, data: dict) -> str:
+    """The entity's hub data as a feed file in its inbound/ folder, once: a file of the same content
+    already delivered (waiting, or taken in and in processed/) is not written again. Returns what happened."""
+    from ledgerbridge.filedrop.files import write_atomic
+    from ledgerbridge.filedrop.fs import LocalFileSystem
+    from ledgerbridge.sources.feed import INBOUND, PROCESSED
+
+    content = yaml.safe_dump(data["hub"], sort_keys=False, allow_unicode=True).encode("utf-8")
+    name = f"hub-{hashlib.sha256(content).hexdigest()[:12]}.yaml"
+    fs = LocalFileSystem(feed_root().resolve())
+    for folder in (INBOUND, PROCESSED):
+        if fs.exists(f"{entity.id}/{folder}/{name}"):
+            return f"hub feed: {name} already delivered ({folder}/)"
+    fs.mkdir(f"{entity.id}/{INBOUND}")
+    write_atomic(fs, f"{entity.id}/{INBOUND}/{name}", content)
+    records = sum(len(records or []) for records in data["hub"].values())
+    return f"hub feed: {name} ({records} records) dropped in {feed_root() / entity.id / INBOUND}"
+
+
+def feed_connection(entity) -> dict[str, str]:
+    """The AIRFLOW_CONN_* variable of the entity's feed: a local folder."""
+    if entity.source is None:
+        return {}
+    return {f"AIRFLOW_CONN_{entity.source.conn_id.upper()}": json.dumps({
+        "conn_type": "generic", "extra": {"local_root": str(feed_root().resolve())}})}
 
 
 def prepare_desktop(drop, ledger: Ledger, out=print) -> tuple[dict[str, str], dict]:
@@ -155,12 +185,10 @@ def prepare_desktop(drop, ledger: Ledger, out=print) -> tuple[dict[str, str], di
         agents[entity.id] = agent = DesktopAgent(company, state_file=state)
         agent.save()
         published = agent.publish_lists(fs, entity.id, full=not existed)
-        with ledger.session() as session:
-            imported = import_hub_data(session, entity, data["hub"])
-        new = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in imported.items() if n) or "nothing new"
         out(f"{entity.id}: desktop company {data['company_id']} behind its agent, file drop "
             f"sftp://{DROP_USER}@127.0.0.1:{drop.port}/{entity.id} ({sum(published.values())} list change(s) uploaded), "
-            f"hub: {new} imported")
+            f"{feed_hub(entity, data)}")
+        env.update(feed_connection(entity))
         env[f"AIRFLOW_CONN_{entity.accounting.conn_id.upper()}"] = json.dumps({
             "conn_type": "ledgerbridge_file_drop", "host": "127.0.0.1", "port": drop.port, "login": DROP_USER,
             "password": DROP_PASSWORD,

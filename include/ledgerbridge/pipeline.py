@@ -22,6 +22,7 @@ from ledgerbridge.flows.exports import (
 from ledgerbridge.flows.parties import match_parties
 from ledgerbridge.flows.reconcile import reconcile
 from ledgerbridge.flows.reference import pull_reference
+from ledgerbridge.flows.source import pull_source
 from ledgerbridge.ledger.models import SyncRun
 from ledgerbridge.ledger.types import utcnow
 from ledgerbridge.steps import STEP_NAMES
@@ -30,6 +31,7 @@ Step = Callable[[RunContext], dict[str, Any]]
 
 # Every step of ledgerbridge.steps.STEP_NAMES, by name (a test keeps the two the same).
 STEPS: dict[str, Step] = {
+    "pull_source": pull_source,
     "pull_reference": pull_reference,
     "check_reference": check_reference,
     "match_parties": match_parties,

@@ -52,6 +52,19 @@ class AccountingSystem(BaseModel):
     conn_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
 
 
+class SourceKind(StrEnum):
+    # JSON/YAML/CSV files in a folder or over SFTP, confirmation files back (docs/hub-feed.md).
+    FEED = "feed"
+
+
+class SourceSystem(BaseModel):
+    """Where the entity's hub data comes from, and where what happened to it is written back."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: SourceKind
+    conn_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+
+
 class MatchingPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     create_missing_vendors: bool = False
@@ -109,6 +122,8 @@ class LegalEntity(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     base_currency: str = Field(pattern=r"^[A-Z]{3}$")
     accounting: AccountingSystem
+    # None: hub data reaches the ledger only through ledgerbridge.hub_import (tests, scripts).
+    source: SourceSystem | None = None
     schedule: str | None = "0 2 * * *"
     enabled: bool = True
     flows: tuple[Flow, ...] = tuple(Flow)
@@ -210,17 +225,33 @@ def parse_entities(raw_entities: list) -> Registry:
         if entity.id in seen:
             errors.append(RegistryError(position, entity.id, "field 'id': duplicate of an earlier entity"))
             continue
-        other = connections.get(entity.accounting.conn_id)
-        if other is not None:
-            # Two entities on one connection would write into one accounting company.
-            errors.append(RegistryError(position, entity.id, f"field 'accounting.conn_id': "
-                                        f"{entity.accounting.conn_id!r} is already the connection of {other!r}"))
+        problem = _shared_connection(entity, connections)
+        if problem:
+            errors.append(RegistryError(position, entity.id, problem))
             continue
         seen.add(entity.id)
         connections[entity.accounting.conn_id] = entity.id
+        if entity.source is not None:
+            connections[entity.source.conn_id] = entity.id
         entities.append(entity)
     entities.sort(key=lambda e: e.id)
     return Registry(tuple(entities), tuple(errors))
+
+
+def _shared_connection(entity: LegalEntity, connections: dict[str, str]) -> str | None:
+    """Two entities on one connection would write into one accounting company, or read each other's
+    hub data; one connection as both source and accounting system would mix the two sides."""
+    used = [("accounting.conn_id", entity.accounting.conn_id)]
+    if entity.source is not None:
+        used.append(("source.conn_id", entity.source.conn_id))
+        if entity.source.conn_id == entity.accounting.conn_id:
+            return (f"field 'source.conn_id': {entity.source.conn_id!r} is also the entity's accounting connection; "
+                    "give the source its own connection")
+    for field_name, conn_id in used:
+        other = connections.get(conn_id)
+        if other is not None:
+            return f"field '{field_name}': {conn_id!r} is already the connection of {other!r}"
+    return None
 
 
 def _describe(exc: ValidationError) -> str:

@@ -4,6 +4,7 @@ Kept free of imports: the DAG file reads it at parse time.
 """
 
 STEP_NAMES = (
+    "pull_source",
     "pull_reference",
     "check_reference",
     "match_parties",
@@ -21,6 +22,9 @@ CONNECTED_STEPS = frozenset({
     "pull_reference", "match_parties", "prepare_exports", "export_documents", "export_payments",
     "collect_confirmations", "reconcile",
 })
+
+# Steps that read from or write back to the entity's source (registry `source:`), when it has one.
+SOURCE_STEPS = frozenset({"pull_source", "write_back"})
 
 
 def connector_pool(kind: str) -> str:

@@ -1,4 +1,5 @@
-"""A whole entity DAG run with `dag.test()` against the QBO sandbox, twice: the second changes nothing."""
+"""A whole entity DAG run with `dag.test()` against the QBO sandbox, twice: the second changes nothing.
+The hub data arrives through the entity's feed (its source connection), and goes back as a write-back file."""
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from ledgerbridge.hub_import import import_hub_data
 from ledgerbridge.ledger import Ledger, migrate
+from ledgerbridge.registry import LegalEntity
 from ledgerbridge.ledger.models import Document, OutboxEntry, SyncRun
 from support import bill, bills_in_company, connect_company, hub_data, make_entity
 
@@ -34,13 +35,17 @@ def test_entity_dag_exports_approved_bills_once_and_a_second_run_changes_nothing
     ledger_url = f"sqlite:///{tmp_path / 'ledger.db'}"
     migrate(ledger_url)
     ledger = Ledger(ledger_url)
-    entity = make_entity("dagrun")
+    entity = LegalEntity.model_validate({**make_entity("dagrun").model_dump(mode="json"),
+                                         "source": {"kind": "feed", "conn_id": "feed_dagrun"}})
     conn = connect_company(qbo_server, ledger, entity)
-    with ledger.session() as session:
-        import_hub_data(session, entity, hub_data([
-            bill("B-1", "V-1", "1350.50"), bill("B-2", "V-2", "342.19"), bill("B-3", "V-3", "75.25"),
-            bill("B-BAD", "V-1", "10.00", account="9999"),
-        ]))
+    feed = tmp_path / "feed" / "dagrun"
+    (feed / "inbound").mkdir(parents=True)
+    (feed / "inbound" / "hub.json").write_text(json.dumps(hub_data([
+        bill("B-1", "V-1", "1350.50"), bill("B-2", "V-2", "342.19"), bill("B-3", "V-3", "75.25"),
+        bill("B-BAD", "V-1", "10.00", account="9999"),
+    ])))
+    monkeypatch.setenv("AIRFLOW_CONN_FEED_DAGRUN", json.dumps({"conn_type": "generic",
+                                                               "extra": {"local_root": str(tmp_path / "feed")}}))
     registry = tmp_path / "legal_entities.yaml"
     registry.write_text(yaml.safe_dump({"legal_entities": [json.loads(entity.model_dump_json())]}))
     monkeypatch.setenv("LEDGERBRIDGE_REGISTRY", str(registry))
@@ -65,7 +70,11 @@ def test_entity_dag_exports_approved_bills_once_and_a_second_run_changes_nothing
         assert documents[hub_id].external_id == by_number[hub_id]["Id"]
     assert by_number["B-1"]["TotalAmt"] == documents["B-1"].total
     assert documents["B-BAD"].external_id is None
-    assert set(steps.values()) == {"success"} and len(steps) == 9
+    assert set(steps.values()) == {"success"} and len(steps) == 10
+    assert [p.name for p in (feed / "processed").iterdir()] == ["hub.json"]
+    (written,) = (feed / "outbound").iterdir()
+    told = {(item["hub_id"], item["status"]) for item in json.loads(written.read_text())["records"]}
+    assert {("B-1", "confirmed"), ("B-2", "confirmed"), ("B-3", "confirmed"), ("B-BAD", "quarantined")} <= told
 
     with ledger.session() as session:
         outbox_before = [(r.id, r.state, r.external_id, r.attempts) for r in session.scalars(select(OutboxEntry))]
@@ -74,4 +83,5 @@ def test_entity_dag_exports_approved_bills_once_and_a_second_run_changes_nothing
     assert Counter(b["DocNumber"] for b in bills_in_company(qbo_server, conn, ledger)) == remote
     with ledger.session() as session:
         assert [(r.id, r.state, r.external_id, r.attempts) for r in session.scalars(select(OutboxEntry))] == outbox_before
+    assert list((feed / "outbound").iterdir()) == [written]  # nothing new to tell
     ledger.dispose()

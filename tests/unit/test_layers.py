@@ -55,6 +55,7 @@ def test_only_the_sandboxes_the_demo_and_the_cli_import_the_sandboxes():
                 "ledgerbridge.filedrop", "ledgerbridge.sources", "ledgerbridge.cli", "ledgerbridge.demo")),
     ("connectors", ("ledgerbridge.flows", "ledgerbridge.kinds", "ledgerbridge.context", "ledgerbridge.pipeline",
                     "ledgerbridge.cli", "ledgerbridge.demo")),
+    ("sources", ("ledgerbridge.flows", "ledgerbridge.pipeline", "ledgerbridge.cli", "ledgerbridge.demo")),
     ("kinds", ("ledgerbridge.flows", "ledgerbridge.context", "ledgerbridge.pipeline", "ledgerbridge.cli",
                "ledgerbridge.demo")),
     ("flows", ("ledgerbridge.pipeline", "ledgerbridge.cli", "ledgerbridge.demo")),

@@ -104,3 +104,29 @@ def test_two_entities_on_one_connection_is_an_error():
     registry = parse_entities([_entity("acme", accounting=shared), _entity("globex", accounting=shared)])
     assert [e.id for e in registry.entities] == ["acme"]
     assert "accounting.conn_id" in str(registry.errors[0]) and "'acme'" in str(registry.errors[0])
+
+
+def test_a_source_is_optional_and_named_by_kind_and_connection():
+    registry = parse_entities([_entity("acme", source={"kind": "feed", "conn_id": "feed_acme"}), _entity("globex")])
+    acme, globex = registry.entities
+    assert (acme.source.kind, acme.source.conn_id) == ("feed", "feed_acme") and globex.source is None
+    assert all(e.source is not None for e in load_registry().entities)  # the demo's hub data comes through feeds
+
+
+FEED = "feed"
+
+
+@pytest.mark.parametrize("acme_source, globex_source, field, words", [
+    ({"kind": FEED, "conn_id": "feed_shared"}, {"kind": FEED, "conn_id": "feed_shared"},
+     "source.conn_id", "already the connection of 'acme'"),
+    (None, {"kind": FEED, "conn_id": "qbo_acme"}, "source.conn_id", "already the connection of 'acme'"),
+    (None, {"kind": FEED, "conn_id": "qbo_globex"}, "source.conn_id", "also the entity's accounting connection"),
+    (None, {"kind": "erp", "conn_id": "erp_globex"}, "source.kind", "Input should be 'feed'"),
+    (None, {"kind": FEED}, "source.conn_id", "Field required"),
+])
+def test_a_source_connection_belongs_to_one_entity_and_one_side(acme_source, globex_source, field, words):
+    registry = parse_entities([_entity("acme", **({"source": acme_source} if acme_source else {})),
+                               _entity("globex", source=globex_source)])
+    assert [e.id for e in registry.entities] == ["acme"]
+    (error,) = registry.errors
+    assert f"field '{field}'" in str(error) and words in str(error) and "'globex'" in str(error)

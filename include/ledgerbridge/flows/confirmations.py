@@ -106,7 +106,10 @@ def _refresh_balances(ctx: RunContext) -> Counter:
 
 
 def write_back(ctx: RunContext) -> dict:
-    """Put external ids onto the hub's records, once per confirmed outbox row."""
+    """Put external ids onto the hub's records, once per confirmed outbox row; then tell the entity's
+    source what happened to its records (flows.source)."""
+    from ledgerbridge.flows.source import write_back_to_source
+
     counts: Counter = Counter()
     with ctx.ledger.session() as session:
         rows = session.scalars(
@@ -140,4 +143,4 @@ def write_back(ctx: RunContext) -> dict:
     ctx.log.info("written back: %d document(s), %d payment(s), %d part(y/ies); %d outbox row(s) not settled yet",
                  counts[RecordType.DOCUMENT], counts[RecordType.PAYMENT], counts[RecordType.PARTY], len(unsettled))
     return {"documents": counts[RecordType.DOCUMENT], "payments": counts[RecordType.PAYMENT],
-            "parties": counts[RecordType.PARTY], "not_settled": len(unsettled)}
+            "parties": counts[RecordType.PARTY], "not_settled": len(unsettled), "source": write_back_to_source(ctx)}

@@ -49,12 +49,19 @@ def check_and_queue(ctx: RunContext, session, gate: Gate, records: Iterable[Any]
 
     counts: Counter = Counter()
     dismissed = quarantine.dismissed_keys(session, ctx.entity.id, gate.kind.dataset)
+    # The source sent a newer version intake could not take: the ledger's older one must not go out meanwhile.
+    held_at_source = quarantine.open_keys(session, ctx.entity.id, f"source.{gate.kind.dataset}")
     releases = quarantine.releases(session, ctx.entity.id, gate.kind.dataset)
     held_before = quarantine.open_keys(session, ctx.entity.id, gate.kind.dataset) | set(releases)
     candidates = []
     for record in records:
         if record.hub_id in dismissed:
             counts["dismissed"] += 1  # a person decided it is never exported
+            continue
+        if record.hub_id in held_at_source:
+            counts["held_at_source"] += 1
+            ctx.log.warning("%s %s waits: the source sent a newer version that is quarantined (source.%s); the "
+                            "version in the ledger is not exported meanwhile", gate.kind.label, record.hub_id, gate.kind.dataset)
             continue
         try:
             checked, build = prepare(record)

@@ -59,8 +59,10 @@ def reconcile(ctx: RunContext) -> dict:
                 .where(model.entity_id == ctx.entity.id, model.kind == kind.ledger_kind,
                        model.status == DocumentStatus.APPROVED)
             ).all()
-            report[kind.flow.value] = _buckets(records[kind.name], kind.record_type, outbox,
-                                               quarantine.held_keys(session, ctx.entity.id, kind.dataset))
+            # Held by the export gate, or at intake (the source's newer version could not be taken in).
+            held = (quarantine.held_keys(session, ctx.entity.id, kind.dataset)
+                    | quarantine.held_keys(session, ctx.entity.id, f"source.{kind.dataset}"))
+            report[kind.flow.value] = _buckets(records[kind.name], kind.record_type, outbox, held)
         exported_this_run = created_in_run(session, ctx.entity.id, ctx.run_id)
         open_quarantine = quarantine.open_count(session, ctx.entity.id)
         open_by_dataset = quarantine.open_counts_by_dataset(session, ctx.entity.id)

@@ -453,3 +453,35 @@ class OAuthToken(Base):
     access_expires_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WriteBackState(StrEnum):
+    SENDING = "sending"  # recorded before it is sent: a crash leaves it here, looked up before any re-send
+    WRITTEN = "written"  # the source holds it
+
+
+class SourceWriteBack(Base):
+    """One item written back to an entity's source (what happened to a hub record), exactly once.
+
+    The idempotency key is derived from the fact itself (record, status, external id, reason,
+    amounts): the same fact is never sent twice, a new one (paid after partially paid) is a new item.
+    """
+
+    __tablename__ = "source_write_backs"
+    __table_args__ = (Index("ix_source_write_backs_entity_state", "entity_id", "state"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    record_kind: Mapped[str] = mapped_column(String(30))
+    record_key: Mapped[str] = mapped_column(String(200))  # the hub id ("" for a record refused before it was read)
+    status: Mapped[str] = mapped_column(String(30))
+    item: Mapped[dict[str, Any]]  # as sent (sources.base.WriteBack.as_record)
+    state: Mapped[str] = mapped_column(_enum(WriteBackState), default=WriteBackState.SENDING)
+    batch_key: Mapped[str | None] = mapped_column(String(64))
+    location: Mapped[str | None] = mapped_column(String(500))  # where the source holds it (a file)
+    attempts: Mapped[int] = mapped_column(default=0)
+    # The run sending it and until when: another run leaves the item to it meanwhile.
+    claimed_by: Mapped[str | None] = mapped_column(String(250))
+    claim_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    written_at: Mapped[datetime | None]

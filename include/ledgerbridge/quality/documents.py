@@ -18,7 +18,7 @@ computed (the suite looks at data; it does not query the ledger)::
                 "posting_type": None}]}                               # journal entries: debit/credit
 
 `*_resolved` is True when the code names an active account/item/class of the entity's mirror
-(``flows.resolve.CodeIndex``); a missing flag counts as not resolved. The key is `hub_id`.
+(``ledger.mirror.CodeIndex``); a missing flag counts as not resolved. The key is `hub_id`.
 
 Params (`DocumentParams`): the entity's `currency` and `allowed_currencies`, the target's
 `doc_number_limit` (21 QuickBooks Online, 20 Desktop), whether the target needs a number

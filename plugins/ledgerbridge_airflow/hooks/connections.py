@@ -22,3 +22,11 @@ def accounting_hook(entity):
     module, _, name = accounting_spec(entity.accounting.kind).connection.hook.rpartition(".")
     hook_class = getattr(import_module(module), name)
     return hook_class(**{hook_class.conn_name_attr: entity.accounting.conn_id})
+
+
+def source_for(entity):
+    """The entity's source (registry `source:`) from its Airflow connection (a drop-shaped one:
+    folder or SFTP, read by the same parser as the file drop's)."""
+    from ledgerbridge.sources.factory import build_source
+
+    return build_source(entity, connection_settings(entity.source.conn_id))

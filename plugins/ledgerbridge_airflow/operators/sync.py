@@ -20,7 +20,7 @@ class LedgerBridgeStepOperator(BaseOperator):
 
         from ledgerbridge.pipeline import RunContext, RunParams, run_step
         from ledgerbridge.registry import load_registry
-        from ledgerbridge.steps import CONNECTED_STEPS
+        from ledgerbridge.steps import CONNECTED_STEPS, SOURCE_STEPS
 
         from ledgerbridge_airflow.hooks.ledger import LedgerHook
 
@@ -32,6 +32,12 @@ class LedgerBridgeStepOperator(BaseOperator):
                 from ledgerbridge_airflow.hooks.connections import accounting_hook
 
                 return accounting_hook(entity).connector(entity, ledger)
+        connect_source = None
+        if self.step in SOURCE_STEPS and entity.source is not None:
+            def connect_source():
+                from ledgerbridge_airflow.hooks.connections import source_for
+
+                return source_for(entity)
         dag_run = context.get("dag_run")
         ctx = RunContext(
             entity=entity,
@@ -39,6 +45,7 @@ class LedgerBridgeStepOperator(BaseOperator):
             run_id=context["run_id"],
             params=RunParams.from_mapping(dict(context.get("params") or {})),
             connect=connect,
+            connect_source=connect_source,
             data_interval_start=getattr(dag_run, "data_interval_start", None) if dag_run else None,
             log=logging.getLogger(f"ledgerbridge.{entity.id}.{self.step}"),
         )

@@ -1,0 +1,318 @@
+"""pull_source and write_back_to_source: the source side of the bridge (ledgerbridge.sources).
+
+pull_source reads what the entity's source changed, takes it into the ledger record by record
+(sources.intake), commits, and only then acknowledges it to the source: a crash in between reads the
+same records again, and intake upserts by hub id.
+
+write_back_to_source tells the source what happened to its records since the last write-back,
+each fact exactly once: it is recorded in `source_write_backs` under an idempotency key derived
+from the fact (state `sending`) before it is sent, and marked `written` after. An item left
+`sending` (sent, then a crash before the ledger heard) is looked up with `find_written` before it
+is ever sent again.
+"""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ledgerbridge.context import RunContext
+from ledgerbridge.ledger.models import (
+    Document,
+    OutboxEntry,
+    OutboxState,
+    PaidStatus,
+    Payment,
+    QuarantineEntry,
+    QuarantineStatus,
+    RecordType,
+    SourceWriteBack,
+    Watermark,
+    WriteBackState,
+)
+from ledgerbridge.ledger.quarantine import describe
+from ledgerbridge.ledger.types import utcnow
+from ledgerbridge.sources.base import WriteBack, WriteBackStatus
+from ledgerbridge.sources.intake import (
+    CHANGED_AFTER_EXPORT,
+    IntakeReport,
+    Outcome,
+    take_in,
+)
+from ledgerbridge.sources.records import KINDS_BY_KEY, RECORD_KINDS
+
+WATERMARK_STREAM = "source"
+CLAIM = timedelta(minutes=10)  # how long another run leaves items this run is writing back alone
+SHOWN = 50  # refused or held records named one by one in the task log; the rest are counted
+_BATCH_NAMESPACE = uuid.UUID("0b1d6a8e-5c2f-4f57-9a55-4c1e1f0c7a01")
+
+
+def _no_source(ctx: RunContext, what: str) -> dict:
+    ctx.log.info("%s has no source in the registry (no `source:`): %s", ctx.entity.id, what)
+    return {"skipped": "no source"}
+
+
+# -- pull_source ---------------------------------------------------------------------------------
+
+
+def pull_source(ctx: RunContext) -> dict:
+    """The source's changes into the ledger, record by record; acknowledged once committed."""
+    if ctx.entity.source is None:
+        return _no_source(ctx, "hub data reaches the ledger only through ledgerbridge.hub_import; nothing to pull")
+    source = ctx.source
+    since = _watermark(ctx) if source.capabilities.changes_since_watermark else None
+    batch = source.fetch_changes(since)
+    ctx.log.info("%s: %s %s: %d file(s) to take in%s, %d refused whole", ctx.entity.id, source.kind, source.where,
+                 len(batch.inputs), f" ({', '.join(_names(batch.inputs))})" if batch.inputs else "",
+                 len(batch.refused))
+    for refused in batch.refused:
+        ctx.log.warning("%s refused whole, %s: %s", refused.name,
+                        f"moved to {refused.moved_to} with {refused.name}.error.json" if refused.moved_to
+                        else "left in place (read again next run)", refused.reason)
+    with ctx.ledger.session() as session:
+        report = take_in(session, ctx.entity, batch.records)
+        if source.capabilities.changes_since_watermark and batch.as_of is not None:
+            _advance_watermark(session, ctx.entity.id, batch.as_of)
+    acknowledged = source.acknowledge(batch) if batch.inputs else 0
+    _log_intake(ctx, report, len(batch.records))
+    if acknowledged:
+        ctx.log.info("%d file(s) taken in are acknowledged (moved to processed/)", acknowledged)
+    return {"files": len(batch.inputs), "files_refused": len(batch.refused), "records": len(batch.records),
+            **report.as_summary()}
+
+
+def _names(paths: Iterable[str]) -> list[str]:
+    return [path.rsplit("/", 1)[-1] for path in paths]
+
+
+def _log_intake(ctx: RunContext, report: IntakeReport, received: int) -> None:
+    if not received:
+        ctx.log.info("nothing new from the source")
+        return
+    for kind in RECORD_KINDS:
+        counts = report.counts.get(kind.key)
+        if counts and sum(counts.values()):
+            ctx.log.info("%s: %d new, %d updated, %d unchanged, %d quarantined, %d changed after export",
+                         kind.key.replace("_", " "), counts[Outcome.NEW], counts[Outcome.UPDATED],
+                         counts[Outcome.UNCHANGED], counts[Outcome.QUARANTINED], counts[Outcome.CHANGED_AFTER_EXPORT])
+    for refusal in report.refused[:SHOWN]:
+        ctx.log.warning("%s quarantined (%s), not taken in: %s; held in %s until the source sends it fixed",
+                        refusal.who, refusal.origin, "; ".join(f"field '{r.field}': {r.problem}"
+                                                               for r in refusal.reasons),
+                        refusal.kind.quarantine_dataset)
+    for held in report.held_after_export[:SHOWN]:
+        ctx.log.warning("%s %r changed at the source after export (%s; %s): the ledger keeps the exported version "
+                        "and nothing is sent again; held in %s, change it in the accounting system by hand",
+                        held.kind.label, held.hub_id, ", ".join(held.fields), held.origin,
+                        held.kind.quarantine_dataset)
+    more = max(0, len(report.refused) - SHOWN) + max(0, len(report.held_after_export) - SHOWN)
+    if more:
+        ctx.log.warning("... and %d more held record(s): `ledgerbridge quarantine list --entity %s` shows them all",
+                        more, ctx.entity.id)
+    if report.released:
+        ctx.log.info("%d record(s) held at intake earlier came fixed and are taken in (quarantine resolved)",
+                     report.released)
+
+
+def _watermark(ctx: RunContext):
+    with ctx.ledger.session() as session:
+        mark = session.get(Watermark, (ctx.entity.id, WATERMARK_STREAM))
+        return mark.value if mark else None
+
+
+def _advance_watermark(session, entity_id: str, as_of) -> None:
+    mark = session.get(Watermark, (entity_id, WATERMARK_STREAM))
+    if mark is None:
+        session.add(Watermark(entity_id=entity_id, stream=WATERMARK_STREAM, value=as_of))
+    elif as_of > mark.value:  # never backwards
+        mark.value = as_of
+
+
+# -- write_back_to_source ------------------------------------------------------------------------
+
+
+def write_back_to_source(ctx: RunContext) -> dict:
+    """What happened to the source's records since the last write-back, each fact exactly once."""
+    if ctx.entity.source is None:
+        return _no_source(ctx, "nothing to write back")
+    source = ctx.source
+    if not source.capabilities.write_back:
+        ctx.log.info("the %s source of %s takes no write-back: skipped", source.kind, ctx.entity.id)
+        return {"skipped": "the source takes no write-back"}
+    if ctx.params.dry_run:
+        with ctx.ledger.session() as session:
+            new = len(_new_facts(session, ctx.entity.id))
+        ctx.log.info("dry run: %d item(s) would be written back to the source; nothing written", new)
+        return {"would_write": new}
+
+    found = _settle_unknown(ctx, source)
+    new = _record_new_facts(ctx)
+    with ctx.ledger.session() as session:
+        rows = session.scalars(select(SourceWriteBack).where(
+            SourceWriteBack.entity_id == ctx.entity.id, SourceWriteBack.state == WriteBackState.SENDING,
+            SourceWriteBack.claimed_by == ctx.run_id).order_by(SourceWriteBack.id)).all()
+        items = [WriteBack.from_record(row.item) for row in rows]
+        batch_key = str(uuid.uuid5(_BATCH_NAMESPACE, "\n".join(sorted(item.key for item in items))))
+        for row in rows:
+            row.batch_key, row.attempts = batch_key, row.attempts + 1
+    if not items:
+        ctx.log.info("write-back to the source: nothing new to tell it%s",
+                     f" ({found} item(s) found written by an earlier attempt)" if found else "")
+        return {"written": 0, "found_written": found, "new": 0}
+    written = source.write_back(items, batch_key)
+    with ctx.ledger.session() as session:
+        for row in session.scalars(select(SourceWriteBack).where(SourceWriteBack.id.in_([r.id for r in rows]))):
+            landed = written.get(row.idempotency_key)
+            if landed is not None:
+                row.state, row.location, row.written_at = WriteBackState.WRITTEN, landed.location, utcnow()
+                row.claimed_by = row.claim_expires_at = None
+    counts = {status.value: sum(1 for item in items if item.status == status) for status in WriteBackStatus}
+    locations = sorted({landed.location for landed in written.values()})
+    ctx.log.info("written back to the source: %d item(s) (%s) in %s; %d re-sent after an unknown outcome, "
+                 "%d found written by an earlier attempt", len(written),
+                 ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in counts.items() if n),
+                 ", ".join(_names(locations)), len(items) - new, found)
+    missing = len(items) - len(written)
+    if missing:
+        ctx.log.warning("%d item(s) were not confirmed by the source: looked up, and sent again if absent, "
+                        "next run", missing)
+    return {"written": len(written), "found_written": found, "new": new, "resent": len(items) - new,
+            **{status: n for status, n in counts.items() if n}}
+
+
+def _settle_unknown(ctx: RunContext, source) -> int:
+    """Claim items left `sending` (by this run's earlier attempt, or a run whose claim lapsed); those the
+    source already holds are marked written, the others stay claimed for this run to send."""
+    now = utcnow()
+    with ctx.ledger.session() as session:
+        session.execute(update(SourceWriteBack).where(
+            SourceWriteBack.entity_id == ctx.entity.id, SourceWriteBack.state == WriteBackState.SENDING,
+            or_(SourceWriteBack.claimed_by.is_(None), SourceWriteBack.claimed_by == ctx.run_id,
+                SourceWriteBack.claim_expires_at <= now),
+        ).values(claimed_by=ctx.run_id, claim_expires_at=now + CLAIM))
+        unknown = session.scalars(select(SourceWriteBack).where(
+            SourceWriteBack.entity_id == ctx.entity.id, SourceWriteBack.state == WriteBackState.SENDING,
+            SourceWriteBack.claimed_by == ctx.run_id)).all()
+        if not unknown:
+            return 0
+        ctx.log.info("%d write-back item(s) of unknown outcome (sent, then interrupted before the ledger heard): "
+                     "looked up at the source before anything is sent again", len(unknown))
+        found = source.find_written([row.idempotency_key for row in unknown])
+        for row in unknown:
+            landed = found.get(row.idempotency_key)
+            if landed is not None:
+                row.state, row.location, row.written_at = WriteBackState.WRITTEN, landed.location, utcnow()
+                row.claimed_by = row.claim_expires_at = None
+    return len(found)
+
+
+def _record_new_facts(ctx: RunContext, attempts: int = 3) -> int:
+    """Record the facts not written back yet (state `sending`, claimed by this run) before sending any."""
+    for attempt in range(attempts):
+        try:
+            with ctx.ledger.session() as session:
+                facts = _new_facts(session, ctx.entity.id)
+                claim_until = utcnow() + CLAIM
+                session.add_all(SourceWriteBack(
+                    entity_id=ctx.entity.id, idempotency_key=fact.key, record_kind=fact.record_kind,
+                    record_key=(fact.hub_id or "")[:200], status=fact.status.value, item=fact.as_record(),
+                    state=WriteBackState.SENDING, claimed_by=ctx.run_id, claim_expires_at=claim_until)
+                    for fact in facts)
+            return len(facts)
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+            ctx.log.info("another run recorded some of the same write-back items at the same moment: left to it")
+    return 0
+
+
+def _new_facts(session, entity_id: str) -> list[WriteBack]:
+    known = set(session.scalars(select(SourceWriteBack.idempotency_key).where(SourceWriteBack.entity_id == entity_id)))
+    return [fact for fact in what_happened(session, entity_id) if fact.key not in known]
+
+
+def what_happened(session, entity_id: str) -> list[WriteBack]:
+    """Every fact about the entity's hub records the source should know, each with its idempotency key."""
+    return [*_outbox_facts(session, entity_id), *_quarantine_facts(session, entity_id),
+            *_payment_status_facts(session, entity_id)]
+
+
+def _fact(entity_id: str, record_kind: str, hub_id: str | None, status: WriteBackStatus, discriminator: str,
+          **values) -> WriteBack:
+    """The same fact always gets the same key; another fact about the same record gets another."""
+    text = "\x1f".join((entity_id, record_kind, hub_id or "", status.value, discriminator))
+    return WriteBack(hashlib.sha256(text.encode("utf-8")).hexdigest(), record_kind, hub_id, status, **values)
+
+
+def _outbox_facts(session, entity_id: str) -> list[WriteBack]:
+    rows = session.scalars(select(OutboxEntry).where(
+        OutboxEntry.entity_id == entity_id,
+        OutboxEntry.record_type.in_((RecordType.DOCUMENT, RecordType.PAYMENT, RecordType.PARTY)),
+        OutboxEntry.state.in_((OutboxState.CONFIRMED, OutboxState.REJECTED))).order_by(OutboxEntry.id)).all()
+    numbers = _external_numbers(session, entity_id, rows)
+    facts = []
+    for row in rows:
+        record_kind, _, hub_id = row.record_key.partition(":")
+        if row.state == OutboxState.CONFIRMED:
+            facts.append(_fact(entity_id, record_kind, hub_id, WriteBackStatus.CONFIRMED, row.external_id or "",
+                               external_id=row.external_id,
+                               external_number=numbers.get((row.record_type, row.record_id))))
+        else:
+            facts.append(_fact(entity_id, record_kind, hub_id, WriteBackStatus.REJECTED, row.error or "",
+                               reason=row.error or "refused by the accounting system"))
+    return facts
+
+
+def _external_numbers(session, entity_id: str, rows: list[OutboxEntry]) -> dict[tuple[str, int], str | None]:
+    """The number each record carries in the accounting system: the document number or payment reference sent."""
+    numbers: dict[tuple[str, int], str | None] = {}
+    for record_type, model, column in ((RecordType.DOCUMENT, Document, Document.doc_number),
+                                       (RecordType.PAYMENT, Payment, Payment.reference)):
+        ids = [row.record_id for row in rows if row.record_type == record_type]
+        for start in range(0, len(ids), 500):
+            for record_id, number in session.execute(select(model.id, column).where(
+                    model.entity_id == entity_id, model.id.in_(ids[start:start + 500]))):
+                numbers[(record_type, record_id)] = number
+    return numbers
+
+
+def _quarantine_facts(session, entity_id: str) -> list[WriteBack]:
+    """Hub records held (by intake or an export gate), with every reason; list records of the accounting
+    system (dataset reference.*) are none of the source's business."""
+    facts = []
+    for entry in session.scalars(select(QuarantineEntry).where(
+            QuarantineEntry.entity_id == entity_id, QuarantineEntry.status == QuarantineStatus.OPEN)
+            .order_by(QuarantineEntry.id)):
+        kind = KINDS_BY_KEY.get(entry.dataset.removeprefix("source."))
+        if kind is None:
+            continue
+        hub_id = entry.payload.get("hub_id", entry.record_key) if entry.dataset.startswith("source.") else entry.record_key
+        reason = "; ".join(describe(reason) for reason in entry.reasons)
+        if not hub_id:
+            reason = f"{entry.payload.get('origin', entry.record_key)}: {reason}"  # no hub id: where it was
+        changed = any(r.get("expectation") == CHANGED_AFTER_EXPORT for r in entry.reasons)
+        status = WriteBackStatus.CHANGED_AFTER_EXPORT if changed else WriteBackStatus.QUARANTINED
+        facts.append(_fact(entity_id, kind.ledger_kind, hub_id or None, status, f"{entry.dataset}\x1f{reason}",
+                           reason=reason))
+    return facts
+
+
+def _payment_status_facts(session, entity_id: str) -> list[WriteBack]:
+    facts = []
+    for document in session.scalars(select(Document).where(
+            Document.entity_id == entity_id,
+            Document.paid_status.in_((PaidStatus.PAID, PaidStatus.PARTIALLY_PAID))).order_by(Document.id)):
+        balance = document.open_balance if document.open_balance is not None else (
+            Decimal(0) if document.paid_status == PaidStatus.PAID else None)
+        paid = document.total - balance if balance is not None else None
+        status = WriteBackStatus(str(document.paid_status))
+        facts.append(_fact(entity_id, str(document.kind), document.hub_id, status,
+                           "" if balance is None else format(balance.normalize(), "f"),
+                           external_id=document.external_id, paid_amount=paid, open_balance=balance,
+                           currency=document.currency))
+    return facts

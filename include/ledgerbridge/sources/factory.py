@@ -1,0 +1,41 @@
+"""Building an entity's source from its connection settings (an Airflow Connection, or the CLI's)."""
+from __future__ import annotations
+
+from ledgerbridge.connectors.factory import ConnectionSettings, ConnectionSettingsError, drop_opener
+from ledgerbridge.filedrop.fs import join
+from ledgerbridge.registry import LegalEntity, SourceKind
+from ledgerbridge.sources.base import SourceConnector
+from ledgerbridge.sources.feed import DEFAULT_MAX_BYTES, FeedSource
+
+
+def build_source(entity: LegalEntity, conn: ConnectionSettings, open_fs=None) -> SourceConnector:
+    if entity.source is None:
+        raise ConnectionSettingsError(f"legal entity {entity.id!r} has no source in the registry")
+    if entity.source.kind == SourceKind.FEED:
+        return feed(entity, conn, open_fs)
+    raise ConnectionSettingsError(f"legal entity {entity.id!r}: no source connector for {entity.source.kind}")
+
+
+def feed(entity: LegalEntity, conn: ConnectionSettings, open_fs=None) -> FeedSource:
+    """The entity's feed, read the way a file drop's connection is (`connectors.factory.drop_opener`): a
+    local folder (extra `local_root`, e.g. a mounted share), or an SFTP server (host, port, login,
+    password or extra `private_key` / `key_file`, extra `host_key` or `known_hosts`, extra `root`: the
+    folder holding one directory per entity). Extra `max_bytes` caps one file (64 MiB by default).
+    `open_fs` replaces the transport."""
+    extra = conn.extra
+    if open_fs is not None:
+        where = f"connection {conn.conn_id}"
+    elif extra.get("local_root"):
+        where = f"folder {extra['local_root'].rstrip('/')}/{entity.id}"
+    else:
+        where = f"sftp://{conn.login}@{conn.host}:{conn.port or 22}{join('/', extra.get('root', ''), entity.id)}"
+    # The one reading of a drop connection, the file drop's: folder or SFTP, host key always verified.
+    open_fs = open_fs or drop_opener(conn)
+    try:
+        max_bytes = int(extra.get("max_bytes") or DEFAULT_MAX_BYTES)
+    except (TypeError, ValueError):
+        raise ConnectionSettingsError(f"connection {conn.conn_id!r}: extra 'max_bytes' must be a whole number, "
+                                      f"not {extra.get('max_bytes')!r}") from None
+    if max_bytes < 1:
+        raise ConnectionSettingsError(f"connection {conn.conn_id!r}: extra 'max_bytes' must be at least 1")
+    return FeedSource(open_fs, entity.id, max_bytes=max_bytes, where=where)

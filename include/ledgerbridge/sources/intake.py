@@ -1,0 +1,546 @@
+"""Intake: a source's records into the ledger, one by one, upserted by hub id.
+
+- new -> inserted; changed and not in the outbox yet -> updated in place (lines replaced): a draft
+  that becomes approved is then exported by prepare_exports, and a record the export gate held is
+  checked again there once fixed;
+- changed (or voided) once it has an outbox row (exported, or on its way) -> the ledger keeps the
+  exported version and the record is held in quarantine, "changed after export", naming the fields;
+- unchanged -> counted, nothing written;
+- bad (invalid, an unknown party or document, a value no ledger column takes) -> held in quarantine
+  (dataset `source.<kind>`) naming the record and the field; the other records go on. A record
+  fixed later leaves quarantine (resolved).
+
+With `strict=True` (import_hub_data) the first bad record raises HubRecordError instead.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, selectinload
+
+from ledgerbridge.ledger import quarantine
+from ledgerbridge.ledger.audit import record as audit
+from ledgerbridge.context import ensure_entity
+from ledgerbridge.ledger.quarantine import Reason
+from ledgerbridge.ledger.models import (
+    Attachment,
+    Document,
+    DocumentLine,
+    DocumentStatus,
+    OutboxEntry,
+    Party,
+    Payment,
+    PaymentApplication,
+    RecordType,
+)
+from ledgerbridge.money import money_sum
+from ledgerbridge.registry import LegalEntity
+from ledgerbridge.sources.base import Origin, SourceRecord
+from ledgerbridge.sources.records import (
+    DOCUMENT_KINDS,
+    HUB_ID,
+    KINDS_BY_KEY,
+    PARTY_KINDS,
+    PAYMENT_KINDS,
+    RECORD_KINDS,
+    FeedKind,
+    fits_the_ledger,
+)
+
+# The `expectation` of intake's quarantine reasons: not releasable by a person, only fixable at the source.
+REFUSED_AT_INTAKE = "source.record_refused"
+CHANGED_AFTER_EXPORT = "source.changed_after_export"
+_CHUNK = 500  # hub ids per IN query
+
+
+class HubRecordError(ValueError):
+    """A record refused by a strict intake, naming the record and the field."""
+
+
+class Outcome(StrEnum):
+    NEW = "new"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    QUARANTINED = "quarantined"
+    CHANGED_AFTER_EXPORT = "changed_after_export"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A record intake would not take, with every reason."""
+
+    kind: FeedKind
+    hub_id: str | None
+    origin: Origin
+    reasons: tuple[Reason, ...]
+
+    @property
+    def who(self) -> str:
+        return f"{self.kind.label} {self.hub_id!r}" if self.hub_id else f"{self.kind.label} #{self.origin.position}"
+
+    @property
+    def record_key(self) -> str:
+        """The quarantine key: the hub id, or the file and position of a record without a usable one."""
+        return self.hub_id or str(self.origin)[-200:]
+
+    def message(self) -> str:
+        return f"{self.who}: " + "; ".join(f"field '{reason.field}': {reason.problem}" for reason in self.reasons)
+
+
+@dataclass(frozen=True)
+class HeldAfterExport:
+    kind: FeedKind
+    hub_id: str
+    origin: Origin
+    fields: tuple[str, ...]
+
+
+@dataclass
+class IntakeReport:
+    counts: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))  # kind key -> outcome
+    refused: list[Refusal] = field(default_factory=list)
+    held_after_export: list[HeldAfterExport] = field(default_factory=list)
+    released: int = 0  # records held at intake earlier and taken in now
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(counter[outcome] for counter in self.counts.values())
+
+    def new_per_kind(self) -> dict[str, int]:
+        return {kind.key: self.counts[kind.key][Outcome.NEW] for kind in RECORD_KINDS}
+
+    def as_summary(self) -> dict[str, Any]:
+        per_kind = {key: {outcome.value: counter[outcome] for outcome in Outcome if counter[outcome]}
+                    for key, counter in self.counts.items() if sum(counter.values())}
+        return {**{outcome.value: self.count(outcome) for outcome in Outcome}, "released": self.released,
+                "kinds": per_kind}
+
+
+def take_in(session: Session, entity: LegalEntity, records: Iterable[SourceRecord], *,
+            strict: bool = False) -> IntakeReport:
+    """Upsert `records` (in order: a later record of the same hub id wins) into the entity's ledger."""
+    ensure_entity(session, entity)
+    by_kind: dict[str, list[SourceRecord]] = defaultdict(list)
+    intake = _Intake(session, entity, strict)
+    for sequence, record in enumerate(records):
+        if record.kind not in KINDS_BY_KEY:
+            raise ValueError(f"unknown record kind {record.kind!r}; known: {', '.join(KINDS_BY_KEY)}")
+        by_kind[record.kind].append(record)
+        intake.sequence[id(record)] = sequence
+    parsed = {kind.key: intake.parse(kind, by_kind.get(kind.key, [])) for kind in RECORD_KINDS}
+    intake.load_ledger(parsed)
+    for kind in PARTY_KINDS:
+        intake.apply(kind, parsed[kind.key], intake.upsert_party)
+    for kind in DOCUMENT_KINDS:
+        intake.apply(kind, parsed[kind.key], intake.upsert_document)
+    for kind in PAYMENT_KINDS:
+        intake.apply(kind, parsed[kind.key], intake.upsert_payment)
+    intake.settle_quarantine()
+    session.flush()
+    return intake.report
+
+
+class _Refused(Exception):
+    def __init__(self, *reasons: Reason) -> None:
+        super().__init__("; ".join(map(str, reasons)))
+        self.reasons = reasons
+
+
+Parsed = tuple[SourceRecord, BaseModel]
+
+
+class _Intake:
+    def __init__(self, session: Session, entity: LegalEntity, strict: bool) -> None:
+        self.session, self.entity, self.strict = session, entity, strict
+        self.report = IntakeReport()
+        self.parties: dict[str, dict[str, Party]] = {kind.ledger_kind: {} for kind in PARTY_KINDS}
+        self.documents: dict[str, dict[str, Document]] = {kind.ledger_kind: {} for kind in DOCUMENT_KINDS}
+        self.payments: dict[str, dict[str, Payment]] = {kind.ledger_kind: {} for kind in PAYMENT_KINDS}
+        self.attachments: dict[Document, list[Attachment]] = defaultdict(list)
+        self.in_outbox: dict[RecordType, set[int]] = defaultdict(set)
+        self.refused_ids: dict[str, set[str]] = defaultdict(set)  # kind key -> hub ids refused in this batch
+        # dataset -> hub id -> (place in the batch, taken in?): the latest record of a hub id has the last word,
+        # whichever phase (validation, then applying) decided about it.
+        self.taken: dict[str, dict[str, tuple[int, bool]]] = defaultdict(dict)
+        self.sequence: dict[int, int] = {}  # id(record) -> its place in the batch
+
+    # -- validation ------------------------------------------------------------------------------
+
+    def parse(self, kind: FeedKind, records: list[SourceRecord]) -> list[Parsed]:
+        parsed: list[Parsed] = []
+        for record in records:
+            try:
+                parsed.append((record, kind.model.model_validate(record.data)))
+            except ValidationError as exc:
+                self.refuse(kind, record, _usable_hub_id(record.data), [
+                    Reason(".".join(str(part) for part in error["loc"]) or kind.label, error["msg"],
+                           _shown(error.get("input"))) for error in exc.errors()])
+        return self._without_repeats(kind, parsed)
+
+    def _without_repeats(self, kind: FeedKind, parsed: list[Parsed]) -> list[Parsed]:
+        """A hub id given twice in one file is ambiguous: neither is taken. (A later file may
+        correct an earlier one: that is an update.)"""
+        places: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for record, model in parsed:
+            places[(record.origin.source, model.hub_id)].append(record.origin.position)
+        repeated = {place: positions for place, positions in places.items() if len(positions) > 1}
+        if not repeated:
+            return parsed
+        kept = []
+        for record, model in parsed:
+            positions = repeated.get((record.origin.source, model.hub_id))
+            if positions is None:
+                kept.append((record, model))
+            elif record.origin.position == positions[0]:
+                numbers = ", ".join(f"#{p}" for p in positions[:-1]) + f" and #{positions[-1]}"
+                self.refuse(kind, record, model.hub_id, [Reason(
+                    "hub_id", f"repeated (records {numbers} of {record.origin.source})", model.hub_id)])
+        return kept
+
+    def refuse(self, kind: FeedKind, record: SourceRecord, hub_id: str | None, reasons: list[Reason]) -> None:
+        refusal = Refusal(kind, hub_id, record.origin, tuple(reasons))
+        if self.strict:
+            raise HubRecordError(refusal.message())
+        quarantine.hold(self.session, self.entity.id, kind.quarantine_dataset, refusal.record_key,
+                        [Reason(r.field, r.problem, r.value, REFUSED_AT_INTAKE) for r in reasons],
+                        {"hub_id": hub_id, "origin": str(record.origin), "record": _storable(record.data)})
+        self.report.refused.append(refusal)
+        self.report.counts[kind.key][Outcome.QUARANTINED] += 1
+        if hub_id:
+            self.refused_ids[kind.key].add(hub_id)
+            self._decided(kind, record, hub_id, taken=False)
+
+    # -- what the ledger has ---------------------------------------------------------------------
+
+    def load_ledger(self, parsed: dict[str, list[Parsed]]) -> None:
+        """The ledger's records this batch names (its own and those it refers to), and which are in the outbox."""
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for kind in RECORD_KINDS:
+            for _, model in parsed[kind.key]:
+                wanted[kind.ledger_kind].add(model.hub_id)
+                if kind.party:
+                    wanted[kind.party].add(getattr(model, kind.party))
+                if kind.pays:
+                    wanted[kind.pays].update(model.applied)
+        entity_id = self.entity.id
+        for kind, found in self.parties.items():
+            for chunk in _chunks(wanted[kind]):
+                found.update((p.hub_id, p) for p in self.session.scalars(select(Party).where(
+                    Party.entity_id == entity_id, Party.kind == kind, Party.hub_id.in_(chunk))))
+        for kind, found in self.documents.items():
+            for chunk in _chunks(wanted[kind]):
+                found.update((d.hub_id, d) for d in self.session.scalars(select(Document).where(
+                    Document.entity_id == entity_id, Document.kind == kind, Document.hub_id.in_(chunk))
+                    .options(selectinload(Document.lines), selectinload(Document.party))))
+        for kind, found in self.payments.items():
+            for chunk in _chunks(wanted[kind]):
+                found.update((p.hub_id, p) for p in self.session.scalars(select(Payment).where(
+                    Payment.entity_id == entity_id, Payment.kind == kind, Payment.hub_id.in_(chunk))
+                    .options(selectinload(Payment.party),
+                             selectinload(Payment.applications).selectinload(PaymentApplication.document))))
+        by_id = {d.id: d for documents in self.documents.values() for d in documents.values()}
+        document_ids = list(by_id)
+        for chunk in _chunks(document_ids):
+            for attachment in self.session.scalars(select(Attachment).where(Attachment.document_id.in_(chunk))):
+                self.attachments[by_id[attachment.document_id]].append(attachment)
+        for record_type, ids in ((RecordType.PARTY, [p.id for ps in self.parties.values() for p in ps.values()]),
+                                 (RecordType.DOCUMENT, document_ids),
+                                 (RecordType.PAYMENT, [p.id for ps in self.payments.values() for p in ps.values()])):
+            for chunk in _chunks(ids):
+                self.in_outbox[record_type].update(self.session.scalars(select(OutboxEntry.record_id).where(
+                    OutboxEntry.entity_id == entity_id, OutboxEntry.record_type == record_type,
+                    OutboxEntry.record_id.in_(chunk))))
+
+    # -- applying --------------------------------------------------------------------------------
+
+    def apply(self, kind: FeedKind, parsed: list[Parsed], upsert) -> None:
+        for record, model in parsed:
+            try:
+                # A savepoint per record: whatever the database still refuses costs this record only.
+                # (Strict intake is all or nothing: the caller's transaction is the unit.)
+                with nullcontext() if self.strict else self.session.begin_nested():
+                    outcome = upsert(kind, record, model)
+                    if not self.strict:
+                        self.session.flush()
+            except _Refused as refused:
+                self.refuse(kind, record, model.hub_id, list(refused.reasons))
+                continue
+            except SQLAlchemyError as exc:
+                self._forget(kind, model.hub_id)
+                self.refuse(kind, record, model.hub_id, [Reason("record", f"the ledger refused it: {_first_line(exc)}")])
+                continue
+            self.report.counts[kind.key][outcome] += 1
+            self._decided(kind, record, model.hub_id, taken=outcome != Outcome.CHANGED_AFTER_EXPORT)
+
+    def _decided(self, kind: FeedKind, record: SourceRecord, hub_id: str, taken: bool) -> None:
+        place = self.sequence.get(id(record), 0)
+        latest = self.taken[kind.quarantine_dataset].get(hub_id)
+        if latest is None or place >= latest[0]:
+            self.taken[kind.quarantine_dataset][hub_id] = (place, taken)
+
+    def _forget(self, kind: FeedKind, hub_id: str) -> None:
+        """A record whose savepoint rolled back: an object inserted there is gone from the session."""
+        for index in (self.parties, self.documents, self.payments):
+            found = index.get(kind.ledger_kind, {}).get(hub_id)
+            if found is not None and not inspect(found).persistent:
+                del index[kind.ledger_kind][hub_id]
+
+    def upsert_party(self, kind: FeedKind, record: SourceRecord, model) -> Outcome:
+        values = {"name": model.name, "email": model.email, "tax_id": model.tax_id, "city": model.city,
+                  "postcode": model.postcode}
+        party = self.parties[kind.ledger_kind].get(model.hub_id)
+        if party is None:
+            party = Party(entity_id=self.entity.id, kind=kind.ledger_kind, hub_id=model.hub_id, **values)
+            self.session.add(party)
+            self.parties[kind.ledger_kind][model.hub_id] = party
+            return Outcome.NEW
+        changed = _changed({name: getattr(party, name) for name in values}, values)
+        if not changed:
+            return Outcome.UNCHANGED
+        if party.id in self.in_outbox[RecordType.PARTY]:
+            return self._held_after_export(kind, record, model.hub_id, changed, values)
+        for name in changed:
+            setattr(party, name, values[name])
+        self._audit_update(kind, model.hub_id, changed)
+        return Outcome.UPDATED
+
+    def upsert_document(self, kind: FeedKind, record: SourceRecord, model) -> Outcome:
+        party = self._party(kind, model)
+        lines = _lines(kind.ledger_kind, model)
+        total = getattr(model, "total", None)
+        if total is None:
+            total = money_sum(line["amount"] for line in lines if line["posting_type"] != "credit")
+            if not fits_the_ledger(total):
+                raise _Refused(Reason("total", f"the lines add up to {total}, more than the ledger can hold"))
+        attachments = [(a.file_name, a.content_type, a.content()) for a in model.attachments]
+        values = {"party": party.hub_id if party else None, "doc_number": model.doc_number,
+                  "doc_date": model.doc_date, "due_date": getattr(model, "due_date", None),
+                  "currency": model.currency or self.entity.base_currency, "total": total, "memo": model.memo,
+                  "status": model.status, "lines": lines,
+                  "attachments": sorted((name, content_type, hashlib.sha256(content).hexdigest())
+                                        for name, content_type, content in attachments)}
+        scalars = {"doc_number", "doc_date", "due_date", "currency", "total", "memo"}
+        document = self.documents[kind.ledger_kind].get(model.hub_id)
+        if document is None:
+            document = Document(entity_id=self.entity.id, kind=kind.ledger_kind, hub_id=model.hub_id, party=party,
+                                status=DocumentStatus(model.status), lines=[DocumentLine(**line) for line in lines],
+                                **{name: values[name] for name in scalars})
+            self.session.add(document)
+            self.attachments[document] = self._attach(document, attachments)
+            self.documents[kind.ledger_kind][model.hub_id] = document
+            return Outcome.NEW
+        current = {"party": document.party.hub_id if document.party else None,
+                   **{name: getattr(document, name) for name in scalars}, "status": document.status,
+                   "lines": [_line_values(line) for line in document.lines],
+                   "attachments": sorted((a.file_name, a.content_type, a.sha256)
+                                         for a in self.attachments[document])}
+        changed = _changed(current, values)
+        if not changed:
+            return Outcome.UNCHANGED
+        if document.id in self.in_outbox[RecordType.DOCUMENT]:
+            return self._held_after_export(kind, record, model.hub_id, changed, values)
+        for name in scalars & set(changed):
+            setattr(document, name, values[name])
+        if "party" in changed:
+            document.party = party
+        if "status" in changed:
+            document.status = DocumentStatus(model.status)
+            if model.status == DocumentStatus.VOID:
+                # Voided before export: it will never go out, so a hold of the export gate has nothing left to fix.
+                quarantine.resolve(self.session, self.entity.id, kind.key, [model.hub_id])
+        if "lines" in changed:
+            document.lines.clear()
+            self.session.flush()  # the old line numbers leave before the new ones arrive (unique per document)
+            document.lines.extend(DocumentLine(**line) for line in lines)
+        if "attachments" in changed:
+            for attachment in self.attachments.pop(document, []):
+                self.session.delete(attachment)
+            self.session.flush()  # file names are unique per document: the old ones leave first
+            self.attachments[document] = self._attach(document, attachments)
+        self._audit_update(kind, model.hub_id, changed)
+        return Outcome.UPDATED
+
+    def _attach(self, document: Document, attachments: list[tuple[str, str, bytes]]) -> list[Attachment]:
+        added = [Attachment(entity_id=self.entity.id, document=document, file_name=name, content_type=content_type,
+                            size=len(content), sha256=hashlib.sha256(content).hexdigest(), content=content)
+                 for name, content_type, content in attachments]
+        self.session.add_all(added)
+        return added
+
+    def upsert_payment(self, kind: FeedKind, record: SourceRecord, model) -> Outcome:
+        party = self._party(kind, model)
+        documents = self.documents[kind.pays]
+        unknown = [Reason(f"applied.{hub_id}", f"unknown hub {kind.pays}", hub_id)
+                   for hub_id in model.applied if hub_id not in documents]
+        if unknown:
+            raise _Refused(*unknown)
+        values = {"party": party.hub_id, "payment_date": model.payment_date, "amount": model.amount,
+                  "currency": model.currency or self.entity.base_currency,
+                  "bank_account_code": getattr(model, "bank_account", None) or getattr(model, "deposit_account", None),
+                  "reference": model.reference, "status": model.status, "applied": dict(model.applied)}
+        scalars = {"payment_date", "amount", "currency", "bank_account_code", "reference"}
+        payment = self.payments[kind.ledger_kind].get(model.hub_id)
+        if payment is None:
+            payment = Payment(entity_id=self.entity.id, kind=kind.ledger_kind, hub_id=model.hub_id,
+                              party=party, status=DocumentStatus(model.status),
+                              applications=self._applications(kind, model.applied),
+                              **{name: values[name] for name in scalars})
+            self.session.add(payment)
+            self.payments[kind.ledger_kind][model.hub_id] = payment
+            return Outcome.NEW
+        current = {"party": payment.party.hub_id if payment.party else None,
+                   **{name: getattr(payment, name) for name in scalars}, "status": payment.status,
+                   "applied": {a.document.hub_id: a.amount for a in payment.applications}}
+        changed = _changed(current, values)
+        if not changed:
+            return Outcome.UNCHANGED
+        if payment.id in self.in_outbox[RecordType.PAYMENT]:
+            return self._held_after_export(kind, record, model.hub_id, changed, values)
+        for name in scalars & set(changed):
+            setattr(payment, name, values[name])
+        if "party" in changed:
+            payment.party = party
+        if "status" in changed:
+            payment.status = DocumentStatus(model.status)
+        if "applied" in changed:
+            payment.applications.clear()
+            self.session.flush()
+            payment.applications.extend(self._applications(kind, model.applied))
+        self._audit_update(kind, model.hub_id, changed)
+        return Outcome.UPDATED
+
+    def _applications(self, kind: FeedKind, applied: dict) -> list[PaymentApplication]:
+        return [PaymentApplication(document=self.documents[kind.pays][hub_id], amount=amount)
+                for hub_id, amount in applied.items()]
+
+    def _party(self, kind: FeedKind, model) -> Party | None:
+        if kind.party is None:
+            return None
+        hub_id = getattr(model, kind.party)
+        party = self.parties[kind.party].get(hub_id)
+        if party is None:
+            held = f" (its own record is quarantined: source.{kind.party}s)" if hub_id in self.refused_ids[
+                f"{kind.party}s"] else ""
+            raise _Refused(Reason(kind.party, f"unknown hub {kind.party} {hub_id!r}{held}", hub_id))
+        return party
+
+    def _held_after_export(self, kind: FeedKind, record: SourceRecord, hub_id: str, changed: list[str],
+                           values: dict[str, Any]) -> Outcome:
+        """The accounting system has (or is about to get) the version the ledger holds: keep it, hold the change."""
+        reasons = []
+        for name in changed:
+            if name == "status" and values[name] == DocumentStatus.VOID:
+                reasons.append(Reason("status", "voided at the source after export; the accounting system still "
+                                      "holds the record: void it there by hand", "void", CHANGED_AFTER_EXPORT))
+            else:
+                reasons.append(Reason(name, "changed at the source after export; the accounting system keeps the "
+                                      "version exported: change it there by hand", _shown(values[name]),
+                                      CHANGED_AFTER_EXPORT))
+        quarantine.hold(self.session, self.entity.id, kind.quarantine_dataset, hub_id, reasons,
+                        {"hub_id": hub_id, "origin": str(record.origin), "record": _storable(record.data),
+                         "changed": changed})
+        audit(self.session, self.entity.id, "source", "changed_after_export", kind.ledger_kind, hub_id,
+              {"fields": changed, "origin": str(record.origin)})
+        self.report.held_after_export.append(HeldAfterExport(kind, hub_id, record.origin, tuple(changed)))
+        return Outcome.CHANGED_AFTER_EXPORT
+
+    def _audit_update(self, kind: FeedKind, hub_id: str, changed: list[str]) -> None:
+        audit(self.session, self.entity.id, "source", "updated_from_source", kind.ledger_kind, hub_id,
+              {"fields": changed})
+
+    def settle_quarantine(self) -> None:
+        """Records held at intake before and taken in now (their last word in this batch) leave quarantine."""
+        for dataset, outcomes in self.taken.items():
+            taken = [hub_id for hub_id, (_, ok) in outcomes.items() if ok]
+            self.report.released += quarantine.resolve(self.session, self.entity.id, dataset, taken)
+
+
+def _lines(ledger_kind: str, model) -> list[dict[str, Any]]:
+    """The ledger's lines of a document record, as column values."""
+    empty = {"item_code": None, "quantity": None, "unit_price": None, "posting_type": None}
+    if ledger_kind == "invoice":
+        return [{**empty, "line_no": n, "amount": line.line_amount(), "account_code": None, "item_code": line.item,
+                 "quantity": line.quantity, "unit_price": line.unit_price, "description": line.description,
+                 "class_code": line.class_}
+                for n, line in enumerate(model.lines, start=1)]
+    if ledger_kind == "journal_entry":
+        return [{**empty, "line_no": n, "amount": line.debit if line.debit is not None else line.credit,
+                 "posting_type": "debit" if line.debit is not None else "credit", "account_code": line.account,
+                 "description": line.description, "class_code": line.class_}
+                for n, line in enumerate(model.lines, start=1)]
+    return [{**empty, "line_no": n, "amount": line.amount, "account_code": line.account,
+             "description": line.description, "class_code": line.class_}
+            for n, line in enumerate(model.lines, start=1)]
+
+
+def _line_values(line: DocumentLine) -> dict[str, Any]:
+    return {"line_no": line.line_no, "amount": line.amount, "account_code": line.account_code,
+            "item_code": line.item_code, "quantity": line.quantity, "unit_price": line.unit_price,
+            "posting_type": line.posting_type, "description": line.description, "class_code": line.class_code}
+
+
+def _changed(current: dict[str, Any], incoming: dict[str, Any]) -> list[str]:
+    """Names of the values that differ (Decimal compares by value: 100.00 == 100.0000)."""
+    return [name for name, value in incoming.items() if current.get(name) != value]
+
+
+def _usable_hub_id(data: Any) -> str | None:
+    hub_id = data.get("hub_id") if isinstance(data, dict) else None
+    if isinstance(hub_id, str) and hub_id.strip() and len(hub_id.strip()) <= HUB_ID and "\x00" not in hub_id:
+        return hub_id.strip()
+    return None
+
+
+def _shown(value: Any) -> Any:
+    """An offending value small and plain enough to show in a reason."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, (dict, list, tuple)):
+        return None
+    text = str(value)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
+
+
+def _storable(data: Any, depth: int = 0) -> Any:
+    """The record as a person needs it in quarantine: attachments' content and long texts cut short."""
+    if depth > 20:
+        return "..."
+    if isinstance(data, dict):
+        return {str(key): f"<{len(value)} base64 characters>" if key == "content_base64" and isinstance(value, str)
+                else _storable(value, depth + 1) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_storable(value, depth + 1) for value in data[:1000]]
+    if isinstance(data, str) and len(data) > 2000:
+        return data[:2000] + f"... ({len(data)} characters)"
+    if data is None or isinstance(data, (str, int, float, bool)):
+        return data
+    return str(data)
+
+
+def _first_line(exc: SQLAlchemyError) -> str:
+    original = getattr(exc, "orig", None) or exc
+    return str(original).strip().splitlines()[0][:300]
+
+
+def _chunks(values: Iterable, size: int = _CHUNK) -> Iterable[list]:
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def records_of_mapping(data: dict[str, Any], source: str = "the feed") -> Sequence[SourceRecord]:
+    """The records of a plain mapping {kind key: [record, ...]} in intake order, numbered per kind."""
+    unknown = sorted(set(data) - set(KINDS_BY_KEY))
+    if unknown:
+        raise HubRecordError(f"unknown kind(s) {', '.join(map(repr, unknown))} in {source}; known: "
+                             f"{', '.join(KINDS_BY_KEY)}")
+    return [SourceRecord(kind.key, raw, Origin(source, position))
+            for kind in RECORD_KINDS for position, raw in enumerate(data.get(kind.key) or [], start=1)]

@@ -1,0 +1,173 @@
+"""Intake record by record, on SQLite and PostgreSQL: bad records are quarantined naming the record and
+the field (values no ledger column takes never reach the database) while the good ones of the same
+file go in; records are upserted by hub id; a record with an outbox row is never changed: it is held
+"changed after export"; a record fixed at the source leaves quarantine."""
+from __future__ import annotations
+
+import base64
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from ledgerbridge.ledger.models import (
+    Attachment,
+    Document,
+    OutboxEntry,
+    Party,
+    Payment,
+    QuarantineEntry,
+    QuarantineStatus,
+    RecordType,
+)
+from ledgerbridge.sources.intake import CHANGED_AFTER_EXPORT, REFUSED_AT_INTAKE, Outcome, records_of_mapping, take_in
+from support import bill, make_entity
+
+ENTITY = make_entity("acme")
+
+
+def _take_in(ledger, data: dict, source: str = "hub.json"):
+    with ledger.session() as session:
+        return take_in(session, ENTITY, records_of_mapping(data, source))
+
+
+def _held(ledger, dataset: str = "source.bills") -> dict[str, QuarantineEntry]:
+    with ledger.session() as session:
+        return {q.record_key: q for q in session.scalars(select(QuarantineEntry).where(
+            QuarantineEntry.dataset == dataset, QuarantineEntry.status == QuarantineStatus.OPEN))}
+
+
+def _documents(ledger) -> dict[str, Document]:
+    with ledger.session() as session:
+        return {d.hub_id: d for d in session.scalars(select(Document))}
+
+
+VENDORS = [{"hub_id": "V-1", "name": "Brown, Nick"}, {"hub_id": "V-2", "name": "Dunder Mifflin"}]
+
+
+def test_bad_records_are_quarantined_naming_record_and_field_and_the_good_ones_go_in(ledger):
+    report = _take_in(ledger, {
+        "vendors": [*VENDORS, {"hub_id": "V-NUL", "name": "Nul\x00Co"}],
+        "bills": [
+            bill("B-GOOD"),
+            bill("B-LONG", doc_number="N" * 101),
+            bill("B-NUL", memo="line one\x00line two"),
+            bill("B-HALF", memo="\ud800"),  # what JSON's "\ud800" escape gives: no UTF-8 for it
+            bill("B-FLOAT", amount=12.5),
+            bill("B-VENDOR", vendor="V-404"),
+            bill("B-OF-NUL", vendor="V-NUL"),
+            bill("B-HUGE", amount="10000000000000.00"),
+            bill("B-SUM", lines=[{"amount": "9000000000000.00", "account": "6010"},
+                                 {"amount": "9000000000000.00", "account": "6010"}]),
+            "a bill, as a sentence",
+            {"vendor": "V-1", "doc_date": "2026-11-02"},
+            bill("B-TWICE", amount="1.00"),
+            bill("B-TWICE", amount="2.00"),
+        ],
+        "bill_payments": [
+            {"hub_id": "P-GOOD", "vendor": "V-1", "payment_date": "2026-11-20", "amount": "10.00",
+             "bank_account": "1000", "applied": {"B-GOOD": "10.00"}},
+            {"hub_id": "P-BAD", "vendor": "V-1", "payment_date": "2026-11-20", "amount": "10.00",
+             "bank_account": "1000", "applied": {"B-FLOAT": "10.00"}},
+        ],
+    })
+
+    assert set(_documents(ledger)) == {"B-GOOD"}
+    with ledger.session() as session:
+        assert {p.hub_id for p in session.scalars(select(Party))} == {"V-1", "V-2"}
+        assert [p.hub_id for p in session.scalars(select(Payment))] == ["P-GOOD"]
+    held = _held(ledger)
+    fields = {key: [(r["field"], r["expectation"]) for r in entry.reasons] for key, entry in held.items()}
+    assert fields == {
+        "B-LONG": [("doc_number", REFUSED_AT_INTAKE)], "B-NUL": [("memo", REFUSED_AT_INTAKE)],
+        "B-HALF": [("memo", REFUSED_AT_INTAKE)],
+        "B-FLOAT": [("lines.0.amount", REFUSED_AT_INTAKE)], "B-VENDOR": [("vendor", REFUSED_AT_INTAKE)],
+        "B-OF-NUL": [("vendor", REFUSED_AT_INTAKE)], "B-HUGE": [("lines.0.amount", REFUSED_AT_INTAKE)],
+        "B-SUM": [("total", REFUSED_AT_INTAKE)], "hub.json #10": [("bill", REFUSED_AT_INTAKE)],
+        "hub.json #11": [("hub_id", REFUSED_AT_INTAKE)], "B-TWICE": [("hub_id", REFUSED_AT_INTAKE)]}
+    problems = {key: entry.reasons[0]["problem"] for key, entry in held.items()}
+    assert "at most 100 characters" in problems["B-LONG"]
+    assert "NUL byte" in problems["B-NUL"]
+    assert "is a float" in problems["B-FLOAT"]
+    assert problems["B-VENDOR"] == "unknown hub vendor 'V-404'"
+    assert "its own record is quarantined" in problems["B-OF-NUL"]
+    assert "larger than the ledger can hold" in problems["B-HUGE"]
+    assert "more than the ledger can hold" in problems["B-SUM"]
+    assert problems["B-TWICE"] == "repeated (records #12 and #13 of hub.json)"
+    assert "unable to parse raw data as a unicode string" in problems["B-HALF"]
+    assert held["B-FLOAT"].payload["origin"] == "hub.json #5" and held["B-FLOAT"].payload["record"]["hub_id"] == "B-FLOAT"
+    assert _held(ledger, "source.vendors")["V-NUL"].reasons[0]["field"] == "name"
+    assert _held(ledger, "source.bill_payments")["P-BAD"].reasons[0]["field"] == "applied.B-FLOAT"
+    assert report.counts["bills"] == {Outcome.NEW: 1, Outcome.QUARANTINED: 11}
+    assert report.count(Outcome.QUARANTINED) == 13
+
+
+def test_records_are_upserted_by_hub_id_and_unchanged_ones_are_only_counted(ledger):
+    timesheet = base64.b64encode(b"10 h").decode()
+    first = _take_in(ledger, {"vendors": VENDORS, "bills": [bill("B-1", status="draft", amount="10.00")]})
+    assert first.counts["bills"] == {Outcome.NEW: 1}
+
+    changed = _take_in(ledger, {
+        "vendors": [{"hub_id": "V-1", "name": "Brown, Nick", "email": "nick@brown.example"}, VENDORS[1]],
+        "bills": [bill("B-1", vendor="V-2", status="approved", lines=[
+            {"amount": "10.00", "account": "6010"}, {"amount": "2.50", "account": "6030", "description": "travel"}],
+            attachments=[{"file_name": "scan.txt", "content_type": "text/plain", "content_base64": timesheet}])]})
+
+    assert changed.counts["bills"] == {Outcome.UPDATED: 1}
+    assert changed.counts["vendors"] == {Outcome.UPDATED: 1, Outcome.UNCHANGED: 1}
+    with ledger.session() as session:
+        document = session.scalars(select(Document)).one()
+        assert (document.status, document.total, document.party.hub_id) == ("approved", Decimal("12.50"), "V-2")
+        assert [(line.line_no, line.amount, line.account_code) for line in document.lines] == [
+            (1, Decimal("10.00"), "6010"), (2, Decimal("2.50"), "6030")]
+        assert [a.file_name for a in session.scalars(select(Attachment))] == ["scan.txt"]
+        assert session.scalars(select(Party).where(Party.hub_id == "V-1")).one().email == "nick@brown.example"
+
+    again = _take_in(ledger, {"bills": [bill("B-1", vendor="V-2", status="approved", lines=[
+        {"amount": "10.00", "account": "6010"}, {"amount": "2.50", "account": "6030", "description": "travel"}],
+        attachments=[{"file_name": "scan.txt", "content_type": "text/plain", "content_base64": timesheet}])]})
+    assert again.counts["bills"] == {Outcome.UNCHANGED: 1}
+
+
+def test_a_later_file_wins(ledger):
+    with ledger.session() as session:
+        report = take_in(session, ENTITY, [*records_of_mapping({"vendors": VENDORS, "bills": [bill("B-1", amount="1.00")]},
+                                                                "hub-1.json"),
+                                           *records_of_mapping({"bills": [bill("B-1", amount="2.00")]}, "hub-2.json")])
+    assert report.counts["bills"] == {Outcome.NEW: 1, Outcome.UPDATED: 1}
+    assert _documents(ledger)["B-1"].total == Decimal("2.00")
+
+
+def test_a_record_fixed_at_the_source_leaves_quarantine(ledger):
+    _take_in(ledger, {"vendors": VENDORS, "bills": [bill("B-1", amount=7.5)]})
+    assert set(_held(ledger)) == {"B-1"}
+
+    report = _take_in(ledger, {"bills": [bill("B-1", amount="7.50")]}, "hub-fixed.json")
+
+    assert report.counts["bills"] == {Outcome.NEW: 1} and report.released == 1
+    assert _held(ledger) == {} and _documents(ledger)["B-1"].total == Decimal("7.50")
+
+
+def test_a_record_with_an_outbox_row_is_held_changed_after_export_and_left_as_exported(ledger):
+    _take_in(ledger, {"vendors": VENDORS, "bills": [bill("B-1", amount="10.00"), bill("B-2", amount="20.00")]})
+    documents = _documents(ledger)
+    with ledger.session() as session:  # what prepare_exports does for an approved bill: its one outbox row
+        for hub_id in ("B-1", "B-2"):
+            session.add(OutboxEntry(entity_id=ENTITY.id, record_type=RecordType.DOCUMENT,
+                                    record_id=documents[hub_id].id, record_key=f"bill:{hub_id}", kind="bill",
+                                    idempotency_key=f"key-{hub_id}", payload={}))
+
+    report = _take_in(ledger, {"bills": [bill("B-1", amount="11.00", memo="corrected"),
+                                         bill("B-2", amount="20.00", status="void")]}, "hub-2.json")
+
+    assert report.counts["bills"] == {Outcome.CHANGED_AFTER_EXPORT: 2}
+    assert [(h.hub_id, h.fields) for h in report.held_after_export] == [("B-1", ("total", "memo", "lines")),
+                                                                         ("B-2", ("status",))]
+    after = _documents(ledger)
+    assert (after["B-1"].total, after["B-1"].memo, after["B-2"].status) == (Decimal("10.00"), None, "approved")
+    held = _held(ledger)
+    assert {r["field"] for r in held["B-1"].reasons} == {"total", "memo", "lines"}
+    assert all(r["expectation"] == CHANGED_AFTER_EXPORT for r in held["B-1"].reasons)
+    assert "voided at the source after export" in held["B-2"].reasons[0]["problem"]
+
+    back = _take_in(ledger, {"bills": [bill("B-1", amount="10.00"), bill("B-2", amount="20.00")]}, "hub-3.json")
+    assert back.counts["bills"] == {Outcome.UNCHANGED: 2} and back.released == 2 and _held(ledger) == {}
