@@ -33,7 +33,7 @@ from ledgerbridge.quality.payments import PaymentParams
 
 def prepare_exports(ctx: RunContext) -> dict:
     """Approved documents through the `documents` suite into the outbox, one batch per kind."""
-    enabled = [kind for kind in kinds.documents() if ctx.entity.runs(kind.flow)]
+    enabled = _carried(ctx, kinds.documents())
     if not enabled:
         ctx.log.info("no document flow (%s) is enabled for %s: skipped",
                      ", ".join(kind.flow.value for kind in kinds.documents()), ctx.entity.id)
@@ -59,6 +59,22 @@ def prepare_exports(ctx: RunContext) -> dict:
     return summary
 
 
+def _carried(ctx: RunContext, family: tuple, say: bool = True) -> list:
+    """The kinds of a family the entity's flows enable and its accounting connector takes; an enabled
+    kind the connector cannot carry is said (once per run: by the step preparing it), and its records
+    wait in the ledger."""
+    enabled = [kind for kind in family if ctx.entity.runs(kind.flow)]
+    if not enabled:
+        return []
+    taken = ctx.connector.capabilities.kinds
+    for kind in enabled if say else ():
+        if kind.name not in taken:
+            ctx.log.warning("%s: flow %s is enabled, but the accounting connector (%s) takes no %s: skipped, "
+                            "the records stay in the ledger", kind.plural, kind.flow.value, ctx.connector.kind,
+                            kind.plural)
+    return [kind for kind in enabled if kind.name in taken]
+
+
 def _document_params(ctx: RunContext, session, bills: bool) -> DocumentParams:
     taken = _bill_numbers_taken(ctx, session) if bills else None
     policy = ctx.entity.quality
@@ -71,7 +87,7 @@ def _document_params(ctx: RunContext, session, bills: bool) -> DocumentParams:
 
 
 def export_documents(ctx: RunContext) -> dict:
-    names = tuple(kind.name for kind in kinds.documents() if ctx.entity.runs(kind.flow))
+    names = tuple(kind.name for kind in _carried(ctx, kinds.documents(), say=False))
     if not names:
         return {"skipped": "no document flow enabled"}
     report = outbox.send(ctx, names)
@@ -139,7 +155,7 @@ def _export_attachments(ctx: RunContext, document_kinds: tuple[str, ...]) -> dic
 
 def export_payments(ctx: RunContext) -> dict:
     """Approved payments through the `payments` suite into the outbox, then out."""
-    enabled = [kind for kind in kinds.payments() if ctx.entity.runs(kind.flow)]
+    enabled = _carried(ctx, kinds.payments())
     if not enabled:
         ctx.log.info("no payment flow (%s) is enabled for %s: skipped",
                      ", ".join(kind.flow.value for kind in kinds.payments()), ctx.entity.id)
