@@ -87,7 +87,7 @@ class InboundMessage:
         return [problem for problem in self.record_problems if problem.record_index == index]
 
 
-class _Refused(Exception):
+class Refused(Exception):
     def __init__(self, code: str, reason: str, field: str | None = None) -> None:
         super().__init__(reason)
         self.problem = Problem(code, reason, field)
@@ -107,9 +107,9 @@ def read_inbound(fs: FileSystem, path: str, max_bytes: int = DEFAULT_MAX_BYTES, 
         raise ValueError(f"{path}: an upload in progress is never read (list_inbound leaves it out)")
     try:
         kind = _check_name(path)
-        data = _parse(_read(fs, path, max_bytes))
+        data = _parse(read_raw(fs, path, max_bytes))
         _check_envelope(data, kind, path, entity_id, company_id)
-    except _Refused as refused:
+    except Refused as refused:
         return Rejection(path, (refused.problem,))
     problems = validate_message(kind, data)
     if problems and (strict or any(problem.record_index is None for problem in problems)):
@@ -123,16 +123,16 @@ def _check_name(path: str) -> str:
     """The message kind the file's name announces, after the path itself is found safe."""
     reason = unsafe_path_reason(path)
     if reason:
-        raise _Refused("unsafe_path", f"{path!r}: {reason}")
+        raise Refused("unsafe_path", f"{path!r}: {reason}")
     name = posixpath.basename(path)
     parsed = parse_file_name(name)
     if parsed is None:
         kind = name.split("-", 1)[0]
         if "-" in name and name.endswith(".json") and kind not in KINDS:
-            raise _Refused("unknown_kind", f"file name {name!r} announces {kind!r}, which is not a message kind")
-        raise _Refused("bad_name", f"file name {name!r} does not follow <kind>-<YYYYMMDDTHHMMSS.mmmZ>-<batch key>.json")
+            raise Refused("unknown_kind", f"file name {name!r} announces {kind!r}, which is not a message kind")
+        raise Refused("bad_name", f"file name {name!r} does not follow <kind>-<YYYYMMDDTHHMMSS.mmmZ>-<batch key>.json")
     if parsed.kind not in KINDS:
-        raise _Refused("unknown_kind", f"file name {name!r} announces {parsed.kind!r}, which is not a message kind")
+        raise Refused("unknown_kind", f"file name {name!r} announces {parsed.kind!r}, which is not a message kind")
     _check_directory(path, parsed.kind)
     return parsed.kind
 
@@ -143,56 +143,61 @@ def _check_directory(path: str, kind: str) -> None:
     for inbox, kinds in INBOX_KINDS.items():
         if folder == inbox or folder.endswith("/" + inbox):
             if kind not in kinds:
-                raise _Refused("wrong_directory", f"a {kind} file does not belong in {inbox}/")
+                raise Refused("wrong_directory", f"a {kind} file does not belong in {inbox}/")
             return
 
 
-def _read(fs: FileSystem, path: str, max_bytes: int) -> bytes:
+def read_raw(fs: FileSystem, path: str, max_bytes: int) -> bytes:
     try:
         if fs.is_symlink(path):
-            raise _Refused("symlink", "is a symbolic link; only regular files are read")
+            raise Refused("symlink", "is a symbolic link; only regular files are read")
         raw = fs.read_bytes(path, max_bytes)
     except FileTooLarge as exc:
         size = f"{exc.size} bytes" if exc.size is not None else "more bytes"
-        raise _Refused("too_large", f"holds {size}, over the limit of {max_bytes} bytes") from None
+        raise Refused("too_large", f"holds {size}, over the limit of {max_bytes} bytes") from None
     except SymlinkRefused:
-        raise _Refused("symlink", "is a symbolic link; only regular files are read") from None
+        raise Refused("symlink", "is a symbolic link; only regular files are read") from None
     except (NotARegularFile, IsADirectoryError):
-        raise _Refused("not_a_file", "is not a regular file") from None
+        raise Refused("not_a_file", "is not a regular file") from None
     except FileNotFoundError:
-        raise _Refused("missing", "no such file (moved or deleted while being read)") from None
+        raise Refused("missing", "no such file (moved or deleted while being read)") from None
     except UnsafePath as exc:
-        raise _Refused("unsafe_path", str(exc)) from None
+        raise Refused("unsafe_path", str(exc)) from None
     except OSError as exc:  # permissions, a dropped share: worth another try, not a verdict on the file
-        raise _Refused("unreadable", f"could not be read ({exc.strerror or exc}); left in place") from None
+        raise Refused("unreadable", f"could not be read ({exc.strerror or exc}); left in place") from None
     if not raw.strip():
-        raise _Refused("empty", "is empty" if not raw else "holds only whitespace")
+        raise Refused("empty", "is empty" if not raw else "holds only whitespace")
     return raw
 
 
-def _parse(raw: bytes) -> Any:
+def decode_text(raw: bytes) -> str:
+    """A file's bytes as UTF-8 text, or Refused naming the first bad byte."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _Refused("not_utf8", f"is not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}") from None
-    text = text.removeprefix("\ufeff")  # a BOM is what Windows editors add; it carries no data
+        raise Refused("not_utf8", f"is not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}") from None
+    return text.removeprefix("\ufeff")  # a BOM is what Windows editors add; it carries no data
+
+
+def _parse(raw: bytes) -> Any:
+    text = decode_text(raw)
     try:
         data = loads(text)
     except DuplicateMember as exc:
-        raise _Refused("malformed_json", f"is ambiguous JSON: {exc}") from None
+        raise Refused("malformed_json", f"is ambiguous JSON: {exc}") from None
     except RecursionError:
-        raise _Refused("malformed_json", "nests too deeply to be a message") from None
+        raise Refused("malformed_json", "nests too deeply to be a message") from None
     except ValueError as exc:  # json.JSONDecodeError is a ValueError, and so is NaN
-        raise _Refused("malformed_json", f"is not valid JSON: {exc}") from None
+        raise Refused("malformed_json", f"is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise _Refused("not_an_object", f"holds a JSON {json_type(data)}, not a message object", "/")
-    if _depth(data) > MAX_NESTING:
+        raise Refused("not_an_object", f"holds a JSON {json_type(data)}, not a message object", "/")
+    if nesting_depth(data) > MAX_NESTING:
         # Validation recurses: a hostile file must not reach the interpreter's recursion limit there.
-        raise _Refused("malformed_json", f"nests deeper than {MAX_NESTING} levels")
+        raise Refused("malformed_json", f"nests deeper than {MAX_NESTING} levels")
     return data
 
 
-def _depth(data: Any) -> int:
+def nesting_depth(data: Any) -> int:
     deepest, pending = 0, [(data, 1)]
     while pending:
         value, depth = pending.pop()
@@ -206,20 +211,20 @@ def _check_envelope(data: dict, kind: str, path: str, entity_id: str | None, com
     """The envelope members that decide whether the rest may be read at all."""
     version = data.get("protocol_version")
     if "protocol_version" not in data:
-        raise _Refused("protocol_version", "has no protocol_version", "/protocol_version")
+        raise Refused("protocol_version", "has no protocol_version", "/protocol_version")
     if version != PROTOCOL_VERSION or isinstance(version, bool):
-        raise _Refused("protocol_version", f"speaks protocol_version {version!r}; this reader speaks "
+        raise Refused("protocol_version", f"speaks protocol_version {version!r}; this reader speaks "
                        f"{PROTOCOL_VERSION}", "/protocol_version")
     if data.get("kind") != kind:
-        raise _Refused("kind_mismatch", f"kind {data.get('kind')!r} differs from the {kind!r} its name announces",
+        raise Refused("kind_mismatch", f"kind {data.get('kind')!r} differs from the {kind!r} its name announces",
                        "/kind")
     if entity_id is not None and data.get("entity_id") != entity_id:
-        raise _Refused("wrong_entity", f"is for entity {data.get('entity_id')!r} but lies in the directory of "
+        raise Refused("wrong_entity", f"is for entity {data.get('entity_id')!r} but lies in the directory of "
                        f"entity {entity_id!r}", "/entity_id")
     if company_id is not None and data.get("company_id") != company_id:
-        raise _Refused("wrong_company", f"is for company {data.get('company_id')!r}, not {company_id!r}",
+        raise Refused("wrong_company", f"is for company {data.get('company_id')!r}, not {company_id!r}",
                        "/company_id")
     name_key = parse_file_name(posixpath.basename(path)).batch_key
     if isinstance(data.get("batch_key"), str) and data["batch_key"] != name_key:
-        raise _Refused("batch_key_mismatch", f"batch_key {data['batch_key']!r} differs from {name_key!r} in "
+        raise Refused("batch_key_mismatch", f"batch_key {data['batch_key']!r} differs from {name_key!r} in "
                        "its name", "/batch_key")

@@ -35,10 +35,11 @@ from ledgerbridge.filedrop.protocol import PART_SUFFIX, file_stamp
 from ledgerbridge.filedrop.reader import (  # the file drop's own checks, so both read files alike
     LEAVE_IN_PLACE,
     MAX_NESTING,
-    _depth,
-    _read,
-    _Refused,
+    Refused,
+    decode_text,
     list_inbound,
+    nesting_depth,
+    read_raw,
 )
 from ledgerbridge.filedrop.validation import Problem
 from ledgerbridge.filedrop.wire import DuplicateMember, dumps, loads
@@ -97,7 +98,7 @@ class FeedSource:
             for path in list_inbound(fs, self._dir(INBOUND)):
                 try:
                     file_records = read_feed_file(fs, path, self.entity_id, self.max_bytes)
-                except _Refused as refused_file:
+                except Refused as refused_file:
                     refused.append(self._refuse(fs, path, refused_file.problem))
                     continue
                 records.extend(file_records)
@@ -158,8 +159,8 @@ class FeedSource:
                 if not posixpath.basename(path).startswith(WRITE_BACK_PREFIX) or not path.endswith(".json"):
                     continue
                 try:
-                    message = loads(_read(fs, path, self.max_bytes).decode("utf-8"))
-                except (_Refused, UnicodeDecodeError, ValueError) as exc:
+                    message = loads(read_raw(fs, path, self.max_bytes).decode("utf-8"))
+                except (Refused, UnicodeDecodeError, ValueError) as exc:
                     log.warning("feed of %s: %s could not be read back (%s); its items count as not written",
                                 self.entity_id, path, getattr(exc, "problem", exc))
                     continue
@@ -183,31 +184,31 @@ def new_batch_key() -> str:
 
 
 def read_feed_file(fs: FileSystem, path: str, entity_id: str, max_bytes: int = DEFAULT_MAX_BYTES) -> list[SourceRecord]:
-    """The records of one inbound file, not validated yet; raises the reader's _Refused for a file that
+    """The records of one inbound file, not validated yet; raises the reader's Refused for a file that
     cannot be read as records at all (its name, size, encoding, syntax, shape, entity)."""
     name = posixpath.basename(path)
     csv_name = PARTY_CSV.fullmatch(name)
     if not (csv_name or name.endswith((".json", ".yaml", ".yml"))):
-        raise _Refused("bad_name", f"file name {name!r} is not a feed file: *.json, *.yaml, *.yml, vendors*.csv "
+        raise Refused("bad_name", f"file name {name!r} is not a feed file: *.json, *.yaml, *.yml, vendors*.csv "
                                    "or customers*.csv")
-    text = _text(_read(fs, path, max_bytes))
+    text = decode_text(read_raw(fs, path, max_bytes))
     if csv_name:
         return _csv_records(text, csv_name["kind"], name)
     data = _parse_json(text) if name.endswith(".json") else _parse_yaml(text)
     if not isinstance(data, dict):
-        raise _Refused("not_an_object", f"holds a {type(data).__name__}, not a mapping of record kinds "
+        raise Refused("not_an_object", f"holds a {type(data).__name__}, not a mapping of record kinds "
                                         f"({', '.join(KINDS_BY_KEY)})", "/")
-    if _depth(data) > MAX_NESTING:
-        raise _Refused("too_deep", f"nests deeper than {MAX_NESTING} levels")
+    if nesting_depth(data) > MAX_NESTING:
+        raise Refused("too_deep", f"nests deeper than {MAX_NESTING} levels")
     if "entity_id" in data and data["entity_id"] != entity_id:
-        raise _Refused("wrong_entity", f"is for entity {data['entity_id']!r} but lies in the feed of entity "
+        raise Refused("wrong_entity", f"is for entity {data['entity_id']!r} but lies in the feed of entity "
                                        f"{entity_id!r}", "/entity_id")
     unknown = sorted(str(key) for key in data if key not in KINDS_BY_KEY and key not in ("entity_id", "feed_version"))
     if unknown:
-        raise _Refused("unknown_kind", f"holds {', '.join(map(repr, unknown))}, which is no record kind; "
+        raise Refused("unknown_kind", f"holds {', '.join(map(repr, unknown))}, which is no record kind; "
                                        f"known: {', '.join(KINDS_BY_KEY)}", f"/{unknown[0]}")
     if data.get("feed_version", FEED_VERSION) != FEED_VERSION:
-        raise _Refused("feed_version", f"speaks feed_version {data['feed_version']!r}; this reader speaks "
+        raise Refused("feed_version", f"speaks feed_version {data['feed_version']!r}; this reader speaks "
                                        f"{FEED_VERSION}", "/feed_version")
     records = []
     for key in KINDS_BY_KEY:
@@ -215,28 +216,20 @@ def read_feed_file(fs: FileSystem, path: str, entity_id: str, max_bytes: int = D
         if listed is None:
             continue
         if not isinstance(listed, list):
-            raise _Refused("not_a_list", f"{key!r} holds a {type(listed).__name__}, not a list of records", f"/{key}")
+            raise Refused("not_a_list", f"{key!r} holds a {type(listed).__name__}, not a list of records", f"/{key}")
         records.extend(SourceRecord(key, raw, Origin(name, position)) for position, raw in enumerate(listed, start=1))
     return records
-
-
-def _text(raw: bytes) -> str:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _Refused("not_utf8", f"is not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}") from None
-    return text.removeprefix("\ufeff")  # a BOM is what Windows editors add; it carries no data
 
 
 def _parse_json(text: str) -> Any:
     try:
         return loads(text)
     except DuplicateMember as exc:
-        raise _Refused("malformed_json", f"is ambiguous JSON: {exc}") from None
+        raise Refused("malformed_json", f"is ambiguous JSON: {exc}") from None
     except RecursionError:
-        raise _Refused("malformed_json", "nests too deeply to be a feed file") from None
+        raise Refused("malformed_json", "nests too deeply to be a feed file") from None
     except ValueError as exc:  # json.JSONDecodeError is a ValueError, and so is NaN
-        raise _Refused("malformed_json", f"is not valid JSON: {exc}") from None
+        raise Refused("malformed_json", f"is not valid JSON: {exc}") from None
 
 
 class _FeedYamlLoader(yaml.SafeLoader):
@@ -264,9 +257,9 @@ def _parse_yaml(text: str) -> Any:
     try:
         return yaml.load(text, Loader=_FeedYamlLoader)  # noqa: S506 - a SafeLoader
     except RecursionError:
-        raise _Refused("malformed_yaml", "nests too deeply to be a feed file") from None
+        raise Refused("malformed_yaml", "nests too deeply to be a feed file") from None
     except yaml.YAMLError as exc:
-        raise _Refused("malformed_yaml", f"is not valid YAML: {' '.join(str(exc).split())}") from None
+        raise Refused("malformed_yaml", f"is not valid YAML: {' '.join(str(exc).split())}") from None
 
 
 def _csv_records(text: str, kind: str, name: str) -> list[SourceRecord]:
@@ -275,14 +268,14 @@ def _csv_records(text: str, kind: str, name: str) -> list[SourceRecord]:
         rows = csv.reader(io.StringIO(text, newline=""))
         header = [column.strip() for column in next(rows, [])]
         if not any(header):
-            raise _Refused("empty", "has no header line")
+            raise Refused("empty", "has no header line")
         unknown = [column for column in header if column not in PARTY_COLUMNS]
         if unknown:
-            raise _Refused("unknown_column", f"has column(s) {', '.join(map(repr, unknown))}; the columns of a "
+            raise Refused("unknown_column", f"has column(s) {', '.join(map(repr, unknown))}; the columns of a "
                                              f"parties file are {', '.join(PARTY_COLUMNS)}", unknown[0])
         missing = [column for column in ("hub_id", "name") if column not in header]
         if missing or len(set(header)) != len(header):
-            raise _Refused("bad_header", f"needs the columns hub_id and name, each once (got {', '.join(header)})")
+            raise Refused("bad_header", f"needs the columns hub_id and name, each once (got {', '.join(header)})")
         records = []
         for row in rows:
             if not any(cell.strip() for cell in row):
@@ -293,4 +286,4 @@ def _csv_records(text: str, kind: str, name: str) -> list[SourceRecord]:
             records.append(SourceRecord(kind, values, Origin(name, rows.line_num)))
         return records
     except csv.Error as exc:
-        raise _Refused("malformed_csv", f"is not valid CSV: {exc}") from None
+        raise Refused("malformed_csv", f"is not valid CSV: {exc}") from None
