@@ -20,6 +20,7 @@ from ledgerbridge.hub_import import import_hub_data
 from ledgerbridge.ledger.models import (
     Document,
     OutboxEntry,
+    OutboxState,
     QuarantineEntry,
     QuarantineStatus,
     SourceWriteBack,
@@ -169,6 +170,27 @@ def test_a_newer_version_quarantined_at_intake_keeps_the_older_one_from_export(l
     feed.drop({"bills": [bill("B-1", amount="12.50")]})
     run()
     assert [b["TotalAmt"] for b in bills_in_company(qbo_server, conn, ledger)] == [Decimal("12.50")]
+
+
+def test_a_record_queued_but_never_sent_takes_the_source_s_change(ledger, qbo_server, synced):
+    """A dry run (or an export that stopped before it) leaves outbox rows never sent: a change at the
+    source then withdraws the row and the record goes out as it is now (a voided bill not at all)."""
+    feed, run, conn = synced("src_unsent")
+    feed.drop({"vendors": [{"hub_id": "V-1", "name": "Brown, Nick"}],
+               "bills": [bill("B-1", amount="100.00"), bill("B-2", amount="200.00")]})
+    run_all(replace(context(feed.entity, ledger, conn, "dry-1", dry_run=True), connect_source=feed.source))
+    assert bills_in_company(qbo_server, conn, ledger) == []
+
+    feed.drop({"bills": [bill("B-1", amount="100.00", status="void"), bill("B-2", amount="250.00")]})
+    report = run("real-1")
+
+    assert report["pull_source"]["kinds"] == {"bills": {"updated": 2}}
+    assert [(b["DocNumber"], b["TotalAmt"]) for b in bills_in_company(qbo_server, conn, ledger)] == [
+        ("B-2", Decimal("250.00"))]
+    with ledger.session() as session:
+        rows = session.scalars(select(OutboxEntry)).all()
+    assert [(row.record_key, row.state) for row in rows] == [("bill:B-2", OutboxState.CONFIRMED)]
+    assert _open_quarantine(ledger, feed.entity.id) == {}
 
 
 class DiesAfterWriting(FeedSource):

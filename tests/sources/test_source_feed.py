@@ -79,6 +79,9 @@ def test_json_yaml_and_csv_files_are_read_in_name_order_with_each_record_s_origi
     ("twice.yaml", "bills: []\nbills: []\n", "malformed_yaml", "appears twice"),
     ("alias.yaml", "vendors: &v [{hub_id: V-1, name: A}]\ncustomers: *v\n", "malformed_yaml", "aliases"),
     ("tabs.yaml", "bills:\n\t- x\n", "malformed_yaml", "not valid YAML"),
+    # Well-formed YAML whose scalar PyYAML cannot build (a date that does not exist, a tagged non-number).
+    ("feb30.yaml", "bills:\n  - {hub_id: B-1, doc_date: 2026-02-30}\n", "malformed_yaml", "cannot read"),
+    ("tagged.yaml", "bills:\n  - {hub_id: B-1, total: !!int ten}\n", "malformed_yaml", "cannot read"),
     ("empty.json", "  \n", "empty", "whitespace"),
     ("notes.txt", "hello", "bad_name", "not a feed file"),
     ("vendors.csv", "hub_id,name,colour\nV-1,A,red\n", "unknown_column", "'colour'"),

@@ -171,3 +171,17 @@ def test_a_record_with_an_outbox_row_is_held_changed_after_export_and_left_as_ex
 
     back = _take_in(ledger, {"bills": [bill("B-1", amount="10.00"), bill("B-2", amount="20.00")]}, "hub-3.json")
     assert back.counts["bills"] == {Outcome.UNCHANGED: 2} and back.released == 2 and _held(ledger) == {}
+
+
+def test_a_nul_byte_in_a_document_a_payment_names_holds_that_payment_and_nothing_else(ledger):
+    """The documents a payment applies to are named by hub id in the keys of `applied`: a NUL byte there
+    (PostgreSQL refuses it in any query) holds that payment, and the good bill of the batch goes in."""
+    report = _take_in(ledger, {
+        "vendors": [{"hub_id": "V-1", "name": "Brown, Nick"}], "bills": [bill("B-GOOD")],
+        "bill_payments": [{"hub_id": "P-NUL", "vendor": "V-1", "payment_date": "2026-11-20", "amount": "10.00",
+                           "bank_account": "1000", "applied": {"B-\x00GOOD": "10.00"}}]})
+
+    assert report.counts["bills"][Outcome.NEW] == 1 and report.counts["bill_payments"][Outcome.QUARANTINED] == 1
+    assert list(_documents(ledger)) == ["B-GOOD"]
+    held = _held(ledger, "source.bill_payments")["P-NUL"].reasons
+    assert held[0]["field"] == "applied" and "NUL byte" in held[0]["problem"]

@@ -260,6 +260,8 @@ def _parse_yaml(text: str) -> Any:
         raise Refused("malformed_yaml", "nests too deeply to be a feed file") from None
     except yaml.YAMLError as exc:
         raise Refused("malformed_yaml", f"is not valid YAML: {' '.join(str(exc).split())}") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a scalar PyYAML cannot build: 2026-02-30, !!int x
+        raise Refused("malformed_yaml", f"holds a value YAML cannot read: {' '.join(str(exc).split())}") from None
 
 
 def _csv_records(text: str, kind: str, name: str) -> list[SourceRecord]:

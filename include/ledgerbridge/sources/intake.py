@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import inspect, select
+from sqlalchemy import delete, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
@@ -37,6 +37,7 @@ from ledgerbridge.ledger.models import (
     DocumentLine,
     DocumentStatus,
     OutboxEntry,
+    OutboxState,
     Party,
     Payment,
     PaymentApplication,
@@ -345,7 +346,7 @@ class _Intake:
         changed = _changed(current, values)
         if not changed:
             return Outcome.UNCHANGED
-        if document.id in self.in_outbox[RecordType.DOCUMENT]:
+        if self._exported(RecordType.DOCUMENT, document.id, kind, model.hub_id):
             return self._held_after_export(kind, record, model.hub_id, changed, values)
         for name in scalars & set(changed):
             setattr(document, name, values[name])
@@ -402,7 +403,7 @@ class _Intake:
         changed = _changed(current, values)
         if not changed:
             return Outcome.UNCHANGED
-        if payment.id in self.in_outbox[RecordType.PAYMENT]:
+        if self._exported(RecordType.PAYMENT, payment.id, kind, model.hub_id):
             return self._held_after_export(kind, record, model.hub_id, changed, values)
         for name in scalars & set(changed):
             setattr(payment, name, values[name])
@@ -431,6 +432,23 @@ class _Intake:
                 f"{kind.party}s"] else ""
             raise _Refused(Reason(kind.party, f"unknown hub {kind.party} {hub_id!r}{held}", hub_id))
         return party
+
+    def _exported(self, record_type: RecordType, record_id: int, kind: FeedKind, hub_id: str) -> bool:
+        """Whether the accounting system has, or may have, this record. A row never sent (queued by a dry
+        run, or left pending by an export that stopped before it) is withdrawn instead, so the record is
+        updated and goes through the export gate again as it is now; a sender that claims it first wins."""
+        if record_id not in self.in_outbox[record_type]:
+            return False
+        withdrawn = self.session.execute(delete(OutboxEntry).where(
+            OutboxEntry.entity_id == self.entity.id, OutboxEntry.record_type == record_type,
+            OutboxEntry.record_id == record_id, OutboxEntry.state == OutboxState.PENDING,
+            OutboxEntry.attempts == 0, OutboxEntry.claimed_by.is_(None))).rowcount
+        if not withdrawn:
+            return True
+        self.in_outbox[record_type].discard(record_id)
+        audit(self.session, self.entity.id, "source", "outbox_withdrawn", kind.ledger_kind, hub_id,
+              {"why": "changed at the source before it was ever sent"})
+        return False
 
     def _held_after_export(self, kind: FeedKind, record: SourceRecord, hub_id: str, changed: list[str],
                            values: dict[str, Any]) -> Outcome:

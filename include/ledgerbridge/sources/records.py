@@ -56,8 +56,10 @@ class _Record(BaseModel):
     @field_validator("*")
     @classmethod
     def _no_nul_byte(cls, value: Any) -> Any:
-        # (A lone surrogate, from JSON's "\ud800" escape, pydantic refuses itself.)
-        if isinstance(value, str) and "\x00" in value:
+        # (A lone surrogate, from JSON's "\ud800" escape, pydantic refuses itself.) A mapping's keys are
+        # checked too: `applied` names documents by hub id, and those reach database queries.
+        texts = [value] if isinstance(value, str) else list(value) if isinstance(value, dict) else []
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
             raise ValueError("holds a NUL byte, which no ledger column takes")
         return value
 
@@ -186,13 +188,13 @@ class _HubPayment(_Record):
 class HubBillPayment(_HubPayment):
     vendor: HubId
     bank_account: Code
-    applied: dict[str, Amount]
+    applied: dict[HubId, Amount]
 
 
 class HubCustomerPayment(_HubPayment):
     customer: HubId
     deposit_account: Code | None = None
-    applied: dict[str, Amount]
+    applied: dict[HubId, Amount]
 
 
 @dataclass(frozen=True)
