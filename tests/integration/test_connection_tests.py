@@ -76,6 +76,28 @@ def test_the_uis_throwaway_connection_id_uses_the_entitys_tokens_and_leaves_them
     assert client.read("CompanyInfo", conn.schema)["CompanyName"] == entity.name
 
 
+def test_an_unsaved_form_is_not_tested_and_never_spends_the_grant_it_holds(company, qbo_server):
+    """An operator reconnects the company (a new grant in the form) and clicks Test before saving: the
+    form's refresh token must not be spent, nor its successor stored over the entity's live one."""
+    import requests
+
+    from support import CLIENT_ID
+
+    entity, conn, ledger = company
+    new_grant = requests.post(f"{qbo_server.url}/_sandbox/realms", json={
+        "client_id": CLIENT_ID, "company_name": entity.name, "realm_id": conn.schema}, timeout=10).json()
+    transient = f"t{uuid.uuid4().hex[:10]}"
+    with pytest.MonkeyPatch.context() as patch:
+        _set_connection(patch, transient, conn, extra={**conn.extra, "refresh_token": new_grant["refresh_token"]})
+        _expire_access_tokens(ledger)
+        ok, message = _qbo_hook(transient).test_connection()
+    assert not ok and "the form differs from the saved connection" in message and "save it" in message
+    assert new_grant["refresh_token"] not in message
+    _expire_access_tokens(ledger)
+    client = _qbo_hook(conn.conn_id).get_conn(ledger).client  # the entity's saved connection still works
+    assert client.read("CompanyInfo", conn.schema)["CompanyName"] == entity.name
+
+
 def test_an_invalid_refresh_token_fails_saying_to_reconnect_without_quoting_secrets(company, monkeypatch):
     _, conn, _ = company
     bad_token = f"revoked-{uuid.uuid4().hex}"

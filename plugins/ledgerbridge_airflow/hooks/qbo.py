@@ -50,12 +50,24 @@ class QuickBooksOnlineHook(AccountingHook):
             return False, (f"not tested: no legal entity of the registry uses a QuickBooks Online connection to "
                            f"realm {_realm(conn)}, and testing would use up its refresh token; add the entity "
                            "(accounting.conn_id) to the registry first")
+        if owner != conn.conn_id and _credentials(conn) != _credentials(self._saved(owner)):
+            # Refreshing with an unsaved grant would spend it (and store its successor under the entity,
+            # replacing the live one): test only what the entity's tasks will use.
+            return False, (f"not tested: the form differs from the saved connection {owner!r} of realm "
+                           f"{_realm(conn)} (credentials, refresh token or URLs); save it, then test the saved "
+                           "connection")
         ledger = LedgerHook().get_conn()
         try:
             connector = quickbooks_online(replace(conn, conn_id=owner), ledger, max_attempts=1, timeout=(10, 30))
             return True, quickbooks_company(connector.client)
         finally:
             ledger.dispose()
+
+    @staticmethod
+    def _saved(conn_id: str):
+        from ledgerbridge_airflow.hooks.connections import connection_settings
+
+        return connection_settings(conn_id)
 
     def _entity_connection(self, conn) -> str | None:
         """The registry entity's connection id for this connection: itself, or one reaching the same realm."""
@@ -76,6 +88,12 @@ class QuickBooksOnlineHook(AccountingHook):
             if _realm(other) == _realm(conn) and other.login == conn.login:
                 return conn_id
         return None
+
+
+def _credentials(conn) -> tuple:
+    """What reaches the company and which grant is used: equal means the same tokens, the same place."""
+    return (conn.host, conn.login, conn.password, _realm(conn), conn.extra.get("refresh_token"),
+            conn.extra.get("token_url"))
 
 
 def _realm(conn) -> str | None:
