@@ -158,8 +158,9 @@ def write_back_to_source(ctx: RunContext) -> dict:
             SourceWriteBack.claimed_by == ctx.run_id).order_by(SourceWriteBack.id)).all()
         items = [WriteBack.from_record(row.item) for row in rows]
         batch_key = str(uuid.uuid5(_BATCH_NAMESPACE, "\n".join(sorted(item.key for item in items))))
+        renewed = utcnow() + CLAIM  # the claim runs from now: the write itself has the whole of it
         for row in rows:
-            row.batch_key, row.attempts = batch_key, row.attempts + 1
+            row.batch_key, row.attempts, row.claim_expires_at = batch_key, row.attempts + 1, renewed
     if not items:
         ctx.log.info("write-back to the source: nothing new to tell it%s",
                      f" ({found} item(s) found written by an earlier attempt)" if found else "")
