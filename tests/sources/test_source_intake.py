@@ -13,6 +13,7 @@ from ledgerbridge.ledger.models import (
     Attachment,
     Document,
     OutboxEntry,
+    OutboxState,
     Party,
     Payment,
     QuarantineEntry,
@@ -150,11 +151,12 @@ def test_a_record_fixed_at_the_source_leaves_quarantine(ledger):
 def test_a_record_with_an_outbox_row_is_held_changed_after_export_and_left_as_exported(ledger):
     _take_in(ledger, {"vendors": VENDORS, "bills": [bill("B-1", amount="10.00"), bill("B-2", amount="20.00")]})
     documents = _documents(ledger)
-    with ledger.session() as session:  # what prepare_exports does for an approved bill: its one outbox row
+    with ledger.session() as session:  # both exported: their outbox rows were sent and confirmed
         for hub_id in ("B-1", "B-2"):
             session.add(OutboxEntry(entity_id=ENTITY.id, record_type=RecordType.DOCUMENT,
                                     record_id=documents[hub_id].id, record_key=f"bill:{hub_id}", kind="bill",
-                                    idempotency_key=f"key-{hub_id}", payload={}))
+                                    idempotency_key=f"key-{hub_id}", payload={}, state=OutboxState.CONFIRMED,
+                                    attempts=1, external_id=f"qbo-{hub_id}"))
 
     report = _take_in(ledger, {"bills": [bill("B-1", amount="11.00", memo="corrected"),
                                          bill("B-2", amount="20.00", status="void")]}, "hub-2.json")
