@@ -139,7 +139,8 @@ def test_credit_memo_create_read_and_query(quickbooks):
     memo.Line.append(line)
     memo.save(qb=client)
     stored = CreditMemo.get(memo.Id, qb=client)
-    assert [Decimal(str(v)) for v in (stored.TotalAmt, stored.Balance, stored.RemainingCredit)] == [Decimal("45.10")] * 3
+    computed = (stored.TotalAmt, stored.Balance, stored.RemainingCredit)
+    assert [Decimal(str(value)) for value in computed] == [Decimal("45.10")] * 3
     assert [m.Id for m in CreditMemo.filter(DocNumber="CN-17", qb=client)] == [memo.Id]
 
 

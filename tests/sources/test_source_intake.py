@@ -132,7 +132,8 @@ def test_credit_notes_come_in_with_lines_by_item_and_a_bad_one_is_held_naming_th
     note = {"hub_id": "CN-1", "customer": "C-1", "doc_date": "2026-11-04", "status": "approved",
             "lines": [{"item": "Services", "quantity": "2", "unit_price": "12.35"}]}
     report = _take_in(ledger, {"customers": [{"hub_id": "C-1", "name": "Vance Refrigeration"}], "credit_notes": [
-        note, {**note, "hub_id": "CN-DUE", "due_date": "2026-12-04"}, {**note, "hub_id": "CN-WHO", "customer": "C-404"}]})
+        note, {**note, "hub_id": "CN-DUE", "due_date": "2026-12-04"},
+        {**note, "hub_id": "CN-WHO", "customer": "C-404"}]})
 
     assert report.counts["credit_notes"] == {Outcome.NEW: 1, Outcome.QUARANTINED: 2}
     with ledger.session() as session:
