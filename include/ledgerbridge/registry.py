@@ -42,6 +42,7 @@ class Flow(StrEnum):
     BILLS = "bills"
     BILL_PAYMENTS = "bill_payments"
     INVOICES = "invoices"
+    CREDIT_NOTES = "credit_notes"
     CUSTOMER_PAYMENTS = "customer_payments"
     JOURNAL_ENTRIES = "journal_entries"
 

@@ -75,8 +75,8 @@ class ConnectorHarness(Protocol):
 
 # -- QuickBooks Online ---------------------------------------------------------------------------
 
-QBO_ENTITIES = {"bill": "Bill", "bill_payment": "BillPayment", "invoice": "Invoice", "payment": "Payment",
-                "purchase_order": "PurchaseOrder", "journal_entry": "JournalEntry"}
+QBO_ENTITIES = {"bill": "Bill", "bill_payment": "BillPayment", "invoice": "Invoice", "credit_note": "CreditMemo",
+                "payment": "Payment", "purchase_order": "PurchaseOrder", "journal_entry": "JournalEntry"}
 
 
 @dataclass
@@ -146,8 +146,8 @@ class QBOHarness:
             return self._write("Bill", {"VendorRef": vendor, "Line": [self._expense_line("12.34")]})["Id"]
         if kind == "purchase_order":
             return self._write("PurchaseOrder", {"VendorRef": vendor, "Line": [self._expense_line("56.78")]})["Id"]
-        if kind == "invoice":
-            return self._write("Invoice", {"CustomerRef": customer, "Line": [
+        if kind in ("invoice", "credit_note"):
+            return self._write(QBO_ENTITIES[kind], {"CustomerRef": customer, "Line": [
                 {"Amount": Decimal("90.12"), "DetailType": "SalesItemLineDetail",
                  "SalesItemLineDetail": {"ItemRef": {"value": self.item_id}}}]})["Id"]
         if kind == "journal_entry":

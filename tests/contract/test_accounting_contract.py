@@ -51,6 +51,7 @@ from ledgerbridge.connectors.base import (
     BillExport,
     BillPaymentExport,
     Created,
+    CreditNoteExport,
     CustomerPaymentExport,
     InvoiceExport,
     JournalEntryExport,
@@ -349,6 +350,7 @@ def samples(h: ConnectorHarness) -> dict[str, Any]:
         "bill": bill(h),
         "invoice": InvoiceExport("HI-1", "C-1", "INV-1", day, day, h.currency, total,
                                  (SalesLineExport(total, "I-1", Decimal("2"), Decimal("617.285")),)),
+        "credit_note": CreditNoteExport("HN-1", "C-1", "CN-1", day, h.currency, total, (SalesLineExport(total, "I-1"),)),
         "journal_entry": JournalEntryExport("HJ-1", "JE-1", day, h.currency, (
             JournalLineExport("Debit", total, "A-1"), JournalLineExport("Credit", total, "A-2"))),
         "bill_payment": BillPaymentExport("HP-1", h.vendor_id, day, total, h.currency, "A-3",

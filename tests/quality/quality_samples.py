@@ -38,6 +38,11 @@ def invoice(key: str, **changes) -> dict:
     return record
 
 
+def credit_note(key: str, **changes) -> dict:
+    """What the customer is credited: an invoice's shape, positive amounts, no due date."""
+    return invoice(key, **{"kind": "credit_note", "doc_number": f"CN-{key[-16:]}", "due_date": None, **changes})
+
+
 def journal_entry(key: str, **changes) -> dict:
     record = {
         "hub_id": key, "kind": "journal_entry", "doc_number": None, "doc_date": DOC_DATE, "currency": "USD",

@@ -11,6 +11,7 @@ from quality_samples import (
     DOC_DATE,
     TAKEN,
     bill,
+    credit_note,
     invoice,
     journal_entry,
     line,
@@ -42,14 +43,18 @@ def one_line(key, amount, **changes):
 
 
 CASES = [
-    case("kind_known", lambda k: bill(k, kind="credit_note"), {"kind_known"},
-         "kind", "not a bill, invoice or journal entry", "credit_note", invoice),
+    case("kind_known", lambda k: bill(k, kind="vendor_credit"), {"kind_known"},
+         "kind", "not a bill, invoice, credit note or journal entry", "vendor_credit", credit_note),
     case("doc_date_present", lambda k: bill(k, doc_date=None), {"doc_date_present"}, "doc_date", "missing", None, bill),
     case("party_linked", lambda k: bill(k, party_linked=False), {"party_linked"}, "vendor",
          "vendor V-party_linked-bad is not linked to a vendor of the accounting system: link it, or allow "
          "create_missing_vendors", "V-party_linked-bad", bill),
     case("party_linked", lambda k: invoice(k, party=None, party_linked=False), {"party_linked"}, "customer",
          "the invoice has no customer", None, invoice, id="party_linked_no_party"),
+    case("party_linked", lambda k: credit_note(k, party_linked=False), {"party_linked"}, "customer",
+         "customer C-party_linked_credit_note-bad is not linked to a customer of the accounting system: link it, or "
+         "allow create_missing_customers", "C-party_linked_credit_note-bad", credit_note,
+         id="party_linked_credit_note"),
     case("party_linked", lambda k: bill(k, party_linked=False, party_problem="vendor V-9 'Acme' is in review"),
          {"party_linked"}, "vendor", "vendor V-9 'Acme' is in review", "V-party_linked_problem-bad", bill,
          id="party_linked_problem"),
@@ -108,6 +113,9 @@ CASES = [
     case("line_item_resolves", lambda k: line(invoice(k), 2, item_code="Nope", item_resolved=False),
          {"line_item_resolves"}, "lines[2].item_code", "no active product or service with this name", "Nope",
          invoice),
+    case("line_item_resolves", lambda k: line(credit_note(k), 1, item_code=None, item_resolved=None),
+         {"line_item_resolves"}, "lines[1].item_code", "missing", None, credit_note,
+         id="line_item_resolves_credit_note"),
     case("line_class_resolves", lambda k: line(bill(k), 1, class_code="West", class_resolved=False),
          {"line_class_resolves"}, "lines[1].class_code", "no active class with this name", "West",
          lambda k: line(bill(k), 1, class_code=None, class_resolved=False)),

@@ -120,6 +120,30 @@ def test_change_data_capture_reports_changes_and_deletions(quickbooks):
     assert (deleted.Id, deleted.status) == (bill.Id, "Deleted")
 
 
+def test_credit_memo_create_read_and_query(quickbooks):
+    from quickbooks.objects.creditmemo import CreditMemo
+    from quickbooks.objects.customer import Customer
+    from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
+    from quickbooks.objects.item import Item
+
+    client, _ = quickbooks
+    customer = Customer()
+    customer.DisplayName = "Vance Refrigeration"
+    customer.save(qb=client)
+    line = SalesItemLine()
+    line.Amount = Decimal("45.10")
+    line.SalesItemLineDetail = SalesItemLineDetail()
+    line.SalesItemLineDetail.ItemRef = Item.filter(Name="Services", qb=client)[0].to_ref()
+    memo = CreditMemo()  # sends TotalAmt, Balance and RemainingCredit 0: computed fields, ignored
+    memo.CustomerRef, memo.DocNumber = customer.to_ref(), "CN-17"
+    memo.Line.append(line)
+    memo.save(qb=client)
+    stored = CreditMemo.get(memo.Id, qb=client)
+    computed = (stored.TotalAmt, stored.Balance, stored.RemainingCredit)
+    assert [Decimal(str(value)) for value in computed] == [Decimal("45.10")] * 3
+    assert [m.Id for m in CreditMemo.filter(DocNumber="CN-17", qb=client)] == [memo.Id]
+
+
 def _bill(client, vendor_name: str, amount: str):
     from quickbooks.objects.account import Account
     from quickbooks.objects.bill import Bill

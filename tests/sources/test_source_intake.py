@@ -129,6 +129,24 @@ def test_records_are_upserted_by_hub_id_and_unchanged_ones_are_only_counted(ledg
     assert again.counts["bills"] == {Outcome.UNCHANGED: 1}
 
 
+def test_credit_notes_come_in_with_lines_by_item_and_a_bad_one_is_held_naming_the_field(ledger):
+    note = {"hub_id": "CN-1", "customer": "C-1", "doc_date": "2026-11-04", "status": "approved",
+            "lines": [{"item": "Services", "quantity": "2", "unit_price": "12.35"}]}
+    report = _take_in(ledger, {"customers": [{"hub_id": "C-1", "name": "Vance Refrigeration"}], "credit_notes": [
+        note, {**note, "hub_id": "CN-DUE", "due_date": "2026-12-04"},
+        {**note, "hub_id": "CN-WHO", "customer": "C-404"}]})
+
+    assert report.counts["credit_notes"] == {Outcome.NEW: 1, Outcome.QUARANTINED: 2}
+    with ledger.session() as session:
+        document = session.scalars(select(Document)).one()
+        assert (document.kind, document.total, document.due_date) == ("credit_note", Decimal("24.70"), None)
+        assert [(line.item_code, line.quantity, line.unit_price, line.account_code) for line in document.lines] == [
+            ("Services", Decimal("2"), Decimal("12.35"), None)]
+    held = _held(ledger, "source.credit_notes")
+    assert held["CN-DUE"].reasons[0]["field"] == "due_date"  # a credit is never due
+    assert held["CN-WHO"].reasons[0]["field"] == "customer"
+
+
 def test_a_later_file_wins(ledger):
     with ledger.session() as session:
         report = take_in(session, ENTITY, [*records_of_mapping({"vendors": VENDORS, "bills": [bill("B-1", amount="1.00")]},

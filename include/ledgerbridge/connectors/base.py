@@ -119,6 +119,24 @@ class InvoiceExport:
 
 
 @dataclass(frozen=True)
+class CreditNoteExport:
+    """What a customer is credited, lines by item as on an invoice, amounts positive; it falls due never."""
+
+    hub_id: str
+    customer_id: str
+    doc_number: str | None
+    doc_date: date
+    currency: str
+    total: Decimal
+    lines: tuple[SalesLineExport, ...]
+    memo: str | None = None
+
+    @property
+    def party_ref(self) -> str:
+        return self.customer_id
+
+
+@dataclass(frozen=True)
 class CustomerPaymentExport:
     hub_id: str
     customer_id: str
@@ -162,11 +180,11 @@ class AttachmentExport:
     hub_id: str
     file_name: str
     content_type: str
-    document_kind: str  # bill, invoice, journal_entry
+    document_kind: str  # bill, invoice, credit_note, journal_entry
     document_external_id: str
 
 
-Export = (PartyExport | BillExport | BillPaymentExport | InvoiceExport | CustomerPaymentExport
+Export = (PartyExport | BillExport | BillPaymentExport | InvoiceExport | CreditNoteExport | CustomerPaymentExport
           | JournalEntryExport | AttachmentExport)
 
 

@@ -9,6 +9,7 @@ from ledgerbridge.kinds import (
     attachment,
     bill,
     bill_payment,
+    credit_note,
     customer,
     customer_payment,
     invoice,
@@ -22,7 +23,7 @@ from ledgerbridge.kinds.party import PartyRecordKind
 from ledgerbridge.kinds.payment import PaymentRecordKind
 
 KINDS: dict[str, RecordKind] = {module.KIND.name: module.KIND for module in (
-    vendor, customer, bill, invoice, journal_entry, bill_payment, customer_payment, attachment)}
+    vendor, customer, bill, invoice, credit_note, journal_entry, bill_payment, customer_payment, attachment)}
 
 BILL = bill.KIND
 ATTACHMENT: AttachmentRecordKind = attachment.KIND

@@ -5,12 +5,16 @@ from ledgerbridge.ledger.models import Document, RecordType
 from ledgerbridge.registry import Flow
 
 
+def sales_lines(document: Document, resolve) -> tuple[SalesLineExport, ...]:
+    """Lines by item (invoices, credit notes), every code resolved against the mirror."""
+    return tuple(SalesLineExport(line.amount, resolve.items.get(line.item_code).external_id, line.quantity,
+                                 line.unit_price, line.description, resolve.class_id(line.class_code))
+                 for line in document.lines)
+
+
 def _export(invoice: Document, customer_id: str, resolve) -> InvoiceExport:
-    lines = tuple(SalesLineExport(line.amount, resolve.items.get(line.item_code).external_id, line.quantity,
-                                  line.unit_price, line.description, resolve.class_id(line.class_code))
-                  for line in invoice.lines)
     return InvoiceExport(invoice.hub_id, customer_id, invoice.doc_number, invoice.doc_date, invoice.due_date,
-                         invoice.currency, invoice.total, lines, invoice.memo)
+                         invoice.currency, invoice.total, sales_lines(invoice, resolve), invoice.memo)
 
 
 KIND = DocumentRecordKind(name="invoice", record_type=RecordType.DOCUMENT, model=Document, dataset="invoices",

@@ -54,6 +54,7 @@ class ReferenceKind(StrEnum):
     BILL = "bill"
     BILL_PAYMENT = "bill_payment"
     INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
     PAYMENT = "payment"
     JOURNAL_ENTRY = "journal_entry"
 

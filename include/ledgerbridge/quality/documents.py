@@ -1,20 +1,20 @@
-"""Suite `documents`: bills, invoices and journal entries about to go to the accounting system.
+"""Suite `documents`: bills, invoices, credit notes and journal entries about to go to the accounting system.
 
 Records are dicts, one per document, with what the caller resolved against the mirror already
 computed (the suite looks at data; it does not query the ledger)::
 
-    {"hub_id": "B-1", "kind": "bill",            # bill | invoice | journal_entry
+    {"hub_id": "B-1", "kind": "bill",            # bill | invoice | credit_note | journal_entry
      "doc_number": "INV-1", "doc_date": date, "due_date": date | None,
      "currency": "USD", "total": Decimal("120.00"),
      "party": "V-7",                              # hub id of the vendor/customer (for messages)
      "party_ref": "56",                           # its id in the accounting system, when linked
-     "party_linked": True,                        # bills and invoices: linked to an accounting party
+     "party_linked": True,                        # all but journal entries: linked to an accounting party
      "party_problem": None,                       # optional: why not ("in review", ...), shown as is
      "lines": [{"line_no": 1, "amount": Decimal("120.00"),
                 "account_code": "6000", "account_resolved": True,     # bills, journal entries
-                "item_code": None, "item_resolved": None,             # invoices
+                "item_code": None, "item_resolved": None,             # invoices, credit notes
                 "class_code": None, "class_resolved": None,           # when the line has a class
-                "quantity": None, "unit_price": None,                 # invoices, optional
+                "quantity": None, "unit_price": None,                 # invoices, credit notes: optional
                 "posting_type": None}]}                               # journal entries: debit/credit
 
 `*_resolved` is True when the code names an active account/item/class of the entity's mirror
@@ -51,11 +51,12 @@ from ledgerbridge.quality.spec import (
 )
 
 NAME = "documents"
-SUITE_VERSION = "1.2.0"
+SUITE_VERSION = "1.3.0"
 MAX_FAILURE_RATE = 0.10  # more than 10% of a batch failing: a wrong mapping, not ten bad bills
 DOC_NUMBER_LIMITS = {"quickbooks_online": 21, "quickbooks_desktop": 20}
-KINDS = ("bill", "invoice", "journal_entry")
-PARTY_OF = {"bill": "vendor", "invoice": "customer"}
+KINDS = ("bill", "invoice", "credit_note", "journal_entry")
+PARTY_OF = {"bill": "vendor", "invoice": "customer", "credit_note": "customer"}
+ITEM_LINES = frozenset({"invoice", "credit_note"})  # lines sell (or credit back) a product or service
 _SEP = "\x1f"
 
 
@@ -119,7 +120,7 @@ def build(records: list[dict], params: DocumentParams) -> dict[str, list[dict]]:
             amount = line.get("amount")
             quantity, unit_price = line.get("quantity"), line.get("unit_price")
             extended = None
-            if kind == "invoice" and quantity is not None and unit_price is not None:
+            if kind in ITEM_LINES and quantity is not None and unit_price is not None:
                 try:
                     extended = (Decimal(str(quantity)) * Decimal(str(unit_price))).quantize(Decimal("0.01"))
                 except ArithmeticError:
@@ -131,9 +132,9 @@ def build(records: list[dict], params: DocumentParams) -> dict[str, list[dict]]:
                 "amount": amount, "amount_places": decimal_places(amount),
                 "account_code": account_code, "class_code": class_code, "item_code": item_code,
                 "account_resolved": bool(line.get("account_resolved")) if kind in ("bill", "journal_entry") else None,
-                "item_resolved": bool(line.get("item_resolved")) if kind == "invoice" else None,
+                "item_resolved": bool(line.get("item_resolved")) if kind in ITEM_LINES else None,
                 "class_resolved": bool(line.get("class_resolved")) if class_code else None,
-                "quantity": quantity if kind == "invoice" else None, "unit_price": unit_price,
+                "quantity": quantity if kind in ITEM_LINES else None, "unit_price": unit_price,
                 "extended": extended,
                 "posting_type": (text(line.get("posting_type")) or "") if kind == "journal_entry" else None,
             })
@@ -189,14 +190,15 @@ _PAIR = {"ignore_row_if": "either_value_is_missing"}
 
 EXPECTATIONS = (
     Expectation("kind_known", "documents", "ExpectColumnValuesToBeInSet", {"column": "kind", "value_set": list(KINDS)},
-                "kind", "not a bill, invoice or journal entry", "kind",
-                why="The suite knows bills, invoices and journal entries; anything else is a caller bug."),
+                "kind", "not a bill, invoice, credit note or journal entry", "kind",
+                why="The suite knows bills, invoices, credit notes and journal entries; anything else is a caller "
+                    "bug."),
     Expectation("doc_date_present", "documents", "ExpectColumnValuesToNotBeNull", {"column": "doc_date"},
                 "doc_date", "missing", why="The accounting system posts by date."),
     Expectation("party_linked", "documents", "ExpectColumnValuesToBeInSet",
                 {"column": "party_linked", "value_set": [True]}, "{party_kind}", _party, "party",
                 in_failure_rate=False,  # a party awaiting review has its own queue: not a systemic signal
-                why="A bill needs its vendor, an invoice its customer, in the accounting system."),
+                why="A bill needs its vendor, an invoice or credit note its customer, in the accounting system."),
     Expectation("has_lines", "documents", "ExpectColumnValuesToBeBetween", {"column": "line_count", "min_value": 1},
                 "lines", "the {what} has no lines", why="A document without lines has nothing to post."),
     Expectation("total_present", "documents", "ExpectColumnValuesToNotBeNull", {"column": "total"},
@@ -205,7 +207,8 @@ EXPECTATIONS = (
                 why="The total is what the accounting system shows and what payments pay."),
     Expectation("total_positive", "documents", "ExpectColumnValuesToBeBetween", {"column": "total", **_POSITIVE},
                 "total", "must be positive", "total",
-                why="A zero or negative bill or invoice is a credit note or a mistake, not this document."),
+                why="A zero or negative document is a mistake (or a credit note sent as a bill or invoice); a "
+                    "credit note itself carries what it credits as a positive total."),
     Expectation("total_precision", "documents", "ExpectColumnValuesToBeBetween",
                 {"column": "total_places", "max_value": MONEY_PLACES},
                 "total", f"more than {MONEY_PLACES} decimal places", "total",
@@ -255,7 +258,7 @@ EXPECTATIONS = (
                 why="Every line carries an amount."),
     Expectation("line_amount_positive", "lines", "ExpectColumnValuesToBeBetween", {"column": "amount", **_POSITIVE},
                 "lines[{line_no}].amount", "must be positive", "amount", when=lambda params: params.positive_lines,
-                why="Lines of bills, invoices and journal entries are positive; the posting type carries the sign."),
+                why="Lines of every document are positive; the kind (credit note) or posting type carries the sign."),
     Expectation("line_amount_precision", "lines", "ExpectColumnValuesToBeBetween",
                 {"column": "amount_places", "max_value": MONEY_PLACES},
                 "lines[{line_no}].amount", f"more than {MONEY_PLACES} decimal places", "amount",
@@ -267,7 +270,7 @@ EXPECTATIONS = (
     Expectation("line_item_resolves", "lines", "ExpectColumnValuesToBeInSet",
                 {"column": "item_resolved", "value_set": [True]},
                 "lines[{line_no}].item_code", _code("item"), "item_code",
-                why="An invoice line sells a product or service that exists and is active."),
+                why="An invoice or credit note line names a product or service that exists and is active."),
     Expectation("line_class_resolves", "lines", "ExpectColumnValuesToBeInSet",
                 {"column": "class_resolved", "value_set": [True]},
                 "lines[{line_no}].class_code", _code("class"), "class_code",
@@ -278,7 +281,7 @@ EXPECTATIONS = (
                 why="Each journal line is a debit or a credit."),
     Expectation("line_quantity_positive", "lines", "ExpectColumnValuesToBeBetween",
                 {"column": "quantity", **_POSITIVE}, "lines[{line_no}].quantity", "must be positive", "quantity",
-                why="An invoice line sells a positive quantity."),
+                why="An invoice or credit note line has a positive quantity."),
     Expectation("line_amount_equals_quantity_times_price", "lines", "ExpectColumnPairValuesToBeEqual",
                 {"column_A": "amount", "column_B": "extended", **_PAIR},
                 "lines[{line_no}].amount", _extended, "amount",

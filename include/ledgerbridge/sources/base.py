@@ -70,7 +70,7 @@ class WriteBack:
     """What happened to one record, to tell its source once."""
 
     key: str  # idempotency key: the same fact always has the same key
-    record_kind: str  # bill, invoice, journal_entry, bill_payment, customer_payment, vendor, customer
+    record_kind: str  # bill, invoice, credit_note, journal_entry, bill_payment, customer_payment, vendor, customer
     hub_id: str | None  # None for a record refused before its hub id could be read (see `reason`)
     status: WriteBackStatus
     external_id: str | None = None

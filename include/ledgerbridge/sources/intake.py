@@ -54,6 +54,8 @@ from ledgerbridge.sources.records import (
     PAYMENT_KINDS,
     RECORD_KINDS,
     FeedKind,
+    HubJournalLine,
+    HubSalesLine,
     fits_the_ledger,
 )
 
@@ -315,7 +317,7 @@ class _Intake:
 
     def upsert_document(self, kind: FeedKind, record: SourceRecord, model) -> Outcome:
         party = self._party(kind, model)
-        lines = _lines(kind.ledger_kind, model)
+        lines = _lines(model)
         total = getattr(model, "total", None)
         if total is None:
             total = money_sum(line["amount"] for line in lines if line["posting_type"] != "credit")
@@ -481,22 +483,23 @@ class _Intake:
             self.report.released += quarantine.resolve(self.session, self.entity.id, dataset, taken)
 
 
-def _lines(ledger_kind: str, model) -> list[dict[str, Any]]:
-    """The ledger's lines of a document record, as column values."""
-    empty = {"item_code": None, "quantity": None, "unit_price": None, "posting_type": None}
-    if ledger_kind == "invoice":
-        return [{**empty, "line_no": n, "amount": line.line_amount(), "account_code": None, "item_code": line.item,
-                 "quantity": line.quantity, "unit_price": line.unit_price, "description": line.description,
-                 "class_code": line.class_}
-                for n, line in enumerate(model.lines, start=1)]
-    if ledger_kind == "journal_entry":
-        return [{**empty, "line_no": n, "amount": line.debit if line.debit is not None else line.credit,
-                 "posting_type": "debit" if line.debit is not None else "credit", "account_code": line.account,
-                 "description": line.description, "class_code": line.class_}
-                for n, line in enumerate(model.lines, start=1)]
-    return [{**empty, "line_no": n, "amount": line.amount, "account_code": line.account,
-             "description": line.description, "class_code": line.class_}
+def _lines(model) -> list[dict[str, Any]]:
+    """The ledger's lines of a document record, as column values: its line schema decides, not its
+    kind, so a kind reusing a line schema (credit notes: invoices' lines by item) needs nothing here."""
+    return [{"line_no": n, "description": line.description, "class_code": line.class_, **_line_columns(line)}
             for n, line in enumerate(model.lines, start=1)]
+
+
+def _line_columns(line) -> dict[str, Any]:
+    empty = {"account_code": None, "item_code": None, "quantity": None, "unit_price": None, "posting_type": None}
+    if isinstance(line, HubSalesLine):
+        return {**empty, "amount": line.line_amount(), "item_code": line.item, "quantity": line.quantity,
+                "unit_price": line.unit_price}
+    if isinstance(line, HubJournalLine):
+        debit = line.debit is not None
+        return {**empty, "amount": line.debit if debit else line.credit, "posting_type": "debit" if debit else "credit",
+                "account_code": line.account}
+    return {**empty, "amount": line.amount, "account_code": line.account}
 
 
 def _line_values(line: DocumentLine) -> dict[str, Any]:

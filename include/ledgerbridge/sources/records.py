@@ -158,6 +158,14 @@ class HubInvoice(_HubDocument):
     lines: list[HubSalesLine] = Field(default_factory=list)
 
 
+class HubCreditNote(_HubDocument):
+    """What a customer is credited (positive amounts), lines by item as on an invoice; never due."""
+
+    customer: HubId
+    total: Amount | None = None
+    lines: list[HubSalesLine] = Field(default_factory=list)
+
+
 class HubJournalLine(_Record):
     account: Code
     debit: Amount | None = None
@@ -239,14 +247,16 @@ VENDORS = FeedKind(kinds.get("vendor"), HubParty)
 CUSTOMERS = FeedKind(kinds.get("customer"), HubParty)
 BILLS = FeedKind(kinds.get("bill"), HubBill)
 INVOICES = FeedKind(kinds.get("invoice"), HubInvoice)
+CREDIT_NOTES = FeedKind(kinds.get("credit_note"), HubCreditNote)
 JOURNAL_ENTRIES = FeedKind(kinds.get("journal_entry"), HubJournalEntry)
 BILL_PAYMENTS = FeedKind(kinds.get("bill_payment"), HubBillPayment)
 CUSTOMER_PAYMENTS = FeedKind(kinds.get("customer_payment"), HubCustomerPayment)
 
 # In intake order: parties before the documents naming them, documents before the payments paying them.
-RECORD_KINDS = (VENDORS, CUSTOMERS, BILLS, INVOICES, JOURNAL_ENTRIES, BILL_PAYMENTS, CUSTOMER_PAYMENTS)
+RECORD_KINDS = (VENDORS, CUSTOMERS, BILLS, INVOICES, CREDIT_NOTES, JOURNAL_ENTRIES, BILL_PAYMENTS,
+                CUSTOMER_PAYMENTS)
 PARTY_KINDS = (VENDORS, CUSTOMERS)
-DOCUMENT_KINDS = (BILLS, INVOICES, JOURNAL_ENTRIES)
+DOCUMENT_KINDS = (BILLS, INVOICES, CREDIT_NOTES, JOURNAL_ENTRIES)
 PAYMENT_KINDS = (BILL_PAYMENTS, CUSTOMER_PAYMENTS)
 KINDS_BY_KEY = {kind.key: kind for kind in RECORD_KINDS}
 KINDS_BY_LEDGER_KIND = {kind.ledger_kind: kind for kind in RECORD_KINDS}

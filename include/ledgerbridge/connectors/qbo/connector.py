@@ -14,6 +14,7 @@ from ledgerbridge.connectors.base import (
     Capabilities,
     ChangeSet,
     Created,
+    CreditNoteExport,
     CustomerPaymentExport,
     Export,
     InvoiceExport,
@@ -22,6 +23,7 @@ from ledgerbridge.connectors.base import (
     PartyExport,
     ReferenceData,
     RemoteDocument,
+    SalesLineExport,
 )
 from ledgerbridge.connectors.errors import (
     ConnectorError,
@@ -58,6 +60,7 @@ TRANSACTION_ENTITIES = {
     "bill": "Bill",
     "bill_payment": "BillPayment",
     "invoice": "Invoice",
+    "credit_note": "CreditMemo",
     "payment": "Payment",
     "journal_entry": "JournalEntry",
 }
@@ -65,8 +68,8 @@ _REFERENCE_ENTITIES = {**LIST_ENTITIES, **TRANSACTION_ENTITIES}
 _KIND_BY_ENTITY = {entity: kind for kind, entity in _REFERENCE_ENTITIES.items()}
 # Our record kinds -> the QuickBooks object each becomes, and how its payload is built.
 OBJECTS = {"vendor": "Vendor", "customer": "Customer", "bill": "Bill", "bill_payment": "BillPayment",
-           "invoice": "Invoice", "customer_payment": "Payment", "journal_entry": "JournalEntry",
-           "attachment": "Attachable"}
+           "invoice": "Invoice", "credit_note": "CreditMemo", "customer_payment": "Payment",
+           "journal_entry": "JournalEntry", "attachment": "Attachable"}
 _PARTY_KINDS = ("vendor", "customer")
 _ID_CHUNK = 100  # ids per `Id IN (...)` query
 _LOOKUP_CHUNK = 50  # values per look-up query
@@ -410,17 +413,28 @@ def _bill_payment(payment: BillPaymentExport, key: str) -> dict[str, Any]:
     }
 
 
-def _invoice(invoice: InvoiceExport, key: str) -> dict[str, Any]:
-    lines = []
-    for line in invoice.lines:
+def _sales_lines(lines: tuple[SalesLineExport, ...]) -> list[dict[str, Any]]:
+    built = []
+    for line in lines:
         detail: dict[str, Any] = {"ItemRef": {"value": line.item_id}}
         if line.quantity is not None:
             detail["Qty"] = line.quantity
         if line.unit_price is not None:
             detail["UnitPrice"] = line.unit_price
-        lines.append(_line(line.amount, "SalesItemLineDetail", _class(detail, line.class_id), line.description))
-    return _document({"CustomerRef": {"value": invoice.customer_id}}, invoice.doc_date, invoice.currency, lines,
-                     _note(key, f"hub invoice {invoice.hub_id}", invoice.memo), invoice.doc_number, invoice.due_date)
+        built.append(_line(line.amount, "SalesItemLineDetail", _class(detail, line.class_id), line.description))
+    return built
+
+
+def _invoice(invoice: InvoiceExport, key: str) -> dict[str, Any]:
+    return _document({"CustomerRef": {"value": invoice.customer_id}}, invoice.doc_date, invoice.currency,
+                     _sales_lines(invoice.lines), _note(key, f"hub invoice {invoice.hub_id}", invoice.memo),
+                     invoice.doc_number, invoice.due_date)
+
+
+def _credit_memo(credit_note: CreditNoteExport, key: str) -> dict[str, Any]:
+    return _document({"CustomerRef": {"value": credit_note.customer_id}}, credit_note.doc_date, credit_note.currency,
+                     _sales_lines(credit_note.lines), _note(key, f"hub credit note {credit_note.hub_id}",
+                                                            credit_note.memo), credit_note.doc_number)
 
 
 def _customer_payment(payment: CustomerPaymentExport, key: str) -> dict[str, Any]:
@@ -460,8 +474,8 @@ def _attachable(attachment: AttachmentExport, key: str) -> dict[str, Any]:
 
 
 _BUILDERS = {"vendor": _party, "customer": _party, "bill": _bill, "bill_payment": _bill_payment,
-             "invoice": _invoice, "customer_payment": _customer_payment, "journal_entry": _journal_entry,
-             "attachment": _attachable}
+             "invoice": _invoice, "credit_note": _credit_memo, "customer_payment": _customer_payment,
+             "journal_entry": _journal_entry, "attachment": _attachable}
 
 
 def _note(key: str, origin: str, memo: str | None) -> str:

@@ -20,7 +20,7 @@ from .upload import UploadedFile
 
 LIST_ENTITIES = ("Account", "Vendor", "Customer", "Employee", "Class", "Department", "Term",
                  "TaxCode", "Item")
-TXN_ENTITIES = ("Bill", "BillPayment", "Invoice", "Payment", "PurchaseOrder", "JournalEntry")
+TXN_ENTITIES = ("Bill", "BillPayment", "Invoice", "CreditMemo", "Payment", "PurchaseOrder", "JournalEntry")
 DELETABLE_ENTITIES = TXN_ENTITIES + ("Attachable",)
 ENTITIES = LIST_ENTITIES + DELETABLE_ENTITIES
 VOIDABLE_ENTITIES = ("Invoice", "Payment", "BillPayment")
@@ -53,6 +53,7 @@ COMPUTED_FIELDS = {
     "Class": {"FullyQualifiedName", "SubClass"}, "Department": {"FullyQualifiedName", "SubDepartment"},
     "Item": {"FullyQualifiedName"},
     "Bill": {"TotalAmt", "Balance"}, "Invoice": {"TotalAmt", "Balance"},
+    "CreditMemo": {"TotalAmt", "Balance", "RemainingCredit"},
     "PurchaseOrder": {"TotalAmt"}, "JournalEntry": {"TotalAmt"}, "Payment": {"UnappliedAmt"},
     "Attachable": {"Size", "FileAccessUri", "TempDownloadUri", "ThumbnailFileAccessUri", "ThumbnailTempDownloadUri"},
 }
@@ -73,8 +74,9 @@ NON_POSTING_DETAILS = frozenset({"SubTotalLineDetail", "DescriptionOnly"})
 
 # Payments: (party reference, the document entity its lines pay).
 PAYMENT_RULES = {"BillPayment": ("VendorRef", "Bill"), "Payment": ("CustomerRef", "Invoice")}
-# Open documents and whose read-only Balance they add up to.
-DOCUMENT_PARTIES = {"Bill": "Vendor", "Invoice": "Customer"}
+# Open documents and whose read-only Balance they add up to; a credit memo's unapplied credit counts against it.
+DOCUMENT_PARTIES = {"Bill": "Vendor", "Invoice": "Customer", "CreditMemo": "Customer"}
+CREDITS = frozenset({"CreditMemo"})
 PAYMENT_LINK_TYPES = {"BillPaymentCheck", "BillPaymentCreditCard", "Payment"}
 
 
@@ -497,6 +499,8 @@ class Company:
             self._prepare_payment(entity, obj, current)
         elif entity == "JournalEntry":
             self._prepare_journal_entry(obj)
+        elif entity == "CreditMemo":
+            self._prepare_credit_memo(obj)
         elif entity == "Attachable":
             self._prepare_attachable(obj, current)
         else:
@@ -602,6 +606,16 @@ class Company:
             obj["LinkedTxn"] = client_links + payment_links
         else:
             obj.pop("LinkedTxn", None)
+
+    def _prepare_credit_memo(self, obj: dict) -> None:
+        """A customer's credit, lines by item as on an Invoice, no DueDate. Nothing here applies a credit
+        memo to an invoice, so all of it remains: Balance = RemainingCredit = TotalAmt."""
+        _require_ref(obj, "CustomerRef")
+        total = _sum_lines(obj, SALES_DETAILS)
+        _check_doc_number(obj)
+        obj["TotalAmt"] = obj["Balance"] = obj["RemainingCredit"] = total
+        obj.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
+        _default_dates(obj, self.clock())
 
     def _prepare_journal_entry(self, obj: dict) -> None:
         _sum_lines(obj, JOURNAL_DETAILS, frozenset())
@@ -734,9 +748,10 @@ class Company:
             if new:
                 self._apply_payment(entity, new, +1)
         elif entity in DOCUMENT_PARTIES:
+            owed = -1 if entity in CREDITS else +1
             for doc, sign in ((old, -1), (new, +1)):
                 if doc:
-                    self._adjust_party_balance(entity, doc, sign * doc["Balance"])
+                    self._adjust_party_balance(entity, doc, owed * sign * doc["Balance"])
 
     def _apply_payment(self, entity: str, payment: dict, sign: int) -> None:
         doc_entity = PAYMENT_RULES[entity][1]
