@@ -43,6 +43,7 @@ class Flow(StrEnum):
     BILL_PAYMENTS = "bill_payments"
     INVOICES = "invoices"
     CREDIT_NOTES = "credit_notes"
+    SALES_RECEIPTS = "sales_receipts"
     CUSTOMER_PAYMENTS = "customer_payments"
     JOURNAL_ENTRIES = "journal_entries"
 

@@ -99,6 +99,7 @@ class SalesLineExport:
     unit_price: Decimal | None = None
     description: str | None = None
     class_id: str | None = None
+    tax_code_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,25 @@ class CreditNoteExport:
     total: Decimal
     lines: tuple[SalesLineExport, ...]
     memo: str | None = None
+
+    @property
+    def party_ref(self) -> str:
+        return self.customer_id
+
+
+@dataclass(frozen=True)
+class SalesReceiptExport:
+    """A sale paid on the spot (a cash sale): lines by item as on an invoice, nothing left to pay."""
+
+    hub_id: str
+    customer_id: str
+    doc_number: str | None
+    doc_date: date
+    currency: str
+    total: Decimal
+    lines: tuple[SalesLineExport, ...]
+    memo: str | None = None
+    deposit_account_id: str | None = None  # None: the accounting system's default (Undeposited Funds)
 
     @property
     def party_ref(self) -> str:
@@ -184,8 +204,15 @@ class AttachmentExport:
     document_external_id: str
 
 
-Export = (PartyExport | BillExport | BillPaymentExport | InvoiceExport | CreditNoteExport | CustomerPaymentExport
-          | JournalEntryExport | AttachmentExport)
+Export = (PartyExport | BillExport | BillPaymentExport | InvoiceExport | CreditNoteExport | SalesReceiptExport
+          | CustomerPaymentExport | JournalEntryExport | AttachmentExport)
+
+CREATE, VOID = "create", "void"
+UPDATE_PREFIX = "update:"  # an update's operation is "update:<the record's version>", one per change
+
+
+def is_update(operation: str) -> bool:
+    return operation.startswith(UPDATE_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -197,7 +224,9 @@ class Created:
 @dataclass(frozen=True)
 class Outgoing:
     """One outbox row on its way: `ref` names it inside a batch (<= 10 chars); `kind` is the record
-    kind (the connector maps it to its own object)."""
+    kind (the connector maps it to its own object). `operation` is "create", "update:<version>" (the
+    record as it is now replaces what `target_id` holds) or "void" (of `target_id`); each operation
+    of a record has its own `key`."""
 
     ref: str
     kind: str
@@ -205,6 +234,8 @@ class Outgoing:
     key: str
     queued_at: datetime | None = None
     content: bytes | None = None  # an attachment's file
+    operation: str = CREATE
+    target_id: str | None = None  # the external id an update or void applies to
 
 
 @dataclass(frozen=True)
@@ -243,6 +274,8 @@ class Capabilities:
 
     kinds: frozenset[str]  # the record kinds it creates (ledgerbridge.kinds)
     reference_kinds: tuple[str, ...]  # what it mirrors into the ledger
+    # Kinds whose exported records it can change afterwards: update to the current version, or void.
+    updatable_kinds: frozenset[str] = frozenset()
     batch_size: int = 1  # records per create_many call
     deletable_kinds: frozenset[str] = frozenset()  # reference kinds deleted there (lists are deactivated)
     change_capture: bool = False  # fetch_changes answers every change since a moment, deletions included

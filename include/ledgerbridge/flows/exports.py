@@ -68,11 +68,17 @@ def _carried(ctx: RunContext, family: tuple, say: bool = True) -> list:
         return []
     taken = ctx.connector.capabilities.kinds
     for kind in enabled if say else ():
-        if kind.name not in taken:
+        if kind.name not in taken and _waiting(ctx, kind):
             ctx.log.warning("%s: flow %s is enabled, but the accounting connector (%s) takes no %s: skipped, "
                             "the records stay in the ledger", kind.plural, kind.flow.value, ctx.connector.kind,
                             kind.plural)
     return [kind for kind in enabled if kind.name in taken]
+
+
+def _waiting(ctx: RunContext, kind) -> bool:
+    """Whether approved records of `kind` wait in the ledger (a kind with none is not worth a warning)."""
+    with ctx.ledger.session() as session:
+        return session.scalar(kind.approved(ctx.entity.id).with_only_columns(kind.model.id).limit(1)) is not None
 
 
 def _document_params(ctx: RunContext, session, bills: bool) -> DocumentParams:

@@ -14,6 +14,7 @@ from ledgerbridge.kinds import (
     customer_payment,
     invoice,
     journal_entry,
+    sales_receipt,
     vendor,
 )
 from ledgerbridge.kinds.attachment import AttachmentRecordKind
@@ -23,7 +24,7 @@ from ledgerbridge.kinds.party import PartyRecordKind
 from ledgerbridge.kinds.payment import PaymentRecordKind
 
 KINDS: dict[str, RecordKind] = {module.KIND.name: module.KIND for module in (
-    vendor, customer, bill, invoice, credit_note, journal_entry, bill_payment, customer_payment, attachment)}
+    vendor, customer, bill, invoice, credit_note, sales_receipt, journal_entry, bill_payment, customer_payment, attachment)}
 
 BILL = bill.KIND
 ATTACHMENT: AttachmentRecordKind = attachment.KIND

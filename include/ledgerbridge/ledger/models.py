@@ -75,6 +75,7 @@ class DocumentKind(StrEnum):
     BILL = "bill"
     INVOICE = "invoice"
     CREDIT_NOTE = "credit_note"
+    SALES_RECEIPT = "sales_receipt"
     JOURNAL_ENTRY = "journal_entry"
 
 

@@ -51,12 +51,12 @@ from ledgerbridge.quality.spec import (
 )
 
 NAME = "documents"
-SUITE_VERSION = "1.3.0"
+SUITE_VERSION = "1.4.0"
 MAX_FAILURE_RATE = 0.10  # more than 10% of a batch failing: a wrong mapping, not ten bad bills
 DOC_NUMBER_LIMITS = {"quickbooks_online": 21, "quickbooks_desktop": 20}
-KINDS = ("bill", "invoice", "credit_note", "journal_entry")
-PARTY_OF = {"bill": "vendor", "invoice": "customer", "credit_note": "customer"}
-ITEM_LINES = frozenset({"invoice", "credit_note"})  # lines sell (or credit back) a product or service
+KINDS = ("bill", "invoice", "credit_note", "sales_receipt", "journal_entry")
+PARTY_OF = {"bill": "vendor", "invoice": "customer", "credit_note": "customer", "sales_receipt": "customer"}
+ITEM_LINES = frozenset({"invoice", "credit_note", "sales_receipt"})  # lines sell (or credit back) a product or service
 _SEP = "\x1f"
 
 
