@@ -36,8 +36,8 @@ from ledgerbridge.registry import FILE_DROP_KINDS, load_registry
 
 DEMO_DATA = settings.PROJECT_ROOT / "include" / "config" / "demo_data.yaml"
 CLIENT_ID, CLIENT_SECRET = "ledgerbridge-demo", "demo-secret"
-SEED_LISTS = (("accounts", "Account"), ("classes", "Class"), ("terms", "Term"), ("vendors", "Vendor"),
-              ("customers", "Customer"))
+SEED_LISTS = (("accounts", "Account"), ("classes", "Class"), ("terms", "Term"), ("items", "Item"),
+              ("vendors", "Vendor"), ("customers", "Customer"))
 
 
 DROP_USER, DROP_PASSWORD = "agent", "demo-drop-secret"
@@ -262,7 +262,7 @@ def summary_line(ledger: Ledger, entity_id: str, since=None) -> str:
             run_ids = list(session.scalars(runs.where(SyncRun.started_at >= since)))
         exported = sum(created_in_run(session, entity_id, run_id) for run_id in run_ids if run_id)
         confirmed = session.scalar(select(func.count(OutboxEntry.id)).where(
-            OutboxEntry.entity_id == entity_id, OutboxEntry.state == OutboxState.CONFIRMED,
+            OutboxEntry.entity_id == entity_id, OutboxEntry.state == OutboxState.CONFIRMED, OutboxEntry.operation == "create",
             OutboxEntry.record_type.in_((RecordType.DOCUMENT, RecordType.PAYMENT))))
         quarantined = session.scalar(select(func.count(QuarantineEntry.id)).where(
             QuarantineEntry.entity_id == entity_id, QuarantineEntry.status == QuarantineStatus.OPEN))

@@ -57,6 +57,14 @@ class AccountingSystem(BaseModel):
 class SourceKind(StrEnum):
     # JSON/YAML/CSV files in a folder or over SFTP, confirmation files back (docs/hub-feed.md).
     FEED = "feed"
+    # A SYSPRO ERP: customers, stock items and sales orders over its REST surface (docs/erp-source.md).
+    SYSPRO = "syspro"
+
+
+# What each source kind does by default with a record changed at the source after export.
+_AFTER_EXPORT = {SourceKind.FEED: "hold", SourceKind.SYSPRO: "follow"}
+ERP_KINDS = frozenset({SourceKind.SYSPRO})
+_ERP_FIELDS = ("export_statuses", "void_statuses", "invoice_lines", "cash_terms", "tax_codes", "item_map")
 
 
 class SourceSystem(BaseModel):
@@ -65,6 +73,38 @@ class SourceSystem(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: SourceKind
     conn_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    # A document changed (or voided) at the source once exported: "follow" updates (or voids) it in the
+    # accounting system, each change exactly once; "hold" keeps the exported version and quarantines the
+    # change for a person. Default: follow for an ERP, hold for a feed.
+    after_export: Literal["hold", "follow"] | None = None
+    # ERP sources: which order statuses are exported, and which void the document.
+    export_statuses: tuple[str, ...] = ("8", "9")
+    void_statuses: tuple[str, ...] = ("\\",)
+    # One accounting line per order line, or one per item (and price, and tax code).
+    invoice_lines: Literal["per_order_line", "by_item"] = "per_order_line"
+    # Terms codes meaning "paid at order" (a cash sale: a sales receipt), besides the order's own cash flag.
+    cash_terms: tuple[str, ...] = ()
+    # The ERP's tax codes -> the accounting system's (e.g. {"A": "TAX", "E": "NON"}); one not listed is
+    # looked up under its own name.
+    tax_codes: dict[str, str] = {}
+    # Stock codes -> the accounting system's item (its SKU or name), where neither SKU nor name matches.
+    item_map: dict[str, str] = {}
+
+    @property
+    def follows_changes(self) -> bool:
+        return (self.after_export or _AFTER_EXPORT[self.kind]) == "follow"
+
+    @model_validator(mode="after")
+    def _erp_fields_for_an_erp(self) -> SourceSystem:
+        if self.kind not in ERP_KINDS:
+            given = [name for name in _ERP_FIELDS if name in self.model_fields_set]
+            if given:
+                raise ValueError(f"field(s) {', '.join(given)} apply to an ERP source (kind: "
+                                 f"{', '.join(sorted(ERP_KINDS))}), not to kind {self.kind.value}")
+        overlap = set(self.export_statuses) & set(self.void_statuses)
+        if overlap:
+            raise ValueError(f"status(es) {', '.join(sorted(overlap))} are both exported and voiding")
+        return self
 
 
 class MatchingPolicy(BaseModel):

@@ -109,7 +109,7 @@ def _defects():
         ("unbalanced entry", lambda k: line(journal_entry(k), 2, amount=D("119.99")),
          {"journal_entry_balances": ("lines", "debits 120.00 and credits 119.99 do not balance")}),
         ("unknown item", lambda k: line(invoice(k), 2, item_code="Nope", item_resolved=False),
-         {"line_item_resolves": ("lines[2].item_code", "no active product or service with this name")}),
+         {"line_item_resolves": ("lines[2].item_code", "no active product or service with this SKU or name")}),
         ("negative line", lambda k: line(line(bill(k), 1, amount=D("130.00")), 2, amount=D("-10.00")),
          {"line_amount_positive": ("lines[2].amount", "must be positive")}),
     ]

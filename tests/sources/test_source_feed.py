@@ -144,7 +144,8 @@ def test_write_back_lands_atomically_in_outbound_and_is_found_again(feed):
                                      "currency": "USD"}  # amounts as exact strings
     assert message["records"][2]["hub_id"] is None
     assert WriteBack.from_record(message["records"][1]) == items[1]
-    assert source.find_written(["k-2", "k-9"]) == {"k-2": written["k-2"]}
+    assert source.find_written([items[1], WriteBack("k-9", "bill", "B-9", WriteBackStatus.PAID)]) == {
+        "k-2": written["k-2"]}
 
 
 def test_a_feed_needs_a_folder_or_a_verified_sftp_server():

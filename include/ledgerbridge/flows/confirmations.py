@@ -11,13 +11,14 @@ from collections import Counter
 from sqlalchemy import or_, select
 
 from ledgerbridge import kinds
-from ledgerbridge.connectors.base import Awaiting, Created, Outgoing
+from ledgerbridge.connectors.base import CREATE, Awaiting, Created
 from ledgerbridge.connectors.errors import RecordRejected
 from ledgerbridge.context import RunContext
-from ledgerbridge.flows.outbox import UNSETTLED, settle_many
+from ledgerbridge.flows.outbox import UNSETTLED, outgoing, settle_many
 from ledgerbridge.ledger.audit import record
 from ledgerbridge.ledger.models import (
     Document,
+    DocumentStatus,
     OutboxEntry,
     OutboxState,
     PaidStatus,
@@ -41,8 +42,7 @@ def collect_confirmations(ctx: RunContext) -> dict:
                 or_(OutboxEntry.claim_expires_at.is_(None), OutboxEntry.claim_expires_at <= utcnow()),
             )
         ).all()
-        items = [Outgoing(str(row.id), row.kind, row.payload, row.idempotency_key, row.created_at)
-                 for row in unsettled]
+        items = [outgoing(row) for row in unsettled]
     found = connector.find_existing_many(items) if items else {}
     outcomes = {int(ref): outcome for ref, outcome in found.items() if not isinstance(outcome, Awaiting)}
     settle_many(ctx, outcomes, "pipeline")
@@ -83,6 +83,7 @@ def _refresh_balances(ctx: RunContext) -> Counter:
                 .join(OutboxEntry, (OutboxEntry.record_id == Document.id)
                       & (OutboxEntry.record_type == RecordType.DOCUMENT) & (OutboxEntry.entity_id == Document.entity_id))
                 .where(Document.entity_id == ctx.entity.id, OutboxEntry.state == OutboxState.CONFIRMED,
+                       OutboxEntry.operation == CREATE, Document.status != DocumentStatus.VOID,
                        OutboxEntry.kind == kind.name, OutboxEntry.company_id == ctx.connector.company_id,
                        Document.paid_status != PaidStatus.PAID)
             ).all()

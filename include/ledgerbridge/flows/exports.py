@@ -13,15 +13,19 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from ledgerbridge import kinds
+from ledgerbridge.connectors.base import CREATE, UPDATE_PREFIX, VOID
 from ledgerbridge.context import RunContext
 from ledgerbridge.flows import outbox
 from ledgerbridge.flows.errors import SystemicQualityFailure
 from ledgerbridge.flows.preparing import Gate, check_and_queue
 from ledgerbridge.kinds.payment import DocumentStates, PaymentRecordKind
+from ledgerbridge.ledger import quarantine
 from ledgerbridge.ledger.mirror import CodeIndex, Resolver, usable_references
+from ledgerbridge.ledger.quarantine import Reason
 from ledgerbridge.ledger.models import (
     Attachment,
     Document,
+    DocumentStatus,
     OutboxEntry,
     OutboxState,
     RecordType,
@@ -41,22 +45,81 @@ def prepare_exports(ctx: RunContext) -> dict:
     summary: dict = {}
     systemic: list[str] = []
     with ctx.ledger.session() as session:
-        resolve = Resolver(session, ctx.entity.id)
+        resolve = Resolver(session, ctx.entity.id, ctx.entity.source.item_map if ctx.entity.source else None)
         params = _document_params(ctx, session, kinds.BILL in enabled)
         for kind in enabled:
             gate = Gate("prepare_exports", "documents", kind, params)
             counts, problem = check_and_queue(
                 ctx, session, gate, session.scalars(kind.approved(ctx.entity.id)),
                 lambda document, kind=kind: kind.check(document, resolve), kind.snapshot)
+            changes, change_problem = _queue_changes(ctx, session, kind, resolve, params)
+            if changes:
+                counts["changes"] = dict(changes)
             if kind is kinds.BILL:
                 summary.update(counts)  # bills' counts stay at the top level
             else:
                 summary[kind.flow.value] = dict(counts)
-            if problem:
-                systemic.append(problem)
+            systemic.extend(filter(None, (problem, change_problem)))
     if systemic:  # the results and the other kinds' queueing are committed first
         raise SystemicQualityFailure(f"{ctx.entity.id}: " + " | ".join(systemic))
     return summary
+
+
+def _queue_changes(ctx: RunContext, session, kind, resolve: Resolver, params: DocumentParams) -> tuple[Counter, str | None]:
+    """Changes the source made to exported documents (intake followed them: Document.version), each queued
+    as the document's next operation once the previous one is settled: a void, or an update to the
+    current version through the same `documents` suite as a creation."""
+    changed = session.scalars(select(Document).where(
+        Document.entity_id == ctx.entity.id, Document.kind == kind.ledger_kind, Document.version > 0)
+        .order_by(Document.id)).all()
+    counts: Counter = Counter()
+    if not changed:
+        return counts, None
+    operations: dict[int, dict[str, OutboxEntry]] = {}
+    for start in range(0, len(changed), 500):
+        for row in session.scalars(select(OutboxEntry).where(
+                OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.record_type == kind.record_type,
+                OutboxEntry.record_id.in_([d.id for d in changed[start:start + 500]]))):
+            operations.setdefault(row.record_id, {})[row.operation] = row
+    due: dict[int, tuple[str, str]] = {}  # document id -> (operation, the external id it changes)
+    updates, voids = [], []
+    for document in changed:
+        rows = operations.get(document.id, {})
+        created = rows.get(CREATE)
+        operation = VOID if document.status == DocumentStatus.VOID else f"{UPDATE_PREFIX}{document.version}"
+        if operation in rows or VOID in rows:
+            continue  # queued (or done) already; nothing follows a void
+        if created is None or created.state != OutboxState.CONFIRMED or created.company_id != ctx.connector.company_id \
+                or any(row.state in outbox.UNSETTLED for row in rows.values()):
+            counts["waiting"] += 1  # the creation, or the previous change, is still on its way
+            continue
+        due[document.id] = (operation, created.external_id)
+        (voids if operation == VOID else updates).append(document)
+    if not due:
+        return counts, None
+    if kind.name not in ctx.connector.capabilities.updatable_kinds:
+        for document in updates + voids:
+            quarantine.hold(session, ctx.entity.id, kind.dataset, document.hub_id, [Reason(
+                "status" if document in voids else "version",
+                f"changed at the source after export, but the accounting connector ({ctx.connector.kind}) cannot "
+                f"{'void' if document in voids else 'update'} a {kind.label} once exported: do it there by hand",
+                None, "source.changed_after_export")], kind.snapshot(document))
+        counts["held"] += len(due)
+        ctx.log.warning("%d %s changed at the source after export are held: %s cannot change them", len(due),
+                        kind.plural, ctx.connector.kind)
+        return counts, None
+    for document in voids:
+        outbox.enqueue(session, ctx, kind, document.id, kind.record_key(document.hub_id), None, *due[document.id])
+    counts["voids_queued"] = len(voids)
+    problem = None
+    if updates:
+        gate = Gate("prepare_exports", "documents", kind, params, operation_of=lambda document: due[document.id])
+        checked, problem = check_and_queue(ctx, session, gate, updates,
+                                           lambda document: kind.check(document, resolve), kind.snapshot)
+        counts.update({f"updates_{name}": n for name, n in checked.items() if n})
+    ctx.log.info("%s changed at the source after export: %d void(s) and %d update(s) queued, %d waiting for the "
+                 "previous operation", kind.plural, len(voids), counts["updates_queued"], counts["waiting"])
+    return counts, problem
 
 
 def _carried(ctx: RunContext, family: tuple, say: bool = True) -> list:
@@ -118,7 +181,8 @@ def _bill_numbers_taken(ctx: RunContext, session) -> dict[tuple[str, str], str] 
     for key, vendor, number in session.execute(
             select(OutboxEntry.record_key, OutboxEntry.party_ref, OutboxEntry.doc_number).where(
                 OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.kind == kinds.BILL.name,
-                OutboxEntry.state.in_(outbox.UNSETTLED), OutboxEntry.doc_number.is_not(None))):
+                OutboxEntry.operation == CREATE, OutboxEntry.state.in_(outbox.UNSETTLED),
+                OutboxEntry.doc_number.is_not(None))):
         taken.setdefault((vendor, number), f"{key}, on its way")
     return taken
 
@@ -140,7 +204,8 @@ def _export_attachments(ctx: RunContext, document_kinds: tuple[str, ...]) -> dic
             select(Attachment, Document.hub_id, OutboxEntry.kind, OutboxEntry.external_id)
             .join(Document, Attachment.document_id == Document.id)
             .join(OutboxEntry, (OutboxEntry.record_id == Document.id)
-                  & (OutboxEntry.record_type == RecordType.DOCUMENT) & (OutboxEntry.entity_id == Document.entity_id))
+                  & (OutboxEntry.record_type == RecordType.DOCUMENT) & (OutboxEntry.entity_id == Document.entity_id)
+                  & (OutboxEntry.operation == CREATE))
             .where(Attachment.entity_id == ctx.entity.id, OutboxEntry.state == OutboxState.CONFIRMED,
                    OutboxEntry.kind.in_(document_kinds),
                    Attachment.id.not_in(select(OutboxEntry.record_id).where(

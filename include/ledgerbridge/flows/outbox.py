@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from ledgerbridge.connectors.base import Awaiting, Created, Outgoing
+from ledgerbridge.connectors.base import CREATE, VOID, Awaiting, Created, Outgoing, is_update
 from ledgerbridge.connectors.errors import (
     CompanyMismatch,
     OutcomeUnknown,
@@ -38,8 +38,11 @@ def idempotency_key(entity_id: str, record_type: str, hub_key: str, operation: s
     return str(uuid.uuid5(_KEY_NAMESPACE, f"{entity_id}/{record_type}/{hub_key}/{operation}"))
 
 
-def enqueue(session: Session, ctx, kind: RecordKind, record_id: int, hub_key: str, export: Any) -> OutboxEntry:
-    """Add the outbox row of a record, or return the one it already has (one row per record, ever).
+def enqueue(session: Session, ctx, kind: RecordKind, record_id: int, hub_key: str, export: Any,
+            operation: str = CREATE, target_id: str | None = None) -> OutboxEntry:
+    """Add the outbox row of an operation on a record, or return the one it already has (one row per
+    record and operation, ever): its creation, an update to a version ("update:<n>", `export` being the
+    record as it is now) or its void (no export). An update or void names the `target_id` it changes.
 
     The row is bound to the company its payload was resolved against: its ids (vendor, accounts)
     mean nothing in any other company.
@@ -49,24 +52,26 @@ def enqueue(session: Session, ctx, kind: RecordKind, record_id: int, hub_key: st
             OutboxEntry.entity_id == ctx.entity.id,
             OutboxEntry.record_type == kind.record_type,
             OutboxEntry.record_id == record_id,
-            OutboxEntry.operation == "create",
+            OutboxEntry.operation == operation,
         )
     ).one_or_none()
     if existing is not None:
         return existing
-    key = idempotency_key(ctx.entity.id, kind.record_type, hub_key)
-    doc_number, party_ref = kind.outbox_columns(export)
+    key = idempotency_key(ctx.entity.id, kind.record_type, hub_key, operation)
+    doc_number, party_ref = kind.outbox_columns(export) if export is not None else (None, None)
     row = OutboxEntry(
         entity_id=ctx.entity.id,
         record_type=kind.record_type,
         record_id=record_id,
         record_key=hub_key,
+        operation=operation,
+        target_id=target_id,
         kind=kind.name,
         doc_number=doc_number,
         party_ref=party_ref,
         company_id=ctx.connector.company_id,
         idempotency_key=key,
-        payload=ctx.connector.payload(kind.name, export, key),
+        payload=ctx.connector.payload(kind.name, export, key) if export is not None else {},
         state=OutboxState.PENDING,
     )
     session.add(row)
@@ -79,6 +84,8 @@ class SendReport:
     sent: int = 0
     confirmed: int = 0
     adopted: int = 0  # found already in the accounting system after an unknown outcome
+    updated: int = 0  # of the confirmed: changes after export, followed (updates)
+    voided: int = 0  # of the confirmed: voids
     rejected: int = 0
     uncertain: int = 0
     awaiting: int = 0  # handed over, the accounting system's answer comes later (file drop)
@@ -88,7 +95,7 @@ class SendReport:
 
     def as_dict(self) -> dict[str, Any]:
         summary = {k: v for k, v in self.__dict__.items() if k != "errors"}
-        summary["created"] = self.confirmed - self.adopted
+        summary["created"] = self.confirmed - self.adopted - self.updated - self.voided
         summary["errors"] = self.errors[:20]
         return summary
 
@@ -147,9 +154,10 @@ def _leased(expires_at, now) -> bool:
     return expires_at is not None and expires_at > now
 
 
-def _outgoing(row: OutboxEntry, content: bytes | None = None) -> Outgoing:
+def outgoing(row: OutboxEntry, content: bytes | None = None) -> Outgoing:
+    """An outbox row as the connector sees it."""
     return Outgoing(ref=str(row.id), kind=row.kind, payload=row.payload, key=row.idempotency_key,
-                    queued_at=row.created_at, content=content)
+                    queued_at=row.created_at, content=content, operation=row.operation, target_id=row.target_id)
 
 
 def _load(ctx: RunContext, connector, row_ids: list[int]) -> tuple[list[Outgoing], dict[int, str]]:
@@ -165,7 +173,7 @@ def _load(ctx: RunContext, connector, row_ids: list[int]) -> tuple[list[Outgoing
         files = {row.record_id for row in rows if row.record_type == RecordType.ATTACHMENT}
         contents = {attachment_id: content for attachment_id, content in session.execute(
             select(Attachment.id, Attachment.content).where(Attachment.id.in_(files)))} if files else {}
-        items = [_outgoing(row, contents.get(row.record_id) if row.record_type == RecordType.ATTACHMENT else None)
+        items = [outgoing(row, contents.get(row.record_id) if row.record_type == RecordType.ATTACHMENT else None)
                  for row in rows]
         return items, {row.id: row.record_key for row in rows}
 
@@ -178,8 +186,9 @@ def _adopt_existing(ctx: RunContext, connector, row_ids: list[int], report: Send
     settled = {int(ref): outcome for ref, outcome in found.items() if not isinstance(outcome, Awaiting)}
     waiting = {int(ref) for ref, outcome in found.items() if isinstance(outcome, Awaiting)}
     settle_many(ctx, settled, actor)
+    by_ref = {int(item.ref): item for item in rows}
     for row_id, outcome in settled.items():
-        _count(report, outcome, labels[row_id], ctx)
+        _count(report, outcome, labels[row_id], ctx, by_ref[row_id])
     report.awaiting += len(waiting)
     ctx.log.info("%d record(s) of unknown outcome looked up: %d found, %d refused, %d still awaiting an answer, "
                  "%d to send again (each keeps its idempotency key)", len(rows),
@@ -189,10 +198,16 @@ def _adopt_existing(ctx: RunContext, connector, row_ids: list[int], report: Send
     return set(settled) | waiting
 
 
-def _count(report: SendReport, outcome, label: str, ctx, kind: str = "", row_id: int | None = None) -> None:
+def _count(report: SendReport, outcome, label: str, ctx, item: Outgoing) -> None:
+    kind, row_id = f"{item.kind} {item.operation}", item.ref
     if isinstance(outcome, Created):
         report.confirmed += 1
-        report.adopted += outcome.adopted
+        if item.operation == VOID:
+            report.voided += 1
+        elif is_update(item.operation):
+            report.updated += 1
+        else:
+            report.adopted += outcome.adopted
     elif isinstance(outcome, Awaiting):
         report.awaiting += 1
     elif isinstance(outcome, RecordRejected):
@@ -229,7 +244,7 @@ def _send_batch(ctx: RunContext, connector, batch: list[tuple[int, str]], report
     results: dict[int, Created | Exception | Awaiting] = {}
     for row_id, item in rows.items():
         outcome = outcomes.get(item.ref) or OutcomeUnknown(f"no outcome reported for outbox #{row_id}")
-        _count(report, outcome, labels[row_id], ctx, item.kind, row_id)
+        _count(report, outcome, labels[row_id], ctx, item)
         results[row_id] = outcome
     settle_many(ctx, results, actor, sender=sender)
     stop = next((o for o in results.values() if isinstance(o, (TransientError, ReconnectRequired))), None)

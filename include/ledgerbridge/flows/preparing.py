@@ -33,6 +33,8 @@ class Gate:
     suite: str  # "documents" | "payments"
     kind: RecordKind  # what is checked: its quarantine dataset, its outbox kind
     params: Any  # the suite's params
+    # For changes after export: record -> (operation, target id) of its outbox row; None: a creation.
+    operation_of: Callable[[Any], tuple[str, str | None]] | None = None
 
 
 def check_and_queue(ctx: RunContext, session, gate: Gate, records: Iterable[Any],
@@ -107,7 +109,8 @@ def check_and_queue(ctx: RunContext, session, gate: Gate, records: Iterable[Any]
             counts["released_by_a_person"] += 1
             ctx.log.warning("%s %s goes out as released by a person, who waived: %s", gate.kind.label, record.hub_id,
                             "; ".join(failure.message() for failure in failures))
-        outbox.enqueue(session, ctx, gate.kind, record.id, gate.kind.record_key(record.hub_id), export)
+        operation = gate.operation_of(record) if gate.operation_of else ()
+        outbox.enqueue(session, ctx, gate.kind, record.id, gate.kind.record_key(record.hub_id), export, *operation)
         passed.append(record.hub_id)
         counts["queued"] += 1
     counts["released_from_quarantine"] = quarantine.resolve(session, ctx.entity.id, gate.kind.dataset, passed)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from ledgerbridge import kinds
+from ledgerbridge.connectors.base import CREATE, UPDATE_PREFIX, VOID
 from ledgerbridge.context import RunContext
 from ledgerbridge.kinds import RecordKind
 from ledgerbridge.kinds.document import DocumentRecordKind
@@ -49,8 +50,9 @@ def reconcile(ctx: RunContext) -> dict:
     records = {}
     with ctx.ledger.session() as session:
         outbox = {(row.record_type, row.record_id): row for row in session.scalars(
-            select(OutboxEntry).where(OutboxEntry.entity_id == ctx.entity.id,
+            select(OutboxEntry).where(OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.operation == CREATE,
                                       OutboxEntry.record_type.in_((RecordType.DOCUMENT, RecordType.PAYMENT))))}
+        changing = _changes_not_confirmed(session, ctx.entity.id)
         for kind in reconciled_kinds():
             model = kind.model
             amount = model.total if model is Document else model.amount
@@ -74,7 +76,7 @@ def reconcile(ctx: RunContext) -> dict:
     for kind in kinds.documents():
         record_type = kind.record_type
         confirmed = [(outbox[(record_type, record_id)], hub_id, total) for record_id, hub_id, total in records[kind.name]
-                     if (record_type, record_id) in outbox
+                     if (record_type, record_id) in outbox and record_id not in changing
                      and outbox[(record_type, record_id)].state == OutboxState.CONFIRMED]
         # Documents confirmed in a company the entity was pinned to before a re-pin are not in this one.
         here = {row.external_id: (hub_id, total) for row, hub_id, total in confirmed if row.company_id == company_id}
@@ -82,6 +84,7 @@ def reconcile(ctx: RunContext) -> dict:
         report[f"accounting_total_of_confirmed_{kind.flow.value}"] = _compare(ctx, kind, here, mismatches)
     report.update({
         "confirmed_in_earlier_companies": earlier,
+        "changes_not_confirmed": len(changing),
         "mismatches": mismatches,
         "exported_this_run": exported_this_run,
         "open_quarantine": open_quarantine,
@@ -93,6 +96,23 @@ def reconcile(ctx: RunContext) -> dict:
         raise ReconciliationError(f"{ctx.entity.id}: {len(mismatches)} mismatch(es) between hub and accounting "
                                   f"system: " + "; ".join(mismatches[:10]))
     return report
+
+
+def _changes_not_confirmed(session, entity_id: str) -> set[int]:
+    """Documents changed at the source after export whose latest change the accounting system has not
+    confirmed (on its way, or refused and held): their totals there are not the ledger's yet."""
+    versions = dict(session.execute(select(Document.id, Document.version).where(
+        Document.entity_id == entity_id, Document.version > 0)).all())
+    if not versions:
+        return set()
+    confirmed: set[tuple[int, str]] = set()
+    ids = list(versions)
+    for start in range(0, len(ids), 500):
+        confirmed.update(session.execute(select(OutboxEntry.record_id, OutboxEntry.operation).where(
+            OutboxEntry.entity_id == entity_id, OutboxEntry.record_type == RecordType.DOCUMENT,
+            OutboxEntry.record_id.in_(ids[start:start + 500]), OutboxEntry.state == OutboxState.CONFIRMED)).all())
+    return {document_id for document_id, version in versions.items()
+            if (document_id, f"{UPDATE_PREFIX}{version}") not in confirmed and (document_id, VOID) not in confirmed}
 
 
 def _compare(ctx: RunContext, kind: DocumentRecordKind, confirmed: dict[str, tuple[str, Decimal]],
@@ -172,6 +192,9 @@ def _log(ctx: RunContext, report: dict) -> None:
         if readable and (report[key]["buckets"].get("confirmed") or kind.name in ALWAYS_SHOWN):
             lines.append(f"  confirmed {kind.plural}, per the accounting system: "
                          f"{report[f'accounting_total_of_confirmed_{key}']} {currency}")
+    if report["changes_not_confirmed"]:
+        lines.append(f"  ({report['changes_not_confirmed']} document(s) changed at the source after export, the change "
+                     "not confirmed by the accounting system yet: their totals there are not compared)")
     earlier = report["confirmed_in_earlier_companies"]
     if earlier:
         lines.append(f"  ({earlier} more confirmed in a company the entity was pinned to before)")

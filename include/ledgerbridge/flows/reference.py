@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import select
 
 from ledgerbridge import kinds
-from ledgerbridge.connectors.base import ChangeSet, ReferenceData
+from ledgerbridge.connectors.base import CREATE, ChangeSet, ReferenceData
 from ledgerbridge.context import RunContext
 from ledgerbridge.ledger.models import (
     OutboxEntry,
@@ -146,7 +146,8 @@ def _warn_about_deleted_exports(ctx: RunContext) -> None:
             .join(ReferenceRecord, (ReferenceRecord.entity_id == OutboxEntry.entity_id)
                   & (ReferenceRecord.external_id == OutboxEntry.external_id))
             .where(OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.state == OutboxState.CONFIRMED,
-                   OutboxEntry.company_id == ctx.connector.company_id, ReferenceRecord.deleted_at.is_not(None))
+                   OutboxEntry.operation == CREATE, OutboxEntry.company_id == ctx.connector.company_id,
+                   ReferenceRecord.deleted_at.is_not(None))
         ).all()
     # Ids are unique per object type only: the mirror's kind must be the one the record kind appears as.
     deleted = [(key, kind, external_id) for key, kind, external_id, mirror_kind in exported

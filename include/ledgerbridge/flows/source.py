@@ -15,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ledgerbridge.connectors.base import CREATE, UPDATE_PREFIX, VOID, is_update
 from ledgerbridge.context import RunContext
 from ledgerbridge.ledger.models import (
     Document,
@@ -31,11 +32,14 @@ from ledgerbridge.ledger.models import (
     QuarantineEntry,
     QuarantineStatus,
     RecordType,
+    ReferenceKind,
+    ReferenceRecord,
     SourceWriteBack,
     Watermark,
     WriteBackState,
 )
 from ledgerbridge.ledger.quarantine import describe
+from ledgerbridge.registry import ERP_KINDS
 from ledgerbridge.ledger.types import utcnow
 from ledgerbridge.sources.base import WriteBack, WriteBackStatus
 from ledgerbridge.sources.intake import (
@@ -97,9 +101,11 @@ def _log_intake(ctx: RunContext, report: IntakeReport, received: int) -> None:
     for kind in RECORD_KINDS:
         counts = report.counts.get(kind.key)
         if counts and sum(counts.values()):
-            ctx.log.info("%s: %d new, %d updated, %d unchanged, %d quarantined, %d changed after export",
+            ctx.log.info("%s: %d new, %d updated, %d unchanged, %d quarantined, %d changed after export and held, "
+                         "%d changed after export for the accounting system to follow (update or void)",
                          kind.key.replace("_", " "), counts[Outcome.NEW], counts[Outcome.UPDATED],
-                         counts[Outcome.UNCHANGED], counts[Outcome.QUARANTINED], counts[Outcome.CHANGED_AFTER_EXPORT])
+                         counts[Outcome.UNCHANGED], counts[Outcome.QUARANTINED], counts[Outcome.CHANGED_AFTER_EXPORT],
+                         counts[Outcome.FOLLOWED])
     for refusal in report.refused[:SHOWN]:
         ctx.log.warning("%s quarantined (%s), not taken in: %s; held in %s until the source sends it fixed",
                         refusal.who, refusal.origin, "; ".join(f"field '{r.field}': {r.problem}"
@@ -150,6 +156,7 @@ def write_back_to_source(ctx: RunContext) -> dict:
         ctx.log.info("dry run: %d item(s) would be written back to the source; nothing written", new)
         return {"would_write": new}
 
+    untraced = _report_untraced_payments(ctx)
     found = _settle_unknown(ctx, source)
     new = _record_new_facts(ctx)
     with ctx.ledger.session() as session:
@@ -164,7 +171,7 @@ def write_back_to_source(ctx: RunContext) -> dict:
     if not items:
         ctx.log.info("write-back to the source: nothing new to tell it%s",
                      f" ({found} item(s) found written by an earlier attempt)" if found else "")
-        return {"written": 0, "found_written": found, "new": 0}
+        return {"written": 0, "found_written": found, "new": 0, "untraced_payments": untraced}
     written = source.write_back(items, batch_key)
     with ctx.ledger.session() as session:
         for row in session.scalars(select(SourceWriteBack).where(SourceWriteBack.id.in_([r.id for r in rows]))):
@@ -183,7 +190,32 @@ def write_back_to_source(ctx: RunContext) -> dict:
         ctx.log.warning("%d item(s) were not confirmed by the source: looked up, and sent again if absent, "
                         "next run", missing)
     return {"written": len(written), "found_written": found, "new": new, "resent": len(items) - new,
-            **{status: n for status, n in counts.items() if n}}
+            "untraced_payments": untraced, **{status: n for status, n in counts.items() if n}}
+
+
+def _report_untraced_payments(ctx: RunContext) -> int:
+    """An ERP's invoices all come from its orders: a customer payment in the accounting system applied to
+    an invoice LedgerBridge did not create cannot be traced to an order, and is reported (never dropped
+    silently). Returns how many."""
+    if ctx.entity.source.kind not in ERP_KINDS:
+        return 0
+    with ctx.ledger.session() as session:
+        ours = set(session.scalars(select(Document.external_id).where(
+            Document.entity_id == ctx.entity.id, Document.external_id.is_not(None))))
+        untraced = []
+        for external_id, number, data in session.execute(select(
+                ReferenceRecord.external_id, ReferenceRecord.number, ReferenceRecord.data).where(
+                ReferenceRecord.entity_id == ctx.entity.id, ReferenceRecord.kind == ReferenceKind.PAYMENT,
+                ReferenceRecord.deleted_at.is_(None)).order_by(ReferenceRecord.id)):
+            foreign = sorted({document_id for _, document_id in _applications(data)} - ours)
+            if foreign:
+                untraced.append(f"payment {external_id}{f' ({number})' if number else ''} -> invoice(s) "
+                                f"{', '.join(foreign)}")
+    if untraced:
+        ctx.log.warning("%d customer payment(s) in the accounting system apply to invoices LedgerBridge did not "
+                        "create from an order, so nothing is written back for them: %s%s", len(untraced),
+                        "; ".join(untraced[:SHOWN]), " ..." if len(untraced) > SHOWN else "")
+    return len(untraced)
 
 
 def _settle_unknown(ctx: RunContext, source) -> int:
@@ -203,7 +235,7 @@ def _settle_unknown(ctx: RunContext, source) -> int:
             return 0
         ctx.log.info("%d write-back item(s) of unknown outcome (sent, then interrupted before the ledger heard): "
                      "looked up at the source before anything is sent again", len(unknown))
-        found = source.find_written([row.idempotency_key for row in unknown])
+        found = source.find_written([WriteBack.from_record(row.item) for row in unknown])
         for row in unknown:
             landed = found.get(row.idempotency_key)
             if landed is not None:
@@ -259,14 +291,23 @@ def _outbox_facts(session, entity_id: str) -> list[WriteBack]:
     facts = []
     for row in rows:
         record_kind, _, hub_id = row.record_key.partition(":")
+        # A change after export is a fact of its own (its operation in the key): "update:2", "void".
+        operation = "" if row.operation == CREATE else f"\x1f{row.operation}"
         if row.state == OutboxState.CONFIRMED:
-            facts.append(_fact(entity_id, record_kind, hub_id, WriteBackStatus.CONFIRMED, row.external_id or "",
+            status = (WriteBackStatus.VOIDED if row.operation == VOID else WriteBackStatus.UPDATED
+                      if is_update(row.operation) else WriteBackStatus.CONFIRMED)
+            facts.append(_fact(entity_id, record_kind, hub_id, status, (row.external_id or "") + operation,
                                external_id=row.external_id,
                                external_number=numbers.get((row.record_type, row.record_id))))
         else:
-            facts.append(_fact(entity_id, record_kind, hub_id, WriteBackStatus.REJECTED, row.error or "",
-                               reason=row.error or "refused by the accounting system"))
+            what = "" if row.operation == CREATE else f"the {_change(row.operation)} was refused: "
+            facts.append(_fact(entity_id, record_kind, hub_id, WriteBackStatus.REJECTED, (row.error or "") + operation,
+                               reason=what + (row.error or "refused by the accounting system")))
     return facts
+
+
+def _change(operation: str) -> str:
+    return "void" if operation == VOID else f"update to version {operation.removeprefix(UPDATE_PREFIX)}"
 
 
 def _external_numbers(session, entity_id: str, rows: list[OutboxEntry]) -> dict[tuple[str, int], str | None]:
@@ -305,9 +346,11 @@ def _quarantine_facts(session, entity_id: str) -> list[WriteBack]:
 
 def _payment_status_facts(session, entity_id: str) -> list[WriteBack]:
     facts = []
-    for document in session.scalars(select(Document).where(
-            Document.entity_id == entity_id,
-            Document.paid_status.in_((PaidStatus.PAID, PaidStatus.PARTIALLY_PAID))).order_by(Document.id)):
+    documents = session.scalars(select(Document).where(
+        Document.entity_id == entity_id,
+        Document.paid_status.in_((PaidStatus.PAID, PaidStatus.PARTIALLY_PAID))).order_by(Document.id)).all()
+    dates = payment_dates(session, entity_id) if documents else {}
+    for document in documents:
         balance = document.open_balance if document.open_balance is not None else (
             Decimal(0) if document.paid_status == PaidStatus.PAID else None)
         paid = document.total - balance if balance is not None else None
@@ -315,5 +358,27 @@ def _payment_status_facts(session, entity_id: str) -> list[WriteBack]:
         facts.append(_fact(entity_id, str(document.kind), document.hub_id, status,
                            "" if balance is None else format(balance.normalize(), "f"),
                            external_id=document.external_id, paid_amount=paid, open_balance=balance,
-                           currency=document.currency))
+                           currency=document.currency, paid_date=dates.get(document.external_id)))
     return facts
+
+
+def payment_dates(session, entity_id: str) -> dict[str, date]:
+    """Document external id -> the date of the latest payment applied to it, from the mirrored payments
+    of the accounting system (QuickBooks Online: Payment and BillPayment lines' LinkedTxn)."""
+    latest: dict[str, date] = {}
+    for (data,) in session.execute(select(ReferenceRecord.data).where(
+            ReferenceRecord.entity_id == entity_id, ReferenceRecord.deleted_at.is_(None),
+            ReferenceRecord.kind.in_((ReferenceKind.PAYMENT, ReferenceKind.BILL_PAYMENT)))):
+        for paid, document_id in _applications(data):
+            if document_id not in latest or paid > latest[document_id]:
+                latest[document_id] = paid
+    return latest
+
+
+def _applications(data: dict) -> list[tuple[date, str]]:
+    try:
+        paid = date.fromisoformat(str(data.get("TxnDate")))
+    except ValueError:
+        return []
+    return [(paid, str(linked.get("TxnId"))) for line in data.get("Line") or () if isinstance(line, dict)
+            for linked in line.get("LinkedTxn") or () if isinstance(linked, dict) and linked.get("TxnId")]

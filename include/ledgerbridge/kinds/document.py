@@ -40,6 +40,8 @@ class DocumentRecordKind(RecordKind):
             "line_no": line.line_no, "amount": line.amount, "posting_type": line.posting_type,
             "account_code": line.account_code, "account_resolved": resolve.accounts.get(line.account_code) is not None,
             "item_code": line.item_code, "item_resolved": resolve.items.get(line.item_code) is not None,
+            "item_problem": resolve.item_problem(line.item_code),
+            "tax_code": line.tax_code, "tax_code_resolved": resolve.tax_codes.get(line.tax_code) is not None,
             "class_code": line.class_code,
             "class_resolved": resolve.classes.get(line.class_code) is not None if line.class_code else None,
             "quantity": line.quantity, "unit_price": line.unit_price,

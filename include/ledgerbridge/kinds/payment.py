@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ledgerbridge.connectors.base import AppliedTo
+from ledgerbridge.connectors.base import CREATE, AppliedTo
 from ledgerbridge.kinds.base import RecordKind, Waiting, party_fields
 from ledgerbridge.ledger import quarantine
 from ledgerbridge.ledger.mirror import CodeIndex
@@ -94,7 +94,8 @@ class DocumentStates:
     def __init__(self, session, entity_id: str, kind: PaymentRecordKind):
         self.outbox = {record_id: (state, external_id) for record_id, state, external_id in session.execute(
             select(OutboxEntry.record_id, OutboxEntry.state, OutboxEntry.external_id).where(
-                OutboxEntry.entity_id == entity_id, OutboxEntry.record_type == RecordType.DOCUMENT))}
+                OutboxEntry.entity_id == entity_id, OutboxEntry.record_type == RecordType.DOCUMENT,
+                OutboxEntry.operation == CREATE))}
         self.quarantined = quarantine.open_keys(session, entity_id, kind.pays.dataset)
         self.dismissed = quarantine.dismissed_keys(session, entity_id, kind.pays.dataset)
         self.applied_total, self.unconfirmed = _applied_per_document(session, entity_id)
@@ -136,7 +137,7 @@ def _applied_per_document(session, entity_id: str) -> tuple[dict[int, Decimal], 
         select(PaymentApplication.document_id, PaymentApplication.amount, OutboxEntry.state)
         .join(Payment)
         .join(OutboxEntry, (OutboxEntry.record_id == Payment.id) & (OutboxEntry.record_type == RecordType.PAYMENT)
-              & (OutboxEntry.entity_id == Payment.entity_id))
+              & (OutboxEntry.entity_id == Payment.entity_id) & (OutboxEntry.operation == CREATE))
         .where(Payment.entity_id == entity_id, OutboxEntry.state != OutboxState.REJECTED)
     ).all()
     for document_id, amount, state in rows:

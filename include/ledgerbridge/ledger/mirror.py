@@ -32,27 +32,45 @@ def usable_references(session: Session, entity_id: str, kind: str) -> list[Refer
 
 
 class CodeIndex:
-    """Look up a record by number (AcctNum) first, then by exact name, then case-insensitively."""
+    """Look up a record by number (an account's AcctNum, an item's SKU) first, then by exact name, then
+    case-insensitively; `aliases` maps a code to the one to look up instead (a registry's item_map)."""
 
-    def __init__(self, records: list[ReferenceRecord]):
+    def __init__(self, records: list[ReferenceRecord], aliases: dict[str, str] | None = None):
         self.by_number = {r.number: r for r in records if r.number}
         self.by_name = {r.name: r for r in records if r.name}
         self.by_folded = {r.name.casefold(): r for r in records if r.name}
+        self.aliases = aliases or {}
 
     def get(self, code: str | None) -> ReferenceRecord | None:
         if not code:
             return None
         code = code.strip()
+        code = self.aliases.get(code, code)
         return self.by_number.get(code) or self.by_name.get(code) or self.by_folded.get(code.casefold())
 
 
 class Resolver:
-    """The entity's usable accounts, classes and items, by code."""
+    """The entity's usable accounts, classes, items and tax codes, by code; `item_map` names the item
+    some source codes stand for."""
 
-    def __init__(self, session: Session, entity_id: str):
+    def __init__(self, session: Session, entity_id: str, item_map: dict[str, str] | None = None):
+        self.session, self.entity_id = session, entity_id
         self.accounts = CodeIndex(usable_references(session, entity_id, "account"))
         self.classes = CodeIndex(usable_references(session, entity_id, "class"))
-        self.items = CodeIndex(usable_references(session, entity_id, "item"))
+        self.items = CodeIndex(usable_references(session, entity_id, "item"), item_map)
+        self.tax_codes = CodeIndex(usable_references(session, entity_id, "tax_code"))
+        self._inactive_items: CodeIndex | None = None
+
+    def item_problem(self, code: str | None) -> str | None:
+        """Why an item code does not resolve, when the mirror knows better than "no such item"."""
+        if not code or self.items.get(code) is not None:
+            return None
+        if self._inactive_items is None:
+            self._inactive_items = CodeIndex(list(self.session.scalars(select(ReferenceRecord).where(
+                ReferenceRecord.entity_id == self.entity_id, ReferenceRecord.kind == "item",
+                ReferenceRecord.active.is_(False), ReferenceRecord.deleted_at.is_(None)))), self.items.aliases)
+        found = self._inactive_items.get(code)
+        return f"the accounting system's item {found.name!r} (id {found.external_id}) is inactive" if found else None
 
     def class_id(self, code: str | None) -> str | None:
         return self.classes.get(code).external_id if code else None

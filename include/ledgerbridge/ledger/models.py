@@ -55,6 +55,7 @@ class ReferenceKind(StrEnum):
     BILL_PAYMENT = "bill_payment"
     INVOICE = "invoice"
     CREDIT_NOTE = "credit_note"
+    SALES_RECEIPT = "sales_receipt"
     PAYMENT = "payment"
     JOURNAL_ENTRY = "journal_entry"
 
@@ -219,6 +220,9 @@ class Document(Base):
     synced_at: Mapped[datetime | None]
     paid_status: Mapped[str] = mapped_column(_enum(PaidStatus), default=PaidStatus.UNPAID)
     open_balance: Mapped[Decimal | None]
+    # Changes taken in after export that the accounting system is to follow (an update, or a void):
+    # each is one outbox operation, "update:<version>" or "void".
+    version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     party: Mapped[Party | None] = relationship()
@@ -241,6 +245,7 @@ class DocumentLine(Base):
     unit_price: Mapped[Decimal | None]
     amount: Mapped[Decimal]
     posting_type: Mapped[str | None] = mapped_column(String(6))  # debit / credit, journal entries only
+    tax_code: Mapped[str | None] = mapped_column(String(100))  # sales lines: the tax code's name
     document: Mapped[Document] = relationship(back_populates="lines")
 
 
@@ -319,7 +324,8 @@ class PurchaseOrder(Base):
 
 
 class OutboxEntry(Base):
-    """One record to create in the accounting system, exactly once.
+    """One operation on a record in the accounting system, exactly once: its creation, and later
+    each change the source made after export (an update to a version, a void).
 
     pending -> sending -> confirmed | rejected | uncertain. The idempotency key never changes, so a
     re-send after a crash or an unknown outcome is recognised by the accounting system (or looked up).
@@ -335,7 +341,8 @@ class OutboxEntry(Base):
     record_type: Mapped[str] = mapped_column(_enum(RecordType))
     record_id: Mapped[int]
     record_key: Mapped[str] = mapped_column(String(200))  # the hub's name for it, e.g. "bill:B-1001"
-    operation: Mapped[str] = mapped_column(String(20), default="create")
+    operation: Mapped[str] = mapped_column(String(20), default="create")  # create | update:<version> | void
+    target_id: Mapped[str | None] = mapped_column(String(64))  # an update's or void's object there
     kind: Mapped[str] = mapped_column(String(40))  # the record kind (ledgerbridge.kinds): bill, vendor, ...
     # Beside the payload, in the core's terms: checks (bill numbers on their way) never parse a payload.
     doc_number: Mapped[str | None] = mapped_column(String(100))

@@ -14,6 +14,8 @@ computed (the suite looks at data; it does not query the ledger)::
                 "account_code": "6000", "account_resolved": True,     # bills, journal entries
                 "item_code": None, "item_resolved": None,             # invoices, credit notes
                 "class_code": None, "class_resolved": None,           # when the line has a class
+                "tax_code": None, "tax_code_resolved": None,          # sales lines with a tax code
+                "item_problem": None,                                 # optional: why the item does not resolve
                 "quantity": None, "unit_price": None,                 # invoices, credit notes: optional
                 "posting_type": None}]}                               # journal entries: debit/credit
 
@@ -134,6 +136,9 @@ def build(records: list[dict], params: DocumentParams) -> dict[str, list[dict]]:
                 "account_resolved": bool(line.get("account_resolved")) if kind in ("bill", "journal_entry") else None,
                 "item_resolved": bool(line.get("item_resolved")) if kind in ITEM_LINES else None,
                 "class_resolved": bool(line.get("class_resolved")) if class_code else None,
+                "item_problem": text(line.get("item_problem")),
+                "tax_code": text(line.get("tax_code")),
+                "tax_code_resolved": bool(line.get("tax_code_resolved")) if text(line.get("tax_code")) else None,
                 "quantity": quantity if kind in ITEM_LINES else None, "unit_price": unit_price,
                 "extended": extended,
                 "posting_type": (text(line.get("posting_type")) or "") if kind == "journal_entry" else None,
@@ -173,11 +178,14 @@ def _taken(row: dict, params) -> str:
 
 def _code(what: str):
     def problem(row: dict, params) -> str:
-        if not row.get(f"{what}_code"):
+        if not row.get(what if what.endswith("_code") else f"{what}_code"):
             return "missing"
+        if row.get(f"{what}_problem"):
+            return row[f"{what}_problem"]
         return {"account": "no active account with this number or name",
-                "item": "no active product or service with this name",
-                "class": "no active class with this name"}[what]
+                "item": "no active product or service with this SKU or name",
+                "class": "no active class with this name",
+                "tax_code": "no active tax code with this name"}[what]
     return problem
 
 
@@ -275,6 +283,10 @@ EXPECTATIONS = (
                 {"column": "class_resolved", "value_set": [True]},
                 "lines[{line_no}].class_code", _code("class"), "class_code",
                 why="A class named on a line must exist and be active."),
+    Expectation("line_tax_code_resolves", "lines", "ExpectColumnValuesToBeInSet",
+                {"column": "tax_code_resolved", "value_set": [True]},
+                "lines[{line_no}].tax_code", _code("tax_code"), "tax_code",
+                why="A tax code named on a line must be one of the accounting company's, or tax is computed wrong."),
     Expectation("line_posting_type", "lines", "ExpectColumnValuesToBeInSet",
                 {"column": "posting_type", "value_set": ["debit", "credit"]},
                 "lines[{line_no}].posting_type", "must be debit or credit", "posting_type",
@@ -294,7 +306,7 @@ COLUMNS = {
                   "currency": STR, "doc_number": STR, "doc_number_given": BOOL, "earlier_same_number": STR,
                   "taken_by": STR},
     "lines": {"amount": MONEY, "amount_places": INT, "account_resolved": BOOL, "item_resolved": BOOL,
-              "class_resolved": BOOL, "posting_type": STR, "quantity": MONEY, "extended": MONEY},
+              "class_resolved": BOOL, "tax_code_resolved": BOOL, "posting_type": STR, "quantity": MONEY, "extended": MONEY},
 }
 
 SUITE = Suite(NAME, SUITE_VERSION, MAX_FAILURE_RATE, DocumentParams, build, EXPECTATIONS, COLUMNS, key,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
@@ -35,6 +35,9 @@ class SourceRecord:
     kind: str  # a key of sources.records.KINDS_BY_KEY: "vendors", "bills", ...
     data: Any  # the mapping as read; anything else is refused by intake, naming the record
     origin: Origin
+    # What made the source unable to translate it (an ERP order line in a unit its item lacks), as
+    # (field, problem, offending value): intake holds the record with these reasons, unread.
+    problems: tuple[tuple[str, str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,9 @@ class WriteBackStatus(StrEnum):
     CONFIRMED = "confirmed"  # created in the accounting system: external id (and number)
     REJECTED = "rejected"  # refused by the accounting system: reason
     QUARANTINED = "quarantined"  # held by LedgerBridge: reason
-    CHANGED_AFTER_EXPORT = "changed_after_export"  # changed or voided at the source once exported: reason
+    CHANGED_AFTER_EXPORT = "changed_after_export"  # changed or voided at the source once exported, held: reason
+    UPDATED = "updated"  # a change after export, made in the accounting system too: external id
+    VOIDED = "voided"  # voided in the accounting system, as at the source: external id
     PAID = "paid"
     PARTIALLY_PAID = "partially_paid"
 
@@ -79,23 +84,26 @@ class WriteBack:
     paid_amount: Decimal | None = None
     open_balance: Decimal | None = None
     currency: str | None = None
+    paid_date: date | None = None  # the latest payment's date, when the accounting system's payments tell it
 
     def as_record(self) -> dict[str, Any]:
         """The item as a plain mapping (amounts stay Decimal), members without a value left out."""
         values = {"key": self.key, "record_kind": self.record_kind, "hub_id": self.hub_id,
                   "status": self.status.value, "external_id": self.external_id,
                   "external_number": self.external_number, "reason": self.reason, "paid_amount": self.paid_amount,
-                  "open_balance": self.open_balance, "currency": self.currency}
+                  "open_balance": self.open_balance, "currency": self.currency,
+                  "paid_date": self.paid_date.isoformat() if self.paid_date else None}
         return {name: value for name, value in values.items() if value is not None or name == "hub_id"}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> WriteBack:
         amounts = {name: Decimal(str(record[name])) for name in ("paid_amount", "open_balance")
                    if record.get(name) is not None}
+        paid_date = date.fromisoformat(record["paid_date"]) if record.get("paid_date") else None
         return cls(key=record["key"], record_kind=record["record_kind"], hub_id=record.get("hub_id"),
                    status=WriteBackStatus(record["status"]), external_id=record.get("external_id"),
                    external_number=record.get("external_number"), reason=record.get("reason"),
-                   currency=record.get("currency"), **amounts)
+                   currency=record.get("currency"), paid_date=paid_date, **amounts)
 
 
 @dataclass(frozen=True)
@@ -133,7 +141,7 @@ class SourceConnector(Protocol):
         """Send the items (one batch, `batch_key` stable across re-sends); key -> where it landed."""
         ...
 
-    def find_written(self, keys: Collection[str]) -> dict[str, Written]:
-        """Which of these keys the source already holds: looked up before re-sending an item whose
-        outcome is unknown (sent, then a crash before the ledger recorded it)."""
+    def find_written(self, items: Collection[WriteBack]) -> dict[str, Written]:
+        """Which of these items (by key) the source already holds: looked up before re-sending an item
+        whose outcome is unknown (sent, then a crash before the ledger recorded it)."""
         ...

@@ -13,6 +13,8 @@ def build_source(entity: LegalEntity, conn: ConnectionSettings, open_fs=None) ->
         raise ConnectionSettingsError(f"legal entity {entity.id!r} has no source in the registry")
     if entity.source.kind == SourceKind.FEED:
         return feed(entity, conn, open_fs)
+    if entity.source.kind == SourceKind.SYSPRO:
+        return syspro(entity, conn)
     raise ConnectionSettingsError(f"legal entity {entity.id!r}: no source connector for {entity.source.kind}")
 
 
@@ -39,3 +41,25 @@ def feed(entity: LegalEntity, conn: ConnectionSettings, open_fs=None) -> FeedSou
     if max_bytes < 1:
         raise ConnectionSettingsError(f"connection {conn.conn_id!r}: extra 'max_bytes' must be at least 1")
     return FeedSource(open_fs, entity.id, max_bytes=max_bytes, where=where)
+
+
+def syspro(entity: LegalEntity, conn: ConnectionSettings) -> SourceConnector:
+    """The entity's SYSPRO: host (a base URL, or a host name with port and extra `scheme`), login and
+    password (the operator's), extra `company_id` and `company_password`, extra `timeout` (seconds)."""
+    from ledgerbridge.sources.syspro.client import SysproClient
+    from ledgerbridge.sources.syspro.connector import SysproSource
+
+    extra = conn.extra
+    if not conn.host or not conn.login or not extra.get("company_id"):
+        raise ConnectionSettingsError(f"connection {conn.conn_id!r}: a SYSPRO source needs host, login (the "
+                                      "operator), password and extra 'company_id'")
+    base_url = conn.host if "://" in conn.host else \
+        f"{extra.get('scheme', 'https')}://{conn.host}{f':{conn.port}' if conn.port else ''}"
+    try:
+        timeout = float(extra.get("timeout") or 30)
+    except (TypeError, ValueError):
+        raise ConnectionSettingsError(f"connection {conn.conn_id!r}: extra 'timeout' must be a number of seconds, "
+                                      f"not {extra.get('timeout')!r}") from None
+    client = SysproClient(base_url.rstrip("/"), conn.login, conn.password or "", str(extra["company_id"]),
+                          str(extra.get("company_password") or ""), timeout=timeout)
+    return SysproSource(client, entity.id, entity.source, where=f"{base_url} company {extra['company_id']}")

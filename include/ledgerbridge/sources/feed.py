@@ -149,10 +149,10 @@ class FeedSource:
             if name.startswith(WRITE_BACK_PREFIX) and name.endswith(f"-{file_key}.json{PART_SUFFIX}"):
                 fs.remove(join(outbound, name))
 
-    def find_written(self, keys: Collection[str]) -> dict[str, Written]:
+    def find_written(self, items: Collection[WriteBack]) -> dict[str, Written]:
         """The items of outbound/ files (the hub may have consumed and removed some: then they are
         sent again, and the hub knows their keys)."""
-        wanted = set(keys)
+        wanted = {item.key for item in items}
         found: dict[str, Written] = {}
         with self.open_fs() as fs:
             for path in list_inbound(fs, self._dir(OUTBOUND)):

@@ -27,6 +27,7 @@ from sqlalchemy import delete, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
+from ledgerbridge.connectors.base import CREATE
 from ledgerbridge.ledger import quarantine
 from ledgerbridge.ledger.audit import record as audit
 from ledgerbridge.context import ensure_entity
@@ -74,7 +75,8 @@ class Outcome(StrEnum):
     UPDATED = "updated"
     UNCHANGED = "unchanged"
     QUARANTINED = "quarantined"
-    CHANGED_AFTER_EXPORT = "changed_after_export"
+    CHANGED_AFTER_EXPORT = "changed_after_export"  # held: the accounting system keeps the exported version
+    FOLLOWED = "followed"  # changed after export: the accounting system follows (an update, or a void)
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,10 @@ class _Intake:
     def parse(self, kind: FeedKind, records: list[SourceRecord]) -> list[Parsed]:
         parsed: list[Parsed] = []
         for record in records:
+            if record.problems:  # the source could not translate it: held as the source gave it
+                self.refuse(kind, record, _usable_hub_id(record.data),
+                            [Reason(field, problem, _shown(value)) for field, problem, value in record.problems])
+                continue
             try:
                 parsed.append((record, kind.model.model_validate(record.data)))
             except ValidationError as exc:
@@ -348,8 +354,12 @@ class _Intake:
         changed = _changed(current, values)
         if not changed:
             return Outcome.UNCHANGED
+        followed = False
         if self._exported(RecordType.DOCUMENT, document.id, kind, model.hub_id):
-            return self._held_after_export(kind, record, model.hub_id, changed, values)
+            why_not = self._why_not_followed(document, changed, values)
+            if why_not is not None:
+                return self._held_after_export(kind, record, model.hub_id, changed, values, why_not)
+            followed = True
         for name in scalars & set(changed):
             setattr(document, name, values[name])
         if "party" in changed:
@@ -368,8 +378,45 @@ class _Intake:
                 self.session.delete(attachment)
             self.session.flush()  # file names are unique per document: the old ones leave first
             self.attachments[document] = self._attach(document, attachments)
+        if followed:
+            return self._follow(kind, document, changed)
         self._audit_update(kind, model.hub_id, changed)
         return Outcome.UPDATED
+
+    def _why_not_followed(self, document: Document, changed: list[str], values: dict[str, Any]) -> str | None:
+        """Why a change to an exported document cannot be followed by the accounting system (None: it can):
+        the entity's source holds changes after export for a person, the export was refused, the document
+        is void already, it went back to draft (the document there stands), or its files changed."""
+        source = self.entity.source
+        if source is None or not source.follows_changes:
+            return "the accounting system keeps the version exported: change it there by hand"
+        created = self.session.scalar(select(OutboxEntry.state).where(
+            OutboxEntry.entity_id == self.entity.id, OutboxEntry.record_type == RecordType.DOCUMENT,
+            OutboxEntry.record_id == document.id, OutboxEntry.operation == CREATE))
+        if created == OutboxState.REJECTED:
+            return "its export was refused by the accounting system, so there is nothing there to change"
+        if document.status == DocumentStatus.VOID:
+            return "it is void in the accounting system already; a void document is not changed again"
+        if values["status"] == DocumentStatus.DRAFT:
+            return ("it went back to a status that is not exported; the document in the accounting system "
+                    "stands: void or change it there by hand")
+        if "attachments" in changed:
+            return "files added or changed after export are not sent again: attach them there by hand"
+        return None
+
+    def _follow(self, kind: FeedKind, document: Document, changed: list[str]) -> Outcome:
+        """The ledger takes the change; prepare_exports queues it as one operation (update to this version,
+        or void). A change queued earlier and never sent is superseded by this one."""
+        document.version += 1
+        superseded = self.session.execute(delete(OutboxEntry).where(
+            OutboxEntry.entity_id == self.entity.id, OutboxEntry.record_type == RecordType.DOCUMENT,
+            OutboxEntry.record_id == document.id, OutboxEntry.operation != CREATE,
+            OutboxEntry.state == OutboxState.PENDING, OutboxEntry.attempts == 0,
+            OutboxEntry.claimed_by.is_(None))).rowcount
+        audit(self.session, self.entity.id, "source", "changed_after_export_followed", kind.ledger_kind,
+              document.hub_id, {"fields": changed, "version": document.version, "superseded": superseded,
+                                "void": document.status == DocumentStatus.VOID})
+        return Outcome.FOLLOWED
 
     def _attach(self, document: Document, attachments: list[tuple[str, str, bytes]]) -> list[Attachment]:
         added = [Attachment(entity_id=self.entity.id, document=document, file_name=name, content_type=content_type,
@@ -443,17 +490,19 @@ class _Intake:
             return False
         withdrawn = self.session.execute(delete(OutboxEntry).where(
             OutboxEntry.entity_id == self.entity.id, OutboxEntry.record_type == record_type,
-            OutboxEntry.record_id == record_id, OutboxEntry.state == OutboxState.PENDING,
+            OutboxEntry.record_id == record_id, OutboxEntry.operation == CREATE, OutboxEntry.state == OutboxState.PENDING,
             OutboxEntry.attempts == 0, OutboxEntry.claimed_by.is_(None))).rowcount
         if not withdrawn:
-            return True
+            return True  # sent (or on its way): with a create row, or with changes after it
         self.in_outbox[record_type].discard(record_id)
         audit(self.session, self.entity.id, "source", "outbox_withdrawn", kind.ledger_kind, hub_id,
               {"why": "changed at the source before it was ever sent"})
         return False
 
     def _held_after_export(self, kind: FeedKind, record: SourceRecord, hub_id: str, changed: list[str],
-                           values: dict[str, Any]) -> Outcome:
+                           values: dict[str, Any],
+                           why: str = "the accounting system keeps the version exported: change it there by hand",
+                           ) -> Outcome:
         """The accounting system has (or is about to get) the version the ledger holds: keep it, hold the change."""
         reasons = []
         for name in changed:
@@ -461,8 +510,7 @@ class _Intake:
                 reasons.append(Reason("status", "voided at the source after export; the accounting system still "
                                       "holds the record: void it there by hand", "void", CHANGED_AFTER_EXPORT))
             else:
-                reasons.append(Reason(name, "changed at the source after export; the accounting system keeps the "
-                                      "version exported: change it there by hand", _shown(values[name]),
+                reasons.append(Reason(name, f"changed at the source after export; {why}", _shown(values[name]),
                                       CHANGED_AFTER_EXPORT))
         quarantine.hold(self.session, self.entity.id, kind.quarantine_dataset, hub_id, reasons,
                         {"hub_id": hub_id, "origin": str(record.origin), "record": _storable(record.data),
@@ -491,10 +539,11 @@ def _lines(model) -> list[dict[str, Any]]:
 
 
 def _line_columns(line) -> dict[str, Any]:
-    empty = {"account_code": None, "item_code": None, "quantity": None, "unit_price": None, "posting_type": None}
+    empty = {"account_code": None, "item_code": None, "quantity": None, "unit_price": None, "posting_type": None,
+             "tax_code": None}
     if isinstance(line, HubSalesLine):
         return {**empty, "amount": line.line_amount(), "item_code": line.item, "quantity": line.quantity,
-                "unit_price": line.unit_price}
+                "unit_price": line.unit_price, "tax_code": line.tax_code}
     if isinstance(line, HubJournalLine):
         debit = line.debit is not None
         return {**empty, "amount": line.debit if debit else line.credit, "posting_type": "debit" if debit else "credit",
@@ -505,7 +554,8 @@ def _line_columns(line) -> dict[str, Any]:
 def _line_values(line: DocumentLine) -> dict[str, Any]:
     return {"line_no": line.line_no, "amount": line.amount, "account_code": line.account_code,
             "item_code": line.item_code, "quantity": line.quantity, "unit_price": line.unit_price,
-            "posting_type": line.posting_type, "description": line.description, "class_code": line.class_code}
+            "posting_type": line.posting_type, "description": line.description, "class_code": line.class_code,
+            "tax_code": line.tax_code}
 
 
 def _changed(current: dict[str, Any], incoming: dict[str, Any]) -> list[str]:

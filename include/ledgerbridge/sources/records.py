@@ -138,6 +138,7 @@ class HubSalesLine(_Record):
     amount: Amount | None = None
     description: str | None = None
     class_: Code | None = Field(default=None, alias="class")
+    tax_code: Code | None = None
 
     @model_validator(mode="after")
     def _amount_known(self) -> HubSalesLine:
@@ -160,6 +161,14 @@ class HubInvoice(_HubDocument):
 
 class HubCreditNote(_HubDocument):
     """What a customer is credited (positive amounts), lines by item as on an invoice; never due."""
+
+    customer: HubId
+    total: Amount | None = None
+    lines: list[HubSalesLine] = Field(default_factory=list)
+
+
+class HubSalesReceipt(_HubDocument):
+    """A sale paid on the spot (a cash sale): lines by item as on an invoice; nothing falls due."""
 
     customer: HubId
     total: Amount | None = None
@@ -248,15 +257,16 @@ CUSTOMERS = FeedKind(kinds.get("customer"), HubParty)
 BILLS = FeedKind(kinds.get("bill"), HubBill)
 INVOICES = FeedKind(kinds.get("invoice"), HubInvoice)
 CREDIT_NOTES = FeedKind(kinds.get("credit_note"), HubCreditNote)
+SALES_RECEIPTS = FeedKind(kinds.get("sales_receipt"), HubSalesReceipt)
 JOURNAL_ENTRIES = FeedKind(kinds.get("journal_entry"), HubJournalEntry)
 BILL_PAYMENTS = FeedKind(kinds.get("bill_payment"), HubBillPayment)
 CUSTOMER_PAYMENTS = FeedKind(kinds.get("customer_payment"), HubCustomerPayment)
 
 # In intake order: parties before the documents naming them, documents before the payments paying them.
-RECORD_KINDS = (VENDORS, CUSTOMERS, BILLS, INVOICES, CREDIT_NOTES, JOURNAL_ENTRIES, BILL_PAYMENTS,
+RECORD_KINDS = (VENDORS, CUSTOMERS, BILLS, INVOICES, CREDIT_NOTES, SALES_RECEIPTS, JOURNAL_ENTRIES, BILL_PAYMENTS,
                 CUSTOMER_PAYMENTS)
 PARTY_KINDS = (VENDORS, CUSTOMERS)
-DOCUMENT_KINDS = (BILLS, INVOICES, CREDIT_NOTES, JOURNAL_ENTRIES)
+DOCUMENT_KINDS = (BILLS, INVOICES, CREDIT_NOTES, SALES_RECEIPTS, JOURNAL_ENTRIES)
 PAYMENT_KINDS = (BILL_PAYMENTS, CUSTOMER_PAYMENTS)
 KINDS_BY_KEY = {kind.key: kind for kind in RECORD_KINDS}
 KINDS_BY_LEDGER_KIND = {kind.ledger_kind: kind for kind in RECORD_KINDS}

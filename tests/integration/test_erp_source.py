@@ -1,0 +1,211 @@
+"""An ERP as the source, end to end over HTTP on SQLite and PostgreSQL: the SYSPRO sandbox's sales orders
+become invoices and sales receipts in a QuickBooks Online sandbox company, exactly once; customers are
+matched, not duplicated; what became of each order (invoice id and number, payment status, changes,
+voids) is written back onto it exactly once, faults included."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from ledgerbridge.connectors.factory import ConnectionSettings, quickbooks_online
+from ledgerbridge.ledger.models import QuarantineEntry, QuarantineStatus
+from ledgerbridge.pipeline import run_all
+from ledgerbridge.registry import LegalEntity
+from ledgerbridge.sandbox.syspro import SysproSandbox, seed_company, serve_in_thread
+from ledgerbridge.sandbox.syspro.faults import Faults
+from ledgerbridge.sandbox.syspro.seed import BAD_ORDERS, NICK_BROWN, NICK_BROWN_ORDER
+from ledgerbridge.sources.factory import build_source
+from support import STANDARD_LISTS, connect_company, context, make_entity, query
+
+TAX_CODES = {"A": "TAX", "B": "TAX", "E": "NON"}
+FLOWS = ("reference", "parties", "invoices", "sales_receipts", "customer_payments")
+
+
+@pytest.fixture
+def erp():
+    sandbox = SysproSandbox()
+    seed_company(sandbox, seed=7, customers=25, stock_items=40, orders=90)
+    server = serve_in_thread(sandbox)
+    yield server
+    server.stop()
+
+
+def _entity(entity_id: str, **source) -> LegalEntity:
+    base = make_entity(entity_id, flows=FLOWS, create_missing_customers=True).model_dump(mode="json")
+    return LegalEntity.model_validate({**base, "source": {"kind": "syspro", "conn_id": f"erp_{entity_id}",
+                                                          "tax_codes": TAX_CODES, **source}})
+
+
+def _lists(sandbox) -> dict:
+    """The QuickBooks company the ERP's users keep: every stock item as an item (SKU = stock code), and
+    Nick Brown as "Brown, Nick"."""
+    items = [{"Name": f"{row['Description']} [{code}]"[:100], "Sku": code, "Type": "NonInventory"}
+             for code, row in sorted(sandbox.company.rows("StockItems").items())]
+    return {**STANDARD_LISTS, "items": items, "customers": [{"DisplayName": "Brown, Nick"}]}
+
+
+class Bridge:
+    """One entity between the ERP sandbox and a QuickBooks sandbox company."""
+
+    def __init__(self, ledger, qbo_server, erp, entity_id: str, **source):
+        self.ledger, self.qbo, self.erp = ledger, qbo_server, erp
+        self.entity = _entity(entity_id, **source)
+        self.conn = connect_company(qbo_server, ledger, self.entity, _lists(erp.sandbox))
+        self.erp_conn = ConnectionSettings(f"erp_{entity_id}", erp.url, "ADMIN", erp.sandbox.operator_password,
+                                           extra={"company_id": erp.sandbox.company_id})
+
+    def run(self) -> dict:
+        ctx = replace(context(self.entity, self.ledger, self.conn),
+                      connect_source=lambda: build_source(self.entity, self.erp_conn))
+        return run_all(ctx)
+
+    def documents(self) -> dict[str, dict]:
+        """QuickBooks invoices and sales receipts by number."""
+        found = {}
+        for entity in ("Invoice", "SalesReceipt"):
+            for obj in query(self.qbo, self.conn, self.ledger, f"SELECT * FROM {entity} MAXRESULTS 1000"):
+                assert obj["DocNumber"] not in found, f"order {obj['DocNumber']} is in QuickBooks twice"
+                found[obj["DocNumber"]] = {**obj, "entity": entity}
+        return found
+
+    def qbo_client(self):
+        return quickbooks_online(self.conn, self.ledger).client
+
+    def order(self, number: str) -> dict:
+        return self.erp.sandbox.order(number)
+
+    def notes(self, number: str) -> list[str]:
+        return [note["Text"] for note in self.order(number).get("Notes") or ()]
+
+    def quarantined(self) -> dict[tuple[str, str], QuarantineEntry]:
+        with self.ledger.session() as session:
+            return {(q.dataset, q.record_key): q for q in session.scalars(select(QuarantineEntry).where(
+                QuarantineEntry.entity_id == self.entity.id, QuarantineEntry.status == QuarantineStatus.OPEN))}
+
+
+def _exportable(sandbox) -> dict[str, dict]:
+    return {number: row for number, row in sandbox.company.rows("SalesOrders").items()
+            if row["OrderStatus"] in ("8", "9") and number not in BAD_ORDERS}
+
+
+def _fingerprints(notes: list[str]) -> Counter:
+    return Counter(re.findall(r"LB:[0-9a-f]{16}", " ".join(notes)))
+
+
+def test_completed_orders_become_invoices_and_sales_receipts_once_with_their_ids_written_back(
+        ledger, qbo_server, erp):
+    bridge = Bridge(ledger, qbo_server, erp, "erp_whole")
+    first = bridge.run()
+
+    documents = bridge.documents()
+    expected = _exportable(erp.sandbox)
+    assert set(documents) == set(expected)
+    for number, order in expected.items():
+        document = documents[number]
+        assert document["entity"] == ("SalesReceipt" if order["CashCredit"] == "C" else "Invoice")
+        assert Decimal(str(document["TotalAmt"])) == Decimal(order["OrderTotal"])
+        fields = bridge.order(number)["CustomFields"]
+        assert (fields["QBOInvoice"], fields["QBOInvoiceNo"]) == (document["Id"], number)
+        assert all(count == 1 for count in _fingerprints(bridge.notes(number)).values())
+    assert any(d["entity"] == "SalesReceipt" for d in documents.values())
+
+    # Nick Brown is "Brown, Nick" in QuickBooks: matched, never created a second time.
+    customers = query(qbo_server, bridge.conn, ledger, "SELECT * FROM Customer MAXRESULTS 1000")
+    browns = [c for c in customers if "Brown" in c["DisplayName"] and "Nick" in c["DisplayName"]]
+    assert [c["DisplayName"] for c in browns] == ["Brown, Nick"]
+    assert documents[NICK_BROWN_ORDER]["CustomerRef"]["value"] == browns[0]["Id"]
+
+    # Every deliberately bad order is held, naming the order, the line and the field; nothing of it went out.
+    held = bridge.quarantined()
+    for number in BAD_ORDERS:
+        assert number not in documents
+        entry = held.get(("source.invoices", number)) or held.get(("source.sales_receipts", number)) \
+            or held.get(("invoices", number)) or held.get(("sales_receipts", number))
+        assert entry is not None, f"bad order {number} ({BAD_ORDERS[number]}) was not held"
+        assert number in str(entry.reasons) or entry.record_key == number
+
+    assert first["write_back"]["source"]["written"] >= len(expected)
+    second = bridge.run()
+    assert second["export_documents"]["created"] == 0 and second["pull_source"]["new"] == 0
+    assert second["write_back"]["source"]["written"] == 0
+    assert bridge.documents().keys() == documents.keys()
+
+
+def test_an_order_changed_after_export_updates_its_invoice_once_and_a_cancelled_one_voids_it(
+        ledger, qbo_server, erp):
+    bridge = Bridge(ledger, qbo_server, erp, "erp_changes")
+    bridge.run()
+    before = bridge.documents()
+    invoices = sorted(n for n, d in before.items() if d["entity"] == "Invoice" and n != NICK_BROWN_ORDER)
+    changed, cancelled = invoices[0], invoices[1]
+    lines = erp.sandbox.order(changed)["Lines"]
+    erp.sandbox.change_order(changed, Lines=[{**lines[0], "OrderQty": str(Decimal(lines[0]["OrderQty"]) + 1)},
+                                             *lines[1:]])
+    erp.sandbox.cancel_order(cancelled)
+    new_total = Decimal(erp.sandbox.order(changed)["OrderTotal"])
+
+    run = bridge.run()
+
+    after = bridge.documents()
+    assert Decimal(str(after[changed]["TotalAmt"])) == new_total != Decimal(str(before[changed]["TotalAmt"]))
+    assert int(after[changed]["SyncToken"]) == int(before[changed]["SyncToken"]) + 1
+    assert Decimal(str(after[cancelled]["TotalAmt"])) == 0 and "Voided" in after[cancelled]["PrivateNote"]
+    untouched = [n for n in before if n not in (changed, cancelled)]
+    assert all(after[n]["SyncToken"] == before[n]["SyncToken"] for n in untouched)
+    assert run["export_documents"]["updated"] == 1 and run["export_documents"]["voided"] == 1
+    assert any("updated" in note for note in bridge.notes(changed))
+    assert bridge.order(cancelled)["CustomFields"]["QBOPaymentStatus"] == "voided"
+
+    again = bridge.run()
+    assert again["export_documents"]["updated"] == 0 and again["export_documents"]["voided"] == 0
+    assert bridge.documents()[changed]["SyncToken"] == after[changed]["SyncToken"]
+    assert again["reconcile"]["mismatches"] == []
+
+
+def test_payments_recorded_in_quickbooks_reach_the_order_partially_then_fully(ledger, qbo_server, erp):
+    bridge = Bridge(ledger, qbo_server, erp, "erp_paid")
+    bridge.run()
+    number, invoice = next((n, d) for n, d in sorted(bridge.documents().items()) if d["entity"] == "Invoice")
+    total = Decimal(str(invoice["TotalAmt"]))
+    client = bridge.qbo_client()
+
+    def pay(amount: Decimal, day: str) -> None:
+        client.create("Payment", {"CustomerRef": invoice["CustomerRef"], "TotalAmt": amount, "TxnDate": day,
+                                  "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": invoice["Id"],
+                                                                              "TxnType": "Invoice"}]}]})
+
+    pay(Decimal("10.00"), "2026-12-01")
+    bridge.run()
+    fields = bridge.order(number)["CustomFields"]
+    assert (fields["QBOPaymentStatus"], fields["QBOPaidAmount"], fields["QBOPaidDate"]) == (
+        "partially paid", "10.00", "2026-12-01")
+
+    pay(total - Decimal("10.00"), "2026-12-02")
+    bridge.run()
+    fields = bridge.order(number)["CustomFields"]
+    assert (fields["QBOPaymentStatus"], Decimal(fields["QBOPaidAmount"]), fields["QBOPaidDate"]) == (
+        "paid", total, date(2026, 12, 2).isoformat())
+    notes = bridge.notes(number)
+    bridge.run()
+    assert bridge.notes(number) == notes  # told once
+
+
+def test_write_back_under_faults_puts_each_invoice_id_on_its_order_exactly_once(ledger, qbo_server, erp):
+    bridge = Bridge(ledger, qbo_server, erp, "erp_faults")
+    erp.sandbox.set_faults(Faults(drop_rate=0.10, error_rate=0.10, seed=3))
+    for _ in range(6):
+        bridge.run()
+    erp.sandbox.set_faults(Faults())
+    bridge.run()
+    documents = bridge.documents()
+    assert set(documents) == set(_exportable(erp.sandbox))
+    for number, document in documents.items():
+        assert bridge.order(number)["CustomFields"]["QBOInvoice"] == document["Id"]
+        counts = _fingerprints(bridge.notes(number))
+        assert counts and all(count == 1 for count in counts.values()), (number, bridge.notes(number))
