@@ -134,8 +134,7 @@ class SysproSandbox:
             except ODataError as exc:
                 self._stats["reads_refused"] += 1
                 return _odata(exc)
-            self._stats["rows_read"] += rows
-            self.revision += 1  # the session was touched
+            self._stats["rows_read"] += rows  # (a read only touches the session: no autosave for it)
             return 200, text, JSON
 
     def post(self, user_id: str | None, raw: bytes) -> Reply:
