@@ -32,7 +32,7 @@ from ledgerbridge.connectors.factory import ConnectionSettings, quickbooks_onlin
 from ledgerbridge.flows.reconcile import created_in_run
 from ledgerbridge.ledger import Ledger, migrate
 from ledgerbridge.ledger.models import OutboxEntry, OutboxState, QuarantineEntry, QuarantineStatus, RecordType, SyncRun
-from ledgerbridge.registry import FILE_DROP_KINDS, load_registry
+from ledgerbridge.registry import ERP_KINDS, FILE_DROP_KINDS, load_registry
 
 DEMO_DATA = settings.PROJECT_ROOT / "include" / "config" / "demo_data.yaml"
 CLIENT_ID, CLIENT_SECRET = "ledgerbridge-demo", "demo-secret"
@@ -41,7 +41,8 @@ SEED_LISTS = (("accounts", "Account"), ("classes", "Class"), ("terms", "Term"), 
 
 
 DROP_USER, DROP_PASSWORD = "agent", "demo-drop-secret"
-DESKTOP_ROUNDS = 3  # export; the agent answers and the payments follow; the agent answers them
+DESKTOP_ROUNDS = 3
+ERP_ORDERS = 1000  # the SYSPRO sandbox's seeded company: 200 customers, 300 stock items, 1,000 orders  # export; the agent answers and the payments follow; the agent answers them
 
 
 def sandbox_port() -> int:
@@ -98,11 +99,57 @@ def running_sandbox(port: int):
         log.close()
 
 
-def _healthy(url: str) -> bool:
+def _healthy(url: str, path: str = "/_sandbox/health") -> bool:
     try:
-        return requests.get(f"{url}/_sandbox/health", timeout=1).ok
+        return requests.get(f"{url}{path}", timeout=1).ok
     except requests.RequestException:
         return False
+
+
+def erp_port() -> int:
+    return int(os.environ.get("LEDGERBRIDGE_ERP_PORT", "8767"))
+
+
+@contextmanager
+def running_erp(port: int):
+    """The SYSPRO sandbox on `port` (its company kept in data/sandbox/syspro.json): reused if one already
+    answers there, else started (and stopped after)."""
+    url = f"http://127.0.0.1:{port}"
+    if _healthy(url, "/sandbox/health"):
+        yield url
+        return
+    state = settings.data_dir() / "sandbox" / "syspro.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    log = open(settings.data_dir() / "sandbox" / "syspro.log", "ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ledgerbridge.cli", "sandbox", "syspro", "--port", str(port), "--state", str(state),
+         "--seed", "1", "--orders", str(ERP_ORDERS)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not _healthy(url, "/sandbox/health"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the SYSPRO sandbox did not start on port {port}: see {log.name}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)  # graceful: the sandbox saves its company on shutdown
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def erp_items(erp_url: str) -> list[dict]:
+    """The QuickBooks items of an ERP entity's company: one per SYSPRO stock item, its SKU the stock code
+    (what the accountant set up once; LedgerBridge matches stock codes to items by SKU)."""
+    from ledgerbridge.sandbox.syspro import DEFAULT_COMPANY, DEFAULT_OPERATOR, DEFAULT_PASSWORD
+    from ledgerbridge.sources.syspro.client import SysproClient
+
+    with SysproClient(erp_url, DEFAULT_OPERATOR, DEFAULT_PASSWORD, DEFAULT_COMPANY) as client:
+        return [{"Name": f"{row['Description']} [{row['StockCode']}]"[:100], "Sku": row["StockCode"],
+                 "Type": "NonInventory", "Active": row.get("Active", True) is not False}
+                for row in client.read("StockItems")]
 
 
 def connection_json(url: str, realm_id: str, refresh_token: str) -> str:
@@ -112,7 +159,7 @@ def connection_json(url: str, realm_id: str, refresh_token: str) -> str:
     })
 
 
-def prepare(url: str, ledger: Ledger, out=print) -> dict[str, str]:
+def prepare(url: str, ledger: Ledger, out=print, erp_url: str | None = None) -> dict[str, str]:
     """Seed the sandbox companies and the hub; returns the AIRFLOW_CONN_* variables of the entities."""
     registry = load_registry()
     demo = yaml.safe_load(DEMO_DATA.read_text(encoding="utf-8"))["entities"]
@@ -127,11 +174,28 @@ def prepare(url: str, ledger: Ledger, out=print) -> dict[str, str]:
         refresh_token = reply.json()["refresh_token"]
         conn = ConnectionSettings(entity.accounting.conn_id, url, CLIENT_ID, CLIENT_SECRET, data["realm_id"],
                                   {"refresh_token": refresh_token, "token_url": f"{url}/oauth2/v1/tokens/bearer"})
-        seeded = _seed_company(quickbooks_online(conn, ledger).client, entity.id, data["accounting"])
-        out(f"{entity.id}: sandbox company {data['realm_id']} ({seeded} list objects in place), {feed_hub(entity, data)}")
+        lists = data["accounting"]
+        if entity.source is not None and entity.source.kind in ERP_KINDS:
+            lists = {**lists, "items": erp_items(erp_url)}
+        seeded = _seed_company(quickbooks_online(conn, ledger).client, entity.id, lists)
         env[f"AIRFLOW_CONN_{entity.accounting.conn_id.upper()}"] = connection_json(url, data["realm_id"], refresh_token)
+        if entity.source is not None and entity.source.kind in ERP_KINDS:
+            out(f"{entity.id}: sandbox company {data['realm_id']} ({seeded} list objects in place), orders from "
+                f"the SYSPRO sandbox at {erp_url}")
+            env.update(erp_connection(entity, erp_url))
+            continue
+        out(f"{entity.id}: sandbox company {data['realm_id']} ({seeded} list objects in place), {feed_hub(entity, data)}")
         env.update(feed_connection(entity))
     return env
+
+
+def erp_connection(entity, erp_url: str) -> dict[str, str]:
+    """The AIRFLOW_CONN_* variable of an ERP entity's source: the SYSPRO sandbox's operator."""
+    from ledgerbridge.sandbox.syspro import DEFAULT_COMPANY, DEFAULT_OPERATOR, DEFAULT_PASSWORD
+
+    return {f"AIRFLOW_CONN_{entity.source.conn_id.upper()}": json.dumps({
+        "conn_type": "http", "host": erp_url, "login": DEFAULT_OPERATOR, "password": DEFAULT_PASSWORD,
+        "extra": {"company_id": DEFAULT_COMPANY}})}
 
 
 def feed_root() -> Path:
@@ -277,9 +341,11 @@ def main(airflow_ui: bool = False) -> int:
     ledger = Ledger(ledger_url)
     entities = load_registry().enabled
     started = utcnow()
-    with running_sandbox(sandbox_port()) as url, running_file_drop(drop_port()) as drop:
-        print(f"QuickBooks Online sandbox: {url}; file drop: sftp://127.0.0.1:{drop.port} ({drop.root})")
-        env = prepare(url, ledger)
+    with running_sandbox(sandbox_port()) as url, running_file_drop(drop_port()) as drop, \
+            running_erp(erp_port()) as erp_url:
+        print(f"QuickBooks Online sandbox: {url}; file drop: sftp://127.0.0.1:{drop.port} ({drop.root}); "
+              f"SYSPRO sandbox: {erp_url}")
+        env = prepare(url, ledger, erp_url=erp_url)
         desktop_env, agents = prepare_desktop(drop, ledger)
         env.update(desktop_env)
         if airflow_ui:
