@@ -76,7 +76,8 @@ class ConnectorHarness(Protocol):
 # -- QuickBooks Online ---------------------------------------------------------------------------
 
 QBO_ENTITIES = {"bill": "Bill", "bill_payment": "BillPayment", "invoice": "Invoice", "credit_note": "CreditMemo",
-                "payment": "Payment", "purchase_order": "PurchaseOrder", "journal_entry": "JournalEntry"}
+                "sales_receipt": "SalesReceipt", "payment": "Payment", "purchase_order": "PurchaseOrder",
+                "journal_entry": "JournalEntry"}
 
 
 @dataclass
@@ -146,7 +147,7 @@ class QBOHarness:
             return self._write("Bill", {"VendorRef": vendor, "Line": [self._expense_line("12.34")]})["Id"]
         if kind == "purchase_order":
             return self._write("PurchaseOrder", {"VendorRef": vendor, "Line": [self._expense_line("56.78")]})["Id"]
-        if kind in ("invoice", "credit_note"):
+        if kind in ("invoice", "credit_note", "sales_receipt"):
             return self._write(QBO_ENTITIES[kind], {"CustomerRef": customer, "Line": [
                 {"Amount": Decimal("90.12"), "DetailType": "SalesItemLineDetail",
                  "SalesItemLineDetail": {"ItemRef": {"value": self.item_id}}}]})["Id"]

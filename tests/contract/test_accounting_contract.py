@@ -61,6 +61,7 @@ from ledgerbridge.connectors.base import (
     PartyExport,
     ReferenceData,
     SalesLineExport,
+    SalesReceiptExport,
 )
 from ledgerbridge.connectors.errors import RecordRejected
 from ledgerbridge.flows.outbox import batch_key
@@ -351,6 +352,9 @@ def samples(h: ConnectorHarness) -> dict[str, Any]:
         "invoice": InvoiceExport("HI-1", "C-1", "INV-1", day, day, h.currency, total,
                                  (SalesLineExport(total, "I-1", Decimal("2"), Decimal("617.285")),)),
         "credit_note": CreditNoteExport("HN-1", "C-1", "CN-1", day, h.currency, total, (SalesLineExport(total, "I-1"),)),
+        "sales_receipt": SalesReceiptExport("HR-1", "C-1", "SR-1", day, h.currency, total,
+                                            (SalesLineExport(total, "I-1", Decimal("3"), Decimal("411.523333"),
+                                                             tax_code_id="T-1"),), deposit_account_id="A-5"),
         "journal_entry": JournalEntryExport("HJ-1", "JE-1", day, h.currency, (
             JournalLineExport("Debit", total, "A-1"), JournalLineExport("Credit", total, "A-2"))),
         "bill_payment": BillPaymentExport("HP-1", h.vendor_id, day, total, h.currency, "A-3",

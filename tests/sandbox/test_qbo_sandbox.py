@@ -460,6 +460,95 @@ def test_credit_memo_credits_the_customer_until_deleted(api, customer, services)
         (first["CreditMemo"]["Id"], None), (created["Id"], "Deleted")]
 
 
+# -- sales receipts and the amounts of item lines --------------------------------------------------
+def test_sales_receipt_is_paid_on_the_spot_into_undeposited_funds_by_default(api, customer, services):
+    since = body_of(api.get(f"customer/{customer['Id']}"))["time"]
+    undeposited = api.account_id("Undeposited Funds")
+    checking, expense = api.account_id("Checking"), api.account_id("Office Expenses")
+    created = api.create("SalesReceipt", invoice(customer["Id"], services, "30.00", "0.05", DocNumber="SR-1",
+                                                 TotalAmt=0, Balance=99))
+    assert (created["TotalAmt"], created["Balance"]) == (Decimal("30.05"), 0)
+    assert created["DepositToAccountRef"] == {"value": undeposited, "name": "Undeposited Funds"}
+    assert created["TxnDate"] and "DueDate" not in created
+    assert body_of(api.get(f"salesreceipt/{created['Id']}"))["SalesReceipt"] == created
+    assert body_of(api.query("select * from SalesReceipt where DocNumber = 'SR-1'"))["QueryResponse"][
+        "SalesReceipt"] == [created]
+    assert body_of(api.get(f"customer/{customer['Id']}"))["Customer"]["Balance"] == 0  # nothing owed
+    to_bank = api.create("SalesReceipt", invoice(customer["Id"], services, "12.00",
+                                                 DepositToAccountRef={"value": checking}))
+    assert to_bank["DepositToAccountRef"]["value"] == checking
+
+    assert fault_of(api.post("SalesReceipt", {"Line": created["Line"]}))["element"] == "CustomerRef"
+    wrong_account = fault_of(api.post("SalesReceipt", invoice(customer["Id"], services, "1.00",
+                                                              DepositToAccountRef={"value": expense})))
+    assert (wrong_account["code"], wrong_account["element"]) == ("6000", "DepositToAccountRef")
+    assert "Bank or Other Current Asset" in wrong_account["Detail"]
+    assert fault_of(api.post("SalesReceipt", invoice(customer["Id"], services, "1.00",
+                                                     DepositToAccountRef={"value": "9999"})))["code"] == "2500"
+    assert fault_of(api.post("SalesReceipt", invoice(customer["Id"], services, "1.00", DocNumber="S" * 22)))[
+        "element"] == "DocNumber"
+    batch = body_of(api.post("batch", {"BatchItemRequest": [
+        {"bId": "1", "operation": "create", "SalesReceipt": invoice(customer["Id"], services, "5.00")},
+        {"bId": "2", "operation": "create", "SalesReceipt": invoice(customer["Id"], "9999", "5.00")}]}))
+    first, second = batch["BatchItemResponse"]
+    assert first["SalesReceipt"]["Balance"] == 0 and second["Fault"]["Error"][0]["element"] == "ItemRef"
+
+    # Sparse update, void (REST, as Intuit documents it: operation=update&include=void), delete.
+    updated = api.create("SalesReceipt", {"Id": created["Id"], "SyncToken": "0", "sparse": True,
+                                          "Line": invoice(customer["Id"], services, "40.00")["Line"]})
+    assert (updated["TotalAmt"], updated["Balance"], updated["SyncToken"], updated["DocNumber"]) == (
+        Decimal("40.00"), 0, "1", "SR-1")
+    voided = api.create("SalesReceipt", {"Id": to_bank["Id"], "SyncToken": "0", "sparse": True},
+                        operation="update", include="void")
+    assert (voided["TotalAmt"], voided["Balance"], voided["PrivateNote"]) == (0, 0, "Voided")
+    assert [line["Amount"] for line in voided["Line"]] == [0]
+    assert fault_of(api.post("SalesReceipt", {"Id": to_bank["Id"], "SyncToken": "1", "sparse": True,
+                                              "PrivateNote": "again"}))["code"] == "6000"
+    batch_void = body_of(api.post("batch", {"BatchItemRequest": [{"bId": "1", "operation": "update",
+        "optionsData": "void", "SalesReceipt": {"Id": first["SalesReceipt"]["Id"], "SyncToken": "0", "sparse": True}}]}))
+    assert batch_void["BatchItemResponse"][0]["SalesReceipt"]["TotalAmt"] == 0
+    deleted = body_of(api.post("SalesReceipt", {"Id": created["Id"], "SyncToken": "1"}, operation="delete"))
+    assert deleted["SalesReceipt"] == {"status": "Deleted", "Id": created["Id"], "domain": "QBO"}
+    changes = body_of(api._send("GET", "cdc", params={"entities": "SalesReceipt", "changedSince": since}))
+    [page] = changes["CDCResponse"][0]["QueryResponse"]
+    assert [(r["Id"], r.get("status")) for r in page["SalesReceipt"]] == [
+        (to_bank["Id"], None), (first["SalesReceipt"]["Id"], None), (created["Id"], "Deleted")]
+
+
+def test_item_line_amount_must_be_qty_times_unit_price_to_the_cent(api, customer, services):
+    def line(amount, **detail):
+        return {"CustomerRef": {"value": customer["Id"]}, "Line": [{
+            "DetailType": "SalesItemLineDetail", "Amount": Decimal(amount),
+            "SalesItemLineDetail": {"ItemRef": {"value": services}, **detail}}]}
+
+    # 3 x 3.335 = 10.005, rounded half-up: 10.01 (not the banker's 10.00).
+    assert api.create("Invoice", line("10.01", Qty=3, UnitPrice=Decimal("3.335")))["TotalAmt"] == Decimal("10.01")
+    for entity in ("Invoice", "CreditMemo", "SalesReceipt"):
+        refused = fault_of(api.post(entity, line("10.00", Qty=3, UnitPrice=Decimal("3.335"))))
+        assert (refused["code"], refused["Message"], refused["element"]) == (
+            "6070", "Amount calculation incorrect in the request", "Line.Amount")
+        assert refused["Detail"].startswith("Amount is not equal to Qty * UnitPrice. Supplied value:10.00")
+    # Qty without UnitPrice: the UnitPrice is derived and stored.
+    derived = api.create("Invoice", line("100.00", Qty=3))
+    assert derived["Line"][0]["SalesItemLineDetail"]["UnitPrice"] == Decimal("33.3333333")
+    assert api.create("SalesReceipt", line("100.00", Qty=4))["Line"][0]["SalesItemLineDetail"]["UnitPrice"] == 25
+    # A zero Qty is no quantity (python-quickbooks sends Qty 0, UnitPrice 0 with only an Amount).
+    assert api.create("Invoice", line("80.00", Qty=0, UnitPrice=0))["TotalAmt"] == Decimal("80.00")
+    # A sparse update is checked too.
+    current = api.create("Invoice", line("20.00", Qty=2, UnitPrice=10))
+    bad = {"Id": current["Id"], "SyncToken": "0", "sparse": True, "Line": line("21.00", Qty=2, UnitPrice=10)["Line"]}
+    assert fault_of(api.post("Invoice", bad))["code"] == "6070"
+
+
+def test_item_keeps_its_sku_and_is_queried_by_it(api):
+    income = api.account_id("Services")
+    created = api.create("Item", {"Name": "Widget", "Sku": "WID-001", "Type": "Service",
+                                  "IncomeAccountRef": {"value": income}})
+    assert created["Sku"] == "WID-001"
+    assert body_of(api.query("select * from Item where Sku = 'WID-001'"))["QueryResponse"]["Item"] == [created]
+    assert body_of(api.query("select * from Item where Sku = 'NOPE'"))["QueryResponse"] == {}
+
+
 # -- void ----------------------------------------------------------------------------------------
 def test_void_invoice_zeroes_it_and_keeps_it(api, clock, customer, services):
     created = api.create("Invoice", invoice(customer["Id"], services, "100.00", "50.00", PrivateNote="Spring order"))

@@ -88,15 +88,17 @@ class QBOClient:
         reply = self._call("POST", entity.lower(), params={"requestid": request_id}, body=body, idempotent=False)
         return reply[entity]
 
-    def batch(self, items: list[dict[str, Any]], request_id: str) -> dict[str, dict[str, Any]]:
+    def batch(self, items: list[dict[str, Any]], request_id: str, read_only: bool = False) -> dict[str, dict[str, Any]]:
         """Run up to 30 items (each with a `bId`) in one request; their answers by bId. More are
         refused by QuickBooks (1040, BatchLimitExceeded) without anything applied.
 
         The batch's `request_id` (<= 36 chars) with each `bId` (<= 10 chars) makes a repeat of the
-        same batch answer with the first results instead of applying anything twice.
+        same batch answer with the first results instead of applying anything twice. A batch of
+        Query items only (`read_only`) changes nothing: a lost answer is retried like any read, and
+        it should carry a fresh `request_id` each time (a repeat would answer the old results).
         """
         reply = self._call("POST", "batch", params={"requestid": request_id}, body={"BatchItemRequest": items},
-                           idempotent=False)
+                           idempotent=read_only)
         return {str(item["bId"]): item for item in reply.get("BatchItemResponse", [])}
 
     def upload(self, metadata: dict[str, Any], content: bytes, request_id: str) -> dict[str, Any]:

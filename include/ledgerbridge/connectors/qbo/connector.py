@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.connectors.base import (
+    CREATE,
+    VOID,
     AttachmentExport,
     BillExport,
     BillPaymentExport,
@@ -24,6 +26,8 @@ from ledgerbridge.connectors.base import (
     ReferenceData,
     RemoteDocument,
     SalesLineExport,
+    SalesReceiptExport,
+    is_update,
 )
 from ledgerbridge.connectors.errors import (
     ConnectorError,
@@ -37,7 +41,9 @@ from ledgerbridge.connectors.qbo.faults import (
     BatchLimitExceeded,
     DuplicateDocNumber,
     DuplicateName,
+    ObjectNotFound,
     QBOValidationFault,
+    StaleObject,
     fault_from_body,
 )
 
@@ -61,6 +67,7 @@ TRANSACTION_ENTITIES = {
     "bill_payment": "BillPayment",
     "invoice": "Invoice",
     "credit_note": "CreditMemo",
+    "sales_receipt": "SalesReceipt",
     "payment": "Payment",
     "journal_entry": "JournalEntry",
 }
@@ -68,8 +75,15 @@ _REFERENCE_ENTITIES = {**LIST_ENTITIES, **TRANSACTION_ENTITIES}
 _KIND_BY_ENTITY = {entity: kind for kind, entity in _REFERENCE_ENTITIES.items()}
 # Our record kinds -> the QuickBooks object each becomes, and how its payload is built.
 OBJECTS = {"vendor": "Vendor", "customer": "Customer", "bill": "Bill", "bill_payment": "BillPayment",
-           "invoice": "Invoice", "credit_note": "CreditMemo", "customer_payment": "Payment",
-           "journal_entry": "JournalEntry", "attachment": "Attachable"}
+           "invoice": "Invoice", "credit_note": "CreditMemo", "sales_receipt": "SalesReceipt",
+           "customer_payment": "Payment", "journal_entry": "JournalEntry", "attachment": "Attachable"}
+# Record kinds whose exported objects can be changed afterwards (a sparse update to the record's
+# current version), and those of them QuickBooks can also void (Intuit documents no void of a Bill;
+# a CreditMemo's void through the API is unconfirmed, and the sandbox has none).
+UPDATABLE_KINDS = frozenset({"invoice", "sales_receipt", "credit_note", "bill"})
+VOIDABLE_KINDS = frozenset({"invoice", "sales_receipt"})
+# What links a payment to a document it pays (QuickBooks writes them on the document).
+PAYMENT_LINK_TYPES = frozenset({"Payment", "BillPaymentCheck", "BillPaymentCreditCard"})
 _PARTY_KINDS = ("vendor", "customer")
 _ID_CHUNK = 100  # ids per `Id IN (...)` query
 _LOOKUP_CHUNK = 50  # values per look-up query
@@ -85,6 +99,7 @@ class QuickBooksOnlineConnector:
     kind = "quickbooks_online"
     capabilities = Capabilities(
         kinds=frozenset(OBJECTS), reference_kinds=tuple(_REFERENCE_ENTITIES), batch_size=BATCH_MAX_ITEMS,
+        updatable_kinds=UPDATABLE_KINDS,
         deletable_kinds=frozenset(TRANSACTION_ENTITIES),  # lists are deactivated, transactions deleted
         change_capture=True, doc_number_limit=21, name_limit=500)
 
@@ -175,7 +190,16 @@ class QuickBooksOnlineConnector:
         return build(record, key)
 
     def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | ConnectorError]:
-        """Create up to 30 objects in one batch request; per item ref, what became of it.
+        """Create, update or void up to 30 objects; per item ref, what became of it.
+
+        Creates go in one batch request (requestid = `batch_key`). Updates and voids need the
+        target's current SyncToken: one batch request of Query items (one per entity) reads every
+        target first, then the writes go with the creates in the one batch request. An update sends
+        the record's full current payload as a sparse update; a void, `optionsData: "void"`. A
+        target changed by someone else between the read and the write (5010) is read again and
+        written once more (a second batch request, its own stable requestid); a second 5010 is a
+        rejection naming both SyncTokens. An update already applied (our key in the note) or a
+        void of a voided object needs no request: it is reported found (adopted).
 
         An item QuickBooks refused comes back as its RecordRejected; an item without an answer, or
         answered with a system fault, as OutcomeUnknown. If nothing can have been applied the
@@ -184,34 +208,70 @@ class QuickBooksOnlineConnector:
         """
         if all(item.kind == "attachment" for item in items):
             return self._upload_many(items)
-        return self._create_batch(items, batch_key)
+        outcomes: dict[str, Created | ConnectorError] = {}
+        changes = [item for item in items if item.operation != CREATE]
+        for item in changes:
+            refused = _unchangeable(item)
+            if refused is not None:
+                outcomes[item.ref] = refused
+        changes = [item for item in changes if item.ref not in outcomes]
+        entries = [(item, _create_request(item)) for item in items if item.operation == CREATE]
+        sent_tokens: dict[str, str] = {}
+        if changes:
+            current = self._read_targets(changes)  # raises (nothing applied) when it cannot read
+            for item in changes:
+                verdict = _change_request(item, current.get(item.target_id or ""))
+                if isinstance(verdict, dict):
+                    entries.append((item, verdict))
+                    sent_tokens[item.ref] = str(verdict[OBJECTS[item.kind]]["SyncToken"])
+                else:
+                    outcomes[item.ref] = verdict
+        if not entries:
+            return outcomes
+        written, stale = self._write_batch(entries, batch_key)
+        outcomes.update(written)
+        if stale:
+            outcomes.update(self._retry_stale(stale, sent_tokens, batch_key))
+        return {item.ref: outcomes[item.ref] for item in items}
 
-    def _create_batch(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | ConnectorError]:
-        requests = [{"bId": item.ref, "operation": "create", OBJECTS[item.kind]: item.payload} for item in items]
+    def _write_batch(self, entries: list[tuple[Outgoing, dict[str, Any]]], batch_key: str
+                     ) -> tuple[dict[str, Created | ConnectorError], list[Outgoing]]:
+        """One batch request of creates, updates and voids: per item ref, what became of it, and the
+        updates/voids QuickBooks refused as stale (5010: nothing applied, to be read and sent again)."""
         try:
-            answers = self.client.batch(requests, request_id=batch_key)
+            answers = self.client.batch([request for _, request in entries], request_id=batch_key)
         except (BatchLimitExceeded, QBOValidationFault) as fault:
             # The request as a whole was refused and nothing applied: halve it until the item at
             # fault is alone and rejected, so one bad payload never holds back the rest.
-            if len(items) == 1:
-                return {items[0].ref: fault}
-            half = len(items) // 2
-            return {**self._create_batch(items[:half], _part_key(batch_key, "a")),
-                    **self._create_batch(items[half:], _part_key(batch_key, "b"))}
+            if len(entries) == 1:
+                return {entries[0][0].ref: fault}, []
+            half = len(entries) // 2
+            first, first_stale = self._write_batch(entries[:half], _part_key(batch_key, "a"))
+            second, second_stale = self._write_batch(entries[half:], _part_key(batch_key, "b"))
+            return {**first, **second}, first_stale + second_stale
         outcomes: dict[str, Created | ConnectorError] = {}
         clashes: list[Outgoing] = []
-        for item in items:
-            answer = answers.get(item.ref)
+        stale: list[Outgoing] = []
+        for item, _ in entries:
+            entity, answer = OBJECTS[item.kind], answers.get(item.ref)
             if answer is None:
                 outcomes[item.ref] = OutcomeUnknown(f"batch {batch_key}: no answer for item {item.ref}")
-            elif OBJECTS[item.kind] in answer:
-                outcomes[item.ref] = Created(str(answer[OBJECTS[item.kind]]["Id"]))
+            elif entity in answer:
+                created_id = str(answer[entity]["Id"])
+                outcomes[item.ref] = Created(created_id if item.operation == CREATE else item.target_id or created_id)
             else:
                 # Only a validation fault is a verdict on the record; anything else may have applied.
                 fault = fault_from_body({"Fault": answer.get("Fault") or {}}, 200)
-                if isinstance(fault, (DuplicateDocNumber, DuplicateName)):
+                if item.operation != CREATE and isinstance(fault, StaleObject):
+                    stale.append(item)
+                    continue
+                if item.operation == CREATE and isinstance(fault, (DuplicateDocNumber, DuplicateName)):
                     clashes.append(item)
-                if isinstance(fault, RecordRejected):
+                if item.operation != CREATE and isinstance(fault, ObjectNotFound):
+                    outcomes[item.ref] = RecordRejected(
+                        f"{_doing(item)} {entity} {item.target_id}: QuickBooks no longer has it ({fault})",
+                        fault.code, "Id")
+                elif isinstance(fault, RecordRejected):
                     outcomes[item.ref] = fault
                 else:
                     outcomes[item.ref] = OutcomeUnknown(f"batch {batch_key}, item {item.ref}: {fault}")
@@ -221,7 +281,66 @@ class QuickBooksOnlineConnector:
         except ConnectorError as exc:
             for item in clashes:
                 outcomes[item.ref] = OutcomeUnknown(f"{outcomes[item.ref]}; and the look-up for it failed: {exc}")
+        return outcomes, stale
+
+    def _retry_stale(self, stale: list[Outgoing], sent_tokens: dict[str, str], batch_key: str
+                     ) -> dict[str, Created | ConnectorError]:
+        """Someone changed these targets between our read and our write: read them again and send
+        once more; stale a second time, they are held (rejected), naming both versions."""
+        outcomes: dict[str, Created | ConnectorError] = {}
+        try:
+            current = self._read_targets(stale)
+        except (TransientError, ReconnectRequired) as exc:
+            return {item.ref: TransientError(f"{_doing(item)} {OBJECTS[item.kind]} {item.target_id}: changed in "
+                                             f"QuickBooks meanwhile (5010) and could not be read again: {exc}")
+                    for item in stale}
+        entries = []
+        for item in stale:
+            verdict = _change_request(item, current.get(item.target_id or ""))
+            if isinstance(verdict, dict):
+                entries.append((item, verdict))
+                sent_tokens[item.ref] = str(verdict[OBJECTS[item.kind]]["SyncToken"])
+            else:
+                outcomes[item.ref] = verdict
+        if not entries:
+            return outcomes
+        written, still_stale = self._write_batch(entries, _part_key(batch_key, "stale"))
+        outcomes.update(written)
+        if still_stale:
+            try:
+                held = self._read_targets(still_stale)
+            except ConnectorError:
+                held = {}
+            for item in still_stale:
+                outcomes[item.ref] = _held(item, held.get(item.target_id or ""), sent_tokens[item.ref])
         return outcomes
+
+    def _read_targets(self, items: list[Outgoing]) -> dict[str, dict[str, Any]]:
+        """The objects these updates/voids apply to, by Id: one batch request with one Query item per
+        entity (a fresh requestid: a repeat would answer the old SyncTokens). Raises TransientError
+        or ReconnectRequired when it cannot read (nothing has been applied)."""
+        by_entity: dict[str, set[str]] = {}
+        for item in items:
+            by_entity.setdefault(OBJECTS[item.kind], set()).add(str(item.target_id))
+        queries = [{"bId": f"q{n}", "Query": f"SELECT * FROM {entity} WHERE Id IN "
+                                             f"({', '.join(_id_literal(i) for i in sorted(ids))}) MAXRESULTS 1000"}
+                   for n, (entity, ids) in enumerate(sorted(by_entity.items()), 1)]
+        try:
+            answers = self.client.batch(queries, request_id=str(uuid.uuid4()), read_only=True)
+        except (TransientError, ReconnectRequired):
+            raise
+        except ConnectorError as exc:  # a refused read (a fault, not a verdict on a record): nothing applied
+            raise TransientError(f"reading the SyncTokens of {len(items)} objects to change failed: {exc}") from exc
+        found: dict[str, dict[str, Any]] = {}
+        for query in queries:
+            answer = answers.get(query["bId"]) or {}
+            if "QueryResponse" not in answer:
+                fault = fault_from_body({"Fault": answer.get("Fault") or {}}, 200) if answer else "no answer"
+                raise TransientError(f"reading the SyncTokens failed ({query['Query']}): {fault}")
+            for objects in answer["QueryResponse"].values():
+                if isinstance(objects, list):
+                    found.update((str(obj["Id"]), obj) for obj in objects)
+        return found
 
     def _upload_many(self, items: list[Outgoing]) -> dict[str, Created | ConnectorError]:
         """Files cannot go in a batch: one upload each, each with its own requestid. When one cannot
@@ -240,10 +359,15 @@ class QuickBooksOnlineConnector:
         return outcomes
 
     def find_existing_many(self, items: list[Outgoing]) -> dict[str, Created]:
-        """For items whose create may have been applied: ref -> what exists, adopted."""
-        found: dict[str, Created] = {}
+        """For items whose create, update or void may have been applied: ref -> what exists, adopted.
+
+        An update is found when its target's PrivateNote carries the update's own key; a void when
+        its target is voided. One query per entity reads the targets by Id."""
+        found: dict[str, Created] = self._find_changes([item for item in items if item.operation != CREATE])
         by_search: dict[tuple[str, str], list[Outgoing]] = {}
         for item in items:
+            if item.operation != CREATE:
+                continue
             by_search.setdefault((OBJECTS[item.kind], _search_field(item)), []).append(item)
         for (entity, field_name), group in by_search.items():
             for where, candidates_for in self._searches(entity, field_name, group):
@@ -252,6 +376,27 @@ class QuickBooksOnlineConnector:
                     match = _ours(item, candidates, field_name)
                     if match is not None:
                         found[item.ref] = Created(match, adopted=True)
+        return found
+
+    def _find_changes(self, items: list[Outgoing]) -> dict[str, Created]:
+        found: dict[str, Created] = {}
+        by_entity: dict[str, list[Outgoing]] = {}
+        for item in items:
+            if item.target_id:
+                by_entity.setdefault(OBJECTS[item.kind], []).append(item)
+        for entity, group in by_entity.items():
+            ids = sorted({str(item.target_id) for item in group})
+            targets: dict[str, dict[str, Any]] = {}
+            for start in range(0, len(ids), _ID_CHUNK):
+                listed = ", ".join(_id_literal(i) for i in ids[start: start + _ID_CHUNK])
+                targets.update((str(o["Id"]), o) for o in self.client.query_all(entity, where=f"Id IN ({listed})"))
+            for item in group:
+                target = targets.get(str(item.target_id))
+                if target is None:
+                    continue
+                if (item.operation == VOID and _is_voided(target)) or (
+                        is_update(item.operation) and item.key in (target.get("PrivateNote") or "")):
+                    found[item.ref] = Created(str(item.target_id), adopted=True)
         return found
 
     @staticmethod
@@ -275,6 +420,85 @@ class QuickBooksOnlineConnector:
                 balance = _money(obj["Balance"]) if "Balance" in obj else total
                 found[str(obj["Id"])] = RemoteDocument(str(obj["Id"]), total, balance)
         return found
+
+
+def _create_request(item: Outgoing) -> dict[str, Any]:
+    return {"bId": item.ref, "operation": "create", OBJECTS[item.kind]: item.payload}
+
+
+def _doing(item: Outgoing) -> str:
+    return "voiding" if item.operation == VOID else "updating"
+
+
+def _unchangeable(item: Outgoing) -> RecordRejected | None:
+    """Why this update/void cannot be sent at all, if it cannot."""
+    entity = OBJECTS.get(item.kind, item.kind)
+    if item.operation != VOID and not is_update(item.operation):
+        return RecordRejected(f"unknown outbox operation {item.operation!r} for {item.kind} {item.ref}",
+                              element="operation")
+    if item.kind not in UPDATABLE_KINDS:
+        return RecordRejected(f"QuickBooks Online connector cannot {'void' if item.operation == VOID else 'update'} "
+                              f"a {item.kind} ({entity}); it changes only {', '.join(sorted(UPDATABLE_KINDS))}",
+                              element="operation")
+    if item.operation == VOID and item.kind not in VOIDABLE_KINDS:
+        return RecordRejected(f"QuickBooks Online cannot void a {entity} through its API ({item.kind} "
+                              f"{item.target_id}): delete it or credit it in QuickBooks", element="operation")
+    if not item.target_id:
+        return RecordRejected(f"{_doing(item)} {entity}: the outbox row names no QuickBooks Id to apply it to",
+                              element="Id")
+    return None
+
+
+def _change_request(item: Outgoing, target: dict[str, Any] | None) -> dict[str, Any] | Created | RecordRejected:
+    """The batch item updating or voiding `target` as it is now, or the outcome without a request."""
+    entity = OBJECTS[item.kind]
+    if target is None:
+        return RecordRejected(f"{_doing(item)} {entity} {item.target_id}: QuickBooks has no {entity} with that Id "
+                              "(deleted there?)", "610", "Id")
+    head = {"Id": str(target["Id"]), "SyncToken": str(target["SyncToken"]), "sparse": True}
+    if item.operation == VOID:
+        if _is_voided(target):
+            return Created(str(target["Id"]), adopted=True)  # voided already: what we wanted
+        payments = _payments(target)
+        if payments:
+            return RecordRejected(f"voiding {entity} {target['Id']}: QuickBooks holds payments applied to it "
+                                  f"({', '.join(payments)}); void or delete them in QuickBooks first: not voided",
+                                  "6000", "LinkedTxn")
+        return {"bId": item.ref, "operation": "update", "optionsData": "void", entity: head}
+    if item.key in (target.get("PrivateNote") or ""):
+        return Created(str(target["Id"]), adopted=True)  # this update was applied already
+    if _is_voided(target):
+        return RecordRejected(f"updating {entity} {target['Id']}: it is voided in QuickBooks and cannot change "
+                              "any more: not updated", "6000", "Id")
+    body = {key: value for key, value in item.payload.items() if key not in ("Id", "SyncToken", "sparse")}
+    return {"bId": item.ref, "operation": "update", entity: {**body, **head}}
+
+
+def _held(item: Outgoing, target: dict[str, Any] | None, ours: str) -> RecordRejected:
+    """The rejection of an update/void whose target changed under it twice."""
+    entity = OBJECTS[item.kind]
+    if target is None:
+        held = "a newer SyncToken (it could not be read again)"
+    else:
+        when = (target.get("MetaData") or {}).get("LastUpdatedTime", "an unknown time")
+        held = f"SyncToken {target['SyncToken']} (changed by someone else at {when})"
+    return RecordRejected(f"{_doing(item)} {entity} {item.target_id}: QuickBooks holds {held}; ours was built from "
+                          f"SyncToken {ours}, read again once after a first 5010: held, not overwritten",
+                          "5010", "SyncToken")
+
+
+def _is_voided(obj: dict[str, Any]) -> bool:
+    """What QuickBooks makes of a voided transaction: its note starts "Voided" and its total is zero."""
+    return str(obj.get("PrivateNote") or "").startswith("Voided") and _money(obj.get("TotalAmt", 0)) == 0
+
+
+def _payments(obj: dict[str, Any]) -> list[str]:
+    return [f"{link.get('TxnType')} {link.get('TxnId')}" for link in obj.get("LinkedTxn") or []
+            if link.get("TxnType") in PAYMENT_LINK_TYPES]
+
+
+def _id_literal(value: str) -> str:
+    return f"'{_quote(str(value))}'"
 
 
 def _search_field(item: Outgoing) -> str:
@@ -345,7 +569,7 @@ def _reference(kind: str, obj: dict[str, Any]) -> ReferenceData:
         updated_at=datetime.fromisoformat(updated).astimezone(UTC) if updated else None,
         deleted=deleted,
         party_external_id=party.get("value"),
-        number=obj.get("AcctNum") or obj.get("DocNumber"),
+        number=obj.get("AcctNum") or obj.get("DocNumber") or obj.get("Sku"),  # an Item's stock code: its SKU
         account_type=obj.get("AccountType"),
         email=(obj.get("PrimaryEmailAddr") or {}).get("Address"),
         tax_id=obj.get("TaxIdentifier"),
@@ -421,6 +645,8 @@ def _sales_lines(lines: tuple[SalesLineExport, ...]) -> list[dict[str, Any]]:
             detail["Qty"] = line.quantity
         if line.unit_price is not None:
             detail["UnitPrice"] = line.unit_price
+        if line.tax_code_id:
+            detail["TaxCodeRef"] = {"value": line.tax_code_id}
         built.append(_line(line.amount, "SalesItemLineDetail", _class(detail, line.class_id), line.description))
     return built
 
@@ -435,6 +661,15 @@ def _credit_memo(credit_note: CreditNoteExport, key: str) -> dict[str, Any]:
     return _document({"CustomerRef": {"value": credit_note.customer_id}}, credit_note.doc_date, credit_note.currency,
                      _sales_lines(credit_note.lines), _note(key, f"hub credit note {credit_note.hub_id}",
                                                             credit_note.memo), credit_note.doc_number)
+
+
+def _sales_receipt(receipt: SalesReceiptExport, key: str) -> dict[str, Any]:
+    body = _document({"CustomerRef": {"value": receipt.customer_id}}, receipt.doc_date, receipt.currency,
+                     _sales_lines(receipt.lines), _note(key, f"hub sales receipt {receipt.hub_id}", receipt.memo),
+                     receipt.doc_number)
+    if receipt.deposit_account_id:
+        body["DepositToAccountRef"] = {"value": receipt.deposit_account_id}
+    return body
 
 
 def _customer_payment(payment: CustomerPaymentExport, key: str) -> dict[str, Any]:
@@ -474,7 +709,8 @@ def _attachable(attachment: AttachmentExport, key: str) -> dict[str, Any]:
 
 
 _BUILDERS = {"vendor": _party, "customer": _party, "bill": _bill, "bill_payment": _bill_payment,
-             "invoice": _invoice, "credit_note": _credit_memo, "customer_payment": _customer_payment,
+             "invoice": _invoice, "credit_note": _credit_memo, "sales_receipt": _sales_receipt,
+             "customer_payment": _customer_payment,
              "journal_entry": _journal_entry, "attachment": _attachable}
 
 

@@ -10,7 +10,7 @@ import copy
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from . import errors
 from .codec import company_today, format_ms, parse_instant, to_decimal
@@ -20,10 +20,11 @@ from .upload import UploadedFile
 
 LIST_ENTITIES = ("Account", "Vendor", "Customer", "Employee", "Class", "Department", "Term",
                  "TaxCode", "Item")
-TXN_ENTITIES = ("Bill", "BillPayment", "Invoice", "CreditMemo", "Payment", "PurchaseOrder", "JournalEntry")
+TXN_ENTITIES = ("Bill", "BillPayment", "Invoice", "CreditMemo", "SalesReceipt", "Payment", "PurchaseOrder",
+                "JournalEntry")
 DELETABLE_ENTITIES = TXN_ENTITIES + ("Attachable",)
 ENTITIES = LIST_ENTITIES + DELETABLE_ENTITIES
-VOIDABLE_ENTITIES = ("Invoice", "Payment", "BillPayment")
+VOIDABLE_ENTITIES = ("Invoice", "SalesReceipt", "Payment", "BillPayment")
 ENTITY_BY_PATH = {name.lower(): name for name in ENTITIES}
 CDC_MAX_DAYS = 30
 CDC_MAX_OBJECTS = 1000
@@ -35,6 +36,11 @@ BATCH_ID_MAX = 10
 DOC_NUMBER_MAX = 21
 ATTACHABLE_TEXT_MAX = {"FileName": 1000, "Note": 2000}
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
+UNIT_PRICE_PLACES = Decimal("0.0000001")  # a derived UnitPrice (Amount / Qty) keeps 7 decimal places
+UNDEPOSITED_FUNDS = "Undeposited Funds"
+# Where a sales receipt's money may be deposited (QBO: a bank or the Undeposited Funds asset account).
+DEPOSIT_ACCOUNT_TYPES = ("Bank", "Other Current Asset")
 
 # Which entity a reference field points to, wherever it appears in an object.
 REF_TARGETS = {
@@ -53,7 +59,7 @@ COMPUTED_FIELDS = {
     "Class": {"FullyQualifiedName", "SubClass"}, "Department": {"FullyQualifiedName", "SubDepartment"},
     "Item": {"FullyQualifiedName"},
     "Bill": {"TotalAmt", "Balance"}, "Invoice": {"TotalAmt", "Balance"},
-    "CreditMemo": {"TotalAmt", "Balance", "RemainingCredit"},
+    "CreditMemo": {"TotalAmt", "Balance", "RemainingCredit"}, "SalesReceipt": {"TotalAmt", "Balance"},
     "PurchaseOrder": {"TotalAmt"}, "JournalEntry": {"TotalAmt"}, "Payment": {"UnappliedAmt"},
     "Attachable": {"Size", "FileAccessUri", "TempDownloadUri", "ThumbnailFileAccessUri", "ThumbnailTempDownloadUri"},
 }
@@ -118,6 +124,7 @@ class Company:
         for key in ("created", "next_id", "last_stamp_ms", "responses", "batch_responses",
                     "api_requests", "requestid_replays"):
             setattr(company, key, state[key])
+        company.undeposited_funds()  # state files written before sales receipts lack it
         return company
 
     def seed(self) -> None:
@@ -150,6 +157,25 @@ class Company:
         self._create("Item", {"Name": "Materials", "Type": "NonInventory",
                               "IncomeAccountRef": {"value": accounts["Sales of Product Income"]},
                               "ExpenseAccountRef": {"value": accounts["Cost of Goods Sold"]}})
+        self.undeposited_funds()
+
+    def undeposited_funds(self) -> str:
+        """The Id of the company's Undeposited Funds account (where a sales receipt's money waits for
+        a bank deposit), created the first time it is needed when the company lacks one."""
+        for account in self.objects["Account"].values():
+            if account.get("AccountSubType") == "UndepositedFunds" and account.get("Active", True):
+                return account["Id"]
+        name = UNDEPOSITED_FUNDS
+        while any(a["FullyQualifiedName"].casefold() == name.casefold() for a in self.objects["Account"].values()):
+            name += " (system)"
+        account = {"Name": name, "AccountType": "Other Current Asset", "AccountSubType": "UndepositedFunds"}
+        self._prepare_named("Account", account, None)
+        # A system account, visible at once even to the batch item that needed it.
+        running_batch, self._batch_created = self._batch_created, None
+        try:
+            return self._insert("Account", account)["Id"]
+        finally:
+            self._batch_created = running_batch
 
     # -- clock ---------------------------------------------------------------------------------
     def now(self) -> str:
@@ -501,6 +527,8 @@ class Company:
             self._prepare_journal_entry(obj)
         elif entity == "CreditMemo":
             self._prepare_credit_memo(obj)
+        elif entity == "SalesReceipt":
+            self._prepare_sales_receipt(obj)
         elif entity == "Attachable":
             self._prepare_attachable(obj, current)
         else:
@@ -614,6 +642,28 @@ class Company:
         total = _sum_lines(obj, SALES_DETAILS)
         _check_doc_number(obj)
         obj["TotalAmt"] = obj["Balance"] = obj["RemainingCredit"] = total
+        obj.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
+        _default_dates(obj, self.clock())
+
+    def _prepare_sales_receipt(self, obj: dict) -> None:
+        """A sale paid on the spot: lines by item as on an Invoice, nothing left to pay (Balance 0), the
+        money deposited to DepositToAccountRef (a Bank or Other Current Asset account), by default the
+        company's Undeposited Funds."""
+        _require_ref(obj, "CustomerRef")
+        total = _sum_lines(obj, SALES_DETAILS)
+        _check_doc_number(obj)
+        deposit = obj.get("DepositToAccountRef")
+        if deposit in (None, {}):
+            obj["DepositToAccountRef"] = {"value": self.undeposited_funds()}
+        elif not isinstance(deposit, dict):
+            raise errors.malformed_request("DepositToAccountRef must be a reference object")
+        else:
+            account = self._resolve_ref("Account", deposit, "DepositToAccountRef")
+            if account.get("AccountType") not in DEPOSIT_ACCOUNT_TYPES:
+                raise errors.business(f"DepositToAccountRef must be a Bank or Other Current Asset account; "
+                                      f"Account {account['Id']} ({account.get('Name')}) is "
+                                      f"{account.get('AccountType')}", "DepositToAccountRef")
+        obj["TotalAmt"], obj["Balance"] = total, ZERO
         obj.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
         _default_dates(obj, self.clock())
 
@@ -843,11 +893,39 @@ def _sum_lines(obj: dict, details: dict[str, str], non_posting: frozenset[str] =
         if not isinstance(detail, dict):
             raise errors.required(f"Line.{detail_type}")
         _require_ref(detail, details[detail_type])
+        if detail_type == "SalesItemLineDetail":
+            _check_sales_amount(number, amount, detail)
         line["Amount"] = amount
         total += amount
     if total < 0:
         raise errors.business(f"the total {total} cannot be negative", "Line.Amount")
     return total
+
+
+def _check_sales_amount(number: int, amount: Decimal, detail: dict) -> None:
+    """QBO's rule for an item line: with both Qty and UnitPrice, Amount must be Qty x UnitPrice rounded
+    half-up to the cent (6070); with Qty alone, UnitPrice is derived as Amount / Qty. A zero Qty counts
+    as no quantity: python-quickbooks sends Qty 0 and UnitPrice 0 on every line it builds with only an
+    Amount, and QuickBooks takes such lines."""
+    qty, unit_price = to_decimal(detail.get("Qty")), to_decimal(detail.get("UnitPrice"))
+    if "Qty" in detail and detail["Qty"] is not None and qty is None:
+        raise errors.business(f"Line {number} Qty {detail['Qty']!r} is not a number", "Line.SalesItemLineDetail.Qty")
+    if "UnitPrice" in detail and detail["UnitPrice"] is not None and unit_price is None:
+        raise errors.business(f"Line {number} UnitPrice {detail['UnitPrice']!r} is not a number",
+                              "Line.SalesItemLineDetail.UnitPrice")
+    if qty is not None and qty != 0 and unit_price is not None:
+        expected = (qty * unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
+        if amount != expected:
+            raise errors.amount_calculation(number, amount, qty, unit_price, expected)
+    elif qty is not None and qty != 0:
+        derived = (amount / qty).quantize(UNIT_PRICE_PLACES, rounding=ROUND_HALF_UP)
+        detail["UnitPrice"] = _trimmed(derived)
+
+
+def _trimmed(value: Decimal) -> Decimal:
+    """The same number without trailing zeros after the point (50.0000000 -> 50, 12.3450000 -> 12.345)."""
+    text = format(value, "f")
+    return Decimal(text.rstrip("0").rstrip(".") if "." in text else text)
 
 
 def _check_doc_number(obj: dict) -> None:

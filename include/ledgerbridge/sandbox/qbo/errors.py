@@ -61,6 +61,14 @@ def duplicate_doc_number(doc_number: str, txn_type: str, txn_id: str) -> QBOFaul
                     f"TxnType={txn_type} with TxnId={txn_id}")
 
 
+def amount_calculation(line: int, amount: object, qty: object, unit_price: object, expected: object) -> QBOFault:
+    """Intuit's 6070 (its published error-code table: "Amount calculation incorrect in the request",
+    "Amount is not equal to Qty * UnitPrice. Supplied value:XXX"); the detail also names the line."""
+    return QBOFault("6070", "Amount calculation incorrect in the request",
+                    f"Amount is not equal to Qty * UnitPrice. Supplied value:{amount} (Line {line}: Qty {qty} x "
+                    f"UnitPrice {unit_price} = {expected})", "Line.Amount")
+
+
 def query_parse_error(detail: str) -> QBOFault:
     return QBOFault("4000", "Invalid query", f"QueryParserError: {detail}")
 
