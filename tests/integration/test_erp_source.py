@@ -119,6 +119,7 @@ def test_completed_orders_become_invoices_and_sales_receipts_once_with_their_ids
     customers = query(qbo_server, bridge.conn, ledger, "SELECT * FROM Customer MAXRESULTS 1000")
     browns = [c for c in customers if "Brown" in c["DisplayName"] and "Nick" in c["DisplayName"]]
     assert [c["DisplayName"] for c in browns] == ["Brown, Nick"]
+    assert bridge.order(NICK_BROWN_ORDER)["Customer"] == NICK_BROWN
     assert documents[NICK_BROWN_ORDER]["CustomerRef"]["value"] == browns[0]["Id"]
 
     # Every deliberately bad order is held, naming the order, the line and the field; nothing of it went out.
