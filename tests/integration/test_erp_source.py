@@ -194,8 +194,19 @@ def test_payments_recorded_in_quickbooks_reach_the_order_partially_then_fully(le
     assert (fields["QBOPaymentStatus"], Decimal(fields["QBOPaidAmount"]), fields["QBOPaidDate"]) == (
         "paid", total, date(2026, 12, 2).isoformat())
     notes = bridge.notes(number)
-    bridge.run()
+    quiet = bridge.run()
     assert bridge.notes(number) == notes  # told once
+    assert quiet["write_back"]["source"]["untraced_payments"] == 0
+
+    # An invoice keyed in QuickBooks by hand, paid there: no order to tell, so it is reported, not dropped.
+    item = query(qbo_server, bridge.conn, ledger, "SELECT * FROM Item MAXRESULTS 1")[0]
+    by_hand = client.create("Invoice", {"CustomerRef": invoice["CustomerRef"], "Line": [
+        {"Amount": Decimal("40.00"), "DetailType": "SalesItemLineDetail",
+         "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}}}]}, request_id="test-by-hand")
+    client.create("Payment", {"CustomerRef": invoice["CustomerRef"], "TotalAmt": Decimal("40.00"), "Line": [
+        {"Amount": Decimal("40.00"), "LinkedTxn": [{"TxnId": by_hand["Id"], "TxnType": "Invoice"}]}]},
+        request_id="test-by-hand-paid")
+    assert bridge.run()["write_back"]["source"]["untraced_payments"] == 1
 
 
 def test_write_back_under_faults_puts_each_invoice_id_on_its_order_exactly_once(ledger, qbo_server, erp):
@@ -211,3 +222,23 @@ def test_write_back_under_faults_puts_each_invoice_id_on_its_order_exactly_once(
         assert bridge.order(number)["CustomFields"]["QBOInvoice"] == document["Id"]
         counts = _fingerprints(bridge.notes(number))
         assert counts and all(count == 1 for count in counts.values()), (number, bridge.notes(number))
+
+
+def test_a_cancelled_order_whose_invoice_is_paid_is_held_and_told_not_voided(ledger, qbo_server, erp):
+    bridge = Bridge(ledger, qbo_server, erp, "erp_paid_void")
+    bridge.run()
+    number, invoice = next((n, d) for n, d in sorted(bridge.documents().items()) if d["entity"] == "Invoice")
+    applied = [{"Amount": Decimal("5.00"), "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]
+    bridge.qbo_client().create("Payment", {"CustomerRef": invoice["CustomerRef"], "TotalAmt": Decimal("5.00"),
+                                           "Line": applied}, request_id=f"test-pay-{number}")
+    erp.sandbox.cancel_order(number)
+
+    run = bridge.run()
+
+    assert run["export_documents"]["voided"] == 0 and run["export_documents"]["rejected"] == 1
+    assert Decimal(str(bridge.documents()[number]["TotalAmt"])) == Decimal(str(invoice["TotalAmt"]))
+    held = bridge.quarantined()[("invoices", number)]
+    assert held.reasons[0]["field"] == "status" and "the void was refused" in held.reasons[0]["problem"]
+    assert any("the void was refused" in note for note in bridge.notes(number))
+    again = bridge.run()
+    assert again["export_documents"]["sent"] == 0  # held, not tried again and again

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from ledgerbridge.connectors.base import CREATE, VOID, Awaiting, Created, Outgoing, is_update
+from ledgerbridge.connectors.base import CREATE, UPDATE_PREFIX, VOID, Awaiting, Created, Outgoing, is_update
 from ledgerbridge.connectors.errors import (
     CompanyMismatch,
     OutcomeUnknown,
@@ -25,6 +25,9 @@ from ledgerbridge.connectors.errors import (
 )
 from ledgerbridge.context import RunContext
 from ledgerbridge.kinds import RecordKind
+from ledgerbridge.kinds import get as get_kind
+from ledgerbridge.ledger import quarantine
+from ledgerbridge.ledger.quarantine import Reason
 from ledgerbridge.ledger.audit import record
 from ledgerbridge.ledger.models import Attachment, OutboxEntry, OutboxState, RecordType
 from ledgerbridge.ledger.types import utcnow
@@ -299,6 +302,18 @@ def settle_many(ctx: RunContext, outcomes: dict[int, Created | Exception | Await
             row.claimed_by, row.claim_expires_at = None, None
 
 
+def _hold_refused_change(session, ctx, row: OutboxEntry, error: str) -> None:
+    """A change after export the accounting system refused (a stale version, a document paid meanwhile):
+    the document there stands as it was; a person decides, and the next change at the source supersedes it."""
+    kind = get_kind(row.kind)
+    change = "void" if row.operation == VOID else f"update to version {row.operation.removeprefix(UPDATE_PREFIX)}"
+    quarantine.hold(session, ctx.entity.id, kind.dataset, row.record_key.partition(":")[2], [Reason(
+        "status" if row.operation == VOID else "version",
+        f"the {change} was refused by the accounting system, which keeps its own version: {error}", None,
+        "accounting.change_refused")], {"operation": row.operation, "target_id": row.target_id,
+                                        "outbox_id": row.id, "error": error})
+
+
 def _settle(session, ctx, row: OutboxEntry, outcome, actor: str) -> None:
     external_id, error, adopted = None, None, False
     if isinstance(outcome, Awaiting):
@@ -311,6 +326,8 @@ def _settle(session, ctx, row: OutboxEntry, outcome, actor: str) -> None:
         error = str(outcome)
         if isinstance(outcome, RecordRejected):
             row.state = OutboxState.REJECTED
+            if row.operation != CREATE:
+                _hold_refused_change(session, ctx, row, error)
         elif isinstance(outcome, (TransientError, ReconnectRequired)):
             row.state = OutboxState.PENDING  # the connector says nothing was applied
         else:
