@@ -325,12 +325,24 @@ def summary_line(ledger: Ledger, entity_id: str, since=None) -> str:
         else:
             run_ids = list(session.scalars(runs.where(SyncRun.started_at >= since)))
         exported = sum(created_in_run(session, entity_id, run_id) for run_id in run_ids if run_id)
+        changed = _changes_in_runs(session, entity_id, [run_id for run_id in run_ids if run_id])
         confirmed = session.scalar(select(func.count(OutboxEntry.id)).where(
             OutboxEntry.entity_id == entity_id, OutboxEntry.state == OutboxState.CONFIRMED, OutboxEntry.operation == "create",
             OutboxEntry.record_type.in_((RecordType.DOCUMENT, RecordType.PAYMENT))))
         quarantined = session.scalar(select(func.count(QuarantineEntry.id)).where(
             QuarantineEntry.entity_id == entity_id, QuarantineEntry.status == QuarantineStatus.OPEN))
-    return f"{entity_id}: exported={exported} confirmed={confirmed} quarantined={quarantined}"
+    followed = "".join(f" {name}={count}" for name, count in changed.items() if count)
+    return f"{entity_id}: exported={exported} confirmed={confirmed} quarantined={quarantined}{followed}"
+
+
+def _changes_in_runs(session, entity_id: str, run_ids: list[str]) -> dict[str, int]:
+    """Changes after export the runs made in the accounting system (updates, voids): shown when any."""
+    counts = {"updated": 0, "voided": 0}
+    for summary in session.scalars(select(SyncRun.summary).where(
+            SyncRun.entity_id == entity_id, SyncRun.run_id.in_(run_ids), SyncRun.step == "export_documents")):
+        for name in counts:
+            counts[name] += int((summary or {}).get(name, 0))
+    return counts
 
 
 def main(airflow_ui: bool = False) -> int:

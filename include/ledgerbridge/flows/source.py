@@ -71,9 +71,14 @@ def pull_source(ctx: RunContext) -> dict:
     source = ctx.source
     since = _watermark(ctx) if source.capabilities.changes_since_watermark else None
     batch = source.fetch_changes(since)
-    ctx.log.info("%s: %s %s: %d file(s) to take in%s, %d refused whole", ctx.entity.id, source.kind, source.where,
-                 len(batch.inputs), f" ({', '.join(_names(batch.inputs))})" if batch.inputs else "",
-                 len(batch.refused))
+    if source.capabilities.changes_since_watermark:
+        ctx.log.info("%s: %s %s: %d record(s) changed since %s (the watermark, less an overlap re-read)",
+                     ctx.entity.id, source.kind, source.where, len(batch.records),
+                     since.isoformat() if since else "the beginning (no watermark yet)")
+    else:
+        ctx.log.info("%s: %s %s: %d file(s) to take in%s, %d refused whole", ctx.entity.id, source.kind,
+                     source.where, len(batch.inputs), f" ({', '.join(_names(batch.inputs))})" if batch.inputs else "",
+                     len(batch.refused))
     for refused in batch.refused:
         ctx.log.warning("%s refused whole, %s: %s", refused.name,
                         f"moved to {refused.moved_to} with {refused.name}.error.json" if refused.moved_to
