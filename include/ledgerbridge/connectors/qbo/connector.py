@@ -220,7 +220,7 @@ class QuickBooksOnlineConnector:
         if changes:
             current = self._read_targets(changes)  # raises (nothing applied) when it cannot read
             for item in changes:
-                verdict = _change_request(item, current.get(item.target_id or ""))
+                verdict = _change_request(item, current.get(_target(item)))
                 if isinstance(verdict, dict):
                     entries.append((item, verdict))
                     sent_tokens[item.ref] = str(verdict[OBJECTS[item.kind]]["SyncToken"])
@@ -296,7 +296,7 @@ class QuickBooksOnlineConnector:
                     for item in stale}
         entries = []
         for item in stale:
-            verdict = _change_request(item, current.get(item.target_id or ""))
+            verdict = _change_request(item, current.get(_target(item)))
             if isinstance(verdict, dict):
                 entries.append((item, verdict))
                 sent_tokens[item.ref] = str(verdict[OBJECTS[item.kind]]["SyncToken"])
@@ -312,11 +312,12 @@ class QuickBooksOnlineConnector:
             except ConnectorError:
                 held = {}
             for item in still_stale:
-                outcomes[item.ref] = _held(item, held.get(item.target_id or ""), sent_tokens[item.ref])
+                outcomes[item.ref] = _held(item, held.get(_target(item)), sent_tokens[item.ref])
         return outcomes
 
-    def _read_targets(self, items: list[Outgoing]) -> dict[str, dict[str, Any]]:
-        """The objects these updates/voids apply to, by Id: one batch request with one Query item per
+    def _read_targets(self, items: list[Outgoing]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The objects these updates/voids apply to, by (entity, Id) (QuickBooks numbers each entity
+        apart): one batch request with one Query item per
         entity (a fresh requestid: a repeat would answer the old SyncTokens). Raises TransientError
         or ReconnectRequired when it cannot read (nothing has been applied)."""
         by_entity: dict[str, set[str]] = {}
@@ -331,15 +332,13 @@ class QuickBooksOnlineConnector:
             raise
         except ConnectorError as exc:  # a refused read (a fault, not a verdict on a record): nothing applied
             raise TransientError(f"reading the SyncTokens of {len(items)} objects to change failed: {exc}") from exc
-        found: dict[str, dict[str, Any]] = {}
-        for query in queries:
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for query, entity in zip(queries, sorted(by_entity), strict=True):
             answer = answers.get(query["bId"]) or {}
             if "QueryResponse" not in answer:
                 fault = fault_from_body({"Fault": answer.get("Fault") or {}}, 200) if answer else "no answer"
                 raise TransientError(f"reading the SyncTokens failed ({query['Query']}): {fault}")
-            for objects in answer["QueryResponse"].values():
-                if isinstance(objects, list):
-                    found.update((str(obj["Id"]), obj) for obj in objects)
+            found.update(((entity, str(obj["Id"])), obj) for obj in answer["QueryResponse"].get(entity) or [])
         return found
 
     def _upload_many(self, items: list[Outgoing]) -> dict[str, Created | ConnectorError]:
@@ -424,6 +423,10 @@ class QuickBooksOnlineConnector:
 
 def _create_request(item: Outgoing) -> dict[str, Any]:
     return {"bId": item.ref, "operation": "create", OBJECTS[item.kind]: item.payload}
+
+
+def _target(item: Outgoing) -> tuple[str, str]:
+    return OBJECTS[item.kind], str(item.target_id)
 
 
 def _doing(item: Outgoing) -> str:
