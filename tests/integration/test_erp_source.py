@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from ledgerbridge.connectors.factory import ConnectionSettings, quickbooks_online
 from ledgerbridge.ledger.models import QuarantineEntry, QuarantineStatus
-from ledgerbridge.pipeline import run_all
+from ledgerbridge.pipeline import run_all, run_step
 from ledgerbridge.registry import LegalEntity
 from ledgerbridge.sandbox.syspro import SysproSandbox, seed_company, serve_in_thread
 from ledgerbridge.sandbox.syspro.faults import Faults
@@ -242,3 +242,27 @@ def test_a_cancelled_order_whose_invoice_is_paid_is_held_and_told_not_voided(led
     assert any("the void was refused" in note for note in bridge.notes(number))
     again = bridge.run()
     assert again["export_documents"]["sent"] == 0  # held, not tried again and again
+
+
+def test_a_cancel_withdrawn_before_the_void_left_never_voids_and_a_sent_void_stands(ledger, qbo_server, erp):
+    bridge = Bridge(ledger, qbo_server, erp, "erp_uncancel")
+    bridge.run()
+    first, second = sorted(n for n, d in bridge.documents().items() if d["entity"] == "Invoice")[:2]
+    status = erp.sandbox.order(first)["OrderStatus"]
+    erp.sandbox.cancel_order(first)
+    ctx = replace(context(bridge.entity, ledger, bridge.conn),
+                  connect_source=lambda: build_source(bridge.entity, bridge.erp_conn))
+    run_step(ctx, "pull_source")
+    run_step(ctx, "prepare_exports")  # the void is queued, not sent
+    erp.sandbox.change_order(first, OrderStatus=status)  # the ERP's user changes their mind
+
+    run = bridge.run()
+
+    assert run["export_documents"]["voided"] == 0 and run["export_documents"]["updated"] == 1
+    assert Decimal(str(bridge.documents()[first]["TotalAmt"])) > 0
+    erp.sandbox.cancel_order(second)
+    bridge.run()
+    erp.sandbox.change_order(second, OrderStatus=status)
+    after = bridge.run()
+    assert Decimal(str(bridge.documents()[second]["TotalAmt"])) == 0  # voided there: it stands
+    assert ("source.invoices", second) in bridge.quarantined() and after["export_documents"]["updated"] == 0

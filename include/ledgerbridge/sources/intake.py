@@ -27,7 +27,7 @@ from sqlalchemy import delete, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
-from ledgerbridge.connectors.base import CREATE
+from ledgerbridge.connectors.base import CREATE, VOID
 from ledgerbridge.ledger import quarantine
 from ledgerbridge.ledger.audit import record as audit
 from ledgerbridge.context import ensure_entity
@@ -395,7 +395,7 @@ class _Intake:
             OutboxEntry.record_id == document.id, OutboxEntry.operation == CREATE))
         if created == OutboxState.REJECTED:
             return "its export was refused by the accounting system, so there is nothing there to change"
-        if document.status == DocumentStatus.VOID:
+        if document.status == DocumentStatus.VOID and not self._void_withdrawn(document):
             return "it is void in the accounting system already; a void document is not changed again"
         if values["status"] == DocumentStatus.DRAFT:
             return ("it went back to a status that is not exported; the document in the accounting system "
@@ -403,6 +403,18 @@ class _Intake:
         if "attachments" in changed:
             return "files added or changed after export are not sent again: attach them there by hand"
         return None
+
+    def _void_withdrawn(self, document: Document) -> bool:
+        """A void taken in but not sent (queued and never tried, or not queued yet) is withdrawn when
+        the source changes its mind; once it may have reached the accounting system, it stands."""
+        voids = (OutboxEntry.entity_id == self.entity.id, OutboxEntry.record_type == RecordType.DOCUMENT,
+                 OutboxEntry.record_id == document.id, OutboxEntry.operation == VOID)
+        if self.session.scalar(select(OutboxEntry.id).where(*voids)) is None:
+            return True
+        # Conditional, like a withdrawn creation: a sender that claims it first wins.
+        return bool(self.session.execute(delete(OutboxEntry).where(
+            *voids, OutboxEntry.state == OutboxState.PENDING, OutboxEntry.attempts == 0,
+            OutboxEntry.claimed_by.is_(None))).rowcount)
 
     def _follow(self, kind: FeedKind, document: Document, changed: list[str]) -> Outcome:
         """The ledger takes the change; prepare_exports queues it as one operation (update to this version,
