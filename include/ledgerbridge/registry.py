@@ -97,7 +97,9 @@ class SourceSystem(BaseModel):
     @model_validator(mode="after")
     def _erp_fields_for_an_erp(self) -> SourceSystem:
         if self.kind not in ERP_KINDS:
-            given = [name for name in _ERP_FIELDS if name in self.model_fields_set]
+            # (A default given back, as a dump of the model round-trips it, is no ERP setting.)
+            given = [name for name in _ERP_FIELDS if name in self.model_fields_set
+                     and getattr(self, name) != type(self).model_fields[name].default]
             if given:
                 raise ValueError(f"field(s) {', '.join(given)} apply to an ERP source (kind: "
                                  f"{', '.join(sorted(ERP_KINDS))}), not to kind {self.kind.value}")

@@ -123,6 +123,10 @@ FEED = "feed"
     (None, {"kind": FEED, "conn_id": "qbo_globex"}, "source.conn_id", "also the entity's accounting connection"),
     (None, {"kind": "erp", "conn_id": "erp_globex"}, "source.kind", "Input should be 'feed'"),
     (None, {"kind": FEED}, "source.conn_id", "Field required"),
+    (None, {"kind": FEED, "conn_id": "feed_globex", "item_map": {"A": "B"}}, "source",
+     "field(s) item_map apply to an ERP source (kind: syspro), not to kind feed"),
+    (None, {"kind": "syspro", "conn_id": "erp_globex", "export_statuses": ["8"], "void_statuses": ["8"]}, "source",
+     "status(es) 8 are both exported and voiding"),
 ])
 def test_a_source_connection_belongs_to_one_entity_and_one_side(acme_source, globex_source, field, words):
     registry = parse_entities([_entity("acme", **({"source": acme_source} if acme_source else {})),
@@ -130,3 +134,13 @@ def test_a_source_connection_belongs_to_one_entity_and_one_side(acme_source, glo
     assert [e.id for e in registry.entities] == ["acme"]
     (error,) = registry.errors
     assert f"field '{field}'" in str(error) and words in str(error) and "'globex'" in str(error)
+
+
+def test_a_source_round_trips_through_its_dump_and_follows_changes_by_kind():
+    feed, erp = (parse_entities([_entity("acme", source={"kind": kind, "conn_id": f"{kind}_acme"})]).entities[0]
+                 for kind in (FEED, "syspro"))
+    for entity in (feed, erp):
+        assert parse_entities([entity.model_dump(mode="json")]).entities == (entity,)
+    assert (feed.source.follows_changes, erp.source.follows_changes) == (False, True)
+    held = parse_entities([_entity("acme", source={"kind": "syspro", "conn_id": "erp", "after_export": "hold"})])
+    assert held.entities[0].source.follows_changes is False

@@ -162,6 +162,7 @@ def write_back_to_source(ctx: RunContext) -> dict:
         return {"would_write": new}
 
     untraced = _report_untraced_payments(ctx)
+    traced = {} if untraced is None else {"untraced_payments": untraced}
     found = _settle_unknown(ctx, source)
     new = _record_new_facts(ctx)
     with ctx.ledger.session() as session:
@@ -176,7 +177,7 @@ def write_back_to_source(ctx: RunContext) -> dict:
     if not items:
         ctx.log.info("write-back to the source: nothing new to tell it%s",
                      f" ({found} item(s) found written by an earlier attempt)" if found else "")
-        return {"written": 0, "found_written": found, "new": 0, "untraced_payments": untraced}
+        return {"written": 0, "found_written": found, "new": 0, **traced}
     written = source.write_back(items, batch_key)
     with ctx.ledger.session() as session:
         for row in session.scalars(select(SourceWriteBack).where(SourceWriteBack.id.in_([r.id for r in rows]))):
@@ -195,15 +196,15 @@ def write_back_to_source(ctx: RunContext) -> dict:
         ctx.log.warning("%d item(s) were not confirmed by the source: looked up, and sent again if absent, "
                         "next run", missing)
     return {"written": len(written), "found_written": found, "new": new, "resent": len(items) - new,
-            "untraced_payments": untraced, **{status: n for status, n in counts.items() if n}}
+            **traced, **{status: n for status, n in counts.items() if n}}
 
 
-def _report_untraced_payments(ctx: RunContext) -> int:
+def _report_untraced_payments(ctx: RunContext) -> int | None:
     """An ERP's invoices all come from its orders: a customer payment in the accounting system applied to
     an invoice LedgerBridge did not create cannot be traced to an order, and is reported (never dropped
-    silently). Returns how many."""
+    silently). Returns how many (None: the source is no ERP)."""
     if ctx.entity.source.kind not in ERP_KINDS:
-        return 0
+        return None
     with ctx.ledger.session() as session:
         ours = set(session.scalars(select(Document.external_id).where(
             Document.entity_id == ctx.entity.id, Document.external_id.is_not(None))))
