@@ -95,14 +95,16 @@ class Call:
     end: float
     api: bool  # a /v3/company request (the token endpoint is not one)
     batch: bool
-    bills: int  # bills created by it: the Bill items of a batch, 1 for POST /bill
+    bills: int  # documents created by it: the Bill (or `objects`) items of a batch, 1 for POST /bill
 
 
 class Probe:
-    """Times every HTTP request a client sends, on the limiter's clock, and counts the bills in it."""
+    """Times every HTTP request a client sends, on the limiter's clock, and counts the documents in it
+    (`objects`: the QuickBooks entities counted, Bill by default)."""
 
-    def __init__(self, client, clock: Callable[[], float]):
+    def __init__(self, client, clock: Callable[[], float], objects: tuple[str, ...] = ("Bill",)):
         self.clock = clock
+        self.objects = objects
         self.calls: list[Call] = []
         self._request = client.http.request
         client.http.request = self._timed  # Session.post (the token endpoint) goes through it too
@@ -113,9 +115,9 @@ class Probe:
         batch = api and path.endswith("/batch")
         data = kwargs.get("data")
         if batch and isinstance(data, str):
-            bills = data.count('"Bill":')
+            bills = sum(data.count(f'"{name}":') for name in self.objects)
         else:
-            bills = int(api and method == "POST" and path.endswith("/bill"))
+            bills = int(api and method == "POST" and path.lower().endswith(tuple(f"/{n.lower()}" for n in self.objects)))
         start = self.clock()
         try:
             return self._request(method, url, *args, **kwargs)
@@ -231,22 +233,14 @@ def context(realm: Realm, ledger, run_id: str, connector):
                       log=logging.getLogger(f"ledgerbridge.bench.{realm.label}"))
 
 
-def set_up(label: str, entity_id: str, bills: int, vendors: int, server, ledger, clock, speed) -> Realm:
+def new_company(server, ledger, entity, clock, speed: float):
+    """A new sandbox company (realm) for `entity` and its connector, whose client keeps to LIMITS with
+    the bench's limiter on `clock`. Returns (realm_id, connector)."""
     import requests
 
     from ledgerbridge.connectors.factory import ConnectionSettings, quickbooks_online
     from ledgerbridge.connectors.qbo.limits import RealmLimits
-    from ledgerbridge.demo import _seed_company
-    from ledgerbridge.hub_import import import_hub_data
-    from ledgerbridge.pipeline import run_step
-    from ledgerbridge.registry import LegalEntity
 
-    started = time.perf_counter()
-    entity = LegalEntity.model_validate({
-        "id": entity_id, "name": f"{entity_id} Ltd", "base_currency": "USD",
-        "accounting": {"kind": "quickbooks_online", "conn_id": f"qbo_{entity_id}"},
-        "flows": ["reference", "parties", "bills"], "matching": {"create_missing_vendors": True},
-    })
     realm_id = str(uuid.uuid4().int)[:13]
     reply = requests.post(f"{server.url}/_sandbox/realms", json={
         "client_id": CLIENT_ID, "company_name": entity.name, "realm_id": realm_id}, timeout=10)
@@ -258,6 +252,22 @@ def set_up(label: str, entity_id: str, bills: int, vendors: int, server, ledger,
     connector = quickbooks_online(conn, ledger, limits=limits)
     # Our own limiter on our clock, in place of the process-wide one limiter_for() gave the client.
     connector.client.limiter = make_limiter(limits, clock, speed)
+    return realm_id, connector
+
+
+def set_up(label: str, entity_id: str, bills: int, vendors: int, server, ledger, clock, speed) -> Realm:
+    from ledgerbridge.demo import _seed_company
+    from ledgerbridge.hub_import import import_hub_data
+    from ledgerbridge.pipeline import run_step
+    from ledgerbridge.registry import LegalEntity
+
+    started = time.perf_counter()
+    entity = LegalEntity.model_validate({
+        "id": entity_id, "name": f"{entity_id} Ltd", "base_currency": "USD",
+        "accounting": {"kind": "quickbooks_online", "conn_id": f"qbo_{entity_id}"},
+        "flows": ["reference", "parties", "bills"], "matching": {"create_missing_vendors": True},
+    })
+    realm_id, connector = new_company(server, ledger, entity, clock, speed)
     realm = Realm(label, entity, realm_id, connector, Probe(connector.client, clock), bills)
 
     progress(f"{label}: company {realm_id}: creating its lists, importing {bills:,} bills from {vendors} vendors")
@@ -301,8 +311,8 @@ class Ticker:
     """Progress on stderr every few real seconds while an export runs."""
 
     def __init__(self, label: str, probe: Probe, first_call: int, bills: int, clock, started: float,
-                 every: float = 10.0):
-        self.label, self.probe, self.first_call, self.bills = label, probe, first_call, bills
+                 every: float = 10.0, noun: str = "bills"):
+        self.label, self.probe, self.first_call, self.bills, self.noun = label, probe, first_call, bills, noun
         self.clock, self.started, self.every = clock, started, every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -321,8 +331,8 @@ class Ticker:
             sent = sum(c.bills for c in calls)
             elapsed = self.clock() - self.started
             rate = sent / elapsed * WINDOW if elapsed else 0
-            progress(f"   {self.label}: {sent:,}/{self.bills:,} bills sent in {sum(c.api for c in calls):,} "
-                     f"requests, {elapsed:.0f} s, {rate:,.0f} bills/min so far")
+            progress(f"   {self.label}: {sent:,}/{self.bills:,} {self.noun} sent in {sum(c.api for c in calls):,} "
+                     f"requests, {elapsed:.0f} s, {rate:,.0f} {self.noun}/min so far")
 
 
 def export(realm: Realm, connector, ledger, server, timer: ServerTimer, clock, speed: float,
@@ -332,31 +342,39 @@ def export(realm: Realm, connector, ledger, server, timer: ServerTimer, clock, s
     wait_for_empty_window(realm, clock, speed)
     ctx = context(realm, ledger, f"bench-{realm.label}-export", connector)
     _ = ctx.connector  # connect and pin the company before the clock starts
-    client, probe = connector.client, realm.probe
-    before = stats(server, realm.realm_id)
-    sent0, waited0, first_call = client.requests_sent, client.limiter.waited_seconds, len(probe.calls)
-    sandbox0 = timer.seconds[realm.realm_id]
     progress(f"{realm.label}: export_documents: {realm.bills:,} bills (about "
              f"{realm.bills / (limit_per_min * per_request):.1f} min at the ceiling)")
+    return timed_export(realm.label, realm.bills, lambda: run_step(ctx, "export_documents"), connector.client,
+                        realm.probe, server, realm.realm_id, timer, clock, per_request, limit_per_min)
+
+
+def timed_export(label: str, documents: int, run: Callable[[], dict], client, probe: Probe, server, realm_id: str,
+                 timer: ServerTimer, clock, per_request: int, limit_per_min: int, noun: str = "bills") -> Export:
+    """Run `run` (the export_documents step) and measure it: the company's requests and documents
+    (the probe's `objects`), the client's attempts and limiter waits, HTTP and sandbox time, CPU."""
+    before = stats(server, realm_id)
+    sent0, waited0, first_call = client.requests_sent, client.limiter.waited_seconds, len(probe.calls)
+    sandbox0 = timer.seconds[realm_id]
     cpu0, real0, t0 = time.process_time(), time.perf_counter(), clock()
-    with Ticker(realm.label, probe, first_call, realm.bills, clock, t0):
-        summary = run_step(ctx, "export_documents")
+    with Ticker(label, probe, first_call, documents, clock, t0, noun=noun):
+        summary = run()
     t1, real1, cpu1 = clock(), time.perf_counter(), time.process_time()
-    after = stats(server, realm.realm_id)
+    after = stats(server, realm_id)
     calls = probe.calls[first_call:]
     return Export(
-        label=realm.label, bills=realm.bills, per_request=per_request, limit_per_min=limit_per_min,
+        label=label, bills=documents, per_request=per_request, limit_per_min=limit_per_min,
         step_s=t1 - t0, real_s=real1 - real0, summary=summary,
         served=after["api_requests"] - before["api_requests"], sent=client.requests_sent - sent0,
-        bills_in_company=after["objects"].get("Bill", 0),
+        bills_in_company=sum(after["objects"].get(name, 0) for name in probe.objects),
         limiter_wait_s=client.limiter.waited_seconds - waited0,
-        http_s=sum(c.end - c.start for c in calls), sandbox_s=timer.seconds[realm.realm_id] - sandbox0,
+        http_s=sum(c.end - c.start for c in calls), sandbox_s=timer.seconds[realm_id] - sandbox0,
         cpu_s=cpu1 - cpu0, calls=calls,
     )
 
 
 def bill_by_bill_connector(client):
-    """The same connector, sending one POST /bill per bill (QBOClient.create with the row's requestid)."""
+    """The same connector, sending one POST /bill per bill (QBOClient.create with the row's requestid);
+    any kind of document: one POST of its own object (/invoice, /salesreceipt, ...) per document."""
     from dataclasses import replace
 
     from ledgerbridge.connectors.base import Created
