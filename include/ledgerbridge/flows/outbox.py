@@ -42,24 +42,26 @@ def idempotency_key(entity_id: str, record_type: str, hub_key: str, operation: s
 
 
 def enqueue(session: Session, ctx, kind: RecordKind, record_id: int, hub_key: str, export: Any,
-            operation: str = CREATE, target_id: str | None = None) -> OutboxEntry:
+            operation: str = CREATE, target_id: str | None = None, *, known_new: bool = False) -> OutboxEntry:
     """Add the outbox row of an operation on a record, or return the one it already has (one row per
     record and operation, ever): its creation, an update to a version ("update:<n>", `export` being the
     record as it is now) or its void (no export). An update or void names the `target_id` it changes.
+    `known_new`: the caller looked for the rows of a whole batch at once (`queued`) and this one has none.
 
     The row is bound to the company its payload was resolved against: its ids (vendor, accounts)
-    mean nothing in any other company.
+    mean nothing in any other company. (The unique key refuses a second row at commit, whoever races.)
     """
-    existing = session.scalars(
-        select(OutboxEntry).where(
-            OutboxEntry.entity_id == ctx.entity.id,
-            OutboxEntry.record_type == kind.record_type,
-            OutboxEntry.record_id == record_id,
-            OutboxEntry.operation == operation,
-        )
-    ).one_or_none()
-    if existing is not None:
-        return existing
+    if not known_new:
+        existing = session.scalars(
+            select(OutboxEntry).where(
+                OutboxEntry.entity_id == ctx.entity.id,
+                OutboxEntry.record_type == kind.record_type,
+                OutboxEntry.record_id == record_id,
+                OutboxEntry.operation == operation,
+            )
+        ).one_or_none()
+        if existing is not None:
+            return existing
     key = idempotency_key(ctx.entity.id, kind.record_type, hub_key, operation)
     doc_number, party_ref = kind.outbox_columns(export) if export is not None else (None, None)
     row = OutboxEntry(
@@ -78,8 +80,17 @@ def enqueue(session: Session, ctx, kind: RecordKind, record_id: int, hub_key: st
         state=OutboxState.PENDING,
     )
     session.add(row)
-    session.flush()
     return row
+
+
+def queued(session: Session, entity_id: str, record_type: str, record_ids: list[int]) -> set[tuple[int, str]]:
+    """(record id, operation) of the rows these records have, a few queries for a whole batch."""
+    found: set[tuple[int, str]] = set()
+    for start in range(0, len(record_ids), 500):
+        found.update(session.execute(select(OutboxEntry.record_id, OutboxEntry.operation).where(
+            OutboxEntry.entity_id == entity_id, OutboxEntry.record_type == record_type,
+            OutboxEntry.record_id.in_(record_ids[start:start + 500]))).all())
+    return found
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import delete
 
+from ledgerbridge.connectors.base import CREATE
 from ledgerbridge.context import RunContext
 from ledgerbridge.flows import outbox
 from ledgerbridge.kinds import RecordKind, Waiting
@@ -89,6 +90,7 @@ def check_and_queue(ctx: RunContext, session, gate: Gate, records: Iterable[Any]
         return counts, f"{plural}: {result.message}"
 
     passed = []
+    has = outbox.queued(session, ctx.entity.id, gate.kind.record_type, [record.id for record, _, _ in candidates])
     for record, _, build in candidates:
         failures = result.failures.get(record.hub_id, [])
         failed = {quarantine.waiver(failure.expectation, failure.field, failure.value) for failure in failures}
@@ -109,8 +111,9 @@ def check_and_queue(ctx: RunContext, session, gate: Gate, records: Iterable[Any]
             counts["released_by_a_person"] += 1
             ctx.log.warning("%s %s goes out as released by a person, who waived: %s", gate.kind.label, record.hub_id,
                             "; ".join(failure.message() for failure in failures))
-        operation = gate.operation_of(record) if gate.operation_of else ()
-        outbox.enqueue(session, ctx, gate.kind, record.id, gate.kind.record_key(record.hub_id), export, *operation)
+        operation = gate.operation_of(record) if gate.operation_of else (CREATE, None)
+        outbox.enqueue(session, ctx, gate.kind, record.id, gate.kind.record_key(record.hub_id), export, *operation,
+                       known_new=(record.id, operation[0]) not in has)
         passed.append(record.hub_id)
         counts["queued"] += 1
     counts["released_from_quarantine"] = quarantine.resolve(session, ctx.entity.id, gate.kind.dataset, passed)

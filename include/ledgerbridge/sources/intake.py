@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -64,6 +63,7 @@ from ledgerbridge.sources.records import (
 REFUSED_AT_INTAKE = "source.record_refused"
 CHANGED_AFTER_EXPORT = "source.changed_after_export"
 _CHUNK = 500  # hub ids per IN query
+_APPLY_CHUNK = 200  # records per savepoint and flush
 
 
 class HubRecordError(ValueError):
@@ -271,23 +271,70 @@ class _Intake:
     # -- applying --------------------------------------------------------------------------------
 
     def apply(self, kind: FeedKind, parsed: list[Parsed], upsert) -> None:
-        for record, model in parsed:
-            try:
-                # A savepoint per record: whatever the database still refuses costs this record only.
-                # (Strict intake is all or nothing: the caller's transaction is the unit.)
-                with nullcontext() if self.strict else self.session.begin_nested():
-                    outcome = upsert(kind, record, model)
-                    if not self.strict:
-                        self.session.flush()
-            except _Refused as refused:
-                self.refuse(kind, record, model.hub_id, list(refused.reasons))
-                continue
-            except SQLAlchemyError as exc:
+        """Records in chunks, each chunk in one savepoint and one flush (the database writes a chunk's rows
+        in a few statements); a chunk the database refuses is rolled back and taken again record by record,
+        so that whatever it still refuses costs that record only. (Strict intake is all or nothing: the
+        caller's transaction is the unit.)"""
+        if self.strict:
+            for record, model in parsed:
+                try:
+                    self._settle(kind, record, model, upsert(kind, record, model))
+                except _Refused as refused:
+                    self.refuse(kind, record, model.hub_id, list(refused.reasons))
+            return
+        for start in range(0, len(parsed), _APPLY_CHUNK):
+            chunk = parsed[start:start + _APPLY_CHUNK]
+            if len(chunk) == 1 or not self._apply_together(kind, chunk, upsert):
+                for record, model in chunk:
+                    self._apply_alone(kind, record, model, upsert)
+
+    def _apply_together(self, kind: FeedKind, chunk: list[Parsed], upsert) -> bool:
+        """The chunk in one savepoint; False (and nothing of it kept) when the database refuses it."""
+        in_outbox = {record_type: set(ids) for record_type, ids in self.in_outbox.items()}
+        attachments = dict(self.attachments)
+        held = len(self.report.held_after_export)
+        outcomes: list[Outcome | _Refused] = []
+        try:
+            with self.session.begin_nested():
+                for record, model in chunk:
+                    try:  # an upsert refuses a record before it changes anything
+                        outcomes.append(upsert(kind, record, model))
+                    except _Refused as refused:
+                        outcomes.append(refused)
+                self.session.flush()
+        except SQLAlchemyError:
+            for _, model in chunk:
                 self._forget(kind, model.hub_id)
-                self.refuse(kind, record, model.hub_id, [Reason("record", f"the ledger refused it: {_first_line(exc)}")])
-                continue
-            self.report.counts[kind.key][outcome] += 1
-            self._decided(kind, record, model.hub_id, taken=outcome != Outcome.CHANGED_AFTER_EXPORT)
+            self.in_outbox.clear()
+            self.in_outbox.update(in_outbox)
+            self.attachments.clear()
+            self.attachments.update(attachments)
+            del self.report.held_after_export[held:]
+            return False
+        for (record, model), outcome in zip(chunk, outcomes):
+            if isinstance(outcome, _Refused):
+                self.refuse(kind, record, model.hub_id, list(outcome.reasons))
+            else:
+                self._settle(kind, record, model, outcome)
+        return True
+
+    def _apply_alone(self, kind: FeedKind, record: SourceRecord, model, upsert) -> None:
+        try:
+            with self.session.begin_nested():
+                outcome = upsert(kind, record, model)
+                self.session.flush()
+        except _Refused as refused:
+            self.refuse(kind, record, model.hub_id, list(refused.reasons))
+            return
+        except SQLAlchemyError as exc:
+            self._forget(kind, model.hub_id)
+            self.refuse(kind, record, model.hub_id, [Reason("record", f"the ledger refused it: {_first_line(exc)}")])
+            return
+        self._settle(kind, record, model, outcome)
+
+    def _settle(self, kind: FeedKind, record: SourceRecord, model, outcome: Outcome) -> None:
+        self.report.counts[kind.key][outcome] += 1
+        self._decided(kind, record, model.hub_id, taken=outcome != Outcome.CHANGED_AFTER_EXPORT)
 
     def _decided(self, kind: FeedKind, record: SourceRecord, hub_id: str, taken: bool) -> None:
         place = self.sequence.get(id(record), 0)
