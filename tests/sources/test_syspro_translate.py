@@ -17,6 +17,8 @@ STOCK = {item.code: item for item in map(StockItem.from_row, [
     {"StockCode": "ODD", "Description": "Odd unit", "StockUom": "EA", "AlternateUom": "PK", "ConvFactAltUom": "7",
      "AltUomMulDiv": "D", "Active": True},
     {"StockCode": "OLD", "Description": "Discontinued", "StockUom": "EA", "Active": False},
+    {"StockCode": "SIXTH", "Description": "Sold by the sixth", "StockUom": "EA", "AlternateUom": "SX",
+     "ConvFactAltUom": "6", "AltUomMulDiv": "D", "Active": True},
 ])}
 
 
@@ -126,3 +128,19 @@ def test_a_customer_code_is_the_hub_id():
                               "SoldToAddr2": "Leeds", "TaxNumber": ""}, Origin("SYSPRO Customers", 1))
     assert record.kind == "customers"
     assert record.data == {"hub_id": "BROWN01", "name": "Nick Brown", "email": "nick@brown.example", "city": "Leeds"}
+
+
+def test_a_half_cent_through_a_divide_unit_rounds_up_from_the_exact_value():
+    # A price of 0.0075 per sixth of an EA is 0.045 per EA: half-up is 0.05, not 0.04 (a reciprocal cut at
+    # 50 digits would make it 0.04499...).
+    record = translate(order({"StockCode": "SIXTH", "OrderQty": "1", "Price": "0.0075", "PriceUom": "SX",
+                              "LineValue": "0.05"}, total="0.05"))
+    assert not record.problems and record.data["lines"][0]["amount"] == "0.05"
+
+
+@pytest.mark.parametrize("lines", [[None], ["a line"], [{"StockCode": "BOLT-10", "OrderQty": {"x": 1}, "Price": "1"}]])
+def test_a_malformed_order_is_held_not_a_failed_pull(lines):
+    record = translate(order(total="1.00") | {"Lines": lines})
+    ((field, problem, _),) = record.problems
+    assert field in ("order", "lines[1].OrderQty") and "sales order 000123" in problem
+    assert order_record(["not", "a", "mapping"], STOCK, policy(), ORIGIN).problems[0][0] == "order"

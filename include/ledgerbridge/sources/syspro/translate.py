@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from typing import Any
 
 from ledgerbridge.registry import SourceSystem
@@ -31,7 +32,6 @@ from ledgerbridge.sources.base import Origin, SourceRecord
 
 CENT = Decimal("0.01")
 PLACES = Decimal("0.0001")  # the ledger keeps quantities and prices to 4 places
-_EXACT = Context(prec=50)
 HUNDRED = Decimal(100)
 CASH = "C"  # SorMaster.CashCredit of a cash sale (sandbox choice, docs/erp-source.md)
 
@@ -49,8 +49,9 @@ class Unit:
     factor: Decimal
     multiply: bool  # True: 1 unit = factor stocking units; False: 1 unit = 1/factor of one
 
-    def to_stock(self, quantity: Decimal) -> Decimal:
-        return _EXACT.multiply(quantity, self.factor) if self.multiply else _EXACT.divide(quantity, self.factor)
+    def to_stock(self, quantity: Decimal | Fraction) -> Fraction:
+        """Exactly (a fraction: 1/7 stays 1/7 until the one rounding at the end)."""
+        return Fraction(quantity) * Fraction(self.factor) if self.multiply else Fraction(quantity) / Fraction(self.factor)
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,9 @@ class OrderPolicy:
 def order_record(order: Mapping[str, Any], stock: Mapping[str, StockItem], policy: OrderPolicy,
                  origin: Origin) -> SourceRecord:
     """A sales order as an invoice or sales receipt record (feed schema), or held with its problems."""
+    if not isinstance(order, Mapping):
+        return SourceRecord("invoices", {"order": order}, origin,
+                            problems=(("order", f"not a sales order record: {type(order).__name__}", None),))
     number = _text(order.get("SalesOrder"))
     kind = "sales_receipts" if policy.is_cash(order) else "invoices"
     try:
@@ -133,6 +137,10 @@ def order_record(order: Mapping[str, Any], stock: Mapping[str, StockItem], polic
     except Untranslatable as problem:
         return SourceRecord(kind, {"hub_id": number, "order": dict(order)}, origin,
                             problems=((problem.field, f"sales order {number}: {problem.problem}", problem.value),))
+    except (TypeError, AttributeError, ValueError, ArithmeticError) as malformed:  # a line that is no mapping, ...
+        return SourceRecord(kind, {"hub_id": number, "order": dict(order)}, origin, problems=((
+            "order", f"sales order {number}: not readable as a sales order ({type(malformed).__name__}: "
+                     f"{malformed})", None),))
 
 
 def _document(order: Mapping[str, Any], number: str, stock: Mapping[str, StockItem],
@@ -176,20 +184,20 @@ def _line(line: Mapping[str, Any], position: int, stock: Mapping[str, StockItem]
     if not 0 <= discount <= HUNDRED:
         raise Untranslatable(f"{field}.DiscountPct", "must be between 0 and 100", str(discount))
     stock_quantity = order_unit.to_stock(quantity)
-    # Price per order unit = price per price unit x (stocking units per order unit / per price unit).
-    gross = _EXACT.divide(_EXACT.multiply(_EXACT.multiply(quantity, price), order_unit.to_stock(Decimal(1))),
-                          price_unit.to_stock(Decimal(1)))
-    amount = _EXACT.multiply(gross, _EXACT.divide(HUNDRED - discount, HUNDRED)).quantize(CENT, ROUND_HALF_UP)
+    # Price per order unit = price per price unit x (stocking units per order unit / per price unit); exact
+    # fractions throughout, rounded once.
+    gross = Fraction(quantity) * Fraction(price) * order_unit.to_stock(1) / price_unit.to_stock(1)
+    amount = _half_up(gross * (100 - Fraction(discount)) / 100, CENT)
     if line.get("LineValue") is not None:
         erp_value = _amount(line.get("LineValue"), f"{field}.LineValue")
         if erp_value != amount:
             raise Untranslatable(f"{field}.LineValue", f"SYSPRO's line value {erp_value} differs from {quantity} "
                                  f"{order_uom} x {price}/{price_uom} less {discount}% = {amount}", str(erp_value))
-    if stock_quantity != stock_quantity.quantize(PLACES):
-        about = stock_quantity.quantize(Decimal("0.000001"), ROUND_HALF_UP).normalize()
+    if not _exact(stock_quantity, PLACES):
+        about = _half_up(stock_quantity, Decimal("0.000001")).normalize()
         raise Untranslatable(f"{field}.OrderQty", f"{quantity} {order_uom} is about {about:f} {item.stock_uom}, "
                              f"not exact at {len(str(PLACES)) - 2} decimal places", str(quantity))
-    stock_quantity = stock_quantity.quantize(PLACES)
+    stock_quantity = _half_up(stock_quantity, PLACES)
     description = _text(line.get("Description")) or item.description or code
     if order_uom != item.stock_uom or price_uom != order_uom or discount:
         less = f" less {discount.normalize():f}%" if discount else ""
@@ -217,10 +225,22 @@ def _by_item(lines: list[dict[str, Any]], stock: Mapping[str, StockItem]) -> lis
 def _price(lines: Iterable[dict[str, Any]]) -> None:
     """Each line's unit price per stocking unit, where amount / quantity is exact at 4 places."""
     for line in lines:
-        price = _EXACT.divide(Decimal(line["amount"]), line["quantity"])
-        if price == price.quantize(PLACES):
-            line["unit_price"] = format(price.quantize(PLACES).normalize(), "f")
+        price = Fraction(line["amount"]) / Fraction(line["quantity"])
+        if _exact(price, PLACES):
+            line["unit_price"] = format(_half_up(price, PLACES).normalize(), "f")
         line["quantity"] = format(line["quantity"].normalize(), "f")
+
+
+def _exact(value: Fraction, places: Decimal) -> bool:
+    return (value / Fraction(places)).denominator == 1
+
+
+def _half_up(value: Fraction, places: Decimal) -> Decimal:
+    """`value` rounded half-up (away from zero) to `places`, from the exact fraction: never from a
+    decimal already cut short."""
+    steps = value / Fraction(places)
+    whole = (abs(steps.numerator) * 2 + steps.denominator) // (2 * steps.denominator)
+    return (Decimal(whole if steps >= 0 else -whole) * places).quantize(places)
 
 
 def _amount(value: Any, field: str, places: Decimal | None = CENT) -> Decimal:
