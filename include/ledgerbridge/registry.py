@@ -87,7 +87,7 @@ class SourceSystem(BaseModel):
     # The ERP's tax codes -> the accounting system's (e.g. {"A": "TAX", "E": "NON"}); one not listed is
     # looked up under its own name.
     tax_codes: dict[str, str] = {}
-    # Stock codes -> the accounting system's item (its SKU or name), where neither SKU nor name matches.
+    # Stock codes -> the accounting system's item (its SKU or name): an entry wins over SKU and name.
     item_map: dict[str, str] = {}
 
     @property

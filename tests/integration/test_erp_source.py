@@ -266,3 +266,77 @@ def test_a_cancel_withdrawn_before_the_void_left_never_voids_and_a_sent_void_sta
     after = bridge.run()
     assert Decimal(str(bridge.documents()[second]["TotalAmt"])) == 0  # voided there: it stands
     assert ("source.invoices", second) in bridge.quarantined() and after["export_documents"]["updated"] == 0
+
+
+def test_an_order_switched_between_credit_and_cash_is_never_a_second_document(ledger, qbo_server, erp):
+    bridge = Bridge(ledger, qbo_server, erp, "erp_switch")
+    rows = erp.sandbox.company.rows("SalesOrders")
+    draft = next(n for n, o in sorted(rows.items()) if o["OrderStatus"] == "1" and o["CashCredit"] != "C"
+                 and n not in BAD_ORDERS)
+    bridge.run()
+    exported = next(n for n, d in sorted(bridge.documents().items()) if d["entity"] == "Invoice")
+
+    erp.sandbox.change_order(exported, CashCredit="C")  # exported as an invoice: it stays one
+    erp.sandbox.change_order(draft, CashCredit="C", OrderStatus="9")  # never exported: it becomes a receipt
+    bridge.run()
+
+    documents = bridge.documents()  # (documents() fails on a number held twice)
+    assert documents[exported]["entity"] == "Invoice" and documents[draft]["entity"] == "SalesReceipt"
+    held = bridge.quarantined()[("source.sales_receipts", exported)]
+    assert held.reasons[0]["field"] == "kind" and "it was exported as an invoice, which stands" in held.reasons[0][
+        "problem"]
+
+
+def test_a_cancel_then_suspend_never_voids_and_a_refused_void_lets_later_changes_through(ledger, qbo_server, erp):
+    bridge = Bridge(ledger, qbo_server, erp, "erp_suspend")
+    bridge.run()
+    first, second = sorted(n for n, d in bridge.documents().items() if d["entity"] == "Invoice")[:2]
+    erp.sandbox.cancel_order(first)
+    erp.sandbox.change_order(first, OrderStatus="S")  # cancelled, then suspended before any run
+    run = bridge.run()
+    assert run["export_documents"]["voided"] == 0
+    assert Decimal(str(bridge.documents()[first]["TotalAmt"])) > 0
+    assert ("source.invoices", first) in bridge.quarantined()
+
+    # A void refused (the invoice is paid), then the order un-cancelled and changed: the change is followed,
+    # and the invoice's balance is read again.
+    invoice = bridge.documents()[second]
+    applied = [{"Amount": Decimal("5.00"), "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]
+    bridge.qbo_client().create("Payment", {"CustomerRef": invoice["CustomerRef"], "TotalAmt": Decimal("5.00"),
+                                           "Line": applied}, request_id=f"test-pay-{second}")
+    status = erp.sandbox.order(second)["OrderStatus"]
+    erp.sandbox.cancel_order(second)
+    assert bridge.run()["export_documents"]["rejected"] == 1
+    erp.sandbox.change_order(second, OrderStatus=status, CustomerPoNumber="PO-AGAIN")
+    again = bridge.run()
+    assert again["export_documents"]["updated"] == 1
+    assert "Customer PO PO-AGAIN" in bridge.documents()[second]["PrivateNote"]
+    assert bridge.order(second)["CustomFields"]["QBOPaymentStatus"] == "partially paid"
+
+
+def test_an_item_map_names_the_item_and_no_customer_is_created_unless_allowed(
+        ledger, qbo_server, erp):
+    code = sorted(c for c, row in erp.sandbox.company.rows("StockItems").items() if row.get("Active") is not False)[0]
+    entity_id = "erp_mapped"
+    base = make_entity(entity_id, flows=FLOWS, create_missing_customers=False).model_dump(mode="json")
+    entity = LegalEntity.model_validate({**base, "source": {"kind": "syspro", "conn_id": f"erp_{entity_id}",
+                                                            "tax_codes": TAX_CODES, "item_map": {code: "Mapped thing"}}})
+    lists = _lists(erp.sandbox)
+    lists["items"] = [i for i in lists["items"] if i["Sku"] != code] + [{"Name": "Mapped thing", "Type": "Service"}]
+    bridge = Bridge.__new__(Bridge)
+    bridge.ledger, bridge.qbo, bridge.erp, bridge.entity = ledger, qbo_server, erp, entity
+    bridge.conn = connect_company(qbo_server, ledger, entity, lists)
+    bridge.erp_conn = ConnectionSettings(f"erp_{entity_id}", erp.url, "ADMIN", erp.sandbox.operator_password,
+                                         extra={"company_id": erp.sandbox.company_id})
+    bridge.run()
+
+    customers = query(qbo_server, bridge.conn, ledger, "SELECT * FROM Customer MAXRESULTS 1000")
+    assert [c["DisplayName"] for c in customers] == ["Brown, Nick"]  # matched; nobody created
+    documents = bridge.documents()
+    assert documents and all(d["CustomerRef"]["value"] == customers[0]["Id"] for d in documents.values())
+    mapped = query(qbo_server, bridge.conn, ledger, "SELECT * FROM Item WHERE Name = 'Mapped thing'")[0]
+    uses = [n for n, o in erp.sandbox.company.rows("SalesOrders").items()
+            if any(line["StockCode"] == code for line in o["Lines"]) and n in documents]
+    for number in uses:
+        assert any(line.get("SalesItemLineDetail", {}).get("ItemRef", {}).get("value") == mapped["Id"]
+                   for line in documents[number]["Line"])

@@ -11,14 +11,13 @@ from collections import Counter
 from sqlalchemy import or_, select
 
 from ledgerbridge import kinds
-from ledgerbridge.connectors.base import CREATE, Awaiting, Created
+from ledgerbridge.connectors.base import CREATE, VOID, Awaiting, Created
 from ledgerbridge.connectors.errors import RecordRejected
 from ledgerbridge.context import RunContext
 from ledgerbridge.flows.outbox import UNSETTLED, outgoing, settle_many
 from ledgerbridge.ledger.audit import record
 from ledgerbridge.ledger.models import (
     Document,
-    DocumentStatus,
     OutboxEntry,
     OutboxState,
     PaidStatus,
@@ -78,12 +77,16 @@ def _refresh_balances(ctx: RunContext) -> Counter:
         if not kind.tracks_payment:
             continue
         with ctx.ledger.session() as session:
+            # Voided there (a void the accounting system refused leaves the document as it was, and read).
+            voided = select(OutboxEntry.record_id).where(
+                OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.record_type == RecordType.DOCUMENT,
+                OutboxEntry.operation == VOID, OutboxEntry.state == OutboxState.CONFIRMED)
             rows = session.execute(
                 select(Document, OutboxEntry.external_id)
                 .join(OutboxEntry, (OutboxEntry.record_id == Document.id)
                       & (OutboxEntry.record_type == RecordType.DOCUMENT) & (OutboxEntry.entity_id == Document.entity_id))
                 .where(Document.entity_id == ctx.entity.id, OutboxEntry.state == OutboxState.CONFIRMED,
-                       OutboxEntry.operation == CREATE, Document.status != DocumentStatus.VOID,
+                       OutboxEntry.operation == CREATE, Document.id.not_in(voided),
                        OutboxEntry.kind == kind.name, OutboxEntry.company_id == ctx.connector.company_id,
                        Document.paid_status != PaidStatus.PAID)
             ).all()

@@ -9,6 +9,8 @@ in the accounting system. Each payment kind (bill payments, customer payments) i
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
+from dataclasses import replace
 
 from sqlalchemy import func, select
 
@@ -83,12 +85,16 @@ def _queue_changes(ctx: RunContext, session, kind, resolve: Resolver, params: Do
             operations.setdefault(row.record_id, {})[row.operation] = row
     due: dict[int, tuple[str, str]] = {}  # document id -> (operation, the external id it changes)
     updates, voids = [], []
+    held_at_source = quarantine.open_keys(session, ctx.entity.id, f"source.{kind.dataset}")
     for document in changed:
         rows = operations.get(document.id, {})
-        created = rows.get(CREATE)
+        created, void = rows.get(CREATE), rows.get(VOID)
         operation = VOID if document.status == DocumentStatus.VOID else f"{UPDATE_PREFIX}{document.version}"
-        if operation in rows or VOID in rows:
-            continue  # queued (or done) already; nothing follows a void
+        if operation in rows or (void is not None and void.state != OutboxState.REJECTED):
+            continue  # queued (or done) already; nothing follows a void (one the accounting system refused is none)
+        if document.hub_id in held_at_source:
+            counts["held_at_source"] += 1  # the source's newer version is held: this one waits too
+            continue
         if created is None or created.state != OutboxState.CONFIRMED or created.company_id != ctx.connector.company_id \
                 or any(row.state in outbox.UNSETTLED for row in rows.values()):
             counts["waiting"] += 1  # the creation, or the previous change, is still on its way
@@ -113,13 +119,27 @@ def _queue_changes(ctx: RunContext, session, kind, resolve: Resolver, params: Do
     counts["voids_queued"] = len(voids)
     problem = None
     if updates:
-        gate = Gate("prepare_exports", "documents", kind, params, operation_of=lambda document: due[document.id])
+        gate = Gate("prepare_exports", "documents", kind, _without_own_numbers(params, due.values()),
+                    operation_of=lambda document: due[document.id])
         checked, problem = check_and_queue(ctx, session, gate, updates,
                                            lambda document: kind.check(document, resolve), kind.snapshot)
         counts.update({f"updates_{name}": n for name, n in checked.items() if n})
     ctx.log.info("%s changed at the source after export: %d void(s) and %d update(s) queued, %d waiting for the "
                  "previous operation", kind.plural, len(voids), counts["updates_queued"], counts["waiting"])
     return counts, problem
+
+
+def _without_own_numbers(params: DocumentParams, changes) -> DocumentParams:
+    """An updated bill keeps its number: the numbers taken must not count the very bills being updated."""
+    if not isinstance(params.taken_numbers, Mapping):
+        return params
+    own = {_holder_in_accounting(target) for _, target in changes}
+    return replace(params, taken_numbers={key: holder for key, holder in params.taken_numbers.items()
+                                          if holder not in own})
+
+
+def _holder_in_accounting(external_id: str) -> str:
+    return f"bill {external_id} in the accounting system"
 
 
 def _carried(ctx: RunContext, family: tuple, say: bool = True) -> list:
@@ -173,7 +193,7 @@ def _bill_numbers_taken(ctx: RunContext, session) -> dict[tuple[str, str], str] 
     twice; None when it allows duplicates. From the mirrored bills and the bills on their way."""
     if not ctx.connector.warns_on_duplicate_bill_numbers():
         return None
-    taken = {(vendor, number): f"bill {external_id} in the accounting system"
+    taken = {(vendor, number): _holder_in_accounting(external_id)
              for vendor, number, external_id in session.execute(
                  select(ReferenceRecord.party_external_id, ReferenceRecord.number, ReferenceRecord.external_id)
                  .where(ReferenceRecord.entity_id == ctx.entity.id, ReferenceRecord.kind == kinds.BILL.mirror_kind,

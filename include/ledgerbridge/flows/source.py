@@ -206,14 +206,16 @@ def _report_untraced_payments(ctx: RunContext) -> int | None:
     if ctx.entity.source.kind not in ERP_KINDS:
         return None
     with ctx.ledger.session() as session:
-        ours = set(session.scalars(select(Document.external_id).where(
-            Document.entity_id == ctx.entity.id, Document.external_id.is_not(None))))
+        ours = {(_LINKED_AS["invoice"], external_id) for external_id in session.scalars(select(
+            Document.external_id).where(Document.entity_id == ctx.entity.id, Document.kind == "invoice",
+                                        Document.external_id.is_not(None)))}
         untraced = []
         for external_id, number, data in session.execute(select(
                 ReferenceRecord.external_id, ReferenceRecord.number, ReferenceRecord.data).where(
                 ReferenceRecord.entity_id == ctx.entity.id, ReferenceRecord.kind == ReferenceKind.PAYMENT,
                 ReferenceRecord.deleted_at.is_(None)).order_by(ReferenceRecord.id)):
-            foreign = sorted({document_id for _, document_id in _applications(data)} - ours)
+            foreign = sorted(document_id for linked_as, document_id in
+                             {linked for _, linked in _applications(data)} - ours if linked_as == _LINKED_AS["invoice"])
             if foreign:
                 untraced.append(f"payment {external_id}{f' ({number})' if number else ''} -> invoice(s) "
                                 f"{', '.join(foreign)}")
@@ -364,27 +366,33 @@ def _payment_status_facts(session, entity_id: str) -> list[WriteBack]:
         facts.append(_fact(entity_id, str(document.kind), document.hub_id, status,
                            "" if balance is None else format(balance.normalize(), "f"),
                            external_id=document.external_id, paid_amount=paid, open_balance=balance,
-                           currency=document.currency, paid_date=dates.get(document.external_id)))
+                           currency=document.currency,
+                           paid_date=dates.get((_LINKED_AS.get(str(document.kind)), document.external_id))))
     return facts
 
 
-def payment_dates(session, entity_id: str) -> dict[str, date]:
-    """Document external id -> the date of the latest payment applied to it, from the mirrored payments
-    of the accounting system (QuickBooks Online: Payment and BillPayment lines' LinkedTxn)."""
-    latest: dict[str, date] = {}
+# The transaction type a payment's link names a document kind by (ids are unique per type only).
+_LINKED_AS = {"invoice": "Invoice", "bill": "Bill"}
+
+
+def payment_dates(session, entity_id: str) -> dict[tuple[str, str], date]:
+    """(linked type, document external id) -> the date of the latest payment applied to it, from the
+    mirrored payments of the accounting system (QuickBooks Online: Payment and BillPayment lines' LinkedTxn)."""
+    latest: dict[tuple[str, str], date] = {}
     for (data,) in session.execute(select(ReferenceRecord.data).where(
             ReferenceRecord.entity_id == entity_id, ReferenceRecord.deleted_at.is_(None),
             ReferenceRecord.kind.in_((ReferenceKind.PAYMENT, ReferenceKind.BILL_PAYMENT)))):
-        for paid, document_id in _applications(data):
-            if document_id not in latest or paid > latest[document_id]:
-                latest[document_id] = paid
+        for paid, linked in _applications(data):
+            if linked not in latest or paid > latest[linked]:
+                latest[linked] = paid
     return latest
 
 
-def _applications(data: dict) -> list[tuple[date, str]]:
+def _applications(data: dict) -> list[tuple[date, tuple[str, str]]]:
     try:
         paid = date.fromisoformat(str(data.get("TxnDate")))
     except ValueError:
         return []
-    return [(paid, str(linked.get("TxnId"))) for line in data.get("Line") or () if isinstance(line, dict)
+    return [(paid, (str(linked.get("TxnType")), str(linked.get("TxnId"))))
+            for line in data.get("Line") or () if isinstance(line, dict)
             for linked in line.get("LinkedTxn") or () if isinstance(linked, dict) and linked.get("TxnId")]

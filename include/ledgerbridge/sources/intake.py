@@ -50,7 +50,9 @@ from ledgerbridge.sources.records import (
     DOCUMENT_KINDS,
     HUB_ID,
     KINDS_BY_KEY,
+    KINDS_BY_LEDGER_KIND,
     PARTY_KINDS,
+    SAME_SALE,
     PAYMENT_KINDS,
     RECORD_KINDS,
     FeedKind,
@@ -235,6 +237,8 @@ class _Intake:
         for kind in RECORD_KINDS:
             for _, model in parsed[kind.key]:
                 wanted[kind.ledger_kind].add(model.hub_id)
+                if kind.ledger_kind in SAME_SALE:
+                    wanted[SAME_SALE[kind.ledger_kind]].add(model.hub_id)
                 if kind.party:
                     wanted[kind.party].add(getattr(model, kind.party))
                 if kind.pays:
@@ -292,6 +296,7 @@ class _Intake:
         """The chunk in one savepoint; False (and nothing of it kept) when the database refuses it."""
         in_outbox = {record_type: set(ids) for record_type, ids in self.in_outbox.items()}
         attachments = dict(self.attachments)
+        documents = {name: dict(index) for name, index in self.documents.items()}  # a kind switch moves one
         held = len(self.report.held_after_export)
         outcomes: list[Outcome | _Refused] = []
         try:
@@ -310,6 +315,7 @@ class _Intake:
             self.attachments.clear()
             self.attachments.update(attachments)
             del self.report.held_after_export[held:]
+            self.documents = documents
             return False
         for (record, model), outcome in zip(chunk, outcomes):
             if isinstance(outcome, _Refused):
@@ -385,6 +391,16 @@ class _Intake:
                                         for name, content_type, content in attachments)}
         scalars = {"doc_number", "doc_date", "due_date", "currency", "total", "memo"}
         document = self.documents[kind.ledger_kind].get(model.hub_id)
+        switched = []
+        if document is None and kind.ledger_kind in SAME_SALE:
+            other = self.documents[SAME_SALE[kind.ledger_kind]].get(model.hub_id)
+            if other is not None:
+                if self._exported(RecordType.DOCUMENT, other.id, kind, model.hub_id):
+                    return self._held_after_export(
+                        kind, record, model.hub_id, ["kind"], {"kind": kind.ledger_kind},
+                        f"it was exported as {_a(other.kind.replace('_', ' '))}, which stands: void it there by hand "
+                        f"and enter the {kind.label} there, or change it back at the source")
+                document, switched = self._switch_kind(other, kind), ["kind"]
         if document is None:
             document = Document(entity_id=self.entity.id, kind=kind.ledger_kind, hub_id=model.hub_id, party=party,
                                 status=DocumentStatus(model.status), lines=[DocumentLine(**line) for line in lines],
@@ -398,11 +414,11 @@ class _Intake:
                    "lines": [_line_values(line) for line in document.lines],
                    "attachments": sorted((a.file_name, a.content_type, a.sha256)
                                          for a in self.attachments[document])}
-        changed = _changed(current, values)
+        changed = switched + _changed(current, values)
         if not changed:
             return Outcome.UNCHANGED
         followed = False
-        if self._exported(RecordType.DOCUMENT, document.id, kind, model.hub_id):
+        if not switched and self._exported(RecordType.DOCUMENT, document.id, kind, model.hub_id):
             why_not = self._why_not_followed(document, changed, values)
             if why_not is not None:
                 return self._held_after_export(kind, record, model.hub_id, changed, values, why_not)
@@ -430,6 +446,16 @@ class _Intake:
         self._audit_update(kind, model.hub_id, changed)
         return Outcome.UPDATED
 
+    def _switch_kind(self, document: Document, kind: FeedKind) -> Document:
+        """A sale never exported that the source now calls the other kind (credit became cash): the same
+        document, of the new kind; a hold of the export gate under the old kind has nothing left to hold."""
+        old = KINDS_BY_LEDGER_KIND[document.kind]
+        del self.documents[old.ledger_kind][document.hub_id]
+        document.kind = kind.ledger_kind
+        self.documents[kind.ledger_kind][document.hub_id] = document
+        quarantine.resolve(self.session, self.entity.id, old.key, [document.hub_id])
+        return document
+
     def _why_not_followed(self, document: Document, changed: list[str], values: dict[str, Any]) -> str | None:
         """Why a change to an exported document cannot be followed by the accounting system (None: it can):
         the entity's source holds changes after export for a person, the export was refused, the document
@@ -442,21 +468,24 @@ class _Intake:
             OutboxEntry.record_id == document.id, OutboxEntry.operation == CREATE))
         if created == OutboxState.REJECTED:
             return "its export was refused by the accounting system, so there is nothing there to change"
-        if document.status == DocumentStatus.VOID and not self._void_withdrawn(document):
-            return "it is void in the accounting system already; a void document is not changed again"
         if values["status"] == DocumentStatus.DRAFT:
             return ("it went back to a status that is not exported; the document in the accounting system "
                     "stands: void or change it there by hand")
         if "attachments" in changed:
             return "files added or changed after export are not sent again: attach them there by hand"
+        # Last, as it withdraws a void not sent yet: only for a change that is followed.
+        if document.status == DocumentStatus.VOID and not self._void_withdrawn(document):
+            return "it is void in the accounting system already; a void document is not changed again"
         return None
 
     def _void_withdrawn(self, document: Document) -> bool:
-        """A void taken in but not sent (queued and never tried, or not queued yet) is withdrawn when
-        the source changes its mind; once it may have reached the accounting system, it stands."""
+        """A void taken in but not sent (queued and never tried, or not queued yet), or refused by the
+        accounting system, is no void there: the source changing its mind is followed. Once a void may
+        have reached the accounting system, it stands."""
         voids = (OutboxEntry.entity_id == self.entity.id, OutboxEntry.record_type == RecordType.DOCUMENT,
                  OutboxEntry.record_id == document.id, OutboxEntry.operation == VOID)
-        if self.session.scalar(select(OutboxEntry.id).where(*voids)) is None:
+        state = self.session.scalar(select(OutboxEntry.state).where(*voids))
+        if state is None or state == OutboxState.REJECTED:
             return True
         # Conditional, like a withdrawn creation: a sender that claims it first wins.
         return bool(self.session.execute(delete(OutboxEntry).where(
@@ -615,6 +644,10 @@ def _line_values(line: DocumentLine) -> dict[str, Any]:
             "item_code": line.item_code, "quantity": line.quantity, "unit_price": line.unit_price,
             "posting_type": line.posting_type, "description": line.description, "class_code": line.class_code,
             "tax_code": line.tax_code}
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
 def _changed(current: dict[str, Any], incoming: dict[str, Any]) -> list[str]:

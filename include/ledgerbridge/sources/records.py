@@ -269,6 +269,9 @@ PARTY_KINDS = (VENDORS, CUSTOMERS)
 DOCUMENT_KINDS = (BILLS, INVOICES, CREDIT_NOTES, SALES_RECEIPTS, JOURNAL_ENTRIES)
 PAYMENT_KINDS = (BILL_PAYMENTS, CUSTOMER_PAYMENTS)
 KINDS_BY_KEY = {kind.key: kind for kind in RECORD_KINDS}
+# One sale is an invoice or, paid on the spot, a sales receipt, never both: a hub id that moves from one to
+# the other (an ERP order switched between credit and cash) is the same document.
+SAME_SALE = {"invoice": "sales_receipt", "sales_receipt": "invoice"}
 KINDS_BY_LEDGER_KIND = {kind.ledger_kind: kind for kind in RECORD_KINDS}
 
 
