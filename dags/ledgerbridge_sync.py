@@ -30,6 +30,8 @@ RETRY_POLICY = ExceptionRetryPolicy(
             exception=[
                 "ledgerbridge.connectors.errors.ReconnectRequired",
                 "ledgerbridge.connectors.errors.CompanyMismatch",
+                "ledgerbridge.sources.base.SourceMismatch",
+                "ledgerbridge.sources.syspro.errors.SysproLogonFailed",
             ],
             action=RetryAction.FAIL,
             reason="needs a person: reconnect the company or fix the connection",

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ledgerbridge.connectors.base import AccountingConnector
 from ledgerbridge.connectors.errors import CompanyMismatch
+from ledgerbridge.sources.base import SourceMismatch
 from ledgerbridge.ledger import Ledger
 from ledgerbridge.ledger.audit import record
 from ledgerbridge.ledger.models import LegalEntityRow
@@ -96,6 +97,8 @@ class RunContext:
             if self.connect_source is None:
                 raise RuntimeError(f"step needs the source of {self.entity.id} but no source was given")
             self._source = self.connect_source()
+            if self._source.identity is not None:
+                pin_source(self, self._source.identity)
         return self._source
 
 
@@ -138,6 +141,29 @@ def pin_company(ctx: RunContext, company_id: str) -> None:
             )
 
 
+def pin_source(ctx: RunContext, identity: str) -> None:
+    """Refuse a source that is another system than the entity's first one (an ERP connection edited to
+    another company): its orders would be exported into this entity's books, and this entity's ids
+    written onto its orders."""
+    with ctx.ledger.session() as session:
+        row = ensure_entity(session, ctx.entity)
+        owner = session.scalars(select(LegalEntityRow.id).where(
+            LegalEntityRow.source_identity == identity, LegalEntityRow.id != ctx.entity.id)).first()
+        if owner is not None:
+            raise SourceMismatch(
+                f"legal entity {ctx.entity.id!r}: connection {ctx.entity.source.conn_id!r} reaches {identity}, "
+                f"which legal entity {owner!r} already reads: nothing was read or written")
+        if row.source_identity is None:
+            row.source_identity = identity
+            record(session, ctx.entity.id, "pipeline", "source_pinned", "legal_entity", ctx.entity.id,
+                   {"source": identity, "conn_id": ctx.entity.source.conn_id})
+        elif row.source_identity != identity:
+            raise SourceMismatch(
+                f"legal entity {ctx.entity.id!r} reads {row.source_identity}, but connection "
+                f"{ctx.entity.source.conn_id!r} now reaches {identity}: nothing was read or written. If the "
+                f"entity really moved, re-pin it: `ledgerbridge entity repin {ctx.entity.id}`.")
+
+
 def repin(session: Session, entity_id: str, actor: str) -> str | None:
     """Forget the company an entity is pinned to; its next run pins the company it then reaches.
 
@@ -148,5 +174,7 @@ def repin(session: Session, entity_id: str, actor: str) -> str | None:
     if row is None:
         raise KeyError(f"legal entity {entity_id!r} has never run: nothing to re-pin")
     previous, row.company_id = row.company_id, None
-    record(session, entity_id, actor, "company_unpinned", "legal_entity", entity_id, {"previous": previous})
+    source, row.source_identity = row.source_identity, None
+    record(session, entity_id, actor, "company_unpinned", "legal_entity", entity_id,
+           {"previous": previous, "previous_source": source})
     return previous

@@ -129,6 +129,8 @@ class LegalEntityRow(Base):
     # The accounting company this entity was first connected to; a connection that later points
     # elsewhere is refused rather than sending this entity's records to another company.
     company_id: Mapped[str | None] = mapped_column(String(64))
+    # Likewise the source it was first read from, when the source tells who it is (an ERP's company).
+    source_identity: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

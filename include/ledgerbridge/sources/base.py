@@ -114,6 +114,10 @@ class Written:
     location: str
 
 
+class SourceMismatch(Exception):
+    """The entity's source connection reaches another system than the one it was first read from."""
+
+
 @dataclass(frozen=True)
 class SourceCapabilities:
     """What a source can do; the flows read this, they never probe the source."""
@@ -128,6 +132,8 @@ class SourceConnector(Protocol):
     kind: str
     capabilities: SourceCapabilities
     where: str  # for the task log: the folder, server or API it reads
+    # Who the source is (an ERP: its server and company), pinned per entity on first use; None: no pin.
+    identity: str | None
 
     def fetch_changes(self, since: datetime | None) -> ChangeBatch:
         """Records new, changed or voided since `since` (and not acknowledged yet)."""

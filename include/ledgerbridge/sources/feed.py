@@ -72,6 +72,7 @@ class FeedSource:
     """A SourceConnector over files: in a local folder or on SFTP (any ledgerbridge.filedrop FileSystem)."""
 
     kind = "feed"
+    identity = None  # the feed's folder is the entity's own directory: nothing to confuse it with
     capabilities = SourceCapabilities(changes_since_watermark=False, write_back=True, attachments=True)
 
     def __init__(self, open_fs: FileSystemOpener, entity_id: str, max_bytes: int = DEFAULT_MAX_BYTES,
