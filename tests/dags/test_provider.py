@@ -140,3 +140,32 @@ def test_an_entity_reaches_its_source_through_the_hook_its_spec_names_whatever_t
         "extra": {"company_id": "STARK", "company_password": ""}}))
     source = source_for(entity("syspro"))
     assert isinstance(source, SysproSource) and source.client.base_url == "http://127.0.0.1:8767"
+
+
+def test_the_demos_source_connections_parse_into_their_sources(monkeypatch, tmp_path):
+    """`make demo` hands Airflow its connections as AIRFLOW_CONN_* JSON: the ERP's is a ledgerbridge_syspro
+    connection that reaches the sandbox's company, the feed's a ledgerbridge_feed folder."""
+    from ledgerbridge import demo
+    from ledgerbridge.registry import LegalEntity
+    from ledgerbridge.sandbox.syspro import DEFAULT_COMPANY, DEFAULT_OPERATOR, DEFAULT_PASSWORD
+    from ledgerbridge.sources.feed import FeedSource
+    from ledgerbridge_airflow.hooks.connections import connection_settings, source_for
+
+    def entity(kind, conn_id):
+        return LegalEntity.model_validate({"id": "acme", "name": "Acme", "base_currency": "USD",
+                                           "accounting": {"kind": "quickbooks_online", "conn_id": "qbo_acme"},
+                                           "source": {"kind": kind, "conn_id": conn_id}})
+
+    monkeypatch.setenv("LEDGERBRIDGE_DATA_DIR", str(tmp_path))
+    erp, feed = entity("syspro", "syspro_acme"), entity("feed", "feed_acme")
+    variables = {**demo.erp_connection(erp, "http://127.0.0.1:8767"), **demo.feed_connection(feed)}
+    assert [json.loads(v)["conn_type"] for v in variables.values()] == ["ledgerbridge_syspro", "ledgerbridge_feed"]
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    conn = connection_settings("syspro_acme")
+    assert (conn.host, conn.login, conn.password) == ("http://127.0.0.1:8767", DEFAULT_OPERATOR, DEFAULT_PASSWORD)
+    assert conn.extra == {"company_id": DEFAULT_COMPANY, "company_password": ""}
+    client = source_for(erp).client
+    assert (client.base_url, client.operator, client.company_id) == ("http://127.0.0.1:8767", "ADMIN", "STARK")
+    assert isinstance(source_for(feed), FeedSource)
+    assert connection_settings("feed_acme").extra["local_root"].startswith(str(tmp_path.resolve()))

@@ -266,3 +266,20 @@ def test_the_syspro_test_button_says_an_unreachable_server_could_not_be_reached(
 def test_the_syspro_test_button_names_a_missing_field(monkeypatch, syspro_server):
     ok, message = _syspro_test(monkeypatch, syspro_server.url, extra={"company_id": ""})
     assert not ok and message.startswith("ConnectionSettingsError:") and "extra 'company_id'" in message
+
+
+# -- the hub feed -----------------------------------------------------------------------------------
+
+
+def test_the_feed_test_button_probes_the_folder_and_names_the_entities_without_a_company_id(monkeypatch, tmp_path):
+    from ledgerbridge_airflow.hooks.feed import FeedHook
+
+    (tmp_path / "acme_us" / "inbound").mkdir(parents=True)
+    (tmp_path / "not_an_entity").mkdir()
+    monkeypatch.setenv("AIRFLOW_CONN_FEED_TEST", json.dumps({
+        "conn_type": "ledgerbridge_feed", "extra": {"local_root": str(tmp_path)}}))
+    ok, message = FeedHook("feed_test").test_connection()
+    assert ok, message
+    assert message == (f"hub feed folder {tmp_path}: readable and writable (a probe file written, renamed, read "
+                       "back and removed); entity directories: acme_us")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acme_us", "not_an_entity"]
