@@ -1,5 +1,5 @@
 """What the Test button of each LedgerBridge connection checks (the Airflow UI, `airflow connections
-test`): the ledger's schema, a QuickBooks Online company, a file drop. Each answers in words a person
+test`): the ledger's schema, a QuickBooks Online company, a file drop or a hub feed, a SYSPRO company. Each answers in words a person
 can act on; a failure to reach the system at all is raised, for the hook to report.
 """
 from __future__ import annotations
@@ -57,11 +57,14 @@ def quickbooks_company(client) -> str:
     return f"QuickBooks Online company {info.get('CompanyName')!r} (realm {client.realm_id}) at {client.base_url}"
 
 
-def file_drop(fs) -> str:
+def file_drop(fs, marker: str | None = None) -> str:
     """Lists the drop's root, writes a probe file there the protocol's way (`.part`, renamed, read back)
-    and removes it; names the entity directories found. Raises what the drop answered otherwise."""
+    and removes it; names the entity directories found (those holding `marker`: to_accounting/ for an
+    accounting drop, inbound/ for a hub feed). Raises what the drop answered otherwise."""
     from ledgerbridge.filedrop.fs import join
     from ledgerbridge.filedrop.protocol import ENTITY_ID, PART_SUFFIX, TO_ACCOUNTING
+
+    marker = marker or TO_ACCOUNTING
 
     names = fs.list("")
     probe = f"{PROBE_PREFIX}{uuid.uuid4().hex[:12]}"
@@ -74,8 +77,52 @@ def file_drop(fs) -> str:
         for leftover in (probe + PART_SUFFIX, probe):
             if fs.exists(leftover):
                 fs.remove(leftover)
-    entities = [name for name in names if ENTITY_ID.fullmatch(name) and fs.exists(join(name, TO_ACCOUNTING))]
+    entities = [name for name in names if ENTITY_ID.fullmatch(name) and fs.exists(join(name, marker))]
     found = (", ".join(entities[:MAX_ENTITIES_SHOWN]) + (f" and {len(entities) - MAX_ENTITIES_SHOWN} more"
                                                          if len(entities) > MAX_ENTITIES_SHOWN else "")
              if entities else "none yet (an entity's first run creates its directory)")
     return f"readable and writable (a probe file written, renamed, read back and removed); entity directories: {found}"
+
+
+def syspro_company(client) -> tuple[bool, str]:
+    """Logs on to SYSPRO (e.net REST), reads one customer (OData `$top=1`, with the count) and logs off.
+    A refused logon answers SYSPRO's own reason (wrong password, unknown operator or company); an
+    unreachable server or a refused read says so. Never quotes a password (the client scrubs them)."""
+    from ledgerbridge.sources.syspro.errors import SysproError, SysproLogonFailed, SysproUnavailable
+
+    where = f"SYSPRO at {client.base_url}"
+    who = f"operator {client.operator!r} in company {client.company_id!r}"
+    try:
+        try:
+            client.logon()
+        except SysproLogonFailed as exc:
+            return False, (f"{where} refused the logon of {who}: {exc.syspro_message or exc}; check the operator, "
+                           "its password, the company id and the company password")
+        except SysproUnavailable as exc:
+            if exc.status is not None:  # it answered: busy (503) or something unusable
+                return False, f"{where} answered the logon of {who} with no session: {exc}"
+            return False, (f"{where} could not be reached: {_unreachable(str(exc))}; check the base URL "
+                           "(host, port, scheme)")
+        try:
+            rows, count = client.first_page("Customers", top=1)
+        except SysproError as exc:
+            return False, f"{where}: logged on as {who}, but reading Customers failed: {exc}"
+    finally:
+        client.close()
+    if count is not None:
+        readable = f"{count} customer{'s' if count != 1 else ''} readable"
+    else:
+        readable = "customers readable" if rows else "no customer readable"
+    first = f" (first: {rows[0].get('Customer')})" if rows and rows[0].get("Customer") else ""
+    return True, f"logged on to SYSPRO company {client.company_id} as {client.operator} at {client.base_url}; " \
+                 f"{readable}{first}; logged off"
+
+
+_CAUSES = (("Connection refused", "connection refused"), ("Name or service not known", "unknown host"),
+           ("Temporary failure in name resolution", "unknown host"), ("timed out", "timed out"),
+           ("Timeout", "timed out"))
+
+
+def _unreachable(problem: str) -> str:
+    """The cause of a failed connection in a few words; the transport's whole text (URL and all) otherwise."""
+    return next((said for needle, said in _CAUSES if needle in problem), problem)

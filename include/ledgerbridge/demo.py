@@ -190,12 +190,15 @@ def prepare(url: str, ledger: Ledger, out=print, erp_url: str | None = None) -> 
 
 
 def erp_connection(entity, erp_url: str) -> dict[str, str]:
-    """The AIRFLOW_CONN_* variable of an ERP entity's source: the SYSPRO sandbox's operator."""
+    """The AIRFLOW_CONN_* variable of an ERP entity's source: the SYSPRO sandbox's operator, in a connection
+    of its kind's type (`ledgerbridge_syspro`: the UI's form and Test button)."""
+    from ledgerbridge.connectors.specs import source_spec
     from ledgerbridge.sandbox.syspro import DEFAULT_COMPANY, DEFAULT_OPERATOR, DEFAULT_PASSWORD
 
     return {f"AIRFLOW_CONN_{entity.source.conn_id.upper()}": json.dumps({
-        "conn_type": "http", "host": erp_url, "login": DEFAULT_OPERATOR, "password": DEFAULT_PASSWORD,
-        "extra": {"company_id": DEFAULT_COMPANY}})}
+        "conn_type": source_spec(entity.source.kind).connection.conn_type, "host": erp_url,
+        "login": DEFAULT_OPERATOR, "password": DEFAULT_PASSWORD,
+        "extra": {"company_id": DEFAULT_COMPANY, "company_password": ""}})}
 
 
 def feed_root() -> Path:
@@ -222,11 +225,15 @@ def feed_hub(entity, data: dict) -> str:
 
 
 def feed_connection(entity) -> dict[str, str]:
-    """The AIRFLOW_CONN_* variable of the entity's feed: a local folder."""
+    """The AIRFLOW_CONN_* variable of the entity's feed: a local folder, in a connection of the feed's type
+    (`ledgerbridge_feed`; the tasks read a `generic` one with the same extra alike)."""
+    from ledgerbridge.connectors.specs import source_spec
+
     if entity.source is None:
         return {}
     return {f"AIRFLOW_CONN_{entity.source.conn_id.upper()}": json.dumps({
-        "conn_type": "generic", "extra": {"local_root": str(feed_root().resolve())}})}
+        "conn_type": source_spec(entity.source.kind).connection.conn_type,
+        "extra": {"local_root": str(feed_root().resolve())}})}
 
 
 def prepare_desktop(drop, ledger: Ledger, out=print) -> tuple[dict[str, str], dict]:

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from ledgerbridge import settings
-from ledgerbridge.connectors.specs import ACCOUNTING_SPECS
+from ledgerbridge.connectors.specs import ACCOUNTING_SPECS, SOURCE_SPECS
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ENTITY_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -54,16 +54,12 @@ class AccountingSystem(BaseModel):
     conn_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
 
 
-class SourceKind(StrEnum):
-    # JSON/YAML/CSV files in a folder or over SFTP, confirmation files back (docs/hub-feed.md).
-    FEED = "feed"
-    # A SYSPRO ERP: customers, stock items and sales orders over its REST surface (docs/erp-source.md).
-    SYSPRO = "syspro"
-
-
+# One member per source spec (connectors/specs.py), e.g. SourceKind.FEED (files in a folder or over SFTP,
+# docs/hub-feed.md), SourceKind.SYSPRO (an ERP over REST, docs/erp-source.md): a new source is a spec.
+SourceKind = StrEnum("SourceKind", [(spec.kind.upper(), spec.kind) for spec in SOURCE_SPECS], module=__name__)
 # What each source kind does by default with a record changed at the source after export.
-_AFTER_EXPORT = {SourceKind.FEED: "hold", SourceKind.SYSPRO: "follow"}
-ERP_KINDS = frozenset({SourceKind.SYSPRO})
+_AFTER_EXPORT = {SourceKind(spec.kind): spec.after_export for spec in SOURCE_SPECS}
+ERP_KINDS = frozenset(SourceKind(spec.kind) for spec in SOURCE_SPECS if spec.erp)
 _ERP_FIELDS = ("export_statuses", "void_statuses", "invoice_lines", "cash_terms", "tax_codes", "item_map")
 
 

@@ -184,3 +184,102 @@ def test_an_unreachable_ledger_fails_with_the_reason(monkeypatch):
         "password": "ledger-s3cret", "schema": "ledger"}))
     ok, message = _ledger_test()
     assert not ok and message.startswith("OperationalError:") and "ledger-s3cret" not in message
+
+
+# -- SYSPRO (the ERP source) ----------------------------------------------------------------------
+
+SYSPRO_PASSWORD = "erp-s3cret"
+COMPANY_PASSWORD = "co-s3cret"
+
+
+@pytest.fixture(scope="module")
+def syspro_server():
+    from ledgerbridge.sandbox.syspro import SysproSandbox, seed_company, serve_in_thread
+
+    sandbox = SysproSandbox(operator_password=SYSPRO_PASSWORD, company_password=COMPANY_PASSWORD)
+    seed_company(sandbox, seed=3, customers=7, stock_items=5, orders=3, bad_orders=False)
+    server = serve_in_thread(sandbox)
+    yield server
+    server.stop()
+
+
+def _syspro_test(monkeypatch, url: str, **changes) -> tuple[bool, str]:
+    """The Test button of a `ledgerbridge_syspro` connection, under a throw-away id as the UI's."""
+    from ledgerbridge_airflow.hooks.syspro import SysproHook
+
+    fields = {"conn_type": "ledgerbridge_syspro", "host": url, "login": "ADMIN", "password": SYSPRO_PASSWORD,
+              **changes}
+    fields["extra"] = {"company_id": "STARK", "company_password": COMPANY_PASSWORD, "timeout": 5,
+                       **changes.get("extra", {})}
+    conn_id = f"t{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
+    return SysproHook(conn_id).test_connection()
+
+
+def _no_secret(message: str) -> bool:
+    return SYSPRO_PASSWORD not in message and COMPANY_PASSWORD not in message and "wrong-pw" not in message
+
+
+def test_the_syspro_test_button_logs_on_reads_a_customer_and_logs_off(monkeypatch, syspro_server):
+    ok, message = _syspro_test(monkeypatch, syspro_server.url)
+    assert ok, message
+    assert message.startswith(f"logged on to SYSPRO company STARK as ADMIN at {syspro_server.url}; "
+                              "7 customers readable (first: ")
+    assert _no_secret(message)
+    assert syspro_server.sandbox.sessions == {}  # logged off
+
+
+def test_the_syspro_check_runs_without_airflow_on_a_bare_client(syspro_server):
+    from ledgerbridge.connection_checks import syspro_company
+    from ledgerbridge.sources.syspro import SysproClient
+
+    ok, message = syspro_company(SysproClient(syspro_server.url, "admin", SYSPRO_PASSWORD, "stark", COMPANY_PASSWORD))
+    assert ok and "7 customers readable" in message
+
+
+@pytest.mark.parametrize("changes, named", [
+    ({"password": "wrong-pw"}, "Invalid password for operator 'ADMIN'"),
+    ({"extra": {"company_id": "NOPE"}}, "Company 'NOPE' is not defined"),
+    ({"extra": {"company_password": "wrong-pw"}}, "Invalid company password for company 'STARK'"),
+    ({"login": "BOB"}, "Operator 'BOB' is not defined"),
+], ids=["operator password", "company", "company password", "operator"])
+def test_the_syspro_test_button_says_which_credential_syspro_refused(monkeypatch, syspro_server, changes, named):
+    ok, message = _syspro_test(monkeypatch, syspro_server.url, **changes)
+    assert not ok
+    assert f"SYSPRO at {syspro_server.url} refused the logon of operator" in message and named in message
+    assert "check the operator, its password, the company id and the company password" in message
+    assert _no_secret(message), message
+
+
+def test_the_syspro_test_button_says_an_unreachable_server_could_not_be_reached(monkeypatch):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ok, message = _syspro_test(monkeypatch, f"http://127.0.0.1:{port}")
+    assert not ok
+    assert message.startswith(f"SYSPRO at http://127.0.0.1:{port} could not be reached: connection refused")
+    assert _no_secret(message), message
+
+
+def test_the_syspro_test_button_names_a_missing_field(monkeypatch, syspro_server):
+    ok, message = _syspro_test(monkeypatch, syspro_server.url, extra={"company_id": ""})
+    assert not ok and message.startswith("ConnectionSettingsError:") and "extra 'company_id'" in message
+
+
+# -- the hub feed -----------------------------------------------------------------------------------
+
+
+def test_the_feed_test_button_probes_the_folder_and_names_the_entities_without_a_company_id(monkeypatch, tmp_path):
+    from ledgerbridge_airflow.hooks.feed import FeedHook
+
+    (tmp_path / "acme_us" / "inbound").mkdir(parents=True)
+    (tmp_path / "not_an_entity").mkdir()
+    monkeypatch.setenv("AIRFLOW_CONN_FEED_TEST", json.dumps({
+        "conn_type": "ledgerbridge_feed", "extra": {"local_root": str(tmp_path)}}))
+    ok, message = FeedHook("feed_test").test_connection()
+    assert ok, message
+    assert message == (f"hub feed folder {tmp_path}: readable and writable (a probe file written, renamed, read "
+                       "back and removed); entity directories: acme_us")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acme_us", "not_an_entity"]

@@ -80,10 +80,13 @@ def test_logon_gives_a_padded_guid_and_wrong_credentials_a_401(seeded):
     assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/plain")
     assert reply.text != reply.text.strip() and reply.text.endswith(" ")
     assert re.fullmatch(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}", reply.text.strip())
-    for wrong in ({"password": "nope"}, {"operator": "BOB"}, {"company": "OTHER"}):
+    for wrong, named in (({"password": "nope"}, "Invalid password for operator 'ADMIN'"),
+                         ({"operator": "BOB"}, "Operator 'BOB' is not defined"),
+                         ({"company": "OTHER"}, "Company 'OTHER' is not defined")):
         refused = logon(seeded.url, **wrong)
         assert refused.status_code == 401
         assert refused.json()["ExceptionType"] == "LogonFailed" and "nope" not in refused.text
+        assert named in refused.json()["Message"]
 
 
 def test_calls_need_a_live_session_and_logoff_ends_it(fresh):

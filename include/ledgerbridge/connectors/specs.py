@@ -1,9 +1,13 @@
-"""One spec per kind of accounting connector: the registry kind, how its connector is built, the
-Airflow connection type (hook, connection form) that reaches it, and the pool its steps share.
+"""One spec per kind of connector, on both sides of the bridge: the registry kind, how its connector
+is built and the Airflow connection type (hook, connection form) that reaches it; an accounting kind
+also names the pool its steps share.
 
-The registry's `AccountingKind`, `build_connector`, the Airflow provider info and the pool command
-(`ledgerbridge-airflow setup`) all read these specs: adding an accounting system is its folder under
-connectors/, one entry in ACCOUNTING_SPECS and its sandbox (docs/extending.md).
+The registry's `AccountingKind` and `SourceKind`, `build_connector`, `build_source`, the Airflow provider
+info and the pool command (`ledgerbridge-airflow setup`) all read these specs: adding an accounting
+system is its folder under connectors/, one entry in ACCOUNTING_SPECS and its sandbox; adding a source
+is its module under sources/ and one entry in SOURCE_SPECS (docs/extending.md). Both sides live here
+because Airflow's connection types are one namespace: `connection_types()` is the one list the provider
+info declares, each type once, whichever side uses it.
 
 Read at DAG parse time: only the standard library here; a factory is imported when it is called.
 """
@@ -135,6 +139,76 @@ ACCOUNTING_SPECS: tuple[ConnectorSpec, ...] = (
 _BY_KIND = {spec.kind: spec for spec in ACCOUNTING_SPECS}
 
 
+# -- the source side ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    kind: str  # the registry's `source.kind`
+    label: str
+    connection: ConnectionType
+    # "module:function", called as function(entity, conn: ConnectionSettings, **options) and returning
+    # the entity's SourceConnector.
+    factory: str
+    # What a document changed at the source after its export becomes by default (registry `after_export`).
+    after_export: str = "hold"
+    erp: bool = False  # an ERP (orders, statuses): the registry's ERP fields apply (docs/erp-source.md)
+
+    def build(self, entity, conn, **options):
+        module, _, function = self.factory.partition(":")
+        return getattr(import_module(module), function)(entity, conn, **options)
+
+
+FEED_CONNECTION = ConnectionType(
+    conn_type="ledgerbridge_feed",
+    hook_name="LedgerBridge hub feed (SFTP or folder)",
+    hook="ledgerbridge_airflow.hooks.feed.FeedHook",
+    form=ConnectionForm(
+        hidden_fields=("schema",),
+        relabeling={"host": "SFTP host", "login": "Username"},
+        placeholders={
+            "host": "sftp.example.com (empty for a local folder: extra local_root)",
+            "extra": '{"host_key": "ssh-ed25519 AAAA...", "root": "/srv/feeds", '
+                     '"private_key": "-----BEGIN OPENSSH PRIVATE KEY-----...", "max_bytes": 67108864}',
+        },
+    ),
+)
+
+SYSPRO_CONNECTION = ConnectionType(
+    conn_type="ledgerbridge_syspro",
+    hook_name="SYSPRO (e.net REST)",
+    hook="ledgerbridge_airflow.hooks.syspro.SysproHook",
+    form=ConnectionForm(
+        hidden_fields=("schema",),
+        relabeling={"host": "e.net REST base URL", "login": "Operator", "password": "Operator password"},
+        placeholders={
+            "host": "https://erp.example:20443 (or a host name, with port and extra scheme)",
+            "login": "ADMIN",
+            "extra": '{"company_id": "STARK", "company_password": "", "timeout": 30}',
+        },
+    ),
+)
+
+SOURCE_SPECS: tuple[SourceSpec, ...] = (
+    SourceSpec(
+        kind="feed",
+        label="Hub feed (JSON/YAML/CSV files in a folder or over SFTP)",
+        connection=FEED_CONNECTION,
+        factory="ledgerbridge.sources.factory:feed",
+    ),
+    SourceSpec(
+        kind="syspro",
+        label="SYSPRO ERP (e.net REST and OData)",
+        connection=SYSPRO_CONNECTION,
+        factory="ledgerbridge.sources.factory:syspro",
+        after_export="follow",
+        erp=True,
+    ),
+)
+
+_SOURCE_BY_KIND = {spec.kind: spec for spec in SOURCE_SPECS}
+
+
 def accounting_spec(kind: str) -> ConnectorSpec:
     try:
         return _BY_KIND[str(kind)]
@@ -142,10 +216,18 @@ def accounting_spec(kind: str) -> ConnectorSpec:
         raise KeyError(f"no accounting connector of kind {kind!r} (known: {', '.join(_BY_KIND)})") from None
 
 
+def source_spec(kind: str) -> SourceSpec:
+    try:
+        return _SOURCE_BY_KIND[str(kind)]
+    except KeyError:
+        raise KeyError(f"no source connector of kind {kind!r} (known: {', '.join(_SOURCE_BY_KIND)})") from None
+
+
 def connection_types() -> tuple[ConnectionType, ...]:
-    """Every connection type LedgerBridge declares: the ledger's, then each accounting one once."""
+    """Every connection type LedgerBridge declares: the ledger's, then each accounting one, then each
+    source one, each once."""
     types = {LEDGER_CONNECTION.conn_type: LEDGER_CONNECTION}
-    for spec in ACCOUNTING_SPECS:
+    for spec in (*ACCOUNTING_SPECS, *SOURCE_SPECS):
         types.setdefault(spec.connection.conn_type, spec.connection)
     return tuple(types.values())
 

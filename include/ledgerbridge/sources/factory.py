@@ -2,20 +2,19 @@
 from __future__ import annotations
 
 from ledgerbridge.connectors.factory import ConnectionSettings, ConnectionSettingsError, drop_opener
+from ledgerbridge.connectors.specs import source_spec
 from ledgerbridge.filedrop.fs import join
-from ledgerbridge.registry import LegalEntity, SourceKind
+from ledgerbridge.registry import LegalEntity
 from ledgerbridge.sources.base import SourceConnector
 from ledgerbridge.sources.feed import DEFAULT_MAX_BYTES, FeedSource
 
 
-def build_source(entity: LegalEntity, conn: ConnectionSettings, open_fs=None) -> SourceConnector:
+def build_source(entity: LegalEntity, conn: ConnectionSettings, **options) -> SourceConnector:
+    """The entity's source, built by the factory of its kind's spec (connectors/specs.py: SOURCE_SPECS);
+    `options` go to that factory (the feed's `open_fs`)."""
     if entity.source is None:
         raise ConnectionSettingsError(f"legal entity {entity.id!r} has no source in the registry")
-    if entity.source.kind == SourceKind.FEED:
-        return feed(entity, conn, open_fs)
-    if entity.source.kind == SourceKind.SYSPRO:
-        return syspro(entity, conn)
-    raise ConnectionSettingsError(f"legal entity {entity.id!r}: no source connector for {entity.source.kind}")
+    return source_spec(entity.source.kind).build(entity, conn, **options)
 
 
 def feed(entity: LegalEntity, conn: ConnectionSettings, open_fs=None) -> FeedSource:
@@ -44,10 +43,19 @@ def feed(entity: LegalEntity, conn: ConnectionSettings, open_fs=None) -> FeedSou
 
 
 def syspro(entity: LegalEntity, conn: ConnectionSettings) -> SourceConnector:
-    """The entity's SYSPRO: host (a base URL, or a host name with port and extra `scheme`), login and
-    password (the operator's), extra `company_id` and `company_password`, extra `timeout` (seconds)."""
-    from ledgerbridge.sources.syspro.client import SysproClient
+    """The entity's SYSPRO, reached through the connection (`syspro_client`)."""
     from ledgerbridge.sources.syspro.connector import SysproSource
+
+    client = syspro_client(conn)
+    return SysproSource(client, entity.id, entity.source, where=f"{client.base_url} company {client.company_id}")
+
+
+def syspro_client(conn: ConnectionSettings, **options):
+    """The one reading of a SYSPRO connection (the source's tasks, SysproHook and its Test button): host
+    (the e.net REST base URL, or a host name with port and extra `scheme`, https by default), login and
+    password (the operator's), extra `company_id` and `company_password`, extra `timeout` (seconds, 30).
+    `options` go to SysproClient (e.g. `read_retries`)."""
+    from ledgerbridge.sources.syspro.client import SysproClient
 
     extra = conn.extra
     if not conn.host or not conn.login or not extra.get("company_id"):
@@ -60,6 +68,5 @@ def syspro(entity: LegalEntity, conn: ConnectionSettings) -> SourceConnector:
     except (TypeError, ValueError):
         raise ConnectionSettingsError(f"connection {conn.conn_id!r}: extra 'timeout' must be a number of seconds, "
                                       f"not {extra.get('timeout')!r}") from None
-    client = SysproClient(base_url.rstrip("/"), conn.login, conn.password or "", str(extra["company_id"]),
-                          str(extra.get("company_password") or ""), timeout=timeout)
-    return SysproSource(client, entity.id, entity.source, where=f"{base_url} company {extra['company_id']}")
+    return SysproClient(base_url.rstrip("/"), conn.login, conn.password or "", str(extra["company_id"]),
+                        str(extra.get("company_password") or ""), timeout=timeout, **options)

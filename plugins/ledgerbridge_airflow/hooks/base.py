@@ -8,7 +8,7 @@ from typing import Any
 from airflow.sdk import BaseHook
 
 # Extras holding credentials: kept out of a test's message even when a library quotes them back.
-SECRET_EXTRAS = ("refresh_token", "private_key", "private_key_passphrase")
+SECRET_EXTRAS = ("refresh_token", "private_key", "private_key_passphrase", "company_password")
 
 
 class LedgerBridgeHook(BaseHook):
@@ -67,3 +67,12 @@ class AccountingHook(LedgerBridgeHook):
         from ledgerbridge.connectors.factory import build_connector
 
         return build_connector(entity, self.settings(), ledger)
+
+
+class SourceHook(LedgerBridgeHook):
+    """The hook of a source connection type: builds an entity's source through its spec."""
+
+    def source(self, entity):
+        from ledgerbridge.sources.factory import build_source
+
+        return build_source(entity, self.settings())

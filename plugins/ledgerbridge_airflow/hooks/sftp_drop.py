@@ -10,7 +10,32 @@ from __future__ import annotations
 from ledgerbridge_airflow.hooks.base import AccountingHook
 
 
-class FileDropHook(AccountingHook):
+class DropSession:
+    """What a drop-shaped connection's hooks share (the file drop's, the hub feed's): one session per
+    get_conn(), and the Test button's probe of the root."""
+
+    def get_conn(self):
+        """A context manager opening one session, as the core's SFTPFileSystem (or LocalFileSystem)."""
+        from ledgerbridge.connectors.factory import drop_opener
+
+        return drop_opener(self.settings())()
+
+    def probe(self, marker: str | None = None) -> tuple[object, str]:
+        """Opens a session (host key verified) and probes the root (`connection_checks.file_drop`): the
+        connection's settings, and where it went and what it found."""
+        from ledgerbridge.connection_checks import file_drop
+        from ledgerbridge.connectors.factory import is_true
+
+        conn = self.settings()
+        with self.get_conn() as fs:
+            found = file_drop(fs, marker)
+        verified = "NOT verified (no_host_key_check)" if is_true(conn.extra.get("no_host_key_check")) else "verified"
+        where = (f"folder {conn.extra['local_root']}" if conn.extra.get("local_root")
+                 else f"sftp {fs.where}, root {fs.root} (host key {verified})")
+        return conn, f"{where}: {found}"
+
+
+class FileDropHook(DropSession, AccountingHook):
     """`with FileDropHook(conn_id).get_conn() as fs:` is one session for a batch of work."""
 
     conn_name_attr = "drop_conn_id"
@@ -21,23 +46,9 @@ class FileDropHook(AccountingHook):
         super().__init__()
         self.drop_conn_id = drop_conn_id
 
-    def get_conn(self):
-        """A context manager opening one session, as the core's SFTPFileSystem (or LocalFileSystem)."""
-        from ledgerbridge.connectors.factory import drop_opener
-
-        return drop_opener(self.settings())()
-
     def check(self) -> tuple[bool, str]:
         """Opens a session (host key verified), then checks the drop's root is readable and writable."""
-        from ledgerbridge.connection_checks import file_drop
-        from ledgerbridge.connectors.factory import is_true
-
-        conn = self.settings()
+        conn, found = self.probe()
         missing_company = "" if conn.extra.get("company_id") else (
             "; but the extra company_id (the company file the agent serves) is missing: the tasks need it")
-        with self.get_conn() as fs:
-            found = file_drop(fs)
-        verified = "NOT verified (no_host_key_check)" if is_true(conn.extra.get("no_host_key_check")) else "verified"
-        where = (f"folder {conn.extra['local_root']}" if conn.extra.get("local_root")
-                 else f"sftp {fs.where}, root {fs.root} (host key {verified})")
-        return not missing_company, f"file drop {where}: {found}{missing_company}"
+        return not missing_company, f"file drop {found}{missing_company}"

@@ -66,16 +66,22 @@ class SysproSandbox:
         busy = self._fault_before_work()
         if busy:
             return busy
-        operator = params.get("Operator", "")
+        operator, company = params.get("Operator", ""), params.get("CompanyId", "")
         with self.lock:
-            if not (secrets.compare_digest(operator.upper(), self.operator.upper())
-                    and secrets.compare_digest(params.get("OperatorPassword", ""), self.operator_password)
-                    and secrets.compare_digest(params.get("CompanyId", "").upper(), self.company_id.upper())
-                    and secrets.compare_digest(params.get("CompanyPassword", ""), self.company_password)):
+            # Sandbox choice: the refusal names what is wrong, the first of company, operator, their passwords.
+            if not secrets.compare_digest(company.upper(), self.company_id.upper()):
+                reason = f"Company '{company}' is not defined"
+            elif not secrets.compare_digest(params.get("CompanyPassword", ""), self.company_password):
+                reason = f"Invalid company password for company '{company}'"
+            elif not secrets.compare_digest(operator.upper(), self.operator.upper()):
+                reason = f"Operator '{operator}' is not defined in company '{company}'"
+            elif not secrets.compare_digest(params.get("OperatorPassword", ""), self.operator_password):
+                reason = f"Invalid password for operator '{operator}'"
+            else:
+                reason = None
+            if reason:
                 self._stats["logons_refused"] += 1
-                return _enet(ENetError(401, errors.LOGON_FAILED,
-                                       f"Logon failed for operator '{operator}' in company "
-                                       f"'{params.get('CompanyId', '')}': invalid operator, password or company"))
+                return _enet(ENetError(401, errors.LOGON_FAILED, f"Logon failed: {reason}"))
             user_id = str(uuid.uuid4()).upper()
             self.sessions[user_id] = self.clock()
             self.revision += 1

@@ -144,6 +144,19 @@ class SysproClient:
             else:
                 return
 
+    def first_page(self, entity_set: str, top: int = 1) -> tuple[list[dict], int | None]:
+        """One page of `top` rows (by key) and how many rows the set holds (OData $count; None when
+        SYSPRO does not say): one request, what a connection test reads."""
+        if not 1 <= top <= MAX_PAGE_ROWS:
+            raise ValueError(f"top must be between 1 and {MAX_PAGE_ROWS}, not {top}")
+        page = self._read_page(f"{self.base_url}/odata/{entity_set}", {"$top": str(top), "$count": "true"},
+                               entity_set)
+        rows, count = page.get("value"), page.get("@odata.count")
+        if not isinstance(rows, list):
+            raise SysproError(f"GET /odata/{entity_set}: the answer has no list of rows (value)",
+                              endpoint=f"GET /odata/{entity_set}")
+        return rows, count if isinstance(count, int) else None
+
     def _read_page(self, url: str, params: dict[str, str] | None, entity_set: str) -> dict:
         endpoint = f"GET /odata/{entity_set}"
         attempt = 0
