@@ -115,53 +115,63 @@ def ensure_entity(session: Session, entity: LegalEntity) -> LegalEntityRow:
     return row
 
 
+@dataclass(frozen=True)
+class _Pin:
+    """What an entity is pinned to on first use, and what is said when a connection points elsewhere."""
+
+    column: str  # of LegalEntityRow
+    error: type[Exception]
+    event: str
+    taken: str  # another entity holds the value
+    moved: str  # the entity holds another value
+
+
+_COMPANY = _Pin(
+    "company_id", CompanyMismatch, "company_pinned",
+    "legal entity {entity!r}: connection {conn!r} reaches accounting company {value}, which legal entity "
+    "{owner!r} already syncs with: nothing was sent",
+    "legal entity {entity!r} syncs with accounting company {pinned}, but connection {conn!r} now points at "
+    "company {value}: nothing was sent. If the entity really moved to a new company, re-pin it: "
+    "`ledgerbridge entity repin {entity}`.")
+_SOURCE = _Pin(
+    "source_identity", SourceMismatch, "source_pinned",
+    "legal entity {entity!r}: connection {conn!r} reaches {value}, which legal entity {owner!r} already "
+    "reads: nothing was read or written",
+    "legal entity {entity!r} reads {pinned}, but connection {conn!r} now reaches {value}: nothing was read or "
+    "written. If the entity really moved, re-pin it: `ledgerbridge entity repin {entity}`.")
+
+
 def pin_company(ctx: RunContext, company_id: str) -> None:
     """Refuse a connection that points at another company than the entity's first one.
 
     This is the isolation guard: without it, editing a connection would silently send this
     entity's bills into someone else's books.
     """
-    with ctx.ledger.session() as session:
-        row = ensure_entity(session, ctx.entity)
-        owner = session.scalars(select(LegalEntityRow.id).where(
-            LegalEntityRow.company_id == company_id, LegalEntityRow.id != ctx.entity.id)).first()
-        if owner is not None:
-            raise CompanyMismatch(
-                f"legal entity {ctx.entity.id!r}: connection {ctx.entity.accounting.conn_id!r} reaches accounting "
-                f"company {company_id}, which legal entity {owner!r} already syncs with: nothing was sent")
-        if row.company_id is None:
-            row.company_id = company_id
-            record(session, ctx.entity.id, "pipeline", "company_pinned", "legal_entity", ctx.entity.id,
-                   {"company_id": company_id, "conn_id": ctx.entity.accounting.conn_id})
-        elif row.company_id != company_id:
-            raise CompanyMismatch(
-                f"legal entity {ctx.entity.id!r} syncs with accounting company {row.company_id}, but connection "
-                f"{ctx.entity.accounting.conn_id!r} now points at company {company_id}: nothing was sent. If the "
-                f"entity really moved to a new company, re-pin it: `ledgerbridge entity repin {ctx.entity.id}`."
-            )
+    _pin(ctx, _COMPANY, company_id, ctx.entity.accounting.conn_id)
 
 
 def pin_source(ctx: RunContext, identity: str) -> None:
     """Refuse a source that is another system than the entity's first one (an ERP connection edited to
     another company): its orders would be exported into this entity's books, and this entity's ids
     written onto its orders."""
+    _pin(ctx, _SOURCE, identity, ctx.entity.source.conn_id)
+
+
+def _pin(ctx: RunContext, pin: _Pin, value: str, conn_id: str) -> None:
+    column = getattr(LegalEntityRow, pin.column)
     with ctx.ledger.session() as session:
         row = ensure_entity(session, ctx.entity)
-        owner = session.scalars(select(LegalEntityRow.id).where(
-            LegalEntityRow.source_identity == identity, LegalEntityRow.id != ctx.entity.id)).first()
+        owner = session.scalars(select(LegalEntityRow.id).where(column == value,
+                                                                LegalEntityRow.id != ctx.entity.id)).first()
         if owner is not None:
-            raise SourceMismatch(
-                f"legal entity {ctx.entity.id!r}: connection {ctx.entity.source.conn_id!r} reaches {identity}, "
-                f"which legal entity {owner!r} already reads: nothing was read or written")
-        if row.source_identity is None:
-            row.source_identity = identity
-            record(session, ctx.entity.id, "pipeline", "source_pinned", "legal_entity", ctx.entity.id,
-                   {"source": identity, "conn_id": ctx.entity.source.conn_id})
-        elif row.source_identity != identity:
-            raise SourceMismatch(
-                f"legal entity {ctx.entity.id!r} reads {row.source_identity}, but connection "
-                f"{ctx.entity.source.conn_id!r} now reaches {identity}: nothing was read or written. If the "
-                f"entity really moved, re-pin it: `ledgerbridge entity repin {ctx.entity.id}`.")
+            raise pin.error(pin.taken.format(entity=ctx.entity.id, conn=conn_id, value=value, owner=owner))
+        pinned = getattr(row, pin.column)
+        if pinned is None:
+            setattr(row, pin.column, value)
+            record(session, ctx.entity.id, "pipeline", pin.event, "legal_entity", ctx.entity.id,
+                   {pin.column: value, "conn_id": conn_id})
+        elif pinned != value:
+            raise pin.error(pin.moved.format(entity=ctx.entity.id, pinned=pinned, conn=conn_id, value=value))
 
 
 def repin(session: Session, entity_id: str, actor: str) -> str | None:

@@ -71,27 +71,47 @@ def running_file_drop(port: int):
 @contextmanager
 def running_sandbox(port: int):
     """The QBO sandbox on `port`: reused if one already answers there, else started (and stopped after)."""
+    with _running("QBO", "qbo", port, "/_sandbox/health", ["--state-file", "{state}", "--client",
+                                                           f"{CLIENT_ID}:{CLIENT_SECRET}"]) as url:
+        yield url
+
+
+def erp_port() -> int:
+    return int(os.environ.get("LEDGERBRIDGE_ERP_PORT", "8767"))
+
+
+@contextmanager
+def running_erp(port: int):
+    """The SYSPRO sandbox on `port` (its company kept in data/sandbox/syspro.json): reused if one already
+    answers there, else started (and stopped after)."""
+    with _running("SYSPRO", "syspro", port, "/sandbox/health", ["--state", "{state}", "--seed", "1", "--orders",
+                                                                 str(ERP_ORDERS)], timeout=60) as url:
+        yield url
+
+
+@contextmanager
+def _running(label: str, name: str, port: int, health: str, options: list[str], timeout: float = 30):
+    """`ledgerbridge sandbox <name>` on `port`, its state in data/sandbox/<name>.json: reused if one
+    already answers there, else started and stopped (gracefully: it saves its state) after."""
     url = f"http://127.0.0.1:{port}"
-    if _healthy(url):
+    if _healthy(url, health):
         yield url
         return
-    state = settings.data_dir() / "sandbox" / "qbo.json"
+    state = settings.data_dir() / "sandbox" / f"{name}.json"
     state.parent.mkdir(parents=True, exist_ok=True)
-    log = open(settings.data_dir() / "sandbox" / "qbo.log", "ab")
+    log = open(settings.data_dir() / "sandbox" / f"{name}.log", "ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "ledgerbridge.cli", "sandbox", "qbo", "--port", str(port), "--state-file", str(state),
-         "--client", f"{CLIENT_ID}:{CLIENT_SECRET}"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
+        [sys.executable, "-m", "ledgerbridge.cli", "sandbox", name, "--port", str(port),
+         *(option.format(state=state) for option in options)], stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
-        while not _healthy(url):
+        deadline = time.monotonic() + timeout
+        while not _healthy(url, health):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the QBO sandbox did not start on port {port}: see {log.name}")
+                raise RuntimeError(f"the {label} sandbox did not start on port {port}: see {log.name}")
             time.sleep(0.1)
         yield url
     finally:
-        process.send_signal(signal.SIGINT)  # graceful: the sandbox saves its companies on shutdown
+        process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -104,40 +124,6 @@ def _healthy(url: str, path: str = "/_sandbox/health") -> bool:
         return requests.get(f"{url}{path}", timeout=1).ok
     except requests.RequestException:
         return False
-
-
-def erp_port() -> int:
-    return int(os.environ.get("LEDGERBRIDGE_ERP_PORT", "8767"))
-
-
-@contextmanager
-def running_erp(port: int):
-    """The SYSPRO sandbox on `port` (its company kept in data/sandbox/syspro.json): reused if one already
-    answers there, else started (and stopped after)."""
-    url = f"http://127.0.0.1:{port}"
-    if _healthy(url, "/sandbox/health"):
-        yield url
-        return
-    state = settings.data_dir() / "sandbox" / "syspro.json"
-    state.parent.mkdir(parents=True, exist_ok=True)
-    log = open(settings.data_dir() / "sandbox" / "syspro.log", "ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ledgerbridge.cli", "sandbox", "syspro", "--port", str(port), "--state", str(state),
-         "--seed", "1", "--orders", str(ERP_ORDERS)], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while not _healthy(url, "/sandbox/health"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the SYSPRO sandbox did not start on port {port}: see {log.name}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.send_signal(signal.SIGINT)  # graceful: the sandbox saves its company on shutdown
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def erp_items(erp_url: str) -> list[dict]:
