@@ -340,3 +340,22 @@ def test_an_item_map_names_the_item_and_no_customer_is_created_unless_allowed(
     for number in uses:
         assert any(line.get("SalesItemLineDetail", {}).get("ItemRef", {}).get("value") == mapped["Id"]
                    for line in documents[number]["Line"])
+
+
+def test_a_source_connection_edited_to_another_company_reads_and_writes_nothing(ledger, qbo_server, erp):
+    from ledgerbridge.sources.base import SourceMismatch
+
+    bridge = Bridge(ledger, qbo_server, erp, "erp_pinned")
+    bridge.run()
+    notes = {number: bridge.notes(number) for number in bridge.documents()}
+    other = SysproSandbox(company_id="WAYNE")
+    seed_company(other, seed=9, customers=5, stock_items=5, orders=5, bad_orders=False)
+    server = serve_in_thread(other)
+    try:
+        bridge.erp_conn = replace(bridge.erp_conn, host=server.url, extra={"company_id": "WAYNE"})
+        with pytest.raises(SourceMismatch, match="now reaches SYSPRO .* company WAYNE: nothing was read or written"):
+            bridge.run()
+        assert sum(other.stats()["requests"].values()) == 0  # not even a logon
+    finally:
+        server.stop()
+    assert {number: bridge.notes(number) for number in notes} == notes

@@ -47,7 +47,8 @@ def syspro(entity: LegalEntity, conn: ConnectionSettings) -> SourceConnector:
     from ledgerbridge.sources.syspro.connector import SysproSource
 
     client = syspro_client(conn)
-    return SysproSource(client, entity.id, entity.source, where=f"{client.base_url} company {client.company_id}")
+    where = f"{client.base_url} company {client.company_id}"
+    return SysproSource(client, entity.id, entity.source, where=where, identity=f"SYSPRO {where}")
 
 
 def syspro_client(conn: ConnectionSettings, **options):

@@ -5,8 +5,13 @@
   anything is applied, so this is safe for posts too).
 - read() is a generator over every row, page by page (@odata.nextLink, or $top/$skip for a smaller
   page), retrying a page a few times when SYSPRO is unavailable; it never loads every page first.
-- post() sends one business-object post and returns its XmlOut; it is never retried here: on
-  SysproOutcomeUnknown the caller reads back what landed before sending again.
+  Offset paging is only safe on an order that does not move while it is read (the key): a caller
+  paging on a change date asks one page at a time with page() and moves its own keyset cursor.
+- Numbers in OData answers are read as Decimal, never float (SYSPRO sends Edm.Decimal as JSON numbers
+  unless IEEE754Compatible is asked for; money must stay exact).
+- post() sends one business-object post and returns its XmlOut; it is never retried here (the logon
+  before it is, while SYSPRO is unavailable): on SysproOutcomeUnknown the caller reads back what
+  landed before sending again.
 - `calls` counts the HTTP requests sent, by kind (logon, logoff, read, post), for benchmarks.
 Not thread-safe: one client per thread.
 """
@@ -17,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, quote_plus, urljoin
 
@@ -144,18 +150,35 @@ class SysproClient:
             else:
                 return
 
+    def page(self, entity_set: str, top: int, filter: str | None = None, orderby: str | None = None,
+             select: str | list[str] | None = None) -> list[dict]:
+        """One request: the first `top` rows matching `filter` in `orderby` order (no nextLink is followed)."""
+        return self._one_page(entity_set, top, filter=filter, orderby=orderby, select=select)[0]
+
     def first_page(self, entity_set: str, top: int = 1) -> tuple[list[dict], int | None]:
         """One page of `top` rows (by key) and how many rows the set holds (OData $count; None when
         SYSPRO does not say): one request, what a connection test reads."""
+        return self._one_page(entity_set, top, count=True)
+
+    def _one_page(self, entity_set: str, top: int, filter: str | None = None, orderby: str | None = None,
+                  select: str | list[str] | None = None, count: bool = False) -> tuple[list[dict], int | None]:
         if not 1 <= top <= MAX_PAGE_ROWS:
             raise ValueError(f"top must be between 1 and {MAX_PAGE_ROWS}, not {top}")
-        page = self._read_page(f"{self.base_url}/odata/{entity_set}", {"$top": str(top), "$count": "true"},
-                               entity_set)
-        rows, count = page.get("value"), page.get("@odata.count")
+        params = {"$top": str(top)}
+        if filter:
+            params["$filter"] = filter
+        if orderby:
+            params["$orderby"] = orderby
+        if select:
+            params["$select"] = select if isinstance(select, str) else ",".join(select)
+        if count:
+            params["$count"] = "true"
+        page = self._read_page(f"{self.base_url}/odata/{entity_set}", params, entity_set)
+        rows, total = page.get("value"), page.get("@odata.count")
         if not isinstance(rows, list):
             raise SysproError(f"GET /odata/{entity_set}: the answer has no list of rows (value)",
                               endpoint=f"GET /odata/{entity_set}")
-        return rows, count if isinstance(count, int) else None
+        return rows, total if isinstance(total, int) else None
 
     def _read_page(self, url: str, params: dict[str, str] | None, entity_set: str) -> dict:
         endpoint = f"GET /odata/{entity_set}"
@@ -165,10 +188,14 @@ class SysproClient:
                 response = self._with_session(lambda: self._send("read", "GET", url, endpoint, params=params))
                 if response.status_code == 200:
                     try:
-                        return response.json()
+                        page = parse_json(response.content)
                     except ValueError:
                         raise SysproUnavailable(f"{endpoint}: HTTP 200 with a body that is not JSON",
                                                 endpoint=endpoint, status=200) from None
+                    if not isinstance(page, dict):
+                        raise SysproUnavailable(f"{endpoint}: HTTP 200 with a body that is not a JSON object",
+                                                endpoint=endpoint, status=200)
+                    return page
                 raise self._error(endpoint, response, may_have_applied=False)
             except SysproUnavailable:
                 if attempt >= self.read_retries:
@@ -184,6 +211,7 @@ class SysproClient:
         endpoint = f"POST /{REST}/Transaction/Post ({business_object})"
         body = json.dumps({"BusinessObject": business_object, "XmlParameters": parameters or {}, "XmlIn": xml_in})
         url = f"{self.base_url}/{REST}/Transaction/Post"
+        self._logged_on()
         response = self._with_session(lambda: self._send("post", "POST", url, endpoint, data=body, may_apply=True))
         if response.status_code != 200:
             raise self._error(endpoint, response, may_have_applied=True)
@@ -195,6 +223,20 @@ class SysproClient:
                                        "applied", endpoint=endpoint, status=200) from None
 
     # -- transport -----------------------------------------------------------------------------
+    def _logged_on(self) -> None:
+        """Log on if not yet, trying again (as a read does) while SYSPRO is unavailable: a logon applies
+        nothing, so a post need not wait for the next run because the logon before it met a busy SYSPRO."""
+        attempt = 0
+        while self.user_id is None:
+            try:
+                self.logon()
+            except SysproUnavailable:
+                if attempt >= self.read_retries:
+                    raise
+                attempt += 1
+                if self.retry_backoff_seconds:
+                    self.sleep(self.retry_backoff_seconds * 2 ** (attempt - 1))
+
     def _with_session(self, send: Callable[[], requests.Response]) -> requests.Response:
         """Send with the session's UserId; on 401 SessionExpired log on again once and repeat."""
         if self.user_id is None:
@@ -278,6 +320,12 @@ class SysproClient:
 
     def __repr__(self) -> str:
         return f"SysproClient({self.base_url!r}, operator={self.operator!r}, company_id={self.company_id!r})"
+
+
+def parse_json(text: str | bytes) -> object:
+    """JSON with its numbers exact: 1779.37 is Decimal("1779.37"), never the float nearest to it (bytes
+    are decoded as JSON says: UTF-8, -16 or -32)."""
+    return json.loads(text, parse_float=Decimal)
 
 
 def _never_sent(exc: requests.RequestException) -> bool:
