@@ -10,23 +10,13 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from ..serving import DroppedAnswer
 from . import errors
 from .codec import loads
 from .company import Company
 from .faults import Faults
 from .sandbox import DROPPED, QBOSandbox
 from .upload import uploaded_files
-
-
-class DroppedAnswer(Response):
-    """The fault "commit then drop the connection": the headers promise a body that never comes,
-    and the server closes the connection (uvicorn does when the app stops mid-answer)."""
-
-    async def __call__(self, scope, receive, send) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
-        await send({"type": "http.response.body", "body": b'{"BatchItemResponse": [', "more_body": True})
-        raise ConnectionAbortedError("sandbox fault: the connection is dropped after the commit")
 
 
 def _json_body(raw: bytes) -> object:
@@ -46,7 +36,7 @@ def create_app(sandbox: QBOSandbox) -> FastAPI:
             sandbox.api, realm_id, request.headers.get("authorization"), action,
             requestid=requestid, batch=batch, mutating=mutating)
         if status == DROPPED:
-            return DroppedAnswer()
+            return DroppedAnswer(b'{"BatchItemResponse": [', "after the commit")
         return Response(text, status_code=status, media_type=media_type,
                         headers={"intuit_tid": uuid.uuid4().hex})
 

@@ -5,12 +5,12 @@ import base64
 import binascii
 import os
 import secrets
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..serving import write_atomically
 from . import errors
 from .codec import dumps, format_ms, loads
 from .company import Company
@@ -198,16 +198,7 @@ class QBOSandbox:
             text = dumps({"format": STATE_FORMAT,
                           "realms": {realm_id: c.to_state() for realm_id, c in self.realms.items()},
                           "refresh_tokens": self._refresh_tokens, "access_tokens": self._access_tokens})
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(temporary, target)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        write_atomically(path, text)
 
     @classmethod
     def load(cls, path: str | os.PathLike, **kwargs) -> QBOSandbox:

@@ -8,22 +8,12 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from ..serving import DroppedAnswer
 from .faults import Faults
 from .sandbox import DROPPED, SysproSandbox
 from .seed import seed_company
 
 REST = "/SYSPROWCFService/Rest"
-
-
-class DroppedAnswer(Response):
-    """The fault "apply then drop the connection": the headers promise a body that never comes, and
-    the server closes the connection (uvicorn does when the app stops mid-answer)."""
-
-    async def __call__(self, scope, receive, send) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
-        await send({"type": "http.response.body", "body": b'{"XmlOut": {"Orders": [', "more_body": True})
-        raise ConnectionAbortedError("sandbox fault: the connection is dropped after the post was applied")
 
 
 def create_app(sandbox: SysproSandbox) -> FastAPI:
@@ -32,7 +22,7 @@ def create_app(sandbox: SysproSandbox) -> FastAPI:
     def answer(reply: tuple[int, str, str]) -> Response:
         status, text, media_type = reply
         if status == DROPPED:
-            return DroppedAnswer()
+            return DroppedAnswer(b'{"XmlOut": {"Orders": [', "after the post was applied")
         return Response(text, status_code=status, media_type=media_type, headers={"Date": sandbox.http_date()})
 
     @app.get(f"{REST}/Logon")

@@ -5,7 +5,6 @@ import copy
 import json
 import os
 import secrets
-import tempfile
 import threading
 import time
 import uuid
@@ -14,6 +13,7 @@ from collections.abc import Callable
 from email.utils import formatdate
 from pathlib import Path
 
+from ..serving import write_atomically
 from . import errors
 from .company import MAX_PAGE_ROWS, SysproCompany
 from .errors import ENetError, ODataError, OrderError
@@ -291,16 +291,7 @@ class SysproSandbox:
         with self.lock:
             text = json.dumps({"format": STATE_FORMAT, "company": self.company.to_state(),
                                "sessions": self.sessions})
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(temporary, target)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        write_atomically(path, text)
 
     @classmethod
     def load(cls, path: str | os.PathLike, **kwargs) -> SysproSandbox:
