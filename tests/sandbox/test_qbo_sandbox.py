@@ -895,6 +895,9 @@ def test_fault_knobs_are_set_over_http_and_refuse_nonsense():
         assert throttled.status_code == 429 and "ThrottleExceeded" in throttled.text
         assert http.post(f"{server.url}/_sandbox/faults", json={"throttle_rate": 2}, timeout=5).status_code == 400
         assert http.post(f"{server.url}/_sandbox/faults", json={"chaos": 1}, timeout=5).status_code == 400
+        for nonsense in ({"drop_rate": True}, {"error_rate": "0.5"}, {"latency_seconds": -1}, [0.5]):
+            assert http.post(f"{server.url}/_sandbox/faults", json=nonsense, timeout=5).status_code == 400, nonsense
+        assert server.sandbox.faults.throttle_rate == 1.0  # a refused change leaves the knobs as they were
     finally:
         server.stop()
 

@@ -84,7 +84,7 @@ def create_app(sandbox: QBOSandbox) -> FastAPI:
             sandbox.faults = Faults.from_mapping(json.loads(await request.body() or b"{}"))
         except (ValueError, TypeError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse({"faults": {k: v for k, v in vars(sandbox.faults).items() if not k.startswith("_")}})
+        return JSONResponse({"faults": sandbox.faults.knobs()})
 
     @app.get("/_sandbox/realms/{realm_id}/stats")
     async def stats(realm_id: str) -> Response:
