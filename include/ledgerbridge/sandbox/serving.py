@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import uvicorn
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 AUTOSAVE_SECONDS = 2.0
 
@@ -138,3 +138,10 @@ class DroppedAnswer(Response):
                     "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
         await send({"type": "http.response.body", "body": self.opening, "more_body": True})
         raise ConnectionAbortedError(f"sandbox fault: the connection is dropped {self.reason}")
+
+
+def found_or_404(found: Any, error: str) -> Response:
+    """An admin route's answer: what it found as JSON, or a 404 with `error` when that is None."""
+    if found is None:
+        return JSONResponse({"error": error}, status_code=404)
+    return JSONResponse(found)

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..serving import DroppedAnswer
+from ..serving import DroppedAnswer, found_or_404
 from . import errors
 from .codec import loads
 from .company import Company
@@ -88,10 +88,7 @@ def create_app(sandbox: QBOSandbox) -> FastAPI:
 
     @app.get("/_sandbox/realms/{realm_id}/stats")
     async def stats(realm_id: str) -> Response:
-        found = await run_in_threadpool(sandbox.stats, realm_id)
-        if found is None:
-            return JSONResponse({"error": f"no realm {realm_id}"}, status_code=404)
-        return JSONResponse(found)
+        return found_or_404(await run_in_threadpool(sandbox.stats, realm_id), f"no realm {realm_id}")
 
     @app.get("/v3/company/{realm_id}/query")
     async def query_get(realm_id: str, request: Request) -> Response:

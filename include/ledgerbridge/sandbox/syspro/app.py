@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..serving import DroppedAnswer
+from ..serving import DroppedAnswer, found_or_404
 from .faults import Faults
 from .sandbox import DROPPED, SysproSandbox
 from .seed import seed_company
@@ -108,10 +108,7 @@ def create_app(sandbox: SysproSandbox) -> FastAPI:
 
     @app.get("/sandbox/orders/{number}")
     async def get_order(number: str) -> Response:
-        found = await run_in_threadpool(sandbox.order, number)
-        if found is None:
-            return JSONResponse({"error": f"Sales order {number} not on file"}, status_code=404)
-        return JSONResponse(found)
+        return found_or_404(await run_in_threadpool(sandbox.order, number), f"Sales order {number} not on file")
 
     @app.post("/sandbox/orders")
     async def add_order(request: Request) -> Response:

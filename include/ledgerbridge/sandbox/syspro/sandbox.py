@@ -62,8 +62,7 @@ class SysproSandbox:
     # -- sessions ------------------------------------------------------------------------------
     def logon(self, params: dict[str, str]) -> Reply:
         """GET /SYSPROWCFService/Rest/Logon: the UserId as text/plain, padded with spaces."""
-        self._count("requests.logon")
-        busy = self._fault_before_work()
+        busy = self._enter("logon")
         if busy:
             return busy
         operator, company = params.get("Operator", ""), params.get("CompanyId", "")
@@ -88,17 +87,11 @@ class SysproSandbox:
         return 200, user_id.ljust(USER_ID_WIDTH), TEXT
 
     def logoff(self, user_id: str | None) -> Reply:
-        self._count("requests.logoff")
-        busy = self._fault_before_work()
-        if busy:
-            return busy
-        with self.lock:
-            problem = self._session(user_id)
-            if problem:
-                return _enet(problem)
+        def end() -> Reply:
             del self.sessions[user_id.strip().upper()]
             self.revision += 1
-        return 200, "0", TEXT
+            return 200, "0", TEXT
+        return self._in_session("logoff", user_id, end)
 
     def _session(self, user_id: str | None) -> ENetError | None:
         """Check (and touch) a session; the error to answer with when it is missing or expired."""
@@ -127,14 +120,7 @@ class SysproSandbox:
     # -- the API -------------------------------------------------------------------------------
     def read(self, user_id: str | None, entity_set: str, params: dict[str, str]) -> Reply:
         """GET /odata/{Set}."""
-        self._count("requests.read")
-        busy = self._fault_before_work()
-        if busy:
-            return busy
-        with self.lock:
-            problem = self._session(user_id)
-            if problem:
-                return _odata(ODataError(401, problem.exception_type, problem.message))
+        def query() -> Reply:
             try:
                 text, rows = self.company.query(entity_set, params, self.max_page_rows)
             except ODataError as exc:
@@ -142,17 +128,13 @@ class SysproSandbox:
                 return _odata(exc)
             self._stats["rows_read"] += rows  # (a read only touches the session: no autosave for it)
             return 200, text, JSON
+        return self._in_session("read", user_id, query,
+                                refused=lambda problem: _odata(ODataError(401, problem.exception_type,
+                                                                          problem.message)))
 
     def post(self, user_id: str | None, raw: bytes) -> Reply:
         """POST /SYSPROWCFService/Rest/Transaction/Post: each order applied on its own."""
-        self._count("requests.post")
-        busy = self._fault_before_work()
-        if busy:
-            return busy
-        with self.lock:
-            problem = self._session(user_id)
-            if problem:
-                return _enet(problem)
+        def apply() -> Reply:
             try:
                 orders, validate_only = self._post_request(raw)
             except ENetError as exc:
@@ -174,6 +156,7 @@ class SysproSandbox:
                 self._stats["answers_dropped"] += 1
                 return DROPPED, "", JSON  # applied; the answer will be cut off
             return 200, json.dumps({"XmlOut": {"Orders": results}}), JSON
+        return self._in_session("post", user_id, apply)
 
     def _post_request(self, raw: bytes) -> tuple[list, bool]:
         try:
@@ -199,6 +182,24 @@ class SysproSandbox:
                             f"(at most {self.max_post_orders})")
         validate_only = parameters.get("ValidateOnly") in ("Y", True)
         return orders, validate_only
+
+    def _in_session(self, kind: str, user_id: str | None, action: Callable[[], Reply],
+                    refused: Callable[[ENetError], Reply] = lambda problem: _enet(problem)) -> Reply:
+        """A request of `kind` that needs a session: counted, perhaps faulted, then under the lock the
+        session checked (refused(problem) if it is missing or expired) and action() run."""
+        busy = self._enter(kind)
+        if busy:
+            return busy
+        with self.lock:
+            problem = self._session(user_id)
+            if problem:
+                return refused(problem)
+            return action()
+
+    def _enter(self, kind: str) -> Reply | None:
+        """Count a request of `kind`; the fault to answer with before any work, if one is rolled."""
+        self._count(f"requests.{kind}")
+        return self._fault_before_work()
 
     def _fault_before_work(self) -> Reply | None:
         faults = self.faults
