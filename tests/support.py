@@ -4,6 +4,8 @@ from __future__ import annotations
 import logging
 import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -30,6 +32,38 @@ STANDARD_LISTS = {
     ],
     "customers": [{"DisplayName": "Vance Refrigeration"}],
 }
+
+
+class FakeClock:
+    """A sandbox's clock (epoch seconds) that stands still at `start` until advanced."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@contextmanager
+def syspro_served(*, seed: int, customers: int, stock_items: int, orders: int, bad_orders: bool = True,
+                  **options) -> Iterator[Any]:
+    """A SysproSandbox(**options) seeded with seed_company, served on loopback, stopped after. The
+    sandbox's clock, if one is given, is also `server.clock`."""
+    from ledgerbridge.sandbox.syspro import SysproSandbox, seed_company, serve_in_thread
+
+    sandbox = SysproSandbox(**options)
+    seed_company(sandbox, seed=seed, customers=customers, stock_items=stock_items, orders=orders,
+                 bad_orders=bad_orders)
+    server = serve_in_thread(sandbox)
+    if "clock" in options:
+        server.clock = options["clock"]
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @cache

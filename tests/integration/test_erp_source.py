@@ -21,7 +21,7 @@ from ledgerbridge.sandbox.syspro import SysproSandbox, seed_company, serve_in_th
 from ledgerbridge.sandbox.syspro.faults import Faults
 from ledgerbridge.sandbox.syspro.seed import BAD_ORDERS, NICK_BROWN, NICK_BROWN_ORDER
 from ledgerbridge.sources.factory import build_source
-from support import STANDARD_LISTS, connect_company, context, make_entity, query
+from support import STANDARD_LISTS, connect_company, context, make_entity, query, syspro_served
 
 TAX_CODES = {"A": "TAX", "B": "TAX", "E": "NON"}
 FLOWS = ("reference", "parties", "invoices", "sales_receipts", "customer_payments")
@@ -29,11 +29,8 @@ FLOWS = ("reference", "parties", "invoices", "sales_receipts", "customer_payment
 
 @pytest.fixture
 def erp():
-    sandbox = SysproSandbox()
-    seed_company(sandbox, seed=7, customers=25, stock_items=40, orders=90)
-    server = serve_in_thread(sandbox)
-    yield server
-    server.stop()
+    with syspro_served(seed=7, customers=25, stock_items=40, orders=90) as server:
+        yield server
 
 
 def _entity(entity_id: str, **source) -> LegalEntity:

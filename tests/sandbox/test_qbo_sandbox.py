@@ -16,20 +16,10 @@ import requests
 from ledgerbridge.sandbox.qbo import QBOSandbox, serve_in_thread
 from ledgerbridge.sandbox.qbo.codec import dumps, parse_instant
 from ledgerbridge.sandbox.qbo.limits import RealmLimiter
+from support import FakeClock
 
 CLIENT = ("ledgerbridge-demo", "demo-secret")
 START = 1_780_000_000.0  # 2026-05-28
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Api:
@@ -125,7 +115,7 @@ def upload(api: Api, metadata: dict | None, content: bytes | None, file_name: st
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture

@@ -15,41 +15,24 @@ from ledgerbridge.sandbox.syspro import (BAD_ORDERS, DEFAULT_PASSWORD, NICK_BROW
                                         SysproSandbox, seed_company, serve_in_thread)
 from ledgerbridge.sandbox.syspro.company import line_value, round_half_up, uom_factor
 from ledgerbridge.sandbox.syspro.odata import parse_filter
+from support import FakeClock, syspro_served
 
 REST = "/SYSPROWCFService/Rest"
 START = 1_790_000_000.0  # 2026-09-21
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture(scope="module")
 def seeded():
     """A seeded sandbox shared by the read-only tests of this module."""
-    sandbox = SysproSandbox()
-    seed_company(sandbox, seed=1, customers=120, stock_items=150, orders=600)
-    server = serve_in_thread(sandbox)
-    yield server
-    server.stop()
+    with syspro_served(seed=1, customers=120, stock_items=150, orders=600) as server:
+        yield server
 
 
 @pytest.fixture
 def fresh():
-    clock = FakeClock()
-    sandbox = SysproSandbox(clock=clock, session_idle_seconds=1)
-    seed_company(sandbox, seed=7, customers=30, stock_items=40, orders=80)
-    server = serve_in_thread(sandbox)
-    server.clock = clock
-    yield server
-    server.stop()
+    with syspro_served(seed=7, customers=30, stock_items=40, orders=80, clock=FakeClock(START),
+                       session_idle_seconds=1) as server:
+        yield server
 
 
 def logon(url: str, password: str = DEFAULT_PASSWORD, operator: str = "ADMIN", company: str = "STARK"):

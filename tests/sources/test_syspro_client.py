@@ -7,34 +7,19 @@ import traceback
 from datetime import UTC, datetime
 
 import pytest
-from ledgerbridge.sandbox.syspro import (DEFAULT_PASSWORD, NICK_BROWN, Faults, SysproSandbox, seed_company,
-                                        serve_in_thread)
+from ledgerbridge.sandbox.syspro import DEFAULT_PASSWORD, NICK_BROWN, Faults
 from ledgerbridge.sources.syspro import (SysproClient, SysproError, SysproLogonFailed, SysproOutcomeUnknown,
                                          SysproRequestError, SysproUnavailable)
+from support import FakeClock, syspro_served
 
 START = 1_790_000_000.0
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def erp():
-    clock = FakeClock()
-    sandbox = SysproSandbox(clock=clock, session_idle_seconds=1, max_page_rows=50)
-    seed_company(sandbox, seed=4, customers=40, stock_items=50, orders=180)
-    server = serve_in_thread(sandbox)
-    server.clock = clock
-    yield server
-    server.stop()
+    with syspro_served(seed=4, customers=40, stock_items=50, orders=180, clock=FakeClock(START),
+                       session_idle_seconds=1, max_page_rows=50) as server:
+        yield server
 
 
 def client_for(server, password: str = DEFAULT_PASSWORD, **kwargs) -> SysproClient:

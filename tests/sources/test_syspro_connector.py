@@ -14,34 +14,23 @@ from decimal import Decimal
 import pytest
 import requests
 from ledgerbridge.registry import SourceSystem
-from ledgerbridge.sandbox.syspro import DEFAULT_PASSWORD, Faults, SysproSandbox, seed_company, serve_in_thread
+from ledgerbridge.sandbox.syspro import DEFAULT_PASSWORD, Faults, SysproSandbox
 from ledgerbridge.sources.base import WriteBack, WriteBackStatus
 from ledgerbridge.sources.syspro import SysproClient, SysproRequestError
 from ledgerbridge.sources.syspro.client import parse_json
 from ledgerbridge.sources.syspro.connector import SysproSource
+from support import FakeClock, syspro_served
 
 START = 1_800_000_000.0  # 2027-01-15: after every seeded change stamp
 PAGE_ROWS = 10
 TAX_CODES = {"A": "TAX", "B": "TAX", "E": "NON"}
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def erp():
-    clock = FakeClock()
-    sandbox = SysproSandbox(clock=clock, max_page_rows=PAGE_ROWS)
-    seed_company(sandbox, seed=5, customers=15, stock_items=30, orders=45)
-    server = serve_in_thread(sandbox)
-    server.clock = clock
-    yield server
-    server.stop()
+    with syspro_served(seed=5, customers=15, stock_items=30, orders=45, clock=FakeClock(START),
+                       max_page_rows=PAGE_ROWS) as server:
+        yield server
 
 
 def source_for(server, session: requests.Session | None = None, page_size: int = PAGE_ROWS) -> SysproSource:
