@@ -311,15 +311,19 @@ def test_a_cancel_then_suspend_never_voids_and_a_refused_void_lets_later_changes
     assert bridge.order(second)["CustomFields"]["QBOPaymentStatus"] == "partially paid"
 
 
-def test_an_item_map_names_the_item_and_no_customer_is_created_unless_allowed(
+def test_an_item_map_names_the_item_an_inactive_item_holds_and_no_customer_is_created_unless_allowed(
         ledger, qbo_server, erp):
-    code = sorted(c for c, row in erp.sandbox.company.rows("StockItems").items() if row.get("Active") is not False)[0]
+    browns = sorted((n, o) for n, o in _exportable(erp.sandbox).items() if o["Customer"] == NICK_BROWN)
+    (mapped_order, first), (inactive_order, second) = browns[0], browns[1]
+    code, retired = first["Lines"][0]["StockCode"], second["Lines"][0]["StockCode"]
+    assert code != retired and retired not in {line["StockCode"] for line in first["Lines"]}
     entity_id = "erp_mapped"
     base = make_entity(entity_id, flows=FLOWS, create_missing_customers=False).model_dump(mode="json")
     entity = LegalEntity.model_validate({**base, "source": {"kind": "syspro", "conn_id": f"erp_{entity_id}",
                                                             "tax_codes": TAX_CODES, "item_map": {code: "Mapped thing"}}})
     lists = _lists(erp.sandbox)
-    lists["items"] = [i for i in lists["items"] if i["Sku"] != code] + [{"Name": "Mapped thing", "Type": "Service"}]
+    lists["items"] = [{**i, "Active": i["Sku"] != retired} for i in lists["items"] if i["Sku"] != code] + [
+        {"Name": "Mapped thing", "Type": "Service"}]
     bridge = Bridge.__new__(Bridge)
     bridge.ledger, bridge.qbo, bridge.erp, bridge.entity = ledger, qbo_server, erp, entity
     bridge.conn = connect_company(qbo_server, ledger, entity, lists)
@@ -330,13 +334,13 @@ def test_an_item_map_names_the_item_and_no_customer_is_created_unless_allowed(
     customers = query(qbo_server, bridge.conn, ledger, "SELECT * FROM Customer MAXRESULTS 1000")
     assert [c["DisplayName"] for c in customers] == ["Brown, Nick"]  # matched; nobody created
     documents = bridge.documents()
-    assert documents and all(d["CustomerRef"]["value"] == customers[0]["Id"] for d in documents.values())
+    assert all(d["CustomerRef"]["value"] == customers[0]["Id"] for d in documents.values())
     mapped = query(qbo_server, bridge.conn, ledger, "SELECT * FROM Item WHERE Name = 'Mapped thing'")[0]
-    uses = [n for n, o in erp.sandbox.company.rows("SalesOrders").items()
-            if any(line["StockCode"] == code for line in o["Lines"]) and n in documents]
-    for number in uses:
-        assert any(line.get("SalesItemLineDetail", {}).get("ItemRef", {}).get("value") == mapped["Id"]
-                   for line in documents[number]["Line"])
+    assert documents[mapped_order]["Line"][0]["SalesItemLineDetail"]["ItemRef"]["value"] == mapped["Id"]
+    assert inactive_order not in documents
+    (reason,) = [r for r in bridge.quarantined()[("invoices", inactive_order)].reasons
+                 if r["expectation"] == "line_item_resolves"]
+    assert reason["field"] == "lines[1].item_code" and reason["problem"].endswith("is inactive")
 
 
 def test_a_source_connection_edited_to_another_company_reads_and_writes_nothing(ledger, qbo_server, erp):
