@@ -1,60 +1,17 @@
-"""JSON with exact Decimal money, and QBO-style timestamps."""
+"""JSON with exact Decimal money (the shared sandbox/jsonmoney.py), and QBO-style timestamps."""
 from __future__ import annotations
 
-import json
 import re
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+
+from ..jsonmoney import dumps, loads, to_decimal
+
+__all__ = ["dumps", "loads", "to_decimal", "format_ms", "company_today", "looks_like_timestamp", "parse_instant"]
 
 # Real QBO stamps times in the company's Pacific time; a fixed offset keeps the sandbox deterministic.
 COMPANY_TZ = timezone(timedelta(hours=-7))
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T")
-
-
-def loads(text: str | bytes) -> object:
-    """Parse JSON keeping every non-integer number a Decimal."""
-    return json.loads(text, parse_float=Decimal)
-
-
-def dumps(value: object) -> str:
-    """Serialize JSON, writing Decimals as exact JSON numbers (json.dumps would need floats)."""
-    parts: list[str] = []
-    _write(value, parts)
-    return "".join(parts)
-
-
-def _write(value: object, out: list[str]) -> None:
-    if isinstance(value, dict):
-        out.append("{")
-        for i, (key, item) in enumerate(value.items()):
-            out.append(("," if i else "") + json.dumps(str(key)) + ":")
-            _write(item, out)
-        out.append("}")
-    elif isinstance(value, (list, tuple)):
-        out.append("[")
-        for i, item in enumerate(value):
-            if i:
-                out.append(",")
-            _write(item, out)
-        out.append("]")
-    elif isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"cannot serialize {value} as JSON")
-        out.append(format(value, "f"))
-    else:
-        out.append(json.dumps(value))
-
-
-def to_decimal(value: object) -> Decimal | None:
-    """A finite Decimal from a JSON number or numeric string; None when it is not one."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = Decimal(str(value)) if not isinstance(value, Decimal) else value
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
 
 
 def format_ms(epoch_ms: int) -> str:

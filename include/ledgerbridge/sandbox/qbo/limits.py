@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import threading
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable
+
+from ..limits import SlidingWindow
 
 WINDOW_SECONDS = 60.0
 
 
 class RealmLimiter:
-    """Sliding one-minute windows on the sandbox clock; a throttled request does not count."""
+    """Sliding one-minute windows (sandbox/limits.py) on the sandbox clock; a throttled request does not count."""
 
     def __init__(self, clock: Callable[[], float], requests_per_minute: int, concurrent_requests: int,
                  batch_requests_per_minute: int) -> None:
@@ -18,8 +20,10 @@ class RealmLimiter:
         self.concurrent_requests = concurrent_requests
         self.batch_requests_per_minute = batch_requests_per_minute
         self._lock = threading.Lock()
-        self._requests: dict[str, deque] = defaultdict(deque)
-        self._batches: dict[str, deque] = defaultdict(deque)
+        self._requests: dict[str, SlidingWindow] = defaultdict(lambda: SlidingWindow(WINDOW_SECONDS,
+                                                                                     requests_per_minute))
+        self._batches: dict[str, SlidingWindow] = defaultdict(lambda: SlidingWindow(WINDOW_SECONDS,
+                                                                                    batch_requests_per_minute))
         self._in_flight: dict[str, int] = defaultdict(int)
 
     def enter(self, realm_id: str, batch: bool) -> bool:
@@ -27,16 +31,12 @@ class RealmLimiter:
         with self._lock:
             now = self.clock()
             requests, batches = self._requests[realm_id], self._batches[realm_id]
-            for window in (requests, batches):
-                while window and window[0] <= now - WINDOW_SECONDS:
-                    window.popleft()
-            if (self._in_flight[realm_id] >= self.concurrent_requests
-                    or len(requests) >= self.requests_per_minute
-                    or (batch and len(batches) >= self.batch_requests_per_minute)):
+            if (self._in_flight[realm_id] >= self.concurrent_requests or requests.full(now)
+                    or (batch and batches.full(now))):
                 return False
-            requests.append(now)
+            requests.add(now)
             if batch:
-                batches.append(now)
+                batches.add(now)
             self._in_flight[realm_id] += 1
             return True
 

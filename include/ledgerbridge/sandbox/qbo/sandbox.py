@@ -1,8 +1,6 @@
 """The sandbox's whole state: companies (realms), OAuth tokens, throttling, persistence."""
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import secrets
 import threading
@@ -10,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..oauth import TokenIssuer
 from ..serving import write_atomically
 from . import errors
 from .codec import dumps, format_ms, loads
@@ -37,17 +36,16 @@ class QBOSandbox:
                  rate_limits: bool = True, *, requests_per_minute: int = 500, concurrent_requests: int = 10,
                  batch_requests_per_minute: int = 40, refresh_token_ttl: int = REFRESH_TOKEN_TTL,
                  faults: Faults | None = None, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> None:
-        self.clients = dict(DEFAULT_CLIENTS if clients is None else clients)
+        self.tokens = TokenIssuer(DEFAULT_CLIENTS if clients is None else clients, clock, access_token_ttl,
+                                  refresh_token_ttl, rotate_refresh_tokens, refresh_prefix="RT1-")
+        self.clients = self.tokens.clients
         self.access_token_ttl = access_token_ttl
         self.refresh_token_ttl = refresh_token_ttl
         self.clock = clock
-        self.rotate_refresh_tokens = rotate_refresh_tokens
         self.limiter = (RealmLimiter(clock, requests_per_minute, concurrent_requests, batch_requests_per_minute)
                         if rate_limits else None)
         self.lock = threading.RLock()
         self.realms: dict[str, Company] = {}
-        self._refresh_tokens: dict[str, dict] = {}  # token -> {client_id, realm_id, expires_at}
-        self._access_tokens: dict[str, dict] = {}   # token -> {client_id, realm_id, expires_at}
         self.revision = 0  # goes up on every change, so a saver knows when to write
         self.faults = faults or Faults()
         self.max_upload_bytes = max_upload_bytes  # the largest POST /upload request body
@@ -72,60 +70,31 @@ class QBOSandbox:
                 company.seed()
                 self.realms[realm_id] = company
             self.revision += 1
-            return realm_id, self._issue_refresh_token(client_id, realm_id)
+            return realm_id, self.tokens.issue_refresh_token(client_id, realm_id=realm_id)
 
     def exchange_token(self, authorization: str | None, form: dict[str, str]) -> tuple[int, dict]:
         """POST /oauth2/v1/tokens/bearer (grant_type=refresh_token)."""
-        client_id = self._client(authorization)
+        client_id = self.tokens.client(authorization)
         if client_id is None:
             return 401, {"error": "invalid_client"}
         if form.get("grant_type") != "refresh_token":
             return 400, {"error": "unsupported_grant_type"}
         with self.lock:
-            now = self.clock()
-            token = form.get("refresh_token") or ""
-            grant = self._refresh_tokens.get(token)
-            if grant is None or grant["client_id"] != client_id or now >= grant["expires_at"]:
+            issued = self.tokens.refresh(client_id, form.get("refresh_token") or "")
+            if issued is None:
                 return 400, {"error": "invalid_grant"}
-            if self.rotate_refresh_tokens:
-                del self._refresh_tokens[token]
-                token = self._issue_refresh_token(client_id, grant["realm_id"])
-            else:
-                grant["expires_at"] = now + self.refresh_token_ttl  # rolling expiry
-            self._access_tokens = {t: g for t, g in self._access_tokens.items() if g["expires_at"] > now}
-            access_token = secrets.token_urlsafe(48)
-            self._access_tokens[access_token] = {"client_id": client_id, "realm_id": grant["realm_id"],
-                                                 "expires_at": now + self.access_token_ttl}
+            access_token, token, _ = issued
             self.revision += 1
         return 200, {"token_type": "bearer", "access_token": access_token, "expires_in": self.access_token_ttl,
                      "refresh_token": token, "x_refresh_token_expires_in": self.refresh_token_ttl}
 
-    def _issue_refresh_token(self, client_id: str, realm_id: str) -> str:
-        token = "RT1-" + secrets.token_urlsafe(36)
-        self._refresh_tokens[token] = {"client_id": client_id, "realm_id": realm_id,
-                                       "expires_at": self.clock() + self.refresh_token_ttl}
-        return token
-
-    def _client(self, authorization: str | None) -> str | None:
-        """The client id of valid HTTP Basic credentials, else None."""
-        scheme, _, encoded = (authorization or "").partition(" ")
-        if scheme.lower() != "basic":
-            return None
-        try:
-            client_id, _, secret = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        expected = self.clients.get(client_id)
-        return client_id if expected is not None and secrets.compare_digest(expected, secret) else None
-
     def _authenticate(self, realm_id: str, authorization: str | None) -> None:
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        state, grant = self.tokens.bearer(authorization)
+        if state == "missing":
             raise errors.authentication_failed("Authorization header with a Bearer access token is missing")
-        grant = self._access_tokens.get(token.strip())
-        if grant is None:
+        if state == "invalid":
             raise errors.authentication_failed("The access token is not valid")
-        if self.clock() >= grant["expires_at"]:
+        if state == "expired":
             raise errors.authentication_failed("Token expired: the access token is older than "
                                                f"{self.access_token_ttl} seconds; refresh it")
         if grant["realm_id"] != realm_id:
@@ -197,7 +166,7 @@ class QBOSandbox:
         with self.lock:
             text = dumps({"format": STATE_FORMAT,
                           "realms": {realm_id: c.to_state() for realm_id, c in self.realms.items()},
-                          "refresh_tokens": self._refresh_tokens, "access_tokens": self._access_tokens})
+                          **self.tokens.to_state()})
         write_atomically(path, text)
 
     @classmethod
@@ -208,7 +177,5 @@ class QBOSandbox:
         sandbox = cls(**kwargs)
         sandbox.realms = {realm_id: Company.from_state(data, sandbox.clock)
                           for realm_id, data in state["realms"].items()}
-        for kind, tokens in (("refresh", sandbox._refresh_tokens), ("access", sandbox._access_tokens)):
-            for token, grant in state[f"{kind}_tokens"].items():
-                tokens[token] = {**grant, "expires_at": float(grant["expires_at"])}
+        sandbox.tokens.load_state(state)
         return sandbox
