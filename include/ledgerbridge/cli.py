@@ -23,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
         from ledgerbridge.sandbox.syspro import main as syspro_main
 
         return syspro_main(argv[2:])
+    if argv[:2] == ["sandbox", "xero"]:
+        from ledgerbridge.sandbox.xero import main as xero_main
+
+        return xero_main(argv[2:])
 
     parser = argparse.ArgumentParser(prog="ledgerbridge", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -53,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--kind", choices=("vendor", "customer"), help="when the id exists for both kinds")
     confirm.add_argument("accounting_id", help="the accounting system's id of the party")
     commands.add_parser("sandbox", help="sandboxes: `ledgerbridge sandbox qbo --help`, "
-                                        "`ledgerbridge sandbox syspro --help`, "
+                                        "`ledgerbridge sandbox syspro --help`, `ledgerbridge sandbox xero --help`, "
                                         "`ledgerbridge sandbox desktop-agent --help`, `ledgerbridge sandbox sftp --help`")
     entry_files = commands.add_parser("entry-files", help="approved bills and journal entries as CSV/XLSX entry "
                                                           "files, for accounting software with no connector")
@@ -106,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         return _entry_files(args)
     if args.command == "sandbox":
         parser.error("which sandbox? `ledgerbridge sandbox qbo --help`, `ledgerbridge sandbox syspro --help`, "
-                     "`ledgerbridge sandbox desktop-agent --help` or `ledgerbridge sandbox sftp --help`")
+                     "`ledgerbridge sandbox xero --help`, `ledgerbridge sandbox desktop-agent --help` or `ledgerbridge sandbox sftp --help`")
     if args.command == "demo":
         from ledgerbridge.demo import main as demo_main
 
