@@ -49,3 +49,19 @@ class SandboxFaults:
 
 def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass
+class ApiFaults(SandboxFaults):
+    """The knobs of a REST accounting API (QBO, Xero): throttle_rate (a 429 before anything happens),
+    error_rate (a 500 before anything happens), slow_commit_rate / slow_commit_seconds (a write is
+    committed, then its answer held), drop_rate (a write is committed, then the connection cut after
+    the answer's headers), latency_seconds (added to every API request). Each sandbox says what its
+    429 and 500 look like."""
+    throttle_rate: float = 0.0
+    error_rate: float = 0.0
+    slow_commit_rate: float = 0.0
+    slow_commit_seconds: float = 0.0
+    drop_rate: float = 0.0
+    latency_seconds: float = 0.0
+    seed: int | None = None

@@ -12,15 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..faults import SandboxFaults
+from ..faults import ApiFaults
 
 
 @dataclass
-class Faults(SandboxFaults):
-    throttle_rate: float = 0.0
-    error_rate: float = 0.0
-    slow_commit_rate: float = 0.0
-    slow_commit_seconds: float = 0.0
-    drop_rate: float = 0.0
-    latency_seconds: float = 0.0
-    seed: int | None = None
+class Faults(ApiFaults):
+    """The shared REST API knobs (sandbox/faults.py ApiFaults)."""
