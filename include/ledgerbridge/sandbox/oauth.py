@@ -11,6 +11,14 @@ import threading
 from collections.abc import Callable
 
 
+class TokenRefused(Exception):
+    """What a token endpoint answers a refused grant: (status, OAuth error body)."""
+
+    def __init__(self, status: int, body: dict) -> None:
+        super().__init__(body["error"])
+        self.status, self.body = status, body
+
+
 class TokenIssuer:
     def __init__(self, clients: dict[str, str], clock: Callable[[], float], access_token_ttl: int,
                  refresh_token_ttl: int, rotate: bool = True, refresh_prefix: str = "") -> None:
@@ -43,6 +51,20 @@ class TokenIssuer:
         self.refresh_tokens[token] = {**claims, "client_id": client_id,
                                       "expires_at": self.clock() + self.refresh_token_ttl}
         return token
+
+    def exchange(self, authorization: str | None, form: dict[str, str],
+                 invalid_client_status: int = 401) -> tuple[str, str, dict]:
+        """A token endpoint's refresh_token grant, client credentials in `authorization` (Basic):
+        (access token, refresh token, grant), or TokenRefused with the OAuth error to answer."""
+        client_id = self.client(authorization)
+        if client_id is None:
+            raise TokenRefused(invalid_client_status, {"error": "invalid_client"})
+        if form.get("grant_type") != "refresh_token":
+            raise TokenRefused(400, {"error": "unsupported_grant_type"})
+        issued = self.refresh(client_id, form.get("refresh_token") or "")
+        if issued is None:
+            raise TokenRefused(400, {"error": "invalid_grant"})
+        return issued
 
     def refresh(self, client_id: str, refresh_token: str) -> tuple[str, str, dict] | None:
         """The refresh_token grant: (access token, refresh token, grant), or None when the refresh

@@ -145,3 +145,15 @@ def found_or_404(found: Any, error: str) -> Response:
     if found is None:
         return JSONResponse({"error": error}, status_code=404)
     return JSONResponse(found)
+
+
+async def replace_faults(sandbox: Any, faults_class: type, request: Any) -> Response:
+    """POST .../faults: the sandbox's fault knobs replaced by the body's ({} turns them off); 400 naming a
+    bad knob."""
+    import json
+
+    try:
+        sandbox.faults = faults_class.from_mapping(json.loads(await request.body() or b"{}"))
+    except (ValueError, TypeError) as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    return JSONResponse({"faults": sandbox.faults.knobs()})

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..serving import DroppedAnswer, found_or_404
+from ..serving import DroppedAnswer, found_or_404, replace_faults
 from . import errors
 from .codec import loads
 from .company import Company
@@ -80,11 +80,7 @@ def create_app(sandbox: QBOSandbox) -> FastAPI:
     @app.post("/_sandbox/faults")
     async def set_faults(request: Request) -> Response:
         """Replace the fault knobs, e.g. {"throttle_rate": 0.1, "error_rate": 0.05}; {} turns them off."""
-        try:
-            sandbox.faults = Faults.from_mapping(json.loads(await request.body() or b"{}"))
-        except (ValueError, TypeError) as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse({"faults": sandbox.faults.knobs()})
+        return await replace_faults(sandbox, Faults, request)
 
     @app.get("/_sandbox/realms/{realm_id}/stats")
     async def stats(realm_id: str) -> Response:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..oauth import TokenIssuer
+from ..oauth import TokenIssuer, TokenRefused
 from ..serving import write_atomically
 from . import errors
 from .codec import dumps, format_ms, loads
@@ -74,16 +74,11 @@ class QBOSandbox:
 
     def exchange_token(self, authorization: str | None, form: dict[str, str]) -> tuple[int, dict]:
         """POST /oauth2/v1/tokens/bearer (grant_type=refresh_token)."""
-        client_id = self.tokens.client(authorization)
-        if client_id is None:
-            return 401, {"error": "invalid_client"}
-        if form.get("grant_type") != "refresh_token":
-            return 400, {"error": "unsupported_grant_type"}
         with self.lock:
-            issued = self.tokens.refresh(client_id, form.get("refresh_token") or "")
-            if issued is None:
-                return 400, {"error": "invalid_grant"}
-            access_token, token, _ = issued
+            try:
+                access_token, token, _ = self.tokens.exchange(authorization, form)
+            except TokenRefused as refused:
+                return refused.status, refused.body
             self.revision += 1
         return 200, {"token_type": "bearer", "access_token": access_token, "expires_in": self.access_token_ttl,
                      "refresh_token": token, "x_refresh_token_expires_in": self.refresh_token_ttl}

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..jsonmoney import dumps, loads
-from ..serving import DroppedAnswer, found_or_404
+from ..serving import DroppedAnswer, found_or_404, replace_faults
 from .faults import Faults
 from .org import ATTACHABLE, ENDPOINTS, WRITABLE, Invalid, Organisation, public
 from .sandbox import DROPPED, XeroSandbox, problem, validation_exception
@@ -87,11 +87,8 @@ def create_app(sandbox: XeroSandbox) -> FastAPI:
 
     @app.post("/_sandbox/faults")
     async def set_faults(request: Request) -> Response:
-        try:
-            sandbox.faults = Faults.from_mapping(json.loads(await request.body() or b"{}"))
-        except (ValueError, TypeError) as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse({"faults": sandbox.faults.knobs()})
+        """Replace the fault knobs, e.g. {"throttle_rate": 0.1, "error_rate": 0.05}; {} turns them off."""
+        return await replace_faults(sandbox, Faults, request)
 
     @app.get("/_sandbox/tenants/{tenant_id}/stats")
     async def stats(tenant_id: str) -> Response:

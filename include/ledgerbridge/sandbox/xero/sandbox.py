@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..jsonmoney import dumps, loads
-from ..oauth import TokenIssuer
+from ..oauth import TokenIssuer, TokenRefused
 from ..serving import write_atomically
 from .faults import Faults
 from .limits import XeroLimiter
@@ -81,17 +81,12 @@ class XeroSandbox:
             import base64
             authorization = "Basic " + base64.b64encode(
                 f"{form['client_id']}:{form.get('client_secret', '')}".encode()).decode()
-        client_id = self.tokens.client(authorization)
-        if client_id is None:
-            return 400, {"error": "invalid_client"}
-        if form.get("grant_type") != "refresh_token":
-            return 400, {"error": "unsupported_grant_type"}
         with self.lock:
-            issued = self.tokens.refresh(client_id, form.get("refresh_token") or "")
-            if issued is None:
-                return 400, {"error": "invalid_grant"}
+            try:
+                access_token, refresh_token, _ = self.tokens.exchange(authorization, form, invalid_client_status=400)
+            except TokenRefused as refused:
+                return refused.status, refused.body
             self.revision += 1
-        access_token, refresh_token, _ = issued
         return 200, {"access_token": access_token, "expires_in": self.tokens.access_token_ttl,
                      "token_type": "Bearer", "refresh_token": refresh_token, "scope": SCOPE}
 
