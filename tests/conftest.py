@@ -83,3 +83,13 @@ def qbo_server():
     server = serve_in_thread(QBOSandbox(clients={"ledgerbridge-test": "test-secret"}))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def xero_server():
+    """One Xero sandbox for the session (its limits on); every test connects its own organisations."""
+    from ledgerbridge.sandbox.xero import XeroSandbox, serve_in_thread
+
+    server = serve_in_thread(XeroSandbox(clients={"ledgerbridge-test": "test-secret"}))
+    yield server
+    server.stop()

@@ -10,7 +10,7 @@ import pytest
 from ledgerbridge.connectors.factory import ConnectionSettings
 from ledgerbridge.ledger import Ledger, migrate
 
-from harness import file_drop_harness, qbo_harness
+from harness import file_drop_harness, qbo_harness, xero_harness
 
 SFTP_USER, SFTP_PASSWORD = "agent", "contract-drop-secret"
 
@@ -50,6 +50,12 @@ def _qbo(request):
 
 
 @contextmanager
+def _xero(request):
+    with xero_harness(request.getfixturevalue("xero_server"), request.getfixturevalue("contract_ledger")) as harness:
+        yield harness
+
+
+@contextmanager
 def _file_drop_local(request):
     root = request.getfixturevalue("drop_root")
 
@@ -76,6 +82,7 @@ def _file_drop_sftp(request):
 # name -> how to build the harness (a context manager over the pytest request)
 HARNESSES = {
     "quickbooks_online": _qbo,
+    "xero": _xero,
     "file_drop_local": _file_drop_local,
     "file_drop_sftp": _file_drop_sftp,
 }

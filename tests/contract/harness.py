@@ -179,6 +179,103 @@ def qbo_harness(server, ledger) -> Iterator[QBOHarness]:
     yield QBOHarness(server, conn, quickbooks_online(conn, ledger, backoff_seconds=0.01))
 
 
+# -- Xero ------------------------------------------------------------------------------------------
+
+XERO_CLIENT_ID, XERO_CLIENT_SECRET = "ledgerbridge-test", "test-secret"
+# Our reference kind -> (endpoint, id field, document type) of what a person deletes in Xero (Status DELETED).
+XERO_DELETABLE = {"bill": ("Invoices", "InvoiceID"), "invoice": ("Invoices", "InvoiceID"),
+                  "credit_note": ("CreditNotes", "CreditNoteID"), "payment": ("Payments", "PaymentID"),
+                  "journal_entry": ("ManualJournals", "ManualJournalID")}
+
+
+@dataclass
+class XeroHarness:
+    """Xero: the connector over HTTP to an organisation (tenant) of the Xero sandbox."""
+
+    server: Any  # the running sandbox (tests/conftest.py `xero_server`)
+    conn: ConnectionSettings
+    connector: AccountingConnector
+    vendor_id: str = ""
+    customer_id: str = ""
+    expense_account_id: str = "429"  # General Expenses: Xero lines name accounts by code
+    bank_account_id: str = "090"
+    name: str = "xero"
+    currency: str = "USD"
+    clock_resolution: float = 0.01  # Xero's stamps are in milliseconds
+
+    def __post_init__(self) -> None:
+        self.vendor_id = self._write("Contacts", {"Name": "Nick Brown"})["ContactID"]
+        self.customer_id = self._write("Contacts", {"Name": "Vance Refrigeration"})["ContactID"]
+
+    @property
+    def org(self):
+        return self.server.sandbox.tenants[self.conn.schema]
+
+    def _write(self, endpoint: str, element: dict) -> dict:
+        with self.server.sandbox.lock:
+            return self.org.write(endpoint, element)
+
+    def refuse(self, bill: BillExport) -> Refusal:
+        lines = tuple(replace(line, account_id="987654") for line in bill.lines)  # no such account code
+        return Refusal(replace(bill, lines=lines), "account")
+
+    def settle(self) -> None:
+        pass  # Xero answers every request in its reply
+
+    def bills(self) -> dict[str, Decimal]:
+        with self.server.sandbox.lock:
+            return {i["InvoiceID"]: i["Total"] for i in self.org.records["Invoices"].values() if i["Type"] == "ACCPAY"}
+
+    def delete(self, kind: str, external_id: str) -> None:
+        if kind not in XERO_DELETABLE:
+            raise ValueError(f"Xero deletes no {kind}: lists are archived")
+        endpoint, id_field = XERO_DELETABLE[kind]
+        self._write(endpoint, {id_field: external_id, "Status": "DELETED"})
+
+    def add_vendor(self, name: str) -> str:
+        return self._write("Contacts", {"Name": name})["ContactID"]
+
+    def _document(self, endpoint: str, kind: str, contact: str, account: str, amount: str) -> str:
+        written = self._write(endpoint, {"Type": kind, "Contact": {"ContactID": contact}, "Status": "AUTHORISED",
+                                         "LineAmountTypes": "NoTax", "LineItems": [
+                                             {"Description": "entered by hand", "UnitAmount": Decimal(amount),
+                                              "AccountCode": account}]})
+        return written["InvoiceID" if endpoint == "Invoices" else "CreditNoteID"]
+
+    def enter(self, kind: str) -> str:
+        if kind == "bill":
+            return self._document("Invoices", "ACCPAY", self.vendor_id, self.expense_account_id, "12.34")
+        if kind == "invoice":
+            return self._document("Invoices", "ACCREC", self.customer_id, "200", "90.12")
+        if kind == "credit_note":
+            return self._document("CreditNotes", "ACCRECCREDIT", self.customer_id, "200", "56.78")
+        if kind == "journal_entry":
+            return self._write("ManualJournals", {"Narration": "entered by hand", "Status": "POSTED", "JournalLines": [
+                {"LineAmount": Decimal("34.56"), "AccountCode": self.expense_account_id},
+                {"LineAmount": Decimal("-34.56"), "AccountCode": self.bank_account_id}]})["ManualJournalID"]
+        if kind == "payment":
+            invoice = self.enter("invoice")
+            return self._write("Payments", {"Invoice": {"InvoiceID": invoice}, "Account": {"Code": self.bank_account_id},
+                                            "Amount": Decimal("90.12")})["PaymentID"]
+        raise ValueError(f"the Xero harness cannot enter a {kind}")
+
+
+@contextmanager
+def xero_harness(server, ledger) -> Iterator[XeroHarness]:
+    import requests
+
+    from ledgerbridge.connectors.xero.factory import xero
+
+    reply = requests.post(f"{server.url}/_sandbox/tenants", json={
+        "client_id": XERO_CLIENT_ID, "name": f"Contract {uuid.uuid4().hex[:8]}"}, timeout=10)
+    reply.raise_for_status()
+    tenant = reply.json()
+    conn = ConnectionSettings(f"xero_{tenant['tenant_id'][:8]}", server.url, XERO_CLIENT_ID, XERO_CLIENT_SECRET,
+                              tenant["tenant_id"], {"refresh_token": tenant["refresh_token"],
+                                                    "token_url": f"{server.url}/connect/token"})
+    yield XeroHarness(server, conn, xero(conn, ledger, backoff_seconds=0.01))
+
+
 # -- The file drop, with the QuickBooks Desktop agent sandbox answering --------------------------
 
 # Where the desktop company keeps each reference kind.

@@ -30,7 +30,7 @@ def test_the_registry_accepts_each_spec_kind_and_names_them_all_when_refusing_an
     registry = parse_entities([_entity(spec.kind, f"e{i}") for i, spec in enumerate(ACCOUNTING_SPECS)])
     assert registry.errors == ()
     assert [e.accounting.kind for e in registry.entities] == [spec.kind for spec in ACCOUNTING_SPECS]
-    [error] = parse_entities([_entity("xero")]).errors
+    [error] = parse_entities([_entity("sage_intacct")]).errors
     assert "accounting.kind" in str(error)
     assert all(spec.kind in str(error) for spec in ACCOUNTING_SPECS)
 
@@ -67,8 +67,8 @@ def test_build_connector_builds_quickbooks_online_through_its_spec():
 
 
 def test_an_unknown_kind_is_refused_naming_the_known_ones():
-    with pytest.raises(KeyError, match="xero.*quickbooks_online"):
-        accounting_spec("xero")
+    with pytest.raises(KeyError, match="sage_intacct.*quickbooks_online"):
+        accounting_spec("sage_intacct")
 
 
 def test_connection_types_are_the_ledgers_then_each_accounting_and_source_type_once():

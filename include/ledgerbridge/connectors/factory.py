@@ -38,8 +38,8 @@ def build_connector(entity: LegalEntity, conn: ConnectionSettings, ledger: Ledge
 def quickbooks_online(conn: ConnectionSettings, ledger: Ledger, **options):
     from ledgerbridge.connectors.qbo.client import INTUIT_API, QBOClient
     from ledgerbridge.connectors.qbo.connector import QuickBooksOnlineConnector
-    from ledgerbridge.connectors.qbo.limits import RealmLimits
-    from ledgerbridge.connectors.qbo.tokens import LedgerTokenStore
+    from ledgerbridge.connectors.limits import RealmLimits
+    from ledgerbridge.connectors.tokens import LedgerTokenStore
 
     realm_id = conn.schema or conn.extra.get("realm_id")
     missing = [name for name, value in (("Realm ID", realm_id), ("Client ID (login)", conn.login),

@@ -95,6 +95,21 @@ QUICKBOOKS_ONLINE_CONNECTION = ConnectionType(
     ),
 )
 
+XERO_CONNECTION = ConnectionType(
+    conn_type="xero",
+    hook_name="Xero",
+    hook="ledgerbridge_airflow.hooks.xero.XeroHook",
+    form=ConnectionForm(
+        hidden_fields=("port",),
+        relabeling={"host": "API base URL", "schema": "Tenant ID", "login": "Client ID", "password": "Client Secret"},
+        placeholders={
+            "host": "https://api.xero.com",
+            "schema": "the organisation's tenant id (a uuid, from GET /connections)",
+            "extra": '{"refresh_token": "...", "token_url": "https://identity.xero.com/connect/token"}',
+        },
+    ),
+)
+
 FILE_DROP_CONNECTION = ConnectionType(
     conn_type="ledgerbridge_file_drop",
     hook_name="LedgerBridge file drop (SFTP or folder)",
@@ -117,6 +132,15 @@ ACCOUNTING_SPECS: tuple[ConnectorSpec, ...] = (
         connection=QUICKBOOKS_ONLINE_CONNECTION,
         factory="ledgerbridge.connectors.qbo:connect",
         pool=Pool("ledgerbridge_quickbooks_online", 8, "LedgerBridge steps talking to QuickBooks Online"),
+    ),
+    ConnectorSpec(
+        kind="xero",
+        label="Xero",
+        connection=XERO_CONNECTION,
+        factory="ledgerbridge.connectors.xero:connect",
+        # Xero allows 5 calls in progress per app x tenant; the pool keeps the steps of all entities
+        # within that for one organisation (more tenants: resize it).
+        pool=Pool("ledgerbridge_xero", 5, "LedgerBridge steps talking to Xero (5 calls at once per tenant)"),
     ),
     ConnectorSpec(
         kind="quickbooks_desktop",

@@ -10,7 +10,6 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import requests
@@ -29,12 +28,13 @@ from ledgerbridge.connectors.qbo.faults import (
     Throttled,
     fault_from_body,
 )
-from ledgerbridge.connectors.qbo.limits import (
+from ledgerbridge.connectors.limits import (
     RealmLimits,
     RealmRateLimiter,
     limiter_for,
 )
-from ledgerbridge.connectors.qbo.tokens import LedgerTokenStore, TokenSet, expires_in
+from ledgerbridge.connectors.tokens import LedgerTokenStore, TokenSet, expires_in
+from ledgerbridge.connectors.transport import json_or_empty, never_sent
 from ledgerbridge.ledger.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -299,9 +299,7 @@ class QBOClient:
         raise TransientError(f"{method} {path} failed after {self.max_attempts} attempts: {last_problem}")
 
 
-def _never_sent(exc: requests.ConnectionError) -> bool:
-    text = str(exc)
-    return "Connection refused" in text or "NewConnectionError" in text or "Name or service not known" in text
+_never_sent = never_sent
 
 
 def _instant(value: Any) -> datetime | None:
@@ -319,11 +317,7 @@ def _retry_after(response: requests.Response) -> float:
         return 0.0
 
 
-def _json_or_empty(response: requests.Response) -> dict[str, Any]:
-    try:
-        return response.json(parse_float=Decimal)
-    except ValueError:
-        return {}
+_json_or_empty = json_or_empty
 
 
 def _fault(response: requests.Response) -> QBOFault:

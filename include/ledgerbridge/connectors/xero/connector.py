@@ -1,0 +1,488 @@
+"""Xero as an AccountingConnector: hub exports to Xero objects and back.
+
+External ids, as the flows resolve references into payloads:
+- vendor / customer: the ContactID (Xero keeps one list of contacts; see `_is_vendor`);
+- account: the account Code (lines and payments name accounts by code);
+- item: the item Code (lines name items by ItemCode); tax_code: the TaxType;
+- class: "<tracking category>/<option>" (lines name tracking by category and option names);
+- documents, payments, journals: their Xero ids.
+
+Our idempotency key travels on each object where Xero keeps it, so an uncertain create can be found
+again: a contact's ContactNumber, a document's or payment's Reference, a manual journal's Narration.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from ledgerbridge.connectors.base import (
+    CREATE,
+    AttachmentExport,
+    BillExport,
+    BillPaymentExport,
+    Capabilities,
+    ChangeSet,
+    Created,
+    CreditNoteExport,
+    CustomerPaymentExport,
+    Export,
+    InvoiceExport,
+    JournalEntryExport,
+    Outgoing,
+    PartyExport,
+    ReferenceData,
+    RemoteDocument,
+    SalesLineExport,
+)
+from ledgerbridge.connectors.errors import (
+    ConnectorError,
+    OutcomeUnknown,
+    RecordRejected,
+)
+from ledgerbridge.connectors.xero.client import (
+    BATCH_MAX_ITEMS,
+    XeroClient,
+    XeroValidation,
+    field_of,
+    parse_date,
+)
+
+KEY_PREFIX = "LedgerBridge key:"
+# How far Xero's clock may be behind ours when looking for what was created after a row was queued.
+CLOCK_SKEW = timedelta(minutes=5)
+
+# Our record kind -> (Xero endpoint, the id field of its objects).
+OBJECTS = {
+    "vendor": ("Contacts", "ContactID"),
+    "customer": ("Contacts", "ContactID"),
+    "bill": ("Invoices", "InvoiceID"),
+    "invoice": ("Invoices", "InvoiceID"),
+    "credit_note": ("CreditNotes", "CreditNoteID"),
+    "bill_payment": ("Payments", "PaymentID"),
+    "customer_payment": ("Payments", "PaymentID"),
+    "journal_entry": ("ManualJournals", "ManualJournalID"),
+    "attachment": ("Attachments", "AttachmentID"),
+}
+# Our reference kind -> (endpoint, id field, paged). Lists are archived in Xero; documents, payments
+# and journals are deleted (Status DELETED) and still listed with that status.
+REFERENCE = {
+    "account": ("Accounts", "Code", False),
+    "vendor": ("Contacts", "ContactID", True),
+    "customer": ("Contacts", "ContactID", True),
+    "class": ("TrackingCategories", None, False),
+    "tax_code": ("TaxRates", "TaxType", False),
+    "item": ("Items", "Code", False),
+    "bill": ("Invoices", "InvoiceID", True),
+    "invoice": ("Invoices", "InvoiceID", True),
+    "credit_note": ("CreditNotes", "CreditNoteID", True),
+    "payment": ("Payments", "PaymentID", True),
+    "journal_entry": ("ManualJournals", "ManualJournalID", True),
+}
+DELETABLE_KINDS = frozenset({"bill", "invoice", "credit_note", "payment", "journal_entry"})
+_TYPES = {"bill": ("ACCPAY",), "invoice": ("ACCREC",), "credit_note": ("ACCRECCREDIT", "ACCPAYCREDIT")}
+_DOCUMENT_ENDPOINTS = {"bill": "Invoices", "invoice": "Invoices", "credit_note": "CreditNotes",
+                       "journal_entry": "ManualJournals"}
+_GONE = ("DELETED",)
+
+
+class XeroConnector:
+    kind = "xero"
+    capabilities = Capabilities(
+        kinds=frozenset(OBJECTS), reference_kinds=tuple(REFERENCE), batch_size=BATCH_MAX_ITEMS,
+        deletable_kinds=DELETABLE_KINDS, change_capture=True,
+        doc_number_limit=255, name_limit=255,
+        payment_account_types={"bill_payment": frozenset({"BANK"}), "customer_payment": frozenset({"BANK"})})
+
+    def __init__(self, client: XeroClient):
+        self.client = client
+        self.company_id = client.tenant_id
+
+    # -- reference data in ----------------------------------------------------------------------
+
+    def fetch_reference(self, kind: str, since: datetime | None) -> Iterator[ReferenceData]:
+        """Every object of `kind` changed since `since` (If-Modified-Since), deleted ones included
+        then; without `since`, every object the organisation still has (deleted ones left out)."""
+        for ref in self._read(kind, since):
+            if since is not None or not ref.deleted:
+                yield ref
+
+    def fetch_changes(self, starts: dict[str, datetime], now: datetime) -> ChangeSet:
+        """If-Modified-Since answers every change of every kind, deletions included (Xero lists a
+        deleted document with Status DELETED): one read per kind from its own start."""
+        changes = {kind: list(self._read(kind, since)) for kind, since in starts.items() if kind in REFERENCE}
+        return ChangeSet(changes, self.client.server_time)
+
+    def existing_ids(self, kind: str, external_ids: list[str]) -> set[str]:
+        wanted = set(external_ids)
+        return {ref.external_id for ref in self._read(kind, None) if ref.external_id in wanted and not ref.deleted}
+
+    def _read(self, kind: str, since: datetime | None) -> Iterator[ReferenceData]:
+        endpoint, _, paged = REFERENCE[kind]
+        for obj in self.client.list_all(endpoint, since, paged=paged):
+            if kind == "class":
+                yield from _tracking_options(obj)
+            elif kind in ("vendor", "customer") and not _is_party(obj, kind):
+                continue
+            elif kind in _TYPES and obj.get("Type") not in _TYPES[kind]:
+                continue
+            else:
+                yield _reference(kind, obj)
+
+    def server_time(self) -> datetime | None:
+        return self.client.server_time
+
+    def warns_on_duplicate_bill_numbers(self) -> bool:
+        """Xero takes a supplier's bill number twice without a word: the flows must hold the second."""
+        return True
+
+    def acknowledge(self) -> int:
+        return 0
+
+    def inbound_files(self) -> set[str]:
+        return set()
+
+    # -- documents out --------------------------------------------------------------------------
+
+    def payload(self, kind: str, record: Export, key: str) -> dict[str, Any]:
+        build = _BUILDERS.get(kind)
+        if build is None:
+            raise TypeError(f"the Xero connector cannot export a record of kind {kind!r}")
+        return build(record, key)
+
+    def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | Exception]:
+        """Create each item once: per item ref, Created, its RecordRejected or OutcomeUnknown.
+
+        First a look-up of what an earlier attempt may already have created (our key on the object):
+        those are adopted and not sent again, whichever batch they were in then. The rest go in one
+        PUT per endpoint with summarizeErrors=false (each element answered on its own) and an
+        Idempotency-Key made of the batch key and the keys of the items sent, so a retry of the same
+        request replays Xero's first answer and a regrouped one never collides with it.
+        """
+        refused = [item for item in items if item.operation != CREATE]
+        outcomes: dict[str, Created | Exception] = {
+            item.ref: RecordRejected(f"the Xero connector does not yet {item.operation.split(':')[0]} a "
+                                     f"{item.kind} (it only creates)", element="operation") for item in refused}
+        creates = [item for item in items if item.operation == CREATE]
+        if not creates:
+            return outcomes
+        outcomes.update(self.find_existing_many(creates))  # raises (nothing applied) when it cannot read
+        pending = [item for item in creates if item.ref not in outcomes]
+        groups: dict[str, list[Outgoing]] = {}
+        for item in pending:
+            groups.setdefault(OBJECTS[item.kind][0], []).append(item)
+        first = True
+        for endpoint, group in groups.items():
+            try:
+                if endpoint == "Attachments":
+                    outcomes.update(self._attach_many(group))
+                else:
+                    outcomes.update(self._put_group(endpoint, group, batch_key))
+            except ConnectorError as exc:
+                if first and len(groups) == 1:
+                    raise
+                for item in group:  # an earlier group was applied: report this one's fate per item
+                    outcomes[item.ref] = exc if isinstance(exc, (OutcomeUnknown, RecordRejected)) else \
+                        OutcomeUnknown(f"not known whether {item.kind} {item.ref} was created: {exc}")
+            first = False
+        return {item.ref: outcomes[item.ref] for item in items}
+
+    def _put_group(self, endpoint: str, group: list[Outgoing], batch_key: str) -> dict[str, Created | Exception]:
+        elements, owners = [], []
+        for item in group:
+            for element in _elements(item):
+                elements.append(element)
+                owners.append(item)
+        key = _request_key(batch_key, endpoint, [item.key for item in group])
+        try:
+            answers = self.client.put_many(endpoint, elements, key)
+        except XeroValidation as refusal:
+            # The request as a whole was refused, nothing applied: one bad element must not hold back
+            # the rest, so each item goes alone.
+            if len(group) == 1:
+                return {group[0].ref: refusal}
+            outcomes: dict[str, Created | Exception] = {}
+            for item in group:
+                outcomes.update(self._put_group(endpoint, [item], batch_key))
+            return outcomes
+        id_field = _id_field(endpoint)
+        per_item: dict[str, list[dict[str, Any] | None]] = {}
+        for n, item in enumerate(owners):
+            per_item.setdefault(item.ref, []).append(answers[n] if n < len(answers) else None)
+        outcomes = {}
+        for item in group:
+            replies = per_item.get(item.ref, [None])
+            missing = [reply for reply in replies if reply is None]
+            errors = [reply for reply in replies if reply is not None and reply.get("StatusAttributeString") == "ERROR"]
+            done = [reply for reply in replies if reply is not None and reply.get("StatusAttributeString") != "ERROR"
+                    and reply.get(id_field)]
+            if errors and not done:
+                outcomes[item.ref] = _rejection(item, errors[0])
+            elif missing or errors or not done:
+                outcomes[item.ref] = OutcomeUnknown(
+                    f"{endpoint} request {key}: {item.kind} {item.ref} answered only in part "
+                    f"({len(done)} applied, {len(errors)} refused, {len(missing)} unanswered)")
+            else:
+                outcomes[item.ref] = Created(str(done[0][id_field]))
+        return outcomes
+
+    def _attach_many(self, group: list[Outgoing]) -> dict[str, Created | Exception]:
+        outcomes: dict[str, Created | Exception] = {}
+        for item in group:
+            payload = item.payload
+            try:
+                answer = self.client.attach(payload["Endpoint"], payload["DocumentID"], payload["FileName"],
+                                            item.content or b"", payload.get("MimeType", ""), item.key)
+            except RecordRejected as refusal:
+                outcomes[item.ref] = refusal
+                continue
+            except ConnectorError as exc:
+                if not outcomes:
+                    raise
+                outcomes[item.ref] = OutcomeUnknown(f"attachment {item.ref}: {exc}")
+                continue
+            outcomes[item.ref] = Created(str(answer.get("AttachmentID") or ""))
+        return outcomes
+
+    def find_existing_many(self, items: list[Outgoing]) -> dict[str, Created | Exception]:
+        """Items an earlier attempt created: found by our key on the objects changed since the item
+        was queued (a little before: clocks differ); an attachment by its file name on its document."""
+        found: dict[str, Created | Exception] = {}
+        by_endpoint: dict[str, list[Outgoing]] = {}
+        for item in items:
+            if item.operation == CREATE and item.kind in OBJECTS:
+                by_endpoint.setdefault(OBJECTS[item.kind][0], []).append(item)
+        for endpoint, group in by_endpoint.items():
+            if endpoint == "Attachments":
+                for item in group:
+                    names = {a.get("FileName"): a for a in
+                             self.client.attachments(item.payload["Endpoint"], item.payload["DocumentID"])}
+                    if item.payload["FileName"] in names:
+                        found[item.ref] = Created(str(names[item.payload["FileName"]]["AttachmentID"]), adopted=True)
+                continue
+            queued = [item.queued_at for item in group]
+            since = None if any(q is None for q in queued) else min(queued) - CLOCK_SKEW  # type: ignore[type-var]
+            wanted = {item.key: item for item in group}
+            id_field = _id_field(endpoint)
+            for obj in self.client.list_all(endpoint, since):
+                key = _key_of(endpoint, obj)
+                if key in wanted and wanted[key].ref not in found:
+                    found[wanted[key].ref] = Created(str(obj[id_field]), adopted=True)
+            if len(found) == len(items):
+                break
+        return found
+
+    def fetch_documents(self, kind: str, external_ids: list[str]) -> dict[str, RemoteDocument]:
+        endpoint = {"bill": "Invoices", "invoice": "Invoices", "credit_note": "CreditNotes",
+                    "journal_entry": "ManualJournals", "bill_payment": "Payments",
+                    "customer_payment": "Payments"}.get(kind)
+        if endpoint is None:
+            return {}
+        found: dict[str, RemoteDocument] = {}
+        for external_id in external_ids:
+            obj = self.client.read(endpoint, external_id)
+            if obj is None:
+                continue
+            if endpoint == "Invoices":
+                total, balance = _money(obj.get("Total")), _money(obj.get("AmountDue"))
+            elif endpoint == "CreditNotes":
+                total, balance = _money(obj.get("Total")), _money(obj.get("RemainingCredit", obj.get("Total")))
+            elif endpoint == "Payments":
+                total, balance = _money(obj.get("Amount")), Decimal(0)
+            else:
+                total = sum((_money(line.get("LineAmount")) for line in obj.get("JournalLines") or []
+                             if _money(line.get("LineAmount")) > 0), Decimal(0))
+                balance = Decimal(0)
+            found[external_id] = RemoteDocument(external_id, total, balance)
+        return found
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+def _is_party(contact: dict[str, Any], kind: str) -> bool:
+    """Xero derives IsSupplier / IsCustomer from transactions: a contact is a vendor unless it is only
+    a customer, and a customer unless it is only a supplier (a new contact with no documents is both)."""
+    supplier, customer = bool(contact.get("IsSupplier")), bool(contact.get("IsCustomer"))
+    return (supplier or not customer) if kind == "vendor" else (customer or not supplier)
+
+
+def _tracking_options(category: dict[str, Any]) -> Iterator[ReferenceData]:
+    updated = parse_date(category.get("UpdatedDateUTC"))
+    category_active = category.get("Status", "ACTIVE") == "ACTIVE"
+    for option in category.get("Options") or []:
+        yield ReferenceData(
+            external_id=f"{category['Name']}/{option['Name']}", name=f"{category['Name']}: {option['Name']}",
+            active=category_active and option.get("Status", "ACTIVE") == "ACTIVE", updated_at=updated,
+            raw={"TrackingCategoryID": category.get("TrackingCategoryID"), **option})
+
+
+def _reference(kind: str, obj: dict[str, Any]) -> ReferenceData:
+    _, id_field, _ = REFERENCE[kind]
+    status = str(obj.get("Status") or obj.get("ContactStatus") or "ACTIVE").upper()
+    deleted = kind in DELETABLE_KINDS and status in _GONE
+    contact = obj.get("Contact") or {}
+    name = obj.get("Name") or obj.get("InvoiceNumber") or obj.get("CreditNoteNumber") or obj.get("Narration") \
+        or obj.get("Reference")
+    address = next(iter(obj.get("Addresses") or []), {}) or {}
+    return ReferenceData(
+        external_id=str(obj[id_field]),
+        name=name,
+        active=not deleted and status not in ("ARCHIVED", "VOIDED", "DELETED"),
+        updated_at=parse_date(obj.get("UpdatedDateUTC")),
+        deleted=deleted,
+        party_external_id=contact.get("ContactID"),
+        number=obj.get("Code") or obj.get("InvoiceNumber") or obj.get("CreditNoteNumber") or obj.get("AccountNumber"),
+        account_type=obj.get("Type") if kind == "account" else None,
+        email=obj.get("EmailAddress"),
+        tax_id=obj.get("TaxNumber"),
+        city=address.get("City"),
+        postcode=address.get("PostalCode"),
+        currency=obj.get("CurrencyCode") or obj.get("DefaultCurrency"),
+        raw=obj,
+    )
+
+
+def _key_of(endpoint: str, obj: dict[str, Any]) -> str | None:
+    if endpoint == "Contacts":
+        return obj.get("ContactNumber")
+    if endpoint == "ManualJournals":
+        narration = str(obj.get("Narration") or "")
+        return narration.rsplit(KEY_PREFIX, 1)[1].strip(" ]") if KEY_PREFIX in narration else None
+    return obj.get("Reference")
+
+
+def _id_field(endpoint: str) -> str:
+    return next(id_field for name, id_field in OBJECTS.values() if name == endpoint)
+
+
+def _request_key(batch_key: str, endpoint: str, keys: list[str]) -> str:
+    """The Idempotency-Key of one request: the batch's key, the endpoint and exactly the items sent."""
+    digest = hashlib.sha256("\n".join([endpoint, *sorted(keys)]).encode()).hexdigest()[:24]
+    return f"{batch_key[:90]}-{digest}"
+
+
+def _elements(item: Outgoing) -> list[dict[str, Any]]:
+    """The Xero elements of an item: one, except a payment applied to several documents (one Xero
+    Payment per document, each carrying the item's key)."""
+    return list(item.payload["Payments"]) if item.kind in ("bill_payment", "customer_payment") else [item.payload]
+
+
+def _rejection(item: Outgoing, answer: dict[str, Any]) -> RecordRejected:
+    messages = [error.get("Message", "") for error in answer.get("ValidationErrors") or []]
+    return RecordRejected(f"Xero refused {item.kind} {item.ref}: {'; '.join(messages) or 'no reason given'}",
+                          "ValidationException", field_of(messages))
+
+
+def _money(value: Any) -> Decimal:
+    if value is None:
+        return Decimal(0)
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+# -- payloads ---------------------------------------------------------------------------------------
+
+def _party(party: PartyExport, key: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"Name": party.name, "ContactNumber": key[:50]}
+    if party.email:
+        body["EmailAddress"] = party.email
+    if party.currency:
+        body["DefaultCurrency"] = party.currency
+    return body
+
+
+def _tracking(class_id: str | None) -> list[dict[str, str]]:
+    if not class_id:
+        return []
+    category, _, option = class_id.partition("/")
+    return [{"Name": category, "Option": option}]
+
+
+def _line(amount: Decimal, description: str | None, **fields: Any) -> dict[str, Any]:
+    line = {"Description": description or "", "Quantity": Decimal(1), "UnitAmount": amount, "LineAmount": amount}
+    line.update({name: value for name, value in fields.items() if value not in (None, [])})
+    return line
+
+
+def _document(head: dict[str, Any], doc_date, due_date, currency: str, lines: list[dict[str, Any]],
+              key: str, amount_types: str = "NoTax") -> dict[str, Any]:
+    body = {**head, "Date": doc_date.isoformat(), "CurrencyCode": currency, "LineAmountTypes": amount_types,
+            "LineItems": lines, "Status": "AUTHORISED", "Reference": key}
+    if due_date:
+        body["DueDate"] = due_date.isoformat()
+    return body
+
+
+def _bill(bill: BillExport, key: str) -> dict[str, Any]:
+    lines = [_line(line.amount, line.description, AccountCode=line.account_id, Tracking=_tracking(line.class_id))
+             for line in bill.lines]
+    head = {"Type": "ACCPAY", "Contact": {"ContactID": bill.vendor_id}}
+    if bill.doc_number:
+        head["InvoiceNumber"] = bill.doc_number
+    return _document(head, bill.doc_date, bill.due_date, bill.currency, lines, key)
+
+
+def _sales_lines(lines: tuple[SalesLineExport, ...]) -> tuple[list[dict[str, Any]], str]:
+    built = []
+    for line in lines:
+        quantity = line.quantity if line.quantity is not None else Decimal(1)
+        unit = line.unit_price if line.unit_price is not None else line.amount
+        built.append({"Description": line.description or "", "ItemCode": line.item_id, "Quantity": quantity,
+                      "UnitAmount": unit, "LineAmount": line.amount,
+                      **({"TaxType": line.tax_code_id} if line.tax_code_id else {}),
+                      **({"Tracking": _tracking(line.class_id)} if line.class_id else {})})
+    return built, ("Exclusive" if any(line.tax_code_id for line in lines) else "NoTax")
+
+
+def _invoice(invoice: InvoiceExport, key: str) -> dict[str, Any]:
+    lines, amount_types = _sales_lines(invoice.lines)
+    head = {"Type": "ACCREC", "Contact": {"ContactID": invoice.customer_id}}
+    if invoice.doc_number:
+        head["InvoiceNumber"] = invoice.doc_number
+    return _document(head, invoice.doc_date, invoice.due_date, invoice.currency, lines, key, amount_types)
+
+
+def _credit_note(credit_note: CreditNoteExport, key: str) -> dict[str, Any]:
+    lines, amount_types = _sales_lines(credit_note.lines)
+    head = {"Type": "ACCRECCREDIT", "Contact": {"ContactID": credit_note.customer_id}}
+    if credit_note.doc_number:
+        head["CreditNoteNumber"] = credit_note.doc_number
+    return _document(head, credit_note.doc_date, None, credit_note.currency, lines, key, amount_types)
+
+
+def _payments(payment: BillPaymentExport | CustomerPaymentExport, account: str | None, key: str) -> dict[str, Any]:
+    account_ref = {"Code": account} if account else {}
+    return {"Payments": [{"Invoice": {"InvoiceID": applied.document_external_id}, "Account": account_ref,
+                          "Date": payment.payment_date.isoformat(), "Amount": applied.amount, "Reference": key}
+                         for applied in payment.applied]}
+
+
+def _bill_payment(payment: BillPaymentExport, key: str) -> dict[str, Any]:
+    return _payments(payment, payment.bank_account_id, key)
+
+
+def _customer_payment(payment: CustomerPaymentExport, key: str) -> dict[str, Any]:
+    return _payments(payment, payment.deposit_account_id, key)
+
+
+def _journal_entry(entry: JournalEntryExport, key: str) -> dict[str, Any]:
+    lines = [{"LineAmount": line.amount if line.posting_type == "Debit" else -line.amount,
+              "AccountCode": line.account_id, "Description": line.description or "",
+              **({"Tracking": _tracking(line.class_id)} if line.class_id else {})} for line in entry.lines]
+    origin = entry.memo or (f"Journal {entry.doc_number}" if entry.doc_number else f"hub journal entry {entry.hub_id}")
+    return {"Narration": f"{origin} [{KEY_PREFIX} {key}]", "Date": entry.doc_date.isoformat(),
+            "JournalLines": lines, "Status": "POSTED", "LineAmountTypes": "NoTax"}
+
+
+def _attachment(attachment: AttachmentExport, key: str) -> dict[str, Any]:
+    endpoint = _DOCUMENT_ENDPOINTS.get(attachment.document_kind)
+    if endpoint is None:
+        raise TypeError(f"the Xero connector cannot attach a file to a {attachment.document_kind}")
+    return {"Endpoint": endpoint, "DocumentID": attachment.document_external_id, "FileName": attachment.file_name,
+            "MimeType": attachment.content_type}
+
+
+_BUILDERS = {"vendor": _party, "customer": _party, "bill": _bill, "invoice": _invoice, "credit_note": _credit_note,
+             "bill_payment": _bill_payment, "customer_payment": _customer_payment, "journal_entry": _journal_entry,
+             "attachment": _attachment}

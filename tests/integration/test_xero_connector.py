@@ -1,0 +1,158 @@
+"""The Xero connector over HTTP against the Xero sandbox on loopback: exactly once under a dropped
+answer, a mixed batch with one bad record, a 429 waited out, the day's budget used up, and rotated
+refresh tokens kept in the ledger."""
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import requests
+from ledgerbridge import jsonutil
+from ledgerbridge.connectors.base import BillExport, Created, LineExport, Outgoing
+from ledgerbridge.connectors.errors import OutcomeUnknown, RecordRejected, TransientError
+from ledgerbridge.connectors.factory import ConnectionSettings
+from ledgerbridge.connectors.xero.factory import xero
+from ledgerbridge.sandbox.xero import XeroSandbox, serve_in_thread
+from support import FakeClock
+
+CLIENT_ID, CLIENT_SECRET = "ledgerbridge-test", "test-secret"
+
+
+@pytest.fixture
+def served():
+    """A sandbox of its own per test (faults and limits are the sandbox's, not the tenant's)."""
+    servers = []
+
+    def start(**options):
+        server = serve_in_thread(XeroSandbox(clients={CLIENT_ID: CLIENT_SECRET}, **options))
+        servers.append(server)
+        return server
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def connect(server, ledger, **options):
+    reply = requests.post(f"{server.url}/_sandbox/tenants", json={"client_id": CLIENT_ID, "name": "Test Org"},
+                          timeout=10)
+    reply.raise_for_status()
+    tenant = reply.json()
+    conn = ConnectionSettings(f"xero_{uuid.uuid4().hex[:8]}", server.url, CLIENT_ID, CLIENT_SECRET,
+                              tenant["tenant_id"], {"refresh_token": tenant["refresh_token"],
+                                                    "token_url": f"{server.url}/connect/token"})
+    org = server.sandbox.tenants[tenant["tenant_id"]]
+    with server.sandbox.lock:
+        vendor = org.write("Contacts", {"Name": "Nick Brown"})["ContactID"]
+    return xero(conn, ledger, **{"backoff_seconds": 0.01, **options}), org, vendor, conn
+
+
+def bill_item(connector, vendor: str, ref: str, account: str = "429", amount: str = "1234.57") -> Outgoing:
+    tag = uuid.uuid4().hex[:8]
+    export = BillExport(f"HB-{tag}", vendor, f"B-{tag}", date.today(), date.today() + timedelta(days=30), "USD",
+                        Decimal(amount), (LineExport(Decimal(amount), account, "supplies"),))
+    key = str(uuid.uuid4())
+    payload = jsonutil.loads(jsonutil.dumps(connector.payload("bill", export, key)))
+    return Outgoing(ref=ref, kind="bill", payload=payload, key=key, queued_at=datetime.now(UTC))
+
+
+def bills(server, org) -> dict[str, Decimal]:
+    with server.sandbox.lock:
+        return {i["InvoiceID"]: i["Total"] for i in org.records["Invoices"].values() if i["Type"] == "ACCPAY"}
+
+
+def set_faults(server, **knobs) -> None:
+    requests.post(f"{server.url}/_sandbox/faults", json=knobs, timeout=10).raise_for_status()
+
+
+def test_a_bill_whose_answer_is_dropped_is_created_once(served, ledger):
+    server = served()
+    connector, org, vendor, _ = connect(server, ledger)
+    item = bill_item(connector, vendor, "1")
+    set_faults(server, drop_rate=1.0)
+
+    # The answer is cut after the commit; the retry carries the same Idempotency-Key: Xero replays it.
+    outcome = connector.create_many([item], "batch-1")["1"]
+
+    assert isinstance(outcome, Created) and not outcome.adopted
+    assert bills(server, org) == {outcome.external_id: Decimal("1234.57")}
+    assert server.sandbox.stats(org.tenant_id)["idempotency_replays"] >= 1  # the answer came from the replay
+
+
+def test_an_uncertain_bill_is_found_and_not_sent_again(served, ledger):
+    server = served()
+    connector, org, vendor, _ = connect(server, ledger, max_attempts=1)
+    item = bill_item(connector, vendor, "1")
+    set_faults(server, drop_rate=1.0)
+
+    with pytest.raises(OutcomeUnknown):
+        connector.create_many([item], "batch-1")  # one attempt, its answer lost: may have been applied
+    set_faults(server)
+    [(created_id, total)] = bills(server, org).items()
+
+    found = connector.find_existing_many([item])
+    again = connector.create_many([item], "batch-2")  # re-sent in another batch: looked up, not created
+
+    assert found == {"1": Created(created_id, adopted=True)}
+    assert again == {"1": Created(created_id, adopted=True)}
+    assert bills(server, org) == {created_id: Decimal("1234.57")}
+
+
+def test_a_mixed_batch_rejects_the_bad_record_naming_its_field_and_creates_the_others(served, ledger):
+    server = served()
+    connector, org, vendor, _ = connect(server, ledger)
+    items = [bill_item(connector, vendor, "1", amount="10.00"), bill_item(connector, vendor, "2", account="987654"),
+             bill_item(connector, vendor, "3", amount="30.30")]
+
+    outcomes = connector.create_many(items, "batch-mixed")
+
+    rejected = outcomes["2"]
+    assert isinstance(rejected, RecordRejected)
+    assert rejected.element == "LineItems.AccountCode" and "987654" in str(rejected)
+    created = {ref: outcome.external_id for ref, outcome in outcomes.items() if isinstance(outcome, Created)}
+    assert set(created) == {"1", "3"}
+    assert bills(server, org) == {created["1"]: Decimal("10.00"), created["3"]: Decimal("30.30")}
+
+
+def test_a_429_is_waited_out_for_as_long_as_retry_after_says(served, ledger):
+    clock = FakeClock(time.time())
+    server = served(clock=clock, per_minute=3)
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock.advance(seconds)  # the sandbox's minute moves on while the client waits
+
+    connector, _, _, _ = connect(server, ledger, sleep=sleep)
+    for _ in range(3):
+        list(connector.fetch_reference("account", None))  # three calls: the minute's budget
+
+    accounts = list(connector.fetch_reference("account", None))  # 429 (minute), waited out, then answered
+
+    assert {a.external_id for a in accounts} >= {"090", "429"}
+    assert waits and max(waits) >= 1.0
+    assert connector.client.minute_remaining is not None
+
+
+def test_the_days_budget_used_up_is_a_transient_error_saying_so(served, ledger):
+    server = served(per_day=2)
+    connector, _, _, _ = connect(server, ledger)
+    list(connector.fetch_reference("account", None))
+    list(connector.fetch_reference("tax_code", None))
+
+    with pytest.raises(TransientError, match="daily limit.*X-DayLimit-Remaining: 0"):
+        list(connector.fetch_reference("vendor", None))
+
+
+def test_rotated_refresh_tokens_are_kept_so_a_new_connector_goes_on(served, ledger):
+    server = served(access_token_ttl=1)
+    connector, _, _, conn = connect(server, ledger)
+    list(connector.fetch_reference("account", None))
+    time.sleep(1.1)  # the access token expired: the next call refreshes (and Xero rotates the refresh token)
+    list(connector.fetch_reference("account", None))
+
+    # A connector built afresh from the same connection (the seed token is spent) uses the stored one.
+    fresh = xero(conn, ledger, backoff_seconds=0.01)
+    assert {a.external_id for a in fresh.fetch_reference("account", None)} >= {"090"}
