@@ -39,21 +39,30 @@ def quickbooks_online(conn: ConnectionSettings, ledger: Ledger, **options):
     from ledgerbridge.connectors.qbo.client import INTUIT_API, QBOClient
     from ledgerbridge.connectors.qbo.connector import QuickBooksOnlineConnector
     from ledgerbridge.connectors.limits import RealmLimits
+
+    realm_id, base_url, tokens = oauth_company(conn, ledger, "Realm ID", "realm_id", INTUIT_API)
+    options.setdefault("limits", _limits(conn, RealmLimits))
+    client = QBOClient(base_url, realm_id, conn.login, conn.password, tokens,
+                       token_url=conn.extra.get("token_url"), **options)
+    return QuickBooksOnlineConnector(client)
+
+
+def oauth_company(conn: ConnectionSettings, ledger: Ledger, id_name: str, id_extra: str, default_host: str):
+    """What an OAuth 2.0 connection (QuickBooks Online, Xero) names: the company id (the schema, or
+    the extra `id_extra`), the API base URL (the host, `default_host` without) and the company's token
+    store, seeded with the extra `refresh_token`; a ConnectionSettingsError says what is missing."""
     from ledgerbridge.connectors.tokens import LedgerTokenStore
 
-    realm_id = conn.schema or conn.extra.get("realm_id")
-    missing = [name for name, value in (("Realm ID", realm_id), ("Client ID (login)", conn.login),
+    company_id = conn.schema or conn.extra.get(id_extra)
+    missing = [name for name, value in ((id_name, company_id), ("Client ID (login)", conn.login),
                                          ("Client Secret (password)", conn.password),
                                          ("refresh_token (extra)", conn.extra.get("refresh_token"))) if not value]
     if missing:
         raise ConnectionSettingsError(f"connection {conn.conn_id!r} lacks {', '.join(missing)}")
-    host = conn.host or INTUIT_API
+    host = conn.host or default_host
     base_url = host if "://" in host else f"https://{host}"
-    options.setdefault("limits", _limits(conn, RealmLimits))
-    tokens = LedgerTokenStore(ledger, conn.conn_id, str(realm_id), conn.extra["refresh_token"], conn.password)
-    client = QBOClient(base_url, str(realm_id), conn.login, conn.password, tokens,
-                       token_url=conn.extra.get("token_url"), **options)
-    return QuickBooksOnlineConnector(client)
+    tokens = LedgerTokenStore(ledger, conn.conn_id, str(company_id), conn.extra["refresh_token"], conn.password)
+    return str(company_id), base_url, tokens
 
 
 def _limits(conn: ConnectionSettings, limits_type):

@@ -6,7 +6,6 @@ instead of creating a second object; that is what makes retrying a create safe.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -30,12 +29,10 @@ from ledgerbridge.connectors.qbo.faults import (
 )
 from ledgerbridge.connectors.limits import (
     RealmLimits,
-    RealmRateLimiter,
     limiter_for,
 )
-from ledgerbridge.connectors.tokens import LedgerTokenStore, TokenSet, expires_in
-from ledgerbridge.connectors.transport import json_or_empty, never_sent
-from ledgerbridge.ledger.types import utcnow
+from ledgerbridge.connectors.tokens import LedgerTokenStore
+from ledgerbridge.connectors.transport import OAuthApiClient, json_or_empty, never_sent
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +44,7 @@ DEFAULT_LIMITS = RealmLimits()
 MINOR_VERSION = 75
 
 
-class QBOClient:
+class QBOClient(OAuthApiClient):
     def __init__(
         self,
         base_url: str,
@@ -64,22 +61,11 @@ class QBOClient:
         http: requests.Session | None = None,
         limits: RealmLimits = DEFAULT_LIMITS,
     ):
-        self.base_url = base_url.rstrip("/")
+        super().__init__(base_url, client_id, client_secret, tokens, token_url or INTUIT_TOKEN_URL, timeout,
+                         max_attempts, backoff_seconds, sleep, http, limiter_for(realm_id, limits))
         self.realm_id = realm_id
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.tokens = tokens
-        self.token_url = token_url or INTUIT_TOKEN_URL
         self.minorversion = minorversion
-        self.timeout = timeout
-        self.max_attempts = max_attempts
-        self.backoff_seconds = backoff_seconds
-        self.sleep = sleep
-        self.http = http or requests.Session()
-        self.limiter: RealmRateLimiter = limiter_for(realm_id, limits)
-        self._access: TokenSet | None = None
-        self.requests_sent = 0
-        self.server_time: datetime | None = None  # QuickBooks' clock, from the last answer's "time"
+        # server_time (set up by OAuthApiClient): QuickBooks' clock, from the last answer's "time"
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -177,38 +163,11 @@ class QBOClient:
 
     # -- tokens -------------------------------------------------------------------------------
 
-    def _access_token(self, rejected: str | None = None) -> str:
-        now = utcnow()
-        if self._access and self._access.access_valid(now) and self._access.access_token != rejected:
-            return self._access.access_token  # type: ignore[return-value]
-        stored = self.tokens.current()
-        if stored.access_valid(now) and stored.access_token != rejected:
-            self._access = stored
-        else:
-            self._access = self.tokens.refresh(self._exchange_refresh_token, rejected=rejected)
-        return self._access.access_token  # type: ignore[return-value]
-
-    def _exchange_refresh_token(self, refresh_token: str) -> TokenSet:
-        try:
-            response = self.http.post(
-                self.token_url,
-                data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-                auth=(self.client_id, self.client_secret),
-                headers={"Accept": "application/json"},
-                timeout=self.timeout,
-            )
-        except requests.RequestException as exc:
-            raise TransientError(f"token endpoint {self.token_url} unreachable: {exc}") from exc
-        if response.status_code in (400, 401):
-            error = _json_or_empty(response).get("error", f"HTTP {response.status_code}")
-            raise ReconnectRequired(
-                f"QuickBooks refused to refresh the tokens of company {self.realm_id} ({error}): "
-                "reconnect the company and update the connection's refresh_token"
-            )
-        if response.status_code >= 300:
-            raise TransientError(f"token endpoint answered HTTP {response.status_code}")
-        body = response.json()
-        return TokenSet(body["refresh_token"], body["access_token"], expires_in(body["expires_in"]))
+    def _refresh_refused(self, error: str) -> ReconnectRequired:
+        return ReconnectRequired(
+            f"QuickBooks refused to refresh the tokens of company {self.realm_id} ({error}): "
+            "reconnect the company and update the connection's refresh_token"
+        )
 
     # -- transport ----------------------------------------------------------------------------
 
@@ -256,22 +215,10 @@ class QBOClient:
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if data is not None and content_type:
                 headers["Content-Type"] = content_type
-            try:
-                self.requests_sent += 1
-                with self.limiter.slot(batch=path == "batch"):
-                    response = self.http.request(method, url, params=query, data=data, files=files,
-                                                 headers=headers, timeout=self.timeout)
-            except requests.ConnectionError as exc:
-                # A refused connection never reached the server; a reset may have.
-                state["maybe_applied"] = state["maybe_applied"] or not _never_sent(exc)
-                last_problem = f"connection error: {exc}"
-            except requests.Timeout as exc:
-                state["maybe_applied"] = True
-                last_problem = f"timed out: {exc}"
-            except requests.RequestException as exc:
-                # An answer cut short (chunked encoding, decoding): the request did arrive.
-                state["maybe_applied"] = True
-                last_problem = f"answer broken off: {exc}"
+            response, problem = self._send(method, url, state, batch=path == "batch", params=query, data=data,
+                                           files=files, headers=headers)
+            if response is None:
+                last_problem = problem
             else:
                 if response.status_code == 401 and not refreshed:
                     refreshed, last_problem = True, "HTTP 401 (access token refused; refreshed)"
@@ -293,9 +240,7 @@ class QBOClient:
                 state["maybe_applied"] = state["maybe_applied"] or isinstance(fault, SystemFault)
                 last_problem = str(fault)
                 retry_after = _retry_after(response)
-            if attempt < self.max_attempts:
-                delay = self.backoff_seconds * 2 ** (attempt - 1)
-                self.sleep(max(delay + random.uniform(0, delay / 2), retry_after))
+            self._backoff(attempt, retry_after)
         raise TransientError(f"{method} {path} failed after {self.max_attempts} attempts: {last_problem}")
 
 

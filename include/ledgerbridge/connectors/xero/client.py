@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -33,10 +32,9 @@ from ledgerbridge.connectors.errors import (
     RecordRejected,
     TransientError,
 )
-from ledgerbridge.connectors.limits import RealmLimits, RealmRateLimiter, limiter_for
-from ledgerbridge.connectors.tokens import LedgerTokenStore, TokenSet, expires_in
-from ledgerbridge.connectors.transport import json_or_empty, never_sent
-from ledgerbridge.ledger.types import utcnow
+from ledgerbridge.connectors.limits import RealmLimits, limiter_for
+from ledgerbridge.connectors.tokens import LedgerTokenStore
+from ledgerbridge.connectors.transport import OAuthApiClient, json_or_empty
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +73,9 @@ class DayLimitExhausted(XeroFault, TransientError):
     """Xero's 5,000 calls a day for this tenant are used up: nothing is sent until the window moves."""
 
 
-class XeroClient:
+class XeroClient(OAuthApiClient):
+    TOKEN_ENDPOINT = "Xero token endpoint"
+
     def __init__(
         self,
         base_url: str,
@@ -91,22 +91,11 @@ class XeroClient:
         http: requests.Session | None = None,
         limits: RealmLimits = XERO_LIMITS,
     ):
-        self.base_url = base_url.rstrip("/")
-        self.tenant_id = tenant_id
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.tokens = tokens
-        self.token_url = token_url or XERO_TOKEN_URL
-        self.timeout = timeout
-        self.max_attempts = max_attempts
-        self.backoff_seconds = backoff_seconds
-        self.sleep = sleep
-        self.http = http or requests.Session()
         # Xero counts per app x tenant: one limiter per tenant in this process (other processes: the pool).
-        self.limiter: RealmRateLimiter = limiter_for(f"xero:{tenant_id}", limits)
-        self._access: TokenSet | None = None
-        self.requests_sent = 0
-        self.server_time: datetime | None = None  # Xero's clock at its last answer (DateTimeUTC)
+        super().__init__(base_url, client_id, client_secret, tokens, token_url or XERO_TOKEN_URL, timeout,
+                         max_attempts, backoff_seconds, sleep, http, limiter_for(f"xero:{tenant_id}", limits))
+        self.tenant_id = tenant_id
+        # server_time (set up by OAuthApiClient): Xero's clock at its last answer (DateTimeUTC)
         self.minute_remaining: int | None = None
         self.day_remaining: int | None = None
 
@@ -165,34 +154,10 @@ class XeroClient:
 
     # -- tokens ---------------------------------------------------------------------------------
 
-    def _access_token(self, rejected: str | None = None) -> str:
-        now = utcnow()
-        if self._access and self._access.access_valid(now) and self._access.access_token != rejected:
-            return self._access.access_token  # type: ignore[return-value]
-        stored = self.tokens.current()
-        if stored.access_valid(now) and stored.access_token != rejected:
-            self._access = stored
-        else:
-            self._access = self.tokens.refresh(self._exchange_refresh_token, rejected=rejected)
-        return self._access.access_token  # type: ignore[return-value]
-
-    def _exchange_refresh_token(self, refresh_token: str) -> TokenSet:
-        try:
-            response = self.http.post(
-                self.token_url, data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-                auth=(self.client_id, self.client_secret), headers={"Accept": "application/json"},
-                timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise TransientError(f"Xero token endpoint {self.token_url} unreachable: {exc}") from exc
-        if response.status_code in (400, 401):
-            error = json_or_empty(response).get("error", f"HTTP {response.status_code}")
-            raise ReconnectRequired(
-                f"Xero refused to refresh the tokens of tenant {self.tenant_id} ({error}): reconnect the "
-                "organisation and update the connection's refresh_token")
-        if response.status_code >= 300:
-            raise TransientError(f"Xero token endpoint answered HTTP {response.status_code}")
-        body = response.json()
-        return TokenSet(body["refresh_token"], body["access_token"], expires_in(body["expires_in"]))
+    def _refresh_refused(self, error: str) -> ReconnectRequired:
+        return ReconnectRequired(
+            f"Xero refused to refresh the tokens of tenant {self.tenant_id} ({error}): reconnect the "
+            "organisation and update the connection's refresh_token")
 
     # -- transport ------------------------------------------------------------------------------
 
@@ -225,20 +190,9 @@ class XeroClient:
             token = self._access_token()
             headers = {"Authorization": f"Bearer {token}", "xero-tenant-id": self.tenant_id,
                        "Accept": "application/json", **extra}
-            try:
-                self.requests_sent += 1
-                with self.limiter.slot():
-                    response = self.http.request(method, url, params=params, data=data, headers=headers,
-                                                 timeout=self.timeout)
-            except requests.ConnectionError as exc:
-                state["maybe_applied"] = state["maybe_applied"] or not never_sent(exc)
-                last_problem = f"connection error: {exc}"
-            except requests.Timeout as exc:
-                state["maybe_applied"] = True
-                last_problem = f"timed out: {exc}"
-            except requests.RequestException as exc:
-                state["maybe_applied"] = True  # an answer cut short: the request did arrive
-                last_problem = f"answer broken off: {exc}"
+            response, problem = self._send(method, url, state, params=params, data=data, headers=headers)
+            if response is None:
+                last_problem = problem
             else:
                 self._note_limits(response)
                 status = response.status_code
@@ -278,9 +232,7 @@ class XeroClient:
                     last_problem = f"HTTP {status}: {response.text[:300]}"
                 else:
                     raise XeroFault(f"{method} {path}: HTTP {status}: {response.text[:300]}", status)
-            if attempt < self.max_attempts:
-                delay = self.backoff_seconds * 2 ** (attempt - 1)
-                self.sleep(max(delay + random.uniform(0, delay / 2), wait))
+            self._backoff(attempt, wait)
         raise TransientError(f"Xero {method} {path} failed after {self.max_attempts} attempts: {last_problem}")
 
     def _note_limits(self, response: requests.Response) -> None:

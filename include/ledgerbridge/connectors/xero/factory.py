@@ -8,25 +8,16 @@ for other apps of the same tenant).
 """
 from __future__ import annotations
 
-from ledgerbridge.connectors.factory import ConnectionSettings, ConnectionSettingsError
+from ledgerbridge.connectors.factory import ConnectionSettings, ConnectionSettingsError, oauth_company
 from ledgerbridge.connectors.limits import RealmLimits
-from ledgerbridge.connectors.tokens import LedgerTokenStore
 from ledgerbridge.connectors.xero.client import XERO_API, XERO_LIMITS, XeroClient
 from ledgerbridge.connectors.xero.connector import XeroConnector
 
 
 def xero(conn: ConnectionSettings, ledger, **options) -> XeroConnector:
-    tenant_id = conn.schema or conn.extra.get("tenant_id")
-    missing = [name for name, value in (("Tenant ID", tenant_id), ("Client ID (login)", conn.login),
-                                         ("Client Secret (password)", conn.password),
-                                         ("refresh_token (extra)", conn.extra.get("refresh_token"))) if not value]
-    if missing:
-        raise ConnectionSettingsError(f"connection {conn.conn_id!r} lacks {', '.join(missing)}")
-    host = conn.host or XERO_API
-    base_url = host if "://" in host else f"https://{host}"
+    tenant_id, base_url, tokens = oauth_company(conn, ledger, "Tenant ID", "tenant_id", XERO_API)
     options.setdefault("limits", _limits(conn))
-    tokens = LedgerTokenStore(ledger, conn.conn_id, str(tenant_id), conn.extra["refresh_token"], conn.password)
-    client = XeroClient(base_url, str(tenant_id), conn.login, conn.password, tokens,
+    client = XeroClient(base_url, tenant_id, conn.login, conn.password, tokens,
                         token_url=conn.extra.get("token_url"), **options)
     return XeroConnector(client)
 
