@@ -219,13 +219,7 @@ class QuickBooksOnlineConnector:
         sent_tokens: dict[str, str] = {}
         if changes:
             current = self._read_targets(changes)  # raises (nothing applied) when it cannot read
-            for item in changes:
-                verdict = _change_request(item, current.get(_target(item)))
-                if isinstance(verdict, dict):
-                    entries.append((item, verdict))
-                    sent_tokens[item.ref] = str(verdict[OBJECTS[item.kind]]["SyncToken"])
-                else:
-                    outcomes[item.ref] = verdict
+            entries += _change_entries(changes, current, sent_tokens, outcomes)
         if not entries:
             return outcomes
         written, stale = self._write_batch(entries, batch_key)
@@ -294,14 +288,7 @@ class QuickBooksOnlineConnector:
             return {item.ref: TransientError(f"{_doing(item)} {OBJECTS[item.kind]} {item.target_id}: changed in "
                                              f"QuickBooks meanwhile (5010) and could not be read again: {exc}")
                     for item in stale}
-        entries = []
-        for item in stale:
-            verdict = _change_request(item, current.get(_target(item)))
-            if isinstance(verdict, dict):
-                entries.append((item, verdict))
-                sent_tokens[item.ref] = str(verdict[OBJECTS[item.kind]]["SyncToken"])
-            else:
-                outcomes[item.ref] = verdict
+        entries = _change_entries(stale, current, sent_tokens, outcomes)
         if not entries:
             return outcomes
         written, still_stale = self._write_batch(entries, _part_key(batch_key, "stale"))
@@ -450,6 +437,21 @@ def _unchangeable(item: Outgoing) -> RecordRejected | None:
         return RecordRejected(f"{_doing(item)} {entity}: the outbox row names no QuickBooks Id to apply it to",
                               element="Id")
     return None
+
+
+def _change_entries(items: list[Outgoing], current: dict, sent_tokens: dict[str, str],
+                    outcomes: dict[str, Created | ConnectorError]) -> list[tuple[Outgoing, dict[str, Any]]]:
+    """The batch entries of updates and voids against their targets as read (`current`); an item decided
+    from the read alone (found done already, target gone or voided) goes to `outcomes` instead."""
+    entries = []
+    for item in items:
+        verdict = _change_request(item, current.get(_target(item)))
+        if isinstance(verdict, dict):
+            entries.append((item, verdict))
+            sent_tokens[item.ref] = str(verdict[OBJECTS[item.kind]]["SyncToken"])
+        else:
+            outcomes[item.ref] = verdict
+    return entries
 
 
 def _change_request(item: Outgoing, target: dict[str, Any] | None) -> dict[str, Any] | Created | RecordRejected:

@@ -123,13 +123,7 @@ class SysproClient:
         asks $top=page_size with $skip until a short page. Without orderby SYSPRO orders by key."""
         if not 1 <= page_size <= MAX_PAGE_ROWS:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_ROWS}, not {page_size}")
-        params: dict[str, str] = {}
-        if filter:
-            params["$filter"] = filter
-        if orderby:
-            params["$orderby"] = orderby
-        if select:
-            params["$select"] = select if isinstance(select, str) else ",".join(select)
+        params = _query(filter, orderby, select)
         use_top = page_size < MAX_PAGE_ROWS
         url, skip = f"{self.base_url}/odata/{entity_set}", 0
         while True:
@@ -137,10 +131,7 @@ class SysproClient:
             if use_top:
                 query = {**params, "$top": str(page_size), **({"$skip": str(skip)} if skip else {})}
             page = self._read_page(url, query, entity_set)
-            rows = page.get("value")
-            if not isinstance(rows, list):
-                raise SysproError(f"GET /odata/{entity_set}: the answer has no list of rows (value)",
-                                  endpoint=f"GET /odata/{entity_set}")
+            rows = _rows(page, entity_set)
             yield from rows
             next_link = page.get("@odata.nextLink")
             if next_link:
@@ -164,21 +155,12 @@ class SysproClient:
                   select: str | list[str] | None = None, count: bool = False) -> tuple[list[dict], int | None]:
         if not 1 <= top <= MAX_PAGE_ROWS:
             raise ValueError(f"top must be between 1 and {MAX_PAGE_ROWS}, not {top}")
-        params = {"$top": str(top)}
-        if filter:
-            params["$filter"] = filter
-        if orderby:
-            params["$orderby"] = orderby
-        if select:
-            params["$select"] = select if isinstance(select, str) else ",".join(select)
+        params = {"$top": str(top), **_query(filter, orderby, select)}
         if count:
             params["$count"] = "true"
         page = self._read_page(f"{self.base_url}/odata/{entity_set}", params, entity_set)
-        rows, total = page.get("value"), page.get("@odata.count")
-        if not isinstance(rows, list):
-            raise SysproError(f"GET /odata/{entity_set}: the answer has no list of rows (value)",
-                              endpoint=f"GET /odata/{entity_set}")
-        return rows, total if isinstance(total, int) else None
+        total = page.get("@odata.count")
+        return _rows(page, entity_set), total if isinstance(total, int) else None
 
     def _read_page(self, url: str, params: dict[str, str] | None, entity_set: str) -> dict:
         endpoint = f"GET /odata/{entity_set}"
@@ -335,3 +317,23 @@ def _never_sent(exc: requests.RequestException) -> bool:
     text = str(exc)
     return isinstance(exc, requests.ConnectionError) and (
         "Connection refused" in text or "NewConnectionError" in text or "Name or service not known" in text)
+
+
+def _query(filter: str | None, orderby: str | None, select: str | list[str] | None) -> dict[str, str]:
+    """The OData query options given."""
+    params: dict[str, str] = {}
+    if filter:
+        params["$filter"] = filter
+    if orderby:
+        params["$orderby"] = orderby
+    if select:
+        params["$select"] = select if isinstance(select, str) else ",".join(select)
+    return params
+
+
+def _rows(page: dict, entity_set: str) -> list[dict]:
+    rows = page.get("value")
+    if not isinstance(rows, list):
+        raise SysproError(f"GET /odata/{entity_set}: the answer has no list of rows (value)",
+                          endpoint=f"GET /odata/{entity_set}")
+    return rows
