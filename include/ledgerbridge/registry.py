@@ -73,6 +73,9 @@ class SourceSystem(BaseModel):
     # accounting system, each change exactly once; "hold" keeps the exported version and quarantines the
     # change for a person. Default: follow for an ERP, hold for a feed.
     after_export: Literal["hold", "follow"] | None = None
+    # Document line amounts include the tax their tax codes name (bills as suppliers state them, GST
+    # inclusive): the accounting system takes the tax out. False: it adds the tax on top (net prices).
+    amounts_include_tax: bool = False
     # ERP sources: which order statuses are exported, and which void the document.
     export_statuses: tuple[str, ...] = ("8", "9")
     void_statuses: tuple[str, ...] = ("\\",)

@@ -65,10 +65,20 @@ def test_name_present(outcome):
 
 def test_account_type_known(outcome):
     assert reasons(outcome, "account:A-4") == [
-        ("account_type_known", "account_type", "not a known QuickBooks account type", "Bank Account")]
-    assert reasons(outcome, "account:A-5") == [("account_type_known", "account_type", "missing", "")]
+        ("account_type_known", "account_type", "not one of the accounting system's account types", "Bank Account")]
+    assert reasons(outcome, "account:A-5") == [("account_type_known", "account_type", "missing", None)]
     assert "account:A-6" in outcome.passed
     assert "vendor:V-3" not in outcome.failures  # account types matter for accounts only
+
+
+def test_account_types_are_the_accounting_systems_own():
+    from ledgerbridge.connectors.xero.connector import ACCOUNT_TYPES as XERO_ACCOUNT_TYPES
+
+    records = [account("X-1", account_type="BANK"), account("X-2", account_type="Bank")]
+    result = check("reference", records, ReferenceParams(account_types=XERO_ACCOUNT_TYPES))
+    assert "account:X-1" in result.passed
+    assert reasons(result, "account:X-2") == [
+        ("account_type_known", "account_type", "not one of the accounting system's account types", "Bank")]
 
 
 def test_party_name_unique(outcome):
@@ -105,7 +115,7 @@ def test_a_sudden_drop_in_row_count_is_systemic_and_fails_no_record():
     assert drop.problem.startswith("40 rows against 100 in the last run, a drop of 60% (more than 50%): "
                                    "a half-empty pull?")
     assert drop.values == {"rows": 40, "floor": 50}
-    assert result.message.startswith("SYSTEMIC problem in suite reference 1.0.0: account: 40 rows against 100")
+    assert result.message.startswith("SYSTEMIC problem in suite reference 1.1.0: account: 40 rows against 100")
     table = format_table(result)
     assert "BATCH row_count_kept: account: 40 rows against 100 in the last run" in table
     stat = next(s for s in result.expectations if s.expectation == "row_count_kept")

@@ -50,6 +50,7 @@ class LineExport:
     account_id: str
     description: str | None = None
     class_id: str | None = None
+    tax_code_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ class BillExport:
     total: Decimal
     lines: tuple[LineExport, ...]
     memo: str | None = None
+    # Line amounts include the tax their tax codes name (as a supplier's bill states them): the
+    # accounting system takes the tax out; otherwise it adds the tax on top (an ERP's net prices).
+    amounts_include_tax: bool = False
 
     @property
     def party_ref(self) -> str:
@@ -113,6 +117,7 @@ class InvoiceExport:
     total: Decimal
     lines: tuple[SalesLineExport, ...]
     memo: str | None = None
+    amounts_include_tax: bool = False  # as on BillExport
 
     @property
     def party_ref(self) -> str:
@@ -131,6 +136,7 @@ class CreditNoteExport:
     total: Decimal
     lines: tuple[SalesLineExport, ...]
     memo: str | None = None
+    amounts_include_tax: bool = False  # as on BillExport
 
     @property
     def party_ref(self) -> str:
@@ -149,6 +155,7 @@ class SalesReceiptExport:
     total: Decimal
     lines: tuple[SalesLineExport, ...]
     memo: str | None = None
+    amounts_include_tax: bool = False  # as on BillExport
     deposit_account_id: str | None = None  # None: the accounting system's default (Undeposited Funds)
 
     @property
@@ -263,6 +270,13 @@ class RemoteDocument:
     balance: Decimal
 
 
+# QuickBooks' account types (Online's Account.AccountType; the desktop agent reports the same names).
+QUICKBOOKS_ACCOUNT_TYPES = frozenset({
+    "Bank", "Other Current Asset", "Fixed Asset", "Other Asset", "Accounts Receivable", "Equity", "Expense",
+    "Other Expense", "Cost of Goods Sold", "Accounts Payable", "Credit Card", "Long Term Liability",
+    "Other Current Liability", "Income", "Other Income",
+})
+
 # How long a sender holds the rows it claimed by default: longer than a batch can take with every
 # retry (QuickBooks: 5 attempts x 120 s read timeout + backoff). Past it, another run may look them up.
 CLAIM_SECONDS = 15 * 60
@@ -285,6 +299,8 @@ class Capabilities:
     doc_number_limit: int = 21
     doc_number_required: bool = False
     name_limit: int = 500  # a vendor's or customer's display name
+    # Every type its accounts can have: an account of another type means a wrong mapping (reference suite).
+    account_types: frozenset[str] = QUICKBOOKS_ACCOUNT_TYPES
     # Account types a payment of each kind may draw on (bill_payment) or deposit to (customer_payment).
     payment_account_types: dict[str, frozenset[str]] = field(default_factory=lambda: {
         "bill_payment": frozenset({"Bank"}), "customer_payment": frozenset({"Bank", "Other Current Asset"})})

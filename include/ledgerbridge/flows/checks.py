@@ -40,7 +40,8 @@ def check_reference(ctx: RunContext) -> dict:
         records = [{"kind": row.kind, "external_id": row.external_id, "name": row.name, "active": row.active,
                     "account_type": row.account_type, "currency": row.currency} for row in rows]
         params = ReferenceParams(last_counts=_last_counts(session, ctx.entity.id),
-                                 max_failure_rate=ctx.entity.quality.max_failure_rate("reference"))
+                                 max_failure_rate=ctx.entity.quality.max_failure_rate("reference"),
+                                 account_types=ctx.connector.capabilities.account_types)
         result = check("reference", records, params, carried_over=_held(session, ctx.entity.id))
         summary = {}
         by_kind: dict[str, list[ReferenceRecord]] = defaultdict(list)

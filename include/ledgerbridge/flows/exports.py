@@ -47,7 +47,9 @@ def prepare_exports(ctx: RunContext) -> dict:
     summary: dict = {}
     systemic: list[str] = []
     with ctx.ledger.session() as session:
-        resolve = Resolver(session, ctx.entity.id, ctx.entity.source.item_map if ctx.entity.source else None)
+        source = ctx.entity.source
+        resolve = Resolver(session, ctx.entity.id, source.item_map if source else None,
+                           source.amounts_include_tax if source else False)
         params = _document_params(ctx, session, kinds.BILL in enabled)
         for kind in enabled:
             gate = Gate("prepare_exports", "documents", kind, params)

@@ -9,13 +9,14 @@ def sales_lines(document: Document, resolve) -> tuple[SalesLineExport, ...]:
     """Lines by item (invoices, credit notes), every code resolved against the mirror."""
     return tuple(SalesLineExport(line.amount, resolve.items.get(line.item_code).external_id, line.quantity,
                                  line.unit_price, line.description, resolve.class_id(line.class_code),
-                                 resolve.tax_codes.get(line.tax_code).external_id if line.tax_code else None)
+                                 resolve.tax_code_id(line.tax_code))
                  for line in document.lines)
 
 
 def _export(invoice: Document, customer_id: str, resolve) -> InvoiceExport:
     return InvoiceExport(invoice.hub_id, customer_id, invoice.doc_number, invoice.doc_date, invoice.due_date,
-                         invoice.currency, invoice.total, sales_lines(invoice, resolve), invoice.memo)
+                         invoice.currency, invoice.total, sales_lines(invoice, resolve), invoice.memo,
+                         resolve.amounts_include_tax)
 
 
 KIND = DocumentRecordKind(name="invoice", record_type=RecordType.DOCUMENT, model=Document, dataset="invoices",

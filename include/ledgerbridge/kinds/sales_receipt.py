@@ -10,7 +10,8 @@ from ledgerbridge.registry import Flow
 
 def _export(receipt: Document, customer_id: str, resolve) -> SalesReceiptExport:
     return SalesReceiptExport(receipt.hub_id, customer_id, receipt.doc_number, receipt.doc_date, receipt.currency,
-                              receipt.total, sales_lines(receipt, resolve), receipt.memo)
+                              receipt.total, sales_lines(receipt, resolve), receipt.memo,
+                              resolve.amounts_include_tax)
 
 
 KIND = DocumentRecordKind(name="sales_receipt", record_type=RecordType.DOCUMENT, model=Document,

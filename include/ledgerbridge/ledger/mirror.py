@@ -51,10 +51,12 @@ class CodeIndex:
 
 class Resolver:
     """The entity's usable accounts, classes, items and tax codes, by code; `item_map` names the item
-    some source codes stand for."""
+    some source codes stand for; `amounts_include_tax`: the source's line amounts include their tax."""
 
-    def __init__(self, session: Session, entity_id: str, item_map: dict[str, str] | None = None):
+    def __init__(self, session: Session, entity_id: str, item_map: dict[str, str] | None = None,
+                 amounts_include_tax: bool = False):
         self.session, self.entity_id = session, entity_id
+        self.amounts_include_tax = amounts_include_tax
         self.accounts = CodeIndex(usable_references(session, entity_id, "account"))
         self.classes = CodeIndex(usable_references(session, entity_id, "class"))
         self.items = CodeIndex(usable_references(session, entity_id, "item"), item_map)
@@ -74,3 +76,6 @@ class Resolver:
 
     def class_id(self, code: str | None) -> str | None:
         return self.classes.get(code).external_id if code else None
+
+    def tax_code_id(self, code: str | None) -> str | None:
+        return self.tax_codes.get(code).external_id if code else None

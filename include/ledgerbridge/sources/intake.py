@@ -636,7 +636,7 @@ def _line_columns(line) -> dict[str, Any]:
         debit = line.debit is not None
         return {**empty, "amount": line.debit if debit else line.credit, "posting_type": "debit" if debit else "credit",
                 "account_code": line.account}
-    return {**empty, "amount": line.amount, "account_code": line.account}
+    return {**empty, "amount": line.amount, "account_code": line.account, "tax_code": line.tax_code}
 
 
 def _line_values(line: DocumentLine) -> dict[str, Any]:

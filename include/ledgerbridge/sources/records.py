@@ -81,6 +81,7 @@ class HubLine(_Record):
     description: str | None = None
     # "class" is a Python keyword: accepted under its plain name in the input.
     class_: Code | None = Field(default=None, alias="class")
+    tax_code: Code | None = None
 
 
 class HubAttachment(_Record):

@@ -601,16 +601,20 @@ def _line(amount: Decimal, detail_type: str, detail: dict[str, Any], description
     return line
 
 
-def _class(detail: dict[str, Any], class_id: str | None) -> dict[str, Any]:
+def _class(detail: dict[str, Any], class_id: str | None, tax_code_id: str | None = None) -> dict[str, Any]:
     if class_id:
         detail["ClassRef"] = {"value": class_id}
+    if tax_code_id:
+        detail["TaxCodeRef"] = {"value": tax_code_id}
     return detail
 
 
 def _document(head: dict[str, Any], doc_date, currency: str, lines: list[dict[str, Any]], note: str,
-              doc_number: str | None, due_date=None) -> dict[str, Any]:
+              doc_number: str | None, due_date=None, amounts_include_tax: bool = False) -> dict[str, Any]:
     body: dict[str, Any] = {**head, "TxnDate": doc_date.isoformat(), "CurrencyRef": {"value": currency},
                             "Line": lines, "PrivateNote": note}
+    if amounts_include_tax:
+        body["GlobalTaxCalculation"] = "TaxInclusive"
     if doc_number:
         body["DocNumber"] = doc_number
     if due_date:
@@ -620,10 +624,12 @@ def _document(head: dict[str, Any], doc_date, currency: str, lines: list[dict[st
 
 def _bill(bill: BillExport, key: str) -> dict[str, Any]:
     lines = [_line(line.amount, "AccountBasedExpenseLineDetail",
-                   _class({"AccountRef": {"value": line.account_id}}, line.class_id), line.description)
+                   _class({"AccountRef": {"value": line.account_id}}, line.class_id, line.tax_code_id),
+                   line.description)
              for line in bill.lines]
     return _document({"VendorRef": {"value": bill.vendor_id}}, bill.doc_date, bill.currency, lines,
-                     _note(key, f"hub bill {bill.hub_id}", bill.memo), bill.doc_number, bill.due_date)
+                     _note(key, f"hub bill {bill.hub_id}", bill.memo), bill.doc_number, bill.due_date,
+                     bill.amounts_include_tax)
 
 
 def _bill_payment(payment: BillPaymentExport, key: str) -> dict[str, Any]:
@@ -650,28 +656,28 @@ def _sales_lines(lines: tuple[SalesLineExport, ...]) -> list[dict[str, Any]]:
             detail["Qty"] = line.quantity
         if line.unit_price is not None:
             detail["UnitPrice"] = line.unit_price
-        if line.tax_code_id:
-            detail["TaxCodeRef"] = {"value": line.tax_code_id}
-        built.append(_line(line.amount, "SalesItemLineDetail", _class(detail, line.class_id), line.description))
+        built.append(_line(line.amount, "SalesItemLineDetail", _class(detail, line.class_id, line.tax_code_id),
+                           line.description))
     return built
 
 
 def _invoice(invoice: InvoiceExport, key: str) -> dict[str, Any]:
     return _document({"CustomerRef": {"value": invoice.customer_id}}, invoice.doc_date, invoice.currency,
                      _sales_lines(invoice.lines), _note(key, f"hub invoice {invoice.hub_id}", invoice.memo),
-                     invoice.doc_number, invoice.due_date)
+                     invoice.doc_number, invoice.due_date, invoice.amounts_include_tax)
 
 
 def _credit_memo(credit_note: CreditNoteExport, key: str) -> dict[str, Any]:
     return _document({"CustomerRef": {"value": credit_note.customer_id}}, credit_note.doc_date, credit_note.currency,
                      _sales_lines(credit_note.lines), _note(key, f"hub credit note {credit_note.hub_id}",
-                                                            credit_note.memo), credit_note.doc_number)
+                                                            credit_note.memo), credit_note.doc_number,
+                     amounts_include_tax=credit_note.amounts_include_tax)
 
 
 def _sales_receipt(receipt: SalesReceiptExport, key: str) -> dict[str, Any]:
     body = _document({"CustomerRef": {"value": receipt.customer_id}}, receipt.doc_date, receipt.currency,
                      _sales_lines(receipt.lines), _note(key, f"hub sales receipt {receipt.hub_id}", receipt.memo),
-                     receipt.doc_number)
+                     receipt.doc_number, amounts_include_tax=receipt.amounts_include_tax)
     if receipt.deposit_account_id:
         body["DepositToAccountRef"] = {"value": receipt.deposit_account_id}
     return body

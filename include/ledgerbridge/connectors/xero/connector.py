@@ -81,6 +81,11 @@ REFERENCE = {
     "payment": ("Payments", "PaymentID", True),
     "journal_entry": ("ManualJournals", "ManualJournalID", True),
 }
+# Xero's account types (Account.Type).
+ACCOUNT_TYPES = frozenset({
+    "BANK", "CURRENT", "CURRLIAB", "DEPRECIATN", "DIRECTCOSTS", "EQUITY", "EXPENSE", "FIXED", "INVENTORY",
+    "LIABILITY", "NONCURRENT", "OTHERINCOME", "OVERHEADS", "PREPAYMENT", "REVENUE", "SALES", "TERMLIAB",
+    "PAYGLIABILITY", "SUPERANNUATIONEXPENSE", "SUPERANNUATIONLIABILITY", "WAGESEXPENSE"})
 DELETABLE_KINDS = frozenset({"bill", "invoice", "credit_note", "payment", "journal_entry"})
 _TYPES = {"bill": ("ACCPAY",), "invoice": ("ACCREC",), "credit_note": ("ACCRECCREDIT", "ACCPAYCREDIT")}
 _DOCUMENT_ENDPOINTS = {"bill": "Invoices", "invoice": "Invoices", "credit_note": "CreditNotes",
@@ -93,7 +98,7 @@ class XeroConnector:
     capabilities = Capabilities(
         kinds=frozenset(OBJECTS), reference_kinds=tuple(REFERENCE), batch_size=BATCH_MAX_ITEMS,
         deletable_kinds=DELETABLE_KINDS, change_capture=True,
-        doc_number_limit=255, name_limit=255,
+        doc_number_limit=255, name_limit=255, account_types=ACCOUNT_TYPES,
         payment_account_types={"bill_payment": frozenset({"BANK"}), "customer_payment": frozenset({"BANK"})})
 
     def __init__(self, client: XeroClient):
@@ -333,7 +338,8 @@ def _reference(kind: str, obj: dict[str, Any]) -> ReferenceData:
         updated_at=parse_date(obj.get("UpdatedDateUTC")),
         deleted=deleted,
         party_external_id=contact.get("ContactID"),
-        number=obj.get("Code") or obj.get("InvoiceNumber") or obj.get("CreditNoteNumber") or obj.get("AccountNumber"),
+        number=obj.get("Code") or obj.get("TaxType") or obj.get("InvoiceNumber") or obj.get("CreditNoteNumber")
+        or obj.get("AccountNumber"),
         account_type=obj.get("Type") if kind == "account" else None,
         email=obj.get("EmailAddress"),
         tax_id=obj.get("TaxNumber"),
@@ -414,16 +420,25 @@ def _document(head: dict[str, Any], doc_date, due_date, currency: str, lines: li
     return body
 
 
+def _amount_types(tax_code_ids: list[str | None], amounts_include_tax: bool) -> str:
+    """LineAmountTypes: no tax code on any line, no tax; else the tax inside the amounts or on top."""
+    if not any(tax_code_ids):
+        return "NoTax"
+    return "Inclusive" if amounts_include_tax else "Exclusive"
+
+
 def _bill(bill: BillExport, key: str) -> dict[str, Any]:
-    lines = [_line(line.amount, line.description, AccountCode=line.account_id, Tracking=_tracking(line.class_id))
+    lines = [_line(line.amount, line.description, AccountCode=line.account_id, TaxType=line.tax_code_id,
+                   Tracking=_tracking(line.class_id))
              for line in bill.lines]
     head = {"Type": "ACCPAY", "Contact": {"ContactID": bill.vendor_id}}
     if bill.doc_number:
         head["InvoiceNumber"] = bill.doc_number
-    return _document(head, bill.doc_date, bill.due_date, bill.currency, lines, key)
+    return _document(head, bill.doc_date, bill.due_date, bill.currency, lines, key,
+                     _amount_types([line.tax_code_id for line in bill.lines], bill.amounts_include_tax))
 
 
-def _sales_lines(lines: tuple[SalesLineExport, ...]) -> tuple[list[dict[str, Any]], str]:
+def _sales_lines(lines: tuple[SalesLineExport, ...], amounts_include_tax: bool) -> tuple[list[dict[str, Any]], str]:
     built = []
     for line in lines:
         quantity = line.quantity if line.quantity is not None else Decimal(1)
@@ -432,11 +447,11 @@ def _sales_lines(lines: tuple[SalesLineExport, ...]) -> tuple[list[dict[str, Any
                       "UnitAmount": unit, "LineAmount": line.amount,
                       **({"TaxType": line.tax_code_id} if line.tax_code_id else {}),
                       **({"Tracking": _tracking(line.class_id)} if line.class_id else {})})
-    return built, ("Exclusive" if any(line.tax_code_id for line in lines) else "NoTax")
+    return built, _amount_types([line.tax_code_id for line in lines], amounts_include_tax)
 
 
 def _invoice(invoice: InvoiceExport, key: str) -> dict[str, Any]:
-    lines, amount_types = _sales_lines(invoice.lines)
+    lines, amount_types = _sales_lines(invoice.lines, invoice.amounts_include_tax)
     head = {"Type": "ACCREC", "Contact": {"ContactID": invoice.customer_id}}
     if invoice.doc_number:
         head["InvoiceNumber"] = invoice.doc_number
@@ -444,7 +459,7 @@ def _invoice(invoice: InvoiceExport, key: str) -> dict[str, Any]:
 
 
 def _credit_note(credit_note: CreditNoteExport, key: str) -> dict[str, Any]:
-    lines, amount_types = _sales_lines(credit_note.lines)
+    lines, amount_types = _sales_lines(credit_note.lines, credit_note.amounts_include_tax)
     head = {"Type": "ACCRECCREDIT", "Contact": {"ContactID": credit_note.customer_id}}
     if credit_note.doc_number:
         head["CreditNoteNumber"] = credit_note.doc_number

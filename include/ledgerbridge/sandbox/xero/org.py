@@ -47,9 +47,37 @@ def public(record: dict) -> dict:
     return out
 
 
+# What a new organisation of each country starts with. "NZ" is the sandbox's default (GST 15%, with
+# US dollars enabled as a foreign currency); "AU": Australia's GST of 10% and its tax types.
+_EXPENSES = (("400", "Advertising", "EXPENSE"), ("429", "General Expenses", "EXPENSE"))
+COUNTRIES = {
+    "NZ": {"base_currency": "NZD",
+           "accounts": (("090", "Business Bank Account", "BANK"), ("200", "Sales", "REVENUE"),
+                        ("310", "Cost of Goods Sold", "DIRECTCOSTS"), *_EXPENSES,
+                        ("610", "Accounts Receivable", "CURRENT"), ("800", "Accounts Payable", "CURRLIAB"),
+                        ("820", "Sales Tax", "CURRLIAB")),
+           "tax_rates": (("INPUT", "Tax on Purchases", "15.00"), ("OUTPUT", "Tax on Sales", "15.00"),
+                         ("NONE", "No Tax", "0.00")),
+           "currencies": (("USD", "United States Dollar"), ("NZD", "New Zealand Dollar"))},
+    "AU": {"base_currency": "AUD",
+           "accounts": (("090", "Business Bank Account", "BANK"), ("200", "Sales", "REVENUE"),
+                        ("310", "Cost of Goods Sold", "DIRECTCOSTS"), *_EXPENSES,
+                        ("453", "Office Expenses", "EXPENSE"), ("489", "Telephone & Internet", "EXPENSE"),
+                        ("610", "Accounts Receivable", "CURRENT"), ("800", "Accounts Payable", "CURRLIAB"),
+                        ("820", "GST", "CURRLIAB")),
+           "tax_rates": (("INPUT", "GST on Expenses", "10.00"), ("OUTPUT", "GST on Income", "10.00"),
+                         ("EXEMPTEXPENSES", "GST Free Expenses", "0.00"), ("EXEMPTOUTPUT", "GST Free Income", "0.00"),
+                         ("BASEXCLUDED", "BAS Excluded", "0.00"), ("NONE", "No Tax", "0.00")),
+           "currencies": (("AUD", "Australian Dollar"),)},
+}
+
+
 class Organisation:
-    def __init__(self, tenant_id: str, name: str, clock: Callable[[], float]) -> None:
-        self.tenant_id, self.name, self.clock = tenant_id, name, clock
+    def __init__(self, tenant_id: str, name: str, clock: Callable[[], float], country: str = "NZ") -> None:
+        if country not in COUNTRIES:
+            raise ValueError(f"country must be one of {', '.join(COUNTRIES)}, not {country!r}")
+        self.tenant_id, self.name, self.clock, self.country = tenant_id, name, clock, country
+        self.base_currency = COUNTRIES[country]["base_currency"]
         self.records: dict[str, dict[str, dict]] = {endpoint: {} for endpoint in ENDPOINTS}
         self.attachments: dict[str, dict] = {}  # AttachmentID -> {..., "_content": base64}
         self.idempotency: dict[str, dict] = {}  # key -> {status, body, at}
@@ -71,18 +99,17 @@ class Organisation:
 
     # -- seed ---------------------------------------------------------------------------------
     def seed(self) -> None:
-        for code, name, kind in (("090", "Business Bank Account", "BANK"), ("200", "Sales", "REVENUE"),
-                                 ("310", "Cost of Goods Sold", "DIRECTCOSTS"), ("400", "Advertising", "EXPENSE"),
-                                 ("429", "General Expenses", "EXPENSE"), ("610", "Accounts Receivable", "CURRENT"),
-                                 ("800", "Accounts Payable", "CURRLIAB"), ("820", "Sales Tax", "CURRLIAB")):
+        """The organisation's chart of accounts, tax rates, currencies and a tracking category, as a new
+        Xero organisation of its country has them (the rates and names of its tax system)."""
+        chart = COUNTRIES[self.country]
+        for code, name, kind in chart["accounts"]:
             self._put("Accounts", {"AccountID": str(uuid.uuid4()), "Code": code, "Name": name, "Type": kind,
                                    "Status": "ACTIVE", "Class": _account_class(kind),
                                    "EnablePaymentsToAccount": kind == "BANK"})
-        for tax_type, name, rate in (("INPUT", "Tax on Purchases", "15.00"), ("OUTPUT", "Tax on Sales", "15.00"),
-                                     ("NONE", "No Tax", "0.00")):
+        for tax_type, name, rate in chart["tax_rates"]:
             self._put("TaxRates", {"TaxType": tax_type, "Name": name, "Status": "ACTIVE",
                                    "EffectiveRate": Decimal(rate), "DisplayTaxRate": Decimal(rate)})
-        for code, description in (("USD", "United States Dollar"), ("NZD", "New Zealand Dollar")):
+        for code, description in chart["currencies"]:
             self._put("Currencies", {"Code": code, "Description": description})
         self._put("TrackingCategories", {
             "TrackingCategoryID": str(uuid.uuid4()), "Name": "Region", "Status": "ACTIVE",
@@ -174,7 +201,10 @@ class Organisation:
             return self._contact_named(str(given["Name"])) or {"_new": str(given["Name"])}
         raise Invalid("A Contact must be specified for this type of transaction")
 
-    def _lines(self, raw: object, amount_types: str, tax_default: str) -> tuple[list[dict], Decimal, Decimal]:
+    def _lines(self, raw: object, amount_types: str, tax_default: str, payable: bool = False
+               ) -> tuple[list[dict], Decimal, Decimal]:
+        """Lines as Xero keeps them; a line naming an item takes what the line leaves out (account,
+        tax type, price, description) from the item's purchase or sales details."""
         if raw is None:
             raw = []
         if not isinstance(raw, list):
@@ -185,6 +215,18 @@ class Organisation:
             if not isinstance(given, dict):
                 errors.append(f"Line {number} must be a JSON object")
                 continue
+            item_code = given.get("ItemCode")
+            if item_code is not None:
+                item = next((i for i in self.records["Items"].values() if i.get("Code") == str(item_code)), None)
+                if item is None:
+                    errors.append(f"Item code '{item_code}' is not valid")
+                    continue
+                details = item.get("PurchaseDetails" if payable else "SalesDetails") or {}
+                given = {"Description": item.get("Description" if not payable else "PurchaseDescription",
+                                                 item.get("Name")),
+                         "UnitAmount": details.get("UnitPrice"), "AccountCode": details.get("AccountCode"),
+                         "TaxType": details.get("TaxType"),
+                         **{key: value for key, value in given.items() if value is not None}}
             line = dict(given)
             quantity = to_decimal(given.get("Quantity", 1))
             unit = to_decimal(given.get("UnitAmount")) if given.get("UnitAmount") is not None else None
@@ -250,10 +292,10 @@ class Organisation:
             raise Invalid("LineAmountTypes must be Exclusive, Inclusive or NoTax")
         payable = kind in ("ACCPAY", "ACCPAYCREDIT")
         lines, subtotal, tax = self._lines(element.get("LineItems", record.get("LineItems")), amount_types,
-                                           "INPUT" if payable else "OUTPUT")
+                                           "INPUT" if payable else "OUTPUT", payable)
         if status in ("SUBMITTED", "AUTHORISED") and not lines:
             raise Invalid("Documents must have at least one line item to be approved")
-        currency = element.get("CurrencyCode", record.get("CurrencyCode", "USD"))
+        currency = element.get("CurrencyCode", record.get("CurrencyCode", self.base_currency))
         if currency not in self.records["Currencies"]:
             raise Invalid(f"The currency code {currency} is not enabled for this organisation")
         number = element.get("InvoiceNumber" if endpoint == "Invoices" else "CreditNoteNumber")
@@ -412,13 +454,13 @@ class Organisation:
 
     # -- state --------------------------------------------------------------------------------
     def to_state(self) -> dict:
-        return {"tenant_id": self.tenant_id, "name": self.name, "created_ms": self.created_ms,
+        return {"tenant_id": self.tenant_id, "name": self.name, "country": self.country, "created_ms": self.created_ms,
                 "records": self.records, "attachments": self.attachments, "idempotency": self.idempotency,
                 "last_stamp": self._last_stamp}
 
     @classmethod
     def from_state(cls, state: dict, clock: Callable[[], float]) -> Organisation:
-        org = cls(state["tenant_id"], state["name"], clock)
+        org = cls(state["tenant_id"], state["name"], clock, state.get("country", "NZ"))
         org.created_ms, org.records = state["created_ms"], state["records"]
         org.attachments, org.idempotency = state["attachments"], state["idempotency"]
         org._last_stamp = state["last_stamp"]
