@@ -189,6 +189,12 @@ class Organisation:
             raise Invalid(f"Item code '{code}' already exists")
         record = dict(existing) if existing else {"ItemID": str(uuid.uuid4())}
         record.update({k: v for k, v in element.items() if k not in ("ItemID", "UpdatedDateUTC")})
+        for details in ("PurchaseDetails", "SalesDetails"):
+            if isinstance(record.get(details), dict) and record[details].get("UnitPrice") is not None:
+                price = to_decimal(record[details]["UnitPrice"])
+                if price is None:
+                    raise Invalid(f"{details}.UnitPrice must be a number")
+                record[details] = {**record[details], "UnitPrice": price}
         return self._put("Items", record)
 
     def _contact_of(self, element: dict) -> dict:
