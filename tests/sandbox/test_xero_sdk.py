@@ -122,8 +122,9 @@ def test_a_bill_with_tracking_is_created_once_per_idempotency_key_with_exact_dec
     assert read.updated_date_utc.tzinfo is not None and abs(read.updated_date_utc.timestamp() - START) < 1
 
 
-def test_summarize_errors_false_names_the_bad_element_through_the_sdk(xero):
+def test_validation_errors_and_429s_reach_the_sdk_as_its_own_exceptions(xero):
     from xero_python.accounting import Invoices
+    from xero_python.exceptions import AccountingBadRequestException, RateLimitException
 
     contact_id = supplier(xero)
     bad = bill(contact_id, "BAD", (1, "5"))
@@ -133,6 +134,16 @@ def test_summarize_errors_false_names_the_bad_element_through_the_sdk(xero):
     assert [a.status_attribute_string for a in answered] == ["OK", "ERROR"]
     assert [e.message for e in answered[1].validation_errors] == [
         "Account code '999' is not a valid code for this document."]
+
+    with pytest.raises(AccountingBadRequestException) as refused:
+        xero.accounting.create_invoices(xero.tenant, Invoices(invoices=[bill(contact_id, "G2", (1, "5")), bad]))
+    assert refused.value.reason == "Account code '999' is not a valid code for this document."
+    assert refused.value.error_data["Type"] == "ValidationException"
+    # urllib3 under the SDK honours Retry-After (1 s here) and retries 3 times before the SDK raises: ~3 s.
+    requests.post(f"{xero.server.url}/_sandbox/faults", json={"throttle_rate": 1.0}, timeout=10).raise_for_status()
+    with pytest.raises(RateLimitException) as throttled:
+        xero.accounting.get_invoices(xero.tenant)
+    assert throttled.value.rate_limit == "minute" and throttled.value.headers["Retry-After"] == "1"
 
 
 def test_payment_journal_attachment_and_if_modified_since_through_the_sdk(xero):
