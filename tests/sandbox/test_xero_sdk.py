@@ -55,11 +55,11 @@ def xero(monkeypatch):
     served.server.stop()
 
 
-def bill(contact_id: str, reference: str, *lines: tuple[int, str], status: str = "AUTHORISED"):
+def bill(contact_id: str, reference: str, *lines: tuple[int, str]):
     from xero_python.accounting import Contact, Invoice, LineAmountTypes, LineItem, LineItemTracking
 
     return Invoice(type="ACCPAY", contact=Contact(contact_id=contact_id), invoice_number=reference,
-                   reference=reference, status=status, date=date(2026, 9, 20), due_date=date(2026, 10, 20),
+                   reference=reference, status="AUTHORISED", date=date(2026, 9, 20), due_date=date(2026, 10, 20),
                    line_amount_types=LineAmountTypes.EXCLUSIVE,
                    line_items=[LineItem(description=f"line {n}", quantity=Decimal(quantity),
                                         unit_amount=Decimal(unit), account_code="429", tax_type="INPUT",
