@@ -1,13 +1,16 @@
 """The Xero sandbox over real HTTP on loopback: identity (token expiry, rotation, connections), tenancy,
 the Accounting API (contacts, bills with tracking and computed totals, batches with and without
-summarizeErrors, Idempotency-Key, If-Modified-Since paging, payments, manual journals, attachments),
-limits, faults, persistence and the command line. (xero-python is not installable offline: no SDK test.)"""
+summarizeErrors, Idempotency-Key, If-Modified-Since paging, payments, manual journals, attachments,
+credit notes, items, deleting a payment), limits (concurrent, minute, day, app minute), faults,
+persistence and the command line. xero-python's view of it is tests/sandbox/test_xero_sdk.py."""
 from __future__ import annotations
 
 import re
 import signal
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from email.utils import formatdate
 
@@ -237,6 +240,141 @@ def test_the_minute_limit_gives_429_and_the_remaining_headers_count_down():
     finally:
         xero.server.stop()
 
+
+
+def test_credit_notes_of_both_kinds_are_numbered_totalled_and_validated(xero):
+    contact_id = supplier(xero)
+    lines = [{"Description": "returned", "Quantity": 2, "UnitAmount": "12.50", "AccountCode": "200"}]
+    sale_credit = xero.send("PUT", "CreditNotes", {"CreditNotes": [
+        {"Type": "ACCRECCREDIT", "Contact": {"Name": "Vance Refrigeration"}, "Status": "AUTHORISED",
+         "Date": "2026-09-20", "LineItems": lines}]})
+    assert sale_credit.status_code == 200, sale_credit.text
+    made = sale_credit.json()["CreditNotes"][0]
+    assert (made["CreditNoteNumber"], made["Total"], made["TotalTax"], made["RemainingCredit"]) == (
+        "CN-0001", 28.75, 3.75, 28.75)
+    assert made["Date"] == "/Date(1789862400000+0000)/"
+    supplier_credit = xero.send("PUT", "CreditNotes", {
+        "Type": "ACCPAYCREDIT", "Contact": {"ContactID": contact_id}, "CreditNoteNumber": "DM-CR-9",
+        "LineAmountTypes": "NoTax", "LineItems": [{**lines[0], "AccountCode": "429"}]}).json()["CreditNotes"][0]
+    assert (supplier_credit["Total"], supplier_credit["TotalTax"], supplier_credit["Status"]) == (25, 0, "DRAFT")
+    assert xero.get(f"CreditNotes/{supplier_credit['CreditNoteID']}").json()["CreditNotes"][0][
+        "CreditNoteNumber"] == "DM-CR-9"
+
+    refused = xero.send("PUT", "CreditNotes", {"CreditNotes": [
+        {"Type": "ACCREC", "Contact": {"ContactID": contact_id}, "LineItems": lines},
+        {"Type": "ACCRECCREDIT", "Contact": {"ContactID": contact_id}, "CreditNoteNumber": "CN-0001",
+         "LineItems": lines},
+        {"Type": "ACCPAYCREDIT", "Contact": {"ContactID": contact_id}, "Status": "AUTHORISED", "LineItems": []},
+        {"Type": "ACCPAYCREDIT", "Contact": {"ContactID": contact_id}, "Date": "20/09/2026", "LineItems": lines}]},
+        summarizeErrors="false")
+    assert [(e["StatusAttributeString"], e["ValidationErrors"]) for e in refused.json()["CreditNotes"]] == [
+        ("ERROR", [{"Message": "Type must be one of ACCPAYCREDIT, ACCRECCREDIT"}]),
+        ("ERROR", [{"Message": "Credit Note # must be unique."}]),
+        ("ERROR", [{"Message": "Documents must have at least one line item to be approved"}]),
+        ("ERROR", [{"Message": "Date '20/09/2026' is not a valid date"}])]
+    assert len(xero.get("CreditNotes").json()["CreditNotes"]) == 2
+
+
+def test_items_have_unique_codes_and_update_by_id(xero):
+    made = xero.send("PUT", "Items", {"Items": [{"Code": "PAPER-A4", "Name": "A4 paper",
+                                                 "PurchaseDetails": {"UnitPrice": "4.25", "AccountCode": "429"}}]})
+    assert made.status_code == 200, made.text
+    item_id = made.json()["Items"][0]["ItemID"]
+    duplicate = xero.send("PUT", "Items", {"Code": "PAPER-A4", "Name": "Another"})
+    assert duplicate.status_code == 400
+    assert duplicate.json()["Elements"][0]["ValidationErrors"] == [{"Message": "Item code 'PAPER-A4' already exists"}]
+    no_code = xero.send("PUT", "Items", {"Name": "Nameless"})
+    assert no_code.json()["Elements"][0]["ValidationErrors"] == [{"Message": "Item code must be specified"}]
+    no_price = xero.send("PUT", "Items", {"Code": "PEN", "SalesDetails": {"UnitPrice": "ten"}})
+    assert no_price.json()["Elements"][0]["ValidationErrors"] == [{"Message": "SalesDetails.UnitPrice must be a number"}]
+    renamed = xero.send("POST", f"Items/{item_id}", {"Name": "A4 paper, 80 g"})
+    assert renamed.status_code == 200, renamed.text
+    items = xero.get("Items").json()["Items"]
+    assert [(i["ItemID"], i["Code"], i["Name"], i["PurchaseDetails"]["UnitPrice"]) for i in items] == [
+        (item_id, "PAPER-A4", "A4 paper, 80 g", 4.25)]
+    missing = xero.send("POST", "Items/00000000-0000-0000-0000-000000000009", {"Name": "x"})
+    assert missing.status_code == 400 and "was not found" in missing.text
+
+
+def test_deleting_a_payment_lists_it_as_deleted_and_gives_the_amount_due_back(xero):
+    invoice = xero.send("PUT", "Invoices", bill(supplier(xero), "D-1", (1, 100))).json()["Invoices"][0]
+    pay = {"Invoice": {"InvoiceID": invoice["InvoiceID"]}, "Account": {"Code": "090"}, "Date": "2026-09-22"}
+    payment = xero.send("PUT", "Payments", {**pay, "Amount": "115.00"}).json()["Payments"][0]
+    paid = xero.get(f"Invoices/{invoice['InvoiceID']}").json()["Invoices"][0]
+    assert (paid["Status"], paid["AmountDue"], paid["FullyPaidOnDate"]) == ("PAID", 0, "/Date(1790035200000+0000)/")
+    xero.clock.advance(5)
+    cut = formatdate(xero.clock.now, usegmt=True)
+    xero.clock.advance(1)
+
+    deleted = xero.send("POST", f"Payments/{payment['PaymentID']}", {"Status": "DELETED"})
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["Payments"][0]["Status"] == "DELETED"
+    assert [(p["PaymentID"], p["Status"]) for p in xero.get("Payments").json()["Payments"]] == [
+        (payment["PaymentID"], "DELETED")]
+    reopened = xero.get(f"Invoices/{invoice['InvoiceID']}").json()["Invoices"][0]
+    assert (reopened["Status"], reopened["AmountPaid"], reopened["AmountDue"], reopened["Payments"]) == (
+        "AUTHORISED", 0, 115, [])
+    assert "FullyPaidOnDate" not in reopened
+    changed = xero.get("Payments", headers={"If-Modified-Since": cut}).json()["Payments"]
+    assert [p["Status"] for p in changed] == ["DELETED"]
+    again = xero.send("POST", f"Payments/{payment['PaymentID']}", {"Status": "DELETED"})
+    assert again.status_code == 400 and "can only be deleted" in again.text
+    assert xero.send("PUT", "Payments", {**pay, "Amount": "115.00"}).status_code == 200  # it can be paid again
+
+
+def test_a_sixth_call_in_progress_gives_429_concurrent():
+    xero = Xero()
+    try:
+        requests.post(f"{xero.url}/_sandbox/faults", json={"latency_seconds": 0.5}, timeout=10).raise_for_status()
+        start = threading.Barrier(6)
+
+        def call(_):
+            start.wait()
+            return xero.get("Currencies")
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(call, range(6)))
+        assert sorted(a.status_code for a in answers) == [200] * 5 + [429]
+        refused = next(a for a in answers if a.status_code == 429)
+        assert (refused.headers["X-Rate-Limit-Problem"], refused.headers["Retry-After"]) == ("concurrent", "1")
+        requests.post(f"{xero.url}/_sandbox/faults", json={}, timeout=10).raise_for_status()
+        assert xero.get("Currencies").status_code == 200  # the five that ended left room
+    finally:
+        xero.server.stop()
+
+
+def test_the_day_limit_gives_429_day_until_a_day_has_passed():
+    xero = Xero(per_day=3)
+    try:
+        assert [xero.get("Currencies").headers["X-DayLimit-Remaining"] for _ in range(3)] == ["2", "1", "0"]
+        xero.clock.advance(1000)
+        refused = xero.get("Currencies")
+        assert refused.status_code == 429
+        assert (refused.headers["X-Rate-Limit-Problem"], refused.headers["X-MinLimit-Remaining"]) == ("day", "60")
+        assert int(refused.headers["Retry-After"]) == 86400 - 1000
+        xero.clock.advance(86400 - 1000)
+        assert xero.refresh().status_code == 200  # the token endpoint is not counted
+        assert xero.get("Currencies").status_code == 200
+    finally:
+        xero.server.stop()
+
+
+def test_the_app_minute_limit_is_shared_by_the_apps_tenants():
+    xero = Xero(app_per_minute=4)
+    try:
+        other_tenant, other_refresh = xero.sandbox.create_tenant(CLIENT[0], "Demo AU")
+        other_token = requests.post(f"{xero.url}/connect/token", auth=CLIENT, timeout=10, data={
+            "grant_type": "refresh_token", "refresh_token": other_refresh}).json()["access_token"]
+        other = {"Authorization": f"Bearer {other_token}", "xero-tenant-id": other_tenant}
+        assert [xero.get("Currencies").headers["X-AppMinLimit-Remaining"] for _ in range(3)] == ["3", "2", "1"]
+        assert xero.get("Currencies", headers=other).headers["X-AppMinLimit-Remaining"] == "0"
+        refused = xero.get("Currencies", headers=other)
+        assert refused.status_code == 429
+        assert (refused.headers["X-Rate-Limit-Problem"], refused.headers["X-MinLimit-Remaining"]) == ("appminute", "59")
+        assert int(refused.headers["Retry-After"]) == 60
+        xero.clock.advance(61)
+        assert xero.get("Currencies", headers=other).status_code == 200
+    finally:
+        xero.server.stop()
 
 def test_a_dropped_answer_after_the_commit_leaves_the_record(xero):
     requests.post(f"{xero.url}/_sandbox/faults", json={"drop_rate": 1.0}, timeout=10).raise_for_status()

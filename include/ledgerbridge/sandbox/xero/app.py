@@ -65,6 +65,7 @@ def create_app(sandbox: XeroSandbox) -> FastAPI:
         return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
     @app.get("/connections")
+    @app.get("/Connections")  # Xero's paths ignore case; xero-python's IdentityApi asks for this one
     async def connections(request: Request) -> Response:
         status, body = await run_in_threadpool(sandbox.connections, request.headers.get("authorization"))
         return JSONResponse(body, status_code=status)

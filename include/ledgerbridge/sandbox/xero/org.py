@@ -2,9 +2,10 @@
 Records are kept in Xero's JSON shape; `_updated` (epoch ms) is the sandbox's own and never sent."""
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 from ..jsonmoney import to_decimal
@@ -21,6 +22,9 @@ ENDPOINTS = {
 WRITABLE = ("Contacts", "Items", "Invoices", "Payments", "CreditNotes", "ManualJournals")
 ATTACHABLE = ("Invoices", "CreditNotes", "Contacts", "ManualJournals")
 MAX_ATTACHMENTS = 10
+# Xero answers every date in its "/Date(ms+0000)/" form; the sandbox keeps them as ISO days.
+DATE_FIELDS = ("Date", "DueDate", "FullyPaidOnDate")
+_MS_DATE = re.compile(r"/Date\((-?\d+)([+-]\d{4})?\)/")
 
 
 class Invalid(Exception):
@@ -35,13 +39,40 @@ def xero_date(epoch_ms: int) -> str:
     return f"/Date({epoch_ms}+0000)/"
 
 
+def day_of(value: object, field: str) -> str:
+    """A date as sent ("2026-09-20", "2026-09-20T00:00:00" or "/Date(1789862400000+0000)/") as an ISO day."""
+    text = str(value).strip()
+    try:
+        ms_date = _MS_DATE.fullmatch(text)
+        if ms_date:
+            return datetime.fromtimestamp(int(ms_date.group(1)) / 1000, timezone.utc).date().isoformat()
+        return datetime.fromisoformat(text).date().isoformat()
+    except (ValueError, OverflowError, OSError):
+        raise Invalid(f"{field} '{value}' is not a valid date") from None
+
+
+def _dates_out(value: object) -> object:
+    """ISO days (nested payments' too) in Xero's /Date()/ form, midnight UTC."""
+    if isinstance(value, list):
+        return [_dates_out(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {key: _xero_day(item) if key in DATE_FIELDS and isinstance(item, str) else _dates_out(item)
+            for key, item in value.items()}
+
+
+def _xero_day(day: str) -> str:
+    midnight = datetime.combine(date.fromisoformat(day_of(day, "Date")), datetime.min.time(), timezone.utc)
+    return xero_date(int(midnight.timestamp() * 1000))
+
+
 def money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def public(record: dict) -> dict:
     """A record as Xero sends it: without the sandbox's own keys, UpdatedDateUTC in /Date()/ form."""
-    out = {k: v for k, v in record.items() if not k.startswith("_")}
+    out = _dates_out({k: v for k, v in record.items() if not k.startswith("_")})
     if "_updated" in record:
         out["UpdatedDateUTC"] = xero_date(record["_updated"])
     return out
@@ -185,6 +216,12 @@ class Organisation:
             raise Invalid(f"Item code '{code}' already exists")
         record = dict(existing) if existing else {"ItemID": str(uuid.uuid4())}
         record.update({k: v for k, v in element.items() if k not in ("ItemID", "UpdatedDateUTC")})
+        for details in ("PurchaseDetails", "SalesDetails"):
+            if isinstance(record.get(details), dict) and record[details].get("UnitPrice") is not None:
+                price = to_decimal(record[details]["UnitPrice"])
+                if price is None:
+                    raise Invalid(f"{details}.UnitPrice must be a number")
+                record[details] = {**record[details], "UnitPrice": price}
         return self._put("Items", record)
 
     def _contact_of(self, element: dict) -> dict:
@@ -308,9 +345,11 @@ class Organisation:
                 raise Invalid(f"{'Invoice' if endpoint == 'Invoices' else 'Credit Note'} # must be unique.")
         elif number is None:
             number = record.get(number_field, "")
+        days = {field: day_of(element[field], field) for field in ("Date", "DueDate") if element.get(field)}
         for key, value in element.items():
             if key not in ("UpdatedDateUTC", "Payments", "AmountPaid", "AmountDue", "Total", "SubTotal", "TotalTax"):
                 record[key] = value
+        record.update(days)
         if contact is not None and "_new" in contact:
             contact = self._write_contacts({"Name": contact["_new"]}, None)
         if contact is not None:
@@ -323,8 +362,7 @@ class Organisation:
         paid = record.get("AmountPaid", Decimal(0)) if endpoint == "Invoices" else Decimal(0)
         record.update({"Type": kind, "Status": status, "LineAmountTypes": amount_types, "LineItems": lines,
                        "CurrencyCode": currency, number_field: number, "SubTotal": money(subtotal),
-                       "TotalTax": money(tax), "Total": money(total), "Date": element.get("Date", record.get(
-                           "Date", self.today()))})
+                       "TotalTax": money(tax), "Total": money(total), "Date": record.get("Date") or self.today()})
         if endpoint == "Invoices":
             record.update({"AmountPaid": paid, "AmountDue": Decimal(0) if status == "VOIDED" else money(total - paid),
                            "Payments": record.get("Payments", [])})
@@ -371,13 +409,17 @@ class Organisation:
         elif not (account["Type"] == "BANK" or account.get("EnablePaymentsToAccount")):
             errors.append("Payments can only be made to a bank account or one with EnablePaymentsToAccount")
         amount = to_decimal(element.get("Amount"))
+        try:
+            day = day_of(element["Date"], "Date") if element.get("Date") else self.today()
+        except Invalid as invalid:
+            errors.extend(invalid.messages)
         if amount is None or amount <= 0:
             errors.append("Payment amount must be a positive number")
         elif invoice is not None and invoice["Status"] == "AUTHORISED" and money(amount) > invoice["AmountDue"]:
             errors.append("Payment amount exceeds the amount outstanding on this document")
         if errors:
             raise Invalid(*errors)
-        payment = {"PaymentID": str(uuid.uuid4()), "Date": element.get("Date", self.today()), "Amount": money(amount),
+        payment = {"PaymentID": str(uuid.uuid4()), "Date": day, "Amount": money(amount),
                    "Reference": element.get("Reference", ""), "Status": "AUTHORISED",
                    "PaymentType": "ACCPAYPAYMENT" if invoice["Type"] == "ACCPAY" else "ACCRECPAYMENT",
                    "Account": {"AccountID": account["AccountID"], "Code": account["Code"]},
@@ -423,12 +465,17 @@ class Organisation:
             debits = sum((line["LineAmount"] for line in lines if line["LineAmount"] > 0), Decimal(0))
             credits = -sum((line["LineAmount"] for line in lines if line["LineAmount"] < 0), Decimal(0))
             errors.append(f"The total debits ({money(debits)}) must equal total credits ({money(credits)})")
+        given_day = element.get("Date")
+        try:
+            day = day_of(given_day, "Date") if given_day else (existing or {}).get("Date") or self.today()
+        except Invalid as invalid:
+            errors.extend(invalid.messages)
         if errors:
             raise Invalid(*errors)
         record = dict(existing) if existing else {"ManualJournalID": str(uuid.uuid4())}
         record.update({k: v for k, v in element.items() if k != "UpdatedDateUTC"})
         record.update({"Narration": narration, "JournalLines": lines, "Status": element.get(
-            "Status", record.get("Status", "DRAFT")), "Date": element.get("Date", record.get("Date", self.today()))})
+            "Status", record.get("Status", "DRAFT")), "Date": day})
         return self._put("ManualJournals", record)
 
     # -- attachments --------------------------------------------------------------------------
