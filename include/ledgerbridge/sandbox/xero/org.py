@@ -195,6 +195,11 @@ class Organisation:
             if amount is None:
                 amount = money(quantity * unit)
             code = given.get("AccountCode")
+            if code is None and given.get("ItemCode"):  # Xero takes the item's own account for the document's side
+                item = next((i for i in self.records["Items"].values() if i["Code"] == given["ItemCode"]), {})
+                code = (item.get("PurchaseDetails" if tax_default == "INPUT" else "SalesDetails") or {}).get("AccountCode")
+                if code is not None:
+                    line["AccountCode"] = code
             if code is None or str(code) not in accounts:
                 errors.append(f"Account code '{code}' is not a valid code for this document." if code is not None
                               else f"Line {number}: an AccountCode must be specified")
