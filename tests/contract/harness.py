@@ -182,7 +182,8 @@ def qbo_harness(server, ledger) -> Iterator[QBOHarness]:
 # -- Xero ------------------------------------------------------------------------------------------
 
 XERO_CLIENT_ID, XERO_CLIENT_SECRET = "ledgerbridge-test", "test-secret"
-# Our reference kind -> (endpoint, id field, document type) of what a person deletes in Xero (Status DELETED).
+# Our reference kind -> (endpoint, id field) of what a person deletes in Xero: Status DELETED, or VOIDED for
+# an approved invoice, bill or credit note (Xero deletes only drafts of those; a voided one counts for nothing).
 XERO_DELETABLE = {"bill": ("Invoices", "InvoiceID"), "invoice": ("Invoices", "InvoiceID"),
                   "credit_note": ("CreditNotes", "CreditNoteID"), "payment": ("Payments", "PaymentID"),
                   "journal_entry": ("ManualJournals", "ManualJournalID")}
@@ -230,7 +231,10 @@ class XeroHarness:
         if kind not in XERO_DELETABLE:
             raise ValueError(f"Xero deletes no {kind}: lists are archived")
         endpoint, id_field = XERO_DELETABLE[kind]
-        self._write(endpoint, {id_field: external_id, "Status": "DELETED"})
+        with self.server.sandbox.lock:
+            status = self.org.records[endpoint][external_id].get("Status")
+        gone = "VOIDED" if endpoint in ("Invoices", "CreditNotes") and status == "AUTHORISED" else "DELETED"
+        self._write(endpoint, {id_field: external_id, "Status": gone})
 
     def add_vendor(self, name: str) -> str:
         return self._write("Contacts", {"Name": name})["ContactID"]

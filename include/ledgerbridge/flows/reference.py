@@ -4,9 +4,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from ledgerbridge import kinds
-from ledgerbridge.connectors.base import CREATE, ChangeSet, ReferenceData
+from ledgerbridge.connectors.base import CREATE, VOID, ChangeSet, ReferenceData
 from ledgerbridge.context import RunContext
 from ledgerbridge.ledger.models import (
     OutboxEntry,
@@ -139,7 +140,12 @@ def _mark_missing_as_deleted(ctx: RunContext, kind: str, seen: set[str], counts:
 
 
 def _warn_about_deleted_exports(ctx: RunContext) -> None:
-    """Documents we created that were deleted in the accounting system need a person."""
+    """Documents we created that were deleted (or, where a voided one reads as gone, voided) in the
+    accounting system need a person; those we voided ourselves do not."""
+    void = aliased(OutboxEntry)
+    voided_by_us = select(void.id).where(
+        void.entity_id == OutboxEntry.entity_id, void.record_type == OutboxEntry.record_type,
+        void.record_id == OutboxEntry.record_id, void.operation == VOID, void.state == OutboxState.CONFIRMED)
     with ctx.ledger.session() as session:
         exported = session.execute(
             select(OutboxEntry.record_key, OutboxEntry.kind, OutboxEntry.external_id, ReferenceRecord.kind)
@@ -147,14 +153,14 @@ def _warn_about_deleted_exports(ctx: RunContext) -> None:
                   & (ReferenceRecord.external_id == OutboxEntry.external_id))
             .where(OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.state == OutboxState.CONFIRMED,
                    OutboxEntry.operation == CREATE, OutboxEntry.company_id == ctx.connector.company_id,
-                   ReferenceRecord.deleted_at.is_not(None))
+                   ReferenceRecord.deleted_at.is_not(None), ~voided_by_us.exists())
         ).all()
     # Ids are unique per object type only: the mirror's kind must be the one the record kind appears as.
     deleted = [(key, kind, external_id) for key, kind, external_id, mirror_kind in exported
                if kinds.get(kind).mirror_kind == mirror_kind]
     for record_key, kind, external_id in deleted:
-        ctx.log.warning("%s was exported as %s %s, which has been deleted in the accounting system: it is not "
-                        "re-sent; re-create or void it there, or re-open it in the hub", record_key,
+        ctx.log.warning("%s was exported as %s %s, which has been deleted in the accounting system (or voided "
+                        "there): it is not re-sent; re-create or void it there, or re-open it in the hub", record_key,
                         kinds.get(kind).label, external_id)
 
 

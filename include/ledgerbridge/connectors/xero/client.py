@@ -135,7 +135,15 @@ class XeroClient(OAuthApiClient):
     def put_many(self, endpoint: str, elements: list[dict[str, Any]], idempotency_key: str) -> list[dict[str, Any]]:
         """Create up to 50 elements in one request with summarizeErrors=false: each comes back in
         order with its own StatusAttributeString (OK / WARNING / ERROR) and ValidationErrors."""
-        reply = self._call("PUT", endpoint, params={"summarizeErrors": "false"}, body={endpoint: elements},
+        return self._write_many("PUT", endpoint, elements, idempotency_key)
+
+    def post_many(self, endpoint: str, elements: list[dict[str, Any]], idempotency_key: str) -> list[dict[str, Any]]:
+        """Update up to 50 elements (each naming its id) in one request, answered as put_many's."""
+        return self._write_many("POST", endpoint, elements, idempotency_key)
+
+    def _write_many(self, method: str, endpoint: str, elements: list[dict[str, Any]],
+                    idempotency_key: str) -> list[dict[str, Any]]:
+        reply = self._call(method, endpoint, params={"summarizeErrors": "false"}, body={endpoint: elements},
                            idempotency_key=idempotency_key)
         return reply.get(endpoint) or []
 

@@ -9,6 +9,11 @@ External ids, as the flows resolve references into payloads:
 
 Our idempotency key travels on each object where Xero keeps it, so an uncertain create can be found
 again: a contact's ContactNumber, a document's or payment's Reference, a manual journal's Narration.
+
+Invoices, bills and credit notes can be changed after export (UPDATABLE_KINDS): an update replaces the
+document's header and lines with the record's current version, and its Reference with the update's own
+key (the version marker: the Reference always holds the key of the last operation applied); a void sets
+Status VOIDED (DELETED for a draft). A document with money applied to it is neither voided nor changed.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from typing import Any
 
 from ledgerbridge.connectors.base import (
     CREATE,
+    VOID,
     AttachmentExport,
     BillExport,
     BillPaymentExport,
@@ -36,6 +42,7 @@ from ledgerbridge.connectors.base import (
     ReferenceData,
     RemoteDocument,
     SalesLineExport,
+    is_update,
 )
 from ledgerbridge.connectors.errors import (
     ConnectorError,
@@ -67,7 +74,7 @@ OBJECTS = {
     "attachment": ("Attachments", "AttachmentID"),
 }
 # Our reference kind -> (endpoint, id field, paged). Lists are archived in Xero; documents, payments
-# and journals are deleted (Status DELETED) and still listed with that status.
+# and journals are deleted or voided (Status DELETED / VOIDED) and still listed with that status.
 REFERENCE = {
     "account": ("Accounts", "Code", False),
     "vendor": ("Contacts", "ContactID", True),
@@ -90,14 +97,17 @@ DELETABLE_KINDS = frozenset({"bill", "invoice", "credit_note", "payment", "journ
 _TYPES = {"bill": ("ACCPAY",), "invoice": ("ACCREC",), "credit_note": ("ACCRECCREDIT", "ACCPAYCREDIT")}
 _DOCUMENT_ENDPOINTS = {"bill": "Invoices", "invoice": "Invoices", "credit_note": "CreditNotes",
                        "journal_entry": "ManualJournals"}
-_GONE = ("DELETED",)
+# A voided document stays listed with its amounts but counts for nothing: to the ledger it is gone, as a deleted one.
+_GONE = ("DELETED", "VOIDED")
+# Record kinds whose exported documents can be updated and voided (POST with their id).
+UPDATABLE_KINDS = frozenset({"bill", "invoice", "credit_note"})
 
 
 class XeroConnector:
     kind = "xero"
     capabilities = Capabilities(
         kinds=frozenset(OBJECTS), reference_kinds=tuple(REFERENCE), batch_size=BATCH_MAX_ITEMS,
-        deletable_kinds=DELETABLE_KINDS, change_capture=True,
+        updatable_kinds=UPDATABLE_KINDS, deletable_kinds=DELETABLE_KINDS, change_capture=True,
         doc_number_limit=255, name_limit=255, account_types=ACCOUNT_TYPES,
         payment_account_types={"bill_payment": frozenset({"BANK"}), "customer_payment": frozenset({"BANK"})})
 
@@ -108,15 +118,15 @@ class XeroConnector:
     # -- reference data in ----------------------------------------------------------------------
 
     def fetch_reference(self, kind: str, since: datetime | None) -> Iterator[ReferenceData]:
-        """Every object of `kind` changed since `since` (If-Modified-Since), deleted ones included
-        then; without `since`, every object the organisation still has (deleted ones left out)."""
+        """Every object of `kind` changed since `since` (If-Modified-Since), deleted and voided ones
+        included then; without `since`, every object the organisation still has (those left out)."""
         for ref in self._read(kind, since):
             if since is not None or not ref.deleted:
                 yield ref
 
     def fetch_changes(self, starts: dict[str, datetime], now: datetime) -> ChangeSet:
         """If-Modified-Since answers every change of every kind, deletions included (Xero lists a
-        deleted document with Status DELETED): one read per kind from its own start."""
+        deleted or voided document with Status DELETED / VOIDED): one read per kind from its own start."""
         changes = {kind: list(self._read(kind, since)) for kind, since in starts.items() if kind in REFERENCE}
         return ChangeSet(changes, self.client.server_time)
 
@@ -158,7 +168,25 @@ class XeroConnector:
         return build(record, key)
 
     def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | Exception]:
-        """Create each item once: per item ref, Created, its RecordRejected or OutcomeUnknown.
+        """Create, update or void each item once: per item ref, Created, its RecordRejected or
+        OutcomeUnknown. Creates go first (`_create_many`), then changes (`_change_many`); when one
+        part fails as a whole after the other was sent, that part's items carry the error."""
+        creates = [item for item in items if item.operation == CREATE]
+        changes = [item for item in items if item.operation != CREATE]
+        outcomes: dict[str, Created | Exception] = {}
+        for part, send in ((creates, self._create_many), (changes, self._change_many)):
+            if not part:
+                continue
+            try:
+                outcomes.update(send(part, batch_key))
+            except ConnectorError as exc:
+                if len(part) == len(items):
+                    raise
+                outcomes.update({item.ref: exc for item in part})
+        return {item.ref: outcomes[item.ref] for item in items}
+
+    def _create_many(self, creates: list[Outgoing], batch_key: str) -> dict[str, Created | Exception]:
+        """Create each item once.
 
         First a look-up of what an earlier attempt may already have created (our key on the object):
         those are adopted and not sent again, whichever batch they were in then. The rest go in one
@@ -166,14 +194,7 @@ class XeroConnector:
         Idempotency-Key made of the batch key and the keys of the items sent, so a retry of the same
         request replays Xero's first answer and a regrouped one never collides with it.
         """
-        refused = [item for item in items if item.operation != CREATE]
-        outcomes: dict[str, Created | Exception] = {
-            item.ref: RecordRejected(f"the Xero connector does not yet {item.operation.split(':')[0]} a "
-                                     f"{item.kind} (it only creates)", element="operation") for item in refused}
-        creates = [item for item in items if item.operation == CREATE]
-        if not creates:
-            return outcomes
-        outcomes.update(self.find_existing_many(creates))  # raises (nothing applied) when it cannot read
+        outcomes: dict[str, Created | Exception] = dict(self.find_existing_many(creates))  # raises: nothing applied
         pending = [item for item in creates if item.ref not in outcomes]
         groups: dict[str, list[Outgoing]] = {}
         for item in pending:
@@ -192,7 +213,7 @@ class XeroConnector:
                     outcomes[item.ref] = exc if isinstance(exc, (OutcomeUnknown, RecordRejected)) else \
                         OutcomeUnknown(f"not known whether {item.kind} {item.ref} was created: {exc}")
             first = False
-        return {item.ref: outcomes[item.ref] for item in items}
+        return outcomes
 
     def _put_group(self, endpoint: str, group: list[Outgoing], batch_key: str) -> dict[str, Created | Exception]:
         elements, owners = [], []
@@ -249,6 +270,70 @@ class XeroConnector:
                 outcomes[item.ref] = OutcomeUnknown(f"attachment {item.ref}: {exc}")
                 continue
             outcomes[item.ref] = Created(str(answer.get("AttachmentID") or ""))
+        return outcomes
+
+    def _change_many(self, changes: list[Outgoing], batch_key: str) -> dict[str, Created | Exception]:
+        """Update or void each item once, against its document as read now (one GET each).
+
+        An update already applied (its key is the document's Reference) or a void of a document voided
+        or deleted already is adopted without a request: that is how an update or void whose answer was
+        lost is found and not applied twice. A void of a document with money applied to it, or any
+        change of a voided one, is rejected naming the document. The rest go in one POST per endpoint
+        (summarizeErrors=false, an Idempotency-Key made of the batch key and the items' keys); what
+        Xero refuses there comes back as a rejection naming the document and Xero's reason.
+        """
+        outcomes: dict[str, Created | Exception] = {}
+        ready = []
+        for item in changes:
+            refused = _unchangeable(item)
+            if refused is None:
+                ready.append(item)
+            else:
+                outcomes[item.ref] = refused
+        targets = {(item.kind, item.target_id): None for item in ready}
+        for kind, target_id in targets:  # raises (nothing applied) when it cannot read
+            targets[(kind, target_id)] = self.client.read(OBJECTS[kind][0], str(target_id))
+        groups: dict[str, list[tuple[Outgoing, dict[str, Any], dict[str, Any]]]] = {}
+        for item in ready:
+            target = targets[(item.kind, item.target_id)]
+            verdict = _change_element(item, target)
+            if isinstance(verdict, dict):
+                groups.setdefault(OBJECTS[item.kind][0], []).append((item, verdict, target))
+            else:
+                outcomes[item.ref] = verdict
+        for endpoint, group in groups.items():
+            try:
+                outcomes.update(self._post_changes(endpoint, group, batch_key))
+            except ConnectorError as exc:
+                if len(group) == len(changes):
+                    raise
+                outcomes.update({item.ref: exc for item, _, _ in group})
+        return outcomes
+
+    def _post_changes(self, endpoint: str, group: list[tuple[Outgoing, dict[str, Any], dict[str, Any]]],
+                      batch_key: str) -> dict[str, Created | Exception]:
+        key = _request_key(batch_key, f"POST {endpoint}", [item.key for item, _, _ in group])
+        try:
+            answers = self.client.post_many(endpoint, [element for _, element, _ in group], key)
+        except XeroValidation as refusal:  # refused as a whole, nothing applied: each goes alone
+            if len(group) == 1:
+                item, _, target = group[0]
+                return {item.ref: _change_refused(item, target, [str(refusal)], refusal.element)}
+            outcomes: dict[str, Created | Exception] = {}
+            for entry in group:
+                outcomes.update(self._post_changes(endpoint, [entry], batch_key))
+            return outcomes
+        outcomes = {}
+        for n, (item, _, target) in enumerate(group):
+            answer = answers[n] if n < len(answers) else None
+            if answer is None:
+                outcomes[item.ref] = OutcomeUnknown(f"{endpoint} request {key}: {_doing(item)} "
+                                                    f"{_document_name(item, target)}: no answer for it")
+            elif answer.get("StatusAttributeString") == "ERROR":
+                messages = [error.get("Message", "") for error in answer.get("ValidationErrors") or []]
+                outcomes[item.ref] = _change_refused(item, target, messages, field_of(messages))
+            else:
+                outcomes[item.ref] = Created(str(item.target_id))
         return outcomes
 
     def find_existing_many(self, items: list[Outgoing]) -> dict[str, Created | Exception]:
@@ -379,6 +464,79 @@ def _rejection(item: Outgoing, answer: dict[str, Any]) -> RecordRejected:
     messages = [error.get("Message", "") for error in answer.get("ValidationErrors") or []]
     return RecordRejected(f"Xero refused {item.kind} {item.ref}: {'; '.join(messages) or 'no reason given'}",
                           "ValidationException", field_of(messages))
+
+
+def _unchangeable(item: Outgoing) -> RecordRejected | None:
+    """Why this update/void cannot be sent at all, if it cannot."""
+    if item.operation != VOID and not is_update(item.operation):
+        return RecordRejected(f"unknown outbox operation {item.operation!r} for {item.kind} {item.ref}",
+                              element="operation")
+    if item.kind not in UPDATABLE_KINDS:
+        return RecordRejected(f"the Xero connector cannot {'void' if item.operation == VOID else 'update'} a "
+                              f"{item.kind}; it changes only {', '.join(sorted(UPDATABLE_KINDS))}", element="operation")
+    if not item.target_id:
+        return RecordRejected(f"{_doing(item)} {item.kind} {item.ref}: the outbox row names no Xero id to apply it to",
+                              element=OBJECTS[item.kind][1])
+    return None
+
+
+def _change_element(item: Outgoing, target: dict[str, Any] | None) -> dict[str, Any] | Created | RecordRejected:
+    """The element updating or voiding `target` as it is now, or the outcome without a request."""
+    endpoint, id_field = OBJECTS[item.kind]
+    name = _document_name(item, target)
+    if target is None:
+        return RecordRejected(f"{_doing(item)} {name}: Xero has no such document (deleted there?)",
+                              "NotFound", id_field)
+    status = str(target.get("Status") or "")
+    if item.operation == VOID:
+        if status in _GONE:
+            return Created(str(item.target_id), adopted=True)  # voided or deleted already: what we wanted
+        applied = _applied(target)
+        if applied:
+            return RecordRejected(f"voiding {name}: {applied} {target.get('CurrencyCode', '')} is paid or credited "
+                                  f"against it in Xero ({_applications(target)}); Xero voids only a document with "
+                                  "nothing applied: remove those there first: not voided", "ValidationException",
+                                  "Status")
+        return {id_field: str(item.target_id), "Status": "DELETED" if status in ("DRAFT", "SUBMITTED") else "VOIDED"}
+    if target.get("Reference") == item.key:
+        return Created(str(item.target_id), adopted=True)  # this update was applied already
+    if status in _GONE:
+        return RecordRejected(f"updating {name}: it is {status.lower()} in Xero and cannot change any more: "
+                              "not updated", "ValidationException", "Status")
+    # The document keeps its status (AUTHORISED, or a draft someone kept): only its content changes.
+    return {**{key: value for key, value in item.payload.items() if key != "Status"}, id_field: str(item.target_id)}
+
+
+def _change_refused(item: Outgoing, target: dict[str, Any] | None, messages: list[str],
+                    element: str | None) -> RecordRejected:
+    reason = "; ".join(message for message in messages if message) or "no reason given"
+    return RecordRejected(f"{_doing(item)} {_document_name(item, target)}: Xero refused it: {reason}: not "
+                          f"{'voided' if item.operation == VOID else 'updated'}", "ValidationException", element)
+
+
+def _doing(item: Outgoing) -> str:
+    return "voiding" if item.operation == VOID else "updating"
+
+
+def _document_name(item: Outgoing, target: dict[str, Any] | None) -> str:
+    """"bill B-1 (Xero InvoiceID ...)": what a person finds the document by in Xero."""
+    number = (target or {}).get("InvoiceNumber") or (target or {}).get("CreditNoteNumber")
+    label = item.kind.replace("_", " ")
+    return f"{label} {number} (Xero {OBJECTS[item.kind][1]} {item.target_id})" if number else \
+        f"{label} {item.target_id}"
+
+
+def _applied(document: dict[str, Any]) -> Decimal:
+    """Money applied to a document: an invoice's payments and credit, or a credit note's allocated credit."""
+    if "RemainingCredit" in document:
+        return _money(document.get("Total")) - _money(document.get("RemainingCredit"))
+    return _money(document.get("AmountPaid")) + _money(document.get("AmountCredited"))
+
+
+def _applications(document: dict[str, Any]) -> str:
+    payments = [f"payment {p.get('PaymentID')} of {_money(p.get('Amount'))}" for p in document.get("Payments") or []]
+    allocations = [f"allocation of {_money(a.get('Amount'))}" for a in document.get("Allocations") or []]
+    return ", ".join(payments + allocations) or f"Status {document.get('Status')}"
 
 
 def _money(value: Any) -> Decimal:

@@ -313,16 +313,16 @@ class Organisation:
 
     def _document(self, endpoint: str, element: dict, existing: dict | None, types: tuple[str, ...]) -> dict:
         record = dict(existing) if existing else {}
-        if existing and existing["Status"] in ("PAID", "VOIDED", "DELETED"):
-            raise Invalid(f"This document cannot be edited as it has a status of {existing['Status']}.")
         kind = element.get("Type", record.get("Type"))
         if kind not in types:
             raise Invalid(f"Type must be one of {', '.join(types)}")
         status = element.get("Status", record.get("Status", "DRAFT"))
-        if status not in ("DRAFT", "SUBMITTED", "AUTHORISED", "VOIDED", "DELETED"):
+        if status not in _STATUSES:
             raise Invalid(f"Status {status} is not valid for a new or updated document")
-        if status == "VOIDED" and record.get("AmountPaid"):
-            raise Invalid("This document cannot be voided as it has payments applied to it.")
+        if existing:
+            self._check_change(endpoint, existing, element, status)
+        elif status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
+            raise Invalid(f"Status {status} is not valid for a new document")
         contact = self._contact_of(element) if "Contact" in element or not existing else None
         amount_types = element.get("LineAmountTypes", record.get("LineAmountTypes", "Exclusive"))
         if amount_types not in ("Exclusive", "Inclusive", "NoTax"):
@@ -370,6 +370,21 @@ class Organisation:
             record["RemainingCredit"] = Decimal(0) if status == "VOIDED" else money(total)
         record.setdefault(ENDPOINTS[endpoint], str(uuid.uuid4()))
         return self._put(endpoint, record)
+
+    @staticmethod
+    def _check_change(endpoint: str, existing: dict, element: dict, status: str) -> None:
+        """Xero's rules for changing a document: its status moves only along _NEXT_STATUSES, and one
+        with money applied (payments, allocated credit) cannot be voided nor have its lines changed."""
+        noun = "Invoice" if endpoint == "Invoices" else "Credit Note"
+        if status != existing["Status"] and status not in _NEXT_STATUSES[existing["Status"]] \
+                or existing["Status"] in ("PAID", "VOIDED", "DELETED"):
+            messages = [f"{noun} not of valid status for modification"]
+            if _applied(existing):
+                messages.append(_APPLIED_MESSAGE)
+            raise Invalid(*messages)
+        if _applied(existing) and (status in ("VOIDED", "DELETED") or (
+                "LineItems" in element and _line_facts(element["LineItems"]) != _line_facts(existing["LineItems"]))):
+            raise Invalid(_APPLIED_MESSAGE)
 
     def _next_number(self, endpoint: str, field: str) -> str:
         prefix = "INV-" if endpoint == "Invoices" else "CN-"
@@ -520,6 +535,37 @@ class Organisation:
         return {"tenant_id": self.tenant_id, "name": self.name,
                 **{endpoint: len(records) for endpoint, records in self.records.items()},
                 "Attachments": len(self.attachments)}
+
+
+_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED", "VOIDED", "DELETED")
+# Where a document's status may go by an update (PAID comes from payments; VOIDED and DELETED are final).
+_NEXT_STATUSES = {"DRAFT": {"SUBMITTED", "AUTHORISED", "DELETED"}, "SUBMITTED": {"DRAFT", "AUTHORISED", "DELETED"},
+                  "AUTHORISED": {"VOIDED"}, "PAID": set(), "VOIDED": set(), "DELETED": set()}
+_APPLIED_MESSAGE = "This document cannot be edited as it has a payment or credit note allocated to it."
+
+
+def _applied(document: dict) -> Decimal:
+    """Money applied to a document: an invoice's payments, or a credit note's allocated credit."""
+    if "AmountPaid" in document:
+        return document["AmountPaid"] + document.get("AmountCredited", Decimal(0))
+    return document["Total"] - document.get("RemainingCredit", document["Total"])
+
+
+def _line_facts(lines: object) -> list[tuple]:
+    """What a change of lines is judged on: text, account or item, quantity and amount (Xero's own ids
+    and computed tax aside)."""
+    facts = []
+    for line in lines if isinstance(lines, list) else []:
+        if not isinstance(line, dict):
+            continue
+        quantity = to_decimal(line.get("Quantity", 1))
+        unit, amount = to_decimal(line.get("UnitAmount")), to_decimal(line.get("LineAmount"))
+        if amount is None and quantity is not None and unit is not None:
+            amount = quantity * unit
+        facts.append((line.get("Description") or "", line.get("AccountCode"), line.get("ItemCode"),
+                      quantity.normalize() if quantity is not None else None,
+                      money(amount) if amount is not None else None))
+    return facts
 
 
 _MONEY_KEYS = {"SubTotal", "TotalTax", "Total", "AmountDue", "AmountPaid", "Amount", "LineAmount", "TaxAmount",
