@@ -32,7 +32,7 @@ from ledgerbridge.connectors.factory import ConnectionSettings, quickbooks_onlin
 from ledgerbridge.flows.reconcile import created_in_run
 from ledgerbridge.ledger import Ledger, migrate
 from ledgerbridge.ledger.models import OutboxEntry, OutboxState, QuarantineEntry, QuarantineStatus, RecordType, SyncRun
-from ledgerbridge.registry import ERP_KINDS, FILE_DROP_KINDS, load_registry
+from ledgerbridge.registry import ERP_KINDS, FILE_DROP_KINDS, AccountingKind, load_registry
 
 DEMO_DATA = settings.PROJECT_ROOT / "include" / "config" / "demo_data.yaml"
 CLIENT_ID, CLIENT_SECRET = "ledgerbridge-demo", "demo-secret"
@@ -119,6 +119,19 @@ def _running(label: str, name: str, port: int, health: str, options: list[str], 
         log.close()
 
 
+def xero_port() -> int:
+    return int(os.environ.get("LEDGERBRIDGE_XERO_PORT", "8768"))
+
+
+@contextmanager
+def running_xero(port: int):
+    """The Xero sandbox on `port` (its organisations kept in data/sandbox/xero.json): reused if one already
+    answers there, else started (and stopped after)."""
+    with _running("Xero", "xero", port, "/_sandbox/health", ["--state", "{state}", "--client-id", CLIENT_ID,
+                                                              "--client-secret", CLIENT_SECRET]) as url:
+        yield url
+
+
 def _healthy(url: str, path: str = "/_sandbox/health") -> bool:
     try:
         return requests.get(f"{url}{path}", timeout=1).ok
@@ -152,7 +165,7 @@ def prepare(url: str, ledger: Ledger, out=print, erp_url: str | None = None) -> 
     env = {}
     for entity in registry.enabled:
         data = demo.get(entity.id)
-        if data is None or entity.accounting.kind in FILE_DROP_KINDS:
+        if data is None or entity.accounting.kind != AccountingKind.QUICKBOOKS_ONLINE:
             continue
         reply = requests.post(f"{url}/_sandbox/realms", json={
             "client_id": CLIENT_ID, "company_name": data["company_name"], "realm_id": data["realm_id"]}, timeout=10)
@@ -173,6 +186,47 @@ def prepare(url: str, ledger: Ledger, out=print, erp_url: str | None = None) -> 
         out(f"{entity.id}: sandbox company {data['realm_id']} ({seeded} list objects in place), {feed_hub(entity, data)}")
         env.update(feed_connection(entity))
     return env
+
+
+def prepare_xero(url: str, ledger: Ledger, out=print) -> dict[str, str]:
+    """Each Xero entity's organisation in the Xero sandbox (of its country: its chart and tax rates), the
+    contacts and items its accountant already has, and its hub feed; returns the AIRFLOW_CONN_* variables."""
+    from ledgerbridge.connectors.specs import accounting_spec
+    from ledgerbridge.connectors.xero.factory import xero
+
+    demo = yaml.safe_load(DEMO_DATA.read_text(encoding="utf-8"))["entities"]
+    env = {}
+    for entity in load_registry().enabled:
+        data = demo.get(entity.id)
+        if data is None or entity.accounting.kind != AccountingKind.XERO:
+            continue
+        reply = requests.post(f"{url}/_sandbox/tenants", json={
+            "client_id": CLIENT_ID, "name": data["company_name"], "tenant_id": data["tenant_id"],
+            "country": data["country"]}, timeout=10)
+        reply.raise_for_status()
+        tenant_id = reply.json()["tenant_id"]
+        extra = {"refresh_token": reply.json()["refresh_token"], "token_url": f"{url}/connect/token"}
+        conn = ConnectionSettings(entity.accounting.conn_id, url, CLIENT_ID, CLIENT_SECRET, tenant_id, extra)
+        seeded = _seed_organisation(xero(conn, ledger).client, entity.id, data["accounting"])
+        env[f"AIRFLOW_CONN_{entity.accounting.conn_id.upper()}"] = json.dumps({
+            "conn_type": accounting_spec(entity.accounting.kind).connection.conn_type, "host": url,
+            "login": CLIENT_ID, "password": CLIENT_SECRET, "schema": tenant_id, "extra": extra})
+        out(f"{entity.id}: sandbox Xero organisation {tenant_id} ({data['country']}; {seeded} list object(s) "
+            f"added), {feed_hub(entity, data)}")
+        env.update(feed_connection(entity))
+    return env
+
+
+def _seed_organisation(client, entity_id: str, lists: dict) -> int:
+    """The contacts (by name) and items (by code) the organisation lacks, created once."""
+    seeded = 0
+    for endpoint, key in (("Contacts", "Name"), ("Items", "Code")):
+        present = {record.get(key) for record in client.list_all(endpoint, paged=endpoint == "Contacts")}
+        missing = [dict(record) for record in lists.get(endpoint.lower()) or [] if record[key] not in present]
+        if missing:
+            client.put_many(endpoint, missing, _seed_request_id(entity_id, endpoint, ",".join(r[key] for r in missing)))
+            seeded += len(missing)
+    return seeded
 
 
 def erp_connection(entity, erp_url: str) -> dict[str, str]:
@@ -347,10 +401,11 @@ def main(airflow_ui: bool = False) -> int:
     entities = load_registry().enabled
     started = utcnow()
     with running_sandbox(sandbox_port()) as url, running_file_drop(drop_port()) as drop, \
-            running_erp(erp_port()) as erp_url:
+            running_erp(erp_port()) as erp_url, running_xero(xero_port()) as xero_url:
         print(f"QuickBooks Online sandbox: {url}; file drop: sftp://127.0.0.1:{drop.port} ({drop.root}); "
-              f"SYSPRO sandbox: {erp_url}")
+              f"SYSPRO sandbox: {erp_url}; Xero sandbox: {xero_url}")
         env = prepare(url, ledger, erp_url=erp_url)
+        env.update(prepare_xero(xero_url, ledger))
         desktop_env, agents = prepare_desktop(drop, ledger)
         env.update(desktop_env)
         if airflow_ui:
