@@ -48,8 +48,12 @@ def public(record: dict) -> dict:
 
 
 class Organisation:
-    def __init__(self, tenant_id: str, name: str, clock: Callable[[], float]) -> None:
+    def __init__(self, tenant_id: str, name: str, clock: Callable[[], float], base_currency: str = "USD",
+                 country_code: str = "US") -> None:
         self.tenant_id, self.name, self.clock = tenant_id, name, clock
+        self.base_currency, self.country_code = base_currency, country_code
+        # Xero's short code ("!" and five characters) names the organisation in its web links.
+        self.short_code = "!" + uuid.UUID(tenant_id).hex[:5]
         self.records: dict[str, dict[str, dict]] = {endpoint: {} for endpoint in ENDPOINTS}
         self.attachments: dict[str, dict] = {}  # AttachmentID -> {..., "_content": base64}
         self.idempotency: dict[str, dict] = {}  # key -> {status, body, at}
@@ -108,6 +112,15 @@ class Organisation:
             if page is not None:
                 chosen = chosen[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
         return {endpoint: [public(r) for r in chosen]}
+
+    def organisation(self) -> dict:
+        """GET Organisation: the organisation itself, in Xero's shape (a list of one)."""
+        return {"Organisations": [{
+            "OrganisationID": self.tenant_id, "Name": self.name, "LegalName": self.name,
+            "PaysTax": True, "Version": self.country_code, "OrganisationType": "COMPANY",
+            "BaseCurrency": self.base_currency, "CountryCode": self.country_code, "IsDemoCompany": False,
+            "OrganisationStatus": "ACTIVE", "ShortCode": self.short_code, "Edition": "BUSINESS",
+            "CreatedDateUTC": xero_date(self.created_ms), "Timezone": "UTC"}]}
 
     def _by_number(self, endpoint: str, number: str) -> dict | None:
         if endpoint == "Invoices":
@@ -413,12 +426,14 @@ class Organisation:
     # -- state --------------------------------------------------------------------------------
     def to_state(self) -> dict:
         return {"tenant_id": self.tenant_id, "name": self.name, "created_ms": self.created_ms,
+                "base_currency": self.base_currency, "country_code": self.country_code,
                 "records": self.records, "attachments": self.attachments, "idempotency": self.idempotency,
                 "last_stamp": self._last_stamp}
 
     @classmethod
     def from_state(cls, state: dict, clock: Callable[[], float]) -> Organisation:
-        org = cls(state["tenant_id"], state["name"], clock)
+        org = cls(state["tenant_id"], state["name"], clock, state.get("base_currency", "USD"),
+                  state.get("country_code", "US"))
         org.created_ms, org.records = state["created_ms"], state["records"]
         org.attachments, org.idempotency = state["attachments"], state["idempotency"]
         org._last_stamp = state["last_stamp"]

@@ -59,7 +59,8 @@ class XeroSandbox:
         self.revision = 0
 
     # -- tenants and OAuth --------------------------------------------------------------------
-    def create_tenant(self, client_id: str, name: str = "Demo Company", tenant_id: str | None = None) -> tuple[str, str]:
+    def create_tenant(self, client_id: str, name: str = "Demo Company", tenant_id: str | None = None,
+                      base_currency: str = "USD", country_code: str = "US") -> tuple[str, str]:
         """Create an organisation (or reconnect an existing one) and return (tenant id, a refresh token
         whose connections are that tenant), as Xero's consent step would."""
         if client_id not in self.tokens.clients:
@@ -67,7 +68,7 @@ class XeroSandbox:
         with self.lock:
             tenant_id = str(uuid.UUID(tenant_id)) if tenant_id else str(uuid.uuid4())
             if tenant_id not in self.tenants:
-                org = Organisation(tenant_id, name, self.clock)
+                org = Organisation(tenant_id, name, self.clock, base_currency, country_code)
                 org.seed()
                 self.tenants[tenant_id] = org
             self.revision += 1
