@@ -130,6 +130,13 @@ class XeroClient(OAuthApiClient):
                 return
             page += 1
 
+    def connections(self) -> list[dict[str, Any]]:
+        """GET /connections (beside the Accounting API): the tenants this grant reaches, each with its
+        tenantId, tenantName and tenantType."""
+        reply = self._attempts("GET", "connections", f"{self.base_url}/connections", None, None, {},
+                               {"maybe_applied": False})
+        return reply.get("_list") or []
+
     # -- writes ---------------------------------------------------------------------------------
 
     def put_many(self, endpoint: str, elements: list[dict[str, Any]], idempotency_key: str) -> list[dict[str, Any]]:
