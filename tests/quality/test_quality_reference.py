@@ -71,6 +71,19 @@ def test_account_type_known(outcome):
     assert "vendor:V-3" not in outcome.failures  # account types matter for accounts only
 
 
+def test_account_types_are_the_accounting_systems_own():
+    from ledgerbridge.connectors.specs import accounting_spec
+
+    xero = accounting_spec("xero")
+    records = [{"kind": "account", "external_id": code, "name": name, "account_type": kind}
+               for code, name, kind in (("090", "Business Bank Account", "BANK"), ("429", "General Expenses", "EXPENSE"),
+                                        ("6010", "Supplies", "Expense"))]
+    result = check("reference", records, ReferenceParams(account_types=xero.account_types, account_system=xero.label))
+    assert {"account:090", "account:429"} <= set(result.passed)
+    assert reasons(result, "account:6010") == [
+        ("account_type_known", "account_type", "not a known Xero account type", "Expense")]
+
+
 def test_party_name_unique(outcome):
     assert reasons(outcome, "vendor:V-1") == [
         ("party_name_unique", "name", "another active vendor has this name (vendor:V-2)", "Acme Ltd")]
@@ -105,7 +118,7 @@ def test_a_sudden_drop_in_row_count_is_systemic_and_fails_no_record():
     assert drop.problem.startswith("40 rows against 100 in the last run, a drop of 60% (more than 50%): "
                                    "a half-empty pull?")
     assert drop.values == {"rows": 40, "floor": 50}
-    assert result.message.startswith("SYSTEMIC problem in suite reference 1.0.0: account: 40 rows against 100")
+    assert result.message.startswith("SYSTEMIC problem in suite reference 1.1.0: account: 40 rows against 100")
     table = format_table(result)
     assert "BATCH row_count_kept: account: 40 rows against 100 in the last run" in table
     stat = next(s for s in result.expectations if s.expectation == "row_count_kept")

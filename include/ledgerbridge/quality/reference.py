@@ -31,13 +31,13 @@ from ledgerbridge.quality.spec import (
 )
 
 NAME = "reference"
-SUITE_VERSION = "1.0.0"
+SUITE_VERSION = "1.1.0"
 MAX_FAILURE_RATE = 0.05  # more than 5% of a list failing is a mapping or pull problem, not bad records
 MAX_ROW_DROP = 0.5  # a kind with less than half its last run's rows: a half-empty pull
 MIN_ROWS_FOR_DROP = 10  # below this many rows last time, a drop says nothing
 
-# QuickBooks Online account types (Account.AccountType); flows/checks.py holds the same set
-# (tests/quality checks they agree).
+# QuickBooks Online account types (Account.AccountType): the default. Another system's come from its
+# connector spec (connectors/specs.py `account_types`), through the params.
 KNOWN_ACCOUNT_TYPES = frozenset({
     "Bank", "Other Current Asset", "Fixed Asset", "Other Asset", "Accounts Receivable", "Equity", "Expense",
     "Other Expense", "Cost of Goods Sold", "Accounts Payable", "Credit Card", "Long Term Liability",
@@ -53,6 +53,8 @@ class ReferenceParams:
     max_drop: float = MAX_ROW_DROP
     min_rows_for_drop: int = MIN_ROWS_FOR_DROP
     max_failure_rate: float = MAX_FAILURE_RATE
+    account_types: frozenset[str] = KNOWN_ACCOUNT_TYPES
+    account_system: str = "QuickBooks"  # whose account types they are, for the reason
 
 
 def key(record: dict, position: int) -> str:
@@ -104,8 +106,8 @@ def _duplicate_name(row: dict, params) -> str:
         f"another active {row['kind']} has this name"
 
 
-def _account_type(row: dict, params) -> str:
-    return "missing" if not row.get("account_type") else "not a known QuickBooks account type"
+def _account_type(row: dict, params: ReferenceParams) -> str:
+    return "missing" if not row.get("account_type") else f"not a known {params.account_system} account type"
 
 
 def _row_drop(row: dict, params: ReferenceParams) -> str:
@@ -127,7 +129,7 @@ EXPECTATIONS = (
                 "name", "missing",
                 why="Parties are matched and accounts resolved by name; a nameless object cannot be."),
     Expectation("account_type_known", "records", "ExpectColumnValuesToBeInSet",
-                {"column": "account_type", "value_set": sorted(KNOWN_ACCOUNT_TYPES)},
+                lambda params: {"column": "account_type", "value_set": sorted(params.account_types)},
                 "account_type", _account_type, "account_type",
                 why="Payments pick their bank account by type; an unknown type means a wrong mapping."),
     Expectation("party_name_unique", "records", "ExpectColumnValuesToBeUnique", {"column": "active_party_name"},
