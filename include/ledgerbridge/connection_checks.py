@@ -1,6 +1,7 @@
 """What the Test button of each LedgerBridge connection checks (the Airflow UI, `airflow connections
-test`): the ledger's schema, a QuickBooks Online company, a file drop or a hub feed, a SYSPRO company. Each answers in words a person
-can act on; a failure to reach the system at all is raised, for the hook to report.
+test`): the ledger's schema, a QuickBooks Online company, a Xero organisation, a file drop or a hub
+feed, a SYSPRO company. Each answers in words a person can act on; a failure to reach the system at
+all is raised, for the hook to report.
 """
 from __future__ import annotations
 
@@ -55,6 +56,23 @@ def quickbooks_company(client) -> str:
     """Reads the company's CompanyInfo (which takes a valid access token) and names the company."""
     info = client.read("CompanyInfo", client.realm_id)
     return f"QuickBooks Online company {info.get('CompanyName')!r} (realm {client.realm_id}) at {client.base_url}"
+
+
+def xero_organisation(client) -> tuple[bool, str]:
+    """Refreshes the tokens if needed (the rotated refresh token is stored as the tasks store it), finds
+    the connection's tenant among those the grant reaches (GET /connections), and reads its Organisation.
+    A tenant the grant does not reach is named, with the ones it does."""
+    tenants = client.connections()
+    if client.tenant_id not in {tenant.get("tenantId") for tenant in tenants}:
+        reached = ", ".join(f"{t.get('tenantName')!r} ({t.get('tenantId')})" for t in tenants[:MAX_ENTITIES_SHOWN])
+        more = f" and {len(tenants) - MAX_ENTITIES_SHOWN} more" if len(tenants) > MAX_ENTITIES_SHOWN else ""
+        return False, (f"Xero tenant {client.tenant_id} is not connected to this app at {client.base_url}: the grant "
+                       f"reaches {reached + more if tenants else 'no tenant'}; connect the organisation to the app "
+                       "(then put the new refresh token in the connection) or correct the connection's Tenant ID")
+    organisation = (client.get("Organisation").get("Organisations") or [{}])[0]
+    return True, (f"Xero organisation {organisation.get('Name')!r} (tenant {client.tenant_id}, short code "
+                  f"{organisation.get('ShortCode')}, base currency {organisation.get('BaseCurrency')}, country "
+                  f"{organisation.get('CountryCode')}) at {client.base_url}")
 
 
 def file_drop(fs, marker: str | None = None) -> str:

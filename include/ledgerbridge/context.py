@@ -157,21 +157,34 @@ def pin_source(ctx: RunContext, identity: str) -> None:
     _pin(ctx, _SOURCE, identity, ctx.entity.source.conn_id)
 
 
-def _pin(ctx: RunContext, pin: _Pin, value: str, conn_id: str) -> None:
+def company_pin_problem(session: Session, entity: LegalEntity, company_id: str) -> str | None:
+    """Why a run of `entity` would refuse a connection reaching `company_id` (another entity syncs with
+    it, or the entity is pinned to another company), or None; pins nothing (the Test buttons ask)."""
+    return _pin_problem(session, _COMPANY, entity.id, company_id, entity.accounting.conn_id)
+
+
+def _pin_problem(session: Session, pin: _Pin, entity_id: str, value: str, conn_id: str) -> str | None:
     column = getattr(LegalEntityRow, pin.column)
+    owner = session.scalars(select(LegalEntityRow.id).where(column == value, LegalEntityRow.id != entity_id)).first()
+    if owner is not None:
+        return pin.taken.format(entity=entity_id, conn=conn_id, value=value, owner=owner)
+    row = session.get(LegalEntityRow, entity_id)
+    pinned = getattr(row, pin.column) if row is not None else None
+    if pinned is not None and pinned != value:
+        return pin.moved.format(entity=entity_id, pinned=pinned, conn=conn_id, value=value)
+    return None
+
+
+def _pin(ctx: RunContext, pin: _Pin, value: str, conn_id: str) -> None:
     with ctx.ledger.session() as session:
         row = ensure_entity(session, ctx.entity)
-        owner = session.scalars(select(LegalEntityRow.id).where(column == value,
-                                                                LegalEntityRow.id != ctx.entity.id)).first()
-        if owner is not None:
-            raise pin.error(pin.taken.format(entity=ctx.entity.id, conn=conn_id, value=value, owner=owner))
-        pinned = getattr(row, pin.column)
-        if pinned is None:
+        problem = _pin_problem(session, pin, ctx.entity.id, value, conn_id)
+        if problem is not None:
+            raise pin.error(problem)
+        if getattr(row, pin.column) is None:
             setattr(row, pin.column, value)
             record(session, ctx.entity.id, "pipeline", pin.event, "legal_entity", ctx.entity.id,
                    {pin.column: value, "conn_id": conn_id})
-        elif pinned != value:
-            raise pin.error(pin.moved.format(entity=ctx.entity.id, pinned=pinned, conn=conn_id, value=value))
 
 
 def repin(session: Session, entity_id: str, actor: str) -> str | None:

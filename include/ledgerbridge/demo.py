@@ -202,7 +202,7 @@ def prepare_xero(url: str, ledger: Ledger, out=print) -> dict[str, str]:
             continue
         reply = requests.post(f"{url}/_sandbox/tenants", json={
             "client_id": CLIENT_ID, "name": data["company_name"], "tenant_id": data["tenant_id"],
-            "country": data["country"]}, timeout=10)
+            "country_code": data["country_code"]}, timeout=10)
         reply.raise_for_status()
         tenant_id = reply.json()["tenant_id"]
         extra = {"refresh_token": reply.json()["refresh_token"], "token_url": f"{url}/connect/token"}
@@ -211,7 +211,7 @@ def prepare_xero(url: str, ledger: Ledger, out=print) -> dict[str, str]:
         env[f"AIRFLOW_CONN_{entity.accounting.conn_id.upper()}"] = json.dumps({
             "conn_type": accounting_spec(entity.accounting.kind).connection.conn_type, "host": url,
             "login": CLIENT_ID, "password": CLIENT_SECRET, "schema": tenant_id, "extra": extra})
-        out(f"{entity.id}: sandbox Xero organisation {tenant_id} ({data['country']}; {seeded} list object(s) "
+        out(f"{entity.id}: sandbox Xero organisation {tenant_id} ({data['country_code']}; {seeded} list object(s) "
             f"added), {feed_hub(entity, data)}")
         env.update(feed_connection(entity))
     return env

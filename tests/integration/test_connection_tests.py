@@ -1,5 +1,5 @@
-"""The Test button of the QuickBooks Online and ledger connections (hook.test_connection(), what the
-Airflow UI and `airflow connections test` call): against the QBO sandbox and real ledger databases."""
+"""The Test button of the QuickBooks Online, Xero and ledger connections (hook.test_connection(), what the
+Airflow UI and `airflow connections test` call): against the QBO and Xero sandboxes and real ledger databases."""
 from __future__ import annotations
 
 import json
@@ -120,6 +120,135 @@ def test_a_connection_lacking_fields_says_which(company, monkeypatch):
     _set_connection(monkeypatch, conn.conn_id, conn, schema=None, extra={})
     ok, message = _qbo_hook(conn.conn_id).test_connection()
     assert not ok and "lacks Realm ID" in message and "refresh_token" in message
+
+
+# -- Xero ---------------------------------------------------------------------------------------
+
+
+def _xero_tenant(server, name: str) -> dict:
+    """A new organisation connected to the test app, as Xero's consent step would: tenant_id, refresh_token."""
+    import requests
+
+    from support import CLIENT_ID
+
+    reply = requests.post(f"{server.url}/_sandbox/tenants", json={"client_id": CLIENT_ID, "name": name}, timeout=10)
+    reply.raise_for_status()
+    return reply.json()
+
+
+def _xero_settings(server, conn_id: str, tenant: dict):
+    from ledgerbridge.connectors.factory import ConnectionSettings
+
+    return ConnectionSettings(conn_id, server.url, "ledgerbridge-test", CLIENT_SECRET, tenant["tenant_id"],
+                              {"refresh_token": tenant["refresh_token"], "token_url": f"{server.url}/connect/token"})
+
+
+def _set_xero_connection(monkeypatch, conn_id: str, conn, **changes) -> None:
+    _set_connection(monkeypatch, conn_id, conn, conn_type="xero", **changes)
+
+
+def _xero_hook(conn_id: str):
+    from ledgerbridge_airflow.hooks.xero import XeroHook
+
+    return XeroHook(conn_id)
+
+
+@pytest.fixture
+def organisation(xero_server, tmp_path, monkeypatch):
+    """A Xero entity of the registry, its sandbox organisation (already used once: its token has rotated)
+    and its connection."""
+    from ledgerbridge.connectors.xero.factory import xero
+    from ledgerbridge.registry import LegalEntity
+
+    ledger_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    migrate(ledger_url)
+    ledger = Ledger(ledger_url)
+    entity_id = f"xerotest_{uuid.uuid4().hex[:8]}"
+    entity = LegalEntity.model_validate({"id": entity_id, "name": f"{entity_id} Ltd", "base_currency": "USD",
+                                         "accounting": {"kind": "xero", "conn_id": f"xero_{entity_id}"},
+                                         "flows": ["reference"]})
+    conn = _xero_settings(xero_server, entity.accounting.conn_id, _xero_tenant(xero_server, entity.name))
+    assert xero(conn, ledger).client.get("Organisation")["Organisations"][0]["Name"] == entity.name
+    registry = tmp_path / "legal_entities.yaml"
+    registry.write_text(yaml.safe_dump({"legal_entities": [json.loads(entity.model_dump_json())]}))
+    monkeypatch.setenv("LEDGERBRIDGE_REGISTRY", str(registry))
+    monkeypatch.setenv("LEDGERBRIDGE_DB_URL", ledger_url)
+    monkeypatch.delenv("AIRFLOW_CONN_LEDGERBRIDGE_LEDGER", raising=False)
+    _set_xero_connection(monkeypatch, conn.conn_id, conn)
+    yield entity, conn, ledger
+    ledger.dispose()
+
+
+def test_the_xero_test_button_names_the_organisation_it_reached(organisation, xero_server):
+    entity, conn, _ = organisation
+    ok, message = _xero_hook(conn.conn_id).test_connection()
+    assert ok, message
+    short_code = xero_server.sandbox.tenants[conn.schema].short_code
+    assert message == (f"Xero organisation {entity.name!r} (tenant {conn.schema}, short code {short_code}, base "
+                       f"currency USD, country US) at {xero_server.url}")
+
+
+def test_the_xero_test_button_stores_the_rotated_refresh_token_where_the_entitys_tasks_find_it(organisation):
+    """Xero rotates the refresh token on every refresh; the UI tests a copy under a throw-away id."""
+    from ledgerbridge.connectors.xero.factory import xero
+
+    entity, conn, ledger = organisation
+    transient = f"t{uuid.uuid4().hex[:10]}"
+    with pytest.MonkeyPatch.context() as patch:
+        _set_xero_connection(patch, transient, conn)
+        for _ in range(2):
+            _expire_access_tokens(ledger)
+            ok, message = _xero_hook(transient).test_connection()
+            assert ok, message
+    _expire_access_tokens(ledger)
+    client = xero(conn, ledger).client  # the entity's connection refreshes with the newest token
+    assert client.get("Organisation")["Organisations"][0]["Name"] == entity.name
+
+
+def test_a_tenant_not_connected_to_the_app_is_named_with_the_ones_the_grant_reaches(organisation, xero_server,
+                                                                                    monkeypatch):
+    """The connection holds the grant of one organisation and the tenant id of another (reached by
+    another grant only)."""
+    _, conn, _ = organisation
+    granted = _xero_tenant(xero_server, "Granted Ltd")
+    _set_xero_connection(monkeypatch, conn.conn_id, conn, extra={**conn.extra, "refresh_token": granted["refresh_token"]})
+    ok, message = _xero_hook(conn.conn_id).test_connection()
+    assert not ok
+    assert message.startswith(f"Xero tenant {conn.schema} is not connected to this app at {xero_server.url}: the "
+                              f"grant reaches 'Granted Ltd' ({granted['tenant_id']}); connect the organisation")
+
+
+def test_the_xero_test_button_fails_when_the_entity_is_pinned_to_another_organisation(organisation, xero_server,
+                                                                                      monkeypatch):
+    import logging
+
+    from ledgerbridge.connectors.xero.factory import xero
+    from ledgerbridge.context import RunContext
+
+    entity, conn, ledger = organisation
+    ctx = RunContext(entity, ledger, "pin-run", connect=lambda: xero(conn, ledger), log=logging.getLogger("t"))
+    assert ctx.connector.company_id == conn.schema  # a first run pins the entity to its organisation
+    moved = _xero_tenant(xero_server, "New Books Ltd")
+    _set_xero_connection(monkeypatch, conn.conn_id, conn, schema=moved["tenant_id"],
+                         extra={**conn.extra, "refresh_token": moved["refresh_token"]})
+
+    ok, message = _xero_hook(conn.conn_id).test_connection()
+
+    assert not ok
+    assert message.startswith(f"Xero organisation 'New Books Ltd' (tenant {moved['tenant_id']}")
+    assert f"but its runs would refuse it: legal entity {entity.id!r} syncs with accounting company {conn.schema}" \
+        in message and f"ledgerbridge entity repin {entity.id}" in message
+
+
+def test_a_revoked_xero_refresh_token_fails_saying_to_reconnect_without_quoting_secrets(organisation, monkeypatch):
+    _, conn, ledger = organisation
+    bad_token = f"revoked-{uuid.uuid4().hex}"
+    _set_xero_connection(monkeypatch, conn.conn_id, conn, extra={**conn.extra, "refresh_token": bad_token})
+    ok, message = _xero_hook(conn.conn_id).test_connection()
+    assert not ok
+    assert message.startswith("ReconnectRequired: Xero refused to refresh the tokens of tenant") and \
+        "invalid_grant" in message and "reconnect the organisation" in message
+    assert bad_token not in message and CLIENT_SECRET not in message
 
 
 # -- the ledger ---------------------------------------------------------------------------------

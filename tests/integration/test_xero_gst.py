@@ -49,7 +49,7 @@ def australian(xero_server, ledger, tmp_path):
     """(entity, run, org, outbound folder): an AUD entity whose feed says its amounts include GST, an Australian Xero
     organisation with one supplier already keyed and one item; `run()` is one whole DAG run."""
     reply = requests.post(f"{xero_server.url}/_sandbox/tenants", json={
-        "client_id": CLIENT_ID, "name": "Wayne Australia", "country": "AU"}, timeout=10)
+        "client_id": CLIENT_ID, "name": "Wayne Australia", "country_code": "AU"}, timeout=10)
     reply.raise_for_status()
     tenant = reply.json()
     org = xero_server.sandbox.tenants[tenant["tenant_id"]]

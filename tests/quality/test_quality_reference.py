@@ -65,20 +65,23 @@ def test_name_present(outcome):
 
 def test_account_type_known(outcome):
     assert reasons(outcome, "account:A-4") == [
-        ("account_type_known", "account_type", "not one of the accounting system's account types", "Bank Account")]
-    assert reasons(outcome, "account:A-5") == [("account_type_known", "account_type", "missing", None)]
+        ("account_type_known", "account_type", "not a known QuickBooks account type", "Bank Account")]
+    assert reasons(outcome, "account:A-5") == [("account_type_known", "account_type", "missing", "")]
     assert "account:A-6" in outcome.passed
     assert "vendor:V-3" not in outcome.failures  # account types matter for accounts only
 
 
 def test_account_types_are_the_accounting_systems_own():
-    from ledgerbridge.connectors.xero.connector import ACCOUNT_TYPES as XERO_ACCOUNT_TYPES
+    from ledgerbridge.connectors.specs import accounting_spec
 
-    records = [account("X-1", account_type="BANK"), account("X-2", account_type="Bank")]
-    result = check("reference", records, ReferenceParams(account_types=XERO_ACCOUNT_TYPES))
-    assert "account:X-1" in result.passed
-    assert reasons(result, "account:X-2") == [
-        ("account_type_known", "account_type", "not one of the accounting system's account types", "Bank")]
+    xero = accounting_spec("xero")
+    records = [{"kind": "account", "external_id": code, "name": name, "account_type": kind}
+               for code, name, kind in (("090", "Business Bank Account", "BANK"), ("429", "General Expenses", "EXPENSE"),
+                                        ("6010", "Supplies", "Expense"))]
+    result = check("reference", records, ReferenceParams(account_types=xero.account_types, account_system=xero.label))
+    assert {"account:090", "account:429"} <= set(result.passed)
+    assert reasons(result, "account:6010") == [
+        ("account_type_known", "account_type", "not a known Xero account type", "Expense")]
 
 
 def test_party_name_unique(outcome):

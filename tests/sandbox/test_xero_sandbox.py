@@ -109,6 +109,20 @@ def test_the_tenant_header_is_required_and_must_be_connected(xero):
     assert unauthenticated.status_code == 401
 
 
+def test_the_organisation_answers_in_xeros_shape_with_what_it_was_created_with(xero):
+    first = xero.get("Organisation").json()["Organisations"]
+    made = requests.post(f"{xero.url}/_sandbox/tenants", timeout=10, json={
+        "client_id": CLIENT[0], "name": "Kiwi Ltd", "base_currency": "NZD", "country_code": "NZ"}).json()
+    xero.refresh_token = made["refresh_token"]
+    xero.refresh()
+    second = xero.get("organisation", headers={"xero-tenant-id": made["tenant_id"]}).json()["Organisations"]
+
+    assert [(o["Name"], o["BaseCurrency"], o["CountryCode"]) for o in first] == [("Demo NZ", "USD", "US")]
+    assert [(o["OrganisationID"], o["Name"], o["BaseCurrency"], o["CountryCode"]) for o in second] == [
+        (made["tenant_id"], "Kiwi Ltd", "NZD", "NZ")]
+    assert re.fullmatch(r"![0-9a-f]{5}", second[0]["ShortCode"]) and second[0]["ShortCode"] != first[0]["ShortCode"]
+
+
 def test_a_bill_with_lines_and_tracking_is_read_back_with_computed_totals(xero):
     contact_id = supplier(xero)
     created = xero.send("PUT", "Invoices", {"Invoices": [bill(contact_id, "DM-1001", (2, "10.50"), (1, "100"))]})

@@ -270,13 +270,6 @@ class RemoteDocument:
     balance: Decimal
 
 
-# QuickBooks' account types (Online's Account.AccountType; the desktop agent reports the same names).
-QUICKBOOKS_ACCOUNT_TYPES = frozenset({
-    "Bank", "Other Current Asset", "Fixed Asset", "Other Asset", "Accounts Receivable", "Equity", "Expense",
-    "Other Expense", "Cost of Goods Sold", "Accounts Payable", "Credit Card", "Long Term Liability",
-    "Other Current Liability", "Income", "Other Income",
-})
-
 # How long a sender holds the rows it claimed by default: longer than a batch can take with every
 # retry (QuickBooks: 5 attempts x 120 s read timeout + backoff). Past it, another run may look them up.
 CLAIM_SECONDS = 15 * 60
@@ -299,8 +292,6 @@ class Capabilities:
     doc_number_limit: int = 21
     doc_number_required: bool = False
     name_limit: int = 500  # a vendor's or customer's display name
-    # Every type its accounts can have: an account of another type means a wrong mapping (reference suite).
-    account_types: frozenset[str] = QUICKBOOKS_ACCOUNT_TYPES
     # Account types a payment of each kind may draw on (bill_payment) or deposit to (customer_payment).
     payment_account_types: dict[str, frozenset[str]] = field(default_factory=lambda: {
         "bill_payment": frozenset({"Bank"}), "customer_payment": frozenset({"Bank", "Other Current Asset"})})

@@ -63,6 +63,8 @@ class ConnectorSpec:
     factory: str
     pool: Pool
     file_drop: bool = False  # exchanges files with an agent beside the system (docs/file-drop-protocol.md)
+    # The system's account types, for the reference suite's account_type_known; None: QuickBooks'.
+    account_types: frozenset[str] | None = None
 
     def build(self, entity, conn, ledger, **options):
         module, _, function = self.factory.partition(":")
@@ -125,6 +127,13 @@ FILE_DROP_CONNECTION = ConnectionType(
     ),
 )
 
+# Xero's Account Types (Account.Type), PAYG and the payroll types of older organisations included.
+XERO_ACCOUNT_TYPES = frozenset({
+    "BANK", "CURRENT", "CURRLIAB", "DEPRECIATN", "DIRECTCOSTS", "EQUITY", "EXPENSE", "FIXED", "INVENTORY",
+    "LIABILITY", "NONCURRENT", "OTHERINCOME", "OVERHEADS", "PREPAYMENT", "REVENUE", "SALES", "TERMLIAB", "PAYG",
+    "PAYGLIABILITY", "SUPERANNUATIONEXPENSE", "SUPERANNUATIONLIABILITY", "WAGESEXPENSE",
+})
+
 ACCOUNTING_SPECS: tuple[ConnectorSpec, ...] = (
     ConnectorSpec(
         kind="quickbooks_online",
@@ -141,6 +150,7 @@ ACCOUNTING_SPECS: tuple[ConnectorSpec, ...] = (
         # Xero allows 5 calls in progress per app x tenant; the pool keeps the steps of all entities
         # within that for one organisation (more tenants: resize it).
         pool=Pool("ledgerbridge_xero", 5, "LedgerBridge steps talking to Xero (5 calls at once per tenant)"),
+        account_types=XERO_ACCOUNT_TYPES,
     ),
     ConnectorSpec(
         kind="quickbooks_desktop",

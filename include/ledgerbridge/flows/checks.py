@@ -30,8 +30,12 @@ LIST_KINDS = ("account", "vendor", "customer", "class", "department", "term", "t
 
 def check_reference(ctx: RunContext) -> dict:
     """The reference suite (Great Expectations, ledgerbridge.quality.reference) over the mirrored lists."""
+    from ledgerbridge.connectors.specs import accounting_spec
     from ledgerbridge.quality import check, format_table
     from ledgerbridge.quality.reference import ReferenceParams
+
+    spec = accounting_spec(ctx.entity.accounting.kind)
+    system = {"account_types": spec.account_types, "account_system": spec.label} if spec.account_types else {}
 
     with ctx.ledger.session() as session:
         rows = session.scalars(select(ReferenceRecord).where(
@@ -40,8 +44,7 @@ def check_reference(ctx: RunContext) -> dict:
         records = [{"kind": row.kind, "external_id": row.external_id, "name": row.name, "active": row.active,
                     "account_type": row.account_type, "currency": row.currency} for row in rows]
         params = ReferenceParams(last_counts=_last_counts(session, ctx.entity.id),
-                                 max_failure_rate=ctx.entity.quality.max_failure_rate("reference"),
-                                 account_types=ctx.connector.capabilities.account_types)
+                                 max_failure_rate=ctx.entity.quality.max_failure_rate("reference"), **system)
         result = check("reference", records, params, carried_over=_held(session, ctx.entity.id))
         summary = {}
         by_kind: dict[str, list[ReferenceRecord]] = defaultdict(list)

@@ -152,16 +152,23 @@ def send(ctx: RunContext, kinds: tuple[str, ...], actor: str = "pipeline") -> Se
         try:
             _send_batch(ctx, connector, to_send[done: done + size], report, actor, sender)
         except TransientError as exc:
-            report.left_pending = len(to_send) - done
+            report.left_pending = _unsettled(ctx, [row_id for row_id, _ in to_send[done:]])
             report.errors.append(f"stopped: {exc}")
-            ctx.log.warning("stopped sending after %d of %d %s: %s; the rest stay pending for the next run",
-                            done, len(to_send), what, exc)
+            ctx.log.warning("stopped sending %s: %s. %d of %d left for the next run (each keeps its "
+                            "idempotency key)", what, exc, report.left_pending, len(to_send))
             break
         sent = min(done + size, len(to_send))
         if sent % (size * 10) == 0 or sent == len(to_send):
             ctx.log.info("sent %d/%d %s (confirmed %d, rejected %d, uncertain %d, awaiting an answer %d)", sent,
                          len(to_send), what, report.confirmed, report.rejected, report.uncertain, report.awaiting)
     return report
+
+
+def _unsettled(ctx: RunContext, row_ids: list[int]) -> int:
+    """How many of these rows are still to send (a batch cut short may have settled some of its rows)."""
+    with ctx.ledger.session() as session:
+        return len(session.scalars(select(OutboxEntry.id).where(
+            OutboxEntry.id.in_(row_ids), OutboxEntry.state.in_(UNSETTLED))).all())
 
 
 def _leased(expires_at, now) -> bool:

@@ -10,8 +10,7 @@ record is ``"<kind>:<external_id>"`` (``"<kind>:#<position>"`` when the id is mi
 caller quarantines it under dataset ``reference.<kind>`` and record key ``<external_id>``.
 
 Params (`ReferenceParams`): `last_counts` (rows per kind in the last run) for the row-count-drop
-check, which is about the batch: it fails no record but makes the result systemic; `account_types`,
-the accounting system's own (its connector's capabilities).
+check, which is about the batch: it fails no record but makes the result systemic.
 """
 from __future__ import annotations
 
@@ -19,7 +18,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ledgerbridge.connectors.base import QUICKBOOKS_ACCOUNT_TYPES
 from ledgerbridge.quality.currencies import ISO_4217
 from ledgerbridge.quality.spec import (
     BOOL,
@@ -38,6 +36,13 @@ MAX_FAILURE_RATE = 0.05  # more than 5% of a list failing is a mapping or pull p
 MAX_ROW_DROP = 0.5  # a kind with less than half its last run's rows: a half-empty pull
 MIN_ROWS_FOR_DROP = 10  # below this many rows last time, a drop says nothing
 
+# QuickBooks Online account types (Account.AccountType): the default. Another system's come from its
+# connector spec (connectors/specs.py `account_types`), through the params.
+KNOWN_ACCOUNT_TYPES = frozenset({
+    "Bank", "Other Current Asset", "Fixed Asset", "Other Asset", "Accounts Receivable", "Equity", "Expense",
+    "Other Expense", "Cost of Goods Sold", "Accounts Payable", "Credit Card", "Long Term Liability",
+    "Other Current Liability", "Income", "Other Income",
+})
 PARTY_KINDS = ("vendor", "customer")
 _SEP = "\x1f"  # joins the parts of a compound key; cannot occur in an id or a name
 
@@ -48,7 +53,8 @@ class ReferenceParams:
     max_drop: float = MAX_ROW_DROP
     min_rows_for_drop: int = MIN_ROWS_FOR_DROP
     max_failure_rate: float = MAX_FAILURE_RATE
-    account_types: frozenset[str] = QUICKBOOKS_ACCOUNT_TYPES  # the accounting system's (its capabilities)
+    account_types: frozenset[str] = KNOWN_ACCOUNT_TYPES
+    account_system: str = "QuickBooks"  # whose account types they are, for the reason
 
 
 def key(record: dict, position: int) -> str:
@@ -66,14 +72,13 @@ def build(records: list[dict], params: ReferenceParams) -> dict[str, list[dict]]
         party_name = None
         if kind in PARTY_KINDS and active and name:
             party_name = f"{kind}{_SEP}{name.casefold()}"
-        account_type = account_type_known = None
+        account_type = None
         if kind == "account":
-            account_type = text(record.get("account_type"))
-            account_type_known = account_type in params.account_types
+            account_type = text(record.get("account_type")) or ""  # "" fails the set check: missing
         rows.append({
             KEY: key(record, position), RECORD: position, "kind": kind, "external_id": external_id,
             "kind_id": f"{kind}{_SEP}{external_id}" if external_id else None, "name": name,
-            "account_type": account_type, "account_type_known": account_type_known, "active_party_name": party_name,
+            "account_type": account_type, "active_party_name": party_name,
             "currency": text(record.get("currency")), "active": active,
         })
     # The batch: rows per kind now against the last run.
@@ -101,8 +106,8 @@ def _duplicate_name(row: dict, params) -> str:
         f"another active {row['kind']} has this name"
 
 
-def _account_type(row: dict, params) -> str:
-    return "missing" if not row.get("account_type") else "not one of the accounting system's account types"
+def _account_type(row: dict, params: ReferenceParams) -> str:
+    return "missing" if not row.get("account_type") else f"not a known {params.account_system} account type"
 
 
 def _row_drop(row: dict, params: ReferenceParams) -> str:
@@ -124,7 +129,7 @@ EXPECTATIONS = (
                 "name", "missing",
                 why="Parties are matched and accounts resolved by name; a nameless object cannot be."),
     Expectation("account_type_known", "records", "ExpectColumnValuesToBeInSet",
-                {"column": "account_type_known", "value_set": [True]},
+                lambda params: {"column": "account_type", "value_set": sorted(params.account_types)},
                 "account_type", _account_type, "account_type",
                 why="Payments pick their bank account by type; an unknown type means a wrong mapping."),
     Expectation("party_name_unique", "records", "ExpectColumnValuesToBeUnique", {"column": "active_party_name"},
@@ -142,8 +147,7 @@ EXPECTATIONS = (
 )
 
 COLUMNS = {
-    "records": {"external_id": STR, "kind_id": STR, "name": STR, "account_type": STR, "account_type_known": BOOL,
-                "active_party_name": STR,
+    "records": {"external_id": STR, "kind_id": STR, "name": STR, "account_type": STR, "active_party_name": STR,
                 "currency": STR, "kind": STR, "active": BOOL},
     "counts": {"kind": STR, "rows": INT, "last_rows": INT, "floor": INT},
 }

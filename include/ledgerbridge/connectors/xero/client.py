@@ -130,6 +130,13 @@ class XeroClient(OAuthApiClient):
                 return
             page += 1
 
+    def connections(self) -> list[dict[str, Any]]:
+        """GET /connections (beside the Accounting API): the tenants this grant reaches, each with its
+        tenantId, tenantName and tenantType."""
+        reply = self._attempts("GET", "connections", f"{self.base_url}/connections", None, None, {},
+                               {"maybe_applied": False})
+        return reply.get("_list") or []
+
     # -- writes ---------------------------------------------------------------------------------
 
     def put_many(self, endpoint: str, elements: list[dict[str, Any]], idempotency_key: str) -> list[dict[str, Any]]:
@@ -226,11 +233,13 @@ class XeroClient(OAuthApiClient):
                     problem = response.headers.get("X-Rate-Limit-Problem", "minute")
                     retry_after = _retry_after(response)
                     if problem.lower() == "day" or self.day_remaining == 0:
+                        again = datetime.now(UTC) + timedelta(seconds=retry_after)
                         raise DayLimitExhausted(
                             f"Xero's daily limit of calls for tenant {self.tenant_id} is used up "
                             f"(X-DayLimit-Remaining: {self.day_remaining if self.day_remaining is not None else 0}); "
-                            f"nothing was sent; calls are possible again in about {_human(retry_after)} "
-                            "(a rolling 24 hours): the rest waits for the next run", 429)
+                            f"this call was refused, nothing of it applied; Xero takes calls again in about "
+                            f"{_human(retry_after)}, around {again:%Y-%m-%d %H:%M} UTC (it counts a rolling 24 hours)",
+                            429)
                     last_problem = f"HTTP 429 ({problem} limit), Retry-After {retry_after:g}s"
                     wait = min(max(retry_after, 1.0), MAX_RETRY_AFTER)
                 elif status == 400 or status == 413:

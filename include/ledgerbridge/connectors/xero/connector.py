@@ -88,11 +88,6 @@ REFERENCE = {
     "payment": ("Payments", "PaymentID", True),
     "journal_entry": ("ManualJournals", "ManualJournalID", True),
 }
-# Xero's account types (Account.Type).
-ACCOUNT_TYPES = frozenset({
-    "BANK", "CURRENT", "CURRLIAB", "DEPRECIATN", "DIRECTCOSTS", "EQUITY", "EXPENSE", "FIXED", "INVENTORY",
-    "LIABILITY", "NONCURRENT", "OTHERINCOME", "OVERHEADS", "PREPAYMENT", "REVENUE", "SALES", "TERMLIAB",
-    "PAYGLIABILITY", "SUPERANNUATIONEXPENSE", "SUPERANNUATIONLIABILITY", "WAGESEXPENSE"})
 DELETABLE_KINDS = frozenset({"bill", "invoice", "credit_note", "payment", "journal_entry"})
 _TYPES = {"bill": ("ACCPAY",), "invoice": ("ACCREC",), "credit_note": ("ACCRECCREDIT", "ACCPAYCREDIT")}
 _DOCUMENT_ENDPOINTS = {"bill": "Invoices", "invoice": "Invoices", "credit_note": "CreditNotes",
@@ -108,7 +103,7 @@ class XeroConnector:
     capabilities = Capabilities(
         kinds=frozenset(OBJECTS), reference_kinds=tuple(REFERENCE), batch_size=BATCH_MAX_ITEMS,
         updatable_kinds=UPDATABLE_KINDS, deletable_kinds=DELETABLE_KINDS, change_capture=True,
-        doc_number_limit=255, name_limit=255, account_types=ACCOUNT_TYPES,
+        doc_number_limit=255, name_limit=255,
         payment_account_types={"bill_payment": frozenset({"BANK"}), "customer_payment": frozenset({"BANK"})})
 
     def __init__(self, client: XeroClient):

@@ -76,13 +76,13 @@ def create_app(sandbox: XeroSandbox) -> FastAPI:
 
     @app.post("/_sandbox/tenants")
     async def create_tenant(request: Request) -> Response:
-        """{"client_id": ..., "name"?: ..., "tenant_id"?: ..., "country"?: "NZ" | "AU"} -> {"tenant_id",
-        "refresh_token"}."""
+        """{"client_id": ..., "name"?: ..., "tenant_id"?: ..., "country_code"?: "US" | "AU" | ...,
+        "base_currency"?: ...} -> {"tenant_id", "refresh_token"}."""
         try:
             body = json.loads(await request.body() or b"{}")
             tenant_id, refresh_token = await run_in_threadpool(
                 sandbox.create_tenant, body.get("client_id", ""), body.get("name") or "Demo Company",
-                body.get("tenant_id"), body.get("country") or "NZ")
+                body.get("tenant_id"), body.get("country_code") or "US", body.get("base_currency"))
         except (ValueError, AttributeError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"tenant_id": tenant_id, "refresh_token": refresh_token}, status_code=201)
@@ -103,6 +103,8 @@ def create_app(sandbox: XeroSandbox) -> FastAPI:
         page = request.query_params.get("page")
 
         def action(org: Organisation):
+            if name.lower() == "organisation":
+                return 200, org.organisation()
             if endpoint is None:
                 return _not_found(name)
             if page is not None and (not page.isdigit() or int(page) < 1):

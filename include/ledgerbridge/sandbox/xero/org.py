@@ -78,18 +78,18 @@ def public(record: dict) -> dict:
     return out
 
 
-# What a new organisation of each country starts with. "NZ" is the sandbox's default (GST 15%, with
-# US dollars enabled as a foreign currency); "AU": Australia's GST of 10% and its tax types.
+# What a new organisation starts with: Australia's (country code AU) its GST of 10% and tax types; any
+# other country the sandbox's default (a 15% tax on purchases and sales, US and New Zealand dollars).
 _EXPENSES = (("400", "Advertising", "EXPENSE"), ("429", "General Expenses", "EXPENSE"))
-COUNTRIES = {
-    "NZ": {"base_currency": "NZD",
-           "accounts": (("090", "Business Bank Account", "BANK"), ("200", "Sales", "REVENUE"),
-                        ("310", "Cost of Goods Sold", "DIRECTCOSTS"), *_EXPENSES,
-                        ("610", "Accounts Receivable", "CURRENT"), ("800", "Accounts Payable", "CURRLIAB"),
-                        ("820", "Sales Tax", "CURRLIAB")),
-           "tax_rates": (("INPUT", "Tax on Purchases", "15.00"), ("OUTPUT", "Tax on Sales", "15.00"),
-                         ("NONE", "No Tax", "0.00")),
-           "currencies": (("USD", "United States Dollar"), ("NZD", "New Zealand Dollar"))},
+DEFAULT_CHART = {"base_currency": "USD",
+                 "accounts": (("090", "Business Bank Account", "BANK"), ("200", "Sales", "REVENUE"),
+                              ("310", "Cost of Goods Sold", "DIRECTCOSTS"), *_EXPENSES,
+                              ("610", "Accounts Receivable", "CURRENT"), ("800", "Accounts Payable", "CURRLIAB"),
+                              ("820", "Sales Tax", "CURRLIAB")),
+                 "tax_rates": (("INPUT", "Tax on Purchases", "15.00"), ("OUTPUT", "Tax on Sales", "15.00"),
+                               ("NONE", "No Tax", "0.00")),
+                 "currencies": (("USD", "United States Dollar"), ("NZD", "New Zealand Dollar"))}
+CHARTS = {
     "AU": {"base_currency": "AUD",
            "accounts": (("090", "Business Bank Account", "BANK"), ("200", "Sales", "REVENUE"),
                         ("310", "Cost of Goods Sold", "DIRECTCOSTS"), *_EXPENSES,
@@ -104,11 +104,13 @@ COUNTRIES = {
 
 
 class Organisation:
-    def __init__(self, tenant_id: str, name: str, clock: Callable[[], float], country: str = "NZ") -> None:
-        if country not in COUNTRIES:
-            raise ValueError(f"country must be one of {', '.join(COUNTRIES)}, not {country!r}")
-        self.tenant_id, self.name, self.clock, self.country = tenant_id, name, clock, country
-        self.base_currency = COUNTRIES[country]["base_currency"]
+    def __init__(self, tenant_id: str, name: str, clock: Callable[[], float], country_code: str = "US",
+                 base_currency: str | None = None) -> None:
+        self.tenant_id, self.name, self.clock, self.country_code = tenant_id, name, clock, country_code
+        self.chart = CHARTS.get(country_code, DEFAULT_CHART)
+        self.base_currency = base_currency or self.chart["base_currency"]
+        # Xero's short code ("!" and five characters) names the organisation in its web links.
+        self.short_code = "!" + uuid.UUID(tenant_id).hex[:5]
         self.records: dict[str, dict[str, dict]] = {endpoint: {} for endpoint in ENDPOINTS}
         self.attachments: dict[str, dict] = {}  # AttachmentID -> {..., "_content": base64}
         self.idempotency: dict[str, dict] = {}  # key -> {status, body, at}
@@ -132,7 +134,7 @@ class Organisation:
     def seed(self) -> None:
         """The organisation's chart of accounts, tax rates, currencies and a tracking category, as a new
         Xero organisation of its country has them (the rates and names of its tax system)."""
-        chart = COUNTRIES[self.country]
+        chart = self.chart
         for code, name, kind in chart["accounts"]:
             self._put("Accounts", {"AccountID": str(uuid.uuid4()), "Code": code, "Name": name, "Type": kind,
                                    "Status": "ACTIVE", "Class": _account_class(kind),
@@ -140,7 +142,9 @@ class Organisation:
         for tax_type, name, rate in chart["tax_rates"]:
             self._put("TaxRates", {"TaxType": tax_type, "Name": name, "Status": "ACTIVE",
                                    "EffectiveRate": Decimal(rate), "DisplayTaxRate": Decimal(rate)})
-        for code, description in chart["currencies"]:
+        currencies = dict(chart["currencies"])
+        currencies.setdefault(self.base_currency, self.base_currency)
+        for code, description in currencies.items():
             self._put("Currencies", {"Code": code, "Description": description})
         self._put("TrackingCategories", {
             "TrackingCategoryID": str(uuid.uuid4()), "Name": "Region", "Status": "ACTIVE",
@@ -166,6 +170,15 @@ class Organisation:
             if page is not None:
                 chosen = chosen[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
         return {endpoint: [public(r) for r in chosen]}
+
+    def organisation(self) -> dict:
+        """GET Organisation: the organisation itself, in Xero's shape (a list of one)."""
+        return {"Organisations": [{
+            "OrganisationID": self.tenant_id, "Name": self.name, "LegalName": self.name,
+            "PaysTax": True, "Version": self.country_code, "OrganisationType": "COMPANY",
+            "BaseCurrency": self.base_currency, "CountryCode": self.country_code, "IsDemoCompany": False,
+            "OrganisationStatus": "ACTIVE", "ShortCode": self.short_code, "Edition": "BUSINESS",
+            "CreatedDateUTC": xero_date(self.created_ms), "Timezone": "UTC"}]}
 
     def _by_number(self, endpoint: str, number: str) -> dict | None:
         if endpoint == "Invoices":
@@ -516,13 +529,15 @@ class Organisation:
 
     # -- state --------------------------------------------------------------------------------
     def to_state(self) -> dict:
-        return {"tenant_id": self.tenant_id, "name": self.name, "country": self.country, "created_ms": self.created_ms,
+        return {"tenant_id": self.tenant_id, "name": self.name, "created_ms": self.created_ms,
+                "base_currency": self.base_currency, "country_code": self.country_code,
                 "records": self.records, "attachments": self.attachments, "idempotency": self.idempotency,
                 "last_stamp": self._last_stamp}
 
     @classmethod
     def from_state(cls, state: dict, clock: Callable[[], float]) -> Organisation:
-        org = cls(state["tenant_id"], state["name"], clock, state.get("country", "NZ"))
+        org = cls(state["tenant_id"], state["name"], clock, state.get("country_code", "US"),
+                  state.get("base_currency", "USD"))
         org.created_ms, org.records = state["created_ms"], state["records"]
         org.attachments, org.idempotency = state["attachments"], state["idempotency"]
         org._last_stamp = state["last_stamp"]

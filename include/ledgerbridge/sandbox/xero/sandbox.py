@@ -60,15 +60,16 @@ class XeroSandbox:
 
     # -- tenants and OAuth --------------------------------------------------------------------
     def create_tenant(self, client_id: str, name: str = "Demo Company", tenant_id: str | None = None,
-                      country: str = "NZ") -> tuple[str, str]:
-        """Create an organisation of `country` (or reconnect an existing one) and return (tenant id, a
-        refresh token whose connections are that tenant), as Xero's consent step would."""
+                      country_code: str = "US", base_currency: str | None = None) -> tuple[str, str]:
+        """Create an organisation of `country_code` (its chart and tax rates; AU: GST) or reconnect an
+        existing one, and return (tenant id, a refresh token whose connections are that tenant), as
+        Xero's consent step would."""
         if client_id not in self.tokens.clients:
             raise ValueError(f"unknown client_id {client_id!r}")
         with self.lock:
             tenant_id = str(uuid.UUID(tenant_id)) if tenant_id else str(uuid.uuid4())
             if tenant_id not in self.tenants:
-                org = Organisation(tenant_id, name, self.clock, country)
+                org = Organisation(tenant_id, name, self.clock, country_code, base_currency)
                 org.seed()
                 self.tenants[tenant_id] = org
             self.revision += 1
