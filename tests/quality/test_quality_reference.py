@@ -65,7 +65,7 @@ def test_name_present(outcome):
 
 def test_account_type_known(outcome):
     assert reasons(outcome, "account:A-4") == [
-        ("account_type_known", "account_type", "not a known QuickBooks account type", "Bank Account")]
+        ("account_type_known", "account_type", "not a known QuickBooks or Xero account type", "Bank Account")]
     assert reasons(outcome, "account:A-5") == [("account_type_known", "account_type", "missing", "")]
     assert "account:A-6" in outcome.passed
     assert "vendor:V-3" not in outcome.failures  # account types matter for accounts only

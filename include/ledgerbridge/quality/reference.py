@@ -36,13 +36,18 @@ MAX_FAILURE_RATE = 0.05  # more than 5% of a list failing is a mapping or pull p
 MAX_ROW_DROP = 0.5  # a kind with less than half its last run's rows: a half-empty pull
 MIN_ROWS_FOR_DROP = 10  # below this many rows last time, a drop says nothing
 
-# QuickBooks Online account types (Account.AccountType); flows/checks.py holds the same set
-# (tests/quality checks they agree).
-KNOWN_ACCOUNT_TYPES = frozenset({
+# QuickBooks Online account types (Account.AccountType).
+QBO_ACCOUNT_TYPES = frozenset({
     "Bank", "Other Current Asset", "Fixed Asset", "Other Asset", "Accounts Receivable", "Equity", "Expense",
     "Other Expense", "Cost of Goods Sold", "Accounts Payable", "Credit Card", "Long Term Liability",
     "Other Current Liability", "Income", "Other Income",
 })
+# Xero account types (Account.Type, as xero-python's AccountType lists them).
+XERO_ACCOUNT_TYPES = frozenset({
+    "BANK", "CURRENT", "CURRLIAB", "DEPRECIATN", "DIRECTCOSTS", "EQUITY", "EXPENSE", "FIXED", "INVENTORY",
+    "LIABILITY", "NONCURRENT", "OTHERINCOME", "OVERHEADS", "PREPAYMENT", "REVENUE", "SALES", "TERMLIAB", "PAYG",
+})
+KNOWN_ACCOUNT_TYPES = QBO_ACCOUNT_TYPES | XERO_ACCOUNT_TYPES
 PARTY_KINDS = ("vendor", "customer")
 _SEP = "\x1f"  # joins the parts of a compound key; cannot occur in an id or a name
 
@@ -105,7 +110,7 @@ def _duplicate_name(row: dict, params) -> str:
 
 
 def _account_type(row: dict, params) -> str:
-    return "missing" if not row.get("account_type") else "not a known QuickBooks account type"
+    return "missing" if not row.get("account_type") else "not a known QuickBooks or Xero account type"
 
 
 def _row_drop(row: dict, params: ReferenceParams) -> str:
