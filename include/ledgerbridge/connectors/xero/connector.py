@@ -155,11 +155,14 @@ class XeroConnector:
     def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | Exception]:
         """Create each item once: per item ref, Created, its RecordRejected or OutcomeUnknown.
 
-        First a look-up of what an earlier attempt may already have created (our key on the object):
-        those are adopted and not sent again, whichever batch they were in then. The rest go in one
-        PUT per endpoint with summarizeErrors=false (each element answered on its own) and an
+        One PUT per endpoint with summarizeErrors=false (each element answered on its own) and an
         Idempotency-Key made of the batch key and the keys of the items sent, so a retry of the same
-        request replays Xero's first answer and a regrouped one never collides with it.
+        request replays Xero's first answer and a regrouped one never collides with it. Nothing is
+        looked up first: an item reaches create_many either never sent, or put back to pending when
+        nothing of its request can have been applied, or, when its outcome is unknown, after the
+        flows looked it up (find_existing_many, flows/outbox.py `_adopt_existing`) and did not find
+        it. A look-up here would cost a listing of every invoice changed since the items were queued,
+        on every batch.
         """
         refused = [item for item in items if item.operation != CREATE]
         outcomes: dict[str, Created | Exception] = {
@@ -168,10 +171,8 @@ class XeroConnector:
         creates = [item for item in items if item.operation == CREATE]
         if not creates:
             return outcomes
-        outcomes.update(self.find_existing_many(creates))  # raises (nothing applied) when it cannot read
-        pending = [item for item in creates if item.ref not in outcomes]
         groups: dict[str, list[Outgoing]] = {}
-        for item in pending:
+        for item in creates:
             groups.setdefault(OBJECTS[item.kind][0], []).append(item)
         first = True
         for endpoint, group in groups.items():
@@ -280,10 +281,14 @@ class XeroConnector:
                     "customer_payment": "Payments"}.get(kind)
         if endpoint is None:
             return {}
+        if endpoint == "Invoices":  # GET Invoices?IDs=...: 40 a call
+            objects = ((str(obj.get("InvoiceID")), obj) for obj in self.client.read_many(endpoint, external_ids))
+        else:  # CreditNotes, Payments and ManualJournals take no IDs filter: one call each
+            objects = ((external_id, self.client.read(endpoint, external_id)) for external_id in external_ids)
+        wanted = set(external_ids)
         found: dict[str, RemoteDocument] = {}
-        for external_id in external_ids:
-            obj = self.client.read(endpoint, external_id)
-            if obj is None:
+        for external_id, obj in objects:
+            if obj is None or external_id not in wanted:
                 continue
             if endpoint == "Invoices":
                 total, balance = _money(obj.get("Total")), _money(obj.get("AmountDue"))
