@@ -155,14 +155,14 @@ class XeroConnector:
     def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | Exception]:
         """Create each item once: per item ref, Created, its RecordRejected or OutcomeUnknown.
 
-        One PUT per endpoint with summarizeErrors=false (each element answered on its own) and an
-        Idempotency-Key made of the batch key and the keys of the items sent, so a retry of the same
-        request replays Xero's first answer and a regrouped one never collides with it. Nothing is
-        looked up first: an item reaches create_many either never sent, or put back to pending when
-        nothing of its request can have been applied, or, when its outcome is unknown, after the
-        flows looked it up (find_existing_many, flows/outbox.py `_adopt_existing`) and did not find
-        it. A look-up here would cost a listing of every invoice changed since the items were queued,
-        on every batch.
+        First a look-up of what an earlier attempt may already have created (our key on the object),
+        for the items that may have been sent before (`attempts` not 0): those are adopted and not
+        sent again, whichever batch they were in then. Items never sent (the outbox says 0 attempts:
+        every row of a first export) are not looked up: the look-up lists every invoice changed since
+        the items were queued, and doing it for every batch cost more calls than the creates. The rest
+        go in one PUT per endpoint with summarizeErrors=false (each element answered on its own) and
+        an Idempotency-Key made of the batch key and the keys of the items sent, so a retry of the
+        same request replays Xero's first answer and a regrouped one never collides with it.
         """
         refused = [item for item in items if item.operation != CREATE]
         outcomes: dict[str, Created | Exception] = {
@@ -171,8 +171,13 @@ class XeroConnector:
         creates = [item for item in items if item.operation == CREATE]
         if not creates:
             return outcomes
+        maybe_sent = [item for item in creates if item.attempts != 0]
+        if maybe_sent:
+            outcomes.update(self.find_existing_many(maybe_sent))  # raises (nothing applied) when it cannot read
         groups: dict[str, list[Outgoing]] = {}
         for item in creates:
+            if item.ref in outcomes:
+                continue
             groups.setdefault(OBJECTS[item.kind][0], []).append(item)
         first = True
         for endpoint, group in groups.items():
