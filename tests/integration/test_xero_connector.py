@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -92,12 +93,34 @@ def test_an_uncertain_bill_is_found_and_not_sent_again(served, ledger):
     set_faults(server)
     [(created_id, total)] = bills(server, org).items()
 
-    found = connector.find_existing_many([item])
+    found = connector.find_existing_many([item])  # what the flows do before sending it again
     again = connector.create_many([item], "batch-2")  # re-sent in another batch: looked up, not created
 
     assert found == {"1": Created(created_id, adopted=True)}
     assert again == {"1": Created(created_id, adopted=True)}
     assert bills(server, org) == {created_id: Decimal("1234.57")}
+
+
+def test_fifty_bills_never_sent_are_one_request_and_are_read_back_forty_a_request(served, ledger):
+    server = served()
+    connector, org, vendor, _ = connect(server, ledger)
+    items = [replace(bill_item(connector, vendor, str(n), amount=f"{n}.01"), attempts=0) for n in range(1, 51)]
+    before = org.api_requests
+
+    outcomes = connector.create_many(items, "batch-50")
+    created = org.api_requests - before
+
+    assert created == 1  # one PUT: rows never sent before are not looked up
+    ids = {ref: outcome.external_id for ref, outcome in outcomes.items() if isinstance(outcome, Created)}
+    assert len(ids) == 50 and bills(server, org) == {ids[str(n)]: Decimal(f"{n}.01") for n in range(1, 51)}
+
+    unknown = "00000000-0000-0000-0000-000000000000"
+    remote = connector.fetch_documents("bill", [*ids.values(), unknown])
+
+    assert org.api_requests - before - created == 2  # 51 ids: GET Invoices?IDs= of 40, then of 11
+    assert set(remote) == set(ids.values())  # the unknown one is not there
+    assert {remote[ids[str(n)]].total for n in (1, 50)} == {Decimal("1.01"), Decimal("50.01")}
+    assert all(remote[i].balance == remote[i].total for i in ids.values())  # nothing paid yet
 
 
 def test_a_mixed_batch_rejects_the_bad_record_naming_its_field_and_creates_the_others(served, ledger):

@@ -1,8 +1,8 @@
 """The Xero sandbox over real HTTP on loopback: identity (token expiry, rotation, connections), tenancy,
 the Accounting API (contacts, bills with tracking and computed totals, batches with and without
-summarizeErrors, Idempotency-Key, If-Modified-Since paging, payments, manual journals, attachments,
-credit notes, items, deleting a payment), limits (concurrent, minute, day, app minute), faults,
-persistence and the command line. xero-python's view of it is tests/sandbox/test_xero_sdk.py."""
+summarizeErrors, Idempotency-Key, If-Modified-Since paging, IDs filters, payments, manual journals,
+attachments, credit notes, items, deleting a payment), limits (concurrent, minute, day, app minute),
+faults, persistence and the command line. xero-python's view of it is tests/sandbox/test_xero_sdk.py."""
 from __future__ import annotations
 
 import re
@@ -198,6 +198,20 @@ def test_if_modified_since_and_pages_of_100(xero):
     assert {c["Name"] for c in page1 + page2} == {f"New {i:03d}" for i in range(150)}
     assert len(xero.get("Contacts", headers={"If-Modified-Since": "2026-09-21T00:00:00"}).json()["Contacts"]) == 153
     assert len(xero.get("Contacts").json()["Contacts"]) == 153  # no page: all of them
+
+
+def test_ids_filters_invoices_to_the_ones_named_and_pages_them(xero):
+    contact = supplier(xero)
+    made = xero.send("PUT", "Invoices", {"Invoices": [bill(contact, f"B-{n:03d}", (1, n + 1)) for n in range(120)]})
+    ids = [invoice["InvoiceID"] for invoice in made.json()["Invoices"]]
+    wanted = ids[5:115:2] + ["00000000-0000-0000-0000-000000000000"]  # 55 of ours and one nobody has
+
+    page1 = xero.get("Invoices", IDs=",".join(i.upper() for i in wanted), page=1).json(parse_float=Decimal)["Invoices"]
+
+    assert {i["InvoiceID"] for i in page1} == set(ids[5:115:2])
+    assert {i["InvoiceID"]: i["Total"] for i in page1}[ids[7]] == Decimal("9.20")  # 8.00 and 15% tax
+    assert len(xero.get("Invoices", IDs=",".join(ids[:110]), page=2).json()["Invoices"]) == 10  # 100 a page
+    assert len(xero.get("Invoices").json()["Invoices"]) == 120  # without IDs: all
 
 
 def test_a_partial_payment_lowers_amount_due_and_the_rest_pays_it(xero):

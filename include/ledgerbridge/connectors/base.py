@@ -243,6 +243,7 @@ class Outgoing:
     content: bytes | None = None  # an attachment's file
     operation: str = CREATE
     target_id: str | None = None  # the external id an update or void applies to
+    attempts: int | None = None  # earlier attempts to send it (the outbox row's); None: not known, maybe sent
 
 
 @dataclass(frozen=True)

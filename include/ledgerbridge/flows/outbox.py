@@ -178,7 +178,8 @@ def _leased(expires_at, now) -> bool:
 def outgoing(row: OutboxEntry, content: bytes | None = None) -> Outgoing:
     """An outbox row as the connector sees it."""
     return Outgoing(ref=str(row.id), kind=row.kind, payload=row.payload, key=row.idempotency_key,
-                    queued_at=row.created_at, content=content, operation=row.operation, target_id=row.target_id)
+                    queued_at=row.created_at, content=content, operation=row.operation, target_id=row.target_id,
+                    attempts=row.attempts)
 
 
 def _load(ctx: RunContext, connector, row_ids: list[int]) -> tuple[list[Outgoing], dict[int, str]]:

@@ -183,16 +183,22 @@ class XeroConnector:
     def _create_many(self, creates: list[Outgoing], batch_key: str) -> dict[str, Created | Exception]:
         """Create each item once.
 
-        First a look-up of what an earlier attempt may already have created (our key on the object):
-        those are adopted and not sent again, whichever batch they were in then. The rest go in one
-        PUT per endpoint with summarizeErrors=false (each element answered on its own) and an
-        Idempotency-Key made of the batch key and the keys of the items sent, so a retry of the same
-        request replays Xero's first answer and a regrouped one never collides with it.
+        First a look-up of what an earlier attempt may already have created (our key on the object),
+        for the items that may have been sent before (`attempts` not 0): those are adopted and not
+        sent again, whichever batch they were in then. Items never sent (the outbox says 0 attempts:
+        every row of a first export) are not looked up: the look-up lists every invoice changed since
+        the items were queued, and doing it for every batch cost more calls than the creates. The rest
+        go in one PUT per endpoint with summarizeErrors=false (each element answered on its own) and
+        an Idempotency-Key made of the batch key and the keys of the items sent, so a retry of the
+        same request replays Xero's first answer and a regrouped one never collides with it.
         """
-        outcomes: dict[str, Created | Exception] = dict(self.find_existing_many(creates))  # raises: nothing applied
-        pending = [item for item in creates if item.ref not in outcomes]
+        maybe_sent = [item for item in creates if item.attempts != 0]
+        # raises (nothing applied) when it cannot read
+        outcomes: dict[str, Created | Exception] = dict(self.find_existing_many(maybe_sent)) if maybe_sent else {}
         groups: dict[str, list[Outgoing]] = {}
-        for item in pending:
+        for item in creates:
+            if item.ref in outcomes:
+                continue
             groups.setdefault(OBJECTS[item.kind][0], []).append(item)
         first = True
         for endpoint, group in groups.items():
@@ -365,10 +371,14 @@ class XeroConnector:
                     "customer_payment": "Payments"}.get(kind)
         if endpoint is None:
             return {}
+        if endpoint == "Invoices":  # GET Invoices?IDs=...: 40 a call
+            objects = ((str(obj.get("InvoiceID")), obj) for obj in self.client.read_many(endpoint, external_ids))
+        else:  # CreditNotes, Payments and ManualJournals take no IDs filter: one call each
+            objects = ((external_id, self.client.read(endpoint, external_id)) for external_id in external_ids)
+        wanted = set(external_ids)
         found: dict[str, RemoteDocument] = {}
-        for external_id in external_ids:
-            obj = self.client.read(endpoint, external_id)
-            if obj is None:
+        for external_id, obj in objects:
+            if obj is None or external_id not in wanted:
                 continue
             if endpoint == "Invoices":
                 total, balance = _money(obj.get("Total")), _money(obj.get("AmountDue"))

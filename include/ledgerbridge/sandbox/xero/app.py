@@ -20,6 +20,7 @@ from .sandbox import DROPPED, XeroSandbox, problem, validation_exception
 
 _CANONICAL = {name.lower(): name for name in ENDPOINTS}
 MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
+FILTERABLE_BY_IDS = ("Invoices", "Contacts")
 
 
 def _since_ms(header: str | None) -> int | None:
@@ -101,6 +102,10 @@ def create_app(sandbox: XeroSandbox) -> FastAPI:
         endpoint = endpoint_of(name)
         since = _since_ms(request.headers.get("if-modified-since"))
         page = request.query_params.get("page")
+        # IDs=<id>,<id>,...: the endpoints whose filter xero-python documents (get_invoices, get_contacts).
+        raw_ids = next((v for k, v in request.query_params.items() if k.lower() == "ids"), None)
+        ids = (frozenset(i.strip().lower() for i in raw_ids.split(",") if i.strip())
+               if raw_ids is not None and endpoint in FILTERABLE_BY_IDS else None)
 
         def action(org: Organisation):
             if name.lower() == "organisation":
@@ -109,7 +114,7 @@ def create_app(sandbox: XeroSandbox) -> FastAPI:
                 return _not_found(name)
             if page is not None and (not page.isdigit() or int(page) < 1):
                 return 400, validation_exception([{"ValidationErrors": [{"Message": "page must be 1 or more"}]}])
-            return 200, org.get(endpoint, None, since, int(page) if page else None)
+            return 200, org.get(endpoint, None, since, int(page) if page else None, ids)
         return await api(request, action)
 
     @app.get("/api.xro/2.0/{name}/{record_id}")

@@ -114,6 +114,7 @@ class Organisation:
         self.records: dict[str, dict[str, dict]] = {endpoint: {} for endpoint in ENDPOINTS}
         self.attachments: dict[str, dict] = {}  # AttachmentID -> {..., "_content": base64}
         self.idempotency: dict[str, dict] = {}  # key -> {status, body, at}
+        self.api_requests = 0  # Accounting API calls that reached this organisation (429s included)
         self._last_stamp = 0
         self.created_ms = self._stamp()
 
@@ -157,7 +158,9 @@ class Organisation:
         return record
 
     # -- reads --------------------------------------------------------------------------------
-    def get(self, endpoint: str, record_id: str | None, since_ms: int | None, page: int | None) -> dict:
+    def get(self, endpoint: str, record_id: str | None, since_ms: int | None, page: int | None,
+            ids: frozenset[str] | None = None) -> dict:
+        """One record, or a list: changed since `since_ms`, only `ids` (lower-case) when given, a page."""
         records = self.records[endpoint]
         if record_id is not None:
             found = records.get(record_id) or self._by_number(endpoint, record_id)
@@ -165,7 +168,8 @@ class Organisation:
                 return {"_status": 404}
             chosen = [found]
         else:
-            chosen = sorted((r for r in records.values() if since_ms is None or r["_updated"] > since_ms),
+            chosen = sorted((r for r in records.values() if (since_ms is None or r["_updated"] > since_ms)
+                             and (ids is None or str(r[ENDPOINTS[endpoint]]).lower() in ids)),
                             key=lambda r: (r["_updated"], r[ENDPOINTS[endpoint]]))
             if page is not None:
                 chosen = chosen[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
@@ -549,7 +553,7 @@ class Organisation:
     def stats(self) -> dict:
         return {"tenant_id": self.tenant_id, "name": self.name,
                 **{endpoint: len(records) for endpoint, records in self.records.items()},
-                "Attachments": len(self.attachments)}
+                "Attachments": len(self.attachments), "api_requests": self.api_requests}
 
 
 _STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED", "VOIDED", "DELETED")

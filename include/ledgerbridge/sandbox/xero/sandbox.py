@@ -129,6 +129,7 @@ class XeroSandbox:
                                                       "missing"), {}
             if tenant_id not in grant["tenants"] or tenant_id not in self.tenants:
                 return 403, problem(403, "Forbidden", "AuthenticationUnsuccessful"), {}
+            self.tenants[tenant_id].api_requests += 1  # every call that reached the tenant, 429s included
             app = grant["client_id"]
         headers: dict[str, str] = {}
         if self.limiter is not None:
