@@ -8,11 +8,15 @@ External ids, as the flows resolve references into payloads:
 - documents, payments, journals: their Xero ids.
 
 Our idempotency key travels on each object where Xero keeps it, so an uncertain create can be found
-again: a contact's ContactNumber, a document's or payment's Reference, a manual journal's Narration.
+again: a contact's ContactNumber, a sales document's or payment's Reference, a manual journal's
+Narration. Xero keeps no Reference on a bill (ACCPAY): a bill is found by its number, supplier and date
+(a number-less one is numbered "hub <hub id>").
 
 Invoices, bills and credit notes can be changed after export (UPDATABLE_KINDS): an update replaces the
-document's header and lines with the record's current version, and its Reference with the update's own
-key (the version marker: the Reference always holds the key of the last operation applied); a void sets
+document's header and lines with the record's current version, and a sales document's Reference with
+the update's own key (the version marker: the Reference holds the key of the last operation applied; a
+bill's update, whose marker Xero does not keep, is sent again when its outcome is unknown: it replaces
+the whole bill, so once or twice is the same); a void sets
 Status VOIDED (DELETED for a draft). A document with money applied to it is neither voided nor changed.
 """
 from __future__ import annotations
@@ -355,7 +359,7 @@ class XeroConnector:
                 continue
             queued = [item.queued_at for item in group]
             since = None if any(q is None for q in queued) else min(queued) - CLOCK_SKEW  # type: ignore[type-var]
-            wanted = {item.key: item for item in group}
+            wanted = {_wanted_key(item): item for item in group}
             id_field = _id_field(endpoint)
             for obj in self.client.list_all(endpoint, since):
                 key = _key_of(endpoint, obj)
@@ -441,12 +445,32 @@ def _reference(kind: str, obj: dict[str, Any]) -> ReferenceData:
 
 
 def _key_of(endpoint: str, obj: dict[str, Any]) -> str | None:
+    """What says an object in Xero is the one an item created (`_wanted_key` of the item)."""
     if endpoint == "Contacts":
         return obj.get("ContactNumber")
     if endpoint == "ManualJournals":
         narration = str(obj.get("Narration") or "")
         return narration.rsplit(KEY_PREFIX, 1)[1].strip(" ]") if KEY_PREFIX in narration else None
+    if obj.get("Type") == "ACCPAY":
+        if str(obj.get("Status")) in _GONE:
+            return None
+        day = parse_date(obj.get("Date"))
+        return _bill_identity(obj.get("InvoiceNumber"), (obj.get("Contact") or {}).get("ContactID"),
+                              day.date().isoformat() if day else None)
     return obj.get("Reference")
+
+
+def _wanted_key(item: Outgoing) -> str:
+    if item.kind == "bill":
+        payload = item.payload
+        return _bill_identity(payload.get("InvoiceNumber"), payload["Contact"]["ContactID"], payload["Date"])
+    return item.key
+
+
+def _bill_identity(number: str | None, contact_id: str | None, day: str | None) -> str:
+    """A bill's identity where Xero keeps no Reference (ACCPAY): its number, supplier and date. The flows
+    hold a second bill of one supplier and number, and a number-less bill is numbered by its hub id."""
+    return f"bill\x1f{number}\x1f{contact_id}\x1f{day}"
 
 
 def _id_field(endpoint: str) -> str:
@@ -575,9 +599,11 @@ def _line(amount: Decimal, description: str | None, **fields: Any) -> dict[str, 
 
 
 def _document(head: dict[str, Any], doc_date, due_date, currency: str, lines: list[dict[str, Any]],
-              key: str, amount_types: str = "NoTax") -> dict[str, Any]:
+              key: str | None, amount_types: str = "NoTax") -> dict[str, Any]:
     body = {**head, "Date": doc_date.isoformat(), "CurrencyCode": currency, "LineAmountTypes": amount_types,
-            "LineItems": lines, "Status": "AUTHORISED", "Reference": key}
+            "LineItems": lines, "Status": "AUTHORISED"}
+    if key is not None:
+        body["Reference"] = key
     if due_date:
         body["DueDate"] = due_date.isoformat()
     return body
@@ -594,10 +620,10 @@ def _bill(bill: BillExport, key: str) -> dict[str, Any]:
     lines = [_line(line.amount, line.description, AccountCode=line.account_id, TaxType=line.tax_code_id,
                    Tracking=_tracking(line.class_id))
              for line in bill.lines]
-    head = {"Type": "ACCPAY", "Contact": {"ContactID": bill.vendor_id}}
-    if bill.doc_number:
-        head["InvoiceNumber"] = bill.doc_number
-    return _document(head, bill.doc_date, bill.due_date, bill.currency, lines, key,
+    # Xero keeps no Reference on a bill: it is found again by number, supplier and date (`_bill_identity`).
+    head = {"Type": "ACCPAY", "Contact": {"ContactID": bill.vendor_id},
+            "InvoiceNumber": bill.doc_number or f"hub {bill.hub_id}"}
+    return _document(head, bill.doc_date, bill.due_date, bill.currency, lines, None,
                      _amount_types([line.tax_code_id for line in bill.lines], bill.amounts_include_tax))
 
 

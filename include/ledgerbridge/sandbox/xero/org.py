@@ -367,6 +367,8 @@ class Organisation:
             if key not in ("UpdatedDateUTC", "Payments", "AmountPaid", "AmountDue", "Total", "SubTotal", "TotalTax"):
                 record[key] = value
         record.update(days)
+        if kind in ("ACCPAY", "ACCPAYCREDIT"):
+            record.pop("Reference", None)  # Xero keeps a Reference on sales documents only ("ACCREC only")
         if contact is not None and "_new" in contact:
             contact = self._write_contacts({"Name": contact["_new"]}, None)
         if contact is not None:
