@@ -169,6 +169,25 @@ def test_the_days_budget_used_up_is_a_transient_error_saying_so(served, ledger):
         list(connector.fetch_reference("vendor", None))
 
 
+def test_attachments_past_the_days_budget_wait_as_not_sent(served, ledger):
+    """The budget ends after the first of three uploads: the other two were refused before anything was
+    applied, so they are pending again (TransientError), not of unknown outcome."""
+    server = served(per_day=1)
+    connector, org, vendor, _ = connect(server, ledger)
+    with server.sandbox.lock:
+        invoice_id = org.write("Invoices", {"Type": "ACCPAY", "Contact": {"ContactID": vendor}, "InvoiceNumber": "A-1",
+                                            "LineItems": [{"Description": "x", "UnitAmount": 5, "AccountCode": "429"}]}
+                               )["InvoiceID"]
+    files = [Outgoing(ref=f"att-{n}", kind="attachment", key=str(uuid.uuid4()), content=b"scan", attempts=0,
+                      payload={"Endpoint": "Invoices", "DocumentID": invoice_id, "FileName": f"scan-{n}.pdf",
+                               "MimeType": "application/pdf"}) for n in range(3)]
+    outcomes = connector.create_many(files, "batch-attachments")  # the token refresh is no API call
+
+    assert isinstance(outcomes["att-0"], Created)
+    assert all(type(outcomes[f"att-{n}"]).__name__ == "DayLimitExhausted" for n in (1, 2))
+    assert [a["FileName"] for a in org.attachments.values()] == ["scan-0.pdf"]
+
+
 def test_rotated_refresh_tokens_are_kept_so_a_new_connector_goes_on(served, ledger):
     server = served(access_token_ttl=1)
     connector, _, _, conn = connect(server, ledger)

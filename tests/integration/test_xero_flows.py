@@ -21,7 +21,16 @@ from ledgerbridge.connectors.limits import RealmLimits
 from ledgerbridge.connectors.xero.client import DayLimitExhausted
 from ledgerbridge.connectors.xero.factory import xero
 from ledgerbridge.hub_import import import_hub_data
-from ledgerbridge.ledger.models import OutboxEntry, OutboxState, Party, PartyLink, ReferenceRecord
+from ledgerbridge.flows.reconcile import ReconciliationError
+from ledgerbridge.ledger.models import (
+    Document,
+    OutboxEntry,
+    OutboxState,
+    PaidStatus,
+    Party,
+    PartyLink,
+    ReferenceRecord,
+)
 from ledgerbridge.pipeline import RunContext, RunParams, run_all, run_step
 from ledgerbridge.registry import LegalEntity
 from ledgerbridge.sandbox.xero import XeroSandbox, serve_in_thread
@@ -273,3 +282,31 @@ def test_the_days_budget_running_out_mid_export_leaves_the_rest_for_the_next_win
         assert tomorrow["reconcile"]["mismatches"] == []
     finally:
         server.stop()
+
+
+def test_a_bill_voided_by_hand_in_xero_is_reported_not_marked_paid(ledger, xero_server, caplog):
+    """A voided bill keeps its Total in Xero with nothing due: read as paid, the hub would be told it was.
+    It is reported instead, by confirmations and by reconcile, and its paid status stays as it was."""
+    entity = xero_entity("xero_voided_by_hand")
+    books = open_books(xero_server, entity)
+    books.enter("Contacts", {"Name": "Nick Brown"})
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([bill("B-1", "V-1", "120.00", account="429")],
+                                                  vendors=[{"hub_id": "V-1", "name": "Nick Brown"}]))
+    first = sync(entity, ledger, books)
+    assert first["reconcile"]["mismatches"] == []
+    [exported] = [i for i in books.records("Invoices") if i["Type"] == "ACCPAY"]
+    books.enter("Invoices", {"InvoiceID": exported["InvoiceID"], "Status": "VOIDED"})
+
+    with caplog.at_level(logging.WARNING, logger="ledgerbridge.test.xero_voided_by_hand"), \
+            pytest.raises(ReconciliationError) as failed:
+        sync(entity, ledger, books)
+
+    assert str(failed.value).endswith(
+        f"1 mismatch(es) between hub and accounting system: bill B-1: voided in the accounting system "
+        f"(accounting id {exported['InvoiceID']})")
+    assert any("is voided in the accounting system: its paid status is left as it was" in r.getMessage()
+               for r in caplog.records)
+    with ledger.session() as session:
+        document = session.scalars(select(Document).where(Document.entity_id == entity.id)).one()
+        assert (document.paid_status, document.open_balance) == (PaidStatus.UNPAID, Decimal("120.00"))

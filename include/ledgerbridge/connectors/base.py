@@ -269,6 +269,7 @@ class RemoteDocument:
     external_id: str
     total: Decimal
     balance: Decimal
+    voided: bool = False  # voided or deleted there: it counts for nothing (neither paid nor owed)
 
 
 # How long a sender holds the rows it claimed by default: longer than a batch can take with every

@@ -97,8 +97,14 @@ def _refresh_balances(ctx: RunContext) -> Counter:
                 found = remote.get(external_id)
                 if found is None:
                     counts["missing_remotely"] += 1
-                    ctx.log.warning("%s %s (QuickBooks id %s) was not found in the accounting system",
+                    ctx.log.warning("%s %s (accounting id %s) was not found in the accounting system",
                                     document.kind, document.hub_id, external_id)
+                    continue
+                if found.voided:
+                    counts["voided_remotely"] += 1
+                    ctx.log.warning("%s %s (accounting id %s) is voided in the accounting system: its paid "
+                                    "status is left as it was (%s); reconcile reports it", document.kind,
+                                    document.hub_id, external_id, document.paid_status)
                     continue
                 counts["balances_read"] += 1
                 status = (PaidStatus.PAID if found.balance == 0

@@ -128,6 +128,9 @@ def _compare(ctx: RunContext, kind: DocumentRecordKind, confirmed: dict[str, tup
         if found is None:
             mismatches.append(f"{what} {hub_id}: accounting id {external_id} not found")
             continue
+        if found.voided:
+            mismatches.append(f"{what} {hub_id}: voided in the accounting system (accounting id {external_id})")
+            continue
         remote_total += found.total
         if found.total != total:
             mismatches.append(f"{what} {hub_id}: hub total {total} but accounting total {found.total}")

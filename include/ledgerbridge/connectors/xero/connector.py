@@ -52,6 +52,7 @@ from ledgerbridge.connectors.errors import (
     ConnectorError,
     OutcomeUnknown,
     RecordRejected,
+    TransientError,
 )
 from ledgerbridge.connectors.xero.client import (
     BATCH_MAX_ITEMS,
@@ -269,6 +270,11 @@ class XeroConnector:
             except RecordRejected as refusal:
                 outcomes[item.ref] = refusal
                 continue
+            except TransientError as exc:  # refused before anything was applied: this one and the rest wait
+                if not outcomes:
+                    raise
+                outcomes.update({waiting.ref: exc for waiting in group if waiting.ref not in outcomes})
+                break
             except ConnectorError as exc:
                 if not outcomes:
                     raise
@@ -394,7 +400,7 @@ class XeroConnector:
                 total = sum((_money(line.get("LineAmount")) for line in obj.get("JournalLines") or []
                              if _money(line.get("LineAmount")) > 0), Decimal(0))
                 balance = Decimal(0)
-            found[external_id] = RemoteDocument(external_id, total, balance)
+            found[external_id] = RemoteDocument(external_id, total, balance, str(obj.get("Status")) in _GONE)
         return found
 
 
