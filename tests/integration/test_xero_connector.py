@@ -198,3 +198,102 @@ def test_rotated_refresh_tokens_are_kept_so_a_new_connector_goes_on(served, ledg
     # A connector built afresh from the same connection (the seed token is spent) uses the stored one.
     fresh = xero(conn, ledger, backoff_seconds=0.01)
     assert {a.external_id for a in fresh.fetch_reference("account", None)} >= {"090"}
+
+
+# -- what the review found: each fails without its fix ---------------------------------------------
+
+def _payment_item(connector, vendor_bills: list[tuple[str, str]], ref: str) -> Outgoing:
+    from ledgerbridge.connectors.base import AppliedTo, BillPaymentExport
+
+    export = BillPaymentExport(f"HP-{ref}", "vendor", date.today(), sum(Decimal(a) for _, a in vendor_bills), "USD",
+                               "090", tuple(AppliedTo(bill_id, Decimal(a)) for bill_id, a in vendor_bills))
+    key = str(uuid.uuid4())
+    return Outgoing(ref=ref, kind="bill_payment", key=key, queued_at=datetime.now(UTC),
+                    payload=jsonutil.loads(jsonutil.dumps(connector.payload("bill_payment", export, key))))
+
+
+def test_a_payment_xero_takes_only_in_part_is_held_naming_both_parts_never_adopted(served, ledger):
+    server = served()
+    connector, org, vendor, _ = connect(server, ledger)
+    first, second = (connector.create_many([bill_item(connector, vendor, n, amount=a)], f"b{n}")[n].external_id
+                     for n, a in (("1", "100.00"), ("2", "60.00")))
+    item = _payment_item(connector, [(first, "100.00"), (second, "60.01")], "P")  # 0.01 more than the second is due
+
+    outcome = connector.create_many([item], "pay-1")["P"]
+
+    assert isinstance(outcome, RecordRejected) and outcome.element == "Payments"
+    assert f"100.00 to invoice {first}" in str(outcome) and f"60.01 to invoice {second}" in str(outcome)
+    assert "only in part" in str(outcome)
+    # Looked up again (as before any re-send), the one Payment there is not taken for the whole.
+    again = connector.find_existing_many([item])["P"]
+    assert isinstance(again, RecordRejected) and "60.01 to invoice" in str(again)
+    with server.sandbox.lock:
+        assert [p["Amount"] for p in org.records["Payments"].values()] == [Decimal("100.00")]
+
+
+def test_a_bill_a_person_keyed_with_our_number_is_not_taken_for_ours(served, ledger):
+    server = served()
+    connector, org, vendor, _ = connect(server, ledger)
+    ours = replace(bill_item(connector, vendor, "1", amount="100.00"), attempts=1)  # may have been sent before
+    with server.sandbox.lock:  # ... it was not; a clerk keyed the supplier's bill of that number meanwhile
+        theirs = org.write("Invoices", {**ours.payload, "LineItems": [
+            {**ours.payload["LineItems"][0], "UnitAmount": "1148.85", "LineAmount": "1148.85"}]})["InvoiceID"]
+
+    outcome = connector.create_many([ours], "batch-1")["1"]
+
+    assert isinstance(outcome, Created) and not outcome.adopted and outcome.external_id != theirs
+    assert sorted(bills(server, org).values()) == [Decimal("100.00"), Decimal("1148.85")]
+
+
+def test_a_pull_resumes_from_xeros_clock_before_its_first_read(served, ledger):
+    clock = FakeClock(time.time())
+    server = served(clock=clock, per_minute=100_000)
+    connector, _, _, _ = connect(server, ledger)
+    connector.client.get("Organisation")
+    before = connector.client.server_time
+    real_get = connector.client.get
+
+    def slow_get(*args, **kwargs):  # each read takes Xero 90 seconds
+        clock.advance(90)
+        return real_get(*args, **kwargs)
+    connector.client.get = slow_get
+    since = datetime.now(UTC) - timedelta(days=1)
+
+    changes = connector.fetch_changes({"account": since, "vendor": since, "tax_code": since}, datetime.now(UTC))
+
+    # A change made while the later kinds were read is read again next time, never skipped.
+    assert changes.as_of - before <= timedelta(seconds=91)
+    assert connector.client.server_time - changes.as_of >= timedelta(seconds=3 * 90)
+
+
+def test_a_batch_whose_second_group_meets_the_days_limit_leaves_that_group_pending(served, ledger):
+    from ledgerbridge.connectors.base import CreditNoteExport, InvoiceExport, SalesLineExport
+
+    server = served(per_day=1)
+    connector, org, _, _ = connect(server, ledger)
+    with server.sandbox.lock:
+        customer = org.write("Contacts", {"Name": "Vance Refrigeration"})["ContactID"]
+        org.write("Items", {"Code": "SVC", "Name": "Service", "SalesDetails": {"AccountCode": "200"}})
+    line = (SalesLineExport(Decimal("10.00"), "SVC"),)
+    sale = InvoiceExport("I-1", customer, "S-1", date.today(), None, "USD", Decimal("10.00"), line)
+    credit = CreditNoteExport("CN-1", customer, "CN-1", date.today(), "USD", Decimal("10.00"), line)
+    items = [Outgoing(ref=ref, kind=kind, key=str(uuid.uuid4()), attempts=0, queued_at=datetime.now(UTC),
+                      payload=jsonutil.loads(jsonutil.dumps(connector.payload(kind, export, "k-" + ref))))
+             for ref, kind, export in (("i", "invoice", sale), ("c", "credit_note", credit))]
+
+    outcomes = connector.create_many(items, "mixed")
+
+    assert isinstance(outcomes["i"], Created)
+    assert isinstance(outcomes["c"], TransientError) and not isinstance(outcomes["c"], OutcomeUnknown)
+
+
+def test_a_line_by_amount_and_quantity_goes_with_the_exact_unit_amount_or_as_one(served, ledger):
+    from ledgerbridge.connectors.base import InvoiceExport, SalesLineExport
+
+    connector, _, _, _ = connect(served(), ledger)
+    lines = (SalesLineExport(Decimal("30.00"), "SVC", quantity=Decimal("3")),
+             SalesLineExport(Decimal("10.00"), "SVC", quantity=Decimal("3")))
+    payload = connector.payload("invoice", InvoiceExport("I-1", "c", None, date.today(), None, "USD",
+                                                         Decimal("40.00"), lines), "k")
+    assert [(line["Quantity"], line["UnitAmount"], line["LineAmount"]) for line in payload["LineItems"]] == [
+        (Decimal("3"), Decimal("10.00"), Decimal("30.00")), (Decimal("1"), Decimal("10.00"), Decimal("10.00"))]

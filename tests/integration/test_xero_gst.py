@@ -46,8 +46,13 @@ HUB = {
 
 @pytest.fixture
 def australian(xero_server, ledger, tmp_path):
-    """(entity, run, org, outbound folder): an AUD entity whose feed says its amounts include GST, an Australian Xero
-    organisation with one supplier already keyed and one item; `run()` is one whole DAG run."""
+    return australian_entity(xero_server, ledger, tmp_path, amounts_include_tax=True, hub=HUB)
+
+
+def australian_entity(xero_server, ledger, tmp_path, amounts_include_tax: bool, hub: dict):
+    """(entity, run, org, outbound folder): an AUD entity whose feed says whether its amounts include GST,
+    an Australian Xero organisation with one supplier already keyed and one item; `run()` is one whole
+    DAG run."""
     reply = requests.post(f"{xero_server.url}/_sandbox/tenants", json={
         "client_id": CLIENT_ID, "name": "Wayne Australia", "country_code": "AU"}, timeout=10)
     reply.raise_for_status()
@@ -61,7 +66,7 @@ def australian(xero_server, ledger, tmp_path):
     entity = LegalEntity.model_validate({
         "id": entity_id, "name": "Wayne Australia", "base_currency": "AUD",
         "accounting": {"kind": "xero", "conn_id": f"xero_{entity_id}"},
-        "source": {"kind": "feed", "conn_id": f"feed_{entity_id}", "amounts_include_tax": True},
+        "source": {"kind": "feed", "conn_id": f"feed_{entity_id}", "amounts_include_tax": amounts_include_tax},
         "flows": ["reference", "parties", "bills", "bill_payments", "invoices"],
         "matching": {"create_missing_vendors": True, "create_missing_customers": True}})
     conn = ConnectionSettings(entity.accounting.conn_id, xero_server.url, CLIENT_ID, CLIENT_SECRET,
@@ -69,7 +74,7 @@ def australian(xero_server, ledger, tmp_path):
                                                     "token_url": f"{xero_server.url}/connect/token"})
     feed_root = tmp_path / "feed"
     (feed_root / entity_id / "inbound").mkdir(parents=True)
-    (feed_root / entity_id / "inbound" / "hub-001.json").write_text(json.dumps(HUB))
+    (feed_root / entity_id / "inbound" / "hub-001.json").write_text(json.dumps(hub))
 
     def run(run_id: str) -> dict:
         return run_all(RunContext(
@@ -120,6 +125,19 @@ def test_gst_inclusive_amounts_reach_xero_to_the_cent(australian, ledger):
     second = run("gst-2")
     assert second["export_documents"].get("sent", 0) == 0
     assert len(org.records["Invoices"]) == 2 and len(org.records["Payments"]) == 1
+
+
+def test_net_prices_get_gst_on_top_and_reconcile_compares_them_net(xero_server, ledger, tmp_path):
+    hub = {"customers": HUB["customers"], "invoices": HUB["invoices"]}
+    entity, run, org, _ = australian_entity(xero_server, ledger, tmp_path, amounts_include_tax=False, hub=hub)
+
+    first = run("net-1")
+
+    [invoice] = org.records["Invoices"].values()
+    assert (invoice["LineAmountTypes"], invoice["SubTotal"], invoice["TotalTax"], invoice["Total"]) == (
+        "Exclusive", Decimal("220.00"), Decimal("22.00"), Decimal("242.00"))
+    assert first["reconcile"]["mismatches"] == []
+    assert first["reconcile"]["accounting_total_of_confirmed_invoices"] == Decimal("220.00")
 
 
 def test_net_amounts_get_gst_on_top_and_no_tax_code_means_no_tax(xero_server, ledger):

@@ -270,6 +270,7 @@ class RemoteDocument:
     total: Decimal
     balance: Decimal
     voided: bool = False  # voided or deleted there: it counts for nothing (neither paid nor owed)
+    added_tax: Decimal = Decimal(0)  # tax it added on top of the lines' amounts (net prices): not the hub's
 
 
 # How long a sender holds the rows it claimed by default: longer than a batch can take with every

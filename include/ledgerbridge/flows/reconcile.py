@@ -131,9 +131,11 @@ def _compare(ctx: RunContext, kind: DocumentRecordKind, confirmed: dict[str, tup
         if found.voided:
             mismatches.append(f"{what} {hub_id}: voided in the accounting system (accounting id {external_id})")
             continue
-        remote_total += found.total
-        if found.total != total:
-            mismatches.append(f"{what} {hub_id}: hub total {total} but accounting total {found.total}")
+        remote_total += found.total - found.added_tax
+        if found.total - found.added_tax != total:
+            added = f" ({found.total} with {found.added_tax} of tax added)" if found.added_tax else ""
+            mismatches.append(f"{what} {hub_id}: hub total {total} but accounting total "
+                              f"{found.total - found.added_tax}{added}")
     return remote_total
 
 

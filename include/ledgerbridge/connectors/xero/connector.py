@@ -51,6 +51,7 @@ from ledgerbridge.connectors.base import (
 from ledgerbridge.connectors.errors import (
     ConnectorError,
     OutcomeUnknown,
+    ReconnectRequired,
     RecordRejected,
     TransientError,
 )
@@ -63,6 +64,7 @@ from ledgerbridge.connectors.xero.client import (
 )
 
 KEY_PREFIX = "LedgerBridge key:"
+CENT = Decimal("0.01")
 # How far Xero's clock may be behind ours when looking for what was created after a row was queued.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -127,8 +129,10 @@ class XeroConnector:
     def fetch_changes(self, starts: dict[str, datetime], now: datetime) -> ChangeSet:
         """If-Modified-Since answers every change of every kind, deletions included (Xero lists a
         deleted or voided document with Status DELETED / VOIDED): one read per kind from its own start."""
+        self.client.get("Organisation")  # Xero's clock before the first read: the next pull starts there
+        as_of = self.client.server_time
         changes = {kind: list(self._read(kind, since)) for kind, since in starts.items() if kind in REFERENCE}
-        return ChangeSet(changes, self.client.server_time)
+        return ChangeSet(changes, as_of)
 
     def existing_ids(self, kind: str, external_ids: list[str]) -> set[str]:
         wanted = set(external_ids)
@@ -205,20 +209,25 @@ class XeroConnector:
             if item.ref in outcomes:
                 continue
             groups.setdefault(OBJECTS[item.kind][0], []).append(item)
-        first = True
-        for endpoint, group in groups.items():
+        ordered = list(groups.items())
+        for n, (endpoint, group) in enumerate(ordered):
             try:
                 if endpoint == "Attachments":
                     outcomes.update(self._attach_many(group))
                 else:
                     outcomes.update(self._put_group(endpoint, group, batch_key))
+            except (TransientError, ReconnectRequired) as exc:
+                if n == 0:
+                    raise  # nothing of the batch was applied
+                # An earlier group was applied; nothing of this one was: it and the rest wait, pending.
+                outcomes.update({item.ref: exc for _, rest in ordered[n:] for item in rest})
+                break
             except ConnectorError as exc:
-                if first and len(groups) == 1:
+                if n == 0 and len(ordered) == 1:
                     raise
                 for item in group:  # an earlier group was applied: report this one's fate per item
                     outcomes[item.ref] = exc if isinstance(exc, (OutcomeUnknown, RecordRejected)) else \
                         OutcomeUnknown(f"not known whether {item.kind} {item.ref} was created: {exc}")
-            first = False
         return outcomes
 
     def _put_group(self, endpoint: str, group: list[Outgoing], batch_key: str) -> dict[str, Created | Exception]:
@@ -252,6 +261,8 @@ class XeroConnector:
                     and reply.get(id_field)]
             if errors and not done:
                 outcomes[item.ref] = _rejection(item, errors[0])
+            elif errors and not missing and item.kind in ("bill_payment", "customer_payment"):
+                outcomes[item.ref] = _applied_in_part(item, done, errors)
             elif missing or errors or not done:
                 outcomes[item.ref] = OutcomeUnknown(
                     f"{endpoint} request {key}: {item.kind} {item.ref} answered only in part "
@@ -367,10 +378,18 @@ class XeroConnector:
             since = None if any(q is None for q in queued) else min(queued) - CLOCK_SKEW  # type: ignore[type-var]
             wanted = {_wanted_key(item): item for item in group}
             id_field = _id_field(endpoint)
+            payments: dict[str, list[dict[str, Any]]] = {}
             for obj in self.client.list_all(endpoint, since):
                 key = _key_of(endpoint, obj)
-                if key in wanted and wanted[key].ref not in found:
-                    found[wanted[key].ref] = Created(str(obj[id_field]), adopted=True)
+                if key not in wanted or wanted[key].ref in found:
+                    continue
+                if endpoint == "Payments":  # one Payment per document paid: all of them, or it is not done
+                    if str(obj.get("Status")) not in _GONE:
+                        payments.setdefault(key, []).append(obj)
+                    continue
+                found[wanted[key].ref] = Created(str(obj[id_field]), adopted=True)
+            for key, made in payments.items():
+                found[wanted[key].ref] = _payment_found(wanted[key], made)
             if len(found) == len(items):
                 break
         return found
@@ -390,6 +409,7 @@ class XeroConnector:
         for external_id, obj in objects:
             if obj is None or external_id not in wanted:
                 continue
+            tax = _money(obj.get("TotalTax"))
             if endpoint == "Invoices":
                 total, balance = _money(obj.get("Total")), _money(obj.get("AmountDue"))
             elif endpoint == "CreditNotes":
@@ -400,7 +420,8 @@ class XeroConnector:
                 total = sum((_money(line.get("LineAmount")) for line in obj.get("JournalLines") or []
                              if _money(line.get("LineAmount")) > 0), Decimal(0))
                 balance = Decimal(0)
-            found[external_id] = RemoteDocument(external_id, total, balance, str(obj.get("Status")) in _GONE)
+            found[external_id] = RemoteDocument(external_id, total, balance, str(obj.get("Status")) in _GONE,
+                                                 tax if obj.get("LineAmountTypes") == "Exclusive" else Decimal(0))
         return found
 
 
@@ -461,22 +482,51 @@ def _key_of(endpoint: str, obj: dict[str, Any]) -> str | None:
         if str(obj.get("Status")) in _GONE:
             return None
         day = parse_date(obj.get("Date"))
+        lines = obj.get("SubTotal") if obj.get("LineAmountTypes") == "Exclusive" else obj.get("Total")
         return _bill_identity(obj.get("InvoiceNumber"), (obj.get("Contact") or {}).get("ContactID"),
-                              day.date().isoformat() if day else None)
+                              day.date().isoformat() if day else None, obj.get("CurrencyCode"), _money(lines))
     return obj.get("Reference")
 
 
 def _wanted_key(item: Outgoing) -> str:
     if item.kind == "bill":
         payload = item.payload
-        return _bill_identity(payload.get("InvoiceNumber"), payload["Contact"]["ContactID"], payload["Date"])
+        lines = sum((_money(line.get("LineAmount")) for line in payload.get("LineItems") or []), Decimal(0))
+        return _bill_identity(payload.get("InvoiceNumber"), payload["Contact"]["ContactID"], payload["Date"],
+                              payload.get("CurrencyCode"), lines)
     return item.key
 
 
-def _bill_identity(number: str | None, contact_id: str | None, day: str | None) -> str:
-    """A bill's identity where Xero keeps no Reference (ACCPAY): its number, supplier and date. The flows
-    hold a second bill of one supplier and number, and a number-less bill is numbered by its hub id."""
-    return f"bill\x1f{number}\x1f{contact_id}\x1f{day}"
+def _bill_identity(number: str | None, contact_id: str | None, day: str | None, currency: str | None,
+                   lines: Decimal) -> str:
+    """A bill's identity where Xero keeps no Reference (ACCPAY): its number, supplier, date, currency and
+    the sum of its lines (Xero's SubTotal when the tax is on top, else its Total), so a bill a person
+    keyed with the same number is not taken for ours. The flows hold a second bill of one supplier and
+    number; a number-less bill is numbered by its hub id."""
+    return f"bill\x1f{number}\x1f{contact_id}\x1f{day}\x1f{currency}\x1f{_money(lines).quantize(CENT)}"
+
+
+def _payment_found(item: Outgoing, made: list[dict[str, Any]]) -> Created | RecordRejected:
+    """An earlier attempt's Payments (one per document paid): the item is done when every application
+    is there; one that is there only in part is no payment to adopt, nor one to send again whole."""
+    wanted = {(str(p["Invoice"]["InvoiceID"]), _money(p["Amount"])) for p in item.payload["Payments"]}
+    there = {(str((p.get("Invoice") or {}).get("InvoiceID")), _money(p.get("Amount"))) for p in made}
+    if wanted <= there:
+        return Created(str(made[0]["PaymentID"]), adopted=True)
+    return _applied_in_part(item, made, [f"{amount} to invoice {invoice}" for invoice, amount in sorted(wanted - there)])
+
+
+def _applied_in_part(item: Outgoing, done: list[dict[str, Any]], left: list[Any]) -> RecordRejected:
+    """A payment over several documents of which Xero holds some applications and not the others."""
+    applied = ", ".join(f"{_money(p.get('Amount'))} to invoice {(p.get('Invoice') or {}).get('InvoiceID')} "
+                        f"(Payment {p.get('PaymentID')})" for p in done)
+    missing = "; ".join(
+        str(entry) if not isinstance(entry, dict) else
+        f"{_money(entry.get('Amount'))} to invoice {(entry.get('Invoice') or {}).get('InvoiceID')}: "
+        + "; ".join(e.get("Message", "") for e in entry.get("ValidationErrors") or []) for entry in left)
+    return RecordRejected(f"{item.kind} {item.ref} is in Xero only in part: applied {applied}; not applied {missing}. "
+                          "Finish it in Xero (or delete those Payments there), then release or dismiss it",
+                          "PartlyApplied", "Payments")
 
 
 def _id_field(endpoint: str) -> str:
@@ -636,13 +686,25 @@ def _bill(bill: BillExport, key: str) -> dict[str, Any]:
 def _sales_lines(lines: tuple[SalesLineExport, ...], amounts_include_tax: bool) -> tuple[list[dict[str, Any]], str]:
     built = []
     for line in lines:
-        quantity = line.quantity if line.quantity is not None else Decimal(1)
-        unit = line.unit_price if line.unit_price is not None else line.amount
+        quantity, unit = _quantity_and_unit(line)
         built.append({"Description": line.description or "", "ItemCode": line.item_id, "Quantity": quantity,
                       "UnitAmount": unit, "LineAmount": line.amount,
                       **({"TaxType": line.tax_code_id} if line.tax_code_id else {}),
                       **({"Tracking": _tracking(line.class_id)} if line.class_id else {})})
     return built, _amount_types([line.tax_code_id for line in lines], amounts_include_tax)
+
+
+def _quantity_and_unit(line: SalesLineExport) -> tuple[Decimal, Decimal]:
+    """Xero works a line's amount out as quantity x unit amount (unit amounts to the cent): a line given
+    by amount and quantity alone goes as that quantity only when the unit amount it implies is exact."""
+    quantity = line.quantity if line.quantity is not None else Decimal(1)
+    if line.unit_price is not None:
+        return quantity, line.unit_price
+    if quantity:
+        unit = line.amount / quantity
+        if unit == unit.quantize(CENT) and unit * quantity == line.amount:
+            return quantity, unit.quantize(CENT)
+    return Decimal(1), line.amount
 
 
 def _invoice(invoice: InvoiceExport, key: str) -> dict[str, Any]:
