@@ -309,7 +309,7 @@ def measure_export_step(bills: int, real_limits: bool, seed: int, data_dir: Path
     """An entity's company and bills set up (not timed), then prepare_exports and export_documents, timed."""
     from ledgerbridge.connectors.factory import quickbooks_online
     from ledgerbridge.connectors.qbo.client import BATCH_MAX_ITEMS
-    from ledgerbridge.connectors.qbo.limits import RealmLimits
+    from ledgerbridge.connectors.limits import RealmLimits
     from ledgerbridge.hub_import import import_hub_data
     from ledgerbridge.ledger import Ledger, migrate
     from ledgerbridge.pipeline import RunContext, run_step

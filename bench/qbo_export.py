@@ -5,7 +5,7 @@ Usage: python bench/qbo_export.py [--bills 5000] [--baseline-bills 1000] [--spee
 Runs the QuickBooks Online sandbox (ledgerbridge.sandbox.qbo) on loopback with its default limits
 per realm: 500 requests a minute, 10 at a time, 40 batch requests a minute (one-minute sliding
 windows). The client keeps to the same limits with its own per-realm limiter
-(ledgerbridge.connectors.qbo.limits). Two companies (realms), each with its own legal entity in one
+(ledgerbridge.connectors.limits). Two companies (realms), each with its own legal entity in one
 temporary SQLite ledger:
 - batched: --bills bills exported by the pipeline's export_documents step (flows/outbox.py): POST
   /batch, 30 bills a request (connector.create_many);
@@ -77,7 +77,7 @@ def make_limiter(limits, clock: Callable[[], float], speed: float):
     threading.Condition.wait, which takes real seconds; on a sped-up clock each wait is divided by
     the speed, or the limiter would sleep N times too long.
     """
-    from ledgerbridge.connectors.qbo.limits import RealmRateLimiter
+    from ledgerbridge.connectors.limits import RealmRateLimiter
 
     if speed == 1:
         return RealmRateLimiter(limits, clock=clock)
@@ -239,7 +239,7 @@ def new_company(server, ledger, entity, clock, speed: float):
     import requests
 
     from ledgerbridge.connectors.factory import ConnectionSettings, quickbooks_online
-    from ledgerbridge.connectors.qbo.limits import RealmLimits
+    from ledgerbridge.connectors.limits import RealmLimits
 
     realm_id = str(uuid.uuid4().int)[:13]
     reply = requests.post(f"{server.url}/_sandbox/realms", json={

@@ -112,7 +112,7 @@ def test_2000_bills_under_throttling_errors_timeouts_and_dropped_answers_land_ex
     """The sandbox injects 10% 429, 5% 500, 2% commits answered after the client's read timeout and
     2% commits whose connection is cut mid-answer: afterwards every bill exists exactly once, every
     outbox row is confirmed, none lost."""
-    from ledgerbridge.connectors.qbo.limits import RealmLimits
+    from ledgerbridge.connectors.limits import RealmLimits
     from ledgerbridge.sandbox.qbo import Faults, QBOSandbox, serve_in_thread
     from support import CLIENT_ID, CLIENT_SECRET
 
