@@ -29,6 +29,7 @@ from ledgerbridge.ledger.models import (
     PaidStatus,
     Party,
     PartyLink,
+    QuarantineEntry,
     ReferenceRecord,
 )
 from ledgerbridge.pipeline import RunContext, RunParams, run_all, run_step
@@ -310,3 +311,26 @@ def test_a_bill_voided_by_hand_in_xero_is_reported_not_marked_paid(ledger, xero_
     with ledger.session() as session:
         document = session.scalars(select(Document).where(Document.entity_id == entity.id)).one()
         assert (document.paid_status, document.open_balance) == (PaidStatus.UNPAID, Decimal("120.00"))
+
+
+def test_currencies_are_mirrored_and_a_bill_in_one_xero_has_not_enabled_is_held(ledger, xero_server):
+    entity = LegalEntity.model_validate({**xero_entity("xero_currencies").model_dump(mode="json"),
+                                         "quality": {"allowed_currencies": ["GBP", "NZD"]}})
+    books = open_books(xero_server, entity)  # the sandbox's organisation takes USD and NZD
+    books.enter("Contacts", {"Name": "Nick Brown"})
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data(
+            [bill("B-GBP", "V-1", "80.00", account="429", currency="GBP"),
+             bill("B-NZD", "V-1", "90.00", account="429", currency="NZD")],
+            vendors=[{"hub_id": "V-1", "name": "Nick Brown"}]))
+
+    run = sync(entity, ledger, books)
+
+    assert set(mirror(ledger, entity.id, "currency")) == {"USD", "NZD"}
+    assert (run["prepare_exports"]["queued"], run["prepare_exports"]["quarantined"]) == (1, 1)
+    with ledger.session() as session:
+        [held] = session.scalars(select(QuarantineEntry).where(QuarantineEntry.entity_id == entity.id,
+                                                               QuarantineEntry.status == "open")).all()
+    assert (held.record_key, held.reasons[0]["field"], held.reasons[0]["problem"]) == (
+        "B-GBP", "currency", "GBP is not enabled in the accounting system (enabled: NZD, USD)")
+    assert [(b["InvoiceNumber"], b["CurrencyCode"]) for b in books.records("Invoices")] == [("B-NZD", "NZD")]

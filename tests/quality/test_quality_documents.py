@@ -18,7 +18,8 @@ from quality_samples import (
     mixed_batch,
 )
 
-PARAMS = DocumentParams(currency="USD", allowed_currencies={"CAD"}, doc_number_required=True, taken_numbers=TAKEN)
+PARAMS = DocumentParams(currency="USD", allowed_currencies={"CAD", "MXN"}, doc_number_required=True,
+                        taken_numbers=TAKEN, enabled_currencies={"USD", "CAD", "EUR"})
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,10 @@ CASES = [
     case("currency_present", lambda k: bill(k, currency=None), {"currency_present"}, "currency", "missing", None,
          bill),
     case("currency_allowed", lambda k: bill(k, currency="EUR"), {"currency_allowed"}, "currency",
-         "EUR is not the entity's currency USD nor one allowed (CAD, USD)", "EUR", lambda k: bill(k, currency="CAD")),
+         "EUR is not the entity's currency USD nor one allowed (CAD, MXN, USD)", "EUR", lambda k: bill(k, currency="CAD")),
+    case("currency_enabled", lambda k: bill(k, currency="MXN"), {"currency_enabled"}, "currency",
+         "MXN is not enabled in the accounting system (enabled: CAD, EUR, USD)", "MXN",
+         lambda k: bill(k, currency="CAD")),
     case("doc_number_length", lambda k: bill(k, doc_number="N" * 22), {"doc_number_length"}, "doc_number",
          "longer than 21 characters", "N" * 22, lambda k: bill(k, doc_number="M" * 21)),
     case("doc_number_present", lambda k: bill(k, doc_number=None), {"doc_number_present"}, "doc_number",

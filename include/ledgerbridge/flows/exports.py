@@ -31,6 +31,7 @@ from ledgerbridge.ledger.models import (
     OutboxEntry,
     OutboxState,
     RecordType,
+    ReferenceKind,
     ReferenceRecord,
 )
 from ledgerbridge.quality.documents import DocumentParams
@@ -174,7 +175,16 @@ def _document_params(ctx: RunContext, session, bills: bool) -> DocumentParams:
         currency=ctx.entity.base_currency, allowed_currencies=frozenset(policy.allowed_currencies),
         doc_number_limit=capabilities.doc_number_limit, doc_number_required=capabilities.doc_number_required,
         unique_bill_numbers=taken is not None, taken_numbers=taken or frozenset(),
-        max_failure_rate=policy.max_failure_rate("documents"))
+        max_failure_rate=policy.max_failure_rate("documents"),
+        enabled_currencies=_enabled_currencies(ctx, session, capabilities))
+
+
+def _enabled_currencies(ctx: RunContext, session, capabilities) -> frozenset[str] | None:
+    """The currencies the accounting company takes, when its connector mirrors them; else None."""
+    if ReferenceKind.CURRENCY not in capabilities.reference_kinds:
+        return None
+    currencies = usable_references(session, ctx.entity.id, ReferenceKind.CURRENCY)
+    return frozenset(record.external_id for record in currencies)
 
 
 def export_documents(ctx: RunContext) -> dict:

@@ -49,6 +49,7 @@ class ReferenceKind(StrEnum):
     TERM = "term"
     TAX_CODE = "tax_code"
     ITEM = "item"
+    CURRENCY = "currency"  # where the system lists the currencies it takes (Xero): by ISO code
     # Transactions, mirrored to see what exists (duplicate bill numbers) and what was deleted.
     PURCHASE_ORDER = "purchase_order"
     BILL = "bill"

@@ -26,7 +26,9 @@ Params (`DocumentParams`): the entity's `currency` and `allowed_currencies`, the
 `doc_number_limit` (21 QuickBooks Online, 20 Desktop), whether the target needs a number
 (`doc_number_required`) and refuses a vendor's bill number twice (`unique_bill_numbers`), and
 `taken_numbers`: (vendor ref, doc number) pairs already in the accounting system or on their way,
-a set or a mapping to a description of the holder ("bill 130 in the accounting system").
+a set or a mapping to a description of the holder ("bill 130 in the accounting system");
+`enabled_currencies`: what the accounting company takes, where its connector mirrors currencies (Xero),
+else None (not checked).
 """
 from __future__ import annotations
 
@@ -53,7 +55,7 @@ from ledgerbridge.quality.spec import (
 )
 
 NAME = "documents"
-SUITE_VERSION = "1.4.0"
+SUITE_VERSION = "1.5.0"
 MAX_FAILURE_RATE = 0.10  # more than 10% of a batch failing: a wrong mapping, not ten bad bills
 DOC_NUMBER_LIMITS = {"quickbooks_online": 21, "quickbooks_desktop": 20}
 KINDS = ("bill", "invoice", "credit_note", "sales_receipt", "journal_entry")
@@ -70,6 +72,8 @@ class DocumentParams(CurrencyParams):
     taken_numbers: AbstractSet[tuple[str, str]] | Mapping[tuple[str, str], str] = field(default_factory=frozenset)
     positive_lines: bool = True
     max_failure_rate: float = MAX_FAILURE_RATE
+    # The currencies the accounting system takes, where it lists them (its mirrored currencies); None: not known.
+    enabled_currencies: AbstractSet[str] | None = None
 
 
 def key(record: dict, position: int) -> str:
@@ -110,6 +114,8 @@ def build(records: list[dict], params: DocumentParams) -> dict[str, list[dict]]:
             KEY: record_key, RECORD: position, "kind": kind, "what": what, "party_kind": party_kind or "party",
             "doc_number": doc_number, "doc_date": record.get("doc_date"), "due_date": record.get("due_date"),
             "currency": text(record.get("currency")), "total": total, "total_places": decimal_places(total),
+            "currency_enabled": (text(record.get("currency")) in params.enabled_currencies
+                                 if params.enabled_currencies is not None and text(record.get("currency")) else None),
             "lines_total": lines_total, "debits": debits, "credits": credits,
             "imbalance": debits - credits if debits is not None and credits is not None else None,
             "line_count": len(doc_lines), "party": party,
@@ -234,6 +240,11 @@ EXPECTATIONS = (
                 lambda params: {"column": "currency", "value_set": params.currencies()},
                 "currency", currency_problem, "currency",
                 why="A document in another currency would be booked at the wrong amount."),
+    Expectation("currency_enabled", "documents", "ExpectColumnValuesToBeInSet",
+                {"column": "currency_enabled", "value_set": [True]}, "currency",
+                lambda row, params: f"{row['currency']} is not enabled in the accounting system (enabled: "
+                                    f"{', '.join(sorted(params.enabled_currencies or ()))})", "currency",
+                why="The accounting system refuses a document in a currency its company has not enabled."),
     Expectation("doc_number_length", "documents", "ExpectColumnValueLengthsToBeBetween",
                 lambda params: {"column": "doc_number", "max_value": params.doc_number_limit},
                 "doc_number", lambda row, params: f"longer than {params.doc_number_limit} characters", "doc_number",
@@ -303,7 +314,8 @@ EXPECTATIONS = (
 COLUMNS = {
     "documents": {"kind": STR, "doc_date": DATE, "due_date": DATE, "party_linked": BOOL, "line_count": INT,
                   "total": MONEY, "total_places": INT, "lines_total": MONEY, "debits": MONEY, "credits": MONEY,
-                  "currency": STR, "doc_number": STR, "doc_number_given": BOOL, "earlier_same_number": STR,
+                  "currency": STR, "currency_enabled": BOOL, "doc_number": STR, "doc_number_given": BOOL,
+                  "earlier_same_number": STR,
                   "taken_by": STR},
     "lines": {"amount": MONEY, "amount_places": INT, "account_resolved": BOOL, "item_resolved": BOOL,
               "class_resolved": BOOL, "tax_code_resolved": BOOL, "posting_type": STR, "quantity": MONEY, "extended": MONEY},

@@ -89,6 +89,7 @@ REFERENCE = {
     "class": ("TrackingCategories", None, False),
     "tax_code": ("TaxRates", "TaxType", False),
     "item": ("Items", "Code", False),
+    "currency": ("Currencies", "Code", False),
     "bill": ("Invoices", "InvoiceID", True),
     "invoice": ("Invoices", "InvoiceID", True),
     "credit_note": ("CreditNotes", "CreditNoteID", True),
@@ -449,7 +450,7 @@ def _reference(kind: str, obj: dict[str, Any]) -> ReferenceData:
     status = str(obj.get("Status") or obj.get("ContactStatus") or "ACTIVE").upper()
     deleted = kind in DELETABLE_KINDS and status in _GONE
     contact = obj.get("Contact") or {}
-    name = obj.get("Name") or obj.get("InvoiceNumber") or obj.get("CreditNoteNumber") or obj.get("Narration") \
+    name = obj.get("Name") or obj.get("Description") or obj.get("InvoiceNumber") or obj.get("CreditNoteNumber") or obj.get("Narration") \
         or obj.get("Reference")
     address = next(iter(obj.get("Addresses") or []), {}) or {}
     return ReferenceData(
