@@ -48,6 +48,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is a folder of scripts
+from common import print_targets, progress  # noqa: E402
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 TARGET_P50_SECONDS = 10.0
@@ -74,10 +77,6 @@ FIXED_SETTINGS = {
     "AIRFLOW__CORE__PARALLELISM": ("4", "as in the Makefile"),
     "AIRFLOW__API__WORKERS": ("1", "default 4: one API server worker is plenty for one DAG"),
 }
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def free_port() -> int:
@@ -1152,10 +1151,7 @@ def main(argv: list[str] | None = None) -> int:
         checks += report_realtime(realtime_result)
     if drops is not None:
         checks += report_throughput(drops)
-    print("\n== targets ==")
-    for what, passed, measured in checks:
-        print(f"   {'n/a ' if passed is None else 'PASS' if passed else 'FAIL'}  {what}: {measured}")
-    return 1 if any(passed is False for _, passed, _ in checks) else 0
+    return print_targets(checks)
 
 
 if __name__ == "__main__":

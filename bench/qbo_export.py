@@ -28,7 +28,6 @@ import logging
 import math
 import os
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -36,6 +35,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is a folder of scripts
+from common import fmt, print_table, print_targets, private_data_dir, progress, scaled  # noqa: E402
 
 WINDOW = 60.0  # seconds: QuickBooks' limits slide over one minute
 LIMITS = {"requests_per_minute": 500, "concurrent_requests": 10, "batch_requests_per_minute": 40}  # the sandbox's defaults
@@ -56,19 +58,7 @@ LISTS = {  # the company's lists; the vendors are created by match_parties (crea
 }
 
 
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-# --- clocks, limiter, probes ----------------------------------------------------------------------
-
-def scaled(base: Callable[[], float], speed: float) -> Callable[[], float]:
-    """A clock that runs `speed` times faster than `base` from now on."""
-    if speed == 1:
-        return base
-    origin = base()
-    return lambda: origin + (base() - origin) * speed
-
+# --- limiter, probes ------------------------------------------------------------------------------
 
 def make_limiter(limits, clock: Callable[[], float], speed: float):
     """The client's per-realm limiter on `clock`.
@@ -398,19 +388,6 @@ def bill_by_bill_connector(client):
 
 # --- printing ---------------------------------------------------------------------------------------
 
-def print_table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-    print(line(headers))
-    print(line(["-" * w for w in widths]))
-    for r in rows:
-        print(line(r))
-
-
-def fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
 def report(runs: list[Export], speed: float, setups: list[Realm]) -> None:
     unit = " (sped-up clock)" if speed != 1 else ""
     print("\n== export_documents: bills exported into the sandbox under its rate limits ==")
@@ -511,9 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.bills < 1 or args.baseline_bills < 0 or args.speed <= 0 or args.vendors < 1:
         parser.error("--bills and --vendors must be >= 1, --baseline-bills >= 0, --speed > 0")
 
-    tmp = tempfile.TemporaryDirectory(prefix="bench-qbo-export-")
-    os.environ["LEDGERBRIDGE_DATA_DIR"] = tmp.name  # nothing may land in the project's data/
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    tmp = private_data_dir("bench-qbo-export-")
     import requests
 
     from ledgerbridge.ledger import Ledger, migrate
@@ -554,11 +529,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp.cleanup()
 
     report(runs, speed, [batched_realm] + ([base_realm] if base_realm else []))
-    checks = checks_for(runs)
-    print("\n== targets ==")
-    for what, passed, measured in checks:
-        print(f"   {'n/a ' if passed is None else 'PASS' if passed else 'FAIL'}  {what}: {measured}")
-    return 1 if any(passed is False for _, passed, _ in checks) else 0
+    return print_targets(checks_for(runs))
 
 
 if __name__ == "__main__":
