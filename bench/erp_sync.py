@@ -31,14 +31,14 @@ import math
 import os
 import pstats
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is a folder of scripts
-from qbo_export import (  # noqa: E402  the clocks, limiter, probes and export measurement of the QBO bench
+from common import fmt, print_table, print_targets, private_data_dir, progress, scaled  # noqa: E402
+from qbo_export import (  # noqa: E402  the limiter, probes and export measurement of the QBO bench
     BATCH_ITEMS,
     CLIENT_ID,
     CLIENT_SECRET,
@@ -49,11 +49,7 @@ from qbo_export import (  # noqa: E402  the clocks, limiter, probes and export m
     Probe,
     ServerTimer,
     bill_by_bill_connector,
-    fmt,
     new_company,
-    print_table,
-    progress,
-    scaled,
     timed_export,
     wait_for_empty_window,
 )
@@ -399,9 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.orders < 1 or args.baseline_orders < 0 or args.speed <= 0:
         parser.error("--orders must be >= 1, --baseline-orders >= 0, --speed > 0")
 
-    tmp = tempfile.TemporaryDirectory(prefix="bench-erp-sync-")
-    os.environ["LEDGERBRIDGE_DATA_DIR"] = tmp.name  # nothing may land in the project's data/
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    tmp = private_data_dir("bench-erp-sync-")
     import requests
 
     from ledgerbridge.ledger import Ledger, migrate
@@ -443,17 +437,14 @@ def main(argv: list[str] | None = None) -> int:
         tmp.cleanup()
 
     report(runs, speed)
-    checks = checks_for(runs)
-    print("\n== targets ==")
-    for what, passed, measured in checks:
-        print(f"   {'n/a ' if passed is None else 'PASS' if passed else 'FAIL'}  {what}: {measured}")
+    status = print_targets(checks_for(runs))
     x = runs[0].export
     print(f"   info  export_documents alone (the figure bench/qbo_export.py judges): {x.rate:,.0f} orders/min = "
           f"{pct(x.rate, x.ceiling)}" + (f"; sustained {x.sustained:,.0f} = {pct(x.sustained, x.ceiling)}"
                                          if x.sustained else ""))
     if runs[0].profile:
         print(f"\n== profile of {args.profile} (optimised run) ==\n{runs[0].profile}")
-    return 1 if any(passed is False for _, passed, _ in checks) else 0
+    return status
 
 
 if __name__ == "__main__":

@@ -48,6 +48,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is a folder of scripts
+from common import print_table, print_targets, progress  # noqa: E402
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 TARGET_P50_SECONDS = 10.0
@@ -76,10 +79,6 @@ FIXED_SETTINGS = {
 }
 
 
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -103,15 +102,6 @@ def parse_utc(text: str | None) -> float | None:
         return None
     moment = datetime.fromisoformat(str(text))
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-
-
-def print_table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-    print(line(headers))
-    print(line(["-" * w for w in widths]))
-    for r in rows:
-        print(line(r))
 
 
 # --- timing the transport -------------------------------------------------------------------------
@@ -1152,10 +1142,7 @@ def main(argv: list[str] | None = None) -> int:
         checks += report_realtime(realtime_result)
     if drops is not None:
         checks += report_throughput(drops)
-    print("\n== targets ==")
-    for what, passed, measured in checks:
-        print(f"   {'n/a ' if passed is None else 'PASS' if passed else 'FAIL'}  {what}: {measured}")
-    return 1 if any(passed is False for _, passed, _ in checks) else 0
+    return print_targets(checks)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is a folder of scripts
+from common import fmt, print_table  # noqa: E402
+
 BENCH_DIR = Path(__file__).resolve().parent
 LABELED_DIR = BENCH_DIR.parent.parent / "shared" / "data" / "party_matching"
 ENGINE_MODULE = "ledgerbridge.matching.engine"
@@ -263,19 +266,6 @@ def count_rows(path: Path) -> int:
 
 
 # --- printing -------------------------------------------------------------------------------------
-
-def fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
-def print_table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-    print(line(headers))
-    print(line(["-" * w for w in widths]))
-    for r in rows:
-        print(line(r))
-
 
 def report(data: DataSet, runs: dict[str, Run]) -> list[tuple[str, bool | None, str]]:
     """Print one data set's table; return its target checks as (what, passed or None for n/a, measured)."""

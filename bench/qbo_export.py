@@ -28,7 +28,6 @@ import logging
 import math
 import os
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -36,6 +35,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is a folder of scripts
+from common import fmt, print_table, print_targets, private_data_dir, progress, scaled  # noqa: E402
 
 WINDOW = 60.0  # seconds: QuickBooks' limits slide over one minute
 LIMITS = {"requests_per_minute": 500, "concurrent_requests": 10, "batch_requests_per_minute": 40}  # the sandbox's defaults
@@ -56,19 +58,7 @@ LISTS = {  # the company's lists; the vendors are created by match_parties (crea
 }
 
 
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-# --- clocks, limiter, probes ----------------------------------------------------------------------
-
-def scaled(base: Callable[[], float], speed: float) -> Callable[[], float]:
-    """A clock that runs `speed` times faster than `base` from now on."""
-    if speed == 1:
-        return base
-    origin = base()
-    return lambda: origin + (base() - origin) * speed
-
+# --- limiter, probes ------------------------------------------------------------------------------
 
 def make_limiter(limits, clock: Callable[[], float], speed: float):
     """The client's per-realm limiter on `clock`.
@@ -126,21 +116,22 @@ class Probe:
 
 
 class ServerTimer:
-    """Time the sandbox spends in QBOSandbox.api per realm (authentication, throttling, the work),
-    outside uvicorn, HTTP parsing and the client."""
+    """Time the sandbox spends in its api method per company (QBOSandbox.api per realm, XeroSandbox.api
+    per tenant: authentication, throttling, the work), outside uvicorn, HTTP parsing and the client.
+    `company_arg`: which positional argument of sandbox.api names the company."""
 
-    def __init__(self, sandbox, clock: Callable[[], float]):
+    def __init__(self, sandbox, clock: Callable[[], float], company_arg: int = 0):
         self.seconds: dict[str, float] = defaultdict(float)
         self._lock = threading.Lock()
         inner = sandbox.api
 
-        def api(realm_id, *args, **kwargs):
+        def api(*args, **kwargs):
             start = clock()
             try:
-                return inner(realm_id, *args, **kwargs)
+                return inner(*args, **kwargs)
             finally:
                 with self._lock:
-                    self.seconds[realm_id] += clock() - start
+                    self.seconds[args[company_arg]] += clock() - start
 
         sandbox.api = api  # the app looks sandbox.api up on every request
 
@@ -151,7 +142,7 @@ class ServerTimer:
 class Realm:
     label: str
     entity: object
-    realm_id: str
+    realm_id: str  # the company's id in the sandbox (a Xero tenant's id in bench/xero_export.py)
     connector: object
     probe: Probe
     bills: int
@@ -189,12 +180,22 @@ class Export:
         return self.bills / self.step_s * WINDOW if self.step_s else 0.0
 
     @property
+    def limited_requests(self) -> int:
+        """Requests the binding limit counts for this many bills: one per per_request bills."""
+        return math.ceil(self.bills / self.per_request)
+
+    def limited_calls(self) -> list[Call]:
+        """The calls the binding limit counts: the batch requests (each request when one per bill) that
+        carried bills."""
+        return [c for c in self.calls if c.api and (c.batch or self.per_request == 1) and c.bills]
+
+    @property
     def best_rate(self) -> float | None:
         """The most the limits allow for this many bills from an empty window: request k (0-based)
         may start no earlier than 60 s x floor(k / limit), so the last one at 60 s x floor((n-1) / limit).
         None when all of them fit in the first minute (then only the code's speed limits the rate)."""
-        requests = math.ceil(self.bills / self.per_request)
-        floor_s = WINDOW * ((requests - 1) // self.limit_per_min)
+        requests = self.limited_requests
+        floor_s = WINDOW * ((requests - 1) // self.limit_per_min) if requests else 0
         return self.bills / floor_s * WINDOW if floor_s else None
 
     @property
@@ -203,7 +204,7 @@ class Export:
         window's worth later (limit requests on), the bills sent / the time taken, summed over all
         such pairs. The client's limiter keeps every such gap >= 60 s, so this is <= the ceiling;
         a client that refills the window late shows below it. None with too few requests."""
-        limited = [c for c in self.calls if c.api and (c.batch or self.per_request == 1) and c.bills]
+        limited = self.limited_calls()
         n, k = len(limited), self.limit_per_min
         if n <= k:
             return None
@@ -215,12 +216,12 @@ class Export:
         return bills / seconds * WINDOW if seconds else None
 
 
-def hub_bills(prefix: str, count: int, vendors: int) -> dict:
+def hub_bills(prefix: str, count: int, vendors: int, accounts: tuple[str, str] = ("6030", "6010")) -> dict:
+    """The hub's bills and vendors; bill n's one line goes to accounts[n % 2]."""
     bills = [{
         "hub_id": f"{prefix}-{n:05d}", "vendor": f"V-{n % vendors + 1:03d}", "doc_number": f"{prefix}-{n:05d}",
         "doc_date": "2026-11-02", "status": "approved",
-        "lines": [{"amount": f"{n % 997 + 1}.25", "account": "6010" if n % 2 else "6030",
-                   "description": f"bench line {n}"}],
+        "lines": [{"amount": f"{n % 997 + 1}.25", "account": accounts[n % 2], "description": f"bench line {n}"}],
     } for n in range(1, count + 1)]
     return {"vendors": [{"hub_id": f"V-{v:03d}", "name": f"Bench Vendor {v:03d}"} for v in range(1, vendors + 1)],
             "bills": bills, "bill_payments": []}
@@ -255,41 +256,55 @@ def new_company(server, ledger, entity, clock, speed: float):
     return realm_id, connector
 
 
-def set_up(label: str, entity_id: str, bills: int, vendors: int, server, ledger, clock, speed) -> Realm:
-    from ledgerbridge.demo import _seed_company
-    from ledgerbridge.hub_import import import_hub_data
-    from ledgerbridge.pipeline import run_step
+def bills_entity(entity_id: str, kind: str, conn_id: str):
+    """A legal entity whose bills go to its accounting system (`kind`), creating missing vendors."""
     from ledgerbridge.registry import LegalEntity
 
-    started = time.perf_counter()
-    entity = LegalEntity.model_validate({
+    return LegalEntity.model_validate({
         "id": entity_id, "name": f"{entity_id} Ltd", "base_currency": "USD",
-        "accounting": {"kind": "quickbooks_online", "conn_id": f"qbo_{entity_id}"},
+        "accounting": {"kind": kind, "conn_id": conn_id},
         "flows": ["reference", "parties", "bills"], "matching": {"create_missing_vendors": True},
     })
+
+
+def import_and_prepare(realm: Realm, ledger, hub: dict) -> None:
+    """The hub's bills into the ledger, then SETUP_STEPS (the last, prepare_exports, must queue them all)."""
+    from ledgerbridge.hub_import import import_hub_data
+    from ledgerbridge.pipeline import run_step
+
+    with ledger.session() as session:
+        import_hub_data(session, realm.entity, hub)
+    ctx = context(realm, ledger, f"bench-{realm.label}-setup", realm.connector)
+    for step in SETUP_STEPS:
+        progress(f"{realm.label}: setup step {step}")
+        summary = run_step(ctx, step)
+        if step == "prepare_exports" and summary.get("queued") != realm.bills:
+            raise SystemExit(f"{realm.label}: prepare_exports queued {summary.get('queued')} of {realm.bills} bills: "
+                             f"{summary}")
+
+
+def set_up(label: str, entity_id: str, bills: int, vendors: int, server, ledger, clock, speed) -> Realm:
+    from ledgerbridge.demo import _seed_company
+
+    started = time.perf_counter()
+    entity = bills_entity(entity_id, "quickbooks_online", f"qbo_{entity_id}")
     realm_id, connector = new_company(server, ledger, entity, clock, speed)
     realm = Realm(label, entity, realm_id, connector, Probe(connector.client, clock), bills)
 
     progress(f"{label}: company {realm_id}: creating its lists, importing {bills:,} bills from {vendors} vendors")
     _seed_company(connector.client, entity.id, LISTS)
-    with ledger.session() as session:
-        import_hub_data(session, entity, hub_bills(entity_id.upper(), bills, vendors))
-    ctx = context(realm, ledger, f"bench-{label}-setup", connector)
-    for step in SETUP_STEPS:
-        progress(f"{label}: setup step {step}")
-        summary = run_step(ctx, step)
-        if step == "prepare_exports" and summary.get("queued") != bills:
-            raise SystemExit(f"{label}: prepare_exports queued {summary.get('queued')} of {bills} bills: {summary}")
+    import_and_prepare(realm, ledger, hub_bills(entity_id.upper(), bills, vendors))
     realm.setup_s = time.perf_counter() - started
     return realm
 
 
 # --- the timed step ---------------------------------------------------------------------------------
 
-def stats(server, realm_id: str) -> dict:
+def stats(server, realm_id: str, companies: str = "realms") -> dict:
+    """The sandbox's counters for one company (`companies`: "realms" in QuickBooks' sandbox, "tenants" in Xero's)."""
     import requests
 
-    reply = requests.get(f"{server.url}/_sandbox/realms/{realm_id}/stats", timeout=10)
+    reply = requests.get(f"{server.url}/_sandbox/{companies}/{realm_id}/stats", timeout=10)
     reply.raise_for_status()
     return reply.json()
 
@@ -335,13 +350,19 @@ class Ticker:
                      f"requests, {elapsed:.0f} s, {rate:,.0f} {self.noun}/min so far")
 
 
+def export_context(realm: Realm, connector, ledger, clock, speed: float):
+    """The export's run context, once the setup's requests have left the window and the company is pinned."""
+    wait_for_empty_window(realm, clock, speed)
+    ctx = context(realm, ledger, f"bench-{realm.label}-export", connector)
+    _ = ctx.connector  # connect and pin the company before the clock starts
+    return ctx
+
+
 def export(realm: Realm, connector, ledger, server, timer: ServerTimer, clock, speed: float,
            per_request: int, limit_per_min: int) -> Export:
     from ledgerbridge.pipeline import run_step
 
-    wait_for_empty_window(realm, clock, speed)
-    ctx = context(realm, ledger, f"bench-{realm.label}-export", connector)
-    _ = ctx.connector  # connect and pin the company before the clock starts
+    ctx = export_context(realm, connector, ledger, clock, speed)
     progress(f"{realm.label}: export_documents: {realm.bills:,} bills (about "
              f"{realm.bills / (limit_per_min * per_request):.1f} min at the ceiling)")
     return timed_export(realm.label, realm.bills, lambda: run_step(ctx, "export_documents"), connector.client,
@@ -349,26 +370,31 @@ def export(realm: Realm, connector, ledger, server, timer: ServerTimer, clock, s
 
 
 def timed_export(label: str, documents: int, run: Callable[[], dict], client, probe: Probe, server, realm_id: str,
-                 timer: ServerTimer, clock, per_request: int, limit_per_min: int, noun: str = "bills") -> Export:
+                 timer: ServerTimer, clock, per_request: int, limit_per_min: int, noun: str = "bills", *,
+                 companies: str = "realms", in_company: Callable[[dict], int] | None = None,
+                 result: type[Export] = Export, **fields) -> Export:
     """Run `run` (the export_documents step) and measure it: the company's requests and documents
-    (the probe's `objects`), the client's attempts and limiter waits, HTTP and sandbox time, CPU."""
-    before = stats(server, realm_id)
+    (`in_company` of the sandbox's stats; by default the probe's `objects`), the client's attempts and
+    limiter waits, HTTP and sandbox time, CPU. Returns a `result` (Export or a subclass, given `fields`)."""
+    if in_company is None:
+        in_company = lambda counts: sum(counts["objects"].get(name, 0) for name in probe.objects)  # noqa: E731
+    before = stats(server, realm_id, companies)
     sent0, waited0, first_call = client.requests_sent, client.limiter.waited_seconds, len(probe.calls)
     sandbox0 = timer.seconds[realm_id]
     cpu0, real0, t0 = time.process_time(), time.perf_counter(), clock()
     with Ticker(label, probe, first_call, documents, clock, t0, noun=noun):
         summary = run()
     t1, real1, cpu1 = clock(), time.perf_counter(), time.process_time()
-    after = stats(server, realm_id)
+    after = stats(server, realm_id, companies)
     calls = probe.calls[first_call:]
-    return Export(
+    return result(
         label=label, bills=documents, per_request=per_request, limit_per_min=limit_per_min,
         step_s=t1 - t0, real_s=real1 - real0, summary=summary,
         served=after["api_requests"] - before["api_requests"], sent=client.requests_sent - sent0,
-        bills_in_company=sum(after["objects"].get(name, 0) for name in probe.objects),
+        bills_in_company=in_company(after),
         limiter_wait_s=client.limiter.waited_seconds - waited0,
         http_s=sum(c.end - c.start for c in calls), sandbox_s=timer.seconds[realm_id] - sandbox0,
-        cpu_s=cpu1 - cpu0, calls=calls,
+        cpu_s=cpu1 - cpu0, calls=calls, **fields,
     )
 
 
@@ -398,17 +424,32 @@ def bill_by_bill_connector(client):
 
 # --- printing ---------------------------------------------------------------------------------------
 
-def print_table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-    print(line(headers))
-    print(line(["-" * w for w in widths]))
-    for r in rows:
-        print(line(r))
+def print_speed_note(speed: float) -> None:
+    if speed != 1:
+        print(f"--speed {speed:g}: the sandbox's and the limiter's clocks run {speed:g}x real time; every second and "
+              f"minute below is on that clock. The code's own costs (ledger, CPU) are not sped up, so they weigh "
+              f"{speed:g}x more than in a real run.")
 
 
-def fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+def report_time(runs: list[Export], unit: str, setups: list[Realm], request: str, waits: str) -> None:
+    """The "where the step's time goes" section: `request` names one API request ("request", "call"),
+    `waits` is the line explaining limiter wait, HTTP and in sandbox."""
+    print(f"\n== where the step's time goes{unit} ==")
+    headers = ["run", "step s", "limiter wait s", "HTTP s", "in sandbox s", "rest s", "CPU s", "real s",
+               f"ms/{request}", f"ms rest/{request}"]
+    rows = []
+    for r in runs:
+        rest = r.step_s - r.limiter_wait_s - r.http_s
+        rows.append([r.label, f"{r.step_s:.1f}", f"{r.limiter_wait_s:.1f}", f"{r.http_s:.1f}", f"{r.sandbox_s:.1f}",
+                     f"{rest:.1f}", f"{r.cpu_s:.1f}", f"{r.real_s:.1f}",
+                     f"{r.http_s / r.served * 1000:.1f}" if r.served else "-",
+                     f"{rest / r.served * 1000:.1f}" if r.served else "-"])
+    print_table(headers, rows)
+    print(waits)
+    print("   rest = step - wait - HTTP: the ledger (claiming and settling each batch, audit rows), building "
+          "requests, reading answers; CPU = this process's CPU time (client and sandbox share it)")
+    for realm in setups:
+        print(f"   setup of {realm.label} (not in any figure): {realm.setup_s:.1f} s real, {realm.bills:,} bills")
 
 
 def report(runs: list[Export], speed: float, setups: list[Realm]) -> None:
@@ -443,23 +484,9 @@ def report(runs: list[Export], speed: float, setups: list[Realm]) -> None:
               f"{runs[0].bills:,}: at 500 requests/min, {runs[0].bills:,} would take "
               f"{runs[0].bills / 500:.0f} min")
 
-    print(f"\n== where the step's time goes{unit} ==")
-    headers = ["run", "step s", "limiter wait s", "HTTP s", "in sandbox s", "rest s", "CPU s", "real s",
-               "ms/request", "ms rest/request"]
-    rows = []
-    for r in runs:
-        rest = r.step_s - r.limiter_wait_s - r.http_s
-        rows.append([r.label, f"{r.step_s:.1f}", f"{r.limiter_wait_s:.1f}", f"{r.http_s:.1f}", f"{r.sandbox_s:.1f}",
-                     f"{rest:.1f}", f"{r.cpu_s:.1f}", f"{r.real_s:.1f}",
-                     f"{r.http_s / r.served * 1000:.1f}" if r.served else "-",
-                     f"{rest / r.served * 1000:.1f}" if r.served else "-"])
-    print_table(headers, rows)
-    print("   limiter wait = the client waiting for its own limiter (QBOClient.limiter.waited_seconds); HTTP = "
-          "requests on the wire, answers included; in sandbox = QBOSandbox.api, part of HTTP;")
-    print("   rest = step - wait - HTTP: the ledger (claiming and settling each batch, audit rows), building "
-          "requests, reading answers; CPU = this process's CPU time (client and sandbox share it)")
-    for realm in setups:
-        print(f"   setup of {realm.label} (not in any figure): {realm.setup_s:.1f} s real, {realm.bills:,} bills")
+    report_time(runs, unit, setups, "request",
+                "   limiter wait = the client waiting for its own limiter (QBOClient.limiter.waited_seconds); HTTP = "
+                "requests on the wire, answers included; in sandbox = QBOSandbox.api, part of HTTP;")
 
     if len(runs) == 2:
         batched, base = runs
@@ -473,14 +500,17 @@ def report(runs: list[Export], speed: float, setups: list[Realm]) -> None:
                   f"({batched.ceiling / base.ceiling:.2f}x)")
 
 
+def confirmed_check(r: Export, company: str = "the company", found: str = "bills") -> tuple[str, bool, str]:
+    """Every bill of the run confirmed and in `company` exactly once (`found`: what the sandbox counts)."""
+    confirmed = r.summary.get("confirmed", 0)
+    return (f"{r.label}: every bill confirmed, each once in {company}",
+            confirmed == r.bills and r.bills_in_company == r.bills and not r.summary.get("rejected"),
+            f"{confirmed:,} confirmed, {r.bills_in_company:,} {found} in {company}, "
+            f"{r.summary.get('rejected', 0)} rejected, {r.summary.get('uncertain', 0)} uncertain")
+
+
 def checks_for(runs: list[Export]) -> list[tuple[str, bool | None, str]]:
-    checks = []
-    for r in runs:
-        confirmed = r.summary.get("confirmed", 0)
-        checks.append((f"{r.label}: every bill confirmed, each once in the company",
-                       confirmed == r.bills and r.bills_in_company == r.bills and not r.summary.get("rejected"),
-                       f"{confirmed:,} confirmed, {r.bills_in_company:,} bills in the company, "
-                       f"{r.summary.get('rejected', 0)} rejected, {r.summary.get('uncertain', 0)} uncertain"))
+    checks = [confirmed_check(r) for r in runs]
     batched = runs[0]
     checks.append((f"{batched.label}: <= 1 request per {TARGET_BILLS_PER_REQUEST} bills "
                    f"(<= {1 / TARGET_BILLS_PER_REQUEST:.3f} per bill)",
@@ -511,9 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.bills < 1 or args.baseline_bills < 0 or args.speed <= 0 or args.vendors < 1:
         parser.error("--bills and --vendors must be >= 1, --baseline-bills >= 0, --speed > 0")
 
-    tmp = tempfile.TemporaryDirectory(prefix="bench-qbo-export-")
-    os.environ["LEDGERBRIDGE_DATA_DIR"] = tmp.name  # nothing may land in the project's data/
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    tmp = private_data_dir("bench-qbo-export-")
     import requests
 
     from ledgerbridge.ledger import Ledger, migrate
@@ -525,10 +553,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"python {sys.version.split()[0]}, requests {requests.__version__}, {len(os.sched_getaffinity(0))} CPUs; "
           f"sandbox and client in this process; limits per realm: {LIMITS['requests_per_minute']} requests/min, "
           f"{LIMITS['concurrent_requests']} at a time, {LIMITS['batch_requests_per_minute']} batch requests/min")
-    if speed != 1:
-        print(f"--speed {speed:g}: the sandbox's and the limiter's clocks run {speed:g}x real time; every second and "
-              f"minute below is on that clock. The code's own costs (ledger, CPU) are not sped up, so they weigh "
-              f"{speed:g}x more than in a real run.")
+    print_speed_note(speed)
     try:
         url = f"sqlite:///{Path(tmp.name) / 'ledger.db'}"
         migrate(url)
@@ -554,11 +579,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp.cleanup()
 
     report(runs, speed, [batched_realm] + ([base_realm] if base_realm else []))
-    checks = checks_for(runs)
-    print("\n== targets ==")
-    for what, passed, measured in checks:
-        print(f"   {'n/a ' if passed is None else 'PASS' if passed else 'FAIL'}  {what}: {measured}")
-    return 1 if any(passed is False for _, passed, _ in checks) else 0
+    return print_targets(checks_for(runs))
 
 
 if __name__ == "__main__":

@@ -25,38 +25,38 @@ call the sandbox serves, as a far-away Xero would. Exit status 1 on a FAIL.
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import os
 import sys
-import tempfile
-import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is a folder of scripts
-from qbo_export import (  # noqa: E402  the clocks, limiter, progress and tables of the QBO bench
-    WINDOW,
+from common import fmt, print_table, print_targets, private_data_dir, progress, scaled  # noqa: E402
+from qbo_export import (  # noqa: E402  the limiter, probes, setup and export measurement of the QBO bench
+    CLIENT_ID,
+    CLIENT_SECRET,
     Call,
+    Export,
     Probe,
-    Ticker,
-    fmt,
+    Realm,
+    ServerTimer,
+    bills_entity,
+    confirmed_check,
+    export_context,
+    hub_bills,
+    import_and_prepare,
     make_limiter,
-    print_table,
-    progress,
-    scaled,
-    wait_for_empty_window,
+    print_speed_note,
+    report_time,
+    timed_export,
 )
 
 CALLS_PER_MINUTE, CONCURRENT, CALLS_PER_DAY = 60, 5, 5000  # Xero's limits per app x tenant
 BATCH_ITEMS = 50  # ledgerbridge.connectors.xero.client.BATCH_MAX_ITEMS
 TARGET_BILLS_PER_CALL = 40
 TARGET_SHARE_OF_CEILING = 0.90
-CLIENT_ID, CLIENT_SECRET = "ledgerbridge-bench", "bench-secret"
-SETUP_STEPS = ("pull_reference", "check_reference", "match_parties", "prepare_exports")
 ACCOUNTS = ("429", "400")  # General Expenses, Advertising: in every sandbox organisation
 
 
@@ -79,55 +79,7 @@ class XeroProbe(Probe):
             self.calls.append(Call(start, self.clock(), api, creates, bills))
 
 
-class ServerTimer:
-    """Time the sandbox spends in XeroSandbox.api per tenant (authentication, throttling, the work),
-    outside uvicorn, HTTP parsing and the client."""
-
-    def __init__(self, sandbox, clock: Callable[[], float]):
-        self.seconds: dict[str, float] = defaultdict(float)
-        self._lock = threading.Lock()
-        inner = sandbox.api
-
-        def api(authorization, tenant_id, *args, **kwargs):
-            start = clock()
-            try:
-                return inner(authorization, tenant_id, *args, **kwargs)
-            finally:
-                with self._lock:
-                    self.seconds[tenant_id] += clock() - start
-
-        sandbox.api = api  # the app looks sandbox.api up on every request
-
-
-# --- setup ------------------------------------------------------------------------------------------
-
-@dataclass
-class Tenant:
-    label: str
-    entity: object
-    realm_id: str  # the tenant id (named as qbo_export's wait_for_empty_window expects)
-    connector: object
-    probe: XeroProbe
-    bills: int
-    setup_s: float = 0.0
-
-
-def hub_bills(prefix: str, count: int, vendors: int) -> dict:
-    bills = [{
-        "hub_id": f"{prefix}-{n:05d}", "vendor": f"V-{n % vendors + 1:03d}", "doc_number": f"{prefix}-{n:05d}",
-        "doc_date": "2026-11-02", "status": "approved",
-        "lines": [{"amount": f"{n % 997 + 1}.25", "account": ACCOUNTS[n % 2], "description": f"bench line {n}"}],
-    } for n in range(1, count + 1)]
-    return {"vendors": [{"hub_id": f"V-{v:03d}", "name": f"Bench Vendor {v:03d}"} for v in range(1, vendors + 1)],
-            "bills": bills, "bill_payments": []}
-
-
-def context(tenant: Tenant, ledger, run_id: str, connector):
-    from ledgerbridge.pipeline import RunContext
-
-    return RunContext(entity=tenant.entity, ledger=ledger, run_id=run_id, connect=lambda: connector,
-                      log=logging.getLogger(f"ledgerbridge.bench.{tenant.label}"))
-
+# --- setup (a tenant is a Realm of qbo_export, its realm_id the tenant id) -------------------------------
 
 def new_tenant(server, ledger, entity, clock, speed: float):
     """A new sandbox organisation for `entity` and its connector, whose client keeps to Xero's limits
@@ -152,28 +104,13 @@ def new_tenant(server, ledger, entity, clock, speed: float):
     return tenant_id, connector
 
 
-def set_up(label: str, entity_id: str, bills: int, vendors: int, server, ledger, clock, speed) -> Tenant:
-    from ledgerbridge.hub_import import import_hub_data
-    from ledgerbridge.pipeline import run_step
-    from ledgerbridge.registry import LegalEntity
-
+def set_up(label: str, entity_id: str, bills: int, vendors: int, server, ledger, clock, speed) -> Realm:
     started = time.perf_counter()
-    entity = LegalEntity.model_validate({
-        "id": entity_id, "name": f"{entity_id} Ltd", "base_currency": "USD",
-        "accounting": {"kind": "xero", "conn_id": f"xero_{entity_id}"},
-        "flows": ["reference", "parties", "bills"], "matching": {"create_missing_vendors": True},
-    })
+    entity = bills_entity(entity_id, "xero", f"xero_{entity_id}")
     tenant_id, connector = new_tenant(server, ledger, entity, clock, speed)
-    tenant = Tenant(label, entity, tenant_id, connector, XeroProbe(connector.client, clock), bills)
+    tenant = Realm(label, entity, tenant_id, connector, XeroProbe(connector.client, clock), bills)
     progress(f"{label}: organisation {tenant_id}: importing {bills:,} bills from {vendors} vendors")
-    with ledger.session() as session:
-        import_hub_data(session, entity, hub_bills(entity_id.upper(), bills, vendors))
-    ctx = context(tenant, ledger, f"bench-{label}-setup", connector)
-    for step in SETUP_STEPS:
-        progress(f"{label}: setup step {step}")
-        summary = run_step(ctx, step)
-        if step == "prepare_exports" and summary.get("queued") != bills:
-            raise SystemExit(f"{label}: prepare_exports queued {summary.get('queued')} of {bills} bills: {summary}")
+    import_and_prepare(tenant, ledger, hub_bills(entity_id.upper(), bills, vendors, ACCOUNTS))
     tenant.setup_s = time.perf_counter() - started
     return tenant
 
@@ -194,31 +131,22 @@ def one_per_bill(connector):
 # --- the timed step ---------------------------------------------------------------------------------
 
 @dataclass
-class Run:
-    label: str
-    bills: int
-    per_request: int  # bills a call carries at most
-    step_s: float
-    real_s: float
-    summary: dict
-    served: int  # Accounting API calls the sandbox counted for the tenant (api_requests)
-    sent: int  # attempts the client made (XeroClient.requests_sent)
-    throttled: int  # of the client's calls, answered 429
-    bills_in_org: int
-    limiter_wait_s: float
-    http_s: float
-    sandbox_s: float
-    cpu_s: float
-    calls: list[Call] = field(default_factory=list)
+class Run(Export):
+    """An export under Xero's limit, which counts every call alike (limit_per_min = CALLS_PER_MINUTE):
+    served = Accounting API calls the sandbox counted for the tenant (api_requests, 429s included);
+    sent = the client's attempts (XeroClient.requests_sent); bills_in_company = invoices in the organisation;
+    ceiling = 60 x per_request, the limits' best for bills (every call a create of per_request bills)."""
+
+    statuses: list[int] = field(default_factory=list)  # of the client's answers during the step
+
+    @property
+    def throttled(self) -> int:
+        """Of the client's calls, answered 429."""
+        return self.statuses.count(429)
 
     @property
     def creates(self) -> int:
         return sum(1 for c in self.calls if c.api and c.bills)
-
-    @property
-    def ceiling(self) -> float:
-        """The limits' best for bills: every call a create of per_request bills."""
-        return CALLS_PER_MINUTE * self.per_request
 
     @property
     def own_ceiling(self) -> float:
@@ -226,57 +154,26 @@ class Run:
         return CALLS_PER_MINUTE * self.bills / self.served if self.served else self.ceiling
 
     @property
-    def per_bill(self) -> float:
-        return self.served / self.bills if self.bills else math.inf
-
-    @property
-    def rate(self) -> float:
-        return self.bills / self.step_s * WINDOW if self.step_s else 0.0
-
-    @property
     def window_filled(self) -> bool:
         return self.served > CALLS_PER_MINUTE
 
     @property
-    def best_rate(self) -> float | None:
-        """The most the minute limit allows for this step's calls from an empty window: call k (0-based)
-        may start no earlier than 60 s x floor(k / 60). None when all fit in the first minute."""
-        floor_s = WINDOW * ((self.served - 1) // CALLS_PER_MINUTE) if self.served else 0
-        return self.bills / floor_s * WINDOW if floor_s else None
+    def limited_requests(self) -> int:
+        """The minute limit counts all the step's calls: best_rate is from an empty window for them."""
+        return self.served
 
-    @property
-    def sustained(self) -> float | None:
-        """Bills a minute once the window is full: between each call and the one 60 calls later, the
-        bills sent / the time taken, summed over all such pairs (<= the step's own ceiling when the
-        client refills the window as soon as it may). None with 60 calls or fewer."""
-        api = [c for c in self.calls if c.api]
-        n, k = len(api), CALLS_PER_MINUTE
-        if n <= k:
-            return None
-        prefix = [0]
-        for c in api:
-            prefix.append(prefix[-1] + c.bills)
-        bills = sum(prefix[i + k] - prefix[i] for i in range(n - k))
-        seconds = sum(api[i + k].start - api[i].start for i in range(n - k))
-        return bills / seconds * WINDOW if seconds else None
+    def limited_calls(self) -> list[Call]:
+        """Every call counts, so sustained is between each call and the one 60 calls later (<= the step's
+        own ceiling when the client refills the window as soon as it may)."""
+        return [c for c in self.calls if c.api]
 
 
-def stats(server, tenant_id: str) -> dict:
-    import requests
-
-    reply = requests.get(f"{server.url}/_sandbox/tenants/{tenant_id}/stats", timeout=10)
-    reply.raise_for_status()
-    return reply.json()
-
-
-def export(tenant: Tenant, connector, ledger, server, timer: ServerTimer, clock, speed: float,
+def export(tenant: Realm, connector, ledger, server, timer: ServerTimer, clock, speed: float,
            per_request: int) -> Run:
     from ledgerbridge.pipeline import run_step
 
-    wait_for_empty_window(tenant, clock, speed)
-    ctx = context(tenant, ledger, f"bench-{tenant.label}-export", connector)
-    _ = ctx.connector  # pin the company before the clock starts
-    client, probe = connector.client, tenant.probe
+    ctx = export_context(tenant, connector, ledger, clock, speed)
+    client = connector.client
     calls = math.ceil(tenant.bills / per_request)
     progress(f"{tenant.label}: export_documents: {tenant.bills:,} bills in {calls:,} calls (about "
              f"{max(0, calls - CALLS_PER_MINUTE) / CALLS_PER_MINUTE:.1f} min at 60 calls/min after the first minute's "
@@ -284,28 +181,18 @@ def export(tenant: Tenant, connector, ledger, server, timer: ServerTimer, clock,
     statuses: list[int] = []
     hook = lambda response, *args, **kwargs: statuses.append(response.status_code)  # noqa: E731
     client.http.hooks["response"].append(hook)
-    before = stats(server, tenant.realm_id)
-    sent0, waited0, first_call = client.requests_sent, client.limiter.waited_seconds, len(probe.calls)
-    sandbox0 = timer.seconds[tenant.realm_id]
-    cpu0, real0, t0 = time.process_time(), time.perf_counter(), clock()
-    with Ticker(tenant.label, probe, first_call, tenant.bills, clock, t0):
-        summary = run_step(ctx, "export_documents")
-    t1, real1, cpu1 = clock(), time.perf_counter(), time.process_time()
-    client.http.hooks["response"].remove(hook)
-    after = stats(server, tenant.realm_id)
-    calls_made = probe.calls[first_call:]
-    return Run(
-        label=tenant.label, bills=tenant.bills, per_request=per_request, step_s=t1 - t0, real_s=real1 - real0,
-        summary=summary, served=after["api_requests"] - before["api_requests"], sent=client.requests_sent - sent0,
-        throttled=statuses.count(429), bills_in_org=after["Invoices"],
-        limiter_wait_s=client.limiter.waited_seconds - waited0, http_s=sum(c.end - c.start for c in calls_made),
-        sandbox_s=timer.seconds[tenant.realm_id] - sandbox0, cpu_s=cpu1 - cpu0, calls=calls_made,
-    )
+    try:
+        return timed_export(tenant.label, tenant.bills, lambda: run_step(ctx, "export_documents"), client,
+                            tenant.probe, server, tenant.realm_id, timer, clock, per_request, CALLS_PER_MINUTE,
+                            companies="tenants", in_company=lambda counts: counts["Invoices"], result=Run,
+                            statuses=statuses)
+    finally:
+        client.http.hooks["response"].remove(hook)
 
 
 # --- printing ---------------------------------------------------------------------------------------
 
-def report(runs: list[Run], speed: float, setups: list[Tenant]) -> None:
+def report(runs: list[Run], speed: float, setups: list[Realm]) -> None:
     unit = " (sped-up clock)" if speed != 1 else ""
     print("\n== export_documents: bills exported into the sandbox under Xero's limits ==")
     headers = ["run", "bills", "calls", "creates", "sent", "429s", "calls/bill", "bills/call", "step s", "bills/min",
@@ -338,23 +225,9 @@ def report(runs: list[Run], speed: float, setups: list[Tenant]) -> None:
         print(f"   the one-per-bill rate is measured on {base.bills:,} bills (--baseline-bills), not on "
               f"{runs[0].bills:,}: at 60 calls/min, {runs[0].bills:,} would take {runs[0].bills / 60:.0f} min")
 
-    print(f"\n== where the step's time goes{unit} ==")
-    headers = ["run", "step s", "limiter wait s", "HTTP s", "in sandbox s", "rest s", "CPU s", "real s",
-               "ms/call", "ms rest/call"]
-    rows = []
-    for r in runs:
-        rest = r.step_s - r.limiter_wait_s - r.http_s
-        rows.append([r.label, f"{r.step_s:.1f}", f"{r.limiter_wait_s:.1f}", f"{r.http_s:.1f}", f"{r.sandbox_s:.1f}",
-                     f"{rest:.1f}", f"{r.cpu_s:.1f}", f"{r.real_s:.1f}",
-                     f"{r.http_s / r.served * 1000:.1f}" if r.served else "-",
-                     f"{rest / r.served * 1000:.1f}" if r.served else "-"])
-    print_table(headers, rows)
-    print("   limiter wait = the client waiting for its own limiter; HTTP = calls on the wire, answers included; "
-          "in sandbox = XeroSandbox.api, part of HTTP;")
-    print("   rest = step - wait - HTTP: the ledger (claiming and settling each batch, audit rows), building "
-          "requests, reading answers; CPU = this process's CPU time (client and sandbox share it)")
-    for tenant in setups:
-        print(f"   setup of {tenant.label} (not in any figure): {tenant.setup_s:.1f} s real, {tenant.bills:,} bills")
+    report_time(runs, unit, setups, "call",
+                "   limiter wait = the client waiting for its own limiter; HTTP = calls on the wire, answers included; "
+                "in sandbox = XeroSandbox.api, part of HTTP;")
 
     if base is not None and base is not runs[0]:
         batched = runs[0]
@@ -368,13 +241,7 @@ def report(runs: list[Run], speed: float, setups: list[Tenant]) -> None:
 
 
 def checks_for(runs: list[Run]) -> list[tuple[str, bool | None, str]]:
-    checks = []
-    for r in runs:
-        confirmed = r.summary.get("confirmed", 0)
-        checks.append((f"{r.label}: every bill confirmed, each once in the organisation",
-                       confirmed == r.bills and r.bills_in_org == r.bills and not r.summary.get("rejected"),
-                       f"{confirmed:,} confirmed, {r.bills_in_org:,} invoices in the organisation, "
-                       f"{r.summary.get('rejected', 0)} rejected, {r.summary.get('uncertain', 0)} uncertain"))
+    checks = [confirmed_check(r, "the organisation", "invoices") for r in runs]
     batched = runs[0]
     checks.append((f"{batched.label}: <= 1 call per {TARGET_BILLS_PER_CALL} bills "
                    f"(<= {1 / TARGET_BILLS_PER_CALL:.3f} per bill)",
@@ -413,9 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline_bills + 100 > CALLS_PER_DAY:
         parser.error(f"--baseline-bills must leave room in the tenant's {CALLS_PER_DAY:,} calls a day")
 
-    tmp = tempfile.TemporaryDirectory(prefix="bench-xero-export-")
-    os.environ["LEDGERBRIDGE_DATA_DIR"] = tmp.name  # nothing may land in the project's data/
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    tmp = private_data_dir("bench-xero-export-")
     import requests
 
     from ledgerbridge.ledger import Ledger, migrate
@@ -428,10 +293,7 @@ def main(argv: list[str] | None = None) -> int:
           f"sandbox and client in this process; Xero's limits per tenant: {CALLS_PER_MINUTE} calls/min, "
           f"{CONCURRENT} at a time, {CALLS_PER_DAY:,} a day; up to {BATCH_ITEMS} bills a create"
           + (f"; {args.latency:g} s added to every call" if args.latency else ""))
-    if speed != 1:
-        print(f"--speed {speed:g}: the sandbox's and the limiter's clocks run {speed:g}x real time; every second and "
-              f"minute below is on that clock. The code's own costs (ledger, CPU) are not sped up, so they weigh "
-              f"{speed:g}x more than in a real run.")
+    print_speed_note(speed)
     try:
         url = f"sqlite:///{Path(tmp.name) / 'ledger.db'}"
         migrate(url)
@@ -441,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                               access_token_ttl=int(1800 * speed), per_minute=CALLS_PER_MINUTE,
                               concurrent=CONCURRENT, per_day=CALLS_PER_DAY,
                               faults=Faults(latency_seconds=args.latency / speed))
-        timer = ServerTimer(sandbox, clock)
+        timer = ServerTimer(sandbox, clock, company_arg=1)  # XeroSandbox.api(authorization, tenant_id, ...)
         server = serve_in_thread(sandbox)
         try:
             batched = set_up("batched", "bench_batched", args.bills, args.vendors, server, ledger, clock, speed)
@@ -457,11 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp.cleanup()
 
     report(runs, speed, [batched] + ([base] if base else []))
-    checks = checks_for(runs)
-    print("\n== targets ==")
-    for what, passed, measured in checks:
-        print(f"   {'n/a ' if passed is None else 'PASS' if passed else 'FAIL'}  {what}: {measured}")
-    return 1 if any(passed is False for _, passed, _ in checks) else 0
+    return print_targets(checks_for(runs))
 
 
 if __name__ == "__main__":
