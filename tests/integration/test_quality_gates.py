@@ -4,6 +4,7 @@ with every failed expectation, a systemic batch fails the step and holds nothing
 goes out on the next run, and a person can release or dismiss what is held."""
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import date
 
@@ -25,6 +26,7 @@ from ledgerbridge.ledger.models import (
     RecordType,
 )
 from ledgerbridge.pipeline import run_step
+from ledgerbridge.quality import documents
 from support import bill, bills_in_company, connect_company, context, hub_data, make_entity, query, sync
 
 # defect -> (how a good bill is spoiled, the expectations it must fail)
@@ -148,6 +150,26 @@ def test_records_held_by_earlier_runs_do_not_make_a_later_batch_systemic(ledger,
     second = run_step(context(entity, ledger, conn), "prepare_exports")  # 19 of 39 fail, but 0 of the 20 new ones
 
     assert (second["queued"], second["quarantined"]) == (20, 19)
+
+
+def test_the_reconcile_report_tells_a_record_waiting_on_a_review_from_one_held_by_an_earlier_run(
+        ledger, qbo_server, caplog):
+    # globex_uk's first demo run: a bill of a vendor that matches nothing, on an entity creating no vendors.
+    entity = make_entity("firstrun", create_missing_vendors=False)
+    conn = connect_company(qbo_server, ledger, entity)
+    _load(ledger, entity, hub_data([bill("B-1"), bill("B-2", vendor="V-3")]))
+    with caplog.at_level(logging.INFO, logger="ledgerbridge.test.firstrun"):
+        sync(entity, ledger, conn)
+    [first] = [line for line in caplog.messages if line.startswith("reconciliation of firstrun")]
+    assert f"documents.bills {documents.SUITE_VERSION}: 2 checked, 1 of them waiting on a review, 1 failed" in first
+    assert "held from earlier runs" not in first
+
+    caplog.clear()
+    _load(ledger, entity, hub_data([bill("B-3")]))
+    with caplog.at_level(logging.INFO, logger="ledgerbridge.test.firstrun"):
+        sync(entity, ledger, conn)
+    [second] = [line for line in caplog.messages if line.startswith("reconciliation of firstrun")]
+    assert f"documents.bills {documents.SUITE_VERSION}: 2 checked, 1 of them held from earlier runs, 1 failed" in second
 
 
 def test_a_record_whose_cause_is_fixed_upstream_goes_out_on_the_next_run(ledger, qbo_server):

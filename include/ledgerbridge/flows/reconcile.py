@@ -169,7 +169,8 @@ def quality_this_run(session, entity_id: str, run_id: str) -> list[dict]:
     rows = session.scalars(select(QualityResult).where(
         QualityResult.entity_id == entity_id, QualityResult.run_id == run_id).order_by(QualityResult.id)).all()
     return [{"step": row.step, "suite": row.suite, "version": row.suite_version, "checked": row.checked,
-             "failed": row.failed, "carried_over": row.result.get("carried_over", 0), "systemic": row.systemic,
+             "failed": row.failed, "carried_over": row.result.get("carried_over", 0),
+             "waiting_on_review": row.result.get("waiting_on_review", 0), "systemic": row.systemic,
              "outcome": row.result.get("outcome", {}),
              "most_failed": [(stat["expectation"], stat["failed_records"]) for stat in sorted(
                  row.result.get("expectations", ()), key=lambda stat: -stat["failed_records"])
@@ -206,7 +207,8 @@ def _log(ctx: RunContext, report: dict) -> None:
     lines.append("  data quality this run:" if report["data_quality"] else
                  "  data quality this run: no suite ran (nothing new to check)")
     for result in report["data_quality"]:
-        held = f", {result['carried_over']:,} of them held from earlier runs" if result["carried_over"] else ""
+        held = "".join(f", {result[count]:,} of them {what}" for count, what in (
+            ("carried_over", "held from earlier runs"), ("waiting_on_review", "waiting on a review")) if result[count])
         outcome = result["outcome"]
         verdict = "SYSTEMIC, nothing of the batch queued or held" if result["systemic"] else ", ".join(
             f"{outcome[name]:,} {name.replace('_', ' ')}" for name in OUTCOMES if outcome.get(name)) or "nothing to do"

@@ -67,14 +67,15 @@ class SuiteResult:
     failures: dict[str, list[Failure]]  # key -> every failed expectation of that record, in input order
     expectations: list[ExpectationStat]
     batch_failures: list[Failure]  # expectations about the batch (row-count drop): no record fails
-    failure_rate: float  # failed records / checked records, both without the carried-over ones
+    failure_rate: float  # failed records / checked records, both without the carried-over and waiting ones
     max_failure_rate: float
     systemic: bool
     message: str
     group_rates: dict[str, tuple[int, int]] = field(default_factory=dict)  # group -> (failed, checked)
     gx_version: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # build, frames, gx, map, total (seconds)
-    carried_over: int = 0  # held from earlier runs, or failing only out-of-rate checks: not in the failure rate
+    carried_over: int = 0  # held from earlier runs (check's `carried_over`): not in the failure rate
+    waiting_on_review: int = 0  # new records failing only out-of-rate checks (their party): not in the rate either
     min_records_for_rate: int = 0  # fewer new records than this: no rate is judged
 
     @property
@@ -97,6 +98,7 @@ class SuiteResult:
             "checked": self.checked, "passed": len(self.passed), "failed": self.failed,
             "failure_rate": self.failure_rate, "max_failure_rate": self.max_failure_rate,
             "systemic": self.systemic, "message": self.message, "carried_over": self.carried_over,
+            "waiting_on_review": self.waiting_on_review,
             "expectations": [stat.as_dict() for stat in self.expectations],
             "batch_failures": [failure.as_dict() for failure in self.batch_failures],
             "failures": {key: [f.as_dict() for f in failures] for key, failures in self.failures.items()},
@@ -111,10 +113,10 @@ class SuiteResult:
 
 def format_table(result: SuiteResult, only_failed: bool = False) -> str:
     """The compact per-suite table for a task log: expectation | checked | failed | examples."""
-    carried = (f", {result.carried_over:,} of them held from earlier runs or waiting on a review"
-               if result.carried_over else "")
-    new = result.checked - result.carried_over
-    rate = (f"rate {result.failure_rate:.1%} of the new ones" if result.carried_over else f"{result.failure_rate:.1%}")
+    carried = "".join(f", {count:,} of them {what}" for count, what in (
+        (result.carried_over, "held from earlier runs"), (result.waiting_on_review, "waiting on a review")) if count)
+    new = result.checked - result.carried_over - result.waiting_on_review
+    rate = f"rate {result.failure_rate:.1%} of the others" if carried else f"{result.failure_rate:.1%}"
     judged = (f"systemic above {result.max_failure_rate:.1%}" if new >= result.min_records_for_rate else
               f"too few new records to judge a rate: from {result.min_records_for_rate}")
     header = (f"suite {result.suite} {result.version}: {result.checked:,} checked{carried}, "

@@ -260,8 +260,11 @@ def _result(suite: Suite, params: Any, records: list[dict], keys: list[str], car
     passed = [k for k in dict.fromkeys(keys) if k not in failures]
     checked = len(records)
     out_of_rate = {exp.name for exp in suite.expectations if not exp.in_failure_rate}
-    counted = [position for position in range(checked) if keys[position] not in carried_over and not (
-        per_record.get(position) and all(f.expectation in out_of_rate for f in per_record[position]))]
+    held = [position for position in range(checked) if keys[position] in carried_over]
+    waiting = [position for position in range(checked) if keys[position] not in carried_over and per_record.get(
+        position) and all(f.expectation in out_of_rate for f in per_record[position])]
+    left_out = {*held, *waiting}
+    counted = [position for position in range(checked) if position not in left_out]
     failed_counted = sum(position in per_record for position in counted)
     rate = failed_counted / len(counted) if counted else 0.0
     limit = getattr(params, "max_failure_rate", suite.max_failure_rate)
@@ -272,8 +275,9 @@ def _result(suite: Suite, params: Any, records: list[dict], keys: list[str], car
         counts[1] += 1
         counts[0] += position in per_record
     why = []
-    carried = f" (besides {checked - len(counted):,} held from earlier runs or waiting on a review)" \
-        if len(counted) < checked else ""
+    besides = " and ".join(f"{len(positions):,} {what}" for positions, what in (
+        (held, "held from earlier runs"), (waiting, "waiting on a review")) if positions)
+    carried = f" (besides {besides})" if besides else ""
     if len(counted) >= suite.min_records_for_rate and rate > limit:
         why.append(f"{failed_counted:,} of {len(counted):,} records failed ({rate:.1%}, above the suite's "
                    f"{limit:.1%}){carried}")
@@ -295,7 +299,7 @@ def _result(suite: Suite, params: Any, records: list[dict], keys: list[str], car
                    f"{len(failures):,} failed{carried} ({rate:.1%}; systemic above {limit:.1%})")
     return SuiteResult(suite.name, suite.version, checked, passed, failures, stats, batch_failures, rate, limit,
                        systemic, message, {g: (c[0], c[1]) for g, c in groups.items()}, gx_version, timings,
-                       checked - len(counted), suite.min_records_for_rate)
+                       len(held), len(waiting), suite.min_records_for_rate)
 
 
 def _snake(name: str) -> str:
