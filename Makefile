@@ -28,7 +28,7 @@ $(AIRFLOW_HOME)/.migrated: $(STAMP)
 	ledgerbridge-airflow setup
 	touch $@
 
-## make demo: install, migrate, seed two legal entities and sync them into sandbox QuickBooks companies
+## make demo: install, migrate, seed the demo legal entities of the registry and sync each into its sandbox books
 demo: $(STAMP) $(AIRFLOW_HOME)/.migrated
 	ledgerbridge demo
 

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     entry_files.add_argument("--from", dest="date_from", help="documents dated on or after (YYYY-MM-DD)")
     entry_files.add_argument("--to", dest="date_to", help="documents dated on or before (YYYY-MM-DD)")
     entry_files.add_argument("--french", action="store_true", help="';' between columns and a decimal comma")
-    demo = commands.add_parser("demo", help="seed and sync the two demo entities (what `make demo` runs)")
+    demo = commands.add_parser("demo", help="seed and sync the demo entities (what `make demo` runs)")
     demo.add_argument("--airflow", action="store_true", help="seed, then serve the Airflow UI instead")
     quarantine = commands.add_parser("quarantine", help="records held back").add_subparsers(dest="action", required=True)
     listing = quarantine.add_parser("list", help="quarantine entries with every failed expectation")

@@ -1,9 +1,10 @@
 """`make demo`: the demo legal entities synced by their Airflow DAGs (`airflow dags test`), ending
-with one line per entity. Two keep their books in sandbox QuickBooks Online companies; one in a
-sandbox QuickBooks Desktop company behind its agent, reached through a file drop on an embedded SFTP
-server (the agent answers between the DAG's runs, as it would between polls). Their hub data arrives
-the way a hub sends it: as feed files in data/feed/<entity>/inbound/, which each DAG's pull_source takes
-in; what happened to each record is written back to data/feed/<entity>/outbound/.
+with one line per entity (the registry's, include/config/legal_entities.yaml). Each keeps its books in
+a sandbox: a QuickBooks Online company, a Xero organisation, or a QuickBooks Desktop company behind
+its agent, reached through a file drop on an embedded SFTP server (the agent answers between the
+DAG's runs, as it would between polls). Hub data arrives the way a hub sends it: as feed files in
+data/feed/<entity>/inbound/, which each DAG's pull_source takes in (what happened to each record is
+written back to data/feed/<entity>/outbound/), or from the SYSPRO sandbox for an ERP-sourced entity.
 
 Everything is idempotent: the sandboxes keep their companies in data/sandbox/, the ledger keeps
 the hub data and the sync state, so a second run seeds nothing and exports nothing new.
