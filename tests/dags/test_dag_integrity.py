@@ -134,7 +134,24 @@ def test_parsing_imports_neither_the_ledger_nor_the_pipeline():
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
-@pytest.mark.parametrize("schedule", ["every day", "0 2 * *"])
+def test_an_invalid_cron_fails_its_entity_s_dag_and_every_other_entity_still_parses(monkeypatch, tmp_path):
+    bag = _dagbag(monkeypatch, tmp_path, [_entity("aaa"), _entity("late", schedule="30 25 * * *"), _entity("zzz")])
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == {"ledgerbridge__aaa", "ledgerbridge__late", "ledgerbridge__zzz"}
+    broken = bag.dags["ledgerbridge__late"]
+    assert [t.task_id for t in broken.tasks] == ["invalid_registry_entry"]
+    assert "legal entity 'late'" in broken.doc_md and "hour field '25'" in broken.doc_md
+
+
+def test_the_registry_s_schedule_presets_are_airflow_s():
+    from airflow.sdk.definitions.timetables._cron import CRON_PRESETS
+
+    from ledgerbridge.registry import SCHEDULE_PRESETS
+
+    assert set(SCHEDULE_PRESETS) == set(CRON_PRESETS)
+
+
+@pytest.mark.parametrize("schedule", ["every day", "0 2 * *", "30 25 * * *"])
 def test_a_bad_schedule_is_a_registry_error_naming_the_field(schedule):
     from ledgerbridge.registry import parse_entities
 
