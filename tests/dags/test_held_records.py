@@ -24,14 +24,13 @@ def _run(report):
     return operator.execute({"ti": _TaskInstance(report)})
 
 
-def test_records_held_for_a_person_skip_the_task_with_the_count_per_dataset(capfd):
+def test_records_held_for_a_person_skip_the_task_with_the_count_per_dataset():
     from airflow.sdk.exceptions import AirflowSkipException
 
     with pytest.raises(AirflowSkipException) as skipped:
         _run({"open_quarantine": 3, "open_quarantine_by_dataset": {"source.bills": 1, "bills": 2}})
     assert str(skipped.value).startswith("acme: 3 held for a person (bills 2, source.bills 1); "
                                          "`ledgerbridge quarantine list --entity acme` says why")
-    assert "3 held for a person" in "".join(capfd.readouterr())  # in the task log too
 
 
 @pytest.mark.parametrize("report", [{"open_quarantine": 0, "open_quarantine_by_dataset": {}}, None])

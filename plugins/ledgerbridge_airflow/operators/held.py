@@ -33,8 +33,7 @@ class HeldRecordsOperator(BaseOperator):
             return 0
         by_dataset = ", ".join(f"{dataset} {count}"
                                for dataset, count in sorted((report.get("open_quarantine_by_dataset") or {}).items()))
-        message = (f"{self.entity_id}: {held} held for a person ({by_dataset}); "
-                   f"`ledgerbridge quarantine list --entity {self.entity_id}` says why. The run did its job: "
-                   "this task is skipped only to mark it")
-        log.warning(message)
-        raise AirflowSkipException(message)
+        # Airflow writes the reason into the task log ("Skipping task." reason=...).
+        raise AirflowSkipException(f"{self.entity_id}: {held} held for a person ({by_dataset}); "
+                                   f"`ledgerbridge quarantine list --entity {self.entity_id}` says why. The run did "
+                                   "its job: this task is skipped only to mark it")
