@@ -30,7 +30,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DAG_FILE = PROJECT_ROOT / "dags" / "ledgerbridge_sync.py"
 TARGET_SECONDS = 1.0
 TARGET_SIZE = 1000
-TASKS_PER_DAG = 9  # len(ledgerbridge.steps.STEP_NAMES); not imported, so the parent stays cold
+TASKS_PER_DAG = 11  # len(ledgerbridge.steps.STEP_NAMES) + held_records; not imported, so the parent stays cold
 CURRENCIES = ("USD", "GBP", "EUR", "CAD", "AUD")
 
 # The baseline: one DAG, 9 no-op tasks in a chain, the shape of an entity's DAG.

@@ -178,9 +178,9 @@ class LegalEntity(BaseModel):
 
     @field_validator("schedule")
     @classmethod
-    def _cron_has_five_fields(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("@") and len(value.split()) != 5:
-            raise ValueError(f"{value!r} is not a 5-field cron expression")
+    def _schedule_airflow_accepts(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_schedule(value)
         return value
 
     @model_validator(mode="after")
@@ -201,6 +201,39 @@ class LegalEntity(BaseModel):
 
     def runs(self, flow: Flow) -> bool:
         return flow in self.flows
+
+
+# Airflow's cron presets (airflow.sdk.definitions.timetables._cron.CRON_PRESETS; tests/dags checks they agree).
+SCHEDULE_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
+_CRON_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
+
+
+def check_schedule(value: str) -> None:
+    """Refuse what Airflow would refuse when it builds the DAG: there the mistake would be an import
+    error of the whole DAG file naming neither the entity nor the registry."""
+    from croniter import CroniterBadCronError, CroniterBadDateError, croniter
+
+    if value.startswith("@"):
+        if value not in SCHEDULE_PRESETS:
+            raise ValueError(f"{value!r} is not a schedule preset; use one of {', '.join(SCHEDULE_PRESETS)}, "
+                             "a 5-field cron expression in UTC, or null for manual runs only")
+        return
+    fields = value.split()
+    if len(fields) != 5:
+        raise ValueError(f"{value!r} is not a 5-field cron expression (minute hour day-of-month month "
+                         f"day-of-week, in UTC): it has {len(fields)} field(s)")
+    for position, name in enumerate(_CRON_FIELDS):
+        alone = ["*"] * 5
+        alone[position] = fields[position]
+        try:
+            croniter(" ".join(alone))
+        except CroniterBadCronError:
+            raise ValueError(f"{value!r} is not a valid cron expression: its {name} field "
+                             f"{fields[position]!r} is out of range or malformed") from None
+    try:
+        croniter(value).get_next()
+    except (CroniterBadCronError, CroniterBadDateError):
+        raise ValueError(f"{value!r} never fires: no date matches its day of month and month") from None
 
 
 @dataclass(frozen=True)

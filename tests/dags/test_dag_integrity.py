@@ -48,8 +48,9 @@ def test_steps_are_chained_in_order_with_params_tags_and_docs(monkeypatch, tmp_p
     bag = _dagbag(monkeypatch, tmp_path, [_entity("acme"), _entity("off", enabled=False)])
     assert set(bag.dag_ids) == {"ledgerbridge__acme"}
     dag = bag.dags["ledgerbridge__acme"]
-    assert [t.task_id for t in dag.topological_sort()] == list(STEP_NAMES)
-    for upstream, downstream in zip(STEP_NAMES, STEP_NAMES[1:]):
+    tasks = (*STEP_NAMES, "held_records")
+    assert [t.task_id for t in dag.topological_sort()] == list(tasks)
+    for upstream, downstream in zip(tasks, tasks[1:]):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
     assert set(dag.params.keys()) == {"full_refresh", "sync_from", "dry_run"}
     assert "ledgerbridge" in dag.tags and "quickbooks_online" in dag.tags
@@ -83,7 +84,7 @@ def test_an_invalid_entity_gets_a_failing_dag_naming_the_field_and_the_others_st
     assert [t.task_id for t in broken.tasks] == ["invalid_registry_entry"]
     assert "base_currency" in broken.doc_md and "bad_currency" in broken.doc_md
     assert any("duplicate" in (bag.dags[d].doc_md or "") for d in bag.dag_ids if "invalid_entry" in d)
-    assert len(bag.dags["ledgerbridge__good"].tasks) == len(STEP_NAMES)
+    assert len(bag.dags["ledgerbridge__good"].tasks) == len(STEP_NAMES) + 1  # and held_records
 
 
 def test_parsing_opens_no_socket_and_reads_only_the_registry(monkeypatch, tmp_path):
@@ -134,7 +135,24 @@ def test_parsing_imports_neither_the_ledger_nor_the_pipeline():
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
-@pytest.mark.parametrize("schedule", ["every day", "0 2 * *"])
+def test_an_invalid_cron_fails_its_entity_s_dag_and_every_other_entity_still_parses(monkeypatch, tmp_path):
+    bag = _dagbag(monkeypatch, tmp_path, [_entity("aaa"), _entity("late", schedule="30 25 * * *"), _entity("zzz")])
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == {"ledgerbridge__aaa", "ledgerbridge__late", "ledgerbridge__zzz"}
+    broken = bag.dags["ledgerbridge__late"]
+    assert [t.task_id for t in broken.tasks] == ["invalid_registry_entry"]
+    assert "legal entity 'late'" in broken.doc_md and "hour field '25'" in broken.doc_md
+
+
+def test_the_registry_s_schedule_presets_are_airflow_s():
+    from airflow.sdk.definitions.timetables._cron import CRON_PRESETS
+
+    from ledgerbridge.registry import SCHEDULE_PRESETS
+
+    assert set(SCHEDULE_PRESETS) == set(CRON_PRESETS)
+
+
+@pytest.mark.parametrize("schedule", ["every day", "0 2 * *", "30 25 * * *"])
 def test_a_bad_schedule_is_a_registry_error_naming_the_field(schedule):
     from ledgerbridge.registry import parse_entities
 

@@ -60,6 +60,8 @@ def test_entity_dag_exports_approved_bills_once_and_a_second_run_changes_nothing
 
     first = dag.test()
     assert first.state == "success"
+    # B-BAD is held: the run is green, its last task skipped to say so.
+    assert _task_states(dag, first)["held_records"] == "skipped"
     remote = Counter(b["DocNumber"] for b in bills_in_company(qbo_server, conn, ledger))
     assert remote == {"B-1": 1, "B-2": 1, "B-3": 1}
     by_number = {b["DocNumber"]: b for b in bills_in_company(qbo_server, conn, ledger)}
@@ -85,3 +87,36 @@ def test_entity_dag_exports_approved_bills_once_and_a_second_run_changes_nothing
         assert [(r.id, r.state, r.external_id, r.attempts) for r in session.scalars(select(OutboxEntry))] == outbox_before
     assert list((feed / "outbound").iterdir()) == [written]  # nothing new to tell
     ledger.dispose()
+
+
+def _task_states(dag, run) -> dict[str, str]:
+    from airflow.models import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return {ti.task_id: ti.state for ti in
+                session.query(TaskInstance).filter_by(dag_id=dag.dag_id, run_id=run.run_id)}
+
+
+def test_a_mistyped_param_fails_the_run_at_once_without_a_retry(airflow_db, tmp_path, monkeypatch, capfd):
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models import TaskInstance
+    from airflow.utils.session import create_session
+
+    registry = tmp_path / "legal_entities.yaml"
+    registry.write_text(yaml.safe_dump({"legal_entities": [json.loads(make_entity("typo").model_dump_json())]}))
+    monkeypatch.setenv("LEDGERBRIDGE_REGISTRY", str(registry))
+    monkeypatch.setenv("LEDGERBRIDGE_TASK_RETRIES", "3")  # as in production: only a params error skips them
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    dag = bag.dags["ledgerbridge__typo"]
+    assert dag.get_task("pull_source").retries == 3
+
+    run = dag.test(run_conf={"dryrun": True})
+
+    assert run.state == "failed"
+    with create_session() as session:
+        tis = {ti.task_id: ti for ti in session.query(TaskInstance).filter_by(dag_id=dag.dag_id, run_id=run.run_id)}
+    assert (tis["pull_source"].state, tis["pull_source"].try_number) == ("failed", 1)
+    assert {tis[t].state for t in tis if t != "pull_source"} == {"upstream_failed"}
+    out, err = capfd.readouterr()
+    assert "typo: unknown run param(s) 'dryrun': known are full_refresh, sync_from, dry_run" in out + err

@@ -21,6 +21,17 @@ def test_registry_check_names_the_bad_entity_and_field(tmp_path, capsys):
     assert "legal entity 'bad'" in err and "base_currency" in err
 
 
+def test_registry_check_refuses_a_cron_airflow_would_refuse(tmp_path, capsys):
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump({"legal_entities": [
+        {"id": "late", "name": "Late", "base_currency": "USD", "schedule": "30 25 * * *",
+         "accounting": {"kind": "quickbooks_online", "conn_id": "qbo_late"}}]}))
+    assert main(["registry", "check", "--file", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "legal entity 'late'" in err and "field 'schedule'" in err and "hour field '25'" in err
+
+
 def test_quarantine_list_shows_each_reason_with_the_offending_value(ledger, ledger_url, qbo_server, monkeypatch,
                                                                    capsys):
     entity = make_entity("cli")

@@ -44,6 +44,27 @@ def test_a_bad_entity_names_itself_and_the_field_and_the_others_still_load(overr
     assert ("'bad'" in str(error)) or overrides.get("id") in str(error)
 
 
+@pytest.mark.parametrize("schedule, words", [
+    ("30 25 * * *", "hour field '25'"),
+    ("0 2 * * 8", "day of week field '8'"),
+    ("*/0 * * * *", "minute field '*/0'"),
+    ("0 2 31 2 *", "never fires"),
+    ("0 2 * *", "5-field cron"),
+    ("@once", "not a schedule preset"),
+])
+def test_a_schedule_airflow_would_refuse_is_an_error_of_its_entity(schedule, words):
+    registry = parse_entities([_entity("good"), _entity("bad", schedule=schedule)])
+    assert [e.id for e in registry.entities] == ["good"]
+    (error,) = registry.errors
+    assert "legal entity 'bad'" in str(error) and "field 'schedule'" in str(error) and words in str(error)
+
+
+@pytest.mark.parametrize("schedule", ["0 2 * * *", "*/15 6-18 * * mon-fri", "@daily", "@quarterly", None])
+def test_cron_expressions_presets_and_manual_only_are_schedules(schedule):
+    (entity,) = parse_entities([_entity("acme", schedule=schedule)]).entities
+    assert entity.schedule == schedule
+
+
 def test_the_quality_policy_falls_back_to_each_suite_s_threshold():
     [entity] = parse_entities([_entity(quality={"allowed_currencies": ["EUR"],
                                                 "max_failure_rates": {"documents": 0.25}})]).entities

@@ -18,12 +18,20 @@ class LedgerBridgeStepOperator(BaseOperator):
     def execute(self, context) -> dict[str, Any]:
         import logging
 
+        from airflow.sdk.exceptions import AirflowFailException
         from ledgerbridge.pipeline import RunContext, RunParams, run_step
         from ledgerbridge.registry import load_registry
         from ledgerbridge.steps import CONNECTED_STEPS, SOURCE_STEPS
 
         from ledgerbridge_airflow.hooks.ledger import LedgerHook
 
+        # Airflow takes any key in a run's conf (it validates only the params it knows), so a typo is
+        # caught here; a retry would see the same conf, so it fails at once, and the next run need not wait.
+        try:
+            params = RunParams.from_mapping(dict(context.get("params") or {}))
+        except ValueError as exc:
+            raise AirflowFailException(f"{self.entity_id}: {exc}; nothing was done. Trigger a new run with "
+                                       "corrected params") from None
         entity = load_registry().get(self.entity_id)
         ledger = LedgerHook().get_conn()
         connect = None
@@ -43,7 +51,7 @@ class LedgerBridgeStepOperator(BaseOperator):
             entity=entity,
             ledger=ledger,
             run_id=context["run_id"],
-            params=RunParams.from_mapping(dict(context.get("params") or {})),
+            params=params,
             connect=connect,
             connect_source=connect_source,
             data_interval_start=getattr(dag_run, "data_interval_start", None) if dag_run else None,
