@@ -193,34 +193,29 @@ def _file_in_a_folder(value: str) -> str:
 
 def _open_ledger():
     """The ledger, reachable and with this version's schema, or a CommandError saying what to do."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
     from ledgerbridge import settings
+    from ledgerbridge.connection_checks import ledger_schema
     from ledgerbridge.ledger import Ledger
-    from ledgerbridge.ledger.db import alembic_config
 
     url = settings.ledger_url()
-    ledger = Ledger(url)
-    with _reaching(url), ledger.engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
-    if current != head:
-        state = "has no schema yet" if current is None else f"is at schema revision {current}, this LedgerBridge " \
-                                                            f"expects {head}"
-        raise CommandError(f"the ledger {_redact(url)} {state}: run `ledgerbridge db upgrade`")
-    return ledger
+    with _reaching(url):
+        ready, message = ledger_schema(url)
+    if not ready:
+        raise CommandError(message)
+    return Ledger(url)
 
 
 @contextmanager
 def _reaching(url: str):
-    """A database that cannot be reached becomes a CommandError naming it."""
-    from sqlalchemy.exc import OperationalError
+    """A ledger that cannot be reached, or a URL that cannot be used, becomes a CommandError naming it."""
+    from sqlalchemy.exc import ArgumentError, OperationalError
 
     try:
         yield
     except OperationalError as exc:
         raise CommandError(f"cannot reach the ledger {_redact(url)}: {str(exc.orig).strip()}") from None
+    except (ArgumentError, ImportError) as exc:  # no such dialect, or its driver is not installed
+        raise CommandError(f"cannot use the ledger URL {_redact(url)} (LEDGERBRIDGE_DB_URL): {exc}") from None
 
 
 def _check_entity(session, entity_id: str) -> None:
@@ -428,8 +423,12 @@ def _entry_files(ledger, args) -> int:
 
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a URL: not shown, it may hold a password)"
 
 
 if __name__ == "__main__":
