@@ -2,31 +2,33 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from contextlib import contextmanager
+from datetime import date
+
+# `ledgerbridge sandbox <name> ...`: each sandbox parses its own options.
+SANDBOXES = {
+    "qbo": "ledgerbridge.sandbox.qbo",
+    "syspro": "ledgerbridge.sandbox.syspro",
+    "xero": "ledgerbridge.sandbox.xero",
+    "desktop-agent": "ledgerbridge.sandbox.desktop.runner",
+    "sftp": "ledgerbridge.sandbox.sftp.runner",
+}
+SANDBOX_HELP = ", ".join(f"`ledgerbridge sandbox {name} --help`" for name in SANDBOXES)
+
+
+class CommandError(Exception):
+    """A mistake in what was asked (an unknown entity or dataset, a ledger not set up): the message
+    is the whole answer."""
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:2] == ["sandbox", "desktop-agent"]:
-        from ledgerbridge.sandbox.desktop.runner import main as agent_main
+    if argv[:1] == ["sandbox"] and argv[1:2] and argv[1] in SANDBOXES:
+        from importlib import import_module
 
-        return agent_main(argv[2:])
-    if argv[:2] == ["sandbox", "sftp"]:
-        from ledgerbridge.sandbox.sftp.runner import main as sftp_main
-
-        return sftp_main(argv[2:])
-    if argv[:2] == ["sandbox", "qbo"]:
-        from ledgerbridge.sandbox.qbo import main as sandbox_main
-
-        return sandbox_main(argv[2:])
-    if argv[:2] == ["sandbox", "syspro"]:
-        from ledgerbridge.sandbox.syspro import main as syspro_main
-
-        return syspro_main(argv[2:])
-    if argv[:2] == ["sandbox", "xero"]:
-        from ledgerbridge.sandbox.xero import main as xero_main
-
-        return xero_main(argv[2:])
+        return import_module(SANDBOXES[argv[1]]).main(argv[2:])
 
     parser = argparse.ArgumentParser(prog="ledgerbridge", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -43,12 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     matcher = commands.add_parser("match", help="preview party matching of two CSV files (before a first sync)")
     matcher.add_argument("hub_csv")
     matcher.add_argument("accounting_csv")
-    matcher.add_argument("--out", required=True, help="pairs CSV: hub_id,accounting_id,score,decision")
-    matcher.add_argument("--auto", type=float, default=0.90, help="auto-link threshold (default 0.90)")
-    matcher.add_argument("--review", type=float, default=0.80, help="review threshold (default 0.80)")
+    matcher.add_argument("--out", required=True, type=_file_in_a_folder, help="pairs CSV: hub_id,accounting_id,score,decision")
+    matcher.add_argument("--auto", type=_threshold, default=0.90, help="auto-link threshold (default 0.90)")
+    matcher.add_argument("--review", type=_threshold, default=0.80,
+                         help="review threshold, at most --auto (default 0.80)")
     review = commands.add_parser("review", help="the party review queue").add_subparsers(dest="action", required=True)
     review_list = review.add_parser("list", help="parties waiting for a person, with their candidates")
-    review_list.add_argument("--entity")
+    review_list.add_argument("--entity", dest="entity_id", help="only this legal entity")
     confirm = review.add_parser("confirm", help="link a hub party to an accounting party (final)")
     reject = review.add_parser("reject", help="say a hub party matches none of its candidates (final)")
     for sub in (confirm, reject):
@@ -56,23 +59,22 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("hub_id", help="the hub party's id (vendor or customer)")
         sub.add_argument("--kind", choices=("vendor", "customer"), help="when the id exists for both kinds")
     confirm.add_argument("accounting_id", help="the accounting system's id of the party")
-    commands.add_parser("sandbox", help="sandboxes: `ledgerbridge sandbox qbo --help`, "
-                                        "`ledgerbridge sandbox syspro --help`, `ledgerbridge sandbox xero --help`, "
-                                        "`ledgerbridge sandbox desktop-agent --help`, `ledgerbridge sandbox sftp --help`")
+    sandbox = commands.add_parser("sandbox", help=f"sandboxes: {SANDBOX_HELP}")
+    sandbox.add_argument("name", nargs="?", help=", ".join(SANDBOXES))
     entry_files = commands.add_parser("entry-files", help="approved bills and journal entries as CSV/XLSX entry "
                                                           "files, for accounting software with no connector")
     entry_files.add_argument("entity_id")
-    entry_files.add_argument("--out", required=True, help="the folder to write into")
+    entry_files.add_argument("--out", required=True, type=_folder, help="the folder to write into")
     entry_files.add_argument("--payables-account", required=True, help="the vendors' control account, e.g. 401000")
     entry_files.add_argument("--format", choices=("csv", "xlsx"), default="csv")
-    entry_files.add_argument("--from", dest="date_from", help="documents dated on or after (YYYY-MM-DD)")
-    entry_files.add_argument("--to", dest="date_to", help="documents dated on or before (YYYY-MM-DD)")
+    entry_files.add_argument("--from", dest="date_from", type=_date, help="documents dated on or after (YYYY-MM-DD)")
+    entry_files.add_argument("--to", dest="date_to", type=_date, help="documents dated on or before (YYYY-MM-DD)")
     entry_files.add_argument("--french", action="store_true", help="';' between columns and a decimal comma")
     demo = commands.add_parser("demo", help="seed and sync the demo entities (what `make demo` runs)")
     demo.add_argument("--airflow", action="store_true", help="seed, then serve the Airflow UI instead")
     quarantine = commands.add_parser("quarantine", help="records held back").add_subparsers(dest="action", required=True)
     listing = quarantine.add_parser("list", help="quarantine entries with every failed expectation")
-    listing.add_argument("--entity", help="only this legal entity")
+    listing.add_argument("--entity", dest="entity_id", help="only this legal entity")
     listing.add_argument("--dataset", help="only this dataset: bills, invoices, bill_payments, reference.account, ...")
     listing.add_argument("--status", choices=("open", "released", "dismissed", "resolved", "all"), default="open",
                          help="which entries (default: open, i.e. held now)")
@@ -89,35 +91,162 @@ def main(argv: list[str] | None = None) -> int:
     for sub in (release, dismiss):
         sub.add_argument("--reason", required=True, help="why: kept on the entry and in the audit log")
     args = parser.parse_args(argv)
+    if args.command == "sandbox":
+        sandbox.error(f"no sandbox {args.name!r}: known are {', '.join(SANDBOXES)} (`ledgerbridge sandbox <name> "
+                      "--help` says what each takes)" if args.name else f"which sandbox? {SANDBOX_HELP}")
+    if args.command == "match" and args.review > args.auto:
+        matcher.error(f"--review {args.review} is above --auto {args.auto}: the review band lies below the "
+                     "auto-link threshold")
+    if args.command == "entry-files" and args.date_from and args.date_to and args.date_from > args.date_to:
+        entry_files.error(f"--from {args.date_from} is after --to {args.date_to}: no document is dated in between")
+    try:
+        return _run(args)
+    except _refusals() as exc:
+        print(f"ledgerbridge {args.command} {getattr(args, 'action', '')}".rstrip() + f": {exc}", file=sys.stderr)
+        return 1
 
+
+def _run(args) -> int:
     if args.command == "db":
         from ledgerbridge import settings
         from ledgerbridge.ledger import migrate
 
         url = settings.ledger_url()
-        migrate(url)
+        with _reaching(url):
+            migrate(url)
         print(f"ledger schema up to date ({_redact(url)})")
         return 0
     if args.command == "registry":
         return _registry_check(args.file)
-    if args.command == "entity":
-        return _repin(args.entity_id)
     if args.command == "match":
         return _match_files(args)
-    if args.command == "review":
-        return _review(args)
-    if args.command == "entry-files":
-        return _entry_files(args)
-    if args.command == "sandbox":
-        parser.error("which sandbox? `ledgerbridge sandbox qbo --help`, `ledgerbridge sandbox syspro --help`, "
-                     "`ledgerbridge sandbox xero --help`, `ledgerbridge sandbox desktop-agent --help` or `ledgerbridge sandbox sftp --help`")
     if args.command == "demo":
         from ledgerbridge.demo import main as demo_main
 
         return demo_main(airflow_ui=args.airflow)
-    if args.command == "quarantine":
-        return _quarantine_list(args) if args.action == "list" else _quarantine_decide(args)
-    return 2
+    ledger = _open_ledger()
+    with ledger.session() as session:
+        if args.entity_id:
+            _check_entity(session, args.entity_id)
+    if getattr(args, "dataset", None):
+        _check_dataset(args.dataset)
+    if args.command == "entity":
+        return _repin(ledger, args.entity_id)
+    if args.command == "review":
+        return _review(ledger, args)
+    if args.command == "entry-files":
+        return _entry_files(ledger, args)
+    return _quarantine_list(ledger, args) if args.action == "list" else _quarantine_decide(ledger, args)
+
+
+def _refusals() -> tuple[type[Exception], ...]:
+    """The core's errors that speak to the person at the command line: shown as they are, exit 1."""
+    from ledgerbridge.context import RepinRefused
+    from ledgerbridge.ledger.quarantine import DecisionRefused
+    from ledgerbridge.matching.engine import PartyFileError
+    from ledgerbridge.matching.review import ReviewError
+    from ledgerbridge.registry import RegistryFileError
+
+    return CommandError, DecisionRefused, PartyFileError, RegistryFileError, RepinRefused, ReviewError
+
+
+# -- options: argparse names the option and shows the usage when one of these refuses a value -------
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        why = f" ({exc})" if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else ""  # e.g. month must be in 1..12
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD{why}") from None
+
+
+def _threshold(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is None or not 0 < number <= 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a score above 0 and at most 1, e.g. 0.85")
+    return number
+
+
+def _folder(value: str) -> str:
+    from pathlib import Path
+
+    if not Path(value).is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a folder (create it first)")
+    return value
+
+
+def _file_in_a_folder(value: str) -> str:
+    from pathlib import Path
+
+    folder = Path(value).parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r}: no folder {str(folder)!r} to write it in")
+    if Path(value).is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} is a folder: name the file to write")
+    return value
+
+
+# -- names the ledger or the registry must know ------------------------------------------------------
+
+def _open_ledger():
+    """The ledger, reachable and with this version's schema, or a CommandError saying what to do."""
+    from ledgerbridge import settings
+    from ledgerbridge.connection_checks import ledger_schema
+    from ledgerbridge.ledger import Ledger
+
+    url = settings.ledger_url()
+    with _reaching(url):
+        ready, message = ledger_schema(url)
+    if not ready:
+        raise CommandError(message)
+    return Ledger(url)
+
+
+@contextmanager
+def _reaching(url: str):
+    """A ledger that cannot be reached, or a URL that cannot be used, becomes a CommandError naming it."""
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    try:
+        yield
+    except OperationalError as exc:
+        raise CommandError(f"cannot reach the ledger {_redact(url)}: {str(exc.orig).strip()}") from None
+    except (ArgumentError, ImportError) as exc:  # no such dialect, or its driver is not installed
+        raise CommandError(f"cannot use the ledger URL {_redact(url)} (LEDGERBRIDGE_DB_URL): {exc}") from None
+
+
+def _check_entity(session, entity_id: str) -> None:
+    """An entity of the registry, or one the ledger has data of (it may have left the registry since)."""
+    from sqlalchemy import select
+
+    from ledgerbridge.ledger.models import LegalEntityRow
+    from ledgerbridge.registry import load_registry
+
+    registry = load_registry()
+    known = {entity.id for entity in registry.entities} | {error.entity_id for error in registry.errors
+                                                            if error.entity_id}
+    known |= set(session.scalars(select(LegalEntityRow.id)))
+    if entity_id not in known:
+        raise CommandError(_unknown("legal entity", entity_id, sorted(known)))
+
+
+def _check_dataset(dataset: str) -> None:
+    from ledgerbridge.sources.records import quarantine_datasets
+
+    known = quarantine_datasets()
+    if dataset not in known:
+        raise CommandError(_unknown("dataset", dataset, known))
+
+
+def _unknown(what: str, name: str, known: list[str] | tuple[str, ...]) -> str:
+    from difflib import get_close_matches
+
+    guess = get_close_matches(name, known, n=1)
+    return (f"no {what} {name!r}" + (f" (did you mean {guess[0]!r}?)" if guess else "")
+            + f"; known are: {', '.join(known) or 'none'}")
 
 
 def _registry_check(path: str | None) -> int:
@@ -140,15 +269,10 @@ def _registry_check(path: str | None) -> int:
 def _match_files(args) -> int:
     import csv
 
-    from ledgerbridge.matching.engine import PartyFileError, Thresholds, match, read_parties
+    from ledgerbridge.matching.engine import Thresholds, match, read_parties
 
-    try:
-        hub, accounting = read_parties(args.hub_csv), read_parties(args.accounting_csv)
-        thresholds = Thresholds(auto=args.auto, review=args.review)
-    except (PartyFileError, ValueError) as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    results = match(hub, accounting, thresholds)
+    hub, accounting = read_parties(args.hub_csv), read_parties(args.accounting_csv)
+    results = match(hub, accounting, Thresholds(auto=args.auto, review=args.review))
     with open(args.out, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(("hub_id", "accounting_id", "score", "decision"))
@@ -162,86 +286,74 @@ def _match_files(args) -> int:
     return 0
 
 
-def _review(args) -> int:
+def _review(ledger, args) -> int:
     import getpass
 
-    from ledgerbridge.ledger import Ledger
     from ledgerbridge.matching import review
 
-    ledger = Ledger()
     actor = f"cli:{getpass.getuser()}"
-    try:
-        with ledger.session() as session:
-            if args.action == "list":
-                rows = review.queue(session, args.entity)
-                for row in rows:
-                    print(review.describe(row))
-                print(f"{len(rows)} part{'y' if len(rows) == 1 else 'ies'} in review")
-            elif args.action == "confirm":
-                print(review.confirm(session, args.entity_id, args.hub_id, args.accounting_id, actor, args.kind))
-            else:
-                print(review.reject(session, args.entity_id, args.hub_id, actor, args.kind))
-    except review.ReviewError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+    with ledger.session() as session:
+        if args.action == "list":
+            rows = review.queue(session, args.entity_id)
+            for row in rows:
+                print(review.describe(row))
+            print(f"{len(rows)} part{'y' if len(rows) == 1 else 'ies'} in review")
+        elif args.action == "confirm":
+            print(review.confirm(session, args.entity_id, args.hub_id, args.accounting_id, actor, args.kind))
+        else:
+            print(review.reject(session, args.entity_id, args.hub_id, actor, args.kind))
     return 0
 
 
-def _repin(entity_id: str) -> int:
+def _repin(ledger, entity_id: str) -> int:
     import getpass
 
     from ledgerbridge.context import repin
-    from ledgerbridge.ledger import Ledger
 
-    with Ledger().session() as session:
+    with ledger.session() as session:
         previous = repin(session, entity_id, actor=f"cli:{getpass.getuser()}")
-    print(f"{entity_id}: unpinned from company {previous}; its next run pins the company its connection reaches")
+    unpinned = f"unpinned from company {previous}" if previous else "was pinned to no company"
+    print(f"{entity_id}: {unpinned}; its next run pins the company its connection reaches")
     return 0
 
 
-def _quarantine_decide(args) -> int:
+def _quarantine_decide(ledger, args) -> int:
     import getpass
 
     from ledgerbridge.ledger import quarantine
-    from ledgerbridge.ledger import Ledger
     from ledgerbridge.quality import overridable_expectations
 
     actor = f"cli:{getpass.getuser()}"
-    try:
-        with Ledger().session() as session:
-            if args.action == "release":
-                entry = quarantine.release(session, args.entity_id, args.dataset, args.record_key, actor, args.reason,
-                                           overridable_expectations())
-                waived = "; ".join(f"{w['expectation']} ({w['field']} {w['value']})" for w in entry.waived)
-                done = f"released: waived {waived}; it goes out on the next run unless it fails something else"
-            elif args.action == "dismiss":
-                quarantine.dismiss(session, args.entity_id, args.dataset, args.record_key, actor, args.reason)
-                done = "dismissed: never exported (until reopened)"
-            else:
-                quarantine.reopen(session, args.entity_id, args.dataset, args.record_key, actor)
-                done = "reopened: checked again on the next run"
-    except (KeyError, quarantine.DecisionRefused) as exc:
-        print(exc.args[0], file=sys.stderr)
-        return 1
+    with ledger.session() as session:
+        if args.action == "release":
+            entry = quarantine.release(session, args.entity_id, args.dataset, args.record_key, actor, args.reason,
+                                       overridable_expectations())
+            waived = "; ".join(f"{w['expectation']} ({w['field']} {w['value']})" for w in entry.waived)
+            done = f"released: waived {waived}; it goes out on the next run unless it fails something else"
+        elif args.action == "dismiss":
+            quarantine.dismiss(session, args.entity_id, args.dataset, args.record_key, actor, args.reason)
+            done = "dismissed: never exported (until reopened)"
+        else:
+            quarantine.reopen(session, args.entity_id, args.dataset, args.record_key, actor)
+            done = "reopened: checked again on the next run"
     print(f"{args.entity_id} {args.dataset} {args.record_key}: {done}")
     return 0
 
 
-def _quarantine_list(args) -> int:
+def _quarantine_list(ledger, args) -> int:
     from sqlalchemy import select
 
     from ledgerbridge.ledger.quarantine import describe
-    from ledgerbridge.ledger import Ledger
     from ledgerbridge.ledger.models import QuarantineEntry
     from ledgerbridge.quality import overridable_expectations
 
     overridable = overridable_expectations()
-    with Ledger().session() as session:
+    with ledger.session() as session:
         query = select(QuarantineEntry)
         if args.status != "all":
             query = query.where(QuarantineEntry.status == args.status)
-        if args.entity:
-            query = query.where(QuarantineEntry.entity_id == args.entity)
+        if args.entity_id:
+            query = query.where(QuarantineEntry.entity_id == args.entity_id)
         if args.dataset:
             query = query.where(QuarantineEntry.dataset == args.dataset)
         entries = session.scalars(query.order_by(QuarantineEntry.entity_id, QuarantineEntry.dataset,
@@ -262,13 +374,10 @@ def _quarantine_list(args) -> int:
     return 0
 
 
-def _entry_files(args) -> int:
-    from datetime import date
-
+def _entry_files(ledger, args) -> int:
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
 
-    from ledgerbridge import settings
     from ledgerbridge.entryfiles import (
         PLAIN_CSV,
         CsvFormat,
@@ -278,22 +387,24 @@ def _entry_files(args) -> int:
         rows_for,
         write_entry_file,
     )
-    from ledgerbridge.ledger import Ledger
     from ledgerbridge.ledger.models import Document, DocumentStatus, Party
     from ledgerbridge.registry import load_registry
 
-    entity = load_registry().get(args.entity_id)
+    try:
+        entity = load_registry().get(args.entity_id)
+    except KeyError as exc:  # in the ledger, but not (or no longer validly) in the registry
+        raise CommandError(exc.args[0]) from None
     csv_format = CsvFormat.french() if args.french else PLAIN_CSV
     config = EntryConfig(payables_account=args.payables_account, currency=entity.base_currency)
     written = 0
-    with Ledger(settings.ledger_url()).session() as session:
+    with ledger.session() as session:
         for kind, file_kind in (("bill", "bills"), ("journal_entry", "journal_entries")):
             query = select(Document).where(Document.entity_id == entity.id, Document.kind == kind,
                                            Document.status == DocumentStatus.APPROVED).order_by(Document.doc_date)
             if args.date_from:
-                query = query.where(Document.doc_date >= date.fromisoformat(args.date_from))
+                query = query.where(Document.doc_date >= args.date_from)
             if args.date_to:
-                query = query.where(Document.doc_date <= date.fromisoformat(args.date_to))
+                query = query.where(Document.doc_date <= args.date_to)
             documents = session.scalars(query.options(selectinload(Document.lines), selectinload(
                 Document.party).selectinload(Party.link))).all()
             converted = convert_documents(documents, config, attachment_names_by_document(
@@ -312,8 +423,12 @@ def _entry_files(args) -> int:
 
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a URL: not shown, it may hold a password)"
 
 
 if __name__ == "__main__":

@@ -187,6 +187,10 @@ def _pin(ctx: RunContext, pin: _Pin, value: str, conn_id: str) -> None:
                    {pin.column: value, "conn_id": conn_id})
 
 
+class RepinRefused(ValueError):
+    """A re-pin of an entity the ledger has no pin for."""
+
+
 def repin(session: Session, entity_id: str, actor: str) -> str | None:
     """Forget the company an entity is pinned to; its next run pins the company it then reaches.
 
@@ -195,7 +199,7 @@ def repin(session: Session, entity_id: str, actor: str) -> str | None:
     """
     row = session.get(LegalEntityRow, entity_id)
     if row is None:
-        raise KeyError(f"legal entity {entity_id!r} has never run: nothing to re-pin")
+        raise RepinRefused(f"legal entity {entity_id!r} has never run: nothing to re-pin")
     previous, row.company_id = row.company_id, None
     source, row.source_identity = row.source_identity, None
     record(session, entity_id, actor, "company_unpinned", "legal_entity", entity_id,

@@ -80,7 +80,7 @@ def dismissed_keys(session: Session, entity_id: str, dataset: str) -> set[str]:
 
 class DecisionRefused(Exception):
     """A person's decision that cannot apply: a release of what only a fix upstream can cure, a
-    dismissal of a record already exported, ..."""
+    dismissal of a record already exported, a decision on a record that was never held, ..."""
 
 
 def dismiss(session: Session, entity_id: str, dataset: str, record_key: str, actor: str, reason: str) -> QuarantineEntry:
@@ -151,7 +151,7 @@ def _entry(session: Session, entity_id: str, dataset: str, record_key: str) -> Q
         QuarantineEntry.entity_id == entity_id, QuarantineEntry.dataset == dataset,
         QuarantineEntry.record_key == record_key)).one_or_none()
     if entry is None:
-        raise KeyError(f"{entity_id}: no quarantine entry for {dataset} {record_key!r}")
+        raise DecisionRefused(f"{entity_id}: no quarantine entry for {dataset} {record_key!r}")
     return entry
 
 

@@ -81,6 +81,8 @@ def read_parties(path: str | Path) -> list[PartyRecord]:
                     raise PartyFileError(f"{path}, line {line}: id {record_id!r} appears twice")
                 seen.add(record_id)
                 records.append(PartyRecord(record_id, name, *(_blank(row.get(c)) for c in COLUMNS[2:])))
+    except OSError as exc:
+        raise PartyFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
         raise PartyFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except csv.Error as exc:

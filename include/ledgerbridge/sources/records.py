@@ -25,7 +25,7 @@ from pydantic import (
 from ledgerbridge import kinds
 from ledgerbridge.kinds import RecordKind
 from ledgerbridge.kinds.payment import PaymentRecordKind
-from ledgerbridge.ledger.models import Attachment, Document, DocumentLine, Party, Payment
+from ledgerbridge.ledger.models import Attachment, Document, DocumentLine, Party, Payment, ReferenceKind
 from ledgerbridge.money import MAX_AMOUNT, to_money
 
 
@@ -278,3 +278,10 @@ KINDS_BY_LEDGER_KIND = {kind.ledger_kind: kind for kind in RECORD_KINDS}
 
 def fits_the_ledger(amount: Decimal) -> bool:
     return abs(amount) < MAX_AMOUNT
+
+
+def quarantine_datasets() -> tuple[str, ...]:
+    """Every dataset a quarantine entry can be under: each kind's export gate (`bills`), intake's
+    (`source.bills`) and the reference checks' (`reference.account`)."""
+    return (*(kind.dataset for kind in kinds.KINDS.values()), *(feed.quarantine_dataset for feed in RECORD_KINDS),
+            *(f"reference.{kind.value}" for kind in ReferenceKind))
