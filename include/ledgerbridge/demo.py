@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -351,7 +352,7 @@ def set_connections(connections: dict[str, dict], out=print) -> None:
                             capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"the demo's Airflow connections could not be set: {result.stderr.strip()}")
-    done = Counter(line.split(": ", 1)[1].split(" ", 1)[0] for line in result.stdout.splitlines())
+    done = Counter(match[1] for match in re.finditer(r"^connection \S+: (\w+)", result.stdout, re.MULTILINE))
     out(f"Airflow connections (Admin -> Connections): {', '.join(f'{n} {what}' for what, n in sorted(done.items()))}")
 
 
