@@ -8,18 +8,22 @@ written back to data/feed/<entity>/outbound/), or from the SYSPRO sandbox for an
 
 Everything is idempotent: the sandboxes keep their companies in data/sandbox/, the ledger keeps
 the hub data and the sync state, so a second run seeds nothing and exports nothing new.
-Connections reach Airflow as AIRFLOW_CONN_* variables of the child processes only: no secret is
-written to a file.
+The demo's connections (sandbox credentials, the refresh token seeds of this run) are created or updated
+in Airflow's metadata database, where Admin -> Connections shows them: handed to `ledgerbridge-airflow
+set-connections` on its stdin, never written to a file. Its DAG runs go through `ledgerbridge-airflow
+dags-test`, which files each task's log where the Airflow UI reads it.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -152,18 +156,16 @@ def erp_items(erp_url: str) -> list[dict]:
                 for row in client.read("StockItems")]
 
 
-def connection_json(url: str, realm_id: str, refresh_token: str) -> str:
-    return json.dumps({
-        "conn_type": "quickbooks_online", "host": url, "login": CLIENT_ID, "password": CLIENT_SECRET,
-        "schema": realm_id, "extra": {"refresh_token": refresh_token, "token_url": f"{url}/oauth2/v1/tokens/bearer"},
-    })
+def connection_fields(url: str, realm_id: str, refresh_token: str) -> dict:
+    return {"conn_type": "quickbooks_online", "host": url, "login": CLIENT_ID, "password": CLIENT_SECRET,
+            "schema": realm_id, "extra": {"refresh_token": refresh_token, "token_url": f"{url}/oauth2/v1/tokens/bearer"}}
 
 
-def prepare(url: str, ledger: Ledger, out=print, erp_url: str | None = None) -> dict[str, str]:
-    """Seed the sandbox companies and the hub; returns the AIRFLOW_CONN_* variables of the entities."""
+def prepare(url: str, ledger: Ledger, out=print, erp_url: str | None = None) -> dict[str, dict]:
+    """Seed the sandbox companies and the hub; returns the entities' connections, {conn_id: fields}."""
     registry = load_registry()
     demo = yaml.safe_load(DEMO_DATA.read_text(encoding="utf-8"))["entities"]
-    env = {}
+    connections = {}
     for entity in registry.enabled:
         data = demo.get(entity.id)
         if data is None or entity.accounting.kind != AccountingKind.QUICKBOOKS_ONLINE:
@@ -178,25 +180,25 @@ def prepare(url: str, ledger: Ledger, out=print, erp_url: str | None = None) -> 
         if entity.source is not None and entity.source.kind in ERP_KINDS:
             lists = {**lists, "items": erp_items(erp_url)}
         seeded = _seed_company(quickbooks_online(conn, ledger).client, entity.id, lists)
-        env[f"AIRFLOW_CONN_{entity.accounting.conn_id.upper()}"] = connection_json(url, data["realm_id"], refresh_token)
+        connections[entity.accounting.conn_id] = connection_fields(url, data["realm_id"], refresh_token)
         if entity.source is not None and entity.source.kind in ERP_KINDS:
             out(f"{entity.id}: sandbox company {data['realm_id']} ({seeded} list objects in place), orders from "
                 f"the SYSPRO sandbox at {erp_url}")
-            env.update(erp_connection(entity, erp_url))
+            connections.update(erp_connection(entity, erp_url))
             continue
         out(f"{entity.id}: sandbox company {data['realm_id']} ({seeded} list objects in place), {feed_hub(entity, data)}")
-        env.update(feed_connection(entity))
-    return env
+        connections.update(feed_connection(entity))
+    return connections
 
 
-def prepare_xero(url: str, ledger: Ledger, out=print) -> dict[str, str]:
+def prepare_xero(url: str, ledger: Ledger, out=print) -> dict[str, dict]:
     """Each Xero entity's organisation in the Xero sandbox (of its country: its chart and tax rates), the
-    contacts and items its accountant already has, and its hub feed; returns the AIRFLOW_CONN_* variables."""
+    contacts and items its accountant already has, and its hub feed; returns their connections."""
     from ledgerbridge.connectors.specs import accounting_spec
     from ledgerbridge.connectors.xero.factory import xero
 
     demo = yaml.safe_load(DEMO_DATA.read_text(encoding="utf-8"))["entities"]
-    env = {}
+    connections = {}
     for entity in load_registry().enabled:
         data = demo.get(entity.id)
         if data is None or entity.accounting.kind != AccountingKind.XERO:
@@ -209,13 +211,13 @@ def prepare_xero(url: str, ledger: Ledger, out=print) -> dict[str, str]:
         extra = {"refresh_token": reply.json()["refresh_token"], "token_url": f"{url}/connect/token"}
         conn = ConnectionSettings(entity.accounting.conn_id, url, CLIENT_ID, CLIENT_SECRET, tenant_id, extra)
         seeded = _seed_organisation(xero(conn, ledger).client, entity.id, data["accounting"])
-        env[f"AIRFLOW_CONN_{entity.accounting.conn_id.upper()}"] = json.dumps({
+        connections[entity.accounting.conn_id] = {
             "conn_type": accounting_spec(entity.accounting.kind).connection.conn_type, "host": url,
-            "login": CLIENT_ID, "password": CLIENT_SECRET, "schema": tenant_id, "extra": extra})
+            "login": CLIENT_ID, "password": CLIENT_SECRET, "schema": tenant_id, "extra": extra}
         out(f"{entity.id}: sandbox Xero organisation {tenant_id} ({data['country_code']}; {seeded} list object(s) "
             f"added), {feed_hub(entity, data)}")
-        env.update(feed_connection(entity))
-    return env
+        connections.update(feed_connection(entity))
+    return connections
 
 
 def _seed_organisation(client, entity_id: str, lists: dict) -> int:
@@ -230,16 +232,16 @@ def _seed_organisation(client, entity_id: str, lists: dict) -> int:
     return seeded
 
 
-def erp_connection(entity, erp_url: str) -> dict[str, str]:
-    """The AIRFLOW_CONN_* variable of an ERP entity's source: the SYSPRO sandbox's operator, in a connection
-    of its kind's type (`ledgerbridge_syspro`: the UI's form and Test button)."""
+def erp_connection(entity, erp_url: str) -> dict[str, dict]:
+    """The connection of an ERP entity's source: the SYSPRO sandbox's operator, in a connection of its kind's
+    type (`ledgerbridge_syspro`: the UI's form and Test button)."""
     from ledgerbridge.connectors.specs import source_spec
     from ledgerbridge.sandbox.syspro import DEFAULT_COMPANY, DEFAULT_OPERATOR, DEFAULT_PASSWORD
 
-    return {f"AIRFLOW_CONN_{entity.source.conn_id.upper()}": json.dumps({
+    return {entity.source.conn_id: {
         "conn_type": source_spec(entity.source.kind).connection.conn_type, "host": erp_url,
         "login": DEFAULT_OPERATOR, "password": DEFAULT_PASSWORD,
-        "extra": {"company_id": DEFAULT_COMPANY, "company_password": ""}})}
+        "extra": {"company_id": DEFAULT_COMPANY, "company_password": ""}}}
 
 
 def feed_root() -> Path:
@@ -265,26 +267,26 @@ def feed_hub(entity, data: dict) -> str:
     return f"hub feed: {name} ({records} records) dropped in {feed_root() / entity.id / INBOUND}"
 
 
-def feed_connection(entity) -> dict[str, str]:
-    """The AIRFLOW_CONN_* variable of the entity's feed: a local folder, in a connection of the feed's type
+def feed_connection(entity) -> dict[str, dict]:
+    """The connection of the entity's feed: a local folder, in a connection of the feed's type
     (`ledgerbridge_feed`; the tasks read a `generic` one with the same extra alike)."""
     from ledgerbridge.connectors.specs import source_spec
 
     if entity.source is None:
         return {}
-    return {f"AIRFLOW_CONN_{entity.source.conn_id.upper()}": json.dumps({
+    return {entity.source.conn_id: {
         "conn_type": source_spec(entity.source.kind).connection.conn_type,
-        "extra": {"local_root": str(feed_root().resolve())}})}
+        "extra": {"local_root": str(feed_root().resolve())}}}
 
 
-def prepare_desktop(drop, ledger: Ledger, out=print) -> tuple[dict[str, str], dict]:
+def prepare_desktop(drop, ledger: Ledger, out=print) -> tuple[dict[str, dict], dict]:
     """Seed each file-drop entity's desktop company and hub; its connection and its agent."""
     from ledgerbridge.filedrop.fs import LocalFileSystem
     from ledgerbridge.sandbox.desktop.agent import DesktopAgent
     from ledgerbridge.sandbox.desktop.company import DesktopCompany, seed_demo
 
     demo = yaml.safe_load(DEMO_DATA.read_text(encoding="utf-8"))["entities"]
-    env, agents = {}, {}
+    connections, agents = {}, {}
     fs = LocalFileSystem(drop.root)
     for entity in load_registry().enabled:
         data = demo.get(entity.id)
@@ -300,22 +302,22 @@ def prepare_desktop(drop, ledger: Ledger, out=print) -> tuple[dict[str, str], di
         out(f"{entity.id}: desktop company {data['company_id']} behind its agent, file drop "
             f"sftp://{DROP_USER}@127.0.0.1:{drop.port}/{entity.id} ({sum(published.values())} list change(s) uploaded), "
             f"{feed_hub(entity, data)}")
-        env.update(feed_connection(entity))
-        env[f"AIRFLOW_CONN_{entity.accounting.conn_id.upper()}"] = json.dumps({
+        connections.update(feed_connection(entity))
+        connections[entity.accounting.conn_id] = {
             "conn_type": "ledgerbridge_file_drop", "host": "127.0.0.1", "port": drop.port, "login": DROP_USER,
             "password": DROP_PASSWORD,
-            "extra": {"root": "/", "host_key": drop.host_key_line, "company_id": data["company_id"]}})
-    return env, agents
+            "extra": {"root": "/", "host_key": drop.host_key_line, "company_id": data["company_id"]}}
+    return connections, agents
 
 
-def run_desktop(agents: dict, drop, env: dict[str, str], out=print) -> bool:
+def run_desktop(agents: dict, drop, out=print) -> bool:
     """Each desktop entity's DAG a few times, its agent answering the files in between."""
     from ledgerbridge.filedrop.fs import LocalFileSystem
 
     ok = True
     for entity_id, agent in agents.items():
         for round_ in range(1, DESKTOP_ROUNDS + 1):
-            ok = run_dags([entity_id], env, out, note=f"round {round_} of {DESKTOP_ROUNDS}") and ok
+            ok = run_dags([entity_id], out, note=f"round {round_} of {DESKTOP_ROUNDS}") and ok
             outcomes = agent.process(LocalFileSystem(drop.root), entity_id)
             agent.publish_lists(LocalFileSystem(drop.root), entity_id)
             if outcomes:
@@ -344,17 +346,28 @@ def _seed_request_id(entity_id: str, entity: str, name: str) -> str:
     return "demo-" + hashlib.sha256(f"{entity_id}/{entity}/{name}".encode()).hexdigest()[:40]
 
 
-def run_dags(entity_ids: list[str], env: dict[str, str], out=print, note: str = "") -> bool:
+def set_connections(connections: dict[str, dict], out=print) -> None:
+    """The demo's connections created or updated in Airflow's metadata database (Admin -> Connections),
+    handed over on stdin: no file holds their secrets."""
+    result = subprocess.run(["ledgerbridge-airflow", "set-connections"], input=json.dumps(connections),
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"the demo's Airflow connections could not be set: {result.stderr.strip()}")
+    done = Counter(match[1] for match in re.finditer(r"^connection \S+: (\w+)", result.stdout, re.MULTILINE))
+    out(f"Airflow connections (Admin -> Connections): {', '.join(f'{n} {what}' for what, n in sorted(done.items()))}")
+
+
+def run_dags(entity_ids: list[str], out=print, note: str = "") -> bool:
     logs = settings.data_dir() / "demo-logs"
     logs.mkdir(parents=True, exist_ok=True)
     ok = True
     for entity_id in entity_ids:
         log_path = logs / f"{entity_id}.log"
         out(f"{entity_id}: running DAG ledgerbridge__{entity_id}{f' ({note})' if note else ''} "
-            f"(airflow dags test; log: {log_path})")
+            f"(airflow dags test; log: {log_path}, and each task's in the Airflow UI)")
         with open(log_path, "a" if note and not note.startswith("round 1 ") else "w") as log:
-            result = subprocess.run(["airflow", "dags", "test", f"ledgerbridge__{entity_id}"],
-                                    env={**os.environ, "LEDGERBRIDGE_TASK_RETRIES": "0", **env},
+            result = subprocess.run(["ledgerbridge-airflow", "dags-test", f"ledgerbridge__{entity_id}"],
+                                    env={**os.environ, "LEDGERBRIDGE_TASK_RETRIES": "0"},
                                     stdout=log, stderr=subprocess.STDOUT)
         if result.returncode != 0:
             ok = False
@@ -394,6 +407,22 @@ def _changes_in_runs(session, entity_id: str, run_ids: list[str]) -> dict[str, i
 
 
 def main(airflow_ui: bool = False) -> int:
+    """SIGTERM ends it as Ctrl-C does: the sandboxes it started are stopped on the way out."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _main(airflow_ui)
+    except KeyboardInterrupt as exc:
+        print(f"\nthe demo was interrupted ({exc or 'SIGINT'}); the sandboxes it started are stopped", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _main(airflow_ui: bool) -> int:
     from ledgerbridge.ledger.types import utcnow
 
     ledger_url = settings.ledger_url()
@@ -405,27 +434,109 @@ def main(airflow_ui: bool = False) -> int:
             running_erp(erp_port()) as erp_url, running_xero(xero_port()) as xero_url:
         print(f"QuickBooks Online sandbox: {url}; file drop: sftp://127.0.0.1:{drop.port} ({drop.root}); "
               f"SYSPRO sandbox: {erp_url}; Xero sandbox: {xero_url}")
-        env = prepare(url, ledger, erp_url=erp_url)
-        env.update(prepare_xero(xero_url, ledger))
-        desktop_env, agents = prepare_desktop(drop, ledger)
-        env.update(desktop_env)
+        connections = prepare(url, ledger, erp_url=erp_url)
+        connections.update(prepare_xero(xero_url, ledger))
+        desktop_connections, agents = prepare_desktop(drop, ledger)
+        connections.update(desktop_connections)
+        set_connections(connections)
         if airflow_ui:
-            return _standalone(env)
-        seeded = [e.id for e in entities if f"AIRFLOW_CONN_{e.accounting.conn_id.upper()}" in env
-                  and e.id not in agents]
-        ok = run_dags(seeded, env)
-        ok = run_desktop(agents, drop, env) and ok
+            return _standalone()
+        seeded = [e.id for e in entities if e.accounting.conn_id in connections and e.id not in agents]
+        ok = run_dags(seeded)
+        ok = run_desktop(agents, drop) and ok
     print()
     for entity in entities:
         print(summary_line(ledger, entity.id, since=started))
     return 0 if ok else 1
 
 
-def _standalone(env: dict[str, str]) -> int:
+def _standalone() -> int:
     home = Path(os.environ.get("AIRFLOW_HOME", settings.PROJECT_ROOT / ".airflow"))
-    print(f"Starting Airflow on http://localhost:8080 — user 'admin', password in "
-          f"{home / 'simple_auth_manager_passwords.json.generated'} (Ctrl-C stops Airflow and the sandbox)")
+    port = os.environ.get("AIRFLOW__API__PORT", "8080")
+    print(f"Starting Airflow on http://localhost:{port} — user 'admin', password in "
+          f"{home / 'simple_auth_manager_passwords.json.generated'} (Ctrl-C stops Airflow and the sandboxes)",
+          flush=True)
+    return run_until_stopped(["airflow", "standalone"])
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def run_until_stopped(command: list[str], grace: float = 20) -> int:
+    """`command` in a session of its own, until it ends or this process gets SIGINT or SIGTERM; then it and
+    every process it started are stopped (`stop_tree`). Returns its exit status, 0 when stopped by a signal.
+
+    Its own session: Ctrl-C reaches only this process, which stops the whole tree in order, and a component
+    that outlives its parent (a LocalExecutor worker, a task in a session of its own) is still found."""
+    process = subprocess.Popen(command, start_new_session=True)
+    received: list[int] = []
+    previous = {number: signal.signal(number, lambda signum, _frame: received.append(signum))
+                for number in STOP_SIGNALS}
     try:
-        return subprocess.run(["airflow", "standalone"], env={**os.environ, **env}).returncode
-    except KeyboardInterrupt:
-        return 0
+        while process.poll() is None and not received:
+            time.sleep(0.2)
+        if received:
+            print(f"\n{signal.Signals(received[0]).name}: stopping {command[0]} and everything it started ...",
+                  flush=True)
+        left = stop_tree(process, grace)
+        if received:
+            print(f"{command[0]} stopped" + (f"; {left} process(es) had to be killed" if left else ""), flush=True)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    return 0 if received else process.returncode
+
+
+def stop_tree(process: subprocess.Popen, grace: float) -> int:
+    """SIGTERM to `process`, its descendants and whatever else runs in its session; whatever is left after
+    `grace` seconds gets SIGKILL. Returns how many had to be killed."""
+    import psutil
+
+    def tree() -> list[psutil.Process]:
+        found = {}
+        try:
+            root = psutil.Process(process.pid)
+            found = {p.pid: p for p in (root, *root.children(recursive=True))}
+        except psutil.NoSuchProcess:
+            pass
+        for candidate in psutil.process_iter():
+            try:
+                if candidate.pid not in found and os.getsid(candidate.pid) == process.pid:
+                    found[candidate.pid] = candidate
+            except (ProcessLookupError, PermissionError, psutil.Error):
+                continue
+        return list(found.values())
+
+    def signal_all(processes, number) -> None:
+        for member in processes:
+            try:
+                member.send_signal(number)
+            except psutil.Error:
+                pass
+
+    members = tree()
+    signal_all(members, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    _, alive = psutil.wait_procs([m for m in members if m.pid != process.pid],
+                                 timeout=max(0.0, deadline - time.monotonic()))
+    late = [m for m in tree() if m.pid not in {m.pid for m in members}]  # started while stopping
+    left = [m for m in (*alive, *late) if _running_process(m)]
+    if process.poll() is None:
+        left.append(psutil.Process(process.pid))
+    signal_all(left, signal.SIGKILL)
+    psutil.wait_procs(left, timeout=5)
+    process.wait()
+    return len(left)
+
+
+def _running_process(member) -> bool:
+    import psutil
+
+    try:
+        return member.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

@@ -5,10 +5,26 @@
 creates the pool of every connector spec (connectors/specs.py) in Airflow's metadata database, after
 `airflow db migrate`. Idempotent: a pool that exists keeps the slots an operator gave it; only its
 description follows the spec. Loaded by Airflow's plugin manager too, so nothing runs at import.
+
+    ledgerbridge-airflow set-connections < connections.json
+
+creates or updates Airflow connections in the metadata database (Admin -> Connections) from a JSON
+object on stdin, {conn_id: {conn_type, host, login, password, schema, port, extra}}: what `make demo`
+does with its sandbox connections, so that they are read from stdin, never from a file.
+
+    ledgerbridge-airflow dags-test DAG_ID
+
+runs `airflow dags test DAG_ID` (its output passed through) and then files each task's part of that output
+where the Airflow UI reads task logs: `airflow dags test` runs the tasks in its own process and writes no
+task log file, so the UI has nothing to show for its runs otherwise.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
+import subprocess
 import sys
 
 
@@ -34,17 +50,136 @@ def setup_pools() -> list[str]:
     return report
 
 
+CONNECTION_FIELDS = ("conn_type", "host", "login", "password", "schema", "port", "extra")
+
+
+def set_connections(wanted: dict[str, dict]) -> list[str]:
+    """Creates each connection of `wanted` ({conn_id: fields}) or brings the one there up to date; one line
+    per connection saying what was done (never a secret)."""
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    report = []
+    with create_session() as session:
+        for conn_id, fields in sorted(wanted.items()):
+            new = Connection.from_json(json.dumps(fields), conn_id=conn_id)
+            old = session.scalar(select(Connection).where(Connection.conn_id == conn_id))
+            if old is None:
+                session.add(new)
+                report.append(f"connection {conn_id}: created ({new.conn_type})")
+                continue
+            changed = [name for name in CONNECTION_FIELDS if _field(old, name) != _field(new, name)]
+            for name in changed:
+                if name == "extra":
+                    old.set_extra(new.get_extra())
+                else:
+                    setattr(old, name, getattr(new, name))
+            report.append(f"connection {conn_id}: " + (f"updated ({', '.join(changed)})" if changed else "unchanged"))
+    return report
+
+
+def _field(conn, name: str):
+    return conn.extra_dejson if name == "extra" else getattr(conn, name)
+
+
+TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(?P<task_id>\S+) map_index=(?P<map_index>-?\d+)")
+TASK_END = re.compile(r"\[DAG TEST\] end task task_id=")
+TASK_RUN = re.compile(r"\[DAG TEST\] running task <TaskInstance: \S+ (?P<run_id>\S+) \[")
+LOG_LINE = re.compile(r"^(?P<timestamp>\d{4}-\d\d-\d\dT\S+) \[(?P<level>\w+)\s*\] (?P<event>.*)$")
+
+
+def dags_test(dag_id: str) -> int:
+    """`airflow dags test dag_id`, its output passed through; then each task's log filed for the UI."""
+    command = [sys.executable, "-m", "airflow", "dags", "test", dag_id]
+    output = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+        for line in process.stdout:
+            sys.stdout.write(line)
+            output.append(line)
+    sys.stdout.flush()
+    sections = task_sections(output)
+    if sections:
+        written = file_task_logs(dag_id, sections)
+        print(f"ledgerbridge-airflow dags-test: {len(written)} task log(s) filed for the Airflow UI in "
+              f"{os.path.commonpath(written) if written else '(no task instance found)'}", flush=True)
+    return process.returncode
+
+
+def task_sections(lines: list[str]) -> dict[tuple[str, str, int], list[str]]:
+    """The lines of each task of an `airflow dags test` output, by (run_id, task_id, map_index): from its
+    "starting" line to its "end task" line (or the next task's start, when it failed on the way)."""
+    sections: dict[tuple[str, str, int], list[str]] = {}
+    current = None
+    for line in lines:
+        start = TASK_START.search(line)
+        if start:
+            current = [line]
+            pending = (start["task_id"], int(start["map_index"]))
+            continue
+        if current is None:
+            continue
+        current.append(line)
+        run = TASK_RUN.search(line)
+        if run and len(current) == 2:
+            sections[(run["run_id"], *pending)] = current
+        if TASK_END.search(line):
+            current = None
+    return sections
+
+
+def file_task_logs(dag_id: str, sections: dict[tuple[str, str, int], list[str]]) -> list[str]:
+    """Writes each section where the configured task log handler reads that try's log (one JSON line per
+    log line, as task logs are). Returns the paths written."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.log.log_reader import TaskLogReader
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    handler = TaskLogReader().log_handler
+    written = []
+    with create_session() as session:
+        for (run_id, task_id, map_index), lines in sections.items():
+            ti = session.scalar(select(TaskInstance).where(
+                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == task_id,
+                TaskInstance.map_index == map_index))
+            if ti is None:
+                continue
+            path = handler._init_file(ti)  # the handler's own path of this try (and its folder, permissions)
+            with open(path, "w", encoding="utf-8") as log:
+                log.writelines(json.dumps(_structured(line)) + "\n" for line in lines)
+            written.append(path)
+    return written
+
+
+def _structured(line: str) -> dict:
+    line = line.rstrip("\n")
+    match = LOG_LINE.match(line)
+    if match is None:  # a traceback's or a message's next line
+        return {"event": line}
+    return {"timestamp": match["timestamp"], "level": match["level"], "event": match["event"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ledgerbridge-airflow", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("setup", help="create the Airflow pools of every connector kind (after `airflow db migrate`)")
-    parser.parse_args(argv)
+    commands.add_parser("set-connections", help="create or update Airflow connections from a JSON object on stdin")
+    dags_test_parser = commands.add_parser(
+        "dags-test", help="`airflow dags test DAG_ID`, then its task logs filed where the Airflow UI reads them")
+    dags_test_parser.add_argument("dag_id")
+    args = parser.parse_args(argv)
+    if args.command == "dags-test":
+        return dags_test(args.dag_id)
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
     try:
-        report = setup_pools()
+        if args.command == "set-connections":
+            report = set_connections(json.load(sys.stdin))
+        else:
+            report = setup_pools()
     except (OperationalError, ProgrammingError) as exc:
-        print(f"ledgerbridge-airflow setup: Airflow's metadata database is not ready ({exc.orig}): "
+        print(f"ledgerbridge-airflow {args.command}: Airflow's metadata database is not ready ({exc.orig}): "
               "run `airflow db migrate` first", file=sys.stderr)
         return 1
     for line in report:

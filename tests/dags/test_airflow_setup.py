@@ -69,3 +69,86 @@ def test_airflow_connections_test_calls_the_ledger_hook_only_when_enabled(airflo
                    AIRFLOW__CORE__TEST_CONNECTION="Enabled", **connection)
     assert enabled.returncode == 0, enabled.stdout[-3000:] + enabled.stderr[-3000:]
     assert "Connection success!" in enabled.stdout
+
+
+def _connection(home: Path, conn_id: str) -> dict:
+    result = _run(home, "-m", "airflow", "connections", "get", conn_id, "-o", "json")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return json.loads(result.stdout)[0]
+
+
+def test_set_connections_creates_then_updates_the_connections_it_reads_on_stdin(airflow_home):
+    wanted = {"lb_demo_qbo": {"conn_type": "quickbooks_online", "host": "http://127.0.0.1:8765", "login": "client",
+                              "password": "s3cret-pw", "schema": "9341", "extra": {"refresh_token": "seed-1"}},
+              "lb_demo_feed": {"conn_type": "ledgerbridge_feed", "extra": {"local_root": "/srv/feed"}}}
+    first = _run_stdin(airflow_home, json.dumps(wanted), "set-connections")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.stdout.splitlines() == ["connection lb_demo_feed: created (ledgerbridge_feed)",
+                                         "connection lb_demo_qbo: created (quickbooks_online)"]
+    stored = _connection(airflow_home, "lb_demo_qbo")
+    assert (stored["host"], stored["login"], stored["password"], stored["schema"]) == (
+        "http://127.0.0.1:8765", "client", "s3cret-pw", "9341")
+    assert stored["extra_dejson"] == {"refresh_token": "seed-1"}
+
+    wanted["lb_demo_qbo"]["extra"] = {"refresh_token": "seed-2"}  # the next demo run's new seed
+    again = _run_stdin(airflow_home, json.dumps(wanted), "set-connections")
+    assert again.stdout.splitlines() == ["connection lb_demo_feed: unchanged", "connection lb_demo_qbo: updated (extra)"]
+    assert _connection(airflow_home, "lb_demo_qbo")["extra_dejson"] == {"refresh_token": "seed-2"}
+    assert "s3cret-pw" not in first.stdout + again.stdout and "seed-2" not in again.stdout
+
+
+def _run_stdin(home: Path, stdin: str, *args: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "AIRFLOW_HOME": str(home)}
+    environment.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
+    return subprocess.run([sys.executable, "-m", "ledgerbridge_airflow.cli", *args], input=stdin, capture_output=True,
+                          text=True, timeout=300, env=environment)
+
+
+DAG_FILE = '''
+from airflow.sdk import dag, task
+
+@dag(dag_id="lb_log_probe", schedule=None)
+def probe():
+    @task
+    def first():
+        print("the first task speaks")
+
+    @task
+    def second():
+        raise ValueError("the second task fails, loudly")
+
+    first() >> second()
+
+probe()
+'''
+
+READ_AS_THE_UI_DOES = '''
+import json
+from airflow.models.taskinstance import TaskInstance
+from airflow.utils.log.log_reader import TaskLogReader
+from airflow.utils.session import create_session
+from sqlalchemy import select
+with create_session() as session:
+    logs = {}
+    for ti in session.scalars(select(TaskInstance).where(TaskInstance.dag_id == "lb_log_probe")):
+        stream, _ = TaskLogReader().read_log_chunks(ti, ti.try_number, {})
+        logs[ti.task_id] = [message.event for message in stream]
+print(json.dumps(logs))
+'''
+
+
+def test_dags_test_files_each_tasks_log_where_the_ui_reads_it(airflow_home, tmp_path):
+    (tmp_path / "probe.py").write_text(DAG_FILE)
+    env = {"AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    result = _run(airflow_home, "-m", "ledgerbridge_airflow.cli", "dags-test", "lb_log_probe", **env)
+    assert result.returncode == 1, result.stdout[-3000:]  # the second task failed: the exit status says so
+    assert "the first task speaks" in result.stdout  # the output still passes through
+    assert "2 task log(s) filed for the Airflow UI in " + str(airflow_home / "logs" / "dag_id=lb_log_probe") in result.stdout
+
+    read = _run(airflow_home, "-c", READ_AS_THE_UI_DOES, **env)
+    assert read.returncode == 0, read.stderr[-3000:]
+    logs = json.loads(read.stdout.splitlines()[-1])
+    first, second = "\n".join(logs["first"]), "\n".join(logs["second"])
+    assert "the first task speaks" in first and "the second task fails" not in first
+    assert "ValueError: the second task fails, loudly" in second and "the first task speaks" not in second
+    assert "Log file not found" not in first + second

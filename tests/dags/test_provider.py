@@ -143,8 +143,8 @@ def test_an_entity_reaches_its_source_through_the_hook_its_spec_names_whatever_t
 
 
 def test_the_demos_source_connections_parse_into_their_sources(monkeypatch, tmp_path):
-    """`make demo` hands Airflow its connections as AIRFLOW_CONN_* JSON: the ERP's is a ledgerbridge_syspro
-    connection that reaches the sandbox's company, the feed's a ledgerbridge_feed folder."""
+    """`make demo`'s connections (set in Airflow's metadata database; here as AIRFLOW_CONN_* JSON): the ERP's is a
+    ledgerbridge_syspro connection that reaches the sandbox's company, the feed's a ledgerbridge_feed folder."""
     from ledgerbridge import demo
     from ledgerbridge.registry import LegalEntity
     from ledgerbridge.sandbox.syspro import DEFAULT_COMPANY, DEFAULT_OPERATOR, DEFAULT_PASSWORD
@@ -158,10 +158,10 @@ def test_the_demos_source_connections_parse_into_their_sources(monkeypatch, tmp_
 
     monkeypatch.setenv("LEDGERBRIDGE_DATA_DIR", str(tmp_path))
     erp, feed = entity("syspro", "syspro_acme"), entity("feed", "feed_acme")
-    variables = {**demo.erp_connection(erp, "http://127.0.0.1:8767"), **demo.feed_connection(feed)}
-    assert [json.loads(v)["conn_type"] for v in variables.values()] == ["ledgerbridge_syspro", "ledgerbridge_feed"]
-    for name, value in variables.items():
-        monkeypatch.setenv(name, value)
+    connections = {**demo.erp_connection(erp, "http://127.0.0.1:8767"), **demo.feed_connection(feed)}
+    assert [c["conn_type"] for c in connections.values()] == ["ledgerbridge_syspro", "ledgerbridge_feed"]
+    for conn_id, fields in connections.items():
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
     conn = connection_settings("syspro_acme")
     assert (conn.host, conn.login, conn.password) == ("http://127.0.0.1:8767", DEFAULT_OPERATOR, DEFAULT_PASSWORD)
     assert conn.extra == {"company_id": DEFAULT_COMPANY, "company_password": ""}
