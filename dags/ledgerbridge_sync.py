@@ -62,7 +62,7 @@ PARAMS = {
 
 def build(entity: LegalEntity) -> DAG:
     with DAG(
-        dag_id=f"ledgerbridge__{entity.id}",
+        dag_id=entity.dag_id,
         description=f"Sync {entity.name} ({entity.base_currency}) with {entity.accounting.kind.value}",
         doc_md=f"""### {entity.name}
 Syncs legal entity `{entity.id}` with its {entity.accounting.kind.value} company through connection
@@ -146,8 +146,8 @@ def _wanted(dag_id: str) -> bool:
 
 _registry = load_registry()
 for _entity in _registry.enabled:
-    if _wanted(f"ledgerbridge__{_entity.id}"):
-        globals()[f"ledgerbridge__{_entity.id}"] = build(_entity)
+    if _wanted(_entity.dag_id):
+        globals()[_entity.dag_id] = build(_entity)
     if _entity.realtime_poll_seconds and _wanted(f"ledgerbridge__{_entity.id}__inbound"):
         globals()[f"ledgerbridge__{_entity.id}__inbound"] = build_inbound(_entity)
 for _error in _registry.errors:

@@ -53,12 +53,23 @@ def main(argv: list[str] | None = None) -> int:
     review_list = review.add_parser("list", help="parties waiting for a person, with their candidates")
     review_list.add_argument("--entity", dest="entity_id", help="only this legal entity")
     confirm = review.add_parser("confirm", help="link a hub party to an accounting party (final)")
-    reject = review.add_parser("reject", help="say a hub party matches none of its candidates (final)")
-    for sub in (confirm, reject):
+    reject = review.add_parser("reject", help="say a hub party matches none of its candidates and keep it out of the "
+                                              "accounting system: its documents wait (final)")
+    create = review.add_parser("create", help="say a hub party matches none of its candidates: the next run creates "
+                                              "it in the accounting system (final)")
+    for sub in (confirm, reject, create):
         sub.add_argument("entity_id")
         sub.add_argument("hub_id", help="the hub party's id (vendor or customer)")
         sub.add_argument("--kind", choices=("vendor", "customer"), help="when the id exists for both kinds")
     confirm.add_argument("accounting_id", help="the accounting system's id of the party")
+    refused = commands.add_parser("rejected", help="records the accounting system refused").add_subparsers(
+        dest="action", required=True)
+    refused_list = refused.add_parser("list", help="refused records with the accounting system's error")
+    refused_list.add_argument("--entity", dest="entity_id", help="only this legal entity")
+    retry = refused.add_parser("retry", help="send a refused record again after a fix: the next run checks it again "
+                                             "and sends it once, with a new idempotency key")
+    retry.add_argument("entity_id")
+    retry.add_argument("outbox_id", type=int, help="its outbox number (`ledgerbridge rejected list` shows it)")
     sandbox = commands.add_parser("sandbox", help=f"sandboxes: {SANDBOX_HELP}")
     sandbox.add_argument("name", nargs="?", help=", ".join(SANDBOXES))
     entry_files = commands.add_parser("entry-files", help="approved bills and journal entries as CSV/XLSX entry "
@@ -136,18 +147,21 @@ def _run(args) -> int:
         return _review(ledger, args)
     if args.command == "entry-files":
         return _entry_files(ledger, args)
+    if args.command == "rejected":
+        return _rejected(ledger, args)
     return _quarantine_list(ledger, args) if args.action == "list" else _quarantine_decide(ledger, args)
 
 
 def _refusals() -> tuple[type[Exception], ...]:
     """The core's errors that speak to the person at the command line: shown as they are, exit 1."""
     from ledgerbridge.context import RepinRefused
+    from ledgerbridge.flows.outbox import RetryRefused
     from ledgerbridge.ledger.quarantine import DecisionRefused
     from ledgerbridge.matching.engine import PartyFileError
     from ledgerbridge.matching.review import ReviewError
     from ledgerbridge.registry import RegistryFileError
 
-    return CommandError, DecisionRefused, PartyFileError, RegistryFileError, RepinRefused, ReviewError
+    return CommandError, DecisionRefused, PartyFileError, RegistryFileError, RepinRefused, RetryRefused, ReviewError
 
 
 # -- options: argparse names the option and shows the usage when one of these refuses a value -------
@@ -300,8 +314,47 @@ def _review(ledger, args) -> int:
             print(f"{len(rows)} part{'y' if len(rows) == 1 else 'ies'} in review")
         elif args.action == "confirm":
             print(review.confirm(session, args.entity_id, args.hub_id, args.accounting_id, actor, args.kind))
+        elif args.action == "create":
+            print(review.create_new(session, args.entity_id, args.hub_id, actor, args.kind,
+                                    creates_parties=_creates_parties(args.entity_id)))
         else:
             print(review.reject(session, args.entity_id, args.hub_id, actor, args.kind))
+    return 0
+
+
+def _creates_parties(entity_id: str) -> bool:
+    from ledgerbridge.registry import load_registry
+
+    try:
+        return load_registry().get(entity_id).creates_parties
+    except KeyError:
+        return True  # no longer in the registry: its next run (if any) decides
+
+
+def _rejected(ledger, args) -> int:
+    import getpass
+
+    from ledgerbridge.flows import outbox
+    from ledgerbridge.ledger.paging import MAX_PAGE
+
+    with ledger.session() as session:
+        if args.action == "retry":
+            print(outbox.retry(session, args.entity_id, args.outbox_id, f"cli:{getpass.getuser()}"))
+            return 0
+        shown = 0
+        while True:
+            page = outbox.rejected_page(session, args.entity_id, offset=shown, limit=MAX_PAGE)
+            for refused in page.items:
+                row = refused.as_dict()
+                what = "to be retried on the next run" if row["state"] == "retry" else (
+                    f"retry: ledgerbridge rejected retry {row['entity_id']} {row['outbox_id']}" if row["retryable"]
+                    else f"no retry: {row['retry_blocked']}")
+                print(f"{row['entity_id']}  #{row['outbox_id']}  {row['record_key']}  {row['operation']}  "
+                      f"{row['attempts']} attempt(s)\n    {row['error']}\n    {what}")
+            shown += len(page.items)
+            if not page.items or shown >= page.total:
+                break
+    print(f"{shown} refused record{'' if shown == 1 else 's'}")
     return 0
 
 
@@ -323,55 +376,43 @@ def _quarantine_decide(ledger, args) -> int:
     from ledgerbridge.ledger import quarantine
     from ledgerbridge.quality import overridable_expectations
 
-    actor = f"cli:{getpass.getuser()}"
     with ledger.session() as session:
-        if args.action == "release":
-            entry = quarantine.release(session, args.entity_id, args.dataset, args.record_key, actor, args.reason,
-                                       overridable_expectations())
-            waived = "; ".join(f"{w['expectation']} ({w['field']} {w['value']})" for w in entry.waived)
-            done = f"released: waived {waived}; it goes out on the next run unless it fails something else"
-        elif args.action == "dismiss":
-            quarantine.dismiss(session, args.entity_id, args.dataset, args.record_key, actor, args.reason)
-            done = "dismissed: never exported (until reopened)"
-        else:
-            quarantine.reopen(session, args.entity_id, args.dataset, args.record_key, actor)
-            done = "reopened: checked again on the next run"
-    print(f"{args.entity_id} {args.dataset} {args.record_key}: {done}")
+        done = quarantine.decide(session, args.entity_id, args.dataset, args.record_key, args.action,
+                                 f"cli:{getpass.getuser()}", getattr(args, "reason", None), overridable_expectations())
+    print(done)
     return 0
 
 
 def _quarantine_list(ledger, args) -> int:
-    from sqlalchemy import select
-
-    from ledgerbridge.ledger.quarantine import describe
-    from ledgerbridge.ledger.models import QuarantineEntry
+    from ledgerbridge.ledger.paging import MAX_PAGE
+    from ledgerbridge.ledger.quarantine import listing
     from ledgerbridge.quality import overridable_expectations
 
-    overridable = overridable_expectations()
+    shown, overridable = 0, overridable_expectations()
     with ledger.session() as session:
-        query = select(QuarantineEntry)
-        if args.status != "all":
-            query = query.where(QuarantineEntry.status == args.status)
-        if args.entity_id:
-            query = query.where(QuarantineEntry.entity_id == args.entity_id)
-        if args.dataset:
-            query = query.where(QuarantineEntry.dataset == args.dataset)
-        entries = session.scalars(query.order_by(QuarantineEntry.entity_id, QuarantineEntry.dataset,
-                                                 QuarantineEntry.record_key)).all()
-        for entry in entries:
-            print(f"{entry.entity_id}  {entry.dataset}  {entry.record_key}  {entry.status}  since "
-                  f"{entry.first_seen_at:%Y-%m-%d %H:%M}, last checked {entry.last_seen_at:%Y-%m-%d %H:%M}")
-            for reason in entry.reasons:
-                expectation = reason.get("expectation")
-                tag = f"[{expectation}{', may be released' if expectation in overridable else ''}] " \
-                    if expectation else ""
-                print(f"    {tag}{describe(reason)}")
-            if entry.decided_by:
-                waived = ", waived " + ", ".join(w["expectation"] for w in entry.waived) if entry.waived else ""
-                print(f"    {entry.status} by {entry.decided_by}{waived}: {entry.decision_note or ''}".rstrip(": "))
+        while True:
+            page = listing(session, args.entity_id, overridable, args.status, args.dataset, offset=shown,
+                           limit=MAX_PAGE)
+            for held in page.items:
+                _print_held(held.as_dict())
+            shown += len(page.items)
+            if not page.items or shown >= page.total:
+                break
     status = "" if args.status == "all" else f"{args.status} "
-    print(f"{len(entries)} {status}quarantine entr{'y' if len(entries) == 1 else 'ies'}")
+    print(f"{shown} {status}quarantine entr{'y' if shown == 1 else 'ies'}")
     return 0
+
+
+def _print_held(entry: dict) -> None:
+    print(f"{entry['entity_id']}  {entry['dataset']}  {entry['record_key']}  {entry['status']}  since "
+          f"{entry['first_seen_at'][:16].replace('T', ' ')}, last checked {entry['last_seen_at'][:16].replace('T', ' ')}")
+    for reason in entry["reasons"]:
+        expectation = reason["expectation"]
+        tag = f"[{expectation}{', may be released' if reason['overridable'] else ''}] " if expectation else ""
+        print(f"    {tag}{reason['message']}")
+    if entry["decided_by"]:
+        waived = ", waived " + ", ".join(w["expectation"] for w in entry["waived"]) if entry["waived"] else ""
+        print(f"    {entry['status']} by {entry['decided_by']}{waived}: {entry['decision_note'] or ''}".rstrip(": "))
 
 
 def _entry_files(ledger, args) -> int:

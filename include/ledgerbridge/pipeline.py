@@ -68,6 +68,7 @@ def run_step(ctx: RunContext, name: str) -> dict[str, Any]:
             run = session.get(SyncRun, run_pk)
             run.status, run.finished_at = "failed", utcnow()
             run.error = "".join(traceback.format_exception_only(exc)).strip()
+            run.summary = getattr(exc, "summary", None) or {}  # what a failing step still has to say
         raise
     with ctx.ledger.session() as session:
         run = session.get(SyncRun, run_pk)

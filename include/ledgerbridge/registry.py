@@ -202,6 +202,15 @@ class LegalEntity(BaseModel):
     def runs(self, flow: Flow) -> bool:
         return flow in self.flows
 
+    @property
+    def dag_id(self) -> str:
+        return f"ledgerbridge__{self.id}"
+
+    @property
+    def creates_parties(self) -> bool:
+        """Whether its accounting connector can create vendors and customers (a file drop cannot)."""
+        return self.accounting.kind not in FILE_DROP_KINDS
+
 
 # Airflow's cron presets (airflow.sdk.definitions.timetables._cron.CRON_PRESETS; tests/dags checks they agree).
 SCHEDULE_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")

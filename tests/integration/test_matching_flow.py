@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 from collections import Counter
 
+import pytest
 from sqlalchemy import select
 
 from ledgerbridge.cli import main
@@ -53,7 +54,7 @@ def test_an_unclear_match_waits_for_a_person_whose_decision_survives_later_runs(
     assert exported["VendorRef"]["value"] == after.external_id
 
 
-def test_a_rejected_candidate_leads_to_creation_when_the_policy_allows(ledger, qbo_server):
+def test_create_new_creates_the_party_once_beside_its_rejected_candidate(ledger, qbo_server):
     entity = _entity("rejected", create_missing_vendors=True)
     conn = connect_company(qbo_server, ledger, entity, LISTS)
     with ledger.session() as session:
@@ -61,7 +62,7 @@ def test_a_rejected_candidate_leads_to_creation_when_the_policy_allows(ledger, q
                                                   vendors=[{"hub_id": "V-1", "name": "Virginia Smith"}]))
     sync(entity, ledger, conn)
     with ledger.session() as session:
-        review.reject(session, "rejected", "V-1", actor="bob")
+        review.create_new(session, "rejected", "V-1", actor="bob")
     sync(entity, ledger, conn)
     sync(entity, ledger, conn)
 
@@ -69,6 +70,33 @@ def test_a_rejected_candidate_leads_to_creation_when_the_policy_allows(ledger, q
     assert names["Virginia Smith"] == 1 and names["V. Smith"] == 1
     assert _link(ledger, "V-1").status == LinkStatus.LINKED
     assert len(bills_in_company(qbo_server, conn, ledger)) == 1
+
+
+def test_reject_keeps_the_party_out_of_the_accounting_system_and_is_final(ledger, qbo_server):
+    entity = _entity("kept_out", create_missing_vendors=True)
+    conn = connect_company(qbo_server, ledger, entity, LISTS)
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([bill("B-1", "V-1", "10.00")],
+                                                  vendors=[{"hub_id": "V-1", "name": "Virginia Smith"}]))
+    sync(entity, ledger, conn)
+    with ledger.session() as session:
+        said = review.reject(session, "kept_out", "V-1", actor="airflow:bob")
+    assert "not created" in said
+    sync(entity, ledger, conn)
+    sync(entity, ledger, conn)
+
+    names = Counter(v["DisplayName"] for v in query(qbo_server, conn, ledger, "SELECT * FROM Vendor"))
+    assert names["Virginia Smith"] == 0 and names["V. Smith"] == 1
+    link = _link(ledger, "V-1")
+    assert (link.status, link.method, link.decided_by) == (LinkStatus.UNMATCHED, review.REJECTED, "airflow:bob")
+    assert bills_in_company(qbo_server, conn, ledger) == []
+    with ledger.session() as session, pytest.raises(review.ReviewError, match="decisions are final"):
+        review.create_new(session, "kept_out", "V-1", actor="airflow:eve")
+
+
+def test_create_new_is_refused_where_the_connector_cannot_create_parties(ledger):
+    with ledger.session() as session, pytest.raises(review.ReviewError, match="file drop"):
+        review.create_new(session, "desk", "V-1", actor="airflow:bob", creates_parties=False)
 
 
 def test_accounting_only_parties_are_adopted_into_the_hub_once(ledger, qbo_server):

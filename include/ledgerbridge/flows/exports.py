@@ -241,7 +241,8 @@ def _export_attachments(ctx: RunContext, document_kinds: tuple[str, ...]) -> dic
             .where(Attachment.entity_id == ctx.entity.id, OutboxEntry.state == OutboxState.CONFIRMED,
                    OutboxEntry.kind.in_(document_kinds),
                    Attachment.id.not_in(select(OutboxEntry.record_id).where(
-                       OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.record_type == attachment.record_type)))
+                       OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.record_type == attachment.record_type,
+                       OutboxEntry.state != OutboxState.RETRY)))
             .order_by(Attachment.id)
         ).all()
         for file, hub_id, document_kind, external_id in rows:

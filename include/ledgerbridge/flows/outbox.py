@@ -30,6 +30,7 @@ from ledgerbridge.ledger import quarantine
 from ledgerbridge.ledger.quarantine import Reason
 from ledgerbridge.ledger.audit import record
 from ledgerbridge.ledger.models import Attachment, OutboxEntry, OutboxState, RecordType
+from ledgerbridge.ledger.paging import Page, page_of
 from ledgerbridge.ledger.types import utcnow
 
 _KEY_NAMESPACE = uuid.UUID("6f1d7c52-3a1e-4e55-9a57-1d1b5c2b7a10")
@@ -61,6 +62,8 @@ def enqueue(session: Session, ctx, kind: RecordKind, record_id: int, hub_key: st
             )
         ).one_or_none()
         if existing is not None:
+            if existing.state == OutboxState.RETRY:
+                _prepare_again(session, ctx, kind, existing, export)
             return existing
     key = idempotency_key(ctx.entity.id, kind.record_type, hub_key, operation)
     doc_number, party_ref = kind.outbox_columns(export) if export is not None else (None, None)
@@ -81,6 +84,21 @@ def enqueue(session: Session, ctx, kind: RecordKind, record_id: int, hub_key: st
     )
     session.add(row)
     return row
+
+
+def _prepare_again(session: Session, ctx, kind: RecordKind, row: OutboxEntry, export: Any) -> None:
+    """A refused creation a person asked to retry, as the record is now, under a key of its own: the
+    accounting system answers a key it has seen with the refusal it gave (QBO's requestid, Xero's
+    Idempotency-Key). `attempts` only grows, so each retry's key is new, and stable until it is sent."""
+    row.idempotency_key = idempotency_key(ctx.entity.id, kind.record_type, row.record_key,
+                                          f"{row.operation}/retry-after-{row.attempts}")
+    row.doc_number, row.party_ref = kind.outbox_columns(export)
+    row.company_id = ctx.connector.company_id
+    row.payload = ctx.connector.payload(kind.name, export, row.idempotency_key)
+    row.state, row.error = OutboxState.PENDING, None
+    record(session, ctx.entity.id, "pipeline", "outbox_prepared_again", row.record_type, row.record_id,
+           {"outbox_id": row.id, "record": row.record_key, "idempotency_key": row.idempotency_key,
+            "company_id": row.company_id, "run_id": ctx.run_id})
 
 
 def queued(session: Session, entity_id: str, record_type: str, record_ids: list[int]) -> set[tuple[int, str]]:
@@ -356,3 +374,75 @@ def _settle(session, ctx, row: OutboxEntry, outcome, actor: str) -> None:
         record(session, ctx.entity.id, actor, f"outbox_{row.state}", row.record_type, row.record_id,
                {"outbox_id": row.id, "record": row.record_key, "kind": row.kind, "external_id": external_id,
                 "error": error, "adopted": adopted, "company_id": row.company_id, "run_id": ctx.run_id})
+
+
+# -- refused records: what a person sees and retries ---------------------------------------------------
+
+@dataclass(frozen=True)
+class Refused:
+    """A record the accounting system refused, with its error and what a person can do about it."""
+
+    row: OutboxEntry
+
+    @property
+    def retry_blocked(self) -> str | None:
+        """Why Retry does not apply to it (None: it does)."""
+        row = self.row
+        if row.state != OutboxState.REJECTED:
+            return f"it is {row.state} now"
+        if row.record_type == RecordType.PARTY:
+            return "a refused party creation goes to the review queue: decide it there"
+        if row.operation != CREATE:
+            return ("a refused change after export is held in quarantine; the next change at the source "
+                    "supersedes it (or release/dismiss it there)")
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        row = self.row
+        return {"outbox_id": row.id, "entity_id": row.entity_id, "kind": row.kind, "record_key": row.record_key,
+                "operation": row.operation, "doc_number": row.doc_number, "state": row.state, "error": row.error,
+                "attempts": row.attempts, "company_id": row.company_id,
+                "last_attempt_at": row.last_attempt_at.isoformat() if row.last_attempt_at else None,
+                "retryable": self.retry_blocked is None, "retry_blocked": self.retry_blocked}
+
+
+def rejected_page(session: Session, entity_id: str | None, offset: int = 0, limit: int = 50) -> Page[Refused]:
+    """Records the accounting system refused (newest first), and those a person asked to retry."""
+    query = select(OutboxEntry).where(OutboxEntry.state.in_((OutboxState.REJECTED, OutboxState.RETRY)))
+    if entity_id:
+        query = query.where(OutboxEntry.entity_id == entity_id)
+    query = query.order_by(OutboxEntry.entity_id, OutboxEntry.updated_at.desc(), OutboxEntry.id.desc())
+    rows, total = page_of(session, query, offset, limit)
+    return Page([Refused(row[0]) for row in rows], total, offset, limit)
+
+
+def rejected_counts(session: Session) -> dict[str, int]:
+    """Refused records per entity, in one query."""
+    from sqlalchemy import func
+
+    return dict(session.execute(select(OutboxEntry.entity_id, func.count(OutboxEntry.id))
+                                .where(OutboxEntry.state == OutboxState.REJECTED)
+                                .group_by(OutboxEntry.entity_id)).all())
+
+
+class RetryRefused(Exception):
+    pass
+
+
+def retry(session: Session, entity_id: str, outbox_id: int, actor: str) -> str:
+    """A person's Retry of a refused creation, after a fix (in the accounting system, or at the source):
+    the next run checks the record again through its data-quality gate and sends it, once, under a new
+    idempotency key. Only from `rejected`: a second click finds it on its way already."""
+    row = session.scalars(select(OutboxEntry).where(OutboxEntry.id == outbox_id, OutboxEntry.entity_id == entity_id)
+                          .with_for_update()).one_or_none()
+    if row is None:
+        raise RetryRefused(f"{entity_id}: no outbox record #{outbox_id}")
+    blocked = Refused(row).retry_blocked
+    if blocked:
+        raise RetryRefused(f"{entity_id}: {row.record_key} (outbox #{outbox_id}) cannot be retried: {blocked}")
+    previous_error, row.state = row.error, OutboxState.RETRY
+    record(session, entity_id, actor, "outbox_retry_requested", row.record_type, row.record_id,
+           {"outbox_id": row.id, "record": row.record_key, "refused_with": previous_error,
+            "refused_key": row.idempotency_key, "attempts": row.attempts})
+    return (f"{entity_id} {row.record_key}: to be retried; the next run checks it again and sends it with a new "
+            "idempotency key")

@@ -35,6 +35,7 @@ from ledgerbridge.ledger.models import (
 )
 from ledgerbridge.ledger.quarantine import Reason
 from ledgerbridge.ledger.types import utcnow
+from ledgerbridge.matching import review
 from ledgerbridge.matching.engine import AUTO, REVIEW, PartyRecord, Thresholds, match
 from ledgerbridge.registry import Flow
 
@@ -101,9 +102,8 @@ def _match_kind(ctx: RunContext, kind: PartyKind, taken_names: set[str]) -> dict
         dismissed = quarantine.dismissed_keys(session, ctx.entity.id, f"{kind.value}s")
         for party in parties:
             settled = _settled(party.link)
-            if (settled == "held" and create_missing and party.link.status == LinkStatus.UNMATCHED
-                    and party.id not in refused):
-                rejected_by_person.append(party)  # a person said "none of these": create it
+            if settled == "held" and _create_asked(party.link, create_missing) and party.id not in refused:
+                rejected_by_person.append(party)  # a person said "none of these, create it"
             elif settled:
                 counts[settled] += 1
             else:
@@ -165,8 +165,15 @@ def _match_kind(ctx: RunContext, kind: PartyKind, taken_names: set[str]) -> dict
                      candidates)
                 counts["unmatched"] += 1
         for party in rejected_by_person:
-            if _name(party.name) in taken_names or party.hub_id in dismissed:
+            if party.hub_id in dismissed:
                 counts["held"] += 1
+                continue
+            if _name(party.name) in taken_names:
+                _set(party.link, LinkStatus.REVIEW, "name_taken", None, None,
+                     f"to be created as a person asked, but the accounting system already has a party named "
+                     f"{party.name!r} (names are unique across customers and vendors): link it or rename",
+                     party.link.candidates)
+                counts["review"] += 1
                 continue
             to_create.append((party, party.link, None))  # a person's "none of these": the link keeps it
             taken_names.add(_name(party.name))
@@ -229,6 +236,14 @@ def _create_checked(ctx: RunContext, session, kind: PartyKind, to_create: list[t
     counts["to_create"] += outcome["queued"]
     counts["quarantined"] += outcome["quarantined"]
     return None
+
+
+def _create_asked(link: PartyLink, create_missing: bool) -> bool:
+    """A person said none of the candidates is this party and asked for its creation (or, before
+    Create new existed, rejected them under a policy that creates missing parties)."""
+    if link.status != LinkStatus.UNMATCHED:
+        return False
+    return link.method == review.CREATE_NEW or (create_missing and link.method == review.CONFIRMED)
 
 
 def _settled(link: PartyLink | None) -> str | None:

@@ -28,13 +28,17 @@ from ledgerbridge.ledger.models import (
     SyncRun,
 )
 
-BUCKET_ORDER = ("confirmed", "quarantined", "rejected", "waiting", "pending", "sending", "uncertain")
+BUCKET_ORDER = ("confirmed", "quarantined", "rejected", "retry", "waiting", "pending", "sending", "uncertain")
 # What a data-quality gate did with the records it checked (flows.preparing.check_and_queue).
 OUTCOMES = ("accepted", "queued", "quarantined", "released_by_a_person", "released_from_quarantine", "waiting")
 
 
 class ReconciliationError(Exception):
-    pass
+    """Hub and accounting system disagree; `summary` is the full report (kept with the failed step)."""
+
+    def __init__(self, message: str, summary: dict):
+        super().__init__(message)
+        self.summary = summary
 
 
 def reconciled_kinds() -> tuple[RecordKind, ...]:
@@ -82,7 +86,9 @@ def reconcile(ctx: RunContext) -> dict:
         here = {row.external_id: (hub_id, total) for row, hub_id, total in confirmed if row.company_id == company_id}
         earlier += len(confirmed) - len(here)
         report[f"accounting_total_of_confirmed_{kind.flow.value}"] = _compare(ctx, kind, here, mismatches)
+        report[f"hub_total_of_confirmed_{kind.flow.value}"] = sum((total for _, total in here.values()), Decimal(0))
     report.update({
+        "compared": ctx.connector.capabilities.reads_documents and not ctx.params.dry_run,
         "confirmed_in_earlier_companies": earlier,
         "changes_not_confirmed": len(changing),
         "mismatches": mismatches,
@@ -94,8 +100,17 @@ def reconcile(ctx: RunContext) -> dict:
     _log(ctx, report)
     if mismatches:
         raise ReconciliationError(f"{ctx.entity.id}: {len(mismatches)} mismatch(es) between hub and accounting "
-                                  f"system: " + "; ".join(mismatches[:10]))
+                                  f"system: " + "; ".join(mismatches[:10]), report)
     return report
+
+
+def difference(report: dict) -> Decimal | None:
+    """Hub less accounting system over the confirmed documents compared (None: the system cannot be read back)."""
+    if "compared" in report and not report["compared"]:
+        return None
+    return sum((Decimal(str(report.get(f"hub_total_of_confirmed_{kind.flow.value}", 0)))
+                - Decimal(str(report.get(f"accounting_total_of_confirmed_{kind.flow.value}", 0)))
+                for kind in kinds.documents()), Decimal(0))
 
 
 def _changes_not_confirmed(session, entity_id: str) -> set[int]:

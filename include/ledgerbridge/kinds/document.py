@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from ledgerbridge.kinds.base import RecordKind, party_fields
 from ledgerbridge.ledger.mirror import Resolver
-from ledgerbridge.ledger.models import Document, DocumentStatus, OutboxEntry, Party
+from ledgerbridge.ledger.models import Document, DocumentStatus, OutboxEntry, OutboxState, Party
 
 # (document, the party's external id or None, resolver) -> the neutral export
 ExportBuilder = Callable[[Document, str | None, Resolver], Any]
@@ -24,9 +24,10 @@ class DocumentRecordKind(RecordKind):
     tracks_payment: bool = False  # paid / partially paid status read back from the accounting system
 
     def approved(self, entity_id: str):
-        """Approved documents of this kind without an outbox row yet, oldest first."""
+        """Approved documents of this kind without an outbox row yet (or to be retried), oldest first."""
         queued = select(OutboxEntry.record_id).where(OutboxEntry.entity_id == entity_id,
-                                                     OutboxEntry.record_type == self.record_type)
+                                                     OutboxEntry.record_type == self.record_type,
+                                                     OutboxEntry.state != OutboxState.RETRY)
         return (select(Document).where(Document.entity_id == entity_id, Document.id.not_in(queued),
                                        Document.kind == self.ledger_kind, Document.status == DocumentStatus.APPROVED)
                 .order_by(Document.id)

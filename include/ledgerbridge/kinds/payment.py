@@ -39,10 +39,11 @@ class PaymentRecordKind(RecordKind):
     build: ExportBuilder | None = None
 
     def approved(self, entity_id: str):
-        """Approved payments of this kind without an outbox row yet, in date order: the suite holds back
+        """Approved payments of this kind without an outbox row yet (or to be retried), in date order: the suite holds back
         the payment that would over-pay a document, not an earlier one."""
         queued = select(OutboxEntry.record_id).where(OutboxEntry.entity_id == entity_id,
-                                                     OutboxEntry.record_type == self.record_type)
+                                                     OutboxEntry.record_type == self.record_type,
+                                                     OutboxEntry.state != OutboxState.RETRY)
         return (select(Payment).where(Payment.entity_id == entity_id, Payment.id.not_in(queued),
                                       Payment.kind == self.ledger_kind, Payment.status == DocumentStatus.APPROVED)
                 .order_by(Payment.payment_date, Payment.id)

@@ -104,6 +104,9 @@ class OutboxState(StrEnum):
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
     UNCERTAIN = "uncertain"
+    # A person asked to send a refused creation again, after a fix: the next run checks the record
+    # again and re-prepares it, with a key of its own (the accounting system remembers the refused one).
+    RETRY = "retry"
 
 
 class RecordType(StrEnum):

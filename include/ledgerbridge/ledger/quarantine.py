@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from ledgerbridge.ledger.audit import record
 from ledgerbridge.ledger.models import QuarantineEntry, QuarantineStatus
+from ledgerbridge.ledger.paging import Page, page_of
 from ledgerbridge.ledger.types import utcnow
 
 
@@ -101,6 +102,9 @@ def release(session: Session, entity_id: str, dataset: str, record_key: str, act
     and offending value) is waived for it; any other failure later quarantines it again. Only
     `overridable` expectations can be waived: for the others the accounting system would refuse the
     record or post it wrong."""
+    if not (note or "").strip():
+        raise DecisionRefused(f"{entity_id}: {dataset} {record_key!r}: a release needs a reason (it is kept in the "
+                              "audit log)")
     entry = _entry(session, entity_id, dataset, record_key)
     if entry.status not in (QuarantineStatus.OPEN, QuarantineStatus.RELEASED):
         raise DecisionRefused(f"{entity_id}: {dataset} {record_key!r} is {entry.status}, not held: nothing to release"
@@ -118,6 +122,27 @@ def release(session: Session, entity_id: str, dataset: str, record_key: str, act
     record(session, entity_id, actor, "quarantine_released", dataset, record_key,
            {"reason": note, "waived": entry.waived})
     return entry
+
+
+DECISIONS = ("release", "dismiss", "reopen")
+
+
+def decide(session: Session, entity_id: str, dataset: str, record_key: str, decision: str, actor: str,
+           reason: str | None, overridable: Collection[str]) -> str:
+    """A person's release, dismissal or reopening (the CLI's and the UI's one way in); says what it did."""
+    if decision == "release":
+        entry = release(session, entity_id, dataset, record_key, actor, reason or "", overridable)
+        waived = "; ".join(f"{w['expectation']} ({w['field']} {w['value']})" for w in entry.waived)
+        done = f"released: waived {waived}; it goes out on the next run unless it fails something else"
+    elif decision == "dismiss":
+        dismiss(session, entity_id, dataset, record_key, actor, reason or "")
+        done = "dismissed: never exported (until reopened)"
+    elif decision == "reopen":
+        reopen(session, entity_id, dataset, record_key, actor)
+        done = "reopened: checked again on the next run"
+    else:
+        raise DecisionRefused(f"no decision {decision!r}: one of {', '.join(DECISIONS)}")
+    return f"{entity_id} {dataset} {record_key}: {done}"
 
 
 def waiver(expectation: str, field: str, value: Any) -> tuple[str, str, str | None]:
@@ -178,6 +203,60 @@ def open_count(session: Session, entity_id: str, dataset: str | None = None) -> 
     if dataset:
         query = query.where(QuarantineEntry.dataset == dataset)
     return session.scalar(query)
+
+
+STATUSES = tuple(status.value for status in QuarantineStatus)
+
+
+@dataclass(frozen=True)
+class HeldRecord:
+    """A quarantine entry as a person reads it: every reason, and whether each may be waived."""
+
+    entry: QuarantineEntry
+    overridable: frozenset[str]
+
+    @property
+    def releasable(self) -> bool:
+        return self.entry.status in (QuarantineStatus.OPEN, QuarantineStatus.RELEASED) and all(
+            reason.get("expectation") in self.overridable for reason in self.entry.reasons)
+
+    def as_dict(self) -> dict[str, Any]:
+        entry = self.entry
+        return {
+            "entity_id": entry.entity_id, "dataset": entry.dataset, "record_key": entry.record_key,
+            "status": entry.status, "first_seen_at": entry.first_seen_at.isoformat(),
+            "last_seen_at": entry.last_seen_at.isoformat(), "releasable": self.releasable,
+            "reasons": [{"field": reason.get("field"), "value": _shown(reason.get("value")),
+                         "expectation": reason.get("expectation"), "problem": reason.get("problem"),
+                         "message": describe(reason), "overridable": reason.get("expectation") in self.overridable}
+                        for reason in entry.reasons],
+            "waived": list(entry.waived or ()), "decided_by": entry.decided_by, "decision_note": entry.decision_note,
+        }
+
+
+def listing(session: Session, entity_id: str | None, overridable: frozenset[str], status: str = "open",
+            dataset: str | None = None, offset: int = 0, limit: int = 50) -> Page[HeldRecord]:
+    """Quarantine entries (`status` one of STATUSES, or "all"), by dataset and record key, a page at a
+    time; `overridable`: the expectations a person may waive (ledgerbridge.quality.overridable_expectations)."""
+    if status != "all" and status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)} or all, not {status!r}")
+    query = select(QuarantineEntry)
+    if entity_id:
+        query = query.where(QuarantineEntry.entity_id == entity_id)
+    if status != "all":
+        query = query.where(QuarantineEntry.status == status)
+    if dataset:
+        query = query.where(QuarantineEntry.dataset == dataset)
+    query = query.order_by(QuarantineEntry.entity_id, QuarantineEntry.dataset, QuarantineEntry.record_key)
+    rows, total = page_of(session, query, offset, limit)
+    return Page([HeldRecord(row[0], overridable) for row in rows], total, offset, limit)
+
+
+def open_counts(session: Session) -> dict[str, int]:
+    """Open entries per entity, in one query."""
+    return dict(session.execute(
+        select(QuarantineEntry.entity_id, func.count(QuarantineEntry.id))
+        .where(QuarantineEntry.status == QuarantineStatus.OPEN).group_by(QuarantineEntry.entity_id)).all())
 
 
 def open_counts_by_dataset(session: Session, entity_id: str) -> dict[str, int]:

@@ -213,6 +213,28 @@ def score_pair(a: _Party, b: _Party, sorted_score: float | None = None) -> tuple
     return max(0.0, min(score, 1.0)), method
 
 
+def explain(hub: PartyRecord, accounting: PartyRecord) -> tuple[float, list[str]]:
+    """The score of one pair and the evidence behind it, in words (for a person deciding a review)."""
+    a, b = _features(hub, use_kind=False), _features(accounting, use_kind=False)
+    score, _ = score_pair(a, b)
+    if a.tax_id and b.tax_id:
+        return score, ["same tax id" if a.tax_id == b.tax_id else "tax ids differ"]
+    why = [f"names {_name_similarity(a, b):.0%} alike"]
+    if a.key.forms_conflict(b.key) or a.key.forms_differ(b.key):
+        why.append("legal forms differ")
+    if a.key.person != b.key.person:
+        why.append("a person and a company")
+    if a.email and b.email and a.email == b.email:
+        why.append("same email")
+    elif a.domain and b.domain and a.domain == b.domain:
+        why.append("same email domain")
+    if a.city and b.city and a.city == b.city:
+        why.append("same city")
+    if a.postcode and b.postcode:
+        why.append("same postcode" if a.postcode == b.postcode else "postcodes differ")
+    return score, why
+
+
 # -- blocking ------------------------------------------------------------------------------------
 
 _MAX_BLOCK = 200  # a key shared by more parties than this says nothing (e.g. "ap@gmail.com", "ltd")

@@ -458,16 +458,11 @@ class _Intake:
 
     def _why_not_followed(self, document: Document, changed: list[str], values: dict[str, Any]) -> str | None:
         """Why a change to an exported document cannot be followed by the accounting system (None: it can):
-        the entity's source holds changes after export for a person, the export was refused, the document
+        the entity's source holds changes after export for a person, the document
         is void already, it went back to draft (the document there stands), or its files changed."""
         source = self.entity.source
         if source is None or not source.follows_changes:
             return "the accounting system keeps the version exported: change it there by hand"
-        created = self.session.scalar(select(OutboxEntry.state).where(
-            OutboxEntry.entity_id == self.entity.id, OutboxEntry.record_type == RecordType.DOCUMENT,
-            OutboxEntry.record_id == document.id, OutboxEntry.operation == CREATE))
-        if created == OutboxState.REJECTED:
-            return "its export was refused by the accounting system, so there is nothing there to change"
         if values["status"] == DocumentStatus.DRAFT:
             return ("it went back to a status that is not exported; the document in the accounting system "
                     "stands: void or change it there by hand")
@@ -576,6 +571,8 @@ class _Intake:
         updated and goes through the export gate again as it is now; a sender that claims it first wins."""
         if record_id not in self.in_outbox[record_type]:
             return False
+        if self._refused_and_nothing_since(record_type, record_id):
+            return False  # the accounting system has nothing of it: the fix is taken in, for a person's Retry
         withdrawn = self.session.execute(delete(OutboxEntry).where(
             OutboxEntry.entity_id == self.entity.id, OutboxEntry.record_type == record_type,
             OutboxEntry.record_id == record_id, OutboxEntry.operation == CREATE, OutboxEntry.state == OutboxState.PENDING,
@@ -586,6 +583,13 @@ class _Intake:
         audit(self.session, self.entity.id, "source", "outbox_withdrawn", kind.ledger_kind, hub_id,
               {"why": "changed at the source before it was ever sent"})
         return False
+
+    def _refused_and_nothing_since(self, record_type: RecordType, record_id: int) -> bool:
+        """Whether the record's creation was refused (or is to be retried) and nothing else was queued."""
+        states = dict(self.session.execute(select(OutboxEntry.operation, OutboxEntry.state).where(
+            OutboxEntry.entity_id == self.entity.id, OutboxEntry.record_type == record_type,
+            OutboxEntry.record_id == record_id)).all())
+        return set(states) == {CREATE} and states[CREATE] in (OutboxState.REJECTED, OutboxState.RETRY)
 
     def _held_after_export(self, kind: FeedKind, record: SourceRecord, hub_id: str, changed: list[str],
                            values: dict[str, Any],
