@@ -29,3 +29,12 @@ def to_money(value: object, field: str = "amount") -> Decimal:
 
 def money_sum(amounts) -> Decimal:
     return sum((Decimal(a) for a in amounts), Decimal("0"))
+
+
+CENTS = Decimal("0.01")
+
+
+def shown(amount: Decimal | str | int) -> str:
+    """An amount as a person reads it: cents, unless it has finer digits (a column keeps 4 places)."""
+    value = Decimal(str(amount))
+    return str(value.quantize(CENTS)) if value == value.quantize(CENTS) else str(value.normalize())

@@ -22,6 +22,7 @@ from ledgerbridge.ledger import quarantine
 from ledgerbridge.ledger.models import LegalEntityRow, SyncRun
 from ledgerbridge.ledger.paging import Page, bounds
 from ledgerbridge.matching import review
+from ledgerbridge.money import shown
 from ledgerbridge.registry import LegalEntity
 from ledgerbridge.steps import CONNECTED_STEPS, STEP_NAMES
 
@@ -73,13 +74,13 @@ class EntityStatus:
         return bool(self.problems)
 
     def as_dict(self) -> dict[str, Any]:
-        shown = asdict(self)
-        shown["difference"] = None if self.difference is None else str(self.difference)
+        row = asdict(self)
+        row["difference"] = None if self.difference is None else shown(self.difference)
         if self.last_run is not None:
             for name in ("started_at", "finished_at"):
                 value = getattr(self.last_run, name)
-                shown["last_run"][name] = value.isoformat() if value else None
-        return shown
+                row["last_run"][name] = value.isoformat() if value else None
+        return row
 
 
 def entities_page(session: Session, entities: Iterable[LegalEntity], *, search: str = "", show: str = "all",
@@ -100,7 +101,7 @@ def entities_page(session: Session, entities: Iterable[LegalEntity], *, search: 
     words = search.casefold().split()
     if words:
         rows = [row for row in rows if all(word in _haystack(row) for word in words)]
-    rows = [row for row in rows if _shown(row, show)]
+    rows = [row for row in rows if _in_view(row, show)]
     rows.sort(key=lambda row: (_sort_key(row, sort), row.id), reverse=descending)
     return Page(rows[offset:offset + limit], len(rows), offset, limit)
 
@@ -130,17 +131,17 @@ def reconciliation(session: Session, entity_id: str, run_id: str | None = None) 
         hub = report.get(f"hub_total_of_confirmed_{kind.flow.value}")
         accounting = report.get(f"accounting_total_of_confirmed_{kind.flow.value}")
         kinds.append({"kind": kind.name, "label": kind.plural, "approved": part["approved"],
-                      "approved_total": str(part["approved_total"]),
+                      "approved_total": shown(part["approved_total"]),
                       "buckets": [{"bucket": bucket, "count": part["buckets"][bucket],
-                                   "amount": str(part["amounts"][bucket])}
+                                   "amount": shown(part["amounts"][bucket])}
                                   for bucket in BUCKET_ORDER if part["buckets"].get(bucket)],
-                      "hub_total_of_confirmed": None if hub is None else str(hub),
-                      "accounting_total_of_confirmed": None if accounting is None else str(accounting)})
+                      "hub_total_of_confirmed": None if hub is None else shown(hub),
+                      "accounting_total_of_confirmed": None if accounting is None else shown(accounting)})
     money = difference(report) if report else None
     return {
         "entity_id": entity_id, "run_id": step.run_id, "status": step.status, "error": step.error,
         "at": (step.finished_at or step.started_at).isoformat(),
-        "verdict": _verdict(step, report), "difference": None if money is None else str(money),
+        "verdict": _verdict(step, report), "difference": None if money is None else shown(money),
         "kinds": kinds, "mismatches": report.get("mismatches", []),
         "changes_not_confirmed": report.get("changes_not_confirmed", 0),
         "confirmed_in_earlier_companies": report.get("confirmed_in_earlier_companies", 0),
@@ -277,7 +278,7 @@ def _haystack(row: EntityStatus) -> str:
     return " ".join(filter(None, (row.id, row.name, row.accounting, row.conn_id, row.company_id, row.source))).casefold()
 
 
-def _shown(row: EntityStatus, show: str) -> bool:
+def _in_view(row: EntityStatus, show: str) -> bool:
     return {
         "all": True, "attention": row.needs_attention, "failed": bool(row.last_run and row.last_run.state == "failed"),
         "quarantine": row.open_quarantine > 0, "review": row.open_reviews > 0, "refused": row.refused > 0,
