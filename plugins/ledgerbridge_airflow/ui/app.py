@@ -93,7 +93,7 @@ def _section(call, *args, **kwargs) -> dict:
     try:
         return {"page": call(*args, **kwargs)}
     except core.NotWired as exc:
-        return {"missing": f"{exc} is not available here yet"}
+        return {"missing": f"{exc}: not available here yet"}
 
 
 def create_app() -> FastAPI:
@@ -101,7 +101,7 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(core.NotWired)
     async def _not_wired(request: Request, exc: core.NotWired):
-        return JSONResponse({"detail": f"{exc} is not available yet"}, status_code=status.HTTP_501_NOT_IMPLEMENTED)
+        return JSONResponse({"detail": f"{exc}: not available yet"}, status_code=status.HTTP_501_NOT_IMPLEMENTED)
 
     @app.exception_handler(core.Refused)
     async def _refused(request: Request, exc: core.Refused):
