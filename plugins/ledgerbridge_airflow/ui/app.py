@@ -20,6 +20,8 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ledgerbridge.ledger.quarantine import STATUSES
+from ledgerbridge.status import FILTERS, SORTS
 from ledgerbridge_airflow.ui import core
 from ledgerbridge_airflow.ui.auth import (
     ACTION_HEADER,
@@ -32,7 +34,9 @@ from ledgerbridge_airflow.ui.auth import (
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 PAGE_SIZE = 50
-SORTS = ("id", "name", "base_currency", "accounting")
+Sort = Literal[SORTS]
+Show = Literal[FILTERS]
+HeldStatus = Literal[(*STATUSES, "all")]
 
 Offset = Annotated[int, Query(ge=0)]
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -58,17 +62,19 @@ class RetryDecision(_Body):
     pass
 
 
-def _known(access) -> None:
-    """404 for an entity the registry does not have (asked only once the caller may see its DAG)."""
-    if core.entity(access.entity_id) is None:
+def _known(access):
+    """The registry's entity; 404 for one it does not have (asked only once the caller may see its DAG)."""
+    entity = core.entity(access.entity_id)
+    if entity is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no legal entity {access.entity_id!r} in the registry")
+    return entity
 
 
-def _entities_for(caller, search: str, sort: str, descending: bool, offset: int, limit: int):
+def _entities_for(caller, search: str, show: str, sort: str, descending: bool, offset: int, limit: int):
     entities = core.registry().entities
     readable = caller.readable(dag_id_of(e.id) for e in entities)
-    return core.entities_page([e for e in entities if dag_id_of(e.id) in readable], search=search, sort=sort,
-                              descending=descending, offset=offset, limit=limit)
+    return core.entities_page([e for e in entities if dag_id_of(e.id) in readable], search=search, show=show,
+                              sort=sort, descending=descending, offset=offset, limit=limit)
 
 
 def _run_entity(dag_id: str):
@@ -88,20 +94,12 @@ def _page(request: Request, template: str, code: int = 200, **context) -> HTMLRe
                                                           **context}, status_code=code)
 
 
-def _section(call, *args, **kwargs) -> dict:
-    """One queue of a page: its page of rows, or why there is none yet."""
-    try:
-        return {"page": call(*args, **kwargs)}
-    except core.NotWired as exc:
-        return {"missing": f"{exc}: not available here yet"}
+def _json(page) -> dict:
+    return page.as_dict()
 
 
 def create_app() -> FastAPI:
     app = FastAPI(title="LedgerBridge", openapi_url=None, docs_url=None, redoc_url=None)
-
-    @app.exception_handler(core.NotWired)
-    async def _not_wired(request: Request, exc: core.NotWired):
-        return JSONResponse({"detail": f"{exc}: not available yet"}, status_code=status.HTTP_501_NOT_IMPLEMENTED)
 
     @app.exception_handler(core.Refused)
     async def _refused(request: Request, exc: core.Refused):
@@ -122,22 +120,19 @@ def create_app() -> FastAPI:
     # -- JSON ---------------------------------------------------------------------------------------------
 
     @app.get("/api/entities")
-    def api_entities(caller: CallerDep, search: Annotated[str, Query(max_length=200)] = "",
-                     sort: Literal[SORTS] = "id", descending: bool = False, offset: Offset = 0,
-                     limit: Limit = PAGE_SIZE):
+    def api_entities(caller: CallerDep, search: Annotated[str, Query(max_length=200)] = "", show: Show = "all",
+                     sort: Sort = "id", descending: bool = False, offset: Offset = 0, limit: Limit = PAGE_SIZE):
         """The entities whose DAG the caller may read, and only those (in the items and in the total)."""
-        return core.page_json(_entities_for(caller, search, sort, descending, offset, limit))
+        return _json(_entities_for(caller, search, show, sort, descending, offset, limit))
 
     @app.get("/api/entities/{entity_id}")
     def api_entity(access: EntityReaderDep):
-        _known(access)
-        page = core.entities_page([core.entity(access.entity_id)], limit=1)
-        return page.items[0].as_dict()
+        return core.entity_status(_known(access)).as_dict()
 
     @app.get("/api/entities/{entity_id}/review")
     def api_review(access: EntityReaderDep, offset: Offset = 0, limit: Limit = PAGE_SIZE):
         _known(access)
-        return core.page_json(core.review_queue(access.entity_id, offset, limit))
+        return _json(core.review_queue(access.entity_id, offset, limit))
 
     @app.post("/api/entities/{entity_id}/review/{decision}")
     def api_review_decide(access: EntityActorDep, decision: Literal["confirm", "reject", "create"],
@@ -155,29 +150,25 @@ def create_app() -> FastAPI:
         return {"message": message}
 
     @app.get("/api/entities/{entity_id}/quarantine")
-    def api_quarantine(access: EntityReaderDep, status_: Annotated[
-            Literal["open", "released", "dismissed", "resolved"], Query(alias="status")] = "open",
+    def api_quarantine(access: EntityReaderDep, status_: Annotated[HeldStatus, Query(alias="status")] = "open",
                        dataset: Annotated[str | None, Query(max_length=100)] = None, offset: Offset = 0,
                        limit: Limit = PAGE_SIZE):
         _known(access)
-        return core.page_json(core.quarantine_listing(access.entity_id, status_, dataset, offset, limit))
+        return _json(core.quarantine_listing(access.entity_id, status_, dataset, offset, limit))
 
     @app.post("/api/entities/{entity_id}/quarantine/{decision}")
     def api_quarantine_decide(access: EntityActorDep, decision: Literal["release", "dismiss", "reopen"],
                               body: QuarantineDecision):
         _known(access)
-        who = (access.entity_id, access.caller.actor, body.dataset, body.record_key)
-        if decision == "reopen":
-            return {"message": core.quarantine_reopen(*who)}
-        if not body.reason.strip():
+        if decision != "reopen" and not body.reason.strip():
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"a {decision} needs a reason, for the audit log")
-        decide = core.quarantine_release if decision == "release" else core.quarantine_dismiss
-        return {"message": decide(*who, body.reason.strip())}
+        return {"message": core.quarantine_decide(access.entity_id, access.caller.actor, decision, body.dataset,
+                                                  body.record_key, body.reason.strip() or None)}
 
     @app.get("/api/entities/{entity_id}/rejected")
     def api_rejected(access: EntityReaderDep, offset: Offset = 0, limit: Limit = PAGE_SIZE):
         _known(access)
-        return core.page_json(core.rejected_page(access.entity_id, offset, limit))
+        return _json(core.rejected_page(access.entity_id, offset, limit))
 
     @app.post("/api/entities/{entity_id}/rejected/{outbox_id}/retry")
     def api_retry(access: EntityActorDep, outbox_id: int, body: RetryDecision):
@@ -199,21 +190,42 @@ def create_app() -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def entities_page(request: Request, caller: CallerDep, search: Annotated[str, Query(max_length=200)] = "",
-                      sort: Literal[SORTS] = "id", descending: bool = False, offset: Offset = 0):
-        page = _entities_for(caller, search, sort, descending, offset, PAGE_SIZE)
+                      show: Show = "all", sort: Sort = "id", descending: bool = False, offset: Offset = 0):
+        page = _entities_for(caller, search, show, sort, descending, offset, PAGE_SIZE)
         return _page(request, "entities.html", caller=caller, page=page, rows=[i.as_dict() for i in page.items],
-                     search=search, sort=sort,
-                     descending=descending, sorts=SORTS)
+                     search=search, show=show, filters=FILTERS, sort=sort, descending=descending)
 
     @app.get("/entities/{entity_id}", response_class=HTMLResponse)
     def entity_page(request: Request, access: EntityReaderDep):
-        _known(access)
-        entity_id = access.entity_id
-        return _page(request, "entity.html", caller=access.caller, entity=core.entity(entity_id),
-                     dag_id=access.dag_id, may_act=access.caller.may_act_on(entity_id),
-                     review=_section(core.review_queue, entity_id, 0, PAGE_SIZE),
-                     quarantine=_section(core.quarantine_listing, entity_id, "open", None, 0, PAGE_SIZE),
-                     rejected=_section(core.rejected_page, entity_id, 0, PAGE_SIZE))
+        entity = _known(access)
+        last = core.entity_status(entity)
+        report = core.reconciliation(entity.id, last.last_run.run_id) if last.last_run else None
+        return _entity_page(request, access, "entity.html", "overview", entity, last, report=report,
+                            datasets=core.quarantine_datasets(entity.id))
+
+    @app.get("/entities/{entity_id}/review", response_class=HTMLResponse)
+    def review_page(request: Request, access: EntityReaderDep, offset: Offset = 0):
+        entity = _known(access)
+        page = core.review_queue(entity.id, offset, PAGE_SIZE)
+        return _entity_page(request, access, "review.html", "review", entity, page=page,
+                            rows=[item.as_dict() for item in page.items])
+
+    @app.get("/entities/{entity_id}/quarantine", response_class=HTMLResponse)
+    def quarantine_page(request: Request, access: EntityReaderDep,
+                        status_: Annotated[HeldStatus, Query(alias="status")] = "open",
+                        dataset: Annotated[str | None, Query(max_length=100)] = None, offset: Offset = 0):
+        entity = _known(access)
+        page = core.quarantine_listing(entity.id, status_, dataset or None, offset, PAGE_SIZE)
+        return _entity_page(request, access, "quarantine.html", "quarantine", entity, page=page,
+                            rows=[item.as_dict() for item in page.items], held_status=status_, dataset=dataset or "",
+                            statuses=(*STATUSES, "all"), datasets=core.quarantine_datasets(entity.id))
+
+    @app.get("/entities/{entity_id}/rejected", response_class=HTMLResponse)
+    def rejected_page(request: Request, access: EntityReaderDep, offset: Offset = 0):
+        entity = _known(access)
+        page = core.rejected_page(entity.id, offset, PAGE_SIZE)
+        return _entity_page(request, access, "rejected.html", "rejected", entity, page=page,
+                            rows=[item.as_dict() for item in page.items])
 
     @app.get("/reconciliation", response_class=HTMLResponse)
     def reconciliation_page(request: Request, reader: RunReaderDep,
@@ -224,11 +236,15 @@ def create_app() -> FastAPI:
         if entity is None:
             missing = f"{dag_id} is not a LedgerBridge entity's DAG: its runs have no reconciliation"
         else:
-            found = _section(core.reconciliation, entity.id, run_id)
-            report, missing = found.get("page"), found.get("missing")
-            if report is None and missing is None:
+            report = core.reconciliation(entity.id, run_id)
+            if report is None:
                 missing = f"run {run_id} has no reconciliation (yet): it is written by the run's reconcile task"
         return _page(request, "reconciliation.html", caller=caller, dag_id=dag_id, run_id=run_id, entity=entity,
                      report=report, missing=missing)
+
+    def _entity_page(request: Request, access, template: str, tab: str, entity, status_row=None, **context):
+        status_row = status_row or core.entity_status(entity)
+        return _page(request, template, caller=access.caller, entity=entity, dag_id=access.dag_id, tab=tab,
+                     may_act=access.caller.may_act_on(entity.id), status=status_row.as_dict(), **context)
 
     return app

@@ -1,40 +1,18 @@
-"""The core calls behind LedgerBridge's pages: one function per read or decision, each a few lines.
+"""The core calls behind LedgerBridge's pages: the same functions the CLI calls, one line each.
 
 The ledger comes from the `ledgerbridge_ledger` connection (LedgerHook), else LEDGERBRIDGE_DB_URL; the
-entities from the registry file. A decision is recorded as `airflow:<username>`.
-
-Calls marked PLACEHOLDER wait for their core function (issue 14): `NotWired` becomes a 501 in the API
-and a note in the pages. Wiring one is replacing its body by the core call named in its docstring.
+entities from the registry file (read again when it changes). A decision is recorded as `airflow:<username>`.
 """
 from __future__ import annotations
 
 import functools
 import threading
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 
-class NotWired(Exception):
-    """The core function behind this call has not landed yet."""
-
-
 class Refused(Exception):
-    """The core refused a person's decision; its message says why (ReviewError, DecisionRefused)."""
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list
-    total: int
-    offset: int
-    limit: int
-
-
-def page_json(page) -> dict[str, Any]:
-    """A core Page (items with `as_dict()`) as the API returns it."""
-    return {"items": [item.as_dict() for item in page.items], "total": page.total, "offset": page.offset,
-            "limit": page.limit}
+    """The core refused a person's decision; its message says why (ReviewError, DecisionRefused, RetryRefused)."""
 
 
 # -- where the data is ------------------------------------------------------------------------------------
@@ -70,14 +48,14 @@ def entity(entity_id: str):
 
 
 def _refusals() -> tuple[type[Exception], ...]:
+    from ledgerbridge.flows.outbox import RetryRefused
     from ledgerbridge.ledger.quarantine import DecisionRefused
     from ledgerbridge.matching.review import ReviewError
 
-    return DecisionRefused, ReviewError
+    return DecisionRefused, ReviewError, RetryRefused
 
 
 def _read(call, *args, **kwargs):
-    """A core read in its own session (e.g. `_read(status.entities_page, entities, search=search, ...)`)."""
     with ledger().session() as session:
         return call(session, *args, **kwargs)
 
@@ -91,52 +69,51 @@ def _decide(call, *args, **kwargs):
         raise Refused(str(exc)) from None
 
 
-# -- reads ------------------------------------------------------------------------------------------------
+# -- reads: each a Page of items with as_dict(), or a dict --------------------------------------------------
 
-@dataclass(frozen=True)
-class _EntityRow:
-    id: str
-    name: str
-    base_currency: str
-    accounting: str
-    source: str | None
-    enabled: bool
-    extra: dict = field(default_factory=dict)
+def entities_page(entities, *, search: str = "", show: str = "all", sort: str = "id", descending: bool = False,
+                  offset: int = 0, limit: int = 50):
+    from ledgerbridge import status
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    return _read(status.entities_page, entities, search=search, show=show, sort=sort, descending=descending,
+                 offset=offset, limit=limit)
 
 
-def entities_page(entities, *, search: str = "", sort: str = "id", descending: bool = False, offset: int = 0,
-                  limit: int = 50):
-    """PLACEHOLDER for `ledgerbridge.status.entities_page(session, entities, ...)`: the registry's fields only."""
-    rows = [_EntityRow(e.id, e.name, e.base_currency, e.accounting.kind.value, e.source.kind.value if e.source
-                       else None, e.enabled) for e in entities]
-    needle = search.strip().lower()
-    rows = [r for r in rows if needle in r.id.lower() or needle in r.name.lower()]
-    key = sort if sort in ("id", "name", "base_currency", "accounting") else "id"
-    rows.sort(key=lambda r: getattr(r, key), reverse=descending)
-    return Page(rows[offset:offset + limit], len(rows), offset, limit)
+def entity_status(entity):
+    from ledgerbridge import status
+
+    return _read(status.entity_status, entity)
 
 
-def reconciliation(entity_id: str, run_id: str) -> dict | None:
-    """PLACEHOLDER for `ledgerbridge.status.reconciliation(session, entity_id, run_id)`."""
-    raise NotWired("the reconciliation of a run")
+def reconciliation(entity_id: str, run_id: str | None) -> dict | None:
+    from ledgerbridge import status
+
+    return _read(status.reconciliation, entity_id, run_id)
 
 
 def review_queue(entity_id: str, offset: int, limit: int):
-    """PLACEHOLDER for `ledgerbridge.matching.review.queue_page(session, entity_id, offset, limit)`."""
-    raise NotWired("the party review queue")
+    from ledgerbridge.matching import review
+
+    return _read(review.queue_page, entity_id, offset, limit)
 
 
 def quarantine_listing(entity_id: str, status: str, dataset: str | None, offset: int, limit: int):
-    """PLACEHOLDER for `ledgerbridge.ledger.quarantine.listing(session, entity_id, status, dataset, offset, limit)`."""
-    raise NotWired("the quarantine listing")
+    from ledgerbridge.ledger import quarantine
+    from ledgerbridge.quality import overridable_expectations
+
+    return _read(quarantine.listing, entity_id, overridable_expectations(), status, dataset, offset, limit)
+
+
+def quarantine_datasets(entity_id: str) -> dict[str, int]:
+    from ledgerbridge.ledger import quarantine
+
+    return _read(quarantine.open_counts_by_dataset, entity_id)
 
 
 def rejected_page(entity_id: str, offset: int, limit: int):
-    """PLACEHOLDER for `ledgerbridge.flows.outbox.rejected_page(session, entity_id, offset, limit)`."""
-    raise NotWired("the rejected records")
+    from ledgerbridge.flows import outbox
+
+    return _read(outbox.rejected_page, entity_id, offset, limit)
 
 
 # -- decisions: each returns the sentence shown to the person ---------------------------------------------
@@ -154,34 +131,21 @@ def review_reject(entity_id: str, actor: str, hub_id: str, kind: str | None) -> 
 
 
 def review_create_new(entity_id: str, actor: str, hub_id: str, kind: str | None) -> str:
-    """PLACEHOLDER for `ledgerbridge.matching.review.create_new(session, entity_id, hub_id, actor, kind)`."""
-    raise NotWired("creating a party in the accounting system")
+    from ledgerbridge.matching import review
+
+    return _decide(review.create_new, entity_id, hub_id, actor, kind, creates_parties=entity(entity_id).creates_parties)
 
 
-def quarantine_release(entity_id: str, actor: str, dataset: str, record_key: str, reason: str) -> str:
+def quarantine_decide(entity_id: str, actor: str, decision: str, dataset: str, record_key: str,
+                      reason: str | None) -> str:
     from ledgerbridge.ledger import quarantine
     from ledgerbridge.quality import overridable_expectations
 
-    entry = _decide(quarantine.release, entity_id, dataset, record_key, actor, reason, overridable_expectations())
-    waived = "; ".join(f"{w['expectation']} ({w['field']} {w['value']})" for w in entry.waived)
-    return f"{dataset} {record_key}: released, waived {waived}; it goes out on the next run unless it fails " \
-           "something else"
-
-
-def quarantine_dismiss(entity_id: str, actor: str, dataset: str, record_key: str, reason: str) -> str:
-    from ledgerbridge.ledger import quarantine
-
-    _decide(quarantine.dismiss, entity_id, dataset, record_key, actor, reason)
-    return f"{dataset} {record_key}: dismissed, never exported (until reopened)"
-
-
-def quarantine_reopen(entity_id: str, actor: str, dataset: str, record_key: str) -> str:
-    from ledgerbridge.ledger import quarantine
-
-    _decide(quarantine.reopen, entity_id, dataset, record_key, actor)
-    return f"{dataset} {record_key}: reopened, checked again on the next run"
+    return _decide(quarantine.decide, entity_id, dataset, record_key, decision, actor, reason,
+                   overridable_expectations())
 
 
 def outbox_retry(entity_id: str, actor: str, outbox_id: int) -> str:
-    """PLACEHOLDER for `ledgerbridge.flows.outbox.retry(session, entity_id, outbox_id, actor)`."""
-    raise NotWired("retrying a rejected record")
+    from ledgerbridge.flows import outbox
+
+    return _decide(outbox.retry, entity_id, outbox_id, actor)
