@@ -295,7 +295,7 @@ def prepare_desktop(drop, ledger: Ledger, out=print) -> tuple[dict[str, dict], d
         state = settings.data_dir() / "sandbox" / f"qbd-{entity.id}.json"
         existed = state.exists()
         company = DesktopCompany.load(state) if existed else seed_demo(
-            DesktopCompany(company_id=data["company_id"], entity_id=entity.id))
+            DesktopCompany(company_id=data["company_id"], entity_id=entity.id, closing_date=data.get("closing_date")))
         agents[entity.id] = agent = DesktopAgent(company, state_file=state)
         agent.save()
         published = agent.publish_lists(fs, entity.id, full=not existed)

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledgerbridge.flows import outbox
-from ledgerbridge.flows.reconcile import BUCKET_ORDER, difference, reconciled_kinds
+from ledgerbridge.flows.reconcile import ALWAYS_SHOWN, BUCKET_ORDER, difference, reconciled_kinds
 from ledgerbridge.ledger import quarantine
 from ledgerbridge.ledger.models import LegalEntityRow, SyncRun
 from ledgerbridge.ledger.paging import Page, bounds
@@ -126,7 +126,7 @@ def reconciliation(session: Session, entity_id: str, run_id: str | None = None) 
     kinds = []
     for kind in reconciled_kinds():
         part = report.get(kind.flow.value)
-        if not part:
+        if not part or (not part["approved"] and kind.name not in ALWAYS_SHOWN):
             continue
         hub = report.get(f"hub_total_of_confirmed_{kind.flow.value}")
         accounting = report.get(f"accounting_total_of_confirmed_{kind.flow.value}")
