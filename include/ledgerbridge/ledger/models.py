@@ -421,9 +421,8 @@ class SyncRun(Base):
     __tablename__ = "sync_runs"
     __table_args__ = (
         UniqueConstraint("entity_id", "run_id", "step"),
-        # Each entity's latest run and latest finished step (ledgerbridge.status), from the index.
+        # Each entity's latest run (ledgerbridge.status), from the index.
         Index("ix_sync_runs_entity_started", "entity_id", "started_at"),
-        Index("ix_sync_runs_entity_finished", "entity_id", "finished_at", "step"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"), index=True)

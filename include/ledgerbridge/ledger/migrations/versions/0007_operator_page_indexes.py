@@ -1,5 +1,5 @@
 """indexes for the operators' pages at fleet size: a quarantine page by entity and status in its order
-(and the open counts per entity), each entity's latest run and latest finished step
+(and the open counts per entity), each entity's latest run
 
 Revision ID: 0007
 Revises: 0006
@@ -21,11 +21,8 @@ def upgrade() -> None:
     op.create_index('ix_quarantine_entity_status', 'quarantine', ['entity_id', 'status', 'dataset', 'record_key'])
     # status._last_runs: max(started_at) per entity and the join back on it.
     op.create_index('ix_sync_runs_entity_started', 'sync_runs', ['entity_id', 'started_at'])
-    # status._reconnects: max(finished_at) of the connected steps per entity and the join back on it.
-    op.create_index('ix_sync_runs_entity_finished', 'sync_runs', ['entity_id', 'finished_at', 'step'])
 
 
 def downgrade() -> None:
-    op.drop_index('ix_sync_runs_entity_finished', table_name='sync_runs')
     op.drop_index('ix_sync_runs_entity_started', table_name='sync_runs')
     op.drop_index('ix_quarantine_entity_status', table_name='quarantine')
