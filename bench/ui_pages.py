@@ -14,7 +14,7 @@ and 100,000 quarantine rows; the default run takes about 2 minutes, most of it s
    company's vendor list are the shapes the seeded ledger copies, so the pages read what real runs
    leave behind.
 2. The ledger, per backend: SQLite in a temporary folder, and PostgreSQL when 127.0.0.1:5432 answers (a
-   throw-away database, dropped after; PostgreSQL then ANALYZEd, as its autovacuum would have done;
+   throw-away database, dropped after; PostgreSQL then VACUUM ANALYZEd, as its autovacuum would have done;
    SQLite is not, as nothing in the project runs ANALYZE on it). Migrated with ledgerbridge.ledger.migrate,
    seeded with bulk inserts (timed and printed): --entities legal entities (legal_entities rows and a
    generated registry YAML: QuickBooks Online, Xero, QuickBooks Desktop and the desktop file drop,
@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import argparse
 import copy
-import logging
+import os
 import random
 import statistics
 import sys
@@ -412,7 +412,7 @@ def seed(url: str, entries: list[dict], total_quarantine: int, big_share: float,
             del rows
         if ledger.engine.dialect.name == "postgresql":
             with ledger.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("ANALYZE")
+                conn.exec_driver_sql("VACUUM ANALYZE")
     finally:
         ledger.dispose()
     small = min((e for e, n in split.items() if n >= 10), key=split.get, default=ids[-1])
@@ -664,6 +664,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.entities < 2 or args.quarantine < BASELINE_QUARANTINE:
         parser.error(f"--entities must be >= 2 and --quarantine >= {BASELINE_QUARANTINE}")
 
+    print(f"load average at the start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores "
+          "(other work on the machine shows in every figure: compare rows of one run)")
     tmp = private_data_dir("bench-ui-pages-")
     with tmp:
         data_dir = Path(tmp.name)
@@ -681,6 +683,7 @@ def main(argv: list[str] | None = None) -> int:
             checks += report(baseline, big)
         print("\nHTTP path (Airflow UI plugin under /ledgerbridge): not measured: measure_http is not written yet, "
               "the plugin is not on main")
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return print_targets(checks)
 
 
