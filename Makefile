@@ -42,7 +42,7 @@ test: $(STAMP)
 
 ## make bench: the benchmarks (never part of the tests)
 bench: $(STAMP)
-	python bench/dag_parse.py; python bench/matching.py; python bench/qbo_export.py; python bench/erp_sync.py; python bench/file_drop.py; python bench/data_quality.py
+	python bench/dag_parse.py; python bench/matching.py; python bench/qbo_export.py; python bench/erp_sync.py; python bench/file_drop.py; python bench/data_quality.py; python bench/ui_pages.py
 
 registry-check: $(STAMP)
 	ledgerbridge registry check

@@ -374,7 +374,11 @@ class QuarantineEntry(Base):
     """A record held back with every reason a person needs to fix it."""
 
     __tablename__ = "quarantine"
-    __table_args__ = (UniqueConstraint("entity_id", "dataset", "record_key"),)
+    __table_args__ = (
+        UniqueConstraint("entity_id", "dataset", "record_key"),
+        # A page of one entity's entries of one status in listing order, its count, and the open counts.
+        Index("ix_quarantine_entity_status", "entity_id", "status", "dataset", "record_key"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"), index=True)
     dataset: Mapped[str] = mapped_column(String(60))
@@ -415,7 +419,11 @@ class SyncRun(Base):
     """One step of one DAG run of one entity, with the summary it returned."""
 
     __tablename__ = "sync_runs"
-    __table_args__ = (UniqueConstraint("entity_id", "run_id", "step"),)
+    __table_args__ = (
+        UniqueConstraint("entity_id", "run_id", "step"),
+        # Each entity's latest run (ledgerbridge.status), from the index.
+        Index("ix_sync_runs_entity_started", "entity_id", "started_at"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"), index=True)
     run_id: Mapped[str] = mapped_column(String(250))
