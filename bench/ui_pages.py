@@ -54,7 +54,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -288,6 +287,8 @@ def seed(url: str, entries: list[dict], total_quarantine: int, big_share: float,
     """The ledger at `url` (migrated, empty) filled in bulk; returns what it holds."""
     from sqlalchemy import insert
 
+    from ledgerbridge.status import record_standing
+
     from ledgerbridge.ledger import Ledger
     from ledgerbridge.ledger.models import (
         LegalEntityRow, OutboxEntry, Party, PartyLink, QuarantineEntry, ReferenceRecord, SyncRun,
@@ -336,7 +337,7 @@ def seed(url: str, entries: list[dict], total_quarantine: int, big_share: float,
             del rows
 
             # Runs: 3 per entity, 10 steps each; some last runs failed.
-            rows = []
+            rows, last_runs = [], {}
             for i, entity_id in enumerate(ids):
                 fate = rng.random()
                 for run in range(1, RUNS_PER_ENTITY + 1):
@@ -359,17 +360,20 @@ def seed(url: str, entries: list[dict], total_quarantine: int, big_share: float,
                         if failed_export and step["step"] == "export_documents":
                             status, error = "failed", ("ledgerbridge.connectors.errors.TransientError: QuickBooks Online "
                                                        "answered 503 five times: giving up until the next run")
+                        summary = _vary_summary(step["step"], step["summary"], rng, exported, held, refused,
+                                                unbalanced) if status != "failed" or unbalanced else {}
                         rows.append({
                             "entity_id": entity_id, "run_id": run_id, "step": step["step"], "status": status,
-                            "params": step["params"], "error": error,
-                            "summary": _vary_summary(step["step"], step["summary"], rng, exported, held, refused,
-                                                     unbalanced) if status != "failed" or unbalanced else {},
+                            "params": step["params"], "error": error, "summary": summary,
                             "started_at": at + timedelta(seconds=20 * position),
                             "finished_at": at + timedelta(seconds=20 * position + 15)})
                         if failed_export and status == "failed":
                             break
+                    last_runs[entity_id] = run_id
             put(session, SyncRun, rows)
             del rows
+            for entity_id, run_id in last_runs.items():  # as run_step keeps it
+                record_standing(session, entity_id, run_id)
 
             # Parties: 5 linked and 0-4 in review per entity, the vendors mirrored for the candidates.
             references, parties = [], []
@@ -678,7 +682,7 @@ def main(argv: list[str] | None = None) -> int:
         checks = []
         for name in [b.strip() for b in args.backends.split(",") if b.strip()]:
             if name == "postgresql" and not postgres_available():
-                print(f"\n== postgresql: skipped: no PostgreSQL on 127.0.0.1:5432 ==")
+                print("\n== postgresql: skipped: no PostgreSQL on 127.0.0.1:5432 ==")
                 checks.append(("postgresql: entities and quarantine pages", None, "skipped: no PostgreSQL"))
                 continue
             baseline, big = run_backend(name, args, template, data_dir)

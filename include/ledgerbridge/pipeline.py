@@ -25,6 +25,7 @@ from ledgerbridge.flows.reference import pull_reference
 from ledgerbridge.flows.source import pull_source
 from ledgerbridge.ledger.models import SyncRun
 from ledgerbridge.ledger.types import utcnow
+from ledgerbridge.status import record_standing
 from ledgerbridge.steps import STEP_NAMES
 
 Step = Callable[[RunContext], dict[str, Any]]
@@ -59,6 +60,7 @@ def run_step(ctx: RunContext, name: str) -> dict[str, Any]:
             session.add(run)
         run.status, run.params, run.started_at, run.error = "running", ctx.params.as_dict(), utcnow(), None
         session.flush()
+        record_standing(session, ctx.entity.id, ctx.run_id)
         run_pk = run.id
     ctx.log.info("%s: %s starting (run %s%s)", ctx.entity.id, name, ctx.run_id, ", dry run" if ctx.params.dry_run else "")
     try:
@@ -69,10 +71,14 @@ def run_step(ctx: RunContext, name: str) -> dict[str, Any]:
             run.status, run.finished_at = "failed", utcnow()
             run.error = "".join(traceback.format_exception_only(exc)).strip()
             run.summary = getattr(exc, "summary", None) or {}  # what a failing step still has to say
+            session.flush()
+            record_standing(session, ctx.entity.id, ctx.run_id)
         raise
     with ctx.ledger.session() as session:
         run = session.get(SyncRun, run_pk)
         run.status, run.summary, run.finished_at = "success", summary, utcnow()
+        session.flush()
+        record_standing(session, ctx.entity.id, ctx.run_id)
     return summary
 
 

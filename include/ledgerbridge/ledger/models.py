@@ -135,6 +135,8 @@ class LegalEntityRow(Base):
     company_id: Mapped[str | None] = mapped_column(String(64))
     # Likewise the source it was first read from, when the source tells who it is (an ERP's company).
     source_identity: Mapped[str | None] = mapped_column(String(300))
+    # Its latest run as the operators' pages show it (ledgerbridge.status.run_standing), kept by each step.
+    last_run: Mapped[dict[str, Any] | None] = mapped_column(DecimalJSON())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
