@@ -37,9 +37,11 @@ and 100,000 quarantine rows; the default run takes about 2 minutes, most of it s
      the reconciliation of the big entity's last run (`status.reconciliation`).
    BASELINE: the same calls in the same process on a demo-sized ledger seeded the same way (5 entities,
    100 quarantine rows); each figure is shown with its ratio to the baseline's.
-4. The same pages through HTTP (the Airflow UI plugin's app under /ledgerbridge, in the real Airflow
-   api app with its auth): `measure_http`, not written yet (the plugin reached main after this bench
-   was branched off); until then the figures are the core calls' alone.
+4. The same pages through HTTP: the UI plugin's app under /ledgerbridge inside the real Airflow api app
+   (airflow.api_fastapi.app.create_app, in this process, a throw-away AIRFLOW_HOME migrated once), a
+   token from its /auth/token, the entities filtered by its auth manager: the entities page as JSON and
+   as HTML (all, and show=attention), the big entity's first quarantine page (HTML) and its last open
+   page (JSON). These count for the targets too.
 
 Target (the issue's): with 1,000 entities and 100,000 quarantine rows in the ledger, the entities page
 and a quarantine page answer in under 300 ms on this machine; checked on each backend, for the
@@ -54,6 +56,7 @@ import os
 import random
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -196,6 +199,7 @@ class Fleet:
     held: dict[str, int] = field(default_factory=dict)  # quarantine entries per entity
     counts: dict[str, int] = field(default_factory=dict)  # rows per table
     seed_s: float = 0.0
+    big_open: int = 0  # the big entity's open entries (measured)
 
 
 def entity_ids(n: int) -> list[str]:
@@ -511,6 +515,7 @@ def measure_ledger(backend: str, url: str, fleet: Fleet, repeat: int, explain: b
                 QuarantineEntry.entity_id == fleet.big, QuarantineEntry.status == "open"))
             run_id = session.scalar(select(SyncRun.run_id).where(SyncRun.entity_id == fleet.big)
                                     .order_by(SyncRun.started_at.desc()).limit(1))
+        fleet.big_open = big_open
         figures = {}
         for call in calls(fleet, registry.entities, overridable_expectations(), big_open, run_id):
             progress(f"{backend} {fleet.entities:,} entities: {call.name}")
@@ -558,11 +563,79 @@ def query_plans(ledger, fleet: Fleet, big_open: int) -> list[str]:
 
 # -- 4. the HTTP path -------------------------------------------------------------------------------------
 
-def measure_http(url: str, fleet: Fleet, repeat: int) -> dict[str, float] | None:
-    """The same pages through the Airflow UI plugin's app (/ledgerbridge, the real Airflow api app with its
-    auth, as tests/ui does). Not written yet: the plugin (plugins/ledgerbridge_airflow/ui/) reached main after
-    this bench was branched off. None: not measured."""
-    return None
+_AIRFLOW: dict[str, Any] = {}  # the in-process Airflow api app, built once per process
+
+
+def _airflow_client():
+    """The real Airflow api app (airflow.api_fastapi.app.create_app, the api-server's own factory) with
+    LedgerBridge's plugin mounted as Airflow mounts it, its SimpleAuthManager and a user `bench` (admin):
+    in a throw-away AIRFLOW_HOME migrated once (tests/ui/conftest.py does the same)."""
+    if "client" in _AIRFLOW:
+        return _AIRFLOW["client"], _AIRFLOW["headers"]
+    import json
+    import subprocess
+
+    home = Path(tempfile.mkdtemp(prefix="lb-bench-airflow-"))
+    (home / "dags").mkdir()
+    passwords = home / "passwords.json"
+    passwords.write_text(json.dumps({"bench": "bench-pw"}))
+    os.environ.update({
+        "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "bench:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__API_AUTH__JWT_SECRET": "ledgerbridge-bench-only-" + "x" * 64,
+    })
+    progress("HTTP: airflow db migrate in a throw-away AIRFLOW_HOME (once)")
+    migrated = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True,
+                              timeout=600)
+    if migrated.returncode != 0:
+        raise SystemExit("airflow db migrate failed:\n" + migrated.stdout[-2000:] + migrated.stderr[-2000:])
+    from fastapi.testclient import TestClient
+
+    from airflow.api_fastapi.app import create_app
+
+    client = TestClient(create_app(), base_url="http://localhost:8080")
+    client.__enter__()
+    reply = client.post("/auth/token", json={"username": "bench", "password": "bench-pw"})
+    reply.raise_for_status()
+    _AIRFLOW.update(client=client, headers={"Authorization": f"Bearer {reply.json()['access_token']}"})
+    return _AIRFLOW["client"], _AIRFLOW["headers"]
+
+
+def measure_http(url: str, fleet: Fleet, repeat: int) -> dict[str, tuple[str, float]]:
+    """The entities page and the big entity's quarantine pages through the UI plugin's app under /ledgerbridge,
+    JSON and HTML, in the real Airflow api app with its auth (a token checked, the entities filtered by the
+    auth manager): median seconds of --repeat after one warm-up, per page."""
+    from ledgerbridge_airflow.ui import core
+
+    client, headers = _airflow_client()
+    os.environ.update(LEDGERBRIDGE_DB_URL=url, LEDGERBRIDGE_REGISTRY=str(fleet.registry_path))
+    core.ledger.cache_clear()  # another backend, another ledger
+    big = fleet.big
+    last_open = max(0, fleet.big_open - PAGE)
+    pages = {
+        "HTTP entities page (JSON)": ("entities", "/ledgerbridge/api/entities"),
+        "HTTP entities page (HTML)": ("entities", "/ledgerbridge/"),
+        "HTTP entities, show=attention (HTML)": ("entities", "/ledgerbridge/?show=attention"),
+        "HTTP quarantine big: first page (HTML)": ("quarantine", f"/ledgerbridge/entities/{big}/quarantine"),
+        "HTTP quarantine big: last open page (JSON)": (
+            "quarantine", f"/ledgerbridge/api/entities/{big}/quarantine?offset={last_open}"),
+    }
+    figures = {}
+    for name, (page, path) in pages.items():
+        progress(f"HTTP {fleet.entities:,} entities: {name}")
+        timings = []
+        for i in range(repeat + 1):
+            started = time.perf_counter()
+            reply = client.get(path, headers=headers)
+            elapsed = time.perf_counter() - started
+            if reply.status_code != 200:
+                raise SystemExit(f"GET {path}: {reply.status_code} {reply.text[:300]}")
+            if i:
+                timings.append(elapsed)
+        figures[name] = (page, statistics.median(timings))
+    core.ledger().dispose()
+    return figures
 
 
 # -- the run ----------------------------------------------------------------------------------------------
@@ -611,9 +684,7 @@ def run_backend(name: str, args, template: Template, data_dir: Path) -> tuple[Me
             progress(f"{name}: seeding {n:,} entities, {total:,} quarantine entries")
             fleet = seed(backend.url, entries, total, args.big_share, args.outbox, template, args.seed, registry_path)
             results.append(measure_ledger(name, backend.url, fleet, args.repeat, args.explain and label == "fleet"))
-            http = measure_http(backend.url, fleet, args.repeat)
-            if http is not None:
-                results[-1].figures.update({f"HTTP {k}": ("http", v) for k, v in http.items()})
+            results[-1].figures.update(measure_http(backend.url, fleet, args.repeat))
         finally:
             backend.close()
     return results[0], results[1]
@@ -687,8 +758,6 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             baseline, big = run_backend(name, args, template, data_dir)
             checks += report(baseline, big)
-        print("\nHTTP path (Airflow UI plugin under /ledgerbridge): not measured: measure_http is not written "
-              "yet (the plugin reached main after this bench was branched off)")
     print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return print_targets(checks)
 
