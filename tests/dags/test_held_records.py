@@ -29,8 +29,9 @@ def test_records_held_for_a_person_skip_the_task_with_the_count_per_dataset():
 
     with pytest.raises(AirflowSkipException) as skipped:
         _run({"open_quarantine": 3, "open_quarantine_by_dataset": {"source.bills": 1, "bills": 2}})
-    assert str(skipped.value).startswith("acme: 3 held for a person (bills 2, source.bills 1); "
-                                         "`ledgerbridge quarantine list --entity acme` says why")
+    assert str(skipped.value).startswith("acme: 3 held for a person (bills 2, source.bills 1); LedgerBridge -> acme "
+                                         "-> Quarantine in this UI, or `ledgerbridge quarantine list --entity acme`, "
+                                         "says why")
 
 
 @pytest.mark.parametrize("report", [{"open_quarantine": 0, "open_quarantine_by_dataset": {}}, None])

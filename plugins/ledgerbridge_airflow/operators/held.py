@@ -34,6 +34,7 @@ class HeldRecordsOperator(BaseOperator):
         by_dataset = ", ".join(f"{dataset} {count}"
                                for dataset, count in sorted((report.get("open_quarantine_by_dataset") or {}).items()))
         # Airflow writes the reason into the task log ("Skipping task." reason=...).
-        raise AirflowSkipException(f"{self.entity_id}: {held} held for a person ({by_dataset}); "
-                                   f"`ledgerbridge quarantine list --entity {self.entity_id}` says why. The run did "
-                                   "its job: this task is skipped only to mark it")
+        raise AirflowSkipException(f"{self.entity_id}: {held} held for a person ({by_dataset}); LedgerBridge -> "
+                                   f"{self.entity_id} -> Quarantine in this UI, or `ledgerbridge quarantine list "
+                                   f"--entity {self.entity_id}`, says why and lets a person release or dismiss each. "
+                                   "The run did its job: this task is skipped only to mark it")
