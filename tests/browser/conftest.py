@@ -45,8 +45,15 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
-    from stack import start_stack
+    from stack import Stack, start_stack
 
+    reuse = os.environ.get("LEDGERBRIDGE_BROWSER_STACK")  # developing the tests: a stack kept running elsewhere
+    if reuse:
+        import json
+
+        info = json.loads(Path(reuse).read_text())
+        yield Stack(Path(reuse).parent, env=info["env"], base_url=info["base"])
+        return
     work = tmp_path_factory.mktemp("browser-airflow")
     started = time.monotonic()
     running = start_stack(work)

@@ -10,12 +10,11 @@ from browsing import login
 expect = pytest.importorskip("playwright.sync_api", reason="no browser: Playwright for Python is not installed").expect
 
 
-def test_the_login_page_signs_the_admin_in_to_airflow_s_home(browser, stack, shots):
+def test_the_login_page_signs_the_admin_in_to_airflow_s_home(browser, stack):
     page = login(browser, stack, "admin")
     try:
         expect(page).to_have_url(re.compile(r"^http://127\.0\.0\.1:\d+/(\?.*)?$"))
         expect(page.get_by_role("link", name=re.compile("Dags", re.I)).first).to_be_visible()
-        shots.take(page, "airflow-home")
     finally:
         page.context.close()
 
