@@ -62,7 +62,7 @@ def stack(tmp_path_factory):
         yield running
     finally:
         running.stop()
-        print(f"\nbrowser stack timings (s): " + ", ".join(f"{k}={v:.1f}" for k, v in running.timings.items()))
+        print("\nbrowser stack timings (s): " + ", ".join(f"{k}={v:.1f}" for k, v in running.timings.items()))
 
 
 @pytest.fixture(scope="session")
