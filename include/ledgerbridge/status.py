@@ -182,11 +182,9 @@ def _fill(session: Session, rows: dict[str, EntityStatus]) -> None:
 # -- the standing of an entity's last run, kept on its row by the pipeline (pipeline.run_step) ----------
 
 def record_standing(session: Session, entity_id: str, run_id: str) -> None:
-    """Keep the standing of `run_id` on the entity's row, if it is the entity's latest started run: the
+    """Keep the standing of `run_id` on the entity's row, if it is the entity's latest started sync run: the
     entities page reads 1,000 of these instead of 10,000 step summaries."""
-    latest = session.scalar(select(SyncRun.run_id).where(SyncRun.entity_id == entity_id)
-                            .order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1))
-    if latest == run_id:
+    if _latest_main_run(session, entity_id) == run_id:
         standing = run_standing(session, entity_id, run_id)
         standing["reconnect_needed"] = _reconnect_needed(session, entity_id)
         session.get(LegalEntityRow, entity_id).last_run = standing
@@ -240,11 +238,17 @@ def _reconciled(report: dict) -> dict[str, Any]:
 
 
 def _standing_of_latest_run(session: Session, entity_id: str) -> dict[str, Any] | None:
-    latest = session.scalar(select(SyncRun.run_id).where(SyncRun.entity_id == entity_id)
-                            .order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1))
+    latest = _latest_main_run(session, entity_id)
     if latest is None:
         return None
     return {**run_standing(session, entity_id, latest), "reconnect_needed": _reconnect_needed(session, entity_id)}
+
+
+def _latest_main_run(session: Session, entity_id: str) -> str | None:
+    """The entity's latest started run of its sync DAG: those begin with pull_source (the file drop's inbound
+    DAG runs a few steps of its own, never that one)."""
+    return session.scalar(select(SyncRun.run_id).where(SyncRun.entity_id == entity_id, SyncRun.step == STEP_NAMES[0])
+                          .order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1))
 
 
 def _apply(row: EntityStatus, standing: dict[str, Any]) -> None:

@@ -161,6 +161,31 @@ def test_a_creation_the_accounting_system_refuses_goes_to_review_and_is_not_retr
     assert bills_in_company(qbo_server, conn, ledger) == []
 
 
+def test_create_new_after_a_refused_creation_is_a_new_attempt_once_the_cause_is_fixed(ledger, qbo_server):
+    entity = _entity("refused_then_fixed", create_missing_vendors=True)
+    conn = connect_company(qbo_server, ledger, entity, {**LISTS, "employees": []})
+    books = qbo_server.sandbox.realms[conn.schema]
+    books.write("employee", {"DisplayName": "Pam Beesly", "GivenName": "Pam", "FamilyName": "Beesly"})
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([bill("B-1", "V-1", "10.00")],
+                                                  vendors=[{"hub_id": "V-1", "name": "Pam Beesly"}]))
+    sync(entity, ledger, conn)
+    assert _link(ledger, "V-1").status == LinkStatus.REVIEW
+
+    # The fix, in QuickBooks: the employee is renamed. Then a person asks for the vendor again.
+    employee = next(iter(books.objects["Employee"].values()))
+    employee["DisplayName"] = "Pam Halpert"
+    with ledger.session() as session:
+        review.create_new(session, "refused_then_fixed", "V-1", actor="airflow:pam")
+    sync(entity, ledger, conn)
+    sync(entity, ledger, conn)
+
+    names = Counter(v["DisplayName"] for v in query(qbo_server, conn, ledger, "SELECT * FROM Vendor"))
+    assert names["Pam Beesly"] == 1
+    assert _link(ledger, "V-1").status == LinkStatus.LINKED
+    assert len(bills_in_company(qbo_server, conn, ledger)) == 1
+
+
 def test_a_duplicate_in_the_hub_is_never_created_beside_its_twin(ledger, qbo_server):
     entity = _entity("twins", create_missing_vendors=True)
     conn = connect_company(qbo_server, ledger, entity, LISTS)

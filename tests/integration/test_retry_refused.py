@@ -120,3 +120,19 @@ def test_the_cli_lists_and_retries_refused_records(ledger, ledger_url, qbo_serve
     assert "new idempotency key" in capsys.readouterr().out
     assert main(["rejected", "retry", "acme_us", str(row.id)]) == 1
     assert "cannot be retried: it is retry now" in capsys.readouterr().err
+
+
+def test_a_retry_of_a_record_no_longer_approved_is_refused_or_withdrawn(ledger, qbo_server):
+    entity, conn, _, _ = _refused_by_a_hand_typed_number(ledger, qbo_server, "changed_mind")
+    row = _row(ledger, "changed_mind")
+    with ledger.session() as session:
+        outbox.retry(session, "changed_mind", row.id, "airflow:ada")
+    with ledger.session() as session:  # then the hub voids the bill: the retry asked for is withdrawn
+        import_hub_data(session, entity, hub_data([bill("B-1", "V-1", "5.00", doc_number="NB-1", status="void")]))
+    sync(entity, ledger, conn)
+    assert _row(ledger, "changed_mind").state == OutboxState.REJECTED
+    with ledger.session() as session, pytest.raises(outbox.RetryRefused, match="void at the source now"):
+        outbox.retry(session, "changed_mind", row.id, "airflow:ada")
+    with ledger.session() as session:
+        actions = [e.action for e in session.scalars(select(AuditEvent).where(AuditEvent.entity_id == "changed_mind"))]
+    assert "outbox_retry_withdrawn" in actions

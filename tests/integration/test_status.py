@@ -100,3 +100,25 @@ def test_a_reconciliation_that_fails_keeps_its_report_and_shows_the_difference(l
     bills = next(kind for kind in report["kinds"] if kind["kind"] == "bill")
     assert bills["approved"] == 2 and bills["hub_total_of_confirmed"] == "30.50"
     assert earlier["verdict"] == "balanced" and earlier["difference"] == "0.00"
+
+
+def test_a_file_drop_inbound_run_leaves_the_entitys_last_sync_run_as_it_was(ledger, fleet):
+    """The inbound DAG runs pull_reference, collect_confirmations and write_back under its own run id: the
+    entity's standing stays that of its last sync run (which starts with pull_source)."""
+    from ledgerbridge.pipeline import run_step
+    from support import context
+
+    clean = fleet["entities"][0]
+    inbound = context(clean, ledger, fleet["conns"]["clean"], run_id="asset_triggered__2026-12-03T10:00:00")
+    for step in ("pull_reference", "collect_confirmations", "write_back"):
+        run_step(inbound, step)
+    row = {row.id: row for row in _page(ledger, fleet["entities"]).items}["clean"]
+    assert (row.last_run.run_id, row.last_run.state, row.reconciliation) == ("scheduled__clean_1", "success", "balanced")
+
+
+def test_a_report_older_than_hub_totals_has_no_difference_rather_than_a_wrong_one():
+    from ledgerbridge.flows.reconcile import difference
+
+    old = {"mismatches": [], "accounting_total_of_confirmed_bills": Decimal("1234.50")}
+    assert difference(old) is None
+    assert difference({**old, "hub_total_of_confirmed_bills": Decimal("1234.50"), "compared": True}) == 0

@@ -4,6 +4,7 @@ entity's records never move through another entity's URL. The real Airflow app a
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from ledgerbridge.flows.outbox import idempotency_key
 from ledgerbridge.ledger.models import (
     AuditEvent,
+    Document,
     LinkStatus,
     OutboxEntry,
     OutboxState,
@@ -55,8 +57,13 @@ def refused(airflow):
     ids = {}
     with airflow.ledger.session() as session:
         for entity_id in ("acme", "globex"):
-            key = f"bill:B-{uuid.uuid4().hex[:6]}"
-            row = OutboxEntry(entity_id=entity_id, record_type=RecordType.DOCUMENT, record_id=uuid.uuid4().int % 10**9,
+            hub_id = f"B-{uuid.uuid4().hex[:6]}"
+            key = f"bill:{hub_id}"
+            bill = Document(entity_id=entity_id, kind="bill", hub_id=hub_id, doc_date=date(2026, 11, 2), currency="USD",
+                            total=Decimal("12.00"), status="approved")
+            session.add(bill)
+            session.flush()
+            row = OutboxEntry(entity_id=entity_id, record_type=RecordType.DOCUMENT, record_id=bill.id,
                               record_key=key, kind="bill", company_id="9130", state=OutboxState.REJECTED,
                               idempotency_key=idempotency_key(entity_id, "document", key), payload={}, attempts=1,
                               error="QuickBooks error 6140: Duplicate Document Number Error")

@@ -95,10 +95,11 @@ def test_an_entity_whose_row_has_no_standing_yet_shows_its_latest_run_from_sync_
             session.add(LegalEntityRow(id="acme", name="Acme", base_currency="USD", accounting_kind="quickbooks_online",
                                        conn_id="qbo"))
             session.flush()
-            for step in ("export_documents", "reconcile"):
+            for step in ("pull_source", "export_documents", "reconcile"):
                 session.add(SyncRun(entity_id="acme", run_id="scheduled__old", step=step, status="success",
-                                    summary={"created": 2, "confirmed": 2} if step != "reconcile" else
-                                    {"mismatches": [], "compared": True}))
+                                    summary={"created": 2, "confirmed": 2} if step == "export_documents" else
+                                    {"mismatches": [], "compared": True, "accounting_total_of_confirmed_bills": 2,
+                                     "hub_total_of_confirmed_bills": 2} if step == "reconcile" else {}))
         command.downgrade(alembic_config(ledger_url), "0007")
         migrate(ledger_url)
         with ledger.session() as session:

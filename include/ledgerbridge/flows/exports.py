@@ -53,6 +53,7 @@ def prepare_exports(ctx: RunContext) -> dict:
                            source.amounts_include_tax if source else False)
         params = _document_params(ctx, session, kinds.BILL in enabled)
         for kind in enabled:
+            outbox.withdraw_stale_retries(session, ctx, kind)
             gate = Gate("prepare_exports", "documents", kind, params)
             counts, problem = check_and_queue(
                 ctx, session, gate, session.scalars(kind.approved(ctx.entity.id)),
@@ -287,6 +288,7 @@ def _prepare_payments(ctx: RunContext, kind: PaymentRecordKind) -> tuple[Counter
     account_types = ctx.connector.capabilities.payment_account_types[kind.name]
     gate = Gate("export_payments", "payments", kind, params)
     with ctx.ledger.session() as session:
+        outbox.withdraw_stale_retries(session, ctx, kind)
         accounts = CodeIndex([a for a in usable_references(session, ctx.entity.id, "account")
                               if a.account_type in account_types])
         documents = DocumentStates(session, ctx.entity.id, kind)

@@ -417,16 +417,50 @@ def rejected_page(session: Session, entity_id: str | None, offset: int = 0, limi
 
 
 def rejected_counts(session: Session) -> dict[str, int]:
-    """Refused records per entity, in one query."""
+    """Refused creations per entity that wait for a Retry, in one query (a refused change is counted in
+    quarantine, a refused party creation in the review queue)."""
     from sqlalchemy import func
 
     return dict(session.execute(select(OutboxEntry.entity_id, func.count(OutboxEntry.id))
-                                .where(OutboxEntry.state == OutboxState.REJECTED)
+                                .where(OutboxEntry.state == OutboxState.REJECTED, OutboxEntry.operation == CREATE,
+                                       OutboxEntry.record_type != RecordType.PARTY)
                                 .group_by(OutboxEntry.entity_id)).all())
 
 
 class RetryRefused(Exception):
     pass
+
+
+def _not_exportable(session: Session, row: OutboxEntry) -> str | None:
+    """Why the record itself would not go out again (None: it would): no longer approved, or dismissed."""
+    kind = get_kind(row.kind)
+    model = getattr(kind, "model", None)
+    if model is None:
+        return None
+    status = session.scalar(select(model.status).where(model.id == row.record_id))
+    if status != "approved":
+        return f"it is {status or 'gone'} at the source now, not approved: nothing to send"
+    if row.record_key.partition(":")[2] in quarantine.dismissed_keys(session, row.entity_id, kind.dataset):
+        return "a person dismissed it in quarantine (reopen it there first)"
+    return None
+
+
+def withdraw_stale_retries(session: Session, ctx, kind: RecordKind) -> int:
+    """Retries asked for records that will not go out after all (changed at the source to draft or void,
+    or dismissed since): back to `rejected`, where the person sees them again."""
+    rows = session.scalars(select(OutboxEntry).where(
+        OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.kind == kind.name,
+        OutboxEntry.state == OutboxState.RETRY)).all()
+    withdrawn = 0
+    for row in rows:
+        why = _not_exportable(session, row)
+        if why:
+            row.state = OutboxState.REJECTED
+            record(session, ctx.entity.id, "pipeline", "outbox_retry_withdrawn", row.record_type, row.record_id,
+                   {"outbox_id": row.id, "record": row.record_key, "why": why, "run_id": ctx.run_id})
+            ctx.log.warning("%s: the retry asked for is withdrawn: %s", row.record_key, why)
+            withdrawn += 1
+    return withdrawn
 
 
 def retry(session: Session, entity_id: str, outbox_id: int, actor: str) -> str:
@@ -437,7 +471,7 @@ def retry(session: Session, entity_id: str, outbox_id: int, actor: str) -> str:
                           .with_for_update()).one_or_none()
     if row is None:
         raise RetryRefused(f"{entity_id}: no outbox record #{outbox_id}")
-    blocked = Refused(row).retry_blocked
+    blocked = Refused(row).retry_blocked or _not_exportable(session, row)
     if blocked:
         raise RetryRefused(f"{entity_id}: {row.record_key} (outbox #{outbox_id}) cannot be retried: {blocked}")
     previous_error, row.state = row.error, OutboxState.RETRY

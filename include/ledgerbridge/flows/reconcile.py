@@ -108,6 +108,9 @@ def difference(report: dict) -> Decimal | None:
     """Hub less accounting system over the confirmed documents compared (None: the system cannot be read back)."""
     if "compared" in report and not report["compared"]:
         return None
+    if any(f"hub_total_of_confirmed_{kind.flow.value}" not in report for kind in kinds.documents()
+           if f"accounting_total_of_confirmed_{kind.flow.value}" in report):
+        return None  # a report from before hub totals were kept
     return sum((Decimal(str(report.get(f"hub_total_of_confirmed_{kind.flow.value}", 0)))
                 - Decimal(str(report.get(f"accounting_total_of_confirmed_{kind.flow.value}", 0)))
                 for kind in kinds.documents()), Decimal(0))

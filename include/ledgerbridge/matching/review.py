@@ -13,7 +13,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledgerbridge.ledger.audit import record
-from ledgerbridge.ledger.models import LinkStatus, Party, PartyLink, ReferenceRecord
+from ledgerbridge.ledger.models import (
+    LinkStatus,
+    OutboxEntry,
+    OutboxState,
+    Party,
+    PartyLink,
+    RecordType,
+    ReferenceRecord,
+)
 from ledgerbridge.ledger.paging import Page, page_of
 from ledgerbridge.ledger.types import utcnow
 from ledgerbridge.matching.engine import PartyRecord, explain
@@ -134,7 +142,14 @@ def create_new(session: Session, entity_id: str, hub_id: str, actor: str, kind: 
     link = _link(session, party)
     _decide(link, LinkStatus.UNMATCHED, CREATE_NEW, None, actor,
             f"{actor}: none of its candidates; to be created in the accounting system")
-    record(session, entity_id, actor, "party_create_requested", "party", party.id, {})
+    # A creation the accounting system refused before: the person's fix is a new attempt, with a key of its own.
+    refused = session.scalars(select(OutboxEntry).where(
+        OutboxEntry.entity_id == entity_id, OutboxEntry.record_type == RecordType.PARTY,
+        OutboxEntry.record_id == party.id, OutboxEntry.state == OutboxState.REJECTED)).one_or_none()
+    if refused is not None:
+        refused.state = OutboxState.RETRY
+    record(session, entity_id, actor, "party_create_requested", "party", party.id,
+           {"refused_before": refused.error if refused is not None else None})
     return f"{party.kind} {hub_id} {party.name!r}: matches none of its candidates; created on the next run"
 
 

@@ -395,7 +395,7 @@ class _Intake:
         if document is None and kind.ledger_kind in SAME_SALE:
             other = self.documents[SAME_SALE[kind.ledger_kind]].get(model.hub_id)
             if other is not None:
-                if self._exported(RecordType.DOCUMENT, other.id, kind, model.hub_id):
+                if self._exported(RecordType.DOCUMENT, other.id, kind, model.hub_id, refused_is_exported=True):
                     return self._held_after_export(
                         kind, record, model.hub_id, ["kind"], {"kind": kind.ledger_kind},
                         f"it was exported as {_a(other.kind.replace('_', ' '))}, which stands: void it there by hand "
@@ -565,13 +565,14 @@ class _Intake:
             raise _Refused(Reason(kind.party, f"unknown hub {kind.party} {hub_id!r}{held}", hub_id))
         return party
 
-    def _exported(self, record_type: RecordType, record_id: int, kind: FeedKind, hub_id: str) -> bool:
+    def _exported(self, record_type: RecordType, record_id: int, kind: FeedKind, hub_id: str, *,
+                  refused_is_exported: bool = False) -> bool:
         """Whether the accounting system has, or may have, this record. A row never sent (queued by a dry
         run, or left pending by an export that stopped before it) is withdrawn instead, so the record is
         updated and goes through the export gate again as it is now; a sender that claims it first wins."""
         if record_id not in self.in_outbox[record_type]:
             return False
-        if self._refused_and_nothing_since(record_type, record_id):
+        if not refused_is_exported and self._refused_and_nothing_since(record_type, record_id):
             return False  # the accounting system has nothing of it: the fix is taken in, for a person's Retry
         withdrawn = self.session.execute(delete(OutboxEntry).where(
             OutboxEntry.entity_id == self.entity.id, OutboxEntry.record_type == record_type,
