@@ -584,6 +584,7 @@ def _airflow_client():
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "bench:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__API_AUTH__JWT_SECRET": "ledgerbridge-bench-only-" + "x" * 64,
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",  # not a line per request on the bench's output
     })
     progress("HTTP: airflow db migrate in a throw-away AIRFLOW_HOME (once)")
     migrated = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True,

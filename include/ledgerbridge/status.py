@@ -160,11 +160,14 @@ def _status(entity: LegalEntity) -> EntityStatus:
 
 
 def _fill(session: Session, rows: dict[str, EntityStatus]) -> None:
+    # A few entities (one entity's page): their own rows; a fleet: every row, each table read once.
+    only = list(rows) if len(rows) <= 20 else None
+    query = select(LegalEntityRow.id, LegalEntityRow.company_id, LegalEntityRow.last_run)
     known = {entity_id: (company_id, standing) for entity_id, company_id, standing in session.execute(
-        select(LegalEntityRow.id, LegalEntityRow.company_id, LegalEntityRow.last_run))}
-    quarantined = quarantine.open_counts(session)
-    in_review = review.open_counts(session)
-    refused = outbox.rejected_counts(session)
+        query.where(LegalEntityRow.id.in_(only)) if only else query)}
+    quarantined = quarantine.open_counts(session, only)
+    in_review = review.open_counts(session, only)
+    refused = outbox.rejected_counts(session, only)
     for entity_id, row in rows.items():
         company_id, standing = known.get(entity_id, (None, None))
         row.company_id = company_id

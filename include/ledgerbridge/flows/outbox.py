@@ -416,15 +416,17 @@ def rejected_page(session: Session, entity_id: str | None, offset: int = 0, limi
     return Page([Refused(row[0]) for row in rows], total, offset, limit)
 
 
-def rejected_counts(session: Session) -> dict[str, int]:
-    """Refused creations per entity that wait for a Retry, in one query (a refused change is counted in
-    quarantine, a refused party creation in the review queue)."""
+def rejected_counts(session: Session, entity_ids: list[str] | None = None) -> dict[str, int]:
+    """Refused creations per entity (of `entity_ids`, or all) that wait for a Retry, in one query (a refused
+    change is counted in quarantine, a refused party creation in the review queue)."""
     from sqlalchemy import func
 
-    return dict(session.execute(select(OutboxEntry.entity_id, func.count(OutboxEntry.id))
-                                .where(OutboxEntry.state == OutboxState.REJECTED, OutboxEntry.operation == CREATE,
-                                       OutboxEntry.record_type != RecordType.PARTY)
-                                .group_by(OutboxEntry.entity_id)).all())
+    query = select(OutboxEntry.entity_id, func.count(OutboxEntry.id)).where(
+        OutboxEntry.state == OutboxState.REJECTED, OutboxEntry.operation == CREATE,
+        OutboxEntry.record_type != RecordType.PARTY)
+    if entity_ids is not None:
+        query = query.where(OutboxEntry.entity_id.in_(entity_ids))
+    return dict(session.execute(query.group_by(OutboxEntry.entity_id)).all())
 
 
 class RetryRefused(Exception):

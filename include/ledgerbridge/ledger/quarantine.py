@@ -252,11 +252,13 @@ def listing(session: Session, entity_id: str | None, overridable: frozenset[str]
     return Page([HeldRecord(row[0], overridable) for row in rows], total, offset, limit)
 
 
-def open_counts(session: Session) -> dict[str, int]:
-    """Open entries per entity, in one query."""
-    return dict(session.execute(
-        select(QuarantineEntry.entity_id, func.count(QuarantineEntry.id))
-        .where(QuarantineEntry.status == QuarantineStatus.OPEN).group_by(QuarantineEntry.entity_id)).all())
+def open_counts(session: Session, entity_ids: Collection[str] | None = None) -> dict[str, int]:
+    """Open entries per entity (of `entity_ids`, or all), in one query."""
+    query = select(QuarantineEntry.entity_id, func.count(QuarantineEntry.id)).where(
+        QuarantineEntry.status == QuarantineStatus.OPEN)
+    if entity_ids is not None:
+        query = query.where(QuarantineEntry.entity_id.in_(list(entity_ids)))
+    return dict(session.execute(query.group_by(QuarantineEntry.entity_id)).all())
 
 
 def open_counts_by_dataset(session: Session, entity_id: str) -> dict[str, int]:

@@ -84,12 +84,14 @@ def queue_page(session: Session, entity_id: str, offset: int = 0, limit: int = 5
     return Page(items, total, offset, limit)
 
 
-def open_counts(session: Session) -> dict[str, int]:
-    """Parties in review per entity, in one query."""
+def open_counts(session: Session, entity_ids: list[str] | None = None) -> dict[str, int]:
+    """Parties in review per entity (of `entity_ids`, or all), in one query."""
     from sqlalchemy import func
 
-    return dict(session.execute(select(PartyLink.entity_id, func.count(PartyLink.id))
-                                .where(PartyLink.status == LinkStatus.REVIEW).group_by(PartyLink.entity_id)).all())
+    query = select(PartyLink.entity_id, func.count(PartyLink.id)).where(PartyLink.status == LinkStatus.REVIEW)
+    if entity_ids is not None:
+        query = query.where(PartyLink.entity_id.in_(entity_ids))
+    return dict(session.execute(query.group_by(PartyLink.entity_id)).all())
 
 
 def describe(row: tuple[Party, PartyLink]) -> str:
