@@ -82,6 +82,16 @@ MISTAKES = {
         ["review", "list", "--entity", "nope"], 1, ["no legal entity 'nope'", *REGISTRY_IDS]),
     "review reject, an unknown party": (
         ["review", "reject", "acme_us", "V-1"], 1, ["acme_us: no hub party 'V-1'"]),
+    "review create, an unknown party": (
+        ["review", "create", "acme_us", "V-1"], 1, ["acme_us: no hub party 'V-1'"]),
+    "review create, through a file drop": (
+        ["review", "create", "initech_desk", "V-1"], 1, ["file drop, which cannot create parties"]),
+    "rejected retry, an unknown entity": (
+        ["rejected", "retry", "acme_usa", "1"], 1, ["no legal entity 'acme_usa'", "did you mean 'acme_us'?"]),
+    "rejected retry, no such record": (
+        ["rejected", "retry", "acme_us", "7"], 1, ["acme_us: no outbox record #7"]),
+    "rejected retry, not a number": (
+        ["rejected", "retry", "acme_us", "B-1"], 2, ["argument outbox_id", "invalid int value: 'B-1'"]),
     "sandbox, which one": (
         ["sandbox"], 2, [f"ledgerbridge sandbox {name} --help" for name in
                          ("qbo", "syspro", "xero", "desktop-agent", "sftp")]),
@@ -93,6 +103,7 @@ MISTAKES = {
 
 # What a person types right: the checks above refuse none of it.
 RIGHT = {
+    "rejected list, nothing refused": (["rejected", "list", "--entity", "wayne_au"], "0 refused records"),
     "quarantine list, known names": (
         ["quarantine", "list", "--entity", "acme_us", "--dataset", "source.bills"], "0 open quarantine entries"),
     "match, review equal to auto": (
