@@ -65,8 +65,10 @@ def stack(tmp_path_factory):
         print("\nbrowser stack timings (s): " + ", ".join(f"{k}={v:.1f}" for k, v in running.timings.items()))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for one module: Playwright's sync API keeps an event loop running in this thread while it is
+    open, which would refuse every later test's asyncio.run()."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -38,10 +38,22 @@ class Airflow:
         return {"Authorization": f"Bearer {self.token(user)}"}
 
 
+_PREVIOUS: dict[str, str | None] = {}  # the environment before the app's, put back after this folder's last test
+
+
 def _set_env(values: dict[str, str]) -> dict[str, str | None]:
     previous = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
+    _PREVIOUS.update(previous)
     return previous
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """The app's environment (its registry, ledger and auth manager) is for this folder's tests only: once its
+    last test ran, the tests after it see the session's own again (the app itself is not asked any more)."""
+    if _PREVIOUS and (nextitem is None or HERE not in Path(str(nextitem.path)).parents):
+        _restore(dict(_PREVIOUS))
+        _PREVIOUS.clear()
 
 
 def _restore(previous: dict[str, str | None]) -> None:
