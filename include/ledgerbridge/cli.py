@@ -285,7 +285,10 @@ def _match_files(args) -> int:
 
     from ledgerbridge.matching.engine import Thresholds, match, read_parties
 
-    hub, accounting = read_parties(args.hub_csv), read_parties(args.accounting_csv)
+    skipped: list[str] = []
+    hub, accounting = read_parties(args.hub_csv, skipped), read_parties(args.accounting_csv, skipped)
+    for problem in skipped:
+        print(f"skipped: {problem}", file=sys.stderr)
     results = match(hub, accounting, Thresholds(auto=args.auto, review=args.review))
     with open(args.out, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -295,8 +298,9 @@ def _match_files(args) -> int:
             writer.writerow((result.hub_id, result.accounting_id if linked and result.accounting_id else "",
                              f"{result.score:.4f}" if linked else "", result.decision))
     decisions = {d: sum(1 for r in results if r.decision == d) for d in ("auto", "review", "none")}
+    left_out = f" ({len(skipped)} row(s) left out: see above)" if skipped else ""
     print(f"{len(hub)} hub parties against {len(accounting)}: {decisions['auto']} auto, {decisions['review']} "
-          f"review, {decisions['none']} none -> {args.out}")
+          f"review, {decisions['none']} none -> {args.out}{left_out}")
     return 0
 
 

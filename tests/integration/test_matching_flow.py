@@ -126,6 +126,19 @@ def test_match_cli_writes_the_pairs_file(tmp_path, capsys):
     assert "1 auto, 1 review, 1 none" in capsys.readouterr().out
 
 
+def test_the_match_preview_reports_a_row_without_a_name_and_matches_the_rest(tmp_path, capsys):
+    hub, accounting, out = tmp_path / "hub.csv", tmp_path / "acc.csv", tmp_path / "pairs.csv"
+    hub.write_text("id,name\nH1,\"Brown, Nick\"\nH2,\nH3,Virginia Smith\nH3,Virginia Smyth\n")
+    accounting.write_text("id,name\nQ1,Nick Brown\nQ2,\n")
+    assert main(["match", str(hub), str(accounting), "--out", str(out)]) == 0
+    said = capsys.readouterr()
+    assert f"skipped: {hub}, line 3: column 'name' is empty" in said.err
+    assert f"skipped: {hub}, line 5: id 'H3' appears twice" in said.err
+    assert f"skipped: {accounting}, line 3: column 'name' is empty" in said.err
+    assert "2 hub parties against 1: 1 auto, 0 review, 1 none" in said.out and "3 row(s) left out" in said.out
+    assert [row["hub_id"] for row in csv.DictReader(out.open())] == ["H1", "H3"]
+
+
 def test_review_cli_lists_and_refuses_a_second_link_to_one_party(ledger, ledger_url, qbo_server, monkeypatch, capsys):
     entity = _entity("reviewcli")
     conn = connect_company(qbo_server, ledger, entity, LISTS)

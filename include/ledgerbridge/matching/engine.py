@@ -63,8 +63,11 @@ class PartyFileError(ValueError):
 COLUMNS = ("id", "name", "kind", "email", "tax_id", "city", "postcode")
 
 
-def read_parties(path: str | Path) -> list[PartyRecord]:
-    """Parties from a CSV with columns id,name[,kind,email,tax_id,city,postcode]; errors name row and column."""
+def read_parties(path: str | Path, skipped: list[str] | None = None) -> list[PartyRecord]:
+    """Parties from a CSV with columns id,name[,kind,email,tax_id,city,postcode]; errors name row and column.
+
+    A row without an id or a name, or repeating an id, fails the file; with `skipped`, it is left out and
+    its message appended there instead (a preview matches the rest). A file that cannot be read always fails."""
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
@@ -75,10 +78,13 @@ def read_parties(path: str | Path) -> list[PartyRecord]:
             records, seen = [], set()
             for line, row in enumerate(reader, start=2):
                 record_id, name = (row.get("id") or "").strip(), (row.get("name") or "").strip()
-                if not record_id or not name:
-                    raise PartyFileError(f"{path}, line {line}: column '{'id' if not record_id else 'name'}' is empty")
-                if record_id in seen:
-                    raise PartyFileError(f"{path}, line {line}: id {record_id!r} appears twice")
+                problem = (f"column '{'id' if not record_id else 'name'}' is empty" if not record_id or not name
+                           else f"id {record_id!r} appears twice" if record_id in seen else None)
+                if problem:
+                    if skipped is None:
+                        raise PartyFileError(f"{path}, line {line}: {problem}")
+                    skipped.append(f"{path}, line {line}: {problem}")
+                    continue
                 seen.add(record_id)
                 records.append(PartyRecord(record_id, name, *(_blank(row.get(c)) for c in COLUMNS[2:])))
     except OSError as exc:
