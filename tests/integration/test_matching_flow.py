@@ -215,3 +215,18 @@ def test_a_duplicate_in_the_hub_is_never_created_beside_its_twin(ledger, qbo_ser
     assert sorted(link.status for link in links.values()) == [LinkStatus.LINKED, LinkStatus.REVIEW]
     twin = next(link for link in links.values() if link.status == LinkStatus.REVIEW)
     assert "already linked" in twin.note
+
+
+def test_a_hub_party_without_a_name_is_held_alone_at_intake(ledger):
+    from ledgerbridge.ledger import quarantine
+    from ledgerbridge.sources.intake import records_of_mapping, take_in
+
+    entity = _entity("nameless")
+    with ledger.session() as session:
+        take_in(session, entity, records_of_mapping({"vendors": [{"hub_id": "V-1", "name": "  "},
+                                                                 {"hub_id": "V-2", "name": "Initech"}]}))
+    with ledger.session() as session:
+        assert [p.hub_id for p in session.scalars(select(Party).where(Party.entity_id == "nameless"))] == ["V-2"]
+        [held] = quarantine.listing(session, "nameless", frozenset()).items
+    assert (held.entry.dataset, held.entry.record_key) == ("source.vendors", "V-1")
+    assert held.entry.reasons[0]["field"] == "name"
