@@ -167,12 +167,17 @@ def test_bad_files_go_to_rejected_and_the_good_ones_beside_them_are_read(tmp_pat
     drop(tmp_path, "lists", b"\xef\xbb\xbf" + dumped(message("lists", batch_key="with-bom")), batch_key="with-bom")
 
     imported: dict[str, list] = {}
+    notes: dict[str, tuple] = {}
     fs = LocalFileSystem(tmp_path)
     outcomes = [outcome for inbox in INBOXES for outcome in consume_inbox(
-        fs, ENTITY, inbox, lambda m: imported.setdefault(m.batch_key, m.records),
+        fs, ENTITY, inbox,
+        lambda m: (imported.setdefault(m.batch_key, m.records), notes.setdefault(m.batch_key, m.notes)),
         entity_id=ENTITY, company_id=COMPANY, max_bytes=LIMIT)]
 
     assert set(imported) == {"good-1", "good-2", "good-3", "good-4", "with-bom"}
+    # A byte-order mark is tolerated, and said (the connector logs each note), never silently.
+    assert notes["with-bom"] == ("began with a UTF-8 byte-order mark, which carries no data and was ignored",)
+    assert notes["good-1"] == ()
     assert imported["good-3"][0]["amount"] == Decimal("100.00")
     rejected = {o.path.rsplit("/", 1)[1]: o for o in outcomes if o.status == "rejected"}
     assert len(rejected) == len(BAD_FILES) + 1  # and the directory

@@ -207,3 +207,20 @@ def test_a_connection_dropped_mid_upload_loses_nothing_and_duplicates_nothing(le
     # The half file was never taken for a message: it is still a `.part`, and nothing was rejected.
     assert len(list((root / ENTITY / "to_accounting" / "bills").glob("*.part"))) == 1
     assert not (root / ENTITY / "rejected").exists() or list((root / ENTITY / "rejected").iterdir()) == []
+
+
+def test_a_lists_file_with_a_byte_order_mark_is_taken_and_the_log_says_so(ledger, drop, caplog):
+    agent, fs, conn, root = drop
+    agent.publish_lists(fs, ENTITY, full=True)
+    [published] = (root / ENTITY / "from_accounting/lists").glob("*.json")
+    published.write_bytes(b"\xef\xbb\xbf" + published.read_bytes())  # as a Windows editor saves it
+    with caplog.at_level(logging.INFO, logger="ledgerbridge.connectors.filedrop"):
+        _run(ledger, conn)
+    from ledgerbridge.ledger.models import ReferenceRecord
+    from sqlalchemy import func, select
+
+    with ledger.session() as session:  # the company's vendors came in from that file
+        assert session.scalar(select(func.count(ReferenceRecord.id)).where(
+            ReferenceRecord.entity_id == ENTITY, ReferenceRecord.kind == "vendor")) >= 2
+    assert any("began with a UTF-8 byte-order mark" in message and published.name in message
+               for message in caplog.messages), caplog.messages

@@ -213,6 +213,8 @@ class FileDropConnector:
                 log.warning("file drop of %s: %s %s", self.entity_id, path,
                             "left in place" if result.code in LEAVE_IN_PLACE else f"rejected: {result}")
                 continue
+            for note in result.notes:
+                log.info("file drop of %s: %s %s", self.entity_id, path, note)
             yield path, result
 
     def _answers(self, fs: FileSystem, message: InboundMessage) -> dict[str, Created | RecordRejected]:

@@ -78,6 +78,7 @@ class InboundMessage:
     records: list[dict]
     envelope: dict[str, Any]
     record_problems: list[Problem] = field(default_factory=list)
+    notes: tuple[str, ...] = ()  # what was tolerated in it, for the log (a byte-order mark)
 
     @property
     def name(self) -> str:
@@ -107,7 +108,8 @@ def read_inbound(fs: FileSystem, path: str, max_bytes: int = DEFAULT_MAX_BYTES, 
         raise ValueError(f"{path}: an upload in progress is never read (list_inbound leaves it out)")
     try:
         kind = _check_name(path)
-        data = _parse(read_raw(fs, path, max_bytes))
+        raw = read_raw(fs, path, max_bytes)
+        data = _parse(raw)
         _check_envelope(data, kind, path, entity_id, company_id)
     except Refused as refused:
         return Rejection(path, (refused.problem,))
@@ -116,7 +118,8 @@ def read_inbound(fs: FileSystem, path: str, max_bytes: int = DEFAULT_MAX_BYTES, 
         return Rejection(path, tuple(problems))
     return InboundMessage(path=path, kind=kind, entity_id=data["entity_id"], company_id=data["company_id"],
                           batch_key=data["batch_key"], created_at=data["created_at"],
-                          records=from_wire(data["records"]), envelope=data, record_problems=problems)
+                          records=from_wire(data["records"]), envelope=data, record_problems=problems,
+                          notes=(BOM_NOTE,) if raw.startswith(UTF8_BOM) else ())
 
 
 def _check_name(path: str) -> str:
@@ -168,6 +171,10 @@ def read_raw(fs: FileSystem, path: str, max_bytes: int) -> bytes:
     if not raw.strip():
         raise Refused("empty", "is empty" if not raw else "holds only whitespace")
     return raw
+
+
+UTF8_BOM = b"\xef\xbb\xbf"
+BOM_NOTE = "began with a UTF-8 byte-order mark, which carries no data and was ignored"
 
 
 def decode_text(raw: bytes) -> str:
