@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ledgerbridge.connectors.factory import ConnectionSettings, build_connector
 from ledgerbridge.filedrop.fs import LocalFileSystem
@@ -216,9 +216,6 @@ def test_a_lists_file_with_a_byte_order_mark_is_taken_and_the_log_says_so(ledger
     published.write_bytes(b"\xef\xbb\xbf" + published.read_bytes())  # as a Windows editor saves it
     with caplog.at_level(logging.INFO, logger="ledgerbridge.connectors.filedrop"):
         _run(ledger, conn)
-    from ledgerbridge.ledger.models import ReferenceRecord
-    from sqlalchemy import func, select
-
     with ledger.session() as session:  # the company's vendors came in from that file
         assert session.scalar(select(func.count(ReferenceRecord.id)).where(
             ReferenceRecord.entity_id == ENTITY, ReferenceRecord.kind == "vendor")) >= 2
