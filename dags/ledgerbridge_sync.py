@@ -18,7 +18,7 @@ from airflow.sdk import (
     RetryRule,
     get_parsing_context,
 )
-from ledgerbridge.registry import LegalEntity, RegistryError, load_registry
+from ledgerbridge.registry import LegalEntity, RegistryError, dag_id_for, load_registry
 from ledgerbridge.steps import CONNECTED_STEPS, STEP_NAMES, connector_pool
 from ledgerbridge_airflow.operators import LedgerBridgeStepOperator
 from ledgerbridge_airflow.operators.held import HeldRecordsOperator
@@ -108,7 +108,7 @@ def build_inbound(entity: LegalEntity) -> DAG:
                                trigger=FileDropArrivalTrigger(entity.id, entity.realtime_poll_seconds))],
     )
     with DAG(
-        dag_id=f"ledgerbridge__{entity.id}__inbound",
+        dag_id=dag_id_for(entity.id, "inbound"),
         description=f"Import what {entity.name}'s agent uploads, as soon as it lands",
         doc_md=f"""### {entity.name}: inbound files
 Started by the files themselves: the triggerer looks at `{entity.id}/from_accounting/` and
@@ -148,8 +148,8 @@ _registry = load_registry()
 for _entity in _registry.enabled:
     if _wanted(_entity.dag_id):
         globals()[_entity.dag_id] = build(_entity)
-    if _entity.realtime_poll_seconds and _wanted(f"ledgerbridge__{_entity.id}__inbound"):
-        globals()[f"ledgerbridge__{_entity.id}__inbound"] = build_inbound(_entity)
+    if _entity.realtime_poll_seconds and _wanted(dag_id_for(_entity.id, "inbound")):
+        globals()[dag_id_for(_entity.id, "inbound")] = build_inbound(_entity)
 for _error in _registry.errors:
     _dag_id = _error.dag_id(taken={e.id for e in _registry.entities})
     if _wanted(_dag_id):

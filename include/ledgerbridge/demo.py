@@ -37,7 +37,7 @@ from ledgerbridge.connectors.factory import ConnectionSettings, quickbooks_onlin
 from ledgerbridge.flows.reconcile import created_in_run
 from ledgerbridge.ledger import Ledger, migrate
 from ledgerbridge.ledger.models import OutboxEntry, OutboxState, QuarantineEntry, QuarantineStatus, RecordType, SyncRun
-from ledgerbridge.registry import ERP_KINDS, FILE_DROP_KINDS, AccountingKind, load_registry
+from ledgerbridge.registry import ERP_KINDS, FILE_DROP_KINDS, AccountingKind, dag_id_for, load_registry
 
 DEMO_DATA = settings.PROJECT_ROOT / "include" / "config" / "demo_data.yaml"
 CLIENT_ID, CLIENT_SECRET = "ledgerbridge-demo", "demo-secret"
@@ -363,10 +363,10 @@ def run_dags(entity_ids: list[str], out=print, note: str = "") -> bool:
     ok = True
     for entity_id in entity_ids:
         log_path = logs / f"{entity_id}.log"
-        out(f"{entity_id}: running DAG ledgerbridge__{entity_id}{f' ({note})' if note else ''} "
+        out(f"{entity_id}: running DAG {dag_id_for(entity_id)}{f' ({note})' if note else ''} "
             f"(airflow dags test; log: {log_path}, and each task's in the Airflow UI)")
         with open(log_path, "a" if note and not note.startswith("round 1 ") else "w") as log:
-            result = subprocess.run(["ledgerbridge-airflow", "dags-test", f"ledgerbridge__{entity_id}"],
+            result = subprocess.run(["ledgerbridge-airflow", "dags-test", dag_id_for(entity_id)],
                                     env={**os.environ, "LEDGERBRIDGE_TASK_RETRIES": "0"},
                                     stdout=log, stderr=subprocess.STDOUT)
         if result.returncode != 0:

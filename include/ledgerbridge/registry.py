@@ -204,7 +204,7 @@ class LegalEntity(BaseModel):
 
     @property
     def dag_id(self) -> str:
-        return f"ledgerbridge__{self.id}"
+        return dag_id_for(self.id)
 
     @property
     def creates_parties(self) -> bool:
@@ -245,6 +245,12 @@ def check_schedule(value: str) -> None:
         raise ValueError(f"{value!r} never fires: no date matches its day of month and month") from None
 
 
+def dag_id_for(entity_id: str, suffix: str = "") -> str:
+    """The id of an entity's DAG (`suffix` "inbound": its file drop's inbound DAG); Airflow's permissions
+    on it are the entity's (the UI plugin asks them)."""
+    return f"ledgerbridge__{entity_id}" + (f"__{suffix}" if suffix else "")
+
+
 @dataclass(frozen=True)
 class RegistryError:
     position: int
@@ -258,8 +264,8 @@ class RegistryError:
     def dag_id(self, taken: set[str]) -> str:
         """The DAG that shows this error: the entity's own id when usable, else its position."""
         if self.entity_id and _ENTITY_ID.fullmatch(self.entity_id) and self.entity_id not in taken:
-            return f"ledgerbridge__{self.entity_id}"
-        return f"ledgerbridge__invalid_entry_{self.position + 1}"
+            return dag_id_for(self.entity_id)
+        return dag_id_for(f"invalid_entry_{self.position + 1}")
 
 
 @dataclass(frozen=True)

@@ -36,13 +36,14 @@ from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 from airflow.api_fastapi.core_api.security import get_user
 
-DAG_PREFIX = "ledgerbridge__"
 ACTION_HEADER = "X-LedgerBridge-Action"
 READ, ACT = "GET", "PUT"
 
 
 def dag_id_of(entity_id: str) -> str:
-    return f"{DAG_PREFIX}{entity_id}"
+    from ledgerbridge.registry import dag_id_for
+
+    return dag_id_for(entity_id)
 
 
 @dataclass(frozen=True)
