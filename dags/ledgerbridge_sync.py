@@ -20,6 +20,7 @@ from airflow.sdk import (
 )
 from ledgerbridge.registry import LegalEntity, RegistryError, dag_id_for, load_registry
 from ledgerbridge.steps import CONNECTED_STEPS, STEP_NAMES, connector_pool
+from ledgerbridge_airflow.alerts import AlertsOperator, deadline_for
 from ledgerbridge_airflow.operators import LedgerBridgeStepOperator
 from ledgerbridge_airflow.operators.held import HeldRecordsOperator
 from ledgerbridge_airflow.operators.registry_error import RegistryErrorOperator
@@ -75,9 +76,12 @@ Each task logs what it did; `reconcile` ends with the hub-vs-accounting report. 
         default_args=DEFAULT_ARGS,
         params=PARAMS,
         tags=["ledgerbridge", entity.accounting.kind.value, entity.base_currency],
+        deadline=deadline_for(entity),
     ) as dag:
         # Skipped (pink in the grid) when the run left records held for a person; the run still succeeds.
-        _chain(entity, STEP_NAMES) >> HeldRecordsOperator(task_id="held_records", entity_id=entity.id)
+        held = _chain(entity, STEP_NAMES) >> HeldRecordsOperator(task_id="held_records", entity_id=entity.id)
+        # A teardown: runs after the last retry whatever happened, and leaves the run's state to the steps.
+        held >> AlertsOperator(task_id="alerts", entity_id=entity.id).as_teardown()
     return dag
 
 

@@ -92,6 +92,11 @@ class RunContext:
         return self._connector
 
     @property
+    def connected(self) -> AccountingConnector | None:
+        """The connector if this step made one (it talked to, or shaped payloads for, the accounting system)."""
+        return self._connector
+
+    @property
     def source(self) -> SourceConnector:
         if self._source is None:
             if self.connect_source is None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ledgerbridge.alerts import API_CALLS_LEFT
 from ledgerbridge.context import RunContext, RunParams, ensure_entity
 from ledgerbridge.flows.checks import check_reference
 from ledgerbridge.flows.confirmations import collect_confirmations, write_back
@@ -65,6 +66,8 @@ def run_step(ctx: RunContext, name: str) -> dict[str, Any]:
     ctx.log.info("%s: %s starting (run %s%s)", ctx.entity.id, name, ctx.run_id, ", dry run" if ctx.params.dry_run else "")
     try:
         summary = step(ctx)
+        if ctx.connected is not None and (budget := ctx.connected.api_calls_left_today()) is not None:
+            summary = {**summary, API_CALLS_LEFT: list(budget)}  # for the alerts: the day's calls running short
     except Exception as exc:
         with ctx.ledger.session() as session:
             run = session.get(SyncRun, run_pk)

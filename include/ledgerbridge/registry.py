@@ -26,6 +26,7 @@ from ledgerbridge.connectors.specs import ACCOUNTING_SPECS, SOURCE_SPECS
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ENTITY_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_CONN_ID = r"^[A-Za-z0-9_.-]+$"  # an Airflow connection id
 
 
 # One member per connector spec (connectors/specs.py), e.g. AccountingKind.QUICKBOOKS_ONLINE: a new
@@ -51,7 +52,7 @@ class Flow(StrEnum):
 class AccountingSystem(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: AccountingKind
-    conn_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    conn_id: str = Field(min_length=1, pattern=_CONN_ID)
 
 
 # One member per source spec (connectors/specs.py), e.g. SourceKind.FEED (files in a folder or over SFTP,
@@ -68,7 +69,7 @@ class SourceSystem(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: SourceKind
-    conn_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    conn_id: str = Field(min_length=1, pattern=_CONN_ID)
     # A document changed (or voided) at the source once exported: "follow" updates (or voids) it in the
     # accounting system, each change exactly once; "hold" keeps the exported version and quarantines the
     # change for a person. Default: follow for an ERP, hold for a feed.
@@ -159,6 +160,45 @@ class QualityPolicy(BaseModel):
         return self.max_failure_rates.get(suite, get_suite(suite).max_failure_rate)
 
 
+class AlertChannel(BaseModel):
+    """Where an entity's alerts go, through an Airflow connection (docs/alerts.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # email: the SMTP provider's notifier; webhook: the HTTP provider's, posting JSON (a Slack or Teams
+    # incoming webhook, or any receiver).
+    kind: Literal["email", "webhook"]
+    conn_id: str = Field(min_length=1, pattern=_CONN_ID)
+    to: tuple[str, ...] = ()  # email: the recipients
+    endpoint: str | None = None  # webhook: the path under the connection's host, e.g. /services/T0/B0/X
+
+    @model_validator(mode="after")
+    def _fields_of_its_kind(self) -> AlertChannel:
+        if self.kind == "email" and not self.to:
+            raise ValueError("an email channel needs 'to' (one address or more)")
+        if self.kind == "email" and self.endpoint is not None:
+            raise ValueError("'endpoint' is for webhook channels")
+        if self.kind == "webhook" and self.to:
+            raise ValueError("'to' is for email channels")
+        bad = [address for address in self.to if "@" not in address.strip(" @")]
+        if bad:
+            raise ValueError(f"not an email address: {', '.join(map(repr, bad))}")
+        return self
+
+
+class AlertPolicy(BaseModel):
+    """When a person hears of an entity (docs/alerts.md). Failed runs, systemic data-quality failures and
+    companies to reconnect are always said; the rest has a threshold (null turns it off)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    channels: tuple[AlertChannel, ...] = ()
+    quarantine_above: int | None = Field(default=25, ge=1)  # open quarantine entries
+    review_above: int | None = Field(default=10, ge=1)  # parties waiting for a person
+    refused_records: bool = True  # records the accounting system refused, waiting for a fix and a Retry
+    api_calls_left_below: float | None = Field(default=0.10, gt=0, lt=1)  # share of the daily call budget
+    # A run still going this long after it was queued is late (Airflow's deadline alerts).
+    expected_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+
+
 class LegalEntity(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str = Field(pattern=_ENTITY_ID.pattern)
@@ -175,6 +215,8 @@ class LegalEntity(BaseModel):
     # File drop only: watch the inbound directories every N seconds and import what lands at once
     # (DAG ledgerbridge__<id>__inbound, started by the files themselves, not by a schedule).
     realtime_poll_seconds: float | None = Field(default=None, ge=1, le=3600)
+    # The registry's top-level `alerts:` with this entity's own `alerts:` fields over it.
+    alerts: AlertPolicy = AlertPolicy()
 
     @field_validator("schedule")
     @classmethod
@@ -297,10 +339,13 @@ def load_registry(path: Path | str | None = None) -> Registry:
         raise RegistryFileError(f"registry {path}: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("legal_entities"), list):
         raise RegistryFileError(f"registry {path}: expected a mapping with a 'legal_entities' list")
-    return parse_entities(document["legal_entities"])
+    shared_alerts = document.get("alerts") or {}
+    if not isinstance(shared_alerts, dict):
+        raise RegistryFileError(f"registry {path}: 'alerts' must be a mapping (docs/alerts.md)")
+    return parse_entities(document["legal_entities"], shared_alerts)
 
 
-def parse_entities(raw_entities: list) -> Registry:
+def parse_entities(raw_entities: list, shared_alerts: dict | None = None) -> Registry:
     entities: list[LegalEntity] = []
     errors: list[RegistryError] = []
     seen: set[str] = set()
@@ -308,6 +353,8 @@ def parse_entities(raw_entities: list) -> Registry:
     for position, raw in enumerate(raw_entities):
         entity_id = raw.get("id") if isinstance(raw, dict) else None
         entity_id = entity_id if isinstance(entity_id, str) else None
+        if shared_alerts and isinstance(raw, dict) and isinstance(raw.get("alerts", {}), dict):
+            raw = {**raw, "alerts": {**shared_alerts, **raw.get("alerts", {})}}
         try:
             entity = LegalEntity.model_validate(raw)
         except ValidationError as exc:

@@ -189,7 +189,7 @@ def record_standing(session: Session, entity_id: str, run_id: str) -> None:
     entities page reads 1,000 of these instead of 10,000 step summaries."""
     if _latest_main_run(session, entity_id) == run_id:
         standing = run_standing(session, entity_id, run_id)
-        standing["reconnect_needed"] = _reconnect_needed(session, entity_id)
+        standing["reconnect_needed"] = reconnect_needed(session, entity_id)
         session.get(LegalEntityRow, entity_id).last_run = standing
 
 
@@ -244,7 +244,7 @@ def _standing_of_latest_run(session: Session, entity_id: str) -> dict[str, Any] 
     latest = _latest_main_run(session, entity_id)
     if latest is None:
         return None
-    return {**run_standing(session, entity_id, latest), "reconnect_needed": _reconnect_needed(session, entity_id)}
+    return {**run_standing(session, entity_id, latest), "reconnect_needed": reconnect_needed(session, entity_id)}
 
 
 def _latest_main_run(session: Session, entity_id: str) -> str | None:
@@ -265,7 +265,7 @@ def _apply(row: EntityStatus, standing: dict[str, Any]) -> None:
     row.reconnect_needed = standing.get("reconnect_needed")
 
 
-def _reconnect_needed(session: Session, entity_id: str) -> str | None:
+def reconnect_needed(session: Session, entity_id: str) -> str | None:
     """The refusal, when the entity's latest finished connected step was refused access (ReconnectRequired):
     its company must be reconnected. A later success clears it."""
     latest = session.execute(

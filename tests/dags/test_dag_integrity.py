@@ -48,10 +48,13 @@ def test_steps_are_chained_in_order_with_params_tags_and_docs(monkeypatch, tmp_p
     bag = _dagbag(monkeypatch, tmp_path, [_entity("acme"), _entity("off", enabled=False)])
     assert set(bag.dag_ids) == {"ledgerbridge__acme"}
     dag = bag.dags["ledgerbridge__acme"]
-    tasks = (*STEP_NAMES, "held_records")
+    tasks = (*STEP_NAMES, "held_records", "alerts")
     assert [t.task_id for t in dag.topological_sort()] == list(tasks)
     for upstream, downstream in zip(tasks, tasks[1:]):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
+    # alerts runs whatever the run did and leaves the run's state to the steps; no deadline unless asked
+    assert dag.get_task("alerts").is_teardown and not dag.get_task("alerts").on_failure_fail_dagrun
+    assert not dag.deadline
     assert set(dag.params.keys()) == {"full_refresh", "sync_from", "dry_run"}
     assert "ledgerbridge" in dag.tags and "quickbooks_online" in dag.tags
     assert "acme" in dag.doc_md
@@ -84,7 +87,7 @@ def test_an_invalid_entity_gets_a_failing_dag_naming_the_field_and_the_others_st
     assert [t.task_id for t in broken.tasks] == ["invalid_registry_entry"]
     assert "base_currency" in broken.doc_md and "bad_currency" in broken.doc_md
     assert any("duplicate" in (bag.dags[d].doc_md or "") for d in bag.dag_ids if "invalid_entry" in d)
-    assert len(bag.dags["ledgerbridge__good"].tasks) == len(STEP_NAMES) + 1  # and held_records
+    assert len(bag.dags["ledgerbridge__good"].tasks) == len(STEP_NAMES) + 2  # and held_records, alerts
 
 
 def test_parsing_opens_no_socket_and_reads_only_the_registry(monkeypatch, tmp_path):

@@ -326,6 +326,10 @@ class AccountingConnector(Protocol):
 
     def warns_on_duplicate_bill_numbers(self) -> bool: ...
 
+    def api_calls_left_today(self) -> tuple[int, int] | None:
+        """(left, of) the system's daily call budget for this company as its last answer told; None without one."""
+        ...
+
     def payload(self, kind: str, record: Export, key: str) -> dict[str, Any]:
         """The payload of a record of `kind` for the outbox; it carries `key` where it can."""
         ...

@@ -132,6 +132,9 @@ class FileDropConnector:
     def warns_on_duplicate_bill_numbers(self) -> bool:
         return True  # QuickBooks Desktop refuses a vendor's bill number twice
 
+    def api_calls_left_today(self) -> None:
+        return None
+
     def acknowledge(self) -> int:
         """Move every file read so far to processed/: what it said is committed in the ledger."""
         moved = 0

@@ -510,3 +510,17 @@ class SourceWriteBack(Base):
     claim_expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     written_at: Mapped[datetime | None]
+
+
+class AlertState(Base):
+    """The problem of one kind an entity has now, as last said to its people (ledgerbridge.alerts): a message
+    goes out when a problem appears or changes, and once when it is gone; not at every run or retry."""
+
+    __tablename__ = "alert_states"
+    entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    state: Mapped[str] = mapped_column(String(300))  # which problem it is (a failed step and its error type)
+    level: Mapped[int] = mapped_column(default=0)  # how big it was when last said (a queue's size in thresholds)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    said_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]  # set once its resolution was said; a new problem re-opens it

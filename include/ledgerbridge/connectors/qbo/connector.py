@@ -177,6 +177,9 @@ class QuickBooksOnlineConnector:
 
     # -- documents out --------------------------------------------------------------------------
 
+    def api_calls_left_today(self) -> None:
+        return None  # QuickBooks Online limits calls per minute, not per day
+
     def acknowledge(self) -> int:
         return 0  # every answer arrives with its request: nothing waits to be consumed
 

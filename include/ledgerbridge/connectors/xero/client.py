@@ -37,6 +37,7 @@ from ledgerbridge.connectors.tokens import LedgerTokenStore
 from ledgerbridge.connectors.transport import OAuthApiClient, json_or_empty
 
 log = logging.getLogger(__name__)
+CALLS_PER_DAY = 5000  # per app x tenant (X-DayLimit-Remaining counts down from it)
 
 XERO_API = "https://api.xero.com"
 XERO_TOKEN_URL = "https://identity.xero.com/connect/token"

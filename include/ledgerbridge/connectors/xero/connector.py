@@ -57,6 +57,7 @@ from ledgerbridge.connectors.errors import (
 )
 from ledgerbridge.connectors.xero.client import (
     BATCH_MAX_ITEMS,
+    CALLS_PER_DAY,
     XeroClient,
     XeroValidation,
     field_of,
@@ -157,6 +158,10 @@ class XeroConnector:
     def warns_on_duplicate_bill_numbers(self) -> bool:
         """Xero takes a supplier's bill number twice without a word: the flows must hold the second."""
         return True
+
+    def api_calls_left_today(self) -> tuple[int, int] | None:
+        left = self.client.day_remaining
+        return None if left is None else (left, CALLS_PER_DAY)
 
     def acknowledge(self) -> int:
         return 0
