@@ -216,3 +216,30 @@ def test_one_entitys_problems_are_never_said_as_anothers(ledger, qbo_server):
     with ledger.session() as session:
         assert set(alerts.open_problems(session, "quiet")) == set()
         assert set(alerts.open_problems(session, "noisy")) == {alerts.QUARANTINE}
+
+
+def test_the_daily_api_budget_running_short_is_said_from_xeros_own_count(ledger):
+    """Xero says in every answer how many calls are left today (X-DayLimit-Remaining): below the threshold's
+    share of the day's 5,000 it is said, once."""
+    from ledgerbridge.sandbox.xero import XeroSandbox, serve_in_thread
+    from support import CLIENT_ID, CLIENT_SECRET
+    from test_xero_flows import context as xero_context
+    from test_xero_flows import open_books
+
+    server = serve_in_thread(XeroSandbox(clients={CLIENT_ID: CLIENT_SECRET}, per_day=400))  # most used elsewhere
+    try:
+        entity = LegalEntity.model_validate({
+            "id": "xero_budget", "name": "Budget Ltd", "base_currency": "USD",
+            "accounting": {"kind": "xero", "conn_id": "xero_budget"}, "flows": ["reference", "parties", "bills"],
+            "alerts": {"api_calls_left_below": 0.10}})
+        books = open_books(server, entity)
+        summaries = run_all(xero_context(entity, ledger, books, "scheduled__1"))
+        left, of = summaries["reconcile"][alerts.API_CALLS_LEFT]
+        assert of == 5000 and 300 < left < 400
+        said = _after(ledger, entity, "scheduled__1")
+        assert list(said) == [alerts.API_BUDGET]
+        assert said[alerts.API_BUDGET].problem.title == f"only {left} of 5000 API calls left today"
+        run_all(xero_context(entity, ledger, books, "scheduled__2"))
+        assert _after(ledger, entity, "scheduled__2") == {}  # still short: said already
+    finally:
+        server.stop()

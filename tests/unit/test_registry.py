@@ -35,6 +35,11 @@ def test_defaults_and_sorting():
     ({"quality": {"allowed_currencies": ["EURO"]}}, "quality.allowed_currencies"),
     ({"quality": {"max_failure_rates": {"documents": 2}}}, "quality.max_failure_rates"),
     ({"quality": {"max_failure_rates": {"bills": 0.2}}}, "quality.max_failure_rates.bills.[key]"),
+    ({"alerts": {"channels": [{"kind": "email", "conn_id": "smtp"}]}}, "alerts.channels.0"),
+    ({"alerts": {"channels": [{"kind": "email", "conn_id": "smtp", "to": ["nobody"]}]}}, "alerts.channels.0"),
+    ({"alerts": {"channels": [{"kind": "pager", "conn_id": "p"}]}}, "alerts.channels.0.kind"),
+    ({"alerts": {"quarantine_above": 0}}, "alerts.quarantine_above"),
+    ({"alerts": {"api_calls_left_below": 5}}, "alerts.api_calls_left_below"),
 ])
 def test_a_bad_entity_names_itself_and_the_field_and_the_others_still_load(overrides, field):
     registry = parse_entities([_entity("good"), _entity("bad", **overrides)])
@@ -165,3 +170,32 @@ def test_a_source_round_trips_through_its_dump_and_follows_changes_by_kind():
     assert (feed.source.follows_changes, erp.source.follows_changes) == (False, True)
     held = parse_entities([_entity("acme", source={"kind": "syspro", "conn_id": "erp", "after_export": "hold"})])
     assert held.entities[0].source.follows_changes is False
+
+
+def test_alerts_set_for_all_entities_are_taken_field_by_field_under_an_entitys_own(tmp_path):
+    registry = tmp_path / "legal_entities.yaml"
+    registry.write_text("""
+alerts:
+  channels: [{kind: email, conn_id: smtp_ops, to: [ops@example.com]}]
+  quarantine_above: 40
+legal_entities:
+  - {id: plain, name: Plain, base_currency: USD, accounting: {kind: quickbooks_online, conn_id: qbo_plain}}
+  - id: own
+    name: Own
+    base_currency: USD
+    accounting: {kind: quickbooks_online, conn_id: qbo_own}
+    alerts: {review_above: null, channels: [{kind: webhook, conn_id: slack_own, endpoint: /services/X}]}
+""")
+    entities = {e.id: e for e in load_registry(registry).entities}
+    plain, own = entities["plain"].alerts, entities["own"].alerts
+    assert [c.conn_id for c in plain.channels] == ["smtp_ops"] and plain.quarantine_above == 40
+    assert plain.review_above == 10  # the default
+    assert [c.conn_id for c in own.channels] == ["slack_own"] and own.quarantine_above == 40
+    assert own.review_above is None  # turned off for this entity only
+
+
+def test_alerts_that_are_not_a_mapping_fail_the_file(tmp_path):
+    registry = tmp_path / "legal_entities.yaml"
+    registry.write_text("alerts: [email]\nlegal_entities: []\n")
+    with pytest.raises(RegistryFileError, match="'alerts' must be a mapping"):
+        load_registry(registry)
