@@ -24,6 +24,7 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 
 from ledgerbridge.matching.names import NameKey, name_key
+from ledgerbridge.matching.people import NOT_SURE, score_people
 
 AUTO, REVIEW, NONE = "auto", "review", "none"
 
@@ -195,6 +196,9 @@ def score_pair(a: _Party, b: _Party, sorted_score: float | None = None) -> tuple
         if a.tax_id == b.tax_id:
             return 1.0, "tax_id"
         return 0.0, "tax_id_differs"
+    person = score_people(a, b)  # two people's records: given/family names, typos, postcodes
+    if person is not None:
+        return person
     name = _name_similarity(a, b, sorted_score)
     score = name
     method = "name"
@@ -364,7 +368,7 @@ def match(hub: Sequence[PartyRecord], accounting: Sequence[PartyRecord],
             continue
         score, method, position = best
         runner_up = next((s for s, _, p in options if p != position), 0.0)
-        clear = (score >= thresholds.auto and not method.endswith(POSTCODE_DIFFERS)
+        clear = (score >= thresholds.auto and not method.endswith((POSTCODE_DIFFERS, NOT_SURE))
                  and (score - runner_up >= thresholds.margin or (method == "tax_id" and runner_up < 1.0)))
         results.append(MatchResult(party.record.id, accounting_parties[position].record.id, round(score, 4),
                                    AUTO if clear else REVIEW, method, candidates))
