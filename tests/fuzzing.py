@@ -52,7 +52,7 @@ nasty_values = st.one_of(
     nasty_scalars,
     st.lists(nasty_scalars, max_size=3),
     st.dictionaries(st.sampled_from(["hub_id", "key", "amount", "x", "", "\x00"]), nasty_scalars, max_size=3),
-    st.sampled_from([[], {}, [[]], {"": None}]),
+    st.sampled_from([[], {}, [[]], {"": None}]).map(copy.deepcopy),  # fresh: a later mutation may change it
     st.integers(min_value=20, max_value=200).map(deeply_nested))
 
 

@@ -155,3 +155,47 @@ def test_strict_import_refuses_a_broken_mapping_with_hub_record_error_naming_rec
         else:
             assert "hub.json" in message, message  # the mapping itself: by its source, and the kind
 
+
+
+@pytest.mark.parametrize("name, content, record_key, field", [
+    ("inf.yaml", b"vendors: [{hub_id: V-1, name: A}]\n"
+                 b"bills: [{hub_id: B-INF, vendor: V-1, doc_date: 2026-11-02, lines: [{amount: .inf}]}]\n",
+     "B-INF", "lines.0.amount"),
+    ("nan.yaml", b"vendors: [{hub_id: .nan, name: A}]\n", "nan.yaml #1", "hub_id"),
+    ("huge.json", b'{"vendors": [{"hub_id": "V-1", "name": "A"}], "bills": [{"hub_id": "B-HUGE", "vendor": "V-1", '
+                  b'"doc_date": "2026-11-02", "lines": [{"amount": 1e400}]}]}', "B-HUGE", "lines.0.amount"),
+])
+def test_regression_a_non_finite_number_is_held_naming_record_and_field(ledger, tmp_path, name, content,
+                                                                         record_key, field):
+    """Found by the fuzz: YAML's .inf/.nan and JSON's 1e400 (a float past range: inf) reached the quarantine's
+    JSON, which refused them: a raw database error that took the whole batch down, good records too."""
+    entity_id = f"fz_{uuid.uuid4().hex[:10]}"
+    (tmp_path / entity_id / "inbound").mkdir(parents=True)
+    (tmp_path / entity_id / "inbound" / name).write_bytes(content)
+    (tmp_path / entity_id / "inbound" / "a-good.json").write_text(json.dumps(GOOD_FILE))
+    batch = FeedSource(lambda: nullcontext(LocalFileSystem(tmp_path)), entity_id).fetch_changes()
+
+    with ledger.session() as session:
+        report = take_in(session, _entity(entity_id), batch.records)
+
+    (refusal,) = report.refused
+    assert refusal.record_key == record_key and refusal.reasons[0].field == field
+    assert report.counts["bills"]["new"] == 2  # the good file's
+    with ledger.session() as session:
+        entry = session.scalars(select(QuarantineEntry).where(QuarantineEntry.entity_id == entity_id)).one()
+    assert entry.record_key == record_key and entry.reasons[0]["field"] == field
+    assert "inf" in json.dumps(entry.payload) or "nan" in json.dumps(entry.payload)
+
+
+@pytest.mark.parametrize("data, words", [
+    ({"bills": 5}, "field 'bills' of the feed holds an int, not a list of records"),
+    ({"vendors": "V-1,A"}, "field 'vendors' of the feed holds a str, not a list of records"),
+    ({1: [], "bills": []}, "unknown kind(s) 1 in the feed"),
+    (["bills"], "the feed holds a list, not a mapping of record kinds"),
+])
+def test_regression_strict_import_of_a_mapping_of_the_wrong_shape_is_a_hub_record_error(data, words):
+    """Found by the fuzz: these raised TypeError (an int where a list belongs, a key that is no text, sorted
+    beside text) or, for a string, took each of its characters as a record."""
+    with pytest.raises(HubRecordError) as refused:
+        records_of_mapping(data)
+    assert words in str(refused.value)
