@@ -6,6 +6,7 @@ A bad entity yields a `RegistryError` naming the entity and the field; the other
 from __future__ import annotations
 
 import re
+import reprlib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -334,15 +335,46 @@ class RegistryFileError(ValueError):
 def load_registry(path: Path | str | None = None) -> Registry:
     path = Path(path) if path else settings.registry_path()
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        text = path.read_text(encoding="utf-8")
+        if _too_deep(text):
+            raise RegistryFileError(f"registry {path}: nests deeper than {MAX_NESTING} levels") from None
+        document = yaml.load(text, Loader=_Loader)
+    except RegistryFileError:
+        raise
     except (OSError, yaml.YAMLError) as exc:
         raise RegistryFileError(f"registry {path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise RegistryFileError(f"registry {path}: is not UTF-8: byte 0x{exc.object[exc.start]:02x} at offset "
+                                f"{exc.start}") from None
+    except RecursionError:
+        raise RegistryFileError(f"registry {path}: nests too deeply to be a registry") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a scalar YAML cannot build: 2026-02-30, !!int ten
+        raise RegistryFileError(f"registry {path}: holds a value YAML cannot read: {' '.join(str(exc).split())}"
+                                ) from None
     if not isinstance(document, dict) or not isinstance(document.get("legal_entities"), list):
         raise RegistryFileError(f"registry {path}: expected a mapping with a 'legal_entities' list")
     shared_alerts = document.get("alerts") or {}
     if not isinstance(shared_alerts, dict):
         raise RegistryFileError(f"registry {path}: 'alerts' must be a mapping (docs/alerts.md)")
     return parse_entities(document["legal_entities"], shared_alerts)
+
+
+# A registry nests 4 levels deep. libyaml's composer recurses per level and crashes the process (a
+# segmentation fault at DAG parse, no error at all) tens of thousands of levels down: its events, which
+# it reads with a stack of its own, are counted first.
+MAX_NESTING = 64
+
+
+def _too_deep(text: str) -> bool:
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_NESTING:
+                return True
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+    return False
 
 
 def parse_entities(raw_entities: list, shared_alerts: dict | None = None) -> Registry:
@@ -392,9 +424,14 @@ def _shared_connection(entity: LegalEntity, connections: dict[str, str]) -> str 
     return None
 
 
+# What an error quotes of the offending value: enough to find it, never the whole (maybe deeply nested) entity.
+_QUOTE = reprlib.Repr()
+_QUOTE.maxlevel, _QUOTE.maxstring, _QUOTE.maxother, _QUOTE.maxdict, _QUOTE.maxlist = 3, 80, 80, 4, 4
+
+
 def _describe(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors():
         field = ".".join(str(p) for p in error["loc"]) or "(entity)"
-        parts.append(f"field '{field}': {error['msg']} (got {error.get('input')!r})")
+        parts.append(f"field '{field}': {error['msg']} (got {_QUOTE.repr(error.get('input'))})")
     return "; ".join(parts)

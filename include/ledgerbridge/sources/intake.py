@@ -15,6 +15,7 @@ With `strict=True` (import_hub_data) the first bad record raises HubRecordError 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -669,6 +670,8 @@ def _usable_hub_id(data: Any) -> str | None:
 
 def _shown(value: Any) -> Any:
     """An offending value small and plain enough to show in a reason."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # what JSON cannot hold (YAML's .inf, a JSON 1e400) is shown as text
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, (dict, list, tuple)):
@@ -688,6 +691,8 @@ def _storable(data: Any, depth: int = 0) -> Any:
         return [_storable(value, depth + 1) for value in data[:1000]]
     if isinstance(data, str) and len(data) > 2000:
         return data[:2000] + f"... ({len(data)} characters)"
+    if isinstance(data, float) and not math.isfinite(data):
+        return repr(data)  # YAML's .nan and .inf, JSON's 1e400: the quarantine's JSON holds no such number
     if data is None or isinstance(data, (str, int, float, bool)):
         return data
     return str(data)
@@ -706,9 +711,15 @@ def _chunks(values: Iterable, size: int = _CHUNK) -> Iterable[list]:
 
 def records_of_mapping(data: dict[str, Any], source: str = "the feed") -> Sequence[SourceRecord]:
     """The records of a plain mapping {kind key: [record, ...]} in intake order, numbered per kind."""
-    unknown = sorted(set(data) - set(KINDS_BY_KEY))
+    if not isinstance(data, dict):
+        raise HubRecordError(f"{source} holds {_a(type(data).__name__)}, not a mapping of record kinds "
+                             f"({', '.join(KINDS_BY_KEY)})")
+    unknown = sorted((key for key in data if key not in KINDS_BY_KEY), key=str)
     if unknown:
         raise HubRecordError(f"unknown kind(s) {', '.join(map(repr, unknown))} in {source}; known: "
                              f"{', '.join(KINDS_BY_KEY)}")
+    for key, listed in data.items():
+        if listed is not None and not isinstance(listed, (list, tuple)):
+            raise HubRecordError(f"field '{key}' of {source} holds {_a(type(listed).__name__)}, not a list of records")
     return [SourceRecord(kind.key, raw, Origin(source, position))
             for kind in RECORD_KINDS for position, raw in enumerate(data.get(kind.key) or [], start=1)]
