@@ -209,3 +209,103 @@ def test_a_failing_step_logs_its_line_and_sends_its_metrics_too(ledger, qbo_serv
             1.0, "c") in datagrams
     assert ("airflow.ledgerbridge.api.requests", {"entity": entity.id, "step": "reconcile"},
             float(line["api_requests"]), "c") in datagrams
+
+
+class OtlpReceiver:
+    """An OpenTelemetry collector's OTLP/HTTP metrics endpoint on loopback, keeping every export it is sent."""
+
+    def __init__(self) -> None:
+        import gzip
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+        exports = self.exports = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                request = ExportMetricsServiceRequest()
+                request.ParseFromString(body)
+                exports.append((self.path, request))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/metrics"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def points(self) -> dict[tuple[str, frozenset], float]:
+        """(metric name, its attributes) -> the counter's sum or the histogram's count, as last exported."""
+        found = {}
+        for _, request in self.exports:
+            for resource in request.resource_metrics:
+                for scope in resource.scope_metrics:
+                    for metric in scope.metrics:
+                        data = metric.WhichOneof("data")
+                        for point in getattr(metric, data).data_points:
+                            attributes = frozenset((a.key, a.value.string_value) for a in point.attributes)
+                            value = point.count if "histogram" in data.lower() else (point.as_int or point.as_double)
+                            found[(metric.name, attributes)] = value
+        return found
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_with_opentelemetry_on_the_metrics_reach_an_otlp_collector_with_their_attributes(
+        ledger, qbo_server, monkeypatch):
+    from airflow.sdk._shared.observability.metrics.base_stats_logger import NoStatsLogger
+    from airflow.sdk.observability import stats
+    from airflow.sdk.observability.metrics.stats_utils import get_stats_factory
+    from opentelemetry import metrics
+
+    from ledgerbridge_airflow.metrics import AirflowStatsEmitter
+
+    entity = make_entity(f"metrics_{uuid.uuid4().hex[:6]}")
+    conn = connect_company(qbo_server, ledger, entity)
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([bill("B-1", "V-1", "120.00"), bill("B-2", "V-2", "50.00")]))
+    ctx = context(entity, ledger, conn)
+    ctx.metrics = AirflowStatsEmitter()
+    collector = OtlpReceiver()
+    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_ON", "False")
+    monkeypatch.setenv("AIRFLOW__METRICS__OTEL_ON", "True")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", collector.url)
+    monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "3600000")  # exported when the provider shuts down
+    stats.initialize(factory=get_stats_factory(), export_legacy_names=False)
+    try:
+        with TaskLog(ctx.log) as task_log:
+            run_all(ctx)
+        metrics.get_meter_provider().shutdown()  # the task's end: the last export
+    finally:
+        stats.initialize(factory=NoStatsLogger, export_legacy_names=False)
+        collector.close()
+        # Airflow flushes the global provider at exit: leave it one that exports nowhere (reset as
+        # Airflow's otel_logger does after a fork).
+        from opentelemetry.metrics import _internal
+        from opentelemetry.sdk.metrics import MeterProvider
+
+        _internal._METER_PROVIDER_SET_ONCE._done = False
+        metrics.set_meter_provider(MeterProvider())
+
+    points = collector.points()
+    assert {path for path, _ in collector.exports} == {"/v1/metrics"}
+    for line in task_log.step_lines():
+        tags = {("entity", entity.id), ("step", line["step"])}
+        assert points[("airflow.ledgerbridge.step.runs", frozenset(tags | {("status", "success")}))] == 1
+        assert points[("airflow.ledgerbridge.step.duration", frozenset(tags | {("status", "success")}))] == 1
+        for short, field in COUNTER_FIELDS.items():
+            assert points[(f"airflow.ledgerbridge.{short}", frozenset(tags))] == line[field], (line["step"], field)
+    by_step = {line["step"]: line for line in task_log.step_lines()}
+    assert by_step["export_documents"]["exported"] == by_step["export_documents"]["confirmed"] == 2
+    assert sum(line["api_requests"] for line in by_step.values()) == ctx.connector.client.requests_sent
