@@ -114,3 +114,32 @@ def test_the_limiter_says_how_long_a_request_waited_for_its_slot():
     holder.join()
     assert waited >= 0.15  # it waited for the holder to let go
     assert limiter.waited_seconds == pytest.approx(waited, abs=0.05)
+
+
+def test_the_documented_mapping_and_dashboard_name_the_metrics_the_code_sends():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    sent = {f"{observability.METRIC_NAMESPACE}.{name}" for name, _ in observability.METRIC_COUNTERS} | {
+        f"{observability.METRIC_NAMESPACE}.{name}" for name in (
+            observability.STEP_RUNS, observability.STEP_DURATION, observability.LIMITER_WAIT)}
+    page = (docs / "observability.md").read_text(encoding="utf-8")
+    assert sent == set(re.findall(r"^\| `(ledgerbridge\.[a-z_.]+)` \|", page, re.M))
+
+    mappings = yaml.safe_load((docs / "dashboards" / "statsd-mapping.yml").read_text(encoding="utf-8"))["mappings"]
+    prometheus = {}
+    for mapping in mappings:
+        pattern = re.escape(mapping["match"]).replace(r"\*", "([a-z_]+)")
+        for name in sent:
+            match = re.fullmatch(pattern, f"airflow.{name}")
+            if match:
+                prometheus[name] = mapping["name"].replace("${1}", match.group(1)) if match.groups() else mapping["name"]
+    assert set(prometheus) == sent  # every metric sent has a Prometheus name
+
+    dashboard = (docs / "dashboards" / "ledgerbridge-grafana.json").read_text(encoding="utf-8")
+    queried = {re.sub(r"_(bucket|sum|count)$", "", name) for name in re.findall(r"ledgerbridge_[a-z_]+", dashboard)}
+    assert queried <= set(prometheus.values()), queried - set(prometheus.values())
+    assert len(queried) >= 7  # the dashboard shows most of them
