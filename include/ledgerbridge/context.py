@@ -20,6 +20,7 @@ from ledgerbridge.sources.base import SourceMismatch
 from ledgerbridge.ledger import Ledger
 from ledgerbridge.ledger.audit import record
 from ledgerbridge.ledger.models import LegalEntityRow
+from ledgerbridge.observability import MetricsEmitter, emitter_from_environment
 from ledgerbridge.registry import LegalEntity
 from ledgerbridge.sources.base import SourceConnector
 
@@ -79,6 +80,8 @@ class RunContext:
     connect_source: Callable[[], SourceConnector] | None = None
     data_interval_start: datetime | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("ledgerbridge"))
+    # Where each step's metrics go (ledgerbridge.observability); in an Airflow task, Airflow's own client.
+    metrics: MetricsEmitter = field(default_factory=emitter_from_environment)
     _connector: AccountingConnector | None = None
     _source: SourceConnector | None = None
 

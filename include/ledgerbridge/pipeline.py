@@ -26,6 +26,7 @@ from ledgerbridge.flows.reference import pull_reference
 from ledgerbridge.flows.source import pull_source
 from ledgerbridge.ledger.models import SyncRun
 from ledgerbridge.ledger.types import utcnow
+from ledgerbridge.observability import observe_step
 from ledgerbridge.status import record_standing
 from ledgerbridge.steps import STEP_NAMES
 
@@ -64,11 +65,13 @@ def run_step(ctx: RunContext, name: str) -> dict[str, Any]:
         record_standing(session, ctx.entity.id, ctx.run_id)
         run_pk = run.id
     ctx.log.info("%s: %s starting (run %s%s)", ctx.entity.id, name, ctx.run_id, ", dry run" if ctx.params.dry_run else "")
+    observed = observe_step(ctx, name)  # the step's counts, its summary line and metrics
     try:
         summary = step(ctx)
         if ctx.connected is not None and (budget := ctx.connected.api_calls_left_today()) is not None:
             summary = {**summary, API_CALLS_LEFT: list(budget)}  # for the alerts: the day's calls running short
     except Exception as exc:
+        observed.finish(error=exc)
         with ctx.ledger.session() as session:
             run = session.get(SyncRun, run_pk)
             run.status, run.finished_at = "failed", utcnow()
@@ -82,6 +85,7 @@ def run_step(ctx: RunContext, name: str) -> dict[str, Any]:
         run.status, run.summary, run.finished_at = "success", summary, utcnow()
         session.flush()
         record_standing(session, ctx.entity.id, ctx.run_id)
+    observed.finish()
     return summary
 
 

@@ -40,15 +40,16 @@ class RealmRateLimiter:
         self.waited_seconds = 0.0
 
     @contextmanager
-    def slot(self, batch: bool = False) -> Iterator[None]:
-        """Wait until one more request (a batch request if `batch`) fits every limit, then hold it."""
-        self._enter(batch)
+    def slot(self, batch: bool = False) -> Iterator[float]:
+        """Wait until one more request (a batch request if `batch`) fits every limit, then hold it;
+        gives the seconds waited."""
+        waited = self._enter(batch)
         try:
-            yield
+            yield waited
         finally:
             self._leave(batch)
 
-    def _enter(self, batch: bool) -> None:
+    def _enter(self, batch: bool) -> float:
         started = self.clock()
         with self._condition:
             while True:
@@ -58,7 +59,9 @@ class RealmRateLimiter:
                 self._condition.wait(timeout=wait)
             self._in_flight += 1
             self._batches_in_flight += batch
-            self.waited_seconds += self.clock() - started
+            waited = self.clock() - started
+            self.waited_seconds += waited
+            return waited
 
     def _wait_needed(self, batch: bool) -> float:
         """Seconds until a slot may free up; 0 when the request may go now."""

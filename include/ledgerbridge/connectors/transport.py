@@ -12,6 +12,7 @@ from typing import Any
 
 import requests
 
+from ledgerbridge import observability
 from ledgerbridge.connectors.errors import ReconnectRequired, TransientError
 from ledgerbridge.connectors.limits import RealmRateLimiter
 from ledgerbridge.connectors.tokens import LedgerTokenStore, TokenSet, expires_in
@@ -114,8 +115,13 @@ class OAuthApiClient:
         went wrong), noting in `state["maybe_applied"]` whether the request may have reached the server."""
         try:
             self.requests_sent += 1
-            with self.limiter.slot(batch=batch):
-                return self.http.request(method, url, timeout=self.timeout, **request), ""
+            with self.limiter.slot(batch=batch) as waited:
+                observability.add_limiter_wait(waited)
+                observability.count("api_requests")
+                response = self.http.request(method, url, timeout=self.timeout, **request)
+            if response.status_code == 429:
+                observability.count("api_throttled")
+            return response, ""
         except requests.ConnectionError as exc:
             # A refused connection never reached the server; a reset may have.
             state["maybe_applied"] = state["maybe_applied"] or not never_sent(exc)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from ledgerbridge import observability
 from ledgerbridge.connectors.base import CREATE, UPDATE_PREFIX, VOID, Awaiting, Created, Outgoing, is_update
 from ledgerbridge.connectors.errors import (
     CompanyMismatch,
@@ -286,6 +287,7 @@ def _send_batch(ctx: RunContext, connector, batch: list[tuple[int, str]], report
         outcome = outcomes.get(item.ref) or OutcomeUnknown(f"no outcome reported for outbox #{row_id}")
         _count(report, outcome, labels[row_id], ctx, item)
         results[row_id] = outcome
+    observability.count("exported", sum(not isinstance(o, (TransientError, ReconnectRequired)) for o in results.values()))
     settle_many(ctx, results, actor, sender=sender)
     stop = next((o for o in results.values() if isinstance(o, (TransientError, ReconnectRequired))), None)
     if stop is not None:
@@ -370,6 +372,8 @@ def _settle(session, ctx, row: OutboxEntry, outcome, actor: str) -> None:
         else:
             row.state = OutboxState.UNCERTAIN
     row.error = error
+    if row.state in (OutboxState.CONFIRMED, OutboxState.REJECTED):
+        observability.count(str(row.state))  # confirmed | rejected
     if row.state != OutboxState.PENDING:
         record(session, ctx.entity.id, actor, f"outbox_{row.state}", row.record_type, row.record_id,
                {"outbox_id": row.id, "record": row.record_key, "kind": row.kind, "external_id": external_id,

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ledgerbridge import observability
 from ledgerbridge.ledger.audit import record
 from ledgerbridge.ledger.models import QuarantineEntry, QuarantineStatus
 from ledgerbridge.ledger.paging import Page, page_of
@@ -55,6 +56,8 @@ def hold(session: Session, entity_id: str, dataset: str, record_key: str, reason
     entry.reasons = [_jsonable(asdict(r)) for r in reasons]
     entry.payload = payload
     entry.last_seen_at = now
+    if entry.status == QuarantineStatus.OPEN:
+        observability.count("quarantined")
     return entry
 
 

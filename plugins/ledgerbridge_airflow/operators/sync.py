@@ -24,6 +24,7 @@ class LedgerBridgeStepOperator(BaseOperator):
         from ledgerbridge.steps import CONNECTED_STEPS, SOURCE_STEPS
 
         from ledgerbridge_airflow.hooks.ledger import LedgerHook
+        from ledgerbridge_airflow.metrics import AirflowStatsEmitter
 
         # Airflow takes any key in a run's conf (it validates only the params it knows), so a typo is
         # caught here; a retry would see the same conf, so it fails at once, and the next run need not wait.
@@ -56,6 +57,7 @@ class LedgerBridgeStepOperator(BaseOperator):
             connect_source=connect_source,
             data_interval_start=getattr(dag_run, "data_interval_start", None) if dag_run else None,
             log=logging.getLogger(f"ledgerbridge.{entity.id}.{self.step}"),
+            metrics=AirflowStatsEmitter(),
         )
         try:
             return _jsonable(run_step(ctx, self.step))
