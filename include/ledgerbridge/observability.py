@@ -18,7 +18,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -56,6 +57,20 @@ def count(what: str, n: int = 1) -> None:
     meter = _current.get()
     if meter is not None and n:
         setattr(meter, what, getattr(meter, what) + n)
+
+
+@contextmanager
+def counted_only_if_kept() -> Iterator[None]:
+    """Counts made inside are taken back when the block raises: a savepoint rolled back, nothing of it happened
+    (what is done again after it counts again)."""
+    meter = _current.get()
+    before = {name: getattr(meter, name) for name in COUNTS} if meter is not None else {}
+    try:
+        yield
+    except BaseException:
+        for name, value in before.items():
+            setattr(meter, name, value)
+        raise
 
 
 def add_limiter_wait(seconds: float) -> None:
@@ -111,9 +126,14 @@ def emitter_from_environment() -> MetricsEmitter:
     if not host:
         return NullEmitter()
     port = os.environ.get("LEDGERBRIDGE_STATSD_PORT", "8125")
-    if not port.isdigit():
-        raise ValueError(f"LEDGERBRIDGE_STATSD_PORT: {port!r} is not a port number")
-    return StatsdEmitter(host, int(port), os.environ.get("LEDGERBRIDGE_STATSD_PREFIX", "airflow"))
+    try:
+        if not port.isdigit():
+            raise ValueError(f"{port!r} is not a port number")
+        return StatsdEmitter(host, int(port), os.environ.get("LEDGERBRIDGE_STATSD_PREFIX", "airflow"))
+    except (OSError, ValueError) as exc:  # metrics never stop a sync
+        log.warning("metrics: LEDGERBRIDGE_STATSD_HOST %s port %s cannot be used (%s): no metrics are sent",
+                    host, port, exc)
+        return NullEmitter()
 
 
 # (metric name, StepMeter field): counters, then timers in milliseconds. docs/observability.md lists them.

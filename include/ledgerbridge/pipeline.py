@@ -80,11 +80,18 @@ def run_step(ctx: RunContext, name: str) -> dict[str, Any]:
             session.flush()
             record_standing(session, ctx.entity.id, ctx.run_id)
         raise
-    with ctx.ledger.session() as session:
-        run = session.get(SyncRun, run_pk)
-        run.status, run.summary, run.finished_at = "success", summary, utcnow()
-        session.flush()
-        record_standing(session, ctx.entity.id, ctx.run_id)
+    except BaseException as exc:  # a task timeout or a kill: said in the log; Airflow records the task failed
+        observed.finish(error=exc)
+        raise
+    try:
+        with ctx.ledger.session() as session:
+            run = session.get(SyncRun, run_pk)
+            run.status, run.summary, run.finished_at = "success", summary, utcnow()
+            session.flush()
+            record_standing(session, ctx.entity.id, ctx.run_id)
+    except BaseException as exc:  # the work is done but not recorded as done: the step fails
+        observed.finish(error=exc)
+        raise
     observed.finish()
     return summary
 

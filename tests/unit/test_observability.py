@@ -83,7 +83,8 @@ def test_metrics_that_cannot_be_sent_do_not_fail_the_step(step_log):
     assert lines.messages[-1] == "metrics of acme write_back not sent: no route to the metrics server"
 
 
-def test_the_environment_chooses_the_emitter(monkeypatch):
+def test_the_environment_chooses_the_emitter_and_one_that_cannot_be_used_sends_nothing_and_says_so(
+        monkeypatch, caplog):
     monkeypatch.delenv("LEDGERBRIDGE_STATSD_HOST", raising=False)
     assert isinstance(emitter_from_environment(), NullEmitter)
     monkeypatch.setenv("LEDGERBRIDGE_STATSD_HOST", "127.0.0.1")
@@ -91,8 +92,12 @@ def test_the_environment_chooses_the_emitter(monkeypatch):
     emitter = emitter_from_environment()
     assert isinstance(emitter, StatsdEmitter) and emitter.client._addr == ("127.0.0.1", 9125)
     monkeypatch.setenv("LEDGERBRIDGE_STATSD_PORT", "statsd")
-    with pytest.raises(ValueError, match="LEDGERBRIDGE_STATSD_PORT: 'statsd' is not a port number"):
-        emitter_from_environment()
+    assert isinstance(emitter_from_environment(), NullEmitter)
+    assert "'statsd' is not a port number" in caplog.text and "no metrics are sent" in caplog.text
+    monkeypatch.setenv("LEDGERBRIDGE_STATSD_HOST", "statsd-exporter.invalid")  # a run never fails for metrics
+    monkeypatch.setenv("LEDGERBRIDGE_STATSD_PORT", "9125")
+    assert isinstance(emitter_from_environment(), NullEmitter)
+    assert "statsd-exporter.invalid port 9125 cannot be used" in caplog.text
 
 
 def test_the_limiter_says_how_long_a_request_waited_for_its_slot():
@@ -143,3 +148,16 @@ def test_the_documented_mapping_and_dashboard_name_the_metrics_the_code_sends():
     queried = {re.sub(r"_(bucket|sum|count)$", "", name) for name in re.findall(r"ledgerbridge_[a-z_]+", dashboard)}
     assert queried <= set(prometheus.values()), queried - set(prometheus.values())
     assert len(queried) >= 7  # the dashboard shows most of them
+
+
+def test_counts_made_in_a_block_that_fails_are_taken_back(step_log):
+    """A savepoint rolled back held nothing: its quarantine counts go, and what is done again counts once."""
+    logger, _ = step_log
+    observation = StepObservation("acme", "run-1", "pull_source", False, observability.NullEmitter(), logger)
+    observability.count("quarantined")
+    with pytest.raises(RuntimeError), observability.counted_only_if_kept():
+        observability.count("quarantined", 2)
+        raise RuntimeError("the savepoint is rolled back")
+    with observability.counted_only_if_kept():
+        observability.count("quarantined")
+    assert observation.finish()["quarantined"] == 2

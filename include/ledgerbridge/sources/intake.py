@@ -27,6 +27,7 @@ from sqlalchemy import delete, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
+from ledgerbridge import observability
 from ledgerbridge.connectors.base import CREATE, VOID
 from ledgerbridge.ledger import quarantine
 from ledgerbridge.ledger.audit import record as audit
@@ -301,7 +302,7 @@ class _Intake:
         held = len(self.report.held_after_export)
         outcomes: list[Outcome | _Refused] = []
         try:
-            with self.session.begin_nested():
+            with observability.counted_only_if_kept(), self.session.begin_nested():
                 for record, model in chunk:
                     try:  # an upsert refuses a record before it changes anything
                         outcomes.append(upsert(kind, record, model))
@@ -327,7 +328,7 @@ class _Intake:
 
     def _apply_alone(self, kind: FeedKind, record: SourceRecord, model, upsert) -> None:
         try:
-            with self.session.begin_nested():
+            with observability.counted_only_if_kept(), self.session.begin_nested():
                 outcome = upsert(kind, record, model)
                 self.session.flush()
         except _Refused as refused:
