@@ -130,12 +130,14 @@ class Alert:
 
 # --- what is wrong now ----------------------------------------------------------------------------
 
-def problems_of_run(session: Session, entity: LegalEntity, run_id: str, *,
-                    failed_tasks: Iterable[str] = (), now: datetime | None = None) -> tuple[list[Problem], set[str]]:
+def problems_of_run(session: Session, entity: LegalEntity, run_id: str, *, failed_tasks: Iterable[str] = (),
+                    run_started: datetime | None = None, now: datetime | None = None
+                    ) -> tuple[list[Problem], set[str]]:
     """The entity's problems after run `run_id`, and the kinds looked at (a kind looked at and not found is gone).
 
     `failed_tasks`: the run's tasks Airflow saw fail; a step the ledger has no failure for (its worker was
-    lost, or it failed before it started) is a failed run too."""
+    lost, or it failed before it started) is a failed run too. `run_started`: when Airflow started the run
+    (its tasks may have waited for a pool before the first step)."""
     policy = entity.alerts
     steps = {step.step: step for step in session.scalars(
         select(SyncRun).where(SyncRun.entity_id == entity.id, SyncRun.run_id == run_id))}
@@ -161,11 +163,17 @@ def problems_of_run(session: Session, entity: LegalEntity, run_id: str, *,
             if left < policy.api_calls_left_below * of:
                 problems.append(_budget_short(entity, left, of, policy.api_calls_left_below))
     if policy.expected_minutes is not None and steps:
-        looked_at.add(LATE_RUN)
-        started = min(step.started_at for step in steps.values())
+        started = min([step.started_at for step in steps.values()] + ([run_started] if run_started else []))
         ended = max((step.finished_at for step in steps.values() if step.finished_at), default=None) or now or utcnow()
         if ended - started > timedelta(minutes=policy.expected_minutes):
             problems.append(late_run(entity, run_id, ended - started, finished=True))
+            looked_at.add(LATE_RUN)
+        else:
+            said_late = session.get(AlertState, (entity.id, LATE_RUN))
+            # Said late of this very run (its deadline counts from when it was queued, waiting included): its
+            # end does not undo that; the next run finishing in time does.
+            if said_late is None or said_late.run_id != run_id:
+                looked_at.add(LATE_RUN)
     problems += queue_problems(session, entity)
     looked_at.update(kind for kind, on in ((QUARANTINE, policy.quarantine_above), (REVIEW, policy.review_above),
                                            (REFUSED, policy.refused_records)) if on)
@@ -283,11 +291,13 @@ def _reconnect(entity: LegalEntity, refusal: str) -> Problem:
 
 def _budget_short(entity: LegalEntity, left: int, of: int, below: float) -> Problem:
     system = accounting_spec(entity.accounting.kind.value).label
+    used_up = left <= 0  # an export stopped by it goes on to the next run without failing: said here
     return Problem(
-        API_BUDGET, "short", f"only {left} of {of} API calls left today",
+        API_BUDGET, "short", "the daily API budget is used up" if used_up else f"only {left} of {of} API calls left today",
         (f"{system} allows {of} calls a day for this company; {left} are left (alert below {below:.0%})",),
         "Nothing to do if the day's work is done; otherwise expect refusals when it is used up, and spread this "
-        "company's runs or full refreshes over the day", f"/ledgerbridge/entities/{quote(entity.id)}", level=1,
+        "company's runs or full refreshes over the day", f"/ledgerbridge/entities/{quote(entity.id)}",
+        level=2 if used_up else 1,
         counts={"api_calls_left": left, "api_calls_per_day": of})
 
 
@@ -350,7 +360,7 @@ def said(session: Session, alert: Alert) -> None:
     now = utcnow()
     if alert.problem is None:
         if row is not None:
-            row.resolved_at, row.said_at = now, now
+            row.resolved_at, row.said_at, row.run_id = now, now, alert.run_id
         return
     if row is None:
         row = AlertState(entity_id=alert.entity_id, kind=alert.kind, opened_at=now)
@@ -358,6 +368,7 @@ def said(session: Session, alert: Alert) -> None:
     elif row.resolved_at is not None:
         row.opened_at = now
     row.state, row.level, row.said_at, row.resolved_at = alert.problem.state, alert.problem.level, now, None
+    row.run_id = alert.run_id
     session.flush()
 
 

@@ -356,6 +356,11 @@ def load_registry(path: Path | str | None = None) -> Registry:
     shared_alerts = document.get("alerts") or {}
     if not isinstance(shared_alerts, dict):
         raise RegistryFileError(f"registry {path}: 'alerts' must be a mapping (docs/alerts.md)")
+    try:  # checked once here, not blamed on every entity it would be merged into
+        AlertPolicy.model_validate(shared_alerts)
+    except ValidationError as exc:
+        raise RegistryFileError(f"registry {path}: top-level alerts: "
+                                + _describe(exc).replace("field '", "field 'alerts.")) from None
     return parse_entities(document["legal_entities"], shared_alerts)
 
 
@@ -385,8 +390,8 @@ def parse_entities(raw_entities: list, shared_alerts: dict | None = None) -> Reg
     for position, raw in enumerate(raw_entities):
         entity_id = raw.get("id") if isinstance(raw, dict) else None
         entity_id = entity_id if isinstance(entity_id, str) else None
-        if shared_alerts and isinstance(raw, dict) and isinstance(raw.get("alerts", {}), dict):
-            raw = {**raw, "alerts": {**shared_alerts, **raw.get("alerts", {})}}
+        if isinstance(raw, dict) and isinstance(raw.get("alerts") or {}, dict):
+            raw = {**raw, "alerts": {**(shared_alerts or {}), **(raw.get("alerts") or {})}}
         try:
             entity = LegalEntity.model_validate(raw)
         except ValidationError as exc:

@@ -33,6 +33,7 @@ class AlertsOperator(BaseOperator):
 
     def execute(self, context) -> dict[str, Any]:
         from ledgerbridge import alerts
+        from ledgerbridge.context import ensure_entity
         from ledgerbridge.registry import load_registry
         from ledgerbridge.steps import STEP_NAMES
 
@@ -42,10 +43,14 @@ class AlertsOperator(BaseOperator):
         run_id = context["run_id"]
         states = context["ti"].get_task_states(dag_id=entity.dag_id, run_ids=[run_id]).get(run_id, {})
         failed_tasks = [task for task, state in states.items() if task in STEP_NAMES and state == "failed"]
+        dag_run = context.get("dag_run")
         ledger = LedgerHook().get_conn()
         try:
             with ledger.session() as session:
-                problems, looked_at = alerts.problems_of_run(session, entity, run_id, failed_tasks=failed_tasks)
+                ensure_entity(session, entity)  # a run that failed before its first step left none
+                problems, looked_at = alerts.problems_of_run(
+                    session, entity, run_id, failed_tasks=failed_tasks,
+                    run_started=getattr(dag_run, "start_date", None) if dag_run is not None else None)
                 to_say = alerts.due(session, entity, problems, looked_at, run_id)
             return deliver(ledger, entity, problems, to_say, context)
         finally:
@@ -56,6 +61,7 @@ def run_is_late(entity_id: str, context: dict[str, Any]) -> None:
     """Airflow's deadline callback (a SyncCallback, run by the executor): the run is still going past
     alerts.expected_minutes after it was queued."""
     from ledgerbridge import alerts
+    from ledgerbridge.context import ensure_entity
     from ledgerbridge.ledger.types import utcnow
     from ledgerbridge.registry import load_registry
 
@@ -70,6 +76,7 @@ def run_is_late(entity_id: str, context: dict[str, Any]) -> None:
     ledger = LedgerHook().get_conn()
     try:
         with ledger.session() as session:
+            ensure_entity(session, entity)  # a first run stuck in the queue: the entity has no row yet
             to_say = alerts.due(session, entity, [problem], [], run_id)
         deliver(ledger, entity, [problem], to_say, context)
     finally:

@@ -202,6 +202,36 @@ def test_a_run_over_its_expected_time_is_late(ledger, qbo_server):
     assert {k: a.change for k, a in _after(ledger, entity, "scheduled__3").items()} == {alerts.LATE_RUN: "resolved"}
 
 
+def test_a_run_said_late_by_its_deadline_while_queued_is_neither_said_again_nor_resolved_by_its_own_end(
+        ledger, qbo_server):
+    from ledgerbridge.context import ensure_entity
+
+    entity = _entity("queued", expected_minutes=30)
+    conn = connect_company(qbo_server, ledger, entity)
+    with ledger.session() as session:  # Airflow's deadline callback, the run still waiting for a slot
+        ensure_entity(session, entity)
+        (late,) = alerts.due(session, entity, [alerts.late_run(entity, "scheduled__1", timedelta(minutes=31),
+                                                               finished=False)], [], "scheduled__1")
+    with ledger.session() as session:
+        alerts.said(session, late)
+    sync(entity, ledger, conn, run_id="scheduled__1")  # then it ran in seconds
+    assert _after(ledger, entity, "scheduled__1") == {}
+    sync(entity, ledger, conn, run_id="scheduled__2")  # the next one in time: that is news
+    assert {k: a.change for k, a in _after(ledger, entity, "scheduled__2").items()} == {alerts.LATE_RUN: "resolved"}
+
+
+def test_time_waited_for_a_pool_before_the_first_step_counts_in_a_runs_time(ledger, qbo_server):
+    entity = _entity("pooled", expected_minutes=30)
+    conn = connect_company(qbo_server, ledger, entity)
+    sync(entity, ledger, conn, run_id="scheduled__1")
+    with ledger.session() as session:
+        first = session.scalars(select(SyncRun).where(SyncRun.run_id == "scheduled__1", SyncRun.step == "pull_source")
+                                ).one()
+        airflow_started_it = first.started_at - timedelta(minutes=45)
+        problems, _ = alerts.problems_of_run(session, entity, "scheduled__1", run_started=airflow_started_it)
+    assert [p.title for p in problems] == ["a run took 45 min (expected under 30 min)"]
+
+
 def test_one_entitys_problems_are_never_said_as_anothers(ledger, qbo_server):
     noisy, quiet = _entity("noisy", quarantine_above=1), _entity("quiet", quarantine_above=1)
     for entity, bills in ((noisy, [bill("B-1", "V-1", "1.00", account="9999"), bill("B-2", "V-1", "1.00",
@@ -241,5 +271,40 @@ def test_the_daily_api_budget_running_short_is_said_from_xeros_own_count(ledger)
         assert said[alerts.API_BUDGET].problem.title == f"only {left} of 5000 API calls left today"
         run_all(xero_context(entity, ledger, books, "scheduled__2"))
         assert _after(ledger, entity, "scheduled__2") == {}  # still short: said already
+    finally:
+        server.stop()
+
+
+def test_the_daily_api_budget_used_up_during_an_export_is_said_as_used_up_after_short(ledger):
+    """An export stopped by the day's limit leaves the rest for the next run without failing: its summary
+    says no call is left, which is said even when "short" was said earlier that day."""
+    from ledgerbridge.sandbox.xero import XeroSandbox, serve_in_thread
+    from support import CLIENT_ID, CLIENT_SECRET
+    from test_xero_flows import context as xero_context
+    from test_xero_flows import open_books
+
+    server = serve_in_thread(XeroSandbox(clients={CLIENT_ID: CLIENT_SECRET}, per_day=60))
+    try:
+        entity = LegalEntity.model_validate({
+            "id": "xero_used_up", "name": "Used Up Ltd", "base_currency": "USD",
+            "accounting": {"kind": "xero", "conn_id": "xero_used_up"}, "flows": ["reference", "parties", "bills"],
+            "matching": {"create_missing_vendors": True}})
+        books = open_books(server, entity)
+        with ledger.session() as session:
+            import_hub_data(session, entity, hub_data([bill(f"B-{n}", "V-1", "1.00", account="429")
+                                                       for n in range(1, 4)]))
+        ctx = xero_context(entity, ledger, books, "scheduled__1")
+        for step in ("pull_source", "pull_reference"):
+            run_step(ctx, step)
+        said = _after(ledger, entity, "scheduled__1")
+        assert said[alerts.API_BUDGET].problem.title.startswith("only ")
+        client = ctx.connector.client
+        while client.day_remaining > 0:  # the day's calls go elsewhere
+            client.get("Currencies")
+        for step in ("check_reference", "match_parties", "prepare_exports", "export_documents"):
+            run_step(ctx, step)
+        said = _after(ledger, entity, "scheduled__1")
+        assert said[alerts.API_BUDGET].change == "grew"
+        assert said[alerts.API_BUDGET].problem.title == "the daily API budget is used up"
     finally:
         server.stop()

@@ -91,6 +91,10 @@ def test_a_missing_given_name_is_reviewed_where_the_place_agrees_and_never_auto_
     assert (result.decision, result.accounting_id) == ("review", "A1")
     elsewhere = _link(_person("H1", "Emma Green"), [_person("A1", "Green", city="Sandy Bay", postcode="7005")])
     assert elsewhere.decision == "none"
+    # A household's shared address links no one by itself: "Green" may be any of the family.
+    shared = _link(_person("H1", "Emma Green", email="greens@example.com"),
+                   [_person("A1", "Green", email="greens@example.com")], Thresholds(auto=0.80, review=0.80))
+    assert (shared.decision, shared.accounting_id) == ("review", "A1")
 
 
 def test_companies_keep_the_general_rules():

@@ -199,3 +199,15 @@ def test_alerts_that_are_not_a_mapping_fail_the_file(tmp_path):
     registry.write_text("alerts: [email]\nlegal_entities: []\n")
     with pytest.raises(RegistryFileError, match="'alerts' must be a mapping"):
         load_registry(registry)
+
+
+def test_bad_top_level_alerts_fail_the_file_naming_the_field_not_every_entity(tmp_path):
+    registry = tmp_path / "legal_entities.yaml"
+    registry.write_text("alerts: {quarantine_above: 0}\nlegal_entities: []\n")
+    with pytest.raises(RegistryFileError, match="top-level alerts: field 'alerts.quarantine_above'"):
+        load_registry(registry)
+
+
+def test_an_entitys_empty_alerts_keep_the_shared_ones():
+    (entity,) = parse_entities([_entity(alerts=None)], {"quarantine_above": 7}).entities
+    assert entity.alerts.quarantine_above == 7

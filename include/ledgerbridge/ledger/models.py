@@ -524,3 +524,4 @@ class AlertState(Base):
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     said_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]  # set once its resolution was said; a new problem re-opens it
+    run_id: Mapped[str | None] = mapped_column(String(250))  # the run it was last said of

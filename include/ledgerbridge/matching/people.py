@@ -51,10 +51,11 @@ def score_people(a: Party, b: Party) -> tuple[float, str] | None:
     if a.has_initial or b.has_initial:
         return None  # "V. Smith": the engine's initials rule
     words_a, words_b = a.key.base.split(), b.key.base.split()
+    one_word = False
     if a.key.person and b.key.person and len(words_a) == len(words_b):
         name, sure = _full_names(words_a, words_b)
     elif _one_word_of(a, b) or _one_word_of(b, a):
-        name, sure = ONE_NAME_ONLY, False
+        name, sure, one_word = ONE_NAME_ONLY, False, True
     else:
         return None  # a middle name on one side, a word split in two: the general scoring
     method = "person"
@@ -73,6 +74,8 @@ def score_people(a: Party, b: Party) -> tuple[float, str] | None:
             return max(0.0, min(score - POSTCODE_PENALTY, 1.0)), method + POSTCODE_DIFFERS
     elif a.postcode and a.postcode == b.postcode:
         score += SAME_POSTCODE
+    if one_word:  # even with the same email: a household's address is shared by its family
+        return max(0.0, min(score, 1.0)), method + NOT_SURE
     # The same email settles a doubt about the given name, as it does for an initial.
     return max(0.0, min(score, 1.0)), method if sure or method.startswith("email") else method + NOT_SURE
 

@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column('opened_at', ledgerbridge.ledger.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column('said_at', ledgerbridge.ledger.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column('resolved_at', ledgerbridge.ledger.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column('run_id', sa.String(length=250), nullable=True),
     )
 
 
