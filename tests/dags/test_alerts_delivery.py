@@ -133,16 +133,6 @@ def test_an_alert_goes_out_by_email_and_webhook_and_a_channel_down_keeps_neither
         assert alerts.open_problems(session, "acme") == {}
 
 
-@pytest.fixture(scope="module")
-def airflow_db():
-    import subprocess
-    import sys
-
-    result = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-
-
 @pytest.mark.slow
 def test_a_dag_run_that_fails_for_a_revoked_token_says_so_once_and_its_reconnection_once(
         airflow_db, mailbox, webhook, qbo_server, tmp_path, monkeypatch):

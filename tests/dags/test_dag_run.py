@@ -3,8 +3,6 @@ The hub data arrives through the entity's feed (its source connection), and goes
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -18,13 +16,6 @@ from ledgerbridge.ledger.models import Document, OutboxEntry, SyncRun
 from support import bill, bills_in_company, connect_company, hub_data, make_entity
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def airflow_db():
-    result = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 @pytest.mark.slow
