@@ -109,7 +109,9 @@ def test_words_compared_sorted_are_token_sort_ratio(generated):
             assert fuzz.ratio(names.words[i], names.words[j]) == fuzz.token_sort_ratio(bases[i], bases[j])
 
 
-def test_no_parties_on_either_side():
+def test_no_parties_on_either_side_or_nothing_in_common():
     parties = [PartyRecord("P1", "Acme Widgets Inc", "vendor")]
     assert match([], parties) == []
     assert [(r.decision, r.accounting_id) for r in match(parties, [])] == [("none", None)]
+    strangers = [PartyRecord("A1", "Zyx Qwv", "vendor"), PartyRecord("A2", "Acme Widgets Inc", "customer")]
+    assert [(r.decision, r.accounting_id) for r in match(parties, strangers)] == [("none", None)]
