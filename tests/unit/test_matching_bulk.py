@@ -8,6 +8,7 @@ results must be the same to the last score and candidate.
 """
 from __future__ import annotations
 
+import gc
 import importlib.util
 import sys
 from collections import defaultdict
@@ -115,3 +116,19 @@ def test_no_parties_on_either_side_or_nothing_in_common():
     assert [(r.decision, r.accounting_id) for r in match(parties, [])] == [("none", None)]
     strangers = [PartyRecord("A1", "Zyx Qwv", "vendor"), PartyRecord("A2", "Acme Widgets Inc", "customer")]
     assert [(r.decision, r.accounting_id) for r in match(parties, strangers)] == [("none", None)]
+
+
+def test_the_garbage_collector_runs_again_after_matching_and_reading(tmp_path):
+    parties = [PartyRecord("P1", "Acme Widgets Inc", "vendor")]
+    assert gc.isenabled()
+    match(parties, parties)
+    assert gc.isenabled()
+    with pytest.raises(engine.PartyFileError):
+        read_parties(tmp_path / "missing.csv")
+    assert gc.isenabled()
+    gc.disable()  # a caller that paused it keeps it paused
+    try:
+        match(parties, parties)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
