@@ -403,6 +403,7 @@ class _Names:
         self.words = np.array([" ".join(sorted(p.key.base.split())) for p in parties], dtype=object)
         self.compact = np.array([p.compact for p in parties], dtype=object)
         self.compact_length = np.fromiter(map(len, self.compact), np.int64, len(parties))
+        # The words are the compact name's letters and single spaces (name_key's base has no other).
         self.spaces = np.fromiter(map(len, self.words), np.int64, len(parties)) - self.compact_length
         # How often each letter occurs, in 32 buckets: a-z, then digits and the rest folded together
         # (a shared bucket only overcounts what two names have in common, so the bound stays a bound).
