@@ -4,23 +4,38 @@
    but not proof ("ap@" addresses are shared by namesakes), so it adds to the name's score.
 2. Blocking keeps the cost near-linear: a pair is compared only when both sides share a tax id, an
    email, a postcode, one of the party's two rarest name words, or the first letters of the name;
-   rapidfuzz then drops, in C, the candidates whose names are too far apart.
+   of those sharing only a name or place block, only the ones whose names come close enough.
 3. Scoring (rapidfuzz) of the normalised names, adjusted by the other evidence (email, email domain,
    postcode, city, legal form, person vs company).
 4. One-to-one assignment, best scores first; a hub party whose best candidate is not clearly ahead
    of the next goes to review rather than to an automatic link.
 
 Three outcomes per hub party: "auto" (linked), "review" (a person decides), "none" (nothing close).
+
+How it stays fast (the target: 100,000 x 100,000 parties in under 20 s on 2 cores): Python touches each
+party a few times, and a pair only when it can reach the review threshold (about one per hub party).
+Everything per pair, some 70 per hub party, runs in bulk on a batch of hub parties
+(_pairs_worth_scoring): the block members are numpy slices; what the evidence other than the name
+adds is summed in numpy (_name_needed), which says how alike the names must be; a count of letters
+(_most_alike) rules out most pairs without comparing them; rapidfuzz (process.cpdist) compares the
+rest, with that cutoff. score_pair alone decides: the bulk steps only leave out pairs it would score
+below review (tests/unit/test_matching_bulk.py holds them to that). Python's cyclic garbage
+collector is paused while parties are read and matched: it would walk millions of objects over and
+over for cycles that are never made.
 """
 from __future__ import annotations
 
 import csv
+import gc
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import wraps
+from itertools import chain, product
 from pathlib import Path
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from ledgerbridge.matching.names import NameKey, name_key
@@ -64,6 +79,23 @@ class PartyFileError(ValueError):
 COLUMNS = ("id", "name", "kind", "email", "tax_id", "city", "postcode")
 
 
+def _without_cyclic_gc(function):
+    """`function` run with Python's cyclic garbage collector paused. Reading and matching build
+    millions of small objects and no reference cycles: the collector would walk them all again and
+    again (a quarter of the time at 100,000 parties), and reference counting frees them anyway."""
+    @wraps(function)
+    def paused(*args, **kwargs):
+        if not gc.isenabled():
+            return function(*args, **kwargs)
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            gc.enable()
+    return paused
+
+
+@_without_cyclic_gc
 def read_parties(path: str | Path, skipped: list[str] | None = None) -> list[PartyRecord]:
     """Parties from a CSV with columns id,name[,kind,email,tax_id,city,postcode]; errors name row and column.
 
@@ -77,8 +109,15 @@ def read_parties(path: str | Path, skipped: list[str] | None = None) -> list[Par
             if missing:
                 raise PartyFileError(f"{path}: missing column(s) {', '.join(missing)} (has: {reader.fieldnames})")
             records, seen = [], set()
-            for line, row in enumerate(reader, start=2):
-                record_id, name = (row.get("id") or "").strip(), (row.get("name") or "").strip()
+            # Rows as lists, not dicts (at 100,000 parties the dicts cost a second), read as DictReader
+            # does: blank lines skipped, a short row's missing columns None, a repeated column's last value.
+            at = {column: index for index, column in enumerate(reader.fieldnames)}
+            width, id_at, name_at = len(reader.fieldnames), at["id"], at["name"]
+            optional_at = [at.get(c) for c in COLUMNS[2:]]
+            for line, row in enumerate(filter(None, reader.reader), start=2):
+                if len(row) < width:
+                    row += [None] * (width - len(row))
+                record_id, name = (row[id_at] or "").strip(), (row[name_at] or "").strip()
                 problem = (f"column '{'id' if not record_id else 'name'}' is empty" if not record_id or not name
                            else f"id {record_id!r} appears twice" if record_id in seen else None)
                 if problem:
@@ -87,7 +126,7 @@ def read_parties(path: str | Path, skipped: list[str] | None = None) -> list[Par
                     skipped.append(f"{path}, line {line}: {problem}")
                     continue
                 seen.add(record_id)
-                records.append(PartyRecord(record_id, name, *(_blank(row.get(c)) for c in COLUMNS[2:])))
+                records.append(PartyRecord(record_id, name, *[None if i is None else _blank(row[i]) for i in optional_at]))
     except OSError as exc:
         raise PartyFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
@@ -248,32 +287,57 @@ def explain(hub: PartyRecord, accounting: PartyRecord) -> tuple[float, list[str]
 # -- blocking ------------------------------------------------------------------------------------
 
 _MAX_BLOCK = 200  # a key shared by more parties than this says nothing (e.g. "ap@gmail.com", "ltd")
+_STRONG_BLOCKS = ("tax", "email")  # sharing one of these makes a candidate whatever the names say
 
 
 class _Blocks:
+    """The accounting parties by block key. A key's members are one slice of an array, so a batch of
+    hub parties finds all its pairs in a few numpy calls instead of a set union per party."""
+
     def __init__(self, parties: Sequence[_Party]):
-        self.index: dict[tuple[str, str], list[int]] = defaultdict(list)
+        index: dict[tuple[str, str], list[int]] = defaultdict(list)
         for position, party in enumerate(parties):
             for block in _block_keys(party, rarest=None):
-                self.index[block].append(position)
+                index[block].append(position)
+        self.count = len(parties)
+        self.ids = {block: number for number, block in enumerate(index)}
+        self.block_sizes = [len(members) for members in index.values()]
+        self.sizes = np.array(self.block_sizes, dtype=np.int64)
+        self.starts = np.cumsum(self.sizes) - self.sizes
+        self.members = np.fromiter(chain.from_iterable(index.values()), dtype=np.int64, count=int(self.sizes.sum()))
+        self.strong = np.array([block[0] in _STRONG_BLOCKS for block in index], dtype=bool)
 
-    def candidates(self, party: _Party) -> tuple[set[int], set[int]]:
-        """(sharing a tax id or an email, sharing only name or place blocks)."""
-        strong: set[int] = set()
-        weak: set[int] = set()
-        for block in _block_keys(party, rarest=self._rarest_tokens(party)):
-            members = self.index.get(block)
-            if members and len(members) <= _MAX_BLOCK:
-                (strong if block[0] in ("tax", "email") else weak).update(members)
-        return strong, weak - strong
+    def lookups(self, party: _Party) -> list[int]:
+        """The blocks a hub party is looked up in (those that some accounting party is in)."""
+        found = map(self.ids.get, _block_keys(party, rarest=self._rarest_tokens(party)))
+        return [number for number in found if number is not None]
+
+    def pairs(self, hubs: np.ndarray, lookups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(hub, accounting, strong) for every pair that shares a block of at most _MAX_BLOCK members,
+        once; strong when one of the blocks is a tax id or an email. Lookup k is hub hubs[k] in block lookups[k]."""
+        small = self.sizes[lookups] <= _MAX_BLOCK
+        hubs, lookups = hubs[small], lookups[small]
+        sizes = self.sizes[lookups]
+        # Lookup k expands to sizes[k] rows, the members of its block one by one.
+        row_in_block = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        accounting = self.members[np.repeat(self.starts[lookups], sizes) + row_in_block]
+        weak = np.repeat(~self.strong[lookups], sizes)
+        # One key per row, a pair's strong row sorting first; keep each pair's first row. (np.sort, not
+        # np.unique: numpy 2.4's unique is ten times slower on these.)
+        keys = np.sort((np.repeat(hubs, sizes) * self.count + accounting) * 2 + weak)
+        first = np.ones(len(keys), dtype=bool)
+        first[1:] = (keys[1:] >> 1) != (keys[:-1] >> 1)
+        keys = keys[first]
+        hub, accounting = np.divmod(keys >> 1, self.count)
+        return hub, accounting, (keys & 1) == 0
 
     def _rarest_tokens(self, party: _Party) -> list[str]:
         # Common words ("partners", "group") find hundreds of parties and decide nothing: a party is
         # looked up by its two rarest words only.
         kind = party.kind
-        tokens = [t for t in party.tokens if len(t) >= 3 and t not in ("and", "the")
-                  and ("token", kind + t) in self.index]  # a misspelt word finds nobody: skip it
-        return sorted(tokens, key=lambda t: len(self.index[("token", kind + t)]))[:2]
+        found = ((t, self.ids.get(("token", kind + t))) for t in party.tokens if len(t) >= 3 and t not in ("and", "the"))
+        # A misspelt word finds nobody: skip it. Ties in size go by the word (party.tokens is sorted).
+        return [t for _, t in sorted((self.block_sizes[n], t) for t, n in found if n is not None)[:2]]
 
 
 def _block_keys(party: _Party, rarest: list[str] | None) -> Iterable[tuple[str, str]]:
@@ -287,36 +351,183 @@ def _block_keys(party: _Party, rarest: list[str] | None) -> Iterable[tuple[str, 
     tokens = rarest if rarest is not None else [t for t in party.tokens if len(t) >= 3 and t not in ("and", "the")]
     for token in tokens:
         yield ("token", kind + token)
-    compact = party.key.base.replace(" ", "")
-    if compact:
-        yield ("start", kind + compact[:3])
+    if party.compact:
+        yield ("start", kind + party.compact[:3])
+
+
+# -- candidates in bulk --------------------------------------------------------------------------
+
+# Names less alike than this cannot reach the review threshold, whatever else agrees: a pair that
+# shares only a name or place block is a candidate when its names come this close by word
+# (token_sort_ratio) or, for words split elsewhere ("lisa johnson" / "lisaj ohnson"), without spaces.
+_NAME_FLOOR = 60
+_COMPACT_FLOOR = 85  # only nearly the same letters: a split word, not a different name
+_BATCH = 10_000  # hub parties whose pairs are compared at once: about 800,000 pairs, some 100 MB at the peak
+_SLACK = 1e-6  # on rapidfuzz's 0-100 scale: _name_needed adds score_pair's terms in another order
+_HAIR = 0.01  # under a cutoff: scores differ by more (a ratio's steps are 100 / (len1 + len2) apart)
+
+
+class _Columns:
+    """The features score_pair looks at, one array per feature, for comparing many pairs at once:
+    values as integer codes (from `codes`, shared by both sides: equal values, equal codes; none: -1),
+    names as strings."""
+
+    def __init__(self, parties: Sequence[_Party], codes: defaultdict[str, defaultdict]):
+        def coded(feature: str, values: list) -> np.ndarray:
+            return np.fromiter(map(codes[feature].__getitem__, values), np.int64, len(parties))
+
+        self.kind = coded("kind", [p.kind for p in parties])
+        self.email = coded("email", [p.email for p in parties])
+        self.domain = coded("domain", [p.domain for p in parties])
+        self.tax_id = coded("tax_id", [p.tax_id for p in parties])
+        self.postcode = coded("postcode", [p.postcode for p in parties])
+        self.city = coded("city", [p.city for p in parties])
+        self.forms = coded("forms", [p.key.legal_forms for p in parties])
+        self.person = np.array([p.key.person for p in parties], dtype=bool)
+        self.initial = np.array([p.has_initial for p in parties], dtype=bool)
+        self.named = np.array([bool(p.key.base) for p in parties], dtype=bool)
+        self.names = _Names(parties)
+
+
+def _new_codes() -> defaultdict:
+    """A code per value, given on first sight; None is -1."""
+    codes: defaultdict = defaultdict(lambda: len(codes) - 1)
+    codes[None] = -1
+    return codes
+
+
+class _Names:
+    """Each party's name in the two forms compared, and its letters counted, for a cheap upper bound of
+    a ratio (_most_alike) that spares rapidfuzz most pairs."""
+
+    _PLANES = 4  # letters counted up to 4 times in bit planes; beyond that, in `excess`
+
+    def __init__(self, parties: Sequence[_Party]):
+        # token_sort_ratio(a, b) is ratio() of the words sorted: sorted once per party, not once per pair.
+        self.words = np.array([" ".join(sorted(p.key.base.split())) for p in parties], dtype=object)
+        self.compact = np.array([p.compact for p in parties], dtype=object)
+        self.compact_length = np.fromiter(map(len, self.compact), np.int64, len(parties))
+        # The words are the compact name's letters and single spaces (name_key's base has no other).
+        self.spaces = np.fromiter(map(len, self.words), np.int64, len(parties)) - self.compact_length
+        # How often each letter occurs, in 32 buckets: a-z, then digits and the rest folded together
+        # (a shared bucket only overcounts what two names have in common, so the bound stays a bound).
+        points = np.frombuffer("".join(self.compact).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        bucket = np.where((points >= 97) & (points <= 122), points - 97, 26 + points % 6)
+        owner = np.repeat(np.arange(len(parties)), self.compact_length)
+        counts = np.bincount(owner * 32 + bucket, minlength=len(parties) * 32).reshape(len(parties), 32)
+        bits = np.left_shift(np.uint64(1), np.arange(32, dtype=np.uint64))
+        planes = [(counts >= k).astype(np.uint64) @ bits for k in range(1, self._PLANES + 1)]
+        self.planes = [planes[k] | (planes[k + 1] << np.uint64(32)) for k in range(0, self._PLANES, 2)]
+        self.excess = np.maximum(counts - self._PLANES, 0).sum(axis=1)
+
+
+def _most_alike(hub: _Names, acc: _Names, h: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each pair, the most fuzz.ratio can give for (words, compact): ratio is 200 x the longest
+    common subsequence / the total length, and two strings have at most min(count in one, count in the
+    other) of each letter in common: the sum of `k-th occurrence in both` over the bit planes."""
+    common = np.minimum(hub.excess[h], acc.excess[a])
+    for hub_plane, acc_plane in zip(hub.planes, acc.planes):
+        common += np.bitwise_count(hub_plane[h] & acc_plane[a])
+    compact_total = hub.compact_length[h] + acc.compact_length[a]
+    word_common = common + np.minimum(hub.spaces[h], acc.spaces[a])
+    word_total = compact_total + hub.spaces[h] + acc.spaces[a]
+    most = [np.where(total > 0, 200 * shared / np.maximum(total, 1), 100.0)
+            for shared, total in ((word_common, word_total), (common, compact_total))]
+    return most[0], most[1]
+
+
+def _pairs_worth_scoring(hub_parties: Sequence[_Party], accounting_parties: Sequence[_Party],
+                         review: float) -> Iterator[tuple[int, int]]:
+    """(hub, accounting) for each pair that score_pair may score at `review` or above: sharing a block,
+    of the same kind, and for a name or place block alike enough by name.
+
+    All per pair runs in numpy and in rapidfuzz (process.cpdist): first what the other evidence
+    allows (_name_needed), then the names, each compared with the cutoff it has to reach. Python
+    sees only the pairs that can reach the review threshold, about one per hub party."""
+    if not hub_parties or not accounting_parties:
+        return
+    blocks = _Blocks(accounting_parties)
+    codes: defaultdict[str, defaultdict] = defaultdict(_new_codes)
+    hub, acc = _Columns(hub_parties, codes), _Columns(accounting_parties, codes)
+    conflict, differ = _form_tables(codes["forms"])
+    for first in range(0, len(hub_parties), _BATCH):
+        batch = range(first, min(first + _BATCH, len(hub_parties)))
+        lookups = [blocks.lookups(hub_parties[h]) for h in batch]
+        h, a, strong = blocks.pairs(np.repeat(np.array(batch, dtype=np.int64), [len(ids) for ids in lookups]),
+                                    np.fromiter(chain.from_iterable(lookups), dtype=np.int64))
+        need = _name_needed(hub, acc, h, a, review, conflict, differ)
+        possible = (hub.kind[h] == acc.kind[a]) & (need <= 100)
+        h, a, strong, need = h[possible], a[possible], strong[possible], need[possible]
+        # Below its cutoff a ratio reads 0. Reaching `need` from _COMPACT_FLOOR up makes a pair near by
+        # itself; below that, whether its words reach _NAME_FLOOR still matters.
+        word_cutoff = np.where(strong | (need >= _COMPACT_FLOOR), need, np.minimum(need, _NAME_FLOOR))
+        most_by_word, most_unspaced = _most_alike(hub.names, acc.names, h, a)
+        by_word = _ratios(hub.names.words, acc.names.words, h, a, word_cutoff, most_by_word)
+        unspaced = _ratios(hub.names.compact, acc.names.compact, h, a, need, most_unspaced)
+        near = strong | (hub.named[h] & ((by_word >= _NAME_FLOOR) | (unspaced >= _COMPACT_FLOOR)))
+        keep = near & (np.maximum(by_word, unspaced) >= need)
+        yield from zip(h[keep].tolist(), a[keep].tolist())
+
+
+def _form_tables(codes: dict[frozenset[str] | None, int]) -> tuple[np.ndarray, np.ndarray]:
+    """NameKey.forms_conflict and forms_differ for each two legal form sets, by their codes."""
+    forms = {code: NameKey("", legal_forms, False) for legal_forms, code in codes.items() if code >= 0}
+    conflict = np.zeros((len(forms), len(forms)), dtype=bool)
+    differ = np.zeros((len(forms), len(forms)), dtype=bool)
+    for (i, one), (j, other) in product(forms.items(), repeat=2):
+        conflict[i, j], differ[i, j] = one.forms_conflict(other), one.forms_differ(other)
+    return conflict, differ
+
+
+def _name_needed(hub: _Columns, acc: _Columns, h: np.ndarray, a: np.ndarray, review: float | np.ndarray,
+                 conflict: np.ndarray, differ: np.ndarray) -> np.ndarray:
+    """For each pair (h[k], a[k]), the least name ratio (rapidfuzz's 0-100) at which score_pair may
+    score it at `review` (or review[k]) or above: 0 when any name will do, above 100 when none will.
+
+    It follows score_pair term by term: `review` less what the other evidence adds. Where score_pair's
+    name similarity may beat the plain ratio (an initial standing for a first name), it assumes the most
+    that case gives. A change to score_pair must keep this at or below the truth
+    (tests/unit/test_matching_bulk.py checks it pair by pair)."""
+    person_h, person_a = hub.person[h], acc.person[a]
+    forms_h, forms_a = hub.forms[h], acc.forms[a]
+    evidence = (- FORM_CONFLICT * conflict[forms_h, forms_a]
+                - ONE_SIDED_FORM * (differ[forms_h, forms_a] & ~person_h & ~person_a)
+                - PERSON_VS_COMPANY * (person_h != person_a))
+    email = (hub.email[h] >= 0) & (hub.email[h] == acc.email[a])
+    domain = (hub.domain[h] >= 0) & (hub.domain[h] == acc.domain[a])
+    evidence += np.where(email, 0.12, np.where(domain, 0.05, 0.0))
+    evidence += 0.02 * ((hub.city[h] >= 0) & (hub.city[h] == acc.city[a]))
+    postcodes = (hub.postcode[h] >= 0) & (acc.postcode[a] >= 0)
+    evidence += np.where(postcodes, np.where(hub.postcode[h] == acc.postcode[a], 0.06, -0.10), 0.0)
+    need = (review - evidence) * 100 - _SLACK
+    initials = person_h & person_a & (hub.initial[h] | acc.initial[a])
+    need = np.where(initials & (INITIAL_MATCH * 100 >= need), 0.0, need)
+    # A tax id on both sides decides alone: equal, any name will do (1.0); different, none (0.0).
+    taxes = (hub.tax_id[h] >= 0) & (acc.tax_id[a] >= 0)
+    need = np.where(taxes, np.where(hub.tax_id[h] == acc.tax_id[a], 0.0, np.inf), need)
+    return np.where(np.asarray(review) > 0, need, 0.0)  # a score is never below 0
+
+
+def _ratios(left: np.ndarray, right: np.ndarray, h: np.ndarray, a: np.ndarray, cutoffs: np.ndarray,
+            most: np.ndarray) -> np.ndarray:
+    """fuzz.ratio(left[h[k]], right[a[k]]) for each k, exact from cutoffs[k] up, 0 (or exact) below.
+
+    Handing rapidfuzz a string costs more than comparing it, so pairs that cannot reach their cutoff
+    (`most`, an upper bound, says so) are not handed over. The rest go in groups of one cutoff (few:
+    the evidence takes few values), a hair under it, so a score that reaches it is never lost to rounding."""
+    scores = np.zeros(len(h))
+    cutoffs = np.maximum(cutoffs - _HAIR, 0.0)
+    reachable = most >= cutoffs
+    for cutoff in np.unique(cutoffs[reachable]):
+        group = np.flatnonzero(reachable & (cutoffs == cutoff))
+        scores[group] = process.cpdist(left[h[group]].tolist(), right[a[group]].tolist(),
+                                       scorer=fuzz.ratio, score_cutoff=float(cutoff), dtype=np.float64)
+    return scores
 
 
 # -- matching ------------------------------------------------------------------------------------
 
-# Names less alike than this cannot reach the review threshold, whatever else agrees: skip them
-# before the (slower) full scoring. rapidfuzz compares them in C, many at a time.
-_NAME_FLOOR = 60
-_COMPACT_FLOOR = 85  # only nearly the same letters: a split word, not a different name
-
-
-def _near_names(party: _Party, positions: set[int], bases: list[str], compacts: list[str]) -> dict[int, float | None]:
-    """The candidates whose names come close enough, by word or by spacing-blind comparison, with
-    their token_sort_ratio when that was the one that found them."""
-    if not positions or not party.key.base:
-        return {}
-    ordered = list(positions)
-    near: dict[int, float | None] = {
-        ordered[index]: score for _, score, index in process.extract(
-            party.key.base, [bases[p] for p in ordered], scorer=fuzz.token_sort_ratio,
-            score_cutoff=_NAME_FLOOR, limit=None)}
-    # "lisa johnson" / "lisaj ohnson": words split elsewhere, found only without the spaces.
-    for _, _, index in process.extract(party.compact, [compacts[p] for p in ordered], scorer=fuzz.ratio,
-                                       score_cutoff=_COMPACT_FLOOR, limit=None):
-        near.setdefault(ordered[index], None)
-    return near
-
-
+@_without_cyclic_gc
 def match(hub: Sequence[PartyRecord], accounting: Sequence[PartyRecord],
           thresholds: Thresholds = Thresholds()) -> list[MatchResult]:
     """One result per hub party, in the order given. Parties match only within their kind."""
@@ -324,26 +535,14 @@ def match(hub: Sequence[PartyRecord], accounting: Sequence[PartyRecord],
     use_kind = all(r.kind for r in hub) and all(r.kind for r in accounting)
     hub_parties = [_features(r, use_kind) for r in hub]
     accounting_parties = [_features(r, use_kind) for r in accounting]
-    blocks = _Blocks(accounting_parties)
-
-    bases = [p.key.base for p in accounting_parties]
-    compacts = [p.compact for p in accounting_parties]
-    scored: list[list[tuple[float, str, int]]] = []
-    for party in hub_parties:
-        options = []
-        strong, weak = blocks.candidates(party)
-        near = _near_names(party, weak, bases, compacts)
-        for position in strong:
-            near.setdefault(position, None)
-        for position, sorted_score in near.items():
-            other = accounting_parties[position]
-            if party.kind != other.kind:
-                continue
-            score, method = score_pair(party, other, sorted_score)
-            if score >= thresholds.review:
-                options.append((score, method, position))
-        options.sort(key=lambda option: (-option[0], accounting_parties[option[2]].record.id))
-        scored.append(options)
+    scored: list[list[tuple[float, str, int]]] = [[] for _ in hub_parties]
+    for h, position in _pairs_worth_scoring(hub_parties, accounting_parties, thresholds.review):
+        score, method = score_pair(hub_parties[h], accounting_parties[position])
+        if score >= thresholds.review:
+            scored[h].append((score, method, position))
+    for options in scored:
+        if len(options) > 1:
+            options.sort(key=lambda option: (-option[0], accounting_parties[option[2]].record.id))
 
     # One to one, greedily: the best-scored pairs claim their parties first.
     chosen: dict[int, tuple[float, str, int]] = {}
