@@ -19,6 +19,7 @@ import pytest
 from rapidfuzz import fuzz, process
 
 from ledgerbridge.matching import engine
+from ledgerbridge.matching.people import ONE_NAME_ONLY, score_people
 from ledgerbridge.matching.engine import PartyRecord, Thresholds, explain, match, read_parties
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,8 +87,15 @@ def test_no_score_is_above_its_bound(generated):
     unspaced = process.cpdist(hub_columns.names.compact[h].tolist(), accounting_columns.names.compact[a].tolist(),
                               scorer=fuzz.ratio, dtype=np.float64)
     scored = scores > 0  # a score of 0 may be clipped: nothing to check
-    assert np.all(np.maximum(by_word, unspaced)[scored] >= need[scored])
     most_by_word, most_unspaced = engine._most_alike(hub_columns.names, accounting_columns.names, h, a)
+    full_names, lone_word, person_need = engine._people_pairs(hub_columns, accounting_columns, h, a, scores)
+    people = np.array([score_people(hub_parties[i], accounting_parties[j]) is not None  # what score_pair asks
+                       and not (hub_parties[i].tax_id and accounting_parties[j].tax_id) for i, j in zip(h, a)])
+    assert people.sum() >= 100 and np.all(full_names | lone_word | ~people)  # the bulk sees every people's pair
+    general = scored & ~people
+    assert np.all(np.maximum(by_word, unspaced)[general] >= need[general])
+    reachable = np.where(lone_word, ONE_NAME_ONLY * 100, np.maximum(most_by_word, most_unspaced))
+    assert np.all(reachable[scored & people] >= person_need[scored & people])
     assert np.all(most_by_word >= by_word - 1e-9) and np.all(most_unspaced >= unspaced - 1e-9)
 
 

@@ -119,3 +119,12 @@ def test_postcode_digits_swapped():
     assert not postcode_digits_swapped("4814", "4815")
     assert not postcode_digits_swapped("4814", "1844")
     assert not postcode_digits_swapped("4814", "4814")
+
+
+def test_a_reviewer_is_told_when_two_records_may_be_two_people_of_one_family():
+    from ledgerbridge.matching.engine import explain
+
+    _, why = explain(_person("H1", "John Smith"), _person("A1", "Joan Smith"))
+    assert "maybe two people of one family (a given name differs, or only the family name is given)" in why
+    _, why = explain(_person("H1", "Charles Smith"), _person("A1", "Chalres Smith"))
+    assert not any("two people" in reason for reason in why)

@@ -39,7 +39,15 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from ledgerbridge.matching.names import NameKey, name_key
-from ledgerbridge.matching.people import NOT_SURE, score_people
+from ledgerbridge.matching.people import (
+    NOT_SURE,
+    ONE_NAME_ONLY,
+    SAME_CITY,
+    SAME_DOMAIN,
+    SAME_EMAIL,
+    SAME_POSTCODE,
+    score_people,
+)
 
 AUTO, REVIEW, NONE = "auto", "review", "none"
 
@@ -265,10 +273,12 @@ def score_pair(a: _Party, b: _Party, sorted_score: float | None = None) -> tuple
 def explain(hub: PartyRecord, accounting: PartyRecord) -> tuple[float, list[str]]:
     """The score of one pair and the evidence behind it, in words (for a person deciding a review)."""
     a, b = _features(hub, use_kind=False), _features(accounting, use_kind=False)
-    score, _ = score_pair(a, b)
+    score, method = score_pair(a, b)
     if a.tax_id and b.tax_id:
         return score, ["same tax id" if a.tax_id == b.tax_id else "tax ids differ"]
     why = [f"names {_name_similarity(a, b):.0%} alike"]
+    if NOT_SURE in method:
+        why.append("maybe two people of one family (a given name differs, or only the family name is given)")
     if a.key.forms_conflict(b.key) or a.key.forms_differ(b.key):
         why.append("legal forms differ")
     if a.key.person != b.key.person:
@@ -386,6 +396,8 @@ class _Columns:
         self.person = np.array([p.key.person for p in parties], dtype=bool)
         self.initial = np.array([p.has_initial for p in parties], dtype=bool)
         self.named = np.array([bool(p.key.base) for p in parties], dtype=bool)
+        self.word_count = np.array([len(p.key.base.split()) for p in parties], dtype=np.int64)
+        self.legal_forms = np.array([bool(p.key.legal_forms) for p in parties], dtype=bool)
         self.names = _Names(parties)
 
 
@@ -456,17 +468,47 @@ def _pairs_worth_scoring(hub_parties: Sequence[_Party], accounting_parties: Sequ
         h, a, strong = blocks.pairs(np.repeat(np.array(batch, dtype=np.int64), [len(ids) for ids in lookups]),
                                     np.fromiter(chain.from_iterable(lookups), dtype=np.int64))
         need = _name_needed(hub, acc, h, a, review, conflict, differ)
-        possible = (hub.kind[h] == acc.kind[a]) & (need <= 100)
+        full_names, lone_word, person_need = _people_pairs(hub, acc, h, a, review)
+        people = full_names | lone_word
+        possible = (hub.kind[h] == acc.kind[a]) & (np.minimum(need, np.where(people, person_need, np.inf)) <= 100)
         h, a, strong, need = h[possible], a[possible], strong[possible], need[possible]
+        full_names, lone_word, people, person_need = (full_names[possible], lone_word[possible], people[possible],
+                                                      person_need[possible])
         # Below its cutoff a ratio reads 0. Reaching `need` from _COMPACT_FLOOR up makes a pair near by
-        # itself; below that, whether its words reach _NAME_FLOOR still matters.
-        word_cutoff = np.where(strong | (need >= _COMPACT_FLOOR), need, np.minimum(need, _NAME_FLOOR))
+        # itself; below that, whether its words reach _NAME_FLOOR still matters. People's pairs are scored
+        # by matching.people, not by these ratios: only whether they are near is read for them, exactly.
+        word_cutoff = np.where(people, np.minimum(need, _NAME_FLOOR),
+                               np.where(strong | (need >= _COMPACT_FLOOR), need, np.minimum(need, _NAME_FLOOR)))
+        unspaced_cutoff = np.where(people, np.minimum(need, _COMPACT_FLOOR), need)
         most_by_word, most_unspaced = _most_alike(hub.names, acc.names, h, a)
         by_word = _ratios(hub.names.words, acc.names.words, h, a, word_cutoff, most_by_word)
-        unspaced = _ratios(hub.names.compact, acc.names.compact, h, a, need, most_unspaced)
+        unspaced = _ratios(hub.names.compact, acc.names.compact, h, a, unspaced_cutoff, most_unspaced)
         near = strong | (hub.named[h] & ((by_word >= _NAME_FLOOR) | (unspaced >= _COMPACT_FLOOR)))
-        keep = near & (np.maximum(by_word, unspaced) >= need)
+        # A person's name compared in its best word order has the same letters as in any: most_by_word
+        # bounds it too; a lone family name scores ONE_NAME_ONLY whatever its ratio.
+        people_may = ((full_names & (np.maximum(most_by_word, most_unspaced) >= person_need))
+                      | (lone_word & (ONE_NAME_ONLY * 100 >= person_need)))
+        keep = near & ((np.maximum(by_word, unspaced) >= need) | people_may)
         yield from zip(h[keep].tolist(), a[keep].tolist())
+
+
+def _people_pairs(hub: _Columns, acc: _Columns, h: np.ndarray, a: np.ndarray, review: float | np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which pairs matching.people may score (two people's names of as many words; a lone word against a
+    person's name), and for those the least name score (0-100) at which it may reach `review`: its
+    evidence taken at its most (no penalty: a postcode with swapped digits costs a person nothing)."""
+    no_initial = ~hub.initial[h] & ~acc.initial[a]
+    full_names = hub.person[h] & acc.person[a] & (hub.word_count[h] == acc.word_count[a]) & no_initial
+    lone_word = no_initial & (((hub.word_count[h] == 1) & ~hub.legal_forms[h] & acc.person[a])
+                              | ((acc.word_count[a] == 1) & ~acc.legal_forms[a] & hub.person[h]))
+    email = (hub.email[h] >= 0) & (hub.email[h] == acc.email[a])
+    domain = (hub.domain[h] >= 0) & (hub.domain[h] == acc.domain[a])
+    evidence = np.where(email, SAME_EMAIL, np.where(domain, SAME_DOMAIN, 0.0))
+    evidence += SAME_CITY * ((hub.city[h] >= 0) & (hub.city[h] == acc.city[a]))
+    evidence += SAME_POSTCODE * ((hub.postcode[h] >= 0) & (hub.postcode[h] == acc.postcode[a]))
+    person_need = np.where(np.asarray(review) > 0, (review - evidence) * 100 - _SLACK, 0.0)
+    taxes = (hub.tax_id[h] >= 0) & (acc.tax_id[a] >= 0)  # decided by score_pair before any name
+    return full_names & ~taxes, lone_word & ~taxes, person_need
 
 
 def _form_tables(codes: dict[frozenset[str] | None, int]) -> tuple[np.ndarray, np.ndarray]:
