@@ -170,6 +170,9 @@ _FREE_MAIL = frozenset({"gmail.com", "yahoo.com", "hotmail.com", "outlook.com", 
                         "gmx.de", "web.de", "orange.fr", "free.fr", "live.com", "mail.com", "proton.me"})
 
 
+_SPACES, _NON_WORD, _NOT_ALPHANUMERIC = re.compile(r"\s+"), re.compile(r"\W+"), re.compile(r"[^0-9A-Za-z]")
+
+
 def _features(record: PartyRecord, use_kind: bool) -> _Party:
     key = name_key(record.name)
     email = record.email.strip().casefold() if record.email else None
@@ -185,15 +188,15 @@ def _features(record: PartyRecord, use_kind: bool) -> _Party:
         email=email,
         domain=None if domain in _FREE_MAIL else domain,
         tax_id=_normal_tax_id(record.tax_id),
-        postcode=re.sub(r"\s+", "", record.postcode).upper() if record.postcode else None,
-        city=re.sub(r"\W+", "", record.city).casefold() if record.city else None,
+        postcode=_SPACES.sub("", record.postcode).upper() if record.postcode else None,
+        city=_NON_WORD.sub("", record.city).casefold() if record.city else None,
     )
 
 
 def _normal_tax_id(value: str | None) -> str | None:
     if not value:
         return None
-    digits = re.sub(r"[^0-9A-Za-z]", "", value).upper()
+    digits = _NOT_ALPHANUMERIC.sub("", value).upper()
     # QuickBooks masks all but the last four characters ("XXXXX1234"): not comparable.
     return None if not digits or digits.startswith("XXX") else digits
 
@@ -417,6 +420,9 @@ class _Names:
     def __init__(self, parties: Sequence[_Party]):
         # token_sort_ratio(a, b) is ratio() of the words sorted: sorted once per party, not once per pair.
         self.words = np.array([" ".join(sorted(p.key.base.split())) for p in parties], dtype=object)
+        # A person's two words in their own order and swapped: matching.people compares both orders.
+        self.spaced = np.array([p.key.base for p in parties], dtype=object)
+        self.swapped = np.array([" ".join(p.key.base.split()[::-1]) for p in parties], dtype=object)
         self.compact = np.array([p.compact for p in parties], dtype=object)
         self.compact_length = np.fromiter(map(len, self.compact), np.int64, len(parties))
         # The words are the compact name's letters and single spaces (name_key's base has no other).
@@ -484,12 +490,27 @@ def _pairs_worth_scoring(hub_parties: Sequence[_Party], accounting_parties: Sequ
         by_word = _ratios(hub.names.words, acc.names.words, h, a, word_cutoff, most_by_word)
         unspaced = _ratios(hub.names.compact, acc.names.compact, h, a, unspaced_cutoff, most_unspaced)
         near = strong | (hub.named[h] & ((by_word >= _NAME_FLOOR) | (unspaced >= _COMPACT_FLOOR)))
-        # A person's name compared in its best word order has the same letters as in any: most_by_word
-        # bounds it too; a lone family name scores ONE_NAME_ONLY whatever its ratio.
-        people_may = ((full_names & (np.maximum(most_by_word, most_unspaced) >= person_need))
+        # A person's name is compared in its best word order: for two words (most names) both orders are
+        # compared here; for more, most_by_word bounds every order (the same letters). A lone family name
+        # scores ONE_NAME_ONLY whatever its ratio.
+        two_words = full_names & (hub.word_count[h] == 2)
+        person_names = np.where(two_words, _best_order(hub.names, acc.names, h, a, person_need, most_by_word, two_words),
+                                np.maximum(most_by_word, most_unspaced))
+        people_may = ((full_names & (np.maximum(person_names, unspaced) >= person_need))
                       | (lone_word & (ONE_NAME_ONLY * 100 >= person_need)))
         keep = near & ((np.maximum(by_word, unspaced) >= need) | people_may)
         yield from zip(h[keep].tolist(), a[keep].tolist())
+
+
+def _best_order(hub: _Names, acc: _Names, h: np.ndarray, a: np.ndarray, cutoffs: np.ndarray, most: np.ndarray,
+                which: np.ndarray) -> np.ndarray:
+    """For the pairs `which`: fuzz.ratio of the hub name against the accounting name in its own order and
+    swapped, the better one (exact from its cutoff up); 0 elsewhere."""
+    scores = np.zeros(len(h))
+    for other in (acc.spaced, acc.swapped):
+        scores = np.maximum(scores, _ratios(hub.spaced, other, h, a, np.where(which, cutoffs, np.inf),
+                                            np.where(which, most, -np.inf)))
+    return scores
 
 
 def _people_pairs(hub: _Columns, acc: _Columns, h: np.ndarray, a: np.ndarray, review: float | np.ndarray
