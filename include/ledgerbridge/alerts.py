@@ -149,7 +149,8 @@ def problems_of_run(session: Session, entity: LegalEntity, run_id: str, *, faile
         if failure.kind != RECONNECT:  # said below, from the ledger's latest connected step
             problems.append(failure)
             looked_at.add(failure.kind)
-    elif steps and all(step.status == "success" for step in steps.values()):
+    succeeded = failure is None and bool(steps) and all(step.status == "success" for step in steps.values())
+    if succeeded:
         looked_at.update(RUN_OUTCOME_KINDS)
     reconnect = reconnect_needed(session, entity.id)
     if reconnect:
@@ -168,10 +169,10 @@ def problems_of_run(session: Session, entity: LegalEntity, run_id: str, *, faile
         if ended - started > timedelta(minutes=policy.expected_minutes):
             problems.append(late_run(entity, run_id, ended - started, finished=True))
             looked_at.add(LATE_RUN)
-        else:
+        elif succeeded:
             said_late = session.get(AlertState, (entity.id, LATE_RUN))
             # Said late of this very run (its deadline counts from when it was queued, waiting included): its
-            # end does not undo that; the next run finishing in time does.
+            # end does not undo that; the next run finishing in time does. A failed run proves nothing either way.
             if said_late is None or said_late.run_id != run_id:
                 looked_at.add(LATE_RUN)
     problems += queue_problems(session, entity)
@@ -234,8 +235,9 @@ def late_run(entity: LegalEntity, run_id: str, took: timedelta, *, finished: boo
     expected = entity.alerts.expected_minutes
     verb = "took" if finished else "has been going for"
     return Problem(
-        LATE_RUN, "late", f"a run {verb} {_duration(took)} (expected under {expected} min)",
-        (f"run {run_id} {verb} {_duration(took)}; its runs are expected to finish within {expected} minutes",),
+        LATE_RUN, "late", f"a run {verb} {_duration(took, expected)} (expected under {expected} min)",
+        (f"run {run_id} {verb} {_duration(took, expected)}; its runs are expected to finish within "
+         f"{_plural(expected, 'minute')}",),
         "See which task is slow or waiting in the run's grid (a pool full of other entities' tasks, an API "
         "limit waited out, a stuck agent); raise alerts.expected_minutes if the work has simply grown",
         f"/dags/{quote(entity.dag_id)}/runs/{quote(run_id, safe='')}")
@@ -320,9 +322,19 @@ def _first_line(text: str | None) -> str:
     return line if len(line) <= 300 else line[:297] + "..."
 
 
-def _duration(took: timedelta) -> str:
-    minutes = int(took.total_seconds() // 60)
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+def _duration(took: timedelta, limit_minutes: int) -> str:
+    """Whole minutes, with the seconds where whole minutes would read as within the limit ("1 min 1 s")."""
+    seconds = max(0, int(took.total_seconds()))
+    minutes, rest = divmod(seconds, 60)
+    if minutes >= 60:
+        return f"{minutes // 60} h {minutes % 60:02d} min"
+    if minutes == 0:
+        return f"{rest} s"
+    return f"{minutes} min {rest} s" if minutes <= limit_minutes and rest else f"{minutes} min"
+
+
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
 
 
 # --- said once ------------------------------------------------------------------------------------

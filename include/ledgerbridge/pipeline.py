@@ -68,8 +68,9 @@ def run_step(ctx: RunContext, name: str) -> dict[str, Any]:
     observed = observe_step(ctx, name)  # the step's counts, its summary line and metrics
     try:
         summary = step(ctx)
+        recorded = summary
         if ctx.connected is not None and (budget := ctx.connected.api_calls_left_today()) is not None:
-            summary = {**summary, API_CALLS_LEFT: list(budget)}  # for the alerts: the day's calls running short
+            recorded = {**summary, API_CALLS_LEFT: list(budget)}  # for the alerts, on the step's row only
     except Exception as exc:
         observed.finish(error=exc)
         with ctx.ledger.session() as session:
@@ -86,7 +87,7 @@ def run_step(ctx: RunContext, name: str) -> dict[str, Any]:
     try:
         with ctx.ledger.session() as session:
             run = session.get(SyncRun, run_pk)
-            run.status, run.summary, run.finished_at = "success", summary, utcnow()
+            run.status, run.summary, run.finished_at = "success", recorded, utcnow()
             session.flush()
             record_standing(session, ctx.entity.id, ctx.run_id)
     except BaseException as exc:  # the work is done but not recorded as done: the step fails

@@ -65,7 +65,7 @@ def run_is_late(entity_id: str, context: dict[str, Any]) -> None:
     from ledgerbridge.ledger.types import utcnow
     from ledgerbridge.registry import load_registry
 
-    from ledgerbridge_airflow.hooks.ledger import LedgerHook
+    from ledgerbridge_airflow.hooks.ledger import ConnectionRefusedToCallback, LedgerHook
 
     entity = load_registry().get(entity_id)
     dag_run = context.get("dag_run") or {}
@@ -73,7 +73,14 @@ def run_is_late(entity_id: str, context: dict[str, Any]) -> None:
     queued = dag_run.get("queued_at") or dag_run.get("start_date")
     took = utcnow() - datetime.fromisoformat(str(queued).replace("Z", "+00:00")) if queued else None
     problem = alerts.late_run(entity, run_id, took or _minutes(entity.alerts.expected_minutes), finished=False)
-    ledger = LedgerHook().get_conn()
+    try:
+        ledger = LedgerHook().get_conn()
+    except ConnectionRefusedToCallback as exc:  # say it anyway; unrecorded, the run's end may say it once more
+        log.error("%s: the ledger cannot be read from this callback, so this alert is not recorded as said: %s",
+                  entity.id, exc)
+        late = alerts.Alert(entity.id, entity.name, entity.dag_id, problem.kind, "new", problem, run_id)
+        deliver(None, entity, [problem], [late], context)
+        return
     try:
         with ledger.session() as session:
             ensure_entity(session, entity)  # a first run stuck in the queue: the entity has no row yet
@@ -85,8 +92,13 @@ def run_is_late(entity_id: str, context: dict[str, Any]) -> None:
 
 def deliver(ledger, entity, problems, to_say, context) -> dict[str, Any]:
     """Send each alert through every channel; record it as said when at least one channel took it (one that
-    failed is logged; an alert no channel took is tried again at the next run)."""
+    failed is logged; an alert no channel took is tried again at the next run). Without a ledger, nothing
+    is recorded."""
+    from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
+
     from ledgerbridge import alerts
+
+    from ledgerbridge_airflow.hooks.ledger import CALLBACK_ACCESS
 
     open_kinds = sorted(problem.kind for problem in problems)
     if not to_say:
@@ -106,9 +118,13 @@ def deliver(ledger, entity, problems, to_say, context) -> dict[str, Any]:
                 notifier_for(channel, alert, base_url).notify(context)
                 took.append(channel.conn_id)
             except Exception as exc:  # one channel down must not keep the others from hearing
-                log.error("%s: alert %r could not go through %s channel %r: %s", entity.id, alert.subject,
-                          channel.kind, channel.conn_id, exc)
-        if took:
+                log.error("%s: alert %r could not go through %s channel %r: %s%s", entity.id, alert.subject,
+                          channel.kind, channel.conn_id, exc,
+                          f" ({CALLBACK_ACCESS})" if isinstance(exc, AirflowSecretsBackendAccessDenied) else "")
+        if took and ledger is None:
+            said.append(alert.kind)
+            log.info("%s: said (%s, not recorded) %s -> %s", entity.id, alert.change, alert.subject, ", ".join(took))
+        elif took:
             with ledger.session() as session:
                 alerts.said(session, alert)
             said.append(alert.kind)

@@ -213,3 +213,46 @@ def test_a_late_run_is_said_by_airflows_deadline_callback_and_not_again_when_it_
     assert [(p["kind"], p["change"]) for _, p in received] == [("late_run", "new")]
     run_is_late("slow", context={"dag_run": {"run_id": "scheduled__1", "queued_at": queued}})
     assert len(mailbox.messages) == 1  # said once
+
+
+@pytest.mark.parametrize("ledger_url_in_environment", [True, False])
+def test_a_deadline_callback_refused_the_ledgers_connection_still_says_the_late_run(
+        airflow_db, mailbox, webhook, ledger, tmp_path, monkeypatch, caplog, ledger_url_in_environment):
+    """Airflow 3.3.2 runs a deadline callback with a workload token its Execution API refuses connections to
+    (403: AirflowSecretsBackendAccessDenied); connections in AIRFLOW_CONN_ variables still resolve. The late
+    run is said all the same, recorded where LEDGERBRIDGE_DB_URL names the ledger."""
+    import logging
+    from datetime import timedelta
+
+    from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
+
+    from ledgerbridge.context import ensure_entity
+    from ledgerbridge.ledger.types import utcnow
+    from ledgerbridge_airflow.alerts import run_is_late
+    from ledgerbridge_airflow.hooks.ledger import LedgerHook
+
+    entity = _entity("refused_conn", expected_minutes=60)
+    registry = tmp_path / "legal_entities.yaml"
+    registry.write_text(yaml.safe_dump({"legal_entities": [json.loads(entity.model_dump_json())]}))
+    monkeypatch.setenv("LEDGERBRIDGE_REGISTRY", str(registry))
+    if ledger_url_in_environment:
+        monkeypatch.setenv("LEDGERBRIDGE_DB_URL", str(ledger.engine.url.render_as_string(hide_password=False)))
+    else:
+        monkeypatch.delenv("LEDGERBRIDGE_DB_URL", raising=False)
+    with ledger.session() as session:
+        ensure_entity(session, entity)
+
+    def refused(self, conn_id):  # what Airflow's Execution API secrets backend raises for a callback
+        raise AirflowSecretsBackendAccessDenied(f"Access denied to connection '{conn_id}'")
+
+    monkeypatch.setattr(LedgerHook, "get_connection", refused)
+    queued = (utcnow() - timedelta(minutes=61)).isoformat()
+    with caplog.at_level(logging.INFO, logger="ledgerbridge_airflow"):
+        run_is_late("refused_conn", context={"dag_run": {"run_id": "scheduled__1", "queued_at": queued}})
+    (message,) = mailbox.messages
+    assert message["Subject"].startswith("[LedgerBridge] refused_conn: a run has been going for 1 h 01 min")
+    with ledger.session() as session:
+        recorded = alerts.LATE_RUN in alerts.open_problems(session, "refused_conn")
+    assert recorded is ledger_url_in_environment
+    if not ledger_url_in_environment:
+        assert "not recorded as said" in caplog.text and "AIRFLOW_CONN_ environment variable" in caplog.text

@@ -202,6 +202,32 @@ def test_a_run_over_its_expected_time_is_late(ledger, qbo_server):
     assert {k: a.change for k, a in _after(ledger, entity, "scheduled__3").items()} == {alerts.LATE_RUN: "resolved"}
 
 
+def test_a_failed_run_neither_says_nor_resolves_late_and_seconds_past_the_limit_read_as_late(ledger, qbo_server):
+    entity = _entity("late_then_failing", expected_minutes=1)
+    conn = connect_company(qbo_server, ledger, entity)
+    sync(entity, ledger, conn, run_id="scheduled__1")
+    with ledger.session() as session:  # 61 s: a whole minute past would read "1 min (expected under 1 min)"
+        first = session.scalars(select(SyncRun).where(SyncRun.run_id == "scheduled__1", SyncRun.step == "pull_source")
+                                ).one()
+        last = session.scalars(select(SyncRun).where(SyncRun.run_id == "scheduled__1", SyncRun.step == "reconcile")
+                               ).one()
+        first.started_at = last.finished_at - timedelta(seconds=61)
+    said = _after(ledger, entity, "scheduled__1")
+    assert said[alerts.LATE_RUN].problem.title == "a run took 1 min 1 s (expected under 1 min)"
+    assert said[alerts.LATE_RUN].problem.facts[0].endswith("expected to finish within 1 minute")
+
+    unreachable = type(conn)(conn.conn_id, "http://127.0.0.1:9", conn.login, conn.password, conn.schema, conn.extra)
+    _run(entity, ledger, unreachable, "scheduled__2")
+    said = _after(ledger, entity, "scheduled__2")
+    assert list(said) == [alerts.FAILED_RUN] and alerts.LATE_RUN not in said, "a run that failed fast says nothing of the late one before it"
+    with ledger.session() as session:
+        assert alerts.LATE_RUN in alerts.open_problems(session, entity.id)
+    sync(entity, ledger, conn, run_id="scheduled__3")
+    assert _after(ledger, entity, "scheduled__3")[alerts.LATE_RUN].change == "resolved"
+    assert alerts.late_run(entity, "r", timedelta(seconds=30.2), finished=False).title == (
+        "a run has been going for 30 s (expected under 1 min)")
+
+
 def test_a_run_said_late_by_its_deadline_while_queued_is_neither_said_again_nor_resolved_by_its_own_end(
         ledger, qbo_server):
     from ledgerbridge.context import ensure_entity
@@ -264,7 +290,11 @@ def test_the_daily_api_budget_running_short_is_said_from_xeros_own_count(ledger)
             "alerts": {"api_calls_left_below": 0.10}})
         books = open_books(server, entity)
         summaries = run_all(xero_context(entity, ledger, books, "scheduled__1"))
-        left, of = summaries["reconcile"][alerts.API_CALLS_LEFT]
+        assert alerts.API_CALLS_LEFT not in summaries["reconcile"]  # a step's own summary stays its own
+        with ledger.session() as session:
+            left, of = session.scalars(select(SyncRun.summary).where(
+                SyncRun.entity_id == entity.id, SyncRun.run_id == "scheduled__1", SyncRun.step == "reconcile")).one()[
+                alerts.API_CALLS_LEFT]
         assert of == 5000 and 300 < left < 400
         said = _after(ledger, entity, "scheduled__1")
         assert list(said) == [alerts.API_BUDGET]

@@ -1,9 +1,22 @@
 """The ledger database, from the `ledgerbridge_ledger` connection or, without one, LEDGERBRIDGE_DB_URL."""
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowNotFoundException
+import logging
+import os
+
+from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSecretsBackendAccessDenied
 
 from ledgerbridge_airflow.hooks.base import LedgerBridgeHook
+
+log = logging.getLogger(__name__)
+CALLBACK_ACCESS = (
+    "Airflow's Execution API refuses connections to callbacks (a deadline callback's workload token, Airflow "
+    "3.3.2): define this connection as an AIRFLOW_CONN_ environment variable or in a secrets backend on the "
+    "machines that run callbacks (docs/alerts.md)")
+
+
+class ConnectionRefusedToCallback(RuntimeError):
+    """A connection the Execution API will not give to this process (a callback, not a task)."""
 
 
 class LedgerHook(LedgerBridgeHook):
@@ -21,6 +34,11 @@ class LedgerHook(LedgerBridgeHook):
             conn = self.get_connection(self.ledger_conn_id)
         except AirflowNotFoundException:
             return None
+        except AirflowSecretsBackendAccessDenied as exc:
+            if os.environ.get("LEDGERBRIDGE_DB_URL"):  # the deployment's other way to name the ledger
+                log.warning("connection %r refused (%s); using LEDGERBRIDGE_DB_URL", self.ledger_conn_id, exc)
+                return None
+            raise ConnectionRefusedToCallback(f"connection {self.ledger_conn_id!r} refused: {CALLBACK_ACCESS}") from exc
         if not conn.host:
             return None
         from sqlalchemy.engine import URL
