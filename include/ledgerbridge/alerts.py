@@ -177,7 +177,7 @@ def problems_of_run(session: Session, entity: LegalEntity, run_id: str, *, faile
                 looked_at.add(LATE_RUN)
     problems += queue_problems(session, entity)
     looked_at.update(kind for kind, on in ((QUARANTINE, policy.quarantine_above), (REVIEW, policy.review_above),
-                                           (REFUSED, policy.refused_records)) if on)
+                                           (REFUSED, policy.refused_records)) if on is not None and on is not False)
     return problems, looked_at
 
 
@@ -188,23 +188,24 @@ def queue_problems(session: Session, entity: LegalEntity) -> list[Problem]:
         if held > policy.quarantine_above:
             by_dataset = quarantine.open_counts_by_dataset(session, entity.id)
             found.append(Problem(
-                QUARANTINE, "over", f"{held} records held in quarantine (threshold {policy.quarantine_above})",
+                QUARANTINE, "over", f"{_plural(held, 'record')} held in quarantine (threshold {policy.quarantine_above})",
                 (f"{held} records failed a data-quality check and wait for a person: "
                  + ", ".join(f"{dataset} {count}" for dataset, count in sorted(by_dataset.items())),),
                 "Read why each is held, fix it at the source (the next run takes the fix) or release / dismiss it "
                 f"(`ledgerbridge quarantine list --entity {entity.id}`)",
-                f"/ledgerbridge/entities/{quote(entity.id)}/quarantine", held // policy.quarantine_above,
+                f"/ledgerbridge/entities/{quote(entity.id)}/quarantine", held // max(policy.quarantine_above, 1),
                 {"open_quarantine": held}))
     if policy.review_above is not None:
         waiting = review.open_counts(session, [entity.id]).get(entity.id, 0)
         if waiting > policy.review_above:
             found.append(Problem(
-                REVIEW, "over", f"{waiting} parties wait for a matching decision (threshold {policy.review_above})",
+                REVIEW, "over", f"{waiting} {'party waits' if waiting == 1 else 'parties wait'} for a matching "
+                f"decision (threshold {policy.review_above})",
                 (f"{waiting} hub vendors or customers have a close but uncertain match in the accounting system; "
                  "their documents wait until a person decides",),
                 "Confirm the right candidate, create a new party, or reject each one "
                 f"(`ledgerbridge review list --entity {entity.id}`)",
-                f"/ledgerbridge/entities/{quote(entity.id)}/review", waiting // policy.review_above,
+                f"/ledgerbridge/entities/{quote(entity.id)}/review", waiting // max(policy.review_above, 1),
                 {"open_reviews": waiting}))
     if policy.refused_records:
         refused = session.execute(

@@ -192,8 +192,8 @@ class AlertPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     channels: tuple[AlertChannel, ...] = ()
-    quarantine_above: int | None = Field(default=25, ge=1)  # open quarantine entries
-    review_above: int | None = Field(default=10, ge=1)  # parties waiting for a person
+    quarantine_above: int | None = Field(default=25, ge=0)  # open quarantine entries; 0: any
+    review_above: int | None = Field(default=10, ge=0)  # parties waiting for a person; 0: any
     refused_records: bool = True  # records the accounting system refused, waiting for a fix and a Retry
     api_calls_left_below: float | None = Field(default=0.10, gt=0, lt=1)  # share of the daily call budget
     # A run still going this long after it was queued is late (Airflow's deadline alerts).

@@ -338,3 +338,14 @@ def test_the_daily_api_budget_used_up_during_an_export_is_said_as_used_up_after_
         assert said[alerts.API_BUDGET].problem.title == "the daily API budget is used up"
     finally:
         server.stop()
+
+
+def test_a_threshold_of_zero_says_the_first_held_record(ledger, qbo_server):
+    entity = _entity("strict", quarantine_above=0, review_above=0)
+    conn = connect_company(qbo_server, ledger, entity)
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([bill("B-1", "V-1", "1.00", account="9999")]))
+    run_all(context(entity, ledger, conn, run_id="scheduled__1"))
+    said = _after(ledger, entity, "scheduled__1")
+    assert list(said) == [alerts.QUARANTINE]
+    assert said[alerts.QUARANTINE].problem.title == "1 record held in quarantine (threshold 0)"

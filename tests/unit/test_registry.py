@@ -38,7 +38,7 @@ def test_defaults_and_sorting():
     ({"alerts": {"channels": [{"kind": "email", "conn_id": "smtp"}]}}, "alerts.channels.0"),
     ({"alerts": {"channels": [{"kind": "email", "conn_id": "smtp", "to": ["nobody"]}]}}, "alerts.channels.0"),
     ({"alerts": {"channels": [{"kind": "pager", "conn_id": "p"}]}}, "alerts.channels.0.kind"),
-    ({"alerts": {"quarantine_above": 0}}, "alerts.quarantine_above"),
+    ({"alerts": {"quarantine_above": -1}}, "alerts.quarantine_above"),
     ({"alerts": {"api_calls_left_below": 5}}, "alerts.api_calls_left_below"),
 ])
 def test_a_bad_entity_names_itself_and_the_field_and_the_others_still_load(overrides, field):
@@ -203,7 +203,7 @@ def test_alerts_that_are_not_a_mapping_fail_the_file(tmp_path):
 
 def test_bad_top_level_alerts_fail_the_file_naming_the_field_not_every_entity(tmp_path):
     registry = tmp_path / "legal_entities.yaml"
-    registry.write_text("alerts: {quarantine_above: 0}\nlegal_entities: []\n")
+    registry.write_text("alerts: {quarantine_above: -1}\nlegal_entities: []\n")
     with pytest.raises(RegistryFileError, match="top-level alerts: field 'alerts.quarantine_above'"):
         load_registry(registry)
 
