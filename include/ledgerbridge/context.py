@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledgerbridge.connectors.base import AccountingConnector
@@ -184,15 +185,22 @@ def _pin_problem(session: Session, pin: _Pin, entity_id: str, value: str, conn_i
 
 
 def _pin(ctx: RunContext, pin: _Pin, value: str, conn_id: str) -> None:
-    with ctx.ledger.session() as session:
-        row = ensure_entity(session, ctx.entity)
-        problem = _pin_problem(session, pin, ctx.entity.id, value, conn_id)
-        if problem is not None:
-            raise pin.error(problem)
-        if getattr(row, pin.column) is None:
-            setattr(row, pin.column, value)
-            record(session, ctx.entity.id, "pipeline", pin.event, "legal_entity", ctx.entity.id,
-                   {pin.column: value, "conn_id": conn_id})
+    try:
+        with ctx.ledger.session() as session:
+            row = ensure_entity(session, ctx.entity)
+            problem = _pin_problem(session, pin, ctx.entity.id, value, conn_id)
+            if problem is not None:
+                raise pin.error(problem)
+            if getattr(row, pin.column) is None:
+                setattr(row, pin.column, value)
+                record(session, ctx.entity.id, "pipeline", pin.event, "legal_entity", ctx.entity.id,
+                       {pin.column: value, "conn_id": conn_id})
+    except IntegrityError as exc:  # another entity pinned it between our check and our commit
+        with ctx.ledger.session() as session:
+            problem = _pin_problem(session, pin, ctx.entity.id, value, conn_id)
+        if problem is None:
+            raise
+        raise pin.error(problem) from exc
 
 
 class RepinRefused(ValueError):

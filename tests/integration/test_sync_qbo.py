@@ -305,6 +305,52 @@ def test_two_entities_never_share_a_company_and_a_repin_moves_one(ledger, qbo_se
     assert [b["DocNumber"] for b in bills_in_company(qbo_server, new_company, ledger)] == ["A-2"]
 
 
+def test_two_entities_pinning_one_company_at_the_same_moment_one_wins_and_the_other_sends_nothing(ledger):
+    """The race of a registry pointing two entities at one company, started at once: the check in _pin and
+    its write are two statements, so only the database's unique index keeps both from passing."""
+    import threading
+
+    from ledgerbridge.context import pin_company
+
+    tries = 12
+    for n in range(tries):
+        contexts = [context(make_entity(f"race{n}_{side}"), ledger, None) for side in "ab"]
+        barrier, outcomes = threading.Barrier(2), {}
+
+        def pin(ctx):
+            barrier.wait()
+            try:
+                pin_company(ctx, f"RACE-{n}")
+                outcomes[ctx.entity.id] = "pinned"
+            except CompanyMismatch as exc:
+                outcomes[ctx.entity.id] = str(exc)
+
+        threads = [threading.Thread(target=pin, args=(ctx,)) for ctx in contexts]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        winners = [entity for entity, outcome in outcomes.items() if outcome == "pinned"]
+        assert len(winners) == 1, outcomes
+        (loser,) = set(outcomes) - set(winners)
+        assert f"which legal entity {winners[0]!r} already syncs with" in outcomes[loser]
+        with ledger.session() as session:
+            assert session.get(LegalEntityRow, winners[0]).company_id == f"RACE-{n}"
+            assert getattr(session.get(LegalEntityRow, loser), "company_id", None) is None
+
+
+def test_the_database_itself_refuses_a_second_entity_on_a_company(ledger):
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError):
+        with ledger.session() as session:
+            for entity_id in ("held_a", "held_b"):
+                session.add(LegalEntityRow(id=entity_id, name=entity_id, base_currency="USD",
+                                           accounting_kind="quickbooks_online", conn_id=entity_id,
+                                           company_id="ONE-COMPANY"))
+                session.flush()
+
+
 def test_an_amount_quickbooks_would_round_is_quarantined(ledger, qbo_server):
     entity = make_entity("cents")
     conn = connect_company(qbo_server, ledger, entity)

@@ -44,3 +44,28 @@ def test_a_float_amount_is_refused(ledger):
             session.add(Document(entity_id="acme", kind="bill", hub_id="B-1", doc_date=date(2026, 11, 1),
                                  currency="USD", total=0.1))
             session.flush()
+
+
+def test_a_ledger_where_two_entities_already_share_a_company_is_not_migrated_silently(tmp_path):
+    """Migration 0010 adds the database's one-entity-per-company index; a ledger where the race already
+    happened says which entities share what, and stays as it was until a person re-pins one."""
+    from ledgerbridge.ledger import Ledger, migrate
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    migrate(url, "0009")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for entity_id in ("north", "south"):
+            conn.exec_driver_sql(
+                "INSERT INTO legal_entities (id, name, base_currency, accounting_kind, conn_id, company_id, created_at,"
+                " updated_at) VALUES (?, ?, 'USD', 'quickbooks_online', ?, '4620816365', '2026-12-01', '2026-12-01')",
+                (entity_id, entity_id, entity_id))
+    engine.dispose()
+    with pytest.raises(RuntimeError, match=r"legal_entities.company_id: '4620816365' is pinned by 'north' and "
+                                           r"'south'. Re-pin all but one"):
+        migrate(url)
+    ledger = Ledger(url)
+    with ledger.session() as session:
+        session.get(LegalEntityRow, "south").company_id = None  # `ledgerbridge entity repin south`
+    ledger.dispose()
+    migrate(url)

@@ -125,6 +125,12 @@ class QuarantineStatus(StrEnum):
 
 class LegalEntityRow(Base):
     __tablename__ = "legal_entities"
+    # One entity per company and per source, held by the database: two runs pinning at the same moment
+    # cannot both pass the check in ledgerbridge.context._pin.
+    __table_args__ = (
+        Index("uq_legal_entities_company_id", "company_id", unique=True),
+        Index("uq_legal_entities_source_identity", "source_identity", unique=True),
+    )
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     base_currency: Mapped[str] = mapped_column(String(3))
