@@ -15,7 +15,7 @@ def ledger_url() -> str:
     """`LEDGERBRIDGE_DB_URL`, else a SQLite file in the project's data dir."""
     url = os.environ.get("LEDGERBRIDGE_DB_URL")
     if url:
-        return url
+        return with_driver(url)
     path = data_dir() / "ledger.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
@@ -23,3 +23,12 @@ def ledger_url() -> str:
 
 def registry_path() -> Path:
     return Path(os.environ.get("LEDGERBRIDGE_REGISTRY", PROJECT_ROOT / "include" / "config" / "legal_entities.yaml"))
+
+
+def with_driver(url: str) -> str:
+    """A PostgreSQL URL without a driver names psycopg2, the one installed: SQLAlchemy 2.1 would pick
+    psycopg 3 for a bare postgresql://, and fail to import it."""
+    scheme, separator, rest = url.partition("://")
+    if separator and scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg2://{rest}"
+    return url

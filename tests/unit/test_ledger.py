@@ -69,3 +69,24 @@ def test_a_ledger_where_two_entities_already_share_a_company_is_not_migrated_sil
         session.get(LegalEntityRow, "south").company_id = None  # `ledgerbridge entity repin south`
     ledger.dispose()
     migrate(url)
+
+
+def test_a_postgresql_url_without_a_driver_reaches_the_ledger_through_psycopg2(ledger_url, monkeypatch):
+    """SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3, which is not installed: an operator's
+    LEDGERBRIDGE_DB_URL=postgresql://... must work as written."""
+    from sqlalchemy import text
+
+    from ledgerbridge import settings
+    from ledgerbridge.ledger import Ledger
+
+    assert settings.with_driver("postgres://u:p@db/ledger") == "postgresql+psycopg2://u:p@db/ledger"
+    assert settings.with_driver("postgresql+asyncpg://db/x") == "postgresql+asyncpg://db/x"
+    assert settings.with_driver("sqlite:///x.db") == "sqlite:///x.db"
+    bare = ledger_url.replace("postgresql+psycopg2://", "postgresql://")
+    monkeypatch.setenv("LEDGERBRIDGE_DB_URL", bare)
+    ledger = Ledger()
+    try:
+        with ledger.session() as session:
+            assert session.execute(text("SELECT count(*) FROM legal_entities")).scalar() >= 0
+    finally:
+        ledger.dispose()

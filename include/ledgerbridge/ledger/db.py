@@ -24,7 +24,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 class Ledger:
     def __init__(self, url=None, engine: Engine | None = None):
-        self.url = url or settings.ledger_url()  # a string or a sqlalchemy URL
+        url = url or settings.ledger_url()  # a string or a sqlalchemy URL
+        self.url = settings.with_driver(url) if isinstance(url, str) else url
         self.engine = engine or create_engine(self.url, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -50,7 +51,7 @@ def alembic_config(url: str):
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", settings.with_driver(url).replace("%", "%%"))
     return config
 
 
