@@ -145,12 +145,25 @@ def test_2000_bills_under_throttling_errors_timeouts_and_dropped_answers_land_ex
     assert company.answers_dropped > 0 and company.requestid_replays > 0
 
 
-def test_rows_a_live_sender_holds_are_left_to_it_until_its_lease_ends(ledger, qbo_server):
-    """Another run is sending these bills right now (its request in flight): this run neither looks
-    them up nor sends them again; once the lease is over, they are looked up, then sent once."""
+def _held(ledger, entity, ctx, sender: str, lease_seconds: float) -> None:
+    """Bills prepared, then claimed `sending` by `sender` as if its request were in flight."""
     from datetime import timedelta
 
     from ledgerbridge.ledger.types import utcnow
+    from ledgerbridge.pipeline import run_step
+
+    for step in ("pull_reference", "check_reference", "match_parties", "prepare_exports"):
+        run_step(ctx, step)
+    with ledger.session() as session:
+        for row in session.scalars(select(OutboxEntry).where(OutboxEntry.entity_id == entity.id,
+                                                             OutboxEntry.kind == "bill")):
+            row.state, row.claimed_by = OutboxState.SENDING, sender
+            row.claim_expires_at = utcnow() + timedelta(seconds=lease_seconds)
+
+
+def test_rows_another_run_holds_are_waited_for_and_taken_over_when_its_lease_ends(ledger, qbo_server):
+    """Another run was sending these bills (its worker died, its lease runs on): this run does not end
+    with them stuck; it waits for the lease to end, looks them up, then sends each once."""
     from ledgerbridge.pipeline import run_step
 
     entity = make_entity("leased")
@@ -158,24 +171,69 @@ def test_rows_a_live_sender_holds_are_left_to_it_until_its_lease_ends(ledger, qb
     with ledger.session() as session:
         import_hub_data(session, entity, hub_data([bill(f"L-{n}", "V-1", f"{n}.00") for n in range(1, 4)]))
     ctx = context(entity, ledger, conn)
-    for step in ("pull_reference", "check_reference", "match_parties", "prepare_exports"):
-        run_step(ctx, step)
-    with ledger.session() as session:
-        for row in session.scalars(select(OutboxEntry).where(OutboxEntry.kind == "bill")):
-            row.state, row.claimed_by, row.claim_expires_at = OutboxState.SENDING, "other-run", utcnow() + timedelta(
-                minutes=10)
+    _held(ledger, entity, ctx, "another-run", lease_seconds=1.5)
 
-    while_held = run_step(ctx, "export_documents")
+    report = run_step(ctx, "export_documents")
 
-    assert while_held["sent"] == 0 and bills_in_company(qbo_server, conn, ledger) == []
-    with ledger.session() as session:
-        for row in session.scalars(select(OutboxEntry).where(OutboxEntry.kind == "bill")):
-            row.claim_expires_at = utcnow() - timedelta(seconds=1)  # that run died
-
-    after_lease = run_step(ctx, "export_documents")
-
-    assert after_lease["sent"] == 3 and after_lease["confirmed"] == 3
+    assert (report["waited_for"], report["taken_over"]) == (3, 0)
+    assert report["sent"] == 3 and report["confirmed"] == 3
     assert Counter(b["DocNumber"] for b in bills_in_company(qbo_server, conn, ledger)) == {"L-1": 1, "L-2": 1, "L-3": 1}
+
+
+def test_rows_another_run_settles_while_this_one_waits_are_not_sent_again(ledger, qbo_server):
+    import threading
+
+    from ledgerbridge.pipeline import run_step
+
+    entity = make_entity("settled_meanwhile")
+    conn = connect_company(qbo_server, ledger, entity)
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([bill("S-1", "V-1", "1.00")]))
+    ctx = context(entity, ledger, conn)
+    _held(ledger, entity, ctx, "another-run", lease_seconds=30)  # bounded, should the confirmation never come
+
+    def the_other_run_confirms():
+        with ledger.session() as session:
+            row = session.scalars(select(OutboxEntry).where(OutboxEntry.entity_id == entity.id,
+                                                            OutboxEntry.kind == "bill")).one()
+            row.state, row.external_id, row.claimed_by, row.claim_expires_at = OutboxState.CONFIRMED, "777", None, None
+
+    timer = threading.Timer(0.5, the_other_run_confirms)
+    timer.start()
+    report = run_step(ctx, "export_documents")
+    timer.join()
+
+    assert (report["waited_for"], report["sent"]) == (1, 0)
+    assert bills_in_company(qbo_server, conn, ledger) == []  # the other run's (test-made) confirmation stands
+
+
+def test_a_retry_takes_over_at_once_what_its_earlier_try_held_when_its_worker_died(ledger, qbo_server):
+    """The try that claimed these bills was killed before it recorded anything (one landed in QuickBooks,
+    two never left): its retry in the same run does not wait out the lease; it looks them up, adopts the
+    one that landed and sends the two others, each once."""
+    from ledgerbridge.flows.outbox import batch_key, outgoing, sender_for
+    from ledgerbridge.pipeline import run_step
+
+    entity = make_entity("killed_try")
+    conn = connect_company(qbo_server, ledger, entity)
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([bill(f"K-{n}", "V-1", f"{n}.00") for n in range(1, 4)]))
+    ctx = context(entity, ledger, conn, run_id="scheduled__killed")
+    _held(ledger, entity, ctx, sender_for(ctx, ("bill",)), lease_seconds=3600)
+    with ledger.session() as session:  # K-1 reached QuickBooks before the worker died, its answer lost
+        first = session.scalars(select(OutboxEntry).where(OutboxEntry.entity_id == entity.id,
+                                                          OutboxEntry.kind == "bill").order_by(OutboxEntry.id)).first()
+    landed = ctx.connector.create_many([outgoing(first)], batch_key([first.idempotency_key]))
+    assert len(landed) == 1
+
+    retry = run_step(context(entity, ledger, conn, run_id="scheduled__killed"), "export_documents")
+
+    assert (retry["taken_over"], retry["waited_for"]) == (3, 0)
+    assert (retry["adopted"], retry["created"]) == (1, 2)
+    assert Counter(b["DocNumber"] for b in bills_in_company(qbo_server, conn, ledger)) == {"K-1": 1, "K-2": 1, "K-3": 1}
+    with ledger.session() as session:
+        assert {row.state for row in session.scalars(select(OutboxEntry).where(
+            OutboxEntry.entity_id == entity.id, OutboxEntry.kind == "bill"))} == {OutboxState.CONFIRMED}
 
 
 def test_a_batch_refused_as_a_whole_is_halved_and_every_record_still_lands_once(ledger, qbo_server, monkeypatch):

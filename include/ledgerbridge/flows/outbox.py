@@ -3,10 +3,13 @@
 A row is committed as `sending`, leased to its sender, before the request leaves, so a worker killed
 mid-request leaves a trace; any row whose outcome is unknown (`sending` past its lease, or
 `uncertain`) is looked up in the accounting system before it is sent again, and always re-sent with
-the same idempotency key. A row leased to a live sender is left to it.
+the same idempotency key. The sender is the task (entity, run, kinds), so a retry after a dead
+worker takes its rows over at once; rows another run holds are waited for until they settle or the
+lease ends, then taken over: a step never ends green with its records stuck.
 """
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -36,6 +39,7 @@ from ledgerbridge.ledger.types import utcnow
 
 _KEY_NAMESPACE = uuid.UUID("6f1d7c52-3a1e-4e55-9a57-1d1b5c2b7a10")
 UNSETTLED = (OutboxState.PENDING, OutboxState.SENDING, OutboxState.UNCERTAIN)
+LEASE_POLL_SECONDS = 5.0  # how often a send waiting for another run's rows looks again
 
 
 def idempotency_key(entity_id: str, record_type: str, hub_key: str, operation: str = "create") -> str:
@@ -124,10 +128,13 @@ class SendReport:
     awaiting: int = 0  # handed over, the accounting system's answer comes later (file drop)
     left_pending: int = 0
     would_send: int = 0
+    taken_over: int = 0  # rows an earlier try of this task held when its worker stopped
+    waited_for: int = 0  # rows another run held when this send started looking
     errors: list[str] = field(default_factory=list)
+    handled: set[int] = field(default_factory=set)  # rows this send looked at (each once)
 
     def as_dict(self) -> dict[str, Any]:
-        summary = {k: v for k, v in self.__dict__.items() if k != "errors"}
+        summary = {k: v for k, v in self.__dict__.items() if k not in ("errors", "handled")}
         summary["created"] = self.confirmed - self.adopted - self.updated - self.voided
         summary["errors"] = self.errors[:20]
         return summary
@@ -138,35 +145,83 @@ def send(ctx: RunContext, kinds: tuple[str, ...], actor: str = "pipeline") -> Se
 
     Rows whose outcome is unknown are looked up first and adopted when found. Each batch is
     claimed (`sending`, leased to this sender) and committed before it leaves, and settled in one
-    commit when it returns. A row another sender holds a live lease on is left to it.
+    commit when it returns. The sender is the task itself (entity, run and kinds): a retry after a
+    worker died takes over the rows its earlier try held at once. A row another run holds a live lease
+    on is waited for until it settles or the lease ends, then taken over: a step never ends with its
+    records stuck behind a dead sender.
     """
     report = SendReport()
-    now = utcnow()
-    with ctx.ledger.session() as session:
-        rows = session.execute(
-            select(OutboxEntry.id, OutboxEntry.state, OutboxEntry.claim_expires_at)
-            .where(OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.kind.in_(kinds),
-                   OutboxEntry.state.in_(UNSETTLED))
-            .order_by(OutboxEntry.id)
-        ).all()
     what = "/".join(kinds)
     if ctx.params.dry_run:
-        report.would_send = len(rows)
-        ctx.log.info("dry run: %d %s record(s) would be sent; nothing sent", len(rows), what)
+        with ctx.ledger.session() as session:
+            report.would_send = len(_unsettled_rows(session, ctx, kinds))
+        ctx.log.info("dry run: %d %s record(s) would be sent; nothing sent", report.would_send, what)
         return report
-    held = [row.id for row in rows if _leased(row.claim_expires_at, now)]
-    if held:
-        ctx.log.info("%d %s record(s) are being sent by another run right now: left to it", len(held), what)
-    rows = [row for row in rows if not _leased(row.claim_expires_at, now)]
-    if not rows:
-        ctx.log.info("%s: nothing to send", what)
-        return report
+    sender = sender_for(ctx, kinds)
+    report.taken_over = _take_over_earlier_try(ctx, kinds, sender)
+    if report.taken_over:
+        ctx.log.warning("%d %s record(s) were held by an earlier try of this task (its worker stopped mid-send): "
+                        "taken over, looked up before anything is sent again", report.taken_over, what)
+    waited_for: set[int] = set()
+    while True:
+        now = utcnow()
+        with ctx.ledger.session() as session:
+            rows = _unsettled_rows(session, ctx, kinds)
+        held = [row for row in rows if _leased(row.claim_expires_at, now)]
+        free = [row for row in rows if not _leased(row.claim_expires_at, now) and row.id not in report.handled]
+        if free:
+            if not _send_rows(ctx, free, report, actor, sender, what):
+                return report  # stopped by a limit or an outage: the rest waits for the next try or run
+        elif not report.handled and not held:
+            ctx.log.info("%s: nothing to send", what)
+        if not held:
+            return report
+        if not waited_for:
+            ctx.log.info("%d %s record(s) are being sent by another run right now (lease until %s): waiting for "
+                         "them to settle or for the lease to end", len(held), what,
+                         max(row.claim_expires_at for row in held).isoformat(timespec="seconds"))
+        waited_for.update(row.id for row in held)
+        report.waited_for = len(waited_for)
+        time.sleep(min(LEASE_POLL_SECONDS, max(0.05, (min(row.claim_expires_at for row in held) - now)
+                                                .total_seconds())))
+
+
+def sender_for(ctx: RunContext, kinds: tuple[str, ...]) -> str:
+    """Who holds a claim: the same for every try of one task (an entity's run sending these kinds), so a
+    retry recognises what its earlier try left behind (32 chars, the column's width)."""
+    return uuid.uuid5(_KEY_NAMESPACE, f"sender/{ctx.entity.id}/{ctx.run_id}/{'/'.join(sorted(kinds))}").hex
+
+
+def _take_over_earlier_try(ctx: RunContext, kinds: tuple[str, ...], sender: str) -> int:
+    """Release the rows an earlier try of this task still holds: their outcome is unknown (`sending`), so
+    they are looked up like any row a dead sender left."""
+    with ctx.ledger.session() as session:
+        return session.execute(
+            update(OutboxEntry)
+            .where(OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.kind.in_(kinds),
+                   OutboxEntry.state.in_(UNSETTLED), OutboxEntry.claimed_by == sender)
+            .values(claimed_by=None, claim_expires_at=None)
+        ).rowcount
+
+
+def _unsettled_rows(session: Session, ctx: RunContext, kinds: tuple[str, ...]) -> list:
+    return session.execute(
+        select(OutboxEntry.id, OutboxEntry.state, OutboxEntry.claim_expires_at)
+        .where(OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.kind.in_(kinds),
+               OutboxEntry.state.in_(UNSETTLED))
+        .order_by(OutboxEntry.id)
+    ).all()
+
+
+def _send_rows(ctx: RunContext, rows: list, report: SendReport, actor: str, sender: str, what: str) -> bool:
+    """Look up the rows of unknown outcome, then send the rest in batches; False when a limit or an
+    outage stopped the sending (the rest left pending, each keeping its idempotency key)."""
     connector = ctx.connector
+    report.handled.update(row.id for row in rows)
     unknown = [row.id for row in rows if row.state in (OutboxState.SENDING, OutboxState.UNCERTAIN)]
     done_with = _adopt_existing(ctx, connector, unknown, report, actor) if unknown else set()
     to_send = [(row.id, row.state) for row in rows if row.id not in done_with]
     size = max(1, connector.capabilities.batch_size)
-    sender = uuid.uuid4().hex
     for done in range(0, len(to_send), size):
         try:
             _send_batch(ctx, connector, to_send[done: done + size], report, actor, sender)
@@ -175,12 +230,12 @@ def send(ctx: RunContext, kinds: tuple[str, ...], actor: str = "pipeline") -> Se
             report.errors.append(f"stopped: {exc}")
             ctx.log.warning("stopped sending %s: %s. %d of %d left for the next run (each keeps its "
                             "idempotency key)", what, exc, report.left_pending, len(to_send))
-            break
+            return False
         sent = min(done + size, len(to_send))
         if sent % (size * 10) == 0 or sent == len(to_send):
             ctx.log.info("sent %d/%d %s (confirmed %d, rejected %d, uncertain %d, awaiting an answer %d)", sent,
                          len(to_send), what, report.confirmed, report.rejected, report.uncertain, report.awaiting)
-    return report
+    return True
 
 
 def _unsettled(ctx: RunContext, row_ids: list[int]) -> int:
