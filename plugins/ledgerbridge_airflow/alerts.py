@@ -28,7 +28,8 @@ class AlertsOperator(BaseOperator):
     ui_color = "#fee2e2"
 
     def __init__(self, *, entity_id: str, **kwargs: Any):
-        super().__init__(retries=0, **kwargs)
+        # The DAG's retries: a worker lost under this task must not fail a run that did its job (it says each problem once, as recorded in the ledger).
+        super().__init__(**kwargs)
         self.entity_id = entity_id
 
     def execute(self, context) -> dict[str, Any]:

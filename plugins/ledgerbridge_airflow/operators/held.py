@@ -19,7 +19,8 @@ class HeldRecordsOperator(BaseOperator):
     ui_color = "#fef3c7"
 
     def __init__(self, *, entity_id: str, report_task_id: str = "reconcile", **kwargs: Any):
-        super().__init__(retries=0, **kwargs)
+        # The DAG's retries: a worker lost under this task must not fail a run that did its job (it reads reconcile's report).
+        super().__init__(**kwargs)
         self.entity_id = entity_id
         self.report_task_id = report_task_id
 
