@@ -2,9 +2,11 @@
 
     ledgerbridge-airflow setup      (or: python -m ledgerbridge_airflow.cli setup)
 
-creates the pool of every connector spec (connectors/specs.py) in Airflow's metadata database, after
-`airflow db migrate`. Idempotent: a pool that exists keeps the slots an operator gave it; only its
-description follows the spec. Loaded by Airflow's plugin manager too, so nothing runs at import.
+checks the deployment's settings first (LEDGERBRIDGE_ENVIRONMENT; in production LEDGERBRIDGE_TOKEN_KEY is
+required) and refuses, exit 1, naming what to set; then creates the pool of every connector spec
+(connectors/specs.py) in Airflow's metadata database, after `airflow db migrate`. Idempotent: a pool that
+exists keeps the slots an operator gave it; only its description follows the spec. Loaded by Airflow's
+plugin manager too, so nothing runs at import.
 
     ledgerbridge-airflow set-connections < connections.json
 
@@ -26,6 +28,18 @@ import os
 import re
 import subprocess
 import sys
+
+
+def check_settings() -> list[str]:
+    """The deployment's settings that every task relies on, checked before anything is set up: raises
+    ledgerbridge.settings.SettingError naming what to set; else one line saying what was found."""
+    from ledgerbridge import settings
+
+    environment = settings.environment()
+    key = settings.token_key()
+    where = (f"OAuth tokens encrypted under {settings.TOKEN_KEY_VARIABLE}" if key
+             else "OAuth tokens encrypted under each connection's client secret (no LEDGERBRIDGE_TOKEN_KEY)")
+    return [f"environment {environment}: {where}"]
 
 
 def setup_pools() -> list[str]:
@@ -163,7 +177,8 @@ def _structured(line: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ledgerbridge-airflow", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("setup", help="create the Airflow pools of every connector kind (after `airflow db migrate`)")
+    commands.add_parser("setup", help="check the deployment's settings, then create the Airflow pools of every connector "
+                                     "kind (after `airflow db migrate`)")
     commands.add_parser("set-connections", help="create or update Airflow connections from a JSON object on stdin")
     dags_test_parser = commands.add_parser(
         "dags-test", help="`airflow dags test DAG_ID`, then its task logs filed where the Airflow UI reads them")
@@ -171,13 +186,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "dags-test":
         return dags_test(args.dag_id)
+    from ledgerbridge.settings import SettingError
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
+    try:
+        settings_report = check_settings() if args.command == "setup" else []
+    except SettingError as exc:
+        print(f"ledgerbridge-airflow {args.command}: {exc}; nothing was set up", file=sys.stderr)
+        return 1
     try:
         if args.command == "set-connections":
             report = set_connections(json.load(sys.stdin))
         else:
-            report = setup_pools()
+            report = settings_report + setup_pools()
     except (OperationalError, ProgrammingError) as exc:
         print(f"ledgerbridge-airflow {args.command}: Airflow's metadata database is not ready ({exc.orig}): "
               "run `airflow db migrate` first", file=sys.stderr)

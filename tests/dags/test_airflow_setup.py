@@ -53,6 +53,25 @@ def test_setup_creates_the_pool_of_every_spec_and_keeps_an_operators_size(airflo
     assert again.stdout.count("unchanged") == len({spec.pool for spec in ACCOUNTING_SPECS}) - 1
 
 
+def test_setup_in_production_without_a_token_key_refuses_before_touching_the_database(tmp_path):
+    # An unmigrated home: had setup gone on to the pools, it would say "run `airflow db migrate` first".
+    result = _run(tmp_path, "-m", "ledgerbridge_airflow.cli", "setup", LEDGERBRIDGE_ENVIRONMENT="production",
+                  LEDGERBRIDGE_TOKEN_KEY="")
+    assert result.returncode == 1
+    assert "LEDGERBRIDGE_TOKEN_KEY is not set and LEDGERBRIDGE_ENVIRONMENT=production" in result.stderr
+    assert "nothing was set up" in result.stderr and "db migrate" not in result.stderr
+    assert "pool" not in result.stdout
+
+
+def test_setup_in_production_with_a_token_key_says_so_and_creates_the_pools(airflow_home):
+    result = _run(airflow_home, "-m", "ledgerbridge_airflow.cli", "setup", LEDGERBRIDGE_ENVIRONMENT="production",
+                  LEDGERBRIDGE_TOKEN_KEY="a-long-random-deployment-key-0123456789")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[0] == "environment production: OAuth tokens encrypted under LEDGERBRIDGE_TOKEN_KEY"
+    assert set(_pools(airflow_home)) >= {spec.pool.name for spec in ACCOUNTING_SPECS}
+    assert "a-long-random" not in result.stdout + result.stderr
+
+
 def test_setup_without_a_migrated_database_says_what_to_run(tmp_path):
     result = _run(tmp_path, "-m", "ledgerbridge_airflow.cli", "setup")
     assert result.returncode == 1
