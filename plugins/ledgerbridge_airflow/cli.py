@@ -14,6 +14,12 @@ creates or updates Airflow connections in the metadata database (Admin -> Connec
 object on stdin, {conn_id: {conn_type, host, login, password, schema, port, extra}}: what `make demo`
 does with its sandbox connections, so that they are read from stdin, never from a file.
 
+    printenv AIRFLOW_ADMIN_PASSWORD | ledgerbridge-airflow set-password admin
+
+sets a user's password in the file where Airflow's SimpleAuthManager keeps them ([core]
+simple_auth_manager_passwords_file), from stdin: what a deployment's init does, so that the api-server
+does not generate one and print it in its log.
+
     ledgerbridge-airflow dags-test DAG_ID
 
 runs `airflow dags test DAG_ID` (its output passed through) and then files each task's part of that output
@@ -95,6 +101,41 @@ def set_connections(wanted: dict[str, dict]) -> list[str]:
 
 def _field(conn, name: str):
     return conn.extra_dejson if name == "extra" else getattr(conn, name)
+
+
+class CommandError(Exception):
+    """Refused: the message says why and what to do."""
+
+
+def set_password(username: str, password: str) -> str:
+    """`username`'s password in SimpleAuthManager's passwords file (created 0600 when missing; other
+    users' passwords kept); one line saying what was done (never the password)."""
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+    from airflow.configuration import conf
+
+    manager = conf.get("core", "auth_manager")
+    if manager.rsplit(".", 1)[-1] != "SimpleAuthManager":
+        raise CommandError(f"[core] auth_manager is {manager}: its users and passwords are not kept in "
+                           "SimpleAuthManager's file; create the user with that auth manager's own tools")
+    users = [entry.split(":")[0].strip() for entry in conf.get("core", "simple_auth_manager_users").split(",")]
+    if username not in users:
+        raise CommandError(f"no user {username!r} in [core] simple_auth_manager_users ({', '.join(users)}): "
+                           "add it there (AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS) first")
+    if not password.strip():
+        raise CommandError(f"no password for {username!r} on stdin")
+    path = SimpleAuthManager.get_generated_password_file()
+    passwords = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as stored:
+            passwords = json.loads(stored.read().strip() or "{}")
+    if passwords.get(username) == password:
+        return f"password of user {username}: unchanged ({path})"
+    passwords[username] = password
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as stored:
+        stored.write(json.dumps(passwords) + "\n")
+    return f"password of user {username}: set ({path})"
 
 
 TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(?P<task_id>\S+) map_index=(?P<map_index>-?\d+)")
@@ -180,12 +221,22 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("setup", help="check the deployment's settings, then create the Airflow pools of every connector "
                                      "kind (after `airflow db migrate`)")
     commands.add_parser("set-connections", help="create or update Airflow connections from a JSON object on stdin")
+    password_parser = commands.add_parser(
+        "set-password", help="set a SimpleAuthManager user's password, read from stdin (the deployment's init)")
+    password_parser.add_argument("username")
     dags_test_parser = commands.add_parser(
         "dags-test", help="`airflow dags test DAG_ID`, then its task logs filed where the Airflow UI reads them")
     dags_test_parser.add_argument("dag_id")
     args = parser.parse_args(argv)
     if args.command == "dags-test":
         return dags_test(args.dag_id)
+    if args.command == "set-password":
+        try:
+            print(set_password(args.username, sys.stdin.read().rstrip("\n")))
+        except CommandError as exc:
+            print(f"ledgerbridge-airflow set-password: {exc}", file=sys.stderr)
+            return 1
+        return 0
     from ledgerbridge.settings import SettingError
     from sqlalchemy.exc import OperationalError, ProgrammingError
 

@@ -116,11 +116,32 @@ def test_set_connections_creates_then_updates_the_connections_it_reads_on_stdin(
     assert "s3cret-pw" not in first.stdout + again.stdout and "seed-2" not in again.stdout
 
 
-def _run_stdin(home: Path, stdin: str, *args: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "AIRFLOW_HOME": str(home)}
+def _run_stdin(home: Path, stdin: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "AIRFLOW_HOME": str(home), **env}
     environment.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
     return subprocess.run([sys.executable, "-m", "ledgerbridge_airflow.cli", *args], input=stdin, capture_output=True,
                           text=True, timeout=300, env=environment)
+
+
+def test_set_password_writes_the_simple_auth_managers_file_and_keeps_other_users(tmp_path):
+    passwords = tmp_path / "auth" / "passwords.json"
+    env = {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer"}
+    first = _run_stdin(tmp_path, "s3cret-admin\n", "set-password", "admin", **env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.stdout.splitlines()[-1] == f"password of user admin: set ({passwords})"
+    assert json.loads(passwords.read_text()) == {"admin": "s3cret-admin"}
+    assert passwords.stat().st_mode & 0o777 == 0o600
+
+    _run_stdin(tmp_path, "viewer-pw", "set-password", "viewer", **env)
+    again = _run_stdin(tmp_path, "s3cret-admin", "set-password", "admin", **env)
+    assert again.stdout.splitlines()[-1] == f"password of user admin: unchanged ({passwords})"
+    assert json.loads(passwords.read_text()) == {"admin": "s3cret-admin", "viewer": "viewer-pw"}
+    assert "s3cret" not in first.stdout + again.stdout
+
+    unknown = _run_stdin(tmp_path, "x", "set-password", "mallory", **env)
+    assert unknown.returncode == 1
+    assert "no user 'mallory' in [core] simple_auth_manager_users (admin, viewer)" in unknown.stderr
 
 
 DAG_FILE = '''
