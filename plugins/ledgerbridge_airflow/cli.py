@@ -48,15 +48,21 @@ def check_settings() -> list[str]:
     return [f"environment {environment}: {where}"]
 
 
+def wanted_pools() -> list:
+    """The pools `setup` creates: each accounting connector spec's (ledgerbridge.connectors.specs.Pool)."""
+    from ledgerbridge.connectors.specs import ACCOUNTING_SPECS
+
+    return list(dict.fromkeys(spec.pool for spec in ACCOUNTING_SPECS))
+
+
 def setup_pools() -> list[str]:
     """Creates or updates each spec's pool; one line per pool saying what was done."""
     from airflow.models.pool import Pool
     from airflow.utils.session import create_session
-    from ledgerbridge.connectors.specs import ACCOUNTING_SPECS
 
     report = []
     with create_session() as session:
-        for wanted in dict.fromkeys(spec.pool for spec in ACCOUNTING_SPECS):
+        for wanted in wanted_pools():
             pool = Pool.get_pool(wanted.name, session=session)
             if pool is None:
                 session.add(Pool(pool=wanted.name, slots=wanted.slots, description=wanted.description,
