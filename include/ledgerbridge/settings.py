@@ -66,6 +66,6 @@ def token_key() -> str | None:
         raise SettingError(
             f"{TOKEN_KEY_VARIABLE} is not set and LEDGERBRIDGE_ENVIRONMENT=production: set it to a long random "
             "secret (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`), the same on every "
-            "scheduler, worker, triggerer and api-server, and keep it with the ledger's backups; tokens "
+            "machine running Airflow, and keep it with the ledger's backups; tokens "
             "stored under another key cannot be read (reconnect those companies). See docs/deployment.md#secrets")
     return None
