@@ -20,13 +20,15 @@ RUN pip install -r requirements.txt
 
 # Then the project itself, without resolving anything again (its build backend, setuptools, is pinned
 # above). Editable, as `make venv` does: the demo data and the migrations are read from /opt/ledgerbridge.
-# The import check fails the build when a pin breaks the Celery executor (celery 5.7 did).
+# The import check fails the build when a pin breaks the Celery executor (celery 5.7 did); its
+# AIRFLOW_HOME is thrown away, so no airflow.cfg is baked into the image.
 COPY pyproject.toml README.md ./
 COPY include include
 COPY plugins plugins
 COPY dags dags
 RUN pip install --no-deps --no-build-isolation -e . \
-    && python -c "import ledgerbridge, ledgerbridge_airflow, airflow.providers.celery.executors.celery_executor_utils" \
+    && AIRFLOW_HOME=/tmp/import-check python -c "import ledgerbridge, ledgerbridge_airflow, airflow.providers.celery.executors.celery_executor_utils" \
+    && rm -rf /tmp/import-check \
     && mkdir -p /opt/airflow/logs /opt/airflow/auth /opt/ledgerbridge/data /opt/ledgerbridge/config \
     && chown -R airflow:0 /opt/airflow /opt/ledgerbridge/data /opt/ledgerbridge/config
 
