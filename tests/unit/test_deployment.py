@@ -212,3 +212,10 @@ def test_compose_accepts_the_file_with_the_demo_env_and_refuses_a_missing_token_
                              capture_output=True, text=True, cwd=tmp_path)
     assert refused.returncode != 0
     assert "set LEDGERBRIDGE_TOKEN_KEY, required in production" in refused.stderr
+
+
+def test_the_docs_list_every_pool_setup_creates_with_its_slots():
+    for doc in ("docs/deployment.md", "docs/operations.md"):
+        text = (ROOT / doc).read_text()
+        for pool in wanted_pools():
+            assert re.search(rf"\| `{pool.name}` \| {pool.slots} \|", text), f"{doc} does not list {pool.name}"
