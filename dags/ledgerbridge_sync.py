@@ -43,6 +43,11 @@ RETRY_POLICY = ExceptionRetryPolicy(
             action=RetryAction.FAIL,
             reason="a systemic data-quality failure: a retry sees the same data; fix the mapping or the pull",
         ),
+        RetryRule(
+            exception=["ledgerbridge.settings.SettingError"],
+            action=RetryAction.FAIL,
+            reason="the deployment's settings (e.g. LEDGERBRIDGE_TOKEN_KEY in production): a retry sees the same",
+        ),
     ]
 )
 DEFAULT_ARGS = {

@@ -2,15 +2,23 @@
 
     ledgerbridge-airflow setup      (or: python -m ledgerbridge_airflow.cli setup)
 
-creates the pool of every connector spec (connectors/specs.py) in Airflow's metadata database, after
-`airflow db migrate`. Idempotent: a pool that exists keeps the slots an operator gave it; only its
-description follows the spec. Loaded by Airflow's plugin manager too, so nothing runs at import.
+checks the deployment's settings first (LEDGERBRIDGE_ENVIRONMENT; in production LEDGERBRIDGE_TOKEN_KEY is
+required) and refuses, exit 1, naming what to set; then creates the pool of every connector spec
+(connectors/specs.py) in Airflow's metadata database, after `airflow db migrate`. Idempotent: a pool that
+exists keeps the slots an operator gave it; only its description follows the spec. Loaded by Airflow's
+plugin manager too, so nothing runs at import.
 
     ledgerbridge-airflow set-connections < connections.json
 
 creates or updates Airflow connections in the metadata database (Admin -> Connections) from a JSON
 object on stdin, {conn_id: {conn_type, host, login, password, schema, port, extra}}: what `make demo`
 does with its sandbox connections, so that they are read from stdin, never from a file.
+
+    printenv AIRFLOW_ADMIN_PASSWORD | ledgerbridge-airflow set-password admin
+
+sets a user's password in the file where Airflow's SimpleAuthManager keeps them ([core]
+simple_auth_manager_passwords_file), from stdin: what a deployment's init does, so that the api-server
+does not generate one and print it in its log.
 
     ledgerbridge-airflow dags-test DAG_ID
 
@@ -28,15 +36,33 @@ import subprocess
 import sys
 
 
+def check_settings() -> list[str]:
+    """The deployment's settings that every task relies on, checked before anything is set up: raises
+    ledgerbridge.settings.SettingError naming what to set; else one line saying what was found."""
+    from ledgerbridge import settings
+
+    environment = settings.environment()
+    key = settings.token_key()
+    where = (f"OAuth tokens encrypted under {settings.TOKEN_KEY_VARIABLE}" if key
+             else "OAuth tokens encrypted under each connection's client secret (no LEDGERBRIDGE_TOKEN_KEY)")
+    return [f"environment {environment}: {where}"]
+
+
+def wanted_pools() -> list:
+    """The pools `setup` creates: each accounting connector spec's (ledgerbridge.connectors.specs.Pool)."""
+    from ledgerbridge.connectors.specs import ACCOUNTING_SPECS
+
+    return list(dict.fromkeys(spec.pool for spec in ACCOUNTING_SPECS))
+
+
 def setup_pools() -> list[str]:
     """Creates or updates each spec's pool; one line per pool saying what was done."""
     from airflow.models.pool import Pool
     from airflow.utils.session import create_session
-    from ledgerbridge.connectors.specs import ACCOUNTING_SPECS
 
     report = []
     with create_session() as session:
-        for wanted in dict.fromkeys(spec.pool for spec in ACCOUNTING_SPECS):
+        for wanted in wanted_pools():
             pool = Pool.get_pool(wanted.name, session=session)
             if pool is None:
                 session.add(Pool(pool=wanted.name, slots=wanted.slots, description=wanted.description,
@@ -81,6 +107,41 @@ def set_connections(wanted: dict[str, dict]) -> list[str]:
 
 def _field(conn, name: str):
     return conn.extra_dejson if name == "extra" else getattr(conn, name)
+
+
+class CommandError(Exception):
+    """Refused: the message says why and what to do."""
+
+
+def set_password(username: str, password: str) -> str:
+    """`username`'s password in SimpleAuthManager's passwords file (created 0600 when missing; other
+    users' passwords kept); one line saying what was done (never the password)."""
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+    from airflow.configuration import conf
+
+    manager = conf.get("core", "auth_manager")
+    if manager.rsplit(".", 1)[-1] != "SimpleAuthManager":
+        raise CommandError(f"[core] auth_manager is {manager}: its users and passwords are not kept in "
+                           "SimpleAuthManager's file; create the user with that auth manager's own tools")
+    users = [entry.split(":")[0].strip() for entry in conf.get("core", "simple_auth_manager_users").split(",")]
+    if username not in users:
+        raise CommandError(f"no user {username!r} in [core] simple_auth_manager_users ({', '.join(users)}): "
+                           "add it there (AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS) first")
+    if not password.strip():
+        raise CommandError(f"no password for {username!r} on stdin")
+    path = SimpleAuthManager.get_generated_password_file()
+    passwords = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as stored:
+            passwords = json.loads(stored.read().strip() or "{}")
+    if passwords.get(username) == password:
+        return f"password of user {username}: unchanged ({path})"
+    passwords[username] = password
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as stored:
+        stored.write(json.dumps(passwords) + "\n")
+    return f"password of user {username}: set ({path})"
 
 
 TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(?P<task_id>\S+) map_index=(?P<map_index>-?\d+)")
@@ -163,21 +224,38 @@ def _structured(line: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ledgerbridge-airflow", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("setup", help="create the Airflow pools of every connector kind (after `airflow db migrate`)")
+    commands.add_parser("setup", help="check the deployment's settings, then create the Airflow pools of every connector "
+                                     "kind (after `airflow db migrate`)")
     commands.add_parser("set-connections", help="create or update Airflow connections from a JSON object on stdin")
+    password_parser = commands.add_parser(
+        "set-password", help="set a SimpleAuthManager user's password, read from stdin (the deployment's init)")
+    password_parser.add_argument("username")
     dags_test_parser = commands.add_parser(
         "dags-test", help="`airflow dags test DAG_ID`, then its task logs filed where the Airflow UI reads them")
     dags_test_parser.add_argument("dag_id")
     args = parser.parse_args(argv)
     if args.command == "dags-test":
         return dags_test(args.dag_id)
+    if args.command == "set-password":
+        try:
+            print(set_password(args.username, sys.stdin.read().rstrip("\n")))
+        except CommandError as exc:
+            print(f"ledgerbridge-airflow set-password: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    from ledgerbridge.settings import SettingError
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
+    try:
+        settings_report = check_settings() if args.command == "setup" else []
+    except SettingError as exc:
+        print(f"ledgerbridge-airflow {args.command}: {exc}; nothing was set up", file=sys.stderr)
+        return 1
     try:
         if args.command == "set-connections":
             report = set_connections(json.load(sys.stdin))
         else:
-            report = setup_pools()
+            report = settings_report + setup_pools()
     except (OperationalError, ProgrammingError) as exc:
         print(f"ledgerbridge-airflow {args.command}: Airflow's metadata database is not ready ({exc.orig}): "
               "run `airflow db migrate` first", file=sys.stderr)

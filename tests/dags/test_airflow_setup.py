@@ -53,6 +53,25 @@ def test_setup_creates_the_pool_of_every_spec_and_keeps_an_operators_size(airflo
     assert again.stdout.count("unchanged") == len({spec.pool for spec in ACCOUNTING_SPECS}) - 1
 
 
+def test_setup_in_production_without_a_token_key_refuses_before_touching_the_database(tmp_path):
+    # An unmigrated home: had setup gone on to the pools, it would say "run `airflow db migrate` first".
+    result = _run(tmp_path, "-m", "ledgerbridge_airflow.cli", "setup", LEDGERBRIDGE_ENVIRONMENT="production",
+                  LEDGERBRIDGE_TOKEN_KEY="")
+    assert result.returncode == 1
+    assert "LEDGERBRIDGE_TOKEN_KEY is not set and LEDGERBRIDGE_ENVIRONMENT=production" in result.stderr
+    assert "nothing was set up" in result.stderr and "db migrate" not in result.stderr
+    assert "pool" not in result.stdout
+
+
+def test_setup_in_production_with_a_token_key_says_so_and_creates_the_pools(airflow_home):
+    result = _run(airflow_home, "-m", "ledgerbridge_airflow.cli", "setup", LEDGERBRIDGE_ENVIRONMENT="production",
+                  LEDGERBRIDGE_TOKEN_KEY="a-long-random-deployment-key-0123456789")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[0] == "environment production: OAuth tokens encrypted under LEDGERBRIDGE_TOKEN_KEY"
+    assert set(_pools(airflow_home)) >= {spec.pool.name for spec in ACCOUNTING_SPECS}
+    assert "a-long-random" not in result.stdout + result.stderr
+
+
 def test_setup_without_a_migrated_database_says_what_to_run(tmp_path):
     result = _run(tmp_path, "-m", "ledgerbridge_airflow.cli", "setup")
     assert result.returncode == 1
@@ -97,11 +116,32 @@ def test_set_connections_creates_then_updates_the_connections_it_reads_on_stdin(
     assert "s3cret-pw" not in first.stdout + again.stdout and "seed-2" not in again.stdout
 
 
-def _run_stdin(home: Path, stdin: str, *args: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "AIRFLOW_HOME": str(home)}
+def _run_stdin(home: Path, stdin: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "AIRFLOW_HOME": str(home), **env}
     environment.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
     return subprocess.run([sys.executable, "-m", "ledgerbridge_airflow.cli", *args], input=stdin, capture_output=True,
                           text=True, timeout=300, env=environment)
+
+
+def test_set_password_writes_the_simple_auth_managers_file_and_keeps_other_users(tmp_path):
+    passwords = tmp_path / "auth" / "passwords.json"
+    env = {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer"}
+    first = _run_stdin(tmp_path, "s3cret-admin\n", "set-password", "admin", **env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.stdout.splitlines()[-1] == f"password of user admin: set ({passwords})"
+    assert json.loads(passwords.read_text()) == {"admin": "s3cret-admin"}
+    assert passwords.stat().st_mode & 0o777 == 0o600
+
+    _run_stdin(tmp_path, "viewer-pw", "set-password", "viewer", **env)
+    again = _run_stdin(tmp_path, "s3cret-admin", "set-password", "admin", **env)
+    assert again.stdout.splitlines()[-1] == f"password of user admin: unchanged ({passwords})"
+    assert json.loads(passwords.read_text()) == {"admin": "s3cret-admin", "viewer": "viewer-pw"}
+    assert "s3cret" not in first.stdout + again.stdout
+
+    unknown = _run_stdin(tmp_path, "x", "set-password", "mallory", **env)
+    assert unknown.returncode == 1
+    assert "no user 'mallory' in [core] simple_auth_manager_users (admin, viewer)" in unknown.stderr
 
 
 DAG_FILE = '''

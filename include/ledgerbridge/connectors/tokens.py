@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from ledgerbridge import settings
 from ledgerbridge.connectors.errors import ReconnectRequired
 from ledgerbridge.ledger import Ledger
 from ledgerbridge.ledger.models import OAuthToken
@@ -40,9 +40,15 @@ class TokenSet:
         return bool(self.access_token and self.access_expires_at and now < self.access_expires_at)
 
 
-def _fernet(secret: str) -> Fernet:
-    """Key from LEDGERBRIDGE_TOKEN_KEY when set, else derived from the connection's client secret."""
-    material = os.environ.get("LEDGERBRIDGE_TOKEN_KEY") or secret
+def _fernet(secret: str) -> MultiFernet:
+    """Encrypts under LEDGERBRIDGE_TOKEN_KEY when set (required in production: settings.token_key), else
+    under a key derived from the connection's client secret (the demo). With the key set, tokens stored
+    before it was (under the client secret) still decrypt, and are stored under the key at their next refresh."""
+    key = settings.token_key()
+    return MultiFernet([_derived(material) for material in (key, secret) if material])
+
+
+def _derived(material: str) -> Fernet:
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"ledgerbridge oauth tokens").derive(
         material.encode()
     )
@@ -131,8 +137,8 @@ class LedgerTokenStore:
             access = self._fernet.decrypt(row.access_token.encode()).decode() if row.access_token else None
         except InvalidToken:
             raise ReconnectRequired(
-                f"stored tokens of company {self.company_id} cannot be decrypted (the client secret or "
-                "LEDGERBRIDGE_TOKEN_KEY changed): reconnect the company"
+                f"stored tokens of company {self.company_id} cannot be decrypted (LEDGERBRIDGE_TOKEN_KEY, or the "
+                "client secret they were stored under, changed): reconnect the company"
             ) from None
         return TokenSet(refresh, access, row.access_expires_at)
 
