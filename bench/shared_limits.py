@@ -1,7 +1,7 @@
 """Per-company limits shared across processes: N processes on one QuickBooks company keep its limits
 together, and many companies at once each reach theirs.
 
-Usage: python bench/shared_limits.py [--window 12] [--measured-windows 3] [--redis-url redis://127.0.0.1:6379/0]
+Usage: python bench/shared_limits.py [--window 12] [--measured-windows 2] [--redis-url redis://127.0.0.1:6379/0]
                                      [--parts a,b] [--companies 20] [--workers 2]
 
 Runs the QuickBooks Online sandbox (ledgerbridge.sandbox.qbo) on loopback in this process, and the
@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window", type=float, default=12.0,
                         help="the limits' window in real seconds (QuickBooks: 60); per-window limits scale with it")
-    parser.add_argument("--measured-windows", type=int, default=3)
+    parser.add_argument("--measured-windows", type=int, default=2)
     parser.add_argument("--redis-url", default=os.environ.get("LEDGERBRIDGE_LIMITS_URL") or "redis://127.0.0.1:6379/0")
     parser.add_argument("--parts", default="a,b", help="a (one company, 4 processes), b (many companies)")
     parser.add_argument("--companies", type=int, default=20)
