@@ -137,6 +137,78 @@ def test_the_in_process_limiter_would_let_four_processes_exceed_the_limits(realm
     assert peak_in_window(calls, window) > company.requests_per_minute
 
 
+# --- real clients against the sandbox, which answers 429 past its limits -------------------------------
+
+def client_process(server_url: str, realm_id: str, refresh_token: str, company: RealmLimits, window: float,
+                   requests: int, data_dir: str, results) -> None:
+    """A worker as in a task: a QBOClient built through limiter_for (LEDGERBRIDGE_LIMITS_URL inherited),
+    its tokens in a ledger of its own; reports the HTTP status of every /v3 answer."""
+    from ledgerbridge.connectors.errors import ConnectorError
+    from ledgerbridge.connectors.qbo.client import QBOClient
+    from ledgerbridge.connectors.tokens import LedgerTokenStore
+    from ledgerbridge.ledger import Ledger, migrate
+
+    url = f"sqlite:///{data_dir}/tokens-{os.getpid()}.db"
+    migrate(url)
+    tokens = LedgerTokenStore(Ledger(url), f"qbo_{realm_id}", realm_id, refresh_token, "test-secret")
+    client = QBOClient(server_url, realm_id, "ledgerbridge-test", "test-secret", tokens,
+                       token_url=f"{server_url}/oauth2/v1/tokens/bearer", max_attempts=1, limits=company)
+    client.limiter.window_seconds = window  # the sandbox's sped-up minute
+    statuses = []
+    send = client.http.request
+
+    def noting_status(method, url, *args, **kwargs):
+        response = send(method, url, *args, **kwargs)
+        if "/v3/company/" in url:
+            statuses.append(response.status_code)
+        return response
+
+    client.http.request = noting_status
+    for _ in range(requests):
+        try:
+            client.preferences()
+        except ConnectorError:
+            pass  # a 429: its status is noted, and the test says so
+    results.put((type(client.limiter).__name__, statuses))
+
+
+def test_clients_in_three_processes_get_no_429_from_the_sandbox(monkeypatch, tmp_path, realm):
+    import requests
+
+    from ledgerbridge.sandbox.qbo import QBOSandbox, serve_in_thread
+
+    speed = 20.0  # the sandbox's minute is 3 s
+    origin = time.time()
+    company = RealmLimits(requests_per_minute=12, concurrent_requests=2, batch_requests_per_minute=4)
+    sandbox = QBOSandbox(clients={"ledgerbridge-test": "test-secret"}, access_token_ttl=int(3600 * speed),
+                         clock=lambda: origin + (time.time() - origin) * speed,
+                         requests_per_minute=12, concurrent_requests=2, batch_requests_per_minute=4)
+    server = serve_in_thread(sandbox)
+    monkeypatch.setenv("LEDGERBRIDGE_LIMITS_URL", REDIS_URL)
+    try:
+        realm_id = str(uuid.uuid4().int)[:15]
+        refresh_tokens = [requests.post(f"{server.url}/_sandbox/realms", json={
+            "client_id": "ledgerbridge-test", "realm_id": realm_id}, timeout=10).json()["refresh_token"]
+            for _ in range(3)]
+        results = fork.Queue()
+        workers = [fork.Process(target=client_process, args=(server.url, realm_id, token, company, 60 / speed, 10,
+                                                             str(tmp_path), results)) for token in refresh_tokens]
+        started = time.monotonic()
+        for w in workers:
+            w.start()
+        reports = [results.get(timeout=120) for _ in workers]
+        elapsed = time.monotonic() - started
+        for w in workers:
+            w.join(10)
+    finally:
+        server.stop()
+        redis.Redis.from_url(REDIS_URL).delete(*realm_keys(realm_id))
+    assert {kind for kind, _ in reports} == {"RedisRealmRateLimiter"}
+    statuses = [status for _, got in reports for status in got]
+    assert statuses == [200] * 30  # 30 requests at 12 a window: the limits bit, and the sandbox never said 429
+    assert elapsed >= 2 * 60 / speed
+
+
 # --- a killed holder -----------------------------------------------------------------------------
 
 def hold_forever(realm_id: str, limits: RealmLimits, lease: float, holding) -> None:

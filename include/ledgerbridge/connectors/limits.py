@@ -202,14 +202,14 @@ keep(tonumber(ARGV[2]), tonumber(ARGV[3]))
 return 1
 """
 
-# KEYS: 1 leases; ARGV: 1 lease seconds, then the lease ids this process still holds.
-_RENEW_LUA = """
-local t = redis.call('TIME')
-local until_ = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[1])
+# ARGV: 1 window, 2 lease, then the lease ids this process still holds. The keys' expiry moves too: a
+# request may stay in flight longer than window + lease with no other request to the company.
+_RENEW_LUA = _COMMON_LUA + """
 local renewed = 0
-for i = 2, #ARGV do
-  renewed = renewed + redis.call('ZADD', KEYS[1], 'XX', 'CH', until_, ARGV[i])
+for i = 3, #ARGV do
+  renewed = renewed + redis.call('ZADD', KEYS[3], 'XX', 'CH', now + tonumber(ARGV[2]), ARGV[i])
 end
+keep(tonumber(ARGV[1]), tonumber(ARGV[2]))
 return renewed
 """
 
@@ -336,7 +336,7 @@ class RedisRealmRateLimiter:
             if not held:
                 continue
             try:
-                self._renew(keys=[self.keys[2]], args=[self.lease_seconds, *held])
+                self._renew(keys=self.keys, args=[self.window_seconds, self.lease_seconds, *held])
             except redis.RedisError as exc:
                 log.warning("shared rate limiter at %s: could not renew %d lease(s) of company %s (%s); "
                             "if Redis stays away they run out within %.0f s", self.url, len(held), self.realm_id,
