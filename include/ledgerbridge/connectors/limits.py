@@ -31,12 +31,14 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
-
-import redis
 
 from ledgerbridge import settings
 from ledgerbridge.connectors.errors import TransientError
+
+if TYPE_CHECKING:
+    import redis  # imported when a Redis is configured: a task without one does not pay for it
 
 log = logging.getLogger(__name__)
 
@@ -269,6 +271,8 @@ class RedisRealmRateLimiter:
             self._leave(lease_id, batch)
 
     def _enter(self, batch: bool) -> tuple[str, float]:
+        import redis
+
         self._ensure_renewer()
         # who holds the slot, readable in Redis by a person: host:pid:limiter:n
         lease_id = f"{self._holder}:{next(self._ids)}"
@@ -300,6 +304,8 @@ class RedisRealmRateLimiter:
         return lease_id, waited
 
     def _leave(self, lease_id: str, batch: bool) -> None:
+        import redis
+
         with self._lock:
             self._held.discard(lease_id)
         try:
@@ -328,6 +334,8 @@ class RedisRealmRateLimiter:
         threading.Thread(target=self._renew_leases, name=f"limits-renew-{self.realm_id}", daemon=True).start()
 
     def _renew_leases(self) -> None:
+        import redis
+
         pid = os.getpid()
         while self._renewer_pid == pid:
             time.sleep(self.lease_seconds / 3)
@@ -356,6 +364,8 @@ _SAID_PER_PROCESS = False
 def shared_redis(url: str) -> redis.Redis:
     """One client (connection pool) per Redis URL and process, checked to answer: a configured Redis that
     does not answer is an error naming it, never a fall back to per-process limits."""
+    import redis
+
     client = _REDIS.get(url)
     if client is None:
         # a waiter blocks up to MAX_SLEEP_SECONDS in BLPOP: the socket must wait longer than that
