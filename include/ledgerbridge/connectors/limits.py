@@ -274,7 +274,7 @@ class RedisRealmRateLimiter:
         import redis
 
         self._ensure_renewer()
-        # who holds the slot, readable in Redis by a person: host:pid:limiter:n
+        # who holds the slot, readable in Redis by a person: host:pid:<this limiter>:n
         lease_id = f"{self._holder}:{next(self._ids)}"
         started = time.monotonic()
         limits = self.limits
