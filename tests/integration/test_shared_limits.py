@@ -220,7 +220,7 @@ def hold_forever(realm_id: str, limits: RealmLimits, lease: float, holding) -> N
 
 def test_a_killed_holder_frees_its_slot_when_its_lease_ends(realm):
     company = RealmLimits(requests_per_minute=100, concurrent_requests=1, batch_requests_per_minute=10)
-    lease = 1.0
+    lease = 2.0  # renewed every lease / 3: room for a loaded machine's scheduling delays
     holding = fork.Event()
     holder = fork.Process(target=hold_forever, args=(realm, company, lease, holding))
     holder.start()
@@ -241,7 +241,7 @@ def test_a_killed_holder_frees_its_slot_when_its_lease_ends(realm):
     waiter = shared_limiter(realm, company, window=30.0, lease=lease)
     with waiter.slot() as waited:
         pass
-    assert 0 < waited <= lease + 0.5
+    assert 0 < waited <= lease + 1.5  # the lease's end, plus a loaded machine's wake-up latency
     # The dead request may have reached the company: it now counts in the window, answered when freed.
     assert client.zscore(realm_keys(realm)[0], held_id) is not None
 
