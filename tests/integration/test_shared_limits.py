@@ -1,6 +1,7 @@
 """The per-company limiter shared through Redis (connectors/limits.py RedisRealmRateLimiter): several
-processes on one company together keep its limits; a killed holder's slot comes back after its lease;
-a Redis that does not answer is an error naming it. Real Redis on 127.0.0.1:6379 (database 15); the
+processes on one company together keep its limits (and real QBOClients in three processes get no 429
+from the QuickBooks sandbox); a killed holder's slot comes back after its lease; a Redis that does not
+answer is an error naming it. Real Redis on 127.0.0.1:6379 (database 15); the
 tests skip when none answers."""
 from __future__ import annotations
 
