@@ -40,9 +40,9 @@ airflow: $(STAMP) $(AIRFLOW_HOME)/.migrated
 test: $(STAMP)
 	pytest
 
-## make bench: the benchmarks (never part of the tests)
+## make bench: the benchmarks (never part of the tests; shared_limits.py needs Redis on 127.0.0.1:6379)
 bench: $(STAMP)
-	python bench/dag_parse.py; python bench/matching.py; python bench/qbo_export.py; python bench/erp_sync.py; python bench/file_drop.py; python bench/data_quality.py; python bench/ui_pages.py
+	python bench/dag_parse.py; python bench/matching.py; python bench/qbo_export.py; python bench/erp_sync.py; python bench/file_drop.py; python bench/data_quality.py; python bench/ui_pages.py; python bench/shared_limits.py
 
 registry-check: $(STAMP)
 	ledgerbridge registry check

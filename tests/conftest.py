@@ -17,18 +17,23 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ["LEDGERBRIDGE_TASK_RETRIES"] = "0"
 os.environ["LEDGERBRIDGE_DATA_DIR"] = tempfile.mkdtemp(prefix="lb-data-")
+# Every client keeps its limits in its own process unless a test shares them on purpose
+# (tests/integration/test_shared_limits.py): a deployment's Redis must not leak into the suite.
+os.environ.pop("LEDGERBRIDGE_LIMITS_URL", None)
 
 import pytest  # noqa: E402
 
-from support import postgres_available  # noqa: E402
+from support import postgres_available, redis_available  # noqa: E402
 
 PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 
 def pytest_report_header(config):
-    if postgres_available():
-        return "PostgreSQL: 127.0.0.1:5432 answers; ledger tests run on SQLite and PostgreSQL"
-    return "PostgreSQL: no server on 127.0.0.1:5432; the PostgreSQL variants of the ledger tests are SKIPPED"
+    lines = ["PostgreSQL: 127.0.0.1:5432 answers; ledger tests run on SQLite and PostgreSQL" if postgres_available()
+             else "PostgreSQL: no server on 127.0.0.1:5432; the PostgreSQL variants of the ledger tests are SKIPPED"]
+    lines.append("Redis: 127.0.0.1:6379 answers; the shared rate limiter is tested" if redis_available()
+                 else "Redis: no server on 127.0.0.1:6379; the shared rate limiter's tests are SKIPPED")
+    return lines
 
 
 def pytest_collection_modifyitems(config, items):

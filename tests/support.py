@@ -75,6 +75,15 @@ def postgres_available() -> bool:
         return False
 
 
+@cache
+def redis_available() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def make_entity(entity_id: str, currency: str = "USD", create_missing_vendors: bool = True,
                 flows: tuple[str, ...] = ("reference", "parties", "bills", "bill_payments"),
                 create_missing_customers: bool = False) -> LegalEntity:

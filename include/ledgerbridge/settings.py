@@ -22,6 +22,12 @@ def ledger_url() -> str:
     return f"sqlite:///{path}"
 
 
+def limits_url() -> str | None:
+    """`LEDGERBRIDGE_LIMITS_URL` (redis://host:6379/0): the Redis that holds every company's rate limits,
+    shared by all processes and machines. Unset: each process keeps its own (connectors/limits.py)."""
+    return os.environ.get("LEDGERBRIDGE_LIMITS_URL") or None
+
+
 def registry_path() -> Path:
     return Path(os.environ.get("LEDGERBRIDGE_REGISTRY", PROJECT_ROOT / "include" / "config" / "legal_entities.yaml"))
 

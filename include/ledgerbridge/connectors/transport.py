@@ -14,7 +14,7 @@ import requests
 
 from ledgerbridge import observability
 from ledgerbridge.connectors.errors import ReconnectRequired, TransientError
-from ledgerbridge.connectors.limits import RealmRateLimiter
+from ledgerbridge.connectors.limits import Limiter
 from ledgerbridge.connectors.tokens import LedgerTokenStore, TokenSet, expires_in
 from ledgerbridge.ledger.types import utcnow
 
@@ -54,7 +54,7 @@ class OAuthApiClient:
         backoff_seconds: float,
         sleep: Callable[[float], None] = time.sleep,
         http: requests.Session | None = None,
-        limiter: RealmRateLimiter | None = None,
+        limiter: Limiter | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
@@ -66,7 +66,7 @@ class OAuthApiClient:
         self.backoff_seconds = backoff_seconds
         self.sleep = sleep
         self.http = http or requests.Session()
-        self.limiter: RealmRateLimiter = limiter  # type: ignore[assignment]
+        self.limiter: Limiter = limiter  # type: ignore[assignment]
         self._access: TokenSet | None = None
         self.requests_sent = 0
         self.server_time: datetime | None = None
