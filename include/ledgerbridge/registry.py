@@ -5,9 +5,12 @@ A bad entity yields a `RegistryError` naming the entity and the field; the other
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import reprlib
+import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -260,9 +263,13 @@ SCHEDULE_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@
 _CRON_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
 
 
+@lru_cache(maxsize=4096)
 def check_schedule(value: str) -> None:
     """Refuse what Airflow would refuse when it builds the DAG: there the mistake would be an import
-    error of the whole DAG file naming neither the entity nor the registry."""
+    error of the whole DAG file naming neither the entity nor the registry.
+
+    Cached by value (a refused one raises again each time): it builds six croniter objects, the
+    largest part of validating an entity, and a registry of thousands repeats a few dozen schedules."""
     from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
     if value.startswith("@"):
@@ -332,10 +339,38 @@ class RegistryFileError(ValueError):
     """The file itself is unreadable (not YAML, wrong top-level shape): nothing can be loaded."""
 
 
+# The last registries loaded in this process, by path and the file's exact bytes: a process that builds
+# several DAG files (a worker, `airflow dags list`, the tests) or runs several tasks validates a registry
+# once. Keyed on the content, not the mtime: a file rewritten within the mtime's resolution is still seen.
+_CACHE: dict[tuple[str, bytes], Registry] = {}
+_CACHE_SIZE = 4
+_CACHE_LOCK = threading.Lock()
+
+
 def load_registry(path: Path | str | None = None) -> Registry:
+    """The registry at `path` (default: the setting), validated entity by entity; the same (immutable)
+    Registry again while the file's content is unchanged."""
     path = Path(path) if path else settings.registry_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RegistryFileError(f"registry {path}: {exc}") from None
+    key = (str(path), hashlib.blake2b(data, digest_size=20).digest())
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    registry = _load(path, data)
+    with _CACHE_LOCK:
+        _CACHE[key] = registry
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+    return registry
+
+
+def _load(path: Path, data: bytes) -> Registry:
+    try:
+        text = data.decode("utf-8")
         if _too_deep(text):
             raise RegistryFileError(f"registry {path}: nests deeper than {MAX_NESTING} levels") from None
         document = yaml.load(text, Loader=_Loader)
