@@ -24,7 +24,7 @@ from airflow.sdk import (
     get_parsing_context,
 )
 from ledgerbridge.dag_files import Shard, layout_problem, shard_of_file
-from ledgerbridge.registry import LegalEntity, Registry, RegistryError, dag_id_for, load_registry
+from ledgerbridge.registry import LegalEntity, Registry, RegistryError, dag_id_for, load_registry_part
 from ledgerbridge.steps import CONNECTED_STEPS, STEP_NAMES, connector_pool
 
 from ledgerbridge_airflow.alerts import AlertsOperator, deadline_for
@@ -208,4 +208,10 @@ def build_shard(namespace: dict[str, Any], dag_file: str) -> None:
         if shard.holds(layout_id):
             namespace[layout_id] = build_invalid(problem, layout_id, description="LedgerBridge DAG files incomplete",
                                                  tags=("ledgerbridge", "invalid-dag-files"))
-    namespace.update(dags_of(load_registry(), shard, wanted))
+
+    def mine(dag_id: str) -> bool:
+        return (wanted is None or wanted == dag_id) and shard.holds(dag_id)
+
+    # Only the registry entries this file builds are validated (and those they depend on).
+    registry = load_registry_part(mine, part=f"{shard.file_name}:{wanted or ''}")
+    namespace.update(dags_of(registry, shard, wanted))
