@@ -344,7 +344,10 @@ def main() -> int:
               f"dag-processor does; {args.repeat} passes, LedgerBridge and plain Airflow interleaved.\n", flush=True)
 
         small = write_registry(root / f"registry_{args.small}.yaml", args.small)
-        run_child(next(ours.glob("*.py")), registry=small)  # untimed: writes our modules' .pyc files
+        # Untimed: writes our modules' .pyc files, as any deployment has them (Airflow's own are installed
+        # with theirs). PYTHONDONTWRITEBYTECODE would otherwise leave every child compiling our sources.
+        sys.dont_write_bytecode = False
+        run_child(next(ours.glob("*.py")), registry=small)
         small_pass = folder_pass(ours, serialize=False, registry=small)
         small_files = [r["parse"] for r in small_pass["files"].values()]
         print(f"{args.small} entities: {len(small_pass['dag_ids'])} DAGs from {shards} files; a file parses in "

@@ -101,9 +101,18 @@ def shard_files(folder: str | os.PathLike) -> dict[str, Shard | None]:
     return found
 
 
-def layout_problem(folder: str | os.PathLike, shards: int) -> str | None:
+def layout_problem(folder: str | os.PathLike, shards: int, *, setting: bool = False) -> str | None:
     """What is wrong with the set of DAG files in `folder` for a split into `shards` files: a file missing
-    (its entities would have no DAG) or one of another split (its entities would have two), else None."""
+    (its entities would have no DAG) or one of another split (its entities would have two), else None.
+    With `setting`, also a LEDGERBRIDGE_DAG_SHARDS that asks for another split than the files'."""
+    if setting and os.environ.get("LEDGERBRIDGE_DAG_SHARDS", "").strip():
+        try:
+            wanted = shards_setting()
+        except ValueError as exc:
+            return f"{exc} (docs/operations.md)"
+        if wanted != shards:
+            return (f"LEDGERBRIDGE_DAG_SHARDS is {wanted} but the LedgerBridge DAG files in {folder} are a split "
+                    f"into {shards}: apply the setting with `ledgerbridge-airflow dag-files` (docs/operations.md)")
     found = shard_files(folder)
     expected = {file_name(i, shards) for i in range(shards)}
     missing = sorted(expected - set(found))

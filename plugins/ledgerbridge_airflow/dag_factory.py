@@ -202,11 +202,13 @@ def build_shard(namespace: dict[str, Any], dag_file: str) -> None:
     if wanted is not None and not shard.holds(wanted):
         return
     layout_id = layout_dag_id(shard.shards)
-    problem = None if wanted not in (None, layout_id) else layout_problem(os.path.dirname(os.path.abspath(dag_file)), shard.shards)
+    problem = None
+    if wanted in (None, layout_id):
+        problem = layout_problem(os.path.dirname(os.path.abspath(dag_file)), shard.shards, setting=True)
     if problem:
         log.error("%s", problem)
         if shard.holds(layout_id):
-            namespace[layout_id] = build_invalid(problem, layout_id, description="LedgerBridge DAG files incomplete",
+            namespace[layout_id] = build_invalid(problem, layout_id, description="LedgerBridge DAG files: not one split as set",
                                                  tags=("ledgerbridge", "invalid-dag-files"))
 
     def mine(dag_id: str) -> bool:

@@ -166,6 +166,21 @@ def test_a_broken_split_shows_as_a_failing_dag_and_every_other_dag_still_parses(
     assert set(bag.dag_ids) == (_expected_dag_ids(load_registry()) - lost) | {layout_dag_id(DEFAULT_SHARDS)}
 
 
+def test_a_shard_setting_the_files_do_not_apply_shows_as_a_failing_dag(tricky_registry, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from ledgerbridge_airflow.dag_factory import layout_dag_id
+
+    monkeypatch.setenv("LEDGERBRIDGE_DAG_SHARDS", "32")
+    holder = DAGS / dag_file_for(layout_dag_id(DEFAULT_SHARDS), DEFAULT_SHARDS)
+    bag = DagBag(dag_folder=str(holder))
+    assert bag.import_errors == {}
+    message = bag.dags[layout_dag_id(DEFAULT_SHARDS)].doc_md
+    assert "LEDGERBRIDGE_DAG_SHARDS is 32" in message and "split into 16" in message
+    monkeypatch.setenv("LEDGERBRIDGE_DAG_SHARDS", "16")
+    assert layout_dag_id(DEFAULT_SHARDS) not in DagBag(dag_folder=str(holder)).dags
+
+
 def test_the_command_writes_a_split_and_removes_the_old_one(tmp_path, capsys):
     from ledgerbridge_airflow.cli import main
 
