@@ -275,8 +275,9 @@ def check_schedule(value: str) -> None:
     """Refuse what Airflow would refuse when it builds the DAG: there the mistake would be an import
     error of the whole DAG file naming neither the entity nor the registry.
 
-    Cached by value (a refused one raises again each time): it builds six croniter objects, the
-    largest part of validating an entity, and a registry of thousands repeats a few dozen schedules."""
+    Cached by value (a refused one raises again each time), and a valid expression costs one croniter
+    (the field-by-field look that names the wrong field is only for a refused one): checking schedules
+    was the largest part of validating an entity."""
     from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
     if value.startswith("@"):
@@ -288,16 +289,22 @@ def check_schedule(value: str) -> None:
     if len(fields) != 5:
         raise ValueError(f"{value!r} is not a 5-field cron expression (minute hour day-of-month month "
                          f"day-of-week, in UTC): it has {len(fields)} field(s)")
-    for position, name in enumerate(_CRON_FIELDS):
-        alone = ["*"] * 5
-        alone[position] = fields[position]
-        try:
-            croniter(" ".join(alone))
-        except CroniterBadCronError:
-            raise ValueError(f"{value!r} is not a valid cron expression: its {name} field "
-                             f"{fields[position]!r} is out of range or malformed") from None
     try:
-        croniter(value).get_next()
+        whole = croniter(value)
+    except CroniterBadCronError:
+        whole = None
+    if whole is None:
+        for position, name in enumerate(_CRON_FIELDS):
+            alone = ["*"] * 5
+            alone[position] = fields[position]
+            try:
+                croniter(" ".join(alone))
+            except CroniterBadCronError:
+                raise ValueError(f"{value!r} is not a valid cron expression: its {name} field "
+                                 f"{fields[position]!r} is out of range or malformed") from None
+        raise ValueError(f"{value!r} is not a valid cron expression") from None
+    try:
+        whole.get_next()
     except (CroniterBadCronError, CroniterBadDateError):
         raise ValueError(f"{value!r} never fires: no date matches its day of month and month") from None
 
