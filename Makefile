@@ -11,7 +11,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PARALLELISM := 4
 
-.PHONY: venv demo airflow test bench registry-check clean
+.PHONY: venv demo airflow test bench registry-check dag-files clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ bench: $(STAMP)
 
 registry-check: $(STAMP)
 	ledgerbridge registry check
+
+## make dag-files: rewrite dags/ledgerbridge_sync_<i>_of_<N>.py, N = LEDGERBRIDGE_DAG_SHARDS (default 16; docs/operations.md)
+dag-files: $(STAMP)
+	ledgerbridge-airflow dag-files --dags-folder dags
 
 clean:
 	rm -rf $(VENV) .airflow data .pytest_cache

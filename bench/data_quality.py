@@ -26,7 +26,7 @@ bills at QuickBooks' limits; the default run takes about 9 minutes, 8 of them th
    minutes). --unthrottled lifts the limits in the sandbox and the client: the step is then as short
    as this machine makes it, a lower bound no real company allows, whose share is shown without a
    verdict (GX's fixed start of about 3 s is then a large part of a 25 s step).
-3. Importing the DAG file (dags/ledgerbridge_sync.py through Airflow's DagBag, in a subprocess with a
+3. Importing the DAG files (dags/ledgerbridge_sync_*_of_*.py through Airflow's DagBag, in a subprocess with a
    temporary AIRFLOW_HOME and the project's registry) imports neither great_expectations nor pandas.
 
 Target: at 10,000 bills the checks take at most 10% of the export step (prepare_exports +
@@ -70,7 +70,7 @@ UNLIMITED = 10**9
 EXPORT_VENDORS = 50
 EXPORT_ACCOUNTS = ("6010", "6030")  # expense accounts of support.STANDARD_LISTS
 SETUP_STEPS = ("pull_reference", "check_reference", "match_parties")
-DAG_FILE = ROOT / "dags" / "ledgerbridge_sync.py"
+DAG_FOLDER = ROOT / "dags"  # ledgerbridge_sync_<i>_of_<N>.py, one per shard of the DAGs
 PARSE_PATH_FREE_OF = ("great_expectations", "pandas")
 
 
@@ -426,11 +426,11 @@ def check_dag_imports(data_dir: Path) -> int:
     parsing_context = ("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "_AIRFLOW_PARSING_CONTEXT_TASK_ID")
     env = {name: value for name, value in os.environ.items()
            if name not in ("LEDGERBRIDGE_REGISTRY", *parsing_context)}  # every DAG of the project's registry
-    env.update(AIRFLOW_HOME=str(data_dir / "airflow_home"), AIRFLOW__CORE__DAGS_FOLDER=str(DAG_FILE.parent),
+    env.update(AIRFLOW_HOME=str(data_dir / "airflow_home"), AIRFLOW__CORE__DAGS_FOLDER=str(DAG_FOLDER),
                AIRFLOW__CORE__LOAD_EXAMPLES="False", AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING")
-    parsed = subprocess.run([sys.executable, "-c", DAG_IMPORT, str(DAG_FILE), *PARSE_PATH_FREE_OF],
+    parsed = subprocess.run([sys.executable, "-c", DAG_IMPORT, str(DAG_FOLDER), *PARSE_PATH_FREE_OF],
                             capture_output=True, text=True, env=env, cwd=ROOT)
-    what = f"DAG import of {DAG_FILE.relative_to(ROOT)} (DagBag in a subprocess, the project's registry)"
+    what = f"DAG import of {DAG_FOLDER.relative_to(ROOT)}/ (DagBag in a subprocess, the project's registry)"
     if parsed.returncode != 0:
         print(f"{what}: FAIL (the subprocess exited {parsed.returncode})")
         print(parsed.stderr, file=sys.stderr)

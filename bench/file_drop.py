@@ -6,7 +6,7 @@ Usage: python bench/file_drop.py [--files 50] [--bills 10000] [--skip-realtime] 
 1. Real-time latency (issue 4, target p50 <= 10 s). A temporary Airflow home, registry, SQLite ledger
    and drop folder; the embedded SFTP server (ledgerbridge.sandbox.sftp, in this process) serves the
    drop. One quickbooks_desktop entity with `realtime_poll_seconds: 1` and flows [reference], so
-   dags/ledgerbridge_sync.py builds its inbound DAG (`ledgerbridge__<id>__inbound`, scheduled by an
+   the DAG files build its inbound DAG (`ledgerbridge__<id>__inbound`, scheduled by an
    asset whose watcher, FileDropArrivalTrigger, polls the drop from the triggerer). `airflow
    standalone` runs scheduler, dag processor, triggerer and API server. The bench plays the agent: it
    uploads --files files one at a time over SFTP (`.part`, then rename) into from_accounting/lists/

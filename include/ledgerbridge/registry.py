@@ -1,16 +1,26 @@
 """The registry of legal entities (include/config/legal_entities.yaml), validated entity by entity.
 
-Imported at DAG parse time: only yaml and pydantic here, no I/O beyond reading the one file.
+Imported at DAG parse time: only yaml and pydantic here, no I/O beyond reading the one file and its
+parsed copy in the registry cache (`load_registry_part`, written once per content of the file).
 A bad entity yields a `RegistryError` naming the entity and the field; the others load regardless.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import math
+import os
 import re
 import reprlib
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -260,9 +270,14 @@ SCHEDULE_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@
 _CRON_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
 
 
+@lru_cache(maxsize=4096)
 def check_schedule(value: str) -> None:
     """Refuse what Airflow would refuse when it builds the DAG: there the mistake would be an import
-    error of the whole DAG file naming neither the entity nor the registry."""
+    error of the whole DAG file naming neither the entity nor the registry.
+
+    Cached by value (a refused one raises again each time), and a valid expression costs one croniter
+    (the field-by-field look that names the wrong field is only for a refused one): checking schedules
+    was the largest part of validating an entity."""
     from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
     if value.startswith("@"):
@@ -274,16 +289,22 @@ def check_schedule(value: str) -> None:
     if len(fields) != 5:
         raise ValueError(f"{value!r} is not a 5-field cron expression (minute hour day-of-month month "
                          f"day-of-week, in UTC): it has {len(fields)} field(s)")
-    for position, name in enumerate(_CRON_FIELDS):
-        alone = ["*"] * 5
-        alone[position] = fields[position]
-        try:
-            croniter(" ".join(alone))
-        except CroniterBadCronError:
-            raise ValueError(f"{value!r} is not a valid cron expression: its {name} field "
-                             f"{fields[position]!r} is out of range or malformed") from None
     try:
-        croniter(value).get_next()
+        whole = croniter(value)
+    except CroniterBadCronError:
+        whole = None
+    if whole is None:
+        for position, name in enumerate(_CRON_FIELDS):
+            alone = ["*"] * 5
+            alone[position] = fields[position]
+            try:
+                croniter(" ".join(alone))
+            except CroniterBadCronError:
+                raise ValueError(f"{value!r} is not a valid cron expression: its {name} field "
+                                 f"{fields[position]!r} is out of range or malformed") from None
+        raise ValueError(f"{value!r} is not a valid cron expression") from None
+    try:
+        whole.get_next()
     except (CroniterBadCronError, CroniterBadDateError):
         raise ValueError(f"{value!r} never fires: no date matches its day of month and month") from None
 
@@ -332,13 +353,97 @@ class RegistryFileError(ValueError):
     """The file itself is unreadable (not YAML, wrong top-level shape): nothing can be loaded."""
 
 
+# The last registries loaded in this process, by path and the file's exact bytes: a process that builds
+# several DAG files (a worker, `airflow dags list`, the tests) or runs several tasks validates a registry
+# once. Keyed on the content, not the mtime: a file rewritten within the mtime's resolution is still seen.
+_CACHE: dict[tuple, Any] = {}
+_CACHE_SIZE = 8
+_CACHE_LOCK = threading.Lock()
+
+
+def _cached(key: tuple, make: Callable[[], Any]) -> Any:
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+    value = make()
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+    return value
+
+
 def load_registry(path: Path | str | None = None) -> Registry:
+    """The registry at `path` (default: the setting), validated entity by entity; the same (immutable)
+    Registry again while the file's content is unchanged."""
+    path, data, digest = _read(path)
+    return _cached(("registry", str(path), digest), lambda: _validate(path, _document(path, data, digest)))
+
+
+def load_registry_part(wanted: Callable[[str], bool], path: Path | str | None = None, *,
+                       part: str | None = None) -> Registry:
+    """The part of the registry that builds the DAGs whose ids `wanted` accepts, for a DAG file that builds a
+    shard of them: each of those entities (or errors) exactly as `load_registry` would give it, without
+    validating the thousands of entities the file does not build.
+
+    An entry's outcome depends on the entries before it that share its id or one of its connection ids (a
+    duplicate, a connection already taken): those are validated too, with everything they share ids with in
+    turn. The result may hold a few entities of other shards; what is never in it is an entity of this shard
+    validated differently from the whole registry. `part` names the selection for the in-process cache."""
+    path, data, digest = _read(path)
+
+    def make() -> Registry:
+        document = _document(path, data, digest)
+        raw_entities = document["legal_entities"]
+        positions = _related_to(raw_entities, wanted)
+        return _validate(path, document, positions)
+
+    if part is None:
+        return make()
+    return _cached(("part", part, str(path), digest), make)
+
+
+def _read(path: Path | str | None) -> tuple[Path, bytes, bytes]:
     path = Path(path) if path else settings.registry_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RegistryFileError(f"registry {path}: {exc}") from None
+    return path, data, hashlib.blake2b(data, digest_size=20).digest()
+
+
+def _document(path: Path, data: bytes, digest: bytes) -> dict:
+    """The registry file's YAML as Python values, checked for the shape every reader needs. Parsing YAML is
+    the slow part of reading a large registry (about 1 s per 1,000 entities), and every DAG file of a split
+    reads the whole registry: the parsed document is kept as JSON (20 to 50 times faster to read) in the
+    registry cache directory (docs/operations.md), under the file's content hash."""
+    return _cached(("document", str(path), digest), lambda: _parse_document(path, data, digest))
+
+
+def _parse_document(path: Path, data: bytes, digest: bytes) -> dict:
+    document = _cache_read(digest)
+    if document is None:
+        document = _parse_yaml(path, data)
+        _cache_write(digest, document)
+    if not isinstance(document, dict) or not isinstance(document.get("legal_entities"), list):
+        raise RegistryFileError(f"registry {path}: expected a mapping with a 'legal_entities' list")
+    shared_alerts = document.get("alerts") or {}
+    if not isinstance(shared_alerts, dict):
+        raise RegistryFileError(f"registry {path}: 'alerts' must be a mapping (docs/alerts.md)")
+    try:  # checked once here, not blamed on every entity it would be merged into
+        AlertPolicy.model_validate(shared_alerts)
+    except ValidationError as exc:
+        raise RegistryFileError(f"registry {path}: top-level alerts: "
+                                + _describe(exc).replace("field '", "field 'alerts.")) from None
+    return document
+
+
+def _parse_yaml(path: Path, data: bytes) -> Any:
+    try:
+        text = data.decode("utf-8")
         if _too_deep(text):
             raise RegistryFileError(f"registry {path}: nests deeper than {MAX_NESTING} levels") from None
-        document = yaml.load(text, Loader=_Loader)
+        return yaml.load(text, Loader=_Loader)
     except RegistryFileError:
         raise
     except (OSError, yaml.YAMLError) as exc:
@@ -351,17 +456,132 @@ def load_registry(path: Path | str | None = None) -> Registry:
     except (ValueError, TypeError, OverflowError) as exc:  # a scalar YAML cannot build: 2026-02-30, !!int ten
         raise RegistryFileError(f"registry {path}: holds a value YAML cannot read: {' '.join(str(exc).split())}"
                                 ) from None
-    if not isinstance(document, dict) or not isinstance(document.get("legal_entities"), list):
-        raise RegistryFileError(f"registry {path}: expected a mapping with a 'legal_entities' list")
-    shared_alerts = document.get("alerts") or {}
-    if not isinstance(shared_alerts, dict):
-        raise RegistryFileError(f"registry {path}: 'alerts' must be a mapping (docs/alerts.md)")
-    try:  # checked once here, not blamed on every entity it would be merged into
-        AlertPolicy.model_validate(shared_alerts)
-    except ValidationError as exc:
-        raise RegistryFileError(f"registry {path}: top-level alerts: "
-                                + _describe(exc).replace("field '", "field 'alerts.")) from None
-    return parse_entities(document["legal_entities"], shared_alerts)
+
+
+def _validate(path: Path, document: dict, positions: list[int] | None = None) -> Registry:
+    raw_entities = document["legal_entities"]
+    chosen = enumerate(raw_entities) if positions is None else ((p, raw_entities[p]) for p in positions)
+    return _parse(chosen, document.get("alerts") or {})
+
+
+def _related_to(raw_entities: list, wanted: Callable[[str], bool]) -> list[int]:
+    """Positions of the entries whose DAG (entity, inbound or invalid-entry DAG) `wanted` accepts, and of
+    every entry linked to one of them through a shared id or connection id, in registry order."""
+    parent = list(range(len(raw_entities)))
+
+    def root(p: int) -> int:
+        while parent[p] != p:
+            parent[p] = parent[parent[p]]
+            p = parent[p]
+        return p
+
+    def raw_id(raw: Any) -> str | None:
+        entity_id = raw.get("id") if isinstance(raw, dict) else None
+        return entity_id if isinstance(entity_id, str) else None
+
+    id_counts: dict[str | None, int] = {}
+    for raw in raw_entities:
+        id_counts[raw_id(raw)] = id_counts.get(raw_id(raw), 0) + 1
+    owner: dict[tuple[str, str], int] = {}
+    hit: list[int] = []
+    for position, raw in enumerate(raw_entities):
+        names: list[tuple[str, str]] = []
+        dag_ids = []
+        entity_id = raw_id(raw)
+        # RegistryError.dag_id: an error shows under its position when its id is unusable or another
+        # entry has the same id.
+        if entity_id is None or not _ENTITY_ID.fullmatch(entity_id) or id_counts[entity_id] > 1:
+            dag_ids.append(dag_id_for(f"invalid_entry_{position + 1}"))
+        if entity_id is not None:
+            names.append(("id", entity_id))
+            dag_ids.append(dag_id_for(entity_id))
+            if raw.get("realtime_poll_seconds"):
+                dag_ids.append(dag_id_for(entity_id, "inbound"))
+        if isinstance(raw, dict):
+            for side in ("accounting", "source"):
+                conn_id = raw.get(side).get("conn_id") if isinstance(raw.get(side), dict) else None
+                if isinstance(conn_id, str):
+                    names.append(("conn", conn_id))
+        for name in names:
+            if name in owner:
+                parent[root(position)] = root(owner[name])
+            else:
+                owner[name] = position
+        if any(wanted(dag_id) for dag_id in dag_ids):
+            hit.append(position)
+    groups = {root(p) for p in hit}
+    return [p for p in range(len(raw_entities)) if root(p) in groups]
+
+
+# Where the parsed registry is kept between processes (see _document): LEDGERBRIDGE_REGISTRY_CACHE, a
+# directory of this user's, else <data dir>/cache/registry; "off" turns it off. Never required: a
+# directory that cannot be written only means every DAG file parses the YAML itself.
+def cache_dir() -> Path | None:
+    setting = os.environ.get("LEDGERBRIDGE_REGISTRY_CACHE", "").strip()
+    if setting.lower() == "off":
+        return None
+    return Path(setting) if setting else settings.data_dir() / "cache" / "registry"
+
+
+def _cache_file(digest: bytes) -> Path | None:
+    folder = cache_dir()
+    return None if folder is None else folder / f"registry-{digest.hex()}.json"
+
+
+def _cache_read(digest: bytes) -> Any:
+    path = _cache_file(digest)
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            if os.fstat(handle.fileno()).st_uid != os.getuid():  # only a file of ours is trusted
+                return None
+            return json.loads(handle.read())
+    except (OSError, ValueError):
+        return None
+
+
+def _cache_write(digest: bytes, document: Any) -> None:
+    path = _cache_file(digest)
+    if path is None or not _json_exact(document):
+        return
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".registry-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(document, handle, separators=(",", ":"))
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+        _prune(path.parent, keep=path)
+    except OSError:
+        pass
+
+
+def _json_exact(value: Any) -> bool:
+    """Whether JSON gives back exactly these values (no date, set, bytes, non-string key or odd float)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_json_exact(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _json_exact(item) for key, item in value.items())
+    return False
+
+
+def _prune(folder: Path, keep: Path, older_than: float = 3600.0) -> None:
+    """Drops the cached registries not written for an hour (edits of the registry leave one each)."""
+    now = time.time()
+    for old in folder.glob("registry-*.json"):
+        try:
+            if old != keep and now - old.stat().st_mtime > older_than:
+                old.unlink()
+        except OSError:
+            pass
 
 
 # A registry nests 4 levels deep. libyaml's composer recurses per level and crashes the process (a
@@ -383,11 +603,15 @@ def _too_deep(text: str) -> bool:
 
 
 def parse_entities(raw_entities: list, shared_alerts: dict | None = None) -> Registry:
+    return _parse(enumerate(raw_entities), shared_alerts)
+
+
+def _parse(raw_entities: Iterable[tuple[int, Any]], shared_alerts: dict | None = None) -> Registry:
     entities: list[LegalEntity] = []
     errors: list[RegistryError] = []
     seen: set[str] = set()
     connections: dict[str, str] = {}
-    for position, raw in enumerate(raw_entities):
+    for position, raw in raw_entities:
         entity_id = raw.get("id") if isinstance(raw, dict) else None
         entity_id = entity_id if isinstance(entity_id, str) else None
         if isinstance(raw, dict) and isinstance(raw.get("alerts") or {}, dict):

@@ -25,6 +25,13 @@ does not generate one and print it in its log.
 runs `airflow dags test DAG_ID` (its output passed through) and then files each task's part of that output
 where the Airflow UI reads task logs: `airflow dags test` runs the tasks in its own process and writes no
 task log file, so the UI has nothing to show for its runs otherwise.
+
+    ledgerbridge-airflow dag-files [--shards N] [--dags-folder DIR] [--check] [--which DAG_ID]
+
+writes the DAG files, `ledgerbridge_sync_<i>_of_<N>.py` for i in 0..N-1, into the DAG folder (default:
+`[core] dags_folder`) and removes those of any other split; N defaults to `LEDGERBRIDGE_DAG_SHARDS`, else
+16 (ledgerbridge.dag_files, docs/operations.md "Many legal entities"). `--check` changes nothing and exits 1
+when the folder does not hold exactly that split; `--which DAG_ID` prints the file that builds DAG_ID.
 """
 from __future__ import annotations
 
@@ -221,6 +228,32 @@ def _structured(line: str) -> dict:
     return {"timestamp": match["timestamp"], "level": match["level"], "event": match["event"]}
 
 
+def dag_files(shards: int | None, folder: str | None, *, check: bool = False, which: str | None = None) -> int:
+    from ledgerbridge.dag_files import check_shards, dag_file_for, layout_problem, shards_setting, write_dag_files
+
+    try:
+        shards = shards_setting() if shards is None else shards
+        check_shards(shards)
+    except ValueError as exc:
+        print(f"ledgerbridge-airflow dag-files: {exc}", file=sys.stderr)
+        return 2
+    if folder is None:
+        from airflow.configuration import conf
+
+        folder = os.path.expanduser(conf.get("core", "dags_folder"))
+    if which:
+        print(os.path.join(folder, dag_file_for(which, shards)))
+        return 0
+    if check:
+        problem = layout_problem(folder, shards) if os.path.isdir(folder) else f"{folder}: no such folder"
+        print(problem or f"{folder}: the LedgerBridge DAGs are split into {shards} files", file=sys.stderr if problem else sys.stdout)
+        return 1 if problem else 0
+    report = write_dag_files(folder, shards)
+    for line in report or [f"{folder}: the {shards} DAG files are already there; nothing changed"]:
+        print(line)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ledgerbridge-airflow", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -233,9 +266,18 @@ def main(argv: list[str] | None = None) -> int:
     dags_test_parser = commands.add_parser(
         "dags-test", help="`airflow dags test DAG_ID`, then its task logs filed where the Airflow UI reads them")
     dags_test_parser.add_argument("dag_id")
+    files_parser = commands.add_parser(
+        "dag-files", help="write the DAG files, one per shard of the registry's DAGs (ledgerbridge_sync_<i>_of_<N>.py)")
+    files_parser.add_argument("--shards", type=int, default=None,
+                              help="how many files (default: LEDGERBRIDGE_DAG_SHARDS, else 16)")
+    files_parser.add_argument("--dags-folder", default=None, help="default: Airflow's [core] dags_folder")
+    files_parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if the split is not there")
+    files_parser.add_argument("--which", metavar="DAG_ID", help="print the file that builds DAG_ID")
     args = parser.parse_args(argv)
     if args.command == "dags-test":
         return dags_test(args.dag_id)
+    if args.command == "dag-files":
+        return dag_files(args.shards, args.dags_folder, check=args.check, which=args.which)
     if args.command == "set-password":
         try:
             print(set_password(args.username, sys.stdin.read().rstrip("\n")))
