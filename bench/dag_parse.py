@@ -32,7 +32,6 @@ import tempfile
 import textwrap
 import time
 import traceback
-import zlib
 from pathlib import Path
 
 import yaml

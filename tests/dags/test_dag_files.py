@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ledgerbridge.dag_files import (DEFAULT_SHARDS, Shard, dag_file_for, file_name, layout_problem, shard_of,
-                                    shard_files, write_dag_files)
+                                    shard_files)
 
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"

@@ -112,6 +112,7 @@ class Topology:
             "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "60",
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
             "LEDGERBRIDGE_DB_URL": self.ledger_url,
+            "LEDGERBRIDGE_LIMITS_URL": f"redis://127.0.0.1:6379/{self.redis_db}",  # the companies' limits, shared
             "LEDGERBRIDGE_REGISTRY": str(self.work / "legal_entities.yaml"),
             "LEDGERBRIDGE_DATA_DIR": str(self.work / "data"),
             "LEDGERBRIDGE_TASK_RETRIES": "2",
