@@ -50,6 +50,10 @@ class EntryLine:
     amount: Decimal  # positive; the side says which column it goes in
     label: str = ""
     subsidiary_account: str = ""  # the vendor's or customer's account on AP/AR lines
+    account_label: str = ""  # the account's name in the chart of accounts (FEC CompteLib)
+    subsidiary_label: str = ""  # the vendor's or customer's name (FEC CompAuxLib)
+    # In a foreign-currency entry: the line's amount in the document's currency (positive, as `amount`).
+    foreign_amount: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,11 @@ class Entry:
     reference: str  # the document reference every row carries
     lines: tuple[EntryLine, ...]
     attachment_names: tuple[str, ...] = ()
+    number: str = ""  # the entry's number, unique in its journal (FEC EcritureNum); empty: the reference
+    journal_label: str = ""  # the journal's name (FEC JournalLib)
+    reference_date: date | None = None  # the supporting document's date (FEC PieceDate); None: entry_date
+    validated_on: date | None = None  # when it was validated (FEC ValidDate); None: entry_date
+    currency: str = ""  # ISO code of a foreign-currency entry's document (FEC Idevise); empty: home currency
 
 
 @dataclass(frozen=True)
