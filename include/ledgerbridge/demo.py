@@ -310,6 +310,48 @@ def prepare_desktop(drop, ledger: Ledger, out=print) -> tuple[dict[str, dict], d
     return connections, agents
 
 
+def accountant_root() -> Path:
+    return settings.data_dir() / "accountant"
+
+
+def prepare_entry_files(out=print) -> dict[str, dict]:
+    """Each entry-files entity's folder (the accountant's side): the lists its software exported, written
+    once, and its hub feed; its connection names the folder."""
+    from ledgerbridge.connectors.entryfiles import REFERENCE, REFERENCE_FILES
+    from ledgerbridge.connectors.specs import accounting_spec
+
+    demo = yaml.safe_load(DEMO_DATA.read_text(encoding="utf-8"))["entities"]
+    connections = {}
+    for entity in load_registry().enabled:
+        data = demo.get(entity.id)
+        if data is None or entity.accounting.kind != AccountingKind.ENTRY_FILES:
+            continue
+        folder = accountant_root() / entity.id / REFERENCE
+        folder.mkdir(parents=True, exist_ok=True)
+        for kind, (name, _) in REFERENCE_FILES.items():
+            rows = data["reference"].get(name.removesuffix(".csv"), [])
+            if rows and not (folder / name).exists():
+                (folder / name).write_text(_csv_text(rows), encoding="utf-8")
+        out(f"{entity.id}: entry files ({entity.accounting.entry_files.format}) in {accountant_root() / entity.id}, "
+            f"its accountant's lists in {folder.name}/, {feed_hub(entity, data)}")
+        connections.update(feed_connection(entity))
+        connections[entity.accounting.conn_id] = {
+            "conn_type": accounting_spec(entity.accounting.kind).connection.conn_type,
+            "extra": {"local_root": str(accountant_root().resolve())}}
+    return connections
+
+
+def _csv_text(rows: list[dict]) -> str:
+    import csv
+    import io
+
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
+
+
 def run_desktop(agents: dict, drop, out=print) -> bool:
     """Each desktop entity's DAG a few times, its agent answering the files in between."""
     from ledgerbridge.filedrop.fs import LocalFileSystem
@@ -438,6 +480,7 @@ def _main(airflow_ui: bool) -> int:
         connections.update(prepare_xero(xero_url, ledger))
         desktop_connections, agents = prepare_desktop(drop, ledger)
         connections.update(desktop_connections)
+        connections.update(prepare_entry_files())
         set_connections(connections)
         if airflow_ui:
             return _standalone()

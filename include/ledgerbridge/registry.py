@@ -60,10 +60,60 @@ class Flow(StrEnum):
     JOURNAL_ENTRIES = "journal_entries"
 
 
+# The record kinds an entry file carries and their journal by default (French usage: achats, ventes,
+# avoirs, ventes comptant, operations diverses); `entry_files.journals` overrides any of them.
+DEFAULT_JOURNALS = {"bill": "HA", "invoice": "VT", "credit_note": "AV", "sales_receipt": "VC", "journal_entry": "OD"}
+_ACCOUNT_CODE = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,19}$"
+
+
+class EntryFileSettings(BaseModel):
+    """How an `entry_files` entity's entries are written (docs/entry-files.md): the format, the control
+    accounts, the journal of each kind, and how auxiliary accounts of new vendors and customers are named."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    format: Literal["fec", "csv", "xlsx", "iif", "sage50"] = "fec"
+    payables_account: str = Field(pattern=_ACCOUNT_CODE)  # e.g. 401000
+    receivables_account: str = Field(pattern=_ACCOUNT_CODE)  # e.g. 411000
+    journals: dict[str, str] = {}
+    vendor_prefix: str = Field(default="F", pattern=r"^[A-Z0-9]{0,4}$")  # auxiliary accounts it opens
+    customer_prefix: str = Field(default="C", pattern=r"^[A-Z0-9]{0,4}$")
+    siren: str | None = Field(default=None, pattern=r"^[0-9]{9}$")  # names a full-year FEC
+    fiscal_year_end: str = Field(default="12-31", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")  # MM-DD
+
+    @field_validator("journals")
+    @classmethod
+    def _journals_of_known_kinds(cls, journals: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(journals) - set(DEFAULT_JOURNALS))
+        if unknown:
+            raise ValueError(f"journals for {', '.join(unknown)}: entry files carry {', '.join(DEFAULT_JOURNALS)}")
+        bad = [f"{kind}: {code!r}" for kind, code in journals.items() if not re.fullmatch(r"[A-Z0-9]{1,8}", code)]
+        if bad:
+            raise ValueError(f"journal codes are 1 to 8 capitals or digits: {', '.join(bad)}")
+        return journals
+
+    def journal(self, kind: str) -> str:
+        return self.journals.get(kind) or DEFAULT_JOURNALS[kind]
+
+
 class AccountingSystem(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: AccountingKind
     conn_id: str = Field(min_length=1, pattern=_CONN_ID)
+    # Kind entry_files only (and required there): how its entry files are written.
+    entry_files: EntryFileSettings | None = None
+
+    @model_validator(mode="after")
+    def _settings_of_its_kind(self) -> AccountingSystem:
+        """A kind's own settings (its spec's settings_field) are required for it and refused elsewhere."""
+        for kind, name in _SETTINGS_FIELDS.items():
+            if kind == self.kind and getattr(self, name) is None:
+                raise ValueError(f"field {name!r} is required for kind {kind.value} (docs/registry.md)")
+            if kind != self.kind and getattr(self, name) is not None:
+                raise ValueError(f"field {name!r} applies to kind {kind.value}, not to kind {self.kind.value}")
+        return self
+
+
+_SETTINGS_FIELDS = {AccountingKind(spec.kind): spec.settings_field for spec in ACCOUNTING_SPECS if spec.settings_field}
 
 
 # One member per source spec (connectors/specs.py), e.g. SourceKind.FEED (files in a folder or over SFTP,

@@ -13,9 +13,15 @@ from ledgerbridge.sources.factory import build_source
 from ledgerbridge.steps import connector_pool
 
 
+# What a kind with settings of its own needs at least (its spec's settings_field).
+KIND_SETTINGS = {"entry_files": {"payables_account": "401000", "receivables_account": "411000"}}
+
+
 def _entity(kind: str, entity_id: str = "acme") -> dict:
+    settings = {spec.settings_field: KIND_SETTINGS[spec.kind] for spec in ACCOUNTING_SPECS
+                if spec.kind == kind and spec.settings_field}
     return {"id": entity_id, "name": "Acme", "base_currency": "USD",
-            "accounting": {"kind": kind, "conn_id": f"conn_{entity_id}"}}
+            "accounting": {"kind": kind, "conn_id": f"conn_{entity_id}", **settings}}
 
 
 def test_every_spec_kind_is_a_registry_kind_and_every_registry_kind_has_a_spec():

@@ -93,6 +93,16 @@ def file_drop(entity: LegalEntity, conn: ConnectionSettings, ledger: Ledger | No
     return FileDropConnector(drop_opener(conn), entity.id, str(company_id), kind=entity.accounting.kind.value)
 
 
+def entry_files(entity: LegalEntity, conn: ConnectionSettings, ledger: Ledger | None = None, **options):
+    """An entry-files entity's connector: the folder or SFTP server of `drop_opener`; the extra
+    `company_id` names the accountant's client file (default: the SIREN, else the entity id)."""
+    from ledgerbridge.connectors.entryfiles import EntryFilesConnector
+
+    settings = entity.accounting.entry_files
+    company_id = conn.extra.get("company_id") or settings.siren or entity.id
+    return EntryFilesConnector(drop_opener(conn), entity.id, str(company_id), entity.base_currency, settings, **options)
+
+
 def drop_opener(conn: ConnectionSettings) -> Callable[[], AbstractContextManager]:
     """How to open the drop a connection names: the one reading of a file-drop connection (the tasks,
     the real-time trigger, FileDropHook and its Test button). Each call opens one session for a batch.

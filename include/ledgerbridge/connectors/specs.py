@@ -65,6 +65,8 @@ class ConnectorSpec:
     file_drop: bool = False  # exchanges files with an agent beside the system (docs/file-drop-protocol.md)
     # The system's account types, for the reference suite's account_type_known; None: QuickBooks'.
     account_types: frozenset[str] | None = None
+    # The registry's `accounting.<field>` this kind requires (its own settings; no other kind takes it).
+    settings_field: str | None = None
 
     def build(self, entity, conn, ledger, **options):
         module, _, function = self.factory.partition(":")
@@ -127,6 +129,20 @@ FILE_DROP_CONNECTION = ConnectionType(
     ),
 )
 
+ENTRY_FILES_CONNECTION = ConnectionType(
+    conn_type="ledgerbridge_entry_files",
+    hook_name="LedgerBridge entry files (SFTP or folder)",
+    hook="ledgerbridge_airflow.hooks.sftp_drop.EntryFilesHook",
+    form=ConnectionForm(
+        hidden_fields=("schema",),
+        relabeling={"host": "SFTP host", "login": "Username"},
+        placeholders={
+            "host": "sftp.example.com (empty for a local folder: extra local_root)",
+            "extra": '{"host_key": "ssh-ed25519 AAAA...", "root": "/srv/accountant", "company_id": "732829320"}',
+        },
+    ),
+)
+
 # Xero's Account Types (Account.Type), PAYG and the payroll types of older organisations included.
 XERO_ACCOUNT_TYPES = frozenset({
     "BANK", "CURRENT", "CURRLIAB", "DEPRECIATN", "DIRECTCOSTS", "EQUITY", "EXPENSE", "FIXED", "INVENTORY",
@@ -167,6 +183,14 @@ ACCOUNTING_SPECS: tuple[ConnectorSpec, ...] = (
         factory="ledgerbridge.connectors.factory:file_drop",
         pool=Pool("ledgerbridge_desktop_file_drop", 8, "LedgerBridge steps using other desktop file drops"),
         file_drop=True,
+    ),
+    ConnectorSpec(
+        kind="entry_files",
+        label="Any other software (entry files: FEC, CSV, XLSX, IIF, Sage 50)",
+        connection=ENTRY_FILES_CONNECTION,
+        factory="ledgerbridge.connectors.factory:entry_files",
+        pool=Pool("ledgerbridge_entry_files", 8, "LedgerBridge steps writing entry files"),
+        settings_field="entry_files",
     ),
 )
 

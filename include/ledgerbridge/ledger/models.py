@@ -50,6 +50,7 @@ class ReferenceKind(StrEnum):
     TAX_CODE = "tax_code"
     ITEM = "item"
     CURRENCY = "currency"  # where the system lists the currencies it takes (Xero): by ISO code
+    JOURNAL_CODE = "journal_code"  # the journals entries go to (QuickBooks France's JournalCode, entry files)
     # Transactions, mirrored to see what exists (duplicate bill numbers) and what was deleted.
     PURCHASE_ORDER = "purchase_order"
     BILL = "bill"

@@ -52,3 +52,20 @@ class FileDropHook(DropSession, AccountingHook):
         missing_company = "" if conn.extra.get("company_id") else (
             "; but the extra company_id (the company file the agent serves) is missing: the tasks need it")
         return not missing_company, f"file drop {found}{missing_company}"
+
+
+class EntryFilesHook(DropSession, AccountingHook):
+    """An entry-files entity's folder or SFTP server (the accountant's side): the same transport as the
+    file drop; the Test button checks the root is readable and writable."""
+
+    conn_name_attr = "entry_files_conn_id"
+    default_conn_name = "entry_files_default"
+    conn_type = "ledgerbridge_entry_files"
+
+    def __init__(self, entry_files_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.entry_files_conn_id = entry_files_conn_id
+
+    def check(self) -> tuple[bool, str]:
+        _, found = self.probe()
+        return True, f"entry files {found}"

@@ -1,0 +1,495 @@
+"""Accounting software with no connector, reached by entry files (FEC, CSV, XLSX, IIF, Sage 50).
+
+The accountant's software exports its lists into `<entity>/reference/` (chart of accounts, journals,
+tax codes, items, auxiliary accounts of vendors and customers: docs/entry-files.md says the columns);
+they are mirrored like any system's lists. Each batch of documents becomes one entry file in
+`<entity>/entries/`, in the entity's format, written atomically; its attachments land in
+`<entity>/documents/<entry>/`. A vendor or customer it creates is an auxiliary account opened by
+the entries naming it.
+
+Exactly once: before a file is written, a manifest in `<entity>/manifests/` names it and the keys
+of every record in it; once it is written, the manifest says so. A batch whose outcome is unknown
+is looked up there: a written file (or one the manifest names that exists) confirms its records; a
+manifest whose file never landed confirms nothing, and the records go again in a new file.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import logging
+import posixpath
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from ledgerbridge.connectors.base import (
+    Capabilities,
+    ChangeSet,
+    Created,
+    Export,
+    Outgoing,
+    ReferenceData,
+    RemoteDocument,
+)
+from ledgerbridge.connectors.errors import ConnectorError, OutcomeUnknown, RecordRejected, TransientError
+from ledgerbridge.entryfiles import Entry, EntryError, EntryLine, Side, entry_rows
+from ledgerbridge.entryfiles.writer import render_entries, validate
+from ledgerbridge.filedrop.files import write_atomic
+from ledgerbridge.filedrop.fs import FileSystem, join
+from ledgerbridge.filedrop.protocol import file_stamp
+from ledgerbridge.registry import EntryFileSettings
+
+log = logging.getLogger(__name__)
+
+FileSystemOpener = Callable[[], AbstractContextManager[FileSystem]]
+REFERENCE, ENTRIES, MANIFESTS, DOCUMENTS = "reference", "entries", "manifests", "documents"
+# The accountant's exports: file and required columns per reference kind (optional: type, active, ...).
+REFERENCE_FILES = {
+    "account": ("accounts.csv", ("number", "name")),
+    "journal_code": ("journals.csv", ("code", "name")),
+    "tax_code": ("tax_codes.csv", ("code", "name", "rate", "account")),
+    "item": ("items.csv", ("code", "name", "income_account")),
+    "vendor": ("vendors.csv", ("code", "name")),
+    "customer": ("customers.csv", ("code", "name")),
+}
+MAX_REFERENCE_BYTES = 64 * 1024 * 1024
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+ENTRY_KINDS = frozenset({"bill", "invoice", "credit_note", "sales_receipt", "journal_entry"})
+CENT = Decimal("0.01")
+FILE_EXTENSIONS = {"fec": "txt", "csv": "csv", "xlsx": "xlsx", "iif": "iif", "sage50": "csv"}
+AUXILIARY_CODE_LIMIT = 17  # what French packages take for an auxiliary account (Sage: 17)
+
+# The French chart of accounts (PCG) by number, in the mirror's (QuickBooks') account types, for an
+# accounts.csv without a type column: the longest prefix wins.
+_PCG_TYPES = (("16", "Long Term Liability"), ("17", "Long Term Liability"), ("1", "Equity"), ("2", "Fixed Asset"),
+              ("3", "Other Current Asset"), ("40", "Accounts Payable"), ("41", "Accounts Receivable"),
+              ("4", "Other Current Liability"), ("5", "Bank"), ("6", "Expense"), ("7", "Income"))
+
+
+def pcg_account_type(number: str) -> str | None:
+    for prefix, account_type in _PCG_TYPES:
+        if number.startswith(prefix):
+            return account_type
+    return None
+
+
+class EntryFilesConnector:
+    """An AccountingConnector writing entry files for the entity's accountant."""
+
+    kind = "entry_files"
+    capabilities = Capabilities(
+        kinds=ENTRY_KINDS | {"vendor", "customer", "attachment"},
+        reference_kinds=tuple(REFERENCE_FILES),
+        deletable_kinds=frozenset(REFERENCE_FILES),  # a row gone from the export is gone from the books
+        batch_size=500,
+        reads_documents=False,  # a file cannot tell what the accountant's software did with it
+        doc_number_limit=35, name_limit=200,
+        payment_account_types={"bill_payment": frozenset({"Bank"}), "customer_payment": frozenset({"Bank"})},
+    )
+
+    def __init__(self, open_fs: FileSystemOpener, entity_id: str, company_id: str, base_currency: str,
+                 settings: EntryFileSettings, now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self.open_fs = open_fs
+        self.entity_id = entity_id
+        self.company_id = company_id
+        self.base_currency = base_currency
+        self.settings = settings
+        self.now = now
+        self._lists: dict[str, dict[str, ReferenceData]] | None = None
+
+    # -- reference data in ----------------------------------------------------------------------
+
+    def fetch_reference(self, kind: str, since: datetime | None) -> Iterator[ReferenceData]:
+        """The whole list as the accountant's software last exported it (a file has no change dates)."""
+        yield from self._reference_lists()[kind].values()
+
+    def fetch_changes(self, starts: dict[str, datetime | None], now: datetime) -> ChangeSet:
+        return ChangeSet({kind: list(self._reference_lists()[kind].values()) for kind in starts})
+
+    def existing_ids(self, kind: str, external_ids: list[str]) -> set[str]:
+        self._lists = None  # a second look reads the files again
+        return set(external_ids) & set(self._reference_lists()[kind])
+
+    def server_time(self) -> None:
+        return None
+
+    def warns_on_duplicate_bill_numbers(self) -> bool:
+        return False
+
+    def api_calls_left_today(self) -> None:
+        return None
+
+    def acknowledge(self) -> int:
+        return 0
+
+    def inbound_files(self) -> set[str]:
+        return set()
+
+    def fetch_documents(self, kind: str, external_ids: list[str]) -> dict[str, RemoteDocument]:
+        return {}  # never asked: capabilities.reads_documents is False
+
+    def _reference_lists(self) -> dict[str, dict[str, ReferenceData]]:
+        if self._lists is None:
+            with self.open_fs() as fs:
+                self._lists = {kind: self._read_list(fs, kind) for kind in REFERENCE_FILES}
+                for manifest in self._manifests(fs):
+                    opened = manifest.get("auxiliary_account")
+                    if opened:  # ours until the accountant's next export lists it
+                        self._lists[opened["kind"]].setdefault(opened["code"], ReferenceData(
+                            opened["code"], opened["name"], True, None, number=opened["code"]))
+            log.info("entry files of %s: reference read (%s)", self.entity_id,
+                     ", ".join(f"{len(rows)} {kind}" for kind, rows in self._lists.items()))
+        return self._lists
+
+    def _read_list(self, fs: FileSystem, kind: str) -> dict[str, ReferenceData]:
+        name, required = REFERENCE_FILES[kind]
+        path = join(self.entity_id, REFERENCE, name)
+        if not fs.exists(path):
+            if kind == "account":
+                raise ConnectorError(f"entry files of {self.entity_id}: {path} is missing: export the chart of "
+                                     "accounts of the accounting software there (columns: number, name[, type])")
+            return {}
+        rows = _csv_rows(fs.read_bytes(path, MAX_REFERENCE_BYTES), path, required)
+        records: dict[str, ReferenceData] = {}
+        for line, row in rows:
+            code = row.get("number" if kind == "account" else "code", "")
+            if code in records:
+                log.warning("%s line %d: %s %r appears twice: the first is kept", path, line, kind, code)
+                continue
+            records[code] = _reference(kind, code, row)
+        return records
+
+    # -- documents out --------------------------------------------------------------------------
+
+    def payload(self, kind: str, record: Export, key: str) -> dict[str, Any]:
+        """The export as plain JSON (money as text): the entry is built when it is sent, against the
+        lists as they are then, so that a refusal names what to fix."""
+        if kind not in self.capabilities.kinds:
+            raise TypeError(f"entry files carry no record of kind {kind!r}")
+        return {"key": key, **_plain(dataclasses.asdict(record))}
+
+    def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | Exception]:
+        outcomes: dict[str, Created | Exception] = {}
+        entries: list[tuple[Outgoing, Entry]] = []
+        parties: list[Outgoing] = []
+        attachments: list[Outgoing] = []
+        for item in items:
+            if item.kind in ENTRY_KINDS:
+                try:
+                    entry = self.entry(item.kind, item.payload)
+                    entry_rows(entry)  # balance, accounts, cents: a bad entry never stops a file
+                except EntryError as exc:
+                    outcomes[item.ref] = RecordRejected(str(exc), "entry", exc.problem)
+                    continue
+                entries.append((item, entry))
+            elif item.kind in ("vendor", "customer"):
+                parties.append(item)
+            else:
+                attachments.append(item)
+        handed_over = False  # once a manifest names the batch, a failure may leave a file behind
+        try:
+            with self.open_fs() as fs:
+                if entries:
+                    data, manifest_path, manifest = self._entry_file(entries, batch_key)
+                    write_atomic(fs, manifest_path, _json({**manifest, "state": "writing"}))
+                    handed_over = True
+                    write_atomic(fs, manifest["file"], data)
+                    write_atomic(fs, manifest_path, _json({**manifest, "state": "written"}), replace=True)
+                    log.info("entry files of %s: %s written (%d entries, %s)", self.entity_id, manifest["file"],
+                             len(entries), manifest["format"])
+                    outcomes.update({item.ref: Created(manifest["records"][item.key]) for item, _ in entries})
+                for item in parties:
+                    outcomes[item.ref] = self._open_auxiliary_account(fs, item)
+                for item in attachments:
+                    outcomes[item.ref] = self._write_document(fs, item)
+        except OSError as exc:
+            if handed_over:
+                raise OutcomeUnknown(f"entry files of {self.entity_id}: writing batch {batch_key} failed midway "
+                                     f"({exc}); its manifest tells next time whether the file landed") from exc
+            raise TransientError(f"entry files of {self.entity_id}: writing failed ({exc}); written again next "
+                                 "run") from exc
+        return outcomes
+
+    def find_existing_many(self, items: list[Outgoing]) -> dict[str, Created | Exception]:
+        """What the manifests say was written; an attachment is found by its path and checksum."""
+        wanted = {item.key: item for item in items}
+        found: dict[str, Created | Exception] = {}
+        with self.open_fs() as fs:
+            for manifest in self._manifests(fs):
+                if manifest["state"] != "written" and not fs.exists(manifest["file"]):
+                    continue  # named, never landed: its records go again in a new file
+                for key, external_id in manifest["records"].items():
+                    if key in wanted:
+                        found[wanted[key].ref] = Created(external_id, adopted=True)
+            for item in wanted.values():
+                if item.kind == "attachment" and item.ref not in found:
+                    path = self._document_path(item.payload)
+                    if fs.exists(path) and item.content is not None and \
+                            hashlib.sha256(fs.read_bytes(path, len(item.content) + 1)).digest() == \
+                            hashlib.sha256(item.content).digest():
+                        found[item.ref] = Created(path, adopted=True)
+        return found
+
+    # -- entries --------------------------------------------------------------------------------
+
+    def entry(self, kind: str, payload: dict[str, Any]) -> Entry:
+        """The balanced entry of one exported document, as the lists are now; EntryError names what is wrong."""
+        source = f"{kind.replace('_', ' ')} {payload['hub_id']}"
+        currency = payload.get("currency") or self.base_currency
+        if currency != self.base_currency:
+            raise EntryError(source, f"is in {currency}, the books of {self.entity_id} in {self.base_currency}: "
+                                     "entry files take no exchange rate yet")
+        journal = self.settings.journal(kind)
+        lines = _BUILDERS[kind](self, source, payload)
+        return Entry(source=source, journal_code=journal, entry_date=date.fromisoformat(payload["doc_date"]),
+                     reference=payload.get("doc_number") or payload["hub_id"], lines=tuple(lines),
+                     number=payload["hub_id"], journal_label=self._journal_label(source, journal))
+
+    def _lists_of(self, kind: str) -> dict[str, ReferenceData]:
+        return self._reference_lists()[kind]
+
+    def _journal_label(self, source: str, journal: str) -> str:
+        journals = self._lists_of("journal_code")
+        if not journals:
+            return journal  # no journals.csv: the code names itself
+        if journal not in journals:
+            raise EntryError(source, f"journal {journal} is not among the accounting file's journals "
+                                     f"({', '.join(sorted(journals))}): add it, or set entry_files.journals")
+        return journals[journal].name or journal
+
+    def _account(self, source: str, number: str, where: str) -> tuple[str, str]:
+        account = self._lists_of("account").get(number)
+        if account is None or not account.active:
+            raise EntryError(source, f"{where}: account {number!r} is not in the chart of accounts "
+                                     f"({REFERENCE}/{REFERENCE_FILES['account'][0]})")
+        return number, account.name or number
+
+    def _line(self, source: str, number: str, side: Side, amount: Decimal, label: str, where: str,
+              party: tuple[str, str] = ("", "")) -> EntryLine:
+        account, account_label = self._account(source, number, where)
+        return EntryLine(account, side, amount, label, party[0], account_label, party[1])
+
+    def _party(self, kind: str, code: str) -> tuple[str, str]:
+        known = self._lists_of(kind).get(code)
+        return code, (known.name if known and known.name else code)
+
+    def _tax(self, source: str, code: str | None, amount: Decimal, where: str,
+             includes_tax: bool) -> tuple[Decimal, Decimal, str | None]:
+        """(net, tax, tax account) of a line's amount under its tax code: the tax is taken out of an
+        amount that includes it, or added to a net one, rounded half up to the cent."""
+        if not code:
+            return amount, Decimal(0), None
+        tax_code = self._lists_of("tax_code").get(code)
+        if tax_code is None:
+            raise EntryError(source, f"{where}: tax code {code!r} is not among the accounting file's tax codes")
+        rate = Decimal(tax_code.raw["rate"]) / 100
+        if rate == 0:
+            return amount, Decimal(0), None
+        if includes_tax:
+            net = (amount / (1 + rate)).quantize(CENT, ROUND_HALF_UP)
+            return net, amount - net, tax_code.raw["account"]
+        return amount, (amount * rate).quantize(CENT, ROUND_HALF_UP), tax_code.raw["account"]
+
+    def _party_entry(self, source: str, payload: dict, *, party_kind: str, control: str, party_side: Side,
+                     line_account: Callable[[dict, str], str]) -> list[EntryLine]:
+        """A document against a party: one line per document line on its account (net), one per tax
+        account, and the gross on the party's control account, on the other side."""
+        party = self._party(party_kind, payload[f"{party_kind}_id"])
+        other = Side.CREDIT if party_side == Side.DEBIT else Side.DEBIT
+        heading = " ".join(filter(None, (party[1], payload.get("doc_number"))))
+        lines, taxes = [], {}
+        for number, line in enumerate(payload["lines"], start=1):
+            where = f"line {number}"
+            net, tax, tax_account = self._tax(source, line.get("tax_code_id"), Decimal(line["amount"]), where,
+                                              bool(payload.get("amounts_include_tax")))
+            label = line.get("description") or payload.get("memo") or heading
+            lines.append(_signed(self._line, source, line_account(line, where), other, net, label, where))
+            if tax:
+                taxes[tax_account] = taxes.get(tax_account, Decimal(0)) + tax
+        for account, tax in taxes.items():
+            lines.append(_signed(self._line, source, account, other, tax, f"TVA {heading}".strip(), "tax"))
+        gross = sum((line.amount if line.side == other else -line.amount for line in lines), Decimal(0))
+        lines.insert(0, _signed(self._line, source, control, party_side, gross, heading, "party", party))
+        return [line for line in lines if line is not None]
+
+    def _item_account(self, source: str) -> Callable[[dict, str], str]:
+        def account(line: dict, where: str) -> str:
+            item = self._lists_of("item").get(line["item_id"])
+            if item is None:
+                raise EntryError(source, f"{where}: item {line['item_id']!r} is not among the accounting file's items")
+            return item.raw["income_account"]
+        return account
+
+    def _bill_lines(self, source: str, payload: dict) -> list[EntryLine]:
+        return self._party_entry(source, payload, party_kind="vendor", control=self.settings.payables_account,
+                                 party_side=Side.CREDIT, line_account=lambda line, where: line["account_id"])
+
+    def _sales_lines(self, source: str, payload: dict) -> list[EntryLine]:
+        return self._party_entry(source, payload, party_kind="customer", control=self.settings.receivables_account,
+                                 party_side=Side.DEBIT, line_account=self._item_account(source))
+
+    def _credit_note_lines(self, source: str, payload: dict) -> list[EntryLine]:
+        return self._party_entry(source, payload, party_kind="customer", control=self.settings.receivables_account,
+                                 party_side=Side.CREDIT, line_account=self._item_account(source))
+
+    def _journal_lines(self, source: str, payload: dict) -> list[EntryLine]:
+        lines = []
+        for number, line in enumerate(payload["lines"], start=1):
+            where = f"line {number}"
+            side = Side.DEBIT if line["posting_type"].lower() == "debit" else Side.CREDIT
+            lines.append(_signed(self._line, source, line["account_id"], side, Decimal(line["amount"]),
+                                 line.get("description") or payload.get("memo") or "", where))
+        return [line for line in lines if line is not None]
+
+    def _entry_file(self, entries: list[tuple[Outgoing, Entry]], batch_key: str) -> tuple[bytes, str, dict]:
+        """The batch's file, rendered and read back, and its manifest (where it goes, which keys it holds)."""
+        fmt = self.settings.format
+        data = render_entries([entry for _, entry in entries], fmt)
+        report = validate(data, fmt)
+        if not report.ok:  # what we write must read back: never hand a broken file to an accountant
+            raise ConnectorError(f"entry files of {self.entity_id}: the {fmt} file of batch {batch_key} does not "
+                                 f"read back: {'; '.join(report.problems[:5])}")
+        name = f"{self.entity_id}-{file_stamp(self.now())}-{batch_key[:8]}.{FILE_EXTENSIONS[fmt]}"
+        manifest = {"file": join(self.entity_id, ENTRIES, name), "format": fmt, "batch_key": batch_key,
+                    "sha256": hashlib.sha256(data).hexdigest(), "entries": len(entries),
+                    "records": {item.key: f"{entry.journal_code}-{entry.number}" for item, entry in entries}}
+        return data, join(self.entity_id, MANIFESTS, f"{name}.json"), manifest
+
+    def _manifests(self, fs: FileSystem) -> Iterator[dict]:
+        directory = join(self.entity_id, MANIFESTS)
+        for name in sorted(fs.list(directory)) if fs.exists(directory) else ():
+            if not name.endswith(".json"):
+                continue
+            try:
+                yield json.loads(fs.read_bytes(join(directory, name), MAX_MANIFEST_BYTES))
+            except (ValueError, KeyError) as exc:
+                log.warning("entry files of %s: manifest %s unreadable (%s): ignored", self.entity_id, name, exc)
+
+    # -- parties and documents ------------------------------------------------------------------
+
+    def auxiliary_code(self, kind: str, hub_id: str, name: str) -> str:
+        """The auxiliary account a new vendor or customer gets: the prefix, the name's first letters
+        (accents dropped) and the hub id's, so that the accountant recognises it and two never collide."""
+        prefix = self.settings.vendor_prefix if kind == "vendor" else self.settings.customer_prefix
+        letters = re.sub(r"[^A-Z0-9]", "", unicodedata.normalize("NFKD", name).encode("ascii", "ignore")
+                         .decode().upper())
+        suffix = re.sub(r"[^A-Z0-9]", "", hub_id.upper())
+        room = AUXILIARY_CODE_LIMIT - len(prefix) - len(suffix)
+        return f"{prefix}{letters[:max(room, 0)]}{suffix}"[:AUXILIARY_CODE_LIMIT]
+
+    def _open_auxiliary_account(self, fs: FileSystem, item: Outgoing) -> Created | Exception:
+        """Opened by the entries that name it; recorded in a manifest so that a second look finds it."""
+        payload = item.payload
+        code = self.auxiliary_code(item.kind, payload["hub_id"], payload["name"])
+        taken = self._lists_of(item.kind).get(code)
+        if taken is not None and (taken.name or "").casefold() != payload["name"].casefold():
+            return RecordRejected(f"{item.kind} {payload['hub_id']}: auxiliary account {code} is taken by "
+                                  f"{taken.name!r}", "auxiliary_account", "code")
+        self._lists_of(item.kind)[code] = ReferenceData(code, payload["name"], True, None, number=code)
+        name = f"{self.entity_id}-{item.kind}-{item.key[:8]}.json"
+        write_atomic(fs, join(self.entity_id, MANIFESTS, name), _json({
+            "file": None, "state": "written", "records": {item.key: code},
+            "auxiliary_account": {"kind": item.kind, "code": code, "name": payload["name"]}}), replace=True)
+        return Created(code)
+
+    def _document_path(self, payload: dict) -> str:
+        folder = re.sub(r"[^A-Za-z0-9._-]", "_", payload["document_external_id"])
+        return join(self.entity_id, DOCUMENTS, folder, posixpath.basename(payload["file_name"]))
+
+    def _write_document(self, fs: FileSystem, item: Outgoing) -> Created | Exception:
+        if item.content is None:
+            return RecordRejected(f"attachment {item.payload['hub_id']}: no file content", "attachment", "content")
+        path = self._document_path(item.payload)
+        try:
+            write_atomic(fs, path, item.content)
+        except FileExistsError:
+            return RecordRejected(f"attachment {item.payload['hub_id']}: {path} already holds another file",
+                                  "attachment", "file_name")
+        return Created(path)
+
+
+def _signed(make: Callable[..., EntryLine], source: str, account: str, side: Side, amount: Decimal, label: str,
+            where: str, party: tuple[str, str] = ("", "")) -> EntryLine | None:
+    """A negative amount (a discount line) goes on the other side; a zero one has nothing to post."""
+    if amount == 0:
+        return None
+    if amount < 0:
+        side, amount = (Side.CREDIT if side == Side.DEBIT else Side.DEBIT), -amount
+    return make(source, account, side, amount, label, where, party)
+
+
+_BUILDERS: dict[str, Callable[[EntryFilesConnector, str, dict], list[EntryLine]]] = {
+    "bill": EntryFilesConnector._bill_lines,
+    "invoice": EntryFilesConnector._sales_lines,
+    "sales_receipt": EntryFilesConnector._sales_lines,
+    "credit_note": EntryFilesConnector._credit_note_lines,
+    "journal_entry": EntryFilesConnector._journal_lines,
+}
+
+
+def _reference(kind: str, code: str, row: dict[str, str]) -> ReferenceData:
+    active = row.get("active", "").strip().lower() not in ("false", "no", "0", "inactive")
+    if kind == "account":
+        return ReferenceData(code, row["name"], active, None, number=code,
+                             account_type=row.get("type") or pcg_account_type(code), raw=row)
+    return ReferenceData(code, row["name"], active, None, number=code, email=row.get("email") or None,
+                         tax_id=row.get("tax_id") or None, raw=row)
+
+
+def _csv_rows(data: bytes, path: str, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """The rows of a reference export (UTF-8, a BOM accepted, ',' or ';'), each with its line number;
+    a row lacking a required value is left out and said (it names the line and the column)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConnectorError(f"{path}: not UTF-8 (byte {exc.start}): export it as UTF-8") from None
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    header = [(name or "").strip().lower() for name in reader.fieldnames or ()]
+    missing = [column for column in required if column not in header]
+    if missing:
+        raise ConnectorError(f"{path}: column(s) {', '.join(missing)} missing (header: {', '.join(header)})")
+    reader.fieldnames = header
+    rows = []
+    for row in reader:
+        values = {name: (value or "").strip() for name, value in row.items() if name}
+        line = reader.line_num
+        empty = [column for column in required if not values.get(column)]
+        if empty:
+            log.warning("%s line %d: column %s is empty: row left out", path, line, empty[0])
+            continue
+        if "rate" in required:
+            try:
+                rate = Decimal(values["rate"].replace(",", "."))
+            except InvalidOperation:
+                log.warning("%s line %d: column rate %r is not a number: row left out", path, line, values["rate"])
+                continue
+            if not 0 <= rate < 100:
+                log.warning("%s line %d: column rate %s is not a percentage: row left out", path, line, rate)
+                continue
+            values["rate"] = str(rate)
+        rows.append((line, values))
+    return rows
+
+
+def _plain(value: Any) -> Any:
+    """Decimals and dates as text, recursively: JSON for the outbox."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, (Decimal, date)):
+        return str(value) if isinstance(value, Decimal) else value.isoformat()
+    return value
+
+
+def _json(document: dict) -> bytes:
+    return json.dumps(document, indent=1, sort_keys=True).encode()
