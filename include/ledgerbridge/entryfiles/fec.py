@@ -22,6 +22,7 @@ import codecs
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NoReturn
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -64,12 +65,12 @@ def render_fec(entries: Iterable[Entry], separator: str = "\t", *, encoding: str
         raise ValueError(f"FEC separator {separator!r} must be a tab or '|'")
     if encoding not in FEC_ENCODINGS:
         raise ValueError(f"FEC encoding {encoding!r} must be one of {FEC_ENCODINGS}")
-    numbers: dict[tuple[str, str], str] = {}
+    numbers: dict[str, str] = {}  # "<journal> <number>" -> the entry's source
     blocks = []
     for entry in entries:
         lines = _entry_fields(entry, separator, encoding)
         journal, number = lines[0][0], lines[0][2]
-        other = numbers.setdefault((journal, number), entry.source)
+        other = numbers.setdefault(f"{journal}\x1f{number}", entry.source)
         if other != entry.source:
             raise EntryError(entry.source, f"has EcritureNum {number!r} in journal {journal!r}, as {other} "
                                            "has; each entry needs its own number in its journal")
@@ -77,7 +78,7 @@ def render_fec(entries: Iterable[Entry], separator: str = "\t", *, encoding: str
         blocks.append((_validation_order(entry), _encoded(entry, lines, text, encoding)))
     blocks.sort(key=lambda block: block[0])  # stable: entries alike keep their given order
     header = (separator.join(FEC_COLUMNS) + LINE_END).encode(encoding)
-    return header + b"".join(data for _order, data in blocks)
+    return b"".join([header, *(data for _order, data in blocks)])  # one copy of the file, not two
 
 
 def _validation_order(entry: Entry) -> tuple:
@@ -95,12 +96,7 @@ def _entry_fields(entry: Entry, separator: str, encoding: str) -> list[list[str]
         if value is not None and not isinstance(value, date):
             raise EntryError(entry.source, f"{name} {value!r} is not a date")
 
-    def text(value: str | None) -> str:
-        """One line of text without the separator (a '|' in a label becomes a space)."""
-        value = clean_text(value)
-        if separator in value:
-            value = clean_text(value.replace(separator, " "))
-        return value.translate(_TYPOGRAPHY) if encoding == "iso-8859-15" else value
+    text = _text_cleaner(separator, encoding)
 
     journal_label = text(entry.journal_label)
     if not journal_label:
@@ -122,6 +118,21 @@ def _entry_fields(entry: Entry, separator: str, encoding: str) -> list[list[str]
                format_amount(row.credit, ",") if row.credit is not None else ZERO_AMOUNT,
                "", "", valid_day, *_foreign(entry, number_, line, currency)]
             for number_, (row, line) in enumerate(zip(rows, entry.lines, strict=True), start=1)]
+
+
+@lru_cache(maxsize=8)
+def _text_cleaner(separator: str, encoding: str) -> Callable[[str | None], str]:
+    """One line of text without the separator (a '|' in a label becomes a space); account and journal
+    names repeat on every line, so the last few thousand results are kept."""
+
+    @lru_cache(maxsize=4096)
+    def text(value: str | None) -> str:
+        value = clean_text(value)
+        if separator in value:
+            value = clean_text(value.replace(separator, " "))
+        return value if encoding != "iso-8859-15" or value.isascii() else value.translate(_TYPOGRAPHY)
+
+    return text
 
 
 def _line_fields(entry: Entry, number: int, row: EntryRow, line: EntryLine,
