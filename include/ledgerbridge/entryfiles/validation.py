@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 MAX_PROBLEMS = 100  # past this a file is broken throughout; the rest is counted, not listed
@@ -151,3 +152,42 @@ class EntryBalances:
         self.report.add(line, self.amount_column,
                         f"{self.describe(key)} (from this line) does not balance: debits {debits:.2f}, "
                         f"credits {credits:.2f} (difference {debits - credits:.2f})")
+
+
+class LayoutChecks:
+    """The checks of the generic layout (docs/entry-files.md), shared by the CSV and XLSX read-backs.
+
+    Each format parses its cells (text or typed) and hands over what it could read; an entry is the
+    consecutive rows sharing journal_code, document_reference and date, as the writer puts them.
+    """
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        self.balances = EntryBalances(report, _describe_layout_entry, amount_column="debit/credit")
+
+    def row(self, line: int, journal: str, day: date | None, account: str, debit: Decimal | None,
+            credit: Decimal | None, reference: str) -> None:
+        report = self.report
+        if not journal.strip():
+            report.add(line, "journal_code", "is empty")
+        if not account.strip():
+            report.add(line, "account", "is empty")
+        if not reference.strip():
+            report.add(line, "document_reference", "is empty")
+        if (debit is None) == (credit is None):
+            report.add(line, "debit/credit", "a row has exactly one amount, in debit or in credit")
+        for column, amount in (("debit", debit), ("credit", credit)):
+            if amount is not None and amount <= 0:
+                report.add(line, column, f"{amount} must be positive (the column gives the side)")
+        if day is not None:
+            self.balances.add(line, f"{journal}\x1f{reference}\x1f{day.isoformat()}", debit or ZERO,
+                              credit or ZERO)
+
+    def finish(self) -> None:
+        self.balances.finish()
+        self.report.finish()
+
+
+def _describe_layout_entry(key: str) -> str:
+    journal, reference, day = key.split("\x1f")
+    return f"entry {reference!r} of journal {journal!r} dated {day}"
