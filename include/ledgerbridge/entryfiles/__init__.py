@@ -1,7 +1,8 @@
-"""Entry files: bills and journal entries as CSV or XLSX rows, for accounting software with no connector.
+"""Entry files: bills and journal entries as files accounting software imports, for software with no connector.
 
-docs/entry-files.md documents the column layout and the conventions. Plain Python (no Airflow):
-convert ledger documents to `Entry`s, turn them into checked `EntryRow`s, render and write them.
+docs/entry-files.md documents the layouts and the conventions. Plain Python (no Airflow): convert
+ledger documents to `Entry`s, render them (`render_entries`: generic CSV or XLSX, the French FEC,
+QuickBooks Desktop IIF, Sage 50 journals), write them, and read a file back (`validate`).
 """
 from .convert import (
     Converted,
@@ -13,7 +14,7 @@ from .convert import (
     document_entry,
     journal_entry_entry,
 )
-from .csv_format import PLAIN_CSV, CsvFormat, format_amount, render_csv
+from .csv_format import PLAIN_CSV, CsvFormat, format_amount, render_csv, validate_csv
 from .entries import (
     ATTACHMENT_SEPARATOR,
     COLUMNS,
@@ -26,15 +27,31 @@ from .entries import (
     entry_rows,
     rows_for,
 )
-from .writer import ENTRY_KINDS, FILE_FORMATS, entry_file_name, render, write_entry_file
-from .xlsx_format import render_xlsx
+from .fec import FEC_COLUMNS, FecReport, fec_file_name, render_fec, validate_fec
+from .iif import render_iif, validate_iif
+from .sage50 import SAGE50_COLUMNS, render_sage50, validate_sage50
+from .validation import ValidationReport
+from .writer import (
+    ENTRY_KINDS,
+    FILE_EXTENSIONS,
+    FILE_FORMATS,
+    entry_file_name,
+    render,
+    render_entries,
+    validate,
+    write_entry_file,
+)
+from .xlsx_format import render_xlsx, validate_xlsx
 
 __all__ = [
     "ATTACHMENT_SEPARATOR",
     "COLUMNS",
     "ENTRY_KINDS",
+    "FEC_COLUMNS",
+    "FILE_EXTENSIONS",
     "FILE_FORMATS",
     "PLAIN_CSV",
+    "SAGE50_COLUMNS",
     "Converted",
     "CsvFormat",
     "Entry",
@@ -42,8 +59,10 @@ __all__ = [
     "EntryError",
     "EntryLine",
     "EntryRow",
+    "FecReport",
     "Side",
     "UnbalancedEntry",
+    "ValidationReport",
     "attachment_names_by_document",
     "bill_entry",
     "convert_documents",
@@ -51,11 +70,22 @@ __all__ = [
     "document_entry",
     "entry_file_name",
     "entry_rows",
+    "fec_file_name",
     "format_amount",
     "journal_entry_entry",
     "render",
     "render_csv",
+    "render_entries",
+    "render_fec",
+    "render_iif",
+    "render_sage50",
     "render_xlsx",
     "rows_for",
+    "validate",
+    "validate_csv",
+    "validate_fec",
+    "validate_iif",
+    "validate_sage50",
+    "validate_xlsx",
     "write_entry_file",
 ]

@@ -98,6 +98,8 @@ class EntryRow:
 
 
 def clean_text(text: str | None) -> str:
+    if text and text.isprintable() and "  " not in text and text[0] != " " and text[-1] != " ":
+        return text  # already clean (printable text has no control character and no other space): fast path
     return " ".join(_CONTROL.sub(" ", text or "").split())
 
 
