@@ -18,6 +18,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from ledgerbridge.connectors.base import Outgoing
 from ledgerbridge.connectors.factory import ConnectionSettings, build_connector, drop_opener
 from ledgerbridge.entryfiles.fec import validate_fec
 from ledgerbridge.filedrop.fs import LocalFileSystem
@@ -89,7 +90,7 @@ def _entry_files(root: Path) -> list[Path]:
 
 
 def _fec_lines(path: Path) -> list[dict]:
-    text = path.read_bytes().decode("utf-8")
+    text = path.read_bytes().decode("iso-8859-15")  # the FEC's legal encoding (docs/entry-files.md)
     return list(csv.DictReader(io.StringIO(text), delimiter="\t"))
 
 
@@ -168,7 +169,7 @@ def test_a_document_the_lists_cannot_post_is_refused_with_its_reason_and_the_oth
 
 
 class _FailingOnce:
-    """The folder, except that renaming the manifest that says "written" fails once: the entry file has
+    """The folder, except that the marker saying a file was written fails once: the entry file has
     landed, the answer is lost."""
 
     def __init__(self, root: Path):
@@ -179,13 +180,10 @@ class _FailingOnce:
         return getattr(self.fs, name)
 
     def rename(self, source: str, target: str) -> None:
-        if not self.failed and "/manifests/" in target and self.fs.exists(target):
+        if not self.failed and target.endswith(".written"):
             self.failed = True
-            raise OSError("connection reset while renaming the manifest")
+            raise OSError("connection reset while marking the file written")
         self.fs.rename(source, target)
-
-    def remove(self, path: str) -> None:
-        self.fs.remove(path)
 
 
 def test_a_file_that_landed_while_the_answer_was_lost_is_adopted_never_written_again(ledger, tmp_path):
@@ -223,3 +221,24 @@ def test_the_connection_reaches_the_same_folder_by_sftp(folder):
     root, conn = folder
     with drop_opener(conn)() as fs:
         assert fs.exists(f"{ENTITY}/reference/accounts.csv")
+
+
+def test_the_marker_still_proves_a_file_written_after_the_accountant_took_it_away(ledger, tmp_path):
+    root = tmp_path / "accountant"
+    root.mkdir()
+    _write_reference(root, DEMO["reference"])
+    conn = ConnectionSettings("files_martin_fr", extra={"local_root": str(root)})
+    entity = _entity()
+    with ledger.session() as session:
+        import_hub_data(session, entity, {"vendors": DEMO["hub"]["vendors"], "bills": DEMO["hub"]["bills"][:2]})
+    _run(ledger, conn, entity)
+    [written] = _entry_files(root)
+    written.rename(root / written.name)  # imported, and moved out of entries/ by the accountant
+    with ledger.session() as session:
+        sent = [Outgoing(str(row.id), row.kind, row.payload, row.idempotency_key)
+                for row in session.scalars(select(OutboxEntry).where(OutboxEntry.kind == "bill"))]
+
+    found = build_connector(entity, conn, ledger).find_existing_many(sent)
+
+    assert {item.ref: found[item.ref].external_id for item in sent} == \
+        {item.ref: f"HA-{item.payload['hub_id']}" for item in sent}

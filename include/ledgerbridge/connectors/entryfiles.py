@@ -8,9 +8,10 @@ they are mirrored like any system's lists. Each batch of documents becomes one e
 the entries naming it.
 
 Exactly once: before a file is written, a manifest in `<entity>/manifests/` names it and the keys
-of every record in it; once it is written, the manifest says so. A batch whose outcome is unknown
-is looked up there: a written file (or one the manifest names that exists) confirms its records; a
-manifest whose file never landed confirms nothing, and the records go again in a new file.
+of every record in it; once it is written, a `.written` marker beside the manifest says so. A batch
+whose outcome is unknown is looked up there: a marked manifest (or one whose file exists) confirms
+its records, even after the accountant moved the file away; a manifest whose file never landed
+confirms nothing, and the records go again in a new file.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ from ledgerbridge.connectors.base import (
 )
 from ledgerbridge.connectors.errors import ConnectorError, OutcomeUnknown, RecordRejected, TransientError
 from ledgerbridge.entryfiles import Entry, EntryError, EntryLine, Side, entry_rows
-from ledgerbridge.entryfiles.writer import render_entries, validate
+from ledgerbridge.entryfiles.writer import FILE_EXTENSIONS, render_entries, validate
 from ledgerbridge.filedrop.files import write_atomic
 from ledgerbridge.filedrop.fs import FileSystem, join
 from ledgerbridge.filedrop.protocol import file_stamp
@@ -61,9 +62,9 @@ REFERENCE_FILES = {
 }
 MAX_REFERENCE_BYTES = 64 * 1024 * 1024
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+WRITTEN = ".written"  # beside a manifest: its file was written whole (the file's sha256 inside)
 ENTRY_KINDS = frozenset({"bill", "invoice", "credit_note", "sales_receipt", "journal_entry"})
 CENT = Decimal("0.01")
-FILE_EXTENSIONS = {"fec": "txt", "csv": "csv", "xlsx": "xlsx", "iif": "iif", "sage50": "csv"}
 AUXILIARY_CODE_LIMIT = 17  # what French packages take for an auxiliary account (Sage: 17)
 
 # The French chart of accounts (PCG) by number, in the mirror's (QuickBooks') account types, for an
@@ -139,7 +140,7 @@ class EntryFilesConnector:
         if self._lists is None:
             with self.open_fs() as fs:
                 self._lists = {kind: self._read_list(fs, kind) for kind in REFERENCE_FILES}
-                for manifest in self._manifests(fs):
+                for _, manifest in self._manifests(fs):
                     opened = manifest.get("auxiliary_account")
                     if opened:  # ours until the accountant's next export lists it
                         self._lists[opened["kind"]].setdefault(opened["code"], ReferenceData(
@@ -198,10 +199,12 @@ class EntryFilesConnector:
             with self.open_fs() as fs:
                 if entries:
                     data, manifest_path, manifest = self._entry_file(entries, batch_key)
-                    write_atomic(fs, manifest_path, _json({**manifest, "state": "writing"}))
+                    write_atomic(fs, manifest_path, _json(manifest))
                     handed_over = True
                     write_atomic(fs, manifest["file"], data)
-                    write_atomic(fs, manifest_path, _json({**manifest, "state": "written"}), replace=True)
+                    # A marker, not a rewrite of the manifest: replacing a file over SFTP leaves a moment
+                    # with neither, and a lost manifest would send its records twice.
+                    write_atomic(fs, manifest_path.removesuffix(".json") + WRITTEN, manifest["sha256"].encode())
                     log.info("entry files of %s: %s written (%d entries, %s)", self.entity_id, manifest["file"],
                              len(entries), manifest["format"])
                     outcomes.update({item.ref: Created(manifest["records"][item.key]) for item, _ in entries})
@@ -222,8 +225,10 @@ class EntryFilesConnector:
         wanted = {item.key: item for item in items}
         found: dict[str, Created | Exception] = {}
         with self.open_fs() as fs:
-            for manifest in self._manifests(fs):
-                if manifest["state"] != "written" and not fs.exists(manifest["file"]):
+            for path, manifest in self._manifests(fs):
+                written = manifest["file"] is None or fs.exists(path.removesuffix(".json") + WRITTEN) \
+                    or fs.exists(manifest["file"])
+                if not written:
                     continue  # named, never landed: its records go again in a new file
                 for key, external_id in manifest["records"].items():
                     if key in wanted:
@@ -362,13 +367,13 @@ class EntryFilesConnector:
                     "records": {item.key: f"{entry.journal_code}-{entry.number}" for item, entry in entries}}
         return data, join(self.entity_id, MANIFESTS, f"{name}.json"), manifest
 
-    def _manifests(self, fs: FileSystem) -> Iterator[dict]:
+    def _manifests(self, fs: FileSystem) -> Iterator[tuple[str, dict]]:
         directory = join(self.entity_id, MANIFESTS)
         for name in sorted(fs.list(directory)) if fs.exists(directory) else ():
             if not name.endswith(".json"):
                 continue
             try:
-                yield json.loads(fs.read_bytes(join(directory, name), MAX_MANIFEST_BYTES))
+                yield join(directory, name), json.loads(fs.read_bytes(join(directory, name), MAX_MANIFEST_BYTES))
             except (ValueError, KeyError) as exc:
                 log.warning("entry files of %s: manifest %s unreadable (%s): ignored", self.entity_id, name, exc)
 
@@ -376,7 +381,8 @@ class EntryFilesConnector:
 
     def auxiliary_code(self, kind: str, hub_id: str, name: str) -> str:
         """The auxiliary account a new vendor or customer gets: the prefix, the name's first letters
-        (accents dropped) and the hub id's, so that the accountant recognises it and two never collide."""
+        (accents dropped) and the hub id's, so that the accountant recognises it; the hub id keeps two
+        apart but for contrived names (a code taken by a party of another name is refused, never shared)."""
         prefix = self.settings.vendor_prefix if kind == "vendor" else self.settings.customer_prefix
         letters = re.sub(r"[^A-Z0-9]", "", unicodedata.normalize("NFKD", name).encode("ascii", "ignore")
                          .decode().upper())
@@ -395,8 +401,8 @@ class EntryFilesConnector:
         self._lists_of(item.kind)[code] = ReferenceData(code, payload["name"], True, None, number=code)
         name = f"{self.entity_id}-{item.kind}-{item.key[:8]}.json"
         write_atomic(fs, join(self.entity_id, MANIFESTS, name), _json({
-            "file": None, "state": "written", "records": {item.key: code},
-            "auxiliary_account": {"kind": item.kind, "code": code, "name": payload["name"]}}), replace=True)
+            "file": None, "records": {item.key: code},
+            "auxiliary_account": {"kind": item.kind, "code": code, "name": payload["name"]}}))
         return Created(code)
 
     def _document_path(self, payload: dict) -> str:
