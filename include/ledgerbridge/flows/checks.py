@@ -25,7 +25,7 @@ from ledgerbridge.ledger.models import (
 from ledgerbridge.ledger.quarantine import Reason
 
 # Lists things are exported against; mirrored transactions are only looked at, and not checked here.
-LIST_KINDS = ("account", "vendor", "customer", "class", "department", "term", "tax_code", "item")
+LIST_KINDS = ("account", "vendor", "customer", "class", "department", "term", "tax_code", "item", "journal_code")
 
 
 def check_reference(ctx: RunContext) -> dict:
