@@ -340,9 +340,10 @@ class Company:
         if accounting is not None and not isinstance(accounting, dict):
             raise errors.malformed_request("AccountingInfoPrefs must be a JSON object")
         currency = body.get("CurrencyPrefs")
-        if isinstance(currency, dict) and "MultiCurrencyEnabled" in currency \
-                and currency["MultiCurrencyEnabled"] not in (None, "") \
-                and bool(currency["MultiCurrencyEnabled"]) != self.multicurrency:
+        wanted = currency.get("MultiCurrencyEnabled") if isinstance(currency, dict) else None
+        if isinstance(wanted, str) and wanted:
+            wanted = wanted.strip().lower() == "true"
+        if wanted not in (None, "") and bool(wanted) != self.multicurrency:
             raise errors.business("multicurrency is turned on in QuickBooks Online's settings, not through the "
                                   "API, and cannot be turned off once on", "CurrencyPrefs.MultiCurrencyEnabled")
         if body.get("sparse") is True and (accounting is None or "BookCloseDate" not in accounting):
