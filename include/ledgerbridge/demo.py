@@ -170,8 +170,11 @@ def prepare(url: str, ledger: Ledger, out=print, erp_url: str | None = None) -> 
         data = demo.get(entity.id)
         if data is None or entity.accounting.kind != AccountingKind.QUICKBOOKS_ONLINE:
             continue
+        # The company keeps its books in the entity's currency: the sandbox refuses a foreign CurrencyRef
+        # unless multicurrency is on, as QuickBooks does.
         reply = requests.post(f"{url}/_sandbox/realms", json={
-            "client_id": CLIENT_ID, "company_name": data["company_name"], "realm_id": data["realm_id"]}, timeout=10)
+            "client_id": CLIENT_ID, "company_name": data["company_name"], "realm_id": data["realm_id"],
+            "home_currency": entity.base_currency}, timeout=10)
         reply.raise_for_status()
         refresh_token = reply.json()["refresh_token"]
         conn = ConnectionSettings(entity.accounting.conn_id, url, CLIENT_ID, CLIENT_SECRET, data["realm_id"],

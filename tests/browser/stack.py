@@ -153,8 +153,10 @@ def _accountant_keys_in_a_vendor(stack: Stack, qbo_url: str) -> None:
 
     demo = yaml.safe_load((ROOT / "include" / "config" / "demo_data.yaml").read_text(encoding="utf-8"))["entities"]
     realm = demo["globex_uk"]
+    # globex_uk keeps its books in GBP (include/config/legal_entities.yaml); the company must be created so.
     reply = requests.post(f"{qbo_url}/_sandbox/realms", json={"client_id": DEMO_CLIENT[0], "realm_id": realm["realm_id"],
-                                                               "company_name": realm["company_name"]}, timeout=10)
+                                                               "company_name": realm["company_name"],
+                                                               "home_currency": "GBP"}, timeout=10)
     reply.raise_for_status()
     url = f"sqlite:///{stack.work / 'seed-ledger.db'}"
     migrate(url)

@@ -259,3 +259,33 @@ def test_void_payments_and_invoices(quickbooks):
     Invoice.get(invoice.Id, qb=client).void(qb=client)
     voided = Invoice.get(invoice.Id, qb=client)
     assert (Decimal(str(voided.TotalAmt)), Decimal(str(voided.Balance)), voided.PrivateNote) == (0, 0, "Voided")
+
+
+def test_closing_the_books_through_preferences_refuses_an_older_bill(quickbooks):
+    from quickbooks.exceptions import QuickbooksException
+    from quickbooks.objects.account import Account
+    from quickbooks.objects.bill import Bill
+    from quickbooks.objects.detailline import AccountBasedExpenseLine, AccountBasedExpenseLineDetail
+    from quickbooks.objects.preferences import Preferences
+    from quickbooks.objects.vendor import Vendor
+
+    client, _ = quickbooks
+    preferences = Preferences.get(qb=client)
+    preferences.AccountingInfoPrefs.BookCloseDate = "2026-03-31"
+    saved = preferences.save(qb=client)  # the whole object back, as the library sends it
+    assert saved.AccountingInfoPrefs.BookCloseDate == "2026-03-31" and saved.SyncToken == "1"
+    vendor = Vendor()
+    vendor.DisplayName = "Initech"
+    vendor.save(qb=client)
+    line = AccountBasedExpenseLine()
+    line.Amount = Decimal("10.00")
+    line.AccountBasedExpenseLineDetail = AccountBasedExpenseLineDetail()
+    line.AccountBasedExpenseLineDetail.AccountRef = next(
+        a for a in Account.all(qb=client) if a.AccountType == "Expense").to_ref()
+    bill = Bill()
+    bill.VendorRef = vendor.to_ref()
+    bill.TxnDate = "2026-03-31"
+    bill.Line.append(line)
+    with pytest.raises(QuickbooksException) as refused:
+        bill.save(qb=client)
+    assert refused.value.error_code == 6210 and "2026-03-31" in refused.value.detail

@@ -39,3 +39,14 @@ def test_an_unknown_validation_code_is_still_a_rejection_with_its_code():
 
 def test_an_unknown_server_error_is_transient():
     assert isinstance(faults.fault_from_body(_body("9999", "SystemFault"), 503), TransientError)
+
+
+@pytest.mark.parametrize("status", [400, 200])  # a request's answer, a batch item's
+def test_closed_books_6210_is_a_rejection_naming_the_date(status):
+    body = {"Fault": {"Error": [{"Message": "Account Period Closed, Cannot Update Through Services API",
+                                 "Detail": "The account period has closed ... (The books are closed up to 2026-03-31; "
+                                           "this Bill is dated 2026-03-15.)", "code": "6210", "element": "TxnDate"}],
+                      "type": "ValidationFault"}}
+    error = faults.fault_from_body(body, status)
+    assert isinstance(error, RecordRejected) and not isinstance(error, TransientError)
+    assert error.code == "6210" and "2026-03-31" in str(error)

@@ -26,6 +26,15 @@ def _json_body(raw: bytes) -> object:
         raise errors.malformed_request(f"the request body is not valid JSON: {exc}") from None
 
 
+def _company_settings(body: dict) -> dict:
+    """The seeding call's optional company settings: country, home_currency, multicurrency, book_close_date."""
+    settings = {key: body[key] for key in ("country", "home_currency", "multicurrency", "book_close_date")
+                if body.get(key) is not None}
+    if "multicurrency" in settings and not isinstance(settings["multicurrency"], bool):
+        raise ValueError("multicurrency must be true or false")
+    return settings
+
+
 def create_app(sandbox: QBOSandbox) -> FastAPI:
     app = FastAPI(title="QuickBooks Online sandbox (LedgerBridge)", openapi_url=None)
 
@@ -70,12 +79,29 @@ def create_app(sandbox: QBOSandbox) -> FastAPI:
     async def create_realm(request: Request) -> Response:
         try:
             body = json.loads(await request.body() or b"{}")
+            settings = _company_settings(body)
             realm_id, refresh_token = await run_in_threadpool(
-                sandbox.create_realm, body.get("client_id", ""), body.get("realm_id"),
-                body.get("company_name") or "Sandbox Company")
+                lambda: sandbox.create_realm(body.get("client_id", ""), body.get("realm_id"),
+                                             body.get("company_name") or "Sandbox Company", **settings))
         except (ValueError, AttributeError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"realm_id": realm_id, "refresh_token": refresh_token}, status_code=201)
+
+    @app.post("/_sandbox/realms/{realm_id}/preferences")
+    async def set_preferences(realm_id: str, request: Request) -> Response:
+        """QBO's settings page: {"multicurrency": true} turns multicurrency on (never off again);
+        {"book_close_date": "2026-03-31"} closes the books up to that date, null reopens them."""
+        try:
+            body = json.loads(await request.body() or b"{}")
+            if not isinstance(body, dict) or set(body) - {"multicurrency", "book_close_date"}:
+                raise ValueError("the body takes only multicurrency (true) and book_close_date (YYYY-MM-DD or null)")
+            if "multicurrency" in body and not isinstance(body["multicurrency"], bool):
+                raise ValueError("multicurrency must be true or false")
+            found = await run_in_threadpool(sandbox.set_preferences, realm_id, body.get("multicurrency"),
+                                            body.get("book_close_date", ...))
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return found_or_404({"ok": True} if found else None, f"no realm {realm_id}")
 
     @app.post("/_sandbox/faults")
     async def set_faults(request: Request) -> Response:
@@ -104,6 +130,12 @@ def create_app(sandbox: QBOSandbox) -> FastAPI:
     @app.get("/v3/company/{realm_id}/preferences")
     async def preferences(realm_id: str, request: Request) -> Response:
         return await api(request, realm_id, Company.preferences)
+
+    @app.post("/v3/company/{realm_id}/preferences")
+    async def update_preferences(realm_id: str, request: Request) -> Response:
+        raw = await request.body()
+        return await api(request, realm_id, lambda company: company.update_preferences(_json_body(raw)),
+                         requestid=request.query_params.get("requestid"), mutating=True)
 
     @app.post("/v3/company/{realm_id}/batch")
     async def batch(realm_id: str, request: Request) -> Response:

@@ -19,13 +19,16 @@ from .query import Condition, parse, run
 from .upload import UploadedFile
 
 LIST_ENTITIES = ("Account", "Vendor", "Customer", "Employee", "Class", "Department", "Term",
-                 "TaxCode", "Item")
+                 "TaxCode", "Item", "JournalCode")
 TXN_ENTITIES = ("Bill", "BillPayment", "Invoice", "CreditMemo", "SalesReceipt", "Payment", "PurchaseOrder",
                 "JournalEntry")
 DELETABLE_ENTITIES = TXN_ENTITIES + ("Attachable",)
 ENTITIES = LIST_ENTITIES + DELETABLE_ENTITIES
 VOIDABLE_ENTITIES = ("Invoice", "SalesReceipt", "Payment", "BillPayment")
 ENTITY_BY_PATH = {name.lower(): name for name in ENTITIES}
+# Entities a company has only in some countries: Intuit's SDK samples say "This entity is supported
+# only for France" of JournalCode, and its schema (Finance.xsd) calls JournalCodeRef "applicable only for FR".
+COUNTRY_ENTITIES = {"JournalCode": ("FR",)}
 CDC_MAX_DAYS = 30
 CDC_MAX_OBJECTS = 1000
 PARTIES = ("Customer", "Vendor", "Employee")
@@ -36,6 +39,7 @@ BATCH_ID_MAX = 10
 DOC_NUMBER_MAX = 21
 ATTACHABLE_TEXT_MAX = {"FileName": 1000, "Note": 2000}
 ZERO = Decimal(0)
+ONE = Decimal(1)
 CENT = Decimal("0.01")
 UNIT_PRICE_PLACES = Decimal("0.0000001")  # a derived UnitPrice (Amount / Qty) keeps 7 decimal places
 UNDEPOSITED_FUNDS = "Undeposited Funds"
@@ -55,12 +59,14 @@ REF_TARGETS = {
 SERVER_FIELDS = {"Id", "SyncToken", "domain", "sparse", "MetaData", "status"}
 COMPUTED_FIELDS = {
     "Vendor": {"Balance"}, "Customer": {"Balance"},
-    "Account": {"Classification", "FullyQualifiedName", "CurrentBalance", "SubAccount"},
+    "Account": {"Classification", "FullyQualifiedName", "CurrentBalance", "SubAccount", "JournalCodeRef"},
     "Class": {"FullyQualifiedName", "SubClass"}, "Department": {"FullyQualifiedName", "SubDepartment"},
     "Item": {"FullyQualifiedName"},
-    "Bill": {"TotalAmt", "Balance"}, "Invoice": {"TotalAmt", "Balance"},
-    "CreditMemo": {"TotalAmt", "Balance", "RemainingCredit"}, "SalesReceipt": {"TotalAmt", "Balance"},
-    "PurchaseOrder": {"TotalAmt"}, "JournalEntry": {"TotalAmt"}, "Payment": {"UnappliedAmt"},
+    "Bill": {"TotalAmt", "Balance", "HomeTotalAmt"}, "Invoice": {"TotalAmt", "Balance", "HomeTotalAmt"},
+    "CreditMemo": {"TotalAmt", "Balance", "RemainingCredit", "HomeTotalAmt"},
+    "SalesReceipt": {"TotalAmt", "Balance", "HomeTotalAmt"}, "PurchaseOrder": {"TotalAmt", "HomeTotalAmt"},
+    "JournalEntry": {"TotalAmt", "HomeTotalAmt"}, "Payment": {"UnappliedAmt", "HomeTotalAmt"},
+    "BillPayment": {"HomeTotalAmt"},
     "Attachable": {"Size", "FileAccessUri", "TempDownloadUri", "ThumbnailFileAccessUri", "ThumbnailTempDownloadUri"},
 }
 
@@ -85,10 +91,33 @@ DOCUMENT_PARTIES = {"Bill": "Vendor", "Invoice": "Customer", "CreditMemo": "Cust
 CREDITS = frozenset({"CreditMemo"})
 PAYMENT_LINK_TYPES = {"BillPaymentCheck", "BillPaymentCreditCard", "Payment"}
 
+# JournalCode.Type: Intuit's JournalCodeTypeEnum (Finance.xsd, the .NET SDK's enum).
+JOURNAL_CODE_TYPES = ("Expenses", "Sales", "Bank", "Nouveaux", "Wages", "Cash", "Others")
+JOURNAL_CODE_NAME_MAX = 20
+# What a new French company starts with: the conventional French journals (QBO France's own defaults
+# are not published; see docs/sandbox-qbo.md).
+FRENCH_JOURNAL_CODES = (("ACH", "Expenses", "Achats"), ("VTE", "Sales", "Ventes"), ("BQ", "Bank", "Banque"),
+                        ("CAI", "Cash", "Caisse"), ("SAL", "Wages", "Salaires"), ("AN", "Nouveaux", "A nouveaux"),
+                        ("OD", "Others", "Opérations diverses"))
+
+# A company's home currency when the seeding call does not name one.
+HOME_CURRENCY_BY_COUNTRY = {"US": "USD", "FR": "EUR", "GB": "GBP", "CA": "CAD", "AU": "AUD", "IN": "INR"}
+CURRENCY_NAMES = {"USD": "United States Dollar", "EUR": "Euro", "GBP": "British Pound Sterling",
+                  "CAD": "Canadian Dollar", "AUD": "Australian Dollar", "INR": "Indian Rupee",
+                  "CHF": "Swiss Franc", "JPY": "Japanese Yen"}
+
 
 class Company:
-    def __init__(self, realm_id: str, company_name: str, clock: Callable[[], float]) -> None:
+    def __init__(self, realm_id: str, company_name: str, clock: Callable[[], float], country: str = "US",
+                 home_currency: str | None = None) -> None:
         self.realm_id, self.company_name, self.clock = realm_id, company_name, clock
+        self.country = country_code(country)
+        self.home_currency = currency_code(home_currency or HOME_CURRENCY_BY_COUNTRY.get(self.country, ""),
+                                           "home_currency")
+        # Preferences the sandbox lets change: AccountingInfoPrefs.BookCloseDate, CurrencyPrefs.MultiCurrencyEnabled.
+        self.book_close_date: str | None = None
+        self.multicurrency = False
+        self.preferences_version = 0
         self.objects: dict[str, dict[str, dict]] = {name: {} for name in ENTITIES}
         # Deleted transactions and attachables, as Change Data Capture reports them: {Id, status, MetaData}.
         self.deleted: dict[str, dict[str, dict]] = {name: {} for name in DELETABLE_ENTITIES}
@@ -97,6 +126,7 @@ class Company:
         self.next_id = 1
         self.last_stamp_ms = 0
         self.created = format_ms(int(clock() * 1000))
+        self.preferences_updated = self.created
         self.responses: dict[str, dict] = {}        # requestid -> {"status", "body" (exact text)}
         self.batch_responses: dict[str, dict] = {}  # "requestid/bId" -> the item's response
         self.api_requests = 0
@@ -107,6 +137,9 @@ class Company:
     # -- persistence ---------------------------------------------------------------------------
     def to_state(self) -> dict:
         return {"realm_id": self.realm_id, "company_name": self.company_name, "created": self.created,
+                "country": self.country, "home_currency": self.home_currency,
+                "book_close_date": self.book_close_date, "multicurrency": self.multicurrency,
+                "preferences_version": self.preferences_version, "preferences_updated": self.preferences_updated,
                 "objects": self.objects, "deleted": self.deleted, "next_id": self.next_id,
                 "last_stamp_ms": self.last_stamp_ms, "voided": sorted(self.voided, key=int),
                 "files": {object_id: base64.b64encode(data).decode("ascii") for object_id, data in self.files.items()},
@@ -115,7 +148,13 @@ class Company:
 
     @classmethod
     def from_state(cls, state: dict, clock: Callable[[], float]) -> Company:
-        company = cls(state["realm_id"], state["company_name"], clock)
+        # Country, currency and preferences are absent in state files written before them: a US company.
+        company = cls(state["realm_id"], state["company_name"], clock, state.get("country", "US"),
+                      state.get("home_currency"))
+        company.book_close_date = state.get("book_close_date")
+        company.multicurrency = bool(state.get("multicurrency", False))
+        company.preferences_version = int(state.get("preferences_version", 0))
+        company.preferences_updated = state.get("preferences_updated", state["created"])
         company.objects.update(state["objects"])
         company.deleted.update(state.get("deleted", {}))  # absent in state files written before CDC
         # Absent in state files written before void and attachments.
@@ -158,6 +197,13 @@ class Company:
                               "IncomeAccountRef": {"value": accounts["Sales of Product Income"]},
                               "ExpenseAccountRef": {"value": accounts["Cost of Goods Sold"]}})
         self.undeposited_funds()
+        if self.has_entity("JournalCode"):
+            for name, journal_type, description in FRENCH_JOURNAL_CODES:
+                self._create("JournalCode", {"Name": name, "Type": journal_type, "Description": description})
+
+    def has_entity(self, entity: str) -> bool:
+        """Whether this company's country has the entity (JournalCode: France only)."""
+        return self.country in COUNTRY_ENTITIES.get(entity, (self.country,))
 
     def undeposited_funds(self) -> str:
         """The Id of the company's Undeposited Funds account (where a sales receipt's money waits for
@@ -202,7 +248,7 @@ class Company:
         return {entity: obj}
 
     def company_info(self) -> dict:
-        return {"CompanyName": self.company_name, "LegalName": self.company_name, "Country": "US",
+        return {"CompanyName": self.company_name, "LegalName": self.company_name, "Country": self.country,
                 "Id": "1", "SyncToken": "0", "domain": "QBO", "sparse": False,
                 "MetaData": {"CreateTime": self.created, "LastUpdatedTime": self.created}}
 
@@ -213,6 +259,9 @@ class Company:
         entity = ENTITY_BY_PATH.get(query.entity.lower())
         if entity is None:
             raise errors.query_invalid(f"{query.entity} is not a queryable entity")
+        if not self.has_entity(entity):
+            raise errors.query_invalid(f"{entity} is not a queryable entity for this company: "
+                                       f"{self._country_note(entity)}")
         query.entity = entity
         # Like QBO, name lists hide inactive objects unless the query filters on Active itself.
         if entity in LIST_ENTITIES and not query.mentions("Active"):
@@ -231,7 +280,7 @@ class Company:
         names = []
         for raw in entities.split(","):
             entity = ENTITY_BY_PATH.get(raw.strip().lower())
-            if entity is None:
+            if entity is None or not self.has_entity(entity):
                 raise errors.business(f"{raw.strip()!r} is not an entity Change Data Capture covers", "entities")
             names.append(entity)
         since = parse_instant(changed_since)
@@ -259,18 +308,67 @@ class Company:
         net30 = next((o["Id"] for o in self.objects["Term"].values() if o["Name"] == "Net 30"), None)
         other = {"WarnDuplicateBillNumber": "true", "WarnDuplicateCheckNumber": "true",
                  "SalesFormsPrefs.DefaultCustomerMessage": "", "VendorAndPurchasesPrefs.UseItemsOnPurchaseForms": "true"}
+        accounting = {"TrackDepartments": True, "DepartmentTerminology": "Department",
+                      "ClassTrackingPerTxn": True, "ClassTrackingPerTxnLine": True, "CustomerTerminology": "Customers"}
+        if self.book_close_date:  # QBO leaves out what is not set
+            accounting["BookCloseDate"] = self.book_close_date
         return {"Preferences": {
-            "AccountingInfoPrefs": {"TrackDepartments": True, "DepartmentTerminology": "Department",
-                                    "ClassTrackingPerTxn": True, "ClassTrackingPerTxnLine": True,
-                                    "CustomerTerminology": "Customers"},
+            "AccountingInfoPrefs": accounting,
             "ProductAndServicesPrefs": {"ForSales": True, "ForPurchase": True},
             "SalesFormsPrefs": {"CustomTxnNumbers": True, "AllowDiscount": True},
             "VendorAndPurchasesPrefs": {"TrackingByCustomer": True, "BillableExpenseTracking": True,
                                         **({"DefaultTerms": {"value": net30}} if net30 else {})},
-            "CurrencyPrefs": {"MultiCurrencyEnabled": False, "HomeCurrency": {"value": "USD"}},
+            "CurrencyPrefs": {"MultiCurrencyEnabled": self.multicurrency,
+                              "HomeCurrency": {"value": self.home_currency}},
             "OtherPrefs": {"NameValue": [{"Name": k, "Value": v} for k, v in other.items()]},
-            "Id": "1", "SyncToken": "0", "domain": "QBO", "sparse": False,
-            "MetaData": {"CreateTime": self.created, "LastUpdatedTime": self.created}}}
+            "Id": "1", "SyncToken": str(self.preferences_version), "domain": "QBO", "sparse": False,
+            "MetaData": {"CreateTime": self.created, "LastUpdatedTime": self.preferences_updated}}}
+
+    def update_preferences(self, body: object) -> dict:
+        """POST /preferences: QBO's update of the company preferences (SyncToken checked; sparse or full).
+        Of what it sends, only AccountingInfoPrefs.BookCloseDate changes anything: a full update without it
+        reopens the books. CurrencyPrefs.MultiCurrencyEnabled may be sent unchanged; Intuit says multicurrency
+        is turned on in QuickBooks' settings only, never through the API, and never off again."""
+        if not isinstance(body, dict):
+            raise errors.malformed_request("the request body must be a JSON object with the Preferences")
+        sync_token = body.get("SyncToken")
+        if sync_token in (None, ""):
+            raise errors.required("SyncToken")
+        if str(sync_token) != str(self.preferences_version):
+            raise errors.stale_object("Preferences", "1", sync_token, str(self.preferences_version))
+        accounting = body.get("AccountingInfoPrefs")
+        if accounting is not None and not isinstance(accounting, dict):
+            raise errors.malformed_request("AccountingInfoPrefs must be a JSON object")
+        currency = body.get("CurrencyPrefs")
+        wanted = currency.get("MultiCurrencyEnabled") if isinstance(currency, dict) else None
+        if isinstance(wanted, str) and wanted:
+            wanted = wanted.strip().lower() == "true"
+        if wanted not in (None, "") and bool(wanted) != self.multicurrency:
+            raise errors.business("multicurrency is turned on in QuickBooks Online's settings, not through the "
+                                  "API, and cannot be turned off once on", "CurrencyPrefs.MultiCurrencyEnabled")
+        if body.get("sparse") is True and (accounting is None or "BookCloseDate" not in accounting):
+            close_date = self.book_close_date
+        else:
+            close_date = book_close_date((accounting or {}).get("BookCloseDate"))
+        self.book_close_date = close_date
+        self.preferences_version += 1
+        self.preferences_updated = self._stamp()
+        return self.preferences()
+
+    def set_preferences(self, multicurrency: bool | None = None, close_date: object = ...) -> None:
+        """The sandbox's stand-in for QBO's settings page: turn multicurrency on (never off again, as in
+        QBO) and set or clear the closing date. Raises ValueError."""
+        if multicurrency is not None:
+            if self.multicurrency and not multicurrency:
+                raise ValueError("multicurrency cannot be turned off once on (as in QuickBooks Online)")
+            self.multicurrency = bool(multicurrency)
+        if close_date is not ...:
+            try:
+                self.book_close_date = book_close_date(close_date)
+            except QBOFault as fault:
+                raise ValueError(fault.detail) from None
+        self.preferences_version += 1
+        self.preferences_updated = self._stamp()
 
     def stats(self) -> dict:
         return {"realm_id": self.realm_id, "company_name": self.company_name,
@@ -340,6 +438,7 @@ class Company:
         current = self._current(entity, body)
         if current["Id"] in self.voided:
             raise errors.business(f"{entity} {current['Id']} is already voided")
+        self._check_books_open(entity, None, current)
         payments = _payment_links(current)
         if payments:
             # The sandbox keeps no unapplied credit, so the payments would have nowhere to go.
@@ -354,6 +453,8 @@ class Company:
             raise errors.unsupported(f"Operation Delete is not supported for {entity}: "
                                      "make it inactive with Active=false")
         current = self._current(entity, body)
+        if entity in TXN_ENTITIES:
+            self._check_books_open(entity, None, current)
         payments = _payment_links(current)
         if payments:
             raise errors.business(f"{entity} {current['Id']} has payments applied "
@@ -422,6 +523,7 @@ class Company:
             if len(names) != 1:
                 raise errors.malformed_request("a BatchItemRequest needs exactly one entity or a Query")
             entity = names[0]
+            self._check_available(entity)
             body = item[entity]
             if not isinstance(body, dict):
                 raise errors.malformed_request(f"{entity} must be a JSON object")
@@ -509,7 +611,18 @@ class Company:
         entity = ENTITY_BY_PATH.get(path_entity.lower())
         if entity is None:
             raise errors.unsupported(f"the sandbox does not implement the {path_entity} entity")
+        self._check_available(entity)
         return entity
+
+    def _check_available(self, entity: str) -> None:
+        # A country-only entity is, elsewhere, what any entity the company lacks is: unsupported.
+        if not self.has_entity(entity):
+            raise errors.unsupported(f"the {entity} entity is not available to this company: "
+                                     f"{self._country_note(entity)}")
+
+    def _country_note(self, entity: str) -> str:
+        return (f"{entity} exists only for companies in {' or '.join(COUNTRY_ENTITIES[entity])}; "
+                f"this company's country is {self.country}")
 
     def _visible(self, entity: str, object_id: str) -> dict | None:
         if self._batch_created and object_id in self._batch_created:
@@ -519,6 +632,8 @@ class Company:
     def _prepare(self, entity: str, obj: dict, current: dict | None, allow_duplicate_doc_number: bool) -> dict:
         if entity in PARTIES:
             self._prepare_party(entity, obj, current)
+        elif entity == "JournalCode":
+            self._prepare_journal_code(obj, current)
         elif entity in LIST_ENTITIES:
             self._prepare_named(entity, obj, current)
         elif entity in PAYMENT_RULES:
@@ -533,8 +648,100 @@ class Company:
             self._prepare_attachable(obj, current)
         else:
             self._prepare_document(entity, obj, current, allow_duplicate_doc_number)
+        if entity in TXN_ENTITIES:
+            self._check_journal_code_refs(entity, obj)
+            self._apply_currency(entity, obj)
+            self._check_books_open(entity, obj, current)
         self._check_refs(entity, obj)
         return obj
+
+    def _prepare_journal_code(self, obj: dict, current: dict | None) -> None:
+        """A French journal (ACH, VTE, BQ, ...): Name unique (6240), Type from JournalCodeTypeEnum and, as
+        the CData/Intuit column notes say, fixed once created; Description optional."""
+        name = str(obj.get("Name") or "").strip()
+        if not name:
+            raise errors.required("Name")
+        if len(name) > JOURNAL_CODE_NAME_MAX or any(c in name for c in ":\t\n\r"):
+            raise errors.business(f"JournalCode Name must be at most {JOURNAL_CODE_NAME_MAX} characters "
+                                  "without colons, tabs or newlines", "Name")
+        own_id = current["Id"] if current else None
+        for other in self.objects["JournalCode"].values():
+            if other["Name"].casefold() == name.casefold() and other["Id"] != own_id:
+                raise errors.duplicate_name(other["Id"])
+        journal_type = obj.get("Type") or (current or {}).get("Type") or "Others"
+        if journal_type not in JOURNAL_CODE_TYPES:
+            raise errors.business(f"Type {journal_type!r} must be one of {', '.join(JOURNAL_CODE_TYPES)}", "Type")
+        if current and journal_type != current["Type"]:
+            raise errors.business(f"the Type of a journal code cannot change once created (it is "
+                                  f"{current['Type']})", "Type")
+        obj.update(Name=name, Type=journal_type)
+        obj.setdefault("Active", True)
+
+    def _check_journal_code_refs(self, entity: str, obj: dict) -> None:
+        """JournalCodeRef exists only on a journal entry line's JournalEntryLineDetail (Finance.xsd), and
+        only in France; elsewhere QBO's parser refuses the unknown property (2010)."""
+        if "JournalCodeRef" in obj:
+            raise errors.unrecognized_property("JournalCodeRef", entity)
+        for line in obj.get("Line") or []:
+            if not isinstance(line, dict):
+                continue
+            for key, detail in line.items():
+                if isinstance(detail, dict) and "JournalCodeRef" in detail:
+                    if key != "JournalEntryLineDetail" or entity != "JournalEntry":
+                        raise errors.unrecognized_property("JournalCodeRef", key)
+                    if not self.has_entity("JournalCode"):
+                        raise errors.business(f"JournalCodeRef can only be used by {self._country_note('JournalCode')}",
+                                              "Line.JournalEntryLineDetail.JournalCodeRef")
+                    ref = detail["JournalCodeRef"]
+                    if not isinstance(ref, dict):
+                        raise errors.malformed_request("JournalCodeRef must be a reference object {\"value\": Id}")
+                    self._resolve_ref("JournalCode", ref, "JournalCodeRef")
+
+    def _apply_currency(self, entity: str, obj: dict) -> None:
+        """CurrencyRef defaults to the home currency. Multicurrency off: only the home currency, and no
+        ExchangeRate/HomeTotalAmt (single-currency companies do not have them). On: a foreign document needs a
+        positive ExchangeRate (home units per foreign unit), a home one has 1; HomeTotalAmt = TotalAmt x rate."""
+        ref = obj.get("CurrencyRef")
+        if ref in (None, {}):
+            ref = {"value": self.home_currency}
+        if not isinstance(ref, dict) or not isinstance(ref.get("value"), str) or not _is_code(ref["value"], 3):
+            raise errors.business(f"CurrencyRef must name a currency by its ISO 4217 code, e.g. "
+                                  f"{{\"value\": \"{self.home_currency}\"}}; got {ref!r}", "CurrencyRef")
+        code = ref["value"].upper()
+        obj["CurrencyRef"] = {"value": code, "name": CURRENCY_NAMES.get(code, code)}
+        foreign = code != self.home_currency
+        if foreign and not self.multicurrency:
+            raise errors.business(f"CurrencyRef {code} is not the home currency {self.home_currency}, and "
+                                  "multicurrency is off for this company", "CurrencyRef")
+        if entity in PAYMENT_RULES:  # a payment is in the currency of what it pays
+            doc_entity = PAYMENT_RULES[entity][1]
+            for doc_id in _applications(obj):
+                doc_code = self.objects[doc_entity][doc_id]["CurrencyRef"]["value"]
+                if doc_code != code:
+                    raise errors.business(f"the payment is in {code} but {doc_entity} {doc_id} is in {doc_code}",
+                                          "CurrencyRef")
+        if not self.multicurrency:
+            obj.pop("ExchangeRate", None)
+            return
+        rate = ONE
+        if foreign:
+            if obj.get("ExchangeRate") in (None, ""):
+                raise errors.required("ExchangeRate")
+            rate = to_decimal(obj["ExchangeRate"])
+            if rate is None or rate <= 0:
+                raise errors.business(f"ExchangeRate {obj['ExchangeRate']!r} must be a positive number: "
+                                      f"{self.home_currency} per 1 {code}", "ExchangeRate")
+        obj["ExchangeRate"] = rate
+        obj["HomeTotalAmt"] = (obj["TotalAmt"] * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+
+    def _check_books_open(self, entity: str, obj: dict | None, current: dict | None) -> None:
+        """Closed books: nothing dated on or before BookCloseDate is created, changed, voided or deleted,
+        and nothing is moved into the closed period (6210)."""
+        if not self.book_close_date:
+            return
+        for doc in (current, obj):
+            if doc is not None and str(doc.get("TxnDate", "")) <= self.book_close_date:
+                raise errors.account_period_closed(self.book_close_date, entity, str(doc["TxnDate"]))
 
     def _prepare_party(self, entity: str, obj: dict, current: dict | None) -> None:
         given = " ".join(str(obj[k]) for k in ("GivenName", "MiddleName", "FamilyName") if obj.get(k))
@@ -612,7 +819,6 @@ class Company:
                         and other["VendorRef"]["value"] == str(obj["VendorRef"]["value"])):
                     raise errors.duplicate_doc_number(obj["DocNumber"], "Bill", other["Id"])
         obj["TotalAmt"] = total
-        obj.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
         if entity == "PurchaseOrder":
             _default_dates(obj, self.clock())
             obj.setdefault("POStatus", "Open")
@@ -642,7 +848,6 @@ class Company:
         total = _sum_lines(obj, SALES_DETAILS)
         _check_doc_number(obj)
         obj["TotalAmt"] = obj["Balance"] = obj["RemainingCredit"] = total
-        obj.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
         _default_dates(obj, self.clock())
 
     def _prepare_sales_receipt(self, obj: dict) -> None:
@@ -664,7 +869,6 @@ class Company:
                                       f"Account {account['Id']} ({account.get('Name')}) is "
                                       f"{account.get('AccountType')}", "DepositToAccountRef")
         obj["TotalAmt"], obj["Balance"] = total, ZERO
-        obj.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
         _default_dates(obj, self.clock())
 
     def _prepare_journal_entry(self, obj: dict) -> None:
@@ -686,7 +890,6 @@ class Company:
         _check_doc_number(obj)
         obj["TotalAmt"] = totals["Debit"]
         _default_dates(obj, self.clock())
-        obj.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
 
     def _prepare_payment(self, entity: str, obj: dict, current: dict | None) -> None:
         """BillPayment / Payment: every line applies its Amount to one open Bill / Invoice of the party."""
@@ -736,7 +939,6 @@ class Company:
         if entity == "Payment":
             obj["UnappliedAmt"] = ZERO
         _default_dates(obj, self.clock())
-        obj.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
 
     def _check_pay_type(self, obj: dict) -> None:
         pay_type = obj.get("PayType")
@@ -852,7 +1054,7 @@ def _voided(entity: str, current: dict) -> dict:
         detail = line.get(line.get("DetailType"))
         if isinstance(detail, dict) and "Qty" in detail:
             detail["Qty"] = ZERO
-    for key in ("TotalAmt", "Balance", "UnappliedAmt"):
+    for key in ("TotalAmt", "Balance", "UnappliedAmt", "HomeTotalAmt"):
         if key in obj:
             obj[key] = ZERO
     note = obj.get("PrivateNote")
@@ -955,3 +1157,34 @@ def _applications(payment: dict) -> dict[str, Decimal]:
     for line in payment.get("Line", []):
         applied[line["LinkedTxn"][0]["TxnId"]] += line["Amount"]
     return applied
+
+
+def _is_code(value: str, length: int) -> bool:
+    return len(value) == length and value.isascii() and value.isalpha()
+
+
+def country_code(value: object) -> str:
+    """A company's country: an ISO 3166 two-letter code (US, FR, ...). Raises ValueError."""
+    text = str(value or "").strip().upper()
+    if not _is_code(text, 2):
+        raise ValueError(f"country must be a two-letter ISO 3166 code such as US or FR, got {value!r}")
+    return text
+
+
+def currency_code(value: object, what: str) -> str:
+    """An ISO 4217 three-letter currency code. Raises ValueError."""
+    text = str(value or "").strip().upper()
+    if not _is_code(text, 3):
+        raise ValueError(f"{what} must be a three-letter ISO 4217 code such as USD or EUR, got {value!r}")
+    return text
+
+
+def book_close_date(value: object) -> str | None:
+    """AccountingInfoPrefs.BookCloseDate as sent: a date, or null / "" for books that are open."""
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise errors.business(f"BookCloseDate {value!r} is not a date (YYYY-MM-DD)",
+                              "AccountingInfoPrefs.BookCloseDate") from None

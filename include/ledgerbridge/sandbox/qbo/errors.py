@@ -69,6 +69,25 @@ def amount_calculation(line: int, amount: object, qty: object, unit_price: objec
                     f"UnitPrice {unit_price} = {expected})", "Line.Amount")
 
 
+def unrecognized_property(name: str, owner: str) -> QBOFault:
+    """What QBO's JSON parser answers for a property its schema lacks there (python-quickbooks issue #80:
+    'Property Name:Unrecognized field "PurchaseTaxInclusive" (class com.intuit.schema.finance.v3.Item),
+    not marked as ignorable ...')."""
+    return QBOFault("2010", "Request has invalid or unsupported property",
+                    f'Property Name:Unrecognized field "{name}" (class com.intuit.schema.finance.v3.{owner}), '
+                    "not marked as ignorable specified is unsupported or invalid", name)
+
+
+def account_period_closed(close_date: str, entity: str, txn_date: str) -> QBOFault:
+    """Closed books, as QBO answers them: code 6210 (Intuit's developer blog, "Top QuickBooks Online API
+    errors", 2017-06-08), Message and Detail as integrators quote them (fylein/fyle-qbo-api's tests; Invoiced's
+    and Recurly's help pages) - "through through" included. The sandbox adds the dates."""
+    return QBOFault("6210", "Account Period Closed, Cannot Update Through Services API",
+                    "The account period has closed and the account books cannot be updated through through the "
+                    "QBO Services API. Please use the QBO website to make these changes. "
+                    f"(The books are closed up to {close_date}; this {entity} is dated {txn_date}.)", "TxnDate")
+
+
 def query_parse_error(detail: str) -> QBOFault:
     return QBOFault("4000", "Invalid query", f"QueryParserError: {detail}")
 

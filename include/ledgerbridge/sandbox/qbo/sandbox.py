@@ -52,9 +52,11 @@ class QBOSandbox:
 
     # -- realms and OAuth ----------------------------------------------------------------------
     def create_realm(self, client_id: str, realm_id: str | None = None,
-                     company_name: str = "Sandbox Company") -> tuple[str, str]:
+                     company_name: str = "Sandbox Company", *, country: str = "US", home_currency: str | None = None,
+                     multicurrency: bool = False, book_close_date: str | None = None) -> tuple[str, str]:
         """Create a company (or reconnect an existing one) and return (realm_id, a refresh token)
-        for the client, as the OAuth authorization step would."""
+        for the client, as the OAuth authorization step would. The country (ISO code, default US), home
+        currency (default: the country's), multicurrency and closing date apply to a new company only."""
         if client_id not in self.clients:
             raise ValueError(f"unknown client_id {client_id!r}")
         with self.lock:
@@ -66,8 +68,10 @@ class QBOSandbox:
             if not realm_id.isdigit():
                 raise ValueError(f"realm_id must be numeric, got {realm_id!r}")
             if realm_id not in self.realms:
-                company = Company(realm_id, company_name, self.clock)
+                company = Company(realm_id, company_name, self.clock, country, home_currency)
                 company.seed()
+                if multicurrency or book_close_date:
+                    company.set_preferences(multicurrency, book_close_date)
                 self.realms[realm_id] = company
             self.revision += 1
             return realm_id, self.tokens.issue_refresh_token(client_id, realm_id=realm_id)
@@ -149,6 +153,17 @@ class QBOSandbox:
                 time.sleep(faults.slow_commit_seconds)  # committed; the answer comes too late
             if self.limiter is not None:
                 self.limiter.leave(realm_id)
+
+    def set_preferences(self, realm_id: str, multicurrency: bool | None = None, book_close_date: object = ...) -> bool:
+        """What a person does on QBO's settings page: turn multicurrency on, set or clear the closing date.
+        False when there is no such realm; ValueError for a refused change."""
+        with self.lock:
+            company = self.realms.get(realm_id)
+            if company is None:
+                return False
+            company.set_preferences(multicurrency, book_close_date)
+            self.revision += 1
+            return True
 
     def stats(self, realm_id: str) -> dict | None:
         with self.lock:
