@@ -372,3 +372,18 @@ def test_multicurrency_is_turned_on_in_the_settings_and_never_off(server, us):
     assert off.status_code == 400 and "cannot be turned off" in off.json()["error"]
     assert requests.post(prefs_url, json={"colour": "red"}).status_code == 400
     assert requests.post(f"{server.url}/_sandbox/realms/999/preferences", json={}).status_code == 404
+
+
+def test_a_company_saved_before_currencies_existed_keeps_taking_every_currency(clock):
+    from ledgerbridge.sandbox.qbo.company import Company
+
+    fresh = Company("9130000000001", "Globex (sandbox)", clock)
+    legacy_state = {key: value for key, value in fresh.to_state().items()
+                    if key not in ("country", "home_currency", "multicurrency", "book_close_date",
+                                   "preferences_version", "preferences_updated")}
+
+    legacy = Company.from_state(legacy_state, clock)
+    again = Company.from_state(fresh.to_state(), clock)
+
+    assert (legacy.home_currency, legacy.multicurrency) == ("USD", True)  # as it behaved when saved
+    assert again.multicurrency is False  # a company saved now keeps its own setting

@@ -152,7 +152,9 @@ class Company:
         company = cls(state["realm_id"], state["company_name"], clock, state.get("country", "US"),
                       state.get("home_currency"))
         company.book_close_date = state.get("book_close_date")
-        company.multicurrency = bool(state.get("multicurrency", False))
+        # A company saved before the sandbox knew currencies took every currency: it keeps doing so
+        # (multicurrency on), or an older demo's GBP company would refuse its own GBP bills.
+        company.multicurrency = bool(state.get("multicurrency", "home_currency" not in state))
         company.preferences_version = int(state.get("preferences_version", 0))
         company.preferences_updated = state.get("preferences_updated", state["created"])
         company.objects.update(state["objects"])
