@@ -10,7 +10,7 @@ import pytest
 from ledgerbridge.connectors.factory import ConnectionSettings
 from ledgerbridge.ledger import Ledger, migrate
 
-from harness import file_drop_harness, qbo_harness, xero_harness
+from harness import entry_files_harness, file_drop_harness, qbo_harness, xero_harness
 
 SFTP_USER, SFTP_PASSWORD = "agent", "contract-drop-secret"
 
@@ -79,12 +79,34 @@ def _file_drop_sftp(request):
         yield harness
 
 
+@contextmanager
+def _entry_files_local(request):
+    root = request.getfixturevalue("drop_root")
+    with entry_files_harness(root, lambda _: ConnectionSettings("files_local", extra={"local_root": str(root)})) \
+            as harness:
+        yield harness
+
+
+@contextmanager
+def _entry_files_sftp(request):
+    root, server = request.getfixturevalue("drop_root"), request.getfixturevalue("sftp_server")
+
+    def transport(_: str) -> ConnectionSettings:
+        return ConnectionSettings("files_sftp", host=server.host, port=server.port, login=SFTP_USER,
+                                  password=SFTP_PASSWORD, extra={"root": "/", "host_key": server.host_key_line})
+
+    with entry_files_harness(root, transport) as harness:
+        yield harness
+
+
 # name -> how to build the harness (a context manager over the pytest request)
 HARNESSES = {
     "quickbooks_online": _qbo,
     "xero": _xero,
     "file_drop_local": _file_drop_local,
     "file_drop_sftp": _file_drop_sftp,
+    "entry_files_local": _entry_files_local,
+    "entry_files_sftp": _entry_files_sftp,
 }
 
 

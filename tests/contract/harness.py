@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ledgerbridge.connectors.base import AccountingConnector, BillExport
-from ledgerbridge.connectors.factory import ConnectionSettings, file_drop, quickbooks_online
+from ledgerbridge.connectors.factory import ConnectionSettings, entry_files, file_drop, quickbooks_online
 from ledgerbridge.filedrop.fs import LocalFileSystem
 from ledgerbridge.registry import LegalEntity
 from ledgerbridge.sandbox.desktop.agent import DesktopAgent
@@ -360,3 +360,129 @@ def file_drop_harness(root: Path, state_dir: Path, transport: Callable[[str], Co
     agent.publish_lists(LocalFileSystem(root), entity_id, full=True)  # the agent's first upload: everything
     connector = file_drop(desktop_entity(entity_id), transport(company_id))
     yield FileDropHarness(agent, root, entity_id, connector)
+
+
+# -- Entry files, with a folder standing for the accountant's software ---------------------------
+
+ENTRY_FILE_LISTS = {  # what the accountant's software exported, file by file
+    "accounts": [{"number": "401000", "name": "Fournisseurs"}, {"number": "411000", "name": "Clients"},
+                 {"number": "606400", "name": "Fournitures administratives"},
+                 {"number": "445660", "name": "TVA déductible"}, {"number": "706000", "name": "Prestations"}],
+    "journals": [{"code": "HA", "name": "Achats"}, {"code": "VT", "name": "Ventes"}, {"code": "AV", "name": "Avoirs"},
+                 {"code": "VC", "name": "Ventes comptant"}, {"code": "OD", "name": "Opérations diverses"}],
+    "tax_codes": [{"code": "TVA20D", "name": "TVA déductible 20 %", "rate": "20", "account": "445660"}],
+    "items": [{"code": "PRESTA", "name": "Prestation", "income_account": "706000"}],
+    "vendors": [{"code": "FBROWN", "name": "Nick Brown"}],
+    "customers": [{"code": "CVANCE", "name": "Vance Refrigeration"}],
+}
+# Reference kind -> the file and the column of its code.
+_ENTRY_FILE_KINDS = {"account": ("accounts", "number"), "journal_code": ("journals", "code"),
+                     "tax_code": ("tax_codes", "code"), "item": ("items", "code"), "vendor": ("vendors", "code"),
+                     "customer": ("customers", "code")}
+
+
+@dataclass
+class EntryFilesHarness:
+    """Entry files in a folder (local, or served by SFTP): the connector writes FEC files and reads the
+    lists; what the accountant does in the software is done here to the files, as an export would."""
+
+    root: Path
+    entity_id: str
+    connector: AccountingConnector
+    name: str = "entry_files"
+    currency: str = "EUR"
+    clock_resolution: float = 0.0
+    vendor_id: str = "FBROWN"
+    expense_account_id: str = "606400"
+
+    def _csv(self, name: str) -> Path:
+        return self.root / self.entity_id / "reference" / f"{name}.csv"
+
+    def _rows(self, name: str) -> list[dict]:
+        import csv
+
+        with self._csv(name).open(encoding="utf-8", newline="") as text:
+            return list(csv.DictReader(text))
+
+    def _save(self, name: str, rows: list[dict], columns: list[str]) -> None:
+        import csv
+
+        with self._csv(name).open("w", encoding="utf-8", newline="") as text:
+            writer = csv.DictWriter(text, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def refuse(self, bill: BillExport) -> Refusal:
+        lines = tuple(replace(line, account_id="999999") for line in bill.lines)  # no such account in the chart
+        return Refusal(replace(bill, lines=lines), "account")
+
+    def settle(self) -> None:
+        pass  # a file is written whole or not at all: nothing answers later
+
+    def _entry_files(self) -> list[Path]:
+        return sorted((self.root / self.entity_id / "entries").glob("*.txt"))
+
+    def bills(self) -> dict[str, Decimal]:
+        """Every purchase entry of the FEC files: its id (journal-number) and the vendor's credit."""
+        import csv
+        import io
+
+        books = {}
+        for path in self._entry_files():
+            for line in csv.DictReader(io.StringIO(path.read_bytes().decode("iso-8859-15")), delimiter="\t"):
+                if line["JournalCode"] == "HA" and line["CompteNum"] == "401000":
+                    books[f"HA-{line['EcritureNum']}"] = Decimal(line["Credit"].replace(",", "."))
+        return books
+
+    def delete(self, kind: str, external_id: str) -> None:
+        if kind == "bill":  # the accountant deletes the entry: its lines leave the file
+            for path in self._entry_files():
+                lines = path.read_bytes().decode("iso-8859-15").split("\r\n")
+                kept = [line for line in lines if not line.startswith("HA\t") or
+                        line.split("\t")[2] != external_id.removeprefix("HA-")]
+                path.write_bytes("\r\n".join(kept).encode("iso-8859-15"))
+            return
+        if kind not in _ENTRY_FILE_KINDS:
+            raise ValueError(f"entry files keep no {kind}")
+        name, column = _ENTRY_FILE_KINDS[kind]
+        rows = self._rows(name)
+        self._save(name, [row for row in rows if row[column] != external_id], list(rows[0]))
+
+    def add_vendor(self, name: str) -> str:
+        return self._add("vendor", {"name": name})
+
+    def enter(self, kind: str) -> str:
+        tag = uuid.uuid4().hex[:6].upper()
+        extra = {"tax_code": {"rate": "5.5", "account": "445660"}, "item": {"income_account": "706000"}}
+        return self._add(kind, {"name": f"Contract {kind} {tag}", **extra.get(kind, {})}, f"9{tag}" if kind == "account" else f"X{tag}")
+
+    def _add(self, kind: str, values: dict, code: str | None = None) -> str:
+        name, column = _ENTRY_FILE_KINDS[kind]
+        code = code or f"F{uuid.uuid4().hex[:8].upper()}"
+        rows = self._rows(name)
+        self._save(name, [*rows, {column: code, **values}], list(rows[0]))
+        return code
+
+
+def entry_files_entity(entity_id: str) -> LegalEntity:
+    return LegalEntity.model_validate({
+        "id": entity_id, "name": f"{entity_id} SARL", "base_currency": "EUR",
+        "accounting": {"kind": "entry_files", "conn_id": f"files_{entity_id}",
+                       "entry_files": {"payables_account": "401000", "receivables_account": "411000"}},
+        "flows": ["reference", "parties", "bills"]})
+
+
+@contextmanager
+def entry_files_harness(root: Path, transport: Callable[[str], ConnectionSettings]) -> Iterator[EntryFilesHarness]:
+    """`root`: the folder; `transport(entity_id)`: the connection reaching it (local or SFTP)."""
+    import csv
+
+    entity_id = f"ct_{uuid.uuid4().hex[:10]}"
+    folder = root / entity_id / "reference"
+    folder.mkdir(parents=True)
+    for name, rows in ENTRY_FILE_LISTS.items():
+        with (folder / f"{name}.csv").open("w", encoding="utf-8", newline="") as text:
+            writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    yield EntryFilesHarness(root, entity_id, entry_files(entry_files_entity(entity_id), transport(entity_id)))

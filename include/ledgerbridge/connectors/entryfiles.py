@@ -62,6 +62,8 @@ REFERENCE_FILES = {
 }
 MAX_REFERENCE_BYTES = 64 * 1024 * 1024
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+GONE = "gone"  # a row's digest once it left its file
+LIST_STAMPS = "lists.json"  # when each row of the lists was first seen as it is (the change times)
 WRITTEN = ".written"  # beside a manifest: its file was written whole (the file's sha256 inside)
 ENTRY_KINDS = frozenset({"bill", "invoice", "credit_note", "sales_receipt", "journal_entry"})
 CENT = Decimal("0.01")
@@ -89,6 +91,7 @@ class EntryFilesConnector:
         kinds=ENTRY_KINDS | {"vendor", "customer", "attachment"},
         reference_kinds=tuple(REFERENCE_FILES),
         deletable_kinds=frozenset(REFERENCE_FILES),  # a row gone from the export is gone from the books
+        change_capture=True,  # by the stamps of manifests/lists.json
         batch_size=500,
         reads_documents=False,  # a file cannot tell what the accountant's software did with it
         doc_number_limit=35, name_limit=200,
@@ -104,22 +107,30 @@ class EntryFilesConnector:
         self.settings = settings
         self.now = now
         self._lists: dict[str, dict[str, ReferenceData]] | None = None
+        self._read_at: datetime | None = None
+        self._gone: dict[str, list[ReferenceData]] = {}
 
     # -- reference data in ----------------------------------------------------------------------
 
     def fetch_reference(self, kind: str, since: datetime | None) -> Iterator[ReferenceData]:
-        """The whole list as the accountant's software last exported it (a file has no change dates)."""
-        yield from self._reference_lists()[kind].values()
+        """The list as the accountant's software last exported it; since a moment, the rows that changed
+        after it (a row's time is when a read first saw it as it is: the files carry none)."""
+        self._lists = None  # every read reads the files
+        yield from _since(self._reference_lists()[kind].values(), since)
 
     def fetch_changes(self, starts: dict[str, datetime | None], now: datetime) -> ChangeSet:
-        return ChangeSet({kind: list(self._reference_lists()[kind].values()) for kind in starts})
+        """Every row changed since each kind's start, and every row gone from its file since then."""
+        self._lists = None
+        lists = self._reference_lists()
+        return ChangeSet({kind: [*_since(lists[kind].values(), since), *_since(self._gone[kind], since)]
+                          for kind, since in starts.items()}, as_of=self._read_at)
 
     def existing_ids(self, kind: str, external_ids: list[str]) -> set[str]:
         self._lists = None  # a second look reads the files again
         return set(external_ids) & set(self._reference_lists()[kind])
 
-    def server_time(self) -> None:
-        return None
+    def server_time(self) -> datetime | None:
+        return self._read_at  # when the rows were stamped: the next read starts there
 
     def warns_on_duplicate_bill_numbers(self) -> bool:
         return False
@@ -139,15 +150,49 @@ class EntryFilesConnector:
     def _reference_lists(self) -> dict[str, dict[str, ReferenceData]]:
         if self._lists is None:
             with self.open_fs() as fs:
-                self._lists = {kind: self._read_list(fs, kind) for kind in REFERENCE_FILES}
+                lists = {kind: self._read_list(fs, kind) for kind in REFERENCE_FILES}
                 for _, manifest in self._manifests(fs):
                     opened = manifest.get("auxiliary_account")
                     if opened:  # ours until the accountant's next export lists it
-                        self._lists[opened["kind"]].setdefault(opened["code"], ReferenceData(
-                            opened["code"], opened["name"], True, None, number=opened["code"]))
+                        lists[opened["kind"]].setdefault(opened["code"], ReferenceData(
+                            opened["code"], opened["name"], True, None, number=opened["code"],
+                            raw={"code": opened["code"], "name": opened["name"]}))
+                self._lists = self._stamped(fs, lists)
             log.info("entry files of %s: reference read (%s)", self.entity_id,
                      ", ".join(f"{len(rows)} {kind}" for kind, rows in self._lists.items()))
         return self._lists
+
+    def _stamped(self, fs: FileSystem, lists: dict[str, dict[str, ReferenceData]]
+                 ) -> dict[str, dict[str, ReferenceData]]:
+        """Each row with the time a read first saw it as it is now, and each row gone since with the
+        time a read first missed it (`self._gone`), kept in `manifests/lists.json`: the change times the
+        files do not carry."""
+        path = join(self.entity_id, MANIFESTS, LIST_STAMPS)
+        try:
+            stamps = json.loads(fs.read_bytes(path, MAX_MANIFEST_BYTES)) if fs.exists(path) else {}
+        except ValueError:
+            stamps = {}  # unreadable: every row counts as changed once
+        self._read_at = now = self.now()
+        fresh: dict[str, dict[str, list]] = {}
+        stamped: dict[str, dict[str, ReferenceData]] = {}
+        self._gone = {}
+        for kind, rows in lists.items():
+            known, fresh[kind], stamped[kind], self._gone[kind] = stamps.get(kind, {}), {}, {}, []
+            for code, row in rows.items():
+                digest = hashlib.sha256(json.dumps([row.raw, row.active], sort_keys=True).encode()).hexdigest()[:16]
+                seen = known[code][1] if code in known and known[code][0] == digest else now.isoformat()
+                fresh[kind][code] = [digest, seen, row.name]
+                stamped[kind][code] = dataclasses.replace(row, updated_at=datetime.fromisoformat(seen))
+            for code, (digest, seen, *name) in known.items():
+                if code not in rows:
+                    name = name[0] if name else code
+                    seen = seen if digest == GONE else now.isoformat()
+                    fresh[kind][code] = [GONE, seen, name]
+                    self._gone[kind].append(ReferenceData(code, name, False, datetime.fromisoformat(seen),
+                                                          deleted=True, number=code))
+        if fresh != stamps:
+            write_atomic(fs, path, _json(fresh), replace=True)
+        return stamped
 
     def _read_list(self, fs: FileSystem, kind: str) -> dict[str, ReferenceData]:
         name, required = REFERENCE_FILES[kind]
@@ -177,12 +222,22 @@ class EntryFilesConnector:
         return {"key": key, **_plain(dataclasses.asdict(record))}
 
     def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | Exception]:
+        """Each record once: a key a manifest already names is answered with what was written (the
+        idempotency key of an API), the rest go in one new file (and beside it)."""
         outcomes: dict[str, Created | Exception] = {}
         entries: list[tuple[Outgoing, Entry]] = []
         parties: list[Outgoing] = []
         attachments: list[Outgoing] = []
+        self._lists = None  # the entries are built against the lists as they are now
+        try:
+            with self.open_fs() as fs:
+                written = self._written(fs)
+        except OSError as exc:
+            raise TransientError(f"entry files of {self.entity_id}: reading the manifests failed ({exc})") from exc
         for item in items:
-            if item.kind in ENTRY_KINDS:
+            if item.key in written:
+                outcomes[item.ref] = Created(written[item.key], adopted=True)
+            elif item.kind in ENTRY_KINDS:
                 try:
                     entry = self.entry(item.kind, item.payload)
                     entry_rows(entry)  # balance, accounts, cents: a bad entry never stops a file
@@ -222,25 +277,27 @@ class EntryFilesConnector:
 
     def find_existing_many(self, items: list[Outgoing]) -> dict[str, Created | Exception]:
         """What the manifests say was written; an attachment is found by its path and checksum."""
-        wanted = {item.key: item for item in items}
         found: dict[str, Created | Exception] = {}
         with self.open_fs() as fs:
-            for path, manifest in self._manifests(fs):
-                written = manifest["file"] is None or fs.exists(path.removesuffix(".json") + WRITTEN) \
-                    or fs.exists(manifest["file"])
-                if not written:
-                    continue  # named, never landed: its records go again in a new file
-                for key, external_id in manifest["records"].items():
-                    if key in wanted:
-                        found[wanted[key].ref] = Created(external_id, adopted=True)
-            for item in wanted.values():
-                if item.kind == "attachment" and item.ref not in found:
+            written = self._written(fs)
+            for item in items:
+                if item.key in written:
+                    found[item.ref] = Created(written[item.key], adopted=True)
+                elif item.kind == "attachment" and item.content is not None:
                     path = self._document_path(item.payload)
-                    if fs.exists(path) and item.content is not None and \
-                            hashlib.sha256(fs.read_bytes(path, len(item.content) + 1)).digest() == \
-                            hashlib.sha256(item.content).digest():
+                    if fs.exists(path) and fs.read_bytes(path, len(item.content) + 1) == item.content:
                         found[item.ref] = Created(path, adopted=True)
         return found
+
+    def _written(self, fs: FileSystem) -> dict[str, str]:
+        """Record key -> external id of everything a manifest names whose file landed (marked written,
+        or there); a manifest whose file never landed names nothing."""
+        written = {}
+        for path, manifest in self._manifests(fs):
+            if manifest["file"] is None or fs.exists(path.removesuffix(".json") + WRITTEN) \
+                    or fs.exists(manifest["file"]):
+                written.update(manifest["records"])
+        return written
 
     # -- entries --------------------------------------------------------------------------------
 
@@ -370,7 +427,7 @@ class EntryFilesConnector:
     def _manifests(self, fs: FileSystem) -> Iterator[tuple[str, dict]]:
         directory = join(self.entity_id, MANIFESTS)
         for name in sorted(fs.list(directory)) if fs.exists(directory) else ():
-            if not name.endswith(".json"):
+            if not name.endswith(".json") or name == LIST_STAMPS:
                 continue
             try:
                 yield join(directory, name), json.loads(fs.read_bytes(join(directory, name), MAX_MANIFEST_BYTES))
@@ -419,6 +476,10 @@ class EntryFilesConnector:
             return RecordRejected(f"attachment {item.payload['hub_id']}: {path} already holds another file",
                                   "attachment", "file_name")
         return Created(path)
+
+
+def _since(rows, since: datetime | None) -> list[ReferenceData]:
+    return [row for row in rows if since is None or row.updated_at is None or row.updated_at > since]
 
 
 def _signed(make: Callable[..., EntryLine], source: str, account: str, side: Side, amount: Decimal, label: str,
