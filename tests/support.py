@@ -95,13 +95,14 @@ def make_entity(entity_id: str, currency: str = "USD", create_missing_vendors: b
     })
 
 
-def connect_company(server, ledger, entity: LegalEntity, lists: dict | None = None) -> ConnectionSettings:
-    """A new sandbox company for `entity`, its lists created through the API, and its connection."""
+def connect_company(server, ledger, entity: LegalEntity, lists: dict | None = None, **company) -> ConnectionSettings:
+    """A new sandbox company for `entity`, its lists created through the API, and its connection;
+    `company`: the seeding call's settings (country, book_close_date, multicurrency)."""
     realm_id = str(uuid.uuid4().int)[:13]
     # The company keeps its books in the entity's currency (a foreign CurrencyRef needs multicurrency).
     reply = requests.post(f"{server.url}/_sandbox/realms", json={
         "client_id": CLIENT_ID, "company_name": entity.name, "realm_id": realm_id,
-        "home_currency": entity.base_currency}, timeout=10)
+        "home_currency": entity.base_currency, **company}, timeout=10)
     reply.raise_for_status()
     conn = ConnectionSettings(entity.accounting.conn_id, server.url, CLIENT_ID, CLIENT_SECRET, realm_id,
                               {"refresh_token": reply.json()["refresh_token"],

@@ -174,7 +174,9 @@ def prepare(url: str, ledger: Ledger, out=print, erp_url: str | None = None) -> 
         # unless multicurrency is on, as QuickBooks does.
         reply = requests.post(f"{url}/_sandbox/realms", json={
             "client_id": CLIENT_ID, "company_name": data["company_name"], "realm_id": data["realm_id"],
-            "home_currency": entity.base_currency}, timeout=10)
+            "home_currency": entity.base_currency, "country": data.get("country", "US"),
+            **({"book_close_date": str(data["book_close_date"])} if data.get("book_close_date") else {})},
+            timeout=10)
         reply.raise_for_status()
         refresh_token = reply.json()["refresh_token"]
         conn = ConnectionSettings(entity.accounting.conn_id, url, CLIENT_ID, CLIENT_SECRET, data["realm_id"],

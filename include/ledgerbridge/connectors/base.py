@@ -67,6 +67,7 @@ class BillExport:
     # Line amounts include the tax their tax codes name (as a supplier's bill states them): the
     # accounting system takes the tax out; otherwise it adds the tax on top (an ERP's net prices).
     amounts_include_tax: bool = False
+    journal_code_id: str | None = None  # the journal's id in the accounting system, where named
 
     @property
     def party_ref(self) -> str:
@@ -118,6 +119,7 @@ class InvoiceExport:
     lines: tuple[SalesLineExport, ...]
     memo: str | None = None
     amounts_include_tax: bool = False  # as on BillExport
+    journal_code_id: str | None = None  # the journal's id in the accounting system, where named
 
     @property
     def party_ref(self) -> str:
@@ -137,6 +139,7 @@ class CreditNoteExport:
     lines: tuple[SalesLineExport, ...]
     memo: str | None = None
     amounts_include_tax: bool = False  # as on BillExport
+    journal_code_id: str | None = None  # the journal's id in the accounting system, where named
 
     @property
     def party_ref(self) -> str:
@@ -157,6 +160,7 @@ class SalesReceiptExport:
     memo: str | None = None
     amounts_include_tax: bool = False  # as on BillExport
     deposit_account_id: str | None = None  # None: the accounting system's default (Undeposited Funds)
+    journal_code_id: str | None = None  # the journal's id in the accounting system, where named
 
     @property
     def party_ref(self) -> str:
@@ -196,6 +200,7 @@ class JournalEntryExport:
     currency: str
     lines: tuple[JournalLineExport, ...]
     memo: str | None = None
+    journal_code_id: str | None = None  # the journal's id in the accounting system, where named
 
     party_ref = None
 

@@ -308,7 +308,7 @@ class EntryFilesConnector:
         if currency != self.base_currency:
             raise EntryError(source, f"is in {currency}, the books of {self.entity_id} in {self.base_currency}: "
                                      "entry files take no exchange rate yet")
-        journal = self.settings.journal(kind)
+        journal = payload.get("journal_code_id") or self.settings.journal(kind)  # the document's, else its kind's
         lines = _BUILDERS[kind](self, source, payload)
         return Entry(source=source, journal_code=journal, entry_date=date.fromisoformat(payload["doc_date"]),
                      reference=payload.get("doc_number") or payload["hub_id"], lines=tuple(lines),

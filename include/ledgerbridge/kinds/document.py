@@ -49,7 +49,8 @@ class DocumentRecordKind(RecordKind):
         } for line in document.lines]
         record = {"hub_id": document.hub_id, "kind": str(document.kind), "doc_number": document.doc_number,
                   "doc_date": document.doc_date, "due_date": document.due_date, "currency": document.currency,
-                  "total": document.total, "lines": lines, **party}
+                  "total": document.total, "lines": lines, "journal_code": document.journal_code,
+                  "journal_resolved": resolve.journal_codes.get(document.journal_code) is not None, **party}
         return record, lambda: self.build(document, party.get("party_ref"), resolve)
 
     @staticmethod

@@ -11,7 +11,8 @@ from ledgerbridge.registry import Flow
 def _export(receipt: Document, customer_id: str, resolve) -> SalesReceiptExport:
     return SalesReceiptExport(receipt.hub_id, customer_id, receipt.doc_number, receipt.doc_date, receipt.currency,
                               receipt.total, sales_lines(receipt, resolve), receipt.memo,
-                              resolve.amounts_include_tax)
+                              resolve.amounts_include_tax,
+                              journal_code_id=resolve.journal_code_id(receipt.journal_code))
 
 
 KIND = DocumentRecordKind(name="sales_receipt", record_type=RecordType.DOCUMENT, model=Document,

@@ -61,6 +61,7 @@ class Resolver:
         self.classes = CodeIndex(usable_references(session, entity_id, "class"))
         self.items = CodeIndex(usable_references(session, entity_id, "item"), item_map)
         self.tax_codes = CodeIndex(usable_references(session, entity_id, "tax_code"))
+        self.journal_codes = CodeIndex(usable_references(session, entity_id, "journal_code"))
         self._inactive_items: CodeIndex | None = None
 
     def item_problem(self, code: str | None) -> str | None:
@@ -79,3 +80,6 @@ class Resolver:
 
     def tax_code_id(self, code: str | None) -> str | None:
         return self.tax_codes.get(code).external_id if code else None
+
+    def journal_code_id(self, code: str | None) -> str | None:
+        return self.journal_codes.get(code).external_id if code else None

@@ -229,6 +229,9 @@ class Document(Base):
     currency: Mapped[str] = mapped_column(String(3))
     total: Mapped[Decimal]
     memo: Mapped[str | None] = mapped_column(Text)
+    # The journal it goes to, by code (QuickBooks France's JournalCode, an entry file's journal);
+    # None: the accounting system's default for its kind.
+    journal_code: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(_enum(DocumentStatus), default=DocumentStatus.DRAFT)
     # Confirmation written back from the accounting system.
     external_id: Mapped[str | None] = mapped_column(String(64))

@@ -10,6 +10,7 @@ computed (the suite looks at data; it does not query the ledger)::
      "party_ref": "56",                           # its id in the accounting system, when linked
      "party_linked": True,                        # all but journal entries: linked to an accounting party
      "party_problem": None,                       # optional: why not ("in review", ...), shown as is
+     "journal_code": None, "journal_resolved": None,  # optional: the journal it goes to, by code
      "lines": [{"line_no": 1, "amount": Decimal("120.00"),
                 "account_code": "6000", "account_resolved": True,     # bills, journal entries
                 "item_code": None, "item_resolved": None,             # invoices, credit notes
@@ -55,7 +56,7 @@ from ledgerbridge.quality.spec import (
 )
 
 NAME = "documents"
-SUITE_VERSION = "1.5.0"
+SUITE_VERSION = "1.6.0"
 MAX_FAILURE_RATE = 0.10  # more than 10% of a batch failing: a wrong mapping, not ten bad bills
 DOC_NUMBER_LIMITS = {"quickbooks_online": 21, "quickbooks_desktop": 20}
 KINDS = ("bill", "invoice", "credit_note", "sales_receipt", "journal_entry")
@@ -122,7 +123,8 @@ def build(records: list[dict], params: DocumentParams) -> dict[str, list[dict]]:
             "party_linked": bool(record.get("party_linked")) if party_kind else None,
             "doc_number_given": doc_number is not None if kind != "journal_entry" else None,
             "party_problem": text(record.get("party_problem")),
-            "earlier_same_number": earlier, "taken_by": taken_by,
+            "earlier_same_number": earlier, "taken_by": taken_by, "journal_code": text(record.get("journal_code")),
+            "journal_resolved": bool(record.get("journal_resolved")) if text(record.get("journal_code")) else None,
         })
         for index, line in enumerate(doc_lines, 1):
             amount = line.get("amount")
@@ -245,6 +247,11 @@ EXPECTATIONS = (
                 lambda row, params: f"{row['currency']} is not enabled in the accounting system (enabled: "
                                     f"{', '.join(sorted(params.enabled_currencies or ()))})", "currency",
                 why="The accounting system refuses a document in a currency its company has not enabled."),
+    Expectation("journal_code_resolves", "documents", "ExpectColumnValuesToBeInSet",
+                {"column": "journal_resolved", "value_set": [True]}, "journal_code",
+                lambda row, params: f"no active journal {row['journal_code']!r} in the accounting system's journals",
+                "journal_code",
+                why="An entry named for a journal the books do not have would be refused, or land in the wrong one."),
     Expectation("doc_number_length", "documents", "ExpectColumnValueLengthsToBeBetween",
                 lambda params: {"column": "doc_number", "max_value": params.doc_number_limit},
                 "doc_number", lambda row, params: f"longer than {params.doc_number_limit} characters", "doc_number",
@@ -316,7 +323,7 @@ COLUMNS = {
                   "total": MONEY, "total_places": INT, "lines_total": MONEY, "debits": MONEY, "credits": MONEY,
                   "currency": STR, "currency_enabled": BOOL, "doc_number": STR, "doc_number_given": BOOL,
                   "earlier_same_number": STR,
-                  "taken_by": STR},
+                  "taken_by": STR, "journal_code": STR, "journal_resolved": BOOL},
     "lines": {"amount": MONEY, "amount_places": INT, "account_resolved": BOOL, "item_resolved": BOOL,
               "class_resolved": BOOL, "tax_code_resolved": BOOL, "posting_type": STR, "quantity": MONEY, "extended": MONEY},
 }

@@ -388,10 +388,10 @@ class _Intake:
         values = {"party": party.hub_id if party else None, "doc_number": model.doc_number,
                   "doc_date": model.doc_date, "due_date": getattr(model, "due_date", None),
                   "currency": model.currency or self.entity.base_currency, "total": total, "memo": model.memo,
-                  "status": model.status, "lines": lines,
+                  "journal_code": model.journal, "status": model.status, "lines": lines,
                   "attachments": sorted((name, content_type, hashlib.sha256(content).hexdigest())
                                         for name, content_type, content in attachments)}
-        scalars = {"doc_number", "doc_date", "due_date", "currency", "total", "memo"}
+        scalars = {"doc_number", "doc_date", "due_date", "currency", "total", "memo", "journal_code"}
         document = self.documents[kind.ledger_kind].get(model.hub_id)
         switched = []
         if document is None and kind.ledger_kind in SAME_SALE:

@@ -114,6 +114,7 @@ class _HubDocument(_Record):
     currency: Currency | None = None
     status: Status = "draft"
     memo: str | None = None
+    journal: str | None = Field(default=None, min_length=1, max_length=_length(Document.journal_code))  # its code
     attachments: list[HubAttachment] = Field(default_factory=list)
 
     @field_validator("attachments")

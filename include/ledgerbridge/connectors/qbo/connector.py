@@ -60,6 +60,7 @@ LIST_ENTITIES = {
     "term": "Term",
     "tax_code": "TaxCode",
     "item": "Item",
+    "journal_code": "JournalCode",  # French companies only: others have none
 }
 TRANSACTION_ENTITIES = {
     "purchase_order": "PurchaseOrder",
@@ -72,6 +73,7 @@ TRANSACTION_ENTITIES = {
     "journal_entry": "JournalEntry",
 }
 _REFERENCE_ENTITIES = {**LIST_ENTITIES, **TRANSACTION_ENTITIES}
+COUNTRY_KINDS = {"journal_code": ("FR",)}  # lists QuickBooks has in these countries only
 _KIND_BY_ENTITY = {entity: kind for kind, entity in _REFERENCE_ENTITIES.items()}
 # Our record kinds -> the QuickBooks object each becomes, and how its payload is built.
 OBJECTS = {"vendor": "Vendor", "customer": "Customer", "bill": "Bill", "bill_payment": "BillPayment",
@@ -107,11 +109,14 @@ class QuickBooksOnlineConnector:
         self.client = client
         self.company_id = client.realm_id
         self._preferences: dict[str, Any] | None = None
+        self._country: str | None = None
 
     # -- reference data in ----------------------------------------------------------------------
 
     def fetch_reference(self, kind: str, since: datetime | None) -> Iterator[ReferenceData]:
         """Every object of `kind` changed since `since` (all of them without), by query."""
+        if kind in COUNTRY_KINDS and self.country() not in COUNTRY_KINDS[kind]:
+            return  # the company's country has no such list (journal codes: France only)
         entity = _REFERENCE_ENTITIES[kind]
         # Inactive list objects too: a deactivation must reach the mirror.
         where = "Active IN (true, false)" if kind in LIST_ENTITIES else ""
@@ -128,25 +133,28 @@ class QuickBooksOnlineConnector:
         return found
 
     def fetch_changes(self, starts: dict[str, datetime], now: datetime) -> ChangeSet:
-        """Change Data Capture, deletions included, for the kinds it can answer completely.
+        """Change Data Capture, deletions included, for the kinds it can answer completely (and, empty,
+        the lists the company's country does not have).
 
         One request for every kind from the oldest start; if that answer is cut at 1000 objects, one
         request per kind from its own start. A kind whose start is over 29 days back, or whose own
         answer is cut, is left out: the caller reads it by query.
         """
-        eligible = {kind: since for kind, since in starts.items() if since >= now - CDC_MAX_AGE}
+        # A list the company's country lacks has no changes; naming it would fail the whole request.
+        absent = {kind: [] for kind in starts if kind in COUNTRY_KINDS and self.country() not in COUNTRY_KINDS[kind]}
+        eligible = {kind: since for kind, since in starts.items() if since >= now - CDC_MAX_AGE and kind not in absent}
         if not eligible:
-            return ChangeSet({}, None)
+            return ChangeSet(absent, None)
         changes, as_of = self._cdc(tuple(eligible), min(eligible.values()))
         if changes is not None:
-            return ChangeSet(changes, as_of)
+            return ChangeSet({**absent, **changes}, as_of)
         answered: dict[str, list[ReferenceData]] = {}
         for kind, since in eligible.items():
             alone, stamp = self._cdc((kind,), since)
             if alone is not None:
                 answered.update(alone)
                 as_of = min(filter(None, (as_of, stamp)), default=None)
-        return ChangeSet(answered, as_of)
+        return ChangeSet({**absent, **answered}, as_of)
 
     def _cdc(self, kinds: tuple[str, ...], since: datetime) -> tuple[dict[str, list[ReferenceData]] | None, datetime | None]:
         """One CDC request: the changes by kind (None when cut at 1000 objects) and QuickBooks' time of it."""
@@ -163,6 +171,13 @@ class QuickBooksOnlineConnector:
         stamp = reply.get("time")
         as_of = datetime.fromisoformat(stamp).astimezone(UTC) if isinstance(stamp, str) else self.client.server_time
         return (None if received >= CDC_MAX_OBJECTS else changes), as_of
+
+    def country(self) -> str:
+        """The company's country (CompanyInfo.Country), read once: some lists exist in one country only."""
+        if self._country is None:
+            info = self.client.read("CompanyInfo", self.company_id)
+            self._country = str(info.get("Country") or "US")
+        return self._country
 
     def server_time(self) -> datetime | None:
         """QuickBooks' own clock at its last answer: watermarks follow it, not ours."""
@@ -704,8 +719,12 @@ def _customer_payment(payment: CustomerPaymentExport, key: str) -> dict[str, Any
 
 
 def _journal_entry(entry: JournalEntryExport, key: str) -> dict[str, Any]:
+    # QuickBooks France keeps the journal on each line (JournalEntryLineDetail.JournalCodeRef, Intuit's
+    # Finance.xsd); bills, invoices and the other documents go to the journal of their type.
+    journal = {"JournalCodeRef": {"value": entry.journal_code_id}} if entry.journal_code_id else {}
     lines = [_line(line.amount, "JournalEntryLineDetail",
-                   _class({"PostingType": line.posting_type, "AccountRef": {"value": line.account_id}}, line.class_id),
+                   _class({"PostingType": line.posting_type, "AccountRef": {"value": line.account_id}, **journal},
+                          line.class_id),
                    line.description)
              for line in entry.lines]
     return _document({}, entry.doc_date, entry.currency, lines,
