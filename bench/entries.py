@@ -123,15 +123,13 @@ def bench_fec(count: int) -> tuple[list[list[str]], list]:
 def write_lists(root: Path) -> None:
     import yaml
 
+    from ledgerbridge.connectors.entryfiles import reference_csv
+
     demo = yaml.safe_load((PROJECT_ROOT / "include/config/demo_data.yaml").read_text())["entities"]["martin_fr"]
     folder = root / ENTITY / "reference"
     folder.mkdir(parents=True)
     for name, rows in demo["reference"].items():
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-        (folder / f"{name}.csv").write_text(text.getvalue(), encoding="utf-8")
+        (folder / f"{name}.csv").write_text(reference_csv(rows), encoding="utf-8")
 
 
 def hub(count: int) -> dict:

@@ -322,7 +322,7 @@ def accountant_root() -> Path:
 def prepare_entry_files(out=print) -> dict[str, dict]:
     """Each entry-files entity's folder (the accountant's side): the lists its software exported, written
     once, and its hub feed; its connection names the folder."""
-    from ledgerbridge.connectors.entryfiles import REFERENCE, REFERENCE_FILES
+    from ledgerbridge.connectors.entryfiles import REFERENCE, REFERENCE_FILES, reference_csv
     from ledgerbridge.connectors.specs import accounting_spec
 
     demo = yaml.safe_load(DEMO_DATA.read_text(encoding="utf-8"))["entities"]
@@ -336,7 +336,7 @@ def prepare_entry_files(out=print) -> dict[str, dict]:
         for kind, (name, _) in REFERENCE_FILES.items():
             rows = data["reference"].get(name.removesuffix(".csv"), [])
             if rows and not (folder / name).exists():
-                (folder / name).write_text(_csv_text(rows), encoding="utf-8")
+                (folder / name).write_text(reference_csv(rows), encoding="utf-8")
         out(f"{entity.id}: entry files ({entity.accounting.entry_files.format}) in {accountant_root() / entity.id}, "
             f"its accountant's lists in {folder.name}/, {feed_hub(entity, data)}")
         connections.update(feed_connection(entity))
@@ -344,17 +344,6 @@ def prepare_entry_files(out=print) -> dict[str, dict]:
             "conn_type": accounting_spec(entity.accounting.kind).connection.conn_type,
             "extra": {"local_root": str(accountant_root().resolve())}}
     return connections
-
-
-def _csv_text(rows: list[dict]) -> str:
-    import csv
-    import io
-
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return text.getvalue()
 
 
 def run_desktop(agents: dict, drop, out=print) -> bool:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ledgerbridge.connectors.base import AccountingConnector, BillExport
+from ledgerbridge.connectors.entryfiles import reference_csv
 from ledgerbridge.connectors.factory import ConnectionSettings, entry_files, file_drop, quickbooks_online
 from ledgerbridge.filedrop.fs import LocalFileSystem
 from ledgerbridge.registry import LegalEntity
@@ -404,13 +405,8 @@ class EntryFilesHarness:
         with self._csv(name).open(encoding="utf-8", newline="") as text:
             return list(csv.DictReader(text))
 
-    def _save(self, name: str, rows: list[dict], columns: list[str]) -> None:
-        import csv
-
-        with self._csv(name).open("w", encoding="utf-8", newline="") as text:
-            writer = csv.DictWriter(text, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows)
+    def _save(self, name: str, rows: list[dict]) -> None:
+        self._csv(name).write_text(reference_csv(rows), encoding="utf-8")
 
     def refuse(self, bill: BillExport) -> Refusal:
         lines = tuple(replace(line, account_id="999999") for line in bill.lines)  # no such account in the chart
@@ -446,7 +442,7 @@ class EntryFilesHarness:
             raise ValueError(f"entry files keep no {kind}")
         name, column = _ENTRY_FILE_KINDS[kind]
         rows = self._rows(name)
-        self._save(name, [row for row in rows if row[column] != external_id], list(rows[0]))
+        self._save(name, [row for row in rows if row[column] != external_id])
 
     def add_vendor(self, name: str) -> str:
         return self._add("vendor", {"name": name})
@@ -460,7 +456,7 @@ class EntryFilesHarness:
         name, column = _ENTRY_FILE_KINDS[kind]
         code = code or f"F{uuid.uuid4().hex[:8].upper()}"
         rows = self._rows(name)
-        self._save(name, [*rows, {column: code, **values}], list(rows[0]))
+        self._save(name, [*rows, {**dict.fromkeys(rows[0], ""), column: code, **values}])
         return code
 
 
@@ -475,14 +471,9 @@ def entry_files_entity(entity_id: str) -> LegalEntity:
 @contextmanager
 def entry_files_harness(root: Path, transport: Callable[[str], ConnectionSettings]) -> Iterator[EntryFilesHarness]:
     """`root`: the folder; `transport(entity_id)`: the connection reaching it (local or SFTP)."""
-    import csv
-
     entity_id = f"ct_{uuid.uuid4().hex[:10]}"
     folder = root / entity_id / "reference"
     folder.mkdir(parents=True)
     for name, rows in ENTRY_FILE_LISTS.items():
-        with (folder / f"{name}.csv").open("w", encoding="utf-8", newline="") as text:
-            writer = csv.DictWriter(text, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        (folder / f"{name}.csv").write_text(reference_csv(rows), encoding="utf-8")
     yield EntryFilesHarness(root, entity_id, entry_files(entry_files_entity(entity_id), transport(entity_id)))

@@ -19,6 +19,7 @@ import yaml
 from sqlalchemy import select
 
 from ledgerbridge.connectors.base import Outgoing
+from ledgerbridge.connectors.entryfiles import reference_csv
 from ledgerbridge.connectors.factory import ConnectionSettings, build_connector, drop_opener
 from ledgerbridge.entryfiles.fec import validate_fec
 from ledgerbridge.filedrop.fs import LocalFileSystem
@@ -48,11 +49,14 @@ def _write_reference(root: Path, lists: dict) -> None:
     folder = root / ENTITY / "reference"
     folder.mkdir(parents=True)
     for name, rows in lists.items():
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-        (folder / f"{name}.csv").write_text(text.getvalue(), encoding="utf-8")
+        (folder / f"{name}.csv").write_text(reference_csv(rows), encoding="utf-8")
+
+
+def _local_folder(tmp_path: Path) -> tuple[Path, ConnectionSettings]:
+    root = tmp_path / "accountant"
+    root.mkdir()
+    _write_reference(root, DEMO["reference"])
+    return root, ConnectionSettings("files_martin_fr", extra={"local_root": str(root)})
 
 
 @contextmanager
@@ -187,10 +191,7 @@ class _FailingOnce:
 
 
 def test_a_file_that_landed_while_the_answer_was_lost_is_adopted_never_written_again(ledger, tmp_path):
-    root = tmp_path / "accountant"
-    root.mkdir()
-    _write_reference(root, DEMO["reference"])
-    conn = ConnectionSettings("files_martin_fr", extra={"local_root": str(root)})
+    root, conn = _local_folder(tmp_path)
     entity = _entity()
     with ledger.session() as session:
         import_hub_data(session, entity, {"vendors": DEMO["hub"]["vendors"], "bills": DEMO["hub"]["bills"][:3]})
@@ -224,10 +225,7 @@ def test_the_connection_reaches_the_same_folder_by_sftp(folder):
 
 
 def test_the_marker_still_proves_a_file_written_after_the_accountant_took_it_away(ledger, tmp_path):
-    root = tmp_path / "accountant"
-    root.mkdir()
-    _write_reference(root, DEMO["reference"])
-    conn = ConnectionSettings("files_martin_fr", extra={"local_root": str(root)})
+    root, conn = _local_folder(tmp_path)
     entity = _entity()
     with ledger.session() as session:
         import_hub_data(session, entity, {"vendors": DEMO["hub"]["vendors"], "bills": DEMO["hub"]["bills"][:2]})

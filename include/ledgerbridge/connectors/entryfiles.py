@@ -547,6 +547,16 @@ def _csv_rows(data: bytes, path: str, required: tuple[str, ...]) -> list[tuple[i
     return rows
 
 
+def reference_csv(rows: list[dict[str, str]]) -> str:
+    """A list as the accountant's software would export it (the columns of its first row), for the
+    demo, the tests and a person preparing a folder by hand."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
+
+
 def _plain(value: Any) -> Any:
     """Decimals and dates as text, recursively: JSON for the outbox."""
     if isinstance(value, dict):
