@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from enum import StrEnum
 from pathlib import Path
@@ -78,6 +79,8 @@ class EntryFileSettings(BaseModel):
     vendor_prefix: str = Field(default="F", pattern=r"^[A-Z0-9]{0,4}$")  # auxiliary accounts it opens
     customer_prefix: str = Field(default="C", pattern=r"^[A-Z0-9]{0,4}$")
     siren: str | None = Field(default=None, pattern=r"^[0-9]{9}$")  # names a full-year FEC
+    # The accountant closed the books through this date: an entry dated on or before it is refused.
+    closed_through: date | None = None
     fiscal_year_end: str = Field(default="12-31", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")  # MM-DD
 
     @field_validator("journals")

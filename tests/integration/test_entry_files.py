@@ -240,3 +240,30 @@ def test_the_marker_still_proves_a_file_written_after_the_accountant_took_it_awa
 
     assert {item.ref: found[item.ref].external_id for item in sent} == \
         {item.ref: f"HA-{item.payload['hub_id']}" for item in sent}
+
+
+def test_the_closed_period_and_a_number_taken_in_a_shared_journal_are_refused_with_their_reasons(ledger, tmp_path):
+    root, conn = _local_folder(tmp_path)
+    # Invoices and credit notes share the sales journal here: one hub id on both would make two entries
+    # with one number in one journal.
+    entity = _entity(closed_through="2026-11-04", journals={"credit_note": "VT"})
+    credit = dict(DEMO["hub"]["credit_notes"][0], hub_id="I-5001")
+    with ledger.session() as session:
+        import_hub_data(session, entity, {"vendors": DEMO["hub"]["vendors"], "customers": DEMO["hub"]["customers"],
+                                          "bills": DEMO["hub"]["bills"][:2], "invoices": DEMO["hub"]["invoices"],
+                                          "credit_notes": [credit]})
+
+    _run(ledger, conn, entity)
+
+    with ledger.session() as session:
+        rows = {r.record_key: r for r in session.scalars(select(OutboxEntry).where(OutboxEntry.kind != "vendor",
+                                                                                   OutboxEntry.kind != "customer"))}
+    assert rows["bill:B-5001"].state == OutboxState.REJECTED  # dated 2026-11-03
+    assert "in the period the accountant closed through 2026-11-04" in rows["bill:B-5001"].error
+    assert rows["bill:B-5002"].state == OutboxState.CONFIRMED  # dated 2026-11-05
+    states = {rows["invoice:I-5001"].state, rows["credit_note:I-5001"].state}
+    assert states == {OutboxState.CONFIRMED, OutboxState.REJECTED}
+    refused = next(r for r in rows.values() if r.state == OutboxState.REJECTED and r.record_key.endswith("I-5001"))
+    assert "entry number I-5001 is taken in journal VT" in refused.error
+    [written] = _entry_files(root)
+    assert validate_fec(written.read_bytes()).ok

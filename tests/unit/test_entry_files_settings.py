@@ -110,3 +110,13 @@ def test_new_auxiliary_accounts_read_as_the_name_and_keep_parties_apart(tmp_path
     ("606100", "Expense"), ("706000", "Income"), ("890000", None)])
 def test_the_french_chart_gives_an_account_its_type(number, account_type):
     assert pcg_account_type(number) == account_type
+
+
+def test_a_closed_period_is_a_date_and_survives_the_registry_cache():
+    entity = LegalEntity.model_validate(_entity({"kind": "entry_files", "conn_id": "f",
+                                                 "entry_files": {**SETTINGS, "closed_through": "2026-10-31"}}))
+    again = LegalEntity.model_validate_json(entity.model_dump_json())
+    assert str(again.accounting.entry_files.closed_through) == "2026-10-31"
+    [error] = parse_entities([_entity({"kind": "entry_files", "conn_id": "f",
+                                       "entry_files": {**SETTINGS, "closed_through": "31/10/2026"}})]).errors
+    assert "closed_through" in str(error)

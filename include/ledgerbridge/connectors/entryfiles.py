@@ -241,6 +241,7 @@ class EntryFilesConnector:
                 try:
                     entry = self.entry(item.kind, item.payload)
                     entry_rows(entry)  # balance, accounts, cents: a bad entry never stops a file
+                    _number_free(entry, [other for _, other in entries])
                 except EntryError as exc:
                     outcomes[item.ref] = RecordRejected(str(exc), "entry", exc.problem)
                     continue
@@ -309,8 +310,13 @@ class EntryFilesConnector:
             raise EntryError(source, f"is in {currency}, the books of {self.entity_id} in {self.base_currency}: "
                                      "entry files take no exchange rate yet")
         journal = payload.get("journal_code_id") or self.settings.journal(kind)  # the document's, else its kind's
+        day = date.fromisoformat(payload["doc_date"])
+        closed = self.settings.closed_through
+        if closed is not None and day <= closed:
+            raise EntryError(source, f"is dated {day}, in the period the accountant closed through {closed} "
+                                     "(entry_files.closed_through): date it after, or reopen the period")
         lines = _BUILDERS[kind](self, source, payload)
-        return Entry(source=source, journal_code=journal, entry_date=date.fromisoformat(payload["doc_date"]),
+        return Entry(source=source, journal_code=journal, entry_date=day,
                      reference=payload.get("doc_number") or payload["hub_id"], lines=tuple(lines),
                      number=payload["hub_id"], journal_label=self._journal_label(source, journal))
 
@@ -476,6 +482,15 @@ class EntryFilesConnector:
             return RecordRejected(f"attachment {item.payload['hub_id']}: {path} already holds another file",
                                   "attachment", "file_name")
         return Created(path)
+
+
+def _number_free(entry: Entry, taken: list[Entry]) -> None:
+    """An entry's number is its hub id: two kinds sharing a journal may bring the same one in one file."""
+    for other in taken:
+        if (other.journal_code, other.number) == (entry.journal_code, entry.number):
+            raise EntryError(entry.source, f"entry number {entry.number} is taken in journal {entry.journal_code} "
+                                           f"by {other.source} in the same file: give the kinds their own "
+                                           "journals (entry_files.journals), then Retry")
 
 
 def _since(rows, since: datetime | None) -> list[ReferenceData]:
