@@ -263,6 +263,25 @@ class AlertPolicy(BaseModel):
     expected_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
 
 
+class SyncMode(StrEnum):
+    REALTIME = "realtime"
+    DAILY = "daily"
+    MANUAL = "manual"
+
+
+# An entity's full-run schedule when its `sync` is set and its `schedule` left out, in UTC: daily runs in
+# the evening; realtime keeps its full run (reference data, reconciliation) daily, at night.
+SYNC_DEFAULT_SCHEDULES: dict[str, str | None] = {"realtime": "0 2 * * *", "daily": "0 19 * * *", "manual": None}
+
+
+def _fires_at_most_daily(schedule: str) -> bool:
+    """A preset of a day or longer, or a cron expression with one minute and one hour (any days)."""
+    if schedule.startswith("@"):
+        return schedule != "@hourly"
+    minute, hour = schedule.split()[:2]
+    return minute.isdigit() and hour.isdigit()
+
+
 class LegalEntity(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str = Field(pattern=_ENTITY_ID.pattern)
@@ -271,7 +290,13 @@ class LegalEntity(BaseModel):
     accounting: AccountingSystem
     # None: hub data reaches the ledger only through ledgerbridge.hub_import (tests, scripts).
     source: SourceSystem | None = None
+    # When the entity's full run (every step) is scheduled: cron or preset, in UTC; None: manual runs only.
+    # With `sync` set and `schedule` left out, the sync mode's default (model_validator _sync_mode_schedule).
     schedule: str | None = "0 2 * * *"
+    # How soon an approved hub document reaches the accounting system (docs/registry.md, "Sync mode"):
+    # realtime (within a minute: DAG ledgerbridge__<id>__realtime, beside a daily full run), daily (once each
+    # evening), manual (only when a person triggers a run). None: as `schedule` says, as before the setting.
+    sync: SyncMode | None = None
     enabled: bool = True
     flows: tuple[Flow, ...] = tuple(Flow)
     matching: MatchingPolicy = MatchingPolicy()
@@ -281,6 +306,15 @@ class LegalEntity(BaseModel):
     realtime_poll_seconds: float | None = Field(default=None, ge=1, le=3600)
     # The registry's top-level `alerts:` with this entity's own `alerts:` fields over it.
     alerts: AlertPolicy = AlertPolicy()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sync_mode_schedule(cls, data: Any) -> Any:
+        """`sync` set and `schedule` left out: the schedule the mode means (its contradictions: _sync_agrees)."""
+        sync = data.get("sync") if isinstance(data, dict) else None
+        if isinstance(sync, str) and sync in SYNC_DEFAULT_SCHEDULES and "schedule" not in data:
+            return {**data, "schedule": SYNC_DEFAULT_SCHEDULES[sync]}
+        return data
 
     @field_validator("schedule")
     @classmethod
@@ -294,6 +328,23 @@ class LegalEntity(BaseModel):
         if self.realtime_poll_seconds is not None and self.accounting.kind not in FILE_DROP_KINDS:
             raise ValueError("realtime_poll_seconds applies to file-drop connectors only "
                              f"({', '.join(sorted(k.value for k in FILE_DROP_KINDS))})")
+        return self
+
+    @model_validator(mode="after")
+    def _sync_agrees_with_schedule(self) -> LegalEntity:
+        if self.sync == SyncMode.MANUAL and self.schedule is not None:
+            raise ValueError(f"sync: manual (runs only when a person triggers one) contradicts schedule {self.schedule!r}: "
+                             "remove the schedule, or choose sync: daily")
+        if self.sync == SyncMode.DAILY:
+            if self.schedule is None:
+                raise ValueError("sync: daily contradicts schedule: null; for manual runs only, say sync: manual")
+            if not _fires_at_most_daily(self.schedule):
+                raise ValueError(f"sync: daily contradicts schedule {self.schedule!r}, which runs more than once a day: "
+                                 "give one time of day (e.g. '0 19 * * *'), or choose sync: realtime")
+        if self.sync == SyncMode.REALTIME and self.schedule is None:
+            raise ValueError("sync: realtime contradicts schedule: null: its full run (reference data, reconciliation) "
+                             f"still needs a schedule; leave 'schedule' out for {SYNC_DEFAULT_SCHEDULES['realtime']!r} "
+                             "or give one")
         return self
 
     @model_validator(mode="after")
@@ -311,6 +362,11 @@ class LegalEntity(BaseModel):
     @property
     def dag_id(self) -> str:
         return dag_id_for(self.id)
+
+    @property
+    def exports_in_realtime(self) -> bool:
+        """Whether it has the every-minute export DAG (ledgerbridge__<id>__realtime)."""
+        return self.sync == SyncMode.REALTIME
 
     @property
     def creates_parties(self) -> bool:
@@ -363,8 +419,8 @@ def check_schedule(value: str) -> None:
 
 
 def dag_id_for(entity_id: str, suffix: str = "") -> str:
-    """The id of an entity's DAG (`suffix` "inbound": its file drop's inbound DAG); Airflow's permissions
-    on it are the entity's (the UI plugin asks them)."""
+    """The id of an entity's DAG (`suffix` "inbound": its file drop's inbound DAG, "realtime": its every-minute
+    export DAG); Airflow's permissions on it are the entity's (the UI plugin asks them)."""
     return f"ledgerbridge__{entity_id}" + (f"__{suffix}" if suffix else "")
 
 
@@ -550,6 +606,8 @@ def _related_to(raw_entities: list, wanted: Callable[[str], bool]) -> list[int]:
             dag_ids.append(dag_id_for(entity_id))
             if raw.get("realtime_poll_seconds"):
                 dag_ids.append(dag_id_for(entity_id, "inbound"))
+            if raw.get("sync") == SyncMode.REALTIME:
+                dag_ids.append(dag_id_for(entity_id, "realtime"))
         if isinstance(raw, dict):
             for side in ("accounting", "source"):
                 conn_id = raw.get(side).get("conn_id") if isinstance(raw.get(side), dict) else None

@@ -1,5 +1,6 @@
 """Builds the DAGs of the registry's legal entities: one `ledgerbridge__<entity_id>` per enabled entity
-(and `ledgerbridge__<entity_id>__inbound` for a real-time file drop), one failing one-task DAG per invalid
+(and `ledgerbridge__<entity_id>__inbound` for a real-time file drop, `ledgerbridge__<entity_id>__realtime` for
+an entity with `sync: realtime`), one failing one-task DAG per invalid
 registry entry. Each DAG file in dags/ (`ledgerbridge_sync_<i>_of_<N>.py`, see ledgerbridge.dag_files)
 calls `build_shard`, which builds only the DAGs of its shard.
 
@@ -29,6 +30,7 @@ from ledgerbridge.steps import CONNECTED_STEPS, STEP_NAMES, connector_pool
 
 from ledgerbridge_airflow.alerts import AlertsOperator, deadline_for
 from ledgerbridge_airflow.operators.held import HeldRecordsOperator
+from ledgerbridge_airflow.operators.realtime import ExportsWaitingOperator
 from ledgerbridge_airflow.operators.registry_error import RegistryErrorOperator
 from ledgerbridge_airflow.operators.sync import LedgerBridgeStepOperator
 
@@ -110,11 +112,11 @@ Each task logs what it did; `reconcile` ends with the hub-vs-accounting report. 
     return dag
 
 
-def _chain(entity: LegalEntity, steps: tuple[str, ...]) -> LedgerBridgeStepOperator:
+def _chain(entity: LegalEntity, steps: tuple[str, ...], after: Any = None) -> LedgerBridgeStepOperator:
     # Steps that talk to the accounting system share one pool per connector kind, so that many entities
     # never run more of them at once than the system's app-wide limits allow.
     pool = connector_pool(entity.accounting.kind.value)
-    previous = None
+    previous = after
     for step in steps:
         task = LedgerBridgeStepOperator(task_id=step, step=step, entity_id=entity.id,
                                         pool=pool if step in CONNECTED_STEPS else "default_pool")
@@ -150,6 +152,36 @@ files are there. Imports lists, purchase orders and payments, settles confirmati
         tags=["ledgerbridge", entity.accounting.kind.value, "inbound"],
     ) as dag:
         _chain(entity, INBOUND_STEPS)
+    return dag
+
+
+# What the realtime DAG runs every minute: the source's news, then (when something waits) the exports and
+# the write-back. The reference data and the reconciliation stay in the entity's full run (its schedule).
+REALTIME_EXPORT_STEPS = ("match_parties", "prepare_exports", "export_documents", "export_payments",
+                         "collect_confirmations", "write_back")
+
+
+def build_realtime(entity: LegalEntity, args: dict[str, Any] | None = None) -> DAG:
+    """Every minute: pull the source, and send what is approved only when something waits."""
+    with DAG(
+        dag_id=dag_id_for(entity.id, "realtime"),
+        description=f"Send what {entity.name} approves within a minute",
+        doc_md=f"""### {entity.name}: real-time exports
+Every minute: `pull_source` takes in what the hub approved, `exports_waiting` looks in the ledger
+for anything to send and, when nothing waits, skips the rest (its log says why). The reference data
+and the reconciliation run in `{entity.dag_id}` (schedule `{entity.schedule}` UTC). See docs/operations.md.""",
+        schedule="* * * * *",  # a CronTriggerTimetable: one run per minute, no data interval
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        dagrun_timeout=timedelta(minutes=30),
+        default_args=args if args is not None else default_args(),
+        params=params(),
+        tags=["ledgerbridge", entity.accounting.kind.value, "realtime"],
+    ) as dag:
+        gate = _chain(entity, ("pull_source",)) >> ExportsWaitingOperator(task_id="exports_waiting",
+                                                                          entity_id=entity.id)
+        _chain(entity, REALTIME_EXPORT_STEPS, after=gate)
     return dag
 
 
@@ -189,6 +221,9 @@ def dags_of(registry: Registry, shard: Shard | None = None, wanted: str | None =
         inbound = dag_id_for(entity.id, "inbound")
         if entity.realtime_poll_seconds and mine(inbound):
             dags[inbound] = build_inbound(entity, args)
+        realtime = dag_id_for(entity.id, "realtime")
+        if entity.exports_in_realtime and mine(realtime):
+            dags[realtime] = build_realtime(entity, args)
     taken = {e.id for e in registry.entities}
     for error in registry.errors:
         dag_id = error.dag_id(taken=taken)

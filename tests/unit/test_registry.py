@@ -211,3 +211,55 @@ def test_bad_top_level_alerts_fail_the_file_naming_the_field_not_every_entity(tm
 def test_an_entitys_empty_alerts_keep_the_shared_ones():
     (entity,) = parse_entities([_entity(alerts=None)], {"quarantine_above": 7}).entities
     assert entity.alerts.quarantine_above == 7
+
+
+@pytest.mark.parametrize("sync, schedule", [
+    ("realtime", "0 2 * * *"),  # the full run keeps reference data fresh, at night
+    ("daily", "0 19 * * *"),  # once each evening
+    ("manual", None),  # only when a person triggers a run
+])
+def test_a_sync_mode_without_a_schedule_takes_its_default(sync, schedule):
+    (entity,) = parse_entities([_entity(sync=sync)]).entities
+    assert (entity.sync, entity.schedule, entity.exports_in_realtime) == (sync, schedule, sync == "realtime")
+
+
+def test_a_registry_without_sync_means_what_its_schedule_says():
+    registry = parse_entities([_entity("nightly"), _entity("hourly", schedule="@hourly"),
+                               _entity("by_hand", schedule=None)])
+    assert [(e.id, e.sync, e.schedule, e.exports_in_realtime) for e in registry.entities] == [
+        ("by_hand", None, None, False), ("hourly", None, "@hourly", False), ("nightly", None, "0 2 * * *", False)]
+
+
+@pytest.mark.parametrize("sync, schedule", [
+    ("daily", "30 18 * * 1-5"), ("daily", "@weekly"), ("realtime", "0 3 * * *"), ("realtime", "@hourly"),
+    ("manual", None),
+])
+def test_a_sync_mode_takes_a_schedule_that_agrees_with_it(sync, schedule):
+    (entity,) = parse_entities([_entity(sync=sync, schedule=schedule)]).entities
+    assert entity.schedule == schedule
+
+
+@pytest.mark.parametrize("overrides, words", [
+    ({"sync": "manual", "schedule": "0 2 * * *"}, "sync: manual (runs only when a person triggers one) contradicts "
+                                                  "schedule '0 2 * * *'"),
+    ({"sync": "daily", "schedule": "*/15 * * * *"}, "sync: daily contradicts schedule '*/15 * * * *', which runs more "
+                                                    "than once a day"),
+    ({"sync": "daily", "schedule": "@hourly"}, "sync: daily contradicts schedule '@hourly'"),
+    ({"sync": "daily", "schedule": None}, "sync: daily contradicts schedule: null; for manual runs only, say sync: manual"),
+    ({"sync": "realtime", "schedule": None}, "sync: realtime contradicts schedule: null"),
+    ({"sync": "hourly"}, "field 'sync': Input should be 'realtime', 'daily' or 'manual' (got 'hourly')"),
+    ({"sync": ["daily"]}, "field 'sync'"),
+])
+def test_a_contradictory_or_unknown_sync_mode_is_an_error_of_its_entity(overrides, words):
+    registry = parse_entities([_entity("acme", **overrides), _entity("globex")])
+    assert [e.id for e in registry.entities] == ["globex"]
+    (error,) = registry.errors
+    assert str(error).startswith("registry: legal entity 'acme': ") and words in str(error)
+
+
+def test_a_sync_mode_round_trips_through_its_dump():
+    from ledgerbridge.registry import LegalEntity
+
+    for sync in ("realtime", "daily", "manual"):
+        (entity,) = parse_entities([_entity(sync=sync)]).entities
+        assert LegalEntity.model_validate(entity.model_dump(mode="json")) == entity
