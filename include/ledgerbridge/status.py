@@ -24,7 +24,7 @@ from ledgerbridge.ledger.paging import Page, bounds
 from ledgerbridge.matching import review
 from ledgerbridge.money import shown
 from ledgerbridge.registry import LegalEntity
-from ledgerbridge.steps import CONNECTED_STEPS, STEP_NAMES
+from ledgerbridge.steps import CONNECTED_STEPS, REALTIME_RUN_PREFIX, STEP_NAMES
 
 EXPORT_STEPS = ("export_documents", "export_payments")
 RECONNECT = "ReconnectRequired"
@@ -249,8 +249,9 @@ def _standing_of_latest_run(session: Session, entity_id: str) -> dict[str, Any] 
 
 def _latest_main_run(session: Session, entity_id: str) -> str | None:
     """The entity's latest started run of its sync DAG: those begin with pull_source (the file drop's inbound
-    DAG runs a few steps of its own, never that one)."""
-    return session.scalar(select(SyncRun.run_id).where(SyncRun.entity_id == entity_id, SyncRun.step == STEP_NAMES[0])
+    DAG runs a few steps of its own, never that one; the realtime DAG's runs are told by their prefix)."""
+    return session.scalar(select(SyncRun.run_id).where(SyncRun.entity_id == entity_id, SyncRun.step == STEP_NAMES[0],
+                                                       ~SyncRun.run_id.startswith(REALTIME_RUN_PREFIX, autoescape=True))
                           .order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1))
 
 

@@ -27,6 +27,12 @@ CONNECTED_STEPS = frozenset({
 SOURCE_STEPS = frozenset({"pull_source", "write_back"})
 
 
+# The ledger's run id of a realtime DAG's run (registry `sync: realtime`) is Airflow's with this prefix:
+# its scheduled runs would otherwise share ids with the entity's full runs (`scheduled__<date>`), and with
+# them its steps' rows in sync_runs and its outbox sender; the entity's standing counts full runs only.
+REALTIME_RUN_PREFIX = "realtime__"
+
+
 def connector_pool(kind: str) -> str:
     """The Airflow pool of the connected steps of every entity using connector `kind` (its spec's)."""
     from ledgerbridge.connectors.specs import accounting_spec

@@ -26,7 +26,7 @@ from airflow.sdk import (
 )
 from ledgerbridge.dag_files import Shard, layout_problem, shard_of_file
 from ledgerbridge.registry import LegalEntity, Registry, RegistryError, dag_id_for, load_registry_part
-from ledgerbridge.steps import CONNECTED_STEPS, STEP_NAMES, connector_pool
+from ledgerbridge.steps import CONNECTED_STEPS, REALTIME_RUN_PREFIX, STEP_NAMES, connector_pool
 
 from ledgerbridge_airflow.alerts import AlertsOperator, deadline_for
 from ledgerbridge_airflow.operators.held import HeldRecordsOperator
@@ -112,13 +112,14 @@ Each task logs what it did; `reconcile` ends with the hub-vs-accounting report. 
     return dag
 
 
-def _chain(entity: LegalEntity, steps: tuple[str, ...], after: Any = None) -> LedgerBridgeStepOperator:
+def _chain(entity: LegalEntity, steps: tuple[str, ...], after: Any = None,
+           run_prefix: str = "") -> LedgerBridgeStepOperator:
     # Steps that talk to the accounting system share one pool per connector kind, so that many entities
     # never run more of them at once than the system's app-wide limits allow.
     pool = connector_pool(entity.accounting.kind.value)
     previous = after
     for step in steps:
-        task = LedgerBridgeStepOperator(task_id=step, step=step, entity_id=entity.id,
+        task = LedgerBridgeStepOperator(task_id=step, step=step, entity_id=entity.id, run_prefix=run_prefix,
                                         pool=pool if step in CONNECTED_STEPS else "default_pool")
         if previous is not None:
             previous >> task
@@ -179,9 +180,9 @@ and the reconciliation run in `{entity.dag_id}` (schedule `{entity.schedule}` UT
         params=params(),
         tags=["ledgerbridge", entity.accounting.kind.value, "realtime"],
     ) as dag:
-        gate = _chain(entity, ("pull_source",)) >> ExportsWaitingOperator(task_id="exports_waiting",
-                                                                          entity_id=entity.id)
-        _chain(entity, REALTIME_EXPORT_STEPS, after=gate)
+        pull = _chain(entity, ("pull_source",), run_prefix=REALTIME_RUN_PREFIX)
+        gate = pull >> ExportsWaitingOperator(task_id="exports_waiting", entity_id=entity.id)
+        _chain(entity, REALTIME_EXPORT_STEPS, after=gate, run_prefix=REALTIME_RUN_PREFIX)
     return dag
 
 

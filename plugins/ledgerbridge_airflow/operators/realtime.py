@@ -21,13 +21,14 @@ class ExportsWaitingOperator(BaseOperator):
         from airflow.sdk.exceptions import AirflowSkipException
         from ledgerbridge.flows.waiting import exports_waiting
         from ledgerbridge.registry import load_registry
+        from ledgerbridge.steps import REALTIME_RUN_PREFIX
 
         from ledgerbridge_airflow.hooks.ledger import LedgerHook
 
         entity = load_registry().get(self.entity_id)
         ledger = LedgerHook().get_conn()
         try:
-            waiting = exports_waiting(ledger, entity, context["run_id"])
+            waiting = exports_waiting(ledger, entity, REALTIME_RUN_PREFIX + context["run_id"])
         finally:
             ledger.dispose()
         reason = waiting.skip_reason(self.entity_id)

@@ -10,10 +10,11 @@ from airflow.sdk import BaseOperator
 class LedgerBridgeStepOperator(BaseOperator):
     ui_color = "#dbeafe"
 
-    def __init__(self, *, step: str, entity_id: str, **kwargs: Any):
+    def __init__(self, *, step: str, entity_id: str, run_prefix: str = "", **kwargs: Any):
         super().__init__(**kwargs)
         self.step = step
         self.entity_id = entity_id
+        self.run_prefix = run_prefix  # the realtime DAG's (ledgerbridge.steps.REALTIME_RUN_PREFIX)
 
     def execute(self, context) -> dict[str, Any]:
         import logging
@@ -51,7 +52,7 @@ class LedgerBridgeStepOperator(BaseOperator):
         ctx = RunContext(
             entity=entity,
             ledger=ledger,
-            run_id=context["run_id"],
+            run_id=self.run_prefix + context["run_id"],
             params=params,
             connect=connect,
             connect_source=connect_source,
