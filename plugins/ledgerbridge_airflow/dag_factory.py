@@ -175,7 +175,6 @@ and the reconciliation run in `{entity.dag_id}` (schedule `{entity.schedule}` UT
         start_date=START,
         catchup=False,
         max_active_runs=1,
-        dagrun_timeout=timedelta(minutes=30),
         default_args=args if args is not None else default_args(),
         params=params(),
         tags=["ledgerbridge", entity.accounting.kind.value, "realtime"],
