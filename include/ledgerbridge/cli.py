@@ -273,8 +273,11 @@ def _registry_check(path: str | None) -> int:
         return 1
     for entity in registry.entities:
         state = "enabled" if entity.enabled else "disabled"
+        runs = f"full run {entity.schedule} UTC" if entity.schedule else "manual runs only"
+        if entity.exports_in_realtime:
+            runs = f"exports every minute, {runs}"
         print(f"ok    {entity.id}: {entity.name} ({entity.base_currency}, {entity.accounting.kind.value} via "
-              f"{entity.accounting.conn_id}, {state})")
+              f"{entity.accounting.conn_id}, {runs}, {state})")
     for error in registry.errors:
         print(f"error {error}", file=sys.stderr)
     return 1 if registry.errors else 0

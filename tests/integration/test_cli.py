@@ -21,6 +21,20 @@ def test_registry_check_names_the_bad_entity_and_field(tmp_path, capsys):
     assert "legal entity 'bad'" in err and "base_currency" in err
 
 
+def test_registry_check_says_when_each_entity_runs(tmp_path, capsys):
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump({"legal_entities": [
+        {"id": entity_id, "name": entity_id.title(), "base_currency": "USD", "sync": sync,
+         "accounting": {"kind": "quickbooks_online", "conn_id": f"qbo_{entity_id}"}}
+        for entity_id, sync in (("live", "realtime"), ("evening", "daily"), ("by_hand", "manual"))]}))
+    assert main(["registry", "check", "--file", str(path)]) == 0
+    out, _ = capsys.readouterr()
+    assert out.splitlines() == [
+        "ok    by_hand: By_Hand (USD, quickbooks_online via qbo_by_hand, manual runs only, enabled)",
+        "ok    evening: Evening (USD, quickbooks_online via qbo_evening, full run 0 19 * * * UTC, enabled)",
+        "ok    live: Live (USD, quickbooks_online via qbo_live, exports every minute, full run 0 2 * * * UTC, enabled)"]
+
+
 def test_registry_check_refuses_a_cron_airflow_would_refuse(tmp_path, capsys):
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump({"legal_entities": [
