@@ -221,3 +221,21 @@ def test_the_connector_refuses_an_empty_or_too_large_document_alone(root):
     assert isinstance(outcomes["empty"], RecordRejected) and "no file content" in str(outcomes["empty"])
     assert isinstance(outcomes["good"], Awaiting)
     assert [p.name for p in (root / ENTITY / ATTACHMENT_FILES).iterdir()] == [f"{good.key}.bin"]
+
+
+def test_the_connection_declares_the_agent_s_version(root):
+    from ledgerbridge.connectors.factory import ConnectionSettings, ConnectionSettingsError, file_drop
+    from ledgerbridge.registry import LegalEntity
+
+    entity = LegalEntity.model_validate({
+        "id": ENTITY, "name": "Acme", "base_currency": "USD",
+        "accounting": {"kind": "quickbooks_desktop", "conn_id": "drop_acme"}, "flows": ["bills"]})
+
+    def connection(**extra) -> ConnectionSettings:
+        return ConnectionSettings("drop_acme", extra={"company_id": COMPANY, "local_root": str(root), **extra})
+
+    assert not file_drop(entity, connection()).capabilities.attachments  # an agent of before version 2
+    assert file_drop(entity, connection(protocol_version=2)).capabilities.attachments
+    assert file_drop(entity, connection(protocol_version="2")).capabilities.attachments
+    with pytest.raises(ConnectionSettingsError, match="extra protocol_version 'two' is not a file-drop protocol"):
+        file_drop(entity, connection(protocol_version="two"))

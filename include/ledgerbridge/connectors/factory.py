@@ -91,8 +91,12 @@ def file_drop(entity: LegalEntity, conn: ConnectionSettings, ledger: Ledger | No
     if not company_id:
         raise ConnectionSettingsError(f"connection {conn.conn_id!r} lacks company_id (extra): the company file "
                                       "the agent serves, as its files name it")
+    version = conn.extra.get("protocol_version", 1)
+    if str(version) not in ("1", "2"):
+        raise ConnectionSettingsError(f"connection {conn.conn_id!r}: extra protocol_version {version!r} is not a "
+                                      "file-drop protocol version (1, or 2 for an agent taking attachments)")
     return FileDropConnector(drop_opener(conn), entity.id, str(company_id), kind=entity.accounting.kind.value,
-                             protocol_version=int(conn.extra.get("protocol_version", 1)))
+                             protocol_version=int(version))
 
 
 def entry_files(entity: LegalEntity, conn: ConnectionSettings, ledger: Ledger | None = None, **options):
