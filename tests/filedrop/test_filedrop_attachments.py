@@ -239,3 +239,15 @@ def test_the_connection_declares_the_agent_s_version(root):
     assert file_drop(entity, connection(protocol_version="2")).capabilities.attachments
     with pytest.raises(ConnectionSettingsError, match="extra protocol_version 'two' is not a file-drop protocol"):
         file_drop(entity, connection(protocol_version="two"))
+
+
+def test_an_attachments_file_refused_whole_is_answered_in_version_2(agent, root):
+    raw = {"protocol_version": 2, "kind": "attachments", "entity_id": "globex_uk", "company_id": COMPANY,
+           "batch_key": "bad", "created_at": "2025-02-01T09:00:00.000Z", "records": [attachment(SCAN)]}
+    path = drop(root, "attachments", raw)
+    [outcome] = agent.process(LocalFileSystem(root), ENTITY)
+    assert outcome.status == "rejected"
+    confirmation = read_inbound(LocalFileSystem(root), outcome.confirmation, entity_id=ENTITY, company_id=COMPANY)
+    assert confirmation.envelope["protocol_version"] == 2
+    assert confirmation.envelope["in_reply_to"] == {"file": path.name, "kind": "attachments", "batch_key": "bad"}
+    assert confirmation.envelope["file_error"]["code"] == "wrong_entity" and confirmation.records == []

@@ -1,4 +1,5 @@
 """The desktop agent: consumes to_accounting/ files, answers in confirmations/, uploads its lists.
+It speaks protocol version 2: attachments, their bytes checked by size and SHA-256, are stored once.
 
 Per file, in this order, so a crash anywhere loses nothing and creates nothing twice:
 records applied -> state saved -> confirmation written -> input moved to processed/. A crash
@@ -35,7 +36,7 @@ from ledgerbridge.filedrop import (
     reject_file,
     write_message,
 )
-from ledgerbridge.filedrop.protocol import ATTACHMENT_FILES, MAX_ATTACHMENT_BYTES
+from ledgerbridge.filedrop.protocol import ATTACHMENT_FILES, MAX_ATTACHMENT_BYTES, kind_version
 
 from .books import Answer, answer, rejected
 from .company import DesktopCompany
@@ -156,7 +157,8 @@ class DesktopAgent:
         if name is not None and name.kind in TO_ACCOUNTING_KINDS:
             # Answer first, then move: LedgerBridge learns the file's fate even if we crash in between.
             confirmation = self._confirm(fs, entity_root, posixpath.basename(path), name.kind, name.batch_key,
-                                         records=[], file_error=_file_error(rejection))
+                                         records=[], file_error=_file_error(rejection),
+                                         protocol_version=kind_version(name.kind))
         moved = reject_file(fs, path, rejection, join(entity_root, REJECTED), now=self.company.clock())
         log.warning("%s: rejected, %s; moved to %s", path, rejection.reason, moved)
         return FileOutcome(path, "rejected", reason=rejection.reason, moved_to=moved, confirmation=confirmation)
