@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -251,3 +252,37 @@ def test_an_attachments_file_refused_whole_is_answered_in_version_2(agent, root)
     assert confirmation.envelope["protocol_version"] == 2
     assert confirmation.envelope["in_reply_to"] == {"file": path.name, "kind": "attachments", "batch_key": "bad"}
     assert confirmation.envelope["file_error"]["code"] == "wrong_entity" and confirmation.records == []
+
+
+class _DiesBeforeTheMessage(LocalFileSystem):
+    """A session that dies once the document's bytes are up, before its message is renamed into place."""
+
+    def rename(self, source: str, target: str) -> None:
+        if target.endswith(".json") and "/attachments/" in target:
+            raise ConnectionResetError("connection lost")
+        super().rename(source, target)
+
+
+def test_a_connection_lost_between_the_bytes_and_the_message_loses_nothing(agent, root, clock, bill_txn):
+    from ledgerbridge.connectors.errors import TransientError
+
+    @contextmanager
+    def dying():
+        yield _DiesBeforeTheMessage(root)
+
+    item = _outgoing(_connector(root, 2), SCAN)
+    item = replace(item, payload={**item.payload, "document": {"external_id": bill_txn}})
+    with pytest.raises(TransientError, match="sent again next run"):
+        FileDropConnector(dying, ENTITY, COMPANY, protocol_version=2).create_many([item], "batch-1")
+    assert (root / ENTITY / ATTACHMENT_FILES / f"{item.key}.bin").read_bytes() == SCAN
+    assert not list((root / ENTITY / "to_accounting/attachments").glob("*.json"))
+    agent.process(LocalFileSystem(root), ENTITY)  # the agent sees bytes but no message: nothing to do
+    assert agent.company.attachments == {}
+
+    connector = _connector(root, 2)
+    outcome = connector.create_many([item], "batch-1")  # the next run sends it again
+    agent.process(LocalFileSystem(root), ENTITY)
+    found = connector.find_existing_many([item])
+    [stored] = agent.company.attachments_of(bill_txn)
+    assert found["1"].external_id == stored["attachment_id"] and stored["content"] == SCAN
+    assert isinstance(outcome["1"], Awaiting)
