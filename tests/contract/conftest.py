@@ -60,7 +60,8 @@ def _file_drop_local(request):
     root = request.getfixturevalue("drop_root")
 
     def transport(company_id: str) -> ConnectionSettings:
-        return ConnectionSettings("drop_local", extra={"company_id": company_id, "local_root": str(root)})
+        return ConnectionSettings("drop_local", extra={"company_id": company_id, "local_root": str(root),
+                                                         "protocol_version": 2})
 
     with file_drop_harness(root, request.getfixturevalue("tmp_path"), transport) as harness:
         yield harness
@@ -73,7 +74,8 @@ def _file_drop_sftp(request):
     def transport(company_id: str) -> ConnectionSettings:
         return ConnectionSettings("drop_sftp", host=server.host, port=server.port, login=SFTP_USER,
                                   password=SFTP_PASSWORD,
-                                  extra={"company_id": company_id, "root": "/", "host_key": server.host_key_line})
+                                  extra={"company_id": company_id, "root": "/", "host_key": server.host_key_line,
+                                         "protocol_version": 2})
 
     with file_drop_harness(root, request.getfixturevalue("tmp_path"), transport) as harness:
         yield harness

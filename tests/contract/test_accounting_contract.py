@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -391,6 +392,18 @@ def test_payload_builds_every_declared_kind_and_refuses_the_others_by_name(harne
                 connector.payload(kind, exports[kind], key)
     with pytest.raises(TypeError, match="sales_order"):
         connector.payload("sales_order", exports["bill"], str(uuid.uuid4()))
+
+
+def test_a_document_attached_to_a_bill_is_created_when_attachments_are_declared(harness):
+    connector = harness.connector
+    assert connector.capabilities.attachments == ("attachment" in connector.capabilities.kinds), \
+        "a connector taking attachments creates the attachment kind, and only such a connector does"
+    if not connector.capabilities.attachments:
+        return
+    bill_id = created(send(harness, [outgoing(harness, "bill", bill(harness), "1")])["1"]).external_id
+    document = AttachmentExport(f"HA-{uuid.uuid4().hex[:8]}", "scan.pdf", "application/pdf", "bill", bill_id)
+    item = replace(outgoing(harness, "attachment", document, "2"), content=b"%PDF-1.4 contract scan")
+    assert created(send(harness, [item])["2"]).external_id
 
 
 def test_a_bill_reads_back_with_its_exact_total_when_documents_can_be_read(harness):

@@ -6,12 +6,14 @@ thing and expects the refusal to name that record and that field.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from ledgerbridge.filedrop import inbox_directory, make_file_name
+from ledgerbridge.filedrop.protocol import kind_version
 
 ENTITY, COMPANY = "acme_us", "QBD-acme_us"
 START = datetime(2025, 2, 1, 9, 0, tzinfo=UTC)
@@ -105,10 +107,17 @@ def confirmation_records() -> list[dict]:
              "error": {"field": "/records/2/vendor", "message": "no vendor named 'X'", "code": "unknown_reference"}}]
 
 
+def attachment(content: bytes = b"%PDF-1.4 scanned bill", key: str = "att-1", file: str = "att-1.bin") -> dict:
+    return {"key": key, "document_type": "bill", "document": {"key": "bill-1"}, "file": file,
+            "file_name": "Brown invoice 2025-017.pdf", "content_type": "application/pdf", "size": len(content),
+            "sha256": hashlib.sha256(content).hexdigest()}
+
+
 SAMPLE_RECORDS = {
     "bills": lambda: [bill()],
     "invoices": lambda: [invoice()],
     "journal_entries": lambda: [journal_entry()],
+    "attachments": lambda: [attachment()],
     "payments": lambda: [bill_payment(), customer_payment()],
     "lists": list_entries,
     "purchase_orders": lambda: [purchase_order()],
@@ -120,7 +129,7 @@ SAMPLE_RECORDS = {
 
 def message(kind: str, records: list[dict] | None = None, batch_key: str = "batch-1", **envelope) -> dict:
     """A valid message as plain JSON (what a file holds)."""
-    data = {"protocol_version": 1, "kind": kind, "entity_id": ENTITY, "company_id": COMPANY,
+    data = {"protocol_version": kind_version(kind), "kind": kind, "entity_id": ENTITY, "company_id": COMPANY,
             "batch_key": batch_key, "created_at": "2025-02-01T09:00:00.000Z"}
     if kind == "confirmations":
         data["in_reply_to"] = {"file": "bills-20250201T090000.000Z-batch-1.json", "kind": "bills",

@@ -64,8 +64,8 @@ def _lists(pointer: str, value) -> bytes:
 
 BAD_FILES = [
     Bad("malformed_json", "lists", dumped(message("lists"))[:200], "malformed_json", words="not valid JSON: "),
-    Bad("protocol_version_2", "lists", _lists("/protocol_version", 2), "protocol_version", "/protocol_version",
-        words="speaks protocol_version 2; this reader speaks 1"),
+    Bad("protocol_version_3", "lists", _lists("/protocol_version", 3), "protocol_version", "/protocol_version",
+        words="speaks protocol_version 3; this reader speaks 1, 2"),
     Bad("protocol_version_missing", "lists", _lists("/protocol_version", DELETE), "protocol_version",
         "/protocol_version", words="no protocol_version"),
     Bad("protocol_version_string", "lists", _lists("/protocol_version", "1"), "protocol_version", "/protocol_version"),
@@ -154,6 +154,23 @@ GOOD = {"lists": message("lists", batch_key="good-1"),
         "purchase_orders": message("purchase_orders", batch_key="good-2"),
         "payments_made": message("payments_made", batch_key="good-3"),
         "payments_received": message("payments_received", batch_key="good-4")}
+def test_a_kind_of_version_2_in_a_version_1_message_is_refused(tmp_path):
+    path = drop(tmp_path, "attachments", dumped(message("attachments", protocol_version=1)))
+    result = read(tmp_path, path)
+    assert isinstance(result, Rejection)
+    assert (result.code, result.problems[0].field) == ("protocol_version", "/protocol_version")
+    assert "which protocol_version 2 introduced, but says protocol_version 1" in result.reason
+
+
+def test_version_1_and_version_2_messages_are_both_read(tmp_path):
+    for version, batch_key in ((1, "v1"), (2, "v2")):
+        path = drop(tmp_path, "bills", dumped(message("bills", batch_key=batch_key, protocol_version=version)),
+                    batch_key=batch_key)
+        result = read(tmp_path, path)
+        assert isinstance(result, InboundMessage), result
+        assert result.envelope["protocol_version"] == version
+
+
 INBOXES = ("from_accounting/lists", "from_accounting/purchase_orders", "from_accounting/payments")
 
 

@@ -4,6 +4,7 @@ lists come in; a run with nothing new writes nothing. Over a local folder, a rea
 the embedded SFTP server; the agent works on the served directory, as it would beside the server."""
 from __future__ import annotations
 
+import base64
 import logging
 from dataclasses import replace
 import uuid
@@ -221,3 +222,59 @@ def test_a_lists_file_with_a_byte_order_mark_is_taken_and_the_log_says_so(ledger
             ReferenceRecord.entity_id == ENTITY, ReferenceRecord.kind == "vendor")) >= 2
     assert any("began with a UTF-8 byte-order mark" in message and published.name in message
                for message in caplog.messages), caplog.messages
+
+
+SCAN = b"%PDF-1.4 scanned bill \x00\x01\x02"
+
+
+def test_a_bill_goes_out_with_its_document_to_an_agent_speaking_version_2(ledger, drop):
+    agent, fs, conn, root = drop
+    conn = replace(conn, extra={**conn.extra, "protocol_version": 2})
+    agent.publish_lists(fs, ENTITY, full=True)
+    document = {"file_name": "brown-2025-017.pdf", "content_type": "application/pdf",
+                "content_base64": base64.b64encode(SCAN).decode()}
+    with ledger.session() as session:
+        import_hub_data(session, _entity(), {"vendors": [{"hub_id": "V-1", "name": "Brown, Nick"}],
+                                             "bills": [bill("B-1", "V-1", "40.00", attachments=[document])]})
+
+    _run(ledger, conn)
+    agent.process(fs, ENTITY)
+    second = _run(ledger, conn)  # the bill confirmed, its document goes out
+    assert second["export_documents"]["confirmed"] == 1
+    assert second["export_documents"]["attachments"]["awaiting"] == 1
+    [message] = _files(root, "to_accounting/attachments")
+    [stored_bytes] = _files(root, "to_accounting/attachment_files")
+    assert (root / ENTITY / "to_accounting/attachment_files" / stored_bytes).read_bytes() == SCAN
+
+    agent.process(fs, ENTITY)
+    third = _run(ledger, conn)
+    assert third["export_documents"]["attachments"]["confirmed"] == 1
+    with ledger.session() as session:
+        bill_txn = session.scalar(select(Document.external_id).where(Document.hub_id == "B-1"))
+        attachment_row = session.scalar(select(OutboxEntry).where(OutboxEntry.kind == "attachment"))
+    [attached] = agent.company.attachments_of(bill_txn)
+    assert (attached["content"], attached["file_name"], attached["content_type"]) == (
+        SCAN, "brown-2025-017.pdf", "application/pdf")
+    assert attachment_row.state == OutboxState.CONFIRMED and attachment_row.external_id == attached["attachment_id"]
+    assert _files(root, "to_accounting/attachment_files") == []  # consumed with its message
+
+    fourth = _run(ledger, conn)
+    assert fourth["export_documents"]["attachments"]["sent"] == 0 and not _files(root, "to_accounting/attachments")
+
+
+def test_an_agent_speaking_version_1_is_sent_no_attachments_and_the_log_says_they_are_kept(ledger, drop, caplog):
+    agent, fs, conn, root = drop
+    agent.publish_lists(fs, ENTITY, full=True)
+    document = {"file_name": "brown.pdf", "content_type": "application/pdf",
+                "content_base64": base64.b64encode(SCAN).decode()}
+    with ledger.session() as session:
+        import_hub_data(session, _entity(), {"vendors": [{"hub_id": "V-1", "name": "Brown, Nick"}],
+                                             "bills": [bill("B-1", "V-1", "40.00", attachments=[document])]})
+    _run(ledger, conn)
+    agent.process(fs, ENTITY)
+    with caplog.at_level(logging.INFO):
+        second = _run(ledger, conn)
+    assert second["export_documents"]["confirmed"] == 1
+    assert second["export_documents"]["attachments"]["skipped"] == "the accounting connector takes no attachments"
+    assert _files(root, "to_accounting/attachments") == []
+    assert "1 file(s) kept in the ledger, not sent" in caplog.text

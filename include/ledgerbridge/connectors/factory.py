@@ -83,14 +83,20 @@ def _limits(conn: ConnectionSettings, limits_type):
 
 def file_drop(entity: LegalEntity, conn: ConnectionSettings, ledger: Ledger | None = None):
     """The file drop of an entity (the file-drop kinds' factory): the transport of `drop_opener`, and
-    the extra `company_id`, the company file the agent serves (required). The ledger is not needed."""
+    the extra `company_id`, the company file the agent serves (required), and `protocol_version`, the
+    newest the agent speaks (default 1; 2 sends attachments). The ledger is not needed."""
     from ledgerbridge.connectors.filedrop import FileDropConnector
 
     company_id = conn.extra.get("company_id")
     if not company_id:
         raise ConnectionSettingsError(f"connection {conn.conn_id!r} lacks company_id (extra): the company file "
                                       "the agent serves, as its files name it")
-    return FileDropConnector(drop_opener(conn), entity.id, str(company_id), kind=entity.accounting.kind.value)
+    version = conn.extra.get("protocol_version", 1)
+    if str(version) not in ("1", "2"):
+        raise ConnectionSettingsError(f"connection {conn.conn_id!r}: extra protocol_version {version!r} is not a "
+                                      "file-drop protocol version (1, or 2 for an agent taking attachments)")
+    return FileDropConnector(drop_opener(conn), entity.id, str(company_id), kind=entity.accounting.kind.value,
+                             protocol_version=int(version))
 
 
 def entry_files(entity: LegalEntity, conn: ConnectionSettings, ledger: Ledger | None = None, **options):

@@ -10,15 +10,18 @@ what it said: a crash in between reads it again, and every consumer upserts by k
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.connectors.base import (
+    AttachmentExport,
     Awaiting,
     BillExport,
     BillPaymentExport,
@@ -42,14 +45,18 @@ from ledgerbridge.filedrop.files import (
     ensure_layout,
     move_to,
     reject_file,
+    write_atomic,
     write_message,
 )
 from ledgerbridge.filedrop.fs import FileSystem, join
 from ledgerbridge.filedrop.protocol import (
+    ATTACHMENT_FILES,
     CONFIRMATIONS,
+    MAX_ATTACHMENT_BYTES,
     PROCESSED,
     REJECTED,
     TO_ACCOUNTING,
+    VERSIONS,
     inbox_directory,
 )
 from ledgerbridge.filedrop.reader import (
@@ -74,14 +81,16 @@ _TRANSACTION_KINDS = {"purchase_orders": "purchase_order", "payments_made": "bil
 DOC_NUMBER_LIMIT = 20  # QuickBooks Desktop's RefNumber
 # Our record kinds -> the protocol's message kinds.
 MESSAGE_KINDS = {"bill": "bills", "invoice": "invoices", "journal_entry": "journal_entries",
-                 "bill_payment": "payments", "customer_payment": "payments"}
+                 "bill_payment": "payments", "customer_payment": "payments", "attachment": "attachments"}
+# What protocol version 2 added; an agent speaking version 1 is never sent these.
+VERSION_2_KINDS = frozenset({"attachment"})
 
 
 class FileDropConnector:
     """An AccountingConnector over the file drop; `kind` names the system behind the agent."""
 
     capabilities = Capabilities(
-        kinds=frozenset(MESSAGE_KINDS),  # no vendors, customers or attachments in protocol version 1
+        kinds=frozenset(MESSAGE_KINDS) - VERSION_2_KINDS,  # no vendors or customers; attachments from version 2
         reference_kinds=("account", "vendor", "customer", "class", "term", "item", "purchase_order",
                          "bill_payment", "payment"),
         batch_size=500,  # records per file: ~1 MiB, well under the reader's 8 MiB limit
@@ -91,7 +100,14 @@ class FileDropConnector:
         acknowledges=True, inbound_files=True)
 
     def __init__(self, open_fs: FileSystemOpener, entity_id: str, company_id: str, kind: str = "quickbooks_desktop",
-                 max_bytes: int | None = None):
+                 max_bytes: int | None = None, protocol_version: int = 1):
+        """`protocol_version`: the newest the entity's agent speaks (the connection's extra
+        `protocol_version`); version 2 adds attachments. Every message goes out in its kind's version."""
+        if protocol_version not in VERSIONS:
+            raise ValueError(f"file drop of {entity_id}: protocol_version {protocol_version!r}; known: {VERSIONS}")
+        if protocol_version >= 2:
+            self.capabilities = replace(FileDropConnector.capabilities, kinds=frozenset(MESSAGE_KINDS), attachments=True)
+        self.protocol_version = protocol_version
         self.open_fs = open_fs
         self.entity_id = entity_id
         self.company_id = company_id
@@ -158,8 +174,9 @@ class FileDropConnector:
 
     def payload(self, kind: str, record: Export, key: str) -> dict[str, Any]:
         build = _BUILDERS.get(kind)
-        if build is None:
-            raise TypeError(f"the file drop cannot carry a record of kind {kind!r} (protocol version 1)")
+        if build is None or kind not in self.capabilities.kinds:
+            raise TypeError(f"the file drop cannot carry a record of kind {kind!r} "
+                            f"(protocol version {self.protocol_version})")
         return {"key": key, **build(record)}
 
     def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | ConnectorError | Awaiting]:
@@ -167,14 +184,21 @@ class FileDropConnector:
         outcomes: dict[str, Created | ConnectorError | Awaiting] = {}
         by_kind: dict[str, list[Outgoing]] = {}
         for item in items:
+            refusal = _attachment_refusal(item) if item.kind == "attachment" else None
+            if refusal is not None:
+                outcomes[item.ref] = refusal
+                continue
             by_kind.setdefault(MESSAGE_KINDS[item.kind], []).append(item)
         try:
             with self.open_fs() as fs:
                 ensure_layout(fs, self.entity_id)
                 for kind, group in by_kind.items():
+                    records = [item.payload for item in group]
+                    if kind == "attachments":
+                        # The bytes first: the agent never sees a message whose file is missing.
+                        records = [self._write_attachment_file(fs, item) for item in group]
                     message = build_message(kind, entity_id=self.entity_id, company_id=self.company_id,
-                                            batch_key=batch_key, records=[item.payload for item in group],
-                                            created_at=datetime.now(UTC))
+                                            batch_key=batch_key, records=records, created_at=datetime.now(UTC))
                     path = write_message(fs, self.entity_id, message)
                     outcomes.update({item.ref: Awaiting(path) for item in group})
         except OSError as exc:
@@ -198,6 +222,16 @@ class FileDropConnector:
                     for key in keys & wanted.keys():
                         found.setdefault(wanted[key], Awaiting(path))
         return found
+
+    def _write_attachment_file(self, fs: FileSystem, item: Outgoing) -> dict[str, Any]:
+        """Upload a document's bytes under its key's name; the record completed with size and checksum.
+
+        The same key always carries the same bytes, so a re-send rewrites (or finds) the same file."""
+        content = item.content or b""
+        record = {**item.payload, "file": f"{item.key}.bin", "size": len(content),
+                  "sha256": hashlib.sha256(content).hexdigest()}
+        write_atomic(fs, join(self.entity_id, ATTACHMENT_FILES, record["file"]), content, replace=True)
+        return record
 
     def fetch_documents(self, kind: str, external_ids: list[str]) -> dict[str, RemoteDocument]:
         return {}  # never asked: capabilities.reads_documents is False
@@ -354,5 +388,40 @@ def _customer_payment(payment: CustomerPaymentExport) -> dict[str, Any]:
             **_optional(reference=payment.reference)}
 
 
+# Our document kinds the agent can attach a file to -> the protocol's document_type.
+ATTACHABLE = {"bill": "bill", "invoice": "invoice", "journal_entry": "journal_entry"}
+
+
+def _attachment(attachment: AttachmentExport) -> dict[str, Any]:
+    """Size, checksum and the bytes' file name are added when the bytes are written (create_many)."""
+    if attachment.document_kind not in ATTACHABLE:
+        raise ValueError(f"attachment {attachment.hub_id}: the file drop attaches files to "
+                         f"{', '.join(ATTACHABLE)}, not to a {attachment.document_kind}")
+    return {"document_type": ATTACHABLE[attachment.document_kind],
+            "document": {"external_id": attachment.document_external_id},
+            "file_name": attachment.file_name,
+            "content_type": attachment.content_type.split(";")[0].strip().lower()}  # no "; charset=" parameters
+
+
+FILE_NAME = re.compile(r"(?!\.\.?$)[^/\\\x00-\x1f\x7f]{1,200}")  # attachments.json#/$defs/attachment/file_name
+CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
+
+
+def _attachment_refusal(item: Outgoing) -> RecordRejected | None:
+    """What the agent's schema would refuse, refused here for this record alone (not its whole file)."""
+    if not FILE_NAME.fullmatch(item.payload["file_name"]):
+        return RecordRejected(f"attachment {item.payload['file_name']!r}: a file name of 1 to 200 characters "
+                              "without '/', a backslash or control characters is needed", "attachment", "file_name")
+    if not CONTENT_TYPE.fullmatch(item.payload["content_type"]):
+        return RecordRejected(f"attachment {item.payload['file_name']!r}: content type "
+                              f"{item.payload['content_type']!r} is not a MIME type", "attachment", "content_type")
+    if not item.content:
+        return RecordRejected(f"attachment {item.payload['file_name']!r}: no file content", "attachment", "content")
+    if len(item.content) > MAX_ATTACHMENT_BYTES:
+        return RecordRejected(f"attachment {item.payload['file_name']!r}: {len(item.content)} bytes is over the file "
+                              f"drop's limit of {MAX_ATTACHMENT_BYTES} bytes per document", "too_large", "content")
+    return None
+
+
 _BUILDERS = {"bill": _bill, "invoice": _invoice, "journal_entry": _journal_entry, "bill_payment": _bill_payment,
-             "customer_payment": _customer_payment}
+             "customer_payment": _customer_payment, "attachment": _attachment}

@@ -10,7 +10,6 @@ from .protocol import (
     ENTITY_DIRECTORIES,
     ERROR_SUFFIX,
     PART_SUFFIX,
-    PROTOCOL_VERSION,
     inbox_directory,
     make_file_name,
     utc_timestamp,
@@ -109,8 +108,9 @@ def move_to(fs: FileSystem, path: str, directory: str) -> str:
 
 
 def error_report(path: str, problems: Sequence[Problem], now: datetime) -> dict:
-    """The `<name>.error.json` beside a rejected file: the headline problem, then all of them."""
-    return {"protocol_version": PROTOCOL_VERSION, "file": posixpath.basename(path), "from": path,
+    """The `<name>.error.json` beside a rejected file: the headline problem, then all of them (its shape
+    is version 1's in every version)."""
+    return {"protocol_version": 1, "file": posixpath.basename(path), "from": path,
             "rejected_at": utc_timestamp(now), **problems[0].as_dict(),
             "problems": [problem.as_dict() for problem in problems]}
 

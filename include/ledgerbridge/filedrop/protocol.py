@@ -1,4 +1,4 @@
-"""The file-drop protocol, version 1: directory layout, message kinds and file names.
+"""The file-drop protocol, versions 1 and 2: directory layout, message kinds and file names.
 
 docs/file-drop-protocol.md is the specification; this module is its single source of constants.
 """
@@ -8,7 +8,11 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # the newest this package speaks; it reads and writes every version of VERSIONS
+VERSIONS = (1, 2)
+# Kinds a version added; every other kind is written as version 1, so an agent speaking only 1 reads it.
+KIND_VERSIONS = {"attachments": 2}
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024  # one document; the agent holds it in memory to check and store it
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024  # a 500-bill file is ~1 MiB; 8 MiB leaves room without inviting abuse
 PART_SUFFIX = ".part"
 ERROR_SUFFIX = ".error.json"
@@ -25,15 +29,18 @@ INBOX_KINDS: dict[str, tuple[str, ...]] = {
     f"{TO_ACCOUNTING}/invoices": ("invoices",),
     f"{TO_ACCOUNTING}/payments": ("payments",),
     f"{TO_ACCOUNTING}/journal_entries": ("journal_entries",),
+    f"{TO_ACCOUNTING}/attachments": ("attachments",),
     f"{FROM_ACCOUNTING}/lists": ("lists",),
     f"{FROM_ACCOUNTING}/purchase_orders": ("purchase_orders",),
     f"{FROM_ACCOUNTING}/payments": ("payments_made", "payments_received"),
     CONFIRMATIONS: ("confirmations",),
 }
-TO_ACCOUNTING_KINDS = ("bills", "invoices", "payments", "journal_entries")
+TO_ACCOUNTING_KINDS = ("bills", "invoices", "payments", "journal_entries", "attachments")
 FROM_ACCOUNTING_KINDS = ("lists", "purchase_orders", "payments_made", "payments_received")
 KINDS = TO_ACCOUNTING_KINDS + FROM_ACCOUNTING_KINDS + ("confirmations",)
-ENTITY_DIRECTORIES = tuple(INBOX_KINDS) + (PROCESSED, REJECTED)
+# The documents' bytes, beside the attachments messages that name them (not an inbox: never read alone).
+ATTACHMENT_FILES = f"{TO_ACCOUNTING}/attachment_files"
+ENTITY_DIRECTORIES = tuple(INBOX_KINDS) + (ATTACHMENT_FILES, PROCESSED, REJECTED)
 
 ENTITY_ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
 BATCH_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -54,6 +61,11 @@ class FileName:
     @property
     def created_at(self) -> datetime:
         return datetime.strptime(self.stamp[:15], TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+
+
+def kind_version(kind: str) -> int:
+    """The protocol version a message of this kind is written with: the first that has the kind."""
+    return KIND_VERSIONS.get(kind, 1)
 
 
 def inbox_directory(kind: str) -> str:

@@ -22,7 +22,8 @@ from .protocol import (
     INBOX_KINDS,
     KINDS,
     PART_SUFFIX,
-    PROTOCOL_VERSION,
+    VERSIONS,
+    kind_version,
     parse_file_name,
 )
 from .validation import Problem, json_type, validate_message
@@ -219,9 +220,12 @@ def _check_envelope(data: dict, kind: str, path: str, entity_id: str | None, com
     version = data.get("protocol_version")
     if "protocol_version" not in data:
         raise Refused("protocol_version", "has no protocol_version", "/protocol_version")
-    if version != PROTOCOL_VERSION or isinstance(version, bool):
+    if version not in VERSIONS or isinstance(version, bool):
         raise Refused("protocol_version", f"speaks protocol_version {version!r}; this reader speaks "
-                       f"{PROTOCOL_VERSION}", "/protocol_version")
+                       f"{', '.join(map(str, VERSIONS))}", "/protocol_version")
+    if version < kind_version(kind):
+        raise Refused("protocol_version", f"is a {kind} message, which protocol_version {kind_version(kind)} "
+                       f"introduced, but says protocol_version {version}", "/protocol_version")
     if data.get("kind") != kind:
         raise Refused("kind_mismatch", f"kind {data.get('kind')!r} differs from the {kind!r} its name announces",
                        "/kind")

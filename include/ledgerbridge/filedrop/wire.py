@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from .protocol import PROTOCOL_VERSION, utc_timestamp
+from .protocol import kind_version, utc_timestamp
 
 # Every field of every schema whose value is a decimal string; readers turn these into Decimal.
 DECIMAL_FIELDS = frozenset({
@@ -104,8 +104,10 @@ def loads(text: str) -> Any:
 
 
 def build_message(kind: str, *, entity_id: str, company_id: str, batch_key: str, records: list[dict],
-                  created_at: datetime, **extra: Any) -> dict:
-    """The envelope around records; `extra` carries kind-specific members (in_reply_to, file_error)."""
-    return {"protocol_version": PROTOCOL_VERSION, "kind": kind, "entity_id": entity_id,
+                  created_at: datetime, protocol_version: int | None = None, **extra: Any) -> dict:
+    """The envelope around records; `extra` carries kind-specific members (in_reply_to, file_error).
+
+    The version is the kind's own (kind_version) unless given: a confirmation answers in its input's."""
+    return {"protocol_version": protocol_version or kind_version(kind), "kind": kind, "entity_id": entity_id,
             "company_id": company_id, "batch_key": batch_key, "created_at": created_at,
             **extra, "records": list(records)}

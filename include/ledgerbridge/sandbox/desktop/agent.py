@@ -1,4 +1,5 @@
 """The desktop agent: consumes to_accounting/ files, answers in confirmations/, uploads its lists.
+It speaks protocol version 2: attachments, their bytes checked by size and SHA-256, are stored once.
 
 Per file, in this order, so a crash anywhere loses nothing and creates nothing twice:
 records applied -> state saved -> confirmation written -> input moved to processed/. A crash
@@ -6,6 +7,7 @@ before the move means the file is read again, and every record comes back "dupli
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import posixpath
 import re
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from ledgerbridge.filedrop import (
     CONFIRMATIONS,
+    FileTooLarge,
     DEFAULT_MAX_BYTES,
     LEAVE_IN_PLACE,
     PROCESSED,
@@ -33,6 +36,7 @@ from ledgerbridge.filedrop import (
     reject_file,
     write_message,
 )
+from ledgerbridge.filedrop.protocol import ATTACHMENT_FILES, MAX_ATTACHMENT_BYTES, kind_version
 
 from .books import Answer, answer, rejected
 from .company import DesktopCompany
@@ -41,8 +45,9 @@ from .publish import mark_published, publish_messages
 KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")  # common.json#/$defs/key
 log = logging.getLogger("ledgerbridge.sandbox.desktop")
 
-# Bills and invoices before the payments that may apply to them in the same poll.
-PROCESSING_ORDER = ("bills", "invoices", "journal_entries", "payments")
+# Bills and invoices before the payments that may apply to them, and the documents attached to them,
+# in the same poll.
+PROCESSING_ORDER = ("bills", "invoices", "journal_entries", "payments", "attachments")
 assert set(PROCESSING_ORDER) == set(TO_ACCOUNTING_KINDS)
 
 
@@ -81,23 +86,67 @@ class DesktopAgent:
                               company_id=self.company.company_id, strict=False)
         if isinstance(result, Rejection):
             return self._reject(fs, entity_root, path, result)
-        answers = [self._answer(result, index, record) for index, record in enumerate(result.records)]
+        answers = [self._answer(fs, entity_root, result, index, record) for index, record in enumerate(result.records)]
         self.save()
         confirmation = self._confirm(fs, entity_root, result.name, result.kind, result.batch_key,
-                                     records=[a.as_record() for a in answers])
+                                     records=[a.as_record() for a in answers],
+                                     protocol_version=result.envelope["protocol_version"])
+        if result.kind == "attachments":
+            self._consume_attachment_files(fs, entity_root, result.records)
         moved = move_to(fs, path, join(entity_root, PROCESSED))
         counts = {status: sum(a.status == status for a in answers) for status in ("confirmed", "duplicate", "rejected")}
         log.info("%s: %s; moved to %s", path, _summary(counts, answers), moved)
         return FileOutcome(path, "processed", counts, moved_to=moved, confirmation=confirmation)
 
-    def _answer(self, message: InboundMessage, index: int, record: dict) -> Answer:
+    def _answer(self, fs: FileSystem, entity_root: str, message: InboundMessage, index: int, record: dict) -> Answer:
         problems = message.problems_of(index)
         if problems:  # the record broke the schema: refused alone, the rest of the file goes on
             first = problems[0]
             return rejected(_usable_key(record, index), index, first.field or f"/records/{index}",
                             first.code, first.reason if len(problems) == 1 else
                             f"{first.reason} (and {len(problems) - 1} more problem(s))")
+        if message.kind == "attachments":
+            return self._attach(fs, entity_root, index, record)
         return answer(self.company, message.kind, record, index)
+
+    def _attach(self, fs: FileSystem, entity_root: str, index: int, record: dict) -> Answer:
+        """Store one document against its transaction, once: a known key is answered from memory, so a
+        re-sent message whose bytes were consumed already is still a duplicate."""
+        key, pointer = record["key"], f"/records/{index}"
+        if self.company.created_by_key(key) is not None:
+            return answer(self.company, "attachments", record, index)  # duplicate, or key_reused
+        txn_type = record["document_type"]
+        document = self.company.document(txn_type, record["document"])
+        if document is None:
+            return rejected(key, index, f"{pointer}/document", "unknown_reference",
+                            f"no {txn_type} {record['document']} in the company file to attach {record['file_name']!r} to")
+        path = join(entity_root, ATTACHMENT_FILES, record["file"])
+        try:
+            content = fs.read_bytes(path, MAX_ATTACHMENT_BYTES)
+        except FileNotFoundError:
+            return rejected(key, index, f"{pointer}/file", "missing_file",
+                            f"{record['file']} is not in {ATTACHMENT_FILES}/: write the bytes before the message")
+        except FileTooLarge:
+            return rejected(key, index, f"{pointer}/file", "too_large",
+                            f"{record['file']} is over the limit of {MAX_ATTACHMENT_BYTES} bytes per document")
+        if len(content) != record["size"]:
+            return rejected(key, index, f"{pointer}/size", "size_mismatch",
+                            f"{record['file']} holds {len(content)} bytes; the message says {record['size']}")
+        digest = hashlib.sha256(content).hexdigest()
+        if digest != record["sha256"]:
+            return rejected(key, index, f"{pointer}/sha256", "checksum_mismatch",
+                            f"{record['file']} has SHA-256 {digest}; the message says {record['sha256']}")
+        attachment_id = self.company.attach(txn_type, document["txn_id"], record["file_name"],
+                                            record["content_type"], content, created_from=record)
+        return Answer(key, index, "confirmed", attachment_id)
+
+    def _consume_attachment_files(self, fs: FileSystem, entity_root: str, records: list) -> None:
+        """The bytes a message named go to processed/ with it (a re-send writes them again)."""
+        for record in records:
+            name = record.get("file") if isinstance(record, dict) else None
+            path = join(entity_root, ATTACHMENT_FILES, name) if isinstance(name, str) and "/" not in name else None
+            if path is not None and fs.exists(path):
+                move_to(fs, path, join(entity_root, PROCESSED))
 
     def _reject(self, fs: FileSystem, entity_root: str, path: str, rejection: Rejection) -> FileOutcome:
         if rejection.code in LEAVE_IN_PLACE:
@@ -108,7 +157,8 @@ class DesktopAgent:
         if name is not None and name.kind in TO_ACCOUNTING_KINDS:
             # Answer first, then move: LedgerBridge learns the file's fate even if we crash in between.
             confirmation = self._confirm(fs, entity_root, posixpath.basename(path), name.kind, name.batch_key,
-                                         records=[], file_error=_file_error(rejection))
+                                         records=[], file_error=_file_error(rejection),
+                                         protocol_version=kind_version(name.kind))
         moved = reject_file(fs, path, rejection, join(entity_root, REJECTED), now=self.company.clock())
         log.warning("%s: rejected, %s; moved to %s", path, rejection.reason, moved)
         return FileOutcome(path, "rejected", reason=rejection.reason, moved_to=moved, confirmation=confirmation)

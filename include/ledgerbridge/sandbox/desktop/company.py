@@ -5,6 +5,7 @@ publishing them is a matter of choosing fields, and the state file is plain JSON
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -54,6 +55,8 @@ class DesktopCompany:
     lists: dict[str, dict[str, dict]] = field(default_factory=lambda: {t: {} for t in LIST_TYPES})
     transactions: dict[str, dict[str, dict]] = field(default_factory=lambda: {t: {} for t in TXN_TYPES})
     keys: dict[str, CreatedRecord] = field(default_factory=dict)
+    # Attachment id -> the document attached (Doc Center): its transaction, name, type and bytes.
+    attachments: dict[str, dict] = field(default_factory=dict)
     txn_sequence: int = FIRST_TXN_SEQUENCE
     list_sequence: int = FIRST_LIST_SEQUENCE
     change_sequence: int = 0  # bumps on every change; publishing sends what changed since last time
@@ -113,6 +116,19 @@ class DesktopCompany:
             self.keys[created_from["key"]] = CreatedRecord(txn_id, txn_type, fingerprint(created_from))
         return txn_id
 
+    def attach(self, txn_type: str, txn_id: str, file_name: str, content_type: str, content: bytes,
+               created_from: dict) -> str:
+        """Store a document against a transaction; `created_from`'s key now belongs to it."""
+        attachment_id = self.new_txn_id()
+        self.attachments[attachment_id] = {"txn_type": txn_type, "txn_id": txn_id, "file_name": file_name,
+                                           "content_type": content_type, "content": content}
+        self.keys[created_from["key"]] = CreatedRecord(attachment_id, "attachment", fingerprint(created_from))
+        return attachment_id
+
+    def attachments_of(self, txn_id: str) -> list[dict]:
+        return [{"attachment_id": attachment_id, **stored} for attachment_id, stored in self.attachments.items()
+                if stored["txn_id"] == txn_id]
+
     def created_by_key(self, key: str) -> CreatedRecord | None:
         return self.keys.get(key)
 
@@ -137,6 +153,8 @@ class DesktopCompany:
             "home_currency": self.home_currency, "closing_date": self.closing_date,
             "lists": self.lists, "transactions": self.transactions,
             "keys": {key: vars(created) for key, created in self.keys.items()},
+            "attachments": {attachment_id: {**stored, "content": base64.b64encode(stored["content"]).decode("ascii")}
+                            for attachment_id, stored in self.attachments.items()},
             "sequences": {"txn": self.txn_sequence, "list": self.list_sequence, "change": self.change_sequence,
                           "published": self.published_sequence, "publish_count": self.publish_count},
         })
@@ -152,6 +170,8 @@ class DesktopCompany:
             closing_date=date.fromisoformat(closing) if closing else None, clock=clock,
             lists=from_wire(state["lists"]), transactions=from_wire(state["transactions"]),
             keys={key: CreatedRecord(**created) for key, created in state["keys"].items()},
+            attachments={attachment_id: {**stored, "content": base64.b64decode(stored["content"])}
+                         for attachment_id, stored in state.get("attachments", {}).items()},
             txn_sequence=sequences["txn"], list_sequence=sequences["list"], change_sequence=sequences["change"],
             published_sequence=sequences["published"], publish_count=sequences["publish_count"],
         )
