@@ -58,6 +58,8 @@ def test_a_vendor_credit_becomes_one_vendor_credit_and_bad_ones_are_held(ledger,
         assert row.state == OutboxState.CONFIRMED and row.idempotency_key in credit["PrivateNote"]
         assert document.external_id == credit["Id"]
         assert (document.paid_status, document.open_balance) == (PaidStatus.UNPAID, None)  # not tracked
+    assert first["reconcile"]["vendor_credits"]["buckets"] == {"confirmed": 1, "quarantined": 1}
+    assert first["reconcile"]["accounting_total_of_confirmed_vendor_credits"] == Decimal("120.30")
     assert (held["VC-2"].reasons[0]["field"], held["VC-2"].reasons[0]["value"]) == ("lines[1].account_code", "9999")
 
     second = sync(entity, ledger, conn)
