@@ -208,9 +208,9 @@ _PAIR = {"ignore_row_if": "either_value_is_missing"}
 
 EXPECTATIONS = (
     Expectation("kind_known", "documents", "ExpectColumnValuesToBeInSet", {"column": "kind", "value_set": list(KINDS)},
-                "kind", "not a bill, invoice, credit note or journal entry", "kind",
-                why="The suite knows bills, invoices, credit notes and journal entries; anything else is a caller "
-                    "bug."),
+                "kind", "not a document kind the suite knows", "kind",
+                why="The suite knows bills, invoices, credit notes, sales receipts, journal entries and vendor "
+                    "credits; anything else is a caller bug."),
     Expectation("doc_date_present", "documents", "ExpectColumnValuesToNotBeNull", {"column": "doc_date"},
                 "doc_date", "missing", why="The accounting system posts by date."),
     Expectation("party_linked", "documents", "ExpectColumnValuesToBeInSet",
