@@ -3,6 +3,7 @@ VendorCredit lowering what the vendor is owed, mirrored; an unknown account held
 missing vendor refused at intake naming the field; Xero takes none, so they wait in the ledger."""
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -20,6 +21,8 @@ from ledgerbridge.ledger.models import (
 from sqlalchemy import select
 from support import company, connect_company, make_entity, sync
 
+FRENCH_LISTS = {"accounts": [{"Name": "Fournisseurs", "AcctNum": "401000", "AccountType": "Accounts Payable"},
+                             {"Name": "Honoraires", "AcctNum": "622600", "AccountType": "Expense"}]}
 FEED = {
     "vendors": [{"hub_id": "V-1", "name": "Globochem Supplies"}],
     "bills": [{"hub_id": "B-1", "vendor": "V-1", "doc_number": "GS-100", "doc_date": "2026-11-02",
@@ -78,3 +81,26 @@ def test_a_vendor_credit_without_its_vendor_is_refused_naming_the_field(ledger):
     with ledger.session() as session, pytest.raises(HubRecordError) as refused:
         import_hub_data(session, entity, {"vendor_credits": [credit]})
     assert str(refused.value) == "vendor credit 'VC-3': field 'vendor': Field required"
+
+
+def test_a_french_company_takes_a_vendor_credit_in_the_journal_of_its_type(ledger, qbo_server):
+    """QuickBooks France puts a VendorCredit in the purchases journal itself: JournalCodeRef belongs to
+    journal entry lines only, so none is sent; a journal the company lacks is still held."""
+    entity = make_entity("hooli_fr_credits", currency="EUR", flows=("reference", "parties", "vendor_credits"))
+    conn = connect_company(qbo_server, ledger, entity, FRENCH_LISTS, country="FR")
+    credit = {"hub_id": "AF-1", "vendor": "V-1", "doc_number": "AV-77", "doc_date": "2026-11-20",
+              "status": "approved", "journal": "ACH", "lines": [{"account": "622600", "amount": "240.00"}]}
+    with ledger.session() as session:
+        import_hub_data(session, entity, {"vendors": [{"hub_id": "V-1", "name": "Cabinet Lefèvre Avocats"}],
+                                          "vendor_credits": [credit, dict(credit, hub_id="AF-2", journal="PAIE")]})
+
+    sync(entity, ledger, conn)
+    sync(entity, ledger, conn)
+
+    [sent] = company(qbo_server, conn).objects["VendorCredit"].values()
+    assert (sent["DocNumber"], sent["TotalAmt"], sent["CurrencyRef"]["value"]) == ("AV-77", Decimal("240.00"), "EUR")
+    assert "JournalCodeRef" not in json.dumps(sent, default=str)
+    with ledger.session() as session:
+        held = {q.record_key: json.dumps(q.reasons) for q in session.scalars(
+            select(QuarantineEntry).where(QuarantineEntry.status == "open"))}
+    assert "no active journal 'PAIE'" in held["AF-2"]
