@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     reopen = quarantine.add_parser("reopen", help="undo a release or a dismissal: check the record again next run")
     for sub in (release, dismiss, reopen):
         sub.add_argument("entity_id")
-        sub.add_argument("dataset", help="bills, invoices, credit_notes, journal_entries, bill_payments, "
+        sub.add_argument("dataset", help="bills, invoices, credit_notes, sales_receipts, journal_entries, vendor_credits, bill_payments, "
                                          "customer_payments, reference.<kind>")
         sub.add_argument("record_key", help="the hub id (or the accounting id for reference data)")
     for sub in (release, dismiss):

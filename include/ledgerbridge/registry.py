@@ -59,11 +59,14 @@ class Flow(StrEnum):
     SALES_RECEIPTS = "sales_receipts"
     CUSTOMER_PAYMENTS = "customer_payments"
     JOURNAL_ENTRIES = "journal_entries"
+    VENDOR_CREDITS = "vendor_credits"
 
 
 # The record kinds an entry file carries and their journal by default (French usage: achats, ventes,
-# avoirs, ventes comptant, operations diverses); `entry_files.journals` overrides any of them.
-DEFAULT_JOURNALS = {"bill": "HA", "invoice": "VT", "credit_note": "AV", "sales_receipt": "VC", "journal_entry": "OD"}
+# avoirs, ventes comptant, operations diverses; a vendor's credit in the purchases journal, as French
+# packages keep avoirs fournisseurs); `entry_files.journals` overrides any of them.
+DEFAULT_JOURNALS = {"bill": "HA", "invoice": "VT", "credit_note": "AV", "sales_receipt": "VC", "journal_entry": "OD",
+                    "vendor_credit": "HA"}
 _ACCOUNT_CODE = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,19}$"
 
 

@@ -78,7 +78,7 @@ class ConnectorHarness(Protocol):
 
 QBO_ENTITIES = {"bill": "Bill", "bill_payment": "BillPayment", "invoice": "Invoice", "credit_note": "CreditMemo",
                 "sales_receipt": "SalesReceipt", "payment": "Payment", "purchase_order": "PurchaseOrder",
-                "journal_entry": "JournalEntry"}
+                "journal_entry": "JournalEntry", "vendor_credit": "VendorCredit"}
 
 
 @dataclass
@@ -146,6 +146,8 @@ class QBOHarness:
         vendor, customer = {"value": self.vendor_id}, {"value": self.customer_id}
         if kind == "bill":
             return self._write("Bill", {"VendorRef": vendor, "Line": [self._expense_line("12.34")]})["Id"]
+        if kind == "vendor_credit":
+            return self._write("VendorCredit", {"VendorRef": vendor, "Line": [self._expense_line("7.89")]})["Id"]
         if kind == "purchase_order":
             return self._write("PurchaseOrder", {"VendorRef": vendor, "Line": [self._expense_line("56.78")]})["Id"]
         if kind in ("invoice", "credit_note", "sales_receipt"):

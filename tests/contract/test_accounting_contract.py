@@ -63,6 +63,7 @@ from ledgerbridge.connectors.base import (
     ReferenceData,
     SalesLineExport,
     SalesReceiptExport,
+    VendorCreditExport,
 )
 from ledgerbridge.connectors.errors import RecordRejected
 from ledgerbridge.flows.outbox import batch_key
@@ -358,6 +359,8 @@ def samples(h: ConnectorHarness) -> dict[str, Any]:
                                                              tax_code_id="T-1"),), deposit_account_id="A-5"),
         "journal_entry": JournalEntryExport("HJ-1", "JE-1", day, h.currency, (
             JournalLineExport("Debit", total, "A-1"), JournalLineExport("Credit", total, "A-2"))),
+        "vendor_credit": VendorCreditExport("HVC-1", h.vendor_id, "VC-1", day, h.currency, total,
+                                            (LineExport(total, "A-1", "returned goods"),)),
         "bill_payment": BillPaymentExport("HP-1", h.vendor_id, day, total, h.currency, "A-3",
                                           (AppliedTo("B-1", total),)),
         "customer_payment": CustomerPaymentExport("HP-2", "C-1", day, total, h.currency, "A-4",

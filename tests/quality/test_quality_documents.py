@@ -44,8 +44,8 @@ def one_line(key, amount, **changes):
 
 
 CASES = [
-    case("kind_known", lambda k: bill(k, kind="vendor_credit"), {"kind_known"},
-         "kind", "not a bill, invoice, credit note or journal entry", "vendor_credit", credit_note),
+    case("kind_known", lambda k: bill(k, kind="expense_report"), {"kind_known"},
+         "kind", "not a document kind the suite knows", "expense_report", credit_note),
     case("doc_date_present", lambda k: bill(k, doc_date=None), {"doc_date_present"}, "doc_date", "missing", None, bill),
     case("party_linked", lambda k: bill(k, party_linked=False), {"party_linked"}, "vendor",
          "vendor V-party_linked-bad is not linked to a vendor of the accounting system: link it, or allow "
@@ -114,6 +114,10 @@ CASES = [
     case("line_account_resolves", lambda k: line(bill(k), 2, account_code="9999", account_resolved=False),
          {"line_account_resolves"}, "lines[2].account_code", "no active account with this number or name", "9999",
          bill),
+    case("line_account_resolves", lambda k: line(bill(k, kind="vendor_credit"), 1, account_code="9999",
+                                                 account_resolved=False),
+         {"line_account_resolves"}, "lines[1].account_code", "no active account with this number or name", "9999",
+         lambda k: bill(k, kind="vendor_credit"), id="vendor_credit_account_resolves"),
     case("line_account_resolves", lambda k: line(journal_entry(k), 1, account_code=None, account_resolved=None),
          {"line_account_resolves"}, "lines[1].account_code", "missing", None, journal_entry,
          id="line_account_missing"),

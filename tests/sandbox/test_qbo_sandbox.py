@@ -413,6 +413,33 @@ def test_customer_payment_partially_pays_an_invoice(api):
     assert body_of(api.get(f"customer/{customer['Id']}"))["Customer"]["Balance"] == Decimal("150.00")
 
 
+def test_vendor_credit_lowers_what_the_vendor_is_owed_until_deleted(api, vendor, expense):
+    since = body_of(api.get(f"vendor/{vendor['Id']}"))["time"]
+    api.create("Bill", bill(vendor["Id"], expense, "100.00"))
+    created = api.create("VendorCredit", bill(vendor["Id"], expense, "30.00", "0.05", DocNumber="VC-1",
+                                              TotalAmt=0, Balance=0))
+    assert (created["TotalAmt"], created["Balance"]) == (Decimal("30.05"), Decimal("30.05"))
+    assert created["TxnDate"] and "DueDate" not in created
+    assert body_of(api.get(f"vendorcredit/{created['Id']}"))["VendorCredit"] == created
+    assert body_of(api.query("select * from VendorCredit where DocNumber = 'VC-1'"))["QueryResponse"][
+        "VendorCredit"] == [created]
+    assert body_of(api.get(f"vendor/{vendor['Id']}"))["Vendor"]["Balance"] == Decimal("69.95")
+
+    missing_vendor = fault_of(api.post("VendorCredit", {"Line": created["Line"]}))
+    assert missing_vendor["element"] == "VendorRef"
+    unknown_account = fault_of(api.post("VendorCredit", bill(vendor["Id"], "9999", "1.00")))
+    assert (unknown_account["code"], unknown_account["element"]) == ("2500", "AccountRef")
+    unknown_vendor = fault_of(api.post("VendorCredit", bill("9999", expense, "1.00")))
+    assert (unknown_vendor["code"], unknown_vendor["element"]) == ("2500", "VendorRef")
+    assert fault_of(api.post("VendorCredit", {"VendorRef": {"value": vendor["Id"]}}))["element"] == "Line"
+    deleted = body_of(api.post("VendorCredit", {"Id": created["Id"], "SyncToken": "0"}, operation="delete"))
+    assert deleted["VendorCredit"] == {"status": "Deleted", "Id": created["Id"], "domain": "QBO"}
+    assert body_of(api.get(f"vendor/{vendor['Id']}"))["Vendor"]["Balance"] == Decimal("100.00")
+    changes = body_of(api._send("GET", "cdc", params={"entities": "VendorCredit", "changedSince": since}))
+    [page] = changes["CDCResponse"][0]["QueryResponse"]
+    assert [(credit["Id"], credit.get("status")) for credit in page["VendorCredit"]] == [(created["Id"], "Deleted")]
+
+
 def test_credit_memo_credits_the_customer_until_deleted(api, customer, services):
     since = body_of(api.get(f"customer/{customer['Id']}"))["time"]
     api.create("Invoice", invoice(customer["Id"], services, "100.00"))

@@ -206,6 +206,26 @@ class JournalEntryExport:
 
 
 @dataclass(frozen=True)
+class VendorCreditExport:
+    """A vendor's credit to us (the reverse of a bill): lines by account, no due date."""
+
+    hub_id: str
+    vendor_id: str
+    doc_number: str | None
+    doc_date: date
+    currency: str
+    total: Decimal
+    lines: tuple[LineExport, ...]
+    memo: str | None = None
+    amounts_include_tax: bool = False
+    journal_code_id: str | None = None
+
+    @property
+    def party_ref(self) -> str:
+        return self.vendor_id
+
+
+@dataclass(frozen=True)
 class AttachmentExport:
     """A file to attach to a document already in the accounting system (its bytes travel apart)."""
 
@@ -217,7 +237,7 @@ class AttachmentExport:
 
 
 Export = (PartyExport | BillExport | BillPaymentExport | InvoiceExport | CreditNoteExport | SalesReceiptExport
-          | CustomerPaymentExport | JournalEntryExport | AttachmentExport)
+          | CustomerPaymentExport | JournalEntryExport | VendorCreditExport | AttachmentExport)
 
 CREATE, VOID = "create", "void"
 UPDATE_PREFIX = "update:"  # an update's operation is "update:<the record's version>", one per change

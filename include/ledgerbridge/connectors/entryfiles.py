@@ -65,7 +65,7 @@ MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 GONE = "gone"  # a row's digest once it left its file
 LIST_STAMPS = "lists.json"  # when each row of the lists was first seen as it is (the change times)
 WRITTEN = ".written"  # beside a manifest: its file was written whole (the file's sha256 inside)
-ENTRY_KINDS = frozenset({"bill", "invoice", "credit_note", "sales_receipt", "journal_entry"})
+ENTRY_KINDS = frozenset({"bill", "invoice", "credit_note", "sales_receipt", "journal_entry", "vendor_credit"})
 CENT = Decimal("0.01")
 AUXILIARY_CODE_LIMIT = 17  # what French packages take for an auxiliary account (Sage: 17)
 
@@ -399,6 +399,11 @@ class EntryFilesConnector:
         return self._party_entry(source, payload, party_kind="vendor", control=self.settings.payables_account,
                                  party_side=Side.CREDIT, line_account=lambda line, where: line["account_id"])
 
+    def _vendor_credit_lines(self, source: str, payload: dict) -> list[EntryLine]:
+        """A bill reversed: the vendor's account debited, the expenses and their VAT credited."""
+        return self._party_entry(source, payload, party_kind="vendor", control=self.settings.payables_account,
+                                 party_side=Side.DEBIT, line_account=lambda line, where: line["account_id"])
+
     def _sales_lines(self, source: str, payload: dict) -> list[EntryLine]:
         return self._party_entry(source, payload, party_kind="customer", control=self.settings.receivables_account,
                                  party_side=Side.DEBIT, line_account=self._item_account(source))
@@ -513,6 +518,7 @@ _BUILDERS: dict[str, Callable[[EntryFilesConnector, str, dict], list[EntryLine]]
     "sales_receipt": EntryFilesConnector._sales_lines,
     "credit_note": EntryFilesConnector._credit_note_lines,
     "journal_entry": EntryFilesConnector._journal_lines,
+    "vendor_credit": EntryFilesConnector._vendor_credit_lines,
 }
 
 

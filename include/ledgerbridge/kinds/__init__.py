@@ -16,6 +16,7 @@ from ledgerbridge.kinds import (
     journal_entry,
     sales_receipt,
     vendor,
+    vendor_credit,
 )
 from ledgerbridge.kinds.attachment import AttachmentRecordKind
 from ledgerbridge.kinds.base import RecordKind, Waiting
@@ -24,7 +25,7 @@ from ledgerbridge.kinds.party import PartyRecordKind
 from ledgerbridge.kinds.payment import PaymentRecordKind
 
 KINDS: dict[str, RecordKind] = {module.KIND.name: module.KIND for module in (
-    vendor, customer, bill, invoice, credit_note, sales_receipt, journal_entry, bill_payment, customer_payment, attachment)}
+    vendor, customer, bill, invoice, credit_note, sales_receipt, journal_entry, vendor_credit, bill_payment, customer_payment, attachment)}
 
 BILL = bill.KIND
 ATTACHMENT: AttachmentRecordKind = attachment.KIND

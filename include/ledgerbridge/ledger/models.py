@@ -60,6 +60,7 @@ class ReferenceKind(StrEnum):
     SALES_RECEIPT = "sales_receipt"
     PAYMENT = "payment"
     JOURNAL_ENTRY = "journal_entry"
+    VENDOR_CREDIT = "vendor_credit"
 
 
 class PartyKind(StrEnum):
@@ -80,6 +81,7 @@ class DocumentKind(StrEnum):
     CREDIT_NOTE = "credit_note"
     SALES_RECEIPT = "sales_receipt"
     JOURNAL_ENTRY = "journal_entry"
+    VENDOR_CREDIT = "vendor_credit"
 
 
 class DocumentStatus(StrEnum):

@@ -56,12 +56,14 @@ from ledgerbridge.quality.spec import (
 )
 
 NAME = "documents"
-SUITE_VERSION = "1.6.0"
+SUITE_VERSION = "1.7.0"
 MAX_FAILURE_RATE = 0.10  # more than 10% of a batch failing: a wrong mapping, not ten bad bills
 DOC_NUMBER_LIMITS = {"quickbooks_online": 21, "quickbooks_desktop": 20}
-KINDS = ("bill", "invoice", "credit_note", "sales_receipt", "journal_entry")
-PARTY_OF = {"bill": "vendor", "invoice": "customer", "credit_note": "customer", "sales_receipt": "customer"}
+KINDS = ("bill", "invoice", "credit_note", "sales_receipt", "journal_entry", "vendor_credit")
+PARTY_OF = {"bill": "vendor", "invoice": "customer", "credit_note": "customer", "sales_receipt": "customer",
+            "vendor_credit": "vendor"}
 ITEM_LINES = frozenset({"invoice", "credit_note", "sales_receipt"})  # lines sell (or credit back) a product or service
+ACCOUNT_LINES = frozenset({"bill", "journal_entry", "vendor_credit"})  # lines post to an account of the chart
 _SEP = "\x1f"
 
 
@@ -141,7 +143,7 @@ def build(records: list[dict], params: DocumentParams) -> dict[str, list[dict]]:
                 KEY: record_key, RECORD: position, "what": what, "line_no": line.get("line_no", index),
                 "amount": amount, "amount_places": decimal_places(amount),
                 "account_code": account_code, "class_code": class_code, "item_code": item_code,
-                "account_resolved": bool(line.get("account_resolved")) if kind in ("bill", "journal_entry") else None,
+                "account_resolved": bool(line.get("account_resolved")) if kind in ACCOUNT_LINES else None,
                 "item_resolved": bool(line.get("item_resolved")) if kind in ITEM_LINES else None,
                 "class_resolved": bool(line.get("class_resolved")) if class_code else None,
                 "item_problem": text(line.get("item_problem")),
@@ -206,9 +208,9 @@ _PAIR = {"ignore_row_if": "either_value_is_missing"}
 
 EXPECTATIONS = (
     Expectation("kind_known", "documents", "ExpectColumnValuesToBeInSet", {"column": "kind", "value_set": list(KINDS)},
-                "kind", "not a bill, invoice, credit note or journal entry", "kind",
-                why="The suite knows bills, invoices, credit notes and journal entries; anything else is a caller "
-                    "bug."),
+                "kind", "not a document kind the suite knows", "kind",
+                why="The suite knows bills, invoices, credit notes, sales receipts, journal entries and vendor "
+                    "credits; anything else is a caller bug."),
     Expectation("doc_date_present", "documents", "ExpectColumnValuesToNotBeNull", {"column": "doc_date"},
                 "doc_date", "missing", why="The accounting system posts by date."),
     Expectation("party_linked", "documents", "ExpectColumnValuesToBeInSet",

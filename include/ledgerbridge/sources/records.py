@@ -169,6 +169,14 @@ class HubCreditNote(_HubDocument):
     lines: list[HubSalesLine] = Field(default_factory=list)
 
 
+class HubVendorCredit(_HubDocument):
+    """What a vendor credits us (positive amounts), lines by account as on a bill; never due."""
+
+    vendor: HubId
+    total: Amount | None = None
+    lines: list[HubLine] = Field(default_factory=list)
+
+
 class HubSalesReceipt(_HubDocument):
     """A sale paid on the spot (a cash sale): lines by item as on an invoice; nothing falls due."""
 
@@ -261,14 +269,15 @@ INVOICES = FeedKind(kinds.get("invoice"), HubInvoice)
 CREDIT_NOTES = FeedKind(kinds.get("credit_note"), HubCreditNote)
 SALES_RECEIPTS = FeedKind(kinds.get("sales_receipt"), HubSalesReceipt)
 JOURNAL_ENTRIES = FeedKind(kinds.get("journal_entry"), HubJournalEntry)
+VENDOR_CREDITS = FeedKind(kinds.get("vendor_credit"), HubVendorCredit)
 BILL_PAYMENTS = FeedKind(kinds.get("bill_payment"), HubBillPayment)
 CUSTOMER_PAYMENTS = FeedKind(kinds.get("customer_payment"), HubCustomerPayment)
 
 # In intake order: parties before the documents naming them, documents before the payments paying them.
-RECORD_KINDS = (VENDORS, CUSTOMERS, BILLS, INVOICES, CREDIT_NOTES, SALES_RECEIPTS, JOURNAL_ENTRIES, BILL_PAYMENTS,
-                CUSTOMER_PAYMENTS)
+RECORD_KINDS = (VENDORS, CUSTOMERS, BILLS, INVOICES, CREDIT_NOTES, SALES_RECEIPTS, JOURNAL_ENTRIES, VENDOR_CREDITS,
+                BILL_PAYMENTS, CUSTOMER_PAYMENTS)
 PARTY_KINDS = (VENDORS, CUSTOMERS)
-DOCUMENT_KINDS = (BILLS, INVOICES, CREDIT_NOTES, SALES_RECEIPTS, JOURNAL_ENTRIES)
+DOCUMENT_KINDS = (BILLS, INVOICES, CREDIT_NOTES, SALES_RECEIPTS, JOURNAL_ENTRIES, VENDOR_CREDITS)
 PAYMENT_KINDS = (BILL_PAYMENTS, CUSTOMER_PAYMENTS)
 KINDS_BY_KEY = {kind.key: kind for kind in RECORD_KINDS}
 # One sale is an invoice or, paid on the spot, a sales receipt, never both: a hub id that moves from one to

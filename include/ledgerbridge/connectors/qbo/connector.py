@@ -27,6 +27,7 @@ from ledgerbridge.connectors.base import (
     RemoteDocument,
     SalesLineExport,
     SalesReceiptExport,
+    VendorCreditExport,
     is_update,
 )
 from ledgerbridge.connectors.errors import (
@@ -71,6 +72,7 @@ TRANSACTION_ENTITIES = {
     "sales_receipt": "SalesReceipt",
     "payment": "Payment",
     "journal_entry": "JournalEntry",
+    "vendor_credit": "VendorCredit",
 }
 _REFERENCE_ENTITIES = {**LIST_ENTITIES, **TRANSACTION_ENTITIES}
 COUNTRY_KINDS = {"journal_code": ("FR",)}  # lists QuickBooks has in these countries only
@@ -78,7 +80,8 @@ _KIND_BY_ENTITY = {entity: kind for kind, entity in _REFERENCE_ENTITIES.items()}
 # Our record kinds -> the QuickBooks object each becomes, and how its payload is built.
 OBJECTS = {"vendor": "Vendor", "customer": "Customer", "bill": "Bill", "bill_payment": "BillPayment",
            "invoice": "Invoice", "credit_note": "CreditMemo", "sales_receipt": "SalesReceipt",
-           "customer_payment": "Payment", "journal_entry": "JournalEntry", "attachment": "Attachable"}
+           "customer_payment": "Payment", "journal_entry": "JournalEntry", "vendor_credit": "VendorCredit",
+           "attachment": "Attachable"}
 # Record kinds whose exported objects can be changed afterwards (a sparse update to the record's
 # current version), and those of them QuickBooks can also void (Intuit documents no void of a Bill;
 # a CreditMemo's void through the API is unconfirmed, and the sandbox has none).
@@ -650,6 +653,16 @@ def _bill(bill: BillExport, key: str) -> dict[str, Any]:
                      bill.amounts_include_tax)
 
 
+def _vendor_credit(credit: VendorCreditExport, key: str) -> dict[str, Any]:
+    lines = [_line(line.amount, "AccountBasedExpenseLineDetail",
+                   _class({"AccountRef": {"value": line.account_id}}, line.class_id, line.tax_code_id),
+                   line.description)
+             for line in credit.lines]
+    return _document({"VendorRef": {"value": credit.vendor_id}}, credit.doc_date, credit.currency, lines,
+                     _note(key, f"hub vendor credit {credit.hub_id}", credit.memo), credit.doc_number,
+                     amounts_include_tax=credit.amounts_include_tax)
+
+
 def _bill_payment(payment: BillPaymentExport, key: str) -> dict[str, Any]:
     return {
         "VendorRef": {"value": payment.vendor_id},
@@ -744,7 +757,7 @@ def _attachable(attachment: AttachmentExport, key: str) -> dict[str, Any]:
 _BUILDERS = {"vendor": _party, "customer": _party, "bill": _bill, "bill_payment": _bill_payment,
              "invoice": _invoice, "credit_note": _credit_memo, "sales_receipt": _sales_receipt,
              "customer_payment": _customer_payment,
-             "journal_entry": _journal_entry, "attachment": _attachable}
+             "journal_entry": _journal_entry, "vendor_credit": _vendor_credit, "attachment": _attachable}
 
 
 def _note(key: str, origin: str, memo: str | None) -> str:

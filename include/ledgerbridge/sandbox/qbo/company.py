@@ -21,7 +21,7 @@ from .upload import UploadedFile
 LIST_ENTITIES = ("Account", "Vendor", "Customer", "Employee", "Class", "Department", "Term",
                  "TaxCode", "Item", "JournalCode")
 TXN_ENTITIES = ("Bill", "BillPayment", "Invoice", "CreditMemo", "SalesReceipt", "Payment", "PurchaseOrder",
-                "JournalEntry")
+                "JournalEntry", "VendorCredit")
 DELETABLE_ENTITIES = TXN_ENTITIES + ("Attachable",)
 ENTITIES = LIST_ENTITIES + DELETABLE_ENTITIES
 VOIDABLE_ENTITIES = ("Invoice", "SalesReceipt", "Payment", "BillPayment")
@@ -64,6 +64,7 @@ COMPUTED_FIELDS = {
     "Item": {"FullyQualifiedName"},
     "Bill": {"TotalAmt", "Balance", "HomeTotalAmt"}, "Invoice": {"TotalAmt", "Balance", "HomeTotalAmt"},
     "CreditMemo": {"TotalAmt", "Balance", "RemainingCredit", "HomeTotalAmt"},
+    "VendorCredit": {"TotalAmt", "Balance", "HomeTotalAmt"},
     "SalesReceipt": {"TotalAmt", "Balance", "HomeTotalAmt"}, "PurchaseOrder": {"TotalAmt", "HomeTotalAmt"},
     "JournalEntry": {"TotalAmt", "HomeTotalAmt"}, "Payment": {"UnappliedAmt", "HomeTotalAmt"},
     "BillPayment": {"HomeTotalAmt"},
@@ -87,8 +88,8 @@ NON_POSTING_DETAILS = frozenset({"SubTotalLineDetail", "DescriptionOnly"})
 # Payments: (party reference, the document entity its lines pay).
 PAYMENT_RULES = {"BillPayment": ("VendorRef", "Bill"), "Payment": ("CustomerRef", "Invoice")}
 # Open documents and whose read-only Balance they add up to; a credit memo's unapplied credit counts against it.
-DOCUMENT_PARTIES = {"Bill": "Vendor", "Invoice": "Customer", "CreditMemo": "Customer"}
-CREDITS = frozenset({"CreditMemo"})
+DOCUMENT_PARTIES = {"Bill": "Vendor", "Invoice": "Customer", "CreditMemo": "Customer", "VendorCredit": "Vendor"}
+CREDITS = frozenset({"CreditMemo", "VendorCredit"})
 PAYMENT_LINK_TYPES = {"BillPaymentCheck", "BillPaymentCreditCard", "Payment"}
 
 # JournalCode.Type: Intuit's JournalCodeTypeEnum (Finance.xsd, the .NET SDK's enum).
@@ -646,6 +647,8 @@ class Company:
             self._prepare_credit_memo(obj)
         elif entity == "SalesReceipt":
             self._prepare_sales_receipt(obj)
+        elif entity == "VendorCredit":
+            self._prepare_vendor_credit(obj)
         elif entity == "Attachable":
             self._prepare_attachable(obj, current)
         else:
@@ -850,6 +853,15 @@ class Company:
         total = _sum_lines(obj, SALES_DETAILS)
         _check_doc_number(obj)
         obj["TotalAmt"] = obj["Balance"] = obj["RemainingCredit"] = total
+        _default_dates(obj, self.clock())
+
+    def _prepare_vendor_credit(self, obj: dict) -> None:
+        """A vendor's credit, lines by account or item as on a Bill, no DueDate. Nothing here applies it to
+        a bill, so all of it remains (Balance = TotalAmt) and lowers what the vendor is owed."""
+        _require_ref(obj, "VendorRef")
+        total = _sum_lines(obj, EXPENSE_DETAILS)
+        _check_doc_number(obj)
+        obj["TotalAmt"] = obj["Balance"] = total
         _default_dates(obj, self.clock())
 
     def _prepare_sales_receipt(self, obj: dict) -> None:
