@@ -27,6 +27,26 @@ def to_money(value: object, field: str = "amount") -> Decimal:
     return amount
 
 
+MAX_RATE_PLACES = 10  # the ledger's exchange_rate column
+
+
+def to_rate(value: object, field: str = "exchange_rate") -> Decimal:
+    """Parse an exchange rate exactly: positive, finite, at most ten decimal places; floats refused."""
+    if isinstance(value, (bool, float)):
+        raise MoneyError(f"{field}: {value!r} is a {type(value).__name__}; give rates as strings or Decimal")
+    try:
+        rate = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise MoneyError(f"{field}: {value!r} is not a number") from None
+    if not rate.is_finite() or rate <= 0:
+        raise MoneyError(f"{field}: {value!r} is not a positive number")
+    if rate >= Decimal("1e9"):
+        raise MoneyError(f"{field}: {value!r} is larger than the ledger can hold")
+    if rate.as_tuple().exponent < -MAX_RATE_PLACES:
+        raise MoneyError(f"{field}: {value!r} has more than {MAX_RATE_PLACES} decimal places")
+    return rate
+
+
 def money_sum(amounts) -> Decimal:
     return sum((Decimal(a) for a in amounts), Decimal("0"))
 

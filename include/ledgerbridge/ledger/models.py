@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from ledgerbridge.ledger.types import DecimalJSON, Money, UTCDateTime, utcnow
+from ledgerbridge.ledger.types import DecimalJSON, ExchangeRate, Money, UTCDateTime, utcnow
 
 
 class Base(DeclarativeBase):
@@ -230,6 +230,12 @@ class Document(Base):
     due_date: Mapped[date | None]
     currency: Mapped[str] = mapped_column(String(3))
     total: Mapped[Decimal]
+    # A foreign-currency document's rate (home currency per unit of its currency): the source's, else the
+    # accounting system's for its date, taken when it is prepared; `home_total` is the total in home currency.
+    exchange_rate: Mapped[Decimal | None] = mapped_column(ExchangeRate())
+    home_total: Mapped[Decimal | None]
+    # The bank, card or cash account the money moves through (bank entries, expense reports), by code.
+    bank_account: Mapped[str | None] = mapped_column(String(100))
     memo: Mapped[str | None] = mapped_column(Text)
     # The journal it goes to, by code (QuickBooks France's JournalCode, an entry file's journal);
     # None: the accounting system's default for its kind.
@@ -266,6 +272,7 @@ class DocumentLine(Base):
     amount: Mapped[Decimal]
     posting_type: Mapped[str | None] = mapped_column(String(6))  # debit / credit, journal entries only
     tax_code: Mapped[str | None] = mapped_column(String(100))  # sales lines: the tax code's name
+    tax_amount: Mapped[Decimal | None]  # the tax the source computed, checked against the tax code's rate
     document: Mapped[Document] = relationship(back_populates="lines")
 
 

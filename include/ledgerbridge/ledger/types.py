@@ -34,6 +34,18 @@ class Money(TypeDecorator):
         return Decimal(value)
 
 
+class ExchangeRate(Money):
+    """A rate (home currency per unit of foreign currency): ten decimal places, as QuickBooks quotes them."""
+
+    impl = Numeric(20, 10)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(32))
+        return dialect.type_descriptor(Numeric(20, 10, asdecimal=True))
+
+
 class UTCDateTime(TypeDecorator):
     """Timezone-aware UTC datetimes in, aware UTC datetimes out (SQLite keeps no offset)."""
 

@@ -388,11 +388,17 @@ class _Intake:
         values = {"party": party.hub_id if party else None, "doc_number": model.doc_number,
                   "doc_date": model.doc_date, "due_date": getattr(model, "due_date", None),
                   "currency": model.currency or self.entity.base_currency, "total": total, "memo": model.memo,
-                  "journal_code": model.journal, "status": model.status, "lines": lines,
+                  "journal_code": model.journal, "exchange_rate": model.exchange_rate,
+                  "bank_account": getattr(model, "bank_account", None), "status": model.status, "lines": lines,
                   "attachments": sorted((name, content_type, hashlib.sha256(content).hexdigest())
                                         for name, content_type, content in attachments)}
-        scalars = {"doc_number", "doc_date", "due_date", "currency", "total", "memo", "journal_code"}
+        scalars = {"doc_number", "doc_date", "due_date", "currency", "total", "memo", "journal_code", "exchange_rate",
+                   "bank_account"}
         document = self.documents[kind.ledger_kind].get(model.hub_id)
+        if model.exchange_rate is None and document is not None and document.currency == values["currency"] \
+                and document.doc_date == values["doc_date"]:
+            # The rate prepare_exports took from the accounting system stands: the source gave none to change.
+            values["exchange_rate"] = document.exchange_rate
         switched = []
         if document is None and kind.ledger_kind in SAME_SALE:
             other = self.documents[SAME_SALE[kind.ledger_kind]].get(model.hub_id)
@@ -427,6 +433,8 @@ class _Intake:
             followed = True
         for name in scalars & set(changed):
             setattr(document, name, values[name])
+        if {"exchange_rate", "total", "lines"} & set(changed):
+            document.home_total = None  # worked out again, with the rate, when it is next prepared
         if "party" in changed:
             document.party = party
         if "status" in changed:
@@ -635,22 +643,23 @@ def _lines(model) -> list[dict[str, Any]]:
 
 def _line_columns(line) -> dict[str, Any]:
     empty = {"account_code": None, "item_code": None, "quantity": None, "unit_price": None, "posting_type": None,
-             "tax_code": None}
+             "tax_code": None, "tax_amount": None}
     if isinstance(line, HubSalesLine):
         return {**empty, "amount": line.line_amount(), "item_code": line.item, "quantity": line.quantity,
-                "unit_price": line.unit_price, "tax_code": line.tax_code}
+                "unit_price": line.unit_price, "tax_code": line.tax_code, "tax_amount": line.tax_amount}
     if isinstance(line, HubJournalLine):
         debit = line.debit is not None
         return {**empty, "amount": line.debit if debit else line.credit, "posting_type": "debit" if debit else "credit",
                 "account_code": line.account}
-    return {**empty, "amount": line.amount, "account_code": line.account, "tax_code": line.tax_code}
+    return {**empty, "amount": line.amount, "account_code": line.account, "tax_code": line.tax_code,
+            "tax_amount": line.tax_amount}
 
 
 def _line_values(line: DocumentLine) -> dict[str, Any]:
     return {"line_no": line.line_no, "amount": line.amount, "account_code": line.account_code,
             "item_code": line.item_code, "quantity": line.quantity, "unit_price": line.unit_price,
             "posting_type": line.posting_type, "description": line.description, "class_code": line.class_code,
-            "tax_code": line.tax_code}
+            "tax_code": line.tax_code, "tax_amount": line.tax_amount}
 
 
 def _a(noun: str) -> str:

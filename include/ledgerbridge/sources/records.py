@@ -26,7 +26,7 @@ from ledgerbridge import kinds
 from ledgerbridge.kinds import RecordKind
 from ledgerbridge.kinds.payment import PaymentRecordKind
 from ledgerbridge.ledger.models import Attachment, Document, DocumentLine, Party, Payment, ReferenceKind
-from ledgerbridge.money import MAX_AMOUNT, to_money
+from ledgerbridge.money import MAX_AMOUNT, to_money, to_rate
 
 
 def _length(column) -> int:
@@ -41,6 +41,7 @@ REFERENCE = _length(Payment.reference)
 
 # Amounts are parsed exactly (strings or Decimal); a float in the input is refused, not rounded.
 Amount = Annotated[Decimal, BeforeValidator(to_money)]
+Rate = Annotated[Decimal, BeforeValidator(to_rate)]
 HubId = Annotated[str, Field(min_length=1, max_length=HUB_ID)]
 Code = Annotated[str, Field(max_length=CODE)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -82,6 +83,7 @@ class HubLine(_Record):
     # "class" is a Python keyword: accepted under its plain name in the input.
     class_: Code | None = Field(default=None, alias="class")
     tax_code: Code | None = None
+    tax_amount: Amount | None = None  # the tax the source computed on the line, checked against the code's rate
 
 
 class HubAttachment(_Record):
@@ -112,6 +114,8 @@ class _HubDocument(_Record):
     doc_number: str | None = Field(default=None, max_length=DOC_NUMBER)
     doc_date: date
     currency: Currency | None = None
+    # Home currency per unit of `currency`; without it, the accounting system's rate for doc_date.
+    exchange_rate: Rate | None = None
     status: Status = "draft"
     memo: str | None = None
     journal: str | None = Field(default=None, min_length=1, max_length=_length(Document.journal_code))  # its code
@@ -141,6 +145,7 @@ class HubSalesLine(_Record):
     description: str | None = None
     class_: Code | None = Field(default=None, alias="class")
     tax_code: Code | None = None
+    tax_amount: Amount | None = None
 
     @model_validator(mode="after")
     def _amount_known(self) -> HubSalesLine:
