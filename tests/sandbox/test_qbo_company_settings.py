@@ -329,12 +329,22 @@ def test_with_multicurrency_on_a_foreign_document_carries_its_rate_and_home_tota
         assert created["HomeTotalAmt"] == created["TotalAmt"], entity
 
 
+def test_a_foreign_document_without_a_rate_takes_the_company_rate_for_its_date(server):
+    api = connect(server, multicurrency=True)  # a US company: GBP at the market's 1.27 USD
+    bodies = documents(api, "GBP", "1.25")
+    for entity, body in bodies.items():
+        created = api.create(entity, {key: value for key, value in body.items() if key != "ExchangeRate"})
+        assert created["ExchangeRate"] == Decimal("1.27"), entity
+    set_rate = api.post("exchangerate", {"SourceCurrencyCode": "GBP", "AsOfDate": "2026-02-03", "Rate": "1.3"})
+    assert set_rate.status_code == 200, set_rate.text
+    dated = {key: value for key, value in bodies["Bill"].items() if key != "ExchangeRate"}
+    assert api.create("Bill", {**dated, "TxnDate": "2026-02-03"})["ExchangeRate"] == Decimal("1.3")
+    assert api.create("Bill", {**dated, "TxnDate": "2026-02-04"})["ExchangeRate"] == Decimal("1.27")
+
+
 def test_a_foreign_document_needs_a_positive_exchange_rate(server):
     api = connect(server, multicurrency=True)
     bodies = documents(api, "GBP", "1.25")
-    for entity, body in bodies.items():
-        missing = fault_of(api.post(entity, {key: value for key, value in body.items() if key != "ExchangeRate"}))
-        assert (missing["code"], missing["element"]) == ("2020", "ExchangeRate"), entity
     for rate in (Decimal(0), Decimal("-1.2"), "abc", True):
         error = fault_of(api.post("Bill", {**bodies["Bill"], "ExchangeRate": rate}))
         assert (error["code"], error["element"]) == ("6000", "ExchangeRate"), rate
@@ -387,3 +397,30 @@ def test_a_company_saved_before_currencies_existed_keeps_taking_every_currency(c
 
     assert (legacy.home_currency, legacy.multicurrency) == ("USD", True)  # as it behaved when saved
     assert again.multicurrency is False  # a company saved now keeps its own setting
+
+
+def test_exchange_rates_are_read_and_set_per_currency_and_day(server, us):
+    api = connect(server, country="FR", multicurrency=True)  # home EUR: USD at 1 / 1.08 = 0.925926
+    read = body_of(api.get("exchangerate?sourcecurrencycode=usd&asofdate=2026-03-02"))["ExchangeRate"]
+    assert (read["SourceCurrencyCode"], read["TargetCurrencyCode"], read["Rate"], read["AsOfDate"]) == (
+        "USD", "EUR", Decimal("0.925926"), "2026-03-02")
+    own = {"SourceCurrencyCode": "USD", "TargetCurrencyCode": "EUR", "Rate": "0.91", "AsOfDate": "2026-03-02"}
+    assert body_of(api.post("exchangerate", own))["ExchangeRate"]["Rate"] == Decimal("0.91")
+    assert body_of(api.get("exchangerate?sourcecurrencycode=USD&asofdate=2026-03-02"))["ExchangeRate"]["Rate"] \
+        == Decimal("0.91")
+    assert body_of(api.get("exchangerate?sourcecurrencycode=USD&asofdate=2026-03-03"))["ExchangeRate"]["Rate"] \
+        == Decimal("0.925926")
+    for body, element in (({**own, "Rate": "0"}, "Rate"), ({**own, "Rate": "-1"}, "Rate"),
+                          ({**own, "TargetCurrencyCode": "GBP"}, "TargetCurrencyCode"),
+                          ({**own, "AsOfDate": "March 2"}, "AsOfDate"), ({**own, "SourceCurrencyCode": "EUR"},
+                                                                         "SourceCurrencyCode"),
+                          ({**own, "SourceCurrencyCode": "XYZ"}, "ExchangeRate")):
+        if element == "ExchangeRate":  # a currency the market does not quote has no rate until the company sets one
+            reply = api.get("exchangerate?sourcecurrencycode=XYZ&asofdate=2026-03-02")
+        else:
+            reply = api.post("exchangerate", body)
+        assert (fault_of(reply)["code"], fault_of(reply)["element"]) == ("6000", element), body
+    assert fault_of(api.post("exchangerate", {"SourceCurrencyCode": "USD"}))["element"] == "Rate"
+    # Multicurrency off: a company has no exchange rates.
+    refused = fault_of(us.get("exchangerate?sourcecurrencycode=EUR"))
+    assert refused["code"] == "6000" and "multicurrency" in refused["Detail"]

@@ -137,6 +137,18 @@ def create_app(sandbox: QBOSandbox) -> FastAPI:
         return await api(request, realm_id, lambda company: company.update_preferences(_json_body(raw)),
                          requestid=request.query_params.get("requestid"), mutating=True)
 
+    @app.get("/v3/company/{realm_id}/exchangerate")
+    async def exchange_rate(realm_id: str, request: Request) -> Response:
+        params = request.query_params
+        return await api(request, realm_id,
+                         lambda company: company.exchange_rate(params.get("sourcecurrencycode"), params.get("asofdate")))
+
+    @app.post("/v3/company/{realm_id}/exchangerate")
+    async def set_exchange_rate(realm_id: str, request: Request) -> Response:
+        raw = await request.body()
+        return await api(request, realm_id, lambda company: company.set_exchange_rate(_json_body(raw)),
+                         requestid=request.query_params.get("requestid"), mutating=True)
+
     @app.post("/v3/company/{realm_id}/batch")
     async def batch(realm_id: str, request: Request) -> Response:
         raw, requestid = await request.body(), request.query_params.get("requestid")

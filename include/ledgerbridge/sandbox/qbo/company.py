@@ -16,6 +16,7 @@ from . import errors
 from .codec import company_today, format_ms, parse_instant, to_decimal
 from .errors import QBOFault
 from .query import Condition, parse, run
+from .rates import market_rate
 from .upload import UploadedFile
 
 LIST_ENTITIES = ("Account", "Vendor", "Customer", "Employee", "Class", "Department", "Term",
@@ -118,6 +119,8 @@ class Company:
         # Preferences the sandbox lets change: AccountingInfoPrefs.BookCloseDate, CurrencyPrefs.MultiCurrencyEnabled.
         self.book_close_date: str | None = None
         self.multicurrency = False
+        # The company's own rates (ExchangeRate objects set through the API): currency -> {AsOfDate: Rate}.
+        self.own_rates: dict[str, dict[str, str]] = {}
         self.preferences_version = 0
         self.objects: dict[str, dict[str, dict]] = {name: {} for name in ENTITIES}
         # Deleted transactions and attachables, as Change Data Capture reports them: {Id, status, MetaData}.
@@ -140,7 +143,7 @@ class Company:
         return {"realm_id": self.realm_id, "company_name": self.company_name, "created": self.created,
                 "country": self.country, "home_currency": self.home_currency,
                 "book_close_date": self.book_close_date, "multicurrency": self.multicurrency,
-                "preferences_version": self.preferences_version, "preferences_updated": self.preferences_updated,
+                "own_rates": self.own_rates, "preferences_version": self.preferences_version, "preferences_updated": self.preferences_updated,
                 "objects": self.objects, "deleted": self.deleted, "next_id": self.next_id,
                 "last_stamp_ms": self.last_stamp_ms, "voided": sorted(self.voided, key=int),
                 "files": {object_id: base64.b64encode(data).decode("ascii") for object_id, data in self.files.items()},
@@ -156,6 +159,7 @@ class Company:
         # A company saved before the sandbox knew currencies took every currency: it keeps doing so
         # (multicurrency on), or an older demo's GBP company would refuse its own GBP bills.
         company.multicurrency = bool(state.get("multicurrency", "home_currency" not in state))
+        company.own_rates = state.get("own_rates", {})  # absent in state files written before exchange rates
         company.preferences_version = int(state.get("preferences_version", 0))
         company.preferences_updated = state.get("preferences_updated", state["created"])
         company.objects.update(state["objects"])
@@ -357,6 +361,62 @@ class Company:
         self.preferences_version += 1
         self.preferences_updated = self._stamp()
         return self.preferences()
+
+    # -- exchange rates -------------------------------------------------------------------------
+    def exchange_rate(self, source_code: object, as_of: object) -> dict:
+        """GET /exchangerate?sourcecurrencycode=&asofdate=: the rate of one currency into the home currency on a
+        day (today without asofdate): the company's own rate for that day, else the market's."""
+        code, day = self._rate_key(source_code, as_of)
+        return {"ExchangeRate": self._rate_object(code, day, self._rate_on(code, day))}
+
+    def set_exchange_rate(self, body: object) -> dict:
+        """POST /exchangerate: the company's own rate for a currency and day (it has no Id: the pair is its key)."""
+        if not isinstance(body, dict):
+            raise errors.malformed_request("the request body must be a JSON ExchangeRate object")
+        for element in ("SourceCurrencyCode", "Rate"):
+            if body.get(element) in (None, ""):
+                raise errors.required(element)
+        code, day = self._rate_key(body["SourceCurrencyCode"], body.get("AsOfDate"))
+        target = body.get("TargetCurrencyCode")
+        if target not in (None, "", self.home_currency):
+            raise errors.business(f"TargetCurrencyCode must be the home currency {self.home_currency}, not "
+                                  f"{target!r}", "TargetCurrencyCode")
+        rate = to_decimal(body["Rate"])
+        if rate is None or rate <= 0:
+            raise errors.business(f"Rate {body['Rate']!r} must be a positive number: {self.home_currency} per 1 "
+                                  f"{code}", "Rate")
+        self.own_rates.setdefault(code, {})[day] = str(rate)
+        return {"ExchangeRate": self._rate_object(code, day, rate)}
+
+    def _rate_key(self, source_code: object, as_of: object) -> tuple[str, str]:
+        if not self.multicurrency:
+            raise errors.business("exchange rates exist only in companies with multicurrency on; this company's "
+                                  f"currency is {self.home_currency}", "SourceCurrencyCode")
+        if not isinstance(source_code, str) or not _is_code(source_code, 3):
+            raise errors.business(f"SourceCurrencyCode must be an ISO 4217 code; got {source_code!r}",
+                                  "SourceCurrencyCode")
+        code = source_code.upper()
+        if code == self.home_currency:
+            raise errors.business(f"{code} is the home currency: it has no exchange rate", "SourceCurrencyCode")
+        day = as_of or company_today(self.clock())
+        try:
+            day = date.fromisoformat(str(day)).isoformat()
+        except ValueError:
+            raise errors.business(f"AsOfDate must be a date YYYY-MM-DD; got {as_of!r}", "AsOfDate") from None
+        return code, day
+
+    def _rate_on(self, code: str, day: str) -> Decimal:
+        own = self.own_rates.get(code, {}).get(day)
+        rate = Decimal(own) if own is not None else market_rate(code, self.home_currency)
+        if rate is None:
+            raise errors.business(f"no exchange rate for {code} on {day}: QuickBooks has no market rate for it; set "
+                                  "the company's rate for that day", "ExchangeRate")
+        return rate
+
+    def _rate_object(self, code: str, day: str, rate: Decimal) -> dict:
+        return {"SourceCurrencyCode": code, "TargetCurrencyCode": self.home_currency, "Rate": rate,
+                "AsOfDate": day, "domain": "QBO", "sparse": False,
+                "MetaData": {"LastUpdatedTime": self.preferences_updated}}
 
     def set_preferences(self, multicurrency: bool | None = None, close_date: object = ...) -> None:
         """The sandbox's stand-in for QBO's settings page: turn multicurrency on (never off again, as in
@@ -731,7 +791,8 @@ class Company:
         rate = ONE
         if foreign:
             if obj.get("ExchangeRate") in (None, ""):
-                raise errors.required("ExchangeRate")
+                # As QuickBooks does: without a rate on the transaction, the company's rate for its date.
+                obj["ExchangeRate"] = self._rate_on(code, str(obj.get("TxnDate") or company_today(self.clock())))
             rate = to_decimal(obj["ExchangeRate"])
             if rate is None or rate <= 0:
                 raise errors.business(f"ExchangeRate {obj['ExchangeRate']!r} must be a positive number: "
