@@ -34,7 +34,8 @@ DEFECTS = {
     "account": (dict(account="9999"), {"line_account_resolves"}),
     "total": (dict(total="101.00"), {"total_equals_lines"}),
     "negative": (dict(amount="-5.00"), {"total_positive", "line_amount_positive"}),
-    "currency": (dict(currency="EUR"), {"currency_allowed"}),
+    # Not the entity's currency, nor one its QuickBooks company (multicurrency off) takes.
+    "currency": (dict(currency="EUR"), {"currency_allowed", "currency_enabled"}),
     "long_number": (dict(doc_number="{hub_id}-0123456789ABCDEF"), {"doc_number_length"}),  # 22 characters
     "due_date": (dict(due_date="2026-11-01"), {"due_date_not_before_doc_date"}),
     "vendor": (dict(vendor="V-3"), {"party_linked"}),  # matches no vendor, and may not be created
@@ -267,7 +268,7 @@ def test_a_currency_the_entity_allows_is_queued_and_another_is_held(ledger, qbo_
 
     entity = LegalEntity.model_validate({**make_entity("currencies").model_dump(mode="json"),
                                          "quality": {"allowed_currencies": ["EUR"]}})
-    conn = connect_company(qbo_server, ledger, entity)
+    conn = connect_company(qbo_server, ledger, entity, multicurrency=True)
     _load(ledger, entity, hub_data([bill("B-USD"), bill("B-EUR", currency="EUR"), bill("B-GBP", currency="GBP")]))
     ctx = context(entity, ledger, conn)
     for step in ("pull_reference", "check_reference", "match_parties", "prepare_exports"):

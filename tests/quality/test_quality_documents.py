@@ -81,6 +81,10 @@ CASES = [
     case("currency_enabled", lambda k: bill(k, currency="MXN"), {"currency_enabled"}, "currency",
          "MXN is not enabled in the accounting system (enabled: CAD, EUR, USD)", "MXN",
          lambda k: bill(k, currency="CAD")),
+    case("exchange_rate_known", lambda k: bill(k, currency="CAD", rate_problem="no exchange rate for CAD on "
+                                                  "2025-03-01: give exchange_rate in the feed"),
+         {"exchange_rate_known"}, "exchange_rate", "no exchange rate for CAD on 2025-03-01: give exchange_rate in the "
+         "feed", None, lambda k: bill(k, currency="CAD")),
     case("journal_code_resolves", lambda k: journal_entry(k, journal_code="PAIE", journal_resolved=False),
          {"journal_code_resolves"}, "journal_code", "no active journal 'PAIE' in the accounting system's journals",
          "PAIE", lambda k: journal_entry(k, journal_code="OD", journal_resolved=True)),

@@ -68,6 +68,7 @@ class BillExport:
     # accounting system takes the tax out; otherwise it adds the tax on top (an ERP's net prices).
     amounts_include_tax: bool = False
     journal_code_id: str | None = None  # the journal's id in the accounting system, where named
+    exchange_rate: Decimal | None = None
 
     @property
     def party_ref(self) -> str:
@@ -120,6 +121,7 @@ class InvoiceExport:
     memo: str | None = None
     amounts_include_tax: bool = False  # as on BillExport
     journal_code_id: str | None = None  # the journal's id in the accounting system, where named
+    exchange_rate: Decimal | None = None
 
     @property
     def party_ref(self) -> str:
@@ -140,6 +142,7 @@ class CreditNoteExport:
     memo: str | None = None
     amounts_include_tax: bool = False  # as on BillExport
     journal_code_id: str | None = None  # the journal's id in the accounting system, where named
+    exchange_rate: Decimal | None = None
 
     @property
     def party_ref(self) -> str:
@@ -161,6 +164,7 @@ class SalesReceiptExport:
     amounts_include_tax: bool = False  # as on BillExport
     deposit_account_id: str | None = None  # None: the accounting system's default (Undeposited Funds)
     journal_code_id: str | None = None  # the journal's id in the accounting system, where named
+    exchange_rate: Decimal | None = None
 
     @property
     def party_ref(self) -> str:
@@ -201,6 +205,7 @@ class JournalEntryExport:
     lines: tuple[JournalLineExport, ...]
     memo: str | None = None
     journal_code_id: str | None = None  # the journal's id in the accounting system, where named
+    exchange_rate: Decimal | None = None
 
     party_ref = None
 
@@ -219,6 +224,7 @@ class VendorCreditExport:
     memo: str | None = None
     amounts_include_tax: bool = False
     journal_code_id: str | None = None
+    exchange_rate: Decimal | None = None
 
     @property
     def party_ref(self) -> str:
@@ -326,6 +332,19 @@ class Capabilities:
     claim_seconds: float = CLAIM_SECONDS
     acknowledges: bool = False  # what it handed over is consumed only once acknowledge() says it is committed
     inbound_files: bool = False  # arrivals can be watched (inbound_files()) for a real-time DAG
+    # A foreign document sent without a rate takes the system's own for its date (Xero, a desktop company);
+    # otherwise the flows send one: the source's, else `exchange_rate()`'s.
+    own_exchange_rates: bool = False
+
+
+class KeepsNoExchangeRates:
+    """For a connector whose company gives no rates and lists the currencies it takes (or takes any)."""
+
+    def single_currency(self) -> None:
+        return None
+
+    def exchange_rate(self, currency: str, on: date) -> None:
+        return None
 
 
 class AccountingConnector(Protocol):
@@ -350,6 +369,15 @@ class AccountingConnector(Protocol):
         ...
 
     def warns_on_duplicate_bill_numbers(self) -> bool: ...
+
+    def single_currency(self) -> str | None:
+        """The company's home currency when it takes no other (QuickBooks with multicurrency off), else None."""
+        ...
+
+    def exchange_rate(self, currency: str, on: date) -> Decimal | None:
+        """The system's rate of `currency` in home currency on a day; None when it keeps no rates. Raises
+        RecordRejected when it has none for that currency."""
+        ...
 
     def api_calls_left_today(self) -> tuple[int, int] | None:
         """(left, of) the system's daily call budget for this company as its last answer told; None without one."""

@@ -31,6 +31,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from ledgerbridge.connectors.base import (
+    KeepsNoExchangeRates,
     Capabilities,
     ChangeSet,
     Created,
@@ -83,7 +84,7 @@ def pcg_account_type(number: str) -> str | None:
     return None
 
 
-class EntryFilesConnector:
+class EntryFilesConnector(KeepsNoExchangeRates):
     """An AccountingConnector writing entry files for the entity's accountant."""
 
     kind = "entry_files"

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.connectors.base import (
+    KeepsNoExchangeRates,
     AttachmentExport,
     Awaiting,
     BillExport,
@@ -86,7 +87,7 @@ MESSAGE_KINDS = {"bill": "bills", "invoice": "invoices", "journal_entry": "journ
 VERSION_2_KINDS = frozenset({"attachment"})
 
 
-class FileDropConnector:
+class FileDropConnector(KeepsNoExchangeRates):
     """An AccountingConnector over the file drop; `kind` names the system behind the agent."""
 
     capabilities = Capabilities(
@@ -96,6 +97,7 @@ class FileDropConnector:
         batch_size=500,  # records per file: ~1 MiB, well under the reader's 8 MiB limit
         changes_only=True,  # the agent uploads changes; a missing record is not a deleted one
         reads_documents=False,  # documents cannot be read back; balances arrive as payments
+        own_exchange_rates=True,  # a multicurrency desktop company books at its own rate for the day
         attachments=False, doc_number_limit=DOC_NUMBER_LIMIT, doc_number_required=True, name_limit=41,
         acknowledges=True, inbound_files=True)
 

@@ -18,6 +18,7 @@ from ledgerbridge import kinds
 from ledgerbridge.connectors.base import CREATE, UPDATE_PREFIX, VOID
 from ledgerbridge.context import RunContext
 from ledgerbridge.flows import outbox
+from ledgerbridge.flows.currencies import ExchangeRates
 from ledgerbridge.flows.errors import SystemicQualityFailure
 from ledgerbridge.flows.preparing import Gate, check_and_queue
 from ledgerbridge.kinds.payment import DocumentStates, PaymentRecordKind
@@ -52,13 +53,14 @@ def prepare_exports(ctx: RunContext) -> dict:
         resolve = Resolver(session, ctx.entity.id, source.item_map if source else None,
                            source.amounts_include_tax if source else False)
         params = _document_params(ctx, session, kinds.BILL in enabled)
+        rates = ExchangeRates(ctx)
         for kind in enabled:
             outbox.withdraw_stale_retries(session, ctx, kind)
             gate = Gate("prepare_exports", "documents", kind, params)
             counts, problem = check_and_queue(
                 ctx, session, gate, session.scalars(kind.approved(ctx.entity.id)),
-                lambda document, kind=kind: kind.check(document, resolve), kind.snapshot)
-            changes, change_problem = _queue_changes(ctx, session, kind, resolve, params)
+                lambda document, kind=kind: kind.check(document, resolve, *rates.settle(document)), kind.snapshot)
+            changes, change_problem = _queue_changes(ctx, session, kind, resolve, params, rates)
             if changes:
                 counts["changes"] = dict(changes)
             if kind is kinds.BILL:
@@ -71,7 +73,8 @@ def prepare_exports(ctx: RunContext) -> dict:
     return summary
 
 
-def _queue_changes(ctx: RunContext, session, kind, resolve: Resolver, params: DocumentParams) -> tuple[Counter, str | None]:
+def _queue_changes(ctx: RunContext, session, kind, resolve: Resolver, params: DocumentParams,
+                   rates: ExchangeRates) -> tuple[Counter, str | None]:
     """Changes the source made to exported documents (intake followed them: Document.version), each queued
     as the document's next operation once the previous one is settled: a void, or an update to the
     current version through the same `documents` suite as a creation."""
@@ -125,8 +128,9 @@ def _queue_changes(ctx: RunContext, session, kind, resolve: Resolver, params: Do
     if updates:
         gate = Gate("prepare_exports", "documents", kind, _without_own_numbers(params, due.values()),
                     operation_of=lambda document: due[document.id])
-        checked, problem = check_and_queue(ctx, session, gate, updates,
-                                           lambda document: kind.check(document, resolve), kind.snapshot)
+        checked, problem = check_and_queue(
+            ctx, session, gate, updates, lambda document: kind.check(document, resolve, *rates.settle(document)),
+            kind.snapshot)
         counts.update({f"updates_{name}": n for name, n in checked.items() if n})
     ctx.log.info("%s changed at the source after export: %d void(s) and %d update(s) queued, %d waiting for the "
                  "previous operation", kind.plural, len(voids), counts["updates_queued"], counts["waiting"])
@@ -177,11 +181,16 @@ def _document_params(ctx: RunContext, session, bills: bool) -> DocumentParams:
         doc_number_limit=capabilities.doc_number_limit, doc_number_required=capabilities.doc_number_required,
         unique_bill_numbers=taken is not None, taken_numbers=taken or frozenset(),
         max_failure_rate=policy.max_failure_rate("documents"),
-        enabled_currencies=_enabled_currencies(ctx, session, capabilities))
+        enabled_currencies=_enabled_currencies(ctx, session, capabilities),
+        single_currency=ctx.connector.single_currency() is not None)
 
 
 def _enabled_currencies(ctx: RunContext, session, capabilities) -> frozenset[str] | None:
-    """The currencies the accounting company takes, when its connector mirrors them; else None."""
+    """The currencies the accounting company takes: its home currency alone when it takes no other, those it
+    lists when its connector mirrors them; else None (any)."""
+    home = ctx.connector.single_currency()
+    if home is not None:
+        return frozenset({home})
     if ReferenceKind.CURRENCY not in capabilities.reference_kinds:
         return None
     currencies = usable_references(session, ctx.entity.id, ReferenceKind.CURRENCY)

@@ -3,7 +3,8 @@ exported with every reference resolved against the mirror, their totals read bac
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -33,8 +34,10 @@ class DocumentRecordKind(RecordKind):
                 .order_by(Document.id)
                 .options(selectinload(Document.lines), selectinload(Document.party).selectinload(Party.link)))
 
-    def check(self, document: Document, resolve: Resolver) -> tuple[dict, Callable[[], Any]]:
-        """The suite's record of a document (references resolved against the mirror), and its export."""
+    def check(self, document: Document, resolve: Resolver, exchange_rate: Decimal | None = None,
+              rate_problem: str | None = None) -> tuple[dict, Callable[[], Any]]:
+        """The suite's record of a document (references resolved against the mirror), and its export with the
+        exchange rate it goes with (flows/currencies.py; `rate_problem`: why a foreign document has none)."""
         party = party_fields(document.party, self.party_role, f"{self.label} {document.hub_id}") \
             if self.party_role else {}
         lines = [{
@@ -50,8 +53,13 @@ class DocumentRecordKind(RecordKind):
         record = {"hub_id": document.hub_id, "kind": str(document.kind), "doc_number": document.doc_number,
                   "doc_date": document.doc_date, "due_date": document.due_date, "currency": document.currency,
                   "total": document.total, "lines": lines, "journal_code": document.journal_code,
-                  "journal_resolved": resolve.journal_codes.get(document.journal_code) is not None, **party}
-        return record, lambda: self.build(document, party.get("party_ref"), resolve)
+                  "journal_resolved": resolve.journal_codes.get(document.journal_code) is not None,
+                  "exchange_rate": exchange_rate, "rate_problem": rate_problem, **party}
+        return record, lambda: self._export(document, party.get("party_ref"), resolve, exchange_rate)
+
+    def _export(self, document: Document, party_ref: str | None, resolve: Resolver, exchange_rate: Decimal | None):
+        export = self.build(document, party_ref, resolve)
+        return export if exchange_rate is None else replace(export, exchange_rate=exchange_rate)
 
     @staticmethod
     def snapshot(document: Document) -> dict:

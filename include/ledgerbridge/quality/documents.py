@@ -11,6 +11,7 @@ computed (the suite looks at data; it does not query the ledger)::
      "party_linked": True,                        # all but journal entries: linked to an accounting party
      "party_problem": None,                       # optional: why not ("in review", ...), shown as is
      "journal_code": None, "journal_resolved": None,  # optional: the journal it goes to, by code
+     "rate_problem": None,                        # optional: why a foreign document has no exchange rate
      "lines": [{"line_no": 1, "amount": Decimal("120.00"),
                 "account_code": "6000", "account_resolved": True,     # bills, journal entries
                 "item_code": None, "item_resolved": None,             # invoices, credit notes
@@ -56,7 +57,7 @@ from ledgerbridge.quality.spec import (
 )
 
 NAME = "documents"
-SUITE_VERSION = "1.7.0"
+SUITE_VERSION = "1.8.0"
 MAX_FAILURE_RATE = 0.10  # more than 10% of a batch failing: a wrong mapping, not ten bad bills
 DOC_NUMBER_LIMITS = {"quickbooks_online": 21, "quickbooks_desktop": 20}
 KINDS = ("bill", "invoice", "credit_note", "sales_receipt", "journal_entry", "vendor_credit")
@@ -77,6 +78,7 @@ class DocumentParams(CurrencyParams):
     max_failure_rate: float = MAX_FAILURE_RATE
     # The currencies the accounting system takes, where it lists them (its mirrored currencies); None: not known.
     enabled_currencies: AbstractSet[str] | None = None
+    single_currency: bool = False  # the company takes its home currency only (QuickBooks, multicurrency off)
 
 
 def key(record: dict, position: int) -> str:
@@ -127,6 +129,7 @@ def build(records: list[dict], params: DocumentParams) -> dict[str, list[dict]]:
             "party_problem": text(record.get("party_problem")),
             "earlier_same_number": earlier, "taken_by": taken_by, "journal_code": text(record.get("journal_code")),
             "journal_resolved": bool(record.get("journal_resolved")) if text(record.get("journal_code")) else None,
+            "rate_problem": text(record.get("rate_problem")),
         })
         for index, line in enumerate(doc_lines, 1):
             amount = line.get("amount")
@@ -246,9 +249,17 @@ EXPECTATIONS = (
                 why="A document in another currency would be booked at the wrong amount."),
     Expectation("currency_enabled", "documents", "ExpectColumnValuesToBeInSet",
                 {"column": "currency_enabled", "value_set": [True]}, "currency",
-                lambda row, params: f"{row['currency']} is not enabled in the accounting system (enabled: "
-                                    f"{', '.join(sorted(params.enabled_currencies or ()))})", "currency",
+                lambda row, params: (
+                    f"{row['currency']} is a foreign currency and multicurrency is off in the accounting company, "
+                    f"which takes {', '.join(sorted(params.enabled_currencies or ()))} only: turn multicurrency on "
+                    "there, or enter the document in the home currency" if params.single_currency else
+                    f"{row['currency']} is not enabled in the accounting system (enabled: "
+                    f"{', '.join(sorted(params.enabled_currencies or ()))})"), "currency",
                 why="The accounting system refuses a document in a currency its company has not enabled."),
+    Expectation("exchange_rate_known", "documents", "ExpectColumnValuesToBeNull", {"column": "rate_problem"},
+                "exchange_rate", lambda row, params: row["rate_problem"],
+                why="A foreign document goes with a rate (the source's or the accounting system's for its date), so "
+                    "the home-currency amounts booked are known; entry files have no rates of their own."),
     Expectation("journal_code_resolves", "documents", "ExpectColumnValuesToBeInSet",
                 {"column": "journal_resolved", "value_set": [True]}, "journal_code",
                 lambda row, params: f"no active journal {row['journal_code']!r} in the accounting system's journals",
@@ -325,7 +336,7 @@ COLUMNS = {
                   "total": MONEY, "total_places": INT, "lines_total": MONEY, "debits": MONEY, "credits": MONEY,
                   "currency": STR, "currency_enabled": BOOL, "doc_number": STR, "doc_number_given": BOOL,
                   "earlier_same_number": STR,
-                  "taken_by": STR, "journal_code": STR, "journal_resolved": BOOL},
+                  "taken_by": STR, "journal_code": STR, "journal_resolved": BOOL, "rate_problem": STR},
     "lines": {"amount": MONEY, "amount_places": INT, "account_resolved": BOOL, "item_resolved": BOOL,
               "class_resolved": BOOL, "tax_code_resolved": BOOL, "posting_type": STR, "quantity": MONEY, "extended": MONEY},
 }

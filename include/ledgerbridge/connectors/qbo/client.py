@@ -113,6 +113,10 @@ class QBOClient(OAuthApiClient):
     def preferences(self) -> dict[str, Any]:
         return self._call("GET", "preferences")["Preferences"]
 
+    def exchange_rate(self, currency: str, on: str) -> dict[str, Any]:
+        """The company's rate of `currency` into its home currency on a day (multicurrency companies only)."""
+        return self._call("GET", "exchangerate", params={"sourcecurrencycode": currency, "asofdate": on})["ExchangeRate"]
+
     def read(self, entity: str, object_id: str) -> dict[str, Any]:
         return self._call("GET", f"{entity.lower()}/{object_id}")[entity]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -47,6 +47,7 @@ from ledgerbridge.connectors.qbo.faults import (
     StaleObject,
     fault_from_body,
 )
+from ledgerbridge.money import MoneyError, to_rate
 
 # Our key goes into the object's private note, so that an uncertain create can be found again.
 KEY_PREFIX = "LedgerBridge key:"
@@ -186,12 +187,31 @@ class QuickBooksOnlineConnector:
         """QuickBooks' own clock at its last answer: watermarks follow it, not ours."""
         return self.client.server_time
 
-    def warns_on_duplicate_bill_numbers(self) -> bool:
-        """The company's preference: QuickBooks refuses a vendor's bill number twice when it is on."""
+    def preferences(self) -> dict[str, Any]:
+        """The company's preferences, read once per run."""
         if self._preferences is None:
             self._preferences = self.client.preferences()
-        names = (self._preferences.get("OtherPrefs") or {}).get("NameValue") or []
+        return self._preferences
+
+    def warns_on_duplicate_bill_numbers(self) -> bool:
+        """The company's preference: QuickBooks refuses a vendor's bill number twice when it is on."""
+        names = (self.preferences().get("OtherPrefs") or {}).get("NameValue") or []
         return any(p.get("Name") == "WarnDuplicateBillNumber" and str(p.get("Value")).lower() == "true" for p in names)
+
+    def single_currency(self) -> str | None:
+        """The home currency when multicurrency is off (QuickBooks then refuses any other), else None."""
+        currency = self.preferences().get("CurrencyPrefs") or {}
+        if str(currency.get("MultiCurrencyEnabled")).lower() == "true":
+            return None
+        return (currency.get("HomeCurrency") or {}).get("value")
+
+    def exchange_rate(self, currency: str, on: date) -> Decimal:
+        """QuickBooks' rate for the day: the company's own if set, else the market rate it downloaded."""
+        rate = self.client.exchange_rate(currency, on.isoformat()).get("Rate")
+        try:
+            return to_rate(rate, f"QuickBooks' exchange rate for {currency} on {on.isoformat()}")
+        except MoneyError as error:
+            raise RecordRejected(str(error)) from None
 
     # -- documents out --------------------------------------------------------------------------
 
@@ -208,7 +228,10 @@ class QuickBooksOnlineConnector:
         build = _BUILDERS.get(kind)
         if build is None:
             raise TypeError(f"QuickBooks Online cannot export a record of kind {kind!r}")
-        return build(record, key)
+        body = build(record, key)
+        if getattr(record, "exchange_rate", None) is not None:
+            body["ExchangeRate"] = record.exchange_rate  # home currency per unit of the document's
+        return body
 
     def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | ConnectorError]:
         """Create, update or void up to 30 objects; per item ref, what became of it.

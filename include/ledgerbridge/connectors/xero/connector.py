@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerbridge.connectors.base import (
+    KeepsNoExchangeRates,
     CREATE,
     VOID,
     AttachmentExport,
@@ -107,12 +108,12 @@ _GONE = ("DELETED", "VOIDED")
 UPDATABLE_KINDS = frozenset({"bill", "invoice", "credit_note"})
 
 
-class XeroConnector:
+class XeroConnector(KeepsNoExchangeRates):
     kind = "xero"
     capabilities = Capabilities(
         kinds=frozenset(OBJECTS), reference_kinds=tuple(REFERENCE), batch_size=BATCH_MAX_ITEMS,
         updatable_kinds=UPDATABLE_KINDS, deletable_kinds=DELETABLE_KINDS, change_capture=True,
-        doc_number_limit=255, name_limit=255,
+        doc_number_limit=255, name_limit=255, own_exchange_rates=True,  # Xero's daily XE rate when none is sent
         payment_account_types={"bill_payment": frozenset({"BANK"}), "customer_payment": frozenset({"BANK"})})
 
     def __init__(self, client: XeroClient):
@@ -175,7 +176,10 @@ class XeroConnector:
         build = _BUILDERS.get(kind)
         if build is None:
             raise TypeError(f"the Xero connector cannot export a record of kind {kind!r}")
-        return build(record, key)
+        body = build(record, key)
+        if getattr(record, "exchange_rate", None) is not None:
+            body["CurrencyRate"] = record.exchange_rate  # the source's; without it Xero applies its daily rate
+        return body
 
     def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | Exception]:
         """Create, update or void each item once: per item ref, Created, its RecordRejected or
