@@ -321,7 +321,7 @@ def test_currencies_are_mirrored_and_a_bill_in_one_xero_has_not_enabled_is_held(
     with ledger.session() as session:
         import_hub_data(session, entity, hub_data(
             [bill("B-GBP", "V-1", "80.00", account="429", currency="GBP"),
-             bill("B-NZD", "V-1", "90.00", account="429", currency="NZD")],
+             bill("B-NZD", "V-1", "90.00", account="429", currency="NZD", exchange_rate="0.61")],
             vendors=[{"hub_id": "V-1", "name": "Nick Brown"}]))
 
     run = sync(entity, ledger, books)
@@ -333,4 +333,9 @@ def test_currencies_are_mirrored_and_a_bill_in_one_xero_has_not_enabled_is_held(
                                                                QuarantineEntry.status == "open")).all()
     assert (held.record_key, held.reasons[0]["field"], held.reasons[0]["problem"]) == (
         "B-GBP", "currency", "GBP is not enabled in the accounting system (enabled: NZD, USD)")
-    assert [(b["InvoiceNumber"], b["CurrencyCode"]) for b in books.records("Invoices")] == [("B-NZD", "NZD")]
+    # The source's rate goes as CurrencyRate; the ledger keeps it with the home total (USD).
+    assert [(b["InvoiceNumber"], b["CurrencyCode"], b["CurrencyRate"]) for b in books.records("Invoices")] == [
+        ("B-NZD", "NZD", Decimal("0.61"))]
+    with ledger.session() as session:
+        sent = session.scalars(select(Document).where(Document.hub_id == "B-NZD")).one()
+        assert (sent.exchange_rate, sent.home_total) == (Decimal("0.61"), Decimal("54.90"))

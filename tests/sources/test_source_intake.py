@@ -205,3 +205,34 @@ def test_a_nul_byte_in_a_document_a_payment_names_holds_that_payment_and_nothing
     assert list(_documents(ledger)) == ["B-GOOD"]
     held = _held(ledger, "source.bill_payments")["P-NUL"].reasons
     assert held[0]["field"] == "applied" and "NUL byte" in held[0]["problem"]
+
+
+def test_an_exchange_rate_is_taken_exactly_and_a_rate_taken_from_the_accounting_system_stands(ledger):
+    report = _take_in(ledger, {"vendors": VENDORS, "bills": [
+        bill("B-RATE", currency="GBP", exchange_rate="1.1712345678"),
+        bill("B-FLOAT", currency="GBP", exchange_rate=1.17),
+        bill("B-ZERO", currency="GBP", exchange_rate="0"),
+        bill("B-FINE", currency="GBP", exchange_rate="1.12345678901"),
+        bill("B-TAX", lines=[{"amount": "100.00", "account": "6010", "tax_amount": "20.00"}]),
+        bill("B-NONE", currency="GBP")]})
+
+    documents = _documents(ledger)
+    assert documents["B-RATE"].exchange_rate == Decimal("1.1712345678")
+    with ledger.session() as session:
+        assert session.get(Document, documents["B-TAX"].id).lines[0].tax_amount == Decimal("20.00")
+    problems = {key: (entry.reasons[0]["field"], entry.reasons[0]["problem"]) for key, entry in _held(ledger).items()}
+    assert problems["B-FLOAT"][0] == "exchange_rate" and "is a float" in problems["B-FLOAT"][1]
+    assert problems["B-ZERO"][0] == "exchange_rate" and "not a positive number" in problems["B-ZERO"][1]
+    assert problems["B-FINE"][0] == "exchange_rate" and "more than 10 decimal places" in problems["B-FINE"][1]
+    assert report.counts["bills"] == {Outcome.NEW: 3, Outcome.QUARANTINED: 3}
+
+    # The rate prepare_exports took from the accounting system is kept while the source gives none, the
+    # currency and the date stay; a new date drops it (that day's rate is asked), a source rate replaces it.
+    with ledger.session() as session:
+        session.get(Document, documents["B-NONE"].id).exchange_rate = Decimal("1.16")
+    same = _take_in(ledger, {"bills": [bill("B-NONE", currency="GBP")]})
+    assert same.counts["bills"] == {Outcome.UNCHANGED: 1} and _documents(ledger)["B-NONE"].exchange_rate == Decimal("1.16")
+    _take_in(ledger, {"bills": [bill("B-NONE", currency="GBP", doc_date="2026-11-03")]})
+    assert _documents(ledger)["B-NONE"].exchange_rate is None
+    _take_in(ledger, {"bills": [bill("B-NONE", currency="GBP", doc_date="2026-11-03", exchange_rate="1.2")]})
+    assert _documents(ledger)["B-NONE"].exchange_rate == Decimal("1.2")
