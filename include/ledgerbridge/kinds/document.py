@@ -43,6 +43,7 @@ class DocumentRecordKind(RecordKind):
             "item_code": line.item_code, "item_resolved": resolve.items.get(line.item_code) is not None,
             "item_problem": resolve.item_problem(line.item_code),
             "tax_code": line.tax_code, "tax_code_resolved": resolve.tax_codes.get(line.tax_code) is not None,
+            "tax_amount": line.tax_amount, "tax_rate": resolve.tax_rate(line.tax_code, self.party_role == "vendor"),
             "class_code": line.class_code,
             "class_resolved": resolve.classes.get(line.class_code) is not None if line.class_code else None,
             "quantity": line.quantity, "unit_price": line.unit_price,
@@ -50,7 +51,8 @@ class DocumentRecordKind(RecordKind):
         record = {"hub_id": document.hub_id, "kind": str(document.kind), "doc_number": document.doc_number,
                   "doc_date": document.doc_date, "due_date": document.due_date, "currency": document.currency,
                   "total": document.total, "lines": lines, "journal_code": document.journal_code,
-                  "journal_resolved": resolve.journal_codes.get(document.journal_code) is not None, **party}
+                  "journal_resolved": resolve.journal_codes.get(document.journal_code) is not None,
+                  "amounts_include_tax": resolve.amounts_include_tax, **party}
         return record, lambda: self.build(document, party.get("party_ref"), resolve)
 
     @staticmethod

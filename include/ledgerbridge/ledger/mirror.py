@@ -1,6 +1,8 @@
 """Resolving hub codes (account numbers, class names) to the accounting company's ids via the mirror."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -83,3 +85,25 @@ class Resolver:
 
     def journal_code_id(self, code: str | None) -> str | None:
         return self.journal_codes.get(code).external_id if code else None
+
+    def tax_rate(self, code: str | None, purchase: bool = False) -> Decimal | None:
+        """The rate (percent) of the tax code named `code`, on the purchase or the sales side; None when
+        the code does not resolve or its rate is not mirrored."""
+        return tax_rate(self.tax_codes.get(code), purchase)
+
+
+def tax_rate(record: ReferenceRecord | None, purchase: bool = False) -> Decimal | None:
+    """A mirrored tax code's rate in percent, None when its connector does not know it. Connectors keep it
+    in `data` as a string: "rate", or "purchase_rate" / "sales_rate" where a code's two sides differ
+    (QuickBooks Online); the side of the document comes first."""
+    if record is None:
+        return None
+    data = record.data or {}
+    value = data.get("purchase_rate" if purchase else "sales_rate")
+    value = data.get("rate") if value in (None, "") else value
+    if value in (None, ""):
+        return None
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None
