@@ -473,8 +473,15 @@ def _reference(kind: str, obj: dict[str, Any]) -> ReferenceData:
         city=address.get("City"),
         postcode=address.get("PostalCode"),
         currency=obj.get("CurrencyCode") or obj.get("DefaultCurrency"),
-        raw=obj,
+        raw=_with_rate(obj) if kind == "tax_code" else obj,
     )
+
+
+def _with_rate(tax_rate: dict[str, Any]) -> dict[str, Any]:
+    """A TaxRate as the mirror keeps it: its EffectiveRate (the whole rate, compound components included)
+    as the percent string "rate" the documents suite checks a line's tax against."""
+    rate = tax_rate.get("EffectiveRate")
+    return {**tax_rate, "rate": str(rate)} if rate is not None else tax_rate
 
 
 def _key_of(endpoint: str, obj: dict[str, Any]) -> str | None:

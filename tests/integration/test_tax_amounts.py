@@ -1,0 +1,132 @@
+"""The source's tax amounts checked against the accounting system's rates through whole runs: the mirror
+keeps each tax code's rate (Xero's EffectiveRate, QuickBooks Online's TaxRates by side); a line whose
+tax_amount is what its code's rate makes goes out, one that differs by more than a cent is held with
+both amounts, as is a tax amount on a line without a tax code; a US QuickBooks code (no rate) is not
+checked."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ledgerbridge.hub_import import import_hub_data
+from ledgerbridge.ledger.models import Document, QuarantineEntry, ReferenceRecord
+from sqlalchemy import select
+from support import bill, company, connect_company, make_entity, sync
+from test_xero_gst import australian_entity
+
+
+def _held(ledger, entity_id: str) -> dict[str, list[tuple[str, str]]]:
+    with ledger.session() as session:
+        return {q.record_key: [(r["field"], r["problem"]) for r in q.reasons] for q in session.scalars(
+            select(QuarantineEntry).where(QuarantineEntry.entity_id == entity_id, QuarantineEntry.status == "open"))}
+
+
+def _rates(ledger, entity_id: str) -> dict[str, dict]:
+    with ledger.session() as session:
+        return {r.name: {k: v for k, v in r.data.items() if k.endswith("rate")} for r in session.scalars(
+            select(ReferenceRecord).where(ReferenceRecord.entity_id == entity_id, ReferenceRecord.kind == "tax_code"))}
+
+
+def _confirmed(ledger, entity_id: str) -> set[str]:
+    with ledger.session() as session:
+        return {d.hub_id for d in session.scalars(select(Document).where(
+            Document.entity_id == entity_id, Document.external_id.is_not(None)))}
+
+
+XERO_HUB = {
+    "vendors": [{"hub_id": "V-1", "name": "Dunder Mifflin"}],
+    "customers": [{"hub_id": "C-1", "name": "Vance Refrigeration"}],
+    "bills": [
+        {"hub_id": "B-1", "vendor": "V-1", "doc_number": "DM-1", "doc_date": "2026-11-02", "status": "approved",
+         "lines": [{"amount": "100.00", "account": "453", "tax_code": "INPUT", "tax_amount": "10.00"},
+                   # 33.37 x 10% = 3.337: the source rounded down, a cent from 3.34
+                   {"amount": "33.37", "account": "429", "tax_code": "INPUT", "tax_amount": "3.33"}]},
+        {"hub_id": "B-2", "vendor": "V-1", "doc_number": "DM-2", "doc_date": "2026-11-03", "status": "approved",
+         "lines": [{"amount": "200.00", "account": "453", "tax_code": "INPUT", "tax_amount": "30.00"}]},
+        {"hub_id": "B-3", "vendor": "V-1", "doc_number": "DM-3", "doc_date": "2026-11-04", "status": "approved",
+         "lines": [{"amount": "80.00", "account": "453", "tax_amount": "8.00"}]},
+    ],
+    "invoices": [{"hub_id": "I-1", "customer": "C-1", "doc_number": "WA-1", "doc_date": "2026-11-04",
+                  "status": "approved", "lines": [{"item": "SERVICE", "quantity": "2", "unit_price": "110.00",
+                                                   "tax_code": "OUTPUT", "tax_amount": "22.00"}]}],
+}
+
+
+def test_xero_net_amounts_a_right_tax_goes_out_a_wrong_one_is_held_with_both_amounts(xero_server, ledger,
+                                                                                     tmp_path):
+    entity, run, org, _ = australian_entity(xero_server, ledger, tmp_path, amounts_include_tax=False,
+                                            hub=XERO_HUB)
+    first = run("tax-1")
+
+    assert _rates(ledger, entity.id)["GST on Expenses"] == {"rate": "10.00"}
+    assert _held(ledger, entity.id) == {
+        "B-2": [("lines[1].tax_amount", "the source says 30.00, INPUT at 10% of 200.00 makes 20.00")],
+        "B-3": [("lines[1].tax_amount", "the source says 8.00 of tax but the line has no tax code: the "
+                                        "accounting system would book none")]}
+    [sent] = [b for b in org.records["Invoices"].values() if b["Type"] == "ACCPAY"]
+    assert (sent["InvoiceNumber"], sent["LineAmountTypes"], sent["TotalTax"]) == ("DM-1", "Exclusive",
+                                                                                  Decimal("13.34"))
+    [invoice] = [i for i in org.records["Invoices"].values() if i["Type"] == "ACCREC"]
+    assert (invoice["TotalTax"], invoice["Total"]) == (Decimal("22.00"), Decimal("242.00"))
+    assert _confirmed(ledger, entity.id) == {"B-1", "I-1"}
+    assert first["reconcile"]["mismatches"] == []
+
+
+def test_xero_inclusive_amounts_the_tax_inside_the_amount_is_checked(xero_server, ledger, tmp_path):
+    hub = {"vendors": XERO_HUB["vendors"], "bills": [
+        {"hub_id": "B-1", "vendor": "V-1", "doc_number": "IN-1", "doc_date": "2026-11-02", "status": "approved",
+         "lines": [{"amount": "110.00", "account": "453", "tax_code": "INPUT", "tax_amount": "10.00"}]},
+        {"hub_id": "B-2", "vendor": "V-1", "doc_number": "IN-2", "doc_date": "2026-11-02", "status": "approved",
+         "lines": [{"amount": "110.00", "account": "453", "tax_code": "INPUT", "tax_amount": "11.00"}]}]}
+    entity, run, org, _ = australian_entity(xero_server, ledger, tmp_path, amounts_include_tax=True, hub=hub)
+    run("tax-incl-1")
+
+    assert _held(ledger, entity.id) == {
+        "B-2": [("lines[1].tax_amount", "the source says 11.00, INPUT at 10% (inside 110.00) makes 10.00")]}
+    [sent] = org.records["Invoices"].values()
+    assert (sent["InvoiceNumber"], sent["LineAmountTypes"], sent["TotalTax"], sent["Total"]) == (
+        "IN-1", "Inclusive", Decimal("10.00"), Decimal("110.00"))
+
+
+UK_CODES = ({"TaxCode": "20.0% S", "TaxRateDetails": [
+                {"TaxRateName": "20.0% S (sales)", "RateValue": 20, "TaxAgencyId": "1", "TaxApplicableOn": "Sales"},
+                {"TaxRateName": "20.0% S (purchases)", "RateValue": 20, "TaxAgencyId": "1",
+                 "TaxApplicableOn": "Purchase"}]},
+            {"TaxCode": "5.0% R", "TaxRateDetails": [
+                {"TaxRateName": "5.0% R (purchases)", "RateValue": 5, "TaxAgencyId": "1",
+                 "TaxApplicableOn": "Purchase"}]})
+
+
+def test_quickbooks_rates_by_side_a_wrong_tax_is_held_and_a_us_code_is_not_checked(ledger, qbo_server):
+    entity = make_entity("wayne_uk", currency="GBP")
+    conn = connect_company(qbo_server, ledger, entity, country="GB")
+    books = company(qbo_server, conn)
+    with qbo_server.sandbox.lock:  # as the company's accountant set up its VAT codes
+        codes = {body["TaxCode"]: books.tax_service(body)["TaxCodeId"] for body in UK_CODES}
+    with ledger.session() as session:
+        import_hub_data(session, entity, {"vendors": [{"hub_id": "V-1", "name": "Acme Widgets"}], "bills": [
+            bill("B-1", lines=[{"amount": "100.00", "account": "6010", "tax_code": "20.0% S", "tax_amount": "20.00"},
+                               {"amount": "40.00", "account": "6010", "tax_code": "5.0% R", "tax_amount": "2.00"}]),
+            bill("B-2", lines=[{"amount": "100.00", "account": "6010", "tax_code": "20.0% S",
+                                "tax_amount": "25.00"}])]})
+
+    sync(entity, ledger, conn)
+
+    rates = _rates(ledger, entity.id)
+    assert rates["20.0% S"] == {"sales_rate": "20", "purchase_rate": "20", "rate": "20"}
+    assert rates["5.0% R"] == {"purchase_rate": "5", "rate": "5"}
+    assert rates["TAX"] == {}  # the US pseudo code names no rate
+    assert _held(ledger, entity.id) == {
+        "B-2": [("lines[1].tax_amount", "the source says 25.00, 20.0% S at 20% of 100.00 makes 20.00")]}
+    [sent] = books.objects["Bill"].values()
+    assert sent["DocNumber"] == "B-1"
+    assert [line["AccountBasedExpenseLineDetail"]["TaxCodeRef"]["value"] for line in sent["Line"]] == [
+        codes["20.0% S"], codes["5.0% R"]]
+
+    us = make_entity("acme_us_tax")
+    us_conn = connect_company(qbo_server, ledger, us)
+    with ledger.session() as session:
+        import_hub_data(session, us, {"vendors": [{"hub_id": "V-1", "name": "Acme Widgets"}], "bills": [
+            bill("B-9", lines=[{"amount": "100.00", "account": "6010", "tax_code": "TAX", "tax_amount": "8.25"}])]})
+    sync(us, ledger, us_conn)
+    assert _held(ledger, us.id) == {} and _confirmed(ledger, us.id) == {"B-9"}
+    assert _rates(ledger, us.id) == {"TAX": {}, "NON": {}}
