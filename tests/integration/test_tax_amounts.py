@@ -122,6 +122,23 @@ def test_quickbooks_rates_by_side_a_wrong_tax_is_held_and_a_us_code_is_not_check
     assert [line["AccountBasedExpenseLineDetail"]["TaxCodeRef"]["value"] for line in sent["Line"]] == [
         codes["20.0% S"], codes["5.0% R"]]
 
+    # A code the accountant adds later reaches the mirror with its rate by change data capture.
+    with qbo_server.sandbox.lock:
+        books.tax_service({"TaxCode": "12.5% X", "TaxRateDetails": [
+            {"TaxRateName": "12.5% X (purchases)", "RateValue": "12.5", "TaxAgencyId": "1",
+             "TaxApplicableOn": "Purchase"}]})
+    with ledger.session() as session:
+        import_hub_data(session, entity, {"bills": [
+            bill("B-3", lines=[{"amount": "80.00", "account": "6010", "tax_code": "12.5% X", "tax_amount": "12.00"}]),
+            bill("B-4", lines=[{"amount": "80.00", "account": "6010", "tax_code": "12.5% X", "tax_amount": "10.00"}])]})
+    second = sync(entity, ledger, conn)
+    assert (second["pull_reference"]["tax_code"]["source"], second["pull_reference"]["tax_code"]["new"]) == (
+        "change data capture", 1)
+    assert _rates(ledger, entity.id)["12.5% X"] == {"purchase_rate": "12.5", "rate": "12.5"}
+    assert _held(ledger, entity.id)["B-3"] == [
+        ("lines[1].tax_amount", "the source says 12.00, 12.5% X at 12.5% of 80.00 makes 10.00")]
+    assert _confirmed(ledger, entity.id) == {"B-1", "B-4"}
+
     us = make_entity("acme_us_tax")
     us_conn = connect_company(qbo_server, ledger, us)
     with ledger.session() as session:
