@@ -1,12 +1,13 @@
 """The source's tax amounts checked against the accounting system's rates through whole runs: the mirror
-keeps each tax code's rate (Xero's EffectiveRate, QuickBooks Online's TaxRates by side); a line whose
-tax_amount is what its code's rate makes goes out, one that differs by more than a cent is held with
-both amounts, as is a tax amount on a line without a tax code; a US QuickBooks code (no rate) is not
-checked."""
+keeps each tax code's rate (Xero's EffectiveRate, QuickBooks Online's TaxRates by side, an entry-files
+list's rate column); a line whose tax_amount is what its code's rate makes (within a cent) goes out, and
+Xero and entry files book the source's amount itself; one that differs by more is held with both
+amounts, as is a tax amount on a line without a tax code; a US QuickBooks code (no rate) is not checked."""
 from __future__ import annotations
 
 from decimal import Decimal
 
+import test_entry_files as entry_files
 from ledgerbridge.hub_import import import_hub_data
 from ledgerbridge.ledger.models import Document, QuarantineEntry, ReferenceRecord
 from sqlalchemy import select
@@ -63,8 +64,10 @@ def test_xero_net_amounts_a_right_tax_goes_out_a_wrong_one_is_held_with_both_amo
         "B-3": [("lines[1].tax_amount", "the source says 8.00 of tax but the line has no tax code: the "
                                         "accounting system would book none")]}
     [sent] = [b for b in org.records["Invoices"].values() if b["Type"] == "ACCPAY"]
-    assert (sent["InvoiceNumber"], sent["LineAmountTypes"], sent["TotalTax"]) == ("DM-1", "Exclusive",
-                                                                                  Decimal("13.34"))
+    # The source's 3.33, not the 3.34 Xero would work out: the books hold the supplier's tax.
+    assert [line["TaxAmount"] for line in sent["LineItems"]] == [Decimal("10.00"), Decimal("3.33")]
+    assert (sent["InvoiceNumber"], sent["LineAmountTypes"], sent["TotalTax"], sent["Total"]) == (
+        "DM-1", "Exclusive", Decimal("13.33"), Decimal("146.70"))
     [invoice] = [i for i in org.records["Invoices"].values() if i["Type"] == "ACCREC"]
     assert (invoice["TotalTax"], invoice["Total"]) == (Decimal("22.00"), Decimal("242.00"))
     assert _confirmed(ledger, entity.id) == {"B-1", "I-1"}
@@ -147,3 +150,26 @@ def test_quickbooks_rates_by_side_a_wrong_tax_is_held_and_a_us_code_is_not_check
     sync(us, ledger, us_conn)
     assert _held(ledger, us.id) == {} and _confirmed(ledger, us.id) == {"B-9"}
     assert _rates(ledger, us.id) == {"TAX": {}, "NON": {}}
+
+
+def test_entry_files_rates_from_the_tax_list_and_the_sources_vat_in_the_entry(ledger, tmp_path):
+    root, conn = entry_files._local_folder(tmp_path)  # the accountant's lists: TVA20D, 20 %, on 445660
+    entity = entry_files._entity()
+
+    def vat_bill(hub_id: str, amount: str, tax: str) -> dict:
+        return bill(hub_id, "V-500", lines=[{"amount": amount, "account": "601000", "tax_code": "TVA20D",
+                                             "tax_amount": tax}])
+    with ledger.session() as session:
+        import_hub_data(session, entity, {"vendors": [{"hub_id": "V-500", "name": "Les Moulins de Paris"}],
+                                          "bills": [vat_bill("B-1", "100.00", "20.00"),
+                                                    vat_bill("B-2", "33.33", "6.66"),  # 6.666: a cent off
+                                                    vat_bill("B-3", "100.00", "19.60")]})  # the old 19.6 %
+    entry_files._run(ledger, conn, entity)
+
+    assert _rates(ledger, entity.id)["TVA déductible 20 %"] == {"rate": "20"}
+    assert _held(ledger, entity.id) == {
+        "B-3": [("lines[1].tax_amount", "the source says 19.60, TVA20D at 20% of 100.00 makes 20.00")]}
+    [written] = entry_files._entry_files(root)
+    vat = {line["EcritureNum"]: entry_files._amount(line["Debit"]) for line in entry_files._fec_lines(written)
+           if line["CompteNum"] == "445660"}
+    assert vat == {"B-1": Decimal("20.00"), "B-2": Decimal("6.66")}
