@@ -5,6 +5,7 @@ Xero and entry files book the source's amount itself; one that differs by more i
 amounts, as is a tax amount on a line without a tax code; a US QuickBooks code (no rate) is not checked."""
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 import test_entry_files as entry_files
@@ -99,7 +100,7 @@ UK_CODES = ({"TaxCode": "20.0% S", "TaxRateDetails": [
                  "TaxApplicableOn": "Purchase"}]})
 
 
-def test_quickbooks_rates_by_side_a_wrong_tax_is_held_and_a_us_code_is_not_checked(ledger, qbo_server):
+def test_quickbooks_rates_by_side_a_wrong_tax_is_held_and_a_us_code_is_not_checked(ledger, qbo_server, caplog):
     entity = make_entity("wayne_uk", currency="GBP")
     conn = connect_company(qbo_server, ledger, entity, country="GB")
     books = company(qbo_server, conn)
@@ -147,8 +148,11 @@ def test_quickbooks_rates_by_side_a_wrong_tax_is_held_and_a_us_code_is_not_check
     with ledger.session() as session:
         import_hub_data(session, us, {"vendors": [{"hub_id": "V-1", "name": "Acme Widgets"}], "bills": [
             bill("B-9", lines=[{"amount": "100.00", "account": "6010", "tax_code": "TAX", "tax_amount": "8.25"}])]})
-    sync(us, ledger, us_conn)
+    with caplog.at_level(logging.INFO, logger=f"ledgerbridge.test.{us.id}"):
+        sync(us, ledger, us_conn)
     assert _held(ledger, us.id) == {} and _confirmed(ledger, us.id) == {"B-9"}
+    assert "tax amounts on lines with tax code(s) TAX were not checked: the accounting system gives no rate" \
+        in caplog.text
     assert _rates(ledger, us.id) == {"TAX": {}, "NON": {}}
 
 

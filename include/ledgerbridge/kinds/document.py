@@ -43,7 +43,9 @@ class DocumentRecordKind(RecordKind):
             "item_code": line.item_code, "item_resolved": resolve.items.get(line.item_code) is not None,
             "item_problem": resolve.item_problem(line.item_code),
             "tax_code": line.tax_code, "tax_code_resolved": resolve.tax_codes.get(line.tax_code) is not None,
-            "tax_amount": line.tax_amount, "tax_rate": resolve.tax_rate(line.tax_code, self.party_role == "vendor"),
+            "tax_amount": line.tax_amount,
+            "tax_rate": resolve.tax_rate(line.tax_code, self.party_role == "vendor") if line.tax_amount is not None
+            else None,
             "class_code": line.class_code,
             "class_resolved": resolve.classes.get(line.class_code) is not None if line.class_code else None,
             "quantity": line.quantity, "unit_price": line.unit_price,

@@ -65,6 +65,7 @@ class Resolver:
         self.tax_codes = CodeIndex(usable_references(session, entity_id, "tax_code"))
         self.journal_codes = CodeIndex(usable_references(session, entity_id, "journal_code"))
         self._inactive_items: CodeIndex | None = None
+        self.unrated_tax_codes: set[str] = set()  # codes asked for a rate the mirror does not know
 
     def item_problem(self, code: str | None) -> str | None:
         """Why an item code does not resolve, when the mirror knows better than "no such item"."""
@@ -88,8 +89,12 @@ class Resolver:
 
     def tax_rate(self, code: str | None, purchase: bool = False) -> Decimal | None:
         """The rate (percent) of the tax code named `code`, on the purchase or the sales side; None when
-        the code does not resolve or its rate is not mirrored."""
-        return tax_rate(self.tax_codes.get(code), purchase)
+        the code does not resolve or its rate is not mirrored (then noted in `unrated_tax_codes`)."""
+        record = self.tax_codes.get(code)
+        rate = tax_rate(record, purchase)
+        if record is not None and rate is None:
+            self.unrated_tax_codes.add(record.name or str(code))
+        return rate
 
 
 def tax_rate(record: ReferenceRecord | None, purchase: bool = False) -> Decimal | None:
