@@ -184,7 +184,8 @@ class QuickBooksOnlineConnector:
         each TaxRate holds its RateValue (percent). Read once, for the codes that name any."""
         if not any(_rate_refs(ref.raw, side) for ref in tax_codes for side in _RATE_LISTS.values()):
             return tax_codes
-        rates = {str(obj["Id"]): obj for obj in self.client.query_all("TaxRate")}
+        # An inactive rate still holds the rate of the codes that name it.
+        rates = {str(obj["Id"]): obj for obj in self.client.query_all("TaxRate", "Active IN (true, false)")}
         rated = []
         for ref in tax_codes:
             sides = {side: _code_rate(_rate_refs(ref.raw, rate_list), rates) for side, rate_list in _RATE_LISTS.items()}
