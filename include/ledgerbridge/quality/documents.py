@@ -42,6 +42,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from ledgerbridge.money import shown
 from ledgerbridge.quality.currencies import CurrencyParams, currency_problem
 from ledgerbridge.quality.spec import (
     BOOL,
@@ -199,12 +200,13 @@ def _percent(rate) -> str:
 
 
 def _tax(row: dict, params) -> str:
+    given = shown(row["tax_amount"])
     if not row.get("tax_code"):
-        return (f"the source says {row['tax_amount']} of tax but the line has no tax code: the accounting system "
-                "would book none")
-    inside = f" (inside {row['amount']})" if row.get("tax_includes") else f" of {row['amount']}"
-    return (f"the source says {row['tax_amount']}, {row['tax_code']} at {_percent(row['tax_rate'])}%{inside} "
-            f"makes {row['tax_expected']}")
+        return f"the source says {given} of tax but the line has no tax code: the accounting system would book none"
+    amount = shown(row["amount"])
+    inside = f" (inside {amount})" if row.get("tax_includes") else f" of {amount}"
+    return (f"the source says {given}, {row['tax_code']} at {_percent(row['tax_rate'])}%{inside} "
+            f"makes {shown(row['tax_expected'])}")
 
 
 def _holder(taken, vendor: str, doc_number: str) -> str | None:
