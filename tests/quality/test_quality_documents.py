@@ -43,6 +43,13 @@ def one_line(key, amount, **changes):
                                               "account_resolved": True}], **changes)
 
 
+def taxed(key, tax_amount, amounts_include_tax=False, **line_changes):
+    """A bill whose first line (100.00) carries INPUT at 15% and the source's tax amount."""
+    changes = {"tax_code": "INPUT", "tax_code_resolved": True, "tax_rate": D("15"), "tax_amount": D(tax_amount),
+               **line_changes}
+    return line(bill(key, amounts_include_tax=amounts_include_tax), 1, **changes)
+
+
 CASES = [
     case("kind_known", lambda k: bill(k, kind="expense_report"), {"kind_known"},
          "kind", "not a document kind the suite knows", "expense_report", credit_note),
@@ -138,6 +145,23 @@ CASES = [
     case("line_tax_code_resolves", lambda k: line(invoice(k), 1, tax_code="A", tax_code_resolved=False),
          {"line_tax_code_resolves"}, "lines[1].tax_code", "no active tax code with this name", "A",
          lambda k: line(invoice(k), 1, tax_code="TAX", tax_code_resolved=True)),
+    case("line_tax_amount_matches_rate", lambda k: taxed(k, "20.00"), {"line_tax_amount_matches_rate"},
+         "lines[1].tax_amount", "the source says 20.00, INPUT at 15% of 100.00 makes 15.00", D("20.00"),
+         # a cent off is a source rounding its own way; a code whose rate is not mirrored is not checked
+         lambda k: [taxed(k, "15.01"), taxed(f"{k}-no-rate", "20.00", tax_rate=None)]),
+    case("line_tax_amount_matches_rate", lambda k: taxed(k, "15.00", amounts_include_tax=True),
+         {"line_tax_amount_matches_rate"}, "lines[1].tax_amount",
+         "the source says 15.00, INPUT at 15% (inside 100.00) makes 13.04", D("15.00"),
+         lambda k: taxed(k, "13.04", amounts_include_tax=True), id="line_tax_amount_inclusive"),
+    case("line_tax_amount_matches_rate", lambda k: line(bill(k), 2, tax_amount=D("3.00")),
+         {"line_tax_amount_matches_rate"}, "lines[2].tax_amount",
+         "the source says 3.00 of tax but the line has no tax code: the accounting system would book none", D("3.00"),
+         lambda k: line(bill(k), 2, tax_amount=D("0.00")), id="line_tax_amount_without_tax_code"),
+    case("line_tax_code_resolves", lambda k: taxed(k, "20.00", tax_code_resolved=False), {"line_tax_code_resolves"},
+         "lines[1].tax_code", "no active tax code with this name", "INPUT",
+         lambda k: line(taxed(k, "12.50", tax_rate=D("12.5")), 2, tax_code="INPUT", tax_code_resolved=True,
+                        tax_rate=D("12.5"), tax_amount=D("2.50")),
+         id="line_tax_amount_unresolved_code_held_once"),
     case("line_class_resolves", lambda k: line(bill(k), 1, class_code="West", class_resolved=False),
          {"line_class_resolves"}, "lines[1].class_code", "no active class with this name", "West",
          lambda k: line(bill(k), 1, class_code=None, class_resolved=False)),

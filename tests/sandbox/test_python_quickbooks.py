@@ -289,3 +289,24 @@ def test_closing_the_books_through_preferences_refuses_an_older_bill(quickbooks)
     with pytest.raises(QuickbooksException) as refused:
         bill.save(qb=client)
     assert refused.value.error_code == 6210 and "2026-03-31" in refused.value.detail
+
+
+def test_tax_service_creates_a_code_whose_rates_the_library_reads(quickbooks):
+    from quickbooks.objects.taxcode import TaxCode
+    from quickbooks.objects.taxrate import TaxRate
+    from quickbooks.objects.taxservice import TaxRateDetails, TaxService
+
+    client, _ = quickbooks
+    service = TaxService()
+    service.TaxCode = "GST"
+    detail = TaxRateDetails()
+    detail.TaxRateName, detail.RateValue, detail.TaxAgencyId, detail.TaxApplicableOn = "GST (purchases)", 10, "1", \
+        "Purchase"
+    service.TaxRateDetails.append(detail)
+    service.save(qb=client)
+
+    [rate] = TaxRate.all(qb=client)
+    assert (rate.Name, Decimal(str(rate.RateValue)), rate.Active) == ("GST (purchases)", Decimal(10), True)
+    [code] = TaxCode.filter(Name="GST", qb=client)
+    assert [d.TaxRateRef.value for d in code.PurchaseTaxRateList.TaxRateDetail] == [rate.Id]
+    assert code.SalesTaxRateList.TaxRateDetail == []

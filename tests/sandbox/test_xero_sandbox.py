@@ -447,3 +447,21 @@ def test_command_line_serves_and_saves_on_shutdown(tmp_path):
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
     assert made.json()["tenant_id"] in XeroSandbox.load(state).tenants
+
+
+def test_a_given_tax_amount_overrides_the_one_xero_works_out(xero):
+    contact_id = supplier(xero)
+    given = bill(contact_id, "DM-2001", (1, "33.37"), (1, "100"))
+    given["LineItems"][0]["TaxAmount"] = "5.00"  # 15% of 33.37 would be 5.01
+    read = xero.send("PUT", "Invoices", given).json()["Invoices"][0]
+    assert [line["TaxAmount"] for line in read["LineItems"]] == [5, 15]
+    assert (read["SubTotal"], read["TotalTax"], read["Total"]) == (133.37, 20, 153.37)
+    inclusive = {**given, "InvoiceNumber": "DM-2002", "LineAmountTypes": "Inclusive"}
+    read = xero.send("PUT", "Invoices", inclusive).json()["Invoices"][0]
+    assert (read["SubTotal"], read["TotalTax"], read["Total"]) == (115.33, 18.04, 133.37)  # 5.00 + 13.04
+    untaxed = {**given, "InvoiceNumber": "DM-2003", "LineAmountTypes": "NoTax"}
+    assert xero.send("PUT", "Invoices", untaxed).json()["Invoices"][0]["TotalTax"] == 0
+    bad = {**given, "InvoiceNumber": "DM-2004", "LineItems": [{**given["LineItems"][0], "TaxAmount": "lots"}]}
+    refused = xero.send("PUT", "Invoices", bad)
+    assert refused.status_code == 400
+    assert {"Message": "Line 1: the TaxAmount must be a number"} in refused.json()["Elements"][0]["ValidationErrors"]

@@ -51,6 +51,9 @@ class LineExport:
     description: str | None = None
     class_id: str | None = None
     tax_code_id: str | None = None
+    # The source's tax on the line, checked against the tax code's rate before export (the documents
+    # suite): a connector that can book a given tax sends it, so the books hold the source's tax exactly.
+    tax_amount: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ class SalesLineExport:
     description: str | None = None
     class_id: str | None = None
     tax_code_id: str | None = None
+    tax_amount: Decimal | None = None  # as on LineExport
 
 
 @dataclass(frozen=True)

@@ -350,14 +350,17 @@ class EntryFilesConnector(KeepsNoExchangeRates):
         return code, (known.name if known and known.name else code)
 
     def _tax(self, source: str, code: str | None, amount: Decimal, where: str,
-             includes_tax: bool) -> tuple[Decimal, Decimal, str | None]:
+             includes_tax: bool, given: Decimal | None = None) -> tuple[Decimal, Decimal, str | None]:
         """(net, tax, tax account) of a line's amount under its tax code: the tax is taken out of an
-        amount that includes it, or added to a net one, rounded half up to the cent."""
+        amount that includes it, or added to a net one, rounded half up to the cent; the source's own
+        tax amount (`given`, checked against the rate before export) is taken as it is."""
         if not code:
             return amount, Decimal(0), None
         tax_code = self._lists_of("tax_code").get(code)
         if tax_code is None:
             raise EntryError(source, f"{where}: tax code {code!r} is not among the accounting file's tax codes")
+        if given is not None:
+            return (amount - given if includes_tax else amount), given, tax_code.raw["account"]
         rate = Decimal(tax_code.raw["rate"]) / 100
         if rate == 0:
             return amount, Decimal(0), None
@@ -376,8 +379,10 @@ class EntryFilesConnector(KeepsNoExchangeRates):
         lines, taxes = [], {}
         for number, line in enumerate(payload["lines"], start=1):
             where = f"line {number}"
+            given = line.get("tax_amount")
             net, tax, tax_account = self._tax(source, line.get("tax_code_id"), Decimal(line["amount"]), where,
-                                              bool(payload.get("amounts_include_tax")))
+                                              bool(payload.get("amounts_include_tax")),
+                                              Decimal(given) if given is not None else None)
             label = line.get("description") or payload.get("memo") or heading
             lines.append(_signed(self._line, source, line_account(line, where), other, net, label, where))
             if tax:

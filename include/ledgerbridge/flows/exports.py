@@ -68,6 +68,9 @@ def prepare_exports(ctx: RunContext) -> dict:
             else:
                 summary[kind.flow.value] = dict(counts)
             systemic.extend(filter(None, (problem, change_problem)))
+        if resolve.unrated_tax_codes:
+            ctx.log.info("tax amounts on lines with tax code(s) %s were not checked: the accounting system gives "
+                         "no rate for them (it computes the tax itself)", ", ".join(sorted(resolve.unrated_tax_codes)))
     if systemic:  # the results and the other kinds' queueing are committed first
         raise SystemicQualityFailure(f"{ctx.entity.id}: " + " | ".join(systemic))
     return summary

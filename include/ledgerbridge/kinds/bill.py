@@ -7,7 +7,8 @@ from ledgerbridge.registry import Flow
 
 def _export(bill: Document, vendor_id: str, resolve) -> BillExport:
     lines = tuple(LineExport(line.amount, resolve.accounts.get(line.account_code).external_id, line.description,
-                             resolve.class_id(line.class_code), resolve.tax_code_id(line.tax_code))
+                             resolve.class_id(line.class_code), resolve.tax_code_id(line.tax_code),
+                             line.tax_amount if line.tax_code else None)
                   for line in bill.lines)
     return BillExport(bill.hub_id, vendor_id, bill.doc_number, bill.doc_date, bill.due_date, bill.currency,
                       bill.total, lines, bill.memo, resolve.amounts_include_tax,

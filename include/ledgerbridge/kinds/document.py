@@ -46,6 +46,9 @@ class DocumentRecordKind(RecordKind):
             "item_code": line.item_code, "item_resolved": resolve.items.get(line.item_code) is not None,
             "item_problem": resolve.item_problem(line.item_code),
             "tax_code": line.tax_code, "tax_code_resolved": resolve.tax_codes.get(line.tax_code) is not None,
+            "tax_amount": line.tax_amount,
+            "tax_rate": resolve.tax_rate(line.tax_code, self.party_role == "vendor") if line.tax_amount is not None
+            else None,
             "class_code": line.class_code,
             "class_resolved": resolve.classes.get(line.class_code) is not None if line.class_code else None,
             "quantity": line.quantity, "unit_price": line.unit_price,
@@ -54,7 +57,8 @@ class DocumentRecordKind(RecordKind):
                   "doc_date": document.doc_date, "due_date": document.due_date, "currency": document.currency,
                   "total": document.total, "lines": lines, "journal_code": document.journal_code,
                   "journal_resolved": resolve.journal_codes.get(document.journal_code) is not None,
-                  "exchange_rate": exchange_rate, "rate_problem": rate_problem, **party}
+                  "exchange_rate": exchange_rate, "rate_problem": rate_problem,
+                  "amounts_include_tax": resolve.amounts_include_tax, **party}
         return record, lambda: self._export(document, party.get("party_ref"), resolve, exchange_rate)
 
     def _export(self, document: Document, party_ref: str | None, resolve: Resolver, exchange_rate: Decimal | None):

@@ -9,7 +9,7 @@ def sales_lines(document: Document, resolve) -> tuple[SalesLineExport, ...]:
     """Lines by item (invoices, credit notes), every code resolved against the mirror."""
     return tuple(SalesLineExport(line.amount, resolve.items.get(line.item_code).external_id, line.quantity,
                                  line.unit_price, line.description, resolve.class_id(line.class_code),
-                                 resolve.tax_code_id(line.tax_code))
+                                 resolve.tax_code_id(line.tax_code), line.tax_amount if line.tax_code else None)
                  for line in document.lines)
 
 

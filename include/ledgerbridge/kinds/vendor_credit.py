@@ -10,7 +10,8 @@ from ledgerbridge.registry import Flow
 
 def _export(credit: Document, vendor_id: str, resolve) -> VendorCreditExport:
     lines = tuple(LineExport(line.amount, resolve.accounts.get(line.account_code).external_id, line.description,
-                             resolve.class_id(line.class_code), resolve.tax_code_id(line.tax_code))
+                             resolve.class_id(line.class_code), resolve.tax_code_id(line.tax_code),
+                             line.tax_amount if line.tax_code else None)
                   for line in credit.lines)
     return VendorCreditExport(credit.hub_id, vendor_id, credit.doc_number, credit.doc_date, credit.currency,
                               credit.total, lines, credit.memo, resolve.amounts_include_tax,

@@ -1,6 +1,8 @@
 """Resolving hub codes (account numbers, class names) to the accounting company's ids via the mirror."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -63,6 +65,7 @@ class Resolver:
         self.tax_codes = CodeIndex(usable_references(session, entity_id, "tax_code"))
         self.journal_codes = CodeIndex(usable_references(session, entity_id, "journal_code"))
         self._inactive_items: CodeIndex | None = None
+        self.unrated_tax_codes: set[str] = set()  # codes asked for a rate the mirror does not know
 
     def item_problem(self, code: str | None) -> str | None:
         """Why an item code does not resolve, when the mirror knows better than "no such item"."""
@@ -83,3 +86,29 @@ class Resolver:
 
     def journal_code_id(self, code: str | None) -> str | None:
         return self.journal_codes.get(code).external_id if code else None
+
+    def tax_rate(self, code: str | None, purchase: bool = False) -> Decimal | None:
+        """The rate (percent) of the tax code named `code`, on the purchase or the sales side; None when
+        the code does not resolve or its rate is not mirrored (then noted in `unrated_tax_codes`)."""
+        record = self.tax_codes.get(code)
+        rate = tax_rate(record, purchase)
+        if record is not None and rate is None:
+            self.unrated_tax_codes.add(record.name or str(code))
+        return rate
+
+
+def tax_rate(record: ReferenceRecord | None, purchase: bool = False) -> Decimal | None:
+    """A mirrored tax code's rate in percent, None when its connector does not know it. Connectors keep it
+    in `data` as a string: "rate", or "purchase_rate" / "sales_rate" where a code's two sides differ
+    (QuickBooks Online); the side of the document comes first."""
+    if record is None:
+        return None
+    data = record.data or {}
+    value = data.get("purchase_rate" if purchase else "sales_rate")
+    value = data.get("rate") if value in (None, "") else value
+    if value in (None, ""):
+        return None
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None

@@ -16,10 +16,14 @@ computed (the suite looks at data; it does not query the ledger)::
                 "account_code": "6000", "account_resolved": True,     # bills, journal entries
                 "item_code": None, "item_resolved": None,             # invoices, credit notes
                 "class_code": None, "class_resolved": None,           # when the line has a class
-                "tax_code": None, "tax_code_resolved": None,          # sales lines with a tax code
+                "tax_code": None, "tax_code_resolved": None,          # lines with a tax code
+                "tax_amount": None, "tax_rate": None,                 # the source's tax; the code's rate (%)
                 "item_problem": None,                                 # optional: why the item does not resolve
                 "quantity": None, "unit_price": None,                 # invoices, credit notes: optional
                 "posting_type": None}]}                               # journal entries: debit/credit
+
+`amounts_include_tax` (record, optional): the source's line amounts include their tax. `tax_rate` is the
+rate (percent) of the line's tax code on the document's side, None when the mirror does not know it.
 
 `*_resolved` is True when the code names an active account/item/class of the entity's mirror
 (``ledger.mirror.CodeIndex``); a missing flag counts as not resolved. The key is `hub_id`.
@@ -37,8 +41,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
+from ledgerbridge.money import shown
 from ledgerbridge.quality.currencies import CurrencyParams, currency_problem
 from ledgerbridge.quality.spec import (
     BOOL,
@@ -57,7 +62,7 @@ from ledgerbridge.quality.spec import (
 )
 
 NAME = "documents"
-SUITE_VERSION = "1.8.0"
+SUITE_VERSION = "1.9.0"
 MAX_FAILURE_RATE = 0.10  # more than 10% of a batch failing: a wrong mapping, not ten bad bills
 DOC_NUMBER_LIMITS = {"quickbooks_online": 21, "quickbooks_desktop": 20}
 KINDS = ("bill", "invoice", "credit_note", "sales_receipt", "journal_entry", "vendor_credit")
@@ -66,6 +71,8 @@ PARTY_OF = {"bill": "vendor", "invoice": "customer", "credit_note": "customer", 
 ITEM_LINES = frozenset({"invoice", "credit_note", "sales_receipt"})  # lines sell (or credit back) a product or service
 ACCOUNT_LINES = frozenset({"bill", "journal_entry", "vendor_credit"})  # lines post to an account of the chart
 _SEP = "\x1f"
+CENT = Decimal("0.01")
+TAX_TOLERANCE = CENT  # a source rounding each line its own way may differ from the rate by a cent, not more
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,7 @@ def build(records: list[dict], params: DocumentParams) -> dict[str, list[dict]]:
             lines_total = debits if doc_lines else None
         else:
             lines_total = money_sum(amounts) if doc_lines else None
+        includes_tax = bool(record.get("amounts_include_tax"))
         doc_number = record.get("doc_number") or None  # as sent: its length is what the target sees
         party_kind = PARTY_OF.get(kind)
         party = text(record.get("party"))
@@ -153,10 +161,55 @@ def build(records: list[dict], params: DocumentParams) -> dict[str, list[dict]]:
                 "tax_code": text(line.get("tax_code")),
                 "tax_code_resolved": bool(line.get("tax_code_resolved")) if text(line.get("tax_code")) else None,
                 "quantity": quantity if kind in ITEM_LINES else None, "unit_price": unit_price,
-                "extended": extended,
+                "extended": extended, **_tax_check(line, includes_tax),
                 "posting_type": (text(line.get("posting_type")) or "") if kind == "journal_entry" else None,
             })
     return {"documents": documents, "lines": lines}
+
+
+def tax_of(amount: Decimal, rate: Decimal, includes_tax: bool) -> Decimal:
+    """The tax a rate (percent) makes on a line's amount: on top of it, or inside it (amount x rate /
+    (100 + rate)); rounded half up to the cent."""
+    tax = amount * rate / (100 + rate) if includes_tax else amount * rate / 100
+    return tax.quantize(CENT, ROUND_HALF_UP)
+
+
+def _tax_check(line: dict, includes_tax: bool) -> dict:
+    """A line's tax amount against its code's rate: `tax_agrees` False when the source's amount differs by
+    more than a cent from what the rate makes, or is not zero on a line without a tax code; None (not
+    checked) without a tax amount, with a code that does not resolve (its own expectation holds it) or
+    whose rate the mirror does not know (the accounting system computes the tax, as for a line without one)."""
+    given, code, rate, amount = line.get("tax_amount"), text(line.get("tax_code")), line.get("tax_rate"), \
+        line.get("amount")
+    checked = {"tax_amount": given, "tax_expected": None, "tax_agrees": None, "tax_rate": rate,
+               "tax_includes": includes_tax}
+    if given is None or amount is None:
+        return checked
+    try:
+        given = Decimal(str(given))
+        if not code:
+            return {**checked, "tax_agrees": given == 0}
+        if rate is None or not line.get("tax_code_resolved"):
+            return checked
+        expected = tax_of(Decimal(str(amount)), Decimal(str(rate)), includes_tax)
+    except ArithmeticError:
+        return checked
+    return {**checked, "tax_expected": expected, "tax_agrees": abs(given - expected) <= TAX_TOLERANCE}
+
+
+def _percent(rate) -> str:
+    text_rate = format(Decimal(str(rate)), "f")
+    return text_rate.rstrip("0").rstrip(".") if "." in text_rate else text_rate
+
+
+def _tax(row: dict, params) -> str:
+    given = shown(row["tax_amount"])
+    if not row.get("tax_code"):
+        return f"the source says {given} of tax but the line has no tax code: the accounting system would book none"
+    amount = shown(row["amount"])
+    inside = f" (inside {amount})" if row.get("tax_includes") else f" of {amount}"
+    return (f"the source says {given}, {row['tax_code']} at {_percent(row['tax_rate'])}%{inside} "
+            f"makes {shown(row['tax_expected'])}")
 
 
 def _holder(taken, vendor: str, doc_number: str) -> str | None:
@@ -318,6 +371,12 @@ EXPECTATIONS = (
                 {"column": "tax_code_resolved", "value_set": [True]},
                 "lines[{line_no}].tax_code", _code("tax_code"), "tax_code",
                 why="A tax code named on a line must be one of the accounting company's, or tax is computed wrong."),
+    Expectation("line_tax_amount_matches_rate", "lines", "ExpectColumnValuesToBeInSet",
+                {"column": "tax_agrees", "value_set": [True]},
+                "lines[{line_no}].tax_amount", _tax, "tax_amount", overridable=True,
+                why="The tax the source computed must be what the tax code's rate makes of the line (within a "
+                    "cent), or the books and the source's document disagree on the tax; a tax amount without a "
+                    "tax code would be booked as no tax."),
     Expectation("line_posting_type", "lines", "ExpectColumnValuesToBeInSet",
                 {"column": "posting_type", "value_set": ["debit", "credit"]},
                 "lines[{line_no}].posting_type", "must be debit or credit", "posting_type",
@@ -338,7 +397,8 @@ COLUMNS = {
                   "earlier_same_number": STR,
                   "taken_by": STR, "journal_code": STR, "journal_resolved": BOOL, "rate_problem": STR},
     "lines": {"amount": MONEY, "amount_places": INT, "account_resolved": BOOL, "item_resolved": BOOL,
-              "class_resolved": BOOL, "tax_code_resolved": BOOL, "posting_type": STR, "quantity": MONEY, "extended": MONEY},
+              "class_resolved": BOOL, "tax_code_resolved": BOOL, "posting_type": STR, "quantity": MONEY, "extended": MONEY,
+              "tax_amount": MONEY, "tax_agrees": BOOL},
 }
 
 SUITE = Suite(NAME, SUITE_VERSION, MAX_FAILURE_RATE, DocumentParams, build, EXPECTATIONS, COLUMNS, key,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -124,8 +125,9 @@ class QuickBooksOnlineConnector:
         entity = _REFERENCE_ENTITIES[kind]
         # Inactive list objects too: a deactivation must reach the mirror.
         where = "Active IN (true, false)" if kind in LIST_ENTITIES else ""
-        for obj in self.client.query_by_last_update(entity, where, _qbo_time(since) if since else None):
-            yield _reference(kind, obj)
+        refs = (_reference(kind, obj)
+                for obj in self.client.query_by_last_update(entity, where, _qbo_time(since) if since else None))
+        yield from (self._with_rates(list(refs)) if kind == "tax_code" else refs)
 
     def existing_ids(self, kind: str, external_ids: list[str]) -> set[str]:
         """Which of these ids the company still has (a second look before calling them deleted)."""
@@ -172,9 +174,27 @@ class QuickBooksOnlineConnector:
                         kind = _KIND_BY_ENTITY[entity]
                         changes.setdefault(kind, []).extend(_reference(kind, obj) for obj in objects)
                         received += len(objects)
+        if changes.get("tax_code"):
+            changes["tax_code"] = self._with_rates(changes["tax_code"])
         stamp = reply.get("time")
         as_of = datetime.fromisoformat(stamp).astimezone(UTC) if isinstance(stamp, str) else self.client.server_time
         return (None if received >= CDC_MAX_OBJECTS else changes), as_of
+
+    def _with_rates(self, tax_codes: list[ReferenceData]) -> list[ReferenceData]:
+        """Tax codes with their rates: a TaxCode names its TaxRates (SalesTaxRateList, PurchaseTaxRateList);
+        each TaxRate holds its RateValue (percent). Read once, for the codes that name any."""
+        if not any(_rate_refs(ref.raw, side) for ref in tax_codes for side in _RATE_LISTS.values()):
+            return tax_codes
+        # An inactive rate still holds the rate of the codes that name it.
+        rates = {str(obj["Id"]): obj for obj in self.client.query_all("TaxRate", "Active IN (true, false)")}
+        rated = []
+        for ref in tax_codes:
+            sides = {side: _code_rate(_rate_refs(ref.raw, rate_list), rates) for side, rate_list in _RATE_LISTS.items()}
+            known = {side: str(rate) for side, rate in sides.items() if rate is not None}
+            if len(set(known.values())) == 1:  # one rate whichever the side: the plain "rate"
+                known["rate"] = next(iter(known.values()))
+            rated.append(replace(ref, raw={**ref.raw, **known}) if known else ref)
+        return rated
 
     def country(self) -> str:
         """The company's country (CompanyInfo.Country), read once: some lists exist in one country only."""
@@ -627,6 +647,31 @@ def _reference(kind: str, obj: dict[str, Any]) -> ReferenceData:
         currency=(obj.get("CurrencyRef") or {}).get("value"),
         raw=obj,
     )
+
+
+# The mirror's key of a tax code's rate on each side -> the TaxCode field listing that side's TaxRates.
+_RATE_LISTS = {"sales_rate": "SalesTaxRateList", "purchase_rate": "PurchaseTaxRateList"}
+
+
+def _rate_refs(tax_code: dict[str, Any], rate_list: str) -> list[dict[str, Any]]:
+    """The TaxRateDetail entries of one of a TaxCode's rate lists, in their TaxOrder."""
+    details = (tax_code.get(rate_list) or {}).get("TaxRateDetail") or []
+    return sorted((d for d in details if isinstance(d, dict)), key=lambda d: int(d.get("TaxOrder") or 0))
+
+
+def _code_rate(details: list[dict[str, Any]], rates: dict[str, dict[str, Any]]) -> Decimal | None:
+    """The whole rate (percent) of a code's TaxRates on one side: their sum, a TaxOnAmountPlusTax rate
+    taken on the amount plus the tax before it (Quebec's former QST); None when a rate is unknown."""
+    if not details:
+        return None
+    total = Decimal(0)
+    for detail in details:
+        rate = rates.get(str((detail.get("TaxRateRef") or {}).get("value")))
+        if rate is None or rate.get("RateValue") is None:
+            return None
+        value = Decimal(str(rate["RateValue"]))
+        total += value * (1 + total / 100) if detail.get("TaxTypeApplicable") == "TaxOnAmountPlusTax" else value
+    return total.normalize() if total != total.to_integral_value() else total.quantize(Decimal(1))
 
 
 def _party(party: PartyExport, key: str) -> dict[str, Any]:

@@ -477,8 +477,15 @@ def _reference(kind: str, obj: dict[str, Any]) -> ReferenceData:
         city=address.get("City"),
         postcode=address.get("PostalCode"),
         currency=obj.get("CurrencyCode") or obj.get("DefaultCurrency"),
-        raw=obj,
+        raw=_with_rate(obj) if kind == "tax_code" else obj,
     )
+
+
+def _with_rate(tax_rate: dict[str, Any]) -> dict[str, Any]:
+    """A TaxRate as the mirror keeps it: its EffectiveRate (the whole rate, compound components included)
+    as the percent string "rate" the documents suite checks a line's tax against."""
+    rate = tax_rate.get("EffectiveRate")
+    return {**tax_rate, "rate": str(rate)} if rate is not None else tax_rate
 
 
 def _key_of(endpoint: str, obj: dict[str, Any]) -> str | None:
@@ -684,7 +691,7 @@ def _amount_types(tax_code_ids: list[str | None], amounts_include_tax: bool) -> 
 
 def _bill(bill: BillExport, key: str) -> dict[str, Any]:
     lines = [_line(line.amount, line.description, AccountCode=line.account_id, TaxType=line.tax_code_id,
-                   Tracking=_tracking(line.class_id))
+                   TaxAmount=line.tax_amount if line.tax_code_id else None, Tracking=_tracking(line.class_id))
              for line in bill.lines]
     # Xero keeps no Reference on a bill: it is found again by number, supplier and date (`_bill_identity`).
     head = {"Type": "ACCPAY", "Contact": {"ContactID": bill.vendor_id},
@@ -700,6 +707,8 @@ def _sales_lines(lines: tuple[SalesLineExport, ...], amounts_include_tax: bool) 
         built.append({"Description": line.description or "", "ItemCode": line.item_id, "Quantity": quantity,
                       "UnitAmount": unit, "LineAmount": line.amount,
                       **({"TaxType": line.tax_code_id} if line.tax_code_id else {}),
+                      # the source's checked tax: Xero books it instead of the one it works out
+                      **({"TaxAmount": line.tax_amount} if line.tax_code_id and line.tax_amount is not None else {}),
                       **({"Tracking": _tracking(line.class_id)} if line.class_id else {})})
     return built, _amount_types([line.tax_code_id for line in lines], amounts_include_tax)
 

@@ -162,6 +162,12 @@ def create_app(sandbox: QBOSandbox) -> FastAPI:
                          lambda company: company.upload(uploaded_files(raw, content_type, sandbox.max_upload_bytes)),
                          requestid=request.query_params.get("requestid"), mutating=True)
 
+    @app.post("/v3/company/{realm_id}/taxservice/taxcode")
+    async def tax_service(realm_id: str, request: Request) -> Response:
+        raw = await request.body()
+        return await api(request, realm_id, lambda company: company.tax_service(_json_body(raw)),
+                         requestid=request.query_params.get("requestid"), mutating=True)
+
     @app.get("/v3/company/{realm_id}/{entity}/{object_id}")
     async def read(realm_id: str, entity: str, object_id: str, request: Request) -> Response:
         return await api(request, realm_id, lambda company: company.read(entity, object_id))

@@ -20,7 +20,7 @@ from .rates import market_rate
 from .upload import UploadedFile
 
 LIST_ENTITIES = ("Account", "Vendor", "Customer", "Employee", "Class", "Department", "Term",
-                 "TaxCode", "Item", "JournalCode")
+                 "TaxCode", "TaxRate", "Item", "JournalCode")
 TXN_ENTITIES = ("Bill", "BillPayment", "Invoice", "CreditMemo", "SalesReceipt", "Payment", "PurchaseOrder",
                 "JournalEntry", "VendorCredit")
 DELETABLE_ENTITIES = TXN_ENTITIES + ("Attachable",)
@@ -30,6 +30,9 @@ ENTITY_BY_PATH = {name.lower(): name for name in ENTITIES}
 # Entities a company has only in some countries: Intuit's SDK samples say "This entity is supported
 # only for France" of JournalCode, and its schema (Finance.xsd) calls JournalCodeRef "applicable only for FR".
 COUNTRY_ENTITIES = {"JournalCode": ("FR",)}
+# Read-only lists: TaxService (POST /taxservice/taxcode) creates a TaxCode with its TaxRates.
+TAX_ENTITIES = ("TaxCode", "TaxRate")
+TAX_APPLICABLE_ON = {"Sales": "SalesTaxRateList", "Purchase": "PurchaseTaxRateList"}
 CDC_MAX_DAYS = 30
 CDC_MAX_OBJECTS = 1000
 PARTIES = ("Customer", "Vendor", "Employee")
@@ -207,6 +210,68 @@ class Company:
         if self.has_entity("JournalCode"):
             for name, journal_type, description in FRENCH_JOURNAL_CODES:
                 self._create("JournalCode", {"Name": name, "Type": journal_type, "Description": description})
+
+    def tax_service(self, body: object) -> dict:
+        """TaxService: a new TaxCode and its TaxRates, as non-US companies create them. Each of
+        `TaxRateDetails` names an existing rate (TaxRateId) or a new one (TaxRateName, RateValue 0-100,
+        TaxAgencyId) and the side it applies on (TaxApplicableOn Sales, the default, or Purchase)."""
+        if not isinstance(body, dict):
+            raise errors.malformed_request("TaxService must be a JSON object")
+        name = str(body.get("TaxCode") or "").strip()
+        if not name:
+            raise errors.required("TaxCode")
+        if any(str(code.get("Name", "")).casefold() == name.casefold() for code in self.objects["TaxCode"].values()):
+            raise errors.business(f"Duplicate TaxCode Name {name!r}", "TaxCode")
+        details = body.get("TaxRateDetails")
+        if not isinstance(details, list) or not details:
+            raise errors.required("TaxRateDetails")
+        planned = []  # (detail, existing rate or None, side) -- everything checked before anything is written
+        for index, detail in enumerate(details):
+            where = f"TaxRateDetails[{index}]"
+            if not isinstance(detail, dict):
+                raise errors.malformed_request(f"{where} must be a JSON object")
+            side = str(detail.get("TaxApplicableOn") or "Sales")
+            if side not in TAX_APPLICABLE_ON:
+                raise errors.business(f"TaxApplicableOn must be Sales or Purchase, not {side!r}", where)
+            if detail.get("TaxRateId") not in (None, ""):
+                rate = self.objects["TaxRate"].get(str(detail["TaxRateId"]))
+                if rate is None:
+                    raise errors.invalid_reference(f"{where}.TaxRateId", "TaxRate", detail["TaxRateId"])
+                planned.append((detail, rate, side))
+                continue
+            for field_name in ("TaxRateName", "RateValue", "TaxAgencyId"):
+                if detail.get(field_name) in (None, ""):
+                    raise errors.required(f"{where}.{field_name}")
+            value = to_decimal(detail["RateValue"])
+            if value is None or not ZERO <= value <= 100:
+                raise errors.business(f"RateValue must be a number from 0 to 100, not {detail['RateValue']!r}",
+                                      f"{where}.RateValue")
+            planned.append((detail, None, side))
+        code = {"Name": name, "Description": name, "Active": True, "Taxable": True, "TaxGroup": True,
+                "SalesTaxRateList": {"TaxRateDetail": []}, "PurchaseTaxRateList": {"TaxRateDetail": []}}
+        answered = []
+        for detail, rate, side in planned:
+            if rate is None:
+                rate = self._insert_read_only("TaxRate", {
+                    "Name": str(detail["TaxRateName"]), "Description": str(detail["TaxRateName"]),
+                    "RateValue": to_decimal(detail["RateValue"]), "Active": True,
+                    "AgencyRef": {"value": str(detail["TaxAgencyId"])}, "SpecialTaxType": "NONE",
+                    "DisplayType": "ReadOnly"})
+            rate_list = code[TAX_APPLICABLE_ON[side]]["TaxRateDetail"]
+            rate_list.append({"TaxRateRef": {"value": rate["Id"], "name": rate["Name"]},
+                              "TaxTypeApplicable": "TaxOnAmount", "TaxOrder": len(rate_list)})
+            answered.append({"TaxRateName": rate["Name"], "TaxRateId": rate["Id"], "RateValue": rate["RateValue"],
+                             "TaxAgencyId": rate["AgencyRef"]["value"], "TaxApplicableOn": side})
+        code = self._insert_read_only("TaxCode", code)
+        return {"TaxCode": code["Name"], "TaxCodeId": code["Id"], "TaxRateDetails": answered}
+
+    def _insert_read_only(self, entity: str, obj: dict) -> dict:
+        """Store a list object the API does not create directly (TaxCode, TaxRate) under a new Id."""
+        stamp = self._stamp()
+        obj.update(Id=self._new_id(), SyncToken="0", domain="QBO", sparse=False,
+                   MetaData={"CreateTime": stamp, "LastUpdatedTime": stamp})
+        self.objects[entity][obj["Id"]] = obj
+        return obj
 
     def has_entity(self, entity: str) -> bool:
         """Whether this company's country has the entity (JournalCode: France only)."""
@@ -458,8 +523,9 @@ class Company:
         return {entity: self._create(entity, body, allow_duplicate_doc_number)}
 
     def _create(self, entity: str, body: dict, allow_duplicate_doc_number: bool = False) -> dict:
-        if entity == "TaxCode":
-            raise errors.unsupported("Operation Create is not supported for TaxCode (read-only)")
+        if entity in TAX_ENTITIES:
+            raise errors.unsupported(f"Operation Create is not supported for {entity} (read-only; TaxService "
+                                     "creates tax codes and rates)")
         return self._insert(entity, self._prepare(entity, _writable(entity, body), None, allow_duplicate_doc_number))
 
     def _insert(self, entity: str, obj: dict) -> dict:
@@ -475,8 +541,8 @@ class Company:
 
     def _update(self, entity: str, body: dict, allow_duplicate_doc_number: bool) -> dict:
         current = self._current(entity, body)
-        if entity == "TaxCode":
-            raise errors.unsupported("Operation Update is not supported for TaxCode (read-only)")
+        if entity in TAX_ENTITIES:
+            raise errors.unsupported(f"Operation Update is not supported for {entity} (read-only)")
         if current["Id"] in self.voided:
             raise errors.business(f"{entity} {current['Id']} is voided and cannot be changed")
         incoming = _writable(entity, body)

@@ -303,6 +303,14 @@ class Organisation:
             errors.extend(self._tracking_errors(given.get("Tracking")))
             percent = to_decimal(rate["EffectiveRate"]) / 100
             tax = money(amount * percent) if amount_types == "Exclusive" else money(amount - amount / (1 + percent))
+            # Xero works a line's TaxAmount out from its rate; one given overrides it (where the rate's is not
+            # what the supplier's document says), except on a NoTax document.
+            given_tax = given.get("TaxAmount")
+            if given_tax is not None and amount_types != "NoTax":
+                if to_decimal(given_tax) is None:
+                    errors.append(f"Line {number}: the TaxAmount must be a number")
+                else:
+                    tax = money(to_decimal(given_tax))
             line.update({"LineItemID": given.get("LineItemID") or str(uuid.uuid4()), "Quantity": quantity,
                          "LineAmount": money(amount), "TaxType": tax_type, "TaxAmount": tax,
                          "Tracking": given.get("Tracking") or []})
