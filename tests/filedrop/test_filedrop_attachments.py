@@ -238,8 +238,11 @@ def test_the_connection_declares_the_agent_s_version(root):
     assert not file_drop(entity, connection()).capabilities.attachments  # an agent of before version 2
     assert file_drop(entity, connection(protocol_version=2)).capabilities.attachments
     assert file_drop(entity, connection(protocol_version="2")).capabilities.attachments
-    with pytest.raises(ConnectionSettingsError, match="extra protocol_version 'two' is not a file-drop protocol"):
-        file_drop(entity, connection(protocol_version="two"))
+    for wrong in ("two", 3):
+        with pytest.raises(ConnectionSettingsError, match=(
+                rf"connection 'drop_acme': extra protocol_version {wrong!r} is not a file-drop protocol version "
+                r"\(this connector speaks 1, 2; 2 for an agent taking attachments\)")):
+            file_drop(entity, connection(protocol_version=wrong))
 
 
 def test_an_attachments_file_refused_whole_is_answered_in_version_2(agent, root):
