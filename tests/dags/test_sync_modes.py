@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import yaml
 from sqlalchemy import select
 
 from ledgerbridge.dag_files import shard_of
@@ -16,26 +14,15 @@ from ledgerbridge.ledger import Ledger, migrate
 from ledgerbridge.ledger.models import LegalEntityRow, SyncRun
 from ledgerbridge.registry import LegalEntity
 from ledgerbridge.steps import STEP_NAMES
-from support import bill, bills_in_company, connect_company, hub_data, make_entity
+from support import bill, bills_in_company, connect_company, hub_data, make_entity, registry_dagbag, registry_entry
 
-ROOT = Path(__file__).resolve().parents[2]
 FULL_RUN = [*STEP_NAMES, "held_records", "alerts"]
 REALTIME_RUN = ["pull_source", "exports_waiting", "match_parties", "prepare_exports", "export_documents",
                 "export_payments", "collect_confirmations", "write_back"]
 
 
-def _entity(entity_id: str, **overrides) -> dict:
-    return {"id": entity_id, "name": entity_id.title(), "base_currency": "USD",
-            "accounting": {"kind": "quickbooks_online", "conn_id": f"qbo_{entity_id}"}, **overrides}
-
-
 def _dagbag(monkeypatch, tmp_path, entities: list[dict]):
-    from airflow.dag_processing.dagbag import DagBag
-
-    registry = tmp_path / "legal_entities.yaml"
-    registry.write_text(yaml.safe_dump({"legal_entities": entities}))
-    monkeypatch.setenv("LEDGERBRIDGE_REGISTRY", str(registry))
-    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    bag = registry_dagbag(monkeypatch, tmp_path, entities)
     assert bag.import_errors == {}
     return bag
 
@@ -47,8 +34,8 @@ def _cron(dag) -> tuple[str, str | None]:
 
 def test_each_sync_mode_gets_its_dags_and_schedules(monkeypatch, tmp_path):
     bag = _dagbag(monkeypatch, tmp_path, [
-        _entity("rt", sync="realtime"), _entity("evening", sync="daily"), _entity("by_hand", sync="manual"),
-        _entity("legacy", schedule="@hourly"), _entity("rt_off", sync="realtime", enabled=False)])
+        registry_entry("rt", sync="realtime"), registry_entry("evening", sync="daily"), registry_entry("by_hand", sync="manual"),
+        registry_entry("legacy", schedule="@hourly"), registry_entry("rt_off", sync="realtime", enabled=False)])
     assert set(bag.dag_ids) == {"ledgerbridge__rt", "ledgerbridge__rt__realtime", "ledgerbridge__evening",
                                 "ledgerbridge__by_hand", "ledgerbridge__legacy"}
     # The full run of every mode is the same DAG; only its schedule differs.
@@ -75,7 +62,7 @@ def test_a_realtime_dag_in_another_shard_than_its_entity_s_is_still_built(monkey
     # The shard files read only their part of the registry: the realtime DAG's file must read this entity too.
     entity_id = next(f"rt{n}" for n in range(100)
                      if shard_of(f"ledgerbridge__rt{n}", 16) != shard_of(f"ledgerbridge__rt{n}__realtime", 16))
-    bag = _dagbag(monkeypatch, tmp_path, [_entity(entity_id, sync="realtime")])
+    bag = _dagbag(monkeypatch, tmp_path, [registry_entry(entity_id, sync="realtime")])
     assert set(bag.dag_ids) == {f"ledgerbridge__{entity_id}", f"ledgerbridge__{entity_id}__realtime"}
 
 
