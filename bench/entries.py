@@ -1,7 +1,8 @@
 """Entries: a FEC of 100,000 entries written and read back, and 10,000 entries with documents exported
 by an entry-files entity's DAG steps.
 
-Usage: python bench/entries.py [--fec-entries 100000] [--entries 10000] [--skip-fec] [--skip-export]
+Usage: python bench/entries.py [--fec-entries 100000] [--entries 10000] [--skip-fec] [--skip-export] [--skip-qbo]
+                               [--speed 1]
 
 1. FEC. --fec-entries purchase entries of 3 lines (the vendor's payable with its auxiliary account,
    an expense, the VAT), as an entry-files entity's connector builds them, rendered by `render_fec`
@@ -18,6 +19,19 @@ Usage: python bench/entries.py [--fec-entries 100000] [--entries 10000] [--skip-
    document is one upload request, the entries go 30 a batch request, all within 500 requests a
    minute: 500 / (1 + 1/30) = 484 a minute). The check: the files are not the bottleneck an API is
    (>= the ceiling), every entry is in exactly one file, every document beside it.
+3. QuickBooks Online. --entries bills, each with a small document (a PDF of 8 KiB), of one QuickBooks
+   Online entity, into the QuickBooks Online sandbox on loopback (in this process) with its default
+   limits per realm (connectors/limits.py RealmLimits: 500 requests a minute, 10 at a time, 40 batch
+   requests a minute), the client keeping to them with its limiter. Setup (the company's lists, hub
+   import, pull_reference, check_reference, match_parties, prepare_exports) is not timed; after it the
+   bench waits for an empty window. export_documents is timed: the bills go 30 a POST /batch, then
+   every document is one POST /upload (an Attachable linked to its bill). Printed: entries a minute and
+   documents a minute against the ceiling (500 / (1 + 1/30) = 484 a minute for entries with a
+   document), and each phase of the step against its own ceiling (bills: 40 batch requests x 30 =
+   1,200 a minute; documents: 500 uploads a minute). Checks: every bill and every document confirmed
+   and in the company once; >= 90% of the ceiling (n/a when every request fits in the first minute's
+   window). --speed N runs the sandbox's and the limiter's clocks N times faster than real time
+   (bench/qbo_export.py): the figures are then on that clock.
 
 Progress goes to stderr. Exit status 1 on any FAIL.
 """
@@ -36,12 +50,14 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is a folder of scripts
-from common import print_table, print_targets, private_data_dir, progress  # noqa: E402
+from common import print_table, print_targets, private_data_dir, progress, scaled  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-QBO_REQUESTS_PER_MINUTE, QBO_BATCH_ITEMS = 500, 30
+QBO_REQUESTS_PER_MINUTE, QBO_BATCH_ITEMS = 500, 30  # connectors/limits.py RealmLimits, qbo/client.py BATCH_MAX_ITEMS
 QBO_CEILING_WITH_DOCUMENTS = QBO_REQUESTS_PER_MINUTE / (1 + 1 / QBO_BATCH_ITEMS)
 DOCUMENT_BYTES = 40 * 1024
+QBO_DOCUMENT_BYTES = 8 * 1024
+QBO_TARGET_SHARE_OF_CEILING = 0.90  # as bench/qbo_export.py's target for bills alone
 ENTITY = "bench_fr"
 
 
@@ -220,13 +236,131 @@ def bench_export(count: int, transport: str, workdir: Path) -> tuple[list[str], 
     return row, checks
 
 
+# --- 3. QuickBooks Online: entries with documents into the sandbox under its limits ---------------
+
+def qbo_hub(count: int) -> dict:
+    """bench/qbo_export.py's bills, each with one small document."""
+    import base64
+
+    from qbo_export import hub_bills
+
+    hub = hub_bills("QE", count, 50)
+    document = base64.b64encode(b"%PDF-1.4\n" + b"0" * (QBO_DOCUMENT_BYTES - 9)).decode()
+    for bill in hub["bills"]:
+        bill["attachments"] = [{"file_name": f"{bill['doc_number']}.pdf", "content_type": "application/pdf",
+                                "content_base64": document}]
+    return hub
+
+
+def bench_qbo(count: int, speed: float, workdir: Path) -> tuple[list[list[str]], list, list[str]]:
+    from sqlalchemy import func, select
+
+    from ledgerbridge.connectors.limits import RealmLimits
+    from ledgerbridge.connectors.qbo.client import BATCH_MAX_ITEMS
+    from ledgerbridge.demo import _seed_company
+    from ledgerbridge.ledger import Ledger, migrate
+    from ledgerbridge.ledger.models import OutboxEntry, OutboxState
+    from ledgerbridge.pipeline import run_step
+    from ledgerbridge.sandbox.qbo import QBOSandbox, serve_in_thread
+    from qbo_export import (CLIENT_ID, CLIENT_SECRET, LISTS, WINDOW, Probe, Realm, Ticker,
+                            bills_entity, context, import_and_prepare, new_company, stats, wait_for_empty_window)
+
+    limits = RealmLimits()
+    per_minute, batch_per_minute = limits.requests_per_minute, limits.batch_requests_per_minute
+    ceiling = per_minute / (1 + 1 / BATCH_MAX_ITEMS)  # requests: one upload per entry + one batch per 30 entries
+    bills_ceiling, uploads_ceiling = batch_per_minute * BATCH_MAX_ITEMS, per_minute
+    clock = scaled(time.monotonic, speed)
+    url = f"sqlite:///{workdir / 'qbo.db'}"
+    migrate(url)
+    ledger = Ledger(url)
+    sandbox = QBOSandbox(clients={CLIENT_ID: CLIENT_SECRET}, clock=scaled(time.time, speed),
+                         access_token_ttl=int(3600 * speed), requests_per_minute=per_minute,
+                         concurrent_requests=limits.concurrent_requests, batch_requests_per_minute=batch_per_minute)
+    server = serve_in_thread(sandbox)
+    try:
+        entity = bills_entity("bench_qbo_entries", "quickbooks_online", "qbo_bench_entries")
+        realm_id, connector = new_company(server, ledger, entity, clock, speed)
+        realm = Realm("qbo", entity, realm_id, connector, Probe(connector.client, clock), count)
+        progress(f"qbo: company {realm_id}: creating its lists, importing {count:,} bills with a document each")
+        _seed_company(connector.client, entity.id, LISTS)
+        import_and_prepare(realm, ledger, qbo_hub(count))
+        wait_for_empty_window(realm, clock, speed)
+        ctx = context(realm, ledger, "bench-qbo-entries-export", connector)
+        _ = ctx.connector  # connect and pin the company before the clock starts
+        progress(f"qbo: export_documents: {count:,} bills and {count:,} documents (about "
+                 f"{count / ceiling:.1f} min at the ceiling)")
+        before = stats(server, realm_id)
+        first_call, waited0, t0 = len(realm.probe.calls), connector.client.limiter.waited_seconds, clock()
+        with Ticker("qbo", realm.probe, first_call, count, clock, t0, noun="bills"):
+            summary = run_step(ctx, "export_documents")
+        seconds = clock() - t0
+        after = stats(server, realm_id)
+        waited = connector.client.limiter.waited_seconds - waited0
+        calls = [c for c in realm.probe.calls[first_call:] if c.api]
+        with ledger.session() as session:
+            confirmed = {kind: session.scalar(select(func.count()).select_from(OutboxEntry).where(
+                OutboxEntry.kind == kind, OutboxEntry.state == OutboxState.CONFIRMED)) for kind in ("bill", "attachment")}
+    finally:
+        server.stop()
+        ledger.dispose()
+    served = after["api_requests"] - before["api_requests"]
+    in_company = {name: after["objects"].get(name, 0) for name in ("Bill", "Attachable")}
+    last_batch = max((c.end for c in calls if c.batch), default=t0)
+    bills_s, uploads_s = last_batch - t0, seconds - (last_batch - t0)
+    entries_rate, documents_rate = confirmed["bill"] / seconds * WINDOW, confirmed["attachment"] / seconds * WINDOW
+    unit = " (sped-up clock)" if speed != 1 else ""
+    rows = [
+        ["the step: entries with a document", f"{seconds:.1f}", f"{served:,}", f"{entries_rate:,.0f}",
+         f"{ceiling:,.0f}", f"{entries_rate / ceiling:.1%}", f"{ceiling - entries_rate:,.0f}"],
+        ["the step: documents", f"{seconds:.1f}", "-", f"{documents_rate:,.0f}", f"{ceiling:,.0f}",
+         f"{documents_rate / ceiling:.1%}", f"{ceiling - documents_rate:,.0f}"],
+        ["phase 1: bills, POST /batch of 30", f"{bills_s:.1f}", f"{sum(c.batch for c in calls):,}",
+         f"{count / bills_s * WINDOW:,.0f}" if bills_s else "-", f"{bills_ceiling:,}",
+         f"{count / bills_s * WINDOW / bills_ceiling:.1%}" if bills_s else "-", "-"],
+        ["phase 2: documents, POST /upload", f"{uploads_s:.1f}", f"{sum(not c.batch for c in calls):,}",
+         f"{count / uploads_s * WINDOW:,.0f}" if uploads_s else "-", f"{uploads_ceiling:,}",
+         f"{count / uploads_s * WINDOW / uploads_ceiling:.1%}" if uploads_s else "-", "-"],
+    ]
+    # One phase after the other, each at its own ceiling, from a full window: what this order allows at most.
+    phases_bound = count / (count / bills_ceiling + count / uploads_ceiling)
+    notes = [
+        f"   requests: /v3 requests the sandbox served during the step{unit}; limiter wait {waited:.1f} s; "
+        f"phase 2 counts every request after the last batch (look-ups included)",
+        f"   ceiling: {per_minute} requests/min, one upload per document and one batch request per "
+        f"{BATCH_MAX_ITEMS} entries: {per_minute} / (1 + 1/{BATCH_MAX_ITEMS}) = {ceiling:,.0f} entries/min",
+        f"   export_documents sends every bill, then every document: one phase after the other, each at its own "
+        f"ceiling, allow {phases_bound:,.0f} entries/min ({phases_bound / ceiling:.1%} of the ceiling): "
+        f"the bills' phase leaves {per_minute - batch_per_minute} requests/min unused",
+    ]
+    limited = served > per_minute  # else every request fitted in the first minute's window
+    checks = [
+        ("qbo: every bill and every document confirmed, each once in the company",
+         confirmed["bill"] == confirmed["attachment"] == in_company["Bill"] == in_company["Attachable"] == count
+         and not summary.get("rejected"),
+         f"{confirmed['bill']:,} bills and {confirmed['attachment']:,} documents confirmed; {in_company['Bill']:,} "
+         f"bills and {in_company['Attachable']:,} attachables in the company; the step's errors: "
+         f"{(summary.get('errors') or []) + (summary.get('attachments', {}).get('errors') or [])}"),
+        (f"qbo: >= {QBO_TARGET_SHARE_OF_CEILING:.0%} of the {ceiling:,.0f} entries/min ceiling (entries with a document)",
+         entries_rate >= QBO_TARGET_SHARE_OF_CEILING * ceiling if limited else None,
+         f"{entries_rate:,.0f} entries/min = {entries_rate / ceiling:.1%}, {ceiling - entries_rate:,.0f}/min under "
+         f"the ceiling" + ("" if limited else f" (n/a: {served:,} requests fit in the first minute's window; "
+                                              f"the limits never bit)")),
+    ]
+    return rows, checks, notes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fec-entries", type=int, default=100_000)
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--skip-fec", action="store_true")
-    parser.add_argument("--skip-export", action="store_true")
+    parser.add_argument("--skip-export", action="store_true", help="skip 2. (entry files)")
+    parser.add_argument("--skip-qbo", action="store_true", help="skip 3. (QuickBooks Online sandbox)")
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="3.: run the sandbox's and the limiter's clocks N times faster than real time")
     args = parser.parse_args(argv)
+    if args.entries < 1 or args.speed <= 0:
+        parser.error("--entries must be >= 1, --speed > 0")
     logging.basicConfig(level=logging.WARNING)
     checks = []
     if not args.skip_fec:
@@ -243,6 +377,15 @@ def main(argv: list[str] | None = None) -> int:
         print_table(["to", "entries", "documents", "files", "step s", "entries/min", "QBO ceiling/min", "vs ceiling"],
                     rows)
         print("   QBO ceiling: 500 requests/min, one upload per document and one batch request per 30 entries")
+    if not args.skip_qbo:
+        with private_data_dir("ledgerbridge-bench-entries-qbo-") as workdir:
+            rows, qbo_checks, notes = bench_qbo(args.entries, args.speed, Path(workdir))
+        checks += qbo_checks
+        speed = f", --speed {args.speed:g}: seconds and minutes on the sandbox's clock" if args.speed != 1 else ""
+        print(f"\n3. {args.entries:,} entries with a document each, export_documents into the QuickBooks Online "
+              f"sandbox{speed}")
+        print_table(["", "seconds", "requests", "per min", "ceiling/min", "% ceiling", "gap/min"], rows)
+        print("\n".join(notes))
     return print_targets(checks)
 
 

@@ -159,3 +159,22 @@ def bill(hub_id: str, vendor: str = "V-1", amount: str = "100.00", account: str 
             "doc_date": extra.pop("doc_date", "2026-11-02"), "status": status,
             "lines": extra.pop("lines", [{"amount": amount, "account": account}]), **extra}
 
+
+
+def registry_entry(entity_id: str, **overrides) -> dict:
+    """A QuickBooks Online legal entity as the registry file holds it (`overrides`: its other fields)."""
+    return {"id": entity_id, "name": entity_id.title(), "base_currency": "USD",
+            "accounting": {"kind": "quickbooks_online", "conn_id": f"qbo_{entity_id}"}, **overrides}
+
+
+def registry_dagbag(monkeypatch, tmp_path, entries: list[dict]):
+    """Airflow's DagBag of the project's dags/ folder, reading a registry of `entries` (LEDGERBRIDGE_REGISTRY)."""
+    from pathlib import Path
+
+    import yaml
+    from airflow.dag_processing.dagbag import DagBag
+
+    registry = tmp_path / "legal_entities.yaml"
+    registry.write_text(yaml.safe_dump({"legal_entities": entries}))
+    monkeypatch.setenv("LEDGERBRIDGE_REGISTRY", str(registry))
+    return DagBag(dag_folder=str(Path(__file__).resolve().parents[1] / "dags"))

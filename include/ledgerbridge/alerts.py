@@ -27,9 +27,9 @@ from ledgerbridge.ledger import quarantine
 from ledgerbridge.ledger.models import AlertState, OutboxEntry, RecordType, SyncRun
 from ledgerbridge.ledger.types import utcnow
 from ledgerbridge.matching import review
-from ledgerbridge.registry import LegalEntity
+from ledgerbridge.registry import LegalEntity, dag_id_for
 from ledgerbridge.status import reconnect_needed
-from ledgerbridge.steps import STEP_NAMES
+from ledgerbridge.steps import REALTIME_RUN_PREFIX, STEP_NAMES
 
 FAILED_RUN = "failed_run"
 SYSTEMIC_QUALITY = "systemic_quality"
@@ -96,7 +96,7 @@ class Alert:
         if self.problem is not None:
             found.append(("Act on it", base + self.problem.link))
         if self.run_id:
-            found.append(("The run", f"{base}/dags/{quote(self.dag_id)}/runs/{quote(self.run_id, safe='')}"))
+            found.append(("The run", base + run_path(self.entity_id, self.run_id)))
         found.append(("The entity", f"{base}/ledgerbridge/entities/{quote(self.entity_id)}"))
         return found
 
@@ -175,6 +175,11 @@ def problems_of_run(session: Session, entity: LegalEntity, run_id: str, *, faile
             # end does not undo that; the next run finishing in time does. A failed run proves nothing either way.
             if said_late is None or said_late.run_id != run_id:
                 looked_at.add(LATE_RUN)
+    if run_id.startswith(REALTIME_RUN_PREFIX):
+        # A realtime run covers a few steps of a minute: its success does not end a failure or a lateness said
+        # of the entity's full run (only the next full run does), or every minute would say it resolved.
+        looked_at -= {kind for kind, row in open_problems(session, entity.id).items()
+                      if kind in (*RUN_OUTCOME_KINDS, LATE_RUN) and not (row.run_id or "").startswith(REALTIME_RUN_PREFIX)}
     problems += queue_problems(session, entity)
     looked_at.update(kind for kind, on in ((QUARANTINE, policy.quarantine_above), (REVIEW, policy.review_above),
                                            (REFUSED, policy.refused_records)) if on is not None and on is not False)
@@ -232,6 +237,15 @@ def queue_problems(session: Session, entity: LegalEntity) -> list[Problem]:
     return found
 
 
+def run_path(entity_id: str, run_id: str) -> str:
+    """The run's page in Airflow. The ledger records a realtime run under its Airflow run id prefixed
+    (steps.REALTIME_RUN_PREFIX): a run of the entity's realtime DAG."""
+    dag_id = dag_id_for(entity_id)
+    if run_id.startswith(REALTIME_RUN_PREFIX):
+        dag_id, run_id = dag_id_for(entity_id, "realtime"), run_id.removeprefix(REALTIME_RUN_PREFIX)
+    return f"/dags/{quote(dag_id)}/runs/{quote(run_id, safe='')}"
+
+
 def late_run(entity: LegalEntity, run_id: str, took: timedelta, *, finished: bool) -> Problem:
     expected = entity.alerts.expected_minutes
     verb = "took" if finished else "has been going for"
@@ -241,11 +255,11 @@ def late_run(entity: LegalEntity, run_id: str, took: timedelta, *, finished: boo
          f"{_plural(expected, 'minute')}",),
         "See which task is slow or waiting in the run's grid (a pool full of other entities' tasks, an API "
         "limit waited out, a stuck agent); raise alerts.expected_minutes if the work has simply grown",
-        f"/dags/{quote(entity.dag_id)}/runs/{quote(run_id, safe='')}")
+        run_path(entity.id, run_id))
 
 
 def _failure(entity: LegalEntity, run_id: str, steps: dict[str, SyncRun], failed_tasks: set[str]) -> Problem | None:
-    run_link = f"/dags/{quote(entity.dag_id)}/runs/{quote(run_id, safe='')}"
+    run_link = run_path(entity.id, run_id)
     for name in STEP_NAMES:
         step = steps.get(name)
         if step is not None and step.status == "failed":

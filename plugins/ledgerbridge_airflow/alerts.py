@@ -27,10 +27,11 @@ class AlertsOperator(BaseOperator):
 
     ui_color = "#fee2e2"
 
-    def __init__(self, *, entity_id: str, **kwargs: Any):
+    def __init__(self, *, entity_id: str, run_prefix: str = "", **kwargs: Any):
         # The DAG's retries: a worker lost under this task must not fail a run that did its job (it says each problem once, as recorded in the ledger).
         super().__init__(**kwargs)
         self.entity_id = entity_id
+        self.run_prefix = run_prefix  # the realtime DAG's (ledgerbridge.steps.REALTIME_RUN_PREFIX), as its steps'
 
     def execute(self, context) -> dict[str, Any]:
         from ledgerbridge import alerts
@@ -42,7 +43,8 @@ class AlertsOperator(BaseOperator):
 
         entity = load_registry().get(self.entity_id)
         run_id = context["run_id"]
-        states = context["ti"].get_task_states(dag_id=entity.dag_id, run_ids=[run_id]).get(run_id, {})
+        states = context["ti"].get_task_states(dag_id=self.dag_id, run_ids=[run_id]).get(run_id, {})
+        run_id = self.run_prefix + run_id  # the run's id in the ledger
         failed_tasks = [task for task, state in states.items() if task in STEP_NAMES and state == "failed"]
         dag_run = context.get("dag_run")
         ledger = LedgerHook().get_conn()

@@ -181,7 +181,11 @@ and the reconciliation run in `{entity.dag_id}` (schedule `{entity.schedule}` UT
     ) as dag:
         pull = _chain(entity, ("pull_source",), run_prefix=REALTIME_RUN_PREFIX)
         gate = pull >> ExportsWaitingOperator(task_id="exports_waiting", entity_id=entity.id)
-        _chain(entity, REALTIME_EXPORT_STEPS, after=gate, run_prefix=REALTIME_RUN_PREFIX)
+        last = _chain(entity, REALTIME_EXPORT_STEPS, after=gate, run_prefix=REALTIME_RUN_PREFIX)
+        # A teardown of the gate: after the export steps whatever they did (a refusal, a held record is said
+        # within the minute); skipped by the scheduler with the gate, so an idle minute costs no task more.
+        last >> AlertsOperator(task_id="alerts", entity_id=entity.id, run_prefix=REALTIME_RUN_PREFIX).as_teardown(
+            setups=gate)
     return dag
 
 

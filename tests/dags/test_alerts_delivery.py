@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import email
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -55,27 +53,6 @@ def mailbox(monkeypatch):
         "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "ledgerbridge@example.com"}}))
     yield box
     controller.stop()
-
-
-@pytest.fixture
-def webhook(monkeypatch):
-    received, status = [], {"code": 200}
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
-            self.send_response(status["code"])
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("AIRFLOW_CONN_HOOK_OPS", json.dumps({
-        "conn_type": "http", "host": "127.0.0.1", "port": server.server_port, "schema": "http"}))
-    yield received, status
-    server.shutdown()
 
 
 CHANNELS = [{"kind": "email", "conn_id": "smtp_ops", "to": ["ops@example.com", "cfo@example.com"]},

@@ -13,22 +13,9 @@ import pytest
 import yaml
 
 from ledgerbridge.steps import STEP_NAMES
+from support import registry_dagbag, registry_entry
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _entity(entity_id: str, **overrides) -> dict:
-    return {"id": entity_id, "name": entity_id.title(), "base_currency": "USD",
-            "accounting": {"kind": "quickbooks_online", "conn_id": f"qbo_{entity_id}"}, **overrides}
-
-
-def _dagbag(monkeypatch, tmp_path, entities: list[dict]):
-    from airflow.dag_processing.dagbag import DagBag
-
-    registry = tmp_path / "legal_entities.yaml"
-    registry.write_text(yaml.safe_dump({"legal_entities": entities}))
-    monkeypatch.setenv("LEDGERBRIDGE_REGISTRY", str(registry))
-    return DagBag(dag_folder=str(ROOT / "dags"))
 
 
 def test_the_shipped_registry_parses_into_one_dag_per_enabled_entity():
@@ -40,12 +27,14 @@ def test_the_shipped_registry_parses_into_one_dag_per_enabled_entity():
     assert bag.import_errors == {}
     enabled = load_registry().enabled
     expected = {f"ledgerbridge__{e.id}" for e in enabled} | {
-        f"ledgerbridge__{e.id}__inbound" for e in enabled if e.realtime_poll_seconds}
+        f"ledgerbridge__{e.id}__inbound" for e in enabled if e.realtime_poll_seconds} | {
+        f"ledgerbridge__{e.id}__realtime" for e in enabled if e.exports_in_realtime}
     assert expected and set(bag.dag_ids) == expected
+    assert "ledgerbridge__hooli_fr__realtime" in expected  # the demo shows a realtime entity
 
 
 def test_steps_are_chained_in_order_with_params_tags_and_docs(monkeypatch, tmp_path):
-    bag = _dagbag(monkeypatch, tmp_path, [_entity("acme"), _entity("off", enabled=False)])
+    bag = registry_dagbag(monkeypatch, tmp_path, [registry_entry("acme"), registry_entry("off", enabled=False)])
     assert set(bag.dag_ids) == {"ledgerbridge__acme"}
     dag = bag.dags["ledgerbridge__acme"]
     tasks = (*STEP_NAMES, "held_records", "alerts")
@@ -67,7 +56,7 @@ def test_failures_a_retry_cannot_cure_are_not_retried(monkeypatch, tmp_path):
     from ledgerbridge.connectors.errors import ReconnectRequired
     from ledgerbridge.flows.errors import SystemicQualityFailure
 
-    bag = _dagbag(monkeypatch, tmp_path, [_entity("acme")])
+    bag = registry_dagbag(monkeypatch, tmp_path, [registry_entry("acme")])
     policy = bag.dags["ledgerbridge__acme"].get_task("prepare_exports").retry_policy
     for failure in (SystemicQualityFailure("acme: bills: SYSTEMIC problem"), ReconnectRequired("reconnect")):
         assert policy.evaluate(failure, try_number=1, max_tries=4).action == RetryAction.FAIL
@@ -75,10 +64,10 @@ def test_failures_a_retry_cannot_cure_are_not_retried(monkeypatch, tmp_path):
 
 
 def test_an_invalid_entity_gets_a_failing_dag_naming_the_field_and_the_others_still_parse(monkeypatch, tmp_path):
-    bag = _dagbag(monkeypatch, tmp_path, [
-        _entity("good"),
-        _entity("bad_currency", base_currency="dollars"),
-        _entity("good"),  # duplicate id
+    bag = registry_dagbag(monkeypatch, tmp_path, [
+        registry_entry("good"),
+        registry_entry("bad_currency", base_currency="dollars"),
+        registry_entry("good"),  # duplicate id
         {"name": "no id at all"},
     ])
     assert bag.import_errors == {}
@@ -94,7 +83,7 @@ def test_parsing_opens_no_socket_and_reads_only_the_registry(monkeypatch, tmp_pa
     from airflow.dag_processing.dagbag import DagBag
 
     registry = tmp_path / "legal_entities.yaml"
-    registry.write_text(yaml.safe_dump({"legal_entities": [_entity("acme"), _entity("globex")]}))
+    registry.write_text(yaml.safe_dump({"legal_entities": [registry_entry("acme"), registry_entry("globex")]}))
     monkeypatch.setenv("LEDGERBRIDGE_REGISTRY", str(registry))
     monkeypatch.setenv("LEDGERBRIDGE_REGISTRY_CACHE", str(tmp_path / "cache"))
     # Import what the DAG file imports first, so that only the parse itself is watched.
@@ -144,7 +133,7 @@ def test_parsing_imports_neither_the_ledger_nor_the_pipeline():
 
 
 def test_an_invalid_cron_fails_its_entity_s_dag_and_every_other_entity_still_parses(monkeypatch, tmp_path):
-    bag = _dagbag(monkeypatch, tmp_path, [_entity("aaa"), _entity("late", schedule="30 25 * * *"), _entity("zzz")])
+    bag = registry_dagbag(monkeypatch, tmp_path, [registry_entry("aaa"), registry_entry("late", schedule="30 25 * * *"), registry_entry("zzz")])
     assert bag.import_errors == {}
     assert set(bag.dag_ids) == {"ledgerbridge__aaa", "ledgerbridge__late", "ledgerbridge__zzz"}
     broken = bag.dags["ledgerbridge__late"]
@@ -164,6 +153,6 @@ def test_the_registry_s_schedule_presets_are_airflow_s():
 def test_a_bad_schedule_is_a_registry_error_naming_the_field(schedule):
     from ledgerbridge.registry import parse_entities
 
-    registry = parse_entities([_entity("acme", schedule=schedule)])
+    registry = parse_entities([registry_entry("acme", schedule=schedule)])
     assert registry.entities == ()
     assert "schedule" in str(registry.errors[0]) and "acme" in str(registry.errors[0])

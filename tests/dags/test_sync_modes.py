@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
+from urllib.parse import quote
 
 import pytest
-import yaml
 from sqlalchemy import select
 
 from ledgerbridge.dag_files import shard_of
@@ -15,26 +14,15 @@ from ledgerbridge.ledger import Ledger, migrate
 from ledgerbridge.ledger.models import LegalEntityRow, SyncRun
 from ledgerbridge.registry import LegalEntity
 from ledgerbridge.steps import STEP_NAMES
-from support import bill, bills_in_company, connect_company, hub_data, make_entity
+from support import bill, bills_in_company, connect_company, hub_data, make_entity, registry_dagbag, registry_entry
 
-ROOT = Path(__file__).resolve().parents[2]
 FULL_RUN = [*STEP_NAMES, "held_records", "alerts"]
 REALTIME_RUN = ["pull_source", "exports_waiting", "match_parties", "prepare_exports", "export_documents",
                 "export_payments", "collect_confirmations", "write_back"]
 
 
-def _entity(entity_id: str, **overrides) -> dict:
-    return {"id": entity_id, "name": entity_id.title(), "base_currency": "USD",
-            "accounting": {"kind": "quickbooks_online", "conn_id": f"qbo_{entity_id}"}, **overrides}
-
-
 def _dagbag(monkeypatch, tmp_path, entities: list[dict]):
-    from airflow.dag_processing.dagbag import DagBag
-
-    registry = tmp_path / "legal_entities.yaml"
-    registry.write_text(yaml.safe_dump({"legal_entities": entities}))
-    monkeypatch.setenv("LEDGERBRIDGE_REGISTRY", str(registry))
-    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    bag = registry_dagbag(monkeypatch, tmp_path, entities)
     assert bag.import_errors == {}
     return bag
 
@@ -46,8 +34,8 @@ def _cron(dag) -> tuple[str, str | None]:
 
 def test_each_sync_mode_gets_its_dags_and_schedules(monkeypatch, tmp_path):
     bag = _dagbag(monkeypatch, tmp_path, [
-        _entity("rt", sync="realtime"), _entity("evening", sync="daily"), _entity("by_hand", sync="manual"),
-        _entity("legacy", schedule="@hourly"), _entity("rt_off", sync="realtime", enabled=False)])
+        registry_entry("rt", sync="realtime"), registry_entry("evening", sync="daily"), registry_entry("by_hand", sync="manual"),
+        registry_entry("legacy", schedule="@hourly"), registry_entry("rt_off", sync="realtime", enabled=False)])
     assert set(bag.dag_ids) == {"ledgerbridge__rt", "ledgerbridge__rt__realtime", "ledgerbridge__evening",
                                 "ledgerbridge__by_hand", "ledgerbridge__legacy"}
     # The full run of every mode is the same DAG; only its schedule differs.
@@ -61,9 +49,12 @@ def test_each_sync_mode_gets_its_dags_and_schedules(monkeypatch, tmp_path):
     realtime = bag.dags["ledgerbridge__rt__realtime"]
     assert _cron(realtime) == ("CronTriggerTimetable", "* * * * *")
     assert (realtime.max_active_runs, realtime.catchup) == (1, False)
-    assert [t.task_id for t in realtime.topological_sort()] == REALTIME_RUN
+    assert [t.task_id for t in realtime.topological_sort()] == [*REALTIME_RUN, "alerts"]
     for upstream, downstream in zip(REALTIME_RUN, REALTIME_RUN[1:]):
         assert realtime.get_task(downstream).upstream_task_ids == {upstream}
+    # The alerts teardown ends the export steps and is skipped with their gate (an idle minute runs no more tasks).
+    alerts, gate = realtime.get_task("alerts"), realtime.get_task("exports_waiting")
+    assert alerts.is_teardown and gate.is_setup and alerts.upstream_task_ids == {"write_back", "exports_waiting"}
     assert "realtime" in realtime.tags and "ledgerbridge__rt" in realtime.doc_md
 
 
@@ -71,7 +62,7 @@ def test_a_realtime_dag_in_another_shard_than_its_entity_s_is_still_built(monkey
     # The shard files read only their part of the registry: the realtime DAG's file must read this entity too.
     entity_id = next(f"rt{n}" for n in range(100)
                      if shard_of(f"ledgerbridge__rt{n}", 16) != shard_of(f"ledgerbridge__rt{n}__realtime", 16))
-    bag = _dagbag(monkeypatch, tmp_path, [_entity(entity_id, sync="realtime")])
+    bag = _dagbag(monkeypatch, tmp_path, [registry_entry(entity_id, sync="realtime")])
     assert set(bag.dag_ids) == {f"ledgerbridge__{entity_id}", f"ledgerbridge__{entity_id}__realtime"}
 
 
@@ -89,25 +80,30 @@ def _steps_recorded(ledger: Ledger, run_id: str) -> dict[str, str]:
         return {r.step: r.status for r in session.scalars(select(SyncRun).where(SyncRun.run_id == run_id))}
 
 
-@pytest.mark.slow
-def test_a_realtime_run_sends_what_was_approved_and_skips_its_exports_when_nothing_waits(
-        airflow_db, qbo_server, tmp_path, monkeypatch, capfd):
+def _realtime_entity(qbo_server, tmp_path, monkeypatch, entity_id: str, **overrides):
+    """A realtime entity fed by a feed folder, its sandbox company and connections, its ledger, and its two DAGs."""
     ledger_url = f"sqlite:///{tmp_path / 'ledger.db'}"
     migrate(ledger_url)
     ledger = Ledger(ledger_url)
-    entity = LegalEntity.model_validate({**make_entity("live").model_dump(mode="json"), "sync": "realtime",
-                                         "source": {"kind": "feed", "conn_id": "feed_live"}})
+    entity = LegalEntity.model_validate({**make_entity(entity_id).model_dump(mode="json"), "sync": "realtime",
+                                         "source": {"kind": "feed", "conn_id": f"feed_{entity_id}"}, **overrides})
     conn = connect_company(qbo_server, ledger, entity)
-    feed = tmp_path / "feed" / "live"
+    feed = tmp_path / "feed" / entity_id
     (feed / "inbound").mkdir(parents=True)
-    monkeypatch.setenv("AIRFLOW_CONN_FEED_LIVE", json.dumps({"conn_type": "generic",
-                                                             "extra": {"local_root": str(tmp_path / "feed")}}))
+    monkeypatch.setenv(f"AIRFLOW_CONN_FEED_{entity_id.upper()}", json.dumps({
+        "conn_type": "generic", "extra": {"local_root": str(tmp_path / "feed")}}))
     monkeypatch.setenv("LEDGERBRIDGE_DB_URL", ledger_url)
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn.conn_id.upper()}", json.dumps({
         "conn_type": "quickbooks_online", "host": conn.host, "login": conn.login, "password": conn.password,
         "schema": conn.schema, "extra": conn.extra}))
     bag = _dagbag(monkeypatch, tmp_path, [json.loads(entity.model_dump_json())])
-    full, realtime = bag.dags["ledgerbridge__live"], bag.dags["ledgerbridge__live__realtime"]
+    return ledger, conn, feed, bag.dags[entity.dag_id], bag.dags[f"{entity.dag_id}__realtime"]
+
+
+@pytest.mark.slow
+def test_a_realtime_run_sends_what_was_approved_and_skips_its_exports_when_nothing_waits(
+        airflow_db, qbo_server, tmp_path, monkeypatch, capfd):
+    ledger, conn, feed, full, realtime = _realtime_entity(qbo_server, tmp_path, monkeypatch, "live")
 
     nightly = full.test()  # the company's lists into the mirror
     assert nightly.state == "success"
@@ -116,7 +112,7 @@ def test_a_realtime_run_sends_what_was_approved_and_skips_its_exports_when_nothi
     assert idle.state == "success"
     states = _task_states(realtime, idle)
     assert states["pull_source"] == "success" and states["exports_waiting"] == "skipped"
-    assert {states[t] for t in REALTIME_RUN[2:]} == {"skipped"}
+    assert {states[t] for t in [*REALTIME_RUN[2:], "alerts"]} == {"skipped"}
     # The ledger's run id is prefixed: Airflow's could be the full run's; no export step ran.
     assert set(_steps_recorded(ledger, f"realtime__{idle.run_id}")) == {"pull_source"}
     assert _steps_recorded(ledger, idle.run_id) == {}
@@ -138,4 +134,28 @@ def test_a_realtime_run_sends_what_was_approved_and_skips_its_exports_when_nothi
     assert Counter(b["DocNumber"] for b in bills_in_company(qbo_server, conn, ledger)) == {"B-1": 1}
     with ledger.session() as session:  # the entities page still shows the full run, not the minute's
         assert session.get(LegalEntityRow, "live").last_run["run_id"] == nightly.run_id
+    ledger.dispose()
+
+
+@pytest.mark.slow
+def test_a_realtime_run_says_what_its_exports_held_within_the_minute_and_an_idle_minute_says_nothing(
+        airflow_db, qbo_server, tmp_path, monkeypatch, webhook):
+    received, _ = webhook
+    ledger, conn, feed, full, realtime = _realtime_entity(
+        qbo_server, tmp_path, monkeypatch, "watched",
+        alerts={"channels": [{"kind": "webhook", "conn_id": "hook_ops", "endpoint": "/ops"}], "quarantine_above": 0})
+    assert full.test().state == "success" and received == []
+
+    (feed / "inbound" / "hub.json").write_text(json.dumps(hub_data([
+        bill("B-1", "V-1", "40.00"), bill("B-BAD", "V-1", "12.00", account="9999")])))
+    minute = realtime.test()
+    assert minute.state == "success" and _task_states(realtime, minute)["alerts"] == "success"
+    assert Counter(b["DocNumber"] for b in bills_in_company(qbo_server, conn, ledger)) == {"B-1": 1}
+    ((path, said),) = received  # said by the minute's own run, not the next night's
+    assert (path, said["kind"], said["change"]) == ("/ops", "quarantine", "new")
+    assert said["title"] == "1 record held in quarantine (threshold 0)"
+    assert said["links"]["The run"].endswith(f"/dags/ledgerbridge__watched__realtime/runs/{quote(minute.run_id, safe='')}")
+
+    idle = realtime.test()  # nothing waits: the alerts teardown is skipped with the gate, nothing said again
+    assert _task_states(realtime, idle)["alerts"] == "skipped" and len(received) == 1
     ledger.dispose()

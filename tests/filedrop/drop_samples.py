@@ -1,4 +1,5 @@
-"""Valid sample records per message kind, and a fake clock, for the file-drop tests.
+"""Valid sample records per message kind, a fake clock, and `send` (an upload as LedgerBridge makes it),
+for the file-drop tests.
 
 Samples are plain JSON values (money as strings), exactly what sits in a file; a test changes one
 thing and expects the refusal to name that record and that field.
@@ -12,7 +13,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from ledgerbridge.filedrop import inbox_directory, make_file_name
+from ledgerbridge.filedrop import (
+    LocalFileSystem,
+    build_message,
+    from_wire,
+    inbox_directory,
+    make_file_name,
+    write_message,
+)
 from ledgerbridge.filedrop.protocol import kind_version
 
 ENTITY, COMPANY = "acme_us", "QBD-acme_us"
@@ -178,3 +186,10 @@ def drop(root: Path, kind: str, content: bytes | str | dict, *, name: str | None
 
 def relative(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
+
+
+def send(root: Path, clock, kind: str, records: list[dict], batch_key: str = "batch-1") -> str:
+    """Upload the way LedgerBridge does: a validated message, `.part` then rename."""
+    built = build_message(kind, entity_id=ENTITY, company_id=COMPANY, batch_key=batch_key,
+                          records=from_wire(records), created_at=clock())
+    return write_message(LocalFileSystem(root), ENTITY, built)

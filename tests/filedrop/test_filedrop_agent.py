@@ -15,7 +15,6 @@ import pytest
 from drop_samples import (
     COMPANY,
     ENTITY,
-    FakeClock,
     bill,
     bill_payment,
     customer_payment,
@@ -23,48 +22,22 @@ from drop_samples import (
     invoice,
     journal_entry,
     message,
+    send,
 )
 from ledgerbridge.filedrop import (
     InboundMessage,
     LocalFileSystem,
-    build_message,
-    from_wire,
     list_inbound,
     read_inbound,
-    write_message,
 )
 from ledgerbridge.sandbox.desktop import (
     DesktopAgent,
     DesktopCompany,
     main,
     post_payment,
-    seed_demo,
 )
 
 TXN_ID = re.compile(r"[0-9A-F]+-\d{10}")
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def agent(tmp_path, clock):
-    company = seed_demo(DesktopCompany(company_id=COMPANY, entity_id=ENTITY, clock=clock))
-    return DesktopAgent(company, state_file=tmp_path / "state.json")
-
-
-@pytest.fixture
-def root(tmp_path):
-    return tmp_path / "drop"
-
-
-def send(root: Path, clock, kind: str, records: list[dict], batch_key: str = "batch-1") -> str:
-    """Upload the way LedgerBridge does: a validated message, `.part` then rename."""
-    built = build_message(kind, entity_id=ENTITY, company_id=COMPANY, batch_key=batch_key,
-                          records=from_wire(records), created_at=clock())
-    return write_message(LocalFileSystem(root), ENTITY, built)
 
 
 def answers(root: Path) -> dict[str, list[dict]]:

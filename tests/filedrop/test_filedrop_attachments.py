@@ -9,37 +9,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from drop_samples import COMPANY, ENTITY, FakeClock, attachment, bill, drop
+from drop_samples import COMPANY, ENTITY, attachment, bill, drop, send
 from ledgerbridge.connectors.base import AttachmentExport, Awaiting, Capabilities, Outgoing
 from ledgerbridge.connectors.errors import RecordRejected
 from ledgerbridge.connectors.filedrop import FileDropConnector
-from ledgerbridge.filedrop import LocalFileSystem, build_message, from_wire, read_inbound, write_atomic, write_message
+from ledgerbridge.filedrop import LocalFileSystem, read_inbound, write_atomic
 from ledgerbridge.filedrop.protocol import ATTACHMENT_FILES, MAX_ATTACHMENT_BYTES
-from ledgerbridge.sandbox.desktop import DesktopAgent, DesktopCompany, seed_demo
+from ledgerbridge.sandbox.desktop import DesktopCompany
 
 SCAN = b"%PDF-1.4 scanned bill \x00\x01\x02"
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def agent(tmp_path, clock):
-    company = seed_demo(DesktopCompany(company_id=COMPANY, entity_id=ENTITY, clock=clock))
-    return DesktopAgent(company, state_file=tmp_path / "state.json")
-
-
-@pytest.fixture
-def root(tmp_path):
-    return tmp_path / "drop"
-
-
-def send(root: Path, clock, kind: str, records: list[dict], batch_key: str = "batch-1") -> str:
-    built = build_message(kind, entity_id=ENTITY, company_id=COMPANY, batch_key=batch_key,
-                          records=from_wire(records), created_at=clock())
-    return write_message(LocalFileSystem(root), ENTITY, built)
 
 
 def put_bytes(root: Path, name: str, content: bytes) -> None:
@@ -238,8 +216,11 @@ def test_the_connection_declares_the_agent_s_version(root):
     assert not file_drop(entity, connection()).capabilities.attachments  # an agent of before version 2
     assert file_drop(entity, connection(protocol_version=2)).capabilities.attachments
     assert file_drop(entity, connection(protocol_version="2")).capabilities.attachments
-    with pytest.raises(ConnectionSettingsError, match="extra protocol_version 'two' is not a file-drop protocol"):
-        file_drop(entity, connection(protocol_version="two"))
+    for wrong in ("two", 3):
+        with pytest.raises(ConnectionSettingsError, match=(
+                rf"connection 'drop_acme': extra protocol_version {wrong!r} is not a file-drop protocol version "
+                r"\(this connector speaks 1, 2; 2 for an agent taking attachments\)")):
+            file_drop(entity, connection(protocol_version=wrong))
 
 
 def test_an_attachments_file_refused_whole_is_answered_in_version_2(agent, root):

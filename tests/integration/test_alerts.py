@@ -349,3 +349,39 @@ def test_a_threshold_of_zero_says_the_first_held_record(ledger, qbo_server):
     said = _after(ledger, entity, "scheduled__1")
     assert list(said) == [alerts.QUARANTINE]
     assert said[alerts.QUARANTINE].problem.title == "1 record held in quarantine (threshold 0)"
+
+
+def test_a_realtime_run_ends_only_its_own_failures_and_links_to_the_realtime_dag(ledger, qbo_server):
+    entity = _entity("minutes")
+    conn = connect_company(qbo_server, ledger, entity)
+    unreachable = type(conn)(conn.conn_id, "http://127.0.0.1:9", conn.login, conn.password, conn.schema,
+                             {**conn.extra, "token_url": "http://127.0.0.1:9/oauth2/v1/tokens/bearer"})
+    _run(entity, ledger, unreachable, "scheduled__night")
+    assert list(_after(ledger, entity, "scheduled__night")) == [alerts.FAILED_RUN]
+
+    def realtime(run_id, connection, steps=("pull_source", "match_parties", "prepare_exports", "export_documents")):
+        ctx = context(entity, ledger, connection, run_id=run_id)
+        try:
+            for step in steps:
+                run_step(ctx, step)
+        except Exception:  # noqa: BLE001 - the run failed: the alert is what is looked at
+            pass
+        return _after(ledger, entity, run_id)
+
+    # A minute's run that succeeds says nothing of the night's failure: only the next full run ends it.
+    assert realtime("realtime__scheduled__m1", conn) == {}
+    with ledger.session() as session:
+        assert alerts.FAILED_RUN in alerts.open_problems(session, "minutes")
+
+    sync(entity, ledger, conn, run_id="scheduled__night2")
+    assert _after(ledger, entity, "scheduled__night2")[alerts.FAILED_RUN].change == "resolved"
+
+    # A minute's own failure is said with a link to the realtime DAG's run, and ended by a minute that succeeds.
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([bill("B-RT", "V-1", "10.00")]))
+    said = realtime("realtime__scheduled__m2", unreachable)
+    assert said[alerts.FAILED_RUN].change == "new"
+    assert "https://airflow.example.com/dags/ledgerbridge__minutes__realtime/runs/scheduled__m2" in \
+        said[alerts.FAILED_RUN].text("https://airflow.example.com")
+    assert said[alerts.FAILED_RUN].problem.link == "/dags/ledgerbridge__minutes__realtime/runs/scheduled__m2"
+    assert realtime("realtime__scheduled__m3", conn)[alerts.FAILED_RUN].change == "resolved"

@@ -7,13 +7,17 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from ledgerbridge.connectors.qbo.connector import QuickBooksOnlineConnector
+from ledgerbridge.connectors.xero.connector import XeroConnector
 from ledgerbridge.flows.waiting import exports_waiting
 from ledgerbridge.hub_import import import_hub_data
 from ledgerbridge.ledger.models import OutboxEntry, OutboxState, QuarantineEntry, QuarantineStatus, SyncRun
 from ledgerbridge.ledger.types import utcnow
+from ledgerbridge.registry import LegalEntity
 from support import bill, connect_company, hub_data, make_entity, sync
 
 MINE = "realtime__scheduled__2026-12-05T06:00:00+00:00"
+QBO_KINDS = QuickBooksOnlineConnector.capabilities.kinds  # what the gate's connector says it carries
 
 
 def test_only_what_the_last_pass_has_not_seen_or_left_unsettled_is_waiting(ledger, qbo_server):
@@ -22,33 +26,33 @@ def test_only_what_the_last_pass_has_not_seen_or_left_unsettled_is_waiting(ledge
     with ledger.session() as session:
         import_hub_data(session, entity, hub_data([bill("B-1", "V-1", "10.00"), bill("B-BAD", "V-1", "5.00",
                                                                                     account="9999")]))
-    waiting = exports_waiting(ledger, entity, MINE)
+    waiting = exports_waiting(ledger, entity, MINE, QBO_KINDS)
     assert (waiting.new_approved, waiting.unsettled, waiting.skip_reason("quick")) == ({"bills": 2}, 0, None)
 
     sync(entity, ledger, conn, run_id="scheduled__quick_1")  # B-1 sent; B-BAD held in quarantine
-    waiting = exports_waiting(ledger, entity, MINE)
+    waiting = exports_waiting(ledger, entity, MINE, QBO_KINDS)
     assert (waiting.new_approved, waiting.unsettled) == ({}, 0)
     assert waiting.skip_reason("quick").startswith("quick: nothing to send: no approved document or payment new "
                                                    "or changed since the last export pass (")
 
     with ledger.session() as session:
         import_hub_data(session, entity, hub_data([bill("B-2", "V-2", "20.00"), bill("B-DRAFT", status="draft")]))
-    assert exports_waiting(ledger, entity, MINE).new_approved == {"bills": 1}  # B-2; not the draft
+    assert exports_waiting(ledger, entity, MINE, QBO_KINDS).new_approved == {"bills": 1}  # B-2; not the draft
     sync(entity, ledger, conn, run_id="scheduled__quick_2")
-    assert exports_waiting(ledger, entity, MINE).new_approved == {}
+    assert exports_waiting(ledger, entity, MINE, QBO_KINDS).new_approved == {}
 
     with ledger.session() as session:  # a person lets B-BAD go as it is (what `quarantine release` records)
         session.execute(update(QuarantineEntry).where(QuarantineEntry.record_key == "B-BAD").values(
             status=QuarantineStatus.RELEASED, resolved_at=utcnow(), decided_by="alice"))
-    waiting = exports_waiting(ledger, entity, MINE)
+    waiting = exports_waiting(ledger, entity, MINE, QBO_KINDS)
     assert (waiting.new_approved, waiting.decided, waiting.skip_reason("quick")) == ({}, 1, None)
     sync(entity, ledger, conn, run_id="scheduled__quick_3")
-    assert exports_waiting(ledger, entity, MINE).decided == 0
+    assert exports_waiting(ledger, entity, MINE, QBO_KINDS).decided == 0
 
     with ledger.session() as session:  # an answer that never came: to look up
         session.execute(update(OutboxEntry).where(OutboxEntry.record_key == "bill:B-2")
                         .values(state=OutboxState.UNCERTAIN))
-    waiting = exports_waiting(ledger, entity, MINE)
+    waiting = exports_waiting(ledger, entity, MINE, QBO_KINDS)
     assert (waiting.unsettled, waiting.skip_reason("quick"), waiting.describe()) == (
         1, None, "1 outbox row(s) to send or look up")
 
@@ -65,12 +69,31 @@ def test_nothing_is_looked_at_while_another_run_of_the_entity_exports(ledger, qb
             SyncRun(entity_id="busy", run_id="scheduled__busy_0", step="prepare_exports", status="running",
                     started_at=utcnow() - timedelta(days=1)),
             SyncRun(entity_id="busy", run_id=MINE, step="prepare_exports", status="running", started_at=utcnow())])
-    waiting = exports_waiting(ledger, entity, MINE)
+    waiting = exports_waiting(ledger, entity, MINE, QBO_KINDS)
     assert waiting.busy_run == "scheduled__busy_1"
     assert waiting.skip_reason("busy") == ("busy: run scheduled__busy_1 is in its export steps right now and sends "
                                            "what is waiting; export steps skipped")
     with ledger.session() as session:
         session.execute(update(SyncRun).where(SyncRun.run_id == "scheduled__busy_1").values(status="success"))
         assert session.scalars(select(SyncRun.run_id).where(SyncRun.status == "running")).all()
-    waiting = exports_waiting(ledger, entity, MINE)
+    waiting = exports_waiting(ledger, entity, MINE, QBO_KINDS)
     assert (waiting.busy_run, waiting.new_approved) == (None, {"bills": 1})
+
+
+def test_approved_records_of_a_kind_the_connector_cannot_carry_start_no_run(ledger):
+    """Xero takes no vendor credit: an approved one stays in the ledger, and must not make every minute's run
+    go on to export steps that send nothing."""
+    raw = make_entity("xero_credits", flows=("reference", "parties", "bills", "vendor_credits")).model_dump(mode="json")
+    entity = LegalEntity.model_validate({**raw, "accounting": {"kind": "xero", "conn_id": "xero_credits"}})
+    assert "vendor_credit" not in XeroConnector.capabilities.kinds
+    credit = {"hub_id": "VC-1", "vendor": "V-1", "doc_number": "AV-1", "doc_date": "2026-11-05",
+              "status": "approved", "lines": [{"account": "6010", "amount": "12.00"}]}
+    with ledger.session() as session:
+        import_hub_data(session, entity, {**hub_data([]), "vendor_credits": [credit]})
+    waiting = exports_waiting(ledger, entity, MINE, XeroConnector.capabilities.kinds)
+    assert (waiting.new_approved, waiting.skip_reason("xero_credits")[:31]) == ({}, "xero_credits: nothing to send: ")
+    # The same credit is waiting for a connector that carries it; a bill waits for Xero too.
+    assert exports_waiting(ledger, entity, MINE, QBO_KINDS).new_approved == {"vendor credits": 1}
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([bill("B-1")]))
+    assert exports_waiting(ledger, entity, MINE, XeroConnector.capabilities.kinds).new_approved == {"bills": 1}

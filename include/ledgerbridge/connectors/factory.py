@@ -92,11 +92,14 @@ def file_drop(entity: LegalEntity, conn: ConnectionSettings, ledger: Ledger | No
         raise ConnectionSettingsError(f"connection {conn.conn_id!r} lacks company_id (extra): the company file "
                                       "the agent serves, as its files name it")
     version = conn.extra.get("protocol_version", 1)
-    if str(version) not in ("1", "2"):
-        raise ConnectionSettingsError(f"connection {conn.conn_id!r}: extra protocol_version {version!r} is not a "
-                                      "file-drop protocol version (1, or 2 for an agent taking attachments)")
-    return FileDropConnector(drop_opener(conn), entity.id, str(company_id), kind=entity.accounting.kind.value,
-                             protocol_version=int(version))
+    if isinstance(version, str) and version.strip().isdigit():
+        version = int(version)  # a connection's extra may hold it as text
+    opener = drop_opener(conn)
+    try:
+        return FileDropConnector(opener, entity.id, str(company_id), kind=entity.accounting.kind.value,
+                                 protocol_version=version)
+    except ValueError as exc:  # the connector checks the versions it speaks (filedrop/protocol.py VERSIONS)
+        raise ConnectionSettingsError(f"connection {conn.conn_id!r}: extra {exc}") from None
 
 
 def entry_files(entity: LegalEntity, conn: ConnectionSettings, ledger: Ledger | None = None, **options):

@@ -106,7 +106,8 @@ class FileDropConnector(KeepsNoExchangeRates):
         """`protocol_version`: the newest the entity's agent speaks (the connection's extra
         `protocol_version`); version 2 adds attachments. Every message goes out in its kind's version."""
         if protocol_version not in VERSIONS:
-            raise ValueError(f"file drop of {entity_id}: protocol_version {protocol_version!r}; known: {VERSIONS}")
+            raise ValueError(f"protocol_version {protocol_version!r} is not a file-drop protocol version (this "
+                             f"connector speaks {', '.join(map(str, VERSIONS))}; 2 for an agent taking attachments)")
         if protocol_version >= 2:
             self.capabilities = replace(FileDropConnector.capabilities, kinds=frozenset(MESSAGE_KINDS), attachments=True)
         self.protocol_version = protocol_version

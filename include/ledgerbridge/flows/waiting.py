@@ -3,7 +3,8 @@
 
 A few indexed counts in the ledger, no call to the accounting system. Something is to send when:
 - an approved document or payment that has no outbox row yet arrived or changed since the last
-  export pass of the entity (`prepare_exports` of any run, full or realtime) started;
+  export pass of the entity (`prepare_exports` of any run, full or realtime) started, of a kind the
+  accounting connector carries (the rest stay in the ledger whatever runs: they start no run);
 - since then, a person released a held record, or decided a party in the review queue:
   what waited on them may go now;
 - an outbox row is unsettled: queued, uncertain, to retry, or sending with its lease run out.
@@ -13,6 +14,7 @@ Nothing is looked at while another run of the entity is in its export steps: tha
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -65,7 +67,8 @@ class Waiting:
         return ", ".join(parts) or "nothing"
 
 
-def exports_waiting(ledger: Ledger, entity: LegalEntity, run_id: str) -> Waiting:
+def exports_waiting(ledger: Ledger, entity: LegalEntity, run_id: str, carried: Collection[str]) -> Waiting:
+    """`carried`: the record kinds the entity's accounting connector creates (its capabilities.kinds)."""
     now = utcnow()
     with ledger.session() as session:
         busy = session.scalars(select(SyncRun.run_id).where(
@@ -77,7 +80,7 @@ def exports_waiting(ledger: Ledger, entity: LegalEntity, run_id: str) -> Waiting
             SyncRun.entity_id == entity.id, SyncRun.step == "prepare_exports", SyncRun.status == "success"))
         new_approved: dict[str, int] = {}
         for kind in (*kinds.documents(), *kinds.payments()):
-            if not entity.runs(kind.flow):
+            if not entity.runs(kind.flow) or kind.name not in carried:
                 continue
             model = kind.model
             changed_at = getattr(model, "updated_at", None) or model.created_at

@@ -23,12 +23,15 @@ class ExportsWaitingOperator(BaseOperator):
         from ledgerbridge.registry import load_registry
         from ledgerbridge.steps import REALTIME_RUN_PREFIX
 
+        from ledgerbridge_airflow.hooks.connections import accounting_hook
         from ledgerbridge_airflow.hooks.ledger import LedgerHook
 
         entity = load_registry().get(self.entity_id)
         ledger = LedgerHook().get_conn()
         try:
-            waiting = exports_waiting(ledger, entity, REALTIME_RUN_PREFIX + context["run_id"])
+            # Built, not connected: its declared capabilities only (a file drop's depend on its connection).
+            carried = accounting_hook(entity).connector(entity, ledger).capabilities.kinds
+            waiting = exports_waiting(ledger, entity, REALTIME_RUN_PREFIX + context["run_id"], carried)
         finally:
             ledger.dispose()
         reason = waiting.skip_reason(self.entity_id)
