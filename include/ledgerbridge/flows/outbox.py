@@ -13,6 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -133,6 +134,14 @@ class SendReport:
     errors: list[str] = field(default_factory=list)
     handled: set[int] = field(default_factory=set)  # rows this send looked at (each once)
 
+    def add(self, other: SendReport) -> None:
+        """Count another send of the same step in (the files sent between a step's batches)."""
+        for name, value in other.__dict__.items():
+            if isinstance(value, int):
+                setattr(self, name, getattr(self, name) + value)
+        self.errors.extend(other.errors)
+        self.handled.update(other.handled)
+
     def as_dict(self) -> dict[str, Any]:
         summary = {k: v for k, v in self.__dict__.items() if k not in ("errors", "handled")}
         summary["created"] = self.confirmed - self.adopted - self.updated - self.voided
@@ -140,8 +149,10 @@ class SendReport:
         return summary
 
 
-def send(ctx: RunContext, kinds: tuple[str, ...], actor: str = "pipeline") -> SendReport:
-    """Send every unsettled row of these record kinds for the entity, in batches of the connector's size.
+def send(ctx: RunContext, kinds: tuple[str, ...], actor: str = "pipeline",
+         after_batch: Callable[[], None] | None = None) -> SendReport:
+    """Send every unsettled row of these record kinds for the entity, in batches of the connector's size
+    (`after_batch` runs after each: what depends on the rows just settled goes meanwhile).
 
     Rows whose outcome is unknown are looked up first and adopted when found. Each batch is
     claimed (`sending`, leased to this sender) and committed before it leaves, and settled in one
@@ -170,7 +181,7 @@ def send(ctx: RunContext, kinds: tuple[str, ...], actor: str = "pipeline") -> Se
         held = [row for row in rows if _leased(row.claim_expires_at, now)]
         free = [row for row in rows if not _leased(row.claim_expires_at, now) and row.id not in report.handled]
         if free:
-            if not _send_rows(ctx, free, report, actor, sender, what):
+            if not _send_rows(ctx, free, report, actor, sender, what, after_batch):
                 return report  # stopped by a limit or an outage: the rest waits for the next try or run
         elif not report.handled and not held:
             ctx.log.info("%s: nothing to send", what)
@@ -213,7 +224,8 @@ def _unsettled_rows(session: Session, ctx: RunContext, kinds: tuple[str, ...]) -
     ).all()
 
 
-def _send_rows(ctx: RunContext, rows: list, report: SendReport, actor: str, sender: str, what: str) -> bool:
+def _send_rows(ctx: RunContext, rows: list, report: SendReport, actor: str, sender: str, what: str,
+               after_batch: Callable[[], None] | None = None) -> bool:
     """Look up the rows of unknown outcome, then send the rest in batches; False when a limit or an
     outage stopped the sending (the rest left pending, each keeping its idempotency key)."""
     connector = ctx.connector
@@ -231,6 +243,8 @@ def _send_rows(ctx: RunContext, rows: list, report: SendReport, actor: str, send
             ctx.log.warning("stopped sending %s: %s. %d of %d left for the next run (each keeps its "
                             "idempotency key)", what, exc, report.left_pending, len(to_send))
             return False
+        if after_batch is not None:
+            after_batch()
         sent = min(done + size, len(to_send))
         if sent % (size * 10) == 0 or sent == len(to_send):
             ctx.log.info("sent %d/%d %s (confirmed %d, rejected %d, uncertain %d, awaiting an answer %d)", sent,
