@@ -68,6 +68,7 @@ class BillExport:
     # accounting system takes the tax out; otherwise it adds the tax on top (an ERP's net prices).
     amounts_include_tax: bool = False
     journal_code_id: str | None = None  # the journal's id in the accounting system, where named
+    exchange_rate: Decimal | None = None
 
     @property
     def party_ref(self) -> str:
@@ -120,6 +121,7 @@ class InvoiceExport:
     memo: str | None = None
     amounts_include_tax: bool = False  # as on BillExport
     journal_code_id: str | None = None  # the journal's id in the accounting system, where named
+    exchange_rate: Decimal | None = None
 
     @property
     def party_ref(self) -> str:
@@ -140,6 +142,7 @@ class CreditNoteExport:
     memo: str | None = None
     amounts_include_tax: bool = False  # as on BillExport
     journal_code_id: str | None = None  # the journal's id in the accounting system, where named
+    exchange_rate: Decimal | None = None
 
     @property
     def party_ref(self) -> str:
@@ -161,6 +164,7 @@ class SalesReceiptExport:
     amounts_include_tax: bool = False  # as on BillExport
     deposit_account_id: str | None = None  # None: the accounting system's default (Undeposited Funds)
     journal_code_id: str | None = None  # the journal's id in the accounting system, where named
+    exchange_rate: Decimal | None = None
 
     @property
     def party_ref(self) -> str:
@@ -201,6 +205,7 @@ class JournalEntryExport:
     lines: tuple[JournalLineExport, ...]
     memo: str | None = None
     journal_code_id: str | None = None  # the journal's id in the accounting system, where named
+    exchange_rate: Decimal | None = None
 
     party_ref = None
 
@@ -219,6 +224,7 @@ class VendorCreditExport:
     memo: str | None = None
     amounts_include_tax: bool = False
     journal_code_id: str | None = None
+    exchange_rate: Decimal | None = None
 
     @property
     def party_ref(self) -> str:

@@ -11,7 +11,8 @@ def _export(bill: Document, vendor_id: str, resolve) -> BillExport:
                   for line in bill.lines)
     return BillExport(bill.hub_id, vendor_id, bill.doc_number, bill.doc_date, bill.due_date, bill.currency,
                       bill.total, lines, bill.memo, resolve.amounts_include_tax,
-                      resolve.journal_code_id(bill.journal_code))
+                      resolve.journal_code_id(bill.journal_code),
+                      exchange_rate=bill.exchange_rate)
 
 
 KIND = DocumentRecordKind(name="bill", record_type=RecordType.DOCUMENT, model=Document, dataset="bills", flow=Flow.BILLS,

@@ -13,7 +13,8 @@ def _export(credit_note: Document, customer_id: str, resolve) -> CreditNoteExpor
     return CreditNoteExport(credit_note.hub_id, customer_id, credit_note.doc_number, credit_note.doc_date,
                             credit_note.currency, credit_note.total, sales_lines(credit_note, resolve),
                             credit_note.memo, resolve.amounts_include_tax,
-                            resolve.journal_code_id(credit_note.journal_code))
+                            resolve.journal_code_id(credit_note.journal_code),
+                            exchange_rate=credit_note.exchange_rate)
 
 
 KIND = DocumentRecordKind(name="credit_note", record_type=RecordType.DOCUMENT, model=Document, dataset="credit_notes",

@@ -16,7 +16,8 @@ def sales_lines(document: Document, resolve) -> tuple[SalesLineExport, ...]:
 def _export(invoice: Document, customer_id: str, resolve) -> InvoiceExport:
     return InvoiceExport(invoice.hub_id, customer_id, invoice.doc_number, invoice.doc_date, invoice.due_date,
                          invoice.currency, invoice.total, sales_lines(invoice, resolve), invoice.memo,
-                         resolve.amounts_include_tax, resolve.journal_code_id(invoice.journal_code))
+                         resolve.amounts_include_tax, resolve.journal_code_id(invoice.journal_code),
+                         exchange_rate=invoice.exchange_rate)
 
 
 KIND = DocumentRecordKind(name="invoice", record_type=RecordType.DOCUMENT, model=Document, dataset="invoices",

@@ -10,7 +10,7 @@ def _export(entry: Document, _: None, resolve) -> JournalEntryExport:
                                     resolve.accounts.get(line.account_code).external_id, line.description,
                                     resolve.class_id(line.class_code)) for line in entry.lines)
     return JournalEntryExport(entry.hub_id, entry.doc_number, entry.doc_date, entry.currency, lines, entry.memo,
-                              resolve.journal_code_id(entry.journal_code))
+                              resolve.journal_code_id(entry.journal_code), exchange_rate=entry.exchange_rate)
 
 
 KIND = DocumentRecordKind(name="journal_entry", record_type=RecordType.DOCUMENT, model=Document, dataset="journal_entries",

@@ -12,7 +12,8 @@ def _export(receipt: Document, customer_id: str, resolve) -> SalesReceiptExport:
     return SalesReceiptExport(receipt.hub_id, customer_id, receipt.doc_number, receipt.doc_date, receipt.currency,
                               receipt.total, sales_lines(receipt, resolve), receipt.memo,
                               resolve.amounts_include_tax,
-                              journal_code_id=resolve.journal_code_id(receipt.journal_code))
+                              journal_code_id=resolve.journal_code_id(receipt.journal_code),
+                              exchange_rate=receipt.exchange_rate)
 
 
 KIND = DocumentRecordKind(name="sales_receipt", record_type=RecordType.DOCUMENT, model=Document,
