@@ -34,8 +34,8 @@ ENTITY = "martin_fr"
 DEMO = yaml.safe_load((PROJECT_ROOT / "include" / "config" / "demo_data.yaml").read_text())["entities"][ENTITY]
 
 
-def _entity(**entry_files) -> LegalEntity:
-    return LegalEntity.model_validate({
+def _entity(quality: dict | None = None, **entry_files) -> LegalEntity:
+    return LegalEntity.model_validate({**({"quality": quality} if quality else {}),
         "id": ENTITY, "name": "Boulangerie Martin SARL", "base_currency": "EUR",
         "accounting": {"kind": "entry_files", "conn_id": "files_martin_fr",
                        "entry_files": {"format": "fec", "payables_account": "401000", "receivables_account": "411000",
@@ -297,3 +297,67 @@ def test_a_vendor_credit_is_the_bills_reverse_in_the_purchases_journal_once(ledg
 
     second = _run(ledger, conn, entity)
     assert second["export_documents"]["sent"] == 0 and _entry_files(root) == [written]  # never twice
+
+
+USD_ALLOWED = _entity({"allowed_currencies": ["USD"]})
+
+
+def _usd_bill(hub_id: str, doc_date: str, rate: str | None, *amounts: str) -> dict:
+    bill = {"hub_id": hub_id, "vendor": "V-500", "doc_number": f"INV-{hub_id}", "doc_date": doc_date,
+            "status": "approved", "currency": "USD",
+            "lines": [{"amount": amount, "account": "601000", "description": f"Import {number}"}
+                      for number, amount in enumerate(amounts, start=1)]}
+    return bill if rate is None else {**bill, "exchange_rate": rate}
+
+
+def test_a_foreign_bill_is_written_in_home_currency_with_its_own_amount_and_currency_on_every_line(ledger, tmp_path):
+    root, conn = _local_folder(tmp_path)
+    with ledger.session() as session:
+        import_hub_data(session, USD_ALLOWED, {
+            "vendors": DEMO["hub"]["vendors"][:1],
+            # 3 x 10.01 USD at 1.5: each line 15.015 -> 15.02 EUR, but the vendor is owed 45.045 -> 45.05.
+            "bills": [_usd_bill("B-6001", "2026-11-20", "1.5", "10.01", "10.01", "10.01"),
+                      _usd_bill("B-6002", "2026-11-21", None, "99.00")],
+            # A journal entry has no party line: the residue goes on its largest line.
+            "journal_entries": [{"hub_id": "J-6001", "doc_date": "2026-11-30", "status": "approved", "currency": "USD",
+                                 "exchange_rate": "1.5", "memo": "Salaires détachés", "lines": [
+                                     {"account": "641000", "debit": "10.01"}, {"account": "641000", "debit": "10.01"},
+                                     {"account": "421000", "credit": "20.02"}]}]})
+
+    _run(ledger, conn, USD_ALLOWED)
+
+    [written] = _entry_files(root)
+    report = validate_fec(written.read_bytes())
+    assert report.ok, report.problems
+    lines = [line for line in _fec_lines(written) if line["EcritureNum"] == "B-6001"]
+    assert {(line["Montantdevise"], line["Idevise"]) for line in lines} == {("30,03", "USD"), ("10,01", "USD")}
+    [vendor] = [line for line in lines if line["CompteNum"] == "401000"]
+    assert _amount(vendor["Credit"]) == Decimal("45.05") == (Decimal("30.03") * Decimal("1.5")).quantize(
+        Decimal("0.01"), rounding="ROUND_HALF_UP")
+    expenses = sorted(_amount(line["Debit"]) for line in lines if line["CompteNum"] == "601000")
+    assert expenses == [Decimal("15.01"), Decimal("15.02"), Decimal("15.02")]  # the cent of rounding on one line
+    assert sum(expenses) == _amount(vendor["Credit"])
+    journal = {(line["CompteNum"], line["Debit"], line["Credit"], line["Montantdevise"], line["Idevise"])
+               for line in _fec_lines(written) if line["EcritureNum"] == "J-6001"}
+    assert journal == {("641000", "15,02", "0,00", "10,01", "USD"), ("421000", "0,00", "30,04", "20,02", "USD")}
+    with ledger.session() as session:
+        refused = session.scalars(select(OutboxEntry).where(OutboxEntry.record_key == "bill:B-6002")).one()
+    assert refused.state == OutboxState.REJECTED
+    assert "entry files have no exchange rates: give exchange_rate in the feed" in refused.error
+
+
+def test_a_foreign_bill_for_an_iif_entity_is_refused_with_the_reason(ledger, tmp_path):
+    root, conn = _local_folder(tmp_path)
+    entity = _entity({"allowed_currencies": ["USD"]}, format="iif")
+    with ledger.session() as session:
+        import_hub_data(session, entity, {"vendors": DEMO["hub"]["vendors"][:1],
+                                          "bills": [_usd_bill("B-6001", "2026-11-20", "1.5", "10.01"),
+                                                    dict(DEMO["hub"]["bills"][0])]})
+
+    _run(ledger, conn, entity)
+
+    with ledger.session() as session:
+        rows = {r.record_key: r for r in session.scalars(select(OutboxEntry).where(OutboxEntry.kind == "bill"))}
+    assert rows["bill:B-6001"].state == OutboxState.REJECTED
+    assert "is in USD: the iif layout carries no currency" in rows["bill:B-6001"].error
+    assert rows["bill:B-5001"].state == OutboxState.CONFIRMED

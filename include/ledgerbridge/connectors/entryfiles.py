@@ -26,7 +26,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -40,8 +40,9 @@ from ledgerbridge.connectors.base import (
     RemoteDocument,
 )
 from ledgerbridge.connectors.errors import ConnectorError, OutcomeUnknown, RecordRejected, TransientError
-from ledgerbridge.entryfiles import Entry, EntryError, EntryLine, Side, entry_rows
-from ledgerbridge.entryfiles.writer import FILE_EXTENSIONS, render_entries, validate
+from ledgerbridge.entryfiles import Entry, EntryError, EntryLine, Side
+from ledgerbridge.entryfiles.fec import fec_file_name, render_fec, validate_fec, validation_order
+from ledgerbridge.entryfiles.writer import FILE_EXTENSIONS, check_entry, render_entries, validate
 from ledgerbridge.filedrop.files import write_atomic
 from ledgerbridge.filedrop.fs import FileSystem, join
 from ledgerbridge.filedrop.protocol import file_stamp
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 
 FileSystemOpener = Callable[[], AbstractContextManager[FileSystem]]
 REFERENCE, ENTRIES, MANIFESTS, DOCUMENTS = "reference", "entries", "manifests", "documents"
+FISCAL_YEARS = "fec"  # the full-year FECs
 # The accountant's exports: file and required columns per reference kind (optional: type, active, ...).
 REFERENCE_FILES = {
     "account": ("accounts.csv", ("number", "name")),
@@ -240,7 +242,8 @@ class EntryFilesConnector:
             elif item.kind in ENTRY_KINDS:
                 try:
                     entry = self.entry(item.kind, item.payload)
-                    entry_rows(entry)  # balance, accounts, cents: a bad entry never stops a file
+                    check_entry(entry, self.settings.format)  # balance, accounts, cents, currency: a bad
+                    # entry never stops a file
                     _number_free(entry, [other for _, other in entries])
                 except EntryError as exc:
                     outcomes[item.ref] = RecordRejected(str(exc), "entry", exc.problem)
@@ -306,9 +309,7 @@ class EntryFilesConnector:
         """The balanced entry of one exported document, as the lists are now; EntryError names what is wrong."""
         source = f"{kind.replace('_', ' ')} {payload['hub_id']}"
         currency = payload.get("currency") or self.base_currency
-        if currency != self.base_currency:
-            raise EntryError(source, f"is in {currency}, the books of {self.entity_id} in {self.base_currency}: "
-                                     "entry files take no exchange rate yet")
+        rate = self._exchange_rate(source, currency, payload.get("exchange_rate"))
         journal = payload.get("journal_code_id") or self.settings.journal(kind)  # the document's, else its kind's
         day = date.fromisoformat(payload["doc_date"])
         closed = self.settings.closed_through
@@ -316,9 +317,25 @@ class EntryFilesConnector:
             raise EntryError(source, f"is dated {day}, in the period the accountant closed through {closed} "
                                      "(entry_files.closed_through): date it after, or reopen the period")
         lines = _BUILDERS[kind](self, source, payload)
+        if rate is not None:
+            lines = _in_home_currency(source, lines, rate)
         return Entry(source=source, journal_code=journal, entry_date=day,
                      reference=payload.get("doc_number") or payload["hub_id"], lines=tuple(lines),
-                     number=payload["hub_id"], journal_label=self._journal_label(source, journal))
+                     number=payload["hub_id"], journal_label=self._journal_label(source, journal),
+                     currency=currency if rate is not None else "")
+
+    def _exchange_rate(self, source: str, currency: str, rate: str | None) -> Decimal | None:
+        """Home currency per unit of a foreign document's currency (the source's); None in home currency."""
+        if currency == self.base_currency:
+            return None
+        if rate is None:
+            raise EntryError(source, f"is in {currency}, the books of {self.entity_id} in {self.base_currency}, "
+                                     "and has no exchange_rate: entry files have no exchange rates: give "
+                                     "exchange_rate in the feed")
+        value = Decimal(rate)
+        if not value.is_finite() or value <= 0:
+            raise EntryError(source, f"exchange_rate {rate} of {currency} must be a positive number")
+        return value
 
     def _lists_of(self, kind: str) -> dict[str, ReferenceData]:
         return self._reference_lists()[kind]
@@ -432,7 +449,9 @@ class EntryFilesConnector:
         name = f"{self.entity_id}-{file_stamp(self.now())}-{batch_key[:8]}.{FILE_EXTENSIONS[fmt]}"
         manifest = {"file": join(self.entity_id, ENTRIES, name), "format": fmt, "batch_key": batch_key,
                     "sha256": hashlib.sha256(data).hexdigest(), "entries": len(entries),
-                    "records": {item.key: f"{entry.journal_code}-{entry.number}" for item, entry in entries}}
+                    "records": {item.key: f"{entry.journal_code}-{entry.number}" for item, entry in entries},
+                    # The entries as written, whatever the format: the full-year FEC is made of them.
+                    "written_entries": {item.key: _plain(dataclasses.asdict(entry)) for item, entry in entries}}
         return data, join(self.entity_id, MANIFESTS, f"{name}.json"), manifest
 
     def _manifests(self, fs: FileSystem) -> Iterator[tuple[str, dict]]:
@@ -444,6 +463,65 @@ class EntryFilesConnector:
                 yield join(directory, name), json.loads(fs.read_bytes(join(directory, name), MAX_MANIFEST_BYTES))
             except (ValueError, KeyError) as exc:
                 log.warning("entry files of %s: manifest %s unreadable (%s): ignored", self.entity_id, name, exc)
+
+    # -- the full-year FEC -----------------------------------------------------------------------
+
+    def fiscal_year_fec(self, closing_date: date) -> tuple[str, bytes]:
+        """The legal FEC of the fiscal year closing on `closing_date`: `<SIREN>FEC<YYYYMMDD>.txt` and
+        its bytes, every entry this entity wrote dated in the year, once each, in order of validation,
+        numbered 1, 2, ... in that order (A47 A-1: a continuous sequence), read back before it is given.
+
+        The entries come from the manifests, ours, not from the entry files, which the accountant
+        may move away or which may be in another format: each manifest whose file landed keeps its
+        entries exactly as they were written (docs/entry-files.md, "The full-year FEC")."""
+        siren = self.settings.siren
+        if not siren:
+            raise ConnectorError(f"entry files of {self.entity_id}: no SIREN: set accounting.entry_files.siren "
+                                 "in the registry, the FEC's file name needs it")
+        if f"{closing_date:%m-%d}" != self.settings.fiscal_year_end:
+            raise ConnectorError(f"entry files of {self.entity_id}: closing date {closing_date} is not a fiscal year "
+                                 f"end of the entity (entry_files.fiscal_year_end {self.settings.fiscal_year_end})")
+        name = fec_file_name(siren, closing_date)
+        opening = _previous_year_end(closing_date) + timedelta(days=1)
+        with self.open_fs() as fs:
+            entries = [entry for entry in self._written_entries(fs) if opening <= entry.entry_date <= closing_date]
+        if not entries:
+            raise ConnectorError(f"entry files of {self.entity_id}: no entry written for the fiscal year "
+                                 f"{opening} to {closing_date}")
+        entries.sort(key=validation_order)
+        data = render_fec([dataclasses.replace(entry, number=str(number))
+                           for number, entry in enumerate(entries, start=1)])
+        report = validate_fec(data, closing_date=closing_date)
+        if not report.ok:
+            raise ConnectorError(f"entry files of {self.entity_id}: {name} does not read back: "
+                                 f"{'; '.join(report.problems[:5])}")
+        return name, data
+
+    def write_fiscal_year_fec(self, closing_date: date) -> str:
+        """Write the full-year FEC in `<entity>/fec/`; its path. The same file again is done; a file of
+        that name holding other bytes is left alone (FileExistsError): the person moves it away."""
+        name, data = self.fiscal_year_fec(closing_date)
+        path = join(self.entity_id, FISCAL_YEARS, name)
+        with self.open_fs() as fs:
+            write_atomic(fs, path, data)
+        log.info("entry files of %s: %s written", self.entity_id, path)
+        return path
+
+    def _written_entries(self, fs: FileSystem) -> list[Entry]:
+        """Each entry a landed manifest holds, once per record key."""
+        entries: dict[str, Entry] = {}
+        for path, manifest in self._manifests(fs):
+            if manifest.get("file") is None:
+                continue  # an auxiliary account opened, no entry
+            if not (fs.exists(path.removesuffix(".json") + WRITTEN) or fs.exists(manifest["file"])):
+                continue  # its file never landed: its records went again in another file
+            if "written_entries" not in manifest:
+                raise ConnectorError(f"entry files of {self.entity_id}: manifest {path} was written before "
+                                     "manifests kept their entries: its file "
+                                     f"{manifest['file']} cannot go into a full-year FEC")
+            for key, entry in manifest["written_entries"].items():
+                entries.setdefault(key, _entry_from_json(entry))
+        return list(entries.values())
 
     # -- parties and documents ------------------------------------------------------------------
 
@@ -496,6 +574,46 @@ def _number_free(entry: Entry, taken: list[Entry]) -> None:
             raise EntryError(entry.source, f"entry number {entry.number} is taken in journal {entry.journal_code} "
                                            f"by {other.source} in the same file: give the kinds their own "
                                            "journals (entry_files.journals), then Retry")
+
+
+def _previous_year_end(closing_date: date) -> date:
+    try:
+        return closing_date.replace(year=closing_date.year - 1)
+    except ValueError:  # 29 February
+        return closing_date.replace(year=closing_date.year - 1, day=28)
+
+
+def _entry_from_json(data: dict) -> Entry:
+    """An entry as a manifest keeps it (`_plain` of the dataclass), back to the dataclass."""
+    def day(text: str | None) -> date | None:
+        return date.fromisoformat(text) if text else None
+
+    lines = tuple(EntryLine(**{**line, "side": Side(line["side"]), "amount": Decimal(line["amount"]),
+                               "foreign_amount": None if line["foreign_amount"] is None
+                               else Decimal(line["foreign_amount"])}) for line in data["lines"])
+    return Entry(**{**data, "entry_date": day(data["entry_date"]), "reference_date": day(data["reference_date"]),
+                    "validated_on": day(data["validated_on"]), "lines": lines,
+                    "attachment_names": tuple(data["attachment_names"])})
+
+
+def _in_home_currency(source: str, lines: list[EntryLine], rate: Decimal) -> list[EntryLine]:
+    """A foreign document's lines in home currency: each amount times the rate, rounded half up to the
+    cent, the document's amount kept as the line's foreign amount. The party line (on an auxiliary
+    account) is then round(total x rate), the home total of the document, and the rounding residue of
+    the other lines goes on the largest of them, so that the entry balances to the cent."""
+    home = [dataclasses.replace(line, amount=(line.amount * rate).quantize(CENT, ROUND_HALF_UP),
+                                foreign_amount=line.amount) for line in lines]
+    home = [line for line in home if line.amount]  # a few foreign cents may be nothing at home
+    residue = sum((line.amount if line.side == Side.DEBIT else -line.amount for line in home), Decimal(0))
+    if residue:
+        others = [index for index, line in enumerate(home) if not line.subsidiary_account] or range(len(home))
+        largest = max(others, key=lambda index: home[index].amount)
+        line = home[largest]
+        amount = line.amount - residue if line.side == Side.DEBIT else line.amount + residue
+        if amount <= 0:  # only a rate far below a cent per unit gets here
+            raise EntryError(source, f"exchange_rate {rate}: the lines in home currency round to nothing")
+        home[largest] = dataclasses.replace(line, amount=amount)
+    return home
 
 
 def _since(rows, since: datetime | None) -> list[ReferenceData]:

@@ -10,11 +10,9 @@ from ledgerbridge.filedrop.fs import FileSystem, LocalFileSystem, join
 from ledgerbridge.filedrop.protocol import ENTITY_ID, file_stamp
 
 from .csv_format import PLAIN_CSV, CsvFormat, render_csv, validate_csv
-from .entries import Entry, EntryError, EntryRow, entry_rows, rows_for
+from .entries import Entry, EntryRow, entry_rows, rows_for
 from .fec import render_fec, validate_fec
-from .iif import NO_CURRENCY as iif_no_currency
 from .iif import render_iif, validate_iif
-from .sage50 import NO_CURRENCY as sage50_no_currency
 from .sage50 import render_sage50, validate_sage50
 from .validation import ValidationReport
 from .xlsx_format import render_xlsx, validate_xlsx
@@ -61,16 +59,14 @@ VALIDATORS: dict[str, Callable[..., ValidationReport]] = {
     "sage50": validate_sage50}
 
 
-# What each format says of an entry in a foreign currency it cannot carry (fec, csv and xlsx carry it).
-NO_CURRENCY = {"iif": iif_no_currency, "sage50": sage50_no_currency}
-
-
 def check_entry(entry: Entry, file_format: str) -> None:
-    """What rendering the entry in the format would refuse, for one entry alone (EntryError): the
-    checks every entry file shares, and a foreign currency the format cannot carry."""
-    rows = entry_rows(entry)
-    if rows[0].currency and file_format in NO_CURRENCY:
-        raise EntryError(entry.source, f"is in {rows[0].currency}: {NO_CURRENCY[file_format]}")
+    """What writing the entry in the format would refuse, for the entry alone (EntryError): the checks
+    every entry file shares, and what the format adds (FEC labels, a currency IIF or Sage 50 cannot
+    carry), so that one bad entry is refused and never stops the file of the others."""
+    if file_format in ROW_FORMATS:
+        entry_rows(entry)
+    else:
+        render_entries([entry], file_format)
 
 
 def render_entries(entries: Iterable[Entry], file_format: str, **options) -> bytes:
