@@ -11,6 +11,7 @@ import json
 import logging
 import uuid
 from contextlib import contextmanager
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from ledgerbridge.cli import main
 from ledgerbridge.connectors.base import Outgoing
 from ledgerbridge.connectors.entryfiles import reference_csv
 from ledgerbridge.connectors.factory import ConnectionSettings, build_connector, drop_opener
@@ -35,14 +37,18 @@ DEMO = yaml.safe_load((PROJECT_ROOT / "include" / "config" / "demo_data.yaml").r
 
 
 def _entity(quality: dict | None = None, **entry_files) -> LegalEntity:
-    return LegalEntity.model_validate({**({"quality": quality} if quality else {}),
-        "id": ENTITY, "name": "Boulangerie Martin SARL", "base_currency": "EUR",
-        "accounting": {"kind": "entry_files", "conn_id": "files_martin_fr",
-                       "entry_files": {"format": "fec", "payables_account": "401000", "receivables_account": "411000",
-                                       **entry_files}},
-        "flows": ["reference", "parties", "bills", "invoices", "credit_notes", "sales_receipts", "journal_entries"],
-        "matching": {"create_missing_vendors": True, "create_missing_customers": True},
-    })
+    return LegalEntity.model_validate(_entity_data(quality, **entry_files))
+
+
+def _entity_data(quality: dict | None = None, **entry_files) -> dict:
+    return {**({"quality": quality} if quality else {}),
+            "id": ENTITY, "name": "Boulangerie Martin SARL", "base_currency": "EUR",
+            "accounting": {"kind": "entry_files", "conn_id": "files_martin_fr",
+                           "entry_files": {"format": "fec", "payables_account": "401000",
+                                           "receivables_account": "411000", **entry_files}},
+            "flows": ["reference", "parties", "bills", "invoices", "credit_notes", "sales_receipts",
+                      "journal_entries"],
+            "matching": {"create_missing_vendors": True, "create_missing_customers": True}}
 
 
 def _write_reference(root: Path, lists: dict) -> None:
@@ -361,3 +367,66 @@ def test_a_foreign_bill_for_an_iif_entity_is_refused_with_the_reason(ledger, tmp
     assert rows["bill:B-6001"].state == OutboxState.REJECTED
     assert "is in USD: the iif layout carries no currency" in rows["bill:B-6001"].error
     assert rows["bill:B-5001"].state == OutboxState.CONFIRMED
+
+
+SIREN = "732829320"
+
+
+def _registry(tmp_path: Path, monkeypatch, **entry_files) -> None:
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(yaml.safe_dump({"legal_entities": [_entity_data(**entry_files)]}))
+    monkeypatch.setenv("LEDGERBRIDGE_REGISTRY", str(registry))
+
+
+def test_two_runs_of_a_year_make_one_legal_fec_each_entry_once_in_order_numbered(ledger, tmp_path, monkeypatch,
+                                                                                 capsys):
+    root, conn = _local_folder(tmp_path)
+    entity = _entity(siren=SIREN, format="csv")  # the legal FEC whatever the format the accountant imports
+    _registry(tmp_path, monkeypatch, siren=SIREN, format="csv")
+    hub = DEMO["hub"]
+    last_year = dict(hub["bills"][0], hub_id="B-4999", doc_number="MP-2025-1299", doc_date="2025-12-20")
+    with ledger.session() as session:
+        import_hub_data(session, entity, {"vendors": hub["vendors"], "bills": [*hub["bills"][:2], last_year]})
+    _run(ledger, conn, entity)
+    with ledger.session() as session:
+        import_hub_data(session, entity, {"customers": hub["customers"], "invoices": hub["invoices"],
+                                          "journal_entries": hub["journal_entries"]})
+    _run(ledger, conn, entity)
+    assert len(sorted((root / ENTITY / "entries").glob("*.csv"))) == 2
+
+    command = ["entry-files", "fec-year", "--entity", ENTITY, "--closing-date", "2026-12-31", "--folder", str(root)]
+    assert main(command) == 0
+
+    [legal] = (root / ENTITY / "fec").iterdir()
+    assert legal.name == f"{SIREN}FEC20261231.txt" and str(legal.relative_to(root)) in capsys.readouterr().out
+    report = validate_fec(legal.read_bytes(), closing_date=date(2026, 12, 31))
+    assert report.ok, report.problems
+    entries: dict[str, set[str]] = {}
+    for line in _fec_lines(legal):
+        entries.setdefault(line["EcritureNum"], set()).add((line["PieceRef"], line["EcritureDate"]))
+    # Numbered 1, 2, ... in order of validation; each document once; last year's bill left out.
+    assert {number: pieces.pop() for number, pieces in entries.items()} == {
+        "1": ("MP-2026-1187", "20261103"), "2": ("EDF-11-2026", "20261105"), "3": ("FA-2026-0042", "20261112"),
+        "4": ("OD-2026-11", "20261130")}
+    assert report.entries == 4 and report.total_debit == report.total_credit
+
+    assert main(command) == 0  # the same file again: done, untouched
+    assert main(command[:-4] + ["--closing-date", "2025-12-31", "--folder", str(root)]) == 0
+    [previous] = [line for line in _fec_lines(root / ENTITY / "fec" / f"{SIREN}FEC20251231.txt")
+                  if line["CompteNum"] == "401000"]
+    assert previous["PieceRef"] == "MP-2025-1299" and previous["EcritureNum"] == "1"
+
+
+def test_the_legal_fec_names_what_it_lacks(ledger, tmp_path, monkeypatch, capsys):
+    root, _conn = _local_folder(tmp_path)
+    _registry(tmp_path, monkeypatch)
+    command = ["entry-files", "fec-year", "--entity", ENTITY, "--closing-date", "2026-12-31", "--folder", str(root)]
+
+    assert main(command) == 1
+    assert "no SIREN: set accounting.entry_files.siren in the registry" in capsys.readouterr().err
+
+    _registry(tmp_path, monkeypatch, siren=SIREN)
+    assert main(command[:-4] + ["--closing-date", "2026-06-30", "--folder", str(root)]) == 1
+    assert "closing date 2026-06-30 is not a fiscal year end of the entity" in capsys.readouterr().err
+    assert main(command) == 1
+    assert "no entry written for the fiscal year 2026-01-01 to 2026-12-31" in capsys.readouterr().err
