@@ -27,7 +27,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ledgerbridge.connectors.base import (
@@ -41,6 +41,7 @@ from ledgerbridge.connectors.base import (
 )
 from ledgerbridge.connectors.errors import ConnectorError, OutcomeUnknown, RecordRejected, TransientError
 from ledgerbridge.entryfiles import Entry, EntryError, EntryLine, Side
+from ledgerbridge.entryfiles.building import EntryBuilder, EntryRules
 from ledgerbridge.entryfiles.fec import fec_file_name, render_fec, validate_fec, validation_order
 from ledgerbridge.entryfiles.writer import FILE_EXTENSIONS, check_entry, render_entries, validate
 from ledgerbridge.filedrop.files import write_atomic
@@ -68,7 +69,6 @@ GONE = "gone"  # a row's digest once it left its file
 LIST_STAMPS = "lists.json"  # when each row of the lists was first seen as it is (the change times)
 WRITTEN = ".written"  # beside a manifest: its file was written whole (the file's sha256 inside)
 ENTRY_KINDS = frozenset({"bill", "invoice", "credit_note", "sales_receipt", "journal_entry", "vendor_credit"})
-CENT = Decimal("0.01")
 AUXILIARY_CODE_LIMIT = 17  # what French packages take for an auxiliary account (Sage: 17)
 
 # The French chart of accounts (PCG) by number, in the mirror's (QuickBooks') account types, for an
@@ -306,137 +306,16 @@ class EntryFilesConnector:
     # -- entries --------------------------------------------------------------------------------
 
     def entry(self, kind: str, payload: dict[str, Any]) -> Entry:
-        """The balanced entry of one exported document, as the lists are now; EntryError names what is wrong."""
-        source = f"{kind.replace('_', ' ')} {payload['hub_id']}"
-        currency = payload.get("currency") or self.base_currency
-        rate = self._exchange_rate(source, currency, payload.get("exchange_rate"))
-        journal = payload.get("journal_code_id") or self.settings.journal(kind)  # the document's, else its kind's
-        day = date.fromisoformat(payload["doc_date"])
-        closed = self.settings.closed_through
-        if closed is not None and day <= closed:
-            raise EntryError(source, f"is dated {day}, in the period the accountant closed through {closed} "
-                                     "(entry_files.closed_through): date it after, or reopen the period")
-        lines = _BUILDERS[kind](self, source, payload)
-        if rate is not None:
-            lines = _in_home_currency(source, lines, rate)
-        return Entry(source=source, journal_code=journal, entry_date=day,
-                     reference=payload.get("doc_number") or payload["hub_id"], lines=tuple(lines),
-                     number=payload["hub_id"], journal_label=self._journal_label(source, journal),
-                     currency=currency if rate is not None else "")
-
-    def _exchange_rate(self, source: str, currency: str, rate: str | None) -> Decimal | None:
-        """Home currency per unit of a foreign document's currency (the source's); None in home currency."""
-        if currency == self.base_currency:
-            return None
-        if rate is None:
-            raise EntryError(source, f"is in {currency}, the books of {self.entity_id} in {self.base_currency}, "
-                                     "and has no exchange_rate: entry files have no exchange rates: give "
-                                     "exchange_rate in the feed")
-        value = Decimal(rate)
-        if not value.is_finite() or value <= 0:
-            raise EntryError(source, f"exchange_rate {rate} of {currency} must be a positive number")
-        return value
+        """The balanced entry of one exported document, as the lists are now (entryfiles.building);
+        EntryError names what is wrong."""
+        settings = self.settings
+        rules = EntryRules(settings.payables_account, settings.receivables_account, settings.journal,
+                           self.base_currency, settings.closed_through,
+                           chart=f"{REFERENCE}/{REFERENCE_FILES['account'][0]}")
+        return EntryBuilder(rules, self._lists_of).entry(kind, payload)
 
     def _lists_of(self, kind: str) -> dict[str, ReferenceData]:
         return self._reference_lists()[kind]
-
-    def _journal_label(self, source: str, journal: str) -> str:
-        journals = self._lists_of("journal_code")
-        if not journals:
-            return journal  # no journals.csv: the code names itself
-        if journal not in journals:
-            raise EntryError(source, f"journal {journal} is not among the accounting file's journals "
-                                     f"({', '.join(sorted(journals))}): add it, or set entry_files.journals")
-        return journals[journal].name or journal
-
-    def _account(self, source: str, number: str, where: str) -> tuple[str, str]:
-        account = self._lists_of("account").get(number)
-        if account is None or not account.active:
-            raise EntryError(source, f"{where}: account {number!r} is not in the chart of accounts "
-                                     f"({REFERENCE}/{REFERENCE_FILES['account'][0]})")
-        return number, account.name or number
-
-    def _line(self, source: str, number: str, side: Side, amount: Decimal, label: str, where: str,
-              party: tuple[str, str] = ("", "")) -> EntryLine:
-        account, account_label = self._account(source, number, where)
-        return EntryLine(account, side, amount, label, party[0], account_label, party[1])
-
-    def _party(self, kind: str, code: str) -> tuple[str, str]:
-        known = self._lists_of(kind).get(code)
-        return code, (known.name if known and known.name else code)
-
-    def _tax(self, source: str, code: str | None, amount: Decimal, where: str,
-             includes_tax: bool) -> tuple[Decimal, Decimal, str | None]:
-        """(net, tax, tax account) of a line's amount under its tax code: the tax is taken out of an
-        amount that includes it, or added to a net one, rounded half up to the cent."""
-        if not code:
-            return amount, Decimal(0), None
-        tax_code = self._lists_of("tax_code").get(code)
-        if tax_code is None:
-            raise EntryError(source, f"{where}: tax code {code!r} is not among the accounting file's tax codes")
-        rate = Decimal(tax_code.raw["rate"]) / 100
-        if rate == 0:
-            return amount, Decimal(0), None
-        if includes_tax:
-            net = (amount / (1 + rate)).quantize(CENT, ROUND_HALF_UP)
-            return net, amount - net, tax_code.raw["account"]
-        return amount, (amount * rate).quantize(CENT, ROUND_HALF_UP), tax_code.raw["account"]
-
-    def _party_entry(self, source: str, payload: dict, *, party_kind: str, control: str, party_side: Side,
-                     line_account: Callable[[dict, str], str]) -> list[EntryLine]:
-        """A document against a party: one line per document line on its account (net), one per tax
-        account, and the gross on the party's control account, on the other side."""
-        party = self._party(party_kind, payload[f"{party_kind}_id"])
-        other = Side.CREDIT if party_side == Side.DEBIT else Side.DEBIT
-        heading = " ".join(filter(None, (party[1], payload.get("doc_number"))))
-        lines, taxes = [], {}
-        for number, line in enumerate(payload["lines"], start=1):
-            where = f"line {number}"
-            net, tax, tax_account = self._tax(source, line.get("tax_code_id"), Decimal(line["amount"]), where,
-                                              bool(payload.get("amounts_include_tax")))
-            label = line.get("description") or payload.get("memo") or heading
-            lines.append(_signed(self._line, source, line_account(line, where), other, net, label, where))
-            if tax:
-                taxes[tax_account] = taxes.get(tax_account, Decimal(0)) + tax
-        for account, tax in taxes.items():
-            lines.append(_signed(self._line, source, account, other, tax, f"TVA {heading}".strip(), "tax"))
-        gross = sum((line.amount if line.side == other else -line.amount for line in lines), Decimal(0))
-        lines.insert(0, _signed(self._line, source, control, party_side, gross, heading, "party", party))
-        return [line for line in lines if line is not None]
-
-    def _item_account(self, source: str) -> Callable[[dict, str], str]:
-        def account(line: dict, where: str) -> str:
-            item = self._lists_of("item").get(line["item_id"])
-            if item is None:
-                raise EntryError(source, f"{where}: item {line['item_id']!r} is not among the accounting file's items")
-            return item.raw["income_account"]
-        return account
-
-    def _bill_lines(self, source: str, payload: dict) -> list[EntryLine]:
-        return self._party_entry(source, payload, party_kind="vendor", control=self.settings.payables_account,
-                                 party_side=Side.CREDIT, line_account=lambda line, where: line["account_id"])
-
-    def _vendor_credit_lines(self, source: str, payload: dict) -> list[EntryLine]:
-        """A bill reversed: the vendor's account debited, the expenses and their VAT credited."""
-        return self._party_entry(source, payload, party_kind="vendor", control=self.settings.payables_account,
-                                 party_side=Side.DEBIT, line_account=lambda line, where: line["account_id"])
-
-    def _sales_lines(self, source: str, payload: dict) -> list[EntryLine]:
-        return self._party_entry(source, payload, party_kind="customer", control=self.settings.receivables_account,
-                                 party_side=Side.DEBIT, line_account=self._item_account(source))
-
-    def _credit_note_lines(self, source: str, payload: dict) -> list[EntryLine]:
-        return self._party_entry(source, payload, party_kind="customer", control=self.settings.receivables_account,
-                                 party_side=Side.CREDIT, line_account=self._item_account(source))
-
-    def _journal_lines(self, source: str, payload: dict) -> list[EntryLine]:
-        lines = []
-        for number, line in enumerate(payload["lines"], start=1):
-            where = f"line {number}"
-            side = Side.DEBIT if line["posting_type"].lower() == "debit" else Side.CREDIT
-            lines.append(_signed(self._line, source, line["account_id"], side, Decimal(line["amount"]),
-                                 line.get("description") or payload.get("memo") or "", where))
-        return [line for line in lines if line is not None]
 
     def _entry_file(self, entries: list[tuple[Outgoing, Entry]], batch_key: str) -> tuple[bytes, str, dict]:
         """The batch's file, rendered and read back, and its manifest (where it goes, which keys it holds)."""
@@ -596,48 +475,8 @@ def _entry_from_json(data: dict) -> Entry:
                     "attachment_names": tuple(data["attachment_names"])})
 
 
-def _in_home_currency(source: str, lines: list[EntryLine], rate: Decimal) -> list[EntryLine]:
-    """A foreign document's lines in home currency: each amount times the rate, rounded half up to the
-    cent, the document's amount kept as the line's foreign amount. The party line (on an auxiliary
-    account) is then round(total x rate), the home total of the document, and the rounding residue of
-    the other lines goes on the largest of them, so that the entry balances to the cent."""
-    home = [dataclasses.replace(line, amount=(line.amount * rate).quantize(CENT, ROUND_HALF_UP),
-                                foreign_amount=line.amount) for line in lines]
-    home = [line for line in home if line.amount]  # a few foreign cents may be nothing at home
-    residue = sum((line.amount if line.side == Side.DEBIT else -line.amount for line in home), Decimal(0))
-    if residue:
-        others = [index for index, line in enumerate(home) if not line.subsidiary_account] or range(len(home))
-        largest = max(others, key=lambda index: home[index].amount)
-        line = home[largest]
-        amount = line.amount - residue if line.side == Side.DEBIT else line.amount + residue
-        if amount <= 0:  # only a rate far below a cent per unit gets here
-            raise EntryError(source, f"exchange_rate {rate}: the lines in home currency round to nothing")
-        home[largest] = dataclasses.replace(line, amount=amount)
-    return home
-
-
 def _since(rows, since: datetime | None) -> list[ReferenceData]:
     return [row for row in rows if since is None or row.updated_at is None or row.updated_at > since]
-
-
-def _signed(make: Callable[..., EntryLine], source: str, account: str, side: Side, amount: Decimal, label: str,
-            where: str, party: tuple[str, str] = ("", "")) -> EntryLine | None:
-    """A negative amount (a discount line) goes on the other side; a zero one has nothing to post."""
-    if amount == 0:
-        return None
-    if amount < 0:
-        side, amount = (Side.CREDIT if side == Side.DEBIT else Side.DEBIT), -amount
-    return make(source, account, side, amount, label, where, party)
-
-
-_BUILDERS: dict[str, Callable[[EntryFilesConnector, str, dict], list[EntryLine]]] = {
-    "bill": EntryFilesConnector._bill_lines,
-    "invoice": EntryFilesConnector._sales_lines,
-    "sales_receipt": EntryFilesConnector._sales_lines,
-    "credit_note": EntryFilesConnector._credit_note_lines,
-    "journal_entry": EntryFilesConnector._journal_lines,
-    "vendor_credit": EntryFilesConnector._vendor_credit_lines,
-}
 
 
 def _reference(kind: str, code: str, row: dict[str, str]) -> ReferenceData:
