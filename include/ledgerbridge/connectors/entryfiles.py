@@ -41,7 +41,7 @@ from ledgerbridge.connectors.base import (
 )
 from ledgerbridge.connectors.errors import ConnectorError, OutcomeUnknown, RecordRejected, TransientError
 from ledgerbridge.entryfiles import Entry, EntryError, EntryLine, Side
-from ledgerbridge.entryfiles.building import EntryBuilder, EntryRules
+from ledgerbridge.entryfiles.building import EntryBuilder, EntryRules, plain
 from ledgerbridge.entryfiles.fec import fec_file_name, render_fec, validate_fec, validation_order
 from ledgerbridge.entryfiles.writer import FILE_EXTENSIONS, check_entry, render_entries, validate
 from ledgerbridge.filedrop.files import write_atomic
@@ -221,7 +221,7 @@ class EntryFilesConnector:
         lists as they are then, so that a refusal names what to fix."""
         if kind not in self.capabilities.kinds:
             raise TypeError(f"entry files carry no record of kind {kind!r}")
-        return {"key": key, **_plain(dataclasses.asdict(record))}
+        return {"key": key, **plain(dataclasses.asdict(record))}
 
     def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | Exception]:
         """Each record once: a key a manifest already names is answered with what was written (the
@@ -330,7 +330,7 @@ class EntryFilesConnector:
                     "sha256": hashlib.sha256(data).hexdigest(), "entries": len(entries),
                     "records": {item.key: f"{entry.journal_code}-{entry.number}" for item, entry in entries},
                     # The entries as written, whatever the format: the full-year FEC is made of them.
-                    "written_entries": {item.key: _plain(dataclasses.asdict(entry)) for item, entry in entries}}
+                    "written_entries": {item.key: plain(dataclasses.asdict(entry)) for item, entry in entries}}
         return data, join(self.entity_id, MANIFESTS, f"{name}.json"), manifest
 
     def _manifests(self, fs: FileSystem) -> Iterator[tuple[str, dict]]:
@@ -533,17 +533,6 @@ def reference_csv(rows: list[dict[str, str]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return text.getvalue()
-
-
-def _plain(value: Any) -> Any:
-    """Decimals and dates as text, recursively: JSON for the outbox."""
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, (Decimal, date)):
-        return str(value) if isinstance(value, Decimal) else value.isoformat()
-    return value
 
 
 def _json(document: dict) -> bytes:

@@ -230,4 +230,12 @@ _BUILDERS: dict[str, Callable[[EntryBuilder, str, dict], list[EntryLine]]] = {
     "journal_entry": EntryBuilder._journal_lines,
     "vendor_credit": EntryBuilder._vendor_credit_lines,
 }
-ENTRY_KINDS = frozenset(_BUILDERS)
+def plain(value: Any) -> Any:
+    """Decimals and dates as text, recursively: an export dataclass's `asdict` as its payload (JSON)."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if isinstance(value, (Decimal, date)):
+        return str(value) if isinstance(value, Decimal) else value.isoformat()
+    return value
