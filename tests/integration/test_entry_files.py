@@ -425,6 +425,10 @@ def test_the_legal_fec_names_what_it_lacks(ledger, tmp_path, monkeypatch, capsys
     assert main(command) == 1
     assert "no SIREN: set accounting.entry_files.siren in the registry" in capsys.readouterr().err
 
+    _registry(tmp_path, monkeypatch, siren="732829321")
+    assert main(command) == 1
+    assert "siren: SIREN '732829321' fails its check digit" in capsys.readouterr().err
+
     _registry(tmp_path, monkeypatch, siren=SIREN)
     assert main(command[:-4] + ["--closing-date", "2026-06-30", "--folder", str(root)]) == 1
     assert "closing date 2026-06-30 is not a fiscal year end of the entity" in capsys.readouterr().err

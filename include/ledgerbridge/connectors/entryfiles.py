@@ -242,8 +242,8 @@ class EntryFilesConnector:
             elif item.kind in ENTRY_KINDS:
                 try:
                     entry = self.entry(item.kind, item.payload)
-                    check_entry(entry, self.settings.format)  # balance, accounts, cents, currency: a bad
-                    # entry never stops a file
+                    # balance, accounts, cents, what the format refuses: a bad entry never stops a file
+                    check_entry(entry, self.settings.format)
                     _number_free(entry, [other for _, other in entries])
                 except EntryError as exc:
                     outcomes[item.ref] = RecordRejected(str(exc), "entry", exc.problem)
@@ -360,7 +360,10 @@ class EntryFilesConnector:
         if f"{closing_date:%m-%d}" != self.settings.fiscal_year_end:
             raise ConnectorError(f"entry files of {self.entity_id}: closing date {closing_date} is not a fiscal year "
                                  f"end of the entity (entry_files.fiscal_year_end {self.settings.fiscal_year_end})")
-        name = fec_file_name(siren, closing_date)
+        try:
+            name = fec_file_name(siren, closing_date)
+        except ValueError as exc:  # a SIREN whose check digit is wrong
+            raise ConnectorError(f"entry files of {self.entity_id}: accounting.entry_files.siren: {exc}") from None
         opening = _previous_year_end(closing_date) + timedelta(days=1)
         with self.open_fs() as fs:
             entries = [entry for entry in self._written_entries(fs) if opening <= entry.entry_date <= closing_date]
@@ -368,8 +371,12 @@ class EntryFilesConnector:
             raise ConnectorError(f"entry files of {self.entity_id}: no entry written for the fiscal year "
                                  f"{opening} to {closing_date}")
         entries.sort(key=validation_order)
-        data = render_fec([dataclasses.replace(entry, number=str(number))
-                           for number, entry in enumerate(entries, start=1)])
+        try:
+            data = render_fec([dataclasses.replace(entry, number=str(number))
+                               for number, entry in enumerate(entries, start=1)])
+        except EntryError as exc:  # written in another format, it may lack what the FEC requires
+            raise ConnectorError(f"entry files of {self.entity_id}: an entry written cannot go into {name}: "
+                                 f"{exc}") from None
         report = validate_fec(data, closing_date=closing_date)
         if not report.ok:
             raise ConnectorError(f"entry files of {self.entity_id}: {name} does not read back: "
