@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         from importlib import import_module
 
         return import_module(SANDBOXES[argv[1]]).main(argv[2:])
+    if argv[:2] == ["entry-files", "fec-year"]:  # no entity id has a '-': the name is free
+        return _fec_year(argv[2:])
 
     parser = argparse.ArgumentParser(prog="ledgerbridge", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -73,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = commands.add_parser("sandbox", help=f"sandboxes: {SANDBOX_HELP}")
     sandbox.add_argument("name", nargs="?", help=", ".join(SANDBOXES))
     entry_files = commands.add_parser("entry-files", help="approved bills and journal entries as CSV/XLSX entry "
-                                                          "files, for accounting software with no connector")
+                                                          "files, for accounting software with no connector; "
+                                                          "`ledgerbridge entry-files fec-year --help`: the legal "
+                                                          "full-year FEC of an entry-files entity")
     entry_files.add_argument("entity_id")
     entry_files.add_argument("--out", required=True, type=_folder, help="the folder to write into")
     entry_files.add_argument("--payables-account", required=True, help="the vendors' control account, e.g. 401000")
@@ -467,6 +471,50 @@ def _entry_files(ledger, args) -> int:
     if not written:
         print(f"{entity.id}: no approved bill or journal entry to export")
     return 0
+
+
+def _fec_year(argv: list[str]) -> int:
+    """`ledgerbridge entry-files fec-year`: the legal FEC of a fiscal year, from what the entity wrote."""
+    parser = argparse.ArgumentParser(
+        prog="ledgerbridge entry-files fec-year",
+        description="Write <SIREN>FEC<closing date>.txt into <folder>/<entity>/fec/: every entry the entry-files "
+                    "entity wrote dated in the fiscal year, once, in order of validation, numbered, read back "
+                    "(docs/entry-files.md).")
+    parser.add_argument("--entity", dest="entity_id", required=True, help="an entity of kind entry_files")
+    parser.add_argument("--closing-date", required=True, type=_date, help="the fiscal year's last day (YYYY-MM-DD)")
+    parser.add_argument("--folder", required=True, type=_folder,
+                        help="the folder holding the entity's directory: its connection's local_root, or the SFTP "
+                             "root mounted or copied here")
+    args = parser.parse_args(argv)
+    from ledgerbridge.connectors.errors import ConnectorError
+
+    try:
+        print(_write_fec_year(args))
+    except (CommandError, ConnectorError) as exc:
+        print(f"ledgerbridge entry-files fec-year: {exc}", file=sys.stderr)
+        return 1
+    except FileExistsError as exc:
+        print(f"ledgerbridge entry-files fec-year: {exc.filename or exc} already holds another file: move it "
+              "away to write the fiscal year again", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _write_fec_year(args) -> str:
+    from ledgerbridge.connectors.factory import ConnectionSettings, entry_files
+    from ledgerbridge.registry import load_registry
+
+    try:
+        entity = load_registry().get(args.entity_id)
+    except KeyError as exc:
+        raise CommandError(exc.args[0]) from None
+    if entity.accounting.entry_files is None:
+        raise CommandError(f"{entity.id} is not an entry-files entity (accounting kind "
+                           f"{entity.accounting.kind.value}): its books are kept in that system")
+    connector = entry_files(entity, ConnectionSettings(entity.accounting.conn_id,
+                                                       extra={"local_root": str(args.folder)}))
+    path = connector.write_fiscal_year_fec(args.closing_date)
+    return f"{entity.id}: fiscal year closing {args.closing_date} -> {args.folder}/{path}"
 
 
 def _redact(url: str) -> str:

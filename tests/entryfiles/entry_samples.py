@@ -39,11 +39,11 @@ def journal_entry(*lines: tuple[str, str, str], party: Party | None = None, hub_
 
 def sample_rows():
     """A bill and a journal entry with amounts a float would spoil and labels beyond ASCII."""
-    from ledgerbridge.entryfiles import bill_entry, journal_entry_entry, rows_for
+    from ledgerbridge.entryfiles import document_entry, rows_for
 
     purchase = bill("746.07", "0.10", "9999999999.99", party=vendor("V-ø", "Søren & Müller, Grüße"))
     purchase.lines[0].description = "Café; «crème» et thé, \"spécial\""
     accrual = journal_entry(("408100", "debit", "75632761.01"), ("401000", "credit", "75632761.01"),
                             party=vendor("V-ø", "Søren & Müller, Grüße"))
-    return rows_for([bill_entry(purchase, CONFIG, ["facture-été.pdf", "reçu ø.png"]),
-                     journal_entry_entry(accrual, CONFIG)])
+    return rows_for([document_entry(purchase, CONFIG, ["facture-été.pdf", "reçu ø.png"]),
+                     document_entry(accrual, CONFIG)])

@@ -27,9 +27,9 @@ def _amount(text: str, fmt: CsvFormat) -> Decimal | None:
 
 
 def _row(cells: list[str], fmt: CsvFormat) -> EntryRow:
-    journal, day, account, subsidiary, label, debit, credit, reference, attachments = cells
+    journal, day, account, subsidiary, label, debit, credit, reference, attachments, foreign, currency = cells
     return EntryRow(journal, datetime.strptime(day, fmt.date_format).date(), account, subsidiary, label,
-                    _amount(debit, fmt), _amount(credit, fmt), reference, attachments)
+                    _amount(debit, fmt), _amount(credit, fmt), reference, attachments, _amount(foreign, fmt), currency)
 
 
 @pytest.mark.parametrize("fmt", [CsvFormat(), CsvFormat(delimiter=";"), CsvFormat.french(),

@@ -16,11 +16,9 @@ from ledgerbridge.entryfiles import (
     Side,
     UnbalancedEntry,
     attachment_names_by_document,
-    bill_entry,
     convert_documents,
     document_entry,
     entry_rows,
-    journal_entry_entry,
 )
 from ledgerbridge.ledger.models import Attachment, Base, LegalEntityRow
 from sqlalchemy import create_engine
@@ -32,7 +30,7 @@ def _entry(*lines: EntryLine) -> Entry:
 
 
 def test_a_bill_credits_the_vendor_payable_and_debits_each_expense_line():
-    rows = entry_rows(bill_entry(bill("100.00", "20.50"), CONFIG, ["facture.pdf", "bon de commande.pdf"]))
+    rows = entry_rows(document_entry(bill("100.00", "20.50"), CONFIG, ["facture.pdf", "bon de commande.pdf"]))
     payable, first, second = rows
     assert (payable.journal_code, payable.account, payable.subsidiary_account) == ("PUR", "401000", "V-7")
     assert (payable.debit, payable.credit) == (None, Decimal("120.50"))
@@ -44,12 +42,12 @@ def test_a_bill_credits_the_vendor_payable_and_debits_each_expense_line():
 
 
 def test_the_vendor_account_is_the_linked_id_when_a_link_was_decided():
-    entry = bill_entry(bill("10.00", party=vendor(linked_to="FOUR-0012")), CONFIG)
+    entry = document_entry(bill("10.00", party=vendor(linked_to="FOUR-0012")), CONFIG)
     assert entry.lines[0].subsidiary_account == "FOUR-0012"
 
 
 def test_a_discount_line_is_a_credit_on_its_account_and_zero_lines_are_left_out():
-    rows = entry_rows(bill_entry(bill("100.00", "-15.00", "0.00"), CONFIG))
+    rows = entry_rows(document_entry(bill("100.00", "-15.00", "0.00"), CONFIG))
     assert [(r.account, r.debit, r.credit) for r in rows] == [
         ("401000", None, Decimal("85.00")), ("601000", Decimal("100.00"), None), ("602000", None, Decimal("15.00"))]
 
@@ -57,7 +55,7 @@ def test_a_discount_line_is_a_credit_on_its_account_and_zero_lines_are_left_out(
 def test_a_journal_entry_exports_its_own_lines_on_the_od_journal():
     entry = journal_entry(("411000", "debit", "1200.00"), ("706000", "credit", "1000.00"),
                           ("445710", "credit", "200.00"), party=vendor("C-3", "Müller GmbH"))
-    rows = entry_rows(journal_entry_entry(entry, CONFIG))
+    rows = entry_rows(document_entry(entry, CONFIG))
     assert [(r.journal_code, r.account, r.subsidiary_account, r.debit, r.credit) for r in rows] == [
         ("OD", "411000", "C-3", Decimal("1200.00"), None),  # the receivable carries the party's account
         ("OD", "706000", "", None, Decimal("1000.00")),
@@ -67,13 +65,13 @@ def test_a_journal_entry_exports_its_own_lines_on_the_od_journal():
 
 def test_journal_codes_are_configurable():
     config = EntryConfig(payables_account="2000", purchases_journal="ACH", journal_entries_journal="MISC")
-    assert bill_entry(bill("5.00"), config).journal_code == "ACH"
-    assert journal_entry_entry(journal_entry(("1", "debit", "1"), ("2", "credit", "1")), config).journal_code == "MISC"
+    assert document_entry(bill("5.00"), config).journal_code == "ACH"
+    assert document_entry(journal_entry(("1", "debit", "1"), ("2", "credit", "1")), config).journal_code == "MISC"
 
 
 def test_a_bill_whose_total_differs_from_its_lines_does_not_balance_and_says_so():
     with pytest.raises(UnbalancedEntry) as error:
-        entry_rows(bill_entry(bill("100.00", "20.00", total="110.00"), CONFIG))
+        entry_rows(document_entry(bill("100.00", "20.00", total="110.00"), CONFIG))
     assert str(error.value) == "bill B-1001: does not balance: debits 120.00, credits 110.00 (difference 10.00)"
     assert (error.value.debits, error.value.credits) == (Decimal("120.00"), Decimal("110.00"))
 
@@ -81,11 +79,11 @@ def test_a_bill_whose_total_differs_from_its_lines_does_not_balance_and_says_so(
 def test_an_unbalanced_journal_entry_is_refused():
     entry = journal_entry(("512000", "debit", "50.00"), ("471000", "credit", "49.99"))
     with pytest.raises(UnbalancedEntry, match=r"journal entry JE-9: .*debits 50.00, credits 49.99"):
-        entry_rows(journal_entry_entry(entry, CONFIG))
+        entry_rows(document_entry(entry, CONFIG))
 
 
 def test_every_row_has_one_positive_amount_on_one_side():
-    rows = entry_rows(journal_entry_entry(journal_entry(
+    rows = entry_rows(document_entry(journal_entry(
         ("512000", "debit", "-30.00"), ("471000", "credit", "-30.00"), ("580000", "debit", "0")), CONFIG))
     assert [(r.account, r.debit, r.credit) for r in rows] == [
         ("512000", None, Decimal("30.00")), ("471000", Decimal("30.00"), None)]
@@ -109,7 +107,8 @@ def test_a_bad_line_is_refused_naming_the_document_and_the_line(line, problem):
 
 @pytest.mark.parametrize(("document", "problem"), [
     (bill("10.00", with_vendor=False), "bill B-1001: has no vendor"),
-    (bill("10.00", currency="USD"), "bill B-1001: is in USD; this entry file is in EUR"),
+    (bill("10.00", currency="USD"), "bill B-1001: is in USD, the books in EUR, and has no exchange_rate: entry "
+                                    "files have no exchange rates: give exchange_rate in the feed"),
     (journal_entry(("512000", "transfer", "1")), "journal entry JE-9: line 1 posting type 'transfer'"),
     (journal_entry((None, "debit", "1")), "journal entry JE-9: line 1 has no account code"),
 ])
@@ -159,3 +158,14 @@ def test_a_row_has_exactly_one_positive_amount_even_when_built_by_hand(debit, cr
     with pytest.raises(ValueError, match="exactly one of debit"):
         EntryRow("OD", date(2025, 1, 1), "512000", "", "", debit and Decimal(debit), credit and Decimal(credit),
                  "R-1", "")
+
+
+def test_a_foreign_bill_with_its_rate_is_posted_in_home_currency_as_the_connector_posts_it():
+    usd = bill("10.01", "10.01", "10.01", currency="USD")
+    usd.exchange_rate = Decimal("1.5")
+    rows = entry_rows(document_entry(usd, CONFIG))
+    assert [(r.account, r.debit, r.credit, r.foreign_amount, r.currency) for r in rows] == [
+        ("401000", None, Decimal("45.05"), Decimal("30.03"), "USD"),  # round(30.03 x 1.5)
+        ("601000", Decimal("15.01"), None, Decimal("10.01"), "USD"),  # the cent of rounding
+        ("602000", Decimal("15.02"), None, Decimal("10.01"), "USD"),
+        ("603000", Decimal("15.02"), None, Decimal("10.01"), "USD")]

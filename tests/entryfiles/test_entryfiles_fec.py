@@ -203,6 +203,9 @@ def test_a_good_file_is_ok_with_lf_line_ends_too():
     ([GOOD[0], _line(GOOD[1], CompAuxLib="Dupont")], "line 3, CompAuxNum: is empty while CompAuxLib is set"),
     ([_line(Montantdevise="130,00"), GOOD[1]], "line 2, Idevise: '' is not a 3-letter currency code"),
     ([_line(Montantdevise="130.00", Idevise="USD"), GOOD[1]], "line 2, Montantdevise: '130.00' has a decimal"),
+    ([_line(Idevise="USD"), GOOD[1]], "line 2, Montantdevise: is empty while Idevise is 'USD'; give both or neither"),
+    ([_line(Montantdevise="130,00", Idevise="usd"), GOOD[1]], "line 2, Idevise: 'usd' is not a 3-letter currency"),
+    ([_line(Montantdevise="130,005", Idevise="USD"), GOOD[1]], "line 2, Montantdevise: '130,005' has more than 2"),
     ([GOOD[0], _line(GOOD[1], Credit="110,00")],
      "line 2, Debit/Credit: entry JournalCode 'VT' EcritureNum '1' (from this line) does not balance: "
      "debits 120.00, credits 110.00 (difference 10.00)"),

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 from entry_samples import ENTITY, sample_rows
@@ -11,6 +13,7 @@ from fec_samples import accrual, purchase
 from ledgerbridge.entryfiles import (
     FILE_FORMATS,
     CsvFormat,
+    EntryError,
     fec_file_name,
     render,
     render_csv,
@@ -22,6 +25,7 @@ from ledgerbridge.entryfiles import (
     validate_xlsx,
     write_entry_file,
 )
+from ledgerbridge.entryfiles.writer import check_entry
 from openpyxl import load_workbook
 
 MOMENT = datetime(2025, 4, 1, 9, 30, 15, 123456, tzinfo=UTC)
@@ -36,9 +40,10 @@ def test_a_written_csv_reads_back_ok(fmt):
     assert report.total_debit == report.total_credit
 
 
-CSV_HEADER = "journal_code,date,account,subsidiary_account,label,debit,credit,document_reference,attachment_name"
-DEBIT = "PUR,2025-03-31,601000,,Achat,10.00,,F-1,"
-CREDIT = "PUR,2025-03-31,401000,V-7,Achat,,10.00,F-1,"
+CSV_HEADER = ("journal_code,date,account,subsidiary_account,label,debit,credit,document_reference,attachment_name,"
+              "foreign_amount,currency")
+DEBIT = "PUR,2025-03-31,601000,,Achat,10.00,,F-1,,,"
+CREDIT = "PUR,2025-03-31,401000,V-7,Achat,,10.00,F-1,,,"
 
 
 @pytest.mark.parametrize(("lines", "problem"), [
@@ -50,7 +55,7 @@ CREDIT = "PUR,2025-03-31,401000,V-7,Achat,,10.00,F-1,"
     ([DEBIT.replace(",10.00,,", ",,,"), CREDIT], "line 2, debit/credit: a row has exactly one amount"),
     ([DEBIT.replace("10.00", "-10.00"), CREDIT], "line 2, debit: -10.00 must be positive"),
     ([DEBIT.replace("2025-03-31", "31/03/2025"), CREDIT], "line 2, date: '31/03/2025' is not a date as %Y-%m-%d"),
-    ([DEBIT + ",extra", CREDIT], "line 2: has 10 columns instead of 9"),
+    ([DEBIT + ",extra", CREDIT], "line 2: has 12 columns instead of 11"),
     ([DEBIT.replace("601000", ""), CREDIT], "line 2, account: is empty"),
 ])
 def test_csv_problems_name_the_line_and_the_column(lines, problem):
@@ -128,3 +133,36 @@ def test_write_entry_file_writes_any_format_under_its_extension_or_the_name_give
                                                    "acme_fr-bills-20250401T093015.123Z.csv"])
     with pytest.raises(ValueError, match="must be a plain name"):
         write_entry_file(tmp_path, ENTITY, "bills", [purchase()], file_format="fec", file_name="../x.txt")
+
+
+def test_the_generic_layout_carries_a_foreign_entry_s_amount_and_currency_on_every_row():
+    entry = purchase(currency="USD", foreign="800.10")
+    rows = rows_for([entry])
+    assert {(row.foreign_amount, row.currency) for row in rows} == {(Decimal("800.10"), "USD")}
+    text = render_entries([entry], "csv").decode()
+    assert text.splitlines()[1].endswith(",800.10,USD")
+    for file_format in ("csv", "xlsx"):
+        report = validate(render_entries([entry, accrual()], file_format), file_format)
+        assert report.ok, (file_format, report.problems)
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    (DEBIT[:-1] + ",USD", "line 2, foreign_amount: is empty while currency is 'USD'; give both or neither"),
+    (DEBIT[:-1] + "12.00,", "line 2, currency: is empty while foreign_amount is set; give both or neither"),
+    (DEBIT[:-1] + "12.00,usd", "line 2, currency: 'usd' is not a 3-letter ISO currency code"),
+    (DEBIT[:-1] + "12.0,USD", "line 2, foreign_amount: '12.0' is not an amount with exactly two decimals"),
+    (DEBIT[:-1] + "-12.00,USD", "line 2, foreign_amount: -12.00 must be positive"),
+])
+def test_foreign_amount_and_currency_are_both_or_neither_and_well_formed(line, problem):
+    report = validate_csv("\r\n".join([CSV_HEADER, line, CREDIT, ""]).encode())
+    assert any(found.startswith(problem) for found in report.problems), report.problems
+
+
+@pytest.mark.parametrize(("file_format", "said"), [("iif", "the iif layout carries no currency"),
+                                                   ("sage50", "Sage 50 journals (JD/JC) are in base currency only")])
+def test_the_desktop_layouts_refuse_a_foreign_entry_with_the_reason(file_format, said):
+    with pytest.raises(EntryError, match=rf"bill 7: is in USD: {re.escape(said)}"):
+        render_entries([purchase(currency="USD", foreign="800.10")], file_format)
+    with pytest.raises(EntryError, match=rf"bill 7: is in USD: {re.escape(said)}"):
+        check_entry(purchase(currency="USD", foreign="800.10"), file_format)
+    check_entry(purchase(), file_format)  # home currency: fine

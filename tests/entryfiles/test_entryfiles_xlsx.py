@@ -31,10 +31,11 @@ def _amount(value) -> Decimal | None:
 
 
 def _row(cells) -> EntryRow:
-    journal, day, account, subsidiary, label, debit, credit, reference, attachments = (c.value for c in cells)
+    journal, day, account, subsidiary, label, debit, credit, reference, attachments, foreign, currency = \
+        (c.value for c in cells)
     assert isinstance(day, datetime), "dates are real dates, not text"
     return EntryRow(journal, day.date(), account, subsidiary or "", label, _amount(debit), _amount(credit),
-                    reference, attachments or "")
+                    reference, attachments or "", _amount(foreign), currency or "")
 
 
 def test_xlsx_round_trip_gives_back_the_exact_rows():

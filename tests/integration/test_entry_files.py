@@ -11,6 +11,7 @@ import json
 import logging
 import uuid
 from contextlib import contextmanager
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from ledgerbridge.cli import main
 from ledgerbridge.connectors.base import Outgoing
 from ledgerbridge.connectors.entryfiles import reference_csv
 from ledgerbridge.connectors.factory import ConnectionSettings, build_connector, drop_opener
@@ -34,15 +36,19 @@ ENTITY = "martin_fr"
 DEMO = yaml.safe_load((PROJECT_ROOT / "include" / "config" / "demo_data.yaml").read_text())["entities"][ENTITY]
 
 
-def _entity(**entry_files) -> LegalEntity:
-    return LegalEntity.model_validate({
-        "id": ENTITY, "name": "Boulangerie Martin SARL", "base_currency": "EUR",
-        "accounting": {"kind": "entry_files", "conn_id": "files_martin_fr",
-                       "entry_files": {"format": "fec", "payables_account": "401000", "receivables_account": "411000",
-                                       **entry_files}},
-        "flows": ["reference", "parties", "bills", "invoices", "credit_notes", "sales_receipts", "journal_entries"],
-        "matching": {"create_missing_vendors": True, "create_missing_customers": True},
-    })
+def _entity(quality: dict | None = None, **entry_files) -> LegalEntity:
+    return LegalEntity.model_validate(_entity_data(quality, **entry_files))
+
+
+def _entity_data(quality: dict | None = None, **entry_files) -> dict:
+    return {**({"quality": quality} if quality else {}),
+            "id": ENTITY, "name": "Boulangerie Martin SARL", "base_currency": "EUR",
+            "accounting": {"kind": "entry_files", "conn_id": "files_martin_fr",
+                           "entry_files": {"format": "fec", "payables_account": "401000",
+                                           "receivables_account": "411000", **entry_files}},
+            "flows": ["reference", "parties", "bills", "invoices", "credit_notes", "sales_receipts",
+                      "journal_entries"],
+            "matching": {"create_missing_vendors": True, "create_missing_customers": True}}
 
 
 def _write_reference(root: Path, lists: dict) -> None:
@@ -297,3 +303,136 @@ def test_a_vendor_credit_is_the_bills_reverse_in_the_purchases_journal_once(ledg
 
     second = _run(ledger, conn, entity)
     assert second["export_documents"]["sent"] == 0 and _entry_files(root) == [written]  # never twice
+
+
+USD_ALLOWED = _entity({"allowed_currencies": ["USD"]})
+
+
+def _usd_bill(hub_id: str, doc_date: str, rate: str | None, *amounts: str) -> dict:
+    bill = {"hub_id": hub_id, "vendor": "V-500", "doc_number": f"INV-{hub_id}", "doc_date": doc_date,
+            "status": "approved", "currency": "USD",
+            "lines": [{"amount": amount, "account": "601000", "description": f"Import {number}"}
+                      for number, amount in enumerate(amounts, start=1)]}
+    return bill if rate is None else {**bill, "exchange_rate": rate}
+
+
+def test_a_foreign_bill_is_written_in_home_currency_with_its_own_amount_and_currency_on_every_line(ledger, tmp_path):
+    root, conn = _local_folder(tmp_path)
+    with ledger.session() as session:
+        import_hub_data(session, USD_ALLOWED, {
+            "vendors": DEMO["hub"]["vendors"][:1],
+            # 3 x 10.01 USD at 1.5: each line 15.015 -> 15.02 EUR, but the vendor is owed 45.045 -> 45.05.
+            "bills": [_usd_bill("B-6001", "2026-11-20", "1.5", "10.01", "10.01", "10.01"),
+                      _usd_bill("B-6002", "2026-11-21", None, "99.00")],
+            # A journal entry has no party line: the residue goes on its largest line.
+            "journal_entries": [{"hub_id": "J-6001", "doc_date": "2026-11-30", "status": "approved", "currency": "USD",
+                                 "exchange_rate": "1.5", "memo": "Salaires détachés", "lines": [
+                                     {"account": "641000", "debit": "10.01"}, {"account": "641000", "debit": "10.01"},
+                                     {"account": "421000", "credit": "20.02"}]}]})
+
+    _run(ledger, conn, USD_ALLOWED)
+
+    [written] = _entry_files(root)
+    report = validate_fec(written.read_bytes())
+    assert report.ok, report.problems
+    lines = [line for line in _fec_lines(written) if line["EcritureNum"] == "B-6001"]
+    assert {(line["Montantdevise"], line["Idevise"]) for line in lines} == {("30,03", "USD"), ("10,01", "USD")}
+    [vendor] = [line for line in lines if line["CompteNum"] == "401000"]
+    assert _amount(vendor["Credit"]) == Decimal("45.05") == (Decimal("30.03") * Decimal("1.5")).quantize(
+        Decimal("0.01"), rounding="ROUND_HALF_UP")
+    expenses = sorted(_amount(line["Debit"]) for line in lines if line["CompteNum"] == "601000")
+    assert expenses == [Decimal("15.01"), Decimal("15.02"), Decimal("15.02")]  # the cent of rounding on one line
+    assert sum(expenses) == _amount(vendor["Credit"])
+    journal = {(line["CompteNum"], line["Debit"], line["Credit"], line["Montantdevise"], line["Idevise"])
+               for line in _fec_lines(written) if line["EcritureNum"] == "J-6001"}
+    assert journal == {("641000", "15,02", "0,00", "10,01", "USD"), ("421000", "0,00", "30,04", "20,02", "USD")}
+    # Without a rate it never reaches the files: held before export, saying what to give.
+    with ledger.session() as session:
+        assert session.scalars(select(OutboxEntry).where(OutboxEntry.record_key == "bill:B-6002")).all() == []
+        [held] = session.scalars(select(QuarantineEntry).where(QuarantineEntry.record_key == "B-6002")).all()
+    assert held.reasons[0]["field"] == "exchange_rate"
+    assert "has no exchange rates; give exchange_rate (EUR per 1 USD) in the feed" in held.reasons[0]["problem"]
+
+
+def test_a_foreign_bill_for_an_iif_entity_is_refused_with_the_reason(ledger, tmp_path):
+    root, conn = _local_folder(tmp_path)
+    entity = _entity({"allowed_currencies": ["USD"]}, format="iif")
+    with ledger.session() as session:
+        import_hub_data(session, entity, {"vendors": DEMO["hub"]["vendors"][:1],
+                                          "bills": [_usd_bill("B-6001", "2026-11-20", "1.5", "10.01"),
+                                                    dict(DEMO["hub"]["bills"][0])]})
+
+    _run(ledger, conn, entity)
+
+    with ledger.session() as session:
+        rows = {r.record_key: r for r in session.scalars(select(OutboxEntry).where(OutboxEntry.kind == "bill"))}
+    assert rows["bill:B-6001"].state == OutboxState.REJECTED
+    assert "is in USD: the iif layout carries no currency" in rows["bill:B-6001"].error
+    assert rows["bill:B-5001"].state == OutboxState.CONFIRMED
+
+
+SIREN = "732829320"
+
+
+def _registry(tmp_path: Path, monkeypatch, **entry_files) -> None:
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(yaml.safe_dump({"legal_entities": [_entity_data(**entry_files)]}))
+    monkeypatch.setenv("LEDGERBRIDGE_REGISTRY", str(registry))
+
+
+def test_two_runs_of_a_year_make_one_legal_fec_each_entry_once_in_order_numbered(ledger, tmp_path, monkeypatch,
+                                                                                 capsys):
+    root, conn = _local_folder(tmp_path)
+    entity = _entity(siren=SIREN, format="csv")  # the legal FEC whatever the format the accountant imports
+    _registry(tmp_path, monkeypatch, siren=SIREN, format="csv")
+    hub = DEMO["hub"]
+    last_year = dict(hub["bills"][0], hub_id="B-4999", doc_number="MP-2025-1299", doc_date="2025-12-20")
+    with ledger.session() as session:
+        import_hub_data(session, entity, {"vendors": hub["vendors"], "bills": [*hub["bills"][:2], last_year]})
+    _run(ledger, conn, entity)
+    with ledger.session() as session:
+        import_hub_data(session, entity, {"customers": hub["customers"], "invoices": hub["invoices"],
+                                          "journal_entries": hub["journal_entries"]})
+    _run(ledger, conn, entity)
+    assert len(sorted((root / ENTITY / "entries").glob("*.csv"))) == 2
+
+    command = ["entry-files", "fec-year", "--entity", ENTITY, "--closing-date", "2026-12-31", "--folder", str(root)]
+    assert main(command) == 0
+
+    [legal] = (root / ENTITY / "fec").iterdir()
+    assert legal.name == f"{SIREN}FEC20261231.txt" and str(legal.relative_to(root)) in capsys.readouterr().out
+    report = validate_fec(legal.read_bytes(), closing_date=date(2026, 12, 31))
+    assert report.ok, report.problems
+    entries: dict[str, set[str]] = {}
+    for line in _fec_lines(legal):
+        entries.setdefault(line["EcritureNum"], set()).add((line["PieceRef"], line["EcritureDate"]))
+    # Numbered 1, 2, ... in order of validation; each document once; last year's bill left out.
+    assert {number: pieces.pop() for number, pieces in entries.items()} == {
+        "1": ("MP-2026-1187", "20261103"), "2": ("EDF-11-2026", "20261105"), "3": ("FA-2026-0042", "20261112"),
+        "4": ("OD-2026-11", "20261130")}
+    assert report.entries == 4 and report.total_debit == report.total_credit
+
+    assert main(command) == 0  # the same file again: done, untouched
+    assert main(command[:-4] + ["--closing-date", "2025-12-31", "--folder", str(root)]) == 0
+    [previous] = [line for line in _fec_lines(root / ENTITY / "fec" / f"{SIREN}FEC20251231.txt")
+                  if line["CompteNum"] == "401000"]
+    assert previous["PieceRef"] == "MP-2025-1299" and previous["EcritureNum"] == "1"
+
+
+def test_the_legal_fec_names_what_it_lacks(ledger, tmp_path, monkeypatch, capsys):
+    root, _conn = _local_folder(tmp_path)
+    _registry(tmp_path, monkeypatch)
+    command = ["entry-files", "fec-year", "--entity", ENTITY, "--closing-date", "2026-12-31", "--folder", str(root)]
+
+    assert main(command) == 1
+    assert "no SIREN: set accounting.entry_files.siren in the registry" in capsys.readouterr().err
+
+    _registry(tmp_path, monkeypatch, siren="732829321")
+    assert main(command) == 1
+    assert "siren: SIREN '732829321' fails its check digit" in capsys.readouterr().err
+
+    _registry(tmp_path, monkeypatch, siren=SIREN)
+    assert main(command[:-4] + ["--closing-date", "2026-06-30", "--folder", str(root)]) == 1
+    assert "closing date 2026-06-30 is not a fiscal year end of the entity" in capsys.readouterr().err
+    assert main(command) == 1
+    assert "no entry written for the fiscal year 2026-01-01 to 2026-12-31" in capsys.readouterr().err

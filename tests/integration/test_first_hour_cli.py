@@ -51,6 +51,15 @@ MISTAKES = {
     "entry-files, no such folder": (
         ["entry-files", "acme_us", "--out", "nowhere", "--payables-account", "401000"], 2,
         ["argument --out", "'nowhere' is not a folder"]),
+    "entry-files fec-year, an unknown entity": (
+        ["entry-files", "fec-year", "--entity", "acme_usa", "--closing-date", "2026-12-31", "--folder", "out"], 1,
+        ["no legal entity 'acme_usa'"]),
+    "entry-files fec-year, not an entry-files entity": (
+        ["entry-files", "fec-year", "--entity", "acme_us", "--closing-date", "2026-12-31", "--folder", "out"], 1,
+        ["acme_us is not an entry-files entity (accounting kind quickbooks_online)"]),
+    "entry-files fec-year, a date not ISO": (
+        ["entry-files", "fec-year", "--entity", "acme_us", "--closing-date", "31/12/2026", "--folder", "out"], 2,
+        ["argument --closing-date", "'31/12/2026' is not a date YYYY-MM-DD"]),
     "entity repin, an unknown entity": (
         ["entity", "repin", "nope"], 1, ["no legal entity 'nope'", *REGISTRY_IDS]),
     "entity repin, an entity that never ran": (

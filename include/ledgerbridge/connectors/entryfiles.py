@@ -26,8 +26,8 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ledgerbridge.connectors.base import (
@@ -41,8 +41,10 @@ from ledgerbridge.connectors.base import (
     RemoteDocument,
 )
 from ledgerbridge.connectors.errors import ConnectorError, OutcomeUnknown, RecordRejected, TransientError
-from ledgerbridge.entryfiles import Entry, EntryError, EntryLine, Side, entry_rows
-from ledgerbridge.entryfiles.writer import FILE_EXTENSIONS, render_entries, validate
+from ledgerbridge.entryfiles import Entry, EntryError, EntryLine, Side
+from ledgerbridge.entryfiles.building import EntryBuilder, EntryRules, plain
+from ledgerbridge.entryfiles.fec import fec_file_name, render_fec, validate_fec, validation_order
+from ledgerbridge.entryfiles.writer import FILE_EXTENSIONS, check_entry, render_entries, validate
 from ledgerbridge.filedrop.files import write_atomic
 from ledgerbridge.filedrop.fs import FileSystem, join
 from ledgerbridge.filedrop.protocol import file_stamp
@@ -52,6 +54,7 @@ log = logging.getLogger(__name__)
 
 FileSystemOpener = Callable[[], AbstractContextManager[FileSystem]]
 REFERENCE, ENTRIES, MANIFESTS, DOCUMENTS = "reference", "entries", "manifests", "documents"
+FISCAL_YEARS = "fec"  # the full-year FECs
 # The accountant's exports: file and required columns per reference kind (optional: type, active, ...).
 REFERENCE_FILES = {
     "account": ("accounts.csv", ("number", "name")),
@@ -67,7 +70,6 @@ GONE = "gone"  # a row's digest once it left its file
 LIST_STAMPS = "lists.json"  # when each row of the lists was first seen as it is (the change times)
 WRITTEN = ".written"  # beside a manifest: its file was written whole (the file's sha256 inside)
 ENTRY_KINDS = frozenset({"bill", "invoice", "credit_note", "sales_receipt", "journal_entry", "vendor_credit"})
-CENT = Decimal("0.01")
 AUXILIARY_CODE_LIMIT = 17  # what French packages take for an auxiliary account (Sage: 17)
 
 # The French chart of accounts (PCG) by number, in the mirror's (QuickBooks') account types, for an
@@ -220,7 +222,7 @@ class EntryFilesConnector(KeepsNoExchangeRates):
         lists as they are then, so that a refusal names what to fix."""
         if kind not in self.capabilities.kinds:
             raise TypeError(f"entry files carry no record of kind {kind!r}")
-        return {"key": key, **_plain(dataclasses.asdict(record))}
+        return {"key": key, **plain(dataclasses.asdict(record))}
 
     def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | Exception]:
         """Each record once: a key a manifest already names is answered with what was written (the
@@ -241,7 +243,8 @@ class EntryFilesConnector(KeepsNoExchangeRates):
             elif item.kind in ENTRY_KINDS:
                 try:
                     entry = self.entry(item.kind, item.payload)
-                    entry_rows(entry)  # balance, accounts, cents: a bad entry never stops a file
+                    # balance, accounts, cents, what the format refuses: a bad entry never stops a file
+                    check_entry(entry, self.settings.format)
                     _number_free(entry, [other for _, other in entries])
                 except EntryError as exc:
                     outcomes[item.ref] = RecordRejected(str(exc), "entry", exc.problem)
@@ -304,128 +307,16 @@ class EntryFilesConnector(KeepsNoExchangeRates):
     # -- entries --------------------------------------------------------------------------------
 
     def entry(self, kind: str, payload: dict[str, Any]) -> Entry:
-        """The balanced entry of one exported document, as the lists are now; EntryError names what is wrong."""
-        source = f"{kind.replace('_', ' ')} {payload['hub_id']}"
-        currency = payload.get("currency") or self.base_currency
-        if currency != self.base_currency:
-            raise EntryError(source, f"is in {currency}, the books of {self.entity_id} in {self.base_currency}: "
-                                     "entry files take no exchange rate yet")
-        journal = payload.get("journal_code_id") or self.settings.journal(kind)  # the document's, else its kind's
-        day = date.fromisoformat(payload["doc_date"])
-        closed = self.settings.closed_through
-        if closed is not None and day <= closed:
-            raise EntryError(source, f"is dated {day}, in the period the accountant closed through {closed} "
-                                     "(entry_files.closed_through): date it after, or reopen the period")
-        lines = _BUILDERS[kind](self, source, payload)
-        return Entry(source=source, journal_code=journal, entry_date=day,
-                     reference=payload.get("doc_number") or payload["hub_id"], lines=tuple(lines),
-                     number=payload["hub_id"], journal_label=self._journal_label(source, journal))
+        """The balanced entry of one exported document, as the lists are now (entryfiles.building);
+        EntryError names what is wrong."""
+        settings = self.settings
+        rules = EntryRules(settings.payables_account, settings.receivables_account, settings.journal,
+                           self.base_currency, settings.closed_through,
+                           chart=f"{REFERENCE}/{REFERENCE_FILES['account'][0]}")
+        return EntryBuilder(rules, self._lists_of).entry(kind, payload)
 
     def _lists_of(self, kind: str) -> dict[str, ReferenceData]:
         return self._reference_lists()[kind]
-
-    def _journal_label(self, source: str, journal: str) -> str:
-        journals = self._lists_of("journal_code")
-        if not journals:
-            return journal  # no journals.csv: the code names itself
-        if journal not in journals:
-            raise EntryError(source, f"journal {journal} is not among the accounting file's journals "
-                                     f"({', '.join(sorted(journals))}): add it, or set entry_files.journals")
-        return journals[journal].name or journal
-
-    def _account(self, source: str, number: str, where: str) -> tuple[str, str]:
-        account = self._lists_of("account").get(number)
-        if account is None or not account.active:
-            raise EntryError(source, f"{where}: account {number!r} is not in the chart of accounts "
-                                     f"({REFERENCE}/{REFERENCE_FILES['account'][0]})")
-        return number, account.name or number
-
-    def _line(self, source: str, number: str, side: Side, amount: Decimal, label: str, where: str,
-              party: tuple[str, str] = ("", "")) -> EntryLine:
-        account, account_label = self._account(source, number, where)
-        return EntryLine(account, side, amount, label, party[0], account_label, party[1])
-
-    def _party(self, kind: str, code: str) -> tuple[str, str]:
-        known = self._lists_of(kind).get(code)
-        return code, (known.name if known and known.name else code)
-
-    def _tax(self, source: str, code: str | None, amount: Decimal, where: str,
-             includes_tax: bool, given: Decimal | None = None) -> tuple[Decimal, Decimal, str | None]:
-        """(net, tax, tax account) of a line's amount under its tax code: the tax is taken out of an
-        amount that includes it, or added to a net one, rounded half up to the cent; the source's own
-        tax amount (`given`, checked against the rate before export) is taken as it is."""
-        if not code:
-            return amount, Decimal(0), None
-        tax_code = self._lists_of("tax_code").get(code)
-        if tax_code is None:
-            raise EntryError(source, f"{where}: tax code {code!r} is not among the accounting file's tax codes")
-        if given is not None:
-            return (amount - given if includes_tax else amount), given, tax_code.raw["account"]
-        rate = Decimal(tax_code.raw["rate"]) / 100
-        if rate == 0:
-            return amount, Decimal(0), None
-        if includes_tax:
-            net = (amount / (1 + rate)).quantize(CENT, ROUND_HALF_UP)
-            return net, amount - net, tax_code.raw["account"]
-        return amount, (amount * rate).quantize(CENT, ROUND_HALF_UP), tax_code.raw["account"]
-
-    def _party_entry(self, source: str, payload: dict, *, party_kind: str, control: str, party_side: Side,
-                     line_account: Callable[[dict, str], str]) -> list[EntryLine]:
-        """A document against a party: one line per document line on its account (net), one per tax
-        account, and the gross on the party's control account, on the other side."""
-        party = self._party(party_kind, payload[f"{party_kind}_id"])
-        other = Side.CREDIT if party_side == Side.DEBIT else Side.DEBIT
-        heading = " ".join(filter(None, (party[1], payload.get("doc_number"))))
-        lines, taxes = [], {}
-        for number, line in enumerate(payload["lines"], start=1):
-            where = f"line {number}"
-            given = line.get("tax_amount")
-            net, tax, tax_account = self._tax(source, line.get("tax_code_id"), Decimal(line["amount"]), where,
-                                              bool(payload.get("amounts_include_tax")),
-                                              Decimal(given) if given is not None else None)
-            label = line.get("description") or payload.get("memo") or heading
-            lines.append(_signed(self._line, source, line_account(line, where), other, net, label, where))
-            if tax:
-                taxes[tax_account] = taxes.get(tax_account, Decimal(0)) + tax
-        for account, tax in taxes.items():
-            lines.append(_signed(self._line, source, account, other, tax, f"TVA {heading}".strip(), "tax"))
-        gross = sum((line.amount if line.side == other else -line.amount for line in lines), Decimal(0))
-        lines.insert(0, _signed(self._line, source, control, party_side, gross, heading, "party", party))
-        return [line for line in lines if line is not None]
-
-    def _item_account(self, source: str) -> Callable[[dict, str], str]:
-        def account(line: dict, where: str) -> str:
-            item = self._lists_of("item").get(line["item_id"])
-            if item is None:
-                raise EntryError(source, f"{where}: item {line['item_id']!r} is not among the accounting file's items")
-            return item.raw["income_account"]
-        return account
-
-    def _bill_lines(self, source: str, payload: dict) -> list[EntryLine]:
-        return self._party_entry(source, payload, party_kind="vendor", control=self.settings.payables_account,
-                                 party_side=Side.CREDIT, line_account=lambda line, where: line["account_id"])
-
-    def _vendor_credit_lines(self, source: str, payload: dict) -> list[EntryLine]:
-        """A bill reversed: the vendor's account debited, the expenses and their VAT credited."""
-        return self._party_entry(source, payload, party_kind="vendor", control=self.settings.payables_account,
-                                 party_side=Side.DEBIT, line_account=lambda line, where: line["account_id"])
-
-    def _sales_lines(self, source: str, payload: dict) -> list[EntryLine]:
-        return self._party_entry(source, payload, party_kind="customer", control=self.settings.receivables_account,
-                                 party_side=Side.DEBIT, line_account=self._item_account(source))
-
-    def _credit_note_lines(self, source: str, payload: dict) -> list[EntryLine]:
-        return self._party_entry(source, payload, party_kind="customer", control=self.settings.receivables_account,
-                                 party_side=Side.CREDIT, line_account=self._item_account(source))
-
-    def _journal_lines(self, source: str, payload: dict) -> list[EntryLine]:
-        lines = []
-        for number, line in enumerate(payload["lines"], start=1):
-            where = f"line {number}"
-            side = Side.DEBIT if line["posting_type"].lower() == "debit" else Side.CREDIT
-            lines.append(_signed(self._line, source, line["account_id"], side, Decimal(line["amount"]),
-                                 line.get("description") or payload.get("memo") or "", where))
-        return [line for line in lines if line is not None]
 
     def _entry_file(self, entries: list[tuple[Outgoing, Entry]], batch_key: str) -> tuple[bytes, str, dict]:
         """The batch's file, rendered and read back, and its manifest (where it goes, which keys it holds)."""
@@ -438,7 +329,9 @@ class EntryFilesConnector(KeepsNoExchangeRates):
         name = f"{self.entity_id}-{file_stamp(self.now())}-{batch_key[:8]}.{FILE_EXTENSIONS[fmt]}"
         manifest = {"file": join(self.entity_id, ENTRIES, name), "format": fmt, "batch_key": batch_key,
                     "sha256": hashlib.sha256(data).hexdigest(), "entries": len(entries),
-                    "records": {item.key: f"{entry.journal_code}-{entry.number}" for item, entry in entries}}
+                    "records": {item.key: f"{entry.journal_code}-{entry.number}" for item, entry in entries},
+                    # The entries as written, whatever the format: the full-year FEC is made of them.
+                    "written_entries": {item.key: plain(dataclasses.asdict(entry)) for item, entry in entries}}
         return data, join(self.entity_id, MANIFESTS, f"{name}.json"), manifest
 
     def _manifests(self, fs: FileSystem) -> Iterator[tuple[str, dict]]:
@@ -450,6 +343,72 @@ class EntryFilesConnector(KeepsNoExchangeRates):
                 yield join(directory, name), json.loads(fs.read_bytes(join(directory, name), MAX_MANIFEST_BYTES))
             except (ValueError, KeyError) as exc:
                 log.warning("entry files of %s: manifest %s unreadable (%s): ignored", self.entity_id, name, exc)
+
+    # -- the full-year FEC -----------------------------------------------------------------------
+
+    def fiscal_year_fec(self, closing_date: date) -> tuple[str, bytes]:
+        """The legal FEC of the fiscal year closing on `closing_date`: `<SIREN>FEC<YYYYMMDD>.txt` and
+        its bytes, every entry this entity wrote dated in the year, once each, in order of validation,
+        numbered 1, 2, ... in that order (A47 A-1: a continuous sequence), read back before it is given.
+
+        The entries come from the manifests, ours, not from the entry files, which the accountant
+        may move away or which may be in another format: each manifest whose file landed keeps its
+        entries exactly as they were written (docs/entry-files.md, "The full-year FEC")."""
+        siren = self.settings.siren
+        if not siren:
+            raise ConnectorError(f"entry files of {self.entity_id}: no SIREN: set accounting.entry_files.siren "
+                                 "in the registry, the FEC's file name needs it")
+        if f"{closing_date:%m-%d}" != self.settings.fiscal_year_end:
+            raise ConnectorError(f"entry files of {self.entity_id}: closing date {closing_date} is not a fiscal year "
+                                 f"end of the entity (entry_files.fiscal_year_end {self.settings.fiscal_year_end})")
+        try:
+            name = fec_file_name(siren, closing_date)
+        except ValueError as exc:  # a SIREN whose check digit is wrong
+            raise ConnectorError(f"entry files of {self.entity_id}: accounting.entry_files.siren: {exc}") from None
+        opening = _previous_year_end(closing_date) + timedelta(days=1)
+        with self.open_fs() as fs:
+            entries = [entry for entry in self._written_entries(fs) if opening <= entry.entry_date <= closing_date]
+        if not entries:
+            raise ConnectorError(f"entry files of {self.entity_id}: no entry written for the fiscal year "
+                                 f"{opening} to {closing_date}")
+        entries.sort(key=validation_order)
+        try:
+            data = render_fec([dataclasses.replace(entry, number=str(number))
+                               for number, entry in enumerate(entries, start=1)])
+        except EntryError as exc:  # written in another format, it may lack what the FEC requires
+            raise ConnectorError(f"entry files of {self.entity_id}: an entry written cannot go into {name}: "
+                                 f"{exc}") from None
+        report = validate_fec(data, closing_date=closing_date)
+        if not report.ok:
+            raise ConnectorError(f"entry files of {self.entity_id}: {name} does not read back: "
+                                 f"{'; '.join(report.problems[:5])}")
+        return name, data
+
+    def write_fiscal_year_fec(self, closing_date: date) -> str:
+        """Write the full-year FEC in `<entity>/fec/`; its path. The same file again is done; a file of
+        that name holding other bytes is left alone (FileExistsError): the person moves it away."""
+        name, data = self.fiscal_year_fec(closing_date)
+        path = join(self.entity_id, FISCAL_YEARS, name)
+        with self.open_fs() as fs:
+            write_atomic(fs, path, data)
+        log.info("entry files of %s: %s written", self.entity_id, path)
+        return path
+
+    def _written_entries(self, fs: FileSystem) -> list[Entry]:
+        """Each entry a landed manifest holds, once per record key."""
+        entries: dict[str, Entry] = {}
+        for path, manifest in self._manifests(fs):
+            if manifest.get("file") is None:
+                continue  # an auxiliary account opened, no entry
+            if not (fs.exists(path.removesuffix(".json") + WRITTEN) or fs.exists(manifest["file"])):
+                continue  # its file never landed: its records went again in another file
+            if "written_entries" not in manifest:
+                raise ConnectorError(f"entry files of {self.entity_id}: manifest {path} was written before "
+                                     "manifests kept their entries: its file "
+                                     f"{manifest['file']} cannot go into a full-year FEC")
+            for key, entry in manifest["written_entries"].items():
+                entries.setdefault(key, _entry_from_json(entry))
+        return list(entries.values())
 
     # -- parties and documents ------------------------------------------------------------------
 
@@ -504,28 +463,28 @@ def _number_free(entry: Entry, taken: list[Entry]) -> None:
                                            "journals (entry_files.journals), then Retry")
 
 
+def _previous_year_end(closing_date: date) -> date:
+    try:
+        return closing_date.replace(year=closing_date.year - 1)
+    except ValueError:  # 29 February
+        return closing_date.replace(year=closing_date.year - 1, day=28)
+
+
+def _entry_from_json(data: dict) -> Entry:
+    """An entry as a manifest keeps it (`_plain` of the dataclass), back to the dataclass."""
+    def day(text: str | None) -> date | None:
+        return date.fromisoformat(text) if text else None
+
+    lines = tuple(EntryLine(**{**line, "side": Side(line["side"]), "amount": Decimal(line["amount"]),
+                               "foreign_amount": None if line["foreign_amount"] is None
+                               else Decimal(line["foreign_amount"])}) for line in data["lines"])
+    return Entry(**{**data, "entry_date": day(data["entry_date"]), "reference_date": day(data["reference_date"]),
+                    "validated_on": day(data["validated_on"]), "lines": lines,
+                    "attachment_names": tuple(data["attachment_names"])})
+
+
 def _since(rows, since: datetime | None) -> list[ReferenceData]:
     return [row for row in rows if since is None or row.updated_at is None or row.updated_at > since]
-
-
-def _signed(make: Callable[..., EntryLine], source: str, account: str, side: Side, amount: Decimal, label: str,
-            where: str, party: tuple[str, str] = ("", "")) -> EntryLine | None:
-    """A negative amount (a discount line) goes on the other side; a zero one has nothing to post."""
-    if amount == 0:
-        return None
-    if amount < 0:
-        side, amount = (Side.CREDIT if side == Side.DEBIT else Side.DEBIT), -amount
-    return make(source, account, side, amount, label, where, party)
-
-
-_BUILDERS: dict[str, Callable[[EntryFilesConnector, str, dict], list[EntryLine]]] = {
-    "bill": EntryFilesConnector._bill_lines,
-    "invoice": EntryFilesConnector._sales_lines,
-    "sales_receipt": EntryFilesConnector._sales_lines,
-    "credit_note": EntryFilesConnector._credit_note_lines,
-    "journal_entry": EntryFilesConnector._journal_lines,
-    "vendor_credit": EntryFilesConnector._vendor_credit_lines,
-}
 
 
 def _reference(kind: str, code: str, row: dict[str, str]) -> ReferenceData:
@@ -582,17 +541,6 @@ def reference_csv(rows: list[dict[str, str]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return text.getvalue()
-
-
-def _plain(value: Any) -> Any:
-    """Decimals and dates as text, recursively: JSON for the outbox."""
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, (Decimal, date)):
-        return str(value) if isinstance(value, Decimal) else value.isoformat()
-    return value
 
 
 def _json(document: dict) -> bytes:

@@ -8,11 +8,9 @@ from .convert import (
     Converted,
     EntryConfig,
     attachment_names_by_document,
-    bill_entry,
     convert_documents,
     default_party_code,
     document_entry,
-    journal_entry_entry,
 )
 from .csv_format import PLAIN_CSV, CsvFormat, format_amount, render_csv, validate_csv
 from .entries import (
@@ -64,7 +62,6 @@ __all__ = [
     "UnbalancedEntry",
     "ValidationReport",
     "attachment_names_by_document",
-    "bill_entry",
     "convert_documents",
     "default_party_code",
     "document_entry",
@@ -72,7 +69,6 @@ __all__ = [
     "entry_rows",
     "fec_file_name",
     "format_amount",
-    "journal_entry_entry",
     "render",
     "render_csv",
     "render_entries",

@@ -1,17 +1,21 @@
-"""From the ledger's documents to entries: a bill becomes a purchase entry, a journal entry its own lines.
+"""From the ledger's documents to entries, for the `ledgerbridge entry-files` CLI: a document becomes
+the export payload a connector is given (the same export dataclasses), and the payload an entry by
+the entry-files connector's own building (building.py), over no chart of accounts: any account code
+is taken, labelled by itself.
 
 Pure functions over the ORM objects already loaded (lines, party and its link eagerly, so that no
 lazy load happens on a detached object); only `attachment_names_by_document` reads the ledger.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledgerbridge.connectors.base import BillExport, JournalEntryExport, JournalLineExport, LineExport, ReferenceData
 from ledgerbridge.ledger.models import (
     Attachment,
     Document,
@@ -21,7 +25,8 @@ from ledgerbridge.ledger.models import (
     Party,
 )
 
-from .entries import Entry, EntryError, EntryLine, Side, entry_rows
+from .building import EntryBuilder, EntryRules, plain
+from .entries import Entry, EntryError, entry_rows
 
 
 def default_party_code(party: Party) -> str:
@@ -38,29 +43,15 @@ class EntryConfig:
     receivables_account: str | None = None  # journal entry lines on it carry the customer's code
     purchases_journal: str = "PUR"
     journal_entries_journal: str = "OD"
-    currency: str | None = None  # the entity's currency; a document in another one is refused
+    currency: str | None = None  # the entity's currency; a document in another one needs its exchange rate
     party_code: Callable[[Party], str] = default_party_code
+
+    def journal(self, kind: str) -> str:
+        return self.purchases_journal if kind == DocumentKind.BILL else self.journal_entries_journal
 
 
 def document_source(document: Document) -> str:
     return f"{document.kind.replace('_', ' ')} {document.hub_id}"
-
-
-def signed_line(account: str | None, signed_amount: Decimal, label: str, subsidiary: str = "") -> EntryLine | None:
-    """Positive is a debit. A negative amount (a discount line) goes on the other side, as a positive
-    amount; a zero line has nothing to post and is left out."""
-    if signed_amount == 0:
-        return None
-    side = Side.DEBIT if signed_amount > 0 else Side.CREDIT
-    return EntryLine(account or "", side, abs(signed_amount), label, subsidiary)
-
-
-def _check_document(document: Document, config: EntryConfig) -> None:
-    source = document_source(document)
-    if document.status == DocumentStatus.VOID:
-        raise EntryError(source, "is void; nothing to post")
-    if config.currency and document.currency != config.currency:
-        raise EntryError(source, f"is in {document.currency}; this entry file is in {config.currency}")
 
 
 def _party_code(document: Document, config: EntryConfig, role: str) -> str:
@@ -72,64 +63,46 @@ def _party_code(document: Document, config: EntryConfig, role: str) -> str:
     return code
 
 
-def _account_of(document: Document, line_no: int, account_code: str | None) -> str:
-    if not account_code:
-        raise EntryError(document_source(document), f"line {line_no} has no account code")
-    return account_code
+def _bill_payload(bill: Document, config: EntryConfig) -> dict:
+    lines = tuple(LineExport(line.amount, line.account_code or "", line.description) for line in bill.lines)
+    return plain(dataclasses.asdict(BillExport(
+        bill.hub_id, _party_code(bill, config, "vendor"), bill.doc_number, bill.doc_date, bill.due_date,
+        bill.currency, bill.total, lines, bill.memo, exchange_rate=bill.exchange_rate)))
 
 
-def bill_entry(bill: Document, config: EntryConfig, attachment_names: Sequence[str] = ()) -> Entry:
-    """One credit of the total on the vendor's payable, one debit per expense line."""
-    _check_document(bill, config)
-    vendor = _party_code(bill, config, "vendor")
-    heading = " ".join(filter(None, (bill.party.name, bill.doc_number)))
-    lines = [signed_line(config.payables_account, -bill.total, heading, vendor)]
-    lines += [signed_line(_account_of(bill, line.line_no, line.account_code), line.amount,
-                          line.description or bill.memo or heading) for line in bill.lines]
-    return _entry(bill, config.purchases_journal, lines, attachment_names)
+def _journal_entry_payload(entry: Document, config: EntryConfig) -> dict:
+    """The journal entry's export, and its party (if any) for the lines on a control account."""
+    lines = tuple(JournalLineExport(line.posting_type or "", line.amount, line.account_code or "", line.description)
+                  for line in entry.lines)
+    payload = plain(dataclasses.asdict(JournalEntryExport(entry.hub_id, entry.doc_number, entry.doc_date,
+                                                          entry.currency, lines, entry.memo,
+                                                          exchange_rate=entry.exchange_rate)))
+    code = config.party_code(entry.party) if entry.party is not None else ""
+    return {**payload, "party_kind": entry.party.kind, "party_id": code} if code else payload
 
 
-def _posting_sign(document: Document, line_no: int, posting_type: str | None) -> int:
-    if posting_type not in (Side.DEBIT, Side.CREDIT):
-        raise EntryError(document_source(document), f"line {line_no} posting type {posting_type!r} "
-                                                    "must be debit or credit")
-    return 1 if posting_type == Side.DEBIT else -1
-
-
-def _journal_subsidiary(document: Document, config: EntryConfig, account: str) -> str:
-    """The party's code on a payables or receivables line; other lines have none."""
-    if document.party is None or account not in (config.payables_account, config.receivables_account):
-        return ""
-    return config.party_code(document.party) or ""
-
-
-def journal_entry_entry(entry: Document, config: EntryConfig, attachment_names: Sequence[str] = ()) -> Entry:
-    """The journal entry's own lines, on their own sides."""
-    _check_document(entry, config)
-    lines = []
-    for line in entry.lines:
-        account = _account_of(entry, line.line_no, line.account_code)
-        sign = _posting_sign(entry, line.line_no, line.posting_type)
-        lines.append(signed_line(account, sign * line.amount, line.description or entry.memo or "",
-                                 _journal_subsidiary(entry, config, account)))
-    return _entry(entry, config.journal_entries_journal, lines, attachment_names)
-
-
-def _entry(document: Document, journal: str, lines: list[EntryLine | None],
-           attachment_names: Sequence[str]) -> Entry:
-    return Entry(document_source(document), journal, document.doc_date, document.doc_number or document.hub_id,
-                 tuple(line for line in lines if line is not None), tuple(attachment_names))
-
-
-CONVERTERS = {DocumentKind.BILL: bill_entry, DocumentKind.JOURNAL_ENTRY: journal_entry_entry}
+PAYLOADS = {DocumentKind.BILL: _bill_payload, DocumentKind.JOURNAL_ENTRY: _journal_entry_payload}
 
 
 def document_entry(document: Document, config: EntryConfig, attachment_names: Sequence[str] = ()) -> Entry:
-    convert = CONVERTERS.get(document.kind)
-    if convert is None:
-        raise EntryError(document_source(document), f"{document.kind} documents have no entry-file layout; "
-                                                    f"only {', '.join(CONVERTERS)} do")
-    return convert(document, config, attachment_names)
+    """The entry of a bill (the vendor's payable credited, each expense line debited) or a journal
+    entry (its own lines), as the entry-files connector builds it."""
+    source = document_source(document)
+    payload_of = PAYLOADS.get(document.kind)
+    if payload_of is None:
+        raise EntryError(source, f"{document.kind} documents have no entry-file layout; only "
+                                 f"{', '.join(PAYLOADS)} do")
+    if document.status == DocumentStatus.VOID:
+        raise EntryError(source, "is void; nothing to post")
+    payload = payload_of(document, config)
+    party = document.party
+    known = {payload.get("vendor_id") or payload.get("party_id"): ReferenceData("", party.name, True, None)} \
+        if party is not None else {}
+    rules = EntryRules(config.payables_account, config.receivables_account, config.journal,
+                       config.currency or document.currency)
+    entry = EntryBuilder(rules, lambda kind: known if kind in ("vendor", "customer") else {}).entry(
+        document.kind, payload)
+    return dataclasses.replace(entry, attachment_names=tuple(attachment_names))
 
 
 @dataclass(frozen=True)

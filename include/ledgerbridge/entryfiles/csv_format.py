@@ -84,12 +84,15 @@ def validate_csv(data: bytes, fmt: CsvFormat = PLAIN_CSV, *, max_problems: int =
                 report.add(line, None, f"has {len(cells)} columns instead of {len(COLUMNS)} (delimiter "
                                        f"{fmt.delimiter!r})")
                 continue
-            journal, day_text, account, _subsidiary, _label, debit, credit, reference, _attachments = cells
+            journal, day_text, account, _subsidiary, _label, debit, credit, reference, _attachments, foreign, \
+                currency = cells
             day = days[day_text] if day_text in days else days.setdefault(day_text, _parsed_day(day_text, fmt))
             if day is None:
                 report.add(line, "date", f"{day_text!r} is not a date as {fmt.date_format}")
             checks.row(line, journal, day, account, _csv_amount(report, line, "debit", debit, amount, fmt),
                        _csv_amount(report, line, "credit", credit, amount, fmt), reference)
+            checks.foreign(line, bool(foreign), _csv_amount(report, line, "foreign_amount", foreign, amount, fmt),
+                           currency)
     except UnicodeDecodeError as exc:
         report.add(None, None, f"is not UTF-8 (byte {exc.start} of a read block); reading stopped")
     except csv.Error as exc:

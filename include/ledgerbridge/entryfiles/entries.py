@@ -17,8 +17,11 @@ from ledgerbridge.money import MoneyError, money_sum, to_money
 CENT = Decimal("0.01")
 # Several attachments share the one column; '|' is rare in file names and in no delimiter option.
 ATTACHMENT_SEPARATOR = " | "
+# The last two are empty in home currency: a foreign-currency line's amount in the document's currency
+# and that currency's ISO code (the FEC's Montantdevise and Idevise).
 COLUMNS = ("journal_code", "date", "account", "subsidiary_account", "label", "debit", "credit",
-           "document_reference", "attachment_name")
+           "document_reference", "attachment_name", "foreign_amount", "currency")
+CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 # Control characters break importers (and openpyxl refuses most of them); a label is one line of text.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -84,6 +87,8 @@ class EntryRow:
     credit: Decimal | None
     document_reference: str
     attachment_name: str
+    foreign_amount: Decimal | None = None  # in a foreign-currency entry: the line's amount in `currency`
+    currency: str = ""
 
     def __post_init__(self) -> None:
         # Rows built by hand (not by entry_rows) still cannot put a line on both sides or sign it.
@@ -94,7 +99,8 @@ class EntryRow:
 
     def values(self) -> tuple:
         return (self.journal_code, self.entry_date, self.account, self.subsidiary_account, self.label,
-                self.debit, self.credit, self.document_reference, self.attachment_name)
+                self.debit, self.credit, self.document_reference, self.attachment_name, self.foreign_amount,
+                self.currency)
 
 
 def clean_text(text: str | None) -> str:
@@ -116,7 +122,7 @@ def checked_amount(source: str, where: str, amount: object) -> Decimal:
     return value.quantize(CENT)
 
 
-def _checked_line(entry: Entry, number: int, line: EntryLine) -> EntryLine:
+def _checked_line(entry: Entry, number: int, line: EntryLine, currency: str) -> EntryLine:
     where = f"line {number}"
     if not clean_text(line.account):
         raise EntryError(entry.source, f"{where} has no account")
@@ -124,7 +130,28 @@ def _checked_line(entry: Entry, number: int, line: EntryLine) -> EntryLine:
         raise EntryError(entry.source, f"{where} side {line.side!r} must be debit or credit")
     amount = checked_amount(entry.source, where, line.amount)
     return EntryLine(clean_text(line.account), Side(line.side), amount, clean_text(line.label),
-                     clean_text(line.subsidiary_account))
+                     clean_text(line.subsidiary_account), foreign_amount=_foreign_amount(entry, number, line, currency))
+
+
+def entry_currency(entry: Entry) -> str:
+    """The ISO code of a foreign-currency entry's document, '' for one in home currency."""
+    currency = clean_text(entry.currency).upper()
+    if currency and not CURRENCY_CODE.fullmatch(currency):
+        raise EntryError(entry.source, f"currency {entry.currency!r} is not a 3-letter ISO code (FEC Idevise)")
+    return currency
+
+
+def _foreign_amount(entry: Entry, number: int, line: EntryLine, currency: str) -> Decimal | None:
+    """Both or neither: a foreign entry's every line has its amount in the currency, a home one none."""
+    if not currency:
+        if line.foreign_amount is not None:
+            raise EntryError(entry.source, f"line {number} has a foreign_amount (FEC Montantdevise) but the "
+                                           "entry has no currency (FEC Idevise)")
+        return None
+    if line.foreign_amount is None:
+        raise EntryError(entry.source, f"line {number} has no foreign_amount (FEC Montantdevise); every line "
+                                       f"of an entry in {currency} needs one")
+    return checked_amount(entry.source, f"line {number} foreign_amount (FEC Montantdevise)", line.foreign_amount)
 
 
 def check_balanced(source: str, lines: Iterable[EntryLine]) -> None:
@@ -141,17 +168,19 @@ def entry_rows(entry: Entry) -> list[EntryRow]:
         raise EntryError(entry.source, "has no journal code")
     if not entry.lines:
         raise EntryError(entry.source, "has no lines")
-    lines = [_checked_line(entry, number, line) for number, line in enumerate(entry.lines, start=1)]
+    currency = entry_currency(entry)
+    lines = [_checked_line(entry, number, line, currency) for number, line in enumerate(entry.lines, start=1)]
     check_balanced(entry.source, lines)
     attachments = ATTACHMENT_SEPARATOR.join(filter(None, map(clean_text, entry.attachment_names)))
-    return [_row(entry, line, attachments) for line in lines]
+    return [_row(entry, line, attachments, currency) for line in lines]
 
 
-def _row(entry: Entry, line: EntryLine, attachments: str) -> EntryRow:
+def _row(entry: Entry, line: EntryLine, attachments: str, currency: str) -> EntryRow:
     debit = line.amount if line.side == Side.DEBIT else None
     credit = line.amount if line.side == Side.CREDIT else None
     return EntryRow(clean_text(entry.journal_code), entry.entry_date, line.account, line.subsidiary_account,
-                    line.label, debit, credit, clean_text(entry.reference), attachments)
+                    line.label, debit, credit, clean_text(entry.reference), attachments, line.foreign_amount,
+                    currency)
 
 
 def rows_for(entries: Iterable[Entry]) -> list[EntryRow]:

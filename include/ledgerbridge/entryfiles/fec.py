@@ -28,7 +28,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from .csv_format import format_amount
-from .entries import Entry, EntryError, EntryLine, EntryRow, checked_amount, clean_text, entry_rows
+from .entries import CURRENCY_CODE, Entry, EntryError, EntryLine, EntryRow, clean_text, entry_rows
 from .validation import MAX_PROBLEMS, EntryBalances, ValidationReport, text_lines
 
 FEC_COLUMNS = ("JournalCode", "JournalLib", "EcritureNum", "EcritureDate", "CompteNum", "CompteLib",
@@ -43,7 +43,6 @@ LA_POSTE_SIREN = "356000000"
 REQUIRED_COLUMNS = ("JournalCode", "JournalLib", "EcritureNum", "EcritureDate", "CompteNum", "CompteLib",
                     "PieceRef", "PieceDate", "EcritureLib", "ValidDate")
 _REQUIRED = tuple(FEC_COLUMNS.index(name) for name in REQUIRED_COLUMNS)
-_CURRENCY = re.compile(r"[A-Z]{3}")
 _AMOUNT = re.compile(r"-?\d+(?:,\d{1,2})?")
 _DIGITS = re.compile(r"(\d+)")
 # What ISO 8859-15 lacks but French text often holds, as the nearest character it has.
@@ -75,13 +74,13 @@ def render_fec(entries: Iterable[Entry], separator: str = "\t", *, encoding: str
             raise EntryError(entry.source, f"has EcritureNum {number!r} in journal {journal!r}, as {other} "
                                            "has; each entry needs its own number in its journal")
         text = "".join(separator.join(fields) + LINE_END for fields in lines)
-        blocks.append((_validation_order(entry), _encoded(entry, lines, text, encoding)))
+        blocks.append((validation_order(entry), _encoded(entry, lines, text, encoding)))
     blocks.sort(key=lambda block: block[0])  # stable: entries alike keep their given order
     header = (separator.join(FEC_COLUMNS) + LINE_END).encode(encoding)
     return b"".join([header, *(data for _order, data in blocks)])  # one copy of the file, not two
 
 
-def _validation_order(entry: Entry) -> tuple:
+def validation_order(entry: Entry) -> tuple:
     """ValidDate, then EcritureDate, then the number (digits compared as numbers: 9 before 10)."""
     number = clean_text(entry.number) or clean_text(entry.reference)
     parts = _DIGITS.split(number)
@@ -105,9 +104,6 @@ def _entry_fields(entry: Entry, separator: str, encoding: str) -> list[list[str]
     if not reference:
         raise EntryError(entry.source, "has no reference (FEC PieceRef)")
     number = text(entry.number) or reference
-    currency = clean_text(entry.currency).upper()
-    if currency and not _CURRENCY.fullmatch(currency):
-        raise EntryError(entry.source, f"currency {entry.currency!r} is not a 3-letter ISO code (FEC Idevise)")
     entry_day = _yyyymmdd(entry.entry_date)
     piece_day = _yyyymmdd(entry.reference_date or entry.entry_date)
     valid_day = _yyyymmdd(entry.validated_on or entry.entry_date)
@@ -116,7 +112,7 @@ def _entry_fields(entry: Entry, separator: str, encoding: str) -> list[list[str]
             + [reference, piece_day, text(row.label) or _missing(entry, number_, "label", "EcritureLib"),
                format_amount(row.debit, ",") if row.debit is not None else ZERO_AMOUNT,
                format_amount(row.credit, ",") if row.credit is not None else ZERO_AMOUNT,
-               "", "", valid_day, *_foreign(entry, number_, line, currency)]
+               "", "", valid_day, format_amount(row.foreign_amount, ","), row.currency]
             for number_, (row, line) in enumerate(zip(rows, entry.lines, strict=True), start=1)]
 
 
@@ -146,20 +142,6 @@ def _line_fields(entry: Entry, number: int, row: EntryRow, line: EntryLine,
         raise EntryError(entry.source, f"line {number} has a {given} but no {lacking}; the FEC takes both or "
                                        "neither")
     return [text(row.account), account_label, subsidiary, subsidiary_label]
-
-
-def _foreign(entry: Entry, number: int, line: EntryLine, currency: str) -> tuple[str, str]:
-    """Montantdevise and Idevise: the line's amount in the document's currency, for a foreign entry."""
-    if not currency:
-        if line.foreign_amount is not None:
-            raise EntryError(entry.source, f"line {number} has a foreign_amount (FEC Montantdevise) but the "
-                                           "entry has no currency (FEC Idevise)")
-        return "", ""
-    if line.foreign_amount is None:
-        raise EntryError(entry.source, f"line {number} has no foreign_amount (FEC Montantdevise); every line "
-                                       f"of an entry in {currency} needs one")
-    amount = checked_amount(entry.source, f"line {number} foreign_amount (FEC Montantdevise)", line.foreign_amount)
-    return format_amount(amount, ","), currency
 
 
 def _missing(entry: Entry, number: int, name: str, column: str) -> NoReturn:
@@ -329,9 +311,12 @@ class _FecLineChecks:
             report.add(number, column, f"is empty while {other} is set; give both or neither")
         if fields[16].strip():
             self.amount(number, "Montantdevise", fields[16])
-            if not _CURRENCY.fullmatch(fields[17].strip()):
+            if not CURRENCY_CODE.fullmatch(fields[17].strip()):
                 report.add(number, "Idevise", f"{fields[17]!r} is not a 3-letter currency code, and Montantdevise "
                                               "is set")
+        elif fields[17].strip():
+            report.add(number, "Montantdevise", f"is empty while Idevise is {fields[17].strip()!r}; give both or "
+                                                "neither")
         if valid_day is not None:
             if self.previous_valid is not None and valid_day < self.previous_valid[1]:
                 report.add(number, "ValidDate", f"{valid_day} comes after {self.previous_valid[1]} (line "

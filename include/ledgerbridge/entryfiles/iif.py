@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
-from .entries import CENT, Entry, EntryError, entry_rows
+from .entries import CENT, Entry, EntryError, entry_currency, entry_rows
 from .validation import MAX_PROBLEMS, EntryBalances, ValidationReport, text_lines
 
 IIF_COLUMNS = ("TRNSTYPE", "DATE", "ACCNT", "NAME", "AMOUNT", "DOCNUM", "MEMO")
@@ -30,6 +30,11 @@ IIF_ENCODING = "cp1252"
 LINE_END = "\r\n"
 _AMOUNT = re.compile(r"-?\d+(?:\.\d{1,2})?")
 _DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+# QuickBooks Desktop posts a foreign-currency amount only through the A/P or A/R account of that
+# currency, with its rate: a general journal line in IIF has neither, so the amount would land in home
+# currency on a home-currency account and the foreign balance would be lost.
+NO_CURRENCY = ("the iif layout carries no currency: a QuickBooks Desktop general journal posts in home currency "
+               "only; write this entity's files as fec, csv or xlsx, or post it in QuickBooks")
 
 
 def render_iif(entries: Iterable[Entry]) -> bytes:
@@ -37,6 +42,8 @@ def render_iif(entries: Iterable[Entry]) -> bytes:
     blocks = ["".join(line + LINE_END for line in HEADER_LINES).encode(IIF_ENCODING)]
     for entry in entries:
         rows = entry_rows(entry)
+        if entry_currency(entry):
+            raise EntryError(entry.source, f"is in {entry_currency(entry)}: {NO_CURRENCY}")
         day = f"{entry.entry_date.month:02d}/{entry.entry_date.day:02d}/{entry.entry_date.year:04d}"
         lines = [["TRNS" if index == 0 else "SPL", TRANSACTION_TYPE, day, row.account, row.subsidiary_account,
                   f"{(row.debit if row.debit is not None else -row.credit).quantize(CENT):f}",

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 
-from .entries import CENT, Entry, EntryError, Side, entry_rows
+from .entries import CENT, Entry, EntryError, Side, entry_currency, entry_rows
 from .validation import MAX_PROBLEMS, EntryBalances, ValidationReport, decoded_lines
 
 SAGE50_COLUMNS = ("Type", "Account Reference", "Nominal A/C Ref", "Department Code", "Date", "Reference",
@@ -36,6 +36,10 @@ MAX_NET = Decimal("100000000")  # 8 digits before the decimal point
 LENGTHS = {"Nominal A/C Ref": 8, "Reference": 30, "Details": 60, "Extra Reference": 30}
 _AMOUNT = re.compile(r"\d{1,8}(?:\.\d{1,2})?")
 _TAX_CODE = re.compile(r"T\d{1,2}")
+# Sage 50 takes an exchange rate on customer and supplier transactions only; a nominal journal (JD/JC)
+# is in base currency, and the layout has no column for the document's own amount.
+NO_CURRENCY = ("Sage 50 journals (JD/JC) are in base currency only and the layout has no column for the "
+               "document's currency; write this entity's files as fec, csv or xlsx, or post it in Sage 50")
 
 
 def render_sage50(entries: Iterable[Entry]) -> bytes:
@@ -47,6 +51,8 @@ def render_sage50(entries: Iterable[Entry]) -> bytes:
     """
     blocks = []
     for entry in entries:
+        if entry_currency(entry):
+            raise EntryError(entry.source, f"is in {entry_currency(entry)}: {NO_CURRENCY}")
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\r\n")
         for number, row in enumerate(entry_rows(entry), start=1):

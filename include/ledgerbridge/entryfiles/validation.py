@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from .entries import CURRENCY_CODE
+
 MAX_PROBLEMS = 100  # past this a file is broken throughout; the rest is counted, not listed
 ZERO = Decimal("0.00")
 
@@ -182,6 +184,21 @@ class LayoutChecks:
         if day is not None:
             self.balances.add(line, f"{journal}\x1f{reference}\x1f{day.isoformat()}", debit or ZERO,
                               credit or ZERO)
+
+    def foreign(self, line: int, given: bool, amount: Decimal | None, currency: str) -> None:
+        """foreign_amount and currency, both or neither: a positive amount (`given` but None: its format
+        was already reported) and a 3-letter ISO code."""
+        report = self.report
+        if not given and not currency:
+            return
+        if not given:
+            report.add(line, "foreign_amount", f"is empty while currency is {currency!r}; give both or neither")
+        elif amount is not None and amount <= 0:
+            report.add(line, "foreign_amount", f"{amount} must be positive (the debit or credit gives the side)")
+        if not currency:
+            report.add(line, "currency", "is empty while foreign_amount is set; give both or neither")
+        elif not CURRENCY_CODE.fullmatch(currency):
+            report.add(line, "currency", f"{currency!r} is not a 3-letter ISO currency code")
 
     def finish(self) -> None:
         self.balances.finish()

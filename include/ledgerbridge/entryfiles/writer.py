@@ -10,7 +10,7 @@ from ledgerbridge.filedrop.fs import FileSystem, LocalFileSystem, join
 from ledgerbridge.filedrop.protocol import ENTITY_ID, file_stamp
 
 from .csv_format import PLAIN_CSV, CsvFormat, render_csv, validate_csv
-from .entries import Entry, EntryRow, rows_for
+from .entries import Entry, EntryRow, entry_rows, rows_for
 from .fec import render_fec, validate_fec
 from .iif import render_iif, validate_iif
 from .sage50 import render_sage50, validate_sage50
@@ -57,6 +57,16 @@ RENDERERS: dict[str, Callable[..., bytes]] = {
 VALIDATORS: dict[str, Callable[..., ValidationReport]] = {
     "csv": _validate_csv, "xlsx": validate_xlsx, "fec": validate_fec, "iif": validate_iif,
     "sage50": validate_sage50}
+
+
+def check_entry(entry: Entry, file_format: str) -> None:
+    """What writing the entry in the format would refuse, for the entry alone (EntryError): the checks
+    every entry file shares, and what the format adds (FEC labels, a currency IIF or Sage 50 cannot
+    carry), so that one bad entry is refused and never stops the file of the others."""
+    if file_format in ROW_FORMATS:
+        entry_rows(entry)
+    else:
+        render_entries([entry], file_format)
 
 
 def render_entries(entries: Iterable[Entry], file_format: str, **options) -> bytes:

@@ -16,7 +16,7 @@ from .validation import MAX_PROBLEMS, LayoutChecks, ValidationReport
 
 AMOUNT_FORMAT = "0.00"
 DATE_FORMAT = "yyyy-mm-dd"
-COLUMN_WIDTHS = {"label": 40, "attachment_name": 30, "date": 12}
+COLUMN_WIDTHS = {"label": 40, "attachment_name": 30, "date": 12, "currency": 9}
 
 
 def _amount_cell(cell: Cell, amount: Decimal) -> None:
@@ -98,7 +98,8 @@ def _check_sheet(report: ValidationReport, checks: LayoutChecks, rows) -> None:
             continue  # a formatted but empty row
         if any(cell is not None for cell in cells[len(COLUMNS):]):
             report.add(line, None, f"has values beyond the {len(COLUMNS)} columns")
-        journal, day, account, _subsidiary, _label, debit, credit, reference, _attachments = cells[:len(COLUMNS)]
+        journal, day, account, _subsidiary, _label, debit, credit, reference, _attachments, foreign, currency = \
+            cells[:len(COLUMNS)]
         if isinstance(day, datetime):
             day = day.date()
         elif not isinstance(day, date):
@@ -106,6 +107,8 @@ def _check_sheet(report: ValidationReport, checks: LayoutChecks, rows) -> None:
             day = None
         checks.row(line, _text(journal), day, _text(account), _xlsx_amount(report, line, "debit", debit),
                    _xlsx_amount(report, line, "credit", credit), _text(reference))
+        checks.foreign(line, foreign not in (None, ""), _xlsx_amount(report, line, "foreign_amount", foreign),
+                       _text(currency))
 
 
 def _text(value: object) -> str:
