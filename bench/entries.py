@@ -328,9 +328,9 @@ def bench_qbo(count: int, speed: float, workdir: Path) -> tuple[list[list[str]],
         f"phase 2 counts every request after the last batch (look-ups included)",
         f"   ceiling: {per_minute} requests/min, one upload per document and one batch request per "
         f"{BATCH_MAX_ITEMS} entries: {per_minute} / (1 + 1/{BATCH_MAX_ITEMS}) = {ceiling:,.0f} entries/min",
-        f"   export_documents sends every bill, then every document: one phase after the other, each at its own "
-        f"ceiling, allow {phases_bound:,.0f} entries/min ({phases_bound / ceiling:.1%} of the ceiling): "
-        f"the bills' phase leaves {per_minute - batch_per_minute} requests/min unused",
+        f"   export_documents uploads each confirmed batch's documents before the next batch; sent one phase "
+        f"after the other they would allow {phases_bound:,.0f} entries/min ({phases_bound / ceiling:.1%} of the "
+        f"ceiling), the bills' phase leaving {per_minute - batch_per_minute} requests/min unused",
     ]
     limited = served > per_minute  # else every request fitted in the first minute's window
     checks = [
