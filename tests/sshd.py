@@ -74,7 +74,7 @@ class SSHDServer:
         self.workdir = workdir
         self.user = pwd.getpwuid(os.getuid()).pw_name
         self.root = workdir / "drop"
-        self.root.mkdir()
+        self.root.mkdir(parents=True)
         self.host_key_path = workdir / "ssh_host_ed25519_key"
         self.host_key_line = keygen(self.host_key_path)
         self.client_key = workdir / "client_ed25519"

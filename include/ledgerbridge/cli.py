@@ -74,13 +74,27 @@ def main(argv: list[str] | None = None) -> int:
     retry.add_argument("outbox_id", type=int, help="its outbox number (`ledgerbridge rejected list` shows it)")
     sandbox = commands.add_parser("sandbox", help=f"sandboxes: {SANDBOX_HELP}")
     sandbox.add_argument("name", nargs="?", help=", ".join(SANDBOXES))
-    entry_files = commands.add_parser("entry-files", help="approved bills and journal entries as CSV/XLSX entry "
+    entry_files = commands.add_parser("entry-files", help="approved documents of every kind (bills, invoices, "
+                                                          "credit notes, bank entries, ...) as CSV/XLSX entry "
                                                           "files, for accounting software with no connector; "
                                                           "`ledgerbridge entry-files fec-year --help`: the legal "
                                                           "full-year FEC of an entry-files entity")
     entry_files.add_argument("entity_id")
     entry_files.add_argument("--out", required=True, type=_folder, help="the folder to write into")
     entry_files.add_argument("--payables-account", required=True, help="the vendors' control account, e.g. 401000")
+    entry_files.add_argument("--receivables-account", help="the customers' control account, e.g. 411000 (invoices, "
+                                                           "credit notes and sales receipts need it)")
+    entry_files.add_argument("--income-account", help="where a sales line goes when --item-account names none for "
+                                                      "its item, e.g. 706000")
+    entry_files.add_argument("--item-account", dest="item_accounts", action="append", type=_item_account, default=[],
+                             metavar="ITEM=ACCOUNT", help="the income account of an item's sales lines (repeatable)")
+    entry_files.add_argument("--tax-code", dest="tax_codes", action="append", type=_tax_code, default=[],
+                             metavar="CODE=RATE:ACCOUNT", help="a tax code's rate (percent) and the account its tax "
+                                                               "goes to, e.g. TVA20=20:445710 (repeatable)")
+    entry_files.add_argument("--journal", dest="journals", action="append", type=_journal, default=[],
+                             metavar="KIND=CODE", help="the journal of a kind, e.g. invoice=VE (repeatable; default "
+                                                       "bill and vendor_credit PUR, journal_entry OD, the others as "
+                                                       "an entry-files entity's)")
     entry_files.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     entry_files.add_argument("--from", dest="date_from", type=_date, help="documents dated on or after (YYYY-MM-DD)")
     entry_files.add_argument("--to", dest="date_to", type=_date, help="documents dated on or before (YYYY-MM-DD)")
@@ -100,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     reopen = quarantine.add_parser("reopen", help="undo a release or a dismissal: check the record again next run")
     for sub in (release, dismiss, reopen):
         sub.add_argument("entity_id")
-        sub.add_argument("dataset", help="bills, invoices, credit_notes, sales_receipts, journal_entries, vendor_credits, bill_payments, "
+        sub.add_argument("dataset", help="bills, invoices, credit_notes, sales_receipts, journal_entries, vendor_credits, "
+                                         "bank_entries, expense_reports, bill_payments, "
                                          "customer_payments, reference.<kind>")
         sub.add_argument("record_key", help="the hub id (or the accounting id for reference data)")
     for sub in (release, dismiss):
@@ -114,10 +129,25 @@ def main(argv: list[str] | None = None) -> int:
                      "auto-link threshold")
     if args.command == "entry-files" and args.date_from and args.date_to and args.date_from > args.date_to:
         entry_files.error(f"--from {args.date_from} is after --to {args.date_to}: no document is dated in between")
+    if args.command == "entry-files" and args.receivables_account == args.payables_account:
+        entry_files.error(f"--receivables-account {args.receivables_account} is also the payables account: vendors' "
+                          "and customers' balances would be one")
+    for option, pairs in (("--item-account", "item_accounts"), ("--tax-code", "tax_codes"), ("--journal", "journals")):
+        named = [key for key, _ in getattr(args, pairs, ())]
+        twice = sorted({key for key in named if named.count(key) > 1})
+        if twice:
+            entry_files.error(f"{option} {', '.join(twice)} given twice: which one?")
+    from sqlalchemy.exc import OperationalError
+
+    said = f"ledgerbridge {args.command} {getattr(args, 'action', '')}".rstrip()
     try:
         return _run(args)
     except _refusals() as exc:
-        print(f"ledgerbridge {args.command} {getattr(args, 'action', '')}".rstrip() + f": {exc}", file=sys.stderr)
+        print(f"{said}: {exc}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:  # the ledger went away or stayed locked mid-command: nothing was committed
+        print(f"{said}: the ledger did not answer ({str(exc.orig).strip()}): its unfinished change was rolled "
+              "back; run it again", file=sys.stderr)
         return 1
 
 
@@ -186,6 +216,46 @@ def _threshold(value: str) -> float:
     if number is None or not 0 < number <= 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a score above 0 and at most 1, e.g. 0.85")
     return number
+
+
+def _key_value(value: str, what: str) -> tuple[str, str]:
+    key, equals, rest = value.partition("=")
+    if not equals or not key.strip() or not rest.strip():
+        raise argparse.ArgumentTypeError(f"{value!r} is not {what}")
+    return key.strip(), rest.strip()
+
+
+def _item_account(value: str) -> tuple[str, str]:
+    return _key_value(value, "ITEM=ACCOUNT, e.g. PAIN-50=701000")
+
+
+def _tax_code(value: str):
+    from decimal import Decimal, InvalidOperation
+
+    from ledgerbridge.entryfiles import TaxCode
+
+    code, rest = _key_value(value, "CODE=RATE:ACCOUNT, e.g. TVA20=20:445710")
+    rate, colon, account = rest.partition(":")
+    try:
+        percent = Decimal(rate.strip())
+    except InvalidOperation:
+        percent = Decimal(-1)
+    if not colon or not account.strip() or not percent.is_finite() or not 0 <= percent < 100:
+        raise argparse.ArgumentTypeError(f"{value!r} is not CODE=RATE:ACCOUNT with a rate in percent (0 to 100) and "
+                                         "an account, e.g. TVA20=20:445710")
+    return code, TaxCode(percent, account.strip())
+
+
+def _journal(value: str) -> tuple[str, str]:
+    from ledgerbridge.registry import DEFAULT_JOURNALS
+
+    kind, code = _key_value(value, "KIND=CODE, e.g. invoice=VE")
+    if kind not in DEFAULT_JOURNALS:
+        raise argparse.ArgumentTypeError(f"{value!r}: no document kind {kind!r}; entry files carry "
+                                         f"{', '.join(DEFAULT_JOURNALS)}")
+    if not re.fullmatch(r"[A-Z0-9]{1,8}", code):
+        raise argparse.ArgumentTypeError(f"{value!r}: a journal code is 1 to 8 capital letters or digits")
+    return kind, code
 
 
 def _folder(value: str) -> str:
@@ -439,6 +509,7 @@ def _entry_files(ledger, args) -> int:
         rows_for,
         write_entry_file,
     )
+    from ledgerbridge import kinds
     from ledgerbridge.ledger.models import Document, DocumentStatus, Party
     from ledgerbridge.registry import load_registry
 
@@ -447,11 +518,16 @@ def _entry_files(ledger, args) -> int:
     except KeyError as exc:  # in the ledger, but not (or no longer validly) in the registry
         raise CommandError(exc.args[0]) from None
     csv_format = CsvFormat.french() if args.french else PLAIN_CSV
-    config = EntryConfig(payables_account=args.payables_account, currency=entity.base_currency)
+    source = entity.source
+    config = EntryConfig(payables_account=args.payables_account, receivables_account=args.receivables_account,
+                         currency=entity.base_currency, journals=dict(args.journals),
+                         income_account=args.income_account, item_accounts=dict(args.item_accounts),
+                         tax_codes=dict(args.tax_codes),
+                         amounts_include_tax=source.amounts_include_tax if source else False)
     written = 0
     with ledger.session() as session:
-        for kind, file_kind in (("bill", "bills"), ("journal_entry", "journal_entries")):
-            query = select(Document).where(Document.entity_id == entity.id, Document.kind == kind,
+        for kind in kinds.documents():  # every kind the DAG posts, one file each
+            query = select(Document).where(Document.entity_id == entity.id, Document.kind == kind.ledger_kind,
                                            Document.status == DocumentStatus.APPROVED).order_by(Document.doc_date)
             if args.date_from:
                 query = query.where(Document.doc_date >= args.date_from)
@@ -464,12 +540,12 @@ def _entry_files(ledger, args) -> int:
             for refused in converted.refused:
                 print(f"not exported: {refused}", file=sys.stderr)
             if converted.entries:
-                path = write_entry_file(args.out, entity.id, file_kind, rows_for(converted.entries),
+                path = write_entry_file(args.out, entity.id, kind.dataset, rows_for(converted.entries),
                                         file_format=args.format, csv_format=csv_format)
-                print(f"{len(converted.entries)} {kind.replace('_', ' ')}(s) -> {args.out}/{path}")
+                print(f"{len(converted.entries)} {kind.label}(s) -> {args.out}/{path}")
                 written += 1
     if not written:
-        print(f"{entity.id}: no approved bill or journal entry to export")
+        print(f"{entity.id}: no approved document to export")
     return 0
 
 
@@ -477,25 +553,35 @@ def _fec_year(argv: list[str]) -> int:
     """`ledgerbridge entry-files fec-year`: the legal FEC of a fiscal year, from what the entity wrote."""
     parser = argparse.ArgumentParser(
         prog="ledgerbridge entry-files fec-year",
-        description="Write <SIREN>FEC<closing date>.txt into <folder>/<entity>/fec/: every entry the entry-files "
-                    "entity wrote dated in the fiscal year, once, in order of validation, numbered, read back "
+        description="Write <SIREN>FEC<closing date>.txt into <entity>/fec/ of the entity's entry files (its "
+                    "connection's folder or SFTP server, or --folder): every entry the entry-files entity wrote "
+                    "dated in the fiscal year, once, in order of validation, numbered, read back "
                     "(docs/entry-files.md).")
     parser.add_argument("--entity", dest="entity_id", required=True, help="an entity of kind entry_files")
     parser.add_argument("--closing-date", required=True, type=_date, help="the fiscal year's last day (YYYY-MM-DD)")
-    parser.add_argument("--folder", required=True, type=_folder,
-                        help="the folder holding the entity's directory: its connection's local_root, or the SFTP "
-                             "root mounted or copied here")
+    parser.add_argument("--folder", type=_folder,
+                        help="a local folder holding the entity's directory (a copy of its entry files); without "
+                             "it, the entity's own connection (accounting.conn_id, read through Airflow: its "
+                             "local_root, or its SFTP server)")
     args = parser.parse_args(argv)
+    from paramiko import SSHException
+
     from ledgerbridge.connectors.errors import ConnectorError
+    from ledgerbridge.connectors.factory import ConnectionSettingsError
+    from ledgerbridge.filedrop.sftp import HostKeyRefused
 
     try:
         print(_write_fec_year(args))
-    except (CommandError, ConnectorError) as exc:
+    except (CommandError, ConnectorError, ConnectionSettingsError) as exc:
         print(f"ledgerbridge entry-files fec-year: {exc}", file=sys.stderr)
         return 1
     except FileExistsError as exc:
         print(f"ledgerbridge entry-files fec-year: {exc.filename or exc} already holds another file: move it "
               "away to write the fiscal year again", file=sys.stderr)
+        return 1
+    except (OSError, HostKeyRefused, SSHException) as exc:  # the folder or the SFTP server: unreachable, refused
+        print(f"ledgerbridge entry-files fec-year: the entry files of {args.entity_id} could not be read or "
+              f"written: {exc}", file=sys.stderr)
         return 1
     return 0
 
@@ -511,10 +597,52 @@ def _write_fec_year(args) -> str:
     if entity.accounting.entry_files is None:
         raise CommandError(f"{entity.id} is not an entry-files entity (accounting kind "
                            f"{entity.accounting.kind.value}): its books are kept in that system")
-    connector = entry_files(entity, ConnectionSettings(entity.accounting.conn_id,
-                                                       extra={"local_root": str(args.folder)}))
-    path = connector.write_fiscal_year_fec(args.closing_date)
-    return f"{entity.id}: fiscal year closing {args.closing_date} -> {args.folder}/{path}"
+    if args.folder:
+        conn, where = ConnectionSettings(entity.accounting.conn_id, extra={"local_root": str(args.folder)}), args.folder
+    else:
+        conn = _airflow_connection(entity.accounting.conn_id)
+        where = conn.extra.get("local_root") or f"sftp://{conn.host}:{conn.port or 22}/{conn.extra.get('root') or ''}"
+    fec = entry_files(entity, conn).write_fiscal_year_fec(args.closing_date)
+    return (f"{entity.id}: fiscal year {fec.opening_date} to {fec.closing_date}, {fec.entries} entries -> "
+            f"{str(where).rstrip('/')}/{fec.path} ({fec.outcome})")
+
+
+def _airflow_connection(conn_id: str):
+    """An Airflow connection as the core's ConnectionSettings, read as the DAG's tasks read it (environment
+    variable AIRFLOW_CONN_<ID>, secrets backend, metadata database) by Airflow's own command: the core never
+    imports Airflow. What it prints holds the connection's secrets: parsed here, never shown."""
+    import json
+    import subprocess
+
+    from ledgerbridge.connectors.factory import ConnectionSettings
+
+    command = [sys.executable, "-m", "airflow", "connections", "get", conn_id, "--output", "json"]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CommandError(f"connection {conn_id!r} could not be read through Airflow ({exc}): give --folder") from None
+    found = None
+    for line in reversed(result.stdout.splitlines()):
+        if line.startswith("[{"):
+            try:
+                found = json.loads(line)[0]
+            except (ValueError, IndexError, KeyError):
+                found = None
+            break
+    if result.returncode != 0 or not isinstance(found, dict):
+        said = (result.stderr.strip().splitlines() or result.stdout.strip().splitlines() or ["no answer"])[-1]
+        if "No module named airflow" in result.stderr:
+            said = "Airflow is not installed here"
+        raise CommandError(f"connection {conn_id!r} could not be read through Airflow ({said[:300]}): define it "
+                           "where the workers read it (Admin -> Connections, or AIRFLOW_CONN_"
+                           f"{conn_id.upper()}), run this where Airflow's settings are, or give --folder")
+    try:
+        port = int(found["port"]) if found.get("port") not in (None, "", "None") else None
+    except (TypeError, ValueError):
+        raise CommandError(f"connection {conn_id!r}: port {found['port']!r} is not a number") from None
+    return ConnectionSettings(conn_id=conn_id, host=found.get("host") or None, login=found.get("login") or None,
+                              password=found.get("password") or None, schema=found.get("schema") or None,
+                              extra=found.get("extra_dejson") or {}, port=port)
 
 
 def _redact(url: str) -> str:

@@ -42,7 +42,8 @@ from ledgerbridge.registry import ERP_KINDS, FILE_DROP_KINDS, AccountingKind, da
 DEMO_DATA = settings.PROJECT_ROOT / "include" / "config" / "demo_data.yaml"
 CLIENT_ID, CLIENT_SECRET = "ledgerbridge-demo", "demo-secret"
 SEED_LISTS = (("accounts", "Account"), ("classes", "Class"), ("terms", "Term"), ("items", "Item"),
-              ("vendors", "Vendor"), ("customers", "Customer"))
+              ("vendors", "Vendor"), ("customers", "Customer"),
+              ("journal_codes", "JournalCode"))  # French companies only: those beside QuickBooks France's own
 
 
 DROP_USER, DROP_PASSWORD = "agent", "demo-drop-secret"

@@ -15,6 +15,7 @@ from ledgerbridge.alerts import API_CALLS_LEFT
 from ledgerbridge.context import RunContext, RunParams, ensure_entity
 from ledgerbridge.flows.checks import check_reference
 from ledgerbridge.flows.confirmations import collect_confirmations, write_back
+from ledgerbridge.flows.fiscal_year import fiscal_year_fec
 from ledgerbridge.flows.exports import (
     export_documents,
     export_payments,
@@ -44,6 +45,7 @@ STEPS: dict[str, Step] = {
     "collect_confirmations": collect_confirmations,
     "write_back": write_back,
     "reconcile": reconcile,
+    "fiscal_year_fec": fiscal_year_fec,
 }
 
 __all__ = ["RunContext", "RunParams", "STEPS", "run_step", "run_all"]

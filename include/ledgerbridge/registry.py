@@ -60,13 +60,15 @@ class Flow(StrEnum):
     CUSTOMER_PAYMENTS = "customer_payments"
     JOURNAL_ENTRIES = "journal_entries"
     VENDOR_CREDITS = "vendor_credits"
+    BANK_ENTRIES = "bank_entries"
+    EXPENSE_REPORTS = "expense_reports"
 
 
 # The record kinds an entry file carries and their journal by default (French usage: achats, ventes,
 # avoirs, ventes comptant, operations diverses; a vendor's credit in the purchases journal, as French
-# packages keep avoirs fournisseurs); `entry_files.journals` overrides any of them.
+# packages keep avoirs fournisseurs; banque, notes de frais); `entry_files.journals` overrides any of them.
 DEFAULT_JOURNALS = {"bill": "HA", "invoice": "VT", "credit_note": "AV", "sales_receipt": "VC", "journal_entry": "OD",
-                    "vendor_credit": "HA"}
+                    "vendor_credit": "HA", "bank_entry": "BQ", "expense_report": "NDF"}
 _ACCOUNT_CODE = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,19}$"
 
 

@@ -26,7 +26,7 @@ from airflow.sdk import (
 )
 from ledgerbridge.dag_files import Shard, layout_problem, shard_of_file
 from ledgerbridge.registry import LegalEntity, Registry, RegistryError, dag_id_for, load_registry_part
-from ledgerbridge.steps import CONNECTED_STEPS, REALTIME_RUN_PREFIX, STEP_NAMES, connector_pool
+from ledgerbridge.steps import REALTIME_RUN_PREFIX, STEP_NAMES, connector_pool, connects
 
 from ledgerbridge_airflow.alerts import AlertsOperator, deadline_for
 from ledgerbridge_airflow.operators.held import HeldRecordsOperator
@@ -53,6 +53,11 @@ RETRY_POLICY = ExceptionRetryPolicy(
             exception=["ledgerbridge.flows.errors.SystemicQualityFailure"],
             action=RetryAction.FAIL,
             reason="a systemic data-quality failure: a retry sees the same data; fix the mapping or the pull",
+        ),
+        RetryRule(
+            exception=["ledgerbridge.flows.errors.FiscalYearFecRefused"],
+            action=RetryAction.FAIL,
+            reason="a closed fiscal year's FEC cannot be written as it is: a person moves a file or fixes the cause",
         ),
         RetryRule(
             exception=["ledgerbridge.settings.SettingError"],
@@ -116,11 +121,13 @@ def _chain(entity: LegalEntity, steps: tuple[str, ...], after: Any = None,
            run_prefix: str = "") -> LedgerBridgeStepOperator:
     # Steps that talk to the accounting system share one pool per connector kind, so that many entities
     # never run more of them at once than the system's app-wide limits allow.
-    pool = connector_pool(entity.accounting.kind.value)
+    # A step for other kinds only (ledgerbridge.steps.KIND_STEPS) never connects: it waits for no slot.
+    kind = entity.accounting.kind.value
+    pool = connector_pool(kind)
     previous = after
     for step in steps:
         task = LedgerBridgeStepOperator(task_id=step, step=step, entity_id=entity.id, run_prefix=run_prefix,
-                                        pool=pool if step in CONNECTED_STEPS else "default_pool")
+                                        pool=pool if connects(step, kind) else "default_pool")
         if previous is not None:
             previous >> task
         previous = task

@@ -61,7 +61,7 @@ def _file_drop_local(request):
 
     def transport(company_id: str) -> ConnectionSettings:
         return ConnectionSettings("drop_local", extra={"company_id": company_id, "local_root": str(root),
-                                                         "protocol_version": 2})
+                                                         "protocol_version": 7})  # the newest: every kind, booked rates
 
     with file_drop_harness(root, request.getfixturevalue("tmp_path"), transport) as harness:
         yield harness
@@ -75,7 +75,7 @@ def _file_drop_sftp(request):
         return ConnectionSettings("drop_sftp", host=server.host, port=server.port, login=SFTP_USER,
                                   password=SFTP_PASSWORD,
                                   extra={"company_id": company_id, "root": "/", "host_key": server.host_key_line,
-                                         "protocol_version": 2})
+                                         "protocol_version": 7})  # the newest: every kind, booked rates
 
     with file_drop_harness(root, request.getfixturevalue("tmp_path"), transport) as harness:
         yield harness

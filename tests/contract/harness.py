@@ -78,7 +78,8 @@ class ConnectorHarness(Protocol):
 
 QBO_ENTITIES = {"bill": "Bill", "bill_payment": "BillPayment", "invoice": "Invoice", "credit_note": "CreditMemo",
                 "sales_receipt": "SalesReceipt", "payment": "Payment", "purchase_order": "PurchaseOrder",
-                "journal_entry": "JournalEntry", "vendor_credit": "VendorCredit"}
+                "journal_entry": "JournalEntry", "vendor_credit": "VendorCredit", "purchase": "Purchase",
+                "deposit": "Deposit"}
 
 
 @dataclass
@@ -148,6 +149,13 @@ class QBOHarness:
             return self._write("Bill", {"VendorRef": vendor, "Line": [self._expense_line("12.34")]})["Id"]
         if kind == "vendor_credit":
             return self._write("VendorCredit", {"VendorRef": vendor, "Line": [self._expense_line("7.89")]})["Id"]
+        if kind == "purchase":
+            return self._write("Purchase", {"PaymentType": "Cash", "AccountRef": {"value": self.bank_account_id},
+                                            "Line": [self._expense_line("4.56")]})["Id"]
+        if kind == "deposit":
+            return self._write("Deposit", {"DepositToAccountRef": {"value": self.bank_account_id}, "Line": [
+                {"Amount": Decimal("3.21"), "DetailType": "DepositLineDetail",
+                 "DepositLineDetail": {"AccountRef": {"value": self.expense_account_id}}}]})["Id"]
         if kind == "purchase_order":
             return self._write("PurchaseOrder", {"VendorRef": vendor, "Line": [self._expense_line("56.78")]})["Id"]
         if kind in ("invoice", "credit_note", "sales_receipt"):
@@ -188,7 +196,8 @@ XERO_CLIENT_ID, XERO_CLIENT_SECRET = "ledgerbridge-test", "test-secret"
 # Our reference kind -> (endpoint, id field) of what a person deletes in Xero: Status DELETED, or VOIDED for
 # an approved invoice, bill or credit note (Xero deletes only drafts of those; a voided one counts for nothing).
 XERO_DELETABLE = {"bill": ("Invoices", "InvoiceID"), "invoice": ("Invoices", "InvoiceID"),
-                  "credit_note": ("CreditNotes", "CreditNoteID"), "payment": ("Payments", "PaymentID"),
+                  "credit_note": ("CreditNotes", "CreditNoteID"), "vendor_credit": ("CreditNotes", "CreditNoteID"),
+                  "payment": ("Payments", "PaymentID"),
                   "journal_entry": ("ManualJournals", "ManualJournalID")}
 
 
@@ -256,6 +265,8 @@ class XeroHarness:
             return self._document("Invoices", "ACCREC", self.customer_id, "200", "90.12")
         if kind == "credit_note":
             return self._document("CreditNotes", "ACCRECCREDIT", self.customer_id, "200", "56.78")
+        if kind == "vendor_credit":
+            return self._document("CreditNotes", "ACCPAYCREDIT", self.vendor_id, self.expense_account_id, "23.45")
         if kind == "journal_entry":
             return self._write("ManualJournals", {"Narration": "entered by hand", "Status": "POSTED", "JournalLines": [
                 {"LineAmount": Decimal("34.56"), "AccountCode": self.expense_account_id},

@@ -48,17 +48,21 @@ def test_steps_are_chained_in_order_with_params_tags_and_docs(monkeypatch, tmp_p
     assert "ledgerbridge" in dag.tags and "quickbooks_online" in dag.tags
     assert "acme" in dag.doc_md
     assert dag.max_active_runs == 1
+    # fiscal_year_fec does something for entry-files entities only: here it never waits for a QuickBooks slot
+    assert dag.get_task("export_documents").pool != "default_pool"
+    assert dag.get_task("fiscal_year_fec").pool == "default_pool"
 
 
 def test_failures_a_retry_cannot_cure_are_not_retried(monkeypatch, tmp_path):
     from airflow.sdk import RetryAction
 
     from ledgerbridge.connectors.errors import ReconnectRequired
-    from ledgerbridge.flows.errors import SystemicQualityFailure
+    from ledgerbridge.flows.errors import FiscalYearFecRefused, SystemicQualityFailure
 
     bag = registry_dagbag(monkeypatch, tmp_path, [registry_entry("acme")])
     policy = bag.dags["ledgerbridge__acme"].get_task("prepare_exports").retry_policy
-    for failure in (SystemicQualityFailure("acme: bills: SYSTEMIC problem"), ReconnectRequired("reconnect")):
+    for failure in (SystemicQualityFailure("acme: bills: SYSTEMIC problem"), ReconnectRequired("reconnect"),
+                    FiscalYearFecRefused("acme: a file of that name holds other bytes", {})):
         assert policy.evaluate(failure, try_number=1, max_tries=4).action == RetryAction.FAIL
     assert policy.evaluate(ConnectionError("reset"), try_number=1, max_tries=4).action != RetryAction.FAIL
 

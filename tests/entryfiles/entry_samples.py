@@ -47,3 +47,44 @@ def sample_rows():
                             party=vendor("V-ø", "Søren & Müller, Grüße"))
     return rows_for([document_entry(purchase, CONFIG, ["facture-été.pdf", "reçu ø.png"]),
                      document_entry(accrual, CONFIG)])
+
+
+def customer(hub_id: str = "C-3", name: str = "Boulangerie Müller") -> Party:
+    return Party(entity_id=ENTITY, kind="customer", hub_id=hub_id, name=name)
+
+
+def sale(kind: str, *lines: tuple[str | None, str, str | None], total: str | None = None, hub_id: str = "I-1",
+         party: Party | None = None, with_customer: bool = True) -> Document:
+    """An invoice, credit note or sales receipt; lines: (item, net amount, tax code)."""
+    document_lines = [DocumentLine(line_no=n, item_code=item, amount=Decimal(amount), tax_code=tax,
+                                   description=f"Vente {n}") for n, (item, amount, tax) in enumerate(lines, start=1)]
+    return Document(id=3, entity_id=ENTITY, kind=kind, hub_id=hub_id, doc_number=f"N-{hub_id}",
+                    doc_date=date(2025, 4, 2), currency="EUR", total=Decimal(total), status="approved",
+                    party=(party or customer()) if with_customer else None, lines=document_lines)
+
+
+def vendor_credit(*amounts: str, hub_id: str = "VC-1") -> Document:
+    document = bill(*amounts, hub_id=hub_id, doc_number=f"A-{hub_id}")
+    document.kind = "vendor_credit"
+    return document
+
+
+def bank_entry(direction: str, *lines: tuple[str, str], party: Party | None = None, hub_id: str = "BQ-1",
+               bank_account: str | None = "512000") -> Document:
+    """lines: (counterpart account, amount); money out posts them as debits, money in as credits."""
+    posting = "debit" if direction == "out" else "credit"
+    document_lines = [DocumentLine(line_no=n, account_code=account, amount=Decimal(amount), posting_type=posting)
+                      for n, (account, amount) in enumerate(lines, start=1)]
+    return Document(id=4, entity_id=ENTITY, kind="bank_entry", hub_id=hub_id, doc_number=None,
+                    doc_date=date(2025, 4, 3), currency="EUR",
+                    total=sum((line.amount for line in document_lines), Decimal(0)), status="approved",
+                    memo="Virement", party=party, bank_account=bank_account, lines=document_lines)
+
+
+def expense_report(*amounts: str, bank_account: str | None = None, hub_id: str = "NDF-1") -> Document:
+    document_lines = [DocumentLine(line_no=n, account_code=f"62{n}000", amount=Decimal(amount),
+                                   description=f"Frais {n}") for n, amount in enumerate(amounts, start=1)]
+    return Document(id=5, entity_id=ENTITY, kind="expense_report", hub_id=hub_id, doc_number=hub_id,
+                    doc_date=date(2025, 4, 4), currency="EUR",
+                    total=sum((Decimal(a) for a in amounts), Decimal(0)), status="approved",
+                    party=vendor("E-1", "Jeanne Dupont"), bank_account=bank_account, lines=document_lines)

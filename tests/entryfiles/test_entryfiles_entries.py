@@ -1,11 +1,23 @@
 """Documents to entries to rows: bills, journal entries, the balance rule and the other checks."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from decimal import Decimal
 
 import pytest
-from entry_samples import CONFIG, ENTITY, bill, journal_entry, vendor
+from entry_samples import (
+    CONFIG,
+    ENTITY,
+    bank_entry,
+    bill,
+    customer,
+    expense_report,
+    journal_entry,
+    sale,
+    vendor,
+    vendor_credit,
+)
 from ledgerbridge.entryfiles import (
     ATTACHMENT_SEPARATOR,
     Entry,
@@ -14,11 +26,14 @@ from ledgerbridge.entryfiles import (
     EntryLine,
     EntryRow,
     Side,
+    TaxCode,
     UnbalancedEntry,
     attachment_names_by_document,
     convert_documents,
     document_entry,
     entry_rows,
+    render_fec,
+    validate_fec,
 )
 from ledgerbridge.ledger.models import Attachment, Base, LegalEntityRow
 from sqlalchemy import create_engine
@@ -109,20 +124,13 @@ def test_a_bad_line_is_refused_naming_the_document_and_the_line(line, problem):
     (bill("10.00", with_vendor=False), "bill B-1001: has no vendor"),
     (bill("10.00", currency="USD"), "bill B-1001: is in USD, the books in EUR, and has no exchange_rate: entry "
                                     "files have no exchange rates: give exchange_rate in the feed"),
-    (journal_entry(("512000", "transfer", "1")), "journal entry JE-9: line 1 posting type 'transfer'"),
+    (journal_entry(("512000", "transfer", "1")), "journal entry JE-9: line 1 posting type 'Transfer'"),
     (journal_entry((None, "debit", "1")), "journal entry JE-9: line 1 has no account code"),
 ])
 def test_a_document_that_cannot_be_posted_is_refused_with_its_reason(document, problem):
     with pytest.raises(EntryError) as error:
         document_entry(document, CONFIG)
     assert str(error.value).startswith(problem)
-
-
-def test_invoices_have_no_entry_file_layout_yet():
-    invoice = bill("10.00")
-    invoice.kind = "invoice"
-    with pytest.raises(EntryError, match="invoice B-1001: invoice documents have no entry-file layout; only bill, journal_entry"):
-        document_entry(invoice, CONFIG)
 
 
 def test_a_bad_document_is_refused_and_the_others_still_convert():
@@ -169,3 +177,120 @@ def test_a_foreign_bill_with_its_rate_is_posted_in_home_currency_as_the_connecto
         ("601000", Decimal("15.01"), None, Decimal("10.01"), "USD"),  # the cent of rounding
         ("602000", Decimal("15.02"), None, Decimal("10.01"), "USD"),
         ("603000", Decimal("15.02"), None, Decimal("10.01"), "USD")]
+
+
+SALES = EntryConfig(payables_account="401000", receivables_account="411000", currency="EUR",
+                    income_account="706000", item_accounts={"PAIN": "701000"},
+                    tax_codes={"TVA20": TaxCode(Decimal("20"), "445710"), "TVA5": TaxCode(Decimal("5.5"), "445712")})
+
+
+def _lines(entry: Entry) -> list[tuple]:
+    return [(r.account, r.subsidiary_account, r.debit, r.credit) for r in entry_rows(entry)]
+
+
+def test_an_invoice_debits_the_customer_and_credits_each_items_income_account_and_the_vat_in_vt():
+    invoice = sale("invoice", ("PAIN", "100.00", "TVA5"), ("GATEAU", "50.00", "TVA20"), total="150.00")
+    entry = document_entry(invoice, SALES)
+    assert entry.journal_code == "VT"
+    assert _lines(entry) == [
+        ("411000", "C-3", Decimal("165.50"), None),  # the total with the VAT on top of the net lines
+        ("701000", "", None, Decimal("100.00")),  # its item's own account
+        ("706000", "", None, Decimal("50.00")),  # the default income account
+        ("445712", "", None, Decimal("5.50")), ("445710", "", None, Decimal("10.00"))]
+    assert (entry.lines[0].label, entry.lines[0].subsidiary_label) == ("Boulangerie Müller N-I-1", "Boulangerie Müller")
+
+
+def test_a_credit_note_and_a_sales_receipt_post_as_the_dag_posts_them_in_av_and_vc():
+    credit = document_entry(sale("credit_note", ("PAIN", "40.00", None), total="40.00", hub_id="AV-1"), SALES)
+    receipt = document_entry(sale("sales_receipt", ("PAIN", "12.00", "TVA20"), total="12.00", hub_id="R-1"), SALES)
+    assert (credit.journal_code, receipt.journal_code) == ("AV", "VC")
+    assert _lines(credit) == [("411000", "C-3", None, Decimal("40.00")), ("701000", "", Decimal("40.00"), None)]
+    assert _lines(receipt) == [("411000", "C-3", Decimal("14.40"), None), ("701000", "", None, Decimal("12.00")),
+                               ("445710", "", None, Decimal("2.40"))]
+
+
+def test_a_vendor_credit_is_a_bill_reversed_in_the_purchases_journal():
+    entry = document_entry(vendor_credit("30.00"), SALES)
+    assert entry.journal_code == "PUR"
+    assert _lines(entry) == [("401000", "V-7", Decimal("30.00"), None), ("601000", "", None, Decimal("30.00"))]
+
+
+def test_a_bank_entry_goes_against_its_own_bank_account_in_bq_the_party_on_its_control_account():
+    out = document_entry(bank_entry("out", ("401000", "480.00"), ("627000", "2.50"), party=vendor()), SALES)
+    money_in = document_entry(bank_entry("in", ("411000", "1250.00"), party=customer(), hub_id="BQ-2",
+                                         bank_account="512100"), SALES)
+    assert (out.journal_code, money_in.journal_code) == ("BQ", "BQ")
+    assert _lines(out) == [("512000", "", None, Decimal("482.50")), ("401000", "V-7", Decimal("480.00"), None),
+                           ("627000", "", Decimal("2.50"), None)]
+    assert _lines(money_in) == [("512100", "", Decimal("1250.00"), None), ("411000", "C-3", None, Decimal("1250.00"))]
+
+
+def test_an_expense_report_is_owed_to_the_payee_or_paid_from_its_bank_in_ndf():
+    owed = document_entry(expense_report("24.00", "15.50"), SALES)
+    paid = document_entry(expense_report("24.00", bank_account="512000", hub_id="NDF-2"), SALES)
+    assert (owed.journal_code, paid.journal_code) == ("NDF", "NDF")
+    assert _lines(owed) == [("401000", "E-1", None, Decimal("39.50")), ("621000", "", Decimal("24.00"), None),
+                            ("622000", "", Decimal("15.50"), None)]
+    assert _lines(paid) == [("512000", "", None, Decimal("24.00")), ("621000", "", Decimal("24.00"), None)]
+
+
+def test_every_kind_makes_one_fec_file_that_validates():
+    documents = [bill("100.00"), vendor_credit("30.00"), journal_entry(("1", "debit", "1"), ("2", "credit", "1")),
+                 sale("invoice", ("PAIN", "100.00", "TVA5"), total="100.00"),
+                 sale("credit_note", ("PAIN", "40.00", None), total="40.00", hub_id="AV-1"),
+                 sale("sales_receipt", ("PAIN", "12.00", "TVA20"), total="12.00", hub_id="R-1"),
+                 bank_entry("out", ("401000", "480.00"), party=vendor()), expense_report("24.00")]
+    converted = convert_documents(documents, SALES)
+    assert converted.refused == []
+    assert sorted({entry.journal_code for entry in converted.entries}) == ["AV", "BQ", "NDF", "OD", "PUR", "VC", "VT"]
+    report = validate_fec(render_fec(converted.entries, separator="\t"))
+    assert report.ok, report
+
+
+def test_journals_are_configurable_per_kind():
+    config = dataclasses.replace(SALES, journals={"invoice": "VE", "bank_entry": "BQ2"})
+    assert document_entry(sale("invoice", ("PAIN", "1.00", None), total="1.00"), config).journal_code == "VE"
+    assert document_entry(bank_entry("out", ("627000", "1.00")), config).journal_code == "BQ2"
+
+
+def _foreign(document):
+    document.currency = "USD"
+    return document
+
+
+def _void(document):
+    document.status = "void"
+    return document
+
+
+@pytest.mark.parametrize(("document", "config", "problem"), [
+    (sale("invoice", ("PAIN", "1.00", None), total="1.00", with_customer=False), SALES,
+     "invoice I-1: has no customer; its entry needs the customer's account"),
+    (sale("invoice", ("GATEAU", "1.00", None), total="1.00"), CONFIG,
+     "invoice I-1: line 1: item 'GATEAU' has no income account: set income_account (--income-account) or "
+     "item_accounts (--item-account GATEAU=ACCOUNT)"),
+    (sale("credit_note", (None, "1.00", None), total="1.00"), CONFIG,
+     "credit note I-1: line 1 has no item, and no income_account (--income-account) to post it on"),
+    (sale("invoice", ("PAIN", "1.00", "TVA10"), total="1.00"), SALES,
+     "invoice I-1: line 1: tax code 'TVA10' has no rate and account: set tax_codes (--tax-code TVA10=RATE:ACCOUNT)"),
+    (sale("invoice", ("PAIN", "1.00", None), total="1.00"), EntryConfig(payables_account="401000", income_account="7"),
+     "invoice I-1: has no customers' control account to post the total on"),
+    (bank_entry("out", ("627000", "1.00"), bank_account=None), SALES, "bank entry BQ-1: has no bank account to post its total on"),
+    (_foreign(sale("invoice", ("PAIN", "1.00", None), total="1.00")), SALES,
+     "invoice I-1: is in USD, the books in EUR, and has no exchange_rate: entry files have no exchange rates: give "
+     "exchange_rate in the feed"),
+    (_void(expense_report("1.00")), SALES, "expense report NDF-1: is void; nothing to post"),
+])
+def test_a_document_of_a_new_kind_that_cannot_be_posted_says_why(document, config, problem):
+    with pytest.raises(EntryError) as error:
+        document_entry(document, config)
+    assert str(error.value) == problem
+
+
+def test_a_bad_sale_is_left_out_and_the_others_of_every_kind_still_convert():
+    good, unbalanced = sale("invoice", ("PAIN", "10.00", None), total="10.00"), \
+        sale("invoice", ("PAIN", "10.00", None), total="9.00", hub_id="I-2")
+    converted = convert_documents([good, unbalanced, bank_entry("in", ("706000", "5.00"))], SALES)
+    assert [entry.source for entry in converted.entries] == ["invoice I-1", "bank entry BQ-1"]
+    assert [str(error) for error in converted.refused] == [
+        "invoice I-2: does not balance: debits 9.00, credits 10.00 (difference -1.00)"]

@@ -40,8 +40,9 @@ def test_the_name_holds_entity_kind_and_utc_timestamp():
         "acme_fr-bills-20250401T093015.123Z.csv"
     with pytest.raises(ValueError, match="entity id"):
         entry_file_name("../acme", "bills", "csv", MOMENT)
-    with pytest.raises(ValueError, match="kind"):
-        entry_file_name(ENTITY, "invoices", "csv", MOMENT)
+    assert entry_file_name(ENTITY, "expense_reports", "csv", MOMENT) == "acme_fr-expense_reports-20250401T093015.123Z.csv"
+    with pytest.raises(ValueError, match="kind 'payslips' must be one of .*'invoices'"):
+        entry_file_name(ENTITY, "payslips", "csv", MOMENT)
 
 
 def test_writing_through_a_filesystem_goes_by_part_and_leaves_none_behind(tmp_path):

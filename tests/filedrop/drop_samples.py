@@ -19,6 +19,7 @@ from ledgerbridge.filedrop import (
     from_wire,
     inbox_directory,
     make_file_name,
+    read_inbound,
     write_message,
 )
 from ledgerbridge.filedrop.protocol import kind_version
@@ -53,6 +54,46 @@ def invoice(key: str = "inv-1", customer: str = "Vance Refrigeration", number: s
     return {"key": key, "customer": {"name": customer}, "invoice_number": number, "txn_date": "2025-01-30",
             "currency": "USD", "total": "375.00",
             "lines": [{"item": {"name": "Consulting"}, "quantity": "2.5", "unit_price": "150.00", "amount": "375.00"}]}
+
+
+def credit_note(key: str = "cn-1", customer: str = "Vance Refrigeration", number: str = "CN-1") -> dict:
+    """Protocol version 4: a CreditMemo, item lines as on an invoice."""
+    return {"key": key, "customer": {"name": customer}, "credit_note_number": number, "txn_date": "2025-01-31",
+            "currency": "USD", "memo": "returned compressor", "total": "150.00",
+            "lines": [{"item": {"name": "Consulting"}, "quantity": "1", "unit_price": "150.00", "amount": "150.00"}]}
+
+
+def vendor_credit(key: str = "vc-1", vendor: str = "Nick Brown", number: str = "NB-C1",
+                  account: str = "Office Supplies") -> dict:
+    """Protocol version 4: a VendorCredit, expense lines as on a bill."""
+    return {"key": key, "vendor": {"name": vendor}, "credit_number": number, "txn_date": "2025-01-31",
+            "currency": "USD", "total": "30.50",
+            "lines": [{"account": {"name": account}, "amount": "30.50", "description": "damaged paper returned"}]}
+
+
+def sales_receipt(key: str = "sr-1", customer: str = "Vance Refrigeration", number: str = "SR-1") -> dict:
+    """Protocol version 4: a SalesReceipt, item lines, paid on the spot into a deposit account."""
+    return {"key": key, "customer": {"name": customer}, "receipt_number": number, "txn_date": "2025-01-31",
+            "currency": "USD", "deposit_account": {"name": "Checking"}, "total": "300.00",
+            "lines": [{"item": {"name": "Consulting"}, "quantity": "2", "unit_price": "150.00", "amount": "300.00"}]}
+
+
+def bank_entry(key: str = "be-1", number: str = "CHK-1", direction: str = "out", entity: str | None = "Nick Brown",
+               account: str = "Office Supplies", bank: str = "Checking") -> dict:
+    """Protocol version 6: money out of the bank account (a Check) or into it (a Deposit), counterpart lines."""
+    return {"key": key, "direction": direction, "bank_account": {"name": bank}, "entry_number": number,
+            "txn_date": "2025-01-31", "currency": "USD", "memo": "bank statement line", "total": "42.50",
+            **({"entity": {"name": entity}} if entity else {}),
+            "lines": [{"account": {"name": account}, "amount": "42.50", "description": "paper and toner"}]}
+
+
+def expense_report(key: str = "er-1", number: str = "NDF-1", payee: str = "Nick Brown", bank: str | None = None,
+                   account: str = "Office Supplies") -> dict:
+    """Protocol version 6: what a payee spent for the company; paid from `bank` (a Check) or owed (a Bill)."""
+    return {"key": key, "payee": {"name": payee}, "report_number": number, "txn_date": "2025-01-31",
+            "currency": "USD", "total": "65.00", **({"bank_account": {"name": bank}} if bank else {}),
+            "lines": [{"account": {"name": account}, "amount": "40.00", "description": "train"},
+                      {"account": {"name": account}, "amount": "25.00", "description": "lunch"}]}
 
 
 def journal_entry(key: str = "je-1") -> dict:
@@ -126,6 +167,11 @@ SAMPLE_RECORDS = {
     "invoices": lambda: [invoice()],
     "journal_entries": lambda: [journal_entry()],
     "attachments": lambda: [attachment()],
+    "credit_notes": lambda: [credit_note()],
+    "vendor_credits": lambda: [vendor_credit()],
+    "sales_receipts": lambda: [sales_receipt()],
+    "bank_entries": lambda: [bank_entry()],
+    "expense_reports": lambda: [expense_report()],
     "payments": lambda: [bill_payment(), customer_payment()],
     "lists": list_entries,
     "purchase_orders": lambda: [purchase_order()],
@@ -188,8 +234,25 @@ def relative(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def send(root: Path, clock, kind: str, records: list[dict], batch_key: str = "batch-1") -> str:
-    """Upload the way LedgerBridge does: a validated message, `.part` then rename."""
+def send(root: Path, clock, kind: str, records: list[dict], batch_key: str = "batch-1",
+         protocol_version: int | None = None) -> str:
+    """Upload the way LedgerBridge does: a validated message, `.part` then rename (in the oldest version it
+    needs unless told)."""
     built = build_message(kind, entity_id=ENTITY, company_id=COMPANY, batch_key=batch_key,
-                          records=from_wire(records), created_at=clock())
+                          records=from_wire(records), created_at=clock(), protocol_version=protocol_version)
     return write_message(LocalFileSystem(root), ENTITY, built)
+
+
+# -- the agent sandbox, as the tests drive it ---------------------------------------------------------
+
+def answers_to(root: Path, sent: str):
+    """The agent's one confirmation file answering the file `sent` (its path or name)."""
+    fs, name = LocalFileSystem(root), sent.rsplit("/", 1)[-1]
+    found = [read_inbound(fs, f"{ENTITY}/confirmations/{path.name}", entity_id=ENTITY, company_id=COMPANY)
+             for path in sorted((root / ENTITY / "confirmations").glob("*.json"))]
+    [answer] = [m for m in found if m.envelope["in_reply_to"]["file"] == name]
+    return answer
+
+
+def poll(agent, root: Path):
+    return agent.process(LocalFileSystem(root), ENTITY)

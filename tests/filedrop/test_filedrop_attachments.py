@@ -170,8 +170,10 @@ def test_the_version_decides_the_capability(root):
         _outgoing(_connector(root, 1), SCAN)
     assert _connector(root, 2).capabilities.attachments and "attachment" in _connector(root, 2).capabilities.kinds
     assert FileDropConnector.capabilities.attachments is False  # the class's stays version 1's
-    with pytest.raises(ValueError, match="protocol_version 3"):
-        _connector(root, 3)
+    assert _connector(root, 3).capabilities.attachments  # version 3 keeps what 2 added
+    assert _connector(root, 4).capabilities.attachments  # and version 4
+    with pytest.raises(ValueError, match="protocol_version 8"):
+        _connector(root, 8)
 
 
 def test_the_connector_writes_the_bytes_then_the_message_naming_them(root):
@@ -216,10 +218,13 @@ def test_the_connection_declares_the_agent_s_version(root):
     assert not file_drop(entity, connection()).capabilities.attachments  # an agent of before version 2
     assert file_drop(entity, connection(protocol_version=2)).capabilities.attachments
     assert file_drop(entity, connection(protocol_version="2")).capabilities.attachments
-    for wrong in ("two", 3):
+    for wrong in ("two", 8):
         with pytest.raises(ConnectionSettingsError, match=(
                 rf"connection 'drop_acme': extra protocol_version {wrong!r} is not a file-drop protocol version "
-                r"\(this connector speaks 1, 2; 2 for an agent taking attachments\)")):
+                r"\(this connector speaks 1, 2, 3, 4, 5, 6, 7; 2 for an agent taking attachments, 3 for one also "
+                r"taking exchange rates, 4 for one also taking credit notes, vendor credits and sales receipts, 5 for "
+                r"one also answering the rate it booked, 6 for one also taking bank entries and expense reports, 7 for "
+                r"one also attaching files to every kind of entry\)")):
             file_drop(entity, connection(protocol_version=wrong))
 
 

@@ -1,6 +1,7 @@
 """Credit notes, the kind added by one module (docs/extending.md): to QuickBooks Online once each as a
-CreditMemo, even when the answer is lost; an unknown item held naming the line; kept in the ledger
-for a file drop, which takes none."""
+CreditMemo, even when the answer is lost; an unknown item held naming the line; held with the reason for
+a file-drop agent speaking a protocol version before 4, which has none (tests/integration/test_file_drop_credits.py
+sends them to one speaking 4)."""
 from __future__ import annotations
 
 import logging
@@ -90,9 +91,10 @@ def test_a_credit_note_becomes_one_credit_memo_even_when_its_answer_is_lost(ledg
     assert (mirrored.external_id, mirrored.number, mirrored.party_external_id) == (memo["Id"], "CN-1", vance)
 
 
-def test_a_file_drop_takes_no_credit_notes_they_stay_in_the_ledger(ledger, tmp_path, caplog):
-    """Protocol version 1 has no credit notes: the enabled flow is said to be skipped, the invoice of
-    the same run goes out as a file, the credit note gets no outbox row and waits."""
+def test_a_file_drop_agent_before_version_4_takes_no_credit_notes_they_are_held_with_the_reason(ledger, tmp_path,
+                                                                                                caplog):
+    """Protocol version 1 has no credit notes: the credit note is held in quarantine saying so and what to do,
+    gets no outbox row, and the invoice of the same run goes out as a file."""
     entity = LegalEntity.model_validate({
         "id": "credit_desk", "name": "Credit Desktop", "base_currency": "USD",
         "accounting": {"kind": "quickbooks_desktop", "conn_id": "drop_credit_desk"},
@@ -123,13 +125,18 @@ def test_a_file_drop_takes_no_credit_notes_they_stay_in_the_ledger(ledger, tmp_p
     agent.process(fs, entity.id)
     second = run("second")
 
-    assert ("credit notes: flow credit_notes is enabled, but the accounting connector (quickbooks_desktop) takes no "
-            "credit notes: skipped, the records stay in the ledger") in caplog.text
-    assert "credit_notes" not in first["prepare_exports"] and first["export_documents"]["awaiting"] == 1
+    assert ("1 credit notes held, not sent: the entity's desktop agent speaks file-drop protocol version 1, which has "
+            "no credit_notes message (version 4 added it: QuickBooks Desktop's CreditMemo); once the agent is upgraded, "
+            "set the connection's extra protocol_version to 4") in caplog.text
+    assert first["prepare_exports"]["credit_notes"]["held"] == 1 and first["export_documents"]["awaiting"] == 1
     assert second["export_documents"]["confirmed"] == 1
     assert [i["invoice_number"] for i in agent.company.transactions["invoice"].values()] == ["I-1"]
     with ledger.session() as session:
         assert Counter(row.kind for row in session.scalars(select(OutboxEntry))) == {"invoice": 1}
         credit_note = session.scalars(select(Document).where(Document.hub_id == "CN-1")).one()
         assert (credit_note.status, credit_note.external_id) == ("approved", None)
-    assert second["reconcile"]["credit_notes"]["buckets"] == {"waiting": 1}
+        held = session.scalars(select(QuarantineEntry).where(QuarantineEntry.record_key == "CN-1")).one()
+    assert (held.dataset, held.status, held.reasons[0]["field"]) == ("credit_notes", "open", "kind")
+    assert "cannot take a credit note: the entity's desktop agent speaks file-drop protocol version 1" in \
+        held.reasons[0]["problem"]
+    assert second["reconcile"]["credit_notes"]["buckets"] == {"quarantined": 1}

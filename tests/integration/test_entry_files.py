@@ -436,3 +436,55 @@ def test_the_legal_fec_names_what_it_lacks(ledger, tmp_path, monkeypatch, capsys
     assert "closing date 2026-06-30 is not a fiscal year end of the entity" in capsys.readouterr().err
     assert main(command) == 1
     assert "no entry written for the fiscal year 2026-01-01 to 2026-12-31" in capsys.readouterr().err
+
+
+def test_bank_entries_and_expense_reports_balance_against_the_bank_or_the_payee_in_their_journals(ledger, tmp_path):
+    """A bank entry in BQ (the bank account against its counterparts; a vendor or customer on the lines on its
+    control account), an expense report in NDF (the payee's payable, or the bank the company paid it from)."""
+    root = tmp_path / "accountant"
+    root.mkdir()
+    journals = [*DEMO["reference"]["journals"], {"code": "BQ", "name": "Banque"},
+                {"code": "NDF", "name": "Notes de frais"}]
+    _write_reference(root, {**DEMO["reference"], "journals": journals})
+    conn = ConnectionSettings("files_martin_fr", extra={"local_root": str(root)})
+    entity = LegalEntity.model_validate({**_entity().model_dump(mode="json"),
+                                         "flows": ["reference", "parties", "bank_entries", "expense_reports"]})
+    bank = {"doc_date": "2026-11-12", "status": "approved", "bank_account": "512000"}
+    report = {"vendor": "V-502", "doc_date": "2026-11-20", "status": "approved", "lines": [
+        {"account": "606400", "amount": "24.00", "tax_code": "TVA20D", "description": "Ramettes", "date": "2026-11-03"},
+        {"account": "622600", "amount": "15.50", "date": "2026-11-04"}]}
+    with ledger.session() as session:
+        import_hub_data(session, entity, {
+            "vendors": DEMO["hub"]["vendors"], "customers": DEMO["hub"]["customers"],
+            "bank_entries": [
+                {**bank, "hub_id": "BQ-1", "direction": "out", "vendor": "V-500", "memo": "Virement Moulins",
+                 "lines": [{"account": "401000", "amount": "480.00"}, {"account": "622600", "amount": "2.50"}]},
+                {**bank, "hub_id": "BQ-2", "direction": "in", "customer": "C-500",
+                 "lines": [{"account": "411000", "amount": "1250.00"}]}],
+            "expense_reports": [{**report, "hub_id": "NDF-1", "doc_number": "NDF-1"},
+                                {**report, "hub_id": "NDF-2", "doc_number": "NDF-2", "bank_account": "512000"}]})
+
+    first = _run(ledger, conn, entity)
+
+    [written] = _entry_files(root)
+    assert validate_fec(written.read_bytes()).ok
+    entries: dict = {}
+    for line in _fec_lines(written):
+        entries.setdefault((line["JournalCode"], line["EcritureNum"]), {})[
+            (line["CompteNum"], line["CompAuxNum"])] = (_amount(line["Debit"]), _amount(line["Credit"]))
+    assert entries[("BQ", "BQ-1")] == {("512000", ""): (0, Decimal("482.50")),
+                                       ("401000", "FMOULIN"): (Decimal("480.00"), 0),
+                                       ("622600", ""): (Decimal("2.50"), 0)}
+    assert entries[("BQ", "BQ-2")] == {("512000", ""): (Decimal("1250.00"), 0),
+                                       ("411000", "CMAIRIE"): (0, Decimal("1250.00"))}
+    payee = next(aux for account, aux in entries[("NDF", "NDF-1")] if account == "401000")
+    assert entries[("NDF", "NDF-1")] == {("401000", payee): (0, Decimal("44.30")),
+                                         ("606400", ""): (Decimal("24.00"), 0), ("622600", ""): (Decimal("15.50"), 0),
+                                         ("445660", ""): (Decimal("4.80"), 0)}
+    assert entries[("NDF", "NDF-2")][("512000", "")] == (0, Decimal("44.30"))
+    for entry in entries.values():  # balanced to the cent
+        assert sum(d for d, _ in entry.values()) == sum(c for _, c in entry.values())
+    assert first["export_documents"]["confirmed"] == 4
+
+    second = _run(ledger, conn, entity)
+    assert second["export_documents"]["sent"] == 0 and _entry_files(root) == [written]  # never twice

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from ledgerbridge.connectors.filedrop import FileDropConnector
 from ledgerbridge.connectors.qbo.connector import QuickBooksOnlineConnector
 from ledgerbridge.connectors.xero.connector import XeroConnector
 from ledgerbridge.flows.waiting import exports_waiting
@@ -81,19 +82,30 @@ def test_nothing_is_looked_at_while_another_run_of_the_entity_exports(ledger, qb
 
 
 def test_approved_records_of_a_kind_the_connector_cannot_carry_start_no_run(ledger):
-    """Xero takes no vendor credit: an approved one stays in the ledger, and must not make every minute's run
-    go on to export steps that send nothing."""
-    raw = make_entity("xero_credits", flows=("reference", "parties", "bills", "vendor_credits")).model_dump(mode="json")
-    entity = LegalEntity.model_validate({**raw, "accounting": {"kind": "xero", "conn_id": "xero_credits"}})
-    assert "vendor_credit" not in XeroConnector.capabilities.kinds
-    credit = {"hub_id": "VC-1", "vendor": "V-1", "doc_number": "AV-1", "doc_date": "2026-11-05",
-              "status": "approved", "lines": [{"account": "6010", "amount": "12.00"}]}
+    """A desktop agent speaking file-drop protocol version 3 takes no sales receipt (version 4 added them): an
+    approved one stays in the ledger, and must not make every minute's run go on to export steps that send
+    nothing."""
+    raw = make_entity("drop_receipts", create_missing_vendors=False,
+                      flows=("reference", "parties", "bills", "sales_receipts")).model_dump(
+        mode="json")
+    entity = LegalEntity.model_validate({**raw, "accounting": {"kind": "quickbooks_desktop",
+                                                               "conn_id": "drop_receipts"}})
+    agent_v3 = FileDropConnector(lambda: None, entity.id, "company", protocol_version=3).capabilities.kinds
+    assert "sales_receipt" not in agent_v3 and "bill" in agent_v3
+    receipt = {"hub_id": "SR-1", "customer": "C-1", "doc_number": "SR-1", "doc_date": "2026-11-06",
+               "status": "approved", "lines": [{"item": "Consulting", "quantity": "2", "unit_price": "150.00",
+                                                "amount": "300.00"}]}
     with ledger.session() as session:
-        import_hub_data(session, entity, {**hub_data([]), "vendor_credits": [credit]})
-    waiting = exports_waiting(ledger, entity, MINE, XeroConnector.capabilities.kinds)
-    assert (waiting.new_approved, waiting.skip_reason("xero_credits")[:31]) == ({}, "xero_credits: nothing to send: ")
-    # The same credit is waiting for a connector that carries it; a bill waits for Xero too.
-    assert exports_waiting(ledger, entity, MINE, QBO_KINDS).new_approved == {"vendor credits": 1}
+        import_hub_data(session, entity, {**hub_data([]), "customers": [{"hub_id": "C-1", "name": "Vance"}],
+                                          "sales_receipts": [receipt]})
+    waiting = exports_waiting(ledger, entity, MINE, agent_v3)
+    assert (waiting.new_approved, waiting.skip_reason("drop_receipts")[:32]) == (
+        {}, "drop_receipts: nothing to send: ")
+    # The same receipt is waiting for a connector that carries it (QBO; Xero, as a RECEIVE bank transaction);
+    # a bill waits for the version-3 agent too.
+    assert exports_waiting(ledger, entity, MINE, QBO_KINDS).new_approved == {"sales receipts": 1}
+    assert exports_waiting(ledger, entity, MINE, XeroConnector.capabilities.kinds).new_approved == {
+        "sales receipts": 1}
     with ledger.session() as session:
         import_hub_data(session, entity, hub_data([bill("B-1")]))
-    assert exports_waiting(ledger, entity, MINE, XeroConnector.capabilities.kinds).new_approved == {"bills": 1}
+    assert exports_waiting(ledger, entity, MINE, agent_v3).new_approved == {"bills": 1}

@@ -120,7 +120,7 @@ RIGHT = {
         "1 hub parties against 1: 1 auto"),
     "entry-files, a date range": (
         ["entry-files", "acme_us", "--out", "out", "--payables-account", "401000", "--from", "2026-11-01",
-         "--to", "2026-11-30"], "acme_us: no approved bill or journal entry to export"),
+         "--to", "2026-11-30"], "acme_us: no approved document to export"),
 }
 
 

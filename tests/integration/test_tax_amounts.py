@@ -12,7 +12,9 @@ import test_entry_files as entry_files
 from ledgerbridge.hub_import import import_hub_data
 from ledgerbridge.ledger.models import Document, QuarantineEntry, ReferenceRecord
 from sqlalchemy import select
-from support import bill, company, connect_company, make_entity, sync
+from ledgerbridge.pipeline import run_step
+from support import bill, company, connect_company, context, make_entity, sync
+from test_xero_gst import HUB as GST_HUB
 from test_xero_gst import australian_entity
 
 
@@ -35,21 +37,19 @@ def _confirmed(ledger, entity_id: str) -> set[str]:
 
 
 XERO_HUB = {
-    "vendors": [{"hub_id": "V-1", "name": "Dunder Mifflin"}],
-    "customers": [{"hub_id": "C-1", "name": "Vance Refrigeration"}],
+    "vendors": GST_HUB["vendors"], "customers": GST_HUB["customers"],
     "bills": [
-        {"hub_id": "B-1", "vendor": "V-1", "doc_number": "DM-1", "doc_date": "2026-11-02", "status": "approved",
-         "lines": [{"amount": "100.00", "account": "453", "tax_code": "INPUT", "tax_amount": "10.00"},
-                   # 33.37 x 10% = 3.337: the source rounded down, a cent from 3.34
-                   {"amount": "33.37", "account": "429", "tax_code": "INPUT", "tax_amount": "3.33"}]},
-        {"hub_id": "B-2", "vendor": "V-1", "doc_number": "DM-2", "doc_date": "2026-11-03", "status": "approved",
-         "lines": [{"amount": "200.00", "account": "453", "tax_code": "INPUT", "tax_amount": "30.00"}]},
-        {"hub_id": "B-3", "vendor": "V-1", "doc_number": "DM-3", "doc_date": "2026-11-04", "status": "approved",
-         "lines": [{"amount": "80.00", "account": "453", "tax_amount": "8.00"}]},
+        bill("B-1", doc_number="DM-1", lines=[{"amount": "100.00", "account": "453", "tax_code": "INPUT",
+                                               "tax_amount": "10.00"},
+                                              # 33.37 x 10% = 3.337: the source rounded down, a cent from 3.34
+                                              {"amount": "33.37", "account": "429", "tax_code": "INPUT",
+                                               "tax_amount": "3.33"}]),
+        bill("B-2", doc_number="DM-2", doc_date="2026-11-03", lines=[
+            {"amount": "200.00", "account": "453", "tax_code": "INPUT", "tax_amount": "30.00"}]),
+        bill("B-3", doc_number="DM-3", doc_date="2026-11-04", lines=[
+            {"amount": "80.00", "account": "453", "tax_amount": "8.00"}]),
     ],
-    "invoices": [{"hub_id": "I-1", "customer": "C-1", "doc_number": "WA-1", "doc_date": "2026-11-04",
-                  "status": "approved", "lines": [{"item": "SERVICE", "quantity": "2", "unit_price": "110.00",
-                                                   "tax_code": "OUTPUT", "tax_amount": "22.00"}]}],
+    "invoices": [{**GST_HUB["invoices"][0], "lines": [{**GST_HUB["invoices"][0]["lines"][0], "tax_amount": "22.00"}]}],
 }
 
 
@@ -177,3 +177,72 @@ def test_entry_files_rates_from_the_tax_list_and_the_sources_vat_in_the_entry(le
     vat = {line["EcritureNum"]: entry_files._amount(line["Debit"]) for line in entry_files._fec_lines(written)
            if line["CompteNum"] == "445660"}
     assert vat == {"B-1": Decimal("20.00"), "B-2": Decimal("6.66")}
+
+
+def test_quickbooks_books_the_sources_tax_a_cent_from_its_own_exactly_once(ledger, qbo_server):
+    entity = make_entity("wayne_uk_vat", currency="GBP",
+                         flows=("reference", "parties", "bills", "bill_payments", "invoices"),
+                         create_missing_customers=True)
+    conn = connect_company(qbo_server, ledger, entity, country="GB")
+    books = company(qbo_server, conn)
+    with qbo_server.sandbox.lock:
+        answers = {body["TaxCode"]: books.tax_service(body) for body in UK_CODES}
+    rate_ids = {d["TaxRateName"]: d["TaxRateId"] for answer in answers.values() for d in answer["TaxRateDetails"]}
+    with ledger.session() as session:
+        import_hub_data(session, entity, {
+            "vendors": [{"hub_id": "V-1", "name": "Acme Widgets"}],
+            "customers": [{"hub_id": "C-1", "name": "Vance Refrigeration"}],
+            "bills": [
+                # 33.37 at 20% is 6.674: QuickBooks would book 6.67, the supplier's bill says 6.68 (a cent apart).
+                bill("B-1", lines=[{"amount": "100.00", "account": "6010", "tax_code": "20.0% S", "tax_amount": "20.00"},
+                                   {"amount": "33.37", "account": "6010", "tax_code": "20.0% S", "tax_amount": "6.68"},
+                                   {"amount": "40.00", "account": "6010", "tax_code": "5.0% R", "tax_amount": "2.00"}]),
+                bill("B-2", lines=[{"amount": "33.37", "account": "6010", "tax_code": "20.0% S"}])],  # no source tax
+            "invoices": [{"hub_id": "I-1", "customer": "C-1", "doc_number": "WA-1", "doc_date": "2026-11-04",
+                          "status": "approved", "lines": [{"item": "Services", "quantity": "1", "unit_price": "33.37",
+                                                           "tax_code": "20.0% S", "tax_amount": "6.68"}]}]})
+
+    first = sync(entity, ledger, conn)
+
+    with ledger.session() as session:
+        mirrored = session.scalars(select(ReferenceRecord).where(
+            ReferenceRecord.entity_id == entity.id, ReferenceRecord.name == "20.0% S")).one().data
+    assert (mirrored["purchase_tax_rates"], mirrored["sales_tax_rates"]) == (
+        [{"id": rate_ids["20.0% S (purchases)"], "percent": "20"}], [{"id": rate_ids["20.0% S (sales)"], "percent": "20"}])
+    assert _held(ledger, entity.id) == {}
+    sent = {b["DocNumber"]: b for b in books.objects["Bill"].values()}
+    tax_of = {number: [(t["TaxLineDetail"]["TaxRateRef"]["value"], t["Amount"], t["TaxLineDetail"]["NetAmountTaxable"])
+                       for t in doc["TxnTaxDetail"]["TaxLine"]] for number, doc in sent.items()}
+    # The source's tax, not QuickBooks' 26.67: the books hold the supplier's bill to the cent.
+    assert tax_of["B-1"] == [(rate_ids["20.0% S (purchases)"], Decimal("26.68"), Decimal("133.37")),
+                             (rate_ids["5.0% R (purchases)"], Decimal("2.00"), Decimal("40.00"))]
+    assert (sent["B-1"]["TxnTaxDetail"]["TotalTax"], sent["B-1"]["TotalAmt"]) == (Decimal("28.68"), Decimal("202.05"))
+    # Without the source's tax QuickBooks works it out itself: 6.674 -> 6.67.
+    assert (sent["B-2"]["TxnTaxDetail"]["TotalTax"], sent["B-2"]["TotalAmt"]) == (Decimal("6.67"), Decimal("40.04"))
+    [sold] = books.objects["Invoice"].values()
+    assert (sold["TxnTaxDetail"]["TotalTax"], sold["TotalAmt"]) == (Decimal("6.68"), Decimal("40.05"))
+    assert _confirmed(ledger, entity.id) == {"B-1", "B-2", "I-1"}
+    assert first["reconcile"]["mismatches"] == []  # the tax QuickBooks adds on top is not the hub's total
+
+    # A rate the mirror names but the company does not have (as read in this run): QuickBooks' 2500 names it.
+    with ledger.session() as session:
+        import_hub_data(session, entity, {"bills": [
+            bill("B-3", lines=[{"amount": "40.00", "account": "6010", "tax_code": "5.0% R", "tax_amount": "2.00"}])]})
+    ctx = context(entity, ledger, conn)
+    for step in ("pull_source", "pull_reference", "check_reference", "match_parties"):
+        run_step(ctx, step)
+    with ledger.session() as session:
+        reduced = session.scalars(select(ReferenceRecord).where(
+            ReferenceRecord.entity_id == entity.id, ReferenceRecord.name == "5.0% R")).one()
+        reduced.data = {**reduced.data, "purchase_tax_rates": [{"id": "999", "percent": "5"}]}
+    second = {step: run_step(ctx, step) for step in ("prepare_exports", "export_documents")}
+
+    assert second["export_documents"]["rejected"] == 1
+    [error] = second["export_documents"]["errors"]
+    assert "TaxRate with Id=999 does not exist" in error and "TxnTaxDetail.TaxLine.TaxLineDetail.TaxRateRef" in error
+
+    # Exactly once: a whole run more sends nothing again.
+    third = sync(entity, ledger, conn)
+    assert third["export_documents"]["sent"] == 0
+    assert sorted(b["DocNumber"] for b in books.objects["Bill"].values()) == ["B-1", "B-2"]
+    assert len(books.objects["Invoice"]) == 1 and _confirmed(ledger, entity.id) == {"B-1", "B-2", "I-1"}

@@ -1,6 +1,6 @@
 """Vendor credits (avoirs fournisseurs), added as one kind module: to QuickBooks Online once each as a
 VendorCredit lowering what the vendor is owed, mirrored; an unknown account held naming the line, a
-missing vendor refused at intake naming the field; Xero takes none, so they wait in the ledger."""
+missing vendor refused at intake naming the field. Xero: test_xero_vendor_credits.py."""
 from __future__ import annotations
 
 import json

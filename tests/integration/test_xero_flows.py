@@ -23,6 +23,7 @@ from ledgerbridge.connectors.xero.factory import xero
 from ledgerbridge.hub_import import import_hub_data
 from ledgerbridge.flows.reconcile import ReconciliationError
 from ledgerbridge.ledger.models import (
+    AuditEvent,
     Document,
     OutboxEntry,
     OutboxState,
@@ -321,21 +322,32 @@ def test_currencies_are_mirrored_and_a_bill_in_one_xero_has_not_enabled_is_held(
     with ledger.session() as session:
         import_hub_data(session, entity, hub_data(
             [bill("B-GBP", "V-1", "80.00", account="429", currency="GBP"),
-             bill("B-NZD", "V-1", "90.00", account="429", currency="NZD", exchange_rate="0.61")],
+             bill("B-NZD", "V-1", "90.00", account="429", currency="NZD", exchange_rate="0.61"),
+             bill("B-NZD-2", "V-1", "330.46", account="429", currency="NZD")],
             vendors=[{"hub_id": "V-1", "name": "Nick Brown"}]))
 
     run = sync(entity, ledger, books)
 
     assert set(mirror(ledger, entity.id, "currency")) == {"USD", "NZD"}
-    assert (run["prepare_exports"]["queued"], run["prepare_exports"]["quarantined"]) == (1, 1)
+    assert (run["prepare_exports"]["queued"], run["prepare_exports"]["quarantined"]) == (2, 1)
     with ledger.session() as session:
         [held] = session.scalars(select(QuarantineEntry).where(QuarantineEntry.entity_id == entity.id,
                                                                QuarantineEntry.status == "open")).all()
     assert (held.record_key, held.reasons[0]["field"], held.reasons[0]["problem"]) == (
         "B-GBP", "currency", "GBP is not enabled in the accounting system (enabled: NZD, USD)")
-    # The source's rate goes as CurrencyRate; the ledger keeps it with the home total (USD).
-    assert [(b["InvoiceNumber"], b["CurrencyCode"], b["CurrencyRate"]) for b in books.records("Invoices")] == [
-        ("B-NZD", "NZD", Decimal("0.61"))]
+    # The source's rate (0.61 USD per NZD) goes as Xero quotes it, NZD per 1 USD to six places: Xero books
+    # 90.00 / 1.639344 = 54.90 USD. Without one Xero books its day's rate (the sandbox's: 1.6523 NZD per
+    # USD); the next run's confirmations read it back, with the home total it gave.
+    assert sorted((b["InvoiceNumber"], b["CurrencyCode"], b["CurrencyRate"]) for b in books.records("Invoices")) == [
+        ("B-NZD", "NZD", Decimal("1.639344")), ("B-NZD-2", "NZD", Decimal("1.652300"))]
     with ledger.session() as session:
-        sent = session.scalars(select(Document).where(Document.hub_id == "B-NZD")).one()
-        assert (sent.exchange_rate, sent.home_total) == (Decimal("0.61"), Decimal("54.90"))
+        sent = {d.hub_id: (d.exchange_rate, d.home_total) for d in session.scalars(
+            select(Document).where(Document.entity_id == entity.id, Document.hub_id.like("B-NZD%")))}
+    assert sent == {"B-NZD": (Decimal("0.61"), Decimal("54.90")),
+                    "B-NZD-2": (Decimal("0.6052169703"), Decimal("200.00"))}
+    assert run["collect_confirmations"]["rates_read"] == 1
+    with ledger.session() as session:
+        [kept] = session.scalars(select(AuditEvent).where(AuditEvent.entity_id == entity.id,
+                                                          AuditEvent.action == "booked_rate_kept")).all()
+    assert (kept.detail["record"], kept.detail["exchange_rate"], kept.detail["home_total"]) == (
+        "bill:B-NZD-2", "0.6052169703", "200.00")

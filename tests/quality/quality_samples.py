@@ -58,6 +58,21 @@ def journal_entry(key: str, **changes) -> dict:
     return record
 
 
+def bank_entry(key: str, **changes) -> dict:
+    """Money out of bank account 1000 to a vendor: the counterpart lines debited."""
+    record = bill(key, kind="bank_entry", doc_number=None, due_date=None, party_kind="vendor",
+                  bank_account="1000", bank_account_resolved=True, bank_account_type="Bank")
+    for entry_line in record["lines"]:
+        entry_line["posting_type"] = "debit"
+    record.update(changes)
+    return record
+
+
+def expense_report(key: str, **changes) -> dict:
+    """An employee's expenses (a vendor of the hub), owed to them: no bank account."""
+    return bill(key, **{"kind": "expense_report", "doc_number": f"NDF-{key[-16:]}", "due_date": None, **changes})
+
+
 def payment(key: str, **changes) -> dict:
     record = {
         "hub_id": key, "kind": "bill_payment", "payment_date": date(2025, 4, 1), "currency": "USD",

@@ -10,8 +10,10 @@ from ledgerbridge.quality import DocumentParams, check, documents, format_table
 from quality_samples import (
     DOC_DATE,
     TAKEN,
+    bank_entry,
     bill,
     credit_note,
+    expense_report,
     invoice,
     journal_entry,
     line,
@@ -51,8 +53,27 @@ def taxed(key, tax_amount, amounts_include_tax=False, **line_changes):
 
 
 CASES = [
-    case("kind_known", lambda k: bill(k, kind="expense_report"), {"kind_known"},
-         "kind", "not a document kind the suite knows", "expense_report", credit_note),
+    case("kind_known", lambda k: bill(k, kind="purchase_order"), {"kind_known"},
+         "kind", "not a document kind the suite knows", "purchase_order", credit_note),
+    case("bank_account_resolves", lambda k: bank_entry(k, bank_account="5999", bank_account_resolved=False,
+                                                       bank_account_type=None),
+         {"bank_account_resolves"}, "bank_account",
+         "no active account with this number or name in the accounting system's chart", "5999", bank_entry),
+    case("bank_account_resolves", lambda k: bank_entry(k, bank_account=None), {"bank_account_resolves"},
+         "bank_account", "missing", None, expense_report, id="bank_account_missing"),
+    case("bank_account_resolves", lambda k: expense_report(k, bank_account="5999", bank_account_resolved=False),
+         {"bank_account_resolves"}, "bank_account",
+         "no active account with this number or name in the accounting system's chart", "5999",
+         lambda k: expense_report(k, bank_account="1000", bank_account_resolved=True, bank_account_type="Bank"),
+         id="bank_account_resolves_expense_report"),
+    case("bank_account_is_bank", lambda k: bank_entry(k, bank_account="6000", bank_account_type="Expense"),
+         {"bank_account_is_bank"}, "bank_account",
+         "account 6000 is of type Expense, not Bank: money is paid from and deposited to a bank account", "6000",
+         bank_entry),
+    case("party_linked", lambda k: bank_entry(k, party_kind="customer", party=f"C-{k}", party_linked=False),
+         {"party_linked"}, "customer", "customer C-party_linked_bank_entry-bad is not linked to a customer of the "
+         "accounting system: link it, or allow create_missing_customers", "C-party_linked_bank_entry-bad",
+         lambda k: bank_entry(k, party=None, party_kind=None, party_linked=False), id="party_linked_bank_entry"),
     case("doc_date_present", lambda k: bill(k, doc_date=None), {"doc_date_present"}, "doc_date", "missing", None, bill),
     case("party_linked", lambda k: bill(k, party_linked=False), {"party_linked"}, "vendor",
          "vendor V-party_linked-bad is not linked to a vendor of the accounting system: link it, or allow "

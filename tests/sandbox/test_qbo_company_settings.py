@@ -9,30 +9,12 @@ import pytest
 import requests
 from ledgerbridge.connectors.errors import RecordRejected
 from ledgerbridge.connectors.qbo.faults import fault_from_body
-from ledgerbridge.sandbox.qbo import QBOSandbox, serve_in_thread
-from support import FakeClock
-from test_qbo_sandbox import CLIENT, START, Api, bill, bill_payment, body_of, fault_of, invoice, payment
+from ledgerbridge.sandbox.qbo import QBOSandbox
+from test_qbo_sandbox import CLIENT, Api, bill, bill_payment, body_of, fault_of, invoice, payment
 
 PARTY_NUMBERS = count(1)  # parties' names must be unique in a company
 FRENCH_JOURNALS = {"ACH": "Expenses", "VTE": "Sales", "BQ": "Bank", "CAI": "Cash", "SAL": "Wages",
                    "AN": "Nouveaux", "OD": "Others"}
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(START)  # 2026-05-28
-
-
-@pytest.fixture
-def sandbox(clock) -> QBOSandbox:
-    return QBOSandbox(clock=clock, rate_limits=False)
-
-
-@pytest.fixture
-def server(sandbox):
-    running = serve_in_thread(sandbox)
-    yield running
-    running.stop()
 
 
 def connect(server, **settings) -> Api:
@@ -242,6 +224,15 @@ def test_transactions_dated_on_or_before_the_closing_date_are_refused(server):
     assert body_of(refused)["Fault"]["type"] == "ValidationFault"
     # The QBO connector takes it as a verdict on the record, not a passing error.
     assert isinstance(fault_from_body(body_of(refused), refused.status_code), RecordRejected)
+    checking = api.account_id("Checking")
+    spent = api.post("Purchase", {"PaymentType": "Cash", "AccountRef": {"value": checking}, "TxnDate": "2026-03-02",
+                                  "Line": bill(vendor["Id"], expense, "5.00")["Line"]})
+    deposited = api.post("Deposit", {"DepositToAccountRef": {"value": checking}, "TxnDate": "2026-03-31", "Line": [
+        {"DetailType": "DepositLineDetail", "Amount": Decimal("5.00"),
+         "DepositLineDetail": {"AccountRef": {"value": api.account_id("Services")}}}]})
+    for reply, entity in ((spent, "Purchase"), (deposited, "Deposit")):  # bank entries: the same verdict
+        assert (fault_of(reply)["code"], fault_of(reply)["element"]) == ("6210", "TxnDate")
+        assert f"this {entity} is dated" in fault_of(reply)["Detail"]
     open_bill = api.create("Bill", bill(vendor["Id"], expense, "10.00", TxnDate="2026-04-01"))
     moved = api.post("Bill", {"Id": open_bill["Id"], "SyncToken": "0", "sparse": True, "TxnDate": "2026-03-15"})
     assert fault_of(moved)["code"] == "6210"

@@ -16,10 +16,9 @@ import requests
 from ledgerbridge.sandbox.qbo import QBOSandbox, serve_in_thread
 from ledgerbridge.sandbox.qbo.codec import dumps, parse_instant
 from ledgerbridge.sandbox.qbo.limits import RealmLimiter
-from support import FakeClock
 
 CLIENT = ("ledgerbridge-demo", "demo-secret")
-START = 1_780_000_000.0  # 2026-05-28
+START = 1_780_000_000.0  # 2026-05-28; the clock, sandbox and server fixtures are in conftest.py
 
 
 class Api:
@@ -111,23 +110,6 @@ def upload(api: Api, metadata: dict | None, content: bytes | None, file_name: st
     if content is not None:
         files["file_content_0"] = (file_name, content, "application/pdf")
     return api._send("POST", "upload", params=params, files=files)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(START)
-
-
-@pytest.fixture
-def sandbox(clock) -> QBOSandbox:
-    return QBOSandbox(clock=clock, rate_limits=False)
-
-
-@pytest.fixture
-def server(sandbox):
-    running = serve_in_thread(sandbox)
-    yield running
-    running.stop()
 
 
 @pytest.fixture
@@ -965,3 +947,79 @@ def test_commit_then_drop_cuts_the_answer_after_the_object_is_created():
         assert [v["DisplayName"] for v in sandbox.realms[realm].objects["Vendor"].values()] == ["Cut Off"]
     finally:
         server.stop()
+
+
+def _purchase(bank_id: str, account_id: str, *amounts: str, **fields) -> dict:
+    body = bill("", account_id, *amounts, **fields)
+    del body["VendorRef"]
+    return {"PaymentType": "Cash", "AccountRef": {"value": bank_id}, **body}
+
+
+def _deposit(bank_id: str, account_id: str, *amounts: str, entity: dict | None = None) -> dict:
+    return {"DepositToAccountRef": {"value": bank_id},
+            "Line": [{"DetailType": "DepositLineDetail", "Amount": Decimal(a),
+                      "DepositLineDetail": {"AccountRef": {"value": account_id},
+                                            **({"Entity": entity} if entity else {})}} for a in amounts]}
+
+
+def test_purchase_is_paid_from_a_bank_account_to_an_optional_payee(api, sandbox, vendor, expense):
+    since = body_of(api.get(f"vendor/{vendor['Id']}"))["time"]
+    bank = api.account_id("Checking")
+    body = _purchase(bank, expense, "40.00", "2.10", EntityRef={"value": vendor["Id"], "type": "Vendor"},
+                     TotalAmt=0, PrivateNote="LedgerBridge key: k-1")
+    first = api.post("Purchase", body, requestid="purchase-1")
+    again = api.post("Purchase", body, requestid="purchase-1")  # a retry: the first reply, nothing created
+    assert (again.status_code, again.text) == (first.status_code, first.text)
+    created = body_of(first)["Purchase"]
+    assert (created["TotalAmt"], created["EntityRef"]["name"], "Balance" in created) == (
+        Decimal("42.10"), "Acme Widgets", False)
+    assert sandbox.stats(api.realm_id)["objects"]["Purchase"] == 1
+    assert body_of(api.get(f"purchase/{created['Id']}"))["Purchase"] == created
+    assert body_of(api.query(f"select * from Purchase where Id = '{created['Id']}'"))["QueryResponse"][
+        "Purchase"] == [created]
+    assert body_of(api.get(f"vendor/{vendor['Id']}"))["Vendor"]["Balance"] == 0  # nothing owed
+
+    missing = fault_of(api.post("Purchase", {k: v for k, v in body.items() if k != "PaymentType"}))
+    assert (missing["code"], missing["element"]) == ("2020", "PaymentType")
+    no_account = fault_of(api.post("Purchase", {k: v for k, v in body.items() if k != "AccountRef"}))
+    assert (no_account["code"], no_account["element"]) == ("2020", "AccountRef")
+    not_a_bank = fault_of(api.post("Purchase", _purchase(expense, expense, "1.00")))
+    assert (not_a_bank["code"], not_a_bank["element"]) == ("6000", "AccountRef")
+    assert "must be a Bank account" in not_a_bank["Detail"] and "is Expense" in not_a_bank["Detail"]
+    bad_type = fault_of(api.post("Purchase", {**body, "EntityRef": {"value": vendor["Id"], "type": "Item"}}))
+    assert (bad_type["code"], bad_type["element"]) == ("6000", "EntityRef.type")
+    unknown = fault_of(api.post("Purchase", {**body, "EntityRef": {"value": "9999", "type": "Customer"}}))
+    assert (unknown["code"], unknown["element"]) == ("2500", "EntityRef")
+    journal = fault_of(api.post("Purchase", {**body, "JournalCodeRef": {"value": "1"}}))
+    assert journal["code"] == "2010"
+
+    deleted = body_of(api.post("Purchase", {"Id": created["Id"], "SyncToken": "0"}, operation="delete"))
+    assert deleted["Purchase"] == {"status": "Deleted", "Id": created["Id"], "domain": "QBO"}
+    changes = body_of(api._send("GET", "cdc", params={"entities": "Purchase", "changedSince": since}))
+    [page] = changes["CDCResponse"][0]["QueryResponse"]
+    assert [(p["Id"], p.get("status")) for p in page["Purchase"]] == [(created["Id"], "Deleted")]
+
+
+def test_deposit_goes_to_a_bank_account_each_line_from_its_account(api, sandbox, customer, services):
+    since = body_of(api.get(f"customer/{customer['Id']}"))["time"]
+    bank, income = api.account_id("Checking"), api.account_id("Services")
+    entity = {"value": customer["Id"], "type": "Customer"}
+    created = api.create("Deposit", _deposit(bank, income, "300.00", "0.45", entity=entity), requestid="dep-1")
+    assert api.post("Deposit", _deposit(bank, income, "300.00", "0.45", entity=entity),
+                    requestid="dep-1").status_code == 200
+    assert sandbox.stats(api.realm_id)["objects"]["Deposit"] == 1
+    assert created["TotalAmt"] == Decimal("300.45")
+    assert created["Line"][0]["DepositLineDetail"]["Entity"]["name"] == "Brown, Nick"
+    assert body_of(api.get(f"deposit/{created['Id']}"))["Deposit"] == created
+
+    assert fault_of(api.post("Deposit", {"Line": created["Line"]}))["element"] == "DepositToAccountRef"
+    not_a_bank = fault_of(api.post("Deposit", _deposit(income, income, "1.00")))
+    assert (not_a_bank["code"], not_a_bank["element"]) == ("6000", "DepositToAccountRef")
+    no_account = fault_of(api.post("Deposit", {"DepositToAccountRef": {"value": bank}, "Line": [
+        {"DetailType": "DepositLineDetail", "Amount": Decimal("1.00"), "DepositLineDetail": {}}]}))
+    assert (no_account["code"], no_account["element"]) == ("2020", "AccountRef")
+    wrong_detail = fault_of(api.post("Deposit", bill("", income, "1.00") | {"DepositToAccountRef": {"value": bank}}))
+    assert (wrong_detail["code"], wrong_detail["element"]) == ("6000", "Line.DetailType")
+
+    changes = body_of(api._send("GET", "cdc", params={"entities": "Deposit", "changedSince": since}))
+    assert [d["Id"] for d in changes["CDCResponse"][0]["QueryResponse"][0]["Deposit"]] == [created["Id"]]

@@ -149,6 +149,31 @@ def test_a_bill_with_lines_and_tracking_is_read_back_with_computed_totals(xero):
     assert taken.status_code == 400 and "already assigned" in taken.json()["Elements"][0]["ValidationErrors"][0]["Message"]
 
 
+def test_currency_rate_is_foreign_per_base_the_days_when_none_is_sent_and_1_in_the_base_currency(xero):
+    contact_id = supplier(xero)  # the organisation's base currency is USD; NZD is enabled
+
+    def sent(reference: str, **fields) -> requests.Response:
+        return xero.send("PUT", "Invoices", {**bill(contact_id, reference, (1, "90")), **fields})
+
+    given = sent("R-1", CurrencyCode="NZD", CurrencyRate="1.63934426")
+    assert given.status_code == 200, given.text
+    assert given.json()["Invoices"][0]["CurrencyRate"] == 1.639344  # six places, as Xero keeps it
+    days = sent("R-2", CurrencyCode="NZD").json()["Invoices"][0]
+    assert days["CurrencyRate"] == 1.6523  # the sandbox's rate of the day, NZD per 1 USD
+    home = sent("R-3", CurrencyRate="0.5").json()["Invoices"][0]
+    assert (home["CurrencyCode"], home["CurrencyRate"]) == ("USD", 1)
+    for rate in ("0", "-1.2", "abc"):
+        refused = sent(f"R-bad-{rate}", CurrencyCode="NZD", CurrencyRate=rate)
+        assert refused.status_code == 400
+        assert refused.json()["Elements"][0]["ValidationErrors"] == [
+            {"Message": "The currency rate must be a number greater than zero"}]
+    # Changing a document keeps the rate it was booked at unless a new one is given.
+    changed = xero.send("POST", f"Invoices/{days['InvoiceID']}", {"InvoiceID": days["InvoiceID"],
+                                                                 "Reference": "R-2b"})
+    assert changed.status_code == 200, changed.text
+    assert xero.get(f"Invoices/{days['InvoiceID']}").json()["Invoices"][0]["CurrencyRate"] == 1.6523
+
+
 def test_summarize_errors_false_applies_the_good_and_names_the_bad(xero):
     contact_id = supplier(xero)
     bad = {**bill(contact_id, "BAD", (1, 5)), "LineItems": [{"Description": "?", "Quantity": 1, "UnitAmount": 5,

@@ -207,3 +207,45 @@ def test_a_bill_sent_with_iso_dates_reads_back_through_the_sdk(xero):
     assert reply.json()["Invoices"][0]["Date"] == "/Date(1789862400000+0000)/"
     read = xero.accounting.get_invoice(xero.tenant, reply.json()["Invoices"][0]["InvoiceID"]).invoices[0]
     assert (read.date, read.due_date, read.total) == (date(2026, 9, 20), date(2026, 10, 20), Decimal("14.19"))
+
+
+def test_a_bank_transaction_is_created_read_and_refused_through_the_sdk(xero):
+    from xero_python.accounting import (
+        Account,
+        BankTransaction,
+        BankTransactions,
+        Contact,
+        LineAmountTypes,
+        LineItem,
+    )
+
+    contact_id = supplier(xero)
+
+    def spend(reference: str, bank_code: str) -> BankTransaction:
+        return BankTransaction(type="SPEND", contact=Contact(contact_id=contact_id),
+                               bank_account=Account(code=bank_code), reference=reference, date=date(2026, 9, 20),
+                               line_amount_types=LineAmountTypes.EXCLUSIVE,
+                               line_items=[LineItem(description="bank fees", quantity=Decimal(1),
+                                                    unit_amount=Decimal("40.10"), account_code="429",
+                                                    tax_type="INPUT")])
+
+    batch = BankTransactions(bank_transactions=[spend("BQ-1", "090"), spend("BQ-2", "429")])
+    first = xero.accounting.create_bank_transactions(xero.tenant, batch, summarize_errors=False,
+                                                     idempotency_key="bank-BQ-1")
+    again = xero.accounting.create_bank_transactions(xero.tenant, batch, summarize_errors=False,
+                                                     idempotency_key="bank-BQ-1")
+    made, refused = first.bank_transactions
+    assert (made.status_attribute_string, refused.status_attribute_string) == ("OK", "ERROR")
+    assert again.bank_transactions[0].bank_transaction_id == made.bank_transaction_id
+    assert [e.message for e in refused.validation_errors] == [
+        "The BankAccount with Code '429' (General Expenses) is of Type EXPENSE: a bank transaction's BankAccount "
+        "must be of Type BANK"]
+
+    read = xero.accounting.get_bank_transaction(xero.tenant, made.bank_transaction_id).bank_transactions[0]
+    assert (read.type, read.status, read.reference, read.is_reconciled) == ("SPEND", "AUTHORISED", "BQ-1", False)
+    assert (read.bank_account.code, read.contact.contact_id, read.date) == ("090", contact_id, date(2026, 9, 20))
+    amounts = (read.sub_total, read.total_tax, read.total)
+    assert all(type(amount) is Decimal for amount in amounts)
+    assert amounts == (Decimal("40.10"), Decimal("6.02"), Decimal("46.12"))
+    listed = xero.accounting.get_bank_transactions(xero.tenant, if_modified_since=datetime(2026, 9, 1, tzinfo=UTC))
+    assert [t.bank_transaction_id for t in listed.bank_transactions] == [made.bank_transaction_id]

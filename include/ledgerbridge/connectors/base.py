@@ -45,6 +45,16 @@ class PartyExport:
 
 
 @dataclass(frozen=True)
+class TaxRatePart:
+    """One of the rates a tax code applies on a document's side (from the mirror): the accounting
+    system's id of the rate and its percent. A connector that books a given tax per rate (QuickBooks
+    Online's TxnTaxDetail) needs them; a code with two rates (a Canadian GST + PST) names both."""
+
+    rate_id: str
+    percent: Decimal
+
+
+@dataclass(frozen=True)
 class LineExport:
     amount: Decimal
     account_id: str
@@ -54,6 +64,7 @@ class LineExport:
     # The source's tax on the line, checked against the tax code's rate before export (the documents
     # suite): a connector that can book a given tax sends it, so the books hold the source's tax exactly.
     tax_amount: Decimal | None = None
+    tax_rates: tuple[TaxRatePart, ...] = ()  # the tax code's rates on the line's side, with a tax_amount
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,7 @@ class SalesLineExport:
     class_id: str | None = None
     tax_code_id: str | None = None
     tax_amount: Decimal | None = None  # as on LineExport
+    tax_rates: tuple[TaxRatePart, ...] = ()  # as on LineExport
 
 
 @dataclass(frozen=True)
@@ -236,6 +248,54 @@ class VendorCreditExport:
 
 
 @dataclass(frozen=True)
+class BankEntryExport:
+    """Money out of a bank account ("out": the counterpart lines debited) or into it ("in": credited), lines on
+    the counterpart accounts; a vendor or a customer where the bank transaction names one."""
+
+    hub_id: str
+    bank_account_id: str
+    direction: str  # "in" | "out"
+    doc_number: str | None
+    doc_date: date
+    currency: str
+    total: Decimal
+    lines: tuple[LineExport, ...]
+    party_kind: str | None = None  # vendor | customer
+    party_id: str | None = None
+    memo: str | None = None
+    amounts_include_tax: bool = False
+    journal_code_id: str | None = None
+    exchange_rate: Decimal | None = None
+
+    @property
+    def party_ref(self) -> str | None:
+        return self.party_id
+
+
+@dataclass(frozen=True)
+class ExpenseReportExport:
+    """What a payee (an employee, or a vendor) spent for the company, one line per expense: paid by the
+    company from `bank_account_id` where named, else owed to the payee."""
+
+    hub_id: str
+    payee_id: str
+    doc_number: str | None
+    doc_date: date
+    currency: str
+    total: Decimal
+    lines: tuple[LineExport, ...]
+    bank_account_id: str | None = None
+    memo: str | None = None
+    amounts_include_tax: bool = False
+    journal_code_id: str | None = None
+    exchange_rate: Decimal | None = None
+
+    @property
+    def party_ref(self) -> str:
+        return self.payee_id
+
+
+@dataclass(frozen=True)
 class AttachmentExport:
     """A file to attach to a document already in the accounting system (its bytes travel apart)."""
 
@@ -247,7 +307,8 @@ class AttachmentExport:
 
 
 Export = (PartyExport | BillExport | BillPaymentExport | InvoiceExport | CreditNoteExport | SalesReceiptExport
-          | CustomerPaymentExport | JournalEntryExport | VendorCreditExport | AttachmentExport)
+          | CustomerPaymentExport | JournalEntryExport | VendorCreditExport | BankEntryExport | ExpenseReportExport
+          | AttachmentExport)
 
 CREATE, VOID = "create", "void"
 UPDATE_PREFIX = "update:"  # an update's operation is "update:<the record's version>", one per change
@@ -261,6 +322,11 @@ def is_update(operation: str) -> bool:
 class Created:
     external_id: str
     adopted: bool = False  # it already existed: created by an earlier attempt whose answer was lost
+    # The rate the system booked a foreign-currency document at (home currency per 1 of the document's) and
+    # the home total that gave, when its answer says (a file-drop agent speaking protocol version 5); the
+    # outbox keeps them on a document that went without a rate (flows.outbox). None: not said.
+    exchange_rate: Decimal | None = None
+    home_total: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -306,6 +372,10 @@ class RemoteDocument:
     balance: Decimal
     voided: bool = False  # voided or deleted there: it counts for nothing (neither paid nor owed)
     added_tax: Decimal = Decimal(0)  # tax it added on top of the lines' amounts (net prices): not the hub's
+    # The rate it booked a foreign-currency document at (home currency per 1 of the document's) and the
+    # home total that gave, when the system applied its own rate and says which; None when it does not say.
+    exchange_rate: Decimal | None = None
+    home_total: Decimal | None = None
 
 
 # How long a sender holds the rows it claimed by default: longer than a batch can take with every
@@ -339,6 +409,20 @@ class Capabilities:
     # A foreign document sent without a rate takes the system's own for its date (Xero, a desktop company);
     # otherwise the flows send one: the source's, else `exchange_rate()`'s.
     own_exchange_rates: bool = False
+    # Why a rate the flows have cannot go with a document (a file-drop agent on an older protocol version);
+    # None: it goes. A foreign document with a rate is then held, not booked at another rate unsaid.
+    rate_not_sent: str | None = None
+    # Why a record kind the flows know is not among `kinds` though the system has it (a file-drop agent on an
+    # older protocol version): an enabled kind's approved records are then held in quarantine with that reason.
+    # A kind absent from `kinds` and from here is only said to be skipped, its records waiting in the ledger.
+    kinds_not_carried: dict[str, str] = field(default_factory=dict)
+    # Why the files of a document kind it carries cannot be attached there (a file-drop agent before protocol
+    # version 7 attaches to bills, invoices and journal entries only): such attachments are not queued but kept
+    # in the ledger with that reason, and queued by the first run whose connector attaches to that kind.
+    attachments_not_carried: dict[str, str] = field(default_factory=dict)
+    # Typed external ids ("Purchase:42", of a kind that becomes one of several objects): the reference kind
+    # each type's objects are mirrored as, so that a deletion there is told of the record exported as one.
+    typed_ids: dict[str, str] = field(default_factory=dict)
 
 
 class KeepsNoExchangeRates:

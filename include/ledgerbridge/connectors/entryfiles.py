@@ -15,8 +15,10 @@ confirms nothing, and the records go again in a new file.
 """
 from __future__ import annotations
 
+import calendar
 import csv
 import dataclasses
+import errno
 import hashlib
 import io
 import json
@@ -55,6 +57,9 @@ log = logging.getLogger(__name__)
 FileSystemOpener = Callable[[], AbstractContextManager[FileSystem]]
 REFERENCE, ENTRIES, MANIFESTS, DOCUMENTS = "reference", "entries", "manifests", "documents"
 FISCAL_YEARS = "fec"  # the full-year FECs
+# What became of a fiscal year's FEC (FiscalYearFec.outcome).
+FEC_WRITTEN, ALREADY_WRITTEN, WOULD_WRITE = "written", "already written", "would write"
+NOT_ENDED, NOT_CLOSED, REFUSED = "not ended", "not closed", "refused"
 # The accountant's exports: file and required columns per reference kind (optional: type, active, ...).
 REFERENCE_FILES = {
     "account": ("accounts.csv", ("number", "name")),
@@ -69,7 +74,8 @@ MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 GONE = "gone"  # a row's digest once it left its file
 LIST_STAMPS = "lists.json"  # when each row of the lists was first seen as it is (the change times)
 WRITTEN = ".written"  # beside a manifest: its file was written whole (the file's sha256 inside)
-ENTRY_KINDS = frozenset({"bill", "invoice", "credit_note", "sales_receipt", "journal_entry", "vendor_credit"})
+ENTRY_KINDS = frozenset({"bill", "invoice", "credit_note", "sales_receipt", "journal_entry", "vendor_credit",
+                         "bank_entry", "expense_report"})
 AUXILIARY_CODE_LIMIT = 17  # what French packages take for an auxiliary account (Sage: 17)
 
 # The French chart of accounts (PCG) by number, in the mirror's (QuickBooks') account types, for an
@@ -84,6 +90,19 @@ def pcg_account_type(number: str) -> str | None:
         if number.startswith(prefix):
             return account_type
     return None
+
+
+@dataclasses.dataclass(frozen=True)
+class FiscalYearFec:
+    """A fiscal year of the entity's entries, and what became of its FEC (`outcome`, one of FEC_WRITTEN,
+    ALREADY_WRITTEN, WOULD_WRITE, NOT_ENDED, NOT_CLOSED, REFUSED with its `reason`)."""
+
+    closing_date: date
+    opening_date: date
+    path: str | None  # <entity>/fec/<SIREN>FEC<YYYYMMDD>.txt, once known
+    outcome: str
+    entries: int  # in the file; else written dated in the year
+    reason: str | None = None
 
 
 class EntryFilesConnector(KeepsNoExchangeRates):
@@ -346,28 +365,34 @@ class EntryFilesConnector(KeepsNoExchangeRates):
 
     # -- the full-year FEC -----------------------------------------------------------------------
 
-    def fiscal_year_fec(self, closing_date: date) -> tuple[str, bytes]:
+    def fiscal_year_fec(self, closing_date: date, written: list[Entry] | None = None) -> tuple[str, bytes]:
         """The legal FEC of the fiscal year closing on `closing_date`: `<SIREN>FEC<YYYYMMDD>.txt` and
         its bytes, every entry this entity wrote dated in the year, once each, in order of validation,
         numbered 1, 2, ... in that order (A47 A-1: a continuous sequence), read back before it is given.
 
         The entries come from the manifests, ours, not from the entry files, which the accountant
         may move away or which may be in another format: each manifest whose file landed keeps its
-        entries exactly as they were written (docs/entry-files.md, "The full-year FEC")."""
+        entries exactly as they were written (docs/entry-files.md, "The full-year FEC"). `written`:
+        those entries, already read (`written_entries()`), else they are read now."""
+        name, data, _ = self._fiscal_year_fec(closing_date, written)
+        return name, data
+
+    def _fiscal_year_fec(self, closing_date: date, written: list[Entry] | None) -> tuple[str, bytes, int]:
         siren = self.settings.siren
         if not siren:
             raise ConnectorError(f"entry files of {self.entity_id}: no SIREN: set accounting.entry_files.siren "
                                  "in the registry, the FEC's file name needs it")
-        if f"{closing_date:%m-%d}" != self.settings.fiscal_year_end:
+        if closing_date != self.fiscal_year_closing(closing_date):
             raise ConnectorError(f"entry files of {self.entity_id}: closing date {closing_date} is not a fiscal year "
                                  f"end of the entity (entry_files.fiscal_year_end {self.settings.fiscal_year_end})")
         try:
             name = fec_file_name(siren, closing_date)
         except ValueError as exc:  # a SIREN whose check digit is wrong
             raise ConnectorError(f"entry files of {self.entity_id}: accounting.entry_files.siren: {exc}") from None
-        opening = _previous_year_end(closing_date) + timedelta(days=1)
-        with self.open_fs() as fs:
-            entries = [entry for entry in self._written_entries(fs) if opening <= entry.entry_date <= closing_date]
+        opening = self.fiscal_year_opening(closing_date)
+        if written is None:
+            written = self.written_entries()
+        entries = [entry for entry in written if opening <= entry.entry_date <= closing_date]
         if not entries:
             raise ConnectorError(f"entry files of {self.entity_id}: no entry written for the fiscal year "
                                  f"{opening} to {closing_date}")
@@ -382,17 +407,73 @@ class EntryFilesConnector(KeepsNoExchangeRates):
         if not report.ok:
             raise ConnectorError(f"entry files of {self.entity_id}: {name} does not read back: "
                                  f"{'; '.join(report.problems[:5])}")
-        return name, data
+        return name, data, len(entries)
 
-    def write_fiscal_year_fec(self, closing_date: date) -> str:
-        """Write the full-year FEC in `<entity>/fec/`; its path. The same file again is done; a file of
-        that name holding other bytes is left alone (FileExistsError): the person moves it away."""
-        name, data = self.fiscal_year_fec(closing_date)
+    def write_fiscal_year_fec(self, closing_date: date, written: list[Entry] | None = None, *,
+                              dry_run: bool = False) -> FiscalYearFec:
+        """Write the full-year FEC in `<entity>/fec/`, atomically (`.part`, then renamed), through the
+        entity's own FileSystem (a folder or SFTP). Never twice: a file of that name holding the same
+        bytes is `already written`; one holding other bytes is left alone (FileExistsError): the person
+        moves it away. A dry run renders and checks it, and writes nothing (`would write`)."""
+        name, data, entries = self._fiscal_year_fec(closing_date, written)
         path = join(self.entity_id, FISCAL_YEARS, name)
         with self.open_fs() as fs:
-            write_atomic(fs, path, data)
-        log.info("entry files of %s: %s written", self.entity_id, path)
-        return path
+            if fs.exists(path):
+                if not _holds(fs, path, data):
+                    raise FileExistsError(errno.EEXIST, "holds another file", path)
+                outcome = ALREADY_WRITTEN
+            elif dry_run:
+                outcome = WOULD_WRITE
+            else:
+                write_atomic(fs, path, data)  # a race to the same bytes is done; to others, FileExistsError
+                outcome = FEC_WRITTEN
+        log.info("entry files of %s: %s %s (%d entries)", self.entity_id, path, outcome, entries)
+        return FiscalYearFec(closing_date, self.fiscal_year_opening(closing_date), path, outcome, entries)
+
+    def fiscal_year_closing(self, day: date) -> date:
+        """The last day of the entity's fiscal year holding `day` (entry_files.fiscal_year_end, MM-DD; a
+        29 February end is the 28th in other years)."""
+        closing = _year_end(day.year, self.settings.fiscal_year_end)
+        return closing if day <= closing else _year_end(day.year + 1, self.settings.fiscal_year_end)
+
+    def fiscal_year_opening(self, closing_date: date) -> date:
+        return _year_end(closing_date.year - 1, self.settings.fiscal_year_end) + timedelta(days=1)
+
+    def closed_fiscal_years(self, *, dry_run: bool = False) -> list[FiscalYearFec]:
+        """Each fiscal year the entity's written entries fall in, oldest first, and what became of its
+        FEC: written (or `would write` in a dry run), `already written`, or why not: `not ended`, `not
+        closed` (its closing date is after entry_files.closed_through: the accountant has not closed
+        it), `refused` (why in `reason`: a file of that name holding other bytes, an entry the FEC cannot
+        hold). The manifests are read once; a year with no entry written is not one of them."""
+        today = self.now().date()
+        closed_through = self.settings.closed_through
+        written = self.written_entries()
+        years: dict[date, int] = {}
+        for entry in written:
+            closing = self.fiscal_year_closing(entry.entry_date)
+            years[closing] = years.get(closing, 0) + 1
+        outcomes = []
+        for closing, count in sorted(years.items()):
+            opening = self.fiscal_year_opening(closing)
+            if closing >= today:
+                outcomes.append(FiscalYearFec(closing, opening, None, NOT_ENDED, count))
+            elif closed_through is None or closed_through < closing:
+                outcomes.append(FiscalYearFec(closing, opening, None, NOT_CLOSED, count))
+            else:
+                try:
+                    outcomes.append(self.write_fiscal_year_fec(closing, written, dry_run=dry_run))
+                except ConnectorError as exc:
+                    outcomes.append(FiscalYearFec(closing, opening, None, REFUSED, count, str(exc)))
+                except FileExistsError as exc:
+                    outcomes.append(FiscalYearFec(closing, opening, exc.filename, REFUSED, count,
+                                                  f"{exc.filename} already holds another file: move it away "
+                                                  "to write the fiscal year again"))
+        return outcomes
+
+    def written_entries(self) -> list[Entry]:
+        """Each entry a landed manifest holds, once per record key (read now)."""
+        with self.open_fs() as fs:
+            return self._written_entries(fs)
 
     def _written_entries(self, fs: FileSystem) -> list[Entry]:
         """Each entry a landed manifest holds, once per record key."""
@@ -463,11 +544,17 @@ def _number_free(entry: Entry, taken: list[Entry]) -> None:
                                            "journals (entry_files.journals), then Retry")
 
 
-def _previous_year_end(closing_date: date) -> date:
+def _year_end(year: int, month_day: str) -> date:
+    """The fiscal year end `month_day` (MM-DD) in `year`, on the month's last day when it has fewer."""
+    month, day = int(month_day[:2]), int(month_day[3:])
+    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
+
+
+def _holds(fs: FileSystem, path: str, data: bytes) -> bool:
     try:
-        return closing_date.replace(year=closing_date.year - 1)
-    except ValueError:  # 29 February
-        return closing_date.replace(year=closing_date.year - 1, day=28)
+        return fs.read_bytes(path, len(data)) == data
+    except OSError:  # larger (FileTooLarge), not a regular file, a symlink: not this file
+        return False
 
 
 def _entry_from_json(data: dict) -> Entry:

@@ -84,7 +84,9 @@ def _limits(conn: ConnectionSettings, limits_type):
 def file_drop(entity: LegalEntity, conn: ConnectionSettings, ledger: Ledger | None = None):
     """The file drop of an entity (the file-drop kinds' factory): the transport of `drop_opener`, and
     the extra `company_id`, the company file the agent serves (required), and `protocol_version`, the
-    newest the agent speaks (default 1; 2 sends attachments). The ledger is not needed."""
+    newest the agent speaks (default 1; 2 sends attachments, 3 also exchange rates, 4 also credit notes, vendor
+    credits and sales receipts, 5 also has the agent report the rate it booked, 6 also bank entries and expense
+    reports, 7 also the documents attached to every kind of entry). The ledger is not needed."""
     from ledgerbridge.connectors.filedrop import FileDropConnector
 
     company_id = conn.extra.get("company_id")

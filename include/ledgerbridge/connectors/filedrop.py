@@ -5,6 +5,22 @@ agent beside the accounting system answers each with a confirmation file. Until 
 rows stay `sending` (handed over, answer pending). Lists, purchase orders and payments the agent
 uploads come in as changes. The protocol: docs/file-drop-protocol.md.
 
+Credit notes, vendor credits and sales receipts (QuickBooks Desktop's CreditMemo, VendorCredit, SalesReceipt)
+go to an agent speaking protocol version 4; for an older agent the capabilities leave them out and say why
+(`kinds_not_carried`), so such records are held in quarantine with that reason until the connection says 4.
+Bank entries (a Check out of the bank account, a Deposit into it) and expense reports (a Check to the payee
+when paid from a bank account, else a Bill owed to them) go the same way from protocol version 6.
+Attachments (version 2) support bills, invoices and journal entries; from version 7 every kind of entry the drop
+carries. For an older agent the capabilities say why a kind's files cannot go (`attachments_not_carried`), so
+export_documents keeps them in the ledger unqueued until the connection says 7, then sends them.
+
+A foreign document's exchange rate (the source's) goes with it to an agent speaking protocol version 3;
+for an older agent the capabilities say it cannot (`rate_not_sent`), so such a document is held in
+quarantine with that reason rather than booked at the desktop company's own rate. Without a rate the
+agent applies its own (`own_exchange_rates`), as before. To an agent speaking version 5, documents files go
+as version 5, and its confirmations say the rate each foreign document was booked at and its home total
+(`Created.exchange_rate`, `home_total`): the ledger keeps them on a document that went without a rate.
+
 A file read is moved to processed/ only when `acknowledge()` is called, after the ledger committed
 what it said: a crash in between reads it again, and every consumer upserts by key.
 """
@@ -24,18 +40,25 @@ from ledgerbridge.connectors.base import (
     KeepsNoExchangeRates,
     AttachmentExport,
     Awaiting,
+    BankEntryExport,
     BillExport,
     BillPaymentExport,
     Capabilities,
     ChangeSet,
     Created,
+    CreditNoteExport,
     CustomerPaymentExport,
+    ExpenseReportExport,
     Export,
     InvoiceExport,
     JournalEntryExport,
+    LineExport,
     Outgoing,
     ReferenceData,
     RemoteDocument,
+    SalesLineExport,
+    SalesReceiptExport,
+    VendorCreditExport,
 )
 from ledgerbridge.connectors.errors import (
     ConnectorError,
@@ -51,7 +74,11 @@ from ledgerbridge.filedrop.files import (
 )
 from ledgerbridge.filedrop.fs import FileSystem, join
 from ledgerbridge.filedrop.protocol import (
+    ATTACHABLE_SINCE,
     ATTACHMENT_FILES,
+    ATTACHMENTS_EVERYWHERE_VERSION,
+    BOOKED_RATE_KINDS,
+    BOOKED_RATES_VERSION,
     CONFIRMATIONS,
     MAX_ATTACHMENT_BYTES,
     PROCESSED,
@@ -59,6 +86,7 @@ from ledgerbridge.filedrop.protocol import (
     TO_ACCOUNTING,
     VERSIONS,
     inbox_directory,
+    kind_version,
 )
 from ledgerbridge.filedrop.reader import (
     LEAVE_IN_PLACE,
@@ -67,7 +95,7 @@ from ledgerbridge.filedrop.reader import (
     list_inbound,
     read_inbound,
 )
-from ledgerbridge.filedrop.wire import build_message
+from ledgerbridge.filedrop.wire import build_message, wire_rate
 
 log = logging.getLogger(__name__)
 
@@ -82,34 +110,99 @@ _TRANSACTION_KINDS = {"purchase_orders": "purchase_order", "payments_made": "bil
 DOC_NUMBER_LIMIT = 20  # QuickBooks Desktop's RefNumber
 # Our record kinds -> the protocol's message kinds.
 MESSAGE_KINDS = {"bill": "bills", "invoice": "invoices", "journal_entry": "journal_entries",
-                 "bill_payment": "payments", "customer_payment": "payments", "attachment": "attachments"}
-# What protocol version 2 added; an agent speaking version 1 is never sent these.
-VERSION_2_KINDS = frozenset({"attachment"})
+                 "bill_payment": "payments", "customer_payment": "payments", "attachment": "attachments",
+                 "credit_note": "credit_notes", "vendor_credit": "vendor_credits", "sales_receipt": "sales_receipts",
+                 "bank_entry": "bank_entries", "expense_report": "expense_reports"}
+# Our record kinds a later protocol version added (protocol.KIND_VERSIONS); an older agent is never sent these.
+KIND_SINCE = {"attachment": 2, "credit_note": 4, "vendor_credit": 4, "sales_receipt": 4, "bank_entry": 6,
+              "expense_report": 6}
+VERSION_2_KINDS = frozenset(kind for kind, since in KIND_SINCE.items() if since == 2)
+VERSION_4_KINDS = frozenset(kind for kind, since in KIND_SINCE.items() if since == 4)
+# Our record kinds whose exchange rate version 3 carries (protocol.FIELD_VERSIONS["exchange_rate"]).
+RATED_KINDS = frozenset({"bill", "invoice", "journal_entry", "credit_note", "vendor_credit", "sales_receipt",
+                         "bank_entry", "expense_report"})
+RATES_VERSION = 3
+# What QuickBooks Desktop calls each kind versions 4 and 6 added, for the reason an older agent's records are held.
+_DESKTOP_OBJECTS = {"credit_note": "CreditMemo", "vendor_credit": "VendorCredit", "sales_receipt": "SalesReceipt",
+                    "bank_entry": "Check and Deposit", "expense_report": "Check or Bill"}
+
+
+def _kinds_carried(version: int) -> frozenset[str]:
+    return frozenset(kind for kind in MESSAGE_KINDS if KIND_SINCE.get(kind, 1) <= version)
+
+
+def _kinds_not_carried(version: int, system: str | None = None) -> dict[str, str]:
+    """Why each kind a later version added cannot go to an agent speaking `version`: held, not lost. The
+    QuickBooks Desktop object is named when that is the `system` behind the agent."""
+    quickbooks = system == "quickbooks_desktop"
+    return {kind: (f"the entity's desktop agent speaks file-drop protocol version {version}, which has no "
+                   f"{MESSAGE_KINDS[kind]} message (version {since} added it"
+                   + (f": QuickBooks Desktop's {_DESKTOP_OBJECTS[kind]}" if quickbooks and kind in _DESKTOP_OBJECTS
+                      else "")
+                   + f"); once the agent is upgraded, set the connection's extra protocol_version to {since} and the "
+                   f"next run sends it")
+            for kind, since in KIND_SINCE.items() if since > version}
+
+
+def _attachments_not_carried(version: int) -> dict[str, str]:
+    """Why the files of each kind of entry the agent takes cannot be attached by it (before version 7): kept in
+    the ledger, not lost. Empty before version 2 (no attachments at all: Capabilities.attachments says so)."""
+    if version < KIND_SINCE["attachment"]:
+        return {}
+    return {kind: _attachment_upgrade_reason(kind, version, since)
+            for kind, since in ATTACHABLE_SINCE.items() if since > version and KIND_SINCE.get(kind, 1) <= version}
+
+
+def _attachment_upgrade_reason(kind: str, version: int, since: int) -> str:
+    return (f"the entity's desktop agent speaks file-drop protocol version {version}, which attaches files to "
+            f"{', '.join(k for k, v in ATTACHABLE_SINCE.items() if v <= version)} only (version {since} attaches them "
+            f"to a {kind} too); once the agent is upgraded, set the connection's extra protocol_version to {since} "
+            f"and the next run sends it")
+
+
+def _rate_not_sent(version: int) -> str | None:
+    if version >= RATES_VERSION:
+        return None
+    return (f"the entity's desktop agent speaks file-drop protocol version {version}, which carries no exchange "
+            f"rate (version {RATES_VERSION} does), so the desktop company would book its own rate; once the agent "
+            f"is upgraded, set the connection's extra protocol_version to {RATES_VERSION} and the next run sends it")
 
 
 class FileDropConnector(KeepsNoExchangeRates):
     """An AccountingConnector over the file drop; `kind` names the system behind the agent."""
 
     capabilities = Capabilities(
-        kinds=frozenset(MESSAGE_KINDS) - VERSION_2_KINDS,  # no vendors or customers; attachments from version 2
+        kinds=_kinds_carried(1),  # no vendors or customers; attachments from version 2, credit notes... from 4
+        kinds_not_carried=_kinds_not_carried(1),
         reference_kinds=("account", "vendor", "customer", "class", "term", "item", "purchase_order",
                          "bill_payment", "payment"),
         batch_size=500,  # records per file: ~1 MiB, well under the reader's 8 MiB limit
         changes_only=True,  # the agent uploads changes; a missing record is not a deleted one
         reads_documents=False,  # documents cannot be read back; balances arrive as payments
         own_exchange_rates=True,  # a multicurrency desktop company books at its own rate for the day
+        rate_not_sent=_rate_not_sent(1),  # a source's rate goes from protocol version 3 (see __init__)
         attachments=False, doc_number_limit=DOC_NUMBER_LIMIT, doc_number_required=True, name_limit=41,
         acknowledges=True, inbound_files=True)
 
     def __init__(self, open_fs: FileSystemOpener, entity_id: str, company_id: str, kind: str = "quickbooks_desktop",
                  max_bytes: int | None = None, protocol_version: int = 1):
         """`protocol_version`: the newest the entity's agent speaks (the connection's extra
-        `protocol_version`); version 2 adds attachments. Every message goes out in its kind's version."""
-        if protocol_version not in VERSIONS:
+        `protocol_version`); version 2 adds attachments, version 3 exchange rates, version 4 credit notes, vendor
+        credits and sales receipts, version 5 the booked rate in confirmations, version 6 bank entries and expense
+        reports, version 7 attachments to every kind of entry. Every message goes out in the
+        oldest version that carries it (protocol.message_version), except that documents files go as version 5
+        to an agent speaking it: that asks its answer for the rate it booked."""
+        if protocol_version not in VERSIONS or isinstance(protocol_version, bool):
             raise ValueError(f"protocol_version {protocol_version!r} is not a file-drop protocol version (this "
-                             f"connector speaks {', '.join(map(str, VERSIONS))}; 2 for an agent taking attachments)")
-        if protocol_version >= 2:
-            self.capabilities = replace(FileDropConnector.capabilities, kinds=frozenset(MESSAGE_KINDS), attachments=True)
+                             f"connector speaks {', '.join(map(str, VERSIONS))}; 2 for an agent taking attachments, "
+                             f"{RATES_VERSION} for one also taking exchange rates, 4 for one also taking credit notes, "
+                             f"vendor credits and sales receipts, {BOOKED_RATES_VERSION} for one also answering the "
+                             f"rate it booked, 6 for one also taking bank entries and expense reports, "
+                             f"{ATTACHMENTS_EVERYWHERE_VERSION} for one also attaching files to every kind of entry)")
+        self.capabilities = replace(FileDropConnector.capabilities, kinds=_kinds_carried(protocol_version),
+                                    kinds_not_carried=_kinds_not_carried(protocol_version, kind),
+                                    attachments=protocol_version >= 2, rate_not_sent=_rate_not_sent(protocol_version),
+                                    attachments_not_carried=_attachments_not_carried(protocol_version))
         self.protocol_version = protocol_version
         self.open_fs = open_fs
         self.entity_id = entity_id
@@ -180,14 +273,23 @@ class FileDropConnector(KeepsNoExchangeRates):
         if build is None or kind not in self.capabilities.kinds:
             raise TypeError(f"the file drop cannot carry a record of kind {kind!r} "
                             f"(protocol version {self.protocol_version})")
-        return {"key": key, **build(record)}
+        body = {"key": key, **build(record)}
+        rate = getattr(record, "exchange_rate", None) if kind in RATED_KINDS else None
+        if rate is not None:
+            if self.protocol_version < RATES_VERSION:
+                # The documents suite holds such a document (exchange_rate_known, capabilities.rate_not_sent);
+                # one reaching here bypassed it, and is refused rather than sent without its rate.
+                raise ValueError(f"{kind} {record.hub_id}: carries exchange rate {rate}, which the agent (file-drop "
+                                 f"protocol version {self.protocol_version}) cannot take; it is never sent without it")
+            body["exchange_rate"] = wire_rate(rate)
+        return body
 
     def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | ConnectorError | Awaiting]:
         """One file per kind for the batch; every record then awaits the agent's confirmation."""
         outcomes: dict[str, Created | ConnectorError | Awaiting] = {}
         by_kind: dict[str, list[Outgoing]] = {}
         for item in items:
-            refusal = _attachment_refusal(item) if item.kind == "attachment" else None
+            refusal = self._attachment_refusal(item) if item.kind == "attachment" else self._rate_refusal(item)
             if refusal is not None:
                 outcomes[item.ref] = refusal
                 continue
@@ -201,7 +303,8 @@ class FileDropConnector(KeepsNoExchangeRates):
                         # The bytes first: the agent never sees a message whose file is missing.
                         records = [self._write_attachment_file(fs, item) for item in group]
                     message = build_message(kind, entity_id=self.entity_id, company_id=self.company_id,
-                                            batch_key=batch_key, records=records, created_at=datetime.now(UTC))
+                                            batch_key=batch_key, records=records, created_at=datetime.now(UTC),
+                                            protocol_version=self._version_asking_rates(kind))
                     path = write_message(fs, self.entity_id, message)
                     outcomes.update({item.ref: Awaiting(path) for item in group})
         except OSError as exc:
@@ -209,6 +312,26 @@ class FileDropConnector(KeepsNoExchangeRates):
             # "duplicate" and the original id.
             raise TransientError(f"file drop of {self.entity_id}: upload failed ({exc}); sent again next run") from exc
         return outcomes
+
+    def _version_asking_rates(self, message_kind: str) -> int | None:
+        """Version 5 for a documents file to an agent speaking it (its answer then says the rate each foreign
+        document was booked at); None: the oldest version the file needs, as before."""
+        if self.protocol_version >= BOOKED_RATES_VERSION and message_kind in BOOKED_RATE_KINDS:
+            return max(BOOKED_RATES_VERSION, kind_version(message_kind))  # a kind newer than 5 goes in its own
+        return None
+
+    def _attachment_refusal(self, item: Outgoing) -> RecordRejected | None:
+        return _attachment_refusal(item, self.protocol_version)
+
+    def _rate_refusal(self, item: Outgoing) -> RecordRejected | None:
+        """A payload holding a rate (queued while the connection said version 3) for an agent now said to speak
+        an older version: it would refuse the whole file, or drop the rate. Refused alone, saying why."""
+        if "exchange_rate" not in item.payload or self.protocol_version >= RATES_VERSION:
+            return None
+        return RecordRejected(f"{item.kind} {item.key}: carries exchange_rate {item.payload['exchange_rate']}, but "
+                              f"the connection now says the agent speaks protocol version {self.protocol_version}, "
+                              f"which has no exchange rate; set protocol_version {RATES_VERSION} again and retry it",
+                              "protocol_version", "exchange_rate")
 
     def find_existing_many(self, items: list[Outgoing]) -> dict[str, Created | RecordRejected | Awaiting]:
         """What the agent said about each item (its confirmation), or that its file still waits."""
@@ -269,7 +392,10 @@ class FileDropConnector(KeepsNoExchangeRates):
         answers: dict[str, Created | RecordRejected] = {}
         for record in message.records:
             if record["status"] in ("confirmed", "duplicate"):
-                answers[record["key"]] = Created(record["external_id"], adopted=record["status"] == "duplicate")
+                # The booked rate and home total (version 5, both or neither: the reader checked them).
+                answers[record["key"]] = Created(record["external_id"], adopted=record["status"] == "duplicate",
+                                                 exchange_rate=record.get("exchange_rate"),
+                                                 home_total=record.get("home_total"))
             else:
                 problem = record.get("error") or {}
                 answers[record["key"]] = RecordRejected(
@@ -341,26 +467,78 @@ def _optional(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
+def _expense_lines(lines: tuple[LineExport, ...]) -> list[dict[str, Any]]:
+    """Account lines (bills, vendor credits: bills.json#/$defs/line)."""
+    return [{"account": _ref(line.account_id), "amount": _money(line.amount),
+             **_optional(description=line.description, **({"class": _ref(line.class_id)} if line.class_id else {}))}
+            for line in lines]
+
+
 def _bill(bill: BillExport) -> dict[str, Any]:
-    lines = [{"account": _ref(line.account_id), "amount": _money(line.amount),
-              **_optional(description=line.description, **({"class": _ref(line.class_id)} if line.class_id else {}))}
-             for line in bill.lines]
     return {"vendor": _ref(bill.vendor_id), "bill_number": bill.doc_number, "txn_date": bill.doc_date.isoformat(),
-            "currency": bill.currency, "lines": lines, "total": _money(bill.total),
+            "currency": bill.currency, "lines": _expense_lines(bill.lines), "total": _money(bill.total),
             **_optional(due_date=bill.due_date.isoformat() if bill.due_date else None, memo=bill.memo)}
 
 
+def _vendor_credit(credit: VendorCreditExport) -> dict[str, Any]:
+    """QuickBooks Desktop's VendorCredit: the reverse of a bill, by account; never due."""
+    return {"vendor": _ref(credit.vendor_id), "credit_number": credit.doc_number,
+            "txn_date": credit.doc_date.isoformat(), "currency": credit.currency,
+            "lines": _expense_lines(credit.lines), "total": _money(credit.total), **_optional(memo=credit.memo)}
+
+
+def _sales_lines(lines: tuple[SalesLineExport, ...]) -> list[dict[str, Any]]:
+    """Item lines (invoices, credit notes, sales receipts: invoices.json#/$defs/line)."""
+    return [{"item": _ref(line.item_id), "amount": _money(line.amount),
+             **_optional(quantity=str(line.quantity) if line.quantity is not None else None,
+                         unit_price=str(line.unit_price) if line.unit_price is not None else None,
+                         description=line.description),
+             **({"class": _ref(line.class_id)} if line.class_id else {})}
+            for line in lines]
+
+
 def _invoice(invoice: InvoiceExport) -> dict[str, Any]:
-    lines = [{"item": _ref(line.item_id), "amount": _money(line.amount),
-              **_optional(quantity=str(line.quantity) if line.quantity is not None else None,
-                          unit_price=str(line.unit_price) if line.unit_price is not None else None,
-                          description=line.description),
-              **({"class": _ref(line.class_id)} if line.class_id else {})}
-             for line in invoice.lines]
     return {"customer": _ref(invoice.customer_id), "invoice_number": invoice.doc_number,
-            "txn_date": invoice.doc_date.isoformat(), "currency": invoice.currency, "lines": lines,
-            "total": _money(invoice.total),
+            "txn_date": invoice.doc_date.isoformat(), "currency": invoice.currency,
+            "lines": _sales_lines(invoice.lines), "total": _money(invoice.total),
             **_optional(due_date=invoice.due_date.isoformat() if invoice.due_date else None, memo=invoice.memo)}
+
+
+def _credit_note(credit_note: CreditNoteExport) -> dict[str, Any]:
+    """QuickBooks Desktop's CreditMemo: what the customer is credited, by item; never due."""
+    return {"customer": _ref(credit_note.customer_id), "credit_note_number": credit_note.doc_number,
+            "txn_date": credit_note.doc_date.isoformat(), "currency": credit_note.currency,
+            "lines": _sales_lines(credit_note.lines), "total": _money(credit_note.total),
+            **_optional(memo=credit_note.memo)}
+
+
+def _sales_receipt(receipt: SalesReceiptExport) -> dict[str, Any]:
+    """QuickBooks Desktop's SalesReceipt: a sale paid on the spot; without a deposit account, Undeposited Funds."""
+    return {"customer": _ref(receipt.customer_id), "receipt_number": receipt.doc_number,
+            "txn_date": receipt.doc_date.isoformat(), "currency": receipt.currency,
+            "lines": _sales_lines(receipt.lines), "total": _money(receipt.total),
+            **({"deposit_account": _ref(receipt.deposit_account_id)} if receipt.deposit_account_id else {}),
+            **_optional(memo=receipt.memo)}
+
+
+def _bank_entry(entry: BankEntryExport) -> dict[str, Any]:
+    """QuickBooks Desktop's Check (out: paid from the bank account, expense lines) or Deposit (in: into it, lines
+    from the counterpart accounts); the vendor or customer named is the Check's payee, each Deposit line's name."""
+    return {"direction": entry.direction, "bank_account": _ref(entry.bank_account_id),
+            "txn_date": entry.doc_date.isoformat(), "currency": entry.currency,
+            "lines": _expense_lines(entry.lines), "total": _money(entry.total),
+            **({"entity": _ref(entry.party_id)} if entry.party_id else {}),
+            **_optional(entry_number=entry.doc_number, memo=entry.memo)}  # a statement line may have no number
+
+
+def _expense_report(report: ExpenseReportExport) -> dict[str, Any]:
+    """Paid from a bank account: a Check to the payee; without one, owed: a Bill to the payee (the agent tells
+    them apart by bank_account alone)."""
+    return {"payee": _ref(report.payee_id), "report_number": report.doc_number,
+            "txn_date": report.doc_date.isoformat(), "currency": report.currency,
+            "lines": _expense_lines(report.lines), "total": _money(report.total),
+            **({"bank_account": _ref(report.bank_account_id)} if report.bank_account_id else {}),
+            **_optional(memo=report.memo)}
 
 
 def _journal_entry(entry: JournalEntryExport) -> dict[str, Any]:
@@ -391,16 +569,11 @@ def _customer_payment(payment: CustomerPaymentExport) -> dict[str, Any]:
             **_optional(reference=payment.reference)}
 
 
-# Our document kinds the agent can attach a file to -> the protocol's document_type.
-ATTACHABLE = {"bill": "bill", "invoice": "invoice", "journal_entry": "journal_entry"}
-
-
 def _attachment(attachment: AttachmentExport) -> dict[str, Any]:
-    """Size, checksum and the bytes' file name are added when the bytes are written (create_many)."""
-    if attachment.document_kind not in ATTACHABLE:
-        raise ValueError(f"attachment {attachment.hub_id}: the file drop attaches files to "
-                         f"{', '.join(ATTACHABLE)}, not to a {attachment.document_kind}")
-    return {"document_type": ATTACHABLE[attachment.document_kind],
+    """The document it supports named as every attachment names it: its kind (the protocol's document_type is our
+    record kind) and its TxnID. Size, checksum and the bytes' file name are added when the bytes are written
+    (create_many), where one the agent cannot attach (a kind its version does not) is refused alone."""
+    return {"document_type": attachment.document_kind,
             "document": {"external_id": attachment.document_external_id},
             "file_name": attachment.file_name,
             "content_type": attachment.content_type.split(";")[0].strip().lower()}  # no "; charset=" parameters
@@ -410,8 +583,20 @@ FILE_NAME = re.compile(r"(?!\.\.?$)[^/\\\x00-\x1f\x7f]{1,200}")  # attachments.j
 CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
 
 
-def _attachment_refusal(item: Outgoing) -> RecordRejected | None:
+def _attachment_refusal(item: Outgoing, version: int) -> RecordRejected | None:
     """What the agent's schema would refuse, refused here for this record alone (not its whole file)."""
+    document_type = item.payload["document_type"]
+    since = ATTACHABLE_SINCE.get(document_type)
+    if since is None:
+        return RecordRejected(f"attachment {item.payload['file_name']!r}: the file drop attaches files to "
+                              f"{', '.join(ATTACHABLE_SINCE)} only (attachments.json), not to a {document_type}; "
+                              "attach it in the accounting system by hand", "attachment", "document_type")
+    if since > version:
+        # Not queued for such an agent (capabilities.attachments_not_carried); one queued while the connection
+        # said 7 and sent after it said less is refused alone, saying what makes it go.
+        return RecordRejected(f"attachment {item.payload['file_name']!r}: "
+                              f"{_attachment_upgrade_reason(document_type, version, since)}",
+                              "protocol_version", "document_type")
     if not FILE_NAME.fullmatch(item.payload["file_name"]):
         return RecordRejected(f"attachment {item.payload['file_name']!r}: a file name of 1 to 200 characters "
                               "without '/', a backslash or control characters is needed", "attachment", "file_name")
@@ -427,4 +612,6 @@ def _attachment_refusal(item: Outgoing) -> RecordRejected | None:
 
 
 _BUILDERS = {"bill": _bill, "invoice": _invoice, "journal_entry": _journal_entry, "bill_payment": _bill_payment,
-             "customer_payment": _customer_payment, "attachment": _attachment}
+             "customer_payment": _customer_payment, "attachment": _attachment, "credit_note": _credit_note,
+             "vendor_credit": _vendor_credit, "sales_receipt": _sales_receipt, "bank_entry": _bank_entry,
+             "expense_report": _expense_report}

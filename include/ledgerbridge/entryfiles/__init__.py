@@ -1,4 +1,4 @@
-"""Entry files: bills and journal entries as files accounting software imports, for software with no connector.
+"""Entry files: documents of every kind as files accounting software imports, for software with no connector.
 
 docs/entry-files.md documents the layouts and the conventions. Plain Python (no Airflow): convert
 ledger documents to `Entry`s, render them (`render_entries`: generic CSV or XLSX, the French FEC,
@@ -7,6 +7,7 @@ QuickBooks Desktop IIF, Sage 50 journals), write them, and read a file back (`va
 from .convert import (
     Converted,
     EntryConfig,
+    TaxCode,
     attachment_names_by_document,
     convert_documents,
     default_party_code,
@@ -54,6 +55,7 @@ __all__ = [
     "CsvFormat",
     "Entry",
     "EntryConfig",
+    "TaxCode",
     "EntryError",
     "EntryLine",
     "EntryRow",

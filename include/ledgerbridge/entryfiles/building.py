@@ -36,7 +36,7 @@ class EntryRules:
 
 class EntryBuilder:
     """Entries from export payloads (bill, invoice, credit_note, sales_receipt, journal_entry,
-    vendor_credit), as the lists are when it is asked."""
+    vendor_credit, bank_entry, expense_report), as the lists are when it is asked."""
 
     def __init__(self, rules: EntryRules, lists: Lists):
         self.rules = rules
@@ -132,8 +132,20 @@ class EntryBuilder:
         account, and the document's total (with the tax added on top of net lines) on the party's
         control account, on the other side: a total that is not its lines' leaves the entry unbalanced."""
         party = self._party(party_kind, payload[f"{party_kind}_id"])
-        other = Side.CREDIT if party_side == Side.DEBIT else Side.DEBIT
-        heading = " ".join(filter(None, (party[1], payload.get("doc_number"))))
+        if not control:
+            raise EntryError(source, f"has no {party_kind}s' control account to post the total on")
+        return self._against(source, payload, control=control, control_side=party_side, control_party=party,
+                             heading=" ".join(filter(None, (party[1], payload.get("doc_number")))),
+                             line_account=line_account)
+
+    def _against(self, source: str, payload: dict, *, control: str, control_side: Side, control_party: tuple[str, str],
+                 heading: str, line_account: Callable[[dict, str], str],
+                 line_party: tuple[str, str] = ("", "")) -> list[EntryLine]:
+        """One line per document line on its account (net), one per tax account, on one side; the total (with the
+        tax added on top of net lines) on `control` (a party's control account, a bank account), on the other.
+        `line_party`: the auxiliary account of lines on a party's control account (a bank entry paying a vendor)."""
+        other = Side.CREDIT if control_side == Side.DEBIT else Side.DEBIT
+        controls = {self.rules.payables_account, self.rules.receivables_account}
         includes_tax = bool(payload.get("amounts_include_tax"))
         lines, taxes = [], {}
         for number, line in enumerate(payload["lines"], start=1):
@@ -142,15 +154,15 @@ class EntryBuilder:
             net, tax, tax_account = self._tax(source, line.get("tax_code_id"), Decimal(line["amount"]), where,
                                               includes_tax, Decimal(given) if given is not None else None)
             label = line.get("description") or payload.get("memo") or heading
-            lines.append(_signed(self._line, source, line_account(line, where), other, net, label, where))
+            account = line_account(line, where)
+            lines.append(_signed(self._line, source, account, other, net, label, where,
+                                 line_party if account in controls else ("", "")))
             if tax:
                 taxes[tax_account] = taxes.get(tax_account, Decimal(0)) + tax
         for account, tax in taxes.items():
             lines.append(_signed(self._line, source, account, other, tax, f"TVA {heading}".strip(), "tax"))
         gross = Decimal(payload["total"]) + (Decimal(0) if includes_tax else sum(taxes.values(), Decimal(0)))
-        if not control:
-            raise EntryError(source, f"has no {party_kind}s' control account to post the total on")
-        lines.insert(0, _signed(self._line, source, control, party_side, gross, heading, "party", party))
+        lines.insert(0, _signed(self._line, source, control, control_side, gross, heading, "party", control_party))
         return [line for line in lines if line is not None]
 
     def _item_account(self, source: str) -> Callable[[dict, str], str]:
@@ -169,6 +181,32 @@ class EntryBuilder:
         """A bill reversed: the vendor's account debited, the expenses and their VAT credited."""
         return self._party_entry(source, payload, party_kind="vendor", control=self.rules.payables_account,
                                  party_side=Side.DEBIT, line_account=lambda line, where: line["account_id"])
+
+    def _bank_entry_lines(self, source: str, payload: dict) -> list[EntryLine]:
+        """Money out: the counterparts (and their deductible VAT) debited, the bank account credited the total;
+        money in: the reverse. A vendor or customer named goes on the lines on its control account."""
+        party = self._party(payload["party_kind"], payload["party_id"]) \
+            if payload.get("party_kind") and payload.get("party_id") else ("", "")
+        return self._against(source, payload, control=payload["bank_account_id"],
+                             control_side=Side.CREDIT if payload["direction"] == "out" else Side.DEBIT,
+                             control_party=("", ""), line_party=party,
+                             heading=" ".join(filter(None, (party[1], payload.get("doc_number")))) or
+                             payload.get("memo") or "",
+                             line_account=lambda line, where: line["account_id"])
+
+    def _expense_report_lines(self, source: str, payload: dict) -> list[EntryLine]:
+        """The expenses and their VAT debited; the total credited to the bank account the company paid it from,
+        else to the payee on the payables account (owed, as a bill)."""
+        payee = self._party("vendor", payload["payee_id"])
+        heading = " ".join(filter(None, (payee[1], payload.get("doc_number"))))
+        if payload.get("bank_account_id"):
+            return self._against(source, payload, control=payload["bank_account_id"], control_side=Side.CREDIT,
+                                 control_party=("", ""), heading=heading,
+                                 line_account=lambda line, where: line["account_id"])
+        if not self.rules.payables_account:
+            raise EntryError(source, "has no vendors' control account to post the total on")
+        return self._against(source, payload, control=self.rules.payables_account, control_side=Side.CREDIT,
+                             control_party=payee, heading=heading, line_account=lambda line, where: line["account_id"])
 
     def _sales_lines(self, source: str, payload: dict) -> list[EntryLine]:
         return self._party_entry(source, payload, party_kind="customer", control=self.rules.receivables_account,
@@ -233,6 +271,8 @@ _BUILDERS: dict[str, Callable[[EntryBuilder, str, dict], list[EntryLine]]] = {
     "credit_note": EntryBuilder._credit_note_lines,
     "journal_entry": EntryBuilder._journal_lines,
     "vendor_credit": EntryBuilder._vendor_credit_lines,
+    "bank_entry": EntryBuilder._bank_entry_lines,
+    "expense_report": EntryBuilder._expense_report_lines,
 }
 def plain(value: Any) -> Any:
     """Decimals and dates as text, recursively: an export dataclass's `asdict` as its payload (JSON)."""

@@ -1,7 +1,9 @@
 """From the ledger's documents to entries, for the `ledgerbridge entry-files` CLI: a document becomes
-the export payload a connector is given (the same export dataclasses), and the payload an entry by
-the entry-files connector's own building (building.py), over no chart of accounts: any account code
-is taken, labelled by itself.
+the export payload a connector is given, built by its record kind (kinds/*.py, the same `build` the
+DAG's export step calls) over the ledger's own codes instead of an accounting system's mirror, and
+the payload an entry by the entry-files connector's own building (building.py), over no chart of
+accounts: any account code is taken, labelled by itself. What the accountant's lists would say (an
+item's income account, a tax code's rate and account) comes from `EntryConfig`.
 
 Pure functions over the ORM objects already loaded (lines, party and its link eagerly, so that no
 lazy load happens on a detached object); only `attachment_names_by_document` reads the ledger.
@@ -10,23 +12,23 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledgerbridge.connectors.base import BillExport, JournalEntryExport, JournalLineExport, LineExport, ReferenceData
-from ledgerbridge.ledger.models import (
-    Attachment,
-    Document,
-    DocumentKind,
-    DocumentStatus,
-    LinkStatus,
-    Party,
-)
+from ledgerbridge import kinds
+from ledgerbridge.connectors.base import ReferenceData
+from ledgerbridge.kinds.document import DocumentRecordKind
+from ledgerbridge.ledger.models import Attachment, Document, DocumentKind, DocumentStatus, LinkStatus, Party
+from ledgerbridge.registry import DEFAULT_JOURNALS
 
 from .building import EntryBuilder, EntryRules, plain
 from .entries import Entry, EntryError, entry_rows
+
+# The kinds whose purchases journal is configurable as one (a vendor's credit goes with the bills, as the DAG posts it).
+PURCHASE_KINDS = (DocumentKind.BILL, DocumentKind.VENDOR_CREDIT)
 
 
 def default_party_code(party: Party) -> str:
@@ -38,70 +40,151 @@ def default_party_code(party: Party) -> str:
 
 
 @dataclass(frozen=True)
+class TaxCode:
+    """What the accountant's tax code list says of one code: its rate (percent) and where its tax goes."""
+    rate: Decimal
+    account: str
+
+
+@dataclass(frozen=True)
 class EntryConfig:
     payables_account: str  # the vendors' control account, e.g. "401000" or "2000"
-    receivables_account: str | None = None  # journal entry lines on it carry the customer's code
-    purchases_journal: str = "PUR"
+    receivables_account: str | None = None  # the customers': invoices, credit notes, sales receipts need it
+    purchases_journal: str = "PUR"  # bills and vendor credits
     journal_entries_journal: str = "OD"
+    journals: Mapping[str, str] = field(default_factory=dict)  # kind -> journal, over the ones above and the DAG's
     currency: str | None = None  # the entity's currency; a document in another one needs its exchange rate
     party_code: Callable[[Party], str] = default_party_code
+    income_account: str | None = None  # where a sales line goes when its item has no account of its own
+    item_accounts: Mapping[str, str] = field(default_factory=dict)  # item code -> income account
+    tax_codes: Mapping[str, TaxCode] = field(default_factory=dict)  # a line's tax code -> its rate and account
+    amounts_include_tax: bool = False  # the source's line amounts include their tax (source.amounts_include_tax)
 
     def journal(self, kind: str) -> str:
-        return self.purchases_journal if kind == DocumentKind.BILL else self.journal_entries_journal
+        """The kind's journal: as configured, else the purchases or journal entries one, else the DAG's default."""
+        if kind in self.journals:
+            return self.journals[kind]
+        if kind in PURCHASE_KINDS:
+            return self.purchases_journal
+        if kind == DocumentKind.JOURNAL_ENTRY:
+            return self.journal_entries_journal
+        return DEFAULT_JOURNALS[kind]
+
+    def item_account(self, item: str | None) -> str | None:
+        return self.item_accounts.get(item or "") or self.income_account
 
 
 def document_source(document: Document) -> str:
     return f"{document.kind.replace('_', ' ')} {document.hub_id}"
 
 
-def _party_code(document: Document, config: EntryConfig, role: str) -> str:
-    if document.party is None:
-        raise EntryError(document_source(document), f"has no {role}; its payable needs the {role}'s account")
-    code = config.party_code(document.party)
-    if not code:
-        raise EntryError(document_source(document), f"{role} {document.party.hub_id} has no account code")
-    return code
+class _Code:
+    """A ledger code standing for itself, where a mirror's record would give the accounting system's id."""
+
+    def __init__(self, code: str | None):
+        self.external_id = code or ""
 
 
-def _bill_payload(bill: Document, config: EntryConfig) -> dict:
-    lines = tuple(LineExport(line.amount, line.account_code or "", line.description) for line in bill.lines)
-    return plain(dataclasses.asdict(BillExport(
-        bill.hub_id, _party_code(bill, config, "vendor"), bill.doc_number, bill.doc_date, bill.due_date,
-        bill.currency, bill.total, lines, bill.memo, exchange_rate=bill.exchange_rate)))
+class _Codes:
+    def get(self, code: str | None) -> _Code:
+        return _Code(code)
 
 
-def _journal_entry_payload(entry: Document, config: EntryConfig) -> dict:
-    """The journal entry's export, and its party (if any) for the lines on a control account."""
-    lines = tuple(JournalLineExport(line.posting_type or "", line.amount, line.account_code or "", line.description)
-                  for line in entry.lines)
-    payload = plain(dataclasses.asdict(JournalEntryExport(entry.hub_id, entry.doc_number, entry.doc_date,
-                                                          entry.currency, lines, entry.memo,
-                                                          exchange_rate=entry.exchange_rate)))
-    code = config.party_code(entry.party) if entry.party is not None else ""
-    return {**payload, "party_kind": entry.party.kind, "party_id": code} if code else payload
+class LedgerCodes:
+    """The Resolver a kind's `build` is given (ledger/mirror.py), over no mirror: each code is its own id.
+    An account left empty stays empty, and the entry's building names the line that lacks it."""
+
+    def __init__(self, config: EntryConfig):
+        self.amounts_include_tax = config.amounts_include_tax
+        self.accounts = self.items = _Codes()
+
+    def class_id(self, code: str | None) -> str | None:
+        return code or None
+
+    def tax_code_id(self, code: str | None) -> str | None:
+        return code or None
+
+    def journal_code_id(self, code: str | None) -> str | None:
+        return code or None
+
+    def tax_rate_parts(self, code: str | None, purchase: bool = False) -> tuple:
+        return ()  # entry files post a line's tax on its tax code's account, never per rate
 
 
-PAYLOADS = {DocumentKind.BILL: _bill_payload, DocumentKind.JOURNAL_ENTRY: _journal_entry_payload}
+def _document_kind(document: Document, source: str) -> DocumentRecordKind:
+    kind = next((kind for kind in kinds.documents() if kind.ledger_kind == document.kind), None)
+    if kind is None:
+        raise EntryError(source, f"{document.kind} documents have no entry-file layout; only "
+                                 f"{', '.join(kind.name for kind in kinds.documents())} do")
+    return kind
+
+
+def document_payload(document: Document, config: EntryConfig) -> dict:
+    """The document's export payload, as its kind builds it for any accounting system, the party's
+    account code standing for the linked id; a party named on a kind without one (a journal entry's)
+    is added for the lines on a control account."""
+    source = document_source(document)
+    kind = _document_kind(document, source)
+    party = document.party
+    if party is None and kind.party_role:
+        raise EntryError(source, f"has no {kind.party_role}; its entry needs the {kind.party_role}'s account")
+    code = config.party_code(party) if party is not None else None
+    if party is not None and not code:
+        raise EntryError(source, f"{party.kind} {party.hub_id} has no account code")
+    export = kind.build(document, code, LedgerCodes(config))
+    if document.exchange_rate is not None:
+        export = dataclasses.replace(export, exchange_rate=document.exchange_rate)
+    payload = plain(dataclasses.asdict(export))
+    if code and "party_id" not in payload and not kind.party_role:
+        payload = {**payload, "party_kind": party.kind, "party_id": code}
+    return payload
+
+
+def _check_lists(source: str, payload: dict, config: EntryConfig) -> None:
+    """What the accountant's lists would have said, said by the configuration instead, or the line that lacks it."""
+    if payload.get("bank_account_id") == "":  # a bank entry's own account, left empty (an expense report's is None)
+        raise EntryError(source, "has no bank account to post its total on")
+    for number, line in enumerate(payload["lines"], start=1):
+        item = line.get("item_id")
+        if "item_id" in line and not config.item_account(item):
+            raise EntryError(source, f"line {number}: item {item!r} has no income account: set income_account "
+                                     f"(--income-account) or item_accounts (--item-account {item}=ACCOUNT)" if item
+                             else f"line {number} has no item, and no income_account (--income-account) to post it on")
+        tax_code = line.get("tax_code_id")
+        if tax_code and tax_code not in config.tax_codes:
+            raise EntryError(source, f"line {number}: tax code {tax_code!r} has no rate and account: set tax_codes "
+                                     f"(--tax-code {tax_code}=RATE:ACCOUNT)")
+
+
+def _lists(document: Document, payload: dict, config: EntryConfig) -> Callable[[str], Mapping]:
+    """The lists the entry's building reads, as the configuration and the document say them."""
+    party = document.party
+    code = payload.get("vendor_id") or payload.get("customer_id") or payload.get("payee_id") or payload.get("party_id")
+    parties = {code: ReferenceData("", party.name, True, None)} if party is not None and code else {}
+    items = {line["item_id"]: ReferenceData(line["item_id"], line["item_id"] or "", True, None,
+                                            raw={"income_account": config.item_account(line["item_id"])})
+             for line in payload["lines"] if "item_id" in line}
+    taxes = {code: ReferenceData(code, code, True, None,
+                                   raw={"rate": str(tax.rate), "account": tax.account})
+             for code, tax in config.tax_codes.items()}
+    lists = {"vendor": parties, "customer": parties, "item": items, "tax_code": taxes}
+    return lambda kind: lists.get(kind, {})
 
 
 def document_entry(document: Document, config: EntryConfig, attachment_names: Sequence[str] = ()) -> Entry:
-    """The entry of a bill (the vendor's payable credited, each expense line debited) or a journal
-    entry (its own lines), as the entry-files connector builds it."""
+    """The entry of any document kind the DAG posts (a bill: the vendor's payable credited, each expense
+    line debited; an invoice: the customer's receivable debited, each line credited to its item's
+    income account; a bank entry: against its own bank account; ...), as the entry-files connector
+    builds it (building.py)."""
     source = document_source(document)
-    payload_of = PAYLOADS.get(document.kind)
-    if payload_of is None:
-        raise EntryError(source, f"{document.kind} documents have no entry-file layout; only "
-                                 f"{', '.join(PAYLOADS)} do")
+    _document_kind(document, source)
     if document.status == DocumentStatus.VOID:
         raise EntryError(source, "is void; nothing to post")
-    payload = payload_of(document, config)
-    party = document.party
-    known = {payload.get("vendor_id") or payload.get("party_id"): ReferenceData("", party.name, True, None)} \
-        if party is not None else {}
+    payload = document_payload(document, config)
+    _check_lists(source, payload, config)
     rules = EntryRules(config.payables_account, config.receivables_account, config.journal,
                        config.currency or document.currency)
-    entry = EntryBuilder(rules, lambda kind: known if kind in ("vendor", "customer") else {}).entry(
-        document.kind, payload)
+    entry = EntryBuilder(rules, _lists(document, payload, config)).entry(document.kind, payload)
     return dataclasses.replace(entry, attachment_names=tuple(attachment_names))
 
 

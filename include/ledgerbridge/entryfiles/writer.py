@@ -5,6 +5,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
+from ledgerbridge import kinds
 from ledgerbridge.filedrop.files import write_atomic
 from ledgerbridge.filedrop.fs import FileSystem, LocalFileSystem, join
 from ledgerbridge.filedrop.protocol import ENTITY_ID, file_stamp
@@ -17,7 +18,8 @@ from .sage50 import render_sage50, validate_sage50
 from .validation import ValidationReport
 from .xlsx_format import render_xlsx, validate_xlsx
 
-ENTRY_KINDS = ("bills", "journal_entries")
+# The kinds of a file name: every document kind's dataset (bills, invoices, ..., expense_reports).
+ENTRY_KINDS = tuple(kind.dataset for kind in kinds.documents())
 # format -> file extension; the first two hold rows of the generic layout, the others need whole entries.
 FILE_EXTENSIONS = {"csv": "csv", "xlsx": "xlsx", "fec": "txt", "iif": "iif", "sage50": "csv"}
 FILE_FORMATS = tuple(FILE_EXTENSIONS)

@@ -1,4 +1,4 @@
-"""The file-drop protocol, versions 1 and 2: directory layout, message kinds and file names.
+"""The file-drop protocol, versions 1 to 7: directory layout, message kinds and file names.
 
 docs/file-drop-protocol.md is the specification; this module is its single source of constants.
 """
@@ -8,10 +8,38 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-PROTOCOL_VERSION = 2  # the newest this package speaks; it reads and writes every version of VERSIONS
-VERSIONS = (1, 2)
+PROTOCOL_VERSION = 7  # the newest this package speaks; it reads and writes every version of VERSIONS
+VERSIONS = (1, 2, 3, 4, 5, 6, 7)
 # Kinds a version added; every other kind is written as version 1, so an agent speaking only 1 reads it.
-KIND_VERSIONS = {"attachments": 2}
+# Version 4: QuickBooks Desktop's CreditMemo, VendorCredit and SalesReceipt.
+# Version 6: bank entries (a Check out of a bank account, a Deposit into it) and expense reports (a Check to the
+# payee when paid from a bank account, else a Bill owed to the payee).
+KIND_VERSIONS = {"attachments": 2, "credit_notes": 4, "vendor_credits": 4, "sales_receipts": 4,
+                 "bank_entries": 6, "expense_reports": 6}
+# Record fields a version added, per message kind that carries them: a file holding one is written in that
+# version (and a reader refuses the field in a file of an older one); a file without stays as it was.
+# Version 5: a confirmation may say the rate a foreign document was booked at, and its home total.
+RATED_KINDS = ("bills", "invoices", "journal_entries", "credit_notes", "vendor_credits", "sales_receipts",
+               "bank_entries", "expense_reports")
+BOOKED_RATES_VERSION = 5
+FIELD_VERSIONS: dict[str, dict[str, int]] = {
+    "exchange_rate": {**{kind: 3 for kind in RATED_KINDS}, "confirmations": BOOKED_RATES_VERSION},
+    "home_total": {"confirmations": BOOKED_RATES_VERSION},
+}
+# The kinds whose confirmations may carry the booked rate (documents with a total): a file of one of them
+# written in version 5 asks for it, so an agent answers it only to a reader that takes it (its answer is in
+# its input's version). Journal entries are booked in the home currency by a desktop company.
+BOOKED_RATE_KINDS = ("bills", "invoices", "credit_notes", "vendor_credits", "sales_receipts", "bank_entries",
+                     "expense_reports")
+# Values of a record field a version added, per message kind: a file holding one is written in that version (a
+# reader refuses it in a file of an older one). Version 7: an attachment may support any kind of entry the drop
+# carries, not only a bill, an invoice or a journal entry.
+ATTACHABLE_SINCE = {"bill": 2, "invoice": 2, "journal_entry": 2, "credit_note": 7, "vendor_credit": 7,
+                    "sales_receipt": 7, "bank_entry": 7, "expense_report": 7}
+ATTACHMENTS_EVERYWHERE_VERSION = 7
+VALUE_VERSIONS: dict[str, dict[str, dict[str, int]]] = {
+    "attachments": {"document_type": {value: since for value, since in ATTACHABLE_SINCE.items() if since > 2}},
+}
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024  # one document; the agent holds it in memory to check and store it
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024  # a 500-bill file is ~1 MiB; 8 MiB leaves room without inviting abuse
 PART_SUFFIX = ".part"
@@ -30,12 +58,18 @@ INBOX_KINDS: dict[str, tuple[str, ...]] = {
     f"{TO_ACCOUNTING}/payments": ("payments",),
     f"{TO_ACCOUNTING}/journal_entries": ("journal_entries",),
     f"{TO_ACCOUNTING}/attachments": ("attachments",),
+    f"{TO_ACCOUNTING}/credit_notes": ("credit_notes",),
+    f"{TO_ACCOUNTING}/vendor_credits": ("vendor_credits",),
+    f"{TO_ACCOUNTING}/sales_receipts": ("sales_receipts",),
+    f"{TO_ACCOUNTING}/bank_entries": ("bank_entries",),
+    f"{TO_ACCOUNTING}/expense_reports": ("expense_reports",),
     f"{FROM_ACCOUNTING}/lists": ("lists",),
     f"{FROM_ACCOUNTING}/purchase_orders": ("purchase_orders",),
     f"{FROM_ACCOUNTING}/payments": ("payments_made", "payments_received"),
     CONFIRMATIONS: ("confirmations",),
 }
-TO_ACCOUNTING_KINDS = ("bills", "invoices", "payments", "journal_entries", "attachments")
+TO_ACCOUNTING_KINDS = ("bills", "invoices", "payments", "journal_entries", "attachments", "credit_notes",
+                       "vendor_credits", "sales_receipts", "bank_entries", "expense_reports")
 FROM_ACCOUNTING_KINDS = ("lists", "purchase_orders", "payments_made", "payments_received")
 KINDS = TO_ACCOUNTING_KINDS + FROM_ACCOUNTING_KINDS + ("confirmations",)
 # The documents' bytes, beside the attachments messages that name them (not an inbox: never read alone).
@@ -66,6 +100,29 @@ class FileName:
 def kind_version(kind: str) -> int:
     """The protocol version a message of this kind is written with: the first that has the kind."""
     return KIND_VERSIONS.get(kind, 1)
+
+
+def field_version(kind: str, record: object) -> int:
+    """The oldest version whose `kind` records may hold every field of `record` (1 when none is newer)."""
+    if not isinstance(record, dict):
+        return 1
+    return max((versions[kind] for name, versions in FIELD_VERSIONS.items()
+                if name in record and kind in versions), default=1)
+
+
+def value_version(kind: str, record: object) -> int:
+    """The oldest version whose `kind` records may hold every field value of `record` (1 when none is newer)."""
+    if not isinstance(record, dict):
+        return 1
+    return max((versions.get(record.get(name), 1) for name, versions in VALUE_VERSIONS.get(kind, {}).items()
+                if isinstance(record.get(name), str)), default=1)
+
+
+def message_version(kind: str, records: list) -> int:
+    """The version a message is written in: the oldest that has its kind and every field of its records,
+    so a file that needs nothing newer stays byte for byte what an agent speaking version 1 reads."""
+    return max([kind_version(kind), *(field_version(kind, record) for record in records),
+                *(value_version(kind, record) for record in records)])
 
 
 def inbox_directory(kind: str) -> str:

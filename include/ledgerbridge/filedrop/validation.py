@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
-from .protocol import KINDS
+from .protocol import FIELD_VERSIONS, KINDS, VALUE_VERSIONS
 
 SCHEMA_URN = "urn:ledgerbridge:filedrop:1:{}"
 CENT = Decimal("0.01")
@@ -130,6 +130,9 @@ def _explain(error: ValidationError) -> tuple[str, str]:
     if kind == "required":
         missing = _quoted_names(error.message)[0]
         return f"{field}/{missing}", "is required but missing"
+    if kind == "dependentRequired":
+        missing = _quoted_names(error.message)[0]
+        return f"{field}/{missing}", f"is required with {', '.join(sorted(set(_quoted_names(error.message)[1:])))}"
     if kind in ("unevaluatedProperties", "additionalProperties"):
         unknown = _quoted_names(error.message)[0] if _quoted_names(error.message) else "?"
         return f"{field}/{unknown}", "is not a field of this message (a typo? extensions must start with x_)"
@@ -194,11 +197,41 @@ def validate_message(kind: str, data: Any) -> list[Problem]:
     failed = {problem.record_index for problem in problems}
     records = data["records"]
     problems += _duplicate_keys(records)
+    newer = list(_fields_newer_than_the_file(kind, data))
+    problems += newer
+    failed |= {problem.record_index for problem in newer}
     for index, record in enumerate(records):
         if index not in failed:
             problems += [Problem("inconsistent", reason, f"/records/{index}{tail}", index, record.get("key"))
                          for tail, reason in RULES.get(kind, _no_rules)(record)]
     return sorted(problems, key=lambda p: (p.record_index if p.record_index is not None else -1))
+
+
+def _fields_newer_than_the_file(kind: str, data: dict) -> Iterator[Problem]:
+    """A field (or a field's value: a version-7 attachment's document_type) a later version added, in a file
+    declaring an older one: the writer was not speaking the version
+    it declared, and a reader of that version would drop the field. Refused for the record, never ignored."""
+    version = data.get("protocol_version")
+    if not isinstance(version, int):
+        return
+    reader = "a reader" if kind == "confirmations" else "an agent"
+    for name, versions in FIELD_VERSIONS.items():
+        since = versions.get(kind)
+        if since is None or version >= since:
+            continue
+        for index, record in enumerate(data["records"]):
+            if isinstance(record, dict) and name in record:
+                yield Problem("protocol_version", f"{name} is a field of protocol_version {since}, but the file says "
+                              f"protocol_version {version}; write the file as version {since} (to {reader} "
+                              f"speaking it)", f"/records/{index}/{name}", index, record_key(data, index))
+    for name, versions in VALUE_VERSIONS.get(kind, {}).items():
+        for index, record in enumerate(data["records"]):
+            value = record.get(name) if isinstance(record, dict) else None
+            since = versions.get(value) if isinstance(value, str) else None
+            if since is not None and version < since:
+                yield Problem("protocol_version", f"{name} {value!r} is a value of protocol_version {since}, but the "
+                              f"file says protocol_version {version}; write the file as version {since} (to {reader} "
+                              f"speaking it)", f"/records/{index}/{name}", index, record_key(data, index))
 
 
 def _duplicate_keys(records: list) -> list[Problem]:
@@ -259,6 +292,11 @@ def _applications_within_amount(record: dict) -> Iterator[tuple[str, str]]:
 RULES = {
     "bills": _total_is_sum_of_lines,
     "invoices": _invoice_rules,
+    "credit_notes": _invoice_rules,  # item lines as on an invoice
+    "sales_receipts": _invoice_rules,
+    "vendor_credits": _total_is_sum_of_lines,  # expense lines as on a bill
+    "bank_entries": _total_is_sum_of_lines,  # the counterpart lines make the amount through the bank
+    "expense_reports": _total_is_sum_of_lines,
     "purchase_orders": _total_is_sum_of_lines,
     "journal_entries": _journal_balances,
     "payments": _applications_within_amount,

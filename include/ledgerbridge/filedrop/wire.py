@@ -12,16 +12,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from .protocol import kind_version, utc_timestamp
+from .protocol import message_version, utc_timestamp
 
 # Every field of every schema whose value is a decimal string; readers turn these into Decimal.
 DECIMAL_FIELDS = frozenset({
     "amount", "total", "quantity", "unit_price", "debit", "credit", "balance", "open_balance",
-    "received_quantity", "discount_percent",
+    "received_quantity", "discount_percent", "exchange_rate", "home_total",
 })
 
 
 DECIMAL_TEXT = re.compile(r"-?[0-9]{1,13}(\.[0-9]{1,4})?")
+RATE_TEXT = re.compile(r"[0-9]{1,9}(\.[0-9]{1,10})?")  # an exchange rate: ten decimal places, as the ledger keeps
+MAX_RATE_PLACES = 10
 
 
 class WireError(ValueError):
@@ -41,6 +43,20 @@ def wire_decimal(value: Decimal) -> str:
     return format(value, "f")
 
 
+def wire_rate(rate: Decimal) -> str:
+    """An exchange rate as its exact decimal string: fixed point, no trailing zeros ("1.0856", "2"), at most
+    ten decimal places. Unlike money it is not padded to cents: "1.10" would read as a price, not a rate."""
+    if not isinstance(rate, Decimal) or not rate.is_finite() or rate <= 0:
+        raise WireError(f"exchange rate {rate!r} is not a positive Decimal")
+    normal = rate.normalize()
+    if normal.as_tuple().exponent < -MAX_RATE_PLACES:
+        raise WireError(f"exchange rate {rate} has more than {MAX_RATE_PLACES} decimal places")
+    text = format(normal, "f")
+    if not RATE_TEXT.fullmatch(text):
+        raise WireError(f"exchange rate {rate} cannot be written as a rate of at most 9 integer digits")
+    return text
+
+
 def to_wire(value: Any, pointer: str = "") -> Any:
     """Plain JSON values from Python ones: Decimal -> string, date -> ISO, datetime -> UTC with Z."""
     if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
@@ -54,7 +70,8 @@ def to_wire(value: Any, pointer: str = "") -> Any:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict):
-        return {str(key): to_wire(item, f"{pointer}/{key}") for key, item in value.items()}
+        return {str(key): wire_rate(item) if key == "exchange_rate" and isinstance(item, Decimal)
+                else to_wire(item, f"{pointer}/{key}") for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_wire(item, f"{pointer}/{index}") for index, item in enumerate(value)]
     raise WireError(f"{pointer or '/'}: {type(value).__name__} cannot be written as JSON")
@@ -63,14 +80,15 @@ def to_wire(value: Any, pointer: str = "") -> Any:
 def from_wire(value: Any) -> Any:
     """Decimal for every decimal field; a value that is no decimal (a refused record's) stays as it is."""
     if isinstance(value, dict):
-        return {key: _decimal(item) if key in DECIMAL_FIELDS else from_wire(item) for key, item in value.items()}
+        return {key: _decimal(item, RATE_TEXT if key == "exchange_rate" else DECIMAL_TEXT) if key in DECIMAL_FIELDS
+                else from_wire(item) for key, item in value.items()}
     if isinstance(value, list):
         return [from_wire(item) for item in value]
     return value
 
 
-def _decimal(value: Any) -> Any:
-    if not isinstance(value, str) or not DECIMAL_TEXT.fullmatch(value):
+def _decimal(value: Any, shape: re.Pattern = DECIMAL_TEXT) -> Any:
+    if not isinstance(value, str) or not shape.fullmatch(value):
         return value
     return Decimal(value)
 
@@ -107,7 +125,8 @@ def build_message(kind: str, *, entity_id: str, company_id: str, batch_key: str,
                   created_at: datetime, protocol_version: int | None = None, **extra: Any) -> dict:
     """The envelope around records; `extra` carries kind-specific members (in_reply_to, file_error).
 
-    The version is the kind's own (kind_version) unless given: a confirmation answers in its input's."""
-    return {"protocol_version": protocol_version or kind_version(kind), "kind": kind, "entity_id": entity_id,
-            "company_id": company_id, "batch_key": batch_key, "created_at": created_at,
+    The version is the oldest that has the kind and its records' fields (message_version) unless given: a
+    confirmation answers in its input's."""
+    return {"protocol_version": protocol_version or message_version(kind, records), "kind": kind,
+            "entity_id": entity_id, "company_id": company_id, "batch_key": batch_key, "created_at": created_at,
             **extra, "records": list(records)}

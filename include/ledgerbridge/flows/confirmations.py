@@ -2,7 +2,10 @@
 
 For an API system the confirmation of a create arrives with its answer; what is left to collect is
 (1) the outcome of any row still uncertain, looked up in the accounting system, and (2) what the
-accounting system now says about our documents: their open balance (paid, partially paid).
+accounting system now says about our documents: their open balance (paid, partially paid), and the
+exchange rate it booked a foreign-currency document at when it applied its own (Xero's daily rate). A
+file-drop agent speaking protocol version 5 says its booked rate in the confirmation itself: that is kept
+when the outbox row is settled (flows.outbox), the same way.
 """
 from __future__ import annotations
 
@@ -60,6 +63,8 @@ def collect_confirmations(ctx: RunContext) -> dict:
                         "they are re-sent with the same idempotency key on the next run", counts["still_uncertain"])
     if connector.capabilities.reads_documents:
         counts.update(_refresh_balances(ctx))
+        if connector.capabilities.own_exchange_rates:
+            counts.update(_read_booked_rates(ctx))
     else:
         ctx.log.info("the accounting system cannot be read back document by document: open balances come in "
                      "with its payments")
@@ -68,6 +73,48 @@ def collect_confirmations(ctx: RunContext) -> dict:
                  counts["rejected"], counts["awaiting"], counts["still_uncertain"], counts["balances_read"],
                  counts["balances_changed"])
     return dict(counts)
+
+
+def _exported(ctx: RunContext, kind: str):
+    """The entity's documents of `kind` created in this accounting company, with their external ids."""
+    return (select(Document, OutboxEntry.external_id)
+            .join(OutboxEntry, (OutboxEntry.record_id == Document.id)
+                  & (OutboxEntry.record_type == RecordType.DOCUMENT) & (OutboxEntry.entity_id == Document.entity_id))
+            .where(Document.entity_id == ctx.entity.id, OutboxEntry.state == OutboxState.CONFIRMED,
+                   OutboxEntry.operation == CREATE, OutboxEntry.kind == kind,
+                   OutboxEntry.company_id == ctx.connector.company_id))
+
+
+def _read_booked_rates(ctx: RunContext) -> Counter:
+    """The rate, and the home total it gave, of each exported foreign-currency document that went without
+    one (the system applied its own): read once, then kept beside the document as a source's rate is."""
+    counts: Counter = Counter()
+    for kind in kinds.documents():
+        with ctx.ledger.session() as session:
+            rows = session.execute(_exported(ctx, kind.name).where(
+                Document.currency != ctx.entity.base_currency, Document.exchange_rate.is_(None))).all()
+            if not rows:
+                continue
+            remote = ctx.connector.fetch_documents(kind.name, [external_id for _, external_id in rows])
+            for document, external_id in rows:
+                found = remote.get(external_id)
+                if found is None or found.exchange_rate is None:
+                    counts["rates_not_told"] += 1
+                    continue
+                document.exchange_rate, document.home_total = found.exchange_rate, found.home_total
+                counts["rates_read"] += 1
+                record(session, ctx.entity.id, "pipeline", "booked_rate_kept", RecordType.DOCUMENT, document.id,
+                       {"record": f"{kind.name}:{document.hub_id}", "external_id": external_id,
+                        "exchange_rate": str(found.exchange_rate), "home_total": str(found.home_total),
+                        "run_id": ctx.run_id})
+                ctx.log.info("%s %s (%s %s) was booked at the accounting system's rate %s %s per 1 %s: %s %s",
+                             kind.name, document.hub_id, document.total, document.currency, found.exchange_rate,
+                             ctx.entity.base_currency, document.currency, found.home_total,
+                             ctx.entity.base_currency)
+    if counts["rates_not_told"]:
+        ctx.log.warning("%d foreign-currency document(s) exported without a rate: the accounting system did not say "
+                        "which rate it booked them at (asked again next run)", counts["rates_not_told"])
+    return counts
 
 
 def _refresh_balances(ctx: RunContext) -> Counter:
@@ -81,15 +128,8 @@ def _refresh_balances(ctx: RunContext) -> Counter:
             voided = select(OutboxEntry.record_id).where(
                 OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.record_type == RecordType.DOCUMENT,
                 OutboxEntry.operation == VOID, OutboxEntry.state == OutboxState.CONFIRMED)
-            rows = session.execute(
-                select(Document, OutboxEntry.external_id)
-                .join(OutboxEntry, (OutboxEntry.record_id == Document.id)
-                      & (OutboxEntry.record_type == RecordType.DOCUMENT) & (OutboxEntry.entity_id == Document.entity_id))
-                .where(Document.entity_id == ctx.entity.id, OutboxEntry.state == OutboxState.CONFIRMED,
-                       OutboxEntry.operation == CREATE, Document.id.not_in(voided),
-                       OutboxEntry.kind == kind.name, OutboxEntry.company_id == ctx.connector.company_id,
-                       Document.paid_status != PaidStatus.PAID)
-            ).all()
+            rows = session.execute(_exported(ctx, kind.name).where(
+                Document.id.not_in(voided), Document.paid_status != PaidStatus.PAID)).all()
             if not rows:
                 continue
             remote = ctx.connector.fetch_documents(kind.name, [external_id for _, external_id in rows])

@@ -3,9 +3,11 @@
 The rate is the source's (the feed's `exchange_rate`) or else the accounting system's for the document's
 date, asked once per currency and day in a run and kept on the document, so the rate sent, stored and shown
 is one. A connector whose system applies its own rate when none is sent (Xero, the desktop file drop) needs
-none; one that has no rates at all (entry files) holds the document until the source gives one. A company
-that takes only its home currency (QuickBooks Online with multicurrency off) is the `documents` suite's
-`currency_enabled` check, with that reason.
+none; one that has no rates at all (entry files) holds the document until the source gives one. A rate the
+connector cannot carry (`Capabilities.rate_not_sent`: a desktop agent on an older file-drop protocol) holds
+the document too: the system would book it at its own rate, and the home amount would differ from the
+source's. A company that takes only its home currency (QuickBooks Online with multicurrency off) is the
+`documents` suite's `currency_enabled` check, with that reason.
 """
 from __future__ import annotations
 
@@ -45,9 +47,17 @@ class ExchangeRates:
         return document.exchange_rate
 
     def problem(self, document: Document) -> str | None:
-        """Why `document` cannot go (no rate to send and the system will not apply its own), or None."""
-        if document.currency == self.home or self.single_currency is not None or document.exchange_rate is not None \
-                or self.connector.capabilities.own_exchange_rates:
+        """Why `document` cannot go (no rate to send and the system will not apply its own; or a rate the
+        connector cannot carry, so the system would book its own instead), or None."""
+        if document.currency == self.home or self.single_currency is not None:
+            return None
+        if document.exchange_rate is not None:
+            refused = self.connector.capabilities.rate_not_sent
+            if refused is None:
+                return None
+            return (f"exchange_rate {document.exchange_rate.normalize():f} ({self.home} per 1 {document.currency}) "
+                    f"cannot go with it: {refused}")
+        if self.connector.capabilities.own_exchange_rates:
             return None
         why = self._why_none.get((document.currency, document.doc_date)) or \
             f"the source gives none and the accounting connector ({self.connector.kind}) has no exchange rates"

@@ -42,11 +42,14 @@ from ledgerbridge.quality.payments import PaymentParams
 def prepare_exports(ctx: RunContext) -> dict:
     """Approved documents through the `documents` suite into the outbox, one batch per kind."""
     enabled = _carried(ctx, kinds.documents())
+    held = _hold_not_carried(ctx, kinds.documents())
     if not enabled:
+        if held:
+            return {"skipped": "no document flow the accounting connector carries", **held}
         ctx.log.info("no document flow (%s) is enabled for %s: skipped",
                      ", ".join(kind.flow.value for kind in kinds.documents()), ctx.entity.id)
         return {"skipped": "no document flow enabled"}
-    summary: dict = {}
+    summary: dict = dict(held)
     systemic: list[str] = []
     with ctx.ledger.session() as session:
         source = ctx.entity.source
@@ -162,11 +165,43 @@ def _carried(ctx: RunContext, family: tuple, say: bool = True) -> list:
         return []
     taken = ctx.connector.capabilities.kinds
     for kind in enabled if say else ():
-        if kind.name not in taken and _waiting(ctx, kind):
+        if kind.name not in taken and kind.name not in ctx.connector.capabilities.kinds_not_carried \
+                and _waiting(ctx, kind):  # a kind not carried for a declared reason is held (_hold_not_carried)
             ctx.log.warning("%s: flow %s is enabled, but the accounting connector (%s) takes no %s: skipped, "
                             "the records stay in the ledger", kind.plural, kind.flow.value, ctx.connector.kind,
                             kind.plural)
     return [kind for kind in enabled if kind.name in taken]
+
+
+NOT_CARRIED = "connector.kind_not_carried"  # the quarantine reason's expectation: no person can waive it
+
+
+def _hold_not_carried(ctx: RunContext, family: tuple) -> dict:
+    """Approved records of an enabled kind the connector declares it cannot carry, and why (a desktop agent on
+    an older file-drop protocol): held in quarantine with that reason, so a person sees why they do not go and
+    what to do. The first run whose connector carries the kind checks them like any record, and the gate
+    resolves each that passes. Per kind's flow: how many are held, and the reason."""
+    summary: dict = {}
+    why = ctx.connector.capabilities.kinds_not_carried
+    for kind in family:
+        reason = why.get(kind.name)
+        if reason is None or not ctx.entity.runs(kind.flow) or kind.name in ctx.connector.capabilities.kinds:
+            continue
+        with ctx.ledger.session() as session:
+            dismissed = quarantine.dismissed_keys(session, ctx.entity.id, kind.dataset)
+            held = 0
+            for document in session.scalars(kind.approved(ctx.entity.id)):
+                if document.hub_id in dismissed:
+                    continue  # a person decided it is never exported
+                quarantine.hold(session, ctx.entity.id, kind.dataset, document.hub_id, [Reason(
+                    "kind", f"the accounting connector ({ctx.connector.kind}) cannot take "
+                    f"{'an' if kind.label[0] in 'aeiou' else 'a'} {kind.label}: {reason}",
+                    kind.name, NOT_CARRIED)], kind.snapshot(document))
+                held += 1
+        if held:
+            ctx.log.warning("%d %s held, not sent: %s", held, kind.plural, reason)
+            summary[kind.flow.value] = {"held": held, "reason": reason}
+    return summary
 
 
 def _waiting(ctx: RunContext, kind) -> bool:
@@ -243,11 +278,17 @@ class _Attachments:
 
     def __init__(self, ctx: RunContext, document_kinds: tuple[str, ...]) -> None:
         self.ctx, self.document_kinds = ctx, document_kinds
+        # A kind whose files the connector says it cannot attach yet (a desktop agent before file-drop protocol
+        # version 7) keeps them in the ledger unqueued: a rejected outbox row would never go again, these go on
+        # the first run whose connector attaches to the kind.
+        self.not_carried = {kind: why for kind, why in ctx.connector.capabilities.attachments_not_carried.items()
+                            if kind in document_kinds}
+        self.attachable_kinds = tuple(kind for kind in document_kinds if kind not in self.not_carried)
         self.queued = 0
         self.report = outbox.SendReport()
 
     def send(self) -> None:
-        self.queued += _queue_attachments(self.ctx, self.document_kinds)
+        self.queued += _queue_attachments(self.ctx, self.attachable_kinds)
         self.report.add(outbox.send(self.ctx, (kinds.ATTACHMENT.name,)))
 
     def finish(self) -> dict:
@@ -264,7 +305,34 @@ class _Attachments:
         if self.queued or report.sent:
             ctx.log.info("attachments: %d queued, %d sent, %d confirmed, %d rejected, %d uncertain", self.queued,
                          report.sent, report.confirmed, report.rejected, report.uncertain)
-        return {"queued": self.queued, **report.as_dict()}
+        summary = {"queued": self.queued, **report.as_dict()}
+        held = self._held()
+        if held:
+            summary["held"] = held
+        return summary
+
+    def _held(self) -> dict:
+        """Per document kind whose files are kept unqueued: how many wait, and why."""
+        if not self.not_carried:
+            return {}
+        held = {}
+        with self.ctx.ledger.session() as session:
+            for kind, count in session.execute(
+                    select(OutboxEntry.kind, func.count(Attachment.id))
+                    .join(Document, Attachment.document_id == Document.id)
+                    .join(OutboxEntry, (OutboxEntry.record_id == Document.id)
+                          & (OutboxEntry.record_type == RecordType.DOCUMENT)
+                          & (OutboxEntry.entity_id == Document.entity_id) & (OutboxEntry.operation == CREATE))
+                    .where(Attachment.entity_id == self.ctx.entity.id, OutboxEntry.state == OutboxState.CONFIRMED,
+                           OutboxEntry.kind.in_(tuple(self.not_carried)),
+                           Attachment.id.not_in(select(OutboxEntry.record_id).where(  # not queued before
+                               OutboxEntry.entity_id == self.ctx.entity.id,
+                               OutboxEntry.record_type == kinds.ATTACHMENT.record_type)))
+                    .group_by(OutboxEntry.kind)):
+                self.ctx.log.warning("attachments: %d file(s) of %s kept in the ledger, not sent: %s", count,
+                                     kind, self.not_carried[kind])
+                held[kind] = {"kept": count, "reason": self.not_carried[kind]}
+        return held
 
 
 def _queue_attachments(ctx: RunContext, document_kinds: tuple[str, ...]) -> int:

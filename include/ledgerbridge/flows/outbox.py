@@ -34,7 +34,7 @@ from ledgerbridge.kinds import get as get_kind
 from ledgerbridge.ledger import quarantine
 from ledgerbridge.ledger.quarantine import Reason
 from ledgerbridge.ledger.audit import record
-from ledgerbridge.ledger.models import Attachment, OutboxEntry, OutboxState, RecordType
+from ledgerbridge.ledger.models import Attachment, Document, OutboxEntry, OutboxState, RecordType
 from ledgerbridge.ledger.paging import Page, page_of
 from ledgerbridge.ledger.types import utcnow
 
@@ -408,6 +408,46 @@ def settle_many(ctx: RunContext, outcomes: dict[int, Created | Exception | Await
         for row in rows:
             _settle(session, ctx, row, outcomes[row.id], actor)
             row.claimed_by, row.claim_expires_at = None, None
+        _keep_booked_rates(session, ctx, [
+            (row, outcomes[row.id]) for row in rows
+            if row.state == OutboxState.CONFIRMED and row.record_type == RecordType.DOCUMENT
+            and isinstance(outcomes[row.id], Created) and outcomes[row.id].exchange_rate is not None])
+
+
+def _keep_booked_rates(session, ctx, booked: list[tuple[OutboxEntry, Created]]) -> None:
+    """The rate the accounting system says it booked each foreign-currency document at (a file-drop agent of
+    protocol version 5), and its home total, kept on a document that went without one, in one query for the
+    batch. A source's rate is never overwritten: one booked at another rate is said, naming both."""
+    if not booked:
+        return
+    documents = {document.id: document for document in session.scalars(select(Document).where(
+        Document.entity_id == ctx.entity.id, Document.id.in_([row.record_id for row, _ in booked])))}
+    home = ctx.entity.base_currency
+    for row, created in booked:
+        document = documents.get(row.record_id)
+        if document is None or document.currency == home:
+            continue  # a home-currency document has no rate to keep (an agent says none for it)
+        if document.exchange_rate is None:
+            document.exchange_rate, document.home_total = created.exchange_rate, created.home_total
+            record(session, ctx.entity.id, "pipeline", "booked_rate_kept", row.record_type, row.record_id,
+                   {"record": row.record_key, "external_id": created.external_id,
+                    "exchange_rate": str(created.exchange_rate), "home_total": str(created.home_total),
+                    "run_id": ctx.run_id})
+            ctx.log.info("%s %s (%.2f %s) was booked at the accounting system's rate %s %s per 1 %s: %.2f %s",
+                         row.kind, document.hub_id, document.total, document.currency,
+                         _rate_text(created.exchange_rate), home, document.currency, created.home_total, home)
+        elif document.exchange_rate != created.exchange_rate:
+            ctx.log.warning("%s %s (%.2f %s) went with the source's rate %s %s per 1 %s, but the accounting system "
+                            "booked it at %s (%.2f %s); the ledger keeps the source's rate (%.2f %s): correct the "
+                            "rate in the accounting system, or the source's", row.kind, document.hub_id,
+                            document.total, document.currency, _rate_text(document.exchange_rate), home,
+                            document.currency, _rate_text(created.exchange_rate), created.home_total, home,
+                            document.home_total, home)
+
+
+def _rate_text(rate) -> str:
+    """A rate as people write it: "1.0856", not the column's "1.0856000000" (nor "1E+1")."""
+    return format(rate.normalize(), "f")
 
 
 def _hold_refused_change(session, ctx, row: OutboxEntry, error: str) -> None:

@@ -146,18 +146,34 @@ def _warn_about_deleted_exports(ctx: RunContext) -> None:
     voided_by_us = select(void.id).where(
         void.entity_id == OutboxEntry.entity_id, void.record_type == OutboxEntry.record_type,
         void.record_id == OutboxEntry.record_id, void.operation == VOID, void.state == OutboxState.CONFIRMED)
+    typed = ctx.connector.capabilities.typed_ids  # "Purchase:42" is the purchase mirrored as 42
     with ctx.ledger.session() as session:
-        exported = session.execute(
-            select(OutboxEntry.record_key, OutboxEntry.kind, OutboxEntry.external_id, ReferenceRecord.kind)
-            .join(ReferenceRecord, (ReferenceRecord.entity_id == OutboxEntry.entity_id)
-                  & (ReferenceRecord.external_id == OutboxEntry.external_id))
-            .where(OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.state == OutboxState.CONFIRMED,
-                   OutboxEntry.operation == CREATE, OutboxEntry.company_id == ctx.connector.company_id,
-                   ReferenceRecord.deleted_at.is_not(None), ~voided_by_us.exists())
-        ).all()
+        gone = session.execute(select(ReferenceRecord.kind, ReferenceRecord.external_id).where(
+            ReferenceRecord.entity_id == ctx.entity.id, ReferenceRecord.deleted_at.is_not(None))).all()
+        if not gone:
+            return
+        gone_ids = {external_id for _, external_id in gone} | {
+            f"{object_type}:{external_id}" for mirror_kind, external_id in gone
+            for object_type, typed_kind in typed.items() if typed_kind == mirror_kind}
+        exported, ids = [], sorted(gone_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            exported += session.execute(
+                select(OutboxEntry.record_key, OutboxEntry.kind, OutboxEntry.external_id)
+                .where(OutboxEntry.entity_id == ctx.entity.id, OutboxEntry.state == OutboxState.CONFIRMED,
+                       OutboxEntry.operation == CREATE, OutboxEntry.company_id == ctx.connector.company_id,
+                       OutboxEntry.external_id.in_(chunk), ~voided_by_us.exists())).all()
+    gone_set = {(mirror_kind, external_id) for mirror_kind, external_id in gone}
+
+    def mirrored_as(kind: str, external_id: str) -> tuple[str | None, str]:
+        object_type, sep, object_id = external_id.partition(":")
+        if sep and object_type in typed:
+            return typed[object_type], object_id
+        return kinds.get(kind).mirror_kind, external_id
+
     # Ids are unique per object type only: the mirror's kind must be the one the record kind appears as.
-    deleted = [(key, kind, external_id) for key, kind, external_id, mirror_kind in exported
-               if kinds.get(kind).mirror_kind == mirror_kind]
+    deleted = [(key, kind, external_id) for key, kind, external_id in exported
+               if mirrored_as(kind, external_id) in gone_set]
     for record_key, kind, external_id in deleted:
         ctx.log.warning("%s was exported as %s %s, which has been deleted in the accounting system (or voided "
                         "there): it is not re-sent; re-create or void it there, or re-open it in the hub", record_key,

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from ledgerbridge.kinds import (
     attachment,
+    bank_entry,
     bill,
     bill_payment,
     credit_note,
     customer,
     customer_payment,
+    expense_report,
     invoice,
     journal_entry,
     sales_receipt,
@@ -25,7 +27,8 @@ from ledgerbridge.kinds.party import PartyRecordKind
 from ledgerbridge.kinds.payment import PaymentRecordKind
 
 KINDS: dict[str, RecordKind] = {module.KIND.name: module.KIND for module in (
-    vendor, customer, bill, invoice, credit_note, sales_receipt, journal_entry, vendor_credit, bill_payment, customer_payment, attachment)}
+    vendor, customer, bill, invoice, credit_note, sales_receipt, journal_entry, vendor_credit, bank_entry, expense_report,
+    bill_payment, customer_payment, attachment)}
 
 BILL = bill.KIND
 ATTACHMENT: AttachmentRecordKind = attachment.KIND

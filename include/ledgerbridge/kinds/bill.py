@@ -1,6 +1,6 @@
 """A vendor's bill: accounts payable."""
 from ledgerbridge.connectors.base import BillExport, LineExport
-from ledgerbridge.kinds.document import DocumentRecordKind
+from ledgerbridge.kinds.document import DocumentRecordKind, line_tax_rates
 from ledgerbridge.ledger.models import Document, RecordType
 from ledgerbridge.registry import Flow
 
@@ -8,7 +8,7 @@ from ledgerbridge.registry import Flow
 def _export(bill: Document, vendor_id: str, resolve) -> BillExport:
     lines = tuple(LineExport(line.amount, resolve.accounts.get(line.account_code).external_id, line.description,
                              resolve.class_id(line.class_code), resolve.tax_code_id(line.tax_code),
-                             line.tax_amount if line.tax_code else None)
+                             line.tax_amount if line.tax_code else None, line_tax_rates(line, resolve, purchase=True))
                   for line in bill.lines)
     return BillExport(bill.hub_id, vendor_id, bill.doc_number, bill.doc_date, bill.due_date, bill.currency,
                       bill.total, lines, bill.memo, resolve.amounts_include_tax,

@@ -10,9 +10,25 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from ledgerbridge.connectors.base import TaxRatePart
 from ledgerbridge.kinds.base import RecordKind, party_fields
 from ledgerbridge.ledger.mirror import Resolver
 from ledgerbridge.ledger.models import Document, DocumentStatus, OutboxEntry, OutboxState, Party
+
+
+def line_tax_rates(line, resolve: Resolver, purchase: bool) -> tuple[TaxRatePart, ...]:
+    """The rates of a line's tax code on the document's side, for a line carrying the source's tax amount
+    (a connector booking that tax per rate needs them); () otherwise."""
+    if line.tax_amount is None or not line.tax_code:
+        return ()
+    return tuple(TaxRatePart(rate_id, percent) for rate_id, percent in resolve.tax_rate_parts(line.tax_code, purchase))
+
+
+def _suite_account_type(account_type: str | None) -> str | None:
+    """An account type as the documents suite names it (QuickBooks' "Bank"): Xero's mirror says BANK for the
+    same thing; any other type is shown as the system has it."""
+    return "Bank" if account_type == "BANK" else account_type
+
 
 # (document, the party's external id or None, resolver) -> the neutral export
 ExportBuilder = Callable[[Document, str | None, Resolver], Any]
@@ -23,6 +39,15 @@ class DocumentRecordKind(RecordKind):
     ledger_kind: str = ""  # Document.kind
     build: ExportBuilder | None = None
     tracks_payment: bool = False  # paid / partially paid status read back from the accounting system
+    # Without a party role: a vendor or a customer may still be named (a bank entry's); checked when it is.
+    optional_party: bool = False
+    bank_account: bool = False  # it moves money through a bank account of the chart (Document.bank_account)
+
+    def purchase(self, document: Document) -> bool:
+        """Whether the document's tax is on the purchase side: a vendor's document, money going out."""
+        if self.optional_party:
+            return any(line.posting_type == "debit" for line in document.lines)
+        return self.party_role == "vendor"
 
     def approved(self, entity_id: str):
         """Approved documents of this kind without an outbox row yet (or to be retried), oldest first."""
@@ -38,8 +63,11 @@ class DocumentRecordKind(RecordKind):
               rate_problem: str | None = None) -> tuple[dict, Callable[[], Any]]:
         """The suite's record of a document (references resolved against the mirror), and its export with the
         exchange rate it goes with (flows/currencies.py; `rate_problem`: why a foreign document has none)."""
-        party = party_fields(document.party, self.party_role, f"{self.label} {document.hub_id}") \
-            if self.party_role else {}
+        role = self.party_role or (document.party.kind if self.optional_party and document.party is not None
+                                   else None)
+        party = {**party_fields(document.party, role, f"{self.label} {document.hub_id}"), "party_kind": role} \
+            if role else {}
+        purchase = self.purchase(document)
         lines = [{
             "line_no": line.line_no, "amount": line.amount, "posting_type": line.posting_type,
             "account_code": line.account_code, "account_resolved": resolve.accounts.get(line.account_code) is not None,
@@ -47,7 +75,7 @@ class DocumentRecordKind(RecordKind):
             "item_problem": resolve.item_problem(line.item_code),
             "tax_code": line.tax_code, "tax_code_resolved": resolve.tax_codes.get(line.tax_code) is not None,
             "tax_amount": line.tax_amount,
-            "tax_rate": resolve.tax_rate(line.tax_code, self.party_role == "vendor") if line.tax_amount is not None
+            "tax_rate": resolve.tax_rate(line.tax_code, purchase) if line.tax_amount is not None
             else None,
             "class_code": line.class_code,
             "class_resolved": resolve.classes.get(line.class_code) is not None if line.class_code else None,
@@ -58,8 +86,16 @@ class DocumentRecordKind(RecordKind):
                   "total": document.total, "lines": lines, "journal_code": document.journal_code,
                   "journal_resolved": resolve.journal_codes.get(document.journal_code) is not None,
                   "exchange_rate": exchange_rate, "rate_problem": rate_problem,
-                  "amounts_include_tax": resolve.amounts_include_tax, **party}
+                  "amounts_include_tax": resolve.amounts_include_tax, **self._bank_fields(document, resolve), **party}
         return record, lambda: self._export(document, party.get("party_ref"), resolve, exchange_rate)
+
+    def _bank_fields(self, document: Document, resolve: Resolver) -> dict:
+        """The bank account the money moves through, as the suite checks it; {} for kinds without one."""
+        if not self.bank_account:
+            return {}
+        account = resolve.accounts.get(document.bank_account)
+        return {"bank_account": document.bank_account, "bank_account_resolved": account is not None,
+                "bank_account_type": _suite_account_type(account.account_type) if account is not None else None}
 
     def _export(self, document: Document, party_ref: str | None, resolve: Resolver, exchange_rate: Decimal | None):
         export = self.build(document, party_ref, resolve)

@@ -1,6 +1,6 @@
 """A customer invoice: accounts receivable, lines by item."""
 from ledgerbridge.connectors.base import InvoiceExport, SalesLineExport
-from ledgerbridge.kinds.document import DocumentRecordKind
+from ledgerbridge.kinds.document import DocumentRecordKind, line_tax_rates
 from ledgerbridge.ledger.models import Document, RecordType
 from ledgerbridge.registry import Flow
 
@@ -9,7 +9,8 @@ def sales_lines(document: Document, resolve) -> tuple[SalesLineExport, ...]:
     """Lines by item (invoices, credit notes), every code resolved against the mirror."""
     return tuple(SalesLineExport(line.amount, resolve.items.get(line.item_code).external_id, line.quantity,
                                  line.unit_price, line.description, resolve.class_id(line.class_code),
-                                 resolve.tax_code_id(line.tax_code), line.tax_amount if line.tax_code else None)
+                                 resolve.tax_code_id(line.tax_code), line.tax_amount if line.tax_code else None,
+                                 line_tax_rates(line, resolve, purchase=False))
                  for line in document.lines)
 
 

@@ -3,7 +3,7 @@
 Its paid status is not tracked: what the accounting system holds open on it is credit not yet applied
 to a bill, not money owed."""
 from ledgerbridge.connectors.base import LineExport, VendorCreditExport
-from ledgerbridge.kinds.document import DocumentRecordKind
+from ledgerbridge.kinds.document import DocumentRecordKind, line_tax_rates
 from ledgerbridge.ledger.models import Document, DocumentKind, RecordType
 from ledgerbridge.registry import Flow
 
@@ -11,7 +11,7 @@ from ledgerbridge.registry import Flow
 def _export(credit: Document, vendor_id: str, resolve) -> VendorCreditExport:
     lines = tuple(LineExport(line.amount, resolve.accounts.get(line.account_code).external_id, line.description,
                              resolve.class_id(line.class_code), resolve.tax_code_id(line.tax_code),
-                             line.tax_amount if line.tax_code else None)
+                             line.tax_amount if line.tax_code else None, line_tax_rates(line, resolve, purchase=True))
                   for line in credit.lines)
     return VendorCreditExport(credit.hub_id, vendor_id, credit.doc_number, credit.doc_date, credit.currency,
                               credit.total, lines, credit.memo, resolve.amounts_include_tax,

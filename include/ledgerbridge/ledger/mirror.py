@@ -96,6 +96,18 @@ class Resolver:
             self.unrated_tax_codes.add(record.name or str(code))
         return rate
 
+    def tax_rate_parts(self, code: str | None, purchase: bool = False) -> tuple[tuple[str, Decimal], ...]:
+        """The rates (id, percent) the tax code named `code` applies on the purchase or the sales side,
+        as mirrored in `data["purchase_tax_rates"]` / `data["sales_tax_rates"]` (QuickBooks Online keeps
+        them); () when the code does not resolve or its connector keeps no rate ids."""
+        record = self.tax_codes.get(code)
+        listed = ((record.data or {}).get("purchase_tax_rates" if purchase else "sales_tax_rates")
+                  if record is not None else None)
+        try:
+            return tuple((str(part["id"]), Decimal(str(part["percent"]))) for part in listed or ())
+        except (KeyError, TypeError, ArithmeticError):
+            return ()  # a mirror row not of this shape: the connector then books no given tax per rate
+
 
 def tax_rate(record: ReferenceRecord | None, purchase: bool = False) -> Decimal | None:
     """A mirrored tax code's rate in percent, None when its connector does not know it. Connectors keep it

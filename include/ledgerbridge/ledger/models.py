@@ -61,6 +61,9 @@ class ReferenceKind(StrEnum):
     PAYMENT = "payment"
     JOURNAL_ENTRY = "journal_entry"
     VENDOR_CREDIT = "vendor_credit"
+    # Where bank entries and expense reports appear (QuickBooks: money spent from / deposited to a bank account).
+    PURCHASE = "purchase"
+    DEPOSIT = "deposit"
 
 
 class PartyKind(StrEnum):
@@ -82,6 +85,8 @@ class DocumentKind(StrEnum):
     SALES_RECEIPT = "sales_receipt"
     JOURNAL_ENTRY = "journal_entry"
     VENDOR_CREDIT = "vendor_credit"
+    BANK_ENTRY = "bank_entry"  # money in or out of a bank account, lines on counterpart accounts
+    EXPENSE_REPORT = "expense_report"  # what an employee (or a vendor) spent for the company, one line per expense
 
 
 class DocumentStatus(StrEnum):
@@ -216,7 +221,8 @@ class PartyLink(Base):
 
 
 class Document(Base):
-    """A bill, invoice, credit note or journal entry of the hub."""
+    """A bill, invoice, credit note, sales receipt, journal entry, vendor credit, bank entry or expense report
+    of the hub."""
 
     __tablename__ = "documents"
     __table_args__ = (UniqueConstraint("entity_id", "kind", "hub_id"),)
@@ -270,9 +276,11 @@ class DocumentLine(Base):
     quantity: Mapped[Decimal | None]
     unit_price: Mapped[Decimal | None]
     amount: Mapped[Decimal]
-    posting_type: Mapped[str | None] = mapped_column(String(6))  # debit / credit, journal entries only
+    # debit / credit: journal entries; bank entries, the side of the counterpart (debit: money out, credit: in)
+    posting_type: Mapped[str | None] = mapped_column(String(6))
     tax_code: Mapped[str | None] = mapped_column(String(100))  # sales lines: the tax code's name
     tax_amount: Mapped[Decimal | None]  # the tax the source computed, checked against the tax code's rate
+    line_date: Mapped[date | None]  # an expense report's line: the day of that expense
     document: Mapped[Document] = relationship(back_populates="lines")
 
 

@@ -1,4 +1,5 @@
-"""Suite `documents`: bills, invoices, credit notes and journal entries about to go to the accounting system.
+"""Suite `documents`: bills, invoices, credit notes, journal entries and the other documents (ledgerbridge.kinds)
+about to go to the accounting system.
 
 Records are dicts, one per document, with what the caller resolved against the mirror already
 computed (the suite looks at data; it does not query the ledger)::
@@ -12,6 +13,9 @@ computed (the suite looks at data; it does not query the ledger)::
      "party_problem": None,                       # optional: why not ("in review", ...), shown as is
      "journal_code": None, "journal_resolved": None,  # optional: the journal it goes to, by code
      "rate_problem": None,                        # optional: why a foreign document has no exchange rate
+     "bank_account": None, "bank_account_resolved": None,  # bank entries, expense reports: the bank account
+     "bank_account_type": None,                   # its account type in the mirror ("Bank")
+     "party_kind": None,                          # bank entries: vendor | customer, when one is named
      "lines": [{"line_no": 1, "amount": Decimal("120.00"),
                 "account_code": "6000", "account_resolved": True,     # bills, journal entries
                 "item_code": None, "item_resolved": None,             # invoices, credit notes
@@ -62,14 +66,19 @@ from ledgerbridge.quality.spec import (
 )
 
 NAME = "documents"
-SUITE_VERSION = "1.9.0"
+SUITE_VERSION = "1.10.0"
 MAX_FAILURE_RATE = 0.10  # more than 10% of a batch failing: a wrong mapping, not ten bad bills
 DOC_NUMBER_LIMITS = {"quickbooks_online": 21, "quickbooks_desktop": 20}
-KINDS = ("bill", "invoice", "credit_note", "sales_receipt", "journal_entry", "vendor_credit")
+KINDS = ("bill", "invoice", "credit_note", "sales_receipt", "journal_entry", "vendor_credit", "bank_entry",
+         "expense_report")
 PARTY_OF = {"bill": "vendor", "invoice": "customer", "credit_note": "customer", "sales_receipt": "customer",
-            "vendor_credit": "vendor"}
+            "vendor_credit": "vendor", "expense_report": "vendor"}
+OPTIONAL_PARTY = frozenset({"bank_entry"})  # a vendor or a customer, where the bank transaction names one
+BANK_KINDS = frozenset({"bank_entry", "expense_report"})  # money through a bank account of the chart
+BANK_REQUIRED = frozenset({"bank_entry"})  # an expense report without one is owed to its payee
+BANK_ACCOUNT_TYPES = frozenset({"Bank"})
 ITEM_LINES = frozenset({"invoice", "credit_note", "sales_receipt"})  # lines sell (or credit back) a product or service
-ACCOUNT_LINES = frozenset({"bill", "journal_entry", "vendor_credit"})  # lines post to an account of the chart
+ACCOUNT_LINES = frozenset({"bill", "journal_entry", "vendor_credit", "bank_entry", "expense_report"})  # lines post to an account of the chart
 _SEP = "\x1f"
 CENT = Decimal("0.01")
 TAX_TOLERANCE = CENT  # a source rounding each line its own way may differ from the rate by a cent, not more
@@ -115,7 +124,8 @@ def build(records: list[dict], params: DocumentParams) -> dict[str, list[dict]]:
             lines_total = money_sum(amounts) if doc_lines else None
         includes_tax = bool(record.get("amounts_include_tax"))
         doc_number = record.get("doc_number") or None  # as sent: its length is what the target sees
-        party_kind = PARTY_OF.get(kind)
+        party_kind = PARTY_OF.get(kind) or (text(record.get("party_kind")) or None if kind in OPTIONAL_PARTY
+                                            and record.get("party") else None)
         party = text(record.get("party"))
         vendor = text(record.get("party_ref")) or party
         earlier = taken_by = None
@@ -133,11 +143,12 @@ def build(records: list[dict], params: DocumentParams) -> dict[str, list[dict]]:
             "imbalance": debits - credits if debits is not None and credits is not None else None,
             "line_count": len(doc_lines), "party": party,
             "party_linked": bool(record.get("party_linked")) if party_kind else None,
-            "doc_number_given": doc_number is not None if kind != "journal_entry" else None,
+            # Entries a bank statement or the books number themselves need none.
+            "doc_number_given": doc_number is not None if kind not in ("journal_entry", "bank_entry") else None,
             "party_problem": text(record.get("party_problem")),
             "earlier_same_number": earlier, "taken_by": taken_by, "journal_code": text(record.get("journal_code")),
             "journal_resolved": bool(record.get("journal_resolved")) if text(record.get("journal_code")) else None,
-            "rate_problem": text(record.get("rate_problem")),
+            "rate_problem": text(record.get("rate_problem")), **_bank_account(kind, record),
         })
         for index, line in enumerate(doc_lines, 1):
             amount = line.get("amount")
@@ -165,6 +176,19 @@ def build(records: list[dict], params: DocumentParams) -> dict[str, list[dict]]:
                 "posting_type": (text(line.get("posting_type")) or "") if kind == "journal_entry" else None,
             })
     return {"documents": documents, "lines": lines}
+
+
+def _bank_account(kind: str, record: dict) -> dict:
+    """The bank account the money moves through: whether it resolves and is a Bank account (None: no
+    account to check, for kinds without one or an expense report owed to its payee)."""
+    code = text(record.get("bank_account"))
+    if kind not in BANK_KINDS or (not code and kind not in BANK_REQUIRED):
+        return {"bank_account": code, "bank_account_resolved": None, "bank_account_is_bank": None,
+                "bank_account_type": None}
+    resolved = bool(code) and bool(record.get("bank_account_resolved"))
+    account_type = text(record.get("bank_account_type"))
+    return {"bank_account": code, "bank_account_resolved": resolved, "bank_account_type": account_type,
+            "bank_account_is_bank": account_type in BANK_ACCOUNT_TYPES if resolved else None}
 
 
 def tax_of(amount: Decimal, rate: Decimal, includes_tax: bool) -> Decimal:
@@ -265,8 +289,8 @@ _PAIR = {"ignore_row_if": "either_value_is_missing"}
 EXPECTATIONS = (
     Expectation("kind_known", "documents", "ExpectColumnValuesToBeInSet", {"column": "kind", "value_set": list(KINDS)},
                 "kind", "not a document kind the suite knows", "kind",
-                why="The suite knows bills, invoices, credit notes, sales receipts, journal entries and vendor "
-                    "credits; anything else is a caller bug."),
+                why="The suite knows bills, invoices, credit notes, sales receipts, journal entries, vendor "
+                    "credits, bank entries and expense reports; anything else is a caller bug."),
     Expectation("doc_date_present", "documents", "ExpectColumnValuesToNotBeNull", {"column": "doc_date"},
                 "doc_date", "missing", why="The accounting system posts by date."),
     Expectation("party_linked", "documents", "ExpectColumnValuesToBeInSet",
@@ -318,6 +342,18 @@ EXPECTATIONS = (
                 lambda row, params: f"no active journal {row['journal_code']!r} in the accounting system's journals",
                 "journal_code",
                 why="An entry named for a journal the books do not have would be refused, or land in the wrong one."),
+    Expectation("bank_account_resolves", "documents", "ExpectColumnValuesToBeInSet",
+                {"column": "bank_account_resolved", "value_set": [True]}, "bank_account",
+                lambda row, params: "missing" if not row.get("bank_account") else
+                "no active account with this number or name in the accounting system's chart", "bank_account",
+                why="A bank entry, or an expense report the company paid, moves money through an account of the "
+                    "chart; one the books do not have would be refused."),
+    Expectation("bank_account_is_bank", "documents", "ExpectColumnValuesToBeInSet",
+                {"column": "bank_account_is_bank", "value_set": [True]}, "bank_account",
+                lambda row, params: f"account {row['bank_account']} is of type {row.get('bank_account_type') or 'unknown'}"
+                                    ", not Bank: money is paid from and deposited to a bank account", "bank_account",
+                why="QuickBooks pays a purchase from, and deposits to, a Bank account only (6000); an expense "
+                    "account there would book the money on the wrong side of the books."),
     Expectation("doc_number_length", "documents", "ExpectColumnValueLengthsToBeBetween",
                 lambda params: {"column": "doc_number", "max_value": params.doc_number_limit},
                 "doc_number", lambda row, params: f"longer than {params.doc_number_limit} characters", "doc_number",
@@ -395,7 +431,9 @@ COLUMNS = {
                   "total": MONEY, "total_places": INT, "lines_total": MONEY, "debits": MONEY, "credits": MONEY,
                   "currency": STR, "currency_enabled": BOOL, "doc_number": STR, "doc_number_given": BOOL,
                   "earlier_same_number": STR,
-                  "taken_by": STR, "journal_code": STR, "journal_resolved": BOOL, "rate_problem": STR},
+                  "taken_by": STR, "journal_code": STR, "journal_resolved": BOOL, "rate_problem": STR,
+                  "bank_account": STR, "bank_account_resolved": BOOL, "bank_account_is_bank": BOOL,
+                  "bank_account_type": STR},
     "lines": {"amount": MONEY, "amount_places": INT, "account_resolved": BOOL, "item_resolved": BOOL,
               "class_resolved": BOOL, "tax_code_resolved": BOOL, "posting_type": STR, "quantity": MONEY, "extended": MONEY,
               "tax_amount": MONEY, "tax_agrees": BOOL},

@@ -58,6 +58,8 @@ from ledgerbridge.sources.records import (
     PAYMENT_KINDS,
     RECORD_KINDS,
     FeedKind,
+    HubBankLine,
+    HubExpenseLine,
     HubJournalLine,
     HubSalesLine,
     fits_the_ledger,
@@ -241,8 +243,9 @@ class _Intake:
                 wanted[kind.ledger_kind].add(model.hub_id)
                 if kind.ledger_kind in SAME_SALE:
                     wanted[SAME_SALE[kind.ledger_kind]].add(model.hub_id)
-                if kind.party:
-                    wanted[kind.party].add(getattr(model, kind.party))
+                for role in kind.party_fields:
+                    if getattr(model, role, None):
+                        wanted[role].add(getattr(model, role))
                 if kind.pays:
                     wanted[kind.pays].update(model.applied)
         entity_id = self.entity.id
@@ -381,7 +384,10 @@ class _Intake:
         lines = _lines(model)
         total = getattr(model, "total", None)
         if total is None:
-            total = money_sum(line["amount"] for line in lines if line["posting_type"] != "credit")
+            # A journal entry's total is its debits; any other document's, all of its lines (a bank entry's
+            # money in is on credit lines).
+            total = money_sum(line["amount"] for line in lines
+                              if kind.ledger_kind != "journal_entry" or line["posting_type"] != "credit")
             if not fits_the_ledger(total):
                 raise _Refused(Reason("total", f"the lines add up to {total}, more than the ledger can hold"))
         attachments = [(a.file_name, a.content_type, a.content()) for a in model.attachments]
@@ -389,7 +395,8 @@ class _Intake:
                   "doc_date": model.doc_date, "due_date": getattr(model, "due_date", None),
                   "currency": model.currency or self.entity.base_currency, "total": total, "memo": model.memo,
                   "journal_code": model.journal, "exchange_rate": model.exchange_rate,
-                  "bank_account": getattr(model, "bank_account", None), "status": model.status, "lines": lines,
+                  "bank_account": getattr(model, "bank_account", None) or getattr(model, "deposit_account", None),
+                  "status": model.status, "lines": lines,
                   "attachments": sorted((name, content_type, hashlib.sha256(content).hexdigest())
                                         for name, content_type, content in attachments)}
         scalars = {"doc_number", "doc_date", "due_date", "currency", "total", "memo", "journal_code", "exchange_rate",
@@ -565,14 +572,17 @@ class _Intake:
                 for hub_id, amount in applied.items()]
 
     def _party(self, kind: FeedKind, model) -> Party | None:
-        if kind.party is None:
+        """The party the record names (None where it may name none: a bank entry's is optional)."""
+        named = [field for field in kind.party_fields if getattr(model, field, None)]
+        if not named:
             return None
-        hub_id = getattr(model, kind.party)
-        party = self.parties[kind.party].get(hub_id)
+        role = named[0]
+        hub_id = getattr(model, role)
+        party = self.parties[role].get(hub_id)
         if party is None:
-            held = f" (its own record is quarantined: source.{kind.party}s)" if hub_id in self.refused_ids[
-                f"{kind.party}s"] else ""
-            raise _Refused(Reason(kind.party, f"unknown hub {kind.party} {hub_id!r}{held}", hub_id))
+            held = f" (its own record is quarantined: source.{role}s)" if hub_id in self.refused_ids[
+                f"{role}s"] else ""
+            raise _Refused(Reason(role, f"unknown hub {role} {hub_id!r}{held}", hub_id))
         return party
 
     def _exported(self, record_type: RecordType, record_id: int, kind: FeedKind, hub_id: str, *,
@@ -637,16 +647,24 @@ class _Intake:
 def _lines(model) -> list[dict[str, Any]]:
     """The ledger's lines of a document record, as column values: its line schema decides, not its
     kind, so a kind reusing a line schema (credit notes: invoices' lines by item) needs nothing here."""
-    return [{"line_no": n, "description": line.description, "class_code": line.class_, **_line_columns(line)}
+    direction = getattr(model, "direction", None)  # a bank entry's: its lines' posting type
+    return [{"line_no": n, "description": line.description, "class_code": line.class_,
+             **_line_columns(line, direction)}
             for n, line in enumerate(model.lines, start=1)]
 
 
-def _line_columns(line) -> dict[str, Any]:
+def _line_columns(line, direction: str | None = None) -> dict[str, Any]:
     empty = {"account_code": None, "item_code": None, "quantity": None, "unit_price": None, "posting_type": None,
-             "tax_code": None, "tax_amount": None}
+             "tax_code": None, "tax_amount": None, "line_date": None}
     if isinstance(line, HubSalesLine):
         return {**empty, "amount": line.line_amount(), "item_code": line.item, "quantity": line.quantity,
                 "unit_price": line.unit_price, "tax_code": line.tax_code, "tax_amount": line.tax_amount}
+    if isinstance(line, HubBankLine):
+        return {**empty, "amount": line.amount, "account_code": line.account, "tax_code": line.tax_code,
+                "tax_amount": line.tax_amount, "posting_type": "credit" if direction == "in" else "debit"}
+    if isinstance(line, HubExpenseLine):
+        return {**empty, "amount": line.amount, "account_code": line.account, "tax_code": line.tax_code,
+                "tax_amount": line.tax_amount, "line_date": line.day}
     if isinstance(line, HubJournalLine):
         debit = line.debit is not None
         return {**empty, "amount": line.debit if debit else line.credit, "posting_type": "debit" if debit else "credit",
@@ -659,7 +677,7 @@ def _line_values(line: DocumentLine) -> dict[str, Any]:
     return {"line_no": line.line_no, "amount": line.amount, "account_code": line.account_code,
             "item_code": line.item_code, "quantity": line.quantity, "unit_price": line.unit_price,
             "posting_type": line.posting_type, "description": line.description, "class_code": line.class_code,
-            "tax_code": line.tax_code, "tax_amount": line.tax_amount}
+            "tax_code": line.tax_code, "tax_amount": line.tax_amount, "line_date": line.line_date}
 
 
 def _a(noun: str) -> str:

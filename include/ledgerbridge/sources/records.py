@@ -182,10 +182,65 @@ class HubVendorCredit(_HubDocument):
     lines: list[HubLine] = Field(default_factory=list)
 
 
+class HubBankLine(_Record):
+    """A bank entry's line: the counterpart account of the money moved, by code."""
+
+    account: Code
+    amount: Amount
+    description: str | None = None
+    class_: Code | None = Field(default=None, alias="class")
+    tax_code: Code | None = None
+    tax_amount: Amount | None = None
+
+
+class HubBankEntry(_HubDocument):
+    """Money out of (`direction: out`) or into (`in`) a bank account, from a bank transaction; a vendor or a
+    customer where the transaction names one (not both); lines on the counterpart accounts."""
+
+    bank_account: Code = Field(min_length=1)
+    direction: Literal["in", "out"]
+    vendor: HubId | None = None
+    customer: HubId | None = None
+    total: Amount | None = None
+    lines: list[HubBankLine] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_party(self) -> HubBankEntry:
+        if self.vendor is not None and self.customer is not None:
+            raise ValueError("name a vendor or a customer, not both")
+        return self
+
+
+class HubExpenseLine(_Record):
+    """One expense of a report: its account, amount, tax, description and day."""
+
+    account: Code
+    amount: Amount
+    description: str | None = None
+    # "date" would shadow the type in the class body: accepted under its plain name in the input.
+    day: date | None = Field(default=None, alias="date")
+    class_: Code | None = Field(default=None, alias="class")
+    tax_code: Code | None = None
+    tax_amount: Amount | None = None
+
+
+class HubExpenseReport(_HubDocument):
+    """What a payee (a vendor of the hub; an employee is entered as one) spent for the company, one line per
+    expense; `bank_account`: the company paid it from that account, else it is owed to the payee."""
+
+    vendor: HubId
+    bank_account: Code | None = Field(default=None, min_length=1)
+    total: Amount | None = None
+    lines: list[HubExpenseLine] = Field(default_factory=list)
+
+
 class HubSalesReceipt(_HubDocument):
-    """A sale paid on the spot (a cash sale): lines by item as on an invoice; nothing falls due."""
+    """A sale paid on the spot (a cash sale): lines by item as on an invoice; nothing falls due.
+    `deposit_account`: the account the money went into (Xero needs a bank account; QuickBooks without one
+    books it to Undeposited Funds)."""
 
     customer: HubId
+    deposit_account: Code | None = Field(default=None, min_length=1)
     total: Amount | None = None
     lines: list[HubSalesLine] = Field(default_factory=list)
 
@@ -257,6 +312,13 @@ class FeedKind:
         return self.kind.party_role
 
     @property
+    def party_fields(self) -> tuple[str, ...]:
+        """The fields that may name a party: the kind's own, or either where it is optional (a bank entry's)."""
+        if self.kind.party_role:
+            return (self.kind.party_role,)
+        return ("vendor", "customer") if getattr(self.kind, "optional_party", False) else ()
+
+    @property
     def pays(self) -> str | None:
         """The document kind a payment applies to."""
         return self.kind.pays.name if isinstance(self.kind, PaymentRecordKind) else None
@@ -275,14 +337,17 @@ CREDIT_NOTES = FeedKind(kinds.get("credit_note"), HubCreditNote)
 SALES_RECEIPTS = FeedKind(kinds.get("sales_receipt"), HubSalesReceipt)
 JOURNAL_ENTRIES = FeedKind(kinds.get("journal_entry"), HubJournalEntry)
 VENDOR_CREDITS = FeedKind(kinds.get("vendor_credit"), HubVendorCredit)
+BANK_ENTRIES = FeedKind(kinds.get("bank_entry"), HubBankEntry)
+EXPENSE_REPORTS = FeedKind(kinds.get("expense_report"), HubExpenseReport)
 BILL_PAYMENTS = FeedKind(kinds.get("bill_payment"), HubBillPayment)
 CUSTOMER_PAYMENTS = FeedKind(kinds.get("customer_payment"), HubCustomerPayment)
 
 # In intake order: parties before the documents naming them, documents before the payments paying them.
 RECORD_KINDS = (VENDORS, CUSTOMERS, BILLS, INVOICES, CREDIT_NOTES, SALES_RECEIPTS, JOURNAL_ENTRIES, VENDOR_CREDITS,
-                BILL_PAYMENTS, CUSTOMER_PAYMENTS)
+                BANK_ENTRIES, EXPENSE_REPORTS, BILL_PAYMENTS, CUSTOMER_PAYMENTS)
 PARTY_KINDS = (VENDORS, CUSTOMERS)
-DOCUMENT_KINDS = (BILLS, INVOICES, CREDIT_NOTES, SALES_RECEIPTS, JOURNAL_ENTRIES, VENDOR_CREDITS)
+DOCUMENT_KINDS = (BILLS, INVOICES, CREDIT_NOTES, SALES_RECEIPTS, JOURNAL_ENTRIES, VENDOR_CREDITS, BANK_ENTRIES,
+                  EXPENSE_REPORTS)
 PAYMENT_KINDS = (BILL_PAYMENTS, CUSTOMER_PAYMENTS)
 KINDS_BY_KEY = {kind.key: kind for kind in RECORD_KINDS}
 # One sale is an invoice or, paid on the spot, a sales receipt, never both: a hub id that moves from one to

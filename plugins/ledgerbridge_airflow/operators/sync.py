@@ -22,7 +22,7 @@ class LedgerBridgeStepOperator(BaseOperator):
         from airflow.sdk.exceptions import AirflowFailException
         from ledgerbridge.pipeline import RunContext, RunParams, run_step
         from ledgerbridge.registry import load_registry
-        from ledgerbridge.steps import CONNECTED_STEPS, SOURCE_STEPS
+        from ledgerbridge.steps import SOURCE_STEPS, connects
 
         from ledgerbridge_airflow.hooks.ledger import LedgerHook
         from ledgerbridge_airflow.metrics import AirflowStatsEmitter
@@ -37,7 +37,7 @@ class LedgerBridgeStepOperator(BaseOperator):
         entity = load_registry().get(self.entity_id)
         ledger = LedgerHook().get_conn()
         connect = None
-        if self.step in CONNECTED_STEPS:
+        if connects(self.step, entity.accounting.kind.value):
             def connect():
                 from ledgerbridge_airflow.hooks.connections import accounting_hook
 

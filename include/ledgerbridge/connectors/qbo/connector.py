@@ -5,13 +5,14 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from ledgerbridge.connectors.base import (
     CREATE,
     VOID,
     AttachmentExport,
+    BankEntryExport,
     BillExport,
     BillPaymentExport,
     Capabilities,
@@ -19,15 +20,18 @@ from ledgerbridge.connectors.base import (
     Created,
     CreditNoteExport,
     CustomerPaymentExport,
+    ExpenseReportExport,
     Export,
     InvoiceExport,
     JournalEntryExport,
+    LineExport,
     Outgoing,
     PartyExport,
     ReferenceData,
     RemoteDocument,
     SalesLineExport,
     SalesReceiptExport,
+    TaxRatePart,
     VendorCreditExport,
     is_update,
 )
@@ -75,6 +79,8 @@ TRANSACTION_ENTITIES = {
     "payment": "Payment",
     "journal_entry": "JournalEntry",
     "vendor_credit": "VendorCredit",
+    "purchase": "Purchase",
+    "deposit": "Deposit",
 }
 _REFERENCE_ENTITIES = {**LIST_ENTITIES, **TRANSACTION_ENTITIES}
 COUNTRY_KINDS = {"journal_code": ("FR",)}  # lists QuickBooks has in these countries only
@@ -83,12 +89,18 @@ _KIND_BY_ENTITY = {entity: kind for kind, entity in _REFERENCE_ENTITIES.items()}
 OBJECTS = {"vendor": "Vendor", "customer": "Customer", "bill": "Bill", "bill_payment": "BillPayment",
            "invoice": "Invoice", "credit_note": "CreditMemo", "sales_receipt": "SalesReceipt",
            "customer_payment": "Payment", "journal_entry": "JournalEntry", "vendor_credit": "VendorCredit",
-           "attachment": "Attachable"}
+           "bank_entry": "Purchase", "expense_report": "Bill", "attachment": "Attachable"}
+# Record kinds that become one of several QuickBooks objects, as their payload says (`object_for`): their
+# external ids are typed, "Purchase:42", since QuickBooks numbers each object type apart.
+TYPED_KINDS = {"bank_entry": ("Purchase", "Deposit"), "expense_report": ("Purchase", "Bill")}
 # Record kinds whose exported objects can be changed afterwards (a sparse update to the record's
 # current version), and those of them QuickBooks can also void (Intuit documents no void of a Bill;
 # a CreditMemo's void through the API is unconfirmed, and the sandbox has none).
 UPDATABLE_KINDS = frozenset({"invoice", "sales_receipt", "credit_note", "bill"})
 VOIDABLE_KINDS = frozenset({"invoice", "sales_receipt"})
+# Record kinds whose QuickBooks objects take a TxnTaxDetail: the source's own tax goes in it (`_txn_tax_detail`).
+TAXED_KINDS = frozenset({"bill", "vendor_credit", "invoice", "credit_note", "sales_receipt", "bank_entry",
+                         "expense_report"})
 # What links a payment to a document it pays (QuickBooks writes them on the document).
 PAYMENT_LINK_TYPES = frozenset({"Payment", "BillPaymentCheck", "BillPaymentCreditCard"})
 _PARTY_KINDS = ("vendor", "customer")
@@ -108,7 +120,8 @@ class QuickBooksOnlineConnector:
         kinds=frozenset(OBJECTS), reference_kinds=tuple(_REFERENCE_ENTITIES), batch_size=BATCH_MAX_ITEMS,
         updatable_kinds=UPDATABLE_KINDS,
         deletable_kinds=frozenset(TRANSACTION_ENTITIES),  # lists are deactivated, transactions deleted
-        change_capture=True, doc_number_limit=21, name_limit=500)
+        change_capture=True, doc_number_limit=21, name_limit=500,
+        typed_ids={entity: _KIND_BY_ENTITY[entity] for entities in TYPED_KINDS.values() for entity in entities})
 
     def __init__(self, client: QBOClient):
         self.client = client
@@ -193,6 +206,9 @@ class QuickBooksOnlineConnector:
             known = {side: str(rate) for side, rate in sides.items() if rate is not None}
             if len(set(known.values())) == 1:  # one rate whichever the side: the plain "rate"
                 known["rate"] = next(iter(known.values()))
+            # Each rate by its Id too, for the TxnTaxDetail that books a source's own tax per rate.
+            known.update({key: parts for key, rate_list in _RATE_PARTS.items()
+                          if (parts := _rate_parts(_rate_refs(ref.raw, rate_list), rates))})
             rated.append(replace(ref, raw={**ref.raw, **known}) if known else ref)
         return rated
 
@@ -249,6 +265,8 @@ class QuickBooksOnlineConnector:
         if build is None:
             raise TypeError(f"QuickBooks Online cannot export a record of kind {kind!r}")
         body = build(record, key)
+        if kind in TAXED_KINDS:
+            _with_source_tax(body, record.lines, record.amounts_include_tax)
         if getattr(record, "exchange_rate", None) is not None:
             body["ExchangeRate"] = record.exchange_rate  # home currency per unit of the document's
         return body
@@ -311,11 +329,11 @@ class QuickBooksOnlineConnector:
         clashes: list[Outgoing] = []
         stale: list[Outgoing] = []
         for item, _ in entries:
-            entity, answer = OBJECTS[item.kind], answers.get(item.ref)
+            entity, answer = object_for(item.kind, item.payload), answers.get(item.ref)
             if answer is None:
                 outcomes[item.ref] = OutcomeUnknown(f"batch {batch_key}: no answer for item {item.ref}")
             elif entity in answer:
-                created_id = str(answer[entity]["Id"])
+                created_id = typed_id(item.kind, entity, str(answer[entity]["Id"]))
                 outcomes[item.ref] = Created(created_id if item.operation == CREATE else item.target_id or created_id)
             else:
                 # Only a validation fault is a verdict on the record; anything else may have applied.
@@ -418,14 +436,14 @@ class QuickBooksOnlineConnector:
         for item in items:
             if item.operation != CREATE:
                 continue
-            by_search.setdefault((OBJECTS[item.kind], _search_field(item)), []).append(item)
+            by_search.setdefault((object_for(item.kind, item.payload), _search_field(item)), []).append(item)
         for (entity, field_name), group in by_search.items():
             for where, candidates_for in self._searches(entity, field_name, group):
                 candidates = list(self.client.query_all(entity, where=where))
                 for item in candidates_for:
                     match = _ours(item, candidates, field_name)
                     if match is not None:
-                        found[item.ref] = Created(match, adopted=True)
+                        found[item.ref] = Created(typed_id(item.kind, entity, match), adopted=True)
         return found
 
     def _find_changes(self, items: list[Outgoing]) -> dict[str, Created]:
@@ -462,18 +480,54 @@ class QuickBooksOnlineConnector:
             yield f"{field_name} IN ({listed})", group
 
     def fetch_documents(self, kind: str, external_ids: list[str]) -> dict[str, RemoteDocument]:
+        """The documents by the external ids we hold (typed ones, "Purchase:42", read from their own object)."""
         found: dict[str, RemoteDocument] = {}
-        for start in range(0, len(external_ids), _ID_CHUNK):
-            ids = ", ".join(f"'{_quote(i)}'" for i in external_ids[start : start + _ID_CHUNK])
-            for obj in self.client.query_all(OBJECTS[kind], where=f"Id IN ({ids})"):
-                total = _money(obj["TotalAmt"])
-                balance = _money(obj["Balance"]) if "Balance" in obj else total
-                found[str(obj["Id"])] = RemoteDocument(str(obj["Id"]), total, balance)
+        by_entity: dict[str, list[str]] = {}
+        for external_id in external_ids:
+            entity, object_id = split_external_id(kind, external_id)
+            by_entity.setdefault(entity, []).append(object_id)
+        for entity, object_ids in by_entity.items():
+            for start in range(0, len(object_ids), _ID_CHUNK):
+                ids = ", ".join(f"'{_quote(i)}'" for i in object_ids[start : start + _ID_CHUNK])
+                for obj in self.client.query_all(entity, where=f"Id IN ({ids})"):
+                    total = _money(obj["TotalAmt"])
+                    balance = _money(obj["Balance"]) if "Balance" in obj else total
+                    # Tax added on top of the lines (TaxExcluded, QuickBooks' default): not in the hub's total.
+                    added = _money((obj.get("TxnTaxDetail") or {}).get("TotalTax") or 0) \
+                        if obj.get("GlobalTaxCalculation") != "TaxInclusive" else Decimal(0)
+                    external_id = typed_id(kind, entity, str(obj["Id"]))
+                    found[external_id] = RemoteDocument(external_id, total, balance, added_tax=added)
         return found
 
 
+def object_for(kind: str, payload: dict[str, Any] | None = None) -> str:
+    """The QuickBooks object a record of `kind` becomes: its payload decides for a kind that becomes one of
+    several (a bank entry: money out a Purchase, in a Deposit; an expense report: paid a Purchase, owed a Bill)."""
+    if kind not in TYPED_KINDS or payload is None:
+        return OBJECTS[kind]
+    if "DepositToAccountRef" in payload:
+        return "Deposit"
+    return "Purchase" if "PaymentType" in payload else "Bill"
+
+
+def typed_id(kind: str, entity: str, object_id: str) -> str:
+    """The external id we keep: QuickBooks' Id, with its object type where the kind becomes one of several."""
+    return f"{entity}:{object_id}" if kind in TYPED_KINDS else object_id
+
+
+def split_external_id(kind: str, external_id: str) -> tuple[str, str]:
+    """(QuickBooks object, its Id) of an external id we keep (`typed_id`)."""
+    if kind in TYPED_KINDS:
+        entity, _, object_id = str(external_id).partition(":")
+        if entity in TYPED_KINDS[kind] and object_id:
+            return entity, object_id
+        raise ValueError(f"{kind} external id {external_id!r} names no QuickBooks object: expected one of "
+                         f"{', '.join(f'{e}:<Id>' for e in TYPED_KINDS[kind])}")
+    return OBJECTS[kind], str(external_id)
+
+
 def _create_request(item: Outgoing) -> dict[str, Any]:
-    return {"bId": item.ref, "operation": "create", OBJECTS[item.kind]: item.payload}
+    return {"bId": item.ref, "operation": "create", object_for(item.kind, item.payload): item.payload}
 
 
 def _target(item: Outgoing) -> tuple[str, str]:
@@ -596,7 +650,7 @@ def _ours(item: Outgoing, candidates: list[dict[str, Any]], field_name: str) -> 
                 return str(obj["Id"])
             continue
         note = obj.get("Note" if item.kind == "attachment" else "PrivateNote") or ""
-        party_ref = next((ref for ref in ("VendorRef", "CustomerRef") if ref in item.payload), None)
+        party_ref = next((ref for ref in ("VendorRef", "CustomerRef", "EntityRef") if ref in item.payload), None)
         same_party = party_ref is None or (obj.get(party_ref) or {}).get("value") == item.payload[party_ref]["value"]
         if item.key in note and same_party:
             return str(obj["Id"])  # our key, a uuid, in its note: nobody else's
@@ -630,7 +684,7 @@ def _reference(kind: str, obj: dict[str, Any]) -> ReferenceData:
     meta = obj.get("MetaData") or {}
     updated = meta.get("LastUpdatedTime")
     deleted = obj.get("status") == "Deleted"
-    party = obj.get("VendorRef") or obj.get("CustomerRef") or {}
+    party = obj.get("VendorRef") or obj.get("CustomerRef") or obj.get("EntityRef") or {}
     return ReferenceData(
         external_id=str(obj["Id"]),
         name=obj.get("DisplayName") or obj.get("FullyQualifiedName") or obj.get("Name") or obj.get("DocNumber"),
@@ -659,6 +713,22 @@ def _rate_refs(tax_code: dict[str, Any], rate_list: str) -> list[dict[str, Any]]
     return sorted((d for d in details if isinstance(d, dict)), key=lambda d: int(d.get("TaxOrder") or 0))
 
 
+# The mirror's key of a tax code's rates by Id on each side (Resolver.tax_rate_parts) -> the TaxCode's list.
+_RATE_PARTS = {"sales_tax_rates": "SalesTaxRateList", "purchase_tax_rates": "PurchaseTaxRateList"}
+
+
+def _rate_parts(details: list[dict[str, Any]], rates: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    """A code's TaxRates on one side as [{"id", "percent"}], in their TaxOrder; [] when a rate is unknown."""
+    parts = []
+    for detail in details:
+        rate_id = str((detail.get("TaxRateRef") or {}).get("value"))
+        rate = rates.get(rate_id)
+        if rate is None or rate.get("RateValue") is None:
+            return []
+        parts.append({"id": rate_id, "percent": str(rate["RateValue"])})
+    return parts
+
+
 def _code_rate(details: list[dict[str, Any]], rates: dict[str, dict[str, Any]]) -> Decimal | None:
     """The whole rate (percent) of a code's TaxRates on one side: their sum, a TaxOnAmountPlusTax rate
     taken on the amount plus the tax before it (Quebec's former QST); None when a rate is unknown."""
@@ -673,6 +743,54 @@ def _code_rate(details: list[dict[str, Any]], rates: dict[str, dict[str, Any]]) 
         total += value * (1 + total / 100) if detail.get("TaxTypeApplicable") == "TaxOnAmountPlusTax" else value
     return total.normalize() if total != total.to_integral_value() else total.quantize(Decimal(1))
 
+
+def _with_source_tax(body: dict[str, Any], lines: tuple[LineExport | SalesLineExport, ...],
+                     amounts_include_tax: bool) -> dict[str, Any]:
+    """The document with the source's own tax as its TxnTaxDetail, when its lines carry it (see
+    `_txn_tax_detail`): QuickBooks then books that tax instead of the one it works out from the codes."""
+    detail = _txn_tax_detail(lines, amounts_include_tax)
+    if detail is not None:
+        body["TxnTaxDetail"] = detail
+    return body
+
+
+def _txn_tax_detail(lines: tuple[LineExport | SalesLineExport, ...], amounts_include_tax: bool
+                    ) -> dict[str, Any] | None:
+    """TotalTax (the lines' tax added up) and one TaxLine per tax rate (its tax and the net amount it is
+    on), from the source's tax amounts, checked against the rates before export. QuickBooks takes a tax
+    per rate, not per line: a line's tax is split over its code's rates by their percent (the last rate
+    takes the cents left). None, so that QuickBooks computes the tax itself as before, when no line
+    carries a tax amount, or when a taxed line cannot be placed: its code's rates are not mirrored by Id
+    (a US code, a code mirrored before the rate ids were kept), or it has no tax amount but a rate above 0."""
+    taxed = [line for line in lines if line.tax_code_id]
+    if not any(line.tax_amount is not None for line in taxed):
+        return None
+    by_rate: dict[tuple[str, Decimal], list[Decimal]] = {}  # (rate id, percent) -> [tax, net amount taxable]
+    for line in taxed:
+        if not line.tax_rates or (line.tax_amount is None and any(part.percent for part in line.tax_rates)):
+            return None
+        tax = _cents(line.tax_amount or Decimal(0))
+        net = line.amount - tax if amounts_include_tax else line.amount
+        for part, share in zip(line.tax_rates, _tax_shares(tax, line.tax_rates), strict=True):
+            totals = by_rate.setdefault((part.rate_id, part.percent), [Decimal(0), Decimal(0)])
+            totals[0] += share
+            totals[1] += net
+    tax_lines = [{"Amount": _cents(tax), "DetailType": "TaxLineDetail",
+                  "TaxLineDetail": {"TaxRateRef": {"value": rate_id}, "PercentBased": True, "TaxPercent": percent,
+                                    "NetAmountTaxable": _cents(net)}}
+                 for (rate_id, percent), (tax, net) in by_rate.items()]
+    return {"TotalTax": sum((line["Amount"] for line in tax_lines), Decimal("0.00")), "TaxLine": tax_lines}
+
+
+def _tax_shares(tax: Decimal, parts: tuple[TaxRatePart, ...]) -> list[Decimal]:
+    """A line's tax over its code's rates in proportion to their percent, to the cent, adding up to it."""
+    whole = sum((part.percent for part in parts), Decimal(0))
+    shares = [_cents(tax * part.percent / whole) if whole else Decimal("0.00") for part in parts[:-1]]
+    return [*shares, tax - sum(shares, Decimal(0))]
+
+
+def _cents(amount: Decimal) -> Decimal:
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 def _party(party: PartyExport, key: str) -> dict[str, Any]:
     body: dict[str, Any] = {"DisplayName": party.name, "CompanyName": party.name}
@@ -729,6 +847,52 @@ def _vendor_credit(credit: VendorCreditExport, key: str) -> dict[str, Any]:
     return _document({"VendorRef": {"value": credit.vendor_id}}, credit.doc_date, credit.currency, lines,
                      _note(key, f"hub vendor credit {credit.hub_id}", credit.memo), credit.doc_number,
                      amounts_include_tax=credit.amounts_include_tax)
+
+
+def _account_lines(lines: tuple[LineExport, ...]) -> list[dict[str, Any]]:
+    return [_line(line.amount, "AccountBasedExpenseLineDetail",
+                  _class({"AccountRef": {"value": line.account_id}}, line.class_id, line.tax_code_id),
+                  line.description)
+            for line in lines]
+
+
+# A bank entry's or expense report's party: Purchase.EntityRef and a deposit line's Entity name its type.
+_ENTITY_TYPES = {"vendor": "Vendor", "customer": "Customer"}
+
+
+def _bank_entry(entry: BankEntryExport, key: str) -> dict[str, Any]:
+    """Money out: a Purchase paid in cash from the bank account (AccountRef), the counterparts as expense
+    lines; money in: a Deposit to the bank account, each line crediting its counterpart account. Neither takes a
+    JournalCodeRef: QuickBooks France books them in the journal of their type."""
+    note = _note(key, f"hub bank entry {entry.hub_id}", entry.memo)
+    party = ({"value": entry.party_id, "type": _ENTITY_TYPES[entry.party_kind]}
+             if entry.party_id and entry.party_kind else None)
+    if entry.direction == "out":
+        head: dict[str, Any] = {"PaymentType": "Cash", "AccountRef": {"value": entry.bank_account_id}}
+        if party:
+            head["EntityRef"] = party
+        return _document(head, entry.doc_date, entry.currency, _account_lines(entry.lines), note, entry.doc_number,
+                         amounts_include_tax=entry.amounts_include_tax)
+    lines = []
+    for line in entry.lines:
+        detail = _class({"AccountRef": {"value": line.account_id}}, line.class_id, line.tax_code_id)
+        if party:
+            detail["Entity"] = party
+        lines.append(_line(line.amount, "DepositLineDetail", detail, line.description))
+    return _document({"DepositToAccountRef": {"value": entry.bank_account_id}}, entry.doc_date, entry.currency,
+                     lines, note, entry.doc_number, amounts_include_tax=entry.amounts_include_tax)
+
+
+def _expense_report(report: ExpenseReportExport, key: str) -> dict[str, Any]:
+    """Paid by the company from its bank account: a Purchase to the payee; otherwise a Bill the payee is owed."""
+    note = _note(key, f"hub expense report {report.hub_id}", report.memo)
+    if report.bank_account_id:
+        head = {"PaymentType": "Cash", "AccountRef": {"value": report.bank_account_id},
+                "EntityRef": {"value": report.payee_id, "type": "Vendor"}}
+    else:
+        head = {"VendorRef": {"value": report.payee_id}}
+    return _document(head, report.doc_date, report.currency, _account_lines(report.lines), note, report.doc_number,
+                     amounts_include_tax=report.amounts_include_tax)
 
 
 def _bill_payment(payment: BillPaymentExport, key: str) -> dict[str, Any]:
@@ -816,8 +980,8 @@ def _attachable(attachment: AttachmentExport, key: str) -> dict[str, Any]:
     return {
         "FileName": attachment.file_name,
         "ContentType": attachment.content_type,
-        "AttachableRef": [{"EntityRef": {"type": OBJECTS[attachment.document_kind],
-                                         "value": attachment.document_external_id}}],
+        "AttachableRef": [{"EntityRef": dict(zip(("type", "value"), split_external_id(
+            attachment.document_kind, attachment.document_external_id)))}],
         "Note": _note(key, f"hub attachment {attachment.hub_id}", None),
     }
 
@@ -825,7 +989,8 @@ def _attachable(attachment: AttachmentExport, key: str) -> dict[str, Any]:
 _BUILDERS = {"vendor": _party, "customer": _party, "bill": _bill, "bill_payment": _bill_payment,
              "invoice": _invoice, "credit_note": _credit_memo, "sales_receipt": _sales_receipt,
              "customer_payment": _customer_payment,
-             "journal_entry": _journal_entry, "vendor_credit": _vendor_credit, "attachment": _attachable}
+             "journal_entry": _journal_entry, "vendor_credit": _vendor_credit, "bank_entry": _bank_entry,
+             "expense_report": _expense_report, "attachment": _attachable}
 
 
 def _note(key: str, origin: str, memo: str | None) -> str:

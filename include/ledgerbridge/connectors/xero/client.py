@@ -314,6 +314,7 @@ def validation_error(body: dict[str, Any], status: int = 400) -> XeroValidation:
 
 # Which field a ValidationErrors message is about (Xero names none in a structured way).
 _FIELDS = (
+    (re.compile(r"BankAccount"), "BankAccount"),  # a bank transaction's (before a line's account code)
     (re.compile(r"account", re.I), "LineItems.AccountCode"),
     (re.compile(r"tax ?type|tax rate", re.I), "LineItems.TaxType"),
     (re.compile(r"tracking", re.I), "LineItems.Tracking"),

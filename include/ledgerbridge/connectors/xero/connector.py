@@ -5,11 +5,13 @@ External ids, as the flows resolve references into payloads:
 - account: the account Code (lines and payments name accounts by code);
 - item: the item Code (lines name items by ItemCode); tax_code: the TaxType;
 - class: "<tracking category>/<option>" (lines name tracking by category and option names);
-- documents, payments, journals: their Xero ids.
+- documents, payments, journals: their Xero ids; an expense report's typed ("BankTransaction:<id>" when paid
+  from the bank, "Invoice:<id>" when owed to the payee: `TYPED_KINDS`).
 
 Our idempotency key travels on each object where Xero keeps it, so an uncertain create can be found
 again: a contact's ContactNumber, a sales document's or payment's Reference, a manual journal's
-Narration. Xero keeps no Reference on a bill (ACCPAY): a bill is found by its number, supplier and date
+Narration, a bank transaction's Reference (after its number: "BQ-1 [LedgerBridge key: ...]"; a sales receipt is
+one, a RECEIVE: Xero has no sales receipt object). Xero keeps no Reference on a bill (ACCPAY): a bill is found by its number, supplier and date
 (a number-less one is numbered "hub <hub id>").
 
 Invoices, bills and credit notes can be changed after export (UPDATABLE_KINDS): an update replaces the
@@ -23,8 +25,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from ledgerbridge.connectors.base import (
@@ -32,6 +35,7 @@ from ledgerbridge.connectors.base import (
     CREATE,
     VOID,
     AttachmentExport,
+    BankEntryExport,
     BillExport,
     BillPaymentExport,
     Capabilities,
@@ -40,6 +44,7 @@ from ledgerbridge.connectors.base import (
     CreditNoteExport,
     CustomerPaymentExport,
     Export,
+    ExpenseReportExport,
     InvoiceExport,
     JournalEntryExport,
     Outgoing,
@@ -47,6 +52,8 @@ from ledgerbridge.connectors.base import (
     ReferenceData,
     RemoteDocument,
     SalesLineExport,
+    SalesReceiptExport,
+    VendorCreditExport,
     is_update,
 )
 from ledgerbridge.connectors.errors import (
@@ -64,9 +71,12 @@ from ledgerbridge.connectors.xero.client import (
     field_of,
     parse_date,
 )
+from ledgerbridge.money import MAX_RATE_PLACES
 
 KEY_PREFIX = "LedgerBridge key:"
 CENT = Decimal("0.01")
+XERO_RATE = Decimal("0.000001")  # CurrencyRate: six decimal places
+LEDGER_RATE = Decimal(1).scaleb(-MAX_RATE_PLACES)  # the ledger's exchange_rate
 # How far Xero's clock may be behind ours when looking for what was created after a row was queued.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -77,11 +87,20 @@ OBJECTS = {
     "bill": ("Invoices", "InvoiceID"),
     "invoice": ("Invoices", "InvoiceID"),
     "credit_note": ("CreditNotes", "CreditNoteID"),
+    "vendor_credit": ("CreditNotes", "CreditNoteID"),  # ACCPAYCREDIT
     "bill_payment": ("Payments", "PaymentID"),
     "customer_payment": ("Payments", "PaymentID"),
     "journal_entry": ("ManualJournals", "ManualJournalID"),
+    "bank_entry": ("BankTransactions", "BankTransactionID"),
+    "sales_receipt": ("BankTransactions", "BankTransactionID"),  # a RECEIVE: Xero's "Receive money"
+    # paid from a bank account: a SPEND BankTransaction; owed to the payee: an ACCPAY Invoice (`endpoint_for`)
+    "expense_report": ("Invoices", "InvoiceID"),
     "attachment": ("Attachments", "AttachmentID"),
 }
+# Record kinds that become one of several Xero objects, as their payload says (`endpoint_for`): their
+# external ids are typed, "BankTransaction:<BankTransactionID>" or "Invoice:<InvoiceID>", so that read-backs,
+# look-ups and attachments go to the right endpoint without trying each.
+TYPED_KINDS = {"expense_report": {"BankTransaction": "BankTransactions", "Invoice": "Invoices"}}
 # Our reference kind -> (endpoint, id field, paged). Lists are archived in Xero; documents, payments
 # and journals are deleted or voided (Status DELETED / VOIDED) and still listed with that status.
 REFERENCE = {
@@ -95,13 +114,17 @@ REFERENCE = {
     "bill": ("Invoices", "InvoiceID", True),
     "invoice": ("Invoices", "InvoiceID", True),
     "credit_note": ("CreditNotes", "CreditNoteID", True),
+    "vendor_credit": ("CreditNotes", "CreditNoteID", True),
     "payment": ("Payments", "PaymentID", True),
     "journal_entry": ("ManualJournals", "ManualJournalID", True),
 }
-DELETABLE_KINDS = frozenset({"bill", "invoice", "credit_note", "payment", "journal_entry"})
-_TYPES = {"bill": ("ACCPAY",), "invoice": ("ACCREC",), "credit_note": ("ACCRECCREDIT", "ACCPAYCREDIT")}
+DELETABLE_KINDS = frozenset({"bill", "invoice", "credit_note", "vendor_credit", "payment", "journal_entry"})
+_TYPES = {"bill": ("ACCPAY",), "invoice": ("ACCREC",), "credit_note": ("ACCRECCREDIT",),
+          "vendor_credit": ("ACCPAYCREDIT",)}
 _DOCUMENT_ENDPOINTS = {"bill": "Invoices", "invoice": "Invoices", "credit_note": "CreditNotes",
-                       "journal_entry": "ManualJournals"}
+                       "vendor_credit": "CreditNotes",
+                       "journal_entry": "ManualJournals", "bank_entry": "BankTransactions",
+                       "sales_receipt": "BankTransactions"}
 # A voided document stays listed with its amounts but counts for nothing: to the ledger it is gone, as a deleted one.
 _GONE = ("DELETED", "VOIDED")
 # Record kinds whose exported documents can be updated and voided (POST with their id).
@@ -114,6 +137,7 @@ class XeroConnector(KeepsNoExchangeRates):
         kinds=frozenset(OBJECTS), reference_kinds=tuple(REFERENCE), batch_size=BATCH_MAX_ITEMS,
         updatable_kinds=UPDATABLE_KINDS, deletable_kinds=DELETABLE_KINDS, change_capture=True,
         doc_number_limit=255, name_limit=255, own_exchange_rates=True,  # Xero's daily XE rate when none is sent
+        typed_ids={"Invoice": "bill"},  # an expense report owed to its payee is an ACCPAY invoice, mirrored as a bill
         payment_account_types={"bill_payment": frozenset({"BANK"}), "customer_payment": frozenset({"BANK"})})
 
     def __init__(self, client: XeroClient):
@@ -178,7 +202,8 @@ class XeroConnector(KeepsNoExchangeRates):
             raise TypeError(f"the Xero connector cannot export a record of kind {kind!r}")
         body = build(record, key)
         if getattr(record, "exchange_rate", None) is not None:
-            body["CurrencyRate"] = record.exchange_rate  # the source's; without it Xero applies its daily rate
+            # The source's; without it Xero applies its daily rate for the document's date.
+            body["CurrencyRate"] = xero_currency_rate(record.exchange_rate)
         return body
 
     def create_many(self, items: list[Outgoing], batch_key: str) -> dict[str, Created | Exception]:
@@ -218,7 +243,11 @@ class XeroConnector(KeepsNoExchangeRates):
         for item in creates:
             if item.ref in outcomes:
                 continue
-            groups.setdefault(OBJECTS[item.kind][0], []).append(item)
+            missing = _missing_contact(item) or _missing_deposit_account(item)
+            if missing is not None:
+                outcomes[item.ref] = missing
+                continue
+            groups.setdefault(endpoint_for(item.kind, item.payload), []).append(item)
         ordered = list(groups.items())
         for n, (endpoint, group) in enumerate(ordered):
             try:
@@ -278,7 +307,7 @@ class XeroConnector(KeepsNoExchangeRates):
                     f"{endpoint} request {key}: {item.kind} {item.ref} answered only in part "
                     f"({len(done)} applied, {len(errors)} refused, {len(missing)} unanswered)")
             else:
-                outcomes[item.ref] = Created(str(done[0][id_field]))
+                outcomes[item.ref] = Created(typed_id(item.kind, endpoint, str(done[0][id_field])))
         return outcomes
 
     def _attach_many(self, group: list[Outgoing]) -> dict[str, Created | Exception]:
@@ -375,7 +404,7 @@ class XeroConnector(KeepsNoExchangeRates):
         by_endpoint: dict[str, list[Outgoing]] = {}
         for item in items:
             if item.operation == CREATE and item.kind in OBJECTS:
-                by_endpoint.setdefault(OBJECTS[item.kind][0], []).append(item)
+                by_endpoint.setdefault(endpoint_for(item.kind, item.payload), []).append(item)
         for endpoint, group in by_endpoint.items():
             if endpoint == "Attachments":
                 for item in group:
@@ -397,7 +426,8 @@ class XeroConnector(KeepsNoExchangeRates):
                     if str(obj.get("Status")) not in _GONE:
                         payments.setdefault(key, []).append(obj)
                     continue
-                found[wanted[key].ref] = Created(str(obj[id_field]), adopted=True)
+                found[wanted[key].ref] = Created(typed_id(wanted[key].kind, endpoint, str(obj[id_field])),
+                                                 adopted=True)
             for key, made in payments.items():
                 found[wanted[key].ref] = _payment_found(wanted[key], made)
             if len(found) == len(items):
@@ -405,14 +435,31 @@ class XeroConnector(KeepsNoExchangeRates):
         return found
 
     def fetch_documents(self, kind: str, external_ids: list[str]) -> dict[str, RemoteDocument]:
+        """Totals and balances of exported documents, by the external ids we hold (a typed one read from the
+        endpoint it names)."""
+        if kind in TYPED_KINDS:
+            by_endpoint: dict[str, dict[str, str]] = {}
+            for external_id in external_ids:
+                endpoint, object_id = split_external_id(kind, external_id)
+                by_endpoint.setdefault(endpoint, {})[object_id] = external_id
+            found: dict[str, RemoteDocument] = {}
+            for endpoint, ids in by_endpoint.items():
+                for object_id, document in self._read_documents(endpoint, list(ids)).items():
+                    found[ids[object_id]] = replace(document, external_id=ids[object_id])
+            return found
         endpoint = {"bill": "Invoices", "invoice": "Invoices", "credit_note": "CreditNotes",
+                    "vendor_credit": "CreditNotes",
                     "journal_entry": "ManualJournals", "bill_payment": "Payments",
-                    "customer_payment": "Payments"}.get(kind)
+                    "customer_payment": "Payments", "bank_entry": "BankTransactions",
+                    "sales_receipt": "BankTransactions"}.get(kind)
         if endpoint is None:
             return {}
+        return self._read_documents(endpoint, external_ids)
+
+    def _read_documents(self, endpoint: str, external_ids: list[str]) -> dict[str, RemoteDocument]:
         if endpoint == "Invoices":  # GET Invoices?IDs=...: 40 a call
             objects = ((str(obj.get("InvoiceID")), obj) for obj in self.client.read_many(endpoint, external_ids))
-        else:  # CreditNotes, Payments and ManualJournals take no IDs filter: one call each
+        else:  # the others take no IDs filter: one call each
             objects = ((external_id, self.client.read(endpoint, external_id)) for external_id in external_ids)
         wanted = set(external_ids)
         found: dict[str, RemoteDocument] = {}
@@ -420,7 +467,9 @@ class XeroConnector(KeepsNoExchangeRates):
             if obj is None or external_id not in wanted:
                 continue
             tax = _money(obj.get("TotalTax"))
-            if endpoint == "Invoices":
+            if endpoint == "BankTransactions":  # money that moved: nothing left to pay
+                total, balance = _money(obj.get("Total")), Decimal(0)
+            elif endpoint == "Invoices":
                 total, balance = _money(obj.get("Total")), _money(obj.get("AmountDue"))
             elif endpoint == "CreditNotes":
                 total, balance = _money(obj.get("Total")), _money(obj.get("RemainingCredit", obj.get("Total")))
@@ -430,8 +479,10 @@ class XeroConnector(KeepsNoExchangeRates):
                 total = sum((_money(line.get("LineAmount")) for line in obj.get("JournalLines") or []
                              if _money(line.get("LineAmount")) > 0), Decimal(0))
                 balance = Decimal(0)
+            rate, home_total = _booked_rate(obj.get("CurrencyRate"), total)
             found[external_id] = RemoteDocument(external_id, total, balance, str(obj.get("Status")) in _GONE,
-                                                 tax if obj.get("LineAmountTypes") == "Exclusive" else Decimal(0))
+                                                 tax if obj.get("LineAmountTypes") == "Exclusive" else Decimal(0),
+                                                 rate, home_total)
         return found
 
 
@@ -495,21 +546,31 @@ def _key_of(endpoint: str, obj: dict[str, Any]) -> str | None:
     if endpoint == "ManualJournals":
         narration = str(obj.get("Narration") or "")
         return narration.rsplit(KEY_PREFIX, 1)[1].strip(" ]") if KEY_PREFIX in narration else None
-    if obj.get("Type") == "ACCPAY":
+    if endpoint == "BankTransactions":
+        reference = str(obj.get("Reference") or "")
+        if str(obj.get("Status")) in _GONE or KEY_PREFIX not in reference:
+            return None
+        return reference.rsplit(KEY_PREFIX, 1)[1].strip(" ]")
+    if obj.get("Type") in _PAYABLE_TYPES:
         if str(obj.get("Status")) in _GONE:
             return None
         day = parse_date(obj.get("Date"))
         lines = obj.get("SubTotal") if obj.get("LineAmountTypes") == "Exclusive" else obj.get("Total")
-        return _bill_identity(obj.get("InvoiceNumber"), (obj.get("Contact") or {}).get("ContactID"),
+        return _bill_identity(obj.get("InvoiceNumber") or obj.get("CreditNoteNumber"),
+                              (obj.get("Contact") or {}).get("ContactID"),
                               day.date().isoformat() if day else None, obj.get("CurrencyCode"), _money(lines))
     return obj.get("Reference")
 
 
+# Xero keeps no Reference on a supplier's document: it is found again by its identity (`_bill_identity`).
+_PAYABLE_TYPES = ("ACCPAY", "ACCPAYCREDIT")
+
+
 def _wanted_key(item: Outgoing) -> str:
-    if item.kind == "bill":
+    if item.payload.get("Type") in _PAYABLE_TYPES:  # a bill, an expense report owed to its payee, a vendor credit
         payload = item.payload
         lines = sum((_money(line.get("LineAmount")) for line in payload.get("LineItems") or []), Decimal(0))
-        return _bill_identity(payload.get("InvoiceNumber"), payload["Contact"]["ContactID"], payload["Date"],
+        return _bill_identity(payload.get("InvoiceNumber") or payload.get("CreditNoteNumber"), payload["Contact"]["ContactID"], payload["Date"],
                               payload.get("CurrencyCode"), lines)
     return item.key
 
@@ -544,6 +605,56 @@ def _applied_in_part(item: Outgoing, done: list[dict[str, Any]], left: list[Any]
     return RecordRejected(f"{item.kind} {item.ref} is in Xero only in part: applied {applied}; not applied {missing}. "
                           "Finish it in Xero (or delete those Payments there), then release or dismiss it",
                           "PartlyApplied", "Payments")
+
+
+def endpoint_for(kind: str, payload: dict[str, Any] | None = None) -> str:
+    """The Xero endpoint a record of `kind` goes to: its payload decides for a kind that becomes one of several
+    (an expense report: paid from a bank account, a BankTransaction; owed to the payee, an ACCPAY Invoice)."""
+    if kind in TYPED_KINDS and payload is not None and "BankAccount" in payload:
+        return "BankTransactions"
+    return OBJECTS[kind][0]
+
+
+def typed_id(kind: str, endpoint: str, object_id: str) -> str:
+    """The external id we keep: Xero's id, with its object type where the kind becomes one of several."""
+    if kind not in TYPED_KINDS:
+        return object_id
+    prefix = next(name for name, where in TYPED_KINDS[kind].items() if where == endpoint)
+    return f"{prefix}:{object_id}"
+
+
+def split_external_id(kind: str, external_id: str) -> tuple[str, str]:
+    """(Xero endpoint, its id) of an external id we keep (`typed_id`)."""
+    if kind in TYPED_KINDS:
+        prefix, _, object_id = str(external_id).partition(":")
+        if prefix in TYPED_KINDS[kind] and object_id:
+            return TYPED_KINDS[kind][prefix], object_id
+        raise ValueError(f"{kind} external id {external_id!r} names no Xero object: expected one of "
+                         f"{', '.join(f'{p}:<id>' for p in TYPED_KINDS[kind])}")
+    return OBJECTS[kind][0], str(external_id)
+
+
+def _missing_contact(item: Outgoing) -> RecordRejected | None:
+    """Xero takes no bank transaction without a Contact: a bank entry naming no vendor or customer is refused
+    here, without a call, naming the field (docs/connector-xero.md, "Bank entries")."""
+    if item.kind != "bank_entry" or item.payload.get("Contact"):
+        return None
+    return RecordRejected("this bank entry names no vendor or customer, and Xero "
+                          "requires a Contact on every bank transaction (BankTransaction.Contact): name the entry's "
+                          "vendor or customer in the hub", "ContactRequired", "Contact")
+
+
+def _missing_deposit_account(item: Outgoing) -> RecordRejected | None:
+    """Xero has no sales receipt: a cash sale is money received into a bank account (a RECEIVE bank transaction),
+    so a receipt naming no deposit account is refused here, without a call, naming the feed's field: no default
+    account is guessed, money booked to the wrong bank would not reconcile (docs/connector-xero.md, "Sales
+    receipts")."""
+    if item.kind != "sales_receipt" or item.payload.get("BankAccount"):
+        return None
+    return RecordRejected("this sales receipt names no deposit_account, and Xero books a cash sale as money "
+                          "received into a bank account (BankTransaction.BankAccount, of Type BANK): name the "
+                          "receipt's deposit_account in the hub feed, then release it", "DepositAccountRequired",
+                          "deposit_account")
 
 
 def _id_field(endpoint: str) -> str:
@@ -641,6 +752,22 @@ def _applications(document: dict[str, Any]) -> str:
     return ", ".join(payments + allocations) or f"Status {document.get('Status')}"
 
 
+def xero_currency_rate(exchange_rate: Decimal) -> Decimal:
+    """Xero's `CurrencyRate` for our rate: Xero quotes units of the document's currency per 1 of the
+    organisation's base currency (base amount = total / CurrencyRate), the inverse of ours (home currency
+    per 1 of the document's), to six decimal places (docs/connector-xero.md, "Currencies")."""
+    return (1 / exchange_rate).quantize(XERO_RATE, rounding=ROUND_HALF_UP)
+
+
+def _booked_rate(currency_rate: Any, total: Decimal) -> tuple[Decimal | None, Decimal | None]:
+    """Our rate and the home total from the `CurrencyRate` Xero booked a document at (None when it says none)."""
+    rate = _money(currency_rate) if currency_rate is not None else None
+    if rate is None or rate <= 0:
+        return None, None
+    return ((1 / rate).quantize(LEDGER_RATE, rounding=ROUND_HALF_UP),
+            (total / rate).quantize(CENT, rounding=ROUND_HALF_UP))
+
+
 def _money(value: Any) -> Decimal:
     if value is None:
         return Decimal(0)
@@ -689,10 +816,16 @@ def _amount_types(tax_code_ids: list[str | None], amounts_include_tax: bool) -> 
     return "Inclusive" if amounts_include_tax else "Exclusive"
 
 
+def _account_lines(lines) -> list[dict[str, Any]]:
+    """Lines by account (bills, supplier credits, bank transactions): the tax type, the source's tax where the
+    line has a code, the tracking option of its class."""
+    return [_line(line.amount, line.description, AccountCode=line.account_id, TaxType=line.tax_code_id,
+                  TaxAmount=line.tax_amount if line.tax_code_id else None, Tracking=_tracking(line.class_id))
+            for line in lines]
+
+
 def _bill(bill: BillExport, key: str) -> dict[str, Any]:
-    lines = [_line(line.amount, line.description, AccountCode=line.account_id, TaxType=line.tax_code_id,
-                   TaxAmount=line.tax_amount if line.tax_code_id else None, Tracking=_tracking(line.class_id))
-             for line in bill.lines]
+    lines = _account_lines(bill.lines)
     # Xero keeps no Reference on a bill: it is found again by number, supplier and date (`_bill_identity`).
     head = {"Type": "ACCPAY", "Contact": {"ContactID": bill.vendor_id},
             "InvoiceNumber": bill.doc_number or f"hub {bill.hub_id}"}
@@ -742,6 +875,16 @@ def _credit_note(credit_note: CreditNoteExport, key: str) -> dict[str, Any]:
     return _document(head, credit_note.doc_date, None, credit_note.currency, lines, key, amount_types)
 
 
+def _vendor_credit(credit: VendorCreditExport, key: str) -> dict[str, Any]:
+    """A supplier's credit: a CreditNote ACCPAYCREDIT, numbered by its number or "hub vendor credit <hub id>"
+    (Xero keeps no Reference on it: found again as a bill is, by number, supplier, date, currency and lines)."""
+    lines = _account_lines(credit.lines)
+    head = {"Type": "ACCPAYCREDIT", "Contact": {"ContactID": credit.vendor_id},
+            "CreditNoteNumber": credit.doc_number or f"hub vendor credit {credit.hub_id}"}
+    return _document(head, credit.doc_date, None, credit.currency, lines, None,
+                     _amount_types([line.tax_code_id for line in credit.lines], credit.amounts_include_tax))
+
+
 def _payments(payment: BillPaymentExport | CustomerPaymentExport, account: str | None, key: str) -> dict[str, Any]:
     account_ref = {"Code": account} if account else {}
     return {"Payments": [{"Invoice": {"InvoiceID": applied.document_external_id}, "Account": account_ref,
@@ -767,13 +910,79 @@ def _journal_entry(entry: JournalEntryExport, key: str) -> dict[str, Any]:
 
 
 def _attachment(attachment: AttachmentExport, key: str) -> dict[str, Any]:
-    endpoint = _DOCUMENT_ENDPOINTS.get(attachment.document_kind)
+    if attachment.document_kind in TYPED_KINDS:  # the endpoint its typed id names
+        endpoint, document_id = split_external_id(attachment.document_kind, attachment.document_external_id)
+    else:
+        endpoint, document_id = _DOCUMENT_ENDPOINTS.get(attachment.document_kind), attachment.document_external_id
     if endpoint is None:
         raise TypeError(f"the Xero connector cannot attach a file to a {attachment.document_kind}")
-    return {"Endpoint": endpoint, "DocumentID": attachment.document_external_id, "FileName": attachment.file_name,
+    return {"Endpoint": endpoint, "DocumentID": document_id, "FileName": attachment.file_name,
             "MimeType": attachment.content_type}
 
 
+def _bank_reference(doc_number: str | None, label: str, memo: str | None, key: str) -> str:
+    """A bank transaction's Reference: what a person finds it by, then our key (Xero keeps the Reference of
+    SPEND and RECEIVE transactions: an uncertain create is found again by it)."""
+    origin = doc_number or label
+    if memo:
+        origin = f"{origin}: {memo}"
+    return f"{origin[:180]} [{KEY_PREFIX} {key}]"
+
+
+def _bank_transaction(kind: str, bank_account: str, contact_id: str | None, lines, doc_date, currency: str,
+                      amounts_include_tax: bool, reference: str) -> dict[str, Any]:
+    built = _account_lines(lines)
+    body: dict[str, Any] = {"Type": kind, "BankAccount": {"Code": bank_account}, "Date": doc_date.isoformat(),
+                            "CurrencyCode": currency, "Reference": reference, "Status": "AUTHORISED",
+                            "LineAmountTypes": _amount_types([line.tax_code_id for line in lines],
+                                                             amounts_include_tax),
+                            "LineItems": built}
+    if contact_id:
+        body["Contact"] = {"ContactID": contact_id}
+    return body
+
+
+def _bank_entry(entry: BankEntryExport, key: str) -> dict[str, Any]:
+    """Money out: a SPEND BankTransaction from the bank account (by its Code); money in: a RECEIVE one. The
+    entry's vendor or customer is the Contact; one naming neither is refused before sending (`_missing_contact`)."""
+    return _bank_transaction("SPEND" if entry.direction == "out" else "RECEIVE", entry.bank_account_id,
+                             entry.party_id, entry.lines, entry.doc_date, entry.currency, entry.amounts_include_tax,
+                             _bank_reference(entry.doc_number, f"hub bank entry {entry.hub_id}", entry.memo, key))
+
+
+def _sales_receipt(receipt: SalesReceiptExport, key: str) -> dict[str, Any]:
+    """A cash sale: a RECEIVE BankTransaction ("Receive money") into the deposit account (by its Code) from the
+    customer, its lines by item as an invoice's (`_sales_lines`); our key in the Reference after the receipt's
+    number. One without a deposit account has no BankAccount and is refused before sending
+    (`_missing_deposit_account`)."""
+    lines, amount_types = _sales_lines(receipt.lines, receipt.amounts_include_tax)
+    body: dict[str, Any] = {"Type": "RECEIVE", "Contact": {"ContactID": receipt.customer_id},
+                            "Date": receipt.doc_date.isoformat(), "CurrencyCode": receipt.currency,
+                            "Reference": _bank_reference(receipt.doc_number, f"hub sales receipt {receipt.hub_id}",
+                                                         receipt.memo, key),
+                            "Status": "AUTHORISED", "LineAmountTypes": amount_types, "LineItems": lines}
+    if receipt.deposit_account_id:
+        body["BankAccount"] = {"Code": receipt.deposit_account_id}
+    return body
+
+
+def _expense_report(report: ExpenseReportExport, key: str) -> dict[str, Any]:
+    """Paid by the company from its bank account: a SPEND BankTransaction to the payee; otherwise an ACCPAY
+    Invoice (a bill) the payee is owed, found again as a bill is (number, payee, date, currency, lines)."""
+    if report.bank_account_id:
+        return _bank_transaction("SPEND", report.bank_account_id, report.payee_id, report.lines, report.doc_date,
+                                 report.currency, report.amounts_include_tax,
+                                 _bank_reference(report.doc_number, f"hub expense report {report.hub_id}",
+                                                 report.memo, key))
+    lines = _account_lines(report.lines)
+    head = {"Type": "ACCPAY", "Contact": {"ContactID": report.payee_id},
+            "InvoiceNumber": report.doc_number or f"hub expense report {report.hub_id}"}
+    return _document(head, report.doc_date, report.doc_date, report.currency, lines, None,
+                     _amount_types([line.tax_code_id for line in report.lines], report.amounts_include_tax))
+
+
 _BUILDERS = {"vendor": _party, "customer": _party, "bill": _bill, "invoice": _invoice, "credit_note": _credit_note,
+             "vendor_credit": _vendor_credit,
              "bill_payment": _bill_payment, "customer_payment": _customer_payment, "journal_entry": _journal_entry,
+             "bank_entry": _bank_entry, "expense_report": _expense_report, "sales_receipt": _sales_receipt,
              "attachment": _attachment}

@@ -1,5 +1,12 @@
 """The desktop agent: consumes to_accounting/ files, answers in confirmations/, uploads its lists.
-It speaks protocol version 2: attachments, their bytes checked by size and SHA-256, are stored once.
+It speaks protocol version 7: attachments (version 2), their bytes checked by size and SHA-256, are stored
+once against a bill, invoice or journal entry, from version 7 against any kind of entry below; a document's
+exchange_rate (version 3) is the rate it is booked at, else the company's own applies;
+credit notes, vendor credits and sales receipts (version 4) become CreditMemo, VendorCredit and SalesReceipt;
+the confirmation of a version-5 documents file says the rate each foreign document was booked at and its
+home total (version 5), an older file's never does (its writer's reader would refuse the fields); bank entries
+become a Check (money out) or a Deposit (money in), expense reports a Check to the payee (paid from a bank
+account) or a Bill owed to them (version 6).
 
 Per file, in this order, so a crash anywhere loses nothing and creates nothing twice:
 records applied -> state saved -> confirmation written -> input moved to processed/. A crash
@@ -36,7 +43,13 @@ from ledgerbridge.filedrop import (
     reject_file,
     write_message,
 )
-from ledgerbridge.filedrop.protocol import ATTACHMENT_FILES, MAX_ATTACHMENT_BYTES, kind_version
+from ledgerbridge.filedrop.protocol import (
+    ATTACHMENT_FILES,
+    BOOKED_RATE_KINDS,
+    BOOKED_RATES_VERSION,
+    MAX_ATTACHMENT_BYTES,
+    kind_version,
+)
 
 from .books import Answer, answer, rejected
 from .company import DesktopCompany
@@ -47,7 +60,8 @@ log = logging.getLogger("ledgerbridge.sandbox.desktop")
 
 # Bills and invoices before the payments that may apply to them, and the documents attached to them,
 # in the same poll.
-PROCESSING_ORDER = ("bills", "invoices", "journal_entries", "payments", "attachments")
+PROCESSING_ORDER = ("bills", "invoices", "credit_notes", "vendor_credits", "sales_receipts", "bank_entries",
+                    "expense_reports", "journal_entries", "payments", "attachments")
 assert set(PROCESSING_ORDER) == set(TO_ACCOUNTING_KINDS)
 
 
@@ -107,7 +121,10 @@ class DesktopAgent:
                             f"{first.reason} (and {len(problems) - 1} more problem(s))")
         if message.kind == "attachments":
             return self._attach(fs, entity_root, index, record)
-        return answer(self.company, message.kind, record, index)
+        answered = answer(self.company, message.kind, record, index)
+        if message.envelope["protocol_version"] >= BOOKED_RATES_VERSION and message.kind in BOOKED_RATE_KINDS:
+            return answered.with_booked_rate(self.company)
+        return answered
 
     def _attach(self, fs: FileSystem, entity_root: str, index: int, record: dict) -> Answer:
         """Store one document against its transaction, once: a known key is answered from memory, so a
@@ -115,11 +132,12 @@ class DesktopAgent:
         key, pointer = record["key"], f"/records/{index}"
         if self.company.created_by_key(key) is not None:
             return answer(self.company, "attachments", record, index)  # duplicate, or key_reused
-        txn_type = record["document_type"]
-        document = self.company.document(txn_type, record["document"])
-        if document is None:
+        found = self.company.supported_document(record["document_type"], record["document"])
+        if found is None:
             return rejected(key, index, f"{pointer}/document", "unknown_reference",
-                            f"no {txn_type} {record['document']} in the company file to attach {record['file_name']!r} to")
+                            f"no {record['document_type']} {record['document']} in the company file to attach "
+                            f"{record['file_name']!r} to")
+        txn_type, document = found
         path = join(entity_root, ATTACHMENT_FILES, record["file"])
         try:
             content = fs.read_bytes(path, MAX_ATTACHMENT_BYTES)

@@ -6,8 +6,8 @@ record leaves no trace. A refusal names the field inside the record (a JSON poin
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_UP, Decimal
 
 from .company import DesktopCompany, fingerprint
 
@@ -27,6 +27,9 @@ class Answer:
     status: str  # confirmed | duplicate | rejected
     external_id: str | None = None
     error: dict | None = None
+    # The rate a foreign document was booked at and its home total (protocol version 5's confirmations).
+    exchange_rate: Decimal | None = None
+    home_total: Decimal | None = None
 
     def as_record(self) -> dict:
         record = {"key": self.key, "record_index": self.record_index, "status": self.status}
@@ -34,7 +37,18 @@ class Answer:
             record["external_id"] = self.external_id
         if self.error:
             record["error"] = self.error
+        if self.exchange_rate is not None:
+            record["exchange_rate"], record["home_total"] = self.exchange_rate, self.home_total
         return record
+
+    def with_booked_rate(self, company: DesktopCompany) -> Answer:
+        """This answer saying the rate the document it created was booked at (the one sent, or the company's
+        own) and its home total; as it is for a refusal, or a document booked with no rate (home currency)."""
+        created = company.created_by_key(self.key) if self.external_id else None
+        booked = company.transactions[created.txn_type].get(created.txn_id) if created else None
+        if not booked or booked.get("exchange_rate") is None:
+            return self
+        return replace(self, exchange_rate=booked["exchange_rate"], home_total=booked["home_total"])
 
 
 def rejected(key: str, index: int, field: str, code: str, message: str) -> Answer:
@@ -104,6 +118,26 @@ def same_currency(company: DesktopCompany, record: dict, party: dict) -> None:
                       f"not {record['currency']}")
 
 
+CENT = Decimal("0.01")
+
+
+def booked_rate(company: DesktopCompany, record: dict) -> dict:
+    """The rate a document is booked at and its total in home currency (QuickBooks Desktop's ExchangeRate and
+    AmountDueInHomeCurrency): the `exchange_rate` sent (protocol version 3), else the company's own for the
+    currency (its currency list), else none known. A home-currency document takes no rate but 1."""
+    rate = record.get("exchange_rate")
+    if record["currency"] == company.home_currency:
+        if rate is not None and rate != 1:
+            raise Refused("/exchange_rate", "home_currency_rate", f"exchange_rate {rate} on a document in the home "
+                          f"currency {company.home_currency}: a home-currency document is booked at 1")
+        return {}
+    if rate is None:
+        rate = company.exchange_rates.get(record["currency"])
+    if rate is None:
+        return {}
+    return {"exchange_rate": rate, "home_total": (record["total"] * rate).quantize(CENT, ROUND_HALF_UP)}
+
+
 def _optional(company: DesktopCompany, record: dict, field: str, list_type: str, pointer: str,
               account_types: tuple[str, ...] | None = None) -> dict:
     """The record's field with its reference resolved (and normalised to ListID + name), if present."""
@@ -114,7 +148,8 @@ def _optional(company: DesktopCompany, record: dict, field: str, list_type: str,
 
 def _unique_number(company: DesktopCompany, txn_type: str, number_field: str, record: dict,
                    party_field: str | None) -> None:
-    """Bill numbers are unique per vendor; invoice numbers are unique in the company."""
+    """Bill and vendor credit numbers are unique per vendor; invoice, credit memo and sales receipt numbers are
+    unique in the company (each transaction type apart)."""
     key = _number_key(record, number_field, party_field)
     holder = _number_index(company, txn_type, number_field, party_field).get(key)
     if holder is not None:
@@ -153,16 +188,17 @@ def _bill_line(company: DesktopCompany, line: dict, pointer: str) -> dict:
             **_optional(company, line, "customer", "customer", pointer)}
 
 
-def post_bill(company: DesktopCompany, bill: dict) -> str:
+def post_bill(company: DesktopCompany, bill: dict, created_from: dict | None = None) -> str:
+    """`created_from`: the inbound record whose key the bill takes (an expense report owed), else the bill."""
     open_period(company, bill)
     vendor = require(company, "vendor", bill["vendor"], "/vendor")
     same_currency(company, bill, vendor)
-    stored = {**bill, "vendor": ref_of(vendor), "open_balance": bill["total"],
+    stored = {**bill, "vendor": ref_of(vendor), "open_balance": bill["total"], **booked_rate(company, bill),
               **_optional(company, bill, "ap_account", "account", "", ("AccountsPayable",)),
               **_optional(company, bill, "terms", "term", ""),
               "lines": [_bill_line(company, line, f"/lines/{j}") for j, line in enumerate(bill["lines"])]}
     _unique_number(company, "bill", "bill_number", stored, "vendor")
-    return company.add_transaction("bill", stored, created_from=bill)
+    return company.add_transaction("bill", stored, created_from=created_from or bill)
 
 
 def _invoice_line(company: DesktopCompany, line: dict, pointer: str) -> dict:
@@ -175,11 +211,129 @@ def post_invoice(company: DesktopCompany, invoice: dict) -> str:
     customer = require(company, "customer", invoice["customer"], "/customer")
     same_currency(company, invoice, customer)
     stored = {**invoice, "customer": ref_of(customer), "open_balance": invoice["total"],
+              **booked_rate(company, invoice),
               **_optional(company, invoice, "ar_account", "account", "", ("AccountsReceivable",)),
               **_optional(company, invoice, "terms", "term", ""),
               "lines": [_invoice_line(company, line, f"/lines/{j}") for j, line in enumerate(invoice["lines"])]}
     _unique_number(company, "invoice", "invoice_number", stored, None)
     return company.add_transaction("invoice", stored, created_from=invoice)
+
+
+def post_credit_memo(company: DesktopCompany, credit: dict) -> str:
+    """QuickBooks Desktop's CreditMemo: item lines as on an invoice; its open balance is credit not yet applied."""
+    open_period(company, credit)
+    customer = require(company, "customer", credit["customer"], "/customer")
+    same_currency(company, credit, customer)
+    stored = {**credit, "customer": ref_of(customer), "open_balance": credit["total"], **booked_rate(company, credit),
+              **_optional(company, credit, "ar_account", "account", "", ("AccountsReceivable",)),
+              "lines": [_invoice_line(company, line, f"/lines/{j}") for j, line in enumerate(credit["lines"])]}
+    _unique_number(company, "credit_memo", "credit_note_number", stored, None)
+    return company.add_transaction("credit_memo", stored, created_from=credit)
+
+
+def post_vendor_credit(company: DesktopCompany, credit: dict) -> str:
+    """QuickBooks Desktop's VendorCredit: expense lines as on a bill; its open balance is credit not yet applied."""
+    open_period(company, credit)
+    vendor = require(company, "vendor", credit["vendor"], "/vendor")
+    same_currency(company, credit, vendor)
+    stored = {**credit, "vendor": ref_of(vendor), "open_balance": credit["total"], **booked_rate(company, credit),
+              **_optional(company, credit, "ap_account", "account", "", ("AccountsPayable",)),
+              "lines": [_bill_line(company, line, f"/lines/{j}") for j, line in enumerate(credit["lines"])]}
+    _unique_number(company, "vendor_credit", "credit_number", stored, "vendor")
+    return company.add_transaction("vendor_credit", stored, created_from=credit)
+
+
+UNDEPOSITED_FUNDS = "Undeposited Funds"
+
+
+def post_sales_receipt(company: DesktopCompany, receipt: dict) -> str:
+    """QuickBooks Desktop's SalesReceipt: item lines, paid on the spot into the deposit account (without one,
+    Undeposited Funds, as QuickBooks does); nothing is left open."""
+    open_period(company, receipt)
+    customer = require(company, "customer", receipt["customer"], "/customer")
+    same_currency(company, receipt, customer)
+    if "deposit_account" in receipt:
+        deposit = require(company, "account", receipt["deposit_account"], "/deposit_account",
+                          PAYMENT_RULES["customer_payment"][3])
+    else:
+        deposit = require(company, "account", {"name": UNDEPOSITED_FUNDS}, "/deposit_account", ("OtherCurrentAsset",))
+    stored = {**receipt, "customer": ref_of(customer), "deposit_account": ref_of(deposit),
+              **booked_rate(company, receipt),
+              "lines": [_invoice_line(company, line, f"/lines/{j}") for j, line in enumerate(receipt["lines"])]}
+    _unique_number(company, "sales_receipt", "receipt_number", stored, None)
+    return company.add_transaction("sales_receipt", stored, created_from=receipt)
+
+
+BANK = ("Bank",)
+# Money into a bank account is received against these, not deposited from them: a Deposit line on A/R or A/P
+# would move a customer's or vendor's balance without the payment that applies it.
+NOT_DEPOSITED_FROM = ("AccountsPayable", "AccountsReceivable", "NonPosting")
+
+
+def _bank_party(company: DesktopCompany, record: dict, field: str) -> dict:
+    """The vendor or customer a bank transaction names, checked; {} when it names none."""
+    if field not in record:
+        return {}
+    party = require_party(company, record[field], f"/{field}")
+    same_currency(company, record, party)
+    return {field: ref_of(party)}
+
+
+def post_check(company: DesktopCompany, entry: dict) -> str:
+    """Money out (a bank entry out): QuickBooks Desktop's Check, from a Bank account, expense lines as on a bill,
+    to the payee (`entity`) if named. Paid when written: nothing is left open."""
+    open_period(company, entry)
+    bank = require(company, "account", entry["bank_account"], "/bank_account", BANK)
+    stored = {**entry, "bank_account": ref_of(bank), **_bank_party(company, entry, "entity"),
+              **booked_rate(company, entry),
+              "lines": [_bill_line(company, line, f"/lines/{j}") for j, line in enumerate(entry["lines"])]}
+    return company.add_transaction("check", stored, created_from=entry)
+
+
+def _deposit_line(company: DesktopCompany, line: dict, pointer: str, bank: dict) -> dict:
+    account = require(company, "account", line["account"], f"{pointer}/account")
+    if account["account_type"] in NOT_DEPOSITED_FROM or account["key"] == bank["key"]:
+        raise Refused(f"{pointer}/account", "wrong_account_type", f"a deposit line cannot come from "
+                      f"{account['name']!r} ({account['account_type']})")
+    return {**line, "account": ref_of(account), **_optional(company, line, "class", "class", pointer),
+            **_optional(company, line, "customer", "customer", pointer)}
+
+
+def post_deposit(company: DesktopCompany, entry: dict) -> str:
+    """Money in (a bank entry in): QuickBooks Desktop's Deposit to a Bank account, one line per counterpart
+    account, each naming the entity (the vendor or customer it came from) if the entry names one."""
+    open_period(company, entry)
+    bank = require(company, "account", entry["bank_account"], "/bank_account", BANK)
+    party = _bank_party(company, entry, "entity")
+    lines = [_deposit_line(company, line, f"/lines/{j}", bank) for j, line in enumerate(entry["lines"])]
+    stored = {**entry, "bank_account": ref_of(bank), **party, **booked_rate(company, entry),
+              "lines": [{**line, **party} for line in lines]}
+    return company.add_transaction("deposit", stored, created_from=entry)
+
+
+def post_bank_entry(company: DesktopCompany, entry: dict) -> str:
+    return (post_check if entry["direction"] == "out" else post_deposit)(company, entry)
+
+
+def post_expense_report(company: DesktopCompany, report: dict) -> str:
+    """Paid from a bank account: a Check to the payee vendor. Without one it is owed: a Bill to the payee,
+    numbered report_number (unique per vendor among its bills), open until a payment applies to it."""
+    if "bank_account" not in report:
+        bill = {name: value for name, value in report.items() if name not in ("payee", "report_number")}
+        try:
+            # booked_from: the Bill answers an attachment naming the expense report (version 7), not a bill's.
+            return post_bill(company, {**bill, "vendor": report["payee"], "bill_number": report["report_number"],
+                                       "booked_from": "expense_report"}, created_from=report)
+        except Refused as refused:  # the record's own names for the fields a bill calls otherwise
+            field = {"/vendor": "/payee", "/bill_number": "/report_number"}.get(refused.field, refused.field)
+            raise Refused(field, refused.code, refused.message.replace("bill number", "report number")) from None
+    open_period(company, report)
+    bank = require(company, "account", report["bank_account"], "/bank_account", BANK)
+    payee = require(company, "vendor", report["payee"], "/payee")
+    same_currency(company, report, payee)
+    stored = {**report, "bank_account": ref_of(bank), "payee": ref_of(payee), **booked_rate(company, report),
+              "lines": [_bill_line(company, line, f"/lines/{j}") for j, line in enumerate(report["lines"])]}
+    return company.add_transaction("check", stored, created_from=report)
 
 
 def _journal_line(company: DesktopCompany, line: dict, pointer: str) -> dict:
@@ -198,6 +352,8 @@ def post_journal_entry(company: DesktopCompany, entry: dict) -> str:
     if entry["currency"] != company.home_currency:
         raise Refused("/currency", "wrong_currency", f"journal entries are in the home currency "
                       f"{company.home_currency}, not {entry['currency']}")
+    if "exchange_rate" in entry:
+        booked_rate(company, {**entry, "total": Decimal(0)})  # only 1 passes: the entry is in the home currency
     stored = {**entry, "lines": [_journal_line(company, line, f"/lines/{j}") for j, line in enumerate(entry["lines"])]}
     return company.add_transaction("journal_entry", stored, created_from=entry)
 
@@ -261,5 +417,10 @@ POSTERS = {
     "bills": post_bill,
     "invoices": post_invoice,
     "journal_entries": post_journal_entry,
+    "credit_notes": post_credit_memo,
+    "vendor_credits": post_vendor_credit,
+    "sales_receipts": post_sales_receipt,
+    "bank_entries": post_bank_entry,
+    "expense_reports": post_expense_report,
     "payments": lambda company, payment: post_payment(company, payment, created_from=payment),
 }

@@ -20,7 +20,14 @@ from typing import Any
 from ledgerbridge.filedrop.wire import from_wire, to_wire
 
 LIST_TYPES = ("vendor", "customer", "account", "class", "term", "item")
-TXN_TYPES = ("bill", "invoice", "journal_entry", "bill_payment", "customer_payment", "purchase_order")
+TXN_TYPES = ("bill", "invoice", "journal_entry", "bill_payment", "customer_payment", "purchase_order",
+             "credit_memo", "vendor_credit", "sales_receipt",  # protocol version 4
+             "check", "deposit")  # protocol version 6: bank entries, expense reports paid from a bank account
+# An attachment's document_type -> the transaction types that kind of entry is booked as.
+ATTACHED_TXN_TYPES = {"bill": ("bill",), "invoice": ("invoice",), "journal_entry": ("journal_entry",),
+                      "credit_note": ("credit_memo",), "vendor_credit": ("vendor_credit",),
+                      "sales_receipt": ("sales_receipt",),  # protocol version 7
+                      "bank_entry": ("check", "deposit"), "expense_report": ("check", "bill")}
 STATE_VERSION = 1
 FIRST_TXN_SEQUENCE = 0x1A2B  # QuickBooks Desktop TxnIDs look like "1A2B-1700000000"
 FIRST_LIST_SEQUENCE = 0x80000001  # and ListIDs like "80000001-1700000000"
@@ -57,6 +64,8 @@ class DesktopCompany:
     keys: dict[str, CreatedRecord] = field(default_factory=dict)
     # Attachment id -> the document attached (Doc Center): its transaction, name, type and bytes.
     attachments: dict[str, dict] = field(default_factory=dict)
+    # The currency list's rates (home currency per 1 unit): what a document sent without a rate is booked at.
+    exchange_rates: dict[str, Decimal] = field(default_factory=dict)
     txn_sequence: int = FIRST_TXN_SEQUENCE
     list_sequence: int = FIRST_LIST_SEQUENCE
     change_sequence: int = 0  # bumps on every change; publishing sends what changed since last time
@@ -133,13 +142,23 @@ class DesktopCompany:
         return self.keys.get(key)
 
     def document(self, txn_type: str, ref: dict) -> dict | None:
-        """A bill or invoice by its TxnID, or by the key that created it."""
+        """A transaction (bill, invoice, credit memo, ...) by its TxnID, or by the key that created it."""
         if "external_id" in ref:
             return self.transactions[txn_type].get(ref["external_id"])
         created = self.keys.get(ref["key"])
         if created is None or created.txn_type != txn_type:
             return None
         return self.transactions[txn_type].get(created.txn_id)
+
+    def supported_document(self, document_type: str, ref: dict) -> tuple[str, dict] | None:
+        """The transaction an attachment's document names, by TxnID or creating key, with its type: a kind of
+        entry becomes one of several QuickBooks Desktop objects (a bank entry a Check or a Deposit, an expense
+        report a Check or a Bill), and only one created from that kind of entry answers for it."""
+        for txn_type in ATTACHED_TXN_TYPES.get(document_type, ()):
+            document = self.document(txn_type, ref)
+            if document is not None and _entry_kind(txn_type, document) == document_type:
+                return txn_type, document
+        return None
 
     def in_closed_period(self, txn_date: date | str) -> bool:
         day = date.fromisoformat(txn_date) if isinstance(txn_date, str) else txn_date
@@ -155,6 +174,7 @@ class DesktopCompany:
             "keys": {key: vars(created) for key, created in self.keys.items()},
             "attachments": {attachment_id: {**stored, "content": base64.b64encode(stored["content"]).decode("ascii")}
                             for attachment_id, stored in self.attachments.items()},
+            "exchange_rates": {currency: format(rate, "f") for currency, rate in self.exchange_rates.items()},
             "sequences": {"txn": self.txn_sequence, "list": self.list_sequence, "change": self.change_sequence,
                           "published": self.published_sequence, "publish_count": self.publish_count},
         })
@@ -168,10 +188,13 @@ class DesktopCompany:
         return cls(
             company_id=state["company_id"], entity_id=state["entity_id"], home_currency=state["home_currency"],
             closing_date=date.fromisoformat(closing) if closing else None, clock=clock,
-            lists=from_wire(state["lists"]), transactions=from_wire(state["transactions"]),
+            lists=from_wire(state["lists"]),
+            # A state file of an older agent lacks the transaction types later versions added (credit memos, checks...).
+            transactions={txn_type: {} for txn_type in TXN_TYPES} | from_wire(state["transactions"]),
             keys={key: CreatedRecord(**created) for key, created in state["keys"].items()},
             attachments={attachment_id: {**stored, "content": base64.b64decode(stored["content"])}
                          for attachment_id, stored in state.get("attachments", {}).items()},
+            exchange_rates={currency: Decimal(rate) for currency, rate in state.get("exchange_rates", {}).items()},
             txn_sequence=sequences["txn"], list_sequence=sequences["list"], change_sequence=sequences["change"],
             published_sequence=sequences["published"], publish_count=sequences["publish_count"],
         )
@@ -217,3 +240,13 @@ def seed_demo(company: DesktopCompany) -> DesktopCompany:
                    "unit_price": Decimal("5.00"), "amount": Decimal("250.00")}],
     })
     return company
+
+
+def _entry_kind(txn_type: str, stored: dict) -> str:
+    """Which kind of entry a stored transaction was booked from: a Check or Deposit with a direction from a bank
+    entry, a Check to a payee or a Bill marked booked_from from an expense report."""
+    if "direction" in stored:
+        return "bank_entry"
+    if "payee" in stored or stored.get("booked_from") == "expense_report":
+        return "expense_report"
+    return {"credit_memo": "credit_note"}.get(txn_type, txn_type)

@@ -22,7 +22,7 @@ from .upload import UploadedFile
 LIST_ENTITIES = ("Account", "Vendor", "Customer", "Employee", "Class", "Department", "Term",
                  "TaxCode", "TaxRate", "Item", "JournalCode")
 TXN_ENTITIES = ("Bill", "BillPayment", "Invoice", "CreditMemo", "SalesReceipt", "Payment", "PurchaseOrder",
-                "JournalEntry", "VendorCredit")
+                "JournalEntry", "VendorCredit", "Purchase", "Deposit")
 DELETABLE_ENTITIES = TXN_ENTITIES + ("Attachable",)
 ENTITIES = LIST_ENTITIES + DELETABLE_ENTITIES
 VOIDABLE_ENTITIES = ("Invoice", "SalesReceipt", "Payment", "BillPayment")
@@ -33,6 +33,12 @@ COUNTRY_ENTITIES = {"JournalCode": ("FR",)}
 # Read-only lists: TaxService (POST /taxservice/taxcode) creates a TaxCode with its TaxRates.
 TAX_ENTITIES = ("TaxCode", "TaxRate")
 TAX_APPLICABLE_ON = {"Sales": "SalesTaxRateList", "Purchase": "PurchaseTaxRateList"}
+# Transactions whose lines' tax codes become tax (TxnTaxDetail), and the codes' rate list each one takes.
+TAX_SIDES = {"Bill": "PurchaseTaxRateList", "VendorCredit": "PurchaseTaxRateList",
+             "PurchaseOrder": "PurchaseTaxRateList", "Invoice": "SalesTaxRateList",
+             "CreditMemo": "SalesTaxRateList", "SalesReceipt": "SalesTaxRateList",
+             "Purchase": "PurchaseTaxRateList", "Deposit": "SalesTaxRateList"}
+TAX_LINE_ELEMENT = "TxnTaxDetail.TaxLine.TaxLineDetail.TaxRateRef"
 CDC_MAX_DAYS = 30
 CDC_MAX_OBJECTS = 1000
 PARTIES = ("Customer", "Vendor", "Employee")
@@ -49,6 +55,10 @@ UNIT_PRICE_PLACES = Decimal("0.0000001")  # a derived UnitPrice (Amount / Qty) k
 UNDEPOSITED_FUNDS = "Undeposited Funds"
 # Where a sales receipt's money may be deposited (QBO: a bank or the Undeposited Funds asset account).
 DEPOSIT_ACCOUNT_TYPES = ("Bank", "Other Current Asset")
+# Purchase.PaymentType -> the account type its AccountRef must be (Intuit: "Check must specify bank account,
+# CreditCard must specify credit card account"; cash is paid from a bank account too).
+PURCHASE_ACCOUNT_TYPES = {"Cash": "Bank", "Check": "Bank", "CreditCard": "Credit Card"}
+DEPOSIT_DETAILS = {"DepositLineDetail": "AccountRef"}
 
 # Which entity a reference field points to, wherever it appears in an object.
 REF_TARGETS = {
@@ -69,6 +79,7 @@ COMPUTED_FIELDS = {
     "Bill": {"TotalAmt", "Balance", "HomeTotalAmt"}, "Invoice": {"TotalAmt", "Balance", "HomeTotalAmt"},
     "CreditMemo": {"TotalAmt", "Balance", "RemainingCredit", "HomeTotalAmt"},
     "VendorCredit": {"TotalAmt", "Balance", "HomeTotalAmt"},
+    "Purchase": {"TotalAmt", "HomeTotalAmt"}, "Deposit": {"TotalAmt", "HomeTotalAmt"},
     "SalesReceipt": {"TotalAmt", "Balance", "HomeTotalAmt"}, "PurchaseOrder": {"TotalAmt", "HomeTotalAmt"},
     "JournalEntry": {"TotalAmt", "HomeTotalAmt"}, "Payment": {"UnappliedAmt", "HomeTotalAmt"},
     "BillPayment": {"HomeTotalAmt"},
@@ -548,6 +559,8 @@ class Company:
         incoming = _writable(entity, body)
         if body.get("sparse") is True:  # a sparse update changes only the top-level fields sent
             incoming = {**_writable(entity, current), **incoming}
+            if "Line" in body and "TxnTaxDetail" not in body:
+                incoming.pop("TxnTaxDetail", None)  # new lines without a tax of their own: worked out again
         return self._replace(entity, current, self._prepare(entity, incoming, current, allow_duplicate_doc_number))
 
     def _replace(self, entity: str, current: dict, obj: dict) -> dict:
@@ -775,10 +788,16 @@ class Company:
             self._prepare_sales_receipt(obj)
         elif entity == "VendorCredit":
             self._prepare_vendor_credit(obj)
+        elif entity == "Purchase":
+            self._prepare_purchase(obj)
+        elif entity == "Deposit":
+            self._prepare_deposit(obj)
         elif entity == "Attachable":
             self._prepare_attachable(obj, current)
         else:
             self._prepare_document(entity, obj, current, allow_duplicate_doc_number)
+        if entity in TAX_SIDES:
+            self._apply_tax(entity, obj)
         if entity in TXN_ENTITIES:
             self._check_journal_code_refs(entity, obj)
             self._apply_currency(entity, obj)
@@ -973,6 +992,86 @@ class Company:
         else:
             obj.pop("LinkedTxn", None)
 
+    def _apply_tax(self, entity: str, obj: dict) -> None:
+        """Tax as a non-US company books it. Each line's TaxCodeRef names TaxRates on the document's side
+        (TAX_SIDES); the tax is worked out per line and rate (the net amount x RateValue / 100, the net being
+        the amount less the tax inside it under GlobalTaxCalculation TaxInclusive), rounded half up to the
+        cent, and added up per rate into TxnTaxDetail (TotalTax, one TaxLine per rate with NetAmountTaxable).
+        A TxnTaxDetail the request supplies is kept instead: each TaxLine's Amount replaces the worked-out
+        tax of its TaxRateRef (which must exist, 2500, and be a rate of a line's code on this side, 6000;
+        OverrideDeltaAmount holds the difference), its TotalTax stays as given. TaxExcluded (the default):
+        TotalAmt and Balance add TotalTax; TaxInclusive: the tax is inside the lines. Codes without rates
+        (the US TAX and NON) give no TxnTaxDetail, as before; NotApplicable computes none."""
+        supplied = obj.pop("TxnTaxDetail", None)
+        mode = obj.get("GlobalTaxCalculation") or "TaxExcluded"
+        if mode == "NotApplicable":
+            return
+        computed: dict[str, list] = {}  # rate Id -> [tax, net amount taxable, the TaxRate]
+        for line in obj["Line"]:
+            detail = line.get(line.get("DetailType"))
+            code_ref = detail.get("TaxCodeRef") if isinstance(detail, dict) else None
+            code = self._visible("TaxCode", str(code_ref.get("value"))) if isinstance(code_ref, dict) else None
+            if code is None or line.get("DetailType") in NON_POSTING_DETAILS:
+                continue  # an unknown code is refused by _check_refs (2500)
+            rates = [self.objects["TaxRate"][str(d["TaxRateRef"]["value"])]
+                     for d in (code.get(TAX_SIDES[entity]) or {}).get("TaxRateDetail") or []]
+            whole = sum((rate["RateValue"] for rate in rates), ZERO)
+            net = line["Amount"] / (1 + whole / 100) if mode == "TaxInclusive" else line["Amount"]
+            for rate in rates:
+                totals = computed.setdefault(rate["Id"], [ZERO, ZERO, rate])
+                totals[0] += (net * rate["RateValue"] / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+                totals[1] += net.quantize(CENT, rounding=ROUND_HALF_UP)
+        overrides, total_tax = self._supplied_tax(entity, supplied, computed)
+        if not computed:
+            return
+        tax_lines = []
+        for rate_id, (tax, net, rate) in computed.items():
+            amount = overrides.get(rate_id, tax)
+            detail = {"TaxRateRef": {"value": rate_id, "name": rate["Name"]}, "PercentBased": True,
+                      "TaxPercent": rate["RateValue"], "NetAmountTaxable": net}
+            if amount != tax:
+                detail["OverrideDeltaAmount"] = amount - tax
+            tax_lines.append({"Amount": amount, "DetailType": "TaxLineDetail", "TaxLineDetail": detail})
+        if total_tax is None:
+            total_tax = sum((line["Amount"] for line in tax_lines), ZERO)
+        obj["TxnTaxDetail"] = {"TotalTax": total_tax, "TaxLine": tax_lines}
+        if mode != "TaxInclusive":
+            obj["TotalAmt"] += total_tax
+            for key in ("Balance", "RemainingCredit"):
+                if key in obj and entity != "SalesReceipt":
+                    obj[key] += total_tax
+
+    def _supplied_tax(self, entity: str, supplied: object, computed: dict[str, list]
+                      ) -> tuple[dict[str, Decimal], Decimal | None]:
+        """A supplied TxnTaxDetail checked: (tax by rate Id from its TaxLines, its TotalTax or None)."""
+        if supplied is None:
+            return {}, None
+        if not isinstance(supplied, dict) or not isinstance(supplied.get("TaxLine") or [], list):
+            raise errors.malformed_request("TxnTaxDetail must be an object whose TaxLine is a list")
+        overrides: dict[str, Decimal] = {}
+        for number, tax_line in enumerate(supplied.get("TaxLine") or [], 1):
+            detail = tax_line.get("TaxLineDetail") if isinstance(tax_line, dict) else None
+            if not isinstance(detail, dict) or tax_line.get("DetailType") != "TaxLineDetail":
+                raise errors.business(f"TaxLine {number} must have DetailType TaxLineDetail and a TaxLineDetail",
+                                      "TxnTaxDetail.TaxLine.DetailType")
+            ref = detail.get("TaxRateRef")
+            if not isinstance(ref, dict) or ref.get("value") in (None, ""):
+                raise errors.required(TAX_LINE_ELEMENT)
+            rate = self._visible("TaxRate", str(ref["value"]))
+            if rate is None:
+                raise errors.invalid_reference(TAX_LINE_ELEMENT, "TaxRate", ref["value"])
+            if rate["Id"] not in computed:
+                raise errors.business(f"TaxRate {rate['Id']} ({rate['Name']}) is not a rate of the tax code of any "
+                                      f"line of this {entity}", TAX_LINE_ELEMENT)
+            amount = to_decimal(tax_line.get("Amount"))
+            if amount is None:
+                raise errors.required("TxnTaxDetail.TaxLine.Amount")
+            overrides[rate["Id"]] = overrides.get(rate["Id"], ZERO) + amount
+        total_tax = supplied.get("TotalTax")
+        if total_tax is not None and to_decimal(total_tax) is None:
+            raise errors.business(f"TotalTax {total_tax!r} is not a number", "TxnTaxDetail.TotalTax")
+        return overrides, to_decimal(total_tax) if total_tax is not None else None
+
     def _prepare_credit_memo(self, obj: dict) -> None:
         """A customer's credit, lines by item as on an Invoice, no DueDate. Nothing here applies a credit
         memo to an invoice, so all of it remains: Balance = RemainingCredit = TotalAmt."""
@@ -990,6 +1089,65 @@ class Company:
         _check_doc_number(obj)
         obj["TotalAmt"] = obj["Balance"] = total
         _default_dates(obj, self.clock())
+
+    def _prepare_purchase(self, obj: dict) -> None:
+        """Money spent (an expense, a check, a card charge): PaymentType and the AccountRef it is paid from, of
+        the type the payment type takes (6000 otherwise); the payee, optional, as EntityRef {value, type}; lines
+        by account or item as on a Bill. Nothing is left to pay on it: no Balance."""
+        payment_type = obj.get("PaymentType")
+        if not payment_type:
+            raise errors.required("PaymentType")
+        if payment_type not in PURCHASE_ACCOUNT_TYPES:
+            raise errors.business(f"PaymentType {payment_type!r} must be Cash, Check or CreditCard", "PaymentType")
+        ref = obj.get("AccountRef")
+        if not isinstance(ref, dict) or ref.get("value") in (None, ""):
+            raise errors.required("AccountRef")
+        account = self._resolve_ref("Account", ref, "AccountRef")
+        wanted = PURCHASE_ACCOUNT_TYPES[payment_type]
+        if account.get("AccountType") != wanted:
+            raise errors.business(f"AccountRef of a {payment_type} purchase must be a {wanted} account; Account "
+                                  f"{account['Id']} ({account.get('Name')}) is {account.get('AccountType')}",
+                                  "AccountRef")
+        self._check_entity_ref(obj.get("EntityRef"), "EntityRef")
+        total = _sum_lines(obj, EXPENSE_DETAILS)
+        _check_doc_number(obj)
+        obj["TotalAmt"] = total
+        obj.pop("Balance", None)
+        _default_dates(obj, self.clock())
+
+    def _prepare_deposit(self, obj: dict) -> None:
+        """Money deposited to DepositToAccountRef (a Bank or Other Current Asset account, 6000 otherwise), each
+        line crediting the account of its DepositLineDetail, with the payer as the detail's Entity {value, type}."""
+        ref = obj.get("DepositToAccountRef")
+        if not isinstance(ref, dict) or ref.get("value") in (None, ""):
+            raise errors.required("DepositToAccountRef")
+        account = self._resolve_ref("Account", ref, "DepositToAccountRef")
+        if account.get("AccountType") not in DEPOSIT_ACCOUNT_TYPES:
+            raise errors.business(f"DepositToAccountRef must be a Bank or Other Current Asset account; Account "
+                                  f"{account['Id']} ({account.get('Name')}) is {account.get('AccountType')}",
+                                  "DepositToAccountRef")
+        total = _sum_lines(obj, DEPOSIT_DETAILS)
+        for line in obj["Line"]:
+            detail = line.get("DepositLineDetail")
+            if isinstance(detail, dict):
+                self._check_entity_ref(detail.get("Entity"), "Line.DepositLineDetail.Entity")
+        _check_doc_number(obj)
+        obj["TotalAmt"] = total
+        _default_dates(obj, self.clock())
+
+    def _check_entity_ref(self, ref: object, element: str) -> None:
+        """An optional party reference {value, type}: type Vendor, Customer or Employee, naming one that exists."""
+        if ref is None:
+            return
+        if not isinstance(ref, dict):
+            raise errors.malformed_request(f"{element} must be a reference object {{\"value\": Id, \"type\": ...}}")
+        party = str(ref.get("type") or "")
+        if not party:
+            raise errors.required(f"{element}.type")
+        if party not in PARTIES:
+            raise errors.business(f"{element}.type must be Vendor, Customer or Employee; got {party!r}",
+                                  f"{element}.type")
+        self._resolve_ref(party, ref, element)
 
     def _prepare_sales_receipt(self, obj: dict) -> None:
         """A sale paid on the spot: lines by item as on an Invoice, nothing left to pay (Balance 0), the

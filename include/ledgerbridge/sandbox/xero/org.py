@@ -11,6 +11,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from ..jsonmoney import to_decimal
 
 CENT = Decimal("0.01")
+RATE_PLACES = Decimal("0.000001")  # Xero keeps six decimal places of a CurrencyRate
+# The sandbox's "XE.com rate of the day", in units per 1 US dollar, the same every day: a document in a
+# foreign currency sent without CurrencyRate is booked at base currency -> its currency through these.
+DAILY_RATES_PER_USD = {"USD": Decimal(1), "NZD": Decimal("1.6523"), "AUD": Decimal("1.5270"),
+                       "EUR": Decimal("0.9210"), "GBP": Decimal("0.7890"), "CAD": Decimal("1.3610")}
 PAGE_SIZE = 100
 
 # endpoint -> (the id field, the singular used in messages)
@@ -18,9 +23,12 @@ ENDPOINTS = {
     "Accounts": "AccountID", "Contacts": "ContactID", "TrackingCategories": "TrackingCategoryID",
     "TaxRates": "TaxType", "Items": "ItemID", "Currencies": "Code", "Invoices": "InvoiceID",
     "Payments": "PaymentID", "CreditNotes": "CreditNoteID", "ManualJournals": "ManualJournalID",
+    "BankTransactions": "BankTransactionID",
 }
-WRITABLE = ("Contacts", "Items", "Invoices", "Payments", "CreditNotes", "ManualJournals")
-ATTACHABLE = ("Invoices", "CreditNotes", "Contacts", "ManualJournals")
+WRITABLE = ("Contacts", "Items", "Invoices", "Payments", "CreditNotes", "ManualJournals", "BankTransactions")
+ATTACHABLE = ("Invoices", "CreditNotes", "Contacts", "ManualJournals", "BankTransactions")
+# Spend money and receive money; the overpayment and prepayment types are not implemented.
+BANK_TRANSACTION_TYPES = ("SPEND", "RECEIVE")
 MAX_ATTACHMENTS = 10
 # Xero answers every date in its "/Date(ms+0000)/" form; the sandbox keeps them as ISO days.
 DATE_FIELDS = ("Date", "DueDate", "FullyPaidOnDate")
@@ -360,6 +368,8 @@ class Organisation:
         currency = element.get("CurrencyCode", record.get("CurrencyCode", self.base_currency))
         if currency not in self.records["Currencies"]:
             raise Invalid(f"The currency code {currency} is not enabled for this organisation")
+        rate = self._currency_rate(currency, element.get("CurrencyRate"),
+                                   record.get("CurrencyRate") if record.get("CurrencyCode") == currency else None)
         number = element.get("InvoiceNumber" if endpoint == "Invoices" else "CreditNoteNumber")
         number_field = "InvoiceNumber" if endpoint == "Invoices" else "CreditNoteNumber"
         if kind in ("ACCREC", "ACCRECCREDIT"):
@@ -388,7 +398,8 @@ class Organisation:
         total = subtotal + tax
         paid = record.get("AmountPaid", Decimal(0)) if endpoint == "Invoices" else Decimal(0)
         record.update({"Type": kind, "Status": status, "LineAmountTypes": amount_types, "LineItems": lines,
-                       "CurrencyCode": currency, number_field: number, "SubTotal": money(subtotal),
+                       "CurrencyCode": currency, "CurrencyRate": rate, number_field: number,
+                       "SubTotal": money(subtotal),
                        "TotalTax": money(tax), "Total": money(total), "Date": record.get("Date") or self.today()})
         if endpoint == "Invoices":
             record.update({"AmountPaid": paid, "AmountDue": Decimal(0) if status == "VOIDED" else money(total - paid),
@@ -397,6 +408,23 @@ class Organisation:
             record["RemainingCredit"] = Decimal(0) if status == "VOIDED" else money(total)
         record.setdefault(ENDPOINTS[endpoint], str(uuid.uuid4()))
         return self._put(endpoint, record)
+
+    def _currency_rate(self, currency: str, given: object, booked: Decimal | None) -> Decimal:
+        """The CurrencyRate a document is booked at: units of its currency per 1 of the base currency;
+        1 in the base currency; the one given (six places), else the one it was booked at, else the day's."""
+        if currency == self.base_currency:
+            return Decimal(1)
+        if given is not None:
+            rate = to_decimal(given)
+            if rate is None or rate <= 0:
+                raise Invalid("The currency rate must be a number greater than zero")
+            return rate.quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+        if booked is not None:
+            return booked
+        if currency not in DAILY_RATES_PER_USD or self.base_currency not in DAILY_RATES_PER_USD:
+            raise Invalid(f"No exchange rate is available for {currency}")
+        return (DAILY_RATES_PER_USD[currency] / DAILY_RATES_PER_USD[self.base_currency]).quantize(
+            RATE_PLACES, rounding=ROUND_HALF_UP)
 
     @staticmethod
     def _check_change(endpoint: str, existing: dict, element: dict, status: str) -> None:
@@ -520,6 +548,100 @@ class Organisation:
             "Status", record.get("Status", "DRAFT")), "Date": day})
         return self._put("ManualJournals", record)
 
+    def _write_banktransactions(self, element: dict, existing: dict | None) -> dict:
+        """Spend money (SPEND) or receive money (RECEIVE) through a BANK account: Status AUTHORISED, or
+        DELETED to delete it; every problem of the element is answered at once, as Xero does."""
+        record = dict(existing) if existing else {}
+        if existing is not None and existing["Status"] == "DELETED":
+            raise Invalid("This Bank Transaction cannot be edited as it has been deleted.")
+        kind = element.get("Type", record.get("Type"))
+        if kind not in BANK_TRANSACTION_TYPES:
+            raise Invalid(f"Type must be one of {', '.join(BANK_TRANSACTION_TYPES)}")
+        status = element.get("Status", record.get("Status", "AUTHORISED"))
+        if status not in ("AUTHORISED", "DELETED") or (existing is None and status != "AUTHORISED"):
+            raise Invalid(f"Status {status} is not valid for {'a new' if existing is None else 'this'} bank transaction")
+        if existing is not None and status == "DELETED":
+            return self._put("BankTransactions", {**existing, "Status": "DELETED"})
+        errors: list[str] = []
+        contact = None
+        if "Contact" in element or existing is None:
+            try:
+                contact = self._contact_of(element)
+            except Invalid as invalid:
+                errors.extend(invalid.messages)
+        bank = None
+        try:
+            bank = self._bank_account_of(element.get("BankAccount", record.get("BankAccount")))
+        except Invalid as invalid:
+            errors.extend(invalid.messages)
+        amount_types = element.get("LineAmountTypes", record.get("LineAmountTypes", "Exclusive"))
+        lines, subtotal, tax = [], Decimal(0), Decimal(0)
+        if amount_types not in ("Exclusive", "Inclusive", "NoTax"):
+            errors.append("LineAmountTypes must be Exclusive, Inclusive or NoTax")
+        else:
+            raw = element.get("LineItems", record.get("LineItems"))
+            try:
+                lines, subtotal, tax = self._lines(raw, amount_types, "INPUT" if kind == "SPEND" else "OUTPUT",
+                                                   payable=kind == "SPEND")
+            except Invalid as invalid:
+                errors.extend(invalid.messages)
+            banks = {a["Code"] for a in self.records["Accounts"].values() if a["Type"] == "BANK"}
+            for line in raw if isinstance(raw, list) else []:
+                if isinstance(line, dict) and str(line.get("AccountCode")) in banks:
+                    errors.append(f"Account code '{line['AccountCode']}' cannot be used on a line item of a bank "
+                                  "transaction: it is of Type BANK.")
+            if not errors and not lines:
+                errors.append("A bank transaction must have at least one line item")
+        currency = element.get("CurrencyCode", record.get("CurrencyCode", self.base_currency))
+        rate = None
+        if currency not in self.records["Currencies"]:
+            errors.append(f"The currency code {currency} is not enabled for this organisation")
+        else:
+            try:
+                rate = self._currency_rate(currency, element.get("CurrencyRate"),
+                                           record.get("CurrencyRate") if record.get("CurrencyCode") == currency
+                                           else None)
+            except Invalid as invalid:
+                errors.extend(invalid.messages)
+        day = record.get("Date") or self.today()
+        if element.get("Date"):
+            try:
+                day = day_of(element["Date"], "Date")
+            except Invalid as invalid:
+                errors.extend(invalid.messages)
+        if errors:
+            raise Invalid(*errors)
+        for key, value in element.items():
+            if key not in ("UpdatedDateUTC", "SubTotal", "TotalTax", "Total", "IsReconciled", "BankTransactionID"):
+                record[key] = value
+        if contact is not None and "_new" in contact:
+            contact = self._write_contacts({"Name": contact["_new"]}, None)
+        if contact is not None:
+            record["Contact"] = {"ContactID": contact["ContactID"], "Name": contact["Name"]}
+        record.update({"Type": kind, "Status": status, "LineAmountTypes": amount_types, "LineItems": lines,
+                       "BankAccount": {"AccountID": bank["AccountID"], "Code": bank["Code"], "Name": bank["Name"]},
+                       "CurrencyCode": currency, "CurrencyRate": rate, "Date": day,
+                       "Reference": str(element.get("Reference", record.get("Reference", ""))),
+                       "SubTotal": money(subtotal), "TotalTax": money(tax), "Total": money(subtotal + tax),
+                       "IsReconciled": False, "HasAttachments": record.get("HasAttachments", False)})
+        record.setdefault("BankTransactionID", str(uuid.uuid4()))
+        return self._put("BankTransactions", record)
+
+    def _bank_account_of(self, given: object) -> dict:
+        """A bank transaction's BankAccount, by AccountID or Code: it must be of Type BANK."""
+        if not isinstance(given, dict) or not (given.get("AccountID") or given.get("Code")):
+            raise Invalid("The BankAccount must be specified (by AccountID or Code)")
+        account = next((a for a in self.records["Accounts"].values()
+                        if (given.get("AccountID") and a["AccountID"] == given["AccountID"])
+                        or (given.get("Code") and a["Code"] == str(given["Code"]))), None)
+        named = f"AccountID {given['AccountID']}" if given.get("AccountID") else f"Code '{given['Code']}'"
+        if account is None:
+            raise Invalid(f"The BankAccount with {named} could not be found")
+        if account["Type"] != "BANK":
+            raise Invalid(f"The BankAccount with {named} ({account['Name']}) is of Type {account['Type']}: "
+                          "a bank transaction's BankAccount must be of Type BANK")
+        return account
+
     # -- attachments --------------------------------------------------------------------------
     def attach(self, endpoint: str, record_id: str, file_name: str, content_b64: str, size: int,
                mime_type: str) -> dict:
@@ -553,6 +675,8 @@ class Organisation:
         org = cls(state["tenant_id"], state["name"], clock, state.get("country_code", "US"),
                   state.get("base_currency", "USD"))
         org.created_ms, org.records = state["created_ms"], state["records"]
+        for endpoint in ENDPOINTS:  # a state saved before the endpoint existed
+            org.records.setdefault(endpoint, {})
         org.attachments, org.idempotency = state["attachments"], state["idempotency"]
         org._last_stamp = state["last_stamp"]
         for records in org.records.values():  # money comes back from JSON as Decimal or int
