@@ -90,3 +90,31 @@ def test_a_postgresql_url_without_a_driver_reaches_the_ledger_through_psycopg2(l
             assert session.execute(text("SELECT count(*) FROM legal_entities")).scalar() >= 0
     finally:
         ledger.dispose()
+
+
+def test_a_sqlite_ledger_waits_for_a_writer_holding_it_past_sqlites_own_five_seconds(tmp_path):
+    """A new ledger (not yet WAL) locked by another process: opening it waits instead of 'database is locked'."""
+    import sqlite3
+    import threading
+
+    from sqlalchemy import text
+
+    from ledgerbridge.ledger.db import Ledger
+
+    path = tmp_path / "ledger.db"
+    holder = sqlite3.connect(path, check_same_thread=False)
+    holder.execute("CREATE TABLE t (n INTEGER)")
+    holder.commit()
+    holder.execute("BEGIN EXCLUSIVE")
+    releasing = threading.Timer(6, holder.commit)
+    releasing.start()
+    ledger = Ledger(f"sqlite:///{path}")
+    try:
+        with ledger.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
+    finally:
+        releasing.join()
+        ledger.dispose()
+        holder.close()

@@ -16,9 +16,11 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")  # first, so the pragmas below wait for a busy ledger too
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer (UI, CLI, tasks)
-    cursor.execute("PRAGMA busy_timeout=30000")
+    # WAL lets readers not block the writer (UI, CLI, tasks); it is kept in the file, so only a new ledger switches
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 
