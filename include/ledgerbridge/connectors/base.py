@@ -32,6 +32,8 @@ class ReferenceData:
     city: str | None = None
     postcode: str | None = None
     currency: str | None = None
+    auxiliary_account: str | None = None  # a vendor's/customer's sub-ledger account (compte auxiliaire)
+    collective_account: str | None = None  # external id of the payables/receivables account it rolls up to
     raw: dict[str, Any] = field(default_factory=dict)
 
 

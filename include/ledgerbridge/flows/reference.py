@@ -254,6 +254,8 @@ def _upsert(ctx: RunContext, kind: str, batch: list[ReferenceData], counts: dict
             row.city = ref.city
             row.postcode = ref.postcode
             row.currency = ref.currency
+            row.auxiliary_account = ref.auxiliary_account
+            row.collective_account = ref.collective_account
             row.active = ref.active
             row.data = ref.raw
             row.source_updated_at = ref.updated_at

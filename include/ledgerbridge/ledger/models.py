@@ -175,6 +175,10 @@ class ReferenceRecord(Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     active: Mapped[bool] = mapped_column(default=True)
     party_external_id: Mapped[str | None] = mapped_column(String(64))  # a transaction's vendor/customer
+    # A vendor's/customer's own sub-ledger account (compte auxiliaire) and the external id of the
+    # payables/receivables account it rolls up to (QuickBooks France's APAccountRef/ARAccountRef).
+    auxiliary_account: Mapped[str | None] = mapped_column(String(100))
+    collective_account: Mapped[str | None] = mapped_column(String(64))
     deleted_at: Mapped[datetime | None]  # deleted (or merged away) in the accounting system
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     source_updated_at: Mapped[datetime | None]
@@ -196,9 +200,24 @@ class Party(Base):
     city: Mapped[str | None] = mapped_column(String(200))
     postcode: Mapped[str | None] = mapped_column(String(40))
     currency: Mapped[str | None] = mapped_column(String(3))
+    auxiliary_account: Mapped[str | None] = mapped_column(String(100))  # the sub-ledger account the source gives it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     link: Mapped[PartyLink | None] = relationship(back_populates="party", uselist=False)
+
+
+class SourceJournal(Base):
+    """A journal the source declares (its hub feed): the code its documents name and the journal's name and type."""
+
+    __tablename__ = "source_journals"
+    __table_args__ = (UniqueConstraint("entity_id", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_id: Mapped[str] = mapped_column(ForeignKey("legal_entities.id"), index=True)
+    code: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    journal_type: Mapped[str | None] = mapped_column(String(20))  # purchases, sales, bank, cash, ...
+    active: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class PartyLink(Base):

@@ -699,8 +699,13 @@ def _reference(kind: str, obj: dict[str, Any]) -> ReferenceData:
         city=(obj.get("BillAddr") or {}).get("City"),
         postcode=(obj.get("BillAddr") or {}).get("PostalCode"),
         currency=(obj.get("CurrencyRef") or {}).get("value"),
+        # QuickBooks France gives each party its own payables/receivables account; it has no auxiliary code
+        collective_account=(obj.get(_COLLECTIVE_REFS.get(kind, "")) or {}).get("value"),
         raw=obj,
     )
+
+
+_COLLECTIVE_REFS = {"vendor": "APAccountRef", "customer": "ARAccountRef"}
 
 
 # The mirror's key of a tax code's rate on each side -> the TaxCode field listing that side's TaxRates.
