@@ -10,6 +10,7 @@ from decimal import Decimal
 from ledgerbridge.hub_import import import_hub_data
 from ledgerbridge.ledger.models import OutboxEntry, OutboxState, QuarantineEntry, ReferenceRecord
 from sqlalchemy import select
+from ledgerbridge.connectors.factory import quickbooks_online
 from support import bill, company, connect_company, make_entity, sync
 
 FRENCH_LISTS = {
@@ -82,3 +83,37 @@ def test_a_us_company_has_no_journal_codes_and_a_document_naming_one_is_held(led
     assert again["pull_reference"]["journal_code"]["received"] == 0
     assert "no active journal 'OD'" in _held(ledger)["J-9"]
     assert Decimal(run["export_documents"].get("sent", 0)) == 0
+
+
+def test_each_partys_own_payables_or_receivables_account_is_mirrored_and_checked(ledger, qbo_server):
+    """QuickBooks France: Vendor.APAccountRef / Customer.ARAccountRef become the party's collective account;
+    a vendor rolling up to a bank account is held by the reference suite, its fellow vendor is not."""
+    entity = make_entity("hooli_fr_tiers", currency="EUR", flows=("reference",))
+    lists = {"accounts": [*FRENCH_LISTS["accounts"],
+                          {"Name": "Clients", "AcctNum": "411000", "AccountType": "Accounts Receivable"}]}
+    conn = connect_company(qbo_server, ledger, entity, lists, country="FR")
+    books = company(qbo_server, conn)
+    account_ids = {obj["AcctNum"]: obj["Id"] for obj in books.objects["Account"].values() if obj.get("AcctNum")}
+    client = quickbooks_online(conn, ledger).client
+    made = {
+        "right": client.create("Vendor", {"DisplayName": "Cabinet Lefèvre",
+                                          "APAccountRef": {"value": account_ids["401000"]}}, "tiers-1")["Id"],
+        "bank": client.create("Vendor", {"DisplayName": "Banque Populaire",
+                                         "APAccountRef": {"value": account_ids["512000"]}}, "tiers-2")["Id"],
+        "customer": client.create("Customer", {"DisplayName": "Hooli SAS",
+                                               "ARAccountRef": {"value": account_ids["411000"]}}, "tiers-3")["Id"],
+    }
+
+    run = sync(entity, ledger, conn)
+
+    with ledger.session() as session:
+        collective = {r.external_id: r.collective_account for r in session.scalars(
+            select(ReferenceRecord).where(ReferenceRecord.entity_id == entity.id,
+                                          ReferenceRecord.kind.in_(("vendor", "customer"))))}
+    assert collective == {made["right"]: account_ids["401000"], made["bank"]: account_ids["512000"],
+                          made["customer"]: account_ids["411000"]}
+    assert run["check_reference"]["vendor"] == {"checked": 2, "failed": 1}
+    held = _held(ledger)
+    assert set(held) == {made["bank"]}
+    assert f"its collective account {account_ids['512000']} (Banque) is of type Bank, not a payables account" \
+        in held[made["bank"]]

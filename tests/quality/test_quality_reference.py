@@ -18,6 +18,13 @@ def party(kind, external_id, name, **changes):
     return record
 
 
+def journal(external_id, code, **changes):
+    record = {"kind": "journal_code", "external_id": external_id, "name": code, "active": True,
+              "account_type": "Expenses"}
+    record.update(changes)
+    return record
+
+
 RECORDS = [
     # id_present
     account(None, "No id"), account("A-1"),
@@ -35,6 +42,23 @@ RECORDS = [
     # currency_iso
     party("customer", "C-2", "Zeta", currency="US$"), party("customer", "C-3", "Eta", currency="CAD"),
     party("customer", "C-4", "Theta", currency=None),
+    # journal_code_unique: case aside; an inactive namesake is fine
+    journal("J-1", "ACH"), journal("J-2", "ach "), journal("J-3", "VTE", account_type="sales"),
+    journal("J-4", "VTE", active=False),
+    # journal_type_known: QuickBooks France's or the file drop's; none given is fine
+    journal("J-5", "OD", account_type="Operations"), journal("J-6", "BQ", account_type=None),
+    # auxiliary_account_unique: across vendors and customers, case aside; an inactive party's is free
+    party("vendor", "V-10", "Aux One", auxiliary_account="401ACME"),
+    party("customer", "C-10", "Aux Two", auxiliary_account="401acme"),
+    party("vendor", "V-11", "Aux Three", auxiliary_account="401BETA"),
+    party("vendor", "V-12", "Aux Four", auxiliary_account="401BETA", active=False),
+    # collective_account_fits: a vendor's payables account, a customer's receivables account, in the chart
+    account("A-AP", "Fournisseurs", account_type="Accounts Payable"),
+    account("A-AR", "Clients", account_type="Accounts Receivable"),
+    party("vendor", "V-20", "Coll One", collective_account="A-AP"),
+    party("vendor", "V-21", "Coll Two", collective_account="A-AR"),
+    party("customer", "C-20", "Coll Three", collective_account="A-AR"),
+    party("customer", "C-21", "Coll Four", collective_account="411404"),
 ]
 
 
@@ -97,6 +121,47 @@ def test_currency_iso(outcome):
     assert {"customer:C-3", "customer:C-4"} <= set(outcome.passed)
 
 
+def test_journal_code_unique(outcome):
+    assert reasons(outcome, "journal_code:J-1") == [
+        ("journal_code_unique", "name", "another active journal has this code (case aside) (journal_code:J-2)",
+         "ACH")]
+    assert [r[0] for r in reasons(outcome, "journal_code:J-2")] == ["journal_code_unique"]
+    assert {"journal_code:J-3", "journal_code:J-4"} <= set(outcome.passed)
+
+
+def test_journal_type_known(outcome):
+    assert reasons(outcome, "journal_code:J-5") == [
+        ("journal_type_known", "account_type", "not a known journal type", "Operations")]
+    assert "journal_code:J-6" in outcome.passed
+
+
+def test_auxiliary_account_unique_across_vendors_and_customers(outcome):
+    assert reasons(outcome, "vendor:V-10") == [
+        ("auxiliary_account_unique", "auxiliary_account",
+         "another active vendor or customer has this auxiliary account (customer:C-10)", "401ACME")]
+    assert [r[0] for r in reasons(outcome, "customer:C-10")] == ["auxiliary_account_unique"]
+    assert {"vendor:V-11", "vendor:V-12"} <= set(outcome.passed)
+
+
+def test_collective_account_fits(outcome):
+    assert reasons(outcome, "vendor:V-21") == [
+        ("collective_account_fits", "collective_account", "its collective account A-AR (Clients) is of type Accounts "
+         "Receivable, not a payables account", "A-AR")]
+    assert reasons(outcome, "customer:C-21") == [
+        ("collective_account_fits", "collective_account", "its collective account 411404 is not in the chart of "
+         "accounts", "411404")]
+    assert {"vendor:V-20", "customer:C-20"} <= set(outcome.passed)
+
+
+def test_a_desktop_companys_payables_type_fits_a_vendor():
+    records = [account("10", "A/P", account_type="AccountsPayable"), account("11", "Checking", account_type="Bank"),
+               party("vendor", "V-1", "One", collective_account="10"),
+               party("vendor", "V-2", "Two", collective_account="11")]
+    result = check("reference", records, ReferenceParams(account_types=frozenset({"AccountsPayable", "Bank"})))
+    assert "vendor:V-1" in result.passed
+    assert [r[0] for r in reasons(result, "vendor:V-2")] == ["collective_account_fits"]
+
+
 def test_every_expectation_failed_once(outcome):
     record_level = {e.name for e in reference.EXPECTATIONS if e.record_level}
     assert {s.expectation for s in outcome.expectations if s.failed} == record_level
@@ -118,7 +183,7 @@ def test_a_sudden_drop_in_row_count_is_systemic_and_fails_no_record():
     assert drop.problem.startswith("40 rows against 100 in the last run, a drop of 60% (more than 50%): "
                                    "a half-empty pull?")
     assert drop.values == {"rows": 40, "floor": 50}
-    assert result.message.startswith("SYSTEMIC problem in suite reference 1.1.0: account: 40 rows against 100")
+    assert result.message.startswith("SYSTEMIC problem in suite reference 1.2.0: account: 40 rows against 100")
     table = format_table(result)
     assert "BATCH row_count_kept: account: 40 rows against 100 in the last run" in table
     stat = next(s for s in result.expectations if s.expectation == "row_count_kept")

@@ -42,7 +42,9 @@ def check_reference(ctx: RunContext) -> dict:
             ReferenceRecord.entity_id == ctx.entity.id, ReferenceRecord.deleted_at.is_(None),
             ReferenceRecord.kind.in_(LIST_KINDS))).all()
         records = [{"kind": row.kind, "external_id": row.external_id, "name": row.name, "active": row.active,
-                    "account_type": row.account_type, "currency": row.currency} for row in rows]
+                    "account_type": row.account_type, "currency": row.currency,
+                    "auxiliary_account": row.auxiliary_account, "collective_account": row.collective_account}
+                   for row in rows]
         params = ReferenceParams(last_counts=_last_counts(session, ctx.entity.id),
                                  max_failure_rate=ctx.entity.quality.max_failure_rate("reference"), **system)
         result = check("reference", records, params, carried_over=_held(session, ctx.entity.id))

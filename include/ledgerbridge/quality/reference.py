@@ -5,7 +5,9 @@ Records are dicts, one per list object::
     {"kind": "account", "external_id": "33", "name": "Checking", "active": True,
      "account_type": "Bank", "currency": "USD"}
 
-`account_type` matters for accounts only, `currency` when the object carries one. The key of a
+`account_type` matters for accounts and journal codes (the journal's type), `currency` when the object
+carries one; vendors and customers may carry `auxiliary_account` (their sub-ledger account) and
+`collective_account` (the external id of the payables/receivables account they roll up to). The key of a
 record is ``"<kind>:<external_id>"`` (``"<kind>:#<position>"`` when the id is missing), so the
 caller quarantines it under dataset ``reference.<kind>`` and record key ``<external_id>``.
 
@@ -31,7 +33,7 @@ from ledgerbridge.quality.spec import (
 )
 
 NAME = "reference"
-SUITE_VERSION = "1.1.0"
+SUITE_VERSION = "1.2.0"
 MAX_FAILURE_RATE = 0.05  # more than 5% of a list failing is a mapping or pull problem, not bad records
 MAX_ROW_DROP = 0.5  # a kind with less than half its last run's rows: a half-empty pull
 MIN_ROWS_FOR_DROP = 10  # below this many rows last time, a drop says nothing
@@ -44,6 +46,14 @@ KNOWN_ACCOUNT_TYPES = frozenset({
     "Other Current Liability", "Income", "Other Income",
 })
 PARTY_KINDS = ("vendor", "customer")
+# Journal types: QuickBooks France's JournalCode.Type, then the file drop's `journal_type`.
+KNOWN_JOURNAL_TYPES = frozenset({
+    "Expenses", "Sales", "Bank", "Nouveaux", "Wages", "Cash", "Others",
+    "purchases", "sales", "bank", "cash", "payroll", "opening", "general",
+})
+# The account types a vendor's (customer's) collective account may have, spaces and case aside:
+# QuickBooks Online's "Accounts Payable", QuickBooks Desktop's "AccountsPayable".
+COLLECTIVE_TYPES = {"vendor": "accountspayable", "customer": "accountsreceivable"}
 _SEP = "\x1f"  # joins the parts of a compound key; cannot occur in an id or a name
 
 
@@ -62,7 +72,29 @@ def key(record: dict, position: int) -> str:
     return f"{record.get('kind')}:{external_id if external_id else f'#{position}'}"
 
 
+def _folded_type(account: dict) -> str:
+    return (text(account.get("account_type")) or "").replace(" ", "").casefold()
+
+
+def _collective_problem(kind: str, record: dict, accounts: dict[str, dict]) -> str | None:
+    """Why a party's collective account cannot hold its balance, or None."""
+    collective = text(record.get("collective_account"))
+    if kind not in PARTY_KINDS or not collective:
+        return None
+    account = accounts.get(collective)
+    if account is None:
+        return f"its collective account {collective} is not in the chart of accounts"
+    wanted = "payables" if kind == "vendor" else "receivables"
+    if _folded_type(account) != COLLECTIVE_TYPES[kind]:
+        return (f"its collective account {collective} ({text(account.get('name'))}) is of type "
+                f"{text(account.get('account_type')) or '(none)'}, not a {wanted} account")
+    if account.get("active", True) is False:
+        return f"its collective account {collective} ({text(account.get('name'))}) is inactive"
+    return None
+
+
 def build(records: list[dict], params: ReferenceParams) -> dict[str, list[dict]]:
+    accounts = {text(r.get("external_id")): r for r in records if r.get("kind") == "account"}
     rows = []
     for position, record in enumerate(records):
         kind = str(record.get("kind") or "")
@@ -75,11 +107,19 @@ def build(records: list[dict], params: ReferenceParams) -> dict[str, list[dict]]
         account_type = None
         if kind == "account":
             account_type = text(record.get("account_type")) or ""  # "" fails the set check: missing
+        journal_code = name.casefold() if kind == "journal_code" and active and name else None
+        journal_type = text(record.get("account_type")) if kind == "journal_code" else None
+        auxiliary = text(record.get("auxiliary_account")) if kind in PARTY_KINDS and active else None
         rows.append({
             KEY: key(record, position), RECORD: position, "kind": kind, "external_id": external_id,
             "kind_id": f"{kind}{_SEP}{external_id}" if external_id else None, "name": name,
             "account_type": account_type, "active_party_name": party_name,
             "currency": text(record.get("currency")), "active": active,
+            "active_journal_code": journal_code, "journal_type": journal_type,
+            # one sub-ledger across vendors and customers (Sage keeps one table of tiers)
+            "active_auxiliary": auxiliary.upper() if auxiliary else None, "auxiliary_account": auxiliary,
+            "collective_account": text(record.get("collective_account")),
+            "collective_problem": _collective_problem(kind, record, accounts) if active else None,
         })
     # The batch: rows per kind now against the last run.
     now: dict[str, int] = {}
@@ -99,11 +139,19 @@ def _duplicate_id(row: dict, params) -> str:
     return f"another {row['kind']} in this pull has the same id"
 
 
-def _duplicate_name(row: dict, params) -> str:
+def _with_peers(what: str, row: dict) -> str:
+    """`what`, naming up to three of the other records sharing the value."""
     others = [k for k in row.get("_peers", ()) if k != row[KEY]]
     shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
-    return f"another active {row['kind']} has this name ({shown})" if shown else \
-        f"another active {row['kind']} has this name"
+    return f"{what} ({shown})" if shown else what
+
+
+def _duplicate_name(row: dict, params) -> str:
+    return _with_peers(f"another active {row['kind']} has this name", row)
+
+
+def _duplicate_peers(what: str):
+    return lambda row, params: _with_peers(what, row)
 
 
 def _account_type(row: dict, params: ReferenceParams) -> str:
@@ -139,6 +187,24 @@ EXPECTATIONS = (
                 {"column": "currency", "value_set": sorted(ISO_4217)},
                 "currency", "not an ISO 4217 currency code", "currency",
                 why="A currency that is not an ISO code cannot be compared with the entity's."),
+    Expectation("journal_code_unique", "records", "ExpectColumnValuesToBeUnique",
+                {"column": "active_journal_code"}, "name",
+                _duplicate_peers("another active journal has this code (case aside)"), "name",
+                why="Documents name their journal by code; two journals with one code send entries to either."),
+    Expectation("journal_type_known", "records", "ExpectColumnValuesToBeInSet",
+                {"column": "journal_type", "value_set": sorted(KNOWN_JOURNAL_TYPES)},
+                "account_type", "not a known journal type", "journal_type",
+                why="A journal's type says which entries it takes (purchases, sales, bank, ...)."),
+    Expectation("auxiliary_account_unique", "records", "ExpectColumnValuesToBeUnique",
+                {"column": "active_auxiliary"}, "auxiliary_account",
+                _duplicate_peers("another active vendor or customer has this auxiliary account"),
+                "auxiliary_account",
+                why="An entry posts to the party's auxiliary account: two parties sharing one mix their balances."),
+    Expectation("collective_account_fits", "records", "ExpectColumnValuesToBeNull",
+                {"column": "collective_problem"}, "collective_account",
+                lambda row, params: row["collective_problem"], "collective_account",
+                why="A vendor's balance rolls up to a payables account, a customer's to a receivables one; "
+                    "another account would misstate both."),
     Expectation("row_count_kept", "counts", "ExpectColumnPairValuesAToBeGreaterThanB",
                 {"column_A": "rows", "column_B": "floor", "or_equal": True,
                  "ignore_row_if": "either_value_is_missing"},
@@ -148,7 +214,9 @@ EXPECTATIONS = (
 
 COLUMNS = {
     "records": {"external_id": STR, "kind_id": STR, "name": STR, "account_type": STR, "active_party_name": STR,
-                "currency": STR, "kind": STR, "active": BOOL},
+                "currency": STR, "kind": STR, "active": BOOL, "active_journal_code": STR, "journal_type": STR,
+                "active_auxiliary": STR, "auxiliary_account": STR, "collective_account": STR,
+                "collective_problem": STR},
     "counts": {"kind": STR, "rows": INT, "last_rows": INT, "floor": INT},
 }
 
