@@ -113,7 +113,9 @@ def their_document(books: Books, contact_id: str, kind: str, number: str, amount
 def test_the_reference_pull_mirrors_a_xero_organisations_lists(ledger, xero_server):
     entity = xero_entity("xero_lists", flows=("reference",))
     books = open_books(xero_server, entity)
-    contacts = {name: books.enter("Contacts", {"Name": name})["ContactID"]
+    account_numbers = {"Acme Supplies": "ACME01", "Both Ways Ltd": "BOTH01"}  # their codes in Xero's ledgers
+    contacts = {name: books.enter("Contacts", {"Name": name, **({"AccountNumber": account_numbers[name]}
+                                                               if name in account_numbers else {})})["ContactID"]
                 for name in ("Acme Supplies", "Vance Refrigeration", "Both Ways Ltd", "No Documents Yet")}
     bill_acme = their_document(books, contacts["Acme Supplies"], "ACCPAY", "AS-1")
     their_document(books, contacts["Vance Refrigeration"], "ACCREC", "INV-900")
@@ -130,6 +132,10 @@ def test_the_reference_pull_mirrors_a_xero_organisations_lists(ledger, xero_serv
     assert names(mirror(ledger, entity.id, "vendor")) == {"Acme Supplies", "Both Ways Ltd", "No Documents Yet"}
     assert names(mirror(ledger, entity.id, "customer")) == {"Vance Refrigeration", "Both Ways Ltd", "No Documents Yet"}
     assert mirror(ledger, entity.id, "vendor")[contacts["Both Ways Ltd"]].external_id == contacts["Both Ways Ltd"]
+    # A contact's AccountNumber is its auxiliary account; a contact both supplier and customer holds its own twice.
+    assert {row.name: row.auxiliary_account for row in mirror(ledger, entity.id, "vendor").values()} == {
+        "Acme Supplies": "ACME01", "Both Ways Ltd": "BOTH01", "No Documents Yet": None}
+    assert mirror(ledger, entity.id, "customer")[contacts["Both Ways Ltd"]].auxiliary_account == "BOTH01"
     classes = mirror(ledger, entity.id, "class")
     assert {(key, row.name) for key, row in classes.items()} == {("Region/North", "Region: North"),
                                                                  ("Region/South", "Region: South")}

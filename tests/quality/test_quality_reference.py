@@ -52,6 +52,9 @@ RECORDS = [
     party("customer", "C-10", "Aux Two", auxiliary_account="401acme"),
     party("vendor", "V-11", "Aux Three", auxiliary_account="401BETA"),
     party("vendor", "V-12", "Aux Four", auxiliary_account="401BETA", active=False),
+    # ... and a contact that is both supplier and customer (one id, one name) holds its own account twice
+    party("vendor", "X-1", "Both Ways", auxiliary_account="BOTH01"),
+    party("customer", "X-1", "Both Ways", auxiliary_account="BOTH01"),
     # collective_account_fits: a vendor's payables account, a customer's receivables account, in the chart
     account("A-AP", "Fournisseurs", account_type="Accounts Payable"),
     account("A-AR", "Clients", account_type="Accounts Receivable"),
@@ -140,7 +143,7 @@ def test_auxiliary_account_unique_across_vendors_and_customers(outcome):
         ("auxiliary_account_unique", "auxiliary_account",
          "another active vendor or customer has this auxiliary account (customer:C-10)", "401ACME")]
     assert [r[0] for r in reasons(outcome, "customer:C-10")] == ["auxiliary_account_unique"]
-    assert {"vendor:V-11", "vendor:V-12"} <= set(outcome.passed)
+    assert {"vendor:V-11", "vendor:V-12", "vendor:X-1", "customer:X-1"} <= set(outcome.passed)
 
 
 def test_collective_account_fits(outcome):

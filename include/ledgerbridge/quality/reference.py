@@ -93,8 +93,36 @@ def _collective_problem(kind: str, record: dict, accounts: dict[str, dict]) -> s
     return None
 
 
+def _auxiliary(kind: str, record: dict) -> str | None:
+    """An active party's auxiliary account, uppercased: Sage keeps one table of tiers for both kinds."""
+    auxiliary = text(record.get("auxiliary_account")) if kind in PARTY_KINDS else None
+    return auxiliary.upper() if auxiliary and record.get("active", True) is not False else None
+
+
+def _auxiliary_holders(records: list[dict]) -> dict[str, dict[tuple, list[str]]]:
+    """Auxiliary account -> the parties holding it -> their keys. A party is its id and name: a Xero contact that is
+    both supplier and customer is mirrored under both kinds with one id, and is one holder."""
+    holders: dict[str, dict[tuple, list[str]]] = {}
+    for position, record in enumerate(records):
+        auxiliary = _auxiliary(str(record.get("kind") or ""), record)
+        if auxiliary:
+            party = (text(record.get("external_id")), (text(record.get("name")) or "").casefold())
+            holders.setdefault(auxiliary, {}).setdefault(party, []).append(key(record, position))
+    return holders
+
+
+def _auxiliary_problem(auxiliary: str | None, own_key: str, holders: dict[str, dict[tuple, list[str]]]) -> str | None:
+    parties = holders.get(auxiliary) if auxiliary else None
+    if not parties or len(parties) < 2:
+        return None
+    others = [k for keys in parties.values() if own_key not in keys for k in keys]
+    shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+    return f"another active vendor or customer has this auxiliary account ({shown})"
+
+
 def build(records: list[dict], params: ReferenceParams) -> dict[str, list[dict]]:
     accounts = {text(r.get("external_id")): r for r in records if r.get("kind") == "account"}
+    auxiliary_holders = _auxiliary_holders(records)
     rows = []
     for position, record in enumerate(records):
         kind = str(record.get("kind") or "")
@@ -109,7 +137,6 @@ def build(records: list[dict], params: ReferenceParams) -> dict[str, list[dict]]
             account_type = text(record.get("account_type")) or ""  # "" fails the set check: missing
         journal_code = name.casefold() if kind == "journal_code" and active and name else None
         journal_type = text(record.get("account_type")) if kind == "journal_code" else None
-        auxiliary = text(record.get("auxiliary_account")) if kind in PARTY_KINDS and active else None
         rows.append({
             KEY: key(record, position), RECORD: position, "kind": kind, "external_id": external_id,
             "kind_id": f"{kind}{_SEP}{external_id}" if external_id else None, "name": name,
@@ -117,7 +144,9 @@ def build(records: list[dict], params: ReferenceParams) -> dict[str, list[dict]]
             "currency": text(record.get("currency")), "active": active,
             "active_journal_code": journal_code, "journal_type": journal_type,
             # one sub-ledger across vendors and customers (Sage keeps one table of tiers)
-            "active_auxiliary": auxiliary.upper() if auxiliary else None, "auxiliary_account": auxiliary,
+            "auxiliary_account": text(record.get("auxiliary_account")),
+            "auxiliary_problem": _auxiliary_problem(_auxiliary(kind, record), key(record, position),
+                                                    auxiliary_holders),
             "collective_account": text(record.get("collective_account")),
             "collective_problem": _collective_problem(kind, record, accounts) if active else None,
         })
@@ -195,10 +224,9 @@ EXPECTATIONS = (
                 {"column": "journal_type", "value_set": sorted(KNOWN_JOURNAL_TYPES)},
                 "account_type", "not a known journal type", "journal_type",
                 why="A journal's type says which entries it takes (purchases, sales, bank, ...)."),
-    Expectation("auxiliary_account_unique", "records", "ExpectColumnValuesToBeUnique",
-                {"column": "active_auxiliary"}, "auxiliary_account",
-                _duplicate_peers("another active vendor or customer has this auxiliary account"),
-                "auxiliary_account",
+    Expectation("auxiliary_account_unique", "records", "ExpectColumnValuesToBeNull",
+                {"column": "auxiliary_problem"}, "auxiliary_account",
+                lambda row, params: row["auxiliary_problem"], "auxiliary_account",
                 why="An entry posts to the party's auxiliary account: two parties sharing one mix their balances."),
     Expectation("collective_account_fits", "records", "ExpectColumnValuesToBeNull",
                 {"column": "collective_problem"}, "collective_account",
@@ -215,7 +243,7 @@ EXPECTATIONS = (
 COLUMNS = {
     "records": {"external_id": STR, "kind_id": STR, "name": STR, "account_type": STR, "active_party_name": STR,
                 "currency": STR, "kind": STR, "active": BOOL, "active_journal_code": STR, "journal_type": STR,
-                "active_auxiliary": STR, "auxiliary_account": STR, "collective_account": STR,
+                "auxiliary_problem": STR, "auxiliary_account": STR, "collective_account": STR,
                 "collective_problem": STR},
     "counts": {"kind": STR, "rows": INT, "last_rows": INT, "floor": INT},
 }

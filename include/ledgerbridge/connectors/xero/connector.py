@@ -528,6 +528,8 @@ def _reference(kind: str, obj: dict[str, Any]) -> ReferenceData:
         city=address.get("City"),
         postcode=address.get("PostalCode"),
         currency=obj.get("CurrencyCode") or obj.get("DefaultCurrency"),
+        # a contact's own account number is its code in the sales and purchases ledgers: its auxiliary account
+        auxiliary_account=obj.get("AccountNumber") if kind in ("vendor", "customer") else None,
         raw=_with_rate(obj) if kind == "tax_code" else obj,
     )
 

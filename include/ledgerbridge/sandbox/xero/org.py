@@ -213,8 +213,9 @@ class Organisation:
         name = str(element.get("Name", existing["Name"] if existing else "")).strip()
         if not name:
             raise Invalid("The contact name must be specified.")
-        if len(str(element.get("ContactNumber") or "")) > 50:
-            raise Invalid("The ContactNumber must not be more than 50 characters long.")
+        for field in ("ContactNumber", "AccountNumber"):
+            if len(str(element.get(field) or "")) > 50:
+                raise Invalid(f"The {field} must not be more than 50 characters long.")
         clash = self._contact_named(name)
         if clash is not None and clash is not existing:
             raise Invalid(f"The contact name {name} is already assigned to another contact. "
