@@ -85,10 +85,11 @@ def test_a_us_company_has_no_journal_codes_and_a_document_naming_one_is_held(led
     assert Decimal(run["export_documents"].get("sent", 0)) == 0
 
 
-def test_each_partys_own_payables_or_receivables_account_is_mirrored_and_checked(ledger, qbo_server):
-    """QuickBooks France: Vendor.APAccountRef / Customer.ARAccountRef become the party's collective account;
-    a vendor rolling up to a bank account is held by the reference suite, its fellow vendor is not."""
-    entity = make_entity("hooli_fr_tiers", currency="EUR", flows=("reference",))
+def test_each_partys_own_payables_or_receivables_account_is_mirrored_checked_and_credited(ledger, qbo_server):
+    """QuickBooks France: Vendor.APAccountRef / Customer.ARAccountRef become the party's collective account; a
+    bill to the vendor credits that account (APAccountRef), not the company's default payables; a vendor whose
+    account is not a payables one is held by the reference suite, and so are its bills."""
+    entity = make_entity("hooli_fr_tiers", currency="EUR", flows=("reference", "parties", "bills", "bill_payments"))
     lists = {"accounts": [*FRENCH_LISTS["accounts"],
                           {"Name": "Clients", "AcctNum": "411000", "AccountType": "Accounts Receivable"}]}
     conn = connect_company(qbo_server, ledger, entity, lists, country="FR")
@@ -96,24 +97,40 @@ def test_each_partys_own_payables_or_receivables_account_is_mirrored_and_checked
     account_ids = {obj["AcctNum"]: obj["Id"] for obj in books.objects["Account"].values() if obj.get("AcctNum")}
     client = quickbooks_online(conn, ledger).client
     made = {
-        "right": client.create("Vendor", {"DisplayName": "Cabinet Lefèvre",
-                                          "APAccountRef": {"value": account_ids["401000"]}}, "tiers-1")["Id"],
+        "lefevre": client.create("Vendor", {"DisplayName": "Cabinet Lefèvre",
+                                            "APAccountRef": {"value": account_ids["401000"]}}, "tiers-1")["Id"],
         "bank": client.create("Vendor", {"DisplayName": "Banque Populaire",
-                                         "APAccountRef": {"value": account_ids["512000"]}}, "tiers-2")["Id"],
+                                         "APAccountRef": {"value": account_ids["401000"]}}, "tiers-2")["Id"],
         "customer": client.create("Customer", {"DisplayName": "Hooli SAS",
                                                "ARAccountRef": {"value": account_ids["411000"]}}, "tiers-3")["Id"],
     }
+    # QuickBooks refuses a vendor's own account that is not a payables one; an older company file may hold one.
+    books.objects["Vendor"][made["bank"]]["APAccountRef"] = {"value": account_ids["512000"]}
+    with ledger.session() as session:
+        import_hub_data(session, entity, {
+            "vendors": [{"hub_id": "V-1", "name": "Cabinet Lefèvre"}, {"hub_id": "V-2", "name": "Banque Populaire"}],
+            "bills": [bill("B-1", "V-1", "2400.00", account="622600"), bill("B-2", "V-2", "30.00", account="622600")]})
 
     run = sync(entity, ledger, conn)
+    with ledger.session() as session:
+        import_hub_data(session, entity, {"bill_payments": [
+            {"hub_id": "P-1", "vendor": "V-1", "payment_date": "2026-11-30", "amount": "2400.00",
+             "bank_account": "512000", "applied": {"B-1": "2400.00"}}]})
+    sync(entity, ledger, conn)
 
     with ledger.session() as session:
         collective = {r.external_id: r.collective_account for r in session.scalars(
             select(ReferenceRecord).where(ReferenceRecord.entity_id == entity.id,
                                           ReferenceRecord.kind.in_(("vendor", "customer"))))}
-    assert collective == {made["right"]: account_ids["401000"], made["bank"]: account_ids["512000"],
+    assert collective == {made["lefevre"]: account_ids["401000"], made["bank"]: account_ids["512000"],
                           made["customer"]: account_ids["411000"]}
     assert run["check_reference"]["vendor"] == {"checked": 2, "failed": 1}
     held = _held(ledger)
-    assert set(held) == {made["bank"]}
     assert f"its collective account {account_ids['512000']} (Banque) is of type Bank, not a payables account" \
         in held[made["bank"]]
+    [sent] = [obj for obj in books.objects["Bill"].values()]
+    assert sent["DocNumber"] == "B-1" and sent["APAccountRef"]["value"] == account_ids["401000"]
+    assert set(held) == {made["bank"], "B-2"}
+    # Its payment debits the account the bill credited, and pays the bill off.
+    [paid] = books.objects["BillPayment"].values()
+    assert paid["APAccountRef"]["value"] == account_ids["401000"] and sent["Balance"] == Decimal("0")

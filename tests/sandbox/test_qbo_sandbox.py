@@ -354,6 +354,18 @@ def test_6000_business_rules(api, vendor, expense):
     assert fault_of(api.post("Vendor", {"Id": vendor["Id"], "SyncToken": "0"}, operation="delete"))["code"] == "500"
 
 
+
+def test_6000_a_payables_or_receivables_ref_must_name_an_account_of_that_kind(api, vendor, expense):
+    payables, checking = api.account_id("Accounts Payable (A/P)"), api.account_id("Checking")
+    error = fault_of(api.post("Bill", bill(vendor["Id"], expense, "1", APAccountRef={"value": checking})))
+    assert (error["code"], error["element"]) == ("6000", "APAccountRef")
+    assert "must be an Accounts Payable account" in error["Message"] + error.get("Detail", "")
+    assert fault_of(api.post("Customer", {"DisplayName": "Zeta", "ARAccountRef": {"value": payables}}))[
+        "element"] == "ARAccountRef"
+    created = api.create("Bill", bill(vendor["Id"], expense, "1", APAccountRef={"value": payables}))
+    assert created["APAccountRef"]["value"] == payables
+
+
 # -- payments ----------------------------------------------------------------------------------
 def test_bill_payment_applies_partially_and_lowers_balances(api, vendor, expense):
     checking = api.account_id("Checking")

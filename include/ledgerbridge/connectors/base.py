@@ -85,6 +85,7 @@ class BillExport:
     amounts_include_tax: bool = False
     journal_code_id: str | None = None  # the journal's id in the accounting system, where named
     exchange_rate: Decimal | None = None
+    payables_account_id: str | None = None  # the vendor's own payables account, where it has one (France)
 
     @property
     def party_ref(self) -> str:
@@ -107,6 +108,7 @@ class BillPaymentExport:
     bank_account_id: str
     applied: tuple[AppliedTo, ...]
     reference: str | None = None
+    payables_account_id: str | None = None  # the vendor's own payables account, which its bills credited
 
     @property
     def party_ref(self) -> str:
@@ -199,6 +201,7 @@ class CustomerPaymentExport:
     deposit_account_id: str | None
     applied: tuple[AppliedTo, ...]  # partial application: an amount below the invoice's balance
     reference: str | None = None
+    receivables_account_id: str | None = None  # the customer's own receivables account, where it has one
 
     @property
     def party_ref(self) -> str:
@@ -243,6 +246,7 @@ class VendorCreditExport:
     amounts_include_tax: bool = False
     journal_code_id: str | None = None
     exchange_rate: Decimal | None = None
+    payables_account_id: str | None = None  # as a bill's
 
     @property
     def party_ref(self) -> str:

@@ -23,7 +23,7 @@ from ledgerbridge.flows.errors import SystemicQualityFailure
 from ledgerbridge.flows.preparing import Gate, check_and_queue
 from ledgerbridge.kinds.payment import DocumentStates, PaymentRecordKind
 from ledgerbridge.ledger import quarantine
-from ledgerbridge.ledger.mirror import CodeIndex, Resolver, usable_references
+from ledgerbridge.ledger.mirror import CodeIndex, Resolver, collective_accounts, usable_references
 from ledgerbridge.ledger.quarantine import Reason
 from ledgerbridge.ledger.models import (
     Attachment,
@@ -394,5 +394,6 @@ def _prepare_payments(ctx: RunContext, kind: PaymentRecordKind) -> tuple[Counter
         accounts = CodeIndex([a for a in usable_references(session, ctx.entity.id, "account")
                               if a.account_type in account_types])
         documents = DocumentStates(session, ctx.entity.id, kind)
+        collective = collective_accounts(session, ctx.entity.id, kind.party_role)
         return check_and_queue(ctx, session, gate, session.scalars(kind.approved(ctx.entity.id)),
-                               lambda payment: kind.check(payment, accounts, documents), kind.snapshot)
+                               lambda payment: kind.check(payment, accounts, documents, collective), kind.snapshot)

@@ -12,7 +12,8 @@ def _export(bill: Document, vendor_id: str, resolve) -> BillExport:
                   for line in bill.lines)
     return BillExport(bill.hub_id, vendor_id, bill.doc_number, bill.doc_date, bill.due_date, bill.currency,
                       bill.total, lines, bill.memo, resolve.amounts_include_tax,
-                      resolve.journal_code_id(bill.journal_code))
+                      resolve.journal_code_id(bill.journal_code),
+                      payables_account_id=resolve.collective_account_id("vendor", vendor_id))
 
 
 KIND = DocumentRecordKind(name="bill", record_type=RecordType.DOCUMENT, model=Document, dataset="bills", flow=Flow.BILLS,

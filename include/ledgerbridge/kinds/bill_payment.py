@@ -6,9 +6,10 @@ from ledgerbridge.ledger.models import Payment, RecordType
 from ledgerbridge.registry import Flow
 
 
-def _export(payment: Payment, vendor_id: str, bank_account_id: str | None, applied) -> BillPaymentExport:
+def _export(payment: Payment, vendor_id: str, bank_account_id: str | None, applied,
+            payables_account_id: str | None) -> BillPaymentExport:
     return BillPaymentExport(payment.hub_id, vendor_id, payment.payment_date, payment.amount, payment.currency,
-                             bank_account_id, applied, payment.reference)
+                             bank_account_id, applied, payment.reference, payables_account_id)
 
 
 KIND = PaymentRecordKind(name="bill_payment", record_type=RecordType.PAYMENT, model=Payment, dataset="bill_payments",

@@ -6,9 +6,10 @@ from ledgerbridge.ledger.models import Payment, RecordType
 from ledgerbridge.registry import Flow
 
 
-def _export(payment: Payment, customer_id: str, deposit_account_id: str | None, applied) -> CustomerPaymentExport:
+def _export(payment: Payment, customer_id: str, deposit_account_id: str | None, applied,
+            receivables_account_id: str | None) -> CustomerPaymentExport:
     return CustomerPaymentExport(payment.hub_id, customer_id, payment.payment_date, payment.amount, payment.currency,
-                                 deposit_account_id, applied, payment.reference)
+                                 deposit_account_id, applied, payment.reference, receivables_account_id)
 
 
 # Without a deposit account QuickBooks puts a customer payment in Undeposited Funds.

@@ -2,7 +2,7 @@
 in date order, once the documents they pay are confirmed in the accounting system."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -27,8 +27,9 @@ from ledgerbridge.ledger.models import (
 )
 from ledgerbridge.quality.payments import CONFIRMED, ON_ITS_WAY
 
-# (payment, the party's external id, the account's external id or None, applications) -> the neutral export
-ExportBuilder = Callable[[Payment, str, str | None, tuple[AppliedTo, ...]], Any]
+# (payment, the party's external id, the account's external id or None, applications, the party's own
+# payables/receivables account or None) -> the neutral export
+ExportBuilder = Callable[[Payment, str, str | None, tuple[AppliedTo, ...], str | None], Any]
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,10 @@ class PaymentRecordKind(RecordKind):
                          .selectinload(Document.party).selectinload(Party.link),
                          selectinload(Payment.party).selectinload(Party.link)))
 
-    def check(self, payment: Payment, accounts: CodeIndex, documents: DocumentStates
-              ) -> tuple[dict, Callable[[], Any]]:
-        """The suite's record of a payment, and its export (which waits while a document is on its way)."""
+    def check(self, payment: Payment, accounts: CodeIndex, documents: DocumentStates,
+              collective_accounts: Mapping[str, str]) -> tuple[dict, Callable[[], Any]]:
+        """The suite's record of a payment, and its export (which waits while a document is on its way);
+        `collective_accounts`: party id -> its own payables/receivables account (mirror.collective_accounts)."""
         party = party_fields(payment.party, self.party_role, f"{self.label} {payment.hub_id}")
         account = accounts.get(payment.bank_account_code)
         states = {a.document_id: documents.state(a.document) for a in payment.applications}
@@ -76,7 +78,8 @@ class PaymentRecordKind(RecordKind):
                 raise Waiting(f"{self.pays.label}(s) {', '.join(waiting_for)} not confirmed in the accounting "
                               "system yet")
             applied = tuple(AppliedTo(documents.external_id(a.document), a.amount) for a in payment.applications)
-            return self.build(payment, party["party_ref"], account.external_id if account else None, applied)
+            return self.build(payment, party["party_ref"], account.external_id if account else None, applied,
+                              collective_accounts.get(party["party_ref"]))
 
         return record, build
 

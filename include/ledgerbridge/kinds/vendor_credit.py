@@ -15,7 +15,8 @@ def _export(credit: Document, vendor_id: str, resolve) -> VendorCreditExport:
                   for line in credit.lines)
     return VendorCreditExport(credit.hub_id, vendor_id, credit.doc_number, credit.doc_date, credit.currency,
                               credit.total, lines, credit.memo, resolve.amounts_include_tax,
-                              resolve.journal_code_id(credit.journal_code))
+                              resolve.journal_code_id(credit.journal_code),
+                              payables_account_id=resolve.collective_account_id("vendor", vendor_id))
 
 
 KIND = DocumentRecordKind(name="vendor_credit", record_type=RecordType.DOCUMENT, model=Document,

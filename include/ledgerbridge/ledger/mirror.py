@@ -51,6 +51,12 @@ class CodeIndex:
         return self.by_number.get(code) or self.by_name.get(code) or self.by_folded.get(code.casefold())
 
 
+def collective_accounts(session: Session, entity_id: str, party_kind: str) -> dict[str, str]:
+    """Party id -> the id of its own payables (vendor) or receivables (customer) account, for the parties that have one."""
+    return {record.external_id: record.collective_account
+            for record in usable_references(session, entity_id, party_kind) if record.collective_account}
+
+
 class Resolver:
     """The entity's usable accounts, classes, items and tax codes, by code; `item_map` names the item
     some source codes stand for; `amounts_include_tax`: the source's line amounts include their tax."""
@@ -65,6 +71,7 @@ class Resolver:
         self.tax_codes = CodeIndex(usable_references(session, entity_id, "tax_code"))
         self.journal_codes = CodeIndex(usable_references(session, entity_id, "journal_code"))
         self._inactive_items: CodeIndex | None = None
+        self._collective_accounts: dict[str, dict[str, str]] = {}  # party kind -> party id -> account id
         self.unrated_tax_codes: set[str] = set()  # codes asked for a rate the mirror does not know
 
     def item_problem(self, code: str | None) -> str | None:
@@ -86,6 +93,13 @@ class Resolver:
 
     def journal_code_id(self, code: str | None) -> str | None:
         return self.journal_codes.get(code).external_id if code else None
+
+    def collective_account_id(self, party_kind: str, party_id: str) -> str | None:
+        """The payables (receivables) account a vendor (customer) of the accounting system rolls up to, where
+        it has its own (QuickBooks France's APAccountRef), else None: the system's default applies."""
+        if party_kind not in self._collective_accounts:
+            self._collective_accounts[party_kind] = collective_accounts(self.session, self.entity_id, party_kind)
+        return self._collective_accounts[party_kind].get(party_id)
 
     def tax_rate(self, code: str | None, purchase: bool = False) -> Decimal | None:
         """The rate (percent) of the tax code named `code`, on the purchase or the sales side; None when

@@ -834,22 +834,23 @@ def _document(head: dict[str, Any], doc_date, currency: str, lines: list[dict[st
     return body
 
 
+def _vendor_head(document: BillExport | VendorCreditExport) -> dict[str, Any]:
+    """VendorRef, and APAccountRef where the vendor has its own payables account (QuickBooks France):
+    without it QuickBooks credits its default payables account, not the vendor's."""
+    head: dict[str, Any] = {"VendorRef": {"value": document.vendor_id}}
+    if document.payables_account_id:
+        head["APAccountRef"] = {"value": document.payables_account_id}
+    return head
+
+
 def _bill(bill: BillExport, key: str) -> dict[str, Any]:
-    lines = [_line(line.amount, "AccountBasedExpenseLineDetail",
-                   _class({"AccountRef": {"value": line.account_id}}, line.class_id, line.tax_code_id),
-                   line.description)
-             for line in bill.lines]
-    return _document({"VendorRef": {"value": bill.vendor_id}}, bill.doc_date, bill.currency, lines,
+    return _document(_vendor_head(bill), bill.doc_date, bill.currency, _account_lines(bill.lines),
                      _note(key, f"hub bill {bill.hub_id}", bill.memo), bill.doc_number, bill.due_date,
                      bill.amounts_include_tax)
 
 
 def _vendor_credit(credit: VendorCreditExport, key: str) -> dict[str, Any]:
-    lines = [_line(line.amount, "AccountBasedExpenseLineDetail",
-                   _class({"AccountRef": {"value": line.account_id}}, line.class_id, line.tax_code_id),
-                   line.description)
-             for line in credit.lines]
-    return _document({"VendorRef": {"value": credit.vendor_id}}, credit.doc_date, credit.currency, lines,
+    return _document(_vendor_head(credit), credit.doc_date, credit.currency, _account_lines(credit.lines),
                      _note(key, f"hub vendor credit {credit.hub_id}", credit.memo), credit.doc_number,
                      amounts_include_tax=credit.amounts_include_tax)
 
@@ -901,7 +902,7 @@ def _expense_report(report: ExpenseReportExport, key: str) -> dict[str, Any]:
 
 
 def _bill_payment(payment: BillPaymentExport, key: str) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "VendorRef": {"value": payment.vendor_id},
         "TxnDate": payment.payment_date.isoformat(),
         "CurrencyRef": {"value": payment.currency},
@@ -914,6 +915,9 @@ def _bill_payment(payment: BillPaymentExport, key: str) -> dict[str, Any]:
         ],
         "PrivateNote": _note(key, f"hub payment {payment.hub_id}", payment.reference),
     }
+    if payment.payables_account_id:  # the account the vendor's bills credited (QuickBooks France)
+        body["APAccountRef"] = {"value": payment.payables_account_id}
+    return body
 
 
 def _sales_lines(lines: tuple[SalesLineExport, ...]) -> list[dict[str, Any]]:
@@ -965,6 +969,8 @@ def _customer_payment(payment: CustomerPaymentExport, key: str) -> dict[str, Any
     }
     if payment.deposit_account_id:
         body["DepositToAccountRef"] = {"value": payment.deposit_account_id}
+    if payment.receivables_account_id:  # the customer's own receivables account (QuickBooks France)
+        body["ARAccountRef"] = {"value": payment.receivables_account_id}
     return body
 
 

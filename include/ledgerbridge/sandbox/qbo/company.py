@@ -803,7 +803,21 @@ class Company:
             self._apply_currency(entity, obj)
             self._check_books_open(entity, obj, current)
         self._check_refs(entity, obj)
+        self._check_payables_receivables_refs(obj)
         return obj
+
+    def _check_payables_receivables_refs(self, obj: dict) -> None:
+        """APAccountRef (a bill, vendor credit, bill payment, or a French vendor's own) must be an Accounts
+        Payable account, ARAccountRef (a French customer's own) an Accounts Receivable one (Finance.xsd: "the
+        account must be a Liability account ... of type Payables"): 6000 naming the field otherwise."""
+        for field, wanted in (("APAccountRef", "Accounts Payable"), ("ARAccountRef", "Accounts Receivable")):
+            ref = obj.get(field)
+            if not isinstance(ref, dict) or ref.get("value") in (None, ""):
+                continue
+            account = self._resolve_ref("Account", ref, field)
+            if account.get("AccountType") != wanted:
+                raise errors.business(f"{field} must be an {wanted} account; Account {account['Id']} "
+                                      f"({account.get('Name')}) is {account.get('AccountType')}", field)
 
     def _prepare_journal_code(self, obj: dict, current: dict | None) -> None:
         """A French journal (ACH, VTE, BQ, ...): Name unique (6240), Type from JournalCodeTypeEnum and, as
