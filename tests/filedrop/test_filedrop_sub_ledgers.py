@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 from drop_samples import COMPANY, ENTITY, MODIFIED, changed, drop, list_entries, message
 from ledgerbridge.connectors.filedrop import FileDropConnector
-from ledgerbridge.filedrop import InboundMessage, LocalFileSystem, list_inbound, read_inbound, validate_message
+from ledgerbridge.filedrop import (
+    InboundMessage,
+    LocalFileSystem,
+    list_inbound,
+    load_schema,
+    read_inbound,
+    validate_message,
+)
 from ledgerbridge.filedrop.protocol import JOURNAL_TYPES, message_version
 from ledgerbridge.sandbox.desktop import DesktopAgent, DesktopCompany, seed_demo, seed_sub_ledgers
 
@@ -51,6 +58,7 @@ def test_a_version_8_lists_file_with_journal_codes_and_auxiliary_accounts_passes
     assert validate_message("lists", lists_file(records)) == []
     for journal_type in JOURNAL_TYPES:
         assert validate_message("lists", lists_file([journal_code(journal_type=journal_type)])) == []
+    assert load_schema("lists")["$defs"]["entry"]["properties"]["journal_type"]["enum"] == list(JOURNAL_TYPES)
 
 
 # (the record changed, the field the refusal names) in a file of an older version
