@@ -12,6 +12,7 @@ from typing import Any
 
 from ledgerbridge.connectors.factory import ConnectionSettings, build_connector
 from ledgerbridge.filedrop.fs import LocalFileSystem
+from ledgerbridge.filedrop.protocol import PROTOCOL_VERSION
 from ledgerbridge.hub_import import import_hub_data
 from ledgerbridge.pipeline import RunContext, RunParams, run_all
 from ledgerbridge.registry import LegalEntity
@@ -52,15 +53,17 @@ def drop_transport(kind: str, tmp_path: Path, root: Path) -> Iterator[tuple]:
 
 @contextmanager
 def desktop_drop(kind: str, tmp_path: Path, protocol_version: int | None = None, *, ledger=None,
-                 entity: LegalEntity | None = None, hub: dict | None = None
+                 entity: LegalEntity | None = None, hub: dict | None = None, company: DesktopCompany | None = None,
+                 agent_version: int = PROTOCOL_VERSION
                  ) -> Iterator[tuple[DesktopAgent, LocalFileSystem, ConnectionSettings, Path]]:
-    """(agent, the drop's folder as the agent sees it, our connection, the folder) of a demo desktop company
-    behind its agent; `protocol_version`: what the connection declares the agent speaks (None: not said).
-    With `hub`: the agent has published its lists, and `hub` is in the ledger for `entity`."""
+    """(agent, the drop's folder as the agent sees it, our connection, the folder) of a demo desktop company (or
+    `company`) behind its agent speaking `agent_version`; `protocol_version`: what the connection declares the
+    agent speaks (None: not said). With `hub`: the agent has published its lists, and `hub` is in the ledger for
+    `entity`."""
     root = tmp_path / "drop"
     root.mkdir()
-    agent = DesktopAgent(seed_demo(DesktopCompany(company_id=f"QBD-{ENTITY}", entity_id=ENTITY)),
-                         state_file=tmp_path / "qbd.json")
+    agent = DesktopAgent(company or seed_demo(DesktopCompany(company_id=f"QBD-{ENTITY}", entity_id=ENTITY)),
+                         state_file=tmp_path / "qbd.json", protocol_version=agent_version)
     extra: dict[str, Any] = {"company_id": f"QBD-{ENTITY}"}
     if protocol_version is not None:
         extra["protocol_version"] = protocol_version

@@ -232,7 +232,7 @@ def test_a_record_breaking_the_schema_is_refused_alone(agent, root, clock):
 @pytest.mark.parametrize("content, code", [
     (b'{"protocol_version": 1, "kind": "bills",', "malformed_json"),
     (json.dumps(message("bills", company_id="QBD-globex")).encode(), "wrong_company"),
-    (json.dumps(message("bills", protocol_version=8)).encode(), "protocol_version"),
+    (json.dumps(message("bills", protocol_version=9)).encode(), "protocol_version"),
 ])
 def test_an_unreadable_file_goes_to_rejected_and_is_still_answered(agent, root, content, code):
     before = txn_count(agent)

@@ -172,8 +172,8 @@ def test_the_version_decides_the_capability(root):
     assert FileDropConnector.capabilities.attachments is False  # the class's stays version 1's
     assert _connector(root, 3).capabilities.attachments  # version 3 keeps what 2 added
     assert _connector(root, 4).capabilities.attachments  # and version 4
-    with pytest.raises(ValueError, match="protocol_version 8"):
-        _connector(root, 8)
+    with pytest.raises(ValueError, match="protocol_version 9"):
+        _connector(root, 9)
 
 
 def test_the_connector_writes_the_bytes_then_the_message_naming_them(root):
@@ -218,13 +218,14 @@ def test_the_connection_declares_the_agent_s_version(root):
     assert not file_drop(entity, connection()).capabilities.attachments  # an agent of before version 2
     assert file_drop(entity, connection(protocol_version=2)).capabilities.attachments
     assert file_drop(entity, connection(protocol_version="2")).capabilities.attachments
-    for wrong in ("two", 8):
+    for wrong in ("two", 9):
         with pytest.raises(ConnectionSettingsError, match=(
                 rf"connection 'drop_acme': extra protocol_version {wrong!r} is not a file-drop protocol version "
-                r"\(this connector speaks 1, 2, 3, 4, 5, 6, 7; 2 for an agent taking attachments, 3 for one also "
+                r"\(this connector speaks 1, 2, 3, 4, 5, 6, 7, 8; 2 for an agent taking attachments, 3 for one also "
                 r"taking exchange rates, 4 for one also taking credit notes, vendor credits and sales receipts, 5 for "
                 r"one also answering the rate it booked, 6 for one also taking bank entries and expense reports, 7 for "
-                r"one also attaching files to every kind of entry\)")):
+                r"one also attaching files to every kind of entry, 8 for one also publishing journal codes and "
+                r"auxiliary accounts\)")):
             file_drop(entity, connection(protocol_version=wrong))
 
 

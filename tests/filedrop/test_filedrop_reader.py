@@ -64,8 +64,8 @@ def _lists(pointer: str, value) -> bytes:
 
 BAD_FILES = [
     Bad("malformed_json", "lists", dumped(message("lists"))[:200], "malformed_json", words="not valid JSON: "),
-    Bad("protocol_version_8", "lists", _lists("/protocol_version", 8), "protocol_version", "/protocol_version",
-        words="speaks protocol_version 8; this reader speaks 1, 2, 3, 4, 5, 6, 7"),
+    Bad("protocol_version_9", "lists", _lists("/protocol_version", 9), "protocol_version", "/protocol_version",
+        words="speaks protocol_version 9; this reader speaks 1, 2, 3, 4, 5, 6, 7, 8"),
     Bad("protocol_version_missing", "lists", _lists("/protocol_version", DELETE), "protocol_version",
         "/protocol_version", words="no protocol_version"),
     Bad("protocol_version_string", "lists", _lists("/protocol_version", "1"), "protocol_version", "/protocol_version"),

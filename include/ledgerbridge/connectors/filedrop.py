@@ -13,6 +13,9 @@ when paid from a bank account, else a Bill owed to them) go the same way from pr
 Attachments (version 2) support bills, invoices and journal entries; from version 7 every kind of entry the drop
 carries. For an older agent the capabilities say why a kind's files cannot go (`attachments_not_carried`), so
 export_documents keeps them in the ledger unqueued until the connection says 7, then sends them.
+An agent of version 8 publishes journal codes in its lists (mirrored as kind journal_code: the code as the name,
+the journal's type as account_type) and each vendor's and customer's auxiliary and collective accounts; they are
+read from any agent whatever the connection says, as nothing is sent for them.
 
 A foreign document's exchange rate (the source's) goes with it to an agent speaking protocol version 3;
 for an older agent the capabilities say it cannot (`rate_not_sent`), so such a document is held in
@@ -83,6 +86,7 @@ from ledgerbridge.filedrop.protocol import (
     MAX_ATTACHMENT_BYTES,
     PROCESSED,
     REJECTED,
+    SUB_LEDGERS_VERSION,
     TO_ACCOUNTING,
     VERSIONS,
     inbox_directory,
@@ -102,7 +106,7 @@ log = logging.getLogger(__name__)
 FileSystemOpener = Callable[[], AbstractContextManager[FileSystem]]
 # What the agent uploads, and the reference kind each record becomes in the mirror.
 _LIST_KINDS = {"vendor": "vendor", "customer": "customer", "account": "account", "class": "class",
-               "term": "term", "item": "item"}
+               "term": "term", "item": "item", "journal_code": "journal_code"}  # journal codes: version 8
 _INBOUND = (("from_accounting/lists", "lists"), ("from_accounting/purchase_orders", "purchase_orders"),
             ("from_accounting/payments", "payments"))
 _TRANSACTION_KINDS = {"purchase_orders": "purchase_order", "payments_made": "bill_payment",
@@ -174,8 +178,8 @@ class FileDropConnector(KeepsNoExchangeRates):
     capabilities = Capabilities(
         kinds=_kinds_carried(1),  # no vendors or customers; attachments from version 2, credit notes... from 4
         kinds_not_carried=_kinds_not_carried(1),
-        reference_kinds=("account", "vendor", "customer", "class", "term", "item", "purchase_order",
-                         "bill_payment", "payment"),
+        reference_kinds=("account", "vendor", "customer", "class", "term", "item", "journal_code", "purchase_order",
+                         "bill_payment", "payment"),  # journal codes: what an agent of version 8 publishes
         batch_size=500,  # records per file: ~1 MiB, well under the reader's 8 MiB limit
         changes_only=True,  # the agent uploads changes; a missing record is not a deleted one
         reads_documents=False,  # documents cannot be read back; balances arrive as payments
@@ -189,16 +193,18 @@ class FileDropConnector(KeepsNoExchangeRates):
         """`protocol_version`: the newest the entity's agent speaks (the connection's extra
         `protocol_version`); version 2 adds attachments, version 3 exchange rates, version 4 credit notes, vendor
         credits and sales receipts, version 5 the booked rate in confirmations, version 6 bank entries and expense
-        reports, version 7 attachments to every kind of entry. Every message goes out in the
-        oldest version that carries it (protocol.message_version), except that documents files go as version 5
-        to an agent speaking it: that asks its answer for the rate it booked."""
+        reports, version 7 attachments to every kind of entry, version 8 journal codes and parties' auxiliary
+        accounts in the agent's lists (read whatever this says: nothing goes out for them). Every message goes out
+        in the oldest version that carries it (protocol.message_version), except that documents files go as
+        version 5 to an agent speaking it: that asks its answer for the rate it booked."""
         if protocol_version not in VERSIONS or isinstance(protocol_version, bool):
             raise ValueError(f"protocol_version {protocol_version!r} is not a file-drop protocol version (this "
                              f"connector speaks {', '.join(map(str, VERSIONS))}; 2 for an agent taking attachments, "
                              f"{RATES_VERSION} for one also taking exchange rates, 4 for one also taking credit notes, "
                              f"vendor credits and sales receipts, {BOOKED_RATES_VERSION} for one also answering the "
                              f"rate it booked, 6 for one also taking bank entries and expense reports, "
-                             f"{ATTACHMENTS_EVERYWHERE_VERSION} for one also attaching files to every kind of entry)")
+                             f"{ATTACHMENTS_EVERYWHERE_VERSION} for one also attaching files to every kind of entry, "
+                             f"{SUB_LEDGERS_VERSION} for one also publishing journal codes and auxiliary accounts)")
         self.capabilities = replace(FileDropConnector.capabilities, kinds=_kinds_carried(protocol_version),
                                     kinds_not_carried=_kinds_not_carried(protocol_version, kind),
                                     attachments=protocol_version >= 2, rate_not_sent=_rate_not_sent(protocol_version),
@@ -436,10 +442,20 @@ def _reference(message_kind: str, record: dict) -> tuple[str, ReferenceData]:
     updated = datetime.fromisoformat(modified) if modified else None
     if message_kind == "lists":
         kind = _LIST_KINDS[record["list_type"]]
+        if kind == "journal_code":
+            # Version 8: the mirror finds a journal by its code (CodeIndex: number, then name), so the code is the
+            # name; the journal's label stays in raw["name"], its type in account_type.
+            return kind, ReferenceData(external_id=record["key"], name=record["code"], active=record["active"],
+                                       updated_at=updated, number=None, account_type=record["journal_type"],
+                                       raw=record)
         return kind, ReferenceData(
             external_id=record["key"], name=record["name"], active=record["active"], updated_at=updated,
             number=record.get("number"), account_type=_account_type(record.get("account_type")),
-            email=record.get("email"), tax_id=record.get("tax_id"), currency=record.get("currency"), raw=record)
+            email=record.get("email"), tax_id=record.get("tax_id"), currency=record.get("currency"),
+            # Version 8: a vendor's or customer's auxiliary (sub-ledger) account, and the ListID of the collective
+            # payables/receivables account it rolls up to.
+            auxiliary_account=record.get("auxiliary_account"),
+            collective_account=(record.get("collective_account") or {}).get("external_id"), raw=record)
     kind = _TRANSACTION_KINDS[message_kind]
     party = record.get("vendor") or record.get("customer") or {}
     return kind, ReferenceData(

@@ -1,4 +1,4 @@
-"""The file-drop protocol, versions 1 to 7: directory layout, message kinds and file names.
+"""The file-drop protocol, versions 1 to 8: directory layout, message kinds and file names.
 
 docs/file-drop-protocol.md is the specification; this module is its single source of constants.
 """
@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-PROTOCOL_VERSION = 7  # the newest this package speaks; it reads and writes every version of VERSIONS
-VERSIONS = (1, 2, 3, 4, 5, 6, 7)
+PROTOCOL_VERSION = 8  # the newest this package speaks; it reads and writes every version of VERSIONS
+VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)
 # Kinds a version added; every other kind is written as version 1, so an agent speaking only 1 reads it.
 # Version 4: QuickBooks Desktop's CreditMemo, VendorCredit and SalesReceipt.
 # Version 6: bank entries (a Check out of a bank account, a Deposit into it) and expense reports (a Check to the
@@ -22,9 +22,16 @@ KIND_VERSIONS = {"attachments": 2, "credit_notes": 4, "vendor_credits": 4, "sale
 RATED_KINDS = ("bills", "invoices", "journal_entries", "credit_notes", "vendor_credits", "sales_receipts",
                "bank_entries", "expense_reports")
 BOOKED_RATES_VERSION = 5
+# Version 8: the lists carry journal codes (a list_type, below, with its code and journal_type) and a vendor's or
+# customer's auxiliary (sub-ledger) account and the collective account it rolls up to.
+SUB_LEDGERS_VERSION = 8
 FIELD_VERSIONS: dict[str, dict[str, int]] = {
     "exchange_rate": {**{kind: 3 for kind in RATED_KINDS}, "confirmations": BOOKED_RATES_VERSION},
     "home_total": {"confirmations": BOOKED_RATES_VERSION},
+    "code": {"lists": SUB_LEDGERS_VERSION},
+    "journal_type": {"lists": SUB_LEDGERS_VERSION},
+    "auxiliary_account": {"lists": SUB_LEDGERS_VERSION},
+    "collective_account": {"lists": SUB_LEDGERS_VERSION},
 }
 # The kinds whose confirmations may carry the booked rate (documents with a total): a file of one of them
 # written in version 5 asks for it, so an agent answers it only to a reader that takes it (its answer is in
@@ -33,13 +40,15 @@ BOOKED_RATE_KINDS = ("bills", "invoices", "credit_notes", "vendor_credits", "sal
                      "expense_reports")
 # Values of a record field a version added, per message kind: a file holding one is written in that version (a
 # reader refuses it in a file of an older one). Version 7: an attachment may support any kind of entry the drop
-# carries, not only a bill, an invoice or a journal entry.
+# carries, not only a bill, an invoice or a journal entry. Version 8: a list entry may be a journal code.
 ATTACHABLE_SINCE = {"bill": 2, "invoice": 2, "journal_entry": 2, "credit_note": 7, "vendor_credit": 7,
                     "sales_receipt": 7, "bank_entry": 7, "expense_report": 7}
 ATTACHMENTS_EVERYWHERE_VERSION = 7
 VALUE_VERSIONS: dict[str, dict[str, dict[str, int]]] = {
     "attachments": {"document_type": {value: since for value, since in ATTACHABLE_SINCE.items() if since > 2}},
+    "lists": {"list_type": {"journal_code": SUB_LEDGERS_VERSION}},
 }
+JOURNAL_TYPES = ("purchases", "sales", "bank", "cash", "payroll", "opening", "general")  # lists.json journal_type
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024  # one document; the agent holds it in memory to check and store it
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024  # a 500-bill file is ~1 MiB; 8 MiB leaves room without inviting abuse
 PART_SUFFIX = ".part"

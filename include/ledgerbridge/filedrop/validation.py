@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
-from .protocol import FIELD_VERSIONS, KINDS, VALUE_VERSIONS
+from .protocol import CONFIRMATIONS, FIELD_VERSIONS, FROM_ACCOUNTING_KINDS, KINDS, VALUE_VERSIONS
 
 SCHEMA_URN = "urn:ledgerbridge:filedrop:1:{}"
 CENT = Decimal("0.01")
@@ -208,13 +208,14 @@ def validate_message(kind: str, data: Any) -> list[Problem]:
 
 
 def _fields_newer_than_the_file(kind: str, data: dict) -> Iterator[Problem]:
-    """A field (or a field's value: a version-7 attachment's document_type) a later version added, in a file
-    declaring an older one: the writer was not speaking the version
+    """A field (or a field's value: a version-7 attachment's document_type, a version-8 journal_code list entry)
+    a later version added, in a file declaring an older one: the writer was not speaking the version
     it declared, and a reader of that version would drop the field. Refused for the record, never ignored."""
     version = data.get("protocol_version")
     if not isinstance(version, int):
         return
-    reader = "a reader" if kind == "confirmations" else "an agent"
+    # What the agent writes (confirmations, lists, ...) LedgerBridge reads; what LedgerBridge writes, an agent.
+    reader = "a reader" if kind == CONFIRMATIONS or kind in FROM_ACCOUNTING_KINDS else "an agent"
     for name, versions in FIELD_VERSIONS.items():
         since = versions.get(kind)
         if since is None or version >= since:

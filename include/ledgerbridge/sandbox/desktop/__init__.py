@@ -7,7 +7,8 @@ runs it against a local directory.
 """
 from .agent import DesktopAgent, FileOutcome
 from .books import Answer, Refused, post_payment
-from .company import DesktopCompany, seed_demo
+from .company import DesktopCompany, seed_demo, seed_sub_ledgers
 from .runner import main
 
-__all__ = ["Answer", "DesktopAgent", "DesktopCompany", "FileOutcome", "Refused", "main", "post_payment", "seed_demo"]
+__all__ = ["Answer", "DesktopAgent", "DesktopCompany", "FileOutcome", "Refused", "main", "post_payment", "seed_demo",
+           "seed_sub_ledgers"]

@@ -1,12 +1,14 @@
 """The desktop agent: consumes to_accounting/ files, answers in confirmations/, uploads its lists.
-It speaks protocol version 7: attachments (version 2), their bytes checked by size and SHA-256, are stored
-once against a bill, invoice or journal entry, from version 7 against any kind of entry below; a document's
+It speaks protocol version 8 unless told an older one (`protocol_version`, what it publishes in): attachments
+(version 2), their bytes checked by size and SHA-256, are stored once against a bill, invoice or journal entry,
+from version 7 against any kind of entry below; a document's
 exchange_rate (version 3) is the rate it is booked at, else the company's own applies;
 credit notes, vendor credits and sales receipts (version 4) become CreditMemo, VendorCredit and SalesReceipt;
 the confirmation of a version-5 documents file says the rate each foreign document was booked at and its
 home total (version 5), an older file's never does (its writer's reader would refuse the fields); bank entries
 become a Check (money out) or a Deposit (money in), expense reports a Check to the payee (paid from a bank
-account) or a Bill owed to them (version 6).
+account) or a Bill owed to them (version 6); a company keeping sub-ledgers publishes its journal codes and its
+parties' auxiliary and collective accounts (version 8), which an agent told an older version leaves out.
 
 Per file, in this order, so a crash anywhere loses nothing and creates nothing twice:
 records applied -> state saved -> confirmation written -> input moved to processed/. A crash
@@ -48,6 +50,8 @@ from ledgerbridge.filedrop.protocol import (
     BOOKED_RATE_KINDS,
     BOOKED_RATES_VERSION,
     MAX_ATTACHMENT_BYTES,
+    PROTOCOL_VERSION,
+    VERSIONS,
     kind_version,
 )
 
@@ -77,8 +81,13 @@ class FileOutcome:
 
 class DesktopAgent:
     def __init__(self, company: DesktopCompany, state_file: str | Path | None = None,
-                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+                 max_bytes: int = DEFAULT_MAX_BYTES, protocol_version: int = PROTOCOL_VERSION) -> None:
+        """`protocol_version`: the version the agent declares it speaks, which decides what it publishes (from 8,
+        journal codes and parties' auxiliary accounts); what it is sent it reads in any version."""
+        if protocol_version not in VERSIONS or isinstance(protocol_version, bool):
+            raise ValueError(f"protocol_version {protocol_version!r}: the agent speaks {', '.join(map(str, VERSIONS))}")
         self.company, self.state_file, self.max_bytes = company, state_file, max_bytes
+        self.protocol_version = protocol_version
 
     def save(self) -> None:
         if self.state_file is not None:
@@ -191,12 +200,13 @@ class DesktopAgent:
     # --- books -> from_accounting ------------------------------------------------------------
 
     def publish_lists(self, fs: FileSystem, entity_root: str, full: bool = False) -> dict[str, int]:
-        """Upload what changed since the last publication (everything when full=True); record counts."""
+        """Upload what changed since the last publication (everything when full=True, or when the agent's version
+        rose since: what the older one left out goes then); record counts."""
         ensure_layout(fs, entity_root)
-        messages = publish_messages(self.company, full=full)
+        messages = publish_messages(self.company, full=full, version=self.protocol_version)
         for message in messages:
             write_message(fs, entity_root, message)
-        mark_published(self.company)
+        mark_published(self.company, self.protocol_version)
         self.save()
         counts = {message["kind"]: len(message["records"]) for message in messages}
         if counts:

@@ -2,6 +2,11 @@
 
 Lists and transactions are kept in the protocol's own record shapes (money as Decimal), so
 publishing them is a matter of choosing fields, and the state file is plain JSON.
+
+QuickBooks Desktop keeps no journal codes and no auxiliary (sub-ledger) accounts; a company made with
+`sub_ledgers=True` stands for a desktop system that does (Sage 100, EBP, Cegid...): it has journal codes in its
+lists and may give each vendor and customer an auxiliary account and the collective account it rolls up to,
+which its agent publishes from protocol version 8.
 """
 from __future__ import annotations
 
@@ -19,7 +24,11 @@ from typing import Any
 
 from ledgerbridge.filedrop.wire import from_wire, to_wire
 
-LIST_TYPES = ("vendor", "customer", "account", "class", "term", "item")
+LIST_TYPES = ("vendor", "customer", "account", "class", "term", "item",
+              "journal_code")  # protocol version 8, in a company keeping sub-ledgers only
+SUB_LEDGER_FIELDS = ("auxiliary_account", "collective_account")  # a vendor's or customer's, from version 8
+# The account type a party's collective account must be of.
+COLLECTIVE_ACCOUNT_TYPES = {"vendor": "AccountsPayable", "customer": "AccountsReceivable"}
 TXN_TYPES = ("bill", "invoice", "journal_entry", "bill_payment", "customer_payment", "purchase_order",
              "credit_memo", "vendor_credit", "sales_receipt",  # protocol version 4
              "check", "deposit")  # protocol version 6: bank entries, expense reports paid from a bank account
@@ -58,6 +67,8 @@ class DesktopCompany:
     entity_id: str
     home_currency: str = "USD"
     closing_date: date | None = None
+    # A company keeping journal codes and auxiliary accounts (not QuickBooks Desktop's: see the module's doc).
+    sub_ledgers: bool = False
     clock: Callable[[], datetime] = utcnow
     lists: dict[str, dict[str, dict]] = field(default_factory=lambda: {t: {} for t in LIST_TYPES})
     transactions: dict[str, dict[str, dict]] = field(default_factory=lambda: {t: {} for t in TXN_TYPES})
@@ -71,6 +82,7 @@ class DesktopCompany:
     change_sequence: int = 0  # bumps on every change; publishing sends what changed since last time
     published_sequence: int = 0
     publish_count: int = 0
+    published_version: int | None = None  # the protocol version the agent last published in
 
     # --- ids and change tracking -------------------------------------------------------------
 
@@ -99,10 +111,46 @@ class DesktopCompany:
             raise ValueError(f"unknown list type {list_type!r}")
         if self.find_by_name(list_type, name):
             raise ValueError(f"a {list_type} named {name!r} already exists")
+        self._check_sub_ledgers(list_type, fields)
         list_id = self.new_list_id()
         entry = {"key": list_id, "list_type": list_type, "name": name, "active": True, **fields}
         self.lists[list_type][list_id] = self.touch(entry)
         return list_id
+
+    def update_list_entry(self, list_type: str, list_id: str, **fields: Any) -> dict:
+        """Change fields of a list entry as a person would (None removes one); it is published again."""
+        entry = self.lists[list_type][list_id]
+        self._check_sub_ledgers(list_type, {name: value for name, value in fields.items() if value is not None},
+                                list_id)
+        for name, value in fields.items():
+            if value is None:
+                entry.pop(name, None)
+            else:
+                entry[name] = value
+        return self.touch(entry)
+
+    def _check_sub_ledgers(self, list_type: str, fields: dict[str, Any], list_id: str | None = None) -> None:
+        """Journal codes and parties' auxiliary accounts exist in a company keeping sub-ledgers only; a collective
+        account is one of its payables (vendor) or receivables (customer) accounts, by ListID."""
+        given = [name for name in SUB_LEDGER_FIELDS if name in fields]
+        if list_type == "journal_code" or given:
+            if not self.sub_ledgers:
+                what = "journal codes" if list_type == "journal_code" else f"{given[0]} on a {list_type}"
+                raise ValueError(f"QuickBooks Desktop has no {what}; a company keeping sub-ledgers is made with "
+                                 "sub_ledgers=True")
+        if given and list_type not in COLLECTIVE_ACCOUNT_TYPES:
+            raise ValueError(f"{given[0]} belongs to a vendor or a customer, not a {list_type}")
+        if list_type == "journal_code" and (list_id is None or "code" in fields):
+            code = fields.get("code")
+            if not code or any(e["code"].casefold() == code.casefold() for key, e in self.lists[list_type].items()
+                               if key != list_id):
+                raise ValueError(f"a journal code needs a code of its own, not {code!r}")
+        collective = fields.get("collective_account")
+        if collective is not None:
+            account = self.lists["account"].get(collective.get("external_id", ""))
+            wanted = COLLECTIVE_ACCOUNT_TYPES[list_type]
+            if account is None or account["account_type"] != wanted:
+                raise ValueError(f"collective_account {collective!r} is not an account of type {wanted} (by ListID)")
 
     def find_by_name(self, list_type: str, name: str) -> dict | None:
         # QuickBooks Desktop names are unique per list, compared without regard to case.
@@ -169,8 +217,8 @@ class DesktopCompany:
     def to_state(self) -> dict:
         return to_wire({
             "state_version": STATE_VERSION, "company_id": self.company_id, "entity_id": self.entity_id,
-            "home_currency": self.home_currency, "closing_date": self.closing_date,
-            "lists": self.lists, "transactions": self.transactions,
+            "home_currency": self.home_currency, "closing_date": self.closing_date, "sub_ledgers": self.sub_ledgers,
+            "published_version": self.published_version, "lists": self.lists, "transactions": self.transactions,
             "keys": {key: vars(created) for key, created in self.keys.items()},
             "attachments": {attachment_id: {**stored, "content": base64.b64encode(stored["content"]).decode("ascii")}
                             for attachment_id, stored in self.attachments.items()},
@@ -188,7 +236,9 @@ class DesktopCompany:
         return cls(
             company_id=state["company_id"], entity_id=state["entity_id"], home_currency=state["home_currency"],
             closing_date=date.fromisoformat(closing) if closing else None, clock=clock,
-            lists=from_wire(state["lists"]),
+            sub_ledgers=state.get("sub_ledgers", False), published_version=state.get("published_version"),
+            # A state file of an older agent lacks the list types later versions added (journal codes).
+            lists={list_type: {} for list_type in LIST_TYPES} | from_wire(state["lists"]),
             # A state file of an older agent lacks the transaction types later versions added (credit memos, checks...).
             transactions={txn_type: {} for txn_type in TXN_TYPES} | from_wire(state["transactions"]),
             keys={key: CreatedRecord(**created) for key, created in state["keys"].items()},
@@ -239,6 +289,28 @@ def seed_demo(company: DesktopCompany) -> DesktopCompany:
                    "description": "Copy paper, 50 cases", "quantity": Decimal(50), "received_quantity": Decimal(0),
                    "unit_price": Decimal("5.00"), "amount": Decimal("250.00")}],
     })
+    return company
+
+
+# The journals a French desktop company keeps: (code, label, journal_type).
+FRENCH_JOURNALS = (("ACH", "Achats", "purchases"), ("VTE", "Ventes", "sales"), ("BQ", "Banque", "bank"),
+                   ("CAI", "Caisse", "cash"), ("OD", "Opérations diverses", "general"))
+
+
+def seed_sub_ledgers(company: DesktopCompany) -> DesktopCompany:
+    """On a company keeping sub-ledgers (after seed_demo): its journals, and an auxiliary account for each vendor and
+    customer rolling up to Accounts Payable / Accounts Receivable."""
+    if not company.sub_ledgers:
+        raise ValueError("seed_sub_ledgers needs a company made with sub_ledgers=True")
+    for code, label, journal_type in FRENCH_JOURNALS:
+        company.add_list_entry("journal_code", label, code=code, journal_type=journal_type)
+    for list_type, prefix in (("vendor", "F"), ("customer", "C")):
+        collective = next((e["key"] for e in company.lists["account"].values()
+                           if e["account_type"] == COLLECTIVE_ACCOUNT_TYPES[list_type]), None)
+        for entry in list(company.lists[list_type].values()):
+            auxiliary = (prefix + "".join(c for c in entry["name"].upper() if c.isalnum()))[:17]
+            company.update_list_entry(list_type, entry["key"], auxiliary_account=auxiliary,
+                                      collective_account={"external_id": collective} if collective else None)
     return company
 
 

@@ -9,10 +9,10 @@ from datetime import date
 from pathlib import Path
 
 from ledgerbridge.filedrop import DEFAULT_MAX_BYTES, LocalFileSystem
-from ledgerbridge.filedrop.protocol import ENTITY_ID
+from ledgerbridge.filedrop.protocol import ENTITY_ID, PROTOCOL_VERSION, VERSIONS
 
 from .agent import DesktopAgent
-from .company import DesktopCompany, seed_demo
+from .company import DesktopCompany, seed_demo, seed_sub_ledgers
 
 log = logging.getLogger("ledgerbridge.sandbox.desktop")
 
@@ -33,6 +33,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--closing-date", type=date.fromisoformat, help="refuse transactions on or before this "
                         "date (YYYY-MM-DD); kept in the state file")
     parser.add_argument("--empty", action="store_true", help="start a new company without the demo lists")
+    parser.add_argument("--sub-ledgers", action="store_true", help="new state only: a company keeping journal codes "
+                        "and auxiliary accounts (a Sage- or EBP-like system, not QuickBooks Desktop), seeded with "
+                        "French journals and its parties' auxiliary accounts unless --empty")
+    parser.add_argument("--protocol-version", type=int, choices=VERSIONS, default=PROTOCOL_VERSION,
+                        help=f"the protocol version the agent publishes in (default {PROTOCOL_VERSION}; journal codes "
+                        "and auxiliary accounts from 8)")
     parser.add_argument("--no-publish", action="store_true", help="do not upload lists, orders and payments")
     parser.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="refuse larger inbound files")
     mode = parser.add_mutually_exclusive_group()
@@ -47,9 +53,12 @@ def open_company(args: argparse.Namespace) -> DesktopCompany:
         if company.entity_id != args.entity:
             raise SystemExit(f"{args.state} holds entity {company.entity_id!r}, not {args.entity!r}")
     else:
-        company = DesktopCompany(company_id=args.company_id or f"QBD-{args.entity}", entity_id=args.entity)
+        company = DesktopCompany(company_id=args.company_id or f"QBD-{args.entity}", entity_id=args.entity,
+                                 sub_ledgers=args.sub_ledgers)
         if not args.empty:
             seed_demo(company)
+            if args.sub_ledgers:
+                seed_sub_ledgers(company)
     if args.closing_date:
         company.closing_date = args.closing_date
     return company
@@ -64,7 +73,8 @@ def poll(agent: DesktopAgent, fs: LocalFileSystem, entity: str, publish: bool) -
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    agent = DesktopAgent(open_company(args), state_file=args.state, max_bytes=args.max_bytes)
+    agent = DesktopAgent(open_company(args), state_file=args.state, max_bytes=args.max_bytes,
+                         protocol_version=args.protocol_version)
     agent.save()
     fs = LocalFileSystem(args.root)
     log.info("desktop agent for %s (company %s) on %s", args.entity, agent.company.company_id, args.root)
