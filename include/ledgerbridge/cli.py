@@ -506,9 +506,11 @@ def _entry_files(ledger, args) -> int:
         EntryConfig,
         attachment_names_by_document,
         convert_documents,
+        default_party_code,
         rows_for,
         write_entry_file,
     )
+    from ledgerbridge.entryfiles.convert import mirrored_auxiliary_accounts, source_declarations
     from ledgerbridge import kinds
     from ledgerbridge.ledger.models import Document, DocumentStatus, Party
     from ledgerbridge.registry import load_registry
@@ -519,13 +521,17 @@ def _entry_files(ledger, args) -> int:
         raise CommandError(exc.args[0]) from None
     csv_format = CsvFormat.french() if args.french else PLAIN_CSV
     source = entity.source
-    config = EntryConfig(payables_account=args.payables_account, receivables_account=args.receivables_account,
-                         currency=entity.base_currency, journals=dict(args.journals),
-                         income_account=args.income_account, item_accounts=dict(args.item_accounts),
-                         tax_codes=dict(args.tax_codes),
-                         amounts_include_tax=source.amounts_include_tax if source else False)
     written = 0
     with ledger.session() as session:
+        # CompAuxNum: the hub party's declared auxiliary account, else the mirror's; JournalLib: a declared journal's name.
+        mirrored = mirrored_auxiliary_accounts(session, entity.id)
+        config = EntryConfig(payables_account=args.payables_account, receivables_account=args.receivables_account,
+                             currency=entity.base_currency, journals=dict(args.journals),
+                             party_code=lambda party: default_party_code(party, mirrored),
+                             income_account=args.income_account, item_accounts=dict(args.item_accounts),
+                             tax_codes=dict(args.tax_codes),
+                             amounts_include_tax=source.amounts_include_tax if source else False,
+                             journal_names=source_declarations(session, entity.id).journal_names)
         for kind in kinds.documents():  # every kind the DAG posts, one file each
             query = select(Document).where(Document.entity_id == entity.id, Document.kind == kind.ledger_kind,
                                            Document.status == DocumentStatus.APPROVED).order_by(Document.doc_date)

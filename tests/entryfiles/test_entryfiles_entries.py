@@ -30,6 +30,7 @@ from ledgerbridge.entryfiles import (
     UnbalancedEntry,
     attachment_names_by_document,
     convert_documents,
+    default_party_code,
     document_entry,
     entry_rows,
     render_fec,
@@ -59,6 +60,28 @@ def test_a_bill_credits_the_vendor_payable_and_debits_each_expense_line():
 def test_the_vendor_account_is_the_linked_id_when_a_link_was_decided():
     entry = document_entry(bill("10.00", party=vendor(linked_to="FOUR-0012")), CONFIG)
     assert entry.lines[0].subsidiary_account == "FOUR-0012"
+
+
+def test_the_vendor_account_is_the_declared_auxiliary_account_the_hub_s_first_then_the_mirror_s():
+    linked = vendor(linked_to="FOUR-0012")
+    mirrored = {("vendor", "FOUR-0012"): "401FOUR12"}
+    assert default_party_code(linked) == "FOUR-0012"  # none declared: as before
+    assert default_party_code(vendor()) == "V-7"
+    assert default_party_code(linked, mirrored) == "401FOUR12"  # the mirror's, for the party it is linked to
+    assert default_party_code(vendor(), mirrored) == "V-7"  # not linked: the mirror has nothing to say
+    linked.auxiliary_account = "401ELEC"
+    assert default_party_code(linked, mirrored) == "401ELEC"  # the hub party's own comes first
+    config = dataclasses.replace(CONFIG, party_code=lambda party: default_party_code(party, mirrored),
+                                 journal_names={"PUR": "Achats et frais généraux"})
+    entry = document_entry(bill("10.00", party=linked), config)
+    assert (entry.lines[0].subsidiary_account, entry.journal_label) == ("401ELEC", "Achats et frais généraux")
+    assert document_entry(bill("10.00"), CONFIG).journal_label == "PUR"  # no journal declared: the code
+    data = render_fec([entry])
+    assert validate_fec(data).ok
+    header, row = (line.split("\t") for line in data.decode("iso-8859-15").splitlines()[:2])
+    fields = dict(zip(header, row))
+    assert (fields["JournalLib"], fields["CompAuxNum"], fields["CompAuxLib"]) == (
+        "Achats et frais généraux", "401ELEC", "Société Générale d'Électricité")
 
 
 def test_a_discount_line_is_a_credit_on_its_account_and_zero_lines_are_left_out():

@@ -209,3 +209,39 @@ def test_entry_files_refuses_bad_options_with_a_message(capsys, tmp_path):
             main(["entry-files", "acme_us", "--out", str(tmp_path), "--payables-account", "401000", *options])
         assert exit_.value.code == 2
         assert message in capsys.readouterr().err
+
+
+def test_entry_files_put_the_declared_auxiliary_account_on_the_party_line_the_hub_s_then_the_mirror_s(
+        ledger, ledger_url, monkeypatch, tmp_path, capsys):
+    import csv
+
+    from sqlalchemy import select
+
+    from ledgerbridge.ledger.models import Party, PartyLink, ReferenceRecord
+
+    entity = make_entity("aux")
+    registry = tmp_path / "r.yaml"
+    registry.write_text(yaml.safe_dump({"legal_entities": [
+        {"id": "aux", "name": "Aux", "base_currency": "USD",
+         "accounting": {"kind": "quickbooks_online", "conn_id": "qbo_aux"}}]}))
+    monkeypatch.setenv("LEDGERBRIDGE_REGISTRY", str(registry))
+    monkeypatch.setenv("LEDGERBRIDGE_DB_URL", ledger_url)
+    vendors = [{"hub_id": "V-1", "name": "Brown, Nick", "auxiliary_account": "401BROWN"},
+               {"hub_id": "V-2", "name": "Dunder Mifflin"}, {"hub_id": "V-3", "name": "Globochem"}]
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data([bill("B-1", "V-1", "10.00"), bill("B-2", "V-2", "20.00"),
+                                                   bill("B-3", "V-3", "30.00")], vendors))
+        dunder = session.scalar(select(Party).where(Party.hub_id == "V-2"))
+        session.add(PartyLink(party_id=dunder.id, entity_id="aux", external_id="56", status="linked", method="person"))
+        session.add(ReferenceRecord(entity_id="aux", kind="vendor", external_id="56", name="Dunder Mifflin",
+                                    auxiliary_account="401DUNDER"))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+
+    assert main(["entry-files", "aux", "--out", str(out_dir), "--payables-account", "2000"]) == 0
+
+    [bills] = out_dir.glob("aux-bills-*.csv")
+    rows = list(csv.DictReader(bills.open(encoding="utf-8")))
+    assert {(r["document_reference"], r["subsidiary_account"]) for r in rows if r["account"] == "2000"} == {
+        ("B-1", "401BROWN"), ("B-2", "401DUNDER"), ("B-3", "V-3")}
+    capsys.readouterr()

@@ -488,3 +488,38 @@ def test_bank_entries_and_expense_reports_balance_against_the_bank_or_the_payee_
 
     second = _run(ledger, conn, entity)
     assert second["export_documents"]["sent"] == 0 and _entry_files(root) == [written]  # never twice
+
+
+def test_the_source_s_journals_name_the_entries_and_its_auxiliary_accounts_go_on_the_party_lines(ledger, tmp_path):
+    root, conn = _local_folder(tmp_path)
+    hub = {
+        "journals": [{"code": "HA", "name": "Achats boulangerie", "type": "purchases"},
+                     {"code": "OD", "name": "Opérations diverses", "type": "general", "active": False}],
+        "vendors": [dict(DEMO["hub"]["vendors"][0], auxiliary_account="401MOULINS"),  # the books know it as FMOULIN
+                    DEMO["hub"]["vendors"][1],  # none declared: the books' own code
+                    dict(DEMO["hub"]["vendors"][2], auxiliary_account="FDUPONT")],  # new: opened under its own
+        "bills": [DEMO["hub"]["bills"][0], dict(DEMO["hub"]["bills"][2], journal="HA"),
+                  dict(DEMO["hub"]["bills"][1], journal="VT")],  # VT: the accountant's, not the source's
+        "journal_entries": [dict(DEMO["hub"]["journal_entries"][0], journal="OD")],  # declared, retired
+    }
+    with ledger.session() as session:
+        import_hub_data(session, _entity(), hub)
+
+    result = _run(ledger, conn)
+
+    assert result["export_documents"]["confirmed"] == 2
+    [written] = _entry_files(root)
+    report = validate_fec(written.read_bytes())
+    assert report.ok, report.problems
+    lines = _fec_lines(written)
+    assert {(l["JournalCode"], l["EcritureNum"]) for l in lines} == {("HA", "B-5001"), ("HA", "B-5003")}
+    assert {l["JournalLib"] for l in lines} == {"Achats boulangerie"}  # the source's name, not the file's
+    party = {l["EcritureNum"]: (l["CompAuxNum"], l["CompAuxLib"]) for l in lines if l["CompteNum"] == "401000"}
+    assert party == {"B-5001": ("401MOULINS", "Moulins de Paris"), "B-5003": ("FDUPONT", "Papeterie Dupont")}
+    with ledger.session() as session:
+        held = {q.record_key: q.reasons for q in session.scalars(select(QuarantineEntry).where(
+            QuarantineEntry.status == "open"))}
+    assert [(r["expectation"], r["field"]) for r in held["B-5002"]] == [("journal_declared_by_source", "journal_code")]
+    assert "journal 'VT' is not among the journals the source declared" in held["B-5002"][0]["problem"]
+    assert [r["expectation"] for r in held["J-5001"]] == ["journal_declared_by_source"]
+    assert "journal 'OD' is inactive among the journals the source declared" in held["J-5001"][0]["problem"]

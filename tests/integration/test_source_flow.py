@@ -20,9 +20,11 @@ from ledgerbridge.hub_import import import_hub_data
 from ledgerbridge.ledger.models import (
     Document,
     OutboxEntry,
+    Party,
     OutboxState,
     QuarantineEntry,
     QuarantineStatus,
+    SourceJournal,
     SourceWriteBack,
     WriteBackState,
 )
@@ -245,3 +247,29 @@ def test_an_entity_without_a_source_skips_both_source_steps(ledger, qbo_server):
 
     assert report["pull_source"] == {"skipped": "no source"}
     assert report["write_back"]["source"] == {"skipped": "no source"} and report["write_back"]["documents"] == 1
+
+
+def test_pull_source_takes_in_the_declared_journals_and_auxiliary_accounts_and_says_how_many(
+        ledger, qbo_server, synced, caplog):
+    feed, _, conn = synced("src_journals")
+    feed.drop({"journals": [{"code": "ACH", "name": "Achats", "type": "purchases"},
+                            {"code": "VTE", "name": "Ventes", "type": "ventes"}]})
+    (feed.folder / "inbound" / "vendors.csv").write_text("hub_id,name,auxiliary_account\nV-1,Brown,401BROWN\n"
+                                                        f"V-2,Dunder,{'F' * 18}\n")
+    ctx = replace(context(feed.entity, ledger, conn), connect_source=feed.source)
+
+    with caplog.at_level("INFO", logger="ledgerbridge.test.src_journals"):
+        summary = run_step(ctx, "pull_source")
+
+    assert summary["kinds"]["journals"] == {"new": 1, "quarantined": 1}
+    assert "journals declared: 1 new, 0 updated, 0 unchanged, 1 quarantined" in caplog.text
+    assert "journal 'VTE' quarantined (hub-001.json #2), not taken in: field 'type'" in caplog.text
+    assert "vendor 'V-2' quarantined (vendors.csv #3), not taken in: field 'auxiliary_account'" in caplog.text
+    held = _open_quarantine(ledger, "src_journals")
+    assert set(held) == {("source.journals", "VTE"), ("source.vendors", "V-2")}
+    with ledger.session() as session:
+        assert session.scalar(select(Party.auxiliary_account).where(Party.hub_id == "V-1")) == "401BROWN"
+        assert session.scalars(select(SourceJournal.code)).all() == ["ACH"]
+    # A quarantined journal is none of the write-back's business (the hub hears of its records only).
+    run_step(ctx, "write_back")
+    assert ("VTE", "quarantined") not in feed.statuses() and ("V-2", "quarantined") in feed.statuses()

@@ -116,6 +116,20 @@ CASES = [
     case("journal_code_resolves", lambda k: journal_entry(k, journal_code="PAIE", journal_resolved=False),
          {"journal_code_resolves"}, "journal_code", "no active journal 'PAIE' in the accounting system's journals",
          "PAIE", lambda k: journal_entry(k, journal_code="OD", journal_resolved=True)),
+    case("journal_declared_by_source",
+         lambda k: journal_entry(k, journal_code="PAIE", journal_resolved=True, journal_declared=False),
+         {"journal_declared_by_source"}, "journal_code",
+         "journal 'PAIE' is not among the journals the source declared: declare it in the feed's `journals`, or "
+         "name a declared one", "PAIE",
+         lambda k: journal_entry(k, journal_code="OD", journal_resolved=True, journal_declared=True)),
+    case("journal_declared_by_source", lambda k: journal_entry(k, journal_code="OD", journal_resolved=True,
+                                                                 journal_declared=False, journal_inactive=True),
+         {"journal_declared_by_source"}, "journal_code",
+         "journal 'OD' is inactive among the journals the source declared (active: false): declare it in the "
+         "feed's `journals`, or name a declared one", "OD",
+         # a source that declares no journal (None): nothing to check
+         lambda k: journal_entry(k, journal_code="OD", journal_resolved=True, journal_declared=None),
+         id="journal_declared_by_source-inactive"),
     case("doc_number_length", lambda k: bill(k, doc_number="N" * 22), {"doc_number_length"}, "doc_number",
          "longer than 21 characters", "N" * 22, lambda k: bill(k, doc_number="M" * 21)),
     case("doc_number_present", lambda k: bill(k, doc_number=None), {"doc_number_present"}, "doc_number",

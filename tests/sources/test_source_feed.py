@@ -158,3 +158,21 @@ def test_a_feed_needs_a_folder_or_a_verified_sftp_server():
         unverified.fetch_changes()
     with pytest.raises(ConnectionSettingsError, match="max_bytes"):
         build_source(_entity(), ConnectionSettings("feed_acme", extra={"local_root": "/tmp", "max_bytes": "lots"}))
+
+
+def test_declared_journals_come_first_and_a_parties_file_may_give_auxiliary_accounts(feed):
+    source, folder = feed
+    _drop(folder, "a-hub.yaml", "bills:\n  - {hub_id: B-1, vendor: V-1, doc_date: 2026-11-02, journal: ACH}\n"
+                                "journals:\n  - {code: ACH, name: Achats, type: purchases}\n"
+                                "  - {code: OD, name: Opérations diverses, type: general, active: false}\n")
+    _drop(folder, "vendors.csv", "hub_id,name,auxiliary_account\nV-1,Moulins,FMOULINS\nV-2,Dunder,\n")
+
+    batch = source.fetch_changes()
+
+    assert [(r.kind, str(r.origin)) for r in batch.records] == [
+        ("journals", "a-hub.yaml #1"), ("journals", "a-hub.yaml #2"), ("bills", "a-hub.yaml #1"),
+        ("vendors", "vendors.csv #2"), ("vendors", "vendors.csv #3")]
+    assert batch.records[1].data == {"code": "OD", "name": "Opérations diverses", "type": "general", "active": False}
+    assert [r.data for r in batch.records[3:]] == [{"hub_id": "V-1", "name": "Moulins", "auxiliary_account": "FMOULINS"},
+                                                   {"hub_id": "V-2", "name": "Dunder"}]
+    assert batch.refused == ()

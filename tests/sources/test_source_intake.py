@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from ledgerbridge.ledger.models import (
@@ -19,8 +20,16 @@ from ledgerbridge.ledger.models import (
     QuarantineEntry,
     QuarantineStatus,
     RecordType,
+    SourceJournal,
 )
-from ledgerbridge.sources.intake import CHANGED_AFTER_EXPORT, REFUSED_AT_INTAKE, Outcome, records_of_mapping, take_in
+from ledgerbridge.sources.intake import (
+    CHANGED_AFTER_EXPORT,
+    REFUSED_AT_INTAKE,
+    HubRecordError,
+    Outcome,
+    records_of_mapping,
+    take_in,
+)
 from support import bill, make_entity
 
 ENTITY = make_entity("acme")
@@ -236,3 +245,55 @@ def test_an_exchange_rate_is_taken_exactly_and_a_rate_taken_from_the_accounting_
     assert _documents(ledger)["B-NONE"].exchange_rate is None
     _take_in(ledger, {"bills": [bill("B-NONE", currency="GBP", doc_date="2026-11-03", exchange_rate="1.2")]})
     assert _documents(ledger)["B-NONE"].exchange_rate == Decimal("1.2")
+
+
+def _journals(ledger) -> dict[str, tuple[str, str | None, bool]]:
+    with ledger.session() as session:
+        return {j.code: (j.name, j.journal_type, j.active) for j in session.scalars(
+            select(SourceJournal).where(SourceJournal.entity_id == ENTITY.id))}
+
+
+def test_declared_journals_and_auxiliary_accounts_are_stored_and_a_bad_one_is_held_naming_it(ledger):
+    report = _take_in(ledger, {
+        "journals": [{"code": "ACH", "name": "Achats", "type": "purchases"},
+                     {"code": "VTE", "name": "Ventes", "type": "sales"},
+                     {"code": "PAIE", "name": "Paie", "type": "wages"},  # no such type
+                     {"code": "X" * 21, "name": "Trop long"},
+                     {"code": "BQ", "type": "bank"}],  # no name
+        "vendors": [{"hub_id": "V-1", "name": "Moulins", "auxiliary_account": "FMOULINS"},
+                    {"hub_id": "V-2", "name": "Dunder", "auxiliary_account": "F" * 18},
+                    {"hub_id": "V-3", "name": "Brown"}],
+        "bills": [bill("B-1", vendor="V-1", journal="ACH")],
+    })
+
+    assert _journals(ledger) == {"ACH": ("Achats", "purchases", True), "VTE": ("Ventes", "sales", True)}
+    assert report.journals[Outcome.NEW] == 2 and report.journals[Outcome.QUARANTINED] == 3
+    with ledger.session() as session:
+        assert {p.hub_id: p.auxiliary_account for p in session.scalars(select(Party))} == {
+            "V-1": "FMOULINS", "V-3": None}
+    held = _held(ledger, "source.journals")
+    assert {key: [r["field"] for r in entry.reasons] for key, entry in held.items()} == {
+        "PAIE": ["type"], "BQ": ["name"], "hub.json #4": ["code"]}
+    assert "'purchases'" in held["PAIE"].reasons[0]["problem"]  # the types it may be are named
+    assert {r.who for r in report.refused} == {"journal 'PAIE'", "journal 'BQ'", "journal #4", "vendor 'V-2'"}
+    [long] = _held(ledger, "source.vendors")["V-2"].reasons
+    assert long["field"] == "auxiliary_account" and "17" in long["problem"]
+    assert set(_documents(ledger)) == {"B-1"}
+
+    # A later feed: ACH retired, VTE absent (kept as it is), PAIE fixed (leaves quarantine), V-1 re-coded.
+    report = _take_in(ledger, {
+        "journals": [{"code": "ACH", "name": "Achats", "type": "purchases", "active": False},
+                     {"code": "PAIE", "name": "Paie", "type": "payroll"}],
+        "vendors": [{"hub_id": "V-1", "name": "Moulins", "auxiliary_account": "401MOUL"}]}, "later.json")
+    assert _journals(ledger) == {"ACH": ("Achats", "purchases", False), "VTE": ("Ventes", "sales", True),
+                                 "PAIE": ("Paie", "payroll", True)}
+    assert (report.journals[Outcome.NEW], report.journals[Outcome.UPDATED]) == (1, 1)
+    assert set(_held(ledger, "source.journals")) == {"BQ", "hub.json #4"}
+    with ledger.session() as session:
+        assert session.scalar(select(Party.auxiliary_account).where(Party.hub_id == "V-1")) == "401MOUL"
+
+
+def test_a_strict_import_refuses_a_bad_journal_naming_its_code_and_the_field(ledger):
+    with ledger.session() as session, pytest.raises(HubRecordError, match=r"journal 'ACH': field 'type'"):
+        take_in(session, ENTITY, records_of_mapping({"journals": [{"code": "ACH", "name": "Achats",
+                                                                    "type": "achats"}]}), strict=True)

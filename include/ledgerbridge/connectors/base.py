@@ -44,6 +44,7 @@ class PartyExport:
     email: str | None
     currency: str | None
     hub_id: str
+    auxiliary_account: str | None = None  # the sub-ledger account the source declared for it (entry files)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from ledgerbridge.connectors.base import (
 from ledgerbridge.connectors.errors import ConnectorError, OutcomeUnknown, RecordRejected, TransientError
 from ledgerbridge.entryfiles import Entry, EntryError, EntryLine, Side
 from ledgerbridge.entryfiles.building import EntryBuilder, EntryRules, plain
+from ledgerbridge.entryfiles.convert import Declared
 from ledgerbridge.entryfiles.fec import fec_file_name, render_fec, validate_fec, validation_order
 from ledgerbridge.entryfiles.writer import FILE_EXTENSIONS, check_entry, render_entries, validate
 from ledgerbridge.filedrop.files import write_atomic
@@ -121,13 +122,18 @@ class EntryFilesConnector(KeepsNoExchangeRates):
     )
 
     def __init__(self, open_fs: FileSystemOpener, entity_id: str, company_id: str, base_currency: str,
-                 settings: EntryFileSettings, now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+                 settings: EntryFileSettings, now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 declared: Callable[[], Declared] | None = None):
         self.open_fs = open_fs
         self.entity_id = entity_id
         self.company_id = company_id
         self.base_currency = base_currency
         self.settings = settings
         self.now = now
+        # What the entity's source declared (its journals' names, its parties' auxiliary accounts), read from
+        # the ledger once per batch (entryfiles.convert.source_declarations); None: nothing declared.
+        self.declared = declared
+        self._declarations: Declared | None = None
         self._lists: dict[str, dict[str, ReferenceData]] | None = None
         self._read_at: datetime | None = None
         self._gone: dict[str, list[ReferenceData]] = {}
@@ -251,6 +257,7 @@ class EntryFilesConnector(KeepsNoExchangeRates):
         parties: list[Outgoing] = []
         attachments: list[Outgoing] = []
         self._lists = None  # the entries are built against the lists as they are now
+        self._declarations = None  # and what the source declared, as it is now
         try:
             with self.open_fs() as fs:
                 written = self._written(fs)
@@ -329,9 +336,13 @@ class EntryFilesConnector(KeepsNoExchangeRates):
         """The balanced entry of one exported document, as the lists are now (entryfiles.building);
         EntryError names what is wrong."""
         settings = self.settings
+        if self._declarations is None:
+            self._declarations = self.declared() if self.declared is not None else Declared()
+        declared = self._declarations
         rules = EntryRules(settings.payables_account, settings.receivables_account, settings.journal,
                            self.base_currency, settings.closed_through,
-                           chart=f"{REFERENCE}/{REFERENCE_FILES['account'][0]}")
+                           chart=f"{REFERENCE}/{REFERENCE_FILES['account'][0]}",
+                           journal_names=declared.journal_names, auxiliary_accounts=declared.auxiliary_accounts)
         return EntryBuilder(rules, self._lists_of).entry(kind, payload)
 
     def _lists_of(self, kind: str) -> dict[str, ReferenceData]:
@@ -507,7 +518,8 @@ class EntryFilesConnector(KeepsNoExchangeRates):
     def _open_auxiliary_account(self, fs: FileSystem, item: Outgoing) -> Created | Exception:
         """Opened by the entries that name it; recorded in a manifest so that a second look finds it."""
         payload = item.payload
-        code = self.auxiliary_code(item.kind, payload["hub_id"], payload["name"])
+        # The auxiliary account the source declared for the party, else one made of its name and hub id.
+        code = payload.get("auxiliary_account") or self.auxiliary_code(item.kind, payload["hub_id"], payload["name"])
         taken = self._lists_of(item.kind).get(code)
         if taken is not None and (taken.name or "").casefold() != payload["name"].casefold():
             return RecordRejected(f"{item.kind} {payload['hub_id']}: auxiliary account {code} is taken by "

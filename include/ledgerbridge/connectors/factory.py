@@ -111,7 +111,17 @@ def entry_files(entity: LegalEntity, conn: ConnectionSettings, ledger: Ledger | 
 
     settings = entity.accounting.entry_files
     company_id = conn.extra.get("company_id") or settings.siren or entity.id
+    if ledger is not None and "declared" not in options:
+        options["declared"] = lambda: _source_declarations(ledger, entity.id)
     return EntryFilesConnector(drop_opener(conn), entity.id, str(company_id), entity.base_currency, settings, **options)
+
+
+def _source_declarations(ledger: Ledger, entity_id: str):
+    """What the entity's source declared that its entries show (journal names, auxiliary accounts)."""
+    from ledgerbridge.entryfiles.convert import source_declarations
+
+    with ledger.session() as session:
+        return source_declarations(session, entity_id)
 
 
 def drop_opener(conn: ConnectionSettings) -> Callable[[], AbstractContextManager]:

@@ -32,6 +32,10 @@ class EntryRules:
     base_currency: str
     closed_through: date | None = None
     chart: str = ""  # where the chart of accounts comes from, named in a refusal; "": no chart, any account
+    # What the source declared (its hub feed): journal code -> the journal's name, for JournalLib; and
+    # (vendor | customer, its code in the books) -> the auxiliary account a hub party linked to it declared.
+    journal_names: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    auxiliary_accounts: Mapping[tuple[str, str], str] = dataclasses.field(default_factory=dict)
 
 
 class EntryBuilder:
@@ -78,13 +82,15 @@ class EntryBuilder:
         return value
 
     def _journal_label(self, source: str, journal: str) -> str:
+        """The journal's name: the one the source declared for it, else the accounting file's, else its code."""
+        declared = self.rules.journal_names.get(journal)
         journals = self.lists("journal_code")
         if not journals:
-            return journal  # no journals list: the code names itself
+            return declared or journal  # no journals list: the code names itself
         if journal not in journals:
             raise EntryError(source, f"journal {journal} is not among the accounting file's journals "
                                      f"({', '.join(sorted(journals))}): add it, or set entry_files.journals")
-        return journals[journal].name or journal
+        return declared or journals[journal].name or journal
 
     def _account(self, source: str, number: str, where: str) -> tuple[str, str]:
         if not self.rules.chart:
@@ -103,8 +109,12 @@ class EntryBuilder:
         return EntryLine(account, side, amount, label, party[0], account_label, party[1])
 
     def _party(self, kind: str, code: str) -> tuple[str, str]:
+        """(auxiliary account, its label) of the party the books know by `code`: the auxiliary account the hub
+        party declared, else the one the accounting file's list gives it, else the code itself."""
         known = self.lists(kind).get(code)
-        return code, (known.name if known and known.name else code)
+        account = (self.rules.auxiliary_accounts.get((kind, code)) or getattr(known, "auxiliary_account", None)
+                   or code)
+        return account, (known.name if known and known.name else code)
 
     def _tax(self, source: str, code: str | None, amount: Decimal, where: str,
              includes_tax: bool, given: Decimal | None = None) -> tuple[Decimal, Decimal, str | None]:

@@ -21,7 +21,17 @@ from sqlalchemy.orm import Session
 from ledgerbridge import kinds
 from ledgerbridge.connectors.base import ReferenceData
 from ledgerbridge.kinds.document import DocumentRecordKind
-from ledgerbridge.ledger.models import Attachment, Document, DocumentKind, DocumentStatus, LinkStatus, Party
+from ledgerbridge.ledger.mirror import source_journals
+from ledgerbridge.ledger.models import (
+    Attachment,
+    Document,
+    DocumentKind,
+    DocumentStatus,
+    LinkStatus,
+    Party,
+    PartyLink,
+    ReferenceRecord,
+)
 from ledgerbridge.registry import DEFAULT_JOURNALS
 
 from .building import EntryBuilder, EntryRules, plain
@@ -31,12 +41,49 @@ from .entries import Entry, EntryError, entry_rows
 PURCHASE_KINDS = (DocumentKind.BILL, DocumentKind.VENDOR_CREDIT)
 
 
-def default_party_code(party: Party) -> str:
-    """The party's account in the target software: its linked id when a link was decided, else the hub id."""
+def default_party_code(party: Party, mirrored: Mapping[tuple[str, str], str] | None = None) -> str:
+    """The party's account in the target software (an entry's CompAuxNum): the auxiliary account the hub party
+    declared, else the one the mirror gives the accounting party it is linked to (`mirrored`: (kind, external
+    id) -> auxiliary account, see mirrored_auxiliary_accounts), else its linked id when a link was decided,
+    else the hub id."""
+    if party.auxiliary_account:
+        return party.auxiliary_account
     link = party.link
     if link is not None and link.status == LinkStatus.LINKED and link.external_id:
-        return link.external_id
+        return (mirrored or {}).get((str(party.kind), link.external_id)) or link.external_id
     return party.hub_id
+
+
+def mirrored_auxiliary_accounts(session: Session, entity_id: str) -> dict[tuple[str, str], str]:
+    """(vendor | customer, external id) -> the auxiliary account the mirror of the accounting side gives it."""
+    return {(str(kind), external_id): account for kind, external_id, account in session.execute(
+        select(ReferenceRecord.kind, ReferenceRecord.external_id, ReferenceRecord.auxiliary_account).where(
+            ReferenceRecord.entity_id == entity_id, ReferenceRecord.kind.in_(("vendor", "customer")),
+            ReferenceRecord.auxiliary_account.is_not(None), ReferenceRecord.auxiliary_account != "",
+            ReferenceRecord.deleted_at.is_(None)))}
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What the entity's source declared that entries show: its journals' names (JournalLib), and the
+    auxiliary accounts of hub parties by the code the books know them by (CompAuxNum)."""
+
+    journal_names: Mapping[str, str] = field(default_factory=dict)
+    auxiliary_accounts: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+
+def source_declarations(session: Session, entity_id: str) -> Declared:
+    """The journals the source declared (active or not: the name is still the journal's), and the auxiliary
+    account of each hub party linked to a party of the books (the first hub party's, where two link to one)."""
+    accounts: dict[tuple[str, str], str] = {}
+    for kind, external_id, account in session.execute(
+            select(Party.kind, PartyLink.external_id, Party.auxiliary_account).join(PartyLink, PartyLink.party_id ==
+                                                                                    Party.id)
+            .where(Party.entity_id == entity_id, Party.auxiliary_account.is_not(None), Party.auxiliary_account != "",
+                   PartyLink.status == LinkStatus.LINKED, PartyLink.external_id.is_not(None)).order_by(Party.id)):
+        accounts.setdefault((str(kind), external_id), account)
+    names = {code: journal.name for code, journal in source_journals(session, entity_id).items()}
+    return Declared(names, accounts)
 
 
 @dataclass(frozen=True)
@@ -59,6 +106,7 @@ class EntryConfig:
     item_accounts: Mapping[str, str] = field(default_factory=dict)  # item code -> income account
     tax_codes: Mapping[str, TaxCode] = field(default_factory=dict)  # a line's tax code -> its rate and account
     amounts_include_tax: bool = False  # the source's line amounts include their tax (source.amounts_include_tax)
+    journal_names: Mapping[str, str] = field(default_factory=dict)  # the source's declared journals: code -> name
 
     def journal(self, kind: str) -> str:
         """The kind's journal: as configured, else the purchases or journal entries one, else the DAG's default."""
@@ -183,7 +231,7 @@ def document_entry(document: Document, config: EntryConfig, attachment_names: Se
     payload = document_payload(document, config)
     _check_lists(source, payload, config)
     rules = EntryRules(config.payables_account, config.receivables_account, config.journal,
-                       config.currency or document.currency)
+                       config.currency or document.currency, journal_names=config.journal_names)
     entry = EntryBuilder(rules, _lists(document, payload, config)).entry(document.kind, payload)
     return dataclasses.replace(entry, attachment_names=tuple(attachment_names))
 

@@ -103,6 +103,10 @@ def _log_intake(ctx: RunContext, report: IntakeReport, received: int) -> None:
     if not received:
         ctx.log.info("nothing new from the source")
         return
+    journals = report.journals
+    if sum(journals.values()):
+        ctx.log.info("journals declared: %d new, %d updated, %d unchanged, %d quarantined", journals[Outcome.NEW],
+                     journals[Outcome.UPDATED], journals[Outcome.UNCHANGED], journals[Outcome.QUARANTINED])
     for kind in RECORD_KINDS:
         counts = report.counts.get(kind.key)
         if counts and sum(counts.values()):

@@ -30,6 +30,16 @@ def _suite_account_type(account_type: str | None) -> str | None:
     return "Bank" if account_type == "BANK" else account_type
 
 
+def _declared_journal(code: str | None, resolve: Resolver) -> dict:
+    """Whether the source declared the document's journal, active (journal_declared None: it declares none)."""
+    declared = getattr(resolve, "source_journals", None) or {}
+    if not code or not declared:
+        return {"journal_declared": None, "journal_inactive": False}
+    journal = declared.get(code)
+    return {"journal_declared": journal is not None and journal.active,
+            "journal_inactive": journal is not None and not journal.active}
+
+
 # (document, the party's external id or None, resolver) -> the neutral export
 ExportBuilder = Callable[[Document, str | None, Resolver], Any]
 
@@ -85,6 +95,7 @@ class DocumentRecordKind(RecordKind):
                   "doc_date": document.doc_date, "due_date": document.due_date, "currency": document.currency,
                   "total": document.total, "lines": lines, "journal_code": document.journal_code,
                   "journal_resolved": resolve.journal_codes.get(document.journal_code) is not None,
+                  **_declared_journal(document.journal_code, resolve),
                   "exchange_rate": exchange_rate, "rate_problem": rate_problem,
                   "amounts_include_tax": resolve.amounts_include_tax, **self._bank_fields(document, resolve), **party}
         return record, lambda: self._export(document, party.get("party_ref"), resolve, exchange_rate)

@@ -11,4 +11,4 @@ from ledgerbridge.ledger.models import Party
 @dataclass(frozen=True)
 class PartyRecordKind(RecordKind):
     def export(self, party: Party) -> PartyExport:
-        return PartyExport(self.name, party.name, party.email, party.currency, party.hub_id)
+        return PartyExport(self.name, party.name, party.email, party.currency, party.hub_id, party.auxiliary_account)

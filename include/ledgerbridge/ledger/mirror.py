@@ -10,6 +10,7 @@ from ledgerbridge.ledger.models import (
     QuarantineEntry,
     QuarantineStatus,
     ReferenceRecord,
+    SourceJournal,
 )
 
 
@@ -31,6 +32,12 @@ def usable_references(session: Session, entity_id: str, kind: str) -> list[Refer
             )
         )
     )
+
+
+def source_journals(session: Session, entity_id: str) -> dict[str, SourceJournal]:
+    """The journals the entity's source declared (its hub feed's `journals`), by code, active or not."""
+    return {journal.code: journal for journal in session.scalars(
+        select(SourceJournal).where(SourceJournal.entity_id == entity_id))}
 
 
 class CodeIndex:
@@ -70,6 +77,7 @@ class Resolver:
         self.items = CodeIndex(usable_references(session, entity_id, "item"), item_map)
         self.tax_codes = CodeIndex(usable_references(session, entity_id, "tax_code"))
         self.journal_codes = CodeIndex(usable_references(session, entity_id, "journal_code"))
+        self.source_journals = source_journals(session, entity_id)
         self._inactive_items: CodeIndex | None = None
         self._collective_accounts: dict[str, dict[str, str]] = {}  # party kind -> party id -> account id
         self.unrated_tax_codes: set[str] = set()  # codes asked for a rate the mirror does not know

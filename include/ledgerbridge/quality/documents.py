@@ -12,6 +12,9 @@ computed (the suite looks at data; it does not query the ledger)::
      "party_linked": True,                        # all but journal entries: linked to an accounting party
      "party_problem": None,                       # optional: why not ("in review", ...), shown as is
      "journal_code": None, "journal_resolved": None,  # optional: the journal it goes to, by code
+     "journal_declared": None,                    # optional: where the source declares its journals, whether
+                                                  # it declared this one, active (None: it declares none)
+     "journal_inactive": False,                   # optional: declared, but retired (`active: false`)
      "rate_problem": None,                        # optional: why a foreign document has no exchange rate
      "bank_account": None, "bank_account_resolved": None,  # bank entries, expense reports: the bank account
      "bank_account_type": None,                   # its account type in the mirror ("Bank")
@@ -66,7 +69,7 @@ from ledgerbridge.quality.spec import (
 )
 
 NAME = "documents"
-SUITE_VERSION = "1.10.0"
+SUITE_VERSION = "1.11.0"
 MAX_FAILURE_RATE = 0.10  # more than 10% of a batch failing: a wrong mapping, not ten bad bills
 DOC_NUMBER_LIMITS = {"quickbooks_online": 21, "quickbooks_desktop": 20}
 KINDS = ("bill", "invoice", "credit_note", "sales_receipt", "journal_entry", "vendor_credit", "bank_entry",
@@ -148,6 +151,9 @@ def build(records: list[dict], params: DocumentParams) -> dict[str, list[dict]]:
             "party_problem": text(record.get("party_problem")),
             "earlier_same_number": earlier, "taken_by": taken_by, "journal_code": text(record.get("journal_code")),
             "journal_resolved": bool(record.get("journal_resolved")) if text(record.get("journal_code")) else None,
+            "journal_declared": bool(record.get("journal_declared"))
+            if text(record.get("journal_code")) and record.get("journal_declared") is not None else None,
+            "journal_inactive": bool(record.get("journal_inactive")),
             "rate_problem": text(record.get("rate_problem")), **_bank_account(kind, record),
         })
         for index, line in enumerate(doc_lines, 1):
@@ -342,6 +348,14 @@ EXPECTATIONS = (
                 lambda row, params: f"no active journal {row['journal_code']!r} in the accounting system's journals",
                 "journal_code",
                 why="An entry named for a journal the books do not have would be refused, or land in the wrong one."),
+    Expectation("journal_declared_by_source", "documents", "ExpectColumnValuesToBeInSet",
+                {"column": "journal_declared", "value_set": [True]}, "journal_code",
+                lambda row, params: f"journal {row['journal_code']!r} is " + (
+                    "inactive among the journals the source declared (active: false)" if row["journal_inactive"]
+                    else "not among the journals the source declared") + ": declare it in the feed's `journals`, "
+                "or name a declared one",
+                "journal_code",
+                why="Where the source declares its journals, a document naming another one has its journal wrong."),
     Expectation("bank_account_resolves", "documents", "ExpectColumnValuesToBeInSet",
                 {"column": "bank_account_resolved", "value_set": [True]}, "bank_account",
                 lambda row, params: "missing" if not row.get("bank_account") else
@@ -431,7 +445,8 @@ COLUMNS = {
                   "total": MONEY, "total_places": INT, "lines_total": MONEY, "debits": MONEY, "credits": MONEY,
                   "currency": STR, "currency_enabled": BOOL, "doc_number": STR, "doc_number_given": BOOL,
                   "earlier_same_number": STR,
-                  "taken_by": STR, "journal_code": STR, "journal_resolved": BOOL, "rate_problem": STR,
+                  "taken_by": STR, "journal_code": STR, "journal_resolved": BOOL, "journal_declared": BOOL,
+                  "journal_inactive": BOOL, "rate_problem": STR,
                   "bank_account": STR, "bank_account_resolved": BOOL, "bank_account_is_bank": BOOL,
                   "bank_account_type": STR},
     "lines": {"amount": MONEY, "amount_places": INT, "account_resolved": BOOL, "item_resolved": BOOL,

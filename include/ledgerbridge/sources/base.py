@@ -32,7 +32,7 @@ class Origin:
 class SourceRecord:
     """One record as the source gave it, not validated yet (intake does that, record by record)."""
 
-    kind: str  # a key of sources.records.KINDS_BY_KEY: "vendors", "bills", ...
+    kind: str  # a key of sources.records.KINDS_BY_KEY: "vendors", "bills", ...; or "journals" (declared)
     data: Any  # the mapping as read; anything else is refused by intake, naming the record
     origin: Origin
     # What made the source unable to translate it (an ERP order line in a unit its item lacks), as

@@ -52,7 +52,7 @@ from ledgerbridge.sources.base import (
     WriteBack,
     Written,
 )
-from ledgerbridge.sources.records import KINDS_BY_KEY
+from ledgerbridge.sources.records import JOURNALS, KINDS_BY_KEY
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ INBOUND, PROCESSED, REJECTED, OUTBOUND = "inbound", "processed", "rejected", "ou
 # Attachments travel inside the files as base64 (25 MB each at most): the limit leaves room for one or two.
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 PARTY_CSV = re.compile(r"(?P<kind>vendors|customers)[^/]*\.csv")
-PARTY_COLUMNS = ("hub_id", "name", "email", "tax_id", "city", "postcode")
+PARTY_COLUMNS = ("hub_id", "name", "email", "tax_id", "city", "postcode", "auxiliary_account")
 WRITE_BACK_PREFIX = "writeback-"
 WRITE_BACK_ITEMS_PER_FILE = 10_000
 
@@ -204,15 +204,16 @@ def read_feed_file(fs: FileSystem, path: str, entity_id: str, max_bytes: int = D
     if "entity_id" in data and data["entity_id"] != entity_id:
         raise Refused("wrong_entity", f"is for entity {data['entity_id']!r} but lies in the feed of entity "
                                        f"{entity_id!r}", "/entity_id")
-    unknown = sorted(str(key) for key in data if key not in KINDS_BY_KEY and key not in ("entity_id", "feed_version"))
+    unknown = sorted(str(key) for key in data
+                     if key not in KINDS_BY_KEY and key not in (JOURNALS, "entity_id", "feed_version"))
     if unknown:
         raise Refused("unknown_kind", f"holds {', '.join(map(repr, unknown))}, which is no record kind; "
-                                       f"known: {', '.join(KINDS_BY_KEY)}", f"/{unknown[0]}")
+                                       f"known: {JOURNALS}, {', '.join(KINDS_BY_KEY)}", f"/{unknown[0]}")
     if data.get("feed_version", FEED_VERSION) != FEED_VERSION:
         raise Refused("feed_version", f"speaks feed_version {data['feed_version']!r}; this reader speaks "
                                        f"{FEED_VERSION}", "/feed_version")
     records = []
-    for key in KINDS_BY_KEY:
+    for key in (JOURNALS, *KINDS_BY_KEY):  # the journals a source declares come first: documents name them
         listed = data.get(key)
         if listed is None:
             continue

@@ -44,6 +44,7 @@ from ledgerbridge.ledger.models import (
     Payment,
     PaymentApplication,
     RecordType,
+    SourceJournal,
 )
 from ledgerbridge.money import money_sum
 from ledgerbridge.registry import LegalEntity
@@ -51,6 +52,8 @@ from ledgerbridge.sources.base import Origin, SourceRecord
 from ledgerbridge.sources.records import (
     DOCUMENT_KINDS,
     HUB_ID,
+    JOURNALS,
+    JOURNALS_DATASET,
     KINDS_BY_KEY,
     KINDS_BY_LEDGER_KIND,
     PARTY_KINDS,
@@ -60,6 +63,7 @@ from ledgerbridge.sources.records import (
     FeedKind,
     HubBankLine,
     HubExpenseLine,
+    HubJournal,
     HubJournalLine,
     HubSalesLine,
     fits_the_ledger,
@@ -86,11 +90,24 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True)
+class _JournalsKind:
+    """What intake's reports need of a kind, for the journals a source declares (no record kind of the ledger)."""
+
+    key: str = JOURNALS
+    label: str = "journal"
+    ledger_kind: str = "journal"
+    quarantine_dataset: str = JOURNALS_DATASET
+
+
+JOURNALS_KIND = _JournalsKind()
+
+
+@dataclass(frozen=True)
 class Refusal:
     """A record intake would not take, with every reason."""
 
-    kind: FeedKind
-    hub_id: str | None
+    kind: FeedKind | _JournalsKind
+    hub_id: str | None  # a journal's: its code
     origin: Origin
     reasons: tuple[Reason, ...]
 
@@ -125,6 +142,11 @@ class IntakeReport:
     def count(self, outcome: Outcome) -> int:
         return sum(counter[outcome] for counter in self.counts.values())
 
+    @property
+    def journals(self) -> Counter:
+        """The journals the source declared in the batch: new, updated, unchanged, quarantined."""
+        return self.counts[JOURNALS]
+
     def new_per_kind(self) -> dict[str, int]:
         return {kind.key: self.counts[kind.key][Outcome.NEW] for kind in RECORD_KINDS}
 
@@ -142,10 +164,11 @@ def take_in(session: Session, entity: LegalEntity, records: Iterable[SourceRecor
     by_kind: dict[str, list[SourceRecord]] = defaultdict(list)
     intake = _Intake(session, entity, strict)
     for sequence, record in enumerate(records):
-        if record.kind not in KINDS_BY_KEY:
-            raise ValueError(f"unknown record kind {record.kind!r}; known: {', '.join(KINDS_BY_KEY)}")
+        if record.kind not in KINDS_BY_KEY and record.kind != JOURNALS:
+            raise ValueError(f"unknown record kind {record.kind!r}; known: {JOURNALS}, {', '.join(KINDS_BY_KEY)}")
         by_kind[record.kind].append(record)
         intake.sequence[id(record)] = sequence
+    intake.take_journals(by_kind.get(JOURNALS, []))  # before the documents naming them
     parsed = {kind.key: intake.parse(kind, by_kind.get(kind.key, [])) for kind in RECORD_KINDS}
     intake.load_ledger(parsed)
     for kind in PARTY_KINDS:
@@ -232,6 +255,68 @@ class _Intake:
         if hub_id:
             self.refused_ids[kind.key].add(hub_id)
             self._decided(kind, record, hub_id, taken=False)
+
+    # -- the journals a source declares ---------------------------------------------------------
+
+    def take_journals(self, records: list[SourceRecord]) -> None:
+        """Upsert the declared journals by code (a later record of a code wins; one absent from the batch stays
+        as it was; `active: false` retires it); a bad one is held in `source.journals`, naming its code and the
+        field, and the others go in."""
+        if not records:
+            return
+        kind = JOURNALS_KIND
+        declared = {journal.code: journal for journal in self.session.scalars(
+            select(SourceJournal).where(SourceJournal.entity_id == self.entity.id))}
+        latest: dict[str, tuple[SourceRecord, HubJournal]] = {}
+        places: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for record in records:
+            code = _usable_code(record.data)
+            try:
+                model = HubJournal.model_validate(record.data)
+            except ValidationError as exc:
+                self._refuse_journal(record, code, [
+                    Reason(".".join(str(part) for part in error["loc"]) or kind.label, error["msg"],
+                           _shown(error.get("input"))) for error in exc.errors()])
+                if code:
+                    latest.pop(code, None)  # the later record has the last word: the earlier one is not taken
+                continue
+            places[(record.origin.source, model.code)].append(record.origin.position)
+            latest[model.code] = (record, model)
+        taken = []
+        for code, (record, model) in latest.items():
+            positions = places[(record.origin.source, code)]
+            if len(positions) > 1:  # twice in one file: ambiguous, neither is taken
+                numbers = ", ".join(f"#{p}" for p in positions[:-1]) + f" and #{positions[-1]}"
+                self._refuse_journal(record, code, [Reason(
+                    "code", f"repeated (records {numbers} of {record.origin.source})", code)])
+                continue
+            values = {"name": model.name, "journal_type": model.type, "active": model.active}
+            journal = declared.get(code)
+            if journal is None:
+                self.session.add(SourceJournal(entity_id=self.entity.id, code=code, **values))
+                outcome = Outcome.NEW
+            elif changed := _changed({name: getattr(journal, name) for name in values}, values):
+                for name in changed:
+                    setattr(journal, name, values[name])
+                audit(self.session, self.entity.id, "source", "journal_updated_from_source", kind.ledger_kind, code,
+                      {"fields": changed})
+                outcome = Outcome.UPDATED
+            else:
+                outcome = Outcome.UNCHANGED
+            self.report.counts[kind.key][outcome] += 1
+            taken.append(code)
+        self.session.flush()
+        self.report.released += quarantine.resolve(self.session, self.entity.id, kind.quarantine_dataset, taken)
+
+    def _refuse_journal(self, record: SourceRecord, code: str | None, reasons: list[Reason]) -> None:
+        refusal = Refusal(JOURNALS_KIND, code, record.origin, tuple(reasons))
+        if self.strict:
+            raise HubRecordError(refusal.message())
+        quarantine.hold(self.session, self.entity.id, JOURNALS_KIND.quarantine_dataset, refusal.record_key,
+                        [Reason(r.field, r.problem, r.value, REFUSED_AT_INTAKE) for r in reasons],
+                        {"hub_id": code, "origin": str(record.origin), "record": _storable(record.data)})
+        self.report.refused.append(refusal)
+        self.report.counts[JOURNALS_KIND.key][Outcome.QUARANTINED] += 1
 
     # -- what the ledger has ---------------------------------------------------------------------
 
@@ -362,7 +447,7 @@ class _Intake:
 
     def upsert_party(self, kind: FeedKind, record: SourceRecord, model) -> Outcome:
         values = {"name": model.name, "email": model.email, "tax_id": model.tax_id, "city": model.city,
-                  "postcode": model.postcode}
+                  "postcode": model.postcode, "auxiliary_account": model.auxiliary_account}
         party = self.parties[kind.ledger_kind].get(model.hub_id)
         if party is None:
             party = Party(entity_id=self.entity.id, kind=kind.ledger_kind, hub_id=model.hub_id, **values)
@@ -372,7 +457,8 @@ class _Intake:
         changed = _changed({name: getattr(party, name) for name in values}, values)
         if not changed:
             return Outcome.UNCHANGED
-        if party.id in self.in_outbox[RecordType.PARTY]:
+        # Its auxiliary account is the source's own, read when entries are built: taken even once exported.
+        if party.id in self.in_outbox[RecordType.PARTY] and set(changed) - {"auxiliary_account"}:
             return self._held_after_export(kind, record, model.hub_id, changed, values)
         for name in changed:
             setattr(party, name, values[name])
@@ -689,6 +775,14 @@ def _changed(current: dict[str, Any], incoming: dict[str, Any]) -> list[str]:
     return [name for name, value in incoming.items() if current.get(name) != value]
 
 
+def _usable_code(data: Any) -> str | None:
+    """A journal record's code, where it can name the journal in a reason."""
+    code = data.get("code") if isinstance(data, dict) else None
+    if isinstance(code, str) and code.strip() and len(code.strip()) <= 20 and "\x00" not in code:
+        return code.strip()
+    return None
+
+
 def _usable_hub_id(data: Any) -> str | None:
     hub_id = data.get("hub_id") if isinstance(data, dict) else None
     if isinstance(hub_id, str) and hub_id.strip() and len(hub_id.strip()) <= HUB_ID and "\x00" not in hub_id:
@@ -742,12 +836,13 @@ def records_of_mapping(data: dict[str, Any], source: str = "the feed") -> Sequen
     if not isinstance(data, dict):
         raise HubRecordError(f"{source} holds {_a(type(data).__name__)}, not a mapping of record kinds "
                              f"({', '.join(KINDS_BY_KEY)})")
-    unknown = sorted((key for key in data if key not in KINDS_BY_KEY), key=str)
+    unknown = sorted((key for key in data if key not in KINDS_BY_KEY and key != JOURNALS), key=str)
     if unknown:
         raise HubRecordError(f"unknown kind(s) {', '.join(map(repr, unknown))} in {source}; known: "
-                             f"{', '.join(KINDS_BY_KEY)}")
+                             f"{JOURNALS}, {', '.join(KINDS_BY_KEY)}")
     for key, listed in data.items():
         if listed is not None and not isinstance(listed, (list, tuple)):
             raise HubRecordError(f"field '{key}' of {source} holds {_a(type(listed).__name__)}, not a list of records")
-    return [SourceRecord(kind.key, raw, Origin(source, position))
-            for kind in RECORD_KINDS for position, raw in enumerate(data.get(kind.key) or [], start=1)]
+    return [SourceRecord(key, raw, Origin(source, position))
+            for key in (JOURNALS, *(kind.key for kind in RECORD_KINDS))
+            for position, raw in enumerate(data.get(key) or [], start=1)]

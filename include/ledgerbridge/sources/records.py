@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     field_validator,
     model_validator,
 )
@@ -25,7 +26,15 @@ from pydantic import (
 from ledgerbridge import kinds
 from ledgerbridge.kinds import RecordKind
 from ledgerbridge.kinds.payment import PaymentRecordKind
-from ledgerbridge.ledger.models import Attachment, Document, DocumentLine, Party, Payment, ReferenceKind
+from ledgerbridge.ledger.models import (
+    Attachment,
+    Document,
+    DocumentLine,
+    Party,
+    Payment,
+    ReferenceKind,
+    SourceJournal,
+)
 from ledgerbridge.money import MAX_AMOUNT, to_money, to_rate
 
 
@@ -38,6 +47,7 @@ HUB_ID = _length(Document.hub_id)
 CODE = _length(DocumentLine.account_code)  # account, class and item codes alike
 DOC_NUMBER = _length(Document.doc_number)
 REFERENCE = _length(Payment.reference)
+AUXILIARY_ACCOUNT = 17  # what French packages take for an auxiliary account (Sage: 17)
 
 # Amounts are parsed exactly (strings or Decimal); a float in the input is refused, not rounded.
 Amount = Annotated[Decimal, BeforeValidator(to_money)]
@@ -74,6 +84,23 @@ class HubParty(_Record):
     tax_id: str | None = Field(default=None, max_length=_length(Party.tax_id))
     city: str | None = Field(default=None, max_length=_length(Party.city))
     postcode: str | None = Field(default=None, max_length=_length(Party.postcode))
+    # Its sub-ledger account (compte auxiliaire), for entry files' CompAuxNum: what French packages take.
+    auxiliary_account: str | None = Field(default=None, min_length=1, max_length=AUXILIARY_ACCOUNT)
+
+
+# The journals a source declares (a feed's top-level `journals`): not a record kind of the ledger, taken in
+# first, into source_journals; documents name them by code (`journal`).
+JOURNALS = "journals"
+JOURNAL_TYPES = ("purchases", "sales", "bank", "cash", "payroll", "opening", "general")
+
+
+class HubJournal(_Record):
+    """A journal of the source: its code (what documents name), name, type; `active: false` retires it."""
+
+    code: str = Field(min_length=1, max_length=_length(SourceJournal.code))
+    name: str = Field(min_length=1, max_length=_length(SourceJournal.name))
+    type: Literal["purchases", "sales", "bank", "cash", "payroll", "opening", "general"] | None = None
+    active: StrictBool = True
 
 
 class HubLine(_Record):
@@ -356,12 +383,16 @@ SAME_SALE = {"invoice": "sales_receipt", "sales_receipt": "invoice"}
 KINDS_BY_LEDGER_KIND = {kind.ledger_kind: kind for kind in RECORD_KINDS}
 
 
+JOURNALS_DATASET = f"source.{JOURNALS}"  # where intake holds a journal it could not take
+
+
 def fits_the_ledger(amount: Decimal) -> bool:
     return abs(amount) < MAX_AMOUNT
 
 
 def quarantine_datasets() -> tuple[str, ...]:
     """Every dataset a quarantine entry can be under: each kind's export gate (`bills`), intake's
-    (`source.bills`) and the reference checks' (`reference.account`)."""
+    (`source.bills`, and `source.journals` for the journals a source declares) and the reference checks' (`reference.account`)."""
     return (*(kind.dataset for kind in kinds.KINDS.values()), *(feed.quarantine_dataset for feed in RECORD_KINDS),
+            JOURNALS_DATASET,
             *(f"reference.{kind.value}" for kind in ReferenceKind))
