@@ -155,6 +155,9 @@ class LedgerCodes:
     def journal_code_id(self, code: str | None) -> str | None:
         return code or None
 
+    def collective_account_id(self, party_kind: str, party_id: str) -> str | None:
+        return None  # the entity's payables/receivables accounts come from its entry-files settings
+
     def tax_rate_parts(self, code: str | None, purchase: bool = False) -> tuple:
         return ()  # entry files post a line's tax on its tax code's account, never per rate
 
