@@ -325,14 +325,24 @@ def test_eleven_entities_on_two_celery_workers_export_exactly_once_through_a_kil
         return False
 
     _wait_for(big_export_under_way, topo, 600, f"{export}.export_documents to be sending")
+    def slow_batch_on_its_way() -> bool:
+        # Seen twice a second apart: a batch sent under the latency, not the instant between two fast batches
+        # (a count read in that instant is 0, and a kill there leaves nothing to take over).
+        if _outbox_bills(topo, BIG_ENTITY, "sending") == 0:
+            return False
+        time.sleep(1)
+        return _outbox_bills(topo, BIG_ENTITY, "sending") > 0
+
     _faults(qbo_server, latency_seconds=4.0)
     try:
-        _wait_for(lambda: _outbox_bills(topo, BIG_ENTITY, "sending") > 0, topo, 60, "a batch on its way")
-        in_flight = _outbox_bills(topo, BIG_ENTITY, "sending")
+        _wait_for(slow_batch_on_its_way, topo, 60, "a batch on its way")
         killed = topo.kill_tree(victim)
     finally:
         _faults(qbo_server)
     assert killed >= 2, "the worker and at least the task it was running"
+    # Read once the sender is dead: its rows stay `sending` until the retry takes them over.
+    in_flight = _outbox_bills(topo, BIG_ENTITY, "sending")
+    assert in_flight > 0, "the kill came while a batch was on its way"
 
     def all_runs_done() -> bool:
         states = topo.sql("SELECT state FROM dag_run WHERE run_id LIKE 'topology__%'")
