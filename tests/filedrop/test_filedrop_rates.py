@@ -203,7 +203,7 @@ KEY = "c0ffee00-0000-4000-8000-000000000002"
 
 def test_the_connector_sends_the_rate_to_an_agent_speaking_version_3(root):
     connector = _connector(root, 3)
-    assert connector.capabilities.own_exchange_rates and connector.capabilities.rate_not_sent is None
+    assert connector.capabilities.own_exchange_rates and "bill" not in connector.capabilities.rates_not_sent
     payload = connector.payload("bill", _export(Decimal("1.0856000000")), KEY)
     assert payload["exchange_rate"] == "1.0856"
     outcome = connector.create_many([Outgoing("1", "bill", payload, KEY)], "batch-1")
@@ -215,7 +215,7 @@ def test_the_connector_sends_the_rate_to_an_agent_speaking_version_3(root):
 @pytest.mark.parametrize("version", [1, 2])
 def test_an_older_agent_is_declared_unable_to_take_a_rate(root, version):
     connector = _connector(root, version)
-    reason = connector.capabilities.rate_not_sent
+    reason = connector.capabilities.rates_not_sent["bill"]
     assert connector.capabilities.own_exchange_rates  # without a rate, the company's own: unchanged
     assert f"speaks file-drop protocol version {version}" in reason and "protocol_version to 3" in reason
     assert "exchange_rate" not in connector.payload("bill", _export(None), KEY)
@@ -223,6 +223,13 @@ def test_an_older_agent_is_declared_unable_to_take_a_rate(root, version):
     with pytest.raises(ValueError, match=rf"bill B-EUR: carries exchange rate 1.0856, which the agent \(file-drop "
                                          rf"protocol version {version}\) cannot take"):
         connector.payload("bill", _export(Decimal("1.0856")), KEY)
+
+
+@pytest.mark.parametrize("version", [1, 3, 8])
+def test_no_agent_is_declared_able_to_take_a_payments_rate(root, version):
+    rates_not_sent = _connector(root, version).capabilities.rates_not_sent
+    for kind in ("bill_payment", "customer_payment"):
+        assert "carries no exchange rate on a payment (no version does)" in rates_not_sent[kind]
 
 
 def test_a_rated_payload_queued_before_a_downgrade_is_refused_alone(root):

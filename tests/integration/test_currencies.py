@@ -8,7 +8,7 @@ import json
 from decimal import Decimal
 
 from ledgerbridge.hub_import import import_hub_data
-from ledgerbridge.ledger.models import Document, QuarantineEntry
+from ledgerbridge.ledger.models import Document, Payment, QuarantineEntry
 from ledgerbridge.registry import LegalEntity
 from sqlalchemy import select
 from support import bill, company, connect_company, sync
@@ -18,11 +18,11 @@ LISTS = {"accounts": [{"Name": "Banque", "AcctNum": "512000", "AccountType": "Ba
                       {"Name": "Honoraires", "AcctNum": "622600", "AccountType": "Expense"}]}
 
 
-def _entity(entity_id: str) -> LegalEntity:
+def _entity(entity_id: str, flows: tuple[str, ...] = ("reference", "parties", "bills")) -> LegalEntity:
     return LegalEntity.model_validate({
         "id": entity_id, "name": f"{entity_id} SAS", "base_currency": "EUR",
         "accounting": {"kind": "quickbooks_online", "conn_id": f"qbo_{entity_id}"},
-        "flows": ["reference", "parties", "bills"], "matching": {"create_missing_vendors": True},
+        "flows": list(flows), "matching": {"create_missing_vendors": True},
         "quality": {"allowed_currencies": ["USD", "GBP", "NOK"]}})
 
 
@@ -108,3 +108,50 @@ def test_with_multicurrency_off_a_foreign_bill_is_held_saying_so(ledger, qbo_ser
     assert "multicurrency is off in the accounting company, which takes EUR only" in reason
     assert run["export_documents"]["rejected"] == 0
 
+
+def test_foreign_payments_go_with_the_source_rate_or_quickbooks_rate_for_their_date(ledger, qbo_server, caplog):
+    """A bill payment in dollars goes with the rate the money was converted at (the source's), else QuickBooks'
+    own for the payment's date, kept on the payment with its home amount: QuickBooks books the exchange difference
+    against the bill's rate. Sent once; a rate given later to an exported payment is held, not sent again."""
+    entity = _entity("hooli_fx_paid", flows=("reference", "parties", "bills", "bill_payments"))
+    conn = connect_company(qbo_server, ledger, entity, LISTS, country="FR", multicurrency=True)
+    company(qbo_server, conn).set_exchange_rate({"SourceCurrencyCode": "USD", "Rate": "0.9400",
+                                                 "AsOfDate": "2026-11-20"})
+    with ledger.session() as session:
+        import_hub_data(session, entity, {
+            "vendors": [{"hub_id": "V-1", "name": "Globex Corporation"}],
+            "bills": [bill("B-1", amount="1000.00", account="622600", currency="USD", exchange_rate="0.9150"),
+                      bill("B-2", amount="200.00", account="622600", currency="USD", exchange_rate="0.9150")],
+            "bill_payments": [
+                {"hub_id": "P-SRC", "vendor": "V-1", "payment_date": "2026-11-20", "amount": "1000.00",
+                 "currency": "USD", "exchange_rate": "0.9321", "bank_account": "512000", "applied": {"B-1": "1000.00"}},
+                {"hub_id": "P-QBO", "vendor": "V-1", "payment_date": "2026-11-20", "amount": "200.00",
+                 "currency": "USD", "bank_account": "512000", "applied": {"B-2": "200.00"}}]})
+
+    with caplog.at_level("INFO"):
+        first = sync(entity, ledger, conn)
+
+    books = company(qbo_server, conn)
+    paid = {p["Line"][0]["LinkedTxn"][0]["TxnId"]: p for p in books.objects["BillPayment"].values()}
+    bills = {b["DocNumber"]: b for b in books.objects["Bill"].values()}
+    by_bill = {doc: paid[b["Id"]] for doc, b in bills.items()}
+    assert (by_bill["B-1"]["ExchangeRate"], by_bill["B-1"]["HomeTotalAmt"]) == (Decimal("0.9321"), Decimal("932.10"))
+    assert (by_bill["B-2"]["ExchangeRate"], by_bill["B-2"]["HomeTotalAmt"]) == (Decimal("0.9400"), Decimal("188.00"))
+    assert bills["B-1"]["Balance"] == 0 and bills["B-2"]["Balance"] == 0
+    with ledger.session() as session:
+        kept = {p.hub_id: (p.exchange_rate, p.home_amount) for p in session.scalars(select(Payment))}
+    assert kept == {"P-SRC": (Decimal("0.9321"), Decimal("932.10")), "P-QBO": (Decimal("0.94"), Decimal("188.00"))}
+    assert all(isinstance(home, Decimal) for _, home in kept.values())
+    assert "exchange rate USD -> EUR on 2026-11-20: 0.9400 (the accounting system's)" in caplog.text
+    assert first["export_payments"]["confirmed"] == 2
+
+    # The same feed again (P-QBO still without a rate): the kept rate stands, nothing is sent again.
+    with ledger.session() as session:
+        import_hub_data(session, entity, {"bill_payments": [
+            {"hub_id": "P-QBO", "vendor": "V-1", "payment_date": "2026-11-20", "amount": "200.00",
+             "currency": "USD", "bank_account": "512000", "applied": {"B-2": "200.00"}}]})
+    second = sync(entity, ledger, conn)
+    assert len(company(qbo_server, conn).objects["BillPayment"]) == 2
+    assert second["export_payments"].get("sent", 0) == 0
+    with ledger.session() as session:
+        assert session.scalar(select(Payment.exchange_rate).where(Payment.hub_id == "P-QBO")) == Decimal("0.94")

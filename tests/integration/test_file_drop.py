@@ -341,6 +341,35 @@ def test_a_source_rate_for_an_older_agent_is_held_with_the_reason_until_the_conn
         assert session.scalars(select(QuarantineEntry).where(QuarantineEntry.status == "open")).all() == []
 
 
+def test_a_foreign_payment_with_a_source_rate_is_held_as_no_protocol_version_carries_it(ledger, drop):
+    agent, fs, conn, root = drop
+    conn = replace(conn, extra={**conn.extra, "protocol_version": 3})
+    _euro_bills(ledger, drop, [bill("B-RATE", "V-EU", "100.00", account="6030", currency="EUR"),
+                               bill("B-OWN", "V-EU", "50.00", account="6030", currency="EUR")])
+    with ledger.session() as session:
+        import_hub_data(session, _entity(), {"bill_payments": [
+            {"hub_id": "P-RATE", "vendor": "V-EU", "payment_date": "2026-11-20", "amount": "100.00",
+             "currency": "EUR", "exchange_rate": "1.0921", "bank_account": "1000", "applied": {"B-RATE": "100.00"}},
+            {"hub_id": "P-OWN", "vendor": "V-EU", "payment_date": "2026-11-20", "amount": "50.00",
+             "currency": "EUR", "bank_account": "1000", "applied": {"B-OWN": "50.00"}}]})
+    _run(ledger, conn)
+    agent.process(fs, ENTITY)
+
+    second = _run(ledger, conn)
+
+    assert second["export_documents"]["confirmed"] == 2 and second["export_payments"]["awaiting"] == 1
+    sent = [r for path in _files(root, "to_accounting/payments")
+            for r in json.loads((root / ENTITY / "to_accounting/payments" / path).read_text())["records"]]
+    assert [r.get("exchange_rate") for r in sent] == [None]  # P-OWN, which the company books at its own rate
+    with ledger.session() as session:
+        [held] = session.scalars(select(QuarantineEntry).where(QuarantineEntry.status == "open")).all()
+        kept = session.scalar(select(Payment.exchange_rate).where(Payment.hub_id == "P-RATE"))
+    reason = json.dumps(held.reasons)
+    assert held.record_key == "P-RATE" and kept == Decimal("1.0921")
+    assert "exchange_rate 1.0921 (USD per 1 EUR) cannot go with it" in reason
+    assert "carries no exchange rate on a payment (no version does)" in reason
+
+
 # --- the rate the company booked, reported back (protocol version 5) ------------------------------------
 
 def _documents(ledger) -> dict[str, Document]:

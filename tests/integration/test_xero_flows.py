@@ -29,6 +29,7 @@ from ledgerbridge.ledger.models import (
     OutboxState,
     PaidStatus,
     Party,
+    Payment,
     PartyLink,
     QuarantineEntry,
     ReferenceRecord,
@@ -357,3 +358,36 @@ def test_currencies_are_mirrored_and_a_bill_in_one_xero_has_not_enabled_is_held(
                                                           AuditEvent.action == "booked_rate_kept")).all()
     assert (kept.detail["record"], kept.detail["exchange_rate"], kept.detail["home_total"]) == (
         "bill:B-NZD-2", "0.6052169703", "200.00")
+
+
+def test_a_foreign_payment_goes_with_the_sources_rate_else_xero_books_its_own(ledger, xero_server):
+    """Each Payment of a foreign bill payment carries the source's rate, inverted as Xero quotes it; a payment
+    with none goes without, and Xero books its rate for the payment's date. The ledger keeps the source's with
+    the home amount it gives."""
+    entity = LegalEntity.model_validate({
+        **xero_entity("xero_fx_paid", flows=("reference", "parties", "bills", "bill_payments")).model_dump(mode="json"),
+        "quality": {"allowed_currencies": ["NZD"]}})
+    books = open_books(xero_server, entity)  # the sandbox's organisation takes USD and NZD
+    books.enter("Contacts", {"Name": "Nick Brown"})
+    with ledger.session() as session:
+        import_hub_data(session, entity, hub_data(
+            [bill("B-1", "V-1", "90.00", account="429", currency="NZD", exchange_rate="0.61"),
+             bill("B-2", "V-1", "50.00", account="429", currency="NZD", exchange_rate="0.61")],
+            vendors=[{"hub_id": "V-1", "name": "Nick Brown"}],
+            payments=[{"hub_id": "P-SRC", "vendor": "V-1", "payment_date": "2026-11-20", "amount": "90.00",
+                       "currency": "NZD", "exchange_rate": "0.62", "bank_account": "090", "applied": {"B-1": "90.00"}},
+                      {"hub_id": "P-XERO", "vendor": "V-1", "payment_date": "2026-11-20", "amount": "50.00",
+                       "currency": "NZD", "bank_account": "090", "applied": {"B-2": "50.00"}}]))
+
+    run = sync(entity, ledger, books)
+
+    assert run["export_payments"]["confirmed"] == 2
+    invoices = {i["InvoiceID"]: i["InvoiceNumber"] for i in books.records("Invoices")}
+    booked = {invoices[p["Invoice"]["InvoiceID"]]: (p["Amount"], p["CurrencyRate"]) for p in books.records("Payments")}
+    # 0.62 USD per NZD goes as 1 / 0.62 = 1.612903 NZD per USD; without a rate, the sandbox's day's 1.6523.
+    assert booked == {"B-1": (Decimal("90.00"), Decimal("1.612903")), "B-2": (Decimal("50.00"), Decimal("1.652300"))}
+    assert all(i["AmountDue"] == 0 for i in books.records("Invoices"))
+    with ledger.session() as session:
+        kept = {p.hub_id: (p.exchange_rate, p.home_amount) for p in session.scalars(
+            select(Payment).where(Payment.entity_id == entity.id))}
+    assert kept == {"P-SRC": (Decimal("0.62"), Decimal("55.80")), "P-XERO": (None, None)}

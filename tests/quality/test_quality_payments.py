@@ -58,6 +58,11 @@ CASES = [
     case("currency_allowed", lambda k: payment(k, currency="GBP"), {"currency_allowed"}, "currency",
          "GBP is not the entity's currency USD nor one allowed (CAD, USD)", "GBP",
          lambda k: payment(k, currency="CAD")),
+    case("exchange_rate_known",
+         lambda k: payment(k, currency="CAD", rate_problem="exchange_rate 1.36 (USD per 1 CAD) cannot go with it: the "
+                                                           "file-drop protocol carries no exchange rate on a payment"),
+         {"exchange_rate_known"}, "exchange_rate", "exchange_rate 1.36 (USD per 1 CAD) cannot go with it: the "
+         "file-drop protocol carries no exchange rate on a payment", None, lambda k: payment(k, currency="CAD")),
     case("applied_amount_positive", lambda k: applied(k, "100.00", "-20.00"), {"applied_amount_positive"},
          "applications[B-applied_amount_positive-bad-2].amount", "must be positive", D("-20.00"), lambda k: applied(k, "100.00", "20.00")),
     case("applied_amount_precision", lambda k: applied(k, "40.005", "39.995"), {"applied_amount_precision"},

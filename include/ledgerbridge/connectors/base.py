@@ -110,6 +110,7 @@ class BillPaymentExport:
     applied: tuple[AppliedTo, ...]
     reference: str | None = None
     payables_account_id: str | None = None  # the vendor's own payables account, which its bills credited
+    exchange_rate: Decimal | None = None  # home currency per unit of the payment's (a foreign payment's)
 
     @property
     def party_ref(self) -> str:
@@ -203,6 +204,7 @@ class CustomerPaymentExport:
     applied: tuple[AppliedTo, ...]  # partial application: an amount below the invoice's balance
     reference: str | None = None
     receivables_account_id: str | None = None  # the customer's own receivables account, where it has one
+    exchange_rate: Decimal | None = None  # home currency per unit of the payment's (a foreign payment's)
 
     @property
     def party_ref(self) -> str:
@@ -416,9 +418,10 @@ class Capabilities:
     # A foreign document sent without a rate takes the system's own for its date (Xero, a desktop company);
     # otherwise the flows send one: the source's, else `exchange_rate()`'s.
     own_exchange_rates: bool = False
-    # Why a rate the flows have cannot go with a document (a file-drop agent on an older protocol version);
-    # None: it goes. A foreign document with a rate is then held, not booked at another rate unsaid.
-    rate_not_sent: str | None = None
+    # Why a rate the flows have cannot go with a record of a kind (a file-drop agent on an older protocol
+    # version); a kind not named: it goes. A foreign record with a rate is then held, not booked at another
+    # rate unsaid.
+    rates_not_sent: dict[str, str] = field(default_factory=dict)
     # Why a record kind the flows know is not among `kinds` though the system has it (a file-drop agent on an
     # older protocol version): an enabled kind's approved records are then held in quarantine with that reason.
     # A kind absent from `kinds` and from here is only said to be skipped, its records waiting in the ledger.

@@ -18,7 +18,7 @@ the journal's type as account_type) and each vendor's and customer's auxiliary a
 read from any agent whatever the connection says, as nothing is sent for them.
 
 A foreign document's exchange rate (the source's) goes with it to an agent speaking protocol version 3;
-for an older agent the capabilities say it cannot (`rate_not_sent`), so such a document is held in
+for an older agent the capabilities say it cannot (`rates_not_sent`), so such a document is held in
 quarantine with that reason rather than booked at the desktop company's own rate. Without a rate the
 agent applies its own (`own_exchange_rates`), as before. To an agent speaking version 5, documents files go
 as version 5, and its confirmations say the rate each foreign document was booked at and its home total
@@ -164,12 +164,19 @@ def _attachment_upgrade_reason(kind: str, version: int, since: int) -> str:
             f"and the next run sends it")
 
 
-def _rate_not_sent(version: int) -> str | None:
-    if version >= RATES_VERSION:
-        return None
-    return (f"the entity's desktop agent speaks file-drop protocol version {version}, which carries no exchange "
+def _rates_not_sent(version: int) -> dict[str, str]:
+    """Why a rate cannot go with each kind to an agent speaking `version`: none before version 3, and never with a
+    payment (no version carries a payment's rate: the desktop company books it at its own)."""
+    reasons = {kind: "the file-drop protocol carries no exchange rate on a payment (no version does), so the desktop "
+                     "company would book it at its own rate"
+               for kind in ("bill_payment", "customer_payment")}
+    if version < RATES_VERSION:
+        reasons.update({kind: (
+            f"the entity's desktop agent speaks file-drop protocol version {version}, which carries no exchange "
             f"rate (version {RATES_VERSION} does), so the desktop company would book its own rate; once the agent "
             f"is upgraded, set the connection's extra protocol_version to {RATES_VERSION} and the next run sends it")
+            for kind in RATED_KINDS})
+    return reasons
 
 
 class FileDropConnector(KeepsNoExchangeRates):
@@ -184,7 +191,7 @@ class FileDropConnector(KeepsNoExchangeRates):
         changes_only=True,  # the agent uploads changes; a missing record is not a deleted one
         reads_documents=False,  # documents cannot be read back; balances arrive as payments
         own_exchange_rates=True,  # a multicurrency desktop company books at its own rate for the day
-        rate_not_sent=_rate_not_sent(1),  # a source's rate goes from protocol version 3 (see __init__)
+        rates_not_sent=_rates_not_sent(1),  # a source's rate goes from protocol version 3 (see __init__)
         attachments=False, doc_number_limit=DOC_NUMBER_LIMIT, doc_number_required=True, name_limit=41,
         acknowledges=True, inbound_files=True)
 
@@ -207,7 +214,7 @@ class FileDropConnector(KeepsNoExchangeRates):
                              f"{SUB_LEDGERS_VERSION} for one also publishing journal codes and auxiliary accounts)")
         self.capabilities = replace(FileDropConnector.capabilities, kinds=_kinds_carried(protocol_version),
                                     kinds_not_carried=_kinds_not_carried(protocol_version, kind),
-                                    attachments=protocol_version >= 2, rate_not_sent=_rate_not_sent(protocol_version),
+                                    attachments=protocol_version >= 2, rates_not_sent=_rates_not_sent(protocol_version),
                                     attachments_not_carried=_attachments_not_carried(protocol_version))
         self.protocol_version = protocol_version
         self.open_fs = open_fs
@@ -283,7 +290,7 @@ class FileDropConnector(KeepsNoExchangeRates):
         rate = getattr(record, "exchange_rate", None) if kind in RATED_KINDS else None
         if rate is not None:
             if self.protocol_version < RATES_VERSION:
-                # The documents suite holds such a document (exchange_rate_known, capabilities.rate_not_sent);
+                # The documents suite holds such a document (exchange_rate_known, capabilities.rates_not_sent);
                 # one reaching here bypassed it, and is refused rather than sent without its rate.
                 raise ValueError(f"{kind} {record.hub_id}: carries exchange rate {rate}, which the agent (file-drop "
                                  f"protocol version {self.protocol_version}) cannot take; it is never sent without it")

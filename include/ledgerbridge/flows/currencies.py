@@ -1,13 +1,13 @@
-"""The exchange rate each foreign-currency document goes out with, and its total in home currency.
+"""The exchange rate each foreign-currency document or payment goes out with, and its amount in home currency.
 
-The rate is the source's (the feed's `exchange_rate`) or else the accounting system's for the document's
-date, asked once per currency and day in a run and kept on the document, so the rate sent, stored and shown
-is one. A connector whose system applies its own rate when none is sent (Xero, the desktop file drop) needs
-none; one that has no rates at all (entry files) holds the document until the source gives one. A rate the
-connector cannot carry (`Capabilities.rate_not_sent`: a desktop agent on an older file-drop protocol) holds
-the document too: the system would book it at its own rate, and the home amount would differ from the
-source's. A company that takes only its home currency (QuickBooks Online with multicurrency off) is the
-`documents` suite's `currency_enabled` check, with that reason.
+The rate is the source's (the feed's `exchange_rate`) or else the accounting system's for the record's date,
+asked once per currency and day in a run and kept on the record, so the rate sent, stored and shown is one. A
+connector whose system applies its own rate when none is sent (Xero, the desktop file drop) needs none; one that
+has no rates at all (entry files) holds the record until the source gives one. A rate the connector cannot carry
+for that kind (`Capabilities.rates_not_sent`: a desktop agent on an older file-drop protocol; a payment to any
+desktop agent) holds the record too: the system would book it at its own rate, and the home amount would differ
+from the source's. A company that takes only its home currency (QuickBooks Online with multicurrency off) is the
+`documents` suite's `currency_enabled` check (its payments wait for it), with that reason.
 """
 from __future__ import annotations
 
@@ -16,8 +16,24 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from ledgerbridge.connectors.errors import RecordRejected
 from ledgerbridge.context import RunContext
-from ledgerbridge.ledger.models import Document
+from ledgerbridge.ledger.models import Document, Payment
 from ledgerbridge.money import CENTS
+
+Rated = Document | Payment
+
+
+def _dated_amount(record: Rated) -> tuple[date, Decimal]:
+    if isinstance(record, Payment):
+        return record.payment_date, record.amount
+    return record.doc_date, record.total
+
+
+def _set_home_amount(record: Rated, home: Decimal) -> None:
+    if isinstance(record, Payment):
+        if record.home_amount != home:
+            record.home_amount = home
+    elif record.home_total != home:
+        record.home_total = home
 
 
 class ExchangeRates:
@@ -29,40 +45,40 @@ class ExchangeRates:
         self._asked: dict[tuple[str, date], Decimal | None] = {}
         self._why_none: dict[tuple[str, date], str] = {}
 
-    def settle(self, document: Document) -> tuple[Decimal | None, str | None]:
-        """The rate `document` goes with, and why it cannot go when it has none to go with."""
-        return self.of(document), self.problem(document)
+    def settle(self, record: Rated, kind: str) -> tuple[Decimal | None, str | None]:
+        """The rate `record` (of record kind `kind`) goes with, and why it cannot go when it has none to go with."""
+        return self.of(record), self.problem(record, kind)
 
-    def of(self, document: Document) -> Decimal | None:
-        """The rate `document` goes with (None: home currency, or the system applies its own), its home total
-        set beside it."""
-        if document.currency == self.home or self.single_currency is not None:
+    def of(self, record: Rated) -> Decimal | None:
+        """The rate `record` goes with (None: home currency, or the system applies its own), its home amount set
+        beside it."""
+        if record.currency == self.home or self.single_currency is not None:
             return None
-        if document.exchange_rate is None and not self.connector.capabilities.own_exchange_rates:
-            document.exchange_rate = self._system_rate(document.currency, document.doc_date)
-        if document.exchange_rate is not None:
-            home_total = (document.total * document.exchange_rate).quantize(CENTS, rounding=ROUND_HALF_UP)
-            if document.home_total != home_total:
-                document.home_total = home_total
-        return document.exchange_rate
+        day, amount = _dated_amount(record)
+        if record.exchange_rate is None and not self.connector.capabilities.own_exchange_rates:
+            record.exchange_rate = self._system_rate(record.currency, day)
+        if record.exchange_rate is not None:
+            _set_home_amount(record, (amount * record.exchange_rate).quantize(CENTS, rounding=ROUND_HALF_UP))
+        return record.exchange_rate
 
-    def problem(self, document: Document) -> str | None:
-        """Why `document` cannot go (no rate to send and the system will not apply its own; or a rate the
-        connector cannot carry, so the system would book its own instead), or None."""
-        if document.currency == self.home or self.single_currency is not None:
+    def problem(self, record: Rated, kind: str) -> str | None:
+        """Why `record` cannot go (no rate to send and the system will not apply its own; or a rate the connector
+        cannot carry for its kind, so the system would book its own instead), or None."""
+        if record.currency == self.home or self.single_currency is not None:
             return None
-        if document.exchange_rate is not None:
-            refused = self.connector.capabilities.rate_not_sent
+        if record.exchange_rate is not None:
+            refused = self.connector.capabilities.rates_not_sent.get(kind)
             if refused is None:
                 return None
-            return (f"exchange_rate {document.exchange_rate.normalize():f} ({self.home} per 1 {document.currency}) "
+            return (f"exchange_rate {record.exchange_rate.normalize():f} ({self.home} per 1 {record.currency}) "
                     f"cannot go with it: {refused}")
         if self.connector.capabilities.own_exchange_rates:
             return None
-        why = self._why_none.get((document.currency, document.doc_date)) or \
+        day, _ = _dated_amount(record)
+        why = self._why_none.get((record.currency, day)) or \
             f"the source gives none and the accounting connector ({self.connector.kind}) has no exchange rates"
-        return (f"no exchange rate for {document.currency} on {document.doc_date.isoformat()}: {why}; give "
-                f"exchange_rate ({self.home} per 1 {document.currency}) in the feed")
+        return (f"no exchange rate for {record.currency} on {day.isoformat()}: {why}; give "
+                f"exchange_rate ({self.home} per 1 {record.currency}) in the feed")
 
     def _system_rate(self, currency: str, day: date) -> Decimal | None:
         key = (currency, day)

@@ -62,7 +62,8 @@ def prepare_exports(ctx: RunContext) -> dict:
             gate = Gate("prepare_exports", "documents", kind, params)
             counts, problem = check_and_queue(
                 ctx, session, gate, session.scalars(kind.approved(ctx.entity.id)),
-                lambda document, kind=kind: kind.check(document, resolve, *rates.settle(document)), kind.snapshot)
+                lambda document, kind=kind: kind.check(document, resolve, *rates.settle(document, kind.name)),
+                kind.snapshot)
             changes, change_problem = _queue_changes(ctx, session, kind, resolve, params, rates)
             if changes:
                 counts["changes"] = dict(changes)
@@ -135,7 +136,8 @@ def _queue_changes(ctx: RunContext, session, kind, resolve: Resolver, params: Do
         gate = Gate("prepare_exports", "documents", kind, _without_own_numbers(params, due.values()),
                     operation_of=lambda document: due[document.id])
         checked, problem = check_and_queue(
-            ctx, session, gate, updates, lambda document: kind.check(document, resolve, *rates.settle(document)),
+            ctx, session, gate, updates, lambda document: kind.check(document, resolve,
+                                                                     *rates.settle(document, kind.name)),
             kind.snapshot)
         counts.update({f"updates_{name}": n for name, n in checked.items() if n})
     ctx.log.info("%s changed at the source after export: %d void(s) and %d update(s) queued, %d waiting for the "
@@ -395,5 +397,7 @@ def _prepare_payments(ctx: RunContext, kind: PaymentRecordKind) -> tuple[Counter
                               if a.account_type in account_types])
         documents = DocumentStates(session, ctx.entity.id, kind)
         collective = collective_accounts(session, ctx.entity.id, kind.party_role)
+        rates = ExchangeRates(ctx)
         return check_and_queue(ctx, session, gate, session.scalars(kind.approved(ctx.entity.id)),
-                               lambda payment: kind.check(payment, accounts, documents, collective), kind.snapshot)
+                               lambda payment: kind.check(payment, accounts, documents, collective,
+                                                          *rates.settle(payment, kind.name)), kind.snapshot)

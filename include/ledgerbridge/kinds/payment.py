@@ -3,7 +3,7 @@ in date order, once the documents they pay are confirmed in the accounting syste
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -53,9 +53,11 @@ class PaymentRecordKind(RecordKind):
                          selectinload(Payment.party).selectinload(Party.link)))
 
     def check(self, payment: Payment, accounts: CodeIndex, documents: DocumentStates,
-              collective_accounts: Mapping[str, str]) -> tuple[dict, Callable[[], Any]]:
+              collective_accounts: Mapping[str, str], exchange_rate: Decimal | None = None,
+              rate_problem: str | None = None) -> tuple[dict, Callable[[], Any]]:
         """The suite's record of a payment, and its export (which waits while a document is on its way);
-        `collective_accounts`: party id -> its own payables/receivables account (mirror.collective_accounts)."""
+        `collective_accounts`: party id -> its own payables/receivables account (mirror.collective_accounts);
+        the exchange rate it goes with (flows/currencies.py; `rate_problem`: why a foreign payment has none)."""
         party = party_fields(payment.party, self.party_role, f"{self.label} {payment.hub_id}")
         account = accounts.get(payment.bank_account_code)
         states = {a.document_id: documents.state(a.document) for a in payment.applications}
@@ -65,6 +67,7 @@ class PaymentRecordKind(RecordKind):
             "bank_account_code": payment.bank_account_code,
             "bank_account_resolved": (account is not None if self.account_required or payment.bank_account_code
                                       else None),
+            "exchange_rate": exchange_rate, "rate_problem": rate_problem,
             "applications": [{
                 "document": a.document.hub_id, "document_kind": self.pays.name, "amount": a.amount,
                 "open_balance": documents.open_balance(a.document), "document_date": a.document.doc_date,
@@ -78,8 +81,9 @@ class PaymentRecordKind(RecordKind):
                 raise Waiting(f"{self.pays.label}(s) {', '.join(waiting_for)} not confirmed in the accounting "
                               "system yet")
             applied = tuple(AppliedTo(documents.external_id(a.document), a.amount) for a in payment.applications)
-            return self.build(payment, party["party_ref"], account.external_id if account else None, applied,
-                              collective_accounts.get(party["party_ref"]))
+            export = self.build(payment, party["party_ref"], account.external_id if account else None, applied,
+                                collective_accounts.get(party["party_ref"]))
+            return replace(export, exchange_rate=exchange_rate) if exchange_rate is not None else export
 
         return record, build
 

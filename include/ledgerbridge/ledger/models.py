@@ -334,6 +334,10 @@ class Payment(Base):
     payment_date: Mapped[date]
     amount: Mapped[Decimal]
     currency: Mapped[str] = mapped_column(String(3))
+    # A foreign payment's rate (home currency per unit of its currency), as a document's: the source's (the
+    # rate the bank converted at), else the accounting system's for its date; `home_amount` is the amount in it.
+    exchange_rate: Mapped[Decimal | None] = mapped_column(ExchangeRate())
+    home_amount: Mapped[Decimal | None]
     bank_account_code: Mapped[str | None] = mapped_column(String(100))
     reference: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(_enum(DocumentStatus), default=DocumentStatus.DRAFT)

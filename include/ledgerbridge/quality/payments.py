@@ -7,6 +7,7 @@ Records are dicts, one per payment, with what the caller knows about each docume
      "party": "V-7", "party_linked": True, "party_problem": None,
      "bank_account_code": "1000",
      "bank_account_resolved": True,                # None: no account given and none needed
+     "rate_problem": None,                         # optional: why a foreign payment cannot go with a rate
      "applications": [{"document": "B-1",          # hub id of the bill/invoice it pays
                        "document_kind": "bill",
                        "amount": Decimal("80.00"),
@@ -46,7 +47,7 @@ from ledgerbridge.quality.spec import (
 )
 
 NAME = "payments"
-SUITE_VERSION = "1.2.0"
+SUITE_VERSION = "1.3.0"
 MAX_FAILURE_RATE = 0.10
 CONFIRMED = "confirmed"
 ON_ITS_WAY = "on its way"  # the payment waits for the document; not a failure
@@ -79,6 +80,7 @@ def build(records: list[dict], params: PaymentParams) -> dict[str, list[dict]]:
             "bank_account_code": text(record.get("bank_account_code")),
             "bank_account_resolved": (None if record.get("bank_account_resolved") is None
                                       else bool(record["bank_account_resolved"])),
+            "rate_problem": text(record.get("rate_problem")),
         })
     # What is still open on each document when each application comes, in payment-date order.
     def order(position: int):
@@ -171,6 +173,10 @@ EXPECTATIONS = (
     Expectation("currency_allowed", "payments", "ExpectColumnValuesToBeInSet",
                 lambda params: {"column": "currency", "value_set": params.currencies()},
                 "currency", currency_problem, "currency", why="A payment in another currency pays the wrong amount."),
+    Expectation("exchange_rate_known", "payments", "ExpectColumnValuesToBeNull", {"column": "rate_problem"},
+                "exchange_rate", lambda row, params: row["rate_problem"],
+                why="A foreign payment goes with its rate (the source's, else the accounting system's for its date), "
+                    "so the home amount booked, and the exchange difference against the documents it pays, are known."),
     # -- applications
     Expectation("applied_amount_positive", "applications", "ExpectColumnValuesToBeBetween",
                 {"column": "amount", **_POSITIVE}, "applications[{document}].amount", "must be positive", "amount",
@@ -202,7 +208,8 @@ EXPECTATIONS = (
 
 COLUMNS = {
     "payments": {"payment_date": DATE, "party_linked": BOOL, "bank_account_resolved": BOOL, "amount": MONEY,
-                 "amount_places": INT, "application_count": INT, "applied_total": MONEY, "currency": STR},
+                 "amount_places": INT, "application_count": INT, "applied_total": MONEY, "currency": STR,
+                 "rate_problem": STR},
     "applications": {"amount": MONEY, "amount_places": INT, "open_balance": MONEY, "document_state": STR,
                      "same_party": BOOL, "payment_date": DATE, "document_date": DATE},
 }

@@ -619,11 +619,15 @@ class _Intake:
         if unknown:
             raise _Refused(*unknown)
         values = {"party": party.hub_id, "payment_date": model.payment_date, "amount": model.amount,
-                  "currency": model.currency or self.entity.base_currency,
+                  "currency": model.currency or self.entity.base_currency, "exchange_rate": model.exchange_rate,
                   "bank_account_code": getattr(model, "bank_account", None) or getattr(model, "deposit_account", None),
                   "reference": model.reference, "status": model.status, "applied": dict(model.applied)}
-        scalars = {"payment_date", "amount", "currency", "bank_account_code", "reference"}
+        scalars = {"payment_date", "amount", "currency", "exchange_rate", "bank_account_code", "reference"}
         payment = self.payments[kind.ledger_kind].get(model.hub_id)
+        if model.exchange_rate is None and payment is not None and payment.currency == values["currency"] \
+                and payment.payment_date == values["payment_date"]:
+            # The rate export_payments took from the accounting system stands: the source gave none to change.
+            values["exchange_rate"] = payment.exchange_rate
         if payment is None:
             payment = Payment(entity_id=self.entity.id, kind=kind.ledger_kind, hub_id=model.hub_id,
                               party=party, status=DocumentStatus(model.status),
@@ -642,6 +646,8 @@ class _Intake:
             return self._held_after_export(kind, record, model.hub_id, changed, values)
         for name in scalars & set(changed):
             setattr(payment, name, values[name])
+        if {"exchange_rate", "amount"} & set(changed):
+            payment.home_amount = None  # worked out again, with the rate, when it is next checked
         if "party" in changed:
             payment.party = party
         if "status" in changed:

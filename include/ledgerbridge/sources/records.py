@@ -295,6 +295,7 @@ class _HubPayment(_Record):
     payment_date: date
     amount: Amount
     currency: Currency | None = None
+    exchange_rate: Rate | None = None  # a foreign payment's: the rate the money was converted at
     reference: str | None = Field(default=None, max_length=REFERENCE)
     status: Status = "approved"
 

@@ -201,8 +201,9 @@ class XeroConnector(KeepsNoExchangeRates):
         if build is None:
             raise TypeError(f"the Xero connector cannot export a record of kind {kind!r}")
         body = build(record, key)
-        if getattr(record, "exchange_rate", None) is not None:
-            # The source's; without it Xero applies its daily rate for the document's date.
+        if getattr(record, "exchange_rate", None) is not None and "Payments" not in body:
+            # The source's; without it Xero applies its daily rate for the document's date. (A payment's goes on
+            # each Payment it becomes: `_payments`.)
             body["CurrencyRate"] = xero_currency_rate(record.exchange_rate)
         return body
 
@@ -889,8 +890,12 @@ def _vendor_credit(credit: VendorCreditExport, key: str) -> dict[str, Any]:
 
 def _payments(payment: BillPaymentExport | CustomerPaymentExport, account: str | None, key: str) -> dict[str, Any]:
     account_ref = {"Code": account} if account else {}
+    # A foreign payment's rate (the source's, inverted for Xero): without it Xero books the payment at its rate
+    # for the day; either way Xero books the exchange difference against the invoice's rate.
+    rate = {"CurrencyRate": xero_currency_rate(payment.exchange_rate)} if payment.exchange_rate is not None else {}
     return {"Payments": [{"Invoice": {"InvoiceID": applied.document_external_id}, "Account": account_ref,
-                          "Date": payment.payment_date.isoformat(), "Amount": applied.amount, "Reference": key}
+                          "Date": payment.payment_date.isoformat(), "Amount": applied.amount, "Reference": key,
+                          **rate}
                          for applied in payment.applied]}
 
 

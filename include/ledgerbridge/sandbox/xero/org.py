@@ -488,9 +488,17 @@ class Organisation:
             errors.append("Payment amount must be a positive number")
         elif invoice is not None and invoice["Status"] == "AUTHORISED" and money(amount) > invoice["AmountDue"]:
             errors.append("Payment amount exceeds the amount outstanding on this document")
+        rate = Decimal(1)
+        if invoice is not None:
+            # Only a foreign invoice's payment has a rate of its own: the one given, else the day's (the exchange
+            # difference against the invoice's rate is Xero's to book).
+            try:
+                rate = self._currency_rate(invoice["CurrencyCode"], element.get("CurrencyRate"), None)
+            except Invalid as invalid:
+                errors.extend(invalid.messages)
         if errors:
             raise Invalid(*errors)
-        payment = {"PaymentID": str(uuid.uuid4()), "Date": day, "Amount": money(amount),
+        payment = {"PaymentID": str(uuid.uuid4()), "Date": day, "Amount": money(amount), "CurrencyRate": rate,
                    "Reference": element.get("Reference", ""), "Status": "AUTHORISED",
                    "PaymentType": "ACCPAYPAYMENT" if invoice["Type"] == "ACCPAY" else "ACCRECPAYMENT",
                    "Account": {"AccountID": account["AccountID"], "Code": account["Code"]},
