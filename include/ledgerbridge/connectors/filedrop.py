@@ -126,6 +126,8 @@ VERSION_4_KINDS = frozenset(kind for kind, since in KIND_SINCE.items() if since 
 RATED_KINDS = frozenset({"bill", "invoice", "journal_entry", "credit_note", "vendor_credit", "sales_receipt",
                          "bank_entry", "expense_report"})
 RATES_VERSION = 3
+# Our record kinds that go as a payments message, which no protocol version gives an exchange_rate field.
+UNRATED_PAYMENT_KINDS = frozenset(kind for kind, message in MESSAGE_KINDS.items() if message == "payments")
 # What QuickBooks Desktop calls each kind versions 4 and 6 added, for the reason an older agent's records are held.
 _DESKTOP_OBJECTS = {"credit_note": "CreditMemo", "vendor_credit": "VendorCredit", "sales_receipt": "SalesReceipt",
                     "bank_entry": "Check and Deposit", "expense_report": "Check or Bill"}
@@ -169,7 +171,7 @@ def _rates_not_sent(version: int) -> dict[str, str]:
     payment (no version carries a payment's rate: the desktop company books it at its own)."""
     reasons = {kind: "the file-drop protocol carries no exchange rate on a payment (no version does), so the desktop "
                      "company would book it at its own rate"
-               for kind in ("bill_payment", "customer_payment")}
+               for kind in UNRATED_PAYMENT_KINDS}
     if version < RATES_VERSION:
         reasons.update({kind: (
             f"the entity's desktop agent speaks file-drop protocol version {version}, which carries no exchange "

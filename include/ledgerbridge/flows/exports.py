@@ -370,8 +370,9 @@ def export_payments(ctx: RunContext) -> dict:
                      ", ".join(kind.flow.value for kind in kinds.payments()), ctx.entity.id)
         return {"skipped": "no payment flow enabled"}
     prepared, systemic = {}, []
+    rates = ExchangeRates(ctx)  # one for both kinds: the system's rate is asked once per currency and day
     for kind in enabled:
-        counts, problem = _prepare_payments(ctx, kind)
+        counts, problem = _prepare_payments(ctx, kind, rates)
         prepared[kind.flow.value] = dict(counts)
         if problem:
             systemic.append(problem)
@@ -385,7 +386,7 @@ def export_payments(ctx: RunContext) -> dict:
     return {"prepared": prepared[enabled[0].flow.value] if len(enabled) == 1 else prepared, **report.as_dict()}
 
 
-def _prepare_payments(ctx: RunContext, kind: PaymentRecordKind) -> tuple[Counter, str | None]:
+def _prepare_payments(ctx: RunContext, kind: PaymentRecordKind, rates: ExchangeRates) -> tuple[Counter, str | None]:
     policy = ctx.entity.quality
     params = PaymentParams(currency=ctx.entity.base_currency, allowed_currencies=frozenset(policy.allowed_currencies),
                            max_failure_rate=policy.max_failure_rate("payments"))
@@ -397,7 +398,6 @@ def _prepare_payments(ctx: RunContext, kind: PaymentRecordKind) -> tuple[Counter
                               if a.account_type in account_types])
         documents = DocumentStates(session, ctx.entity.id, kind)
         collective = collective_accounts(session, ctx.entity.id, kind.party_role)
-        rates = ExchangeRates(ctx)
         return check_and_queue(ctx, session, gate, session.scalars(kind.approved(ctx.entity.id)),
                                lambda payment: kind.check(payment, accounts, documents, collective,
                                                           *rates.settle(payment, kind.name)), kind.snapshot)
