@@ -247,6 +247,37 @@ def test_an_exchange_rate_is_taken_exactly_and_a_rate_taken_from_the_accounting_
     assert _documents(ledger)["B-NONE"].exchange_rate == Decimal("1.2")
 
 
+def test_a_payments_exchange_rate_is_taken_exactly_a_bad_one_named_and_the_systems_rate_stands(ledger):
+    def paid(hub_id: str, **extra) -> dict:
+        return {"hub_id": hub_id, "vendor": "V-1", "payment_date": "2026-11-20", "amount": "100.00",
+                "currency": "GBP", "bank_account": "1000", "applied": {"B-GBP": "100.00"}, **extra}
+
+    report = _take_in(ledger, {"vendors": VENDORS, "bills": [bill("B-GBP", currency="GBP")], "bill_payments": [
+        paid("P-RATE", exchange_rate="1.1712345678"), paid("P-FLOAT", exchange_rate=1.17),
+        paid("P-ZERO", exchange_rate="0"), paid("P-NONE")]})
+
+    with ledger.session() as session:
+        payments = {p.hub_id: p.exchange_rate for p in session.scalars(select(Payment))}
+    assert payments == {"P-RATE": Decimal("1.1712345678"), "P-NONE": None}
+    held = {key: (entry.reasons[0]["field"], entry.reasons[0]["problem"])
+            for key, entry in _held(ledger, "source.bill_payments").items()}
+    assert held["P-FLOAT"][0] == "exchange_rate" and "is a float" in held["P-FLOAT"][1]
+    assert held["P-ZERO"][0] == "exchange_rate" and "not a positive number" in held["P-ZERO"][1]
+    assert report.counts["bill_payments"] == {Outcome.NEW: 2, Outcome.QUARANTINED: 2}
+
+    # The rate export_payments took from the accounting system stands while the source gives none and the
+    # date stays; a source rate replaces it, and the home amount is worked out again.
+    with ledger.session() as session:
+        payment = session.scalars(select(Payment).where(Payment.hub_id == "P-NONE")).one()
+        payment.exchange_rate, payment.home_amount = Decimal("1.16"), Decimal("116.00")
+    same = _take_in(ledger, {"bill_payments": [paid("P-NONE")]})
+    assert same.counts["bill_payments"] == {Outcome.UNCHANGED: 1}
+    _take_in(ledger, {"bill_payments": [paid("P-NONE", exchange_rate="1.2")]})
+    with ledger.session() as session:
+        payment = session.scalars(select(Payment).where(Payment.hub_id == "P-NONE")).one()
+        assert (payment.exchange_rate, payment.home_amount) == (Decimal("1.2"), None)
+
+
 def _journals(ledger) -> dict[str, tuple[str, str | None, bool]]:
     with ledger.session() as session:
         return {j.code: (j.name, j.journal_type, j.active) for j in session.scalars(
